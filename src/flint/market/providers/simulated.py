@@ -1,0 +1,299 @@
+"""``simulated``: the offline, deterministic market-data provider used by default and in tests.
+
+Prices follow a seeded geometric Brownian motion per instrument (see ``_simpath``), with
+parameters chosen by kind (see ``_simparams``). The same symbol and date always give the same
+bar, whatever the machine and whatever order the requests come in.
+
+Conventions:
+
+* A daily bar is stamped with its session's opening instant in UTC: 09:30 New York time for
+  equities, ETFs and indices, 00:00 UTC for crypto and FX. So ``timestamp.date()`` is always
+  the trading date. Intraday bars are stamped with their start and aligned to the session open
+  (NYSE hourly bars start at 09:30, 10:30, ... and the last one is 30 minutes long). A 1wk bar
+  covers a Monday-Sunday week and a 1mo bar a calendar month. Each is stamped with the opening
+  instant of its period's first session and aggregates every session of the period, so a period
+  only partly inside ``[start, end]`` is returned whole.
+* ``history`` returns completed bars only. A daily bar appears once its session has closed, and
+  an intraday bar once its end has passed. ``quote`` describes the session in progress. Outside
+  session hours it gives the last session, with ``price`` equal to that session's close.
+* ``adj_close == close``, because the simulation has no dividends or splits. Volume is in shares
+  for equities and ETFs, in USD for crypto, in index units for indices, and in ticks for FX.
+* The simulation covers 1970-2100. An intraday request may span at most 31 days for 1m, 62 days
+  for 5m and 15m, and 731 days for 1h; a longer one raises ``HistoryRangeTooLarge``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+
+import numpy as np
+
+from flint.kit.calendar import Session, latest_session, local_date, session, trading_days
+from flint.kit.time import utcnow
+from flint.market.providers._simparams import Pricing, pricing_for, tracked_symbol
+from flint.market.providers._simpath import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    TICK_SECONDS,
+    YearSeries,
+    tick_path,
+    tick_shape,
+    year_series,
+)
+from flint.market.providers.types import (
+    Bar,
+    HistoryRangeTooLarge,
+    Instrument,
+    Interval,
+    Quote,
+    SymbolNotFound,
+    quantize_percent,
+    quantize_price,
+)
+from flint.market.universe import Universe, load_universe
+
+MAX_INTRADAY_DAYS = {Interval.M1: 31, Interval.M5: 62, Interval.M15: 62, Interval.H1: 731}
+_FIRST_DAY = date(FIRST_YEAR, 1, 1)
+_LAST_DAY = date(LAST_YEAR, 12, 31)
+_HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class _Day:
+    """One session of one instrument: log prices for the tick path, rounded prices for output."""
+
+    session: Session
+    log_ohlc: tuple[float, float, float, float]
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    previous_close: Decimal
+    volume: int
+
+
+@lru_cache(maxsize=4096)
+def _pricing(inst: Instrument, tracked: Instrument | None) -> Pricing:
+    return pricing_for(inst, tracked)
+
+
+def _day(pricing: Pricing, series: YearSeries, i: int) -> _Day:
+    level, kind = pricing.log_level, pricing.kind
+    logs = tuple(level + float(a[i]) for a in (series.open, series.high, series.low, series.close))
+    o, h, lo, c = (quantize_price(math.exp(x), kind) for x in logs)
+    found = session(series.days[i], pricing.model.calendar)
+    assert found is not None
+    return _Day(
+        session=found,
+        log_ohlc=(logs[0], logs[1], logs[2], logs[3]),
+        open=o,
+        high=h,
+        low=lo,
+        close=c,
+        previous_close=quantize_price(math.exp(level + float(series.prev_close[i])), kind),
+        volume=max(1, round(pricing.base_volume * float(series.volume_factor[i]))),
+    )
+
+
+def _day_on(pricing: Pricing, day: date) -> _Day:
+    series = year_series(pricing.model, day.year)
+    return _day(pricing, series, series.index(day))
+
+
+def _within(value: Decimal, day: _Day) -> Decimal:
+    return min(max(value, day.low), day.high)
+
+
+def _aware(now: datetime | None) -> datetime:
+    if now is None:
+        return utcnow()
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    return now
+
+
+def _completed_days(pricing: Pricing, start: date, end: date, now: datetime) -> list[_Day]:
+    """Sessions in ``[start, end]`` that closed by ``now``."""
+    calendar = pricing.model.calendar
+    first, last = max(start, _FIRST_DAY), min(end, _LAST_DAY, local_date(now, calendar))
+    days: list[_Day] = []
+    for year in range(first.year, last.year + 1):
+        series = year_series(pricing.model, year)
+        lo = bisect.bisect_left(series.days, first)
+        hi = bisect.bisect_right(series.days, last)
+        days.extend(_day(pricing, series, i) for i in range(lo, hi))
+    while days and days[-1].session.close > now:
+        days.pop()
+    return days
+
+
+def _daily_bar(day: _Day) -> Bar:
+    return Bar(day.session.open, day.open, day.high, day.low, day.close, day.close, day.volume)
+
+
+def _aggregate(days: list[_Day], interval: Interval) -> list[Bar]:
+    """Weekly (Monday-Sunday) or monthly bars from daily sessions, first open to last close."""
+    groups: dict[tuple[int, int], list[_Day]] = {}
+    for day in days:
+        d = day.session.day
+        iso = d.isocalendar()
+        key = (iso.year, iso.week) if interval is Interval.W1 else (d.year, d.month)
+        groups.setdefault(key, []).append(day)
+    return [
+        Bar(
+            timestamp=group[0].session.open,
+            open=group[0].open,
+            high=max(day.high for day in group),
+            low=min(day.low for day in group),
+            close=group[-1].close,
+            adj_close=group[-1].close,
+            volume=sum(day.volume for day in group),
+        )
+        for group in groups.values()
+    ]
+
+
+def _period_bounds(start: date, end: date, interval: Interval) -> tuple[date, date]:
+    """Widen ``[start, end]`` to whole weeks or months."""
+    if interval is Interval.W1:
+        return start - timedelta(days=start.weekday()), end + timedelta(days=6 - end.weekday())
+    following = date(end.year + end.month // 12, end.month % 12 + 1, 1)
+    return start.replace(day=1), following - timedelta(days=1)
+
+
+def _intraday_bars(
+    pricing: Pricing, start: date, end: date, interval: Interval, now: datetime
+) -> list[Bar]:
+    calendar, kind = pricing.model.calendar, pricing.kind
+    first, last = max(start, _FIRST_DAY), min(end, _LAST_DAY, local_date(now, calendar))
+    if first > last:
+        return []
+    span = (last - first).days + 1
+    if span > MAX_INTRADAY_DAYS[interval]:
+        raise HistoryRangeTooLarge(interval, span, MAX_INTRADAY_DAYS[interval])
+    per_bar = interval.seconds // TICK_SECONDS
+    bars: list[Bar] = []
+    for trading_day in trading_days(first, last, calendar):
+        day = _day_on(pricing, trading_day)
+        steps = day.session.seconds // TICK_SECONDS
+        shape = tick_shape(pricing.model.key, calendar, trading_day, steps)
+        prices = np.exp(tick_path(shape, *day.log_ohlc))
+        starts = np.arange(0, steps, per_bar)
+        ends = np.minimum(starts + per_bar, steps)
+        highs = np.maximum(np.maximum.reduceat(prices[:steps], starts), prices[ends])
+        lows = np.minimum(np.minimum.reduceat(prices[:steps], starts), prices[ends])
+        traded = np.floor(day.volume * shape.volume_share).astype(np.int64)
+        for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            if day.session.open + timedelta(seconds=e * TICK_SECONDS) > now:
+                return bars
+            o = day.open if s == 0 else _within(quantize_price(float(prices[s]), kind), day)
+            c = day.close if e == steps else _within(quantize_price(float(prices[e]), kind), day)
+            h = max(_within(quantize_price(float(highs[k]), kind), day), o, c)
+            lo = min(_within(quantize_price(float(lows[k]), kind), day), o, c)
+            ts = day.session.open + timedelta(seconds=s * TICK_SECONDS)
+            bars.append(Bar(ts, o, h, lo, c, c, int(traded[e] - traded[s])))
+    return bars
+
+
+class SimulatedMarket:
+    """Offline provider over the packaged instrument universe; see the module docstring."""
+
+    name = "simulated"
+
+    def __init__(self, universe: Universe | None = None) -> None:
+        self._universe = universe if universe is not None else load_universe()
+
+    def instrument(self, symbol: str) -> Instrument | None:
+        """Reference data for ``symbol`` (case-insensitive), or None if it is unknown."""
+        return self._universe.get(symbol)
+
+    async def search(self, query: str, limit: int = 10) -> list[Instrument]:
+        """Ranked offline search; see :meth:`flint.market.universe.Universe.search`."""
+        return self._universe.search(query, limit)
+
+    async def quote(self, symbol: str, now: datetime | None = None) -> Quote:
+        """The price at ``now`` (default: the current time); in session it moves every 5 s."""
+        inst, pricing = self._resolve(symbol)
+        at = _aware(now)
+        calendar, kind = pricing.model.calendar, pricing.kind
+        current = latest_session(at, calendar)
+        day = _day_on(pricing, current.day)
+        if at >= current.close:
+            price, high, low, volume, stamp = (
+                day.close,
+                day.high,
+                day.low,
+                day.volume,
+                current.close,
+            )
+        else:
+            steps = current.seconds // TICK_SECONDS
+            tick = int((at - current.open).total_seconds()) // TICK_SECONDS
+            shape = tick_shape(pricing.model.key, calendar, current.day, steps)
+            seen = np.exp(tick_path(shape, *day.log_ohlc)[: tick + 1])
+            price = day.open if tick == 0 else _within(quantize_price(float(seen[-1]), kind), day)
+            high = max(_within(quantize_price(float(seen.max()), kind), day), day.open, price)
+            low = min(_within(quantize_price(float(seen.min()), kind), day), day.open, price)
+            volume = math.floor(day.volume * float(shape.volume_share[tick]))
+            stamp = current.open + timedelta(seconds=tick * TICK_SECONDS)
+        change = price - day.previous_close
+        return Quote(
+            symbol=inst.symbol,
+            price=price,
+            change=change,
+            change_percent=quantize_percent(change / day.previous_close * _HUNDRED),
+            open=day.open,
+            high=high,
+            low=low,
+            previous_close=day.previous_close,
+            volume=volume,
+            currency=inst.currency,
+            timestamp=stamp,
+            provider=self.name,
+        )
+
+    async def history(
+        self,
+        symbol: str,
+        start: date,
+        end: date,
+        interval: Interval | str = Interval.D1,
+        *,
+        now: datetime | None = None,
+    ) -> list[Bar]:
+        """Completed bars for ``[start, end]`` (inclusive dates), oldest first.
+
+        ``now`` (default: the current time) hides bars that have not finished yet. The work
+        runs in a worker thread so long ranges do not stall the event loop.
+        """
+        _, pricing = self._resolve(symbol)
+        step = Interval(interval)
+        at = _aware(now)
+        if start > end:
+            return []
+        return await asyncio.to_thread(_history, pricing, start, end, step, at)
+
+    def _resolve(self, symbol: str) -> tuple[Instrument, Pricing]:
+        inst = self._universe.get(symbol)
+        if inst is None:
+            raise SymbolNotFound(symbol)
+        followed = tracked_symbol(inst.symbol)
+        tracked = self._universe.get(followed) if followed else None
+        return inst, _pricing(inst, tracked)
+
+
+def _history(
+    pricing: Pricing, start: date, end: date, interval: Interval, now: datetime
+) -> list[Bar]:
+    if interval.is_intraday:
+        return _intraday_bars(pricing, start, end, interval, now)
+    if interval is Interval.D1:
+        return [_daily_bar(day) for day in _completed_days(pricing, start, end, now)]
+    first, last = _period_bounds(start, end, interval)
+    return _aggregate(_completed_days(pricing, first, last, now), interval)
