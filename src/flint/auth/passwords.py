@@ -1,0 +1,62 @@
+"""Password hashing (argon2id, OWASP parameters) and the password policy."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import anyio
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# OWASP's argon2id minimum: m = 19 MiB, t = 2, p = 1.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
+
+MIN_LENGTH = 10
+MAX_LENGTH = 128
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    """zxcvbn's list of the 30,000 most common leaked passwords."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def password_problem(password: str, email: str | None = None) -> str | None:
+    """Why a password is refused, or None when it is acceptable."""
+    if len(password) < MIN_LENGTH:
+        return f"must be at least {MIN_LENGTH} characters"
+    if len(password) > MAX_LENGTH:
+        return f"must be at most {MAX_LENGTH} characters"
+    if password.lower() in _common_passwords():
+        return "is too common; choose one that is not on lists of leaked passwords"
+    if email and password.lower() == email.lower().split("@")[0]:
+        return "must not be your email address"
+    return None
+
+
+async def hash_password(password: str) -> str:
+    """Hash off the event loop: argon2 costs tens of milliseconds of CPU by design."""
+    return await anyio.to_thread.run_sync(_hasher.hash, password)
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash("flint-timing-equaliser")
+
+
+async def verify_password(hashed: str | None, password: str) -> bool:
+    """Verify; with no user (hashed=None) still spend the same time so emails can't be probed."""
+    return await anyio.to_thread.run_sync(_verify, hashed or _dummy_hash(), password)
+
+
+def needs_rehash(hashed: str) -> bool:
+    return _hasher.check_needs_rehash(hashed)

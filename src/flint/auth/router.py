@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from flint.auth import service
+from flint.auth.schemas import (
+    LoginRequest,
+    Message,
+    OAuth2TokenResponse,
+    RefreshRequest,
+    RegisterRequest,
+    RegisterResponse,
+    ResetConfirm,
+    ResetRequest,
+    TokenPair,
+)
+from flint.db import SessionDep
+from flint.deps import CurrentUser, RuntimeDep, client_ip
+from flint.errors import problem_responses
+from flint.users.schemas import UserProfile
+from flint.users.service import profile
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+RESET_MESSAGE = "If an account exists for that email, a reset link is on its way."
+
+
+def _pair(tokens: service.IssuedTokens) -> TokenPair:
+    return TokenPair(
+        token=tokens.access_token, expires_in=tokens.expires_in, refresh_token=tokens.refresh_token
+    )
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an account",
+    responses=problem_responses(400, 409, 422),
+)
+async def register(body: RegisterRequest, session: SessionDep) -> RegisterResponse:
+    user = await service.register(session, body.email, body.password)
+    return RegisterResponse(user_id=user.id, email=user.email)
+
+
+@router.post(
+    "/login",
+    summary="Sign in with email and password",
+    description="Wrong passwords and unknown emails get the same 401. More than 5 failures for "
+    "one email, or 20 from one address, within 15 minutes answer 429 with `Retry-After`.",
+    responses=problem_responses(400, 401, 422, 429),
+)
+async def login(
+    body: LoginRequest, session: SessionDep, runtime: RuntimeDep, request: Request
+) -> TokenPair:
+    tokens = await service.login(
+        session,
+        runtime.auth,
+        runtime.login_throttle,
+        email=body.email,
+        password=body.password,
+        client_ip=client_ip(request),
+    )
+    return _pair(tokens)
+
+
+@router.post(
+    "/token",
+    summary="Sign in (OAuth2 password form, used by the docs' Authorize button)",
+    description="`username` is the email address.",
+    responses=problem_responses(401, 422, 429),
+)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    runtime: RuntimeDep,
+    request: Request,
+) -> OAuth2TokenResponse:
+    tokens = await service.login(
+        session,
+        runtime.auth,
+        runtime.login_throttle,
+        email=form.username,
+        password=form.password,
+        client_ip=client_ip(request),
+    )
+    return OAuth2TokenResponse(
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token,
+    )
+
+
+@router.post(
+    "/refresh",
+    summary="Exchange a refresh token for a new pair",
+    description="Refresh tokens are single-use. Presenting one that was already used revokes "
+    "every token descended from the same sign-in.",
+    responses=problem_responses(400, 401, 422),
+)
+async def refresh(body: RefreshRequest, session: SessionDep, runtime: RuntimeDep) -> TokenPair:
+    return _pair(await service.refresh(session, runtime.auth, body.refresh_token))
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out: revoke the refresh token's family",
+    responses=problem_responses(400, 401, 422),
+)
+async def logout(body: RefreshRequest, session: SessionDep, user: CurrentUser) -> None:
+    await service.logout(session, user, body.refresh_token)
+
+
+@router.get("/me", summary="The signed-in user", responses=problem_responses(401))
+async def me(user: CurrentUser, session: SessionDep) -> UserProfile:
+    return await profile(session, user)
+
+
+@router.post(
+    "/reset-password",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Ask for a password-reset email",
+    description="Answers the same whether or not the email has an account.",
+    responses=problem_responses(400, 422),
+)
+async def reset_password(body: ResetRequest, session: SessionDep, runtime: RuntimeDep) -> Message:
+    await service.request_password_reset(session, runtime.auth, body.email)
+    return Message(message=RESET_MESSAGE)
+
+
+@router.post(
+    "/reset-password/confirm",
+    summary="Set a new password with a reset token",
+    description="The token works once within 30 minutes; every session of the account ends.",
+    responses=problem_responses(400, 422),
+)
+async def reset_password_confirm(body: ResetConfirm, session: SessionDep) -> Message:
+    await service.confirm_password_reset(session, body.token, body.new_password)
+    return Message(message="Your password has been changed. Sign in again.")

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, EmailStr, Field
+
+from flint.kit.schema import ApiModel, RequestModel
+
+Password = Field(min_length=1, max_length=1024, examples=["correct horse battery staple"])
+
+
+class RegisterRequest(RequestModel):
+    email: EmailStr = Field(max_length=320, examples=["ada@example.com"])
+    password: str = Field(
+        min_length=1,
+        max_length=1024,
+        examples=["correct horse battery staple"],
+        description="10-128 characters, not a commonly used password.",
+    )
+
+
+class RegisterResponse(ApiModel):
+    user_id: uuid.UUID
+    email: str
+
+
+class LoginRequest(RequestModel):
+    email: str = Field(min_length=1, max_length=320, examples=["ada@example.com"])
+    password: str = Password
+
+
+class TokenPair(ApiModel):
+    token: str = Field(description="The access token (a JWT) for `Authorization: Bearer`.")
+    expires_in: int = Field(description="Seconds until the access token expires.", examples=[900])
+    refresh_token: str = Field(description="Single-use; exchange it at /auth/refresh.")
+    token_type: Literal["bearer"] = "bearer"
+
+
+class OAuth2TokenResponse(BaseModel):
+    """The OAuth2 password-flow answer, with the snake_case names RFC 6749 gives its fields."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    refresh_token: str
+
+
+class RefreshRequest(RequestModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class ResetRequest(RequestModel):
+    email: str = Field(min_length=1, max_length=320, examples=["ada@example.com"])
+
+
+class ResetConfirm(RequestModel):
+    token: str = Field(min_length=1, max_length=512)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class Message(ApiModel):
+    message: str

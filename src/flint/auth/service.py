@@ -1,0 +1,242 @@
+"""Registration, sign-in, refresh-token rotation with reuse detection, and password reset."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.auth.models import PasswordResetToken, RefreshToken
+from flint.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
+from flint.auth.throttle import LoginThrottle
+from flint.auth.tokens import TokenIssuer
+from flint.errors import Conflict, Unauthorized, ValidationFailed, field_error
+from flint.kit.secrets import new_token, token_digest
+from flint.kit.time import utcnow
+from flint.notifications import service as notifications
+from flint.users.models import User
+
+log = structlog.get_logger(__name__)
+
+INVALID_CREDENTIALS = "The email or password is incorrect."
+INVALID_REFRESH = "The refresh token is invalid, expired or already used."
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    tokens: TokenIssuer
+    refresh_ttl: timedelta
+    reset_ttl: timedelta
+    public_url: str
+
+
+def normalize_email(raw: str) -> str:
+    """Syntax-check and normalise (domain lower-cased, Unicode NFC); no DNS lookups."""
+    try:
+        result = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(
+            "The email address is not valid.", errors=[field_error("body.email", str(exc))]
+        ) from exc
+    return result.normalized
+
+
+async def _user_by_email(session: AsyncSession, email: str) -> User | None:
+    stmt = select(User).where(func.lower(User.email) == email.lower())
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _check_password(password: str, email: str, field: str) -> None:
+    problem = password_problem(password, email)
+    if problem:
+        raise ValidationFailed(
+            f"The password {problem}.", errors=[field_error(field, f"password {problem}")]
+        )
+
+
+async def register(session: AsyncSession, email: str, password: str) -> User:
+    email = normalize_email(email)
+    _check_password(password, email, "body.password")
+    if await _user_by_email(session, email) is not None:
+        raise Conflict("An account with this email already exists.")
+    user = User(email=email, hashed_password=await hash_password(password))
+    session.add(user)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise Conflict("An account with this email already exists.") from exc
+    log.info("user_registered", user_id=str(user.id))
+    return user
+
+
+async def _issue(
+    session: AsyncSession,
+    config: AuthConfig,
+    user: User,
+    *,
+    family_id: uuid.UUID | None = None,
+    parent_id: uuid.UUID | None = None,
+) -> IssuedTokens:
+    refresh = new_token()
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id or uuid.uuid4(),
+            parent_id=parent_id,
+            token_hash=token_digest(refresh),
+            expires_at=utcnow() + config.refresh_ttl,
+        )
+    )
+    await session.flush()
+    return IssuedTokens(
+        access_token=config.tokens.issue(user.id, user.token_version),
+        expires_in=int(config.tokens.ttl.total_seconds()),
+        refresh_token=refresh,
+    )
+
+
+async def login(
+    session: AsyncSession,
+    config: AuthConfig,
+    throttle: LoginThrottle,
+    *,
+    email: str,
+    password: str,
+    client_ip: str,
+) -> IssuedTokens:
+    key = email.strip().lower()
+    await throttle.check(key, client_ip)
+    user = await _user_by_email(session, key)
+    ok = await verify_password(user.hashed_password if user else None, password)
+    if user is None or not ok or not user.is_active:
+        await throttle.record_failure(key, client_ip)
+        log.info("login_failed", known_user=user is not None)
+        raise Unauthorized(INVALID_CREDENTIALS)
+    if needs_rehash(user.hashed_password):
+        user.hashed_password = await hash_password(password)
+    user.last_login = utcnow()
+    log.info("login_succeeded", user_id=str(user.id))
+    return await _issue(session, config, user)
+
+
+async def refresh(session: AsyncSession, config: AuthConfig, token: str) -> IssuedTokens:
+    """Rotate: the presented token is spent atomically; a spent one revokes its whole family."""
+    now = utcnow()
+    record = (
+        await session.execute(
+            select(RefreshToken).where(RefreshToken.token_hash == token_digest(token))
+        )
+    ).scalar_one_or_none()
+    if record is None or record.revoked_at is not None or record.expires_at <= now:
+        raise Unauthorized(INVALID_REFRESH)
+    spent = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == record.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        await _revoke_family(session, record.family_id)
+        log.warning("refresh_token_reuse", user_id=str(record.user_id))
+        raise Unauthorized(INVALID_REFRESH, commit=True)
+    user = await session.get(User, record.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized(INVALID_REFRESH)
+    return await _issue(session, config, user, family_id=record.family_id, parent_id=record.id)
+
+
+async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def logout(session: AsyncSession, user: User, token: str) -> None:
+    """Revoke the family of the presented refresh token, if it is the caller's."""
+    record = (
+        await session.execute(
+            select(RefreshToken).where(
+                RefreshToken.token_hash == token_digest(token), RefreshToken.user_id == user.id
+            )
+        )
+    ).scalar_one_or_none()
+    if record is None:
+        raise Unauthorized(INVALID_REFRESH)
+    await _revoke_family(session, record.family_id)
+
+
+async def request_password_reset(session: AsyncSession, config: AuthConfig, email: str) -> None:
+    """Send a reset link if the account exists; the caller answers the same either way."""
+    user = await _user_by_email(session, email.strip().lower())
+    if user is None or not user.is_active:
+        log.info("password_reset_unknown_email")
+        return
+    token = new_token()
+    session.add(
+        PasswordResetToken(
+            user_id=user.id, token_hash=token_digest(token), expires_at=utcnow() + config.reset_ttl
+        )
+    )
+    minutes = int(config.reset_ttl.total_seconds() // 60)
+    link = f"{config.public_url.rstrip('/')}/reset-password?token={token}"
+    await notifications.queue_email(
+        session,
+        user_id=user.id,
+        to=user.email,
+        subject="Reset your Flint password",
+        body=(
+            "Someone asked to reset the password of your Flint account.\n\n"
+            f"Reset token: {token}\nLink: {link}\n\n"
+            f"The token works once, within {minutes} minutes. If it was not you, ignore this email."
+        ),
+        kind="password_reset",
+    )
+    log.info("password_reset_requested", user_id=str(user.id))
+
+
+async def confirm_password_reset(session: AsyncSession, token: str, new_password: str) -> None:
+    now = utcnow()
+    record = (
+        await session.execute(
+            select(PasswordResetToken).where(PasswordResetToken.token_hash == token_digest(token))
+        )
+    ).scalar_one_or_none()
+    if record is None or record.used_at is not None or record.expires_at <= now:
+        raise ValidationFailed(
+            "The reset token is invalid, expired or already used.",
+            errors=[field_error("body.token", "invalid, expired or already used")],
+        )
+    user = await session.get(User, record.user_id)
+    if user is None:
+        raise ValidationFailed("The reset token is invalid, expired or already used.")
+    _check_password(new_password, user.email, "body.newPassword")
+    spent = await session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.id == record.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise ValidationFailed("The reset token is invalid, expired or already used.")
+    user.hashed_password = await hash_password(new_password)
+    user.token_version += 1  # ends every access token issued before
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    log.info("password_reset_completed", user_id=str(user.id))

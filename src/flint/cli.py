@@ -1,0 +1,162 @@
+"""The `flint` command: serve, migrate, openapi, worker, beat and run (all of them together)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Flint: a self-hostable backend for personal finance and investing.")
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _alembic_config() -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply database migrations (SQLite or PostgreSQL, from FLINT_DATABASE_URL)."""
+    from alembic import command
+
+    from flint.config import get_settings
+
+    settings = get_settings()
+    settings.ensure_data_dir()
+    command.upgrade(_alembic_config(), revision)  # type: ignore[arg-type]
+    typer.echo(f"Database at {revision}: {_redacted(settings.resolved_database_url)}")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Defaults to FLINT_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Defaults to FLINT_PORT")] = None,
+    workers: Annotated[int, typer.Option(help="API processes")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes")] = False,
+) -> None:
+    """Start the HTTP API."""
+    import uvicorn
+
+    from flint.config import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "flint.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        reload=reload,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes (default: cores)")] = None,
+    pool: Annotated[str, typer.Option(help="prefork, threads or solo")] = "prefork",
+    beat: Annotated[bool, typer.Option(help="Also run the periodic scheduler in this process")] = False,
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """Start a Celery worker (broker from FLINT_BROKER_URL; server-less SQLite transport if unset)."""
+    from flint.config import get_settings
+    from flint.worker import celery_app
+
+    settings = get_settings()
+    argv = ["worker", f"--pool={pool}", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    if beat:
+        argv += ["--beat", f"--schedule={settings.ensure_data_dir() / 'beat-schedule'}"]
+    celery_app.worker_main(argv)
+
+
+@app.command()
+def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
+    """Start the periodic scheduler (run exactly one in a deployment)."""
+    from flint.config import get_settings
+    from flint.worker import celery_app
+
+    schedule = get_settings().ensure_data_dir() / "beat-schedule"
+    celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+
+
+@app.command()
+def run() -> None:
+    """Migrate, then run the API, one worker and the scheduler together; Ctrl-C stops all three."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from flint.config import get_settings
+
+    migrate("head")
+    settings = get_settings()
+    me = [sys.executable, "-m", "flint.cli"]
+    children = [
+        subprocess.Popen([*me, "worker", "--pool=solo", "--beat", "--loglevel=WARNING"]),  # noqa: S603
+        subprocess.Popen([*me, "serve"]),  # noqa: S603
+    ]
+    typer.echo(
+        f"Flint is starting on http://{settings.host}:{settings.port} "
+        f"(docs at /docs; data in {settings.data_dir.resolve()}). Ctrl-C stops it."
+    )
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    code = 0
+    while not stopping:
+        exited = [child for child in children if child.poll() is not None]
+        if exited:
+            code = exited[0].returncode or 1
+            typer.echo(f"{exited[0].args[3]} exited with {exited[0].returncode}; stopping", err=True)
+            break
+        time.sleep(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    raise typer.Exit(code)
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file")] = None,
+) -> None:
+    """Print the OpenAPI document."""
+    from flint.main import create_app
+
+    spec = json.dumps(create_app().openapi(), indent=2)
+    if output:
+        output.write_text(spec + "\n")
+    else:
+        typer.echo(spec)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,97 @@
+"""One settings object for the whole service, read from FLINT_* variables or a .env file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Embedded defaults run Flint with no servers and no keys; each field names its variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLINT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- server -------------------------------------------------------------------------------
+    env: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    data_dir: Path = Path(".flint")
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    cors_origins: list[str] = []
+
+    # --- storage ------------------------------------------------------------------------------
+    database_url: str | None = None
+    """`postgresql+asyncpg://…` switches to PostgreSQL; unset means SQLite under data_dir."""
+    database_echo: bool = False
+    redis_url: str | None = None
+    """Cache, rate limits and pub/sub go to Redis when set; in-process otherwise."""
+
+    # --- background jobs ----------------------------------------------------------------------
+    broker_url: str | None = None
+    """Celery broker (e.g. `amqp://guest:guest@127.0.0.1:5672//`); unset means a server-less
+    transport on the SQLite file `data_dir/broker.db`."""
+    result_backend: str | None = None
+
+    # --- auth ---------------------------------------------------------------------------------
+    jwt_secret: SecretStr | None = None
+    """HS256 key; unset means one is generated once into data_dir/jwt.key."""
+    access_token_minutes: int = Field(15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(30, ge=1, le=365)
+    reset_token_minutes: int = Field(30, ge=5, le=24 * 60)
+    login_max_failures_per_email: int = Field(5, ge=1)
+    login_max_failures_per_ip: int = Field(20, ge=1)
+    login_failure_window_minutes: int = Field(15, ge=1)
+    public_url: str | None = None
+    """Base address used in links sent to users (password reset); defaults to host and port."""
+
+    # --- email --------------------------------------------------------------------------------
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["auto", "starttls", "tls", "none"] = "auto"
+    """auto: STARTTLS when the server offers it; tls: implicit TLS (port 465)."""
+    smtp_timeout_seconds: float = 10.0
+    email_from: str = "Flint <no-reply@flint.localhost>"
+
+    @field_validator("database_url", "redis_url", "broker_url", "result_backend", "smtp_host", "public_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    # --- derived ------------------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'flint.db').resolve()}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def email_backend(self) -> Literal["smtp", "file"]:
+        """Without SMTP the emails are written as .eml files under data_dir/outbox."""
+        return "smtp" if self.smtp_host else "file"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,33 @@
+"""Keys that Flint generates once and keeps in the data dir when none is configured."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+
+def load_or_create_key(path: Path, nbytes: int = 64) -> str:
+    """Read a key file, or create it with owner-only permissions so restarts keep sessions valid."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(nbytes)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; use its key
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def new_token(nbytes: int = 32) -> str:
+    """An opaque, URL-safe random token (refresh and reset tokens)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of a high-entropy token: what the database keeps instead of the token."""
+    return hashlib.sha256(token.encode()).hexdigest()

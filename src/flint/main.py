@@ -1,0 +1,127 @@
+"""create_app(): settings, runtime, middleware, routers (under /api/v1 and /api), error handlers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+
+from flint import __version__
+from flint.auth.router import router as auth_router
+from flint.auth.service import AuthConfig
+from flint.auth.throttle import LoginThrottle, make_storage
+from flint.auth.tokens import TokenIssuer
+from flint.config import Settings, get_settings
+from flint.db import create_engine, create_sessionmaker
+from flint.deps import Runtime
+from flint.errors import install_error_handlers
+from flint.kit.logging import configure_logging
+from flint.kit.secrets import load_or_create_key
+from flint.middleware import AccessLog, BodySizeLimit
+from flint.ops.router import router as ops_router
+from flint.users.router import router as users_router
+from flint.watchlist.router import router as watchlist_router
+
+API_ROUTERS: list[APIRouter] = [auth_router, users_router, watchlist_router]
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+DESCRIPTION = """
+Flint is a self-hostable backend for personal finance and investing.
+
+* Every operation lives under `/api/v1` and is served again, unchanged, under `/api`
+  (`/api/auth/login` is `/api/v1/auth/login`).
+* JSON is camelCase; request bodies also accept snake_case names.
+* Errors are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`,
+  and an `errors` list for validation failures. Another user's resources answer 404.
+* Sign in with **Authorize** (email as username) or `POST /api/v1/auth/login`, then send
+  `Authorization: Bearer <token>`.
+"""
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    settings.ensure_data_dir()
+    engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
+    secret = (
+        settings.jwt_secret.get_secret_value()
+        if settings.jwt_secret
+        else load_or_create_key(settings.data_dir / "jwt.key")
+    )
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        auth=AuthConfig(
+            tokens=TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes)),
+            refresh_ttl=timedelta(days=settings.refresh_token_days),
+            reset_ttl=timedelta(minutes=settings.reset_token_minutes),
+            public_url=settings.resolved_public_url,
+        ),
+        login_throttle=LoginThrottle(
+            make_storage(settings.redis_url),
+            per_email=settings.login_max_failures_per_email,
+            per_ip=settings.login_max_failures_per_ip,
+            window_minutes=settings.login_failure_window_minutes,
+        ),
+    )
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = str(route.tags[0]) if route.tags else "flint"
+    return f"{tag}-{route.name}".replace("_", "-")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    runtime = build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runtime.engine.dispose()
+
+    app = FastAPIOffline(
+        title="Flint API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        static_url="/static/docs",
+        generate_unique_id_function=_operation_id,
+        swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+    )
+    app.state.runtime = runtime
+    app.state.sessionmaker = runtime.sessionmaker
+
+    install_error_handlers(app)
+    app.include_router(ops_router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix="/api/v1")
+    for router in API_ROUTERS:
+        app.include_router(router, prefix="/api", include_in_schema=False)
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(AccessLog)
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-ID",
+        validator=lambda value: bool(REQUEST_ID.fullmatch(value)),
+    )
+    return app

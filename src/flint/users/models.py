@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flint.db import Base, Timestamped, UUIDPk
+
+
+def default_preferences() -> dict[str, Any]:
+    return {"theme": "system", "notifications": {"email": True, "sms": False}}
+
+
+class User(UUIDPk, Timestamped, Base):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320))
+    hashed_password: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    is_superuser: Mapped[bool] = mapped_column(default=False)
+    last_login: Mapped[datetime | None]
+    preferences: Mapped[dict[str, Any]] = mapped_column(default=default_preferences)
+    token_version: Mapped[int] = mapped_column(default=0)
+    """Bumped when every session must end (password reset); access tokens carry it."""
+
+
+# Case-insensitive uniqueness: "Ann@X.com" and "ann@x.com" are one account.
+Index("uq_users_email_lower", func.lower(User.email), unique=True)

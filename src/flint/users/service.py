@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.errors import NotFound
+from flint.users.models import User
+from flint.users.schemas import Preferences, UpdateMe, UserProfile
+
+
+async def profile(session: AsyncSession, user: User) -> UserProfile:
+    return UserProfile(
+        user_id=user.id,
+        name=user.full_name,
+        email=user.email,
+        accounts=[],
+        created_at=user.created_at,
+        last_login=user.last_login,
+        preferences=Preferences.model_validate(user.preferences),
+    )
+
+
+async def visible_user(session: AsyncSession, caller: User, user_id: uuid.UUID) -> User:
+    """The user the caller may read: themselves, or anyone for a superuser; otherwise 404."""
+    if user_id == caller.id:
+        return caller
+    if caller.is_superuser:
+        found = await session.get(User, user_id)
+        if found is not None:
+            return found
+    raise NotFound(f"No user {user_id}.")
+
+
+def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict):
+            merged[key] = _merge(merged.get(key) or {}, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+async def update_me(session: AsyncSession, user: User, patch: UpdateMe) -> User:
+    if "name" in patch.model_fields_set:
+        user.full_name = patch.name
+    if patch.preferences is not None:
+        changes = patch.preferences.model_dump(exclude_unset=True, by_alias=False)
+        current = Preferences.model_validate(user.preferences).model_dump(by_alias=False)
+        # A new dict, so SQLAlchemy sees the JSON column change.
+        user.preferences = Preferences.model_validate(_merge(current, changes)).model_dump(
+            by_alias=False
+        )
+    await session.flush()
+    return user

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from flint.db import SessionDep
+from flint.deps import CurrentUser
+from flint.errors import ValidationFailed, field_error, problem_responses
+from flint.kit.symbols import SYMBOL_RULE, normalize_symbol
+from flint.watchlist import service
+from flint.watchlist.schemas import AddToWatchlist, Watchlist, WatchlistEntry
+
+router = APIRouter(prefix="/watchlist", tags=["watchlist"])
+
+
+@router.post(
+    "/add",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add an asset to your watchlist",
+    description="201 with the new item; 200 with the existing item when it is already there.",
+    responses={200: {"model": WatchlistEntry, "description": "Already on the watchlist"}}
+    | problem_responses(400, 401, 404, 422),
+)
+async def add(
+    body: AddToWatchlist, user: CurrentUser, session: SessionDep, response: Response
+) -> WatchlistEntry:
+    service.require_self(user, body.user_id)
+    item, created = await service.add(session, user, body.asset)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return WatchlistEntry.model_validate(item)
+
+
+@router.get(
+    "/{userId}",
+    summary="Your watchlist",
+    responses=problem_responses(401, 404, 422),
+)
+async def read(userId: uuid.UUID, user: CurrentUser, session: SessionDep) -> Watchlist:  # noqa: N803
+    service.require_self(user, userId)
+    items = await service.list_items(session, user)
+    return Watchlist(watchlist=[WatchlistEntry.model_validate(item) for item in items])
+
+
+@router.delete(
+    "/{userId}/{asset}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove an asset from your watchlist",
+    responses=problem_responses(401, 404, 422),
+)
+async def remove(
+    userId: uuid.UUID,  # noqa: N803
+    asset: Annotated[str, Path(max_length=64, description=SYMBOL_RULE, examples=["AAPL"])],
+    user: CurrentUser,
+    session: SessionDep,
+) -> None:
+    service.require_self(user, userId)
+    try:
+        symbol = normalize_symbol(asset)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), errors=[field_error("path.asset", str(exc))]) from exc
+    await service.remove(session, user, symbol)

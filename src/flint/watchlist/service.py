@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.errors import NotFound
+from flint.users.models import User
+from flint.watchlist.models import WatchlistItem
+
+
+def require_self(caller: User, user_id: uuid.UUID) -> None:
+    """Watchlists are private: any other user's id is answered as if it did not exist."""
+    if user_id != caller.id:
+        raise NotFound(f"No watchlist for user {user_id}.")
+
+
+async def _find(session: AsyncSession, user_id: uuid.UUID, symbol: str) -> WatchlistItem | None:
+    stmt = select(WatchlistItem).where(
+        WatchlistItem.user_id == user_id, WatchlistItem.symbol == symbol
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, user: User, symbol: str) -> tuple[WatchlistItem, bool]:
+    """Add a symbol; returns (item, created). Adding one already there returns the existing item."""
+    existing = await _find(session, user.id, symbol)
+    if existing is not None:
+        return existing, False
+    item = WatchlistItem(user_id=user.id, symbol=symbol)
+    try:
+        async with session.begin_nested():
+            session.add(item)
+            await session.flush()
+    except IntegrityError:  # a concurrent add of the same symbol committed first
+        raced = await _find(session, user.id, symbol)
+        assert raced is not None
+        return raced, False
+    return item, True
+
+
+async def list_items(session: AsyncSession, user: User) -> list[WatchlistItem]:
+    stmt = (
+        select(WatchlistItem)
+        .where(WatchlistItem.user_id == user.id)
+        .order_by(WatchlistItem.added_at, WatchlistItem.symbol)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def remove(session: AsyncSession, user: User, symbol: str) -> None:
+    result = await session.execute(
+        delete(WatchlistItem).where(WatchlistItem.user_id == user.id, WatchlistItem.symbol == symbol)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"{symbol} is not on your watchlist.")

@@ -1,0 +1,229 @@
+"""Shared fixtures: a migrated database per test (SQLite always, PostgreSQL when configured),
+the app built on it, and an HTTP client that speaks to it in-process.
+
+Server-backed tests read FLINT_TEST_POSTGRES_URL, FLINT_TEST_REDIS_URL and FLINT_TEST_AMQP_URL.
+Without them those tests are skipped with the reason; with CI=true a missing one fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Before anything imports flint: the module-level Celery app reads these once.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="flint-tests-"))
+os.environ["FLINT_DATA_DIR"] = str(_SESSION_DIR / "default")
+os.environ["FLINT_BROKER_URL"] = "memory://"
+os.environ["FLINT_ENV"] = "test"
+for _name in ("FLINT_DATABASE_URL", "FLINT_REDIS_URL", "FLINT_SMTP_HOST", "FLINT_JWT_SECRET"):
+    os.environ.pop(_name, None)
+
+import shutil  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import AsyncIterator, Iterator  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from flint.config import Settings  # noqa: E402
+from flint.db import create_engine  # noqa: E402
+from flint.main import create_app  # noqa: E402
+from flint.models import Base  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def service_url(variable: str, what: str) -> str:
+    """The URL of a test service, or skip (fail in CI) when it is not configured."""
+    url = os.environ.get(variable)
+    if url:
+        return url
+    message = f"{what} tests need {variable} (e.g. see .ci/run)"
+    if IN_CI:
+        pytest.fail(f"CI=true but {variable} is not set: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def migrate(url: str) -> None:
+    """Apply the Alembic history to `url` (in a thread: Alembic's env runs its own event loop)."""
+    from alembic import command
+
+    from flint.cli import _alembic_config
+
+    def upgrade() -> None:
+        config: Any = _alembic_config()
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        command.upgrade(config, "head")
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(upgrade).result()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template() -> Path:
+    path = _SESSION_DIR / f"template-{WORKER}.db"
+    migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """One database per xdist worker, created and migrated once, dropped at the end."""
+    import asyncio
+
+    base = make_url(service_url("FLINT_TEST_POSTGRES_URL", "PostgreSQL"))
+    name = f"flint_test_{WORKER}_{uuid.uuid4().hex[:6]}"
+
+    async def admin(sql: str) -> None:
+        engine = create_engine(base.render_as_string(hide_password=False))
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(sql))
+        await engine.dispose()
+
+    def run(sql: str) -> None:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, admin(sql)).result()
+
+    run(f'CREATE DATABASE "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    yield url
+    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+TABLES = ", ".join(f'"{table.name}"' for table in reversed(Base.metadata.sorted_tables))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty database for this test, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "flint.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url: str = request.getfixturevalue("postgres_database")
+    yield url
+    _truncate(url)
+
+
+def _truncate(url: str) -> None:
+    import asyncio
+
+    async def run() -> None:
+        engine = create_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+        await engine.dispose()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module (or parametrize) to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "broker_url": "memory://",
+        "redis_url": None,
+        "log_format": "console",
+        "log_level": "WARNING",
+        "smtp_host": None,
+    }
+    values.update(settings_overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    await application.state.runtime.engine.dispose()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@dataclass
+class Account:
+    """A registered, signed-in user as a test sees it."""
+
+    user_id: str
+    email: str
+    password: str
+    token: str
+    refresh_token: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+DEFAULT_PASSWORD = "Tr0ub4dor&3-horse-staple"
+
+
+async def sign_up(
+    client: httpx.AsyncClient, email: str | None = None, password: str = DEFAULT_PASSWORD
+) -> Account:
+    email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+    registered = await client.post("/api/v1/auth/register", json={"email": email, "password": password})
+    assert registered.status_code == 201, registered.text
+    login = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    pair = login.json()
+    return Account(
+        user_id=registered.json()["userId"],
+        email=registered.json()["email"],
+        password=password,
+        token=pair["token"],
+        refresh_token=pair["refreshToken"],
+    )
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> Account:
+    return await sign_up(client, "alice@example.com")
+
+
+@pytest.fixture
+async def bob(client: httpx.AsyncClient) -> Account:
+    return await sign_up(client, "bob@example.com")
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert isinstance(body["type"], str) and body["type"]
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def error_fields(body: dict[str, Any]) -> set[str]:
+    """The field names a validation problem's `errors` list points at."""
+    return {str(error["field"]) for error in body.get("errors", [])}
