@@ -188,7 +188,9 @@ async def sign_up(
     client: httpx.AsyncClient, email: str | None = None, password: str = DEFAULT_PASSWORD
 ) -> Account:
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
-    registered = await client.post("/api/v1/auth/register", json={"email": email, "password": password})
+    registered = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": password}
+    )
     assert registered.status_code == 201, registered.text
     login = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert login.status_code == 200, login.text
@@ -218,9 +220,9 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.headers["content-type"].startswith("application/problem+json")
     body: dict[str, Any] = response.json()
     assert body["status"] == status
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
+    for key in ("type", "title", "detail"):
+        assert isinstance(body[key], str), key
+        assert body[key], key
     return body
 
 

@@ -67,17 +67,31 @@ def serve(
 
 @app.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option(help="Worker processes (default: cores)")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Worker processes (default: cores)")
+    ] = None,
     pool: Annotated[str, typer.Option(help="prefork, threads or solo")] = "prefork",
-    beat: Annotated[bool, typer.Option(help="Also run the periodic scheduler in this process")] = False,
+    beat: Annotated[
+        bool, typer.Option(help="Also run the periodic scheduler in this process")
+    ] = False,
     loglevel: Annotated[str, typer.Option()] = "INFO",
+    queues: Annotated[
+        str | None, typer.Option(help="Comma-separated (default FLINT_TASK_QUEUE)")
+    ] = None,
 ) -> None:
-    """Start a Celery worker (broker from FLINT_BROKER_URL; server-less SQLite transport if unset)."""
+    """Start a Celery worker (FLINT_BROKER_URL; unset: the server-less SQLite transport)."""
     from flint.config import get_settings
     from flint.worker import celery_app
 
     settings = get_settings()
-    argv = ["worker", f"--pool={pool}", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
+    argv = [
+        "worker",
+        f"--pool={pool}",
+        f"--loglevel={loglevel}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    argv.append(f"--queues={queues or settings.task_queue}")
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     if beat:
@@ -108,6 +122,7 @@ def run() -> None:
     migrate("head")
     settings = get_settings()
     me = [sys.executable, "-m", "flint.cli"]
+    names = ["worker", "api"]
     children = [
         subprocess.Popen([*me, "worker", "--pool=solo", "--beat", "--loglevel=WARNING"]),  # noqa: S603
         subprocess.Popen([*me, "serve"]),  # noqa: S603
@@ -126,10 +141,11 @@ def run() -> None:
     signal.signal(signal.SIGINT, _stop)
     code = 0
     while not stopping:
-        exited = [child for child in children if child.poll() is not None]
+        exited = [(name, c) for name, c in zip(names, children, strict=True) if c.poll() is not None]
         if exited:
-            code = exited[0].returncode or 1
-            typer.echo(f"{exited[0].args[3]} exited with {exited[0].returncode}; stopping", err=True)
+            name, child = exited[0]
+            code = child.returncode or 1
+            typer.echo(f"flint {name} exited with {child.returncode}; stopping", err=True)
             break
         time.sleep(0.5)
     for child in children:

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     """Celery broker (e.g. `amqp://guest:guest@127.0.0.1:5672//`); unset means a server-less
     transport on the SQLite file `data_dir/broker.db`."""
     result_backend: str | None = None
+    task_queue: str = Field("flint", pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
+    """The queue Flint's tasks go to, so several deployments can share one broker."""
 
     # --- auth ---------------------------------------------------------------------------------
     jwt_secret: SecretStr | None = None
@@ -62,7 +64,9 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
     email_from: str = "Flint <no-reply@flint.localhost>"
 
-    @field_validator("database_url", "redis_url", "broker_url", "result_backend", "smtp_host", "public_url")
+    @field_validator(
+        "database_url", "redis_url", "broker_url", "result_backend", "smtp_host", "public_url"
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -23,8 +24,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-import structlog
 
 from flint.errors import FlintError
 from flint.kit.time import utcnow
@@ -41,7 +40,7 @@ NAMING_CONVENTION = {
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on every backend (SQLite keeps no zone, so it is stripped and restored)."""
+    """Aware UTC datetimes on every backend (SQLite keeps no zone: stripped, then restored)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -86,7 +85,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """Foreign keys on, WAL for concurrent readers, and SQLAlchemy-managed BEGIN so SAVEPOINTs work."""
+    """Foreign keys on, WAL for concurrent readers, SQLAlchemy-managed BEGIN so SAVEPOINTs work."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -45,6 +45,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_ignore_result=settings.result_backend is None,
         broker_connection_retry_on_startup=True,
+        task_default_queue=settings.task_queue,
         worker_hijack_root_logger=False,
         beat_schedule={
             "notifications-resend-stale": {

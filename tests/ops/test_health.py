@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-import httpx
+from typing import Any
 
-from tests.conftest import Account
+import httpx
+import pytest
+
+from tests.conftest import Account, service_url
+from tests.notifications.test_outbox import free_port
 
 
 async def test_healthz_answers_ok(client: httpx.AsyncClient) -> None:
@@ -16,7 +20,10 @@ async def test_readyz_reports_the_database_and_broker_reachable(client: httpx.As
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "checks": {"database": {"status": "ok", "detail": None}, "broker": {"status": "ok", "detail": None}},
+        "checks": {
+            "database": {"status": "ok", "detail": None},
+            "broker": {"status": "ok", "detail": None},
+        },
     }
 
 
@@ -24,3 +31,33 @@ async def test_signed_in_user_reads_own_profile(client: httpx.AsyncClient, alice
     response = await client.get("/api/v1/auth/me", headers=alice.headers)
     assert response.status_code == 200
     assert response.json()["email"] == "alice@example.com"
+
+
+@pytest.fixture
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker("redis")
+    if marker is None:
+        return {}
+    if marker.args[0] == "live":
+        return {"redis_url": service_url("FLINT_TEST_REDIS_URL", "Redis")}
+    return {"redis_url": f"redis://127.0.0.1:{free_port()}/0"}
+
+
+@pytest.mark.redis("live")
+async def test_readyz_reports_redis_when_it_is_configured(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["redis"] == {"status": "ok", "detail": None}
+
+
+@pytest.mark.redis("down")
+async def test_readyz_answers_503_naming_the_dependency_that_is_down(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["checks"]["database"]["status"] == "ok"
+    assert body["checks"]["redis"]["status"] == "error"
+    assert "127.0.0.1" not in response.text

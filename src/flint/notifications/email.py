@@ -13,7 +13,6 @@ import anyio
 from flint.config import Settings
 from flint.kit.time import utcnow
 
-
 _START_TLS: dict[str, bool | None] = {"auto": None, "starttls": True, "tls": False, "none": False}
 
 

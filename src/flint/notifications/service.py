@@ -65,7 +65,9 @@ async def deliver(session: AsyncSession, settings: Settings, message_id: uuid.UU
     message.status = "sent"
     message.sent_at = utcnow()
     message.last_error = None
-    log.info("email_sent", message_id=str(message.id), kind=message.kind, backend=settings.email_backend)
+    log.info(
+        "email_sent", message_id=str(message.id), kind=message.kind, backend=settings.email_backend
+    )
     return message.status
 
 

@@ -55,10 +55,10 @@ async def _redis(runtime: Runtime) -> None:
 
 
 async def _broker(runtime: Runtime) -> None:
-    from kombu import Connection
+    from kombu.connection import Connection
 
     def connect() -> None:
-        with Connection(runtime.settings.broker_url, connect_timeout=2) as conn:
+        with Connection(runtime.settings.broker_url, connect_timeout=2) as conn:  # type: ignore[no-untyped-call]
             conn.ensure_connection(max_retries=1)
 
     await anyio.to_thread.run_sync(connect)
