@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import string
 from functools import lru_cache
 
 import anyio
@@ -23,6 +25,23 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
+def _is_run(password: str) -> bool:
+    """One character repeated, or an unbroken ascending or descending run: "aaaaaaaaaa",
+    "abcdefghijkl", "123456789012" (digits wrap from 9 to 0). Such runs are what people type
+    when a list of leaked passwords has no entry long enough, so they are refused alike."""
+    lowered = password.lower()
+    steps: set[int] = set()
+    for before, after in itertools.pairwise(lowered):
+        if before in string.digits and after in string.digits:
+            step = (int(after) - int(before)) % 10
+            steps.add(-1 if step == 9 else step)
+        else:
+            steps.add(ord(after) - ord(before))
+        if len(steps) > 1:
+            return False
+    return steps <= {-1, 0, 1}
+
+
 def password_problem(password: str, email: str | None = None) -> str | None:
     """Why a password is refused, or None when it is acceptable."""
     if len(password) < MIN_LENGTH:
@@ -31,6 +50,8 @@ def password_problem(password: str, email: str | None = None) -> str | None:
         return f"must be at most {MAX_LENGTH} characters"
     if password.lower() in _common_passwords():
         return "is too common; choose one that is not on lists of leaked passwords"
+    if _is_run(password):
+        return "is too common: a run of repeated or consecutive characters"
     if email and password.lower() == email.lower().split("@")[0]:
         return "must not be your email address"
     return None
@@ -54,8 +75,12 @@ def _dummy_hash() -> str:
 
 
 async def verify_password(hashed: str | None, password: str) -> bool:
-    """Verify; with no user (hashed=None) still spend the same time so emails can't be probed."""
-    return await anyio.to_thread.run_sync(_verify, hashed or _dummy_hash(), password)
+    """Verify; with no user (hashed=None) still spend the same time so emails can't be probed.
+
+    Without a hash the answer is always False, even for the dummy hash's own password.
+    """
+    matches = await anyio.to_thread.run_sync(_verify, hashed or _dummy_hash(), password)
+    return matches and hashed is not None
 
 
 def needs_rehash(hashed: str) -> bool:

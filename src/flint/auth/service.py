@@ -44,14 +44,19 @@ class AuthConfig:
 
 
 def normalize_email(raw: str) -> str:
-    """Syntax-check and normalise (domain lower-cased, Unicode NFC); no DNS lookups."""
+    """Syntax-check and normalise (Unicode NFC, then lower-cased whole); no DNS lookups.
+
+    Stored lower-case so the database's `lower()` has nothing left to do: SQLite's (and a
+    PostgreSQL database with the C locale's) only folds ASCII, which otherwise made "Émile@…"
+    impossible to sign in with and let "émile@…" register as a second account.
+    """
     try:
         result = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValidationFailed(
             "The email address is not valid.", errors=[field_error("body.email", str(exc))]
         ) from exc
-    return result.normalized
+    return result.normalized.lower()
 
 
 async def _user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -232,6 +237,12 @@ async def confirm_password_reset(session: AsyncSession, token: str, new_password
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise ValidationFailed("The reset token is invalid, expired or already used.")
+    # Older reset links still in a mailbox must not reopen the account after this reset.
+    await session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+    )
     user.hashed_password = await hash_password(new_password)
     user.token_version += 1  # ends every access token issued before
     await session.execute(
