@@ -210,12 +210,16 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path, method=request.method)
+    # Starlette runs this handler in ServerErrorMiddleware, outside CorrelationIdMiddleware, so
+    # that middleware never sees this response: the request id header is added here.
+    request_id = correlation_id.get()
     return problem_response(
         request,
         status=500,
         title="Internal server error",
         slug="internal",
         detail="Something went wrong on our side; quote the request id when reporting it.",
+        headers={"X-Request-ID": request_id} if request_id else None,
     )
 
 

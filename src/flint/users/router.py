@@ -34,6 +34,6 @@ async def update_me(body: UpdateMe, user: CurrentUser, session: SessionDep) -> U
     description="Only the user (or a superuser) may read it; anyone else gets 404.",
     responses=problem_responses(401, 404, 422),
 )
-async def get_user(userId: uuid.UUID, user: CurrentUser, session: SessionDep) -> UserProfile:  # noqa: N803
+async def get_user(userId: uuid.UUID, user: CurrentUser, session: SessionDep) -> UserProfile:
     target = await service.visible_user(session, user, userId)
     return await service.profile(session, target)

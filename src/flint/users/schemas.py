@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from flint.kit.schema import ApiModel, RequestModel
 
@@ -41,8 +41,9 @@ class UserProfile(ApiModel):
 
 
 class NotificationPreferencesPatch(RequestModel):
-    email: bool | None = None
-    sms: bool | None = None
+    # Strict: JSON booleans only, so "yes" or "0" is a 422 rather than a silent guess.
+    email: StrictBool | None = None
+    sms: StrictBool | None = None
 
 
 class PreferencesPatch(RequestModel):
@@ -51,7 +52,8 @@ class PreferencesPatch(RequestModel):
 
 
 class UpdateMe(RequestModel):
-    """Only the fields sent are changed; `name: null` clears the name."""
+    """Only the fields sent are changed (JSON merge patch): `name: null` clears the name, and
+    `null` for a preference, or a group of them, puts it back to its default."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200, examples=["Ada Lovelace"])
     preferences: PreferencesPatch | None = None

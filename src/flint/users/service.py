@@ -34,9 +34,12 @@ async def visible_user(session: AsyncSession, caller: User, user_id: uuid.UUID) 
 
 
 def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396 merge: nested objects merge, `None` removes the key (so its default applies)."""
     merged = dict(base)
     for key, value in patch.items():
-        if isinstance(value, dict):
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict):
             merged[key] = _merge(merged.get(key) or {}, value)
         else:
             merged[key] = value
@@ -46,12 +49,13 @@ def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 async def update_me(session: AsyncSession, user: User, patch: UpdateMe) -> User:
     if "name" in patch.model_fields_set:
         user.full_name = patch.name
-    if patch.preferences is not None:
-        changes = patch.preferences.model_dump(exclude_unset=True, by_alias=False)
-        current = Preferences.model_validate(user.preferences).model_dump(by_alias=False)
+    if "preferences" in patch.model_fields_set:
+        merged: dict[str, Any] = {}  # `preferences: null` puts every preference back to default
+        if patch.preferences is not None:
+            current = Preferences.model_validate(user.preferences).model_dump(by_alias=False)
+            changes = patch.preferences.model_dump(exclude_unset=True, by_alias=False)
+            merged = _merge(current, changes)
         # A new dict, so SQLAlchemy sees the JSON column change.
-        user.preferences = Preferences.model_validate(_merge(current, changes)).model_dump(
-            by_alias=False
-        )
+        user.preferences = Preferences.model_validate(merged).model_dump(by_alias=False)
     await session.flush()
     return user

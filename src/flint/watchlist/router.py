@@ -20,8 +20,10 @@ router = APIRouter(prefix="/watchlist", tags=["watchlist"])
     status_code=status.HTTP_201_CREATED,
     summary="Add an asset to your watchlist",
     description="201 with the new item; 200 with the existing item when it is already there.",
-    responses={200: {"model": WatchlistEntry, "description": "Already on the watchlist"}}
-    | problem_responses(400, 401, 404, 422),
+    responses={
+        200: {"model": WatchlistEntry, "description": "Already on the watchlist"},
+        **problem_responses(400, 401, 404, 422),
+    },
 )
 async def add(
     body: AddToWatchlist, user: CurrentUser, session: SessionDep, response: Response
@@ -38,7 +40,7 @@ async def add(
     summary="Your watchlist",
     responses=problem_responses(401, 404, 422),
 )
-async def read(userId: uuid.UUID, user: CurrentUser, session: SessionDep) -> Watchlist:  # noqa: N803
+async def read(userId: uuid.UUID, user: CurrentUser, session: SessionDep) -> Watchlist:
     service.require_self(user, userId)
     items = await service.list_items(session, user)
     return Watchlist(watchlist=[WatchlistEntry.model_validate(item) for item in items])
@@ -51,7 +53,7 @@ async def read(userId: uuid.UUID, user: CurrentUser, session: SessionDep) -> Wat
     responses=problem_responses(401, 404, 422),
 )
 async def remove(
-    userId: uuid.UUID,  # noqa: N803
+    userId: uuid.UUID,
     asset: Annotated[str, Path(max_length=64, description=SYMBOL_RULE, examples=["AAPL"])],
     user: CurrentUser,
     session: SessionDep,

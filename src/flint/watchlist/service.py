@@ -52,7 +52,9 @@ async def list_items(session: AsyncSession, user: User) -> list[WatchlistItem]:
 
 async def remove(session: AsyncSession, user: User, symbol: str) -> None:
     result = await session.execute(
-        delete(WatchlistItem).where(WatchlistItem.user_id == user.id, WatchlistItem.symbol == symbol)
+        delete(WatchlistItem).where(
+            WatchlistItem.user_id == user.id, WatchlistItem.symbol == symbol
+        )
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"{symbol} is not on your watchlist.")
