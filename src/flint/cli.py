@@ -121,6 +121,15 @@ def run() -> None:
 
     migrate("head")
     settings = get_settings()
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    # Before the children start: a signal in between would end this process and orphan them.
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     me = [sys.executable, "-m", "flint.cli"]
     names = ["worker", "api"]
     children = [
@@ -131,17 +140,11 @@ def run() -> None:
         f"Flint is starting on http://{settings.host}:{settings.port} "
         f"(docs at /docs; data in {settings.data_dir.resolve()}). Ctrl-C stops it."
     )
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     code = 0
     while not stopping:
-        exited = [(name, c) for name, c in zip(names, children, strict=True) if c.poll() is not None]
+        exited = [
+            (name, c) for name, c in zip(names, children, strict=True) if c.poll() is not None
+        ]
         if exited:
             name, child = exited[0]
             code = child.returncode or 1
@@ -164,10 +167,15 @@ def run() -> None:
 def openapi(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file")] = None,
 ) -> None:
-    """Print the OpenAPI document."""
+    """Print the OpenAPI document (touches no database and leaves no data directory behind)."""
+    import tempfile
+
+    from flint.config import get_settings
     from flint.main import create_app
 
-    spec = json.dumps(create_app().openapi(), indent=2)
+    with tempfile.TemporaryDirectory(prefix="flint-openapi-") as scratch:
+        settings = get_settings().model_copy(update={"data_dir": Path(scratch)})
+        spec = json.dumps(create_app(settings).openapi(), indent=2)
     if output:
         output.write_text(spec + "\n")
     else:
