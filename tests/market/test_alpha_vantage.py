@@ -1,0 +1,423 @@
+"""AlphaVantageProvider against the local Alpha Vantage stub (recorded bodies, vendor errors)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from flint.kit.http import VendorPolicy
+from flint.market.providers.alpha_vantage import AlphaVantageProvider
+from flint.market.providers.errors import (
+    ProviderError,
+    ProviderGarbage,
+    ProviderThrottled,
+    ProviderUnavailable,
+)
+from flint.market.providers.types import (
+    Bar,
+    HistoryRangeTooLarge,
+    Instrument,
+    InstrumentType,
+    Interval,
+    MarketDataProvider,
+    Quote,
+    SymbolNotFound,
+)
+from tests.stubs.alpha_vantage import API_KEY, create_app
+from tests.stubs.server import RunningStub, StubControl, run_stub
+
+FAST = VendorPolicy(
+    connect_timeout=1.0,
+    read_timeout=0.5,
+    attempts=2,
+    backoff_initial=0.01,
+    backoff_max=0.02,
+    breaker_threshold=100,
+)
+IBM_RANGE = (date(2024, 5, 6), date(2024, 6, 7))
+
+Build = Callable[..., AlphaVantageProvider]
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[RunningStub]:
+    with run_stub(create_app()) as running:
+        yield running
+
+
+@pytest.fixture
+def control(stub: RunningStub) -> StubControl:
+    stub.control.reset()
+    return stub.control
+
+
+@pytest.fixture
+async def build(stub: RunningStub, control: StubControl) -> AsyncIterator[Build]:
+    made: list[AlphaVantageProvider] = []
+
+    def make(
+        api_key: str = API_KEY, *, adjusted: bool = True, **policy: Any
+    ) -> AlphaVantageProvider:
+        provider = AlphaVantageProvider(
+            api_key,
+            base_url=stub.url,
+            policy=replace(FAST, **policy),
+            adjusted=adjusted,
+        )
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        await provider.aclose()
+
+
+@pytest.fixture
+def av(build: Build) -> AlphaVantageProvider:
+    return build()
+
+
+def test_is_a_market_data_provider_without_a_universe(av: AlphaVantageProvider) -> None:
+    assert isinstance(av, MarketDataProvider)
+    assert av.name == "alpha_vantage"
+    assert av.instrument("AAPL") is None
+
+
+async def test_quote_is_parsed_exactly_from_global_quote(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    quote = await av.quote("msft")
+    assert quote == Quote(
+        symbol="MSFT",
+        price=Decimal("112.1300"),
+        change=Decimal("-0.6600"),
+        change_percent=Decimal("-0.5852"),
+        open=Decimal("112.6300"),
+        high=Decimal("113.1700"),
+        low=Decimal("110.6400"),
+        previous_close=Decimal("112.7900"),
+        volume=29062853,
+        currency="USD",
+        timestamp=datetime(2018, 10, 5, 20, 0, tzinfo=UTC),  # 16:00 New York, the close
+        provider="alpha_vantage",
+    )
+    assert str(quote.price) == "112.1300"
+    assert control.count(function="GLOBAL_QUOTE", symbol="MSFT", apikey=API_KEY) == 1
+
+
+async def test_quote_during_the_session_is_stamped_now(av: AlphaVantageProvider) -> None:
+    now = datetime(2018, 10, 5, 15, 0, tzinfo=UTC)
+    assert (await av.quote("MSFT", now=now)).timestamp == now
+
+
+async def test_empty_global_quote_means_unknown_symbol(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    with pytest.raises(SymbolNotFound) as caught:
+        await av.quote("NOPE")
+    assert caught.value.symbol == "NOPE"
+    assert control.count() == 1
+
+
+async def test_daily_history_is_parsed_exactly_with_adjusted_closes(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    bars = await av.history("IBM", *IBM_RANGE)
+    assert len(bars) == 24
+    assert [b.timestamp for b in bars] == sorted(b.timestamp for b in bars)
+    assert bars[0] == Bar(
+        timestamp=datetime(2024, 5, 6, 13, 30, tzinfo=UTC),  # 09:30 New York
+        open=Decimal("166.5"),
+        high=Decimal("168.67"),
+        low=Decimal("166.38"),
+        close=Decimal("168.61"),
+        adj_close=Decimal("166.933337501489"),
+        volume=4222266,
+    )
+    dividend_day = next(b for b in bars if b.timestamp.date() == date(2024, 5, 9))
+    assert dividend_day.adj_close == dividend_day.close == Decimal("166.27")
+    assert bars[-1].high == Decimal("171.305")
+    assert control.count(function="TIME_SERIES_DAILY_ADJUSTED", outputsize="full") == 1
+
+
+async def test_recent_ranges_ask_for_compact_output(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    bars = await av.history(
+        "IBM", date(2024, 6, 3), date(2024, 6, 7), now=datetime(2024, 6, 9, tzinfo=UTC)
+    )
+    assert [b.timestamp.date().day for b in bars] == [3, 4, 5, 6, 7]
+    assert control.count(outputsize="compact") == 1
+
+
+async def test_history_leaves_out_the_session_still_in_progress(
+    av: AlphaVantageProvider,
+) -> None:
+    during = datetime(2024, 6, 7, 18, 0, tzinfo=UTC)  # 14:00 in New York
+    bars = await av.history("IBM", date(2024, 6, 3), date(2024, 6, 7), now=during)
+    assert bars[-1].timestamp == datetime(2024, 6, 6, 13, 30, tzinfo=UTC)
+
+
+async def test_unadjusted_mode_uses_the_free_daily_series(
+    build: Build, control: StubControl
+) -> None:
+    bars = await build(adjusted=False).history("AAPL", date(2024, 6, 6), date(2024, 6, 7))
+    assert [(b.close, b.adj_close, b.volume) for b in bars] == [
+        (Decimal("194.48"), Decimal("194.48"), 41181753),
+        (Decimal("196.89"), Decimal("196.89"), 53103912),
+    ]
+    assert control.count(function="TIME_SERIES_DAILY") == 1
+
+
+async def test_weekly_bars_aggregate_whole_monday_to_sunday_weeks(
+    av: AlphaVantageProvider,
+) -> None:
+    daily = await av.history("IBM", date(2024, 5, 6), date(2024, 5, 10))
+    [week] = await av.history("IBM", date(2024, 5, 8), date(2024, 5, 8), Interval.W1)
+    assert week == Bar(
+        timestamp=daily[0].timestamp,
+        open=Decimal("166.5"),
+        high=max(b.high for b in daily),
+        low=min(b.low for b in daily),
+        close=Decimal("167.15"),
+        adj_close=Decimal("167.15"),
+        volume=sum(b.volume for b in daily),
+    )
+
+
+async def test_monthly_bars_cover_calendar_months(av: AlphaVantageProvider) -> None:
+    bars = await av.history("IBM", date(2024, 5, 20), date(2024, 6, 1), "1mo")
+    assert [(b.timestamp, b.open, b.close) for b in bars] == [
+        (datetime(2024, 5, 6, 13, 30, tzinfo=UTC), Decimal("166.5"), Decimal("166.85")),
+        (datetime(2024, 6, 3, 13, 30, tzinfo=UTC), Decimal("166.54"), Decimal("170.01")),
+    ]
+
+
+async def test_intraday_times_are_us_eastern_converted_to_utc(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    bars = await av.history("MSFT", date(2017, 12, 18), date(2017, 12, 18), Interval.M1)
+    assert len(bars) == 10
+    assert bars[-1] == Bar(
+        timestamp=datetime(2017, 12, 18, 19, 56, tzinfo=UTC),  # 14:56 EST
+        open=Decimal("86.4900"),
+        high=Decimal("86.5000"),
+        low=Decimal("86.4750"),
+        close=Decimal("86.5000"),
+        adj_close=Decimal("86.5000"),
+        volume=10494,
+    )
+    assert [b.timestamp.minute for b in bars] == list(range(47, 57))
+    assert (
+        control.count(
+            function="TIME_SERIES_INTRADAY",
+            interval="1min",
+            month="2017-12",
+            extended_hours="false",
+        )
+        == 1
+    )
+
+
+async def test_intraday_ranges_beyond_the_limit_are_refused_without_a_request(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    with pytest.raises(HistoryRangeTooLarge):
+        await av.history("MSFT", date(2017, 11, 1), date(2017, 12, 18), Interval.M1)
+    assert control.count() == 0
+
+
+async def test_crypto_daily_uses_the_digital_currency_series_at_midnight_utc(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    bars = await av.history("BTC-USD", date(2024, 5, 4), date(2024, 5, 6))
+    assert [b.timestamp for b in bars] == [datetime(2024, 5, d, tzinfo=UTC) for d in (4, 5, 6)]
+    assert bars[-1].close == Decimal("63344.32000000")
+    # Flint counts crypto volume in the quote currency: coins x close.
+    assert bars[-1].volume == round(Decimal("1204.51827611") * Decimal("63344.32"))
+    assert control.count(function="DIGITAL_CURRENCY_DAILY", symbol="BTC", market="USD") == 1
+
+
+async def test_crypto_in_the_pre_2024_layout_is_read_too(av: AlphaVantageProvider) -> None:
+    bars = await av.history("ETH-USD", date(2019, 2, 18), date(2019, 2, 19))
+    assert [(b.open, b.close) for b in bars] == [
+        (Decimal("132.88000000"), Decimal("143.42000000")),
+        (Decimal("143.42000000"), Decimal("146.21000000")),
+    ]
+
+
+async def test_crypto_quote_comes_from_the_latest_two_days(av: AlphaVantageProvider) -> None:
+    now = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
+    quote = await av.quote("BTC-USD", now=now)
+    assert (quote.price, quote.previous_close, quote.change) == (
+        Decimal("63344.32000000"),
+        Decimal("63890.01000000"),
+        Decimal("-545.69000000"),
+    )
+    assert (quote.change_percent, quote.currency, quote.timestamp) == (Decimal("-0.85"), "USD", now)
+
+
+async def test_fx_uses_fx_daily_and_has_no_volume(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    bars = await av.history("EURUSD=X", date(2024, 6, 6), date(2024, 6, 7))
+    assert [(b.timestamp, b.close, b.volume) for b in bars] == [
+        (datetime(2024, 6, 6, tzinfo=UTC), Decimal("1.08950"), 0),
+        (datetime(2024, 6, 7, tzinfo=UTC), Decimal("1.08020"), 0),
+    ]
+    assert control.count(function="FX_DAILY", from_symbol="EUR", to_symbol="USD") == 1
+
+
+async def test_search_maps_best_matches_in_order(av: AlphaVantageProvider) -> None:
+    found = await av.search("BA", limit=4)
+    assert found[0] == Instrument(
+        symbol="BA",
+        name="The Boeing Company",
+        type=InstrumentType.EQUITY,
+        exchange="United States",
+        currency="USD",
+    )
+    assert [i.symbol for i in found] == ["BA", "BABA", "BSVN", "6190.HKG"]
+    assert found[3].currency == "HKD"
+
+
+async def test_blank_search_asks_nothing(av: AlphaVantageProvider, control: StubControl) -> None:
+    assert await av.search("  ") == []
+    assert control.count() == 0
+
+
+async def test_a_rejected_api_key_is_a_provider_error_not_an_unknown_symbol(
+    build: Build, control: StubControl
+) -> None:
+    with pytest.raises(ProviderError) as caught:
+        await build("wrong-key").quote("MSFT")
+    assert type(caught.value) is ProviderError
+    assert caught.value.reason == "the API key was rejected"
+    assert control.count() == 1
+
+
+async def test_error_message_for_a_series_means_unknown_symbol_and_is_not_retried(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    with pytest.raises(SymbolNotFound):
+        await av.history("NOPE", *IBM_RANGE)
+    assert control.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason", "retry_after"),
+    [
+        ("note", "too many requests per minute", 60),
+        ("burst", "too many requests per second", 1),
+        ("daily_limit", "the daily request limit is reached", None),
+    ],
+)
+async def test_in_band_throttle_notices_are_throttling_not_data(
+    av: AlphaVantageProvider,
+    control: StubControl,
+    scenario: str,
+    reason: str,
+    retry_after: float | None,
+) -> None:
+    control.set(scenario)
+    with pytest.raises(ProviderThrottled) as caught:
+        await av.quote("MSFT")
+    assert (caught.value.reason, caught.value.retry_after) == (reason, retry_after)
+    assert control.count() == 1
+
+
+async def test_premium_only_notice_is_an_error_not_throttling(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    control.set("premium")
+    with pytest.raises(ProviderError) as caught:
+        await av.history("IBM", *IBM_RANGE)
+    assert not isinstance(caught.value, ProviderThrottled)
+    assert "premium" in caught.value.reason
+
+
+async def test_error_message_scenario_raises_symbol_not_found(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    control.set("error_message")
+    with pytest.raises(SymbolNotFound):
+        await av.history("IBM", *IBM_RANGE)
+
+
+@pytest.mark.parametrize(
+    "scenario", ["html", "truncated", "nan", "negative", "missing", "inverted"]
+)
+async def test_garbage_quotes_are_refused(
+    av: AlphaVantageProvider, control: StubControl, scenario: str
+) -> None:
+    control.set(scenario)
+    with pytest.raises(ProviderGarbage):
+        await av.quote("MSFT")
+    assert control.count() == 1
+
+
+@pytest.mark.parametrize(
+    "scenario", ["html", "truncated", "nan", "negative", "missing", "inverted"]
+)
+async def test_garbage_bars_are_refused_not_skipped(
+    av: AlphaVantageProvider, control: StubControl, scenario: str
+) -> None:
+    control.set(scenario)
+    with pytest.raises(ProviderGarbage):
+        await av.history("IBM", *IBM_RANGE)
+
+
+async def test_garbage_crypto_bars_are_refused(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    control.set("negative")
+    with pytest.raises(ProviderGarbage):
+        await av.history("BTC-USD", date(2024, 5, 4), date(2024, 5, 6))
+
+
+async def test_server_errors_are_retried_then_succeed(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    control.set("500", times=1)
+    assert (await av.quote("MSFT")).price == Decimal("112.1300")
+    assert control.count() == 2
+
+
+async def test_persistent_server_errors_are_unavailable(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    control.set("500")
+    with pytest.raises(ProviderUnavailable):
+        await av.quote("MSFT")
+    assert control.count() == 2
+
+
+async def test_slow_answers_time_out(av: AlphaVantageProvider, control: StubControl) -> None:
+    control.set("slow", delay=2)
+    with pytest.raises(ProviderUnavailable, match="timed out"):
+        await av.quote("MSFT")
+
+
+async def test_free_tier_budget_refuses_the_sixth_call_without_a_request(
+    build: Build, control: StubControl
+) -> None:
+    av = build(rate_limits="5/minute;25/day")
+    for _ in range(5):
+        await av.quote("MSFT")
+    with pytest.raises(ProviderThrottled):
+        await av.quote("MSFT")
+    assert control.count() == 5
+
+
+async def test_circuit_opens_after_repeated_failures(build: Build, control: StubControl) -> None:
+    av = build(attempts=1, breaker_threshold=3, breaker_recovery=60)
+    control.set("500")
+    for _ in range(5):
+        with pytest.raises(ProviderUnavailable):
+            await av.quote("MSFT")
+    assert control.count() == 3

@@ -1,0 +1,341 @@
+"""YahooProvider against the local Yahoo stub (recorded charts, vendor failures)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from flint.kit.http import VendorPolicy
+from flint.market.providers.errors import (
+    ProviderError,
+    ProviderGarbage,
+    ProviderThrottled,
+    ProviderUnavailable,
+)
+from flint.market.providers.types import (
+    Bar,
+    HistoryRangeTooLarge,
+    Instrument,
+    InstrumentType,
+    Interval,
+    MarketDataProvider,
+    Quote,
+    SymbolNotFound,
+)
+from flint.market.providers.yahoo import USER_AGENT, YahooProvider
+from tests.stubs.server import RunningStub, StubControl, run_stub
+from tests.stubs.yahoo import create_app
+
+FAST = VendorPolicy(
+    connect_timeout=1.0,
+    read_timeout=0.5,
+    attempts=2,
+    backoff_initial=0.01,
+    backoff_max=0.02,
+    breaker_threshold=100,
+)
+AAPL_RANGE = (date(2020, 8, 31), date(2020, 11, 6))
+
+Build = Callable[..., YahooProvider]
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[RunningStub]:
+    with run_stub(create_app()) as running:
+        yield running
+
+
+@pytest.fixture
+def control(stub: RunningStub) -> StubControl:
+    stub.control.reset()
+    return stub.control
+
+
+@pytest.fixture
+async def build(stub: RunningStub, control: StubControl) -> AsyncIterator[Build]:
+    made: list[YahooProvider] = []
+
+    def make(**policy: Any) -> YahooProvider:
+        provider = YahooProvider(base_url=stub.url, policy=replace(FAST, **policy))
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        await provider.aclose()
+
+
+@pytest.fixture
+def yahoo(build: Build) -> YahooProvider:
+    return build()
+
+
+def test_is_a_market_data_provider_without_a_universe(yahoo: YahooProvider) -> None:
+    assert isinstance(yahoo, MarketDataProvider)
+    assert yahoo.name == "yahoo"
+    assert yahoo.instrument("AAPL") is None
+
+
+async def test_daily_chart_is_parsed_to_the_decimals_yahoo_meant(
+    yahoo: YahooProvider, control: StubControl
+) -> None:
+    bars = await yahoo.history("AAPL", *AAPL_RANGE)
+    assert len(bars) == 49
+    # Recorded as 127.58000183105469, 131, 126, 129.0399932861328, 125.82673645019531.
+    assert bars[0] == Bar(
+        timestamp=datetime(2020, 8, 31, 13, 30, tzinfo=UTC),  # the NYSE open
+        open=Decimal("127.58"),
+        high=Decimal("131"),
+        low=Decimal("126"),
+        close=Decimal("129.04"),
+        adj_close=Decimal("125.82674"),
+        volume=225702700,
+    )
+    assert (bars[-1].close, bars[-1].adj_close) == (Decimal("118.69"), Decimal("115.93415"))
+    [seen] = control.requests
+    assert seen.path == "/v8/finance/chart/AAPL"
+    assert (seen.params["interval"], seen.params["includePrePost"]) == ("1d", "false")
+    assert seen.headers["user-agent"] == USER_AGENT
+
+
+async def test_history_keeps_only_the_asked_dates(yahoo: YahooProvider) -> None:
+    bars = await yahoo.history("AAPL", date(2020, 9, 1), date(2020, 9, 2))
+    assert [b.timestamp for b in bars] == [
+        datetime(2020, 9, 1, 13, 30, tzinfo=UTC),
+        datetime(2020, 9, 2, 13, 30, tzinfo=UTC),
+    ]
+
+
+async def test_london_listing_keeps_pence_and_the_london_open(yahoo: YahooProvider) -> None:
+    [bar] = await yahoo.history("OCDO.L", date(2020, 1, 1), date(2020, 1, 3))
+    assert bar == Bar(
+        timestamp=datetime(2020, 1, 2, 8, 0, tzinfo=UTC),
+        open=Decimal("1279.5"),
+        high=Decimal("1286.57"),
+        low=Decimal("1258"),
+        close=Decimal("1259.5"),
+        adj_close=Decimal("1259.5"),
+        volume=728520,
+    )
+
+
+async def test_intraday_bars_keep_yahoo_start_times(yahoo: YahooProvider) -> None:
+    bars = await yahoo.history("AAPL", date(2024, 10, 2), date(2024, 10, 2), Interval.M1)
+    assert len(bars) == 10
+    assert [b.timestamp.minute for b in bars] == list(range(30, 40))
+    assert bars[0].timestamp == datetime(2024, 10, 2, 13, 30, tzinfo=UTC)
+    assert (bars[0].open, bars[2].open) == (Decimal("225.89"), Decimal("225.965"))
+    assert all(b.adj_close == b.close for b in bars)
+
+
+async def test_an_empty_window_has_no_bars(yahoo: YahooProvider) -> None:
+    weekend = (date(2024, 10, 5), date(2024, 10, 6))
+    assert await yahoo.history("AAPL", *weekend, Interval.M1) == []
+
+
+async def test_intraday_ranges_beyond_yahoo_limits_are_refused_without_a_request(
+    yahoo: YahooProvider, control: StubControl
+) -> None:
+    with pytest.raises(HistoryRangeTooLarge):
+        await yahoo.history("AAPL", date(2024, 10, 1), date(2024, 10, 8), Interval.M1)
+    assert control.count() == 0
+
+
+async def test_crypto_days_are_stamped_at_midnight_utc(yahoo: YahooProvider) -> None:
+    bars = await yahoo.history("BTC-USD", date(2024, 3, 1), date(2024, 3, 3))
+    assert [b.timestamp for b in bars] == [datetime(2024, 3, d, tzinfo=UTC) for d in (1, 2, 3)]
+
+
+async def test_fx_days_stamped_at_london_midnight_move_to_midnight_utc(
+    yahoo: YahooProvider,
+) -> None:
+    bars = await yahoo.history("EURUSD=X", date(2024, 7, 1), date(2024, 7, 5))
+    assert [b.timestamp for b in bars] == [datetime(2024, 7, d, tzinfo=UTC) for d in range(1, 6)]
+    assert {b.volume for b in bars} == {0}
+
+
+async def test_weekly_bars_aggregate_daily_ones(yahoo: YahooProvider) -> None:
+    daily = await yahoo.history("MSFT", date(2024, 3, 4), date(2024, 3, 8))
+    [week] = await yahoo.history("MSFT", date(2024, 3, 6), date(2024, 3, 6), Interval.W1)
+    assert len(daily) == 5
+    assert week == Bar(
+        timestamp=datetime(2024, 3, 4, 14, 30, tzinfo=UTC),
+        open=daily[0].open,
+        high=max(b.high for b in daily),
+        low=min(b.low for b in daily),
+        close=daily[-1].close,
+        adj_close=daily[-1].adj_close,
+        volume=sum(b.volume for b in daily),
+    )
+
+
+async def test_history_leaves_out_the_session_still_in_progress(yahoo: YahooProvider) -> None:
+    during = datetime(2024, 3, 8, 18, 0, tzinfo=UTC)
+    bars = await yahoo.history("MSFT", date(2024, 3, 4), date(2024, 3, 8), now=during)
+    assert bars[-1].timestamp == datetime(2024, 3, 7, 14, 30, tzinfo=UTC)
+
+
+async def test_quote_comes_from_chart_meta_and_the_days_bar(
+    yahoo: YahooProvider, control: StubControl
+) -> None:
+    quote = await yahoo.quote("aapl")
+    assert quote == Quote(
+        symbol="AAPL",
+        price=Decimal("118.69"),
+        change=Decimal("-0.34"),
+        change_percent=Decimal("-0.29"),
+        open=Decimal("118.32"),
+        high=Decimal("119.2"),
+        low=Decimal("116.13"),
+        previous_close=Decimal("119.03"),
+        volume=114457900,
+        currency="USD",
+        timestamp=datetime(2020, 11, 6, 21, 0, tzinfo=UTC),
+        provider="yahoo",
+    )
+    assert control.count(range="1d", interval="1d") == 1
+
+
+async def test_unknown_symbol_is_symbol_not_found_and_not_retried(
+    yahoo: YahooProvider, control: StubControl
+) -> None:
+    with pytest.raises(SymbolNotFound) as caught:
+        await yahoo.history("MDLY", *AAPL_RANGE)
+    assert caught.value.symbol == "MDLY"
+    assert control.count() == 1
+
+
+async def test_bars_with_nulls_are_skipped_not_refused(
+    yahoo: YahooProvider, control: StubControl
+) -> None:
+    control.set("nulls")
+    bars = await yahoo.history("AAPL", *AAPL_RANGE)
+    assert len(bars) == 48
+    assert bars[0].timestamp.date() == date(2020, 9, 1)
+
+
+@pytest.mark.parametrize(
+    "scenario", ["nan", "negative", "missing", "inverted", "html", "truncated"]
+)
+async def test_garbage_charts_are_refused(
+    yahoo: YahooProvider, control: StubControl, scenario: str
+) -> None:
+    control.set(scenario)
+    with pytest.raises(ProviderGarbage):
+        await yahoo.history("AAPL", *AAPL_RANGE)
+    assert control.count() == 1
+
+
+@pytest.mark.parametrize("scenario", ["nan", "negative", "no_price", "html"])
+async def test_garbage_quotes_are_refused(
+    yahoo: YahooProvider, control: StubControl, scenario: str
+) -> None:
+    control.set(scenario)
+    with pytest.raises(ProviderGarbage):
+        await yahoo.quote("AAPL")
+
+
+async def test_plain_text_429_is_throttling_after_the_retries(
+    yahoo: YahooProvider, control: StubControl
+) -> None:
+    control.set("429")
+    with pytest.raises(ProviderThrottled):
+        await yahoo.quote("AAPL")
+    assert control.count() == 2
+
+
+async def test_server_errors_are_retried_then_succeed(
+    yahoo: YahooProvider, control: StubControl
+) -> None:
+    control.set("500", times=1)
+    assert (await yahoo.quote("AAPL")).price == Decimal("118.69")
+    assert control.count() == 2
+
+
+async def test_slow_answers_time_out(yahoo: YahooProvider, control: StubControl) -> None:
+    control.set("slow", delay=2)
+    with pytest.raises(ProviderUnavailable, match="timed out"):
+        await yahoo.quote("AAPL")
+    assert control.count() == 2
+
+
+async def test_other_chart_errors_are_provider_errors_and_not_retried(
+    yahoo: YahooProvider, control: StubControl
+) -> None:
+    control.set("unprocessable")
+    with pytest.raises(ProviderError) as caught:
+        await yahoo.history("AAPL", *AAPL_RANGE)
+    assert type(caught.value) is ProviderError
+    assert caught.value.reason == "the request was refused (Unprocessable Entity)"
+    assert control.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            "apple",
+            [
+                Instrument("AAPL", "Apple Inc.", InstrumentType.EQUITY, "NMS", "USD", "Technology"),
+            ],
+        ),
+        ("btc", [Instrument("BTC-USD", "Bitcoin USD", InstrumentType.CRYPTO, "CCC", "USD")]),
+        ("eurusd", [Instrument("EURUSD=X", "EUR/USD", InstrumentType.FX, "CCY", "USD")]),
+        (
+            "s&p 500",
+            [
+                Instrument("^GSPC", "S&P 500", InstrumentType.INDEX, "SNP", ""),
+                Instrument("SPY", "SPDR S&P 500 ETF Trust", InstrumentType.ETF, "PCX", "USD"),
+            ],
+        ),
+        (
+            "vanguard",
+            [
+                Instrument(
+                    "VFIAX",
+                    "Vanguard 500 Index Fund Admiral Shares",
+                    InstrumentType.FUND,
+                    "NAS",
+                    "USD",
+                )
+            ],
+        ),
+    ],
+)
+async def test_search_maps_quote_types(
+    yahoo: YahooProvider, query: str, expected: list[Instrument]
+) -> None:
+    assert await yahoo.search(query) == expected
+
+
+async def test_search_leaves_out_kinds_flint_does_not_model(
+    yahoo: YahooProvider, control: StubControl
+) -> None:
+    found = await yahoo.search("aapl")
+    assert [i.symbol for i in found] == ["AAPL"]
+    assert control.count(q="aapl", quotesCount="10") == 1
+
+
+async def test_budget_refuses_calls_beyond_it_without_a_request(
+    build: Build, control: StubControl
+) -> None:
+    yahoo = build(rate_limits="2/minute")
+    await yahoo.quote("AAPL")
+    await yahoo.quote("AAPL")
+    with pytest.raises(ProviderThrottled):
+        await yahoo.quote("AAPL")
+    assert control.count() == 2
+
+
+async def test_circuit_opens_after_repeated_failures(build: Build, control: StubControl) -> None:
+    yahoo = build(attempts=1, breaker_threshold=2, breaker_recovery=60)
+    control.set("500")
+    for _ in range(4):
+        with pytest.raises(ProviderUnavailable):
+            await yahoo.quote("AAPL")
+    assert control.count() == 2

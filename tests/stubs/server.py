@@ -1,0 +1,155 @@
+"""Run an ASGI stub on 127.0.0.1 in a background thread, and steer it from a test.
+
+Adapters are tested over a real socket (timeouts, connection errors and retries only exist
+there), never against the internet. Every stub keeps a :class:`StubControl`: the scenario to
+serve next and a log of the requests it received.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+SUCCESS = "success"
+
+
+@dataclass
+class Seen:
+    """One request as the stub saw it."""
+
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass
+class StubControl:
+    """What the stub serves next, and what it has seen. Tests set it directly, or through
+    ``POST /_scenario {"name": ..., "times": n}``; ``times`` limits how many requests get the
+    scenario before the stub answers normally again."""
+
+    scenario: str = SUCCESS
+    times: int | None = None
+    delay: float = 2.0
+    requests: list[Seen] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def set(self, scenario: str, times: int | None = None, delay: float | None = None) -> None:
+        with self._lock:
+            self.scenario, self.times = scenario, times
+            if delay is not None:
+                self.delay = delay
+
+    def reset(self) -> None:
+        with self._lock:
+            self.scenario, self.times, self.delay = SUCCESS, None, 2.0
+            self.requests.clear()
+
+    def record(self, request: Request) -> str:
+        """Log ``request`` and return the scenario it gets."""
+        with self._lock:
+            self.requests.append(
+                Seen(request.url.path, dict(request.query_params), dict(request.headers))
+            )
+            if self.times is not None:
+                if self.times <= 0:
+                    return SUCCESS
+                self.times -= 1
+            return self.scenario
+
+    def count(self, **params: str) -> int:
+        """Requests received so far, optionally only those with the given query parameters."""
+        with self._lock:
+            return sum(
+                all(seen.params.get(k) == v for k, v in params.items()) for seen in self.requests
+            )
+
+
+def control_routes(control: StubControl) -> list[Route]:
+    """``POST /_scenario`` and ``GET /_requests``, for steering a stub from outside."""
+
+    async def set_scenario(request: Request) -> JSONResponse:
+        body = await request.json()
+        control.set(str(body.get("name", SUCCESS)), body.get("times"), body.get("delay"))
+        return JSONResponse({"scenario": control.scenario, "times": control.times})
+
+    async def seen(_: Request) -> JSONResponse:
+        return JSONResponse([{"path": s.path, "params": s.params} for s in control.requests])
+
+    return [
+        Route("/_scenario", set_scenario, methods=["POST"]),
+        Route("/_requests", seen, methods=["GET"]),
+    ]
+
+
+def stub_app(routes: list[Route], control: StubControl) -> Starlette:
+    app = Starlette(routes=[*control_routes(control), *routes])
+    app.state.control = control
+    return app
+
+
+@contextmanager
+def serve(app: ASGIApp, lifespan: Literal["on", "off", "auto"] = "off") -> Iterator[str]:
+    """Serve ``app`` on a free port of 127.0.0.1 until the block ends; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        lifespan=lifespan,
+        log_config=None,  # leave the test process's logging alone
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError("the server did not start within 10 s")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@dataclass(frozen=True)
+class RunningStub:
+    """A stub being served: where it is, and its control."""
+
+    url: str
+    control: StubControl
+
+
+@contextmanager
+def run_stub(app: Starlette) -> Iterator[RunningStub]:
+    """:func:`serve` for an app built by :func:`stub_app`."""
+    with serve(app) as url:
+        yield RunningStub(url, app.state.control)
+
+
+def closed_port() -> str:
+    """A base URL on 127.0.0.1 where nothing listens, for connection-refused tests."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
