@@ -6,17 +6,15 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flint import __version__
+from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle, make_storage
@@ -24,10 +22,10 @@ from flint.auth.tokens import TokenIssuer
 from flint.config import Settings, get_settings
 from flint.db import create_engine, create_sessionmaker
 from flint.deps import Runtime
-from flint.errors import PROBLEM_JSON, install_error_handlers
+from flint.errors import document_problems, install_error_handlers
 from flint.kit.logging import configure_logging
 from flint.kit.secrets import load_or_create_key
-from flint.middleware import AccessLog, BodySizeLimit
+from flint.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.ops.router import router as ops_router
 from flint.users.router import router as users_router
 from flint.watchlist.router import router as watchlist_router
@@ -47,45 +45,6 @@ Flint is a self-hostable backend for personal finance and investing.
 * Sign in with **Authorize** (email as username) or `POST /api/v1/auth/login`, then send
   `Authorization: Bearer <token>`.
 """
-
-
-DOCS_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
-DOCS_CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self' 'unsafe-inline'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "worker-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'none'",
-    ]
-)
-
-
-class DocsContentSecurityPolicy:
-    """The docs pages load nothing from another origin, so they work offline and leak nothing.
-
-    Their assets are served from /static/docs, but ReDoc's bundle still asks cdn.redoc.ly for
-    its attribution logo; this policy makes the browser refuse that (the logo then hides).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        root = scope.get("root_path", "")
-        if scope["type"] != "http" or scope["path"].removeprefix(root) not in DOCS_PAGES:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_policy(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["Content-Security-Policy"] = DOCS_CSP
-            await send(message)
-
-        await self.app(scope, receive, send_with_policy)
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -120,27 +79,6 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name}".replace("_", "-")
 
 
-def _problem_responses_only_as_problem_json(app: FastAPI) -> None:
-    """Error responses are documented as `application/problem+json` only.
-
-    FastAPI also files a response `model` under `application/json`, a content type Flint's
-    error responses never have; generated clients would otherwise expect both.
-    """
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        schema = generate()
-        for path_item in schema.get("paths", {}).values():
-            for operation in path_item.values():
-                for response in operation.get("responses", {}).values():
-                    content = response.get("content", {})
-                    if PROBLEM_JSON in content:
-                        content.pop("application/json", None)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -162,12 +100,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
         swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
     )
-    _problem_responses_only_as_problem_json(app)
+    document_problems(app)
     app.state.runtime = runtime
     app.state.sessionmaker = runtime.sessionmaker
 
     install_error_handlers(app)
     app.include_router(ops_router)
+    app.include_router(auth_pages)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api/v1")
     for router in API_ROUTERS:

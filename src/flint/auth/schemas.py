@@ -26,8 +26,10 @@ class RegisterRequest(RequestModel):
 
 
 class RegisterResponse(ApiModel):
-    user_id: uuid.UUID
-    email: str
+    user_id: uuid.UUID = Field(examples=["5a46d20d-cd13-4e08-9ccf-9cd7121c3481"])
+    email: str = Field(
+        description="As stored: normalized and lower-cased.", examples=["ada@example.com"]
+    )
 
 
 class LoginRequest(RequestModel):
