@@ -155,7 +155,7 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, An
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     yield application
-    await application.state.runtime.engine.dispose()
+    await application.state.runtime.aclose()
 
 
 @pytest.fixture

@@ -337,7 +337,7 @@ async def test_every_api_v1_operation_answers_the_same_under_api(
     assert len(operations) >= 10
 
     for method, path in operations:
-        concrete = path.format(userId=uuid.uuid4(), asset="AAPL")
+        concrete = path.format(userId=uuid.uuid4(), asset="AAPL", symbol="AAPL")
         twin = "/api/" + concrete.removeprefix("/api/v1/")
         kwargs: dict[str, Any] = {"json": {}} if method in {"POST", "PATCH", "PUT"} else {}
         v1 = await client.request(method, concrete, **kwargs)

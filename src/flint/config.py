@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ProviderName = Literal["simulated", "alpha_vantage", "yahoo"]
 
 
 class Settings(BaseSettings):
@@ -53,6 +56,35 @@ class Settings(BaseSettings):
     login_failure_window_minutes: int = Field(15, ge=1)
     public_url: str | None = None
     """Base address used in links sent to users (password reset); defaults to host and port."""
+
+    # --- market data ------------------------------------------------------------------------
+    market_providers: Annotated[list[ProviderName], NoDecode] = ["simulated"]
+    """Asked in this order; on error, timeout, throttling or garbage the next one answers.
+    As a variable: `FLINT_MARKET_PROVIDERS=alpha_vantage,yahoo,simulated`."""
+    quote_ttl_seconds: float = Field(15.0, ge=0.5, le=3600)
+    search_limit_max: int = Field(50, ge=1, le=50)
+    alpha_vantage_api_key: SecretStr | None = None
+    alpha_vantage_base_url: str = "https://www.alphavantage.co"
+    alpha_vantage_rate_limits: str = "5/minute;25/day"
+    """Client-side budget (the free tier's); several `limits` windows separated by `;`."""
+    alpha_vantage_adjusted: bool = True
+    """False uses TIME_SERIES_DAILY (free keys) instead of the premium adjusted series."""
+    yahoo_base_url: str = "https://query1.finance.yahoo.com"
+    yahoo_rate_limits: str = "60/minute;1500/hour"
+    vendor_connect_timeout: float = Field(5.0, gt=0)
+    vendor_read_timeout: float = Field(10.0, gt=0)
+    vendor_retry_attempts: int = Field(3, ge=1, le=10)
+    vendor_breaker_threshold: int = Field(5, ge=1)
+    vendor_breaker_recovery_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("market_providers", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     # --- email --------------------------------------------------------------------------------
     smtp_host: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from cashews import Cache
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,6 +15,7 @@ from flint.auth.throttle import LoginThrottle
 from flint.config import Settings
 from flint.db import SessionDep
 from flint.errors import Unauthorized
+from flint.market.service import MarketData
 from flint.users.models import User
 
 
@@ -22,10 +24,18 @@ class Runtime:
     """What the app builds once at start-up and every request shares."""
 
     settings: Settings
+    cache: Cache
+    market: MarketData
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     auth: AuthConfig
     login_throttle: LoginThrottle
+
+    async def aclose(self) -> None:
+        """Release what the runtime holds: vendor clients, the cache, the database pool."""
+        await self.market.aclose()
+        await self.cache.close()
+        await self.engine.dispose()
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -23,14 +23,19 @@ from flint.config import Settings, get_settings
 from flint.db import create_engine, create_sessionmaker
 from flint.deps import Runtime
 from flint.errors import document_problems, install_error_handlers
+from flint.kit.cache import create_cache
 from flint.kit.logging import configure_logging
 from flint.kit.secrets import load_or_create_key
+from flint.market.providers.factory import build_providers
+from flint.market.router import router as market_router
+from flint.market.service import MarketData
+from flint.market.universe import load_universe
 from flint.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.ops.router import router as ops_router
 from flint.users.router import router as users_router
 from flint.watchlist.router import router as watchlist_router
 
-API_ROUTERS: list[APIRouter] = [auth_router, users_router, watchlist_router]
+API_ROUTERS: list[APIRouter] = [auth_router, users_router, watchlist_router, market_router]
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -55,10 +60,21 @@ def build_runtime(settings: Settings) -> Runtime:
         if settings.jwt_secret
         else load_or_create_key(settings.data_dir / "jwt.key")
     )
+    cache = create_cache(settings.redis_url)
+    sessionmaker = create_sessionmaker(engine)
+    universe = load_universe()
+    market = MarketData(
+        build_providers(settings, universe, storage=make_storage(settings.redis_url)),
+        universe=universe,
+        cache=cache,
+        quote_ttl=settings.quote_ttl_seconds,
+    )
     return Runtime(
         settings=settings,
+        cache=cache,
+        market=market,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=sessionmaker,
         auth=AuthConfig(
             tokens=TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes)),
             refresh_ttl=timedelta(days=settings.refresh_token_days),
@@ -89,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await runtime.engine.dispose()
+            await runtime.aclose()
 
     app = FastAPIOffline(
         title="Flint API",
@@ -103,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_problems(app)
     app.state.runtime = runtime
     app.state.sessionmaker = runtime.sessionmaker
+    app.state.market = runtime.market
 
     install_error_handlers(app)
     app.include_router(ops_router)

@@ -67,4 +67,4 @@ async def test_api_processes_sharing_redis_share_the_failure_count(
             assert_throttled(await login(other, account.email, account.password))
             assert_throttled(await login(client, account.email, account.password))
     finally:
-        await other_process.state.runtime.engine.dispose()
+        await other_process.state.runtime.aclose()

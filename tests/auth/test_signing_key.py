@@ -47,7 +47,7 @@ async def test_a_second_app_on_the_same_data_dir_reuses_the_key_and_accepts_its_
             pair = (await login(other, alice.email, alice.password)).json()
             assert (await refresh(other, alice.refresh_token)).status_code == 200
     finally:
-        await second.state.runtime.engine.dispose()
+        await second.state.runtime.aclose()
 
     assert key_file.read_bytes() == key_before
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -66,7 +66,7 @@ async def test_apps_on_different_data_dirs_do_not_accept_each_others_tokens(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
             response = await other.get(f"{V1}/me", headers=bearer(alice.token))
     finally:
-        await stranger.state.runtime.engine.dispose()
+        await stranger.state.runtime.aclose()
 
     assert_problem(response, 401)
     assert (elsewhere.data_dir / "jwt.key").read_bytes() != (

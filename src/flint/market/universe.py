@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from flint.kit.calendar import CRYPTO, FX, XNYS
 from flint.market.providers.types import Instrument, InstrumentType
 
 MAX_SEARCH_LIMIT = 50
@@ -133,3 +134,9 @@ def load_universe() -> Universe:
     """The packaged universe, parsed once per process."""
     resource = resources.files(_DATA_PACKAGE).joinpath(_DATA_DIR).joinpath(_DATA_FILE)
     return Universe(parse_instruments(resource.read_text(encoding="utf-8")))
+
+
+def calendar_for(kind: InstrumentType) -> str:
+    """The trading calendar of an instrument kind: crypto every day, FX on weekdays, the rest
+    on the NYSE calendar (the universe is US-listed)."""
+    return {InstrumentType.CRYPTO: CRYPTO, InstrumentType.FX: FX}.get(kind, XNYS)

@@ -1,0 +1,62 @@
+"""Build the provider chain named by `FLINT_MARKET_PROVIDERS`, once per process."""
+
+from __future__ import annotations
+
+import structlog
+from limits.aio.storage import Storage
+
+from flint.config import Settings
+from flint.kit.http import VendorPolicy
+from flint.market.providers.alpha_vantage import AlphaVantageProvider
+from flint.market.providers.simulated import SimulatedMarket
+from flint.market.providers.types import MarketDataProvider
+from flint.market.providers.yahoo import YahooProvider
+from flint.market.universe import Universe
+
+log = structlog.get_logger(__name__)
+
+
+def _policy(settings: Settings, rate_limits: str) -> VendorPolicy:
+    return VendorPolicy(
+        connect_timeout=settings.vendor_connect_timeout,
+        read_timeout=settings.vendor_read_timeout,
+        attempts=settings.vendor_retry_attempts,
+        breaker_threshold=settings.vendor_breaker_threshold,
+        breaker_recovery=settings.vendor_breaker_recovery_seconds,
+        rate_limits=rate_limits,
+    )
+
+
+def build_providers(
+    settings: Settings, universe: Universe, *, storage: Storage | None = None
+) -> list[MarketDataProvider]:
+    """The chain in the configured order. Alpha Vantage without a key cannot answer anything,
+    so it is left out with a warning rather than failing every call."""
+    chain: list[MarketDataProvider] = []
+    for name in dict.fromkeys(settings.market_providers):
+        if name == "simulated":
+            chain.append(SimulatedMarket(universe))
+        elif name == "yahoo":
+            chain.append(
+                YahooProvider(
+                    base_url=settings.yahoo_base_url,
+                    policy=_policy(settings, settings.yahoo_rate_limits),
+                    storage=storage,
+                )
+            )
+        elif settings.alpha_vantage_api_key is None:
+            log.warning("alpha_vantage_skipped", reason="FLINT_ALPHA_VANTAGE_API_KEY is not set")
+        else:
+            chain.append(
+                AlphaVantageProvider(
+                    settings.alpha_vantage_api_key.get_secret_value(),
+                    base_url=settings.alpha_vantage_base_url,
+                    policy=_policy(settings, settings.alpha_vantage_rate_limits),
+                    storage=storage,
+                    adjusted=settings.alpha_vantage_adjusted,
+                )
+            )
+    if not chain:
+        log.warning("market_providers_empty", fallback="simulated")
+        chain.append(SimulatedMarket(universe))
+    return chain

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from flint.db import SessionDep
+from flint.deps import CurrentUser
+from flint.errors import problem_responses
+from flint.kit.symbols import SYMBOL_RULE, Symbol
+from flint.kit.time import utcnow
+from flint.market.providers.types import Interval
+from flint.market.schemas import HistoricalBar, History, RealTimeQuote, SearchResult, SearchResults
+from flint.market.service import MarketData
+
+router = APIRouter(prefix="/market", tags=["market"])
+
+
+def get_market(request: Request) -> MarketData:
+    market: MarketData = request.app.state.market
+    return market
+
+
+MarketDep = Annotated[MarketData, Depends(get_market)]
+SymbolPath = Annotated[Symbol, Path(description=SYMBOL_RULE, examples=["AAPL"])]
+
+
+@router.get(
+    "/real-time/{symbol}",
+    summary="The latest quote of a symbol",
+    description="Cached for a few seconds. When every provider fails the last stored quote is "
+    "returned with `stale: true`; with none stored, 503 names each provider's failure.",
+    responses=problem_responses(401, 404, 422, 503),
+)
+async def real_time(
+    symbol: SymbolPath, market: MarketDep, session: SessionDep, _: CurrentUser
+) -> RealTimeQuote:
+    view = await market.quote(session, symbol)
+    quote = view.quote
+    return RealTimeQuote(
+        symbol=quote.symbol,
+        name=view.name,
+        price=quote.price,
+        change=quote.change,
+        change_percent=quote.change_percent,
+        open=quote.open,
+        high=quote.high,
+        low=quote.low,
+        previous_close=quote.previous_close,
+        volume=quote.volume,
+        currency=quote.currency,
+        timestamp=quote.timestamp,
+        provider=quote.provider,
+        stale=view.stale,
+    )
+
+
+@router.get(
+    "/historical/{symbol}",
+    summary="Price bars of a symbol",
+    description="Dates are inclusive ISO dates; the default is the last year of daily bars. "
+    "Ranges over 30 years, `start` after `end`, or intraday ranges longer than the provider "
+    "keeps answer 422.",
+    responses=problem_responses(401, 404, 422, 503),
+)
+async def historical(
+    symbol: SymbolPath,
+    market: MarketDep,
+    session: SessionDep,
+    _: CurrentUser,
+    start: Annotated[date | None, Query(examples=["2024-01-01"])] = None,
+    end: Annotated[date | None, Query(examples=["2024-12-31"])] = None,
+    interval: Interval = Interval.D1,
+) -> History:
+    last = end or utcnow().date()
+    first = start or last - timedelta(days=365)
+    view = await market.history(session, symbol, first, last, interval)
+    return History(
+        symbol=view.symbol,
+        interval=view.interval,
+        currency=view.currency,
+        bars=[
+            HistoricalBar(
+                timestamp=bar.timestamp,
+                open=bar.open,
+                high=bar.high,
+                low=bar.low,
+                close=bar.close,
+                adj_close=bar.adj_close,
+                volume=bar.volume,
+            )
+            for bar in view.bars
+        ],
+    )
+
+
+@router.get(
+    "/search",
+    summary="Find instruments by symbol or name",
+    description="Ranked: exact symbol, then symbol prefix, then name words ('apple' finds AAPL).",
+    responses=problem_responses(401, 422),
+)
+async def search(
+    market: MarketDep,
+    _: CurrentUser,
+    query: Annotated[str, Query(min_length=1, max_length=100, examples=["apple"])],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> SearchResults:
+    found = await market.search(query, limit)
+    return SearchResults(
+        results=[
+            SearchResult(
+                symbol=item.symbol,
+                name=item.name,
+                type=item.type,
+                exchange=item.exchange,
+                currency=item.currency,
+            )
+            for item in found
+        ]
+    )

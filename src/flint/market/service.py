@@ -1,0 +1,261 @@
+"""Market data: the provider chain with failover, the shared cache and the stored last quote.
+
+A quote is served from the cache (`quote_ttl_seconds`); on a miss one caller asks the providers
+in order while concurrent callers for the same symbol wait for its answer (cashews' lock works
+in-process and through Redis alike). A good answer is cached and stored; when every provider
+fails, the last stored quote is served with `stale: true`, and without one the caller gets 503
+naming each provider's failure. Garbage never gets this far: adapters raise on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import structlog
+from cashews import Cache
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
+from flint.kit.calendar import session_close, session_open, trading_days
+from flint.kit.time import utcnow
+from flint.market import storage
+from flint.market.providers.errors import ProviderError
+from flint.market.providers.types import (
+    Bar,
+    HistoryRangeTooLarge,
+    Instrument,
+    Interval,
+    MarketDataProvider,
+    Quote,
+    SymbolNotFound,
+)
+from flint.market.universe import Universe, calendar_for
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+MAX_HISTORY_YEARS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteView:
+    quote: Quote
+    name: str
+    stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryView:
+    symbol: str
+    interval: Interval
+    currency: str
+    bars: list[Bar]
+
+
+_DECIMAL_FIELDS = ("price", "change", "change_percent", "open", "high", "low", "previous_close")
+
+
+def quote_to_json(quote: Quote) -> dict[str, Any]:
+    data = dataclasses.asdict(quote)
+    for name in _DECIMAL_FIELDS:
+        data[name] = str(data[name])
+    data["timestamp"] = quote.timestamp.isoformat()
+    return data
+
+
+def quote_from_json(data: dict[str, Any]) -> Quote:
+    values = dict(data)
+    for name in _DECIMAL_FIELDS:
+        values[name] = Decimal(values[name])
+    values["timestamp"] = datetime.fromisoformat(values["timestamp"])
+    return Quote(**values)
+
+
+class ProvidersFailed(ServiceUnavailable):
+    """Every provider failed and nothing stored can stand in."""
+
+
+class MarketData:
+    def __init__(
+        self,
+        providers: Sequence[MarketDataProvider],
+        *,
+        universe: Universe,
+        cache: Cache,
+        quote_ttl: float,
+    ) -> None:
+        if not providers:
+            raise ValueError("at least one market data provider is needed")
+        self.providers = list(providers)
+        self.universe = universe
+        self.cache = cache
+        self.quote_ttl = quote_ttl
+        self._cached_quote = cache(ttl=quote_ttl, key="flint:quote:{symbol}", lock=True)(
+            self._fetch_quote
+        )
+
+    async def aclose(self) -> None:
+        for provider in self.providers:
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
+
+    def instrument(self, symbol: str) -> Instrument | None:
+        return self.universe.get(symbol)
+
+    def _name(self, symbol: str) -> str:
+        known = self.universe.get(symbol)
+        return known.name if known else symbol
+
+    # --- quotes -------------------------------------------------------------------------------
+    async def quote(self, session: AsyncSession, symbol: str) -> QuoteView:
+        """Writes go into the caller's transaction (one per request or task): on SQLite a
+        second session would wait for the lock the caller's transaction holds."""
+        try:
+            cached: dict[str, Any] = await self._cached_quote(session=session, symbol=symbol)
+        except ProvidersFailed:
+            last = await storage.last_quote(session, symbol)
+            if last is None:
+                raise
+            log.warning("quote_stale", symbol=symbol, provider=last.provider)
+            return QuoteView(last, self._name(symbol), stale=True)
+        return QuoteView(quote_from_json(cached), self._name(symbol), stale=False)
+
+    async def _ask_quote(self, symbol: str) -> Quote:
+        return await self._first(symbol, lambda provider: provider.quote(symbol))
+
+    async def _fetch_quote(self, session: AsyncSession, symbol: str) -> dict[str, Any]:
+        quote = await self._ask_quote(symbol)
+        await storage.save_quote(session, quote)
+        return quote_to_json(quote)
+
+    async def refresh_quotes(self, session: AsyncSession, symbols: Sequence[str]) -> list[Quote]:
+        """Fetch fresh quotes (bypassing the cache's age), store and cache them."""
+        fresh: list[Quote] = []
+        for symbol in symbols:
+            try:
+                quote = await self._ask_quote(symbol)
+            except (NotFound, ProvidersFailed) as exc:
+                log.info("quote_refresh_failed", symbol=symbol, detail=exc.detail)
+                continue
+            fresh.append(quote)
+            await self.cache.set(f"flint:quote:{symbol}", quote_to_json(quote), self.quote_ttl)
+        for quote in fresh:
+            await storage.save_quote(session, quote)
+        return fresh
+
+    # --- history ------------------------------------------------------------------------------
+    async def history(
+        self, session: AsyncSession, symbol: str, start: date, end: date, interval: Interval
+    ) -> HistoryView:
+        """Daily bars of known instruments come from storage, and only the sessions it lacks
+        are fetched (closed daily bars never change). Other intervals go to the providers and
+        are stored on the way back."""
+        validate_range(start, end)
+        known = self.universe.get(symbol)
+        currency = known.currency if known else "USD"
+        if interval is not Interval.D1 or known is None:
+            bars = await self._fetch_and_store(session, symbol, start, end, interval)
+            return HistoryView(symbol, interval, currency, bars)
+
+        expected = closed_sessions(calendar_for(known.type), start, end, utcnow())
+        if not expected:
+            return HistoryView(symbol, interval, currency, [])
+        missing = await storage.missing_ranges(session, symbol, interval, expected)
+        for first, last in missing:
+            await self._fetch_and_store(session, symbol, first, last, interval)
+        after_last = expected[-1] + timedelta(seconds=1)  # load_bars' end is exclusive
+        bars = await storage.load_bars(session, symbol, interval, expected[0], after_last)
+        return HistoryView(symbol, interval, currency, bars)
+
+    async def _fetch_and_store(
+        self, session: AsyncSession, symbol: str, start: date, end: date, interval: Interval
+    ) -> list[Bar]:
+        bars, provider = await self._first_with_name(
+            symbol, lambda p: p.history(symbol, start, end, interval)
+        )
+        if bars:
+            await storage.upsert_bars(session, symbol, interval, bars, provider=provider)
+        return bars
+
+    # --- search -------------------------------------------------------------------------------
+    async def search(self, query: str, limit: int) -> list[Instrument]:
+        """The packaged universe answers first; providers fill in what it does not know."""
+        found = self.universe.search(query, limit)
+        if len(found) >= limit:
+            return found
+        seen = {item.symbol for item in found}
+        for provider in self.providers:
+            if provider.name == "simulated":
+                continue
+            try:
+                more = await provider.search(query, limit)
+            except ProviderError as exc:
+                log.info("search_provider_failed", provider=provider.name, reason=exc.reason)
+                continue
+            for item in more:
+                if item.symbol not in seen and len(found) < limit:
+                    found.append(item)
+                    seen.add(item.symbol)
+            break
+        return found
+
+    # --- failover -----------------------------------------------------------------------------
+    async def _first(self, symbol: str, call: Callable[[MarketDataProvider], Awaitable[T]]) -> T:
+        value, _ = await self._first_with_name(symbol, call)
+        return value
+
+    async def _first_with_name(
+        self, symbol: str, call: Callable[[MarketDataProvider], Awaitable[T]]
+    ) -> tuple[T, str]:
+        failures: list[str] = []
+        unknown: list[str] = []
+        too_large: HistoryRangeTooLarge | None = None
+        for provider in self.providers:
+            try:
+                return await call(provider), provider.name
+            except SymbolNotFound:
+                unknown.append(provider.name)
+            except HistoryRangeTooLarge as exc:
+                too_large = too_large or exc
+            except ProviderError as exc:
+                log.warning("provider_failed", provider=provider.name, reason=exc.reason)
+                failures.append(f"{provider.name}: {exc.reason}")
+        if too_large is not None and not failures:
+            raise ValidationFailed(
+                str(too_large).capitalize() + ".",
+                errors=[field_error("query.start", str(too_large))],
+            )
+        if failures:
+            raise ProvidersFailed(
+                "No market data provider could answer: " + "; ".join(failures) + "."
+            )
+        raise NotFound(f"Unknown symbol {symbol}.")
+
+
+def validate_range(start: date, end: date) -> None:
+    if start > end:
+        raise ValidationFailed(
+            "`start` is after `end`.", errors=[field_error("query.start", "must not be after end")]
+        )
+    if (end - start).days > MAX_HISTORY_YEARS * 366:
+        raise ValidationFailed(
+            f"Ranges are limited to {MAX_HISTORY_YEARS} years.",
+            errors=[field_error("query.start", f"at most {MAX_HISTORY_YEARS} years before end")],
+        )
+
+
+def closed_sessions(calendar: str, start: date, end: date, now: datetime) -> list[datetime]:
+    """Opening instants of the sessions in [start, end] that have closed by ``now``: the
+    timestamps of the daily bars that exist and will not change."""
+    return [
+        session_open(day, calendar)
+        for day in trading_days(start, end, calendar)
+        if session_close(day, calendar) <= now
+    ]

@@ -1,0 +1,431 @@
+"""Stored bars and quotes on SQLite and PostgreSQL: exact decimals, idempotent upserts (COPY on
+PostgreSQL), half-open range reads, missing ranges and the last known quote."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from flint.db import create_engine, create_sessionmaker
+from flint.kit.calendar import session_open, trading_days
+from flint.market import storage
+from flint.market.models import MarketBar
+from flint.market.providers.types import Bar, Interval, Quote
+
+D = Decimal
+BTC = "BTC-USD"
+AAPL = "AAPL"
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def bar(stamp: datetime, close: Decimal | str = "100.5", volume: int = 1_000) -> Bar:
+    price = D(close)
+    return Bar(stamp, price, price + 1, price - 1, price, price, volume)
+
+
+def minute_bars(count: int, start: datetime = utc(2024, 3, 1)) -> list[Bar]:
+    return [
+        bar(start + timedelta(minutes=i), D("64000.12345678") + D(i) / 100, i) for i in range(count)
+    ]
+
+
+def daily_stamps(start: date, end: date) -> list[datetime]:
+    return [session_open(day) for day in trading_days(start, end)]
+
+
+async def write(
+    sessions: async_sessionmaker[AsyncSession],
+    symbol: str,
+    interval: Interval,
+    bars: list[Bar],
+    **options: Any,
+) -> int:
+    async with sessions() as session:
+        written = await storage.upsert_bars(
+            session,
+            symbol,
+            interval,
+            bars,
+            provider=options.pop("provider", "simulated"),
+            **options,
+        )
+        await session.commit()
+    return written
+
+
+async def read(
+    sessions: async_sessionmaker[AsyncSession],
+    symbol: str,
+    interval: Interval,
+    start: datetime = utc(1970, 1, 1),
+    end: datetime = utc(2100, 1, 1),
+) -> list[Bar]:
+    async with sessions() as session:
+        return await storage.load_bars(session, symbol, interval, start, end)
+
+
+async def count_rows(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return (await session.execute(select(func.count()).select_from(MarketBar))).scalar_one()
+
+
+@contextmanager
+def statements(engine: AsyncEngine) -> Iterator[list[tuple[str, bool]]]:
+    """The SQL statements the engine sends while inside, with whether each was an executemany."""
+    seen: list[tuple[str, bool]] = []
+
+    def record(*args: Any) -> None:
+        _conn, _cursor, statement, _parameters, _context, executemany = args
+        seen.append((" ".join(statement.split()), executemany))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+# --- exactness ------------------------------------------------------------------------------
+
+
+async def test_prices_round_trip_exactly_with_the_same_digits_on_both_backends(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    bars = [
+        Bar(
+            utc(2024, 1, 2),
+            D("64123.12345678"),  # crypto, 8 places
+            D("12345.123456789012345678"),  # 18 places, 23 significant digits
+            D("0.000000012345678901"),  # a sub-cent token
+            D("99999999999999999999.999999999999999999"),  # the largest NUMERIC(38, 18)
+            D("1.08345"),  # EURUSD
+            9_000_000_000_000_000_000,  # beyond 32 bits
+        ),
+        Bar(utc(2024, 1, 3), D("100.10"), D("100"), D("-0.5"), D("0"), D("1E+2"), 0),
+    ]
+    assert await write(sessions, BTC, Interval.D1, bars) == 2
+
+    loaded = await read(sessions, BTC, Interval.D1)
+
+    assert loaded == bars
+    assert [str(value) for value in (loaded[0].open, loaded[0].high, loaded[0].close)] == [
+        "64123.12345678",
+        "12345.123456789012345678",
+        "99999999999999999999.999999999999999999",
+    ]
+    assert loaded[0].low == D("1.2345678901E-8")
+    # Trailing zeros are not kept (PostgreSQL pads to 18 places); integers stay integers.
+    second = loaded[1]
+    assert [str(v) for v in (second.open, second.high, second.low, second.close)] == [
+        "100.1",
+        "100",
+        "-0.5",
+        "0",
+    ]
+    assert str(second.adj_close) == "100"
+    assert loaded[0].timestamp.tzinfo is UTC
+
+
+async def test_prices_beyond_18_places_round_half_even_and_oversized_ones_are_refused(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    rounding = bar(utc(2024, 1, 2), "1.0000000000000000005")
+    rounding = replace(rounding, high=D("1.0000000000000000015"))
+    await write(sessions, BTC, Interval.D1, [rounding])
+
+    (loaded,) = await read(sessions, BTC, Interval.D1)
+    assert (loaded.open, loaded.high) == (D(1), D("1.000000000000000002"))
+
+    async with sessions() as session:
+        for price in (D("100000000000000000000"), D("NaN")):
+            with pytest.raises(ValueError, match="price"):
+                await storage.upsert_bars(
+                    session, BTC, Interval.D1, [bar(utc(2024, 1, 3), price)], provider="x"
+                )
+
+
+async def test_bar_writes_join_the_callers_transaction(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        assert await storage.upsert_bars(
+            session, BTC, Interval.M1, minute_bars(50), provider="simulated"
+        )
+        assert (
+            len(
+                await storage.load_bars(session, BTC, Interval.M1, utc(2024, 1, 1), utc(2025, 1, 1))
+            )
+            == 50
+        )
+        await session.rollback()
+
+    assert await count_rows(sessions) == 0
+
+
+# --- upserts --------------------------------------------------------------------------------
+
+
+async def test_writing_bars_again_keeps_one_copy_with_the_new_values(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    first = [bar(utc(2024, 1, day), "10.25", 100) for day in (2, 3, 4)]
+    assert await write(sessions, AAPL, Interval.D1, first, provider="yahoo") == 3
+    assert await write(sessions, AAPL, Interval.D1, first, provider="yahoo") == 3
+    assert await count_rows(sessions) == 3
+
+    updated = [bar(utc(2024, 1, 4), "11.75", 250), bar(utc(2024, 1, 5), "12", 300)]
+    assert await write(sessions, AAPL, Interval.D1, updated, provider="alpha_vantage") == 2
+
+    assert await read(sessions, AAPL, Interval.D1) == [*first[:2], *updated]
+    async with sessions() as session:
+        rows = await session.execute(select(MarketBar.timestamp, MarketBar.provider))
+        providers = {row.timestamp: row.provider for row in rows}
+    assert providers[utc(2024, 1, 3)] == "yahoo"
+    assert providers[utc(2024, 1, 4)] == "alpha_vantage"
+
+
+async def test_bars_repeated_within_one_write_are_written_once_the_last_winning(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    stamp = utc(2024, 1, 2)
+    written = await write(sessions, AAPL, Interval.D1, [bar(stamp, "1"), bar(stamp, "2")])
+
+    assert written == 1
+    assert await read(sessions, AAPL, Interval.D1) == [bar(stamp, "2")]
+
+
+async def test_empty_writes_and_bad_arguments(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        assert await storage.upsert_bars(session, AAPL, Interval.D1, [], provider="x") == 0
+        with pytest.raises(ValueError, match="data_type"):
+            await storage.upsert_bars(
+                session, AAPL, Interval.D1, [bar(utc(2024, 1, 2))], provider="x", data_type="live"
+            )
+        naive = datetime(2024, 1, 2)  # noqa: DTZ001 - the point of the test
+        with pytest.raises(ValueError, match="timezone-aware"):
+            await storage.upsert_bars(session, AAPL, Interval.D1, [bar(naive)], provider="x")
+        with pytest.raises(ValueError, match="timezone-aware"):
+            await storage.load_bars(session, AAPL, Interval.D1, naive, utc(2024, 2, 1))
+
+
+def test_postgresql_writes_through_copy_and_sqlite_through_executemany() -> None:
+    assert storage._write_strategy("postgresql") == "copy"
+    assert storage._write_strategy("sqlite") == "executemany"
+
+
+async def test_ten_thousand_bars_upsert_in_bulk(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    bars = minute_bars(10_000)
+    later = [replace(b, close=b.close + D("0.00000001"), volume=b.volume + 1) for b in bars[5_000:]]
+    extra = minute_bars(1_000, start=bars[-1].timestamp + timedelta(minutes=1))
+
+    with statements(engine) as sent:
+        async with sessions() as session:
+            assert (
+                await storage.upsert_bars(session, BTC, Interval.M1, bars, provider="sim") == 10_000
+            )
+            # A second write in the same transaction (PostgreSQL: the staging table again).
+            assert (
+                await storage.upsert_bars(session, BTC, Interval.M1, later + extra, provider="sim")
+                == 6_000
+            )
+            await session.commit()
+
+    assert await count_rows(sessions) == 11_000
+    assert await read(sessions, BTC, Interval.M1) == [*bars[:5_000], *later, *extra]
+
+    dialect = engine.dialect.name
+    inserts = [(sql, many) for sql, many in sent if sql.startswith("INSERT INTO market_data")]
+    if storage._write_strategy(dialect) == "copy":
+        assert [sql for sql, _ in sent if sql.startswith("CREATE TEMPORARY TABLE")] == [
+            "CREATE TEMPORARY TABLE market_data_stage (LIKE market_data) ON COMMIT DROP"
+        ] * 2
+        assert len(inserts) == 2  # one merge per write, the rows themselves went through COPY
+        assert all("SELECT" in sql and "FROM market_data_stage" in sql for sql, _ in inserts)
+        assert not any(many for _, many in inserts)
+    else:
+        assert inserts
+        assert all(many and "ON CONFLICT" in sql for sql, many in inserts)
+        assert len(inserts) == -(-10_000 // storage.SQLITE_CHUNK) + -(
+            -6_000 // storage.SQLITE_CHUNK
+        )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_the_postgresql_staging_table_is_gone_after_each_write(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        await storage.upsert_bars(session, BTC, Interval.M1, minute_bars(10), provider="sim")
+        gone = await session.execute(text("SELECT to_regclass('pg_temp.market_data_stage')"))
+        assert gone.scalar_one() is None
+        await session.commit()
+    assert await count_rows(sessions) == 10
+
+
+# --- reading ranges -------------------------------------------------------------------------
+
+
+async def test_loading_takes_start_inclusive_end_exclusive_for_one_symbol_and_interval(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    hours = [bar(utc(2024, 5, 1, hour)) for hour in range(6)]
+    await write(sessions, BTC, Interval.H1, list(reversed(hours)))
+    await write(sessions, BTC, Interval.D1, [bar(utc(2024, 5, 1, 2))])
+    await write(sessions, "ETH-USD", Interval.H1, [bar(utc(2024, 5, 1, 2))])
+
+    assert (
+        await read(sessions, BTC, Interval.H1, utc(2024, 5, 1, 1), utc(2024, 5, 1, 4))
+        == (hours[1:4])
+    )
+    assert await read(sessions, BTC, Interval.H1) == hours
+    assert await read(sessions, BTC, Interval.H1, utc(2024, 5, 1, 2), utc(2024, 5, 1, 2)) == []
+    # Bounds in another zone mean the same instants.
+    new_york = datetime(2024, 4, 30, 20, tzinfo=ZoneInfo("America/New_York"))  # 00:00 UTC
+    assert await read(sessions, BTC, Interval.H1, new_york, utc(2024, 5, 1, 1)) == hours[:1]
+
+
+# --- missing ranges -------------------------------------------------------------------------
+
+JANUARY = daily_stamps(date(2024, 1, 1), date(2024, 1, 31))  # 21 NYSE sessions, 2 Jan to 31 Jan
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        pytest.param(JANUARY, [], id="none-missing"),
+        pytest.param([], [(date(2024, 1, 2), date(2024, 1, 31))], id="all-missing"),
+        pytest.param(JANUARY[3:], [(date(2024, 1, 2), date(2024, 1, 4))], id="start"),
+        pytest.param(JANUARY[:-2], [(date(2024, 1, 30), date(2024, 1, 31))], id="end"),
+        pytest.param(
+            JANUARY[:5] + JANUARY[6:8] + JANUARY[10:],
+            # 9 Jan, then 12 and 16 Jan: one run, as Martin Luther King Day has no bar to miss
+            [(date(2024, 1, 9), date(2024, 1, 9)), (date(2024, 1, 12), date(2024, 1, 16))],
+            id="middle",
+        ),
+        pytest.param(
+            JANUARY[1:-1],
+            [(date(2024, 1, 2), date(2024, 1, 2)), (date(2024, 1, 31), date(2024, 1, 31))],
+            id="both-ends",
+        ),
+    ],
+)
+async def test_missing_ranges_cover_exactly_the_expected_bars_not_stored(
+    sessions: async_sessionmaker[AsyncSession],
+    stored: list[datetime],
+    expected: list[tuple[date, date]],
+) -> None:
+    if stored:
+        await write(sessions, AAPL, Interval.D1, [bar(stamp) for stamp in stored])
+    async with sessions() as session:
+        assert await storage.missing_ranges(session, AAPL, Interval.D1, JANUARY) == expected
+        assert await storage.missing_ranges(session, AAPL, Interval.D1, []) == []
+
+
+async def test_missing_ranges_count_real_time_bars_and_other_symbols_as_missing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await write(sessions, AAPL, Interval.D1, [bar(stamp) for stamp in JANUARY[:-1]])
+    await write(sessions, AAPL, Interval.D1, [bar(JANUARY[-1])], data_type="real-time")
+    await write(sessions, "MSFT", Interval.D1, [bar(stamp) for stamp in JANUARY])
+    await write(sessions, AAPL, Interval.W1, [bar(stamp) for stamp in JANUARY])
+
+    async with sessions() as session:
+        shuffled = list(reversed(JANUARY)) + JANUARY[:3]  # order and repeats do not matter
+        assert await storage.missing_ranges(session, AAPL, Interval.D1, shuffled) == [
+            (date(2024, 1, 31), date(2024, 1, 31))
+        ]
+
+    await write(sessions, AAPL, Interval.D1, [bar(JANUARY[-1])])  # the closed bar replaces it
+    async with sessions() as session:
+        assert await storage.missing_ranges(session, AAPL, Interval.D1, JANUARY) == []
+
+
+async def test_intraday_gaps_on_one_day_give_that_day_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    day_one = [utc(2024, 5, 1, hour) for hour in range(24)]
+    day_two = [utc(2024, 5, 2, hour) for hour in range(24)]
+    present = [stamp for i, stamp in enumerate(day_one) if i % 5] + day_two[:3] + day_two[4:]
+    await write(sessions, BTC, Interval.H1, [bar(stamp) for stamp in present])
+
+    async with sessions() as session:
+        # Five gaps on 1 May and one on 2 May; days are not merged across stored bars.
+        assert await storage.missing_ranges(session, BTC, Interval.H1, day_one + day_two) == [
+            (date(2024, 5, 1), date(2024, 5, 1)),
+            (date(2024, 5, 2), date(2024, 5, 2)),
+        ]
+        assert await storage.missing_ranges(session, BTC, Interval.H1, day_two) == [
+            (date(2024, 5, 2), date(2024, 5, 2))
+        ]
+
+
+# --- quotes ---------------------------------------------------------------------------------
+
+
+def quote(symbol: str, price: str, at: datetime, provider: str = "simulated") -> Quote:
+    value = D(price)
+    return Quote(
+        symbol=symbol,
+        price=value,
+        change=D("-0.00012345"),
+        change_percent=D("-0.37"),
+        open=value + 1,
+        high=value + 2,
+        low=value - 1,
+        previous_close=value + D("0.00012345"),
+        volume=123_456_789_012,
+        currency="USD",
+        timestamp=at,
+        provider=provider,
+    )
+
+
+async def test_the_last_quote_is_kept_per_symbol_and_an_older_one_never_replaces_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    first = quote(BTC, "64123.12345678", utc(2024, 5, 1, 12))
+    newer = quote(BTC, "64200.5", utc(2024, 5, 1, 12, 1), provider="yahoo")
+    older = quote(BTC, "1", utc(2024, 5, 1, 11))
+    other = quote(AAPL, "189.84", utc(2024, 5, 1, 12))
+
+    async with sessions() as session:
+        assert await storage.last_quote(session, BTC) is None
+        await storage.save_quote(session, first)
+        await storage.save_quote(session, other)
+        await session.commit()
+    async with sessions() as session:
+        assert await storage.last_quote(session, BTC) == first
+        await storage.save_quote(session, newer)
+        await storage.save_quote(session, older)
+        await session.commit()
+    async with sessions() as session:
+        assert await storage.last_quote(session, BTC) == newer
+        assert await storage.last_quote(session, AAPL) == other
+        assert await storage.last_quote(session, "ETH-USD") is None
