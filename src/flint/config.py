@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     """Asked in this order; on error, timeout, throttling or garbage the next one answers.
     As a variable: `FLINT_MARKET_PROVIDERS=alpha_vantage,yahoo,simulated`."""
     quote_ttl_seconds: float = Field(15.0, ge=0.5, le=3600)
+    quote_refresh_seconds: float = Field(60.0, ge=5, le=86400)
+    """How often the worker refreshes every watched symbol's quote (a beat task)."""
     search_limit_max: int = Field(50, ge=1, le=50)
     alpha_vantage_api_key: SecretStr | None = None
     alpha_vantage_base_url: str = "https://www.alphavantage.co"

@@ -26,10 +26,8 @@ from flint.errors import document_problems, install_error_handlers
 from flint.kit.cache import create_cache
 from flint.kit.logging import configure_logging
 from flint.kit.secrets import load_or_create_key
-from flint.market.providers.factory import build_providers
+from flint.market.providers.factory import build_market
 from flint.market.router import router as market_router
-from flint.market.service import MarketData
-from flint.market.universe import load_universe
 from flint.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.ops.router import router as ops_router
 from flint.users.router import router as users_router
@@ -62,13 +60,7 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     cache = create_cache(settings.redis_url)
     sessionmaker = create_sessionmaker(engine)
-    universe = load_universe()
-    market = MarketData(
-        build_providers(settings, universe, storage=make_storage(settings.redis_url)),
-        universe=universe,
-        cache=cache,
-        quote_ttl=settings.quote_ttl_seconds,
-    )
+    market = build_market(settings, cache)
     return Runtime(
         settings=settings,
         cache=cache,

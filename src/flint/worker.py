@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from celery import Celery
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,9 +19,12 @@ import flint.models  # noqa: F401  (every table known to the mapper before a tas
 from flint.config import Settings, get_settings
 from flint.db import create_engine, create_sessionmaker
 
+if TYPE_CHECKING:
+    from flint.market.service import MarketData
+
 T = TypeVar("T")
 
-TASK_MODULES = ["flint.notifications.tasks"]
+TASK_MODULES = ["flint.notifications.tasks", "flint.market.tasks"]
 
 
 def broker_url(settings: Settings) -> str:
@@ -51,7 +54,12 @@ def create_celery(settings: Settings) -> Celery:
             "notifications-resend-stale": {
                 "task": "flint.notifications.resend_stale",
                 "schedule": 60.0,
-            }
+            },
+            "market-refresh-quotes": {
+                "task": "flint.market.refresh_quotes",
+                "schedule": settings.quote_refresh_seconds,
+                "options": {"expires": settings.quote_refresh_seconds},
+            },
         },
     )
     return app
@@ -67,6 +75,7 @@ class _TaskRuntime:
         self._runner: asyncio.Runner | None = None
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._market: MarketData | None = None
         self._lock = threading.Lock()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -74,6 +83,15 @@ class _TaskRuntime:
             if self._runner is None:
                 self._runner = asyncio.Runner()
             return self._runner.run(coro)
+
+    def market(self) -> MarketData:
+        if self._market is None:
+            from flint.kit.cache import create_cache
+            from flint.market.providers.factory import build_market
+
+            settings = get_settings()
+            self._market = build_market(settings, create_cache(settings.redis_url))
+        return self._market
 
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
         if self._sessionmaker is None:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import structlog
 from cashews import Cache
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
@@ -259,3 +260,18 @@ def closed_sessions(calendar: str, start: date, end: date, now: datetime) -> lis
         for day in trading_days(start, end, calendar)
         if session_close(day, calendar) <= now
     ]
+
+
+REFRESH_BATCH = 50
+
+
+async def watched_symbols(session: AsyncSession) -> list[str]:
+    """Every symbol some user watches (portfolio holdings join this list when they exist)."""
+    from flint.watchlist.models import WatchlistItem
+
+    result = await session.execute(select(WatchlistItem.symbol).distinct())
+    return sorted(result.scalars())  # in Python: collations order "^GSPC" differently
+
+
+def batches(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import structlog
+from cashews import Cache
 from limits.aio.storage import Storage
 
+from flint.auth.throttle import make_storage
 from flint.config import Settings
 from flint.kit.http import VendorPolicy
 from flint.market.providers.alpha_vantage import AlphaVantageProvider
 from flint.market.providers.simulated import SimulatedMarket
 from flint.market.providers.types import MarketDataProvider
 from flint.market.providers.yahoo import YahooProvider
-from flint.market.universe import Universe
+from flint.market.service import MarketData
+from flint.market.universe import Universe, load_universe
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +27,20 @@ def _policy(settings: Settings, rate_limits: str) -> VendorPolicy:
         breaker_threshold=settings.vendor_breaker_threshold,
         breaker_recovery=settings.vendor_breaker_recovery_seconds,
         rate_limits=rate_limits,
+    )
+
+
+def build_market(settings: Settings, cache: Cache) -> MarketData:
+    """The market-data service of one process (API or worker): its providers keep their
+    circuit breakers and rate budgets for the life of the process. The budgets live in Redis
+    when it is configured, so every process shares one allowance per vendor."""
+    universe = load_universe()
+    storage = make_storage(settings.redis_url) if settings.redis_url else None
+    return MarketData(
+        build_providers(settings, universe, storage=storage),
+        universe=universe,
+        cache=cache,
+        quote_ttl=settings.quote_ttl_seconds,
     )
 
 

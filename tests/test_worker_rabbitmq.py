@@ -1,19 +1,23 @@
 """The production topology in miniature: API and a Celery worker as separate processes, talking
-through RabbitMQ. A password-reset request must come out of the worker as an email."""
+through RabbitMQ. A password-reset request must come out of the worker as an email, and the
+quote refresh task must run there and store what it fetched."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
+from celery import Celery
 
 from tests.conftest import DEFAULT_PASSWORD, service_url
 from tests.notifications.test_outbox import free_port
@@ -43,7 +47,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def topology(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
+def topology(tmp_path: Path) -> Iterator[tuple[str, Path, Path, dict[str, str]]]:
     amqp = service_url("FLINT_TEST_AMQP_URL", "RabbitMQ")
     port = free_port()
     env = {
@@ -74,16 +78,16 @@ def topology(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 pytest.fail(f"Flint did not start:\n{log.read_text()[-4000:]}")
             time.sleep(0.3)
-        yield base, tmp_path / "data" / "outbox", log
+        yield base, tmp_path / "data" / "outbox", log, env
     finally:
         for process in processes:
             stop(process)
 
 
 def test_a_reset_request_is_delivered_by_a_worker_through_rabbitmq(
-    topology: tuple[str, Path, Path],
+    topology: tuple[str, Path, Path, dict[str, str]],
 ) -> None:
-    base, outbox, log = topology
+    base, outbox, log, _ = topology
     email = f"rabbit-{uuid.uuid4().hex[:8]}@example.com"
     ready = httpx.get(f"{base}/readyz", timeout=5).json()
     assert ready["checks"]["broker"] == {"status": "ok", "detail": None}
@@ -104,3 +108,37 @@ def test_a_reset_request_is_delivered_by_a_worker_through_rabbitmq(
     content = files[0].read_text()
     assert f"To: {email}" in content
     assert "Reset token:" in content
+
+
+def test_the_quote_refresh_task_runs_in_a_worker_and_stores_watched_quotes(
+    topology: tuple[str, Path, Path, dict[str, str]],
+) -> None:
+    base, _, log, env = topology
+    email = f"watcher-{uuid.uuid4().hex[:8]}@example.com"
+    httpx.post(f"{base}/api/auth/register", json={"email": email, "password": DEFAULT_PASSWORD})
+    login = httpx.post(
+        f"{base}/api/auth/login", json={"email": email, "password": DEFAULT_PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    me = httpx.get(f"{base}/api/v1/auth/me", headers=headers).json()
+    for symbol in ("AAPL", "BTC-USD"):
+        added = httpx.post(
+            f"{base}/api/watchlist/add",
+            json={"userId": me["userId"], "asset": symbol},
+            headers=headers,
+        )
+        assert added.status_code == 201
+
+    producer = Celery(broker=env["FLINT_BROKER_URL"])
+    producer.send_task("flint.market.refresh_quotes", queue=env["FLINT_TASK_QUEUE"])
+
+    database = Path(env["FLINT_DATA_DIR"]) / "flint.db"
+    deadline = time.monotonic() + 30
+    stored: list[tuple[str, str]] = []
+    while time.monotonic() < deadline and len(stored) < 2:
+        with closing(sqlite3.connect(database)) as conn:
+            stored = conn.execute(
+                "SELECT symbol, provider FROM market_quotes ORDER BY symbol"
+            ).fetchall()
+        time.sleep(0.3)
+    assert stored == [("AAPL", "simulated"), ("BTC-USD", "simulated")], log.read_text()[-4000:]
