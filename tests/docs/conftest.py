@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from flint.config import Settings
 from flint.main import create_app
-from tests.notifications.test_outbox import free_port
+from tests.stubs.server import serve
 
 
 @pytest.fixture
@@ -27,28 +24,7 @@ async def spec(client: httpx.AsyncClient) -> dict[str, Any]:
 
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[str]:
-    """The app served by uvicorn on 127.0.0.1 in a background thread; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        app=create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "uvicorn did not stop within 15 s"
+    """The app served by uvicorn on 127.0.0.1 in a background thread, lifespan and all;
+    yields its base URL."""
+    with serve(create_app(settings), lifespan="on", start_within=30) as url:
+        yield url

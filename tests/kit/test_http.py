@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -16,14 +16,16 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.storage import storage_from_string
 from purgatory import AsyncCircuitBreakerFactory, AsyncRedisUnitOfWork
 from purgatory.service._async.repository import AsyncRedisRepository
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from flint.kit.http import VendorClient, VendorPolicy, retry_after_seconds
-from flint.market.providers.errors import ProviderThrottled, ProviderUnavailable
+from flint.kit.vendor_errors import ProviderThrottled, ProviderUnavailable
 from tests.conftest import service_url
-from tests.stubs.server import RunningStub, StubControl, closed_port, run_stub, stub_app
+from tests.stubs.fixtures import Closing
+from tests.stubs.server import RunningStub, StubControl, closed_port, stub_app
 
 FAST = VendorPolicy(
     connect_timeout=1.0,
@@ -37,7 +39,7 @@ FAST = VendorPolicy(
 )
 
 
-def _vendor_app() -> Any:
+def _vendor_app() -> Starlette:
     """``GET /thing`` answers 200 JSON, or as the scenario says: ``status:<code>[:<retry>]``
     (with a Retry-After of ``retry`` seconds) or ``slow``."""
     control = StubControl()
@@ -56,38 +58,27 @@ def _vendor_app() -> Any:
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[RunningStub]:
-    with run_stub(_vendor_app()) as running:
-        yield running
+def served_app() -> Starlette:
+    return _vendor_app()
 
 
 @pytest.fixture
-def control(stub: RunningStub) -> StubControl:
-    stub.control.reset()
-    return stub.control
-
-
-@pytest.fixture
-async def client_for(
-    stub: RunningStub, control: StubControl
-) -> AsyncIterator[Callable[..., VendorClient]]:
-    made: list[VendorClient] = []
-
+def client_for(
+    stub: RunningStub, control: StubControl, closing: Closing
+) -> Callable[..., VendorClient]:
     def build(provider: str = "acme", base_url: str | None = None, **policy: Any) -> VendorClient:
         storage, breakers = policy.pop("storage", None), policy.pop("breakers", None)
-        client = VendorClient(
-            provider,
-            base_url or stub.url,
-            replace(FAST, **policy),
-            storage=storage,
-            breakers=breakers,
+        return closing(
+            VendorClient(
+                provider,
+                base_url or stub.url,
+                replace(FAST, **policy),
+                storage=storage,
+                breakers=breakers,
+            )
         )
-        made.append(client)
-        return client
 
-    yield build
-    for client in made:
-        await client.aclose()
+    return build
 
 
 async def test_success_takes_one_request_and_returns_the_body(

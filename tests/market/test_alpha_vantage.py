@@ -2,90 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from flint.kit.http import VendorPolicy
 from flint.market.providers.alpha_vantage import AlphaVantageProvider
-from flint.market.providers.errors import (
-    ProviderError,
-    ProviderGarbage,
-    ProviderThrottled,
-    ProviderUnavailable,
-)
+from flint.market.providers.errors import ProviderError, ProviderGarbage, ProviderThrottled
 from flint.market.providers.types import (
     Bar,
-    HistoryRangeTooLarge,
     Instrument,
     InstrumentType,
     Interval,
-    MarketDataProvider,
     Quote,
     SymbolNotFound,
 )
-from tests.stubs.alpha_vantage import API_KEY, create_app
-from tests.stubs.server import RunningStub, StubControl, run_stub
+from tests.market.vendors import ALPHA_VANTAGE, Build, Vendor
+from tests.stubs.alpha_vantage import API_KEY
+from tests.stubs.server import StubControl
 
-FAST = VendorPolicy(
-    connect_timeout=1.0,
-    read_timeout=0.5,
-    attempts=2,
-    backoff_initial=0.01,
-    backoff_max=0.02,
-    breaker_threshold=100,
-)
 IBM_RANGE = (date(2024, 5, 6), date(2024, 6, 7))
-
-Build = Callable[..., AlphaVantageProvider]
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[RunningStub]:
-    with run_stub(create_app()) as running:
-        yield running
-
-
-@pytest.fixture
-def control(stub: RunningStub) -> StubControl:
-    stub.control.reset()
-    return stub.control
-
-
-@pytest.fixture
-async def build(stub: RunningStub, control: StubControl) -> AsyncIterator[Build]:
-    made: list[AlphaVantageProvider] = []
-
-    def make(
-        api_key: str = API_KEY, *, adjusted: bool = True, **policy: Any
-    ) -> AlphaVantageProvider:
-        provider = AlphaVantageProvider(
-            api_key,
-            base_url=stub.url,
-            policy=replace(FAST, **policy),
-            adjusted=adjusted,
-        )
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        await provider.aclose()
+def vendor() -> Vendor:
+    return ALPHA_VANTAGE
 
 
 @pytest.fixture
 def av(build: Build) -> AlphaVantageProvider:
-    return build()
-
-
-def test_is_a_market_data_provider_without_a_universe(av: AlphaVantageProvider) -> None:
-    assert isinstance(av, MarketDataProvider)
-    assert av.name == "alpha_vantage"
-    assert av.instrument("AAPL") is None
+    provider: AlphaVantageProvider = build()
+    return provider
 
 
 async def test_quote_is_parsed_exactly_from_global_quote(
@@ -224,14 +172,6 @@ async def test_intraday_times_are_us_eastern_converted_to_utc(
     )
 
 
-async def test_intraday_ranges_beyond_the_limit_are_refused_without_a_request(
-    av: AlphaVantageProvider, control: StubControl
-) -> None:
-    with pytest.raises(HistoryRangeTooLarge):
-        await av.history("MSFT", date(2017, 11, 1), date(2017, 12, 18), Interval.M1)
-    assert control.count() == 0
-
-
 async def test_crypto_daily_uses_the_digital_currency_series_at_midnight_utc(
     av: AlphaVantageProvider, control: StubControl
 ) -> None:
@@ -301,14 +241,6 @@ async def test_a_rejected_api_key_is_a_provider_error_not_an_unknown_symbol(
     assert control.count() == 1
 
 
-async def test_error_message_for_a_series_means_unknown_symbol_and_is_not_retried(
-    av: AlphaVantageProvider, control: StubControl
-) -> None:
-    with pytest.raises(SymbolNotFound):
-        await av.history("NOPE", *IBM_RANGE)
-    assert control.count() == 1
-
-
 @pytest.mark.parametrize(
     ("scenario", "reason", "retry_after"),
     [
@@ -352,24 +284,23 @@ async def test_error_message_scenario_raises_symbol_not_found(
 @pytest.mark.parametrize(
     "scenario", ["html", "truncated", "nan", "negative", "missing", "inverted"]
 )
-async def test_garbage_quotes_are_refused(
-    av: AlphaVantageProvider, control: StubControl, scenario: str
-) -> None:
-    control.set(scenario)
-    with pytest.raises(ProviderGarbage):
-        await av.quote("MSFT")
-    assert control.count() == 1
-
-
 @pytest.mark.parametrize(
-    "scenario", ["html", "truncated", "nan", "negative", "missing", "inverted"]
+    "ask",
+    [
+        pytest.param(lambda av: av.quote("MSFT"), id="quote"),
+        pytest.param(lambda av: av.history("IBM", *IBM_RANGE), id="bars"),
+    ],
 )
-async def test_garbage_bars_are_refused_not_skipped(
-    av: AlphaVantageProvider, control: StubControl, scenario: str
+async def test_garbage_quotes_and_bars_are_refused_not_skipped(
+    av: AlphaVantageProvider,
+    control: StubControl,
+    ask: Callable[[AlphaVantageProvider], Awaitable[object]],
+    scenario: str,
 ) -> None:
     control.set(scenario)
     with pytest.raises(ProviderGarbage):
-        await av.history("IBM", *IBM_RANGE)
+        await ask(av)
+    assert control.count() == 1
 
 
 async def test_garbage_crypto_bars_are_refused(
@@ -378,46 +309,3 @@ async def test_garbage_crypto_bars_are_refused(
     control.set("negative")
     with pytest.raises(ProviderGarbage):
         await av.history("BTC-USD", date(2024, 5, 4), date(2024, 5, 6))
-
-
-async def test_server_errors_are_retried_then_succeed(
-    av: AlphaVantageProvider, control: StubControl
-) -> None:
-    control.set("500", times=1)
-    assert (await av.quote("MSFT")).price == Decimal("112.1300")
-    assert control.count() == 2
-
-
-async def test_persistent_server_errors_are_unavailable(
-    av: AlphaVantageProvider, control: StubControl
-) -> None:
-    control.set("500")
-    with pytest.raises(ProviderUnavailable):
-        await av.quote("MSFT")
-    assert control.count() == 2
-
-
-async def test_slow_answers_time_out(av: AlphaVantageProvider, control: StubControl) -> None:
-    control.set("slow", delay=2)
-    with pytest.raises(ProviderUnavailable, match="timed out"):
-        await av.quote("MSFT")
-
-
-async def test_free_tier_budget_refuses_the_sixth_call_without_a_request(
-    build: Build, control: StubControl
-) -> None:
-    av = build(rate_limits="5/minute;25/day")
-    for _ in range(5):
-        await av.quote("MSFT")
-    with pytest.raises(ProviderThrottled):
-        await av.quote("MSFT")
-    assert control.count() == 5
-
-
-async def test_circuit_opens_after_repeated_failures(build: Build, control: StubControl) -> None:
-    av = build(attempts=1, breaker_threshold=3, breaker_recovery=60)
-    control.set("500")
-    for _ in range(5):
-        with pytest.raises(ProviderUnavailable):
-            await av.quote("MSFT")
-    assert control.count() == 3

@@ -2,83 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from flint.kit.http import VendorPolicy
-from flint.market.providers.errors import (
-    ProviderError,
-    ProviderGarbage,
-    ProviderThrottled,
-    ProviderUnavailable,
-)
+from flint.market.providers.errors import ProviderError, ProviderGarbage
 from flint.market.providers.types import (
     Bar,
-    HistoryRangeTooLarge,
     Instrument,
     InstrumentType,
     Interval,
-    MarketDataProvider,
     Quote,
-    SymbolNotFound,
 )
 from flint.market.providers.yahoo import USER_AGENT, YahooProvider
-from tests.stubs.server import RunningStub, StubControl, run_stub
-from tests.stubs.yahoo import create_app
+from tests.market.vendors import YAHOO, Build, Vendor
+from tests.stubs.server import StubControl
 
-FAST = VendorPolicy(
-    connect_timeout=1.0,
-    read_timeout=0.5,
-    attempts=2,
-    backoff_initial=0.01,
-    backoff_max=0.02,
-    breaker_threshold=100,
-)
 AAPL_RANGE = (date(2020, 8, 31), date(2020, 11, 6))
-
-Build = Callable[..., YahooProvider]
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[RunningStub]:
-    with run_stub(create_app()) as running:
-        yield running
-
-
-@pytest.fixture
-def control(stub: RunningStub) -> StubControl:
-    stub.control.reset()
-    return stub.control
-
-
-@pytest.fixture
-async def build(stub: RunningStub, control: StubControl) -> AsyncIterator[Build]:
-    made: list[YahooProvider] = []
-
-    def make(**policy: Any) -> YahooProvider:
-        provider = YahooProvider(base_url=stub.url, policy=replace(FAST, **policy))
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        await provider.aclose()
+def vendor() -> Vendor:
+    return YAHOO
 
 
 @pytest.fixture
 def yahoo(build: Build) -> YahooProvider:
-    return build()
-
-
-def test_is_a_market_data_provider_without_a_universe(yahoo: YahooProvider) -> None:
-    assert isinstance(yahoo, MarketDataProvider)
-    assert yahoo.name == "yahoo"
-    assert yahoo.instrument("AAPL") is None
+    provider: YahooProvider = build()
+    return provider
 
 
 async def test_daily_chart_is_parsed_to_the_decimals_yahoo_meant(
@@ -138,14 +90,6 @@ async def test_an_empty_window_has_no_bars(yahoo: YahooProvider) -> None:
     assert await yahoo.history("AAPL", *weekend, Interval.M1) == []
 
 
-async def test_intraday_ranges_beyond_yahoo_limits_are_refused_without_a_request(
-    yahoo: YahooProvider, control: StubControl
-) -> None:
-    with pytest.raises(HistoryRangeTooLarge):
-        await yahoo.history("AAPL", date(2024, 10, 1), date(2024, 10, 8), Interval.M1)
-    assert control.count() == 0
-
-
 async def test_crypto_days_are_stamped_at_midnight_utc(yahoo: YahooProvider) -> None:
     bars = await yahoo.history("BTC-USD", date(2024, 3, 1), date(2024, 3, 3))
     assert [b.timestamp for b in bars] == [datetime(2024, 3, d, tzinfo=UTC) for d in (1, 2, 3)]
@@ -201,15 +145,6 @@ async def test_quote_comes_from_chart_meta_and_the_days_bar(
     assert control.count(range="1d", interval="1d") == 1
 
 
-async def test_unknown_symbol_is_symbol_not_found_and_not_retried(
-    yahoo: YahooProvider, control: StubControl
-) -> None:
-    with pytest.raises(SymbolNotFound) as caught:
-        await yahoo.history("MDLY", *AAPL_RANGE)
-    assert caught.value.symbol == "MDLY"
-    assert control.count() == 1
-
-
 async def test_bars_with_nulls_are_skipped_not_refused(
     yahoo: YahooProvider, control: StubControl
 ) -> None:
@@ -238,30 +173,6 @@ async def test_garbage_quotes_are_refused(
     control.set(scenario)
     with pytest.raises(ProviderGarbage):
         await yahoo.quote("AAPL")
-
-
-async def test_plain_text_429_is_throttling_after_the_retries(
-    yahoo: YahooProvider, control: StubControl
-) -> None:
-    control.set("429")
-    with pytest.raises(ProviderThrottled):
-        await yahoo.quote("AAPL")
-    assert control.count() == 2
-
-
-async def test_server_errors_are_retried_then_succeed(
-    yahoo: YahooProvider, control: StubControl
-) -> None:
-    control.set("500", times=1)
-    assert (await yahoo.quote("AAPL")).price == Decimal("118.69")
-    assert control.count() == 2
-
-
-async def test_slow_answers_time_out(yahoo: YahooProvider, control: StubControl) -> None:
-    control.set("slow", delay=2)
-    with pytest.raises(ProviderUnavailable, match="timed out"):
-        await yahoo.quote("AAPL")
-    assert control.count() == 2
 
 
 async def test_other_chart_errors_are_provider_errors_and_not_retried(
@@ -319,23 +230,3 @@ async def test_search_leaves_out_kinds_flint_does_not_model(
     found = await yahoo.search("aapl")
     assert [i.symbol for i in found] == ["AAPL"]
     assert control.count(q="aapl", quotesCount="10") == 1
-
-
-async def test_budget_refuses_calls_beyond_it_without_a_request(
-    build: Build, control: StubControl
-) -> None:
-    yahoo = build(rate_limits="2/minute")
-    await yahoo.quote("AAPL")
-    await yahoo.quote("AAPL")
-    with pytest.raises(ProviderThrottled):
-        await yahoo.quote("AAPL")
-    assert control.count() == 2
-
-
-async def test_circuit_opens_after_repeated_failures(build: Build, control: StubControl) -> None:
-    yahoo = build(attempts=1, breaker_threshold=2, breaker_recovery=60)
-    control.set("500")
-    for _ in range(4):
-        with pytest.raises(ProviderUnavailable):
-            await yahoo.quote("AAPL")
-    assert control.count() == 2

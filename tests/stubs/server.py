@@ -101,8 +101,12 @@ def stub_app(routes: list[Route], control: StubControl) -> Starlette:
 
 
 @contextmanager
-def serve(app: ASGIApp, lifespan: Literal["on", "off", "auto"] = "off") -> Iterator[str]:
-    """Serve ``app`` on a free port of 127.0.0.1 until the block ends; yields its base URL."""
+def serve(
+    app: ASGIApp, lifespan: Literal["on", "off", "auto"] = "off", *, start_within: float = 10
+) -> Iterator[str]:
+    """Serve ``app`` on a free port of 127.0.0.1 until the block ends; yields its base URL.
+    Raises RuntimeError when the server does not start within ``start_within`` seconds or does
+    not stop within 10 s of the block's end."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -118,11 +122,11 @@ def serve(app: ASGIApp, lifespan: Literal["on", "off", "auto"] = "off") -> Itera
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + start_within
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
-            raise RuntimeError("the server did not start within 10 s")
+            raise RuntimeError(f"the server did not start within {start_within:g} s")
         time.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -130,6 +134,8 @@ def serve(app: ASGIApp, lifespan: Literal["on", "off", "auto"] = "off") -> Itera
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+        if thread.is_alive():
+            raise RuntimeError("the server did not stop within 10 s")
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from flint.market.providers.errors import (
-    ProviderError,
-    ProviderThrottled,
-    ProviderUnavailable,
-)
+from flint.kit.vendor_errors import ProviderError, ProviderThrottled, ProviderUnavailable
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,7 @@
-"""What the vendor adapters share: strict number parsing, the checks every bar and quote must
-pass before it leaves an adapter, and weekly/monthly bars built from daily ones by the same
-rules as the simulated provider (Monday-Sunday weeks, calendar months, whole periods).
+"""What the providers share. The vendor adapters: strict number parsing and the checks every
+bar and quote must pass before it leaves an adapter. All providers, the simulated one too: the
+``now`` check, a quote's change and change percent, and weekly/monthly bars built from daily
+ones (Monday-Sunday weeks, calendar months, whole periods).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from decimal import Decimal
 
 from flint.kit.time import utcnow
 from flint.market.providers.errors import ProviderGarbage
-from flint.market.providers.types import Bar, Interval, Quote
+from flint.market.providers.types import Bar, Interval, Quote, quantize_percent
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
+_HUNDRED = Decimal(100)
 
 
 def parse_decimal(provider: str, value: object, what: str) -> Decimal:
@@ -71,6 +73,40 @@ def check_quote(quote: Quote) -> Quote:
     if quote.volume < 0:
         raise ProviderGarbage(quote.provider, f"{what} has a negative volume")
     return quote
+
+
+def session_quote(
+    symbol: str,
+    so_far: Bar,
+    previous_close: Decimal,
+    *,
+    currency: str,
+    timestamp: datetime,
+    provider: str,
+) -> Quote:
+    """The quote for a session whose open, high, low and volume so far are those of ``so_far``
+    and whose latest price is its close; change and change percent are measured from
+    ``previous_close``. A previous close that is not a positive number gives a NaN change
+    percent, which :func:`check_quote` refuses."""
+    change = so_far.close - previous_close
+    return Quote(
+        symbol=symbol,
+        price=so_far.close,
+        change=change,
+        change_percent=(
+            quantize_percent(change / previous_close * _HUNDRED)
+            if previous_close.is_finite() and previous_close > 0
+            else Decimal("NaN")
+        ),
+        open=so_far.open,
+        high=so_far.high,
+        low=so_far.low,
+        previous_close=previous_close,
+        volume=so_far.volume,
+        currency=currency,
+        timestamp=timestamp,
+        provider=provider,
+    )
 
 
 def period_bounds(start: date, end: date, interval: Interval) -> tuple[date, date]:

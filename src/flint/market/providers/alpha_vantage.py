@@ -48,6 +48,7 @@ from flint.market.providers._vendor import (
     parse_decimal,
     parse_volume,
     period_bounds,
+    session_quote,
 )
 from flint.market.providers.errors import ProviderError, ProviderGarbage, ProviderThrottled
 from flint.market.providers.types import (
@@ -58,7 +59,6 @@ from flint.market.providers.types import (
     Interval,
     Quote,
     SymbolNotFound,
-    quantize_percent,
 )
 
 DEFAULT_BASE_URL = "https://www.alphavantage.co"
@@ -92,7 +92,6 @@ _SEARCH_TYPES = {
 }
 _ZONES: dict[str, tzinfo] = {"US/Eastern": NEW_YORK, "UTC": UTC}
 _OPEN, _CLOSE = time(9, 30), time(16, 0)
-_HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,18 +268,11 @@ class AlphaVantageProvider:
         if len(days) < 2:
             raise ProviderGarbage(self.name, f"too little history to quote {sym.symbol}")
         (_, previous, _), (_, last, closes) = days[-2], days[-1]
-        change = last.close - previous.close
         return check_quote(
-            Quote(
-                symbol=sym.symbol,
-                price=last.close,
-                change=change,
-                change_percent=quantize_percent(change / previous.close * _HUNDRED),
-                open=last.open,
-                high=last.high,
-                low=last.low,
-                previous_close=previous.close,
-                volume=last.volume,
+            session_quote(
+                sym.symbol,
+                last,
+                previous.close,
                 currency=sym.currency,
                 timestamp=min(at, closes),
                 provider=self.name,

@@ -35,7 +35,6 @@ from functools import lru_cache
 import numpy as np
 
 from flint.kit.calendar import Session, latest_session, local_date, session, trading_days
-from flint.kit.time import utcnow
 from flint.market.providers._simparams import Pricing, pricing_for, tracked_symbol
 from flint.market.providers._simpath import (
     FIRST_YEAR,
@@ -46,6 +45,7 @@ from flint.market.providers._simpath import (
     tick_shape,
     year_series,
 )
+from flint.market.providers._vendor import aggregate, aware_now, period_bounds, session_quote
 from flint.market.providers.types import (
     Bar,
     HistoryRangeTooLarge,
@@ -53,7 +53,6 @@ from flint.market.providers.types import (
     Interval,
     Quote,
     SymbolNotFound,
-    quantize_percent,
     quantize_price,
 )
 from flint.market.universe import Universe, load_universe
@@ -61,7 +60,6 @@ from flint.market.universe import Universe, load_universe
 MAX_INTRADAY_DAYS = {Interval.M1: 31, Interval.M5: 62, Interval.M15: 62, Interval.H1: 731}
 _FIRST_DAY = date(FIRST_YEAR, 1, 1)
 _LAST_DAY = date(LAST_YEAR, 12, 31)
-_HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +108,6 @@ def _within(value: Decimal, day: _Day) -> Decimal:
     return min(max(value, day.low), day.high)
 
 
-def _aware(now: datetime | None) -> datetime:
-    if now is None:
-        return utcnow()
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be a timezone-aware datetime")
-    return now
-
-
 def _completed_days(pricing: Pricing, start: date, end: date, now: datetime) -> list[_Day]:
     """Sessions in ``[start, end]`` that closed by ``now``."""
     calendar = pricing.model.calendar
@@ -135,36 +125,6 @@ def _completed_days(pricing: Pricing, start: date, end: date, now: datetime) -> 
 
 def _daily_bar(day: _Day) -> Bar:
     return Bar(day.session.open, day.open, day.high, day.low, day.close, day.close, day.volume)
-
-
-def _aggregate(days: list[_Day], interval: Interval) -> list[Bar]:
-    """Weekly (Monday-Sunday) or monthly bars from daily sessions, first open to last close."""
-    groups: dict[tuple[int, int], list[_Day]] = {}
-    for day in days:
-        d = day.session.day
-        iso = d.isocalendar()
-        key = (iso.year, iso.week) if interval is Interval.W1 else (d.year, d.month)
-        groups.setdefault(key, []).append(day)
-    return [
-        Bar(
-            timestamp=group[0].session.open,
-            open=group[0].open,
-            high=max(day.high for day in group),
-            low=min(day.low for day in group),
-            close=group[-1].close,
-            adj_close=group[-1].close,
-            volume=sum(day.volume for day in group),
-        )
-        for group in groups.values()
-    ]
-
-
-def _period_bounds(start: date, end: date, interval: Interval) -> tuple[date, date]:
-    """Widen ``[start, end]`` to whole weeks or months."""
-    if interval is Interval.W1:
-        return start - timedelta(days=start.weekday()), end + timedelta(days=6 - end.weekday())
-    following = date(end.year + end.month // 12, end.month % 12 + 1, 1)
-    return start.replace(day=1), following - timedelta(days=1)
 
 
 def _intraday_bars(
@@ -220,18 +180,12 @@ class SimulatedMarket:
     async def quote(self, symbol: str, now: datetime | None = None) -> Quote:
         """The price at ``now`` (default: the current time); in session it moves every 5 s."""
         inst, pricing = self._resolve(symbol)
-        at = _aware(now)
+        at = aware_now(now)
         calendar, kind = pricing.model.calendar, pricing.kind
         current = latest_session(at, calendar)
         day = _day_on(pricing, current.day)
         if at >= current.close:
-            price, high, low, volume, stamp = (
-                day.close,
-                day.high,
-                day.low,
-                day.volume,
-                current.close,
-            )
+            so_far, stamp = _daily_bar(day), current.close
         else:
             steps = current.seconds // TICK_SECONDS
             tick = int((at - current.open).total_seconds()) // TICK_SECONDS
@@ -241,18 +195,12 @@ class SimulatedMarket:
             high = max(_within(quantize_price(float(seen.max()), kind), day), day.open, price)
             low = min(_within(quantize_price(float(seen.min()), kind), day), day.open, price)
             volume = math.floor(day.volume * float(shape.volume_share[tick]))
+            so_far = Bar(current.open, day.open, high, low, price, price, volume)
             stamp = current.open + timedelta(seconds=tick * TICK_SECONDS)
-        change = price - day.previous_close
-        return Quote(
-            symbol=inst.symbol,
-            price=price,
-            change=change,
-            change_percent=quantize_percent(change / day.previous_close * _HUNDRED),
-            open=day.open,
-            high=high,
-            low=low,
-            previous_close=day.previous_close,
-            volume=volume,
+        return session_quote(
+            inst.symbol,
+            so_far,
+            day.previous_close,
             currency=inst.currency,
             timestamp=stamp,
             provider=self.name,
@@ -274,7 +222,7 @@ class SimulatedMarket:
         """
         _, pricing = self._resolve(symbol)
         step = Interval(interval)
-        at = _aware(now)
+        at = aware_now(now)
         if start > end:
             return []
         return await asyncio.to_thread(_history, pricing, start, end, step, at)
@@ -295,5 +243,6 @@ def _history(
         return _intraday_bars(pricing, start, end, interval, now)
     if interval is Interval.D1:
         return [_daily_bar(day) for day in _completed_days(pricing, start, end, now)]
-    first, last = _period_bounds(start, end, interval)
-    return _aggregate(_completed_days(pricing, first, last, now), interval)
+    first, last = period_bounds(start, end, interval)
+    days = _completed_days(pricing, first, last, now)
+    return aggregate([(day.session.day, _daily_bar(day)) for day in days], interval)

@@ -44,6 +44,7 @@ from flint.market.providers._vendor import (
     check_quote,
     parse_volume,
     period_bounds,
+    session_quote,
 )
 from flint.market.providers.errors import ProviderError, ProviderGarbage
 from flint.market.providers.types import (
@@ -54,7 +55,6 @@ from flint.market.providers.types import (
     Interval,
     Quote,
     SymbolNotFound,
-    quantize_percent,
 )
 
 DEFAULT_BASE_URL = "https://query1.finance.yahoo.com"
@@ -80,7 +80,6 @@ _KINDS = {
 }
 _US_EXCHANGES = frozenset({"NMS", "NGM", "NCM", "NYQ", "ASE", "PCX", "BTS", "PNK", "NAS", "NYS"})
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-_HUNDRED = Decimal(100)
 
 
 def _loads(text: str) -> Any:
@@ -202,22 +201,13 @@ class YahooProvider:
         if not isinstance(stamp, int):
             raise ProviderGarbage(self.name, f"{what} has no time")
         volume = meta.get("regularMarketVolume")
-        change = price - previous
+        traded = today.volume if volume is None else self._volume(volume, what)
+        so_far = Bar(today.timestamp, today.open, high, low, price, price, traded)
         return check_quote(
-            Quote(
-                symbol=str(meta.get("symbol") or sym),
-                price=price,
-                change=change,
-                change_percent=(
-                    quantize_percent(change / previous * _HUNDRED)
-                    if previous.is_finite() and previous > 0
-                    else Decimal("NaN")
-                ),
-                open=today.open,
-                high=high,
-                low=low,
-                previous_close=previous,
-                volume=today.volume if volume is None else self._volume(volume, what),
+            session_quote(
+                str(meta.get("symbol") or sym),
+                so_far,
+                previous,
                 currency=self._currency(meta),
                 timestamp=datetime.fromtimestamp(stamp, UTC),
                 provider=self.name,
