@@ -1,0 +1,193 @@
+"""The provider chain through the HTTP API: Yahoo (the real adapter, against its local stub)
+first, the simulated market behind it. Failures fall through, garbage is never served or
+stored, the last stored quote stands in when every provider fails, and concurrent cold
+requests for one symbol make one provider call."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from flint.config import Settings
+from flint.kit.cache import create_cache
+from flint.market import storage
+from flint.market.providers.factory import build_market
+from flint.market.service import MarketData
+from tests.conftest import Account, assert_problem, service_url
+from tests.stubs.server import RunningStub, StubControl, run_stub
+from tests.stubs.yahoo import create_app as yahoo_stub
+
+FAST_VENDOR = {
+    "vendor_read_timeout": 1.0,
+    "vendor_connect_timeout": 1.0,
+    "vendor_retry_attempts": 1,
+    "vendor_breaker_threshold": 1000,
+}
+
+
+@pytest.fixture(scope="module")
+def yahoo() -> Iterator[RunningStub]:
+    with run_stub(yahoo_stub()) as running:
+        yield running
+
+
+@pytest.fixture
+def control(yahoo: RunningStub) -> StubControl:
+    yahoo.control.reset()
+    return yahoo.control
+
+
+@pytest.fixture
+def settings_overrides(request: pytest.FixtureRequest, yahoo: RunningStub) -> dict[str, Any]:
+    chain = request.node.get_closest_marker("chain")
+    return {
+        **FAST_VENDOR,
+        "market_providers": chain.args[0] if chain else ["yahoo", "simulated"],
+        "yahoo_base_url": yahoo.url,
+        "yahoo_rate_limits": "",
+    }
+
+
+async def quote(client: httpx.AsyncClient, account: Account, symbol: str) -> httpx.Response:
+    return await client.get(f"/api/v1/market/real-time/{symbol}", headers=account.headers)
+
+
+async def test_the_first_provider_answers_when_it_can(
+    client: httpx.AsyncClient, alice: Account, control: StubControl
+) -> None:
+    response = await quote(client, alice, "MSFT")
+
+    assert response.json()["provider"] == "yahoo"
+    assert response.json()["stale"] is False
+    assert control.count() == 1
+
+
+@pytest.mark.parametrize("scenario", ["500", "429", "html", "truncated", "nan", "negative"])
+async def test_a_failing_or_garbage_provider_falls_through_to_the_next(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: Account,
+    control: StubControl,
+    scenario: str,
+) -> None:
+    control.set(scenario)
+
+    response = await quote(client, alice, "MSFT")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["provider"] == "simulated"
+    async with app.state.runtime.sessionmaker() as session:
+        stored = await storage.last_quote(session, "MSFT")
+    assert stored is not None
+    assert stored.provider == "simulated"
+
+
+@pytest.mark.chain(["yahoo"])
+async def test_with_every_provider_down_and_nothing_stored_the_answer_is_503_naming_them(
+    client: httpx.AsyncClient, alice: Account, control: StubControl
+) -> None:
+    control.set("500")
+
+    response = await quote(client, alice, "MSFT")
+
+    body = assert_problem(response, 503)
+    assert "yahoo" in body["detail"]
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.chain(["yahoo"])
+async def test_with_every_provider_down_the_last_stored_quote_is_served_as_stale(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, control: StubControl
+) -> None:
+    fresh = await quote(client, alice, "MSFT")
+    assert fresh.json()["stale"] is False
+    await app.state.runtime.cache.delete("flint:quote:MSFT")
+    control.set("500")
+
+    stale = await quote(client, alice, "MSFT")
+
+    assert stale.status_code == 200, stale.text
+    body = stale.json()
+    assert body["stale"] is True
+    assert body["provider"] == "yahoo"
+    assert Decimal(str(body["price"])) == Decimal(str(fresh.json()["price"]))
+
+
+@pytest.mark.chain(["yahoo"])
+async def test_an_unknown_symbol_is_404_not_a_provider_failure(
+    client: httpx.AsyncClient, alice: Account, control: StubControl
+) -> None:
+    response = await quote(client, alice, "NOPE")
+
+    assert_problem(response, 404)
+    assert control.count() == 1
+
+
+@pytest.mark.chain(["yahoo"])
+async def test_concurrent_cold_requests_for_one_symbol_make_one_provider_call(
+    client: httpx.AsyncClient, alice: Account, control: StubControl
+) -> None:
+    control.set("slow", delay=0.3)
+
+    responses = await asyncio.gather(*(quote(client, alice, "BTC-USD") for _ in range(500)))
+
+    assert {response.status_code for response in responses} == {200}
+    assert len({response.json()["price"] for response in responses}) == 1
+    assert control.count() == 1
+
+
+async def cold_quotes(markets: list[MarketData], app: FastAPI, symbol: str, n: int) -> set[str]:
+    """``n`` concurrent quotes spread over ``markets``, each with its own session."""
+    sessionmaker = app.state.runtime.sessionmaker
+
+    async def one(i: int) -> str:
+        async with sessionmaker() as session:
+            view = await markets[i % len(markets)].quote(session, symbol)
+            await session.commit()
+            return str(view.quote.price)
+
+    return set(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+@pytest.mark.chain(["yahoo"])
+async def test_concurrent_cold_quotes_in_one_process_make_one_provider_call(
+    app: FastAPI, control: StubControl
+) -> None:
+    control.set("slow", delay=0.3)
+
+    prices = await cold_quotes([app.state.runtime.market], app, "EURUSD=X", 500)
+
+    assert len(prices) == 1
+    assert control.count() == 1
+
+
+@pytest.mark.chain(["yahoo"])
+@pytest.mark.xdist_group("redis-quote-lock")  # both backends' runs share one Redis key
+async def test_concurrent_cold_quotes_in_two_processes_sharing_redis_make_one_provider_call(
+    app: FastAPI, settings: Settings, control: StubControl
+) -> None:
+    """Two market services with their own providers and cache clients, as two API processes
+    have, coalesce through Redis's lock."""
+    redis_url = service_url("FLINT_TEST_REDIS_URL", "Redis")
+    shared = settings.model_copy(update={"redis_url": redis_url})
+    caches = [create_cache(redis_url), create_cache(redis_url)]
+    markets = [build_market(shared, cache) for cache in caches]
+    symbol = "MSFT"
+    await caches[0].delete(f"flint:quote:{symbol}")
+    control.set("slow", delay=0.5)
+    try:
+        prices = await cold_quotes(markets, app, symbol, 200)
+    finally:
+        await caches[0].delete(f"flint:quote:{symbol}")
+        for market, cache in zip(markets, caches, strict=True):
+            await market.aclose()
+            await cache.close()
+
+    assert len(prices) == 1
+    assert control.count() == 1
