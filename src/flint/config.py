@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     vendor_breaker_threshold: int = Field(5, ge=1)
     vendor_breaker_recovery_seconds: float = Field(30.0, gt=0)
 
+    # --- quote stream (WebSocket) -------------------------------------------------------------
+    stream_poll_seconds: float = Field(5.0, ge=0)
+    """How often each API process re-reads the quotes its WebSocket clients subscribe to (through
+    the quote cache) and publishes the changed ones; 0 turns the poller off."""
+    stream_queue_size: int = Field(100, ge=1, le=100_000)
+    """Messages waiting for one client; a client that lets its queue fill up is disconnected."""
+    stream_max_symbols: int = Field(100, ge=1, le=1000)
+    stream_ping_seconds: float = Field(20.0, ge=0)
+    """Interval of the application-level `{"type": "ping"}`; 0 sends none (protocol pings are
+    uvicorn's, every 20 s)."""
+    stream_channel: str = Field("flint:quotes", pattern=r"^[A-Za-z0-9_.:\-]{1,100}$")
+    """The Redis pub/sub channel quotes are fanned out on, so deployments can share one Redis."""
+
     @field_validator("market_providers", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:

@@ -16,6 +16,7 @@ from flint.config import Settings
 from flint.db import SessionDep
 from flint.errors import Unauthorized
 from flint.market.service import MarketData
+from flint.market.stream import QuoteHub
 from flint.users.models import User
 
 
@@ -30,9 +31,12 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     auth: AuthConfig
     login_throttle: LoginThrottle
+    stream: QuoteHub
 
     async def aclose(self) -> None:
-        """Release what the runtime holds: vendor clients, the cache, the database pool."""
+        """Release what the runtime holds: the quote stream's tasks (they use everything
+        below), vendor clients, the cache, the database pool."""
+        await self.stream.stop()
         await self.market.aclose()
         await self.cache.close()
         await self.engine.dispose()
@@ -53,16 +57,22 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 
 
+async def user_for_token(session: AsyncSession, auth: AuthConfig, token: str) -> User:
+    """The active user an access token names, checked against the user's token version so
+    that a sign-out everywhere or a password change ends every token issued before it."""
+    claims = auth.tokens.verify(token)
+    user = await session.get(User, claims.user_id)
+    if user is None or not user.is_active or user.token_version != claims.token_version:
+        raise Unauthorized("The access token is invalid or has expired.")
+    return user
+
+
 async def get_current_user(
     session: SessionDep, runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
     if not token:
         raise Unauthorized("Sign in and send the access token as `Authorization: Bearer <token>`.")
-    claims = runtime.auth.tokens.verify(token)
-    user = await session.get(User, claims.user_id)
-    if user is None or not user.is_active or user.token_version != claims.token_version:
-        raise Unauthorized("The access token is invalid or has expired.")
-    return user
+    return await user_for_token(session, runtime.auth, token)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -28,12 +28,16 @@ from flint.kit.logging import configure_logging
 from flint.kit.secrets import load_or_create_key
 from flint.market.providers.factory import build_market
 from flint.market.router import router as market_router
+from flint.market.stream import QuoteHub, create_broadcast
+from flint.market.ws import redact_query_tokens
+from flint.market.ws import router as market_stream_router
 from flint.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.ops.router import router as ops_router
 from flint.users.router import router as users_router
 from flint.watchlist.router import router as watchlist_router
 
 API_ROUTERS: list[APIRouter] = [auth_router, users_router, watchlist_router, market_router]
+WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -61,6 +65,15 @@ def build_runtime(settings: Settings) -> Runtime:
     cache = create_cache(settings.redis_url)
     sessionmaker = create_sessionmaker(engine)
     market = build_market(settings, cache)
+    stream = QuoteHub(
+        market,
+        sessionmaker,
+        create_broadcast(settings.redis_url, settings.stream_channel),
+        poll_seconds=settings.stream_poll_seconds,
+        queue_size=settings.stream_queue_size,
+        max_symbols=settings.stream_max_symbols,
+        ping_seconds=settings.stream_ping_seconds,
+    )
     return Runtime(
         settings=settings,
         cache=cache,
@@ -79,6 +92,7 @@ def build_runtime(settings: Settings) -> Runtime:
             per_ip=settings.login_max_failures_per_ip,
             window_minutes=settings.login_failure_window_minutes,
         ),
+        stream=stream,
     )
 
 
@@ -90,11 +104,13 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    redact_query_tokens()
     runtime = build_runtime(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
+            await runtime.stream.start()
             yield
         finally:
             await runtime.aclose()
@@ -120,6 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api/v1")
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api", include_in_schema=False)
+    for router in WEBSOCKET_ROUTERS:  # not in OpenAPI, which has no words for them
+        app.include_router(router, prefix="/api/v1")
+        app.include_router(router, prefix="/api")
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(DocsContentSecurityPolicy)
