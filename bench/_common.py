@@ -1,0 +1,313 @@
+"""What every benchmark shares: the result record, subprocess servers on 127.0.0.1, a migrated
+scratch data directory, and server CPU accounting.
+
+Servers run in their own processes (``python -m uvicorn``), the same way ``flint serve`` runs
+them, with a clean environment: every ``FLINT_*`` variable of the caller is dropped and the
+working directory is a scratch directory, so neither the caller's settings nor a ``.env`` file
+leak into a measurement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy.engine import URL, make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL_ENV = "FLINT_BENCH_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+LOOPBACK = "127.0.0.1"
+PASSWORD = "bench-Tr0ub4dor&3-horse-staple"  # noqa: S105 - a throwaway local account
+JWT_SECRET = "bench-only-secret-" + "x" * 40
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+T = TypeVar("T")
+
+
+@dataclass
+class Result:
+    """One line of the results table and one entry of ``bench/results/latest.json``.
+
+    ``ratio`` compares two things measured in the same run (never an absolute time), and
+    ``target`` is the least ``ratio`` that passes; ``target=None`` is informational.
+    """
+
+    name: str
+    value: float
+    unit: str
+    baseline: float | None
+    ratio: float | None
+    target: float | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None or self.ratio is None:
+            return None
+        return self.ratio >= self.target
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "baseline": self.baseline,
+            "ratio": self.ratio,
+            "target": self.target,
+            "met": self.met,
+            "details": self.details,
+        }
+
+
+class Skipped(Exception):
+    """A benchmark cannot run here (a server it needs is unreachable); the reason says why."""
+
+
+def say(message: str) -> None:
+    """Progress goes to stderr, so stdout holds only the table."""
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on uvloop when it is installed (as uvicorn does), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**flint: str) -> dict[str, str]:
+    """The caller's environment without any ``FLINT_*`` variable, plus ``flint`` (names
+    without the prefix: ``data_dir="/tmp/x"`` sets ``FLINT_DATA_DIR``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLINT_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    for name, value in flint.items():
+        env[f"FLINT_{name.upper()}"] = value
+    return env
+
+
+def flint_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    """Settings for a Flint server under test: SQLite in ``data_dir`` unless overridden, no
+    Redis, an in-memory broker, warnings only (access lines are INFO, so they cost the
+    structlog level check and nothing more, on every route alike)."""
+    values = {
+        "data_dir": str(data_dir),
+        "env": "production",
+        "broker_url": "memory://",
+        "redis_url": "",
+        "jwt_secret": JWT_SECRET,
+        "log_level": "WARNING",
+        "log_format": "json",
+        "market_providers": "simulated",
+    }
+    values.update(overrides)
+    return clean_env(**values)
+
+
+def migrate(env: Mapping[str, str], cwd: Path) -> None:
+    """``flint migrate`` against the database ``env`` names."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flint.cli", "migrate"],
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"flint migrate failed:\n{done.stdout}{done.stderr}")
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        yield Path(name)
+
+
+@dataclass
+class Server:
+    """A uvicorn process serving one app on 127.0.0.1."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the server process has used so far."""
+        return process_cpu_seconds(self.pid)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a live process, from /proc (Linux)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+@contextlib.contextmanager
+def uvicorn_server(
+    app: str,
+    env: Mapping[str, str],
+    cwd: Path,
+    *,
+    ready_path: str = "/healthz",
+    start_within: float = 60.0,
+    keep_alive: float = 5.0,
+) -> Iterator[Server]:
+    """Serve the ASGI factory ``app`` ("module:function") in a uvicorn subprocess on a free
+    port of 127.0.0.1 (one process, uvicorn's default loop and HTTP parser, warnings only, no
+    access log) until the block ends. ``keep_alive`` is uvicorn's idle keep-alive timeout
+    (its default is 5 s)."""
+    port = free_port()
+    log = cwd / f"uvicorn-{port}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--factory",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "3",
+        "--timeout-keep-alive",
+        f"{keep_alive:g}",
+    ]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command, env=dict(env), cwd=cwd, stdout=sink, stderr=subprocess.STDOUT
+        )
+    server = Server(f"http://{LOOPBACK}:{port}", process, log)
+    try:
+        _wait_ready(server, ready_path, start_within)
+        yield server
+    finally:
+        stop_process(process)
+
+
+def _wait_ready(server: Server, path: str, within: float) -> None:
+    deadline = time.monotonic() + within
+    with httpx.Client(base_url=server.url, timeout=2.0) as client:
+        while True:
+            if server.process.poll() is not None:
+                raise RuntimeError(
+                    f"the server exited with {server.process.returncode}:\n{tail(server.log)}"
+                )
+            try:
+                if client.get(path).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not answer within {within:g} s")
+            time.sleep(0.05)
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def sign_up(base_url: str) -> str:
+    """Register a fresh user through the API and sign in; returns the access token."""
+    email = f"bench-{os.urandom(5).hex()}@example.com"
+    body = {"email": email, "password": PASSWORD}
+    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+        registered = client.post("/api/v1/auth/register", json=body)
+        if registered.status_code != 201:
+            raise RuntimeError(f"register answered {registered.status_code}: {registered.text}")
+        login = client.post("/api/v1/auth/login", json=body)
+        if login.status_code != 200:
+            raise RuntimeError(f"login answered {login.status_code}: {login.text}")
+        token: str = login.json()["token"]
+        return token
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in 0..1) of ``values``."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def postgres_base_url() -> URL:
+    return make_url(os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL)
+
+
+def asyncpg_dsn(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[URL]:
+    """A scratch database ``flint_bench_<random>``, migrated, on the server named by
+    ``FLINT_BENCH_POSTGRES_URL``; dropped when the block ends. Raises :class:`Skipped` when
+    the server cannot be reached."""
+    import asyncpg
+
+    base = postgres_base_url()
+    shown = base.render_as_string(hide_password=True)
+    try:
+        admin = await asyncpg.connect(asyncpg_dsn(base), timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise Skipped(f"PostgreSQL unreachable at {shown} ({type(exc).__name__}: {exc})") from exc
+    name = f"flint_bench_{os.urandom(4).hex()}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            url = base.set(database=name)
+            with scratch_dir("flint-bench-pg-") as data:
+                migrate(
+                    flint_env(data, database_url=url.render_as_string(hide_password=False)), data
+                )
+            yield url
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -1,0 +1,577 @@
+"""``ws_fanout``: one quote fanned out to 1,000 WebSocket clients of one server process, through
+Flint's quote hub and through direct sends on the same app.
+
+One uvicorn process serves Flint (SQLite in a scratch data directory, the simulated provider,
+``stream_poll_seconds=0`` and ``stream_ping_seconds=0`` so only the quotes the bench publishes
+flow, ``stream_queue_size=1000``) with two bench-only routes added to the same app instance:
+
+* ``/bench/ws``, the baseline: a bare WebSocket route that keeps the set of subscribed sockets
+  and, for each published quote, awaits ``send_text`` on every socket in turn (the direct
+  fan-out of ``websockets.broadcast``, with ASGI's send, which is a coroutine: it waits for a
+  paused socket where ``broadcast`` skips it). It speaks just enough of the protocol
+  (``ready``, ``subscribe`` → ``subscriptions``) for the same client code to drive it, and skips
+  the token check, which only happens while connecting, outside the measured period.
+* ``POST /bench/publish`` ``{"target": "flint" | "bare", "count", "interval"}``: publishes
+  ``count`` synthetic BTC-USD quotes, one every ``interval`` seconds (0: back to back), either
+  through ``app.state.runtime.stream.publish_quotes`` or through the bare route's sends. Each
+  quote's timestamp is the time it was published (microseconds, strictly increasing, so the
+  hub's deduplication passes every one), which is how clients measure delivery latency: both
+  processes read the same clock.
+
+The baseline shares everything with Flint's route except the hub: same process, same uvicorn
+WebSocket implementation, same middleware stack, same message bytes (``quote_message``). A
+``websockets``-library server calling ``websockets.broadcast`` was the other candidate; it would
+also take uvicorn's ASGI WebSocket layer out of the baseline (so the ratio would blame the hub
+for the cost of serving ASGI), and it skips a client whose buffer is full where Flint queues.
+
+The clients run in another process (``python -m bench.ws_fanout swarm``, uvloop when available),
+so they do not share the server's event loop: ``CLIENTS`` connections of the ``websockets``
+client, each subscribed to BTC-USD, recording the receive time of every message and parsing
+after the phase. For each route, two phases on the same connections:
+
+* burst: ``BURST`` quotes published back to back; delivered quotes/s = deliveries / (first
+  publish → last delivery), and the p99 latency (dominated by how long the backlog takes to
+  drain);
+* paced: ``PACED`` quotes at ``PACED_RATE`` per second, below either side's capacity; its p99
+  is the delivery latency of a stream that keeps up.
+
+The two shapes differ in a way both figures show: direct sends go round-robin, one frame per
+socket per quote, so every quote reaches everyone before the next one starts (short burst
+latency, but one small write and one client wake-up per frame); the hub queues a burst in every
+client's queue at once and each client's sender drains its queue in one go (consecutive frames
+coalesce, so more deliveries per second, but the last client's first quote waits for the
+clients before it to drain: long burst latency).
+
+Entries: ``ws_fanout`` (burst deliveries/s, Flint over the bare route) and ``ws_fanout.p99``
+(paced p99 latency, bare over Flint, so higher is better in both). No target was set for
+either: both are informational (``target=None``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+
+from bench._common import (
+    ROOT,
+    Result,
+    Server,
+    clean_env,
+    flint_env,
+    migrate,
+    percentile,
+    say,
+    scratch_dir,
+    sign_up,
+    uvicorn_server,
+)
+from flint.market.providers.types import Quote
+from flint.market.stream import quote_message
+
+NAME = "ws_fanout"
+CLIENTS = int(os.environ.get("FLINT_BENCH_WS_CLIENTS", "1000"))
+BURST = int(os.environ.get("FLINT_BENCH_WS_BURST", "200"))
+PACED = int(os.environ.get("FLINT_BENCH_WS_PACED", "25"))
+PACED_RATE = float(os.environ.get("FLINT_BENCH_WS_RATE", "5"))
+"""Quotes per second in the paced phase (``PACED_RATE * CLIENTS`` deliveries per second)."""
+SYMBOL = "BTC-USD"
+FLINT_WS_PATH = "/api/v1/market/ws"
+BARE_WS_PATH = "/bench/ws"
+PUBLISH_PATH = "/bench/publish"
+QUEUE_SIZE = 1000
+CONNECT_CONCURRENCY = 50
+CONNECT_WITHIN = 120.0
+IDLE_WITHIN = 10.0
+"""A phase ends when every client has every quote, or when nothing arrived for this long."""
+FILES = 8192
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_QUOTE_PREFIX = '{"type":"quote"'
+
+
+def _raise_file_limit(wanted: int = FILES) -> None:
+    """Each connection is a file descriptor on both sides."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+# --- the server (a uvicorn subprocess) -----------------------------------------------------------
+def _quote(sequence: int, micros: int) -> Quote:
+    """A synthetic quote published at ``micros`` (µs since the epoch), a cent above the last."""
+    price = Decimal("60000.00") + Decimal("0.01") * sequence
+    previous = Decimal("59000.00")
+    change = price - previous
+    return Quote(
+        symbol=SYMBOL,
+        price=price,
+        change=change,
+        change_percent=(change / previous * 100).quantize(Decimal("0.0001")),
+        open=previous,
+        high=price,
+        low=previous,
+        previous_close=previous,
+        volume=1000 + sequence,
+        currency="USD",
+        timestamp=_EPOCH + timedelta(microseconds=micros),
+        provider="bench",
+    )
+
+
+class BareFanout:
+    """The baseline: subscribed sockets per symbol, each quote sent to each socket directly."""
+
+    READY = json.dumps({"type": "ready", "maxSymbols": 1, "pingSeconds": 0})
+
+    def __init__(self) -> None:
+        self.subscribers: dict[str, set[WebSocket]] = {}
+
+    async def serve(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(self.READY)
+        mine: set[str] = set()
+        try:
+            while True:
+                data = json.loads(await websocket.receive_text())
+                if data.get("action") == "subscribe":
+                    for symbol in data.get("symbols", []):
+                        mine.add(symbol)
+                        self.subscribers.setdefault(symbol, set()).add(websocket)
+                    reply = {"type": "subscriptions", "symbols": sorted(mine)}
+                    await websocket.send_text(json.dumps(reply, separators=(",", ":")))
+        except (WebSocketDisconnect, ValueError):
+            pass
+        finally:
+            for symbol in mine:
+                self.subscribers.get(symbol, set()).discard(websocket)
+
+    async def publish(self, quote: Quote) -> None:
+        text = quote_message(quote)
+        sockets = self.subscribers.get(quote.symbol, set())
+        for websocket in list(sockets):
+            try:
+                await websocket.send_text(text)
+            except Exception:
+                sockets.discard(websocket)
+
+
+async def _publish(request: Request) -> dict[str, Any]:
+    """Publish ``count`` quotes to ``target``'s subscribers, one every ``interval`` seconds on an
+    absolute schedule; answers when the last one was handed over, with the publish times."""
+    body = await request.json()
+    target, count, interval = body["target"], int(body["count"]), float(body["interval"])
+    send: Callable[[Quote], Awaitable[None]]
+    if target == "flint":
+        hub = request.app.state.runtime.stream
+
+        async def send(quote: Quote) -> None:
+            await hub.publish_quotes([quote])
+    else:
+        send = request.app.state.bench_bare.publish
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    first = last = 0
+    for sequence in range(count):
+        if interval > 0:
+            await asyncio.sleep(max(0.0, start + sequence * interval - loop.time()))
+        last = max(time.time_ns() // 1000, last + 1)
+        first = first or last
+        await send(_quote(sequence, last))
+    return {"first": first / 1e6, "last": last / 1e6, "returned": time.time(), "count": count}
+
+
+def create() -> FastAPI:
+    """The ASGI factory uvicorn serves: Flint as ``flint serve`` builds it, plus the bench
+    routes on the same app instance."""
+    from flint.config import get_settings
+    from flint.main import create_app
+
+    _raise_file_limit()
+    app = create_app(get_settings())
+    bare = BareFanout()
+    app.state.bench_bare = bare
+    app.add_api_websocket_route(BARE_WS_PATH, bare.serve)
+    app.add_api_route(PUBLISH_PATH, _publish, methods=["POST"], include_in_schema=False)
+    return app
+
+
+# --- the client swarm (another subprocess) -------------------------------------------------------
+@dataclass
+class _Swarm:
+    clients: int
+    received: list[tuple[int, float, str]]
+    quotes: int = 0
+    closed: int = 0
+    last_arrival: float = 0.0
+
+
+async def _connect(url: str, gate: asyncio.Semaphore) -> Any:
+    from websockets.asyncio.client import connect
+
+    async with gate:
+        ws = await connect(url, compression=None, proxy=None, open_timeout=60, ping_interval=None)
+        while json.loads(await ws.recv())["type"] != "ready":
+            pass
+        await ws.send(json.dumps({"action": "subscribe", "symbols": [SYMBOL]}))
+        while json.loads(await ws.recv())["type"] != "subscriptions":
+            pass  # Flint sends the current quote first
+    return ws
+
+
+async def _read(ws: Any, index: int, swarm: _Swarm) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    received, clock = swarm.received, time.time
+    try:
+        async for text in ws:
+            now = clock()
+            received.append((index, now, text))
+            if text.startswith(_QUOTE_PREFIX):
+                swarm.quotes += 1
+                swarm.last_arrival = now
+    except ConnectionClosed:
+        pass
+    swarm.closed += 1
+
+
+def _summary(swarm: _Swarm, expected: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    per_client: Counter[int] = Counter()
+    last = 0.0
+    for index, at, text in swarm.received:
+        message = json.loads(text)
+        if message.get("type") != "quote":
+            continue
+        per_client[index] += 1
+        sent = datetime.fromisoformat(message["timestamp"]).timestamp()
+        latencies.append(1e3 * (at - sent))
+        last = max(last, at)
+    return {
+        "deliveries": len(latencies),
+        "expected": expected * swarm.clients,
+        "complete_clients": sum(1 for n in per_client.values() if n == expected),
+        "closed": swarm.closed,
+        "last_delivery": last,
+        "p50_ms": percentile(latencies, 0.50),
+        "p90_ms": percentile(latencies, 0.90),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": max(latencies, default=float("nan")),
+    }
+
+
+async def _wait_for(swarm: _Swarm, quotes: int) -> None:
+    """Until ``quotes`` quotes arrived in all, or none for ``IDLE_WITHIN`` seconds."""
+    seen, quiet_since = 0, time.monotonic()
+    while swarm.quotes < quotes:
+        await asyncio.sleep(0.02)
+        if swarm.quotes != seen:
+            seen, quiet_since = swarm.quotes, time.monotonic()
+        elif time.monotonic() - quiet_since > IDLE_WITHIN:
+            return
+
+
+async def _disconnect(sockets: list[Any], readers: list[asyncio.Task[None]]) -> None:
+    with contextlib.suppress(Exception):
+        closing = [ws.close() for ws in sockets]
+        await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), 10)
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    sockets.clear()
+    readers.clear()
+
+
+async def _run_swarm(clients: int) -> None:
+    """Commands on stdin, one a line, each answered on stdout:
+
+    * ``connect URL``: open ``clients`` sockets and subscribe each; ``connected N SECONDS``.
+    * ``phase COUNT``: ``armed`` at once, ``done`` when every client has ``COUNT`` more quotes
+      (or nothing arrived for ``IDLE_WITHIN`` s), then ``report {json}``.
+    * ``disconnect`` (``disconnected``) and ``quit``.
+    """
+    swarm = _Swarm(clients, [])
+    sockets: list[Any] = []
+    readers: list[asyncio.Task[None]] = []
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    try:
+        while True:
+            line = (await asyncio.to_thread(sys.stdin.readline)).split()
+            if not line or line[0] == "quit":
+                break
+            if line[0] == "connect":
+                started = time.perf_counter()
+                opening = asyncio.gather(*(_connect(line[1], gate) for _ in range(clients)))
+                sockets = list(await asyncio.wait_for(opening, CONNECT_WITHIN))
+                swarm.closed = 0
+                readers = [asyncio.create_task(_read(ws, i, swarm)) for i, ws in enumerate(sockets)]
+                print(f"connected {clients} {time.perf_counter() - started:.2f}", flush=True)
+            elif line[0] == "disconnect":
+                await _disconnect(sockets, readers)
+                print("disconnected", flush=True)
+            elif line[0] == "phase":
+                expected = int(line[1])
+                swarm.received.clear()
+                swarm.quotes = 0
+                cpu = time.process_time()
+                print("armed", flush=True)
+                await _wait_for(swarm, expected * clients)
+                cpu = time.process_time() - cpu
+                print("done", flush=True)
+                report = _summary(swarm, expected) | {"client_cpu_seconds": cpu}
+                print("report " + json.dumps(report), flush=True)
+    finally:
+        await _disconnect(sockets, readers)
+
+
+def _swarm_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ws_fanout swarm")
+    parser.add_argument("--clients", type=int, default=CLIENTS)
+    args = parser.parse_args(argv)
+    _raise_file_limit()
+    coroutine = _run_swarm(args.clients)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coroutine)
+    else:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(coroutine)
+
+
+# --- the orchestration (the bench process) -------------------------------------------------------
+@dataclass
+class Phase:
+    published: int
+    interval: float
+    first_publish: float
+    publish_seconds: float
+    report: dict[str, Any]
+    server_cpu_seconds: float
+    wall_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        """First publish to last delivery."""
+        return max(self.report["last_delivery"] - self.first_publish, 1e-9)
+
+    @property
+    def per_second(self) -> float:
+        return float(self.report["deliveries"]) / self.seconds
+
+    def as_json(self) -> dict[str, Any]:
+        r = self.report
+        return {
+            "quotes_published": self.published,
+            "interval_s": self.interval,
+            "deliveries": r["deliveries"],
+            "expected": r["expected"],
+            "complete_clients": r["complete_clients"],
+            "closed_connections": r["closed"],
+            "first_publish_to_last_delivery_s": round(self.seconds, 3),
+            "publishing_s": round(self.publish_seconds, 3),
+            "delivered_per_s": round(self.per_second, 1),
+            "latency_p50_ms": round(r["p50_ms"], 2),
+            "latency_p90_ms": round(r["p90_ms"], 2),
+            "latency_p99_ms": round(r["p99_ms"], 2),
+            "latency_max_ms": round(r["max_ms"], 2),
+            "server_cpu_busy": round(self.server_cpu_seconds / self.wall_seconds, 3),
+            "client_cpu_busy": round(r["client_cpu_seconds"] / self.wall_seconds, 3),
+        }
+
+
+class _SwarmProcess:
+    """The client swarm's process, driven line by line (see :func:`_run_swarm`)."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "bench.ws_fanout", "swarm", f"--clients={CLIENTS}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=clean_env(),
+            cwd=ROOT,
+        )
+
+    def tell(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
+    def expect(self, prefix: str) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith(prefix):
+            self.process.kill()
+            exit_code = self.process.wait()
+            raise RuntimeError(f"the client swarm said {line!r} (exit {exit_code}), not {prefix}")
+        return line[len(prefix) :].strip()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self.tell("quit")
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _fan_out(
+    swarm: _SwarmProcess, server: Server, target: str, ws_url: str
+) -> tuple[float, dict[str, Phase]]:
+    """Connect the swarm to ``ws_url``, run the burst and paced phases through ``target``, and
+    disconnect."""
+    swarm.tell(f"connect {ws_url}")
+    connect_seconds = float(swarm.expect("connected ").split()[1])
+    say(f"{target}: {CLIENTS} clients connected and subscribed in {connect_seconds:.1f} s")
+    phases: dict[str, Phase] = {}
+    with httpx.Client(base_url=server.url, timeout=120.0) as http:
+        for label, count, interval in (("burst", BURST, 0.0), ("paced", PACED, 1 / PACED_RATE)):
+            swarm.tell(f"phase {count}")
+            swarm.expect("armed")
+            cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
+            body = {"target": target, "count": count, "interval": interval}
+            answer = http.post(PUBLISH_PATH, json=body)
+            answer.raise_for_status()
+            published = answer.json()
+            swarm.expect("done")
+            cpu1, wall1 = server.cpu_seconds(), time.perf_counter()
+            report = json.loads(swarm.expect("report "))
+            phase = Phase(
+                published=count,
+                interval=interval,
+                first_publish=published["first"],
+                publish_seconds=published["returned"] - published["first"],
+                report=report,
+                server_cpu_seconds=cpu1 - cpu0,
+                wall_seconds=wall1 - wall0,
+            )
+            phases[label] = phase
+            say(
+                f"{target} {label}: {report['deliveries']}/{report['expected']} delivered, "
+                f"{phase.per_second:,.0f}/s, p99 {report['p99_ms']:.1f} ms, server "
+                f"{phase.server_cpu_seconds / phase.wall_seconds:.0%} and clients "
+                f"{report['client_cpu_seconds'] / phase.wall_seconds:.0%} of a core"
+            )
+    swarm.tell("disconnect")
+    swarm.expect("disconnected")
+    return connect_seconds, phases
+
+
+def run() -> list[Result]:
+    _raise_file_limit()
+    load_before = os.getloadavg()[0]
+    swarm = _SwarmProcess()  # imports while the database is migrated
+    try:
+        with scratch_dir("flint-bench-ws-") as data:
+            env = flint_env(
+                data,
+                stream_poll_seconds="0",
+                stream_ping_seconds="0",
+                stream_queue_size=str(QUEUE_SIZE),
+                quote_ttl_seconds="3600",
+            )
+            migrate(env, data)
+            with uvicorn_server("bench.ws_fanout:create", env, data) as server:
+                token = sign_up(server.url)
+                ws_base = server.url.replace("http://", "ws://", 1)
+                bare_connect, bare = _fan_out(swarm, server, "bare", ws_base + BARE_WS_PATH)
+                flint_url = f"{ws_base}{FLINT_WS_PATH}?token={token}"
+                flint_connect, flint = _fan_out(swarm, server, "flint", flint_url)
+    finally:
+        swarm.close()
+
+    failures = [
+        f"{target} {label}: {p.report['deliveries']} of {p.report['expected']} delivered, "
+        f"{p.report['closed']} connections closed"
+        for target, phases in (("bare", bare), ("flint", flint))
+        for label, p in phases.items()
+        if p.report["deliveries"] != p.report["expected"] or p.report["closed"]
+    ]
+    if failures:
+        raise RuntimeError("; ".join(failures))
+
+    notes = []
+    for target, phases in (("bare", bare), ("flint", flint)):
+        client_busy = phases["burst"].as_json()["client_cpu_busy"]
+        if client_busy > 0.85:
+            notes.append(
+                f"the client swarm used {client_busy:.0%} of a core in the {target} burst: it, "
+                "not the server, may have set the pace there"
+            )
+    cpus = os.cpu_count() or 1
+    if max(load_before, os.getloadavg()[0]) > cpus:
+        notes.append(
+            f"load average {max(load_before, os.getloadavg()[0]):.1f} on {cpus} CPUs: other "
+            "work competed with the server and the clients, so the figures are noisy"
+        )
+    common = {
+        "clients": CLIENTS,
+        "symbol": SYMBOL,
+        "server_processes": 1,
+        "baseline": "bare WebSocket route on the same app: await send_text to each socket",
+        "client": "websockets asyncio client, one process",
+    }
+    flint_burst, bare_burst = flint["burst"], bare["burst"]
+    flint_paced, bare_paced = flint["paced"], bare["paced"]
+    return [
+        Result(
+            name=NAME,
+            value=round(flint_burst.per_second, 1),
+            unit="deliveries/s",
+            baseline=round(bare_burst.per_second, 1),
+            ratio=round(flint_burst.per_second / bare_burst.per_second, 3),
+            target=None,
+            details={
+                **common,
+                "meaning": f"{BURST} quotes published back to back to {CLIENTS} clients: "
+                "deliveries / (first publish → last delivery), Flint's hub over direct sends",
+                "flint_p99_ms": round(flint_burst.report["p99_ms"], 1),
+                "baseline_p99_ms": round(bare_burst.report["p99_ms"], 1),
+                "connect_seconds": {"flint": flint_connect, "bare": bare_connect},
+                "flint": {k: v.as_json() for k, v in flint.items()},
+                "bare": {k: v.as_json() for k, v in bare.items()},
+                "notes": notes,
+            },
+        ),
+        Result(
+            name=f"{NAME}.p99",
+            value=round(flint_paced.report["p99_ms"], 2),
+            unit="ms",
+            baseline=round(bare_paced.report["p99_ms"], 2),
+            ratio=round(bare_paced.report["p99_ms"] / flint_paced.report["p99_ms"], 3),
+            target=None,
+            details={
+                **common,
+                "meaning": f"p99 publish → receive latency, {PACED} quotes at {PACED_RATE:g}/s "
+                f"({PACED_RATE * CLIENTS:,.0f} deliveries/s): direct sends / Flint's hub",
+                "flint_p50_ms": round(flint_paced.report["p50_ms"], 2),
+                "baseline_p50_ms": round(bare_paced.report["p50_ms"], 2),
+            },
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["swarm"]:
+        _swarm_main(sys.argv[2:])
+    else:
+        for result in run():
+            print(json.dumps(result.as_json(), indent=2))
