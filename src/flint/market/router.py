@@ -80,18 +80,7 @@ async def historical(
         symbol=view.symbol,
         interval=view.interval,
         currency=view.currency,
-        bars=[
-            HistoricalBar(
-                timestamp=bar.timestamp,
-                open=bar.open,
-                high=bar.high,
-                low=bar.low,
-                close=bar.close,
-                adj_close=bar.adj_close,
-                volume=bar.volume,
-            )
-            for bar in view.bars
-        ],
+        bars=[HistoricalBar.model_validate(bar) for bar in view.bars],
     )
 
 
@@ -108,15 +97,4 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResults:
     found = await market.search(query, limit)
-    return SearchResults(
-        results=[
-            SearchResult(
-                symbol=item.symbol,
-                name=item.name,
-                type=item.type,
-                exchange=item.exchange,
-                currency=item.currency,
-            )
-            for item in found
-        ]
-    )
+    return SearchResults(results=[SearchResult.model_validate(item) for item in found])
