@@ -151,8 +151,10 @@ def _table(results: list[Result], outcomes: dict[str, dict[str, Any]]) -> str:
     def line(row: tuple[str, ...]) -> str:
         return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True))
 
-    out = ["", line(header), "  ".join("-" * w for w in widths)]
-    out += [line(row) for row in rows]
+    out = [""]
+    if rows:
+        out += [line(header), "  ".join("-" * w for w in widths)]
+        out += [line(row) for row in rows]
     for name, outcome in outcomes.items():
         if outcome["status"] != "ok":
             out.append(f"{name}: {outcome['status'].upper()}: {outcome['reason']}")

@@ -1,5 +1,6 @@
-"""What every benchmark shares: the result record, subprocess servers on 127.0.0.1, a migrated
-scratch data directory, and server CPU accounting.
+"""What every benchmark shares: the result record, subprocess servers on 127.0.0.1, migrated
+scratch databases (SQLite in a temporary data directory, or a throwaway PostgreSQL database),
+and server CPU accounting.
 
 Servers run in their own processes (``python -m uvicorn``), the same way ``flint serve`` runs
 them, with a clean environment: every ``FLINT_*`` variable of the caller is dropped and the

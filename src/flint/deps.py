@@ -42,7 +42,8 @@ class Runtime:
         await self.engine.dispose()
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """async, so FastAPI runs it on the loop rather than hopping to a worker thread."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

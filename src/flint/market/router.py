@@ -17,7 +17,7 @@ from flint.market.service import MarketData
 router = APIRouter(prefix="/market", tags=["market"])
 
 
-def get_market(request: Request) -> MarketData:
+async def get_market(request: Request) -> MarketData:
     market: MarketData = request.app.state.market
     return market
 
