@@ -21,7 +21,7 @@ for _name in ("FLINT_DATABASE_URL", "FLINT_REDIS_URL", "FLINT_SMTP_HOST", "FLINT
 
 import shutil  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import AsyncIterator, Iterator  # noqa: E402
+from collections.abc import AsyncIterator, Callable, Iterator  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
@@ -52,6 +52,13 @@ def service_url(variable: str, what: str) -> str:
     pytest.skip(message)
 
 
+def in_thread(fn: Callable[..., object], *args: object) -> None:
+    """Run ``fn`` on a fresh thread and wait: code that starts its own event loop (Alembic's
+    env, ``asyncio.run``) cannot run on the thread whose loop pytest-asyncio keeps."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(fn, *args).result()
+
+
 def migrate(url: str) -> None:
     """Apply the Alembic history to `url` (in a thread: Alembic's env runs its own event loop)."""
     from alembic import command
@@ -63,8 +70,7 @@ def migrate(url: str) -> None:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         command.upgrade(config, "head")
 
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(upgrade).result()
+    in_thread(upgrade)
 
 
 @pytest.fixture(scope="session")
@@ -90,8 +96,7 @@ def postgres_database() -> Iterator[str]:
         await engine.dispose()
 
     def run(sql: str) -> None:
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, admin(sql)).result()
+        in_thread(asyncio.run, admin(sql))
 
     run(f'CREATE DATABASE "{name}"')
     url = base.set(database=name).render_as_string(hide_password=False)
@@ -125,8 +130,7 @@ def _truncate(url: str) -> None:
             await conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
         await engine.dispose()
 
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
+    in_thread(asyncio.run, run())
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from flint import __version__
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
 from flint.auth.service import AuthConfig
-from flint.auth.throttle import LoginThrottle, make_storage
+from flint.auth.throttle import LoginThrottle
 from flint.auth.tokens import TokenIssuer
 from flint.config import Settings, get_settings
 from flint.db import create_engine, create_sessionmaker
@@ -25,6 +25,7 @@ from flint.deps import Runtime
 from flint.errors import document_problems, install_error_handlers
 from flint.kit.cache import create_cache
 from flint.kit.logging import configure_logging
+from flint.kit.ratelimit import make_storage
 from flint.kit.secrets import load_or_create_key
 from flint.market.providers.factory import build_market
 from flint.market.router import router as market_router
@@ -127,7 +128,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_problems(app)
     app.state.runtime = runtime
     app.state.sessionmaker = runtime.sessionmaker
-    app.state.market = runtime.market
 
     install_error_handlers(app)
     app.include_router(ops_router)

@@ -18,7 +18,7 @@ from flint.config import Settings
 from flint.kit.cache import create_cache
 from flint.market import storage
 from flint.market.providers.factory import build_market
-from flint.market.service import MarketData
+from flint.market.service import MarketData, quote_key
 from tests.conftest import Account, assert_problem, service_url
 from tests.stubs.server import RunningStub, StubControl, run_stub
 from tests.stubs.yahoo import create_app as yahoo_stub
@@ -107,7 +107,7 @@ async def test_with_every_provider_down_the_last_stored_quote_is_served_as_stale
 ) -> None:
     fresh = await quote(client, alice, "MSFT")
     assert fresh.json()["stale"] is False
-    await app.state.runtime.cache.delete("flint:quote:MSFT")
+    await app.state.runtime.cache.delete(quote_key("MSFT"))
     control.set("500")
 
     stale = await quote(client, alice, "MSFT")
@@ -179,12 +179,12 @@ async def test_concurrent_cold_quotes_in_two_processes_sharing_redis_make_one_pr
     caches = [create_cache(redis_url), create_cache(redis_url)]
     markets = [build_market(shared, cache) for cache in caches]
     symbol = "MSFT"
-    await caches[0].delete(f"flint:quote:{symbol}")
+    await caches[0].delete(quote_key(symbol))
     control.set("slow", delay=0.5)
     try:
         prices = await cold_quotes(markets, app, symbol, 200)
     finally:
-        await caches[0].delete(f"flint:quote:{symbol}")
+        await caches[0].delete(quote_key(symbol))
         for market, cache in zip(markets, caches, strict=True):
             await market.aclose()
             await cache.close()

@@ -45,7 +45,7 @@ async def test_refresh_stores_and_caches_each_watched_quote(
     async with app.state.runtime.sessionmaker() as session:
         for quote in quotes:
             assert await storage.last_quote(session, quote.symbol) == quote
-            assert await market.cache.get(f"flint:quote:{quote.symbol}") == service.quote_to_json(
+            assert await market.cache.get(service.quote_key(quote.symbol)) == service.quote_to_json(
                 quote
             )
 

@@ -6,20 +6,10 @@ import math
 import time
 
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 
 from flint.errors import TooManyRequests
-
-
-def make_storage(redis_url: str | None) -> Storage:
-    """Redis shares the counts across API processes; memory is per process (embedded default)."""
-    if redis_url:
-        storage = storage_from_string(f"async+{redis_url}")
-        assert isinstance(storage, Storage)
-        return storage
-    return MemoryStorage()
 
 
 class LoginThrottle:

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/market", tags=["market"])
 
 
 async def get_market(request: Request) -> MarketData:
-    market: MarketData = request.app.state.market
+    market: MarketData = request.app.state.runtime.market
     return market
 
 

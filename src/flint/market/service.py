@@ -42,6 +42,12 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 MAX_HISTORY_YEARS = 30
+QUOTE_KEY = "flint:quote:{symbol}"
+"""The cache key of a symbol's quote, shared by every process (a cashews key template)."""
+
+
+def quote_key(symbol: str) -> str:
+    return QUOTE_KEY.format(symbol=symbol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +103,7 @@ class MarketData:
         self.universe = universe
         self.cache = cache
         self.quote_ttl = quote_ttl
-        self._cached_quote = cache(ttl=quote_ttl, key="flint:quote:{symbol}", lock=True)(
-            self._fetch_quote
-        )
+        self._cached_quote = cache(ttl=quote_ttl, key=QUOTE_KEY, lock=True)(self._fetch_quote)
 
     async def aclose(self) -> None:
         for provider in self.providers:
@@ -146,7 +150,7 @@ class MarketData:
                 log.info("quote_refresh_failed", symbol=symbol, detail=exc.detail)
                 continue
             fresh.append(quote)
-            await self.cache.set(f"flint:quote:{symbol}", quote_to_json(quote), self.quote_ttl)
+            await self.cache.set(quote_key(symbol), quote_to_json(quote), self.quote_ttl)
         for quote in fresh:
             await storage.save_quote(session, quote)
         return fresh

@@ -6,9 +6,9 @@ import structlog
 from cashews import Cache
 from limits.aio.storage import Storage
 
-from flint.auth.throttle import make_storage
 from flint.config import Settings
 from flint.kit.http import VendorPolicy
+from flint.kit.ratelimit import make_storage
 from flint.market.providers.alpha_vantage import AlphaVantageProvider
 from flint.market.providers.simulated import SimulatedMarket
 from flint.market.providers.types import MarketDataProvider
