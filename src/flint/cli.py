@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -78,6 +79,9 @@ def worker(
     queues: Annotated[
         str | None, typer.Option(help="Comma-separated (default FLINT_TASK_QUEUE)")
     ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Celery node name (default flint-<pid>@<host>)")
+    ] = None,
 ) -> None:
     """Start a Celery worker (FLINT_BROKER_URL; unset: the server-less SQLite transport)."""
     from flint.config import get_settings
@@ -90,6 +94,9 @@ def worker(
         f"--loglevel={loglevel}",
         "--without-gossip",
         "--without-mingle",
+        # Unique per process: two workers on one host named alike fight over the broker's
+        # exclusive remote-control queue (RabbitMQ answers RESOURCE_LOCKED).
+        f"--hostname={name or f'flint-{os.getpid()}@%h'}",
     ]
     argv.append(f"--queues={queues or settings.task_queue}")
     if concurrency:
