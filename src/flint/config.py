@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(30, ge=1, le=365)
     reset_token_minutes: int = Field(30, ge=5, le=24 * 60)
+    principal_cache_seconds: int = Field(60, ge=0, le=3600)
+    """How long a user's sign-in state (active, token version) is cached for token checks;
+    changes made through Flint drop it at once. 0 checks the database on every request."""
     login_max_failures_per_email: int = Field(5, ge=1)
     login_max_failures_per_ip: int = Field(20, ge=1)
     login_failure_window_minutes: int = Field(15, ge=1)

@@ -76,6 +76,11 @@ class Timestamped:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+READ_ONLY: dict[str, Any] = {"flint_read_only": True}
+"""Execution options for connections that only read (``engine.execution_options(**READ_ONLY)``):
+on SQLite they begin a deferred transaction instead of taking the write lock."""
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -99,7 +104,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that may write takes the write lock up front (a deferred one that
+        # read first could not wait for it later: SQLITE_BUSY_SNAPSHOT); a read-only one
+        # never needs it and, in WAL mode, never waits for a writer.
+        read_only = conn.get_execution_options().get("flint_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

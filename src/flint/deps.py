@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from flint.auth.principals import INVALID, Principals
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle
 from flint.config import Settings
@@ -32,6 +34,7 @@ class Runtime:
     auth: AuthConfig
     login_throttle: LoginThrottle
     stream: QuoteHub
+    principals: Principals
 
     async def aclose(self) -> None:
         """Release what the runtime holds: the quote stream's tasks (they use everything
@@ -58,22 +61,29 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 
 
-async def user_for_token(session: AsyncSession, auth: AuthConfig, token: str) -> User:
-    """The active user an access token names, checked against the user's token version so
-    that a sign-out everywhere or a password change ends every token issued before it."""
-    claims = auth.tokens.verify(token)
-    user = await session.get(User, claims.user_id)
-    if user is None or not user.is_active or user.token_version != claims.token_version:
-        raise Unauthorized("The access token is invalid or has expired.")
-    return user
+SIGN_IN_HINT = "Sign in and send the access token as `Authorization: Bearer <token>`."
 
 
-async def get_current_user(
-    session: SessionDep, runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> User:
+async def get_current_user_id(
+    runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> uuid.UUID:
+    """The caller, for routes that need only who it is: no database transaction when the
+    caller's sign-in state is cached (see ``flint.auth.principals``)."""
     if not token:
-        raise Unauthorized("Sign in and send the access token as `Authorization: Bearer <token>`.")
-    return await user_for_token(session, runtime.auth, token)
+        raise Unauthorized(SIGN_IN_HINT)
+    return await runtime.principals.authenticate(token)
+
+
+CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
+
+
+async def get_current_user(session: SessionDep, user_id: CurrentUserId) -> User:
+    """The caller's row, loaded in the request's transaction (for routes that read or change
+    the user)."""
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized(INVALID)
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 
 from flint import __version__
 from flint.auth.pages import router as auth_pages
+from flint.auth.principals import Principals
 from flint.auth.router import router as auth_router
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle
@@ -75,6 +76,7 @@ def build_runtime(settings: Settings) -> Runtime:
         max_symbols=settings.stream_max_symbols,
         ping_seconds=settings.stream_ping_seconds,
     )
+    tokens = TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes))
     return Runtime(
         settings=settings,
         cache=cache,
@@ -82,7 +84,7 @@ def build_runtime(settings: Settings) -> Runtime:
         engine=engine,
         sessionmaker=sessionmaker,
         auth=AuthConfig(
-            tokens=TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes)),
+            tokens=tokens,
             refresh_ttl=timedelta(days=settings.refresh_token_days),
             reset_ttl=timedelta(minutes=settings.reset_token_minutes),
             public_url=settings.resolved_public_url,
@@ -94,6 +96,7 @@ def build_runtime(settings: Settings) -> Runtime:
             window_minutes=settings.login_failure_window_minutes,
         ),
         stream=stream,
+        principals=Principals(tokens, cache, engine, settings.principal_cache_seconds),
     )
 
 

@@ -17,7 +17,7 @@ from flint.auth.schemas import (
     ResetRequest,
     TokenPair,
 )
-from flint.db import SessionDep
+from flint.db import SessionDep, after_commit
 from flint.deps import CurrentUser, RuntimeDep, client_ip
 from flint.errors import problem_responses
 from flint.users.schemas import UserProfile
@@ -137,6 +137,9 @@ async def reset_password(body: ResetRequest, session: SessionDep, runtime: Runti
     description="The token works once within 30 minutes; every session of the account ends.",
     responses=problem_responses(400, 422),
 )
-async def reset_password_confirm(body: ResetConfirm, session: SessionDep) -> Message:
-    await service.confirm_password_reset(session, body.token, body.new_password)
+async def reset_password_confirm(
+    body: ResetConfirm, session: SessionDep, runtime: RuntimeDep
+) -> Message:
+    user_id = await service.confirm_password_reset(session, body.token, body.new_password)
+    after_commit(session, lambda: runtime.principals.forget(user_id))
     return Message(message="Your password has been changed. Sign in again.")

@@ -214,7 +214,8 @@ async def request_password_reset(session: AsyncSession, config: AuthConfig, emai
     log.info("password_reset_requested", user_id=str(user.id))
 
 
-async def confirm_password_reset(session: AsyncSession, token: str, new_password: str) -> None:
+async def confirm_password_reset(session: AsyncSession, token: str, new_password: str) -> uuid.UUID:
+    """Set the new password; returns the user's id (whose sign-in state just changed)."""
     now = utcnow()
     record = (
         await session.execute(
@@ -251,3 +252,4 @@ async def confirm_password_reset(session: AsyncSession, token: str, new_password
         .values(revoked_at=now)
     )
     log.info("password_reset_completed", user_id=str(user.id))
+    return user.id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,6 +16,9 @@ from flint.kit.time import utcnow
 ALGORITHM = "HS256"
 ISSUER = "flint"
 ACCESS = "access"
+LEEWAY_SECONDS = 5
+VERIFIED_TOKENS = 4096
+"""How many verified tokens each process remembers (a few hundred bytes each)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class TokenIssuer:
     def __init__(self, secret: str, ttl: timedelta) -> None:
         self._secret = secret
         self.ttl = ttl
+        self._verified = functools.lru_cache(maxsize=VERIFIED_TOKENS)(self._decode)
 
     def issue(self, user_id: uuid.UUID, token_version: int) -> str:
         now = utcnow()
@@ -43,22 +49,33 @@ class TokenIssuer:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> AccessClaims:
-        """Decode and check; any defect is the same 401 so the reason never leaks."""
+        """Decode and check; any defect is the same 401 so the reason never leaks.
+
+        A client sends the same token on every request for its whole life, so a token that
+        verified once is remembered (bounded LRU, keyed by the whole signed string) and only
+        its expiry is checked again; a token that fails is never remembered."""
         try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[ALGORITHM],
-                issuer=ISSUER,
-                options={"require": ["sub", "exp", "iat", "jti", "typ", "iss"]},
-                leeway=5,
-            )
-            if claims.get("typ") != ACCESS:
-                raise jwt.InvalidTokenError("not an access token")
-            return AccessClaims(
-                user_id=uuid.UUID(claims["sub"]),
-                token_version=int(claims.get("ver", 0)),
-                jti=str(claims["jti"]),
-            )
+            claims, expires = self._verified(token)
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise Unauthorized("The access token is invalid or has expired.") from exc
+        if time.time() > expires + LEEWAY_SECONDS:
+            raise Unauthorized("The access token is invalid or has expired.")
+        return claims
+
+    def _decode(self, token: str) -> tuple[AccessClaims, float]:
+        claims = jwt.decode(
+            token,
+            self._secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["sub", "exp", "iat", "jti", "typ", "iss"]},
+            leeway=LEEWAY_SECONDS,
+        )
+        if claims.get("typ") != ACCESS:
+            raise jwt.InvalidTokenError("not an access token")
+        access = AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            token_version=int(claims.get("ver", 0)),
+            jti=str(claims["jti"]),
+        )
+        return access, float(claims["exp"])

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from flint.db import SessionDep
-from flint.deps import CurrentUser
+from flint.db import SessionDep, commit
+from flint.deps import CurrentUserId, RuntimeDep
 from flint.errors import problem_responses
 from flint.kit.symbols import SYMBOL_RULE, Symbol
 from flint.kit.time import utcnow
@@ -33,10 +33,13 @@ SymbolPath = Annotated[Symbol, Path(description=SYMBOL_RULE, examples=["AAPL"])]
     "returned with `stale: true`; with none stored, 503 names each provider's failure.",
     responses=problem_responses(401, 404, 422, 503),
 )
-async def real_time(
-    symbol: SymbolPath, market: MarketDep, session: SessionDep, _: CurrentUser
-) -> RealTimeQuote:
-    view = await market.quote(session, symbol)
+async def real_time(symbol: SymbolPath, runtime: RuntimeDep, _: CurrentUserId) -> RealTimeQuote:
+    market = runtime.market
+    view = await market.cached_quote(symbol)
+    if view is None:  # only a miss needs a transaction: the fetched quote is stored
+        async with runtime.sessionmaker() as session:
+            view = await market.quote(session, symbol)
+            await commit(session)
     quote = view.quote
     return RealTimeQuote(
         symbol=quote.symbol,
@@ -68,7 +71,7 @@ async def historical(
     symbol: SymbolPath,
     market: MarketDep,
     session: SessionDep,
-    _: CurrentUser,
+    _: CurrentUserId,
     start: Annotated[date | None, Query(examples=["2024-01-01"])] = None,
     end: Annotated[date | None, Query(examples=["2024-12-31"])] = None,
     interval: Interval = Interval.D1,
@@ -92,7 +95,7 @@ async def historical(
 )
 async def search(
     market: MarketDep,
-    _: CurrentUser,
+    _: CurrentUserId,
     query: Annotated[str, Query(min_length=1, max_length=100, examples=["apple"])],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResults:

@@ -132,6 +132,13 @@ class MarketData:
             return QuoteView(last, self._name(symbol), stale=True)
         return QuoteView(quote_from_json(cached), self._name(symbol), stale=False)
 
+    async def cached_quote(self, symbol: str) -> QuoteView | None:
+        """The quote the cache holds for ``symbol``, if it holds one (no provider, no lock)."""
+        cached: dict[str, Any] | None = await self.cache.get(quote_key(symbol))
+        if cached is None:
+            return None
+        return QuoteView(quote_from_json(cached), self._name(symbol), stale=False)
+
     async def _ask_quote(self, symbol: str) -> Quote:
         return await self._first(symbol, lambda provider: provider.quote(symbol))
 

@@ -32,7 +32,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, WebSocket
 
-from flint.deps import Runtime, user_for_token
+from flint.deps import Runtime
 from flint.errors import Unauthorized
 
 router = APIRouter(prefix="/market", tags=["market"])
@@ -74,11 +74,10 @@ async def _first_message_token(websocket: WebSocket, within: float) -> str | Non
 
 
 async def _is_valid(runtime: Runtime, token: str) -> bool:
-    async with runtime.sessionmaker() as session:
-        try:
-            await user_for_token(session, runtime.auth, token)
-        except Unauthorized:
-            return False
+    try:
+        await runtime.principals.authenticate(token)
+    except Unauthorized:
+        return False
     return True
 
 
