@@ -53,7 +53,7 @@ def flint(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
 def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0, result.output
-    for command in ("serve", "migrate", "openapi", "worker", "beat", "run"):
+    for command in ("serve", "migrate", "openapi", "worker", "beat", "run", "backfill"):
         assert command in result.output
 
 
@@ -206,3 +206,39 @@ def test_run_serves_the_api_delivers_email_through_the_worker_and_stops_on_sigte
         lambda: not processes_in_group(process.pid), 20, "flint run and its children not gone", log
     )
     assert process.wait(timeout=1) == 0, log.read_text()[-3000:]
+
+
+def test_backfill_stores_the_missing_daily_history_once(tmp_path: Path) -> None:
+    env = clean_env(FLINT_DATA_DIR=str(tmp_path / "data"), FLINT_MARKET_PROVIDERS="simulated")
+    assert flint("migrate", cwd=tmp_path, env=env).returncode == 0
+    args = ("backfill", "aapl", "BTC-USD", "--start", "2024-01-01", "--end", "2024-03-31")
+
+    first = flint(*args, cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    # Q1 2024: 61 NYSE sessions (MLK day, Presidents' Day and Good Friday closed); 91 days.
+    assert first.stdout.splitlines() == ["AAPL\t61 bars stored", "BTC-USD\t91 bars stored"]
+    rows = query(
+        tmp_path / "data" / "flint.db",
+        "SELECT symbol, count(*) FROM market_data GROUP BY symbol ORDER BY symbol",
+    )
+    assert rows == [("AAPL", 61), ("BTC-USD", 91)]
+
+    again = flint(*args, cwd=tmp_path, env=env)
+    assert again.stdout.splitlines() == ["AAPL\t0 bars stored", "BTC-USD\t0 bars stored"]
+
+
+def test_backfill_refuses_unknown_symbols_and_bad_dates_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    env = clean_env(FLINT_DATA_DIR=str(tmp_path / "data"), FLINT_MARKET_PROVIDERS="simulated")
+    assert flint("migrate", cwd=tmp_path, env=env).returncode == 0
+    unknown = flint("backfill", "AAPL", "NOSUCHCO", cwd=tmp_path, env=env)
+    assert unknown.returncode == 1
+    assert "Unknown symbols: NOSUCHCO." in unknown.stderr
+    bad_date = flint("backfill", "AAPL", "--start", "2024-13-01", cwd=tmp_path, env=env)
+    assert bad_date.returncode == 2
+    reversed_range = flint(
+        "backfill", "AAPL", "--start", "2024-03-01", "--end", "2024-01-01", cwd=tmp_path, env=env
+    )
+    assert reversed_range.returncode == 1
+    assert query(tmp_path / "data" / "flint.db", "SELECT count(*) FROM market_data") == [(0,)]

@@ -1,4 +1,5 @@
-"""The `flint` command: serve, migrate, openapi, worker, beat and run (all of them together)."""
+"""The `flint` command: serve, migrate, openapi, worker, beat, run (all of them together) and
+backfill."""
 
 from __future__ import annotations
 
@@ -168,6 +169,58 @@ def run() -> None:
         except subprocess.TimeoutExpired:
             child.kill()
     raise typer.Exit(code)
+
+
+@app.command()
+def backfill(
+    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. AAPL BTC-USD EURUSD=X")],
+    start: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD); default a year ago")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD); default today")] = None,
+) -> None:
+    """Store the daily history of SYMBOLS that the database lacks (from the configured
+    providers, in one bulk write), so later requests and analytics read it locally."""
+    import asyncio
+    from datetime import date, timedelta
+
+    from flint.config import get_settings
+    from flint.db import commit, create_engine, create_sessionmaker
+    from flint.errors import FlintError
+    from flint.kit.cache import create_cache
+    from flint.kit.symbols import normalize_symbol
+    from flint.kit.time import utcnow
+    from flint.market.providers.factory import build_market
+
+    try:
+        wanted = [normalize_symbol(symbol) for symbol in symbols]
+        last = date.fromisoformat(end) if end else utcnow().date()
+        first = date.fromisoformat(start) if start else last - timedelta(days=365)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    settings = get_settings()
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.resolved_database_url)
+        cache = create_cache(settings.redis_url)
+        market = build_market(settings, cache)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                written = await market.backfill(session, wanted, first, last)
+                await commit(session)
+                return written
+        finally:
+            await market.aclose()
+            await cache.close()
+            await engine.dispose()
+
+    try:
+        written = asyncio.run(run())
+    except FlintError as exc:
+        typer.echo(f"backfill failed: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    for symbol, count in written.items():
+        typer.echo(f"{symbol}\t{count} bars stored")
 
 
 @app.command()

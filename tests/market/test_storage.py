@@ -249,7 +249,8 @@ async def test_ten_thousand_bars_upsert_in_bulk(
             assert (
                 await storage.upsert_bars(session, BTC, Interval.M1, bars, provider="sim") == 10_000
             )
-            # A second write in the same transaction (PostgreSQL: the staging table again).
+            # A second write in the same transaction, half of it over stored bars (PostgreSQL:
+            # the direct COPY fails on the key, so these go through the staging table).
             assert (
                 await storage.upsert_bars(session, BTC, Interval.M1, later + extra, provider="sim")
                 == 6_000
@@ -264,8 +265,14 @@ async def test_ten_thousand_bars_upsert_in_bulk(
     if storage._write_strategy(dialect) == "copy":
         assert [sql for sql, _ in sent if sql.startswith("CREATE TEMPORARY TABLE")] == [
             "CREATE TEMPORARY TABLE market_data_stage (LIKE market_data) ON COMMIT DROP"
-        ] * 2
-        assert len(inserts) == 2  # one merge per write, the rows themselves went through COPY
+        ]
+        assert [sql.split()[0] for sql, _ in sent if "SAVEPOINT" in sql] == [
+            "SAVEPOINT",
+            "RELEASE",  # the new bars were COPYed straight into market_data
+            "SAVEPOINT",
+            "ROLLBACK",  # the second COPY met stored bars
+        ]
+        assert len(inserts) == 1  # one merge, for the second write; every row went by COPY
         assert all("SELECT" in sql and "FROM market_data_stage" in sql for sql, _ in inserts)
         assert not any(many for _, many in inserts)
     else:
@@ -283,10 +290,64 @@ async def test_the_postgresql_staging_table_is_gone_after_each_write(
 ) -> None:
     async with sessions() as session:
         await storage.upsert_bars(session, BTC, Interval.M1, minute_bars(10), provider="sim")
+        # Over stored bars: this write goes through the staging table.
+        await storage.upsert_bars(session, BTC, Interval.M1, minute_bars(20), provider="sim")
         gone = await session.execute(text("SELECT to_regclass('pg_temp.market_data_stage')"))
         assert gone.scalar_one() is None
         await session.commit()
-    assert await count_rows(sessions) == 10
+    assert await count_rows(sessions) == 20
+
+
+async def test_many_series_go_in_one_write_new_and_stored_bars_alike(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    eth = "ETH-USD"
+    await write(sessions, BTC, Interval.M1, minute_bars(100))
+    btc = [replace(b, close=b.close + 1) for b in minute_bars(150)]  # 100 stored, 50 new
+    eth_bars = minute_bars(80)
+    daily = [bar(stamp) for stamp in daily_stamps(date(2024, 1, 2), date(2024, 1, 31))]
+    many = [
+        storage.BarSeries(BTC, Interval.M1, btc, provider="yahoo"),
+        storage.BarSeries(eth, Interval.M1, eth_bars, provider="alpha_vantage"),
+        storage.BarSeries(eth, Interval.D1, daily, provider="yahoo", data_type="real-time"),
+    ]
+    with statements(engine) as sent:
+        async with sessions() as session:
+            assert await storage.upsert_bars_many(session, many) == 150 + 80 + len(daily)
+            await session.commit()
+
+    assert await read(sessions, BTC, Interval.M1) == btc
+    assert await read(sessions, eth, Interval.M1) == eth_bars
+    assert await read(sessions, eth, Interval.D1) == daily
+    assert await count_rows(sessions) == 150 + 80 + len(daily)
+    async with sessions() as session:
+        kinds = await session.execute(
+            select(MarketBar.symbol, MarketBar.interval, MarketBar.provider, MarketBar.data_type)
+            .distinct()
+            .order_by(MarketBar.symbol, MarketBar.interval)
+        )
+        assert kinds.all() == [
+            (BTC, "1m", "yahoo", "historical"),
+            (eth, "1d", "yahoo", "real-time"),
+            (eth, "1m", "alpha_vantage", "historical"),
+        ]
+    if storage._write_strategy(engine.dialect.name) == "copy":
+        merges = [sql for sql, _ in sent if sql.startswith("INSERT INTO market_data")]
+        assert len(merges) == 1  # one staging merge for all three series
+
+
+async def test_a_bad_series_fails_the_whole_write(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    many = [
+        storage.BarSeries(BTC, Interval.M1, minute_bars(5), provider="yahoo"),
+        storage.BarSeries(BTC, Interval.D1, minute_bars(5), provider="yahoo", data_type="live"),
+    ]
+    async with sessions() as session:
+        with pytest.raises(ValueError, match="data_type"):
+            await storage.upsert_bars_many(session, many)
+        await session.commit()
+    assert await count_rows(sessions) == 0
 
 
 # --- reading ranges -------------------------------------------------------------------------

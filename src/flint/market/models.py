@@ -39,23 +39,32 @@ _INTEGER_DIGITS = PRICE_PRECISION - PRICE_SCALE
 
 
 def to_stored_price(value: Decimal) -> Decimal:
-    """The value a price column keeps: rounded (half-even) to 18 places when it has more.
+    """The value a price column keeps: the value itself, or rounded (half-even) to 18 places
+    when it has more.
 
     Raises ValueError for a value that is not finite or has more than 20 integer digits,
-    rather than letting one backend round or truncate it differently from the other.
+    rather than letting one backend round or truncate it differently from the other. (One
+    quantize does both checks, cheaper than reading the exponent: ``as_tuple()`` builds a
+    tuple of every digit. The value keeps its own digits when quantizing does not change
+    it, so a two-place price is not sent as twenty digits.)
     """
-    if not value.is_finite():
+    try:
+        # At 38 significant digits, 18 places leave 20 integer digits: a value with more,
+        # before or after rounding, raises InvalidOperation (so does NaN or infinity).
+        rounded = value.quantize(_SCALE_STEP, context=_CONTEXT)
+    except InvalidOperation:
+        if not value.is_finite():
+            raise ValueError(f"prices are finite, got {value}") from None
+        raise _too_large(value) from None
+    if rounded == value:
+        return value
+    if not value.is_finite():  # a quiet NaN quantizes to itself, and NaN != NaN
         raise ValueError(f"prices are finite, got {value}")
-    too_large = ValueError(f"price {value} has more than {_INTEGER_DIGITS} integer digits")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -PRICE_SCALE:
-        try:
-            value = value.quantize(_SCALE_STEP, context=_CONTEXT)
-        except InvalidOperation:
-            raise too_large from None
-    if value and value.adjusted() >= _INTEGER_DIGITS:
-        raise too_large
-    return value
+    return rounded
+
+
+def _too_large(value: Decimal) -> ValueError:
+    return ValueError(f"price {value} has more than {_INTEGER_DIGITS} integer digits")
 
 
 def canonical_price(value: Decimal) -> Decimal:
@@ -84,7 +93,9 @@ class Price(TypeDecorator[Decimal]):
         if value is None:
             return None
         stored = to_stored_price(value)
-        return format(stored, "f") if dialect.name == "sqlite" else stored
+        if dialect.name == "sqlite":  # text without the padding zeros
+            return format(canonical_price(stored), "f")
+        return stored
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:

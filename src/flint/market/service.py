@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -86,6 +87,12 @@ def quote_from_json(data: dict[str, Any]) -> Quote:
 
 class ProvidersFailed(ServiceUnavailable):
     """Every provider failed and nothing stored can stand in."""
+
+
+async def _daily_history(
+    provider: MarketDataProvider, *, symbol: str, start: date, end: date
+) -> list[Bar]:
+    return await provider.history(symbol, start, end, Interval.D1)
 
 
 class MarketData:
@@ -185,6 +192,33 @@ class MarketData:
         after_last = expected[-1] + timedelta(seconds=1)  # load_bars' end is exclusive
         bars = await storage.load_bars(session, symbol, interval, expected[0], after_last)
         return HistoryView(symbol, interval, currency, bars)
+
+    async def backfill(
+        self, session: AsyncSession, symbols: Sequence[str], start: date, end: date
+    ) -> dict[str, int]:
+        """Store the closed daily bars of ``symbols`` between ``start`` and ``end`` that storage
+        lacks, all in one bulk write; returns the bars written per symbol. Unknown symbols
+        raise NotFound before anything is fetched."""
+        validate_range(start, end)
+        instruments = {symbol: self.universe.get(symbol) for symbol in symbols}
+        unknown = [symbol for symbol, known in instruments.items() if known is None]
+        if unknown:
+            raise NotFound(f"Unknown symbols: {', '.join(unknown)}.")
+        written: dict[str, int] = {}
+        series: list[storage.BarSeries] = []
+        for symbol, known in instruments.items():
+            assert known is not None
+            expected = closed_sessions(calendar_for(known.type), start, end, utcnow())
+            missing = await storage.missing_ranges(session, symbol, Interval.D1, expected)
+            written[symbol] = 0
+            for first, last in missing:
+                bars, provider = await self._first_with_name(
+                    symbol, partial(_daily_history, symbol=symbol, start=first, end=last)
+                )
+                series.append(storage.BarSeries(symbol, Interval.D1, bars, provider))
+                written[symbol] += len(bars)
+        await storage.upsert_bars_many(session, series)
+        return written
 
     async def _fetch_and_store(
         self, session: AsyncSession, symbol: str, start: date, end: date, interval: Interval

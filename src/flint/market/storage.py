@@ -16,10 +16,13 @@ Conventions:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from asyncpg.exceptions import UniqueViolationError  # type: ignore[import-untyped]
 from sqlalchemy import Table, column, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -36,8 +39,23 @@ SQLITE_CHUNK = 2000
 _BARS: Table = MarketBar.__table__  # type: ignore[assignment]
 _QUOTES: Table = MarketQuote.__table__  # type: ignore[assignment]
 _KEY = ("symbol", "interval", "timestamp")
-_COLUMNS = tuple(col.name for col in _BARS.columns)
-_PRICES = ("open", "high", "low", "close", "adj_close")
+_COLUMNS = (
+    "symbol",
+    "interval",
+    "timestamp",
+    "open",
+    "high",
+    "low",
+    "close",
+    "adj_close",
+    "volume",
+    "data_type",
+    "provider",
+    "fetched_at",
+)
+"""market_data's columns in the order `upsert_bars` builds its row tuples."""
+if set(_COLUMNS) != {col.name for col in _BARS.columns}:
+    raise RuntimeError("storage._COLUMNS must name every market_data column")
 _STAGE = "market_data_stage"
 
 
@@ -48,9 +66,22 @@ def _write_strategy(dialect: str) -> WriteStrategy:
 
 
 def _utc(value: datetime, what: str) -> datetime:
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         raise ValueError(f"{what} must be timezone-aware, got {value!r}")
     return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class BarSeries:
+    """Bars of one symbol at one interval from one provider, as `upsert_bars_many` takes them."""
+
+    symbol: str
+    interval: Interval
+    bars: Sequence[Bar]
+    provider: str
+    data_type: str = "historical"
 
 
 async def upsert_bars(
@@ -63,41 +94,69 @@ async def upsert_bars(
     data_type: str = "historical",
 ) -> int:
     """Insert or replace ``bars`` of ``symbol`` at ``interval``; returns the rows written.
+    One series of `upsert_bars_many`."""
+    series = BarSeries(symbol, interval, bars, provider, data_type)
+    return await upsert_bars_many(session, [series])
 
-    Bars sharing a timestamp are written once, the last of them winning. On PostgreSQL the
-    rows are COPYed into a temporary staging table and merged with one
-    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (in key order, so concurrent writers lock
-    rows in the same order); on SQLite they go through chunked executemany of
-    ``INSERT ... ON CONFLICT DO UPDATE``.
+
+async def upsert_bars_many(session: AsyncSession, many: Sequence[BarSeries]) -> int:
+    """Insert or replace the bars of every series in one write; returns the rows written.
+
+    Within a series, bars sharing a timestamp are written once, the last of them winning
+    (two series for the same symbol and interval: the later one wins). On PostgreSQL the rows
+    are COPYed straight into the table when none of them exists yet, else COPYed into a
+    temporary staging table and merged with one ``INSERT ... SELECT ... ON CONFLICT DO
+    UPDATE`` (in key order, so concurrent writers lock rows in the same order); on SQLite they
+    go through chunked executemany of ``INSERT ... ON CONFLICT DO UPDATE``.
     """
-    if data_type not in DATA_TYPES:
-        raise ValueError(f"data_type must be one of {DATA_TYPES}, got {data_type!r}")
-    step = Interval(interval).value
     fetched_at = utcnow()
-    latest: dict[datetime, Bar] = {}
-    for bar in bars:
-        latest[_utc(bar.timestamp, "bar timestamp")] = bar
-    if not latest:
-        return 0
+    keyed: list[tuple[tuple[str, str], list[tuple[datetime, Bar]], BarSeries]] = []
+    for series in many:
+        if series.data_type not in DATA_TYPES:
+            raise ValueError(f"data_type must be one of {DATA_TYPES}, got {series.data_type!r}")
+        stamped = [(_utc(bar.timestamp, "bar timestamp"), bar) for bar in series.bars]
+        keyed.append(((series.symbol, Interval(series.interval).value), stamped, series))
+    keyed.sort(key=_series_key)
     rows = [
-        {
-            "symbol": symbol,
-            "interval": step,
-            "timestamp": stamp,
-            **{name: to_stored_price(getattr(bar, name)) for name in _PRICES},
-            "volume": bar.volume,
-            "data_type": data_type,
-            "provider": provider,
-            "fetched_at": fetched_at,
-        }
-        for stamp, bar in sorted(latest.items())
+        (
+            symbol,
+            step,
+            stamp,
+            to_stored_price(bar.open),
+            to_stored_price(bar.high),
+            to_stored_price(bar.low),
+            to_stored_price(bar.close),
+            to_stored_price(bar.adj_close),
+            bar.volume,
+            series.data_type,
+            series.provider,
+            fetched_at,
+        )
+        for (symbol, step), stamped, series in keyed
+        for stamp, bar in stamped
     ]
+    if not _in_key_order(rows):
+        # Repeated timestamps or unsorted bars: the last row of each key wins, in key order.
+        latest = {row[:3]: row for row in rows}
+        rows = [latest[key] for key in sorted(latest)]
+    if not rows:
+        return 0
     conn = await session.connection()
     if _write_strategy(conn.dialect.name) == "copy":
         await _copy_upsert(conn, rows)
     else:
-        await _executemany_upsert(conn, rows)
+        await _executemany_upsert(conn, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
     return len(rows)
+
+
+def _series_key(item: tuple[tuple[str, str], object, object]) -> tuple[str, str]:
+    return item[0]
+
+
+def _in_key_order(rows: list[tuple[Any, ...]]) -> bool:
+    """Whether every row's (symbol, interval, timestamp) is greater than the one before (the
+    usual case: series sorted by symbol, each series' bars oldest first, no repeats)."""
+    return all(a[:3] < b[:3] for a, b in itertools.pairwise(rows))
 
 
 def _replace_all(excluded: Any) -> dict[str, Any]:
@@ -113,16 +172,23 @@ async def _executemany_upsert(conn: AsyncConnection, rows: list[dict[str, Any]])
         await conn.execute(statement, rows[first : first + SQLITE_CHUNK])
 
 
-async def _copy_upsert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    # The CREATE goes through SQLAlchemy first so the transaction has begun before the COPY
-    # runs on the same driver connection; ON COMMIT DROP is a backstop for the DROP below.
+async def _copy_upsert(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+    """New bars (the usual case: history is fetched only for the ranges storage lacks) are
+    COPYed straight into the table inside a SAVEPOINT. If any of them exists already the
+    COPY fails on the primary key, the savepoint undoes it, and the rows are merged through
+    the staging table instead."""
+    # SQLAlchemy begins the transaction (and the savepoint) before the COPY runs on the same
+    # driver connection. COPY skips the column types' conversions: rows already hold checked
+    # prices (Decimal) and aware UTC datetimes, which asyncpg encodes as they are.
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    try:
+        async with conn.begin_nested():
+            await driver.copy_records_to_table(_BARS.name, records=rows, columns=_COLUMNS)
+        return
+    except UniqueViolationError:
+        pass
     await conn.execute(text(f"CREATE TEMPORARY TABLE {_STAGE} (LIKE {_BARS.name}) ON COMMIT DROP"))
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    # COPY skips the column types' conversions: rows already hold checked prices (Decimal) and
-    # aware UTC datetimes, which asyncpg encodes as they are.
-    records = (tuple(row[name] for name in _COLUMNS) for row in rows)
-    await driver.copy_records_to_table(_STAGE, records=records, columns=list(_COLUMNS))
+    await driver.copy_records_to_table(_STAGE, records=rows, columns=_COLUMNS)
     stage = table(_STAGE, *(column(name) for name in _COLUMNS))
     statement = postgresql.insert(_BARS).from_select(
         list(_COLUMNS), select(*stage.c).order_by(*(stage.c[name] for name in _KEY))
