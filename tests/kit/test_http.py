@@ -52,9 +52,16 @@ def _vendor_app() -> Starlette:
             _, code, *retry = scenario.split(":")
             headers = {"Retry-After": retry[0]} if retry else {}
             return PlainTextResponse(f"HTTP {code}", status_code=int(code), headers=headers)
-        return JSONResponse({"ok": True, "n": len(control.requests)})
+        body = (await request.body()).decode()
+        echo = {
+            "method": request.method,
+            "body": body,
+            "auth": request.headers.get("authorization"),
+        }
+        return JSONResponse({"ok": True, "n": len(control.requests), **echo})
 
-    return stub_app([Route("/thing", thing)], control)
+    methods = ["GET", "POST", "PUT", "DELETE"]
+    return stub_app([Route("/thing", thing, methods=methods)], control)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +92,7 @@ async def test_success_takes_one_request_and_returns_the_body(
     client_for: Callable[..., VendorClient], control: StubControl
 ) -> None:
     response = await client_for().get("/thing", {"q": "1"})
-    assert response.json() == {"ok": True, "n": 1}
+    assert response.json() == {"ok": True, "n": 1, "method": "GET", "body": "", "auth": None}
     assert control.count(q="1") == 1
 
 
@@ -94,8 +101,43 @@ async def test_5xx_is_retried_until_it_succeeds(
 ) -> None:
     control.set("status:500", times=2)
     response = await client_for().get("/thing")
-    assert response.json() == {"ok": True, "n": 3}
+    assert response.json()["n"] == 3
     assert control.count() == 3
+
+
+async def test_a_post_that_fails_is_not_sent_again_unless_the_caller_says_it_is_safe(
+    client_for: Callable[..., VendorClient], control: StubControl
+) -> None:
+    control.set("status:502", times=1)
+    with pytest.raises(ProviderUnavailable):
+        await client_for().request("POST", "/thing", content=b"{}")
+    assert control.count() == 1  # it may have been carried out: never blindly repeated
+
+    control.set("status:502", times=1)
+    response = await client_for().request("POST", "/thing", content=b'{"a":1}', retry=True)
+    assert response.json()["method"] == "POST"
+    assert response.json()["body"] == '{"a":1}'
+    assert control.count() == 3
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+async def test_idempotent_methods_are_retried_like_get(
+    client_for: Callable[..., VendorClient], control: StubControl, method: str
+) -> None:
+    control.set("status:503", times=2)
+    response = await client_for().request(method, "/thing")
+    assert response.json()["method"] == method
+    assert control.count() == 3
+
+
+async def test_request_headers_and_basic_auth_reach_the_vendor(
+    client_for: Callable[..., VendorClient], control: StubControl
+) -> None:
+    response = await client_for().request(
+        "GET", "/thing", headers={"Teller-Version": "2020-10-12"}, auth=("token_abc", "")
+    )
+    assert response.json()["auth"] == "Basic dG9rZW5fYWJjOg=="  # base64("token_abc:")
+    assert control.requests[-1].headers["teller-version"] == "2020-10-12"
 
 
 async def test_5xx_on_every_attempt_is_unavailable(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import math
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,6 +67,19 @@ class VendorPolicy:
         return parse_many(self.rate_limits) if self.rate_limits.strip() else []
 
 
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    method: str
+    path: str
+    params: dict[str, str]
+    content: bytes | None
+    headers: dict[str, str]
+    auth: httpx.Auth | tuple[str, str] | None
+
+
 class _RetryableStatus(Exception):
     """A 5xx or 429 answer, raised inside the retry loop so tenacity sees it."""
 
@@ -105,7 +119,10 @@ class VendorClient:
         storage: Storage | None = None,
         breakers: AsyncCircuitBreakerFactory | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """``verify``: an ``ssl.SSLContext`` for vendors that need more than the system's CAs,
+        e.g. one carrying a client certificate for mutual TLS (Teller)."""
         self.provider = provider
         self.policy = policy or VendorPolicy()
         if self.policy.attempts < 1:
@@ -124,6 +141,7 @@ class VendorClient:
             timeout=httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout),
             transport=transport,
             follow_redirects=False,
+            verify=verify,
         )
 
     async def __aenter__(self) -> Self:
@@ -146,15 +164,35 @@ class VendorClient:
         Raises ProviderThrottled (budget spent, or 429 beyond retries or cap) and
         ProviderUnavailable (circuit open, or timeouts/connect errors/5xx beyond retries).
         """
+        return await self.request("GET", path, params=params)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request, as :meth:`get` describes. ``retry`` defaults to True for the
+        idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS) and False otherwise: a POST that
+        timed out may have been carried out, so only the caller can know whether sending it
+        again is safe (e.g. after checking for the order it would have placed)."""
         breaker = await self._breakers.get_breaker(
             self.provider,
             threshold=self.policy.breaker_threshold,
             ttl=self.policy.breaker_recovery,
             exclude=[ProviderThrottled, asyncio.CancelledError],
         )
+        call = _Call(method.upper(), path, dict(params or {}), content, dict(headers or {}), auth)
+        if retry is None:
+            retry = call.method in _IDEMPOTENT
         try:
             async with breaker:
-                return await self._get_with_retries(path, dict(params or {}))
+                return await self._with_retries(call, self.policy.attempts if retry else 1)
         except OpenedState as opened:
             remaining = opened.opened_at + self.policy.breaker_recovery - time.time()
             raise ProviderUnavailable(
@@ -163,9 +201,9 @@ class VendorClient:
                 retry_after=max(0.0, remaining),
             ) from opened
 
-    async def _get_with_retries(self, path: str, params: dict[str, str]) -> httpx.Response:
+    async def _with_retries(self, call: _Call, attempts: int) -> httpx.Response:
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.policy.attempts),
+            stop=stop_after_attempt(attempts),
             wait=self._wait,
             retry=retry_if_exception_type((*_TRANSIENT_TRANSPORT, _RetryableStatus)),
             before_sleep=self._log_retry,
@@ -174,7 +212,7 @@ class VendorClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(path, params)
+                    return await self._attempt(call)
         except _RetryableStatus as failed:
             status = failed.response.status_code
             raise self._status_error(status, failed.retry_after) from failed
@@ -186,9 +224,16 @@ class VendorClient:
             ) from failed
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
-    async def _attempt(self, path: str, params: dict[str, str]) -> httpx.Response:
+    async def _attempt(self, call: _Call) -> httpx.Response:
         await self._take_budget()
-        response = await self._client.get(path, params=params)
+        response = await self._client.request(
+            call.method,
+            call.path,
+            params=call.params,
+            content=call.content,
+            headers=call.headers,
+            auth=call.auth if call.auth is not None else httpx.USE_CLIENT_DEFAULT,
+        )
         status = response.status_code
         if status == httpx.codes.TOO_MANY_REQUESTS or status >= 500:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
