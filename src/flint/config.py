@@ -104,6 +104,24 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    # --- linked accounts and trading -----------------------------------------------------------
+    sandbox_database_url: str | None = None
+    """Where the built-in sandbox institution keeps its accounts, positions and orders (it is
+    a separate institution, so a separate database); default `data_dir/sandbox.db`."""
+    snaptrade_client_id: str | None = None
+    snaptrade_consumer_key: SecretStr | None = None
+    snaptrade_base_url: str = "https://api.snaptrade.com/api/v1"
+    snaptrade_redirect_url: str | None = None
+    """Where SnapTrade's connection portal sends the user back to (your app's page)."""
+    teller_certificate_path: Path | None = None
+    """Teller's client certificate (PEM) for mutual TLS; with the key, enables Teller."""
+    teller_private_key_path: Path | None = None
+    teller_base_url: str = "https://api.teller.io"
+    teller_version: str = "2020-10-12"
+    credentials_keys: SecretStr | None = None
+    """Fernet keys encrypting provider credentials at rest, comma-separated, newest first (so
+    a key can be rotated); unset means one is generated once into data_dir/credentials.key."""
+
     # --- email --------------------------------------------------------------------------------
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -115,7 +133,15 @@ class Settings(BaseSettings):
     email_from: str = "Flint <no-reply@flint.localhost>"
 
     @field_validator(
-        "database_url", "redis_url", "broker_url", "result_backend", "smtp_host", "public_url"
+        "database_url",
+        "redis_url",
+        "broker_url",
+        "result_backend",
+        "smtp_host",
+        "public_url",
+        "sandbox_database_url",
+        "snaptrade_client_id",
+        "snaptrade_redirect_url",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
@@ -127,6 +153,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'flint.db').resolve()}"
+
+    @property
+    def resolved_sandbox_database_url(self) -> str:
+        if self.sandbox_database_url:
+            return self.sandbox_database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'sandbox.db').resolve()}"
 
     @property
     def resolved_public_url(self) -> str:

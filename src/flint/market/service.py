@@ -146,6 +146,17 @@ class MarketData:
             return None
         return QuoteView(quote_from_json(cached), self._name(symbol), stale=False)
 
+    async def latest(self, symbol: str) -> QuoteView:
+        """The current quote for pricing (an order fill, a valuation): the cached one, else
+        fresh from the providers and cached, without touching the database. NotFound for an
+        unknown symbol, ProvidersFailed when no provider answers."""
+        view = await self.cached_quote(symbol)
+        if view is not None:
+            return view
+        quote = await self._ask_quote(symbol)
+        await self.cache.set(quote_key(symbol), quote_to_json(quote), self.quote_ttl)
+        return QuoteView(quote, self._name(symbol), stale=False)
+
     async def _ask_quote(self, symbol: str) -> Quote:
         return await self._first(symbol, lambda provider: provider.quote(symbol))
 
