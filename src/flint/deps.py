@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from flint.accounts.service import Accounts
 from flint.auth.principals import INVALID, Principals
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle
@@ -35,11 +36,13 @@ class Runtime:
     login_throttle: LoginThrottle
     stream: QuoteHub
     principals: Principals
+    accounts: Accounts
 
     async def aclose(self) -> None:
         """Release what the runtime holds: the quote stream's tasks (they use everything
         below), vendor clients, the cache, the database pool."""
         await self.stream.stop()
+        await self.accounts.providers.aclose()
         await self.market.aclose()
         await self.cache.close()
         await self.engine.dispose()

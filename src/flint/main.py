@@ -14,6 +14,9 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from flint import __version__
+from flint.accounts.registry import AccountProviders, credential_box
+from flint.accounts.router import router as accounts_router
+from flint.accounts.service import Accounts
 from flint.auth.pages import router as auth_pages
 from flint.auth.principals import Principals
 from flint.auth.router import router as auth_router
@@ -35,10 +38,18 @@ from flint.market.ws import redact_query_tokens
 from flint.market.ws import router as market_stream_router
 from flint.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.ops.router import router as ops_router
+from flint.trades.router import router as trades_router
 from flint.users.router import router as users_router
 from flint.watchlist.router import router as watchlist_router
 
-API_ROUTERS: list[APIRouter] = [auth_router, users_router, watchlist_router, market_router]
+API_ROUTERS: list[APIRouter] = [
+    auth_router,
+    users_router,
+    watchlist_router,
+    market_router,
+    accounts_router,
+    trades_router,
+]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -97,6 +108,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         stream=stream,
         principals=Principals(tokens, cache, engine, settings.principal_cache_seconds),
+        accounts=Accounts(AccountProviders(settings, market), credential_box(settings)),
     )
 
 

@@ -1,19 +1,35 @@
 """Every feature's tables, imported in one place so `Base.metadata` is complete (Alembic, tests)."""
 
+from flint.accounts.models import (
+    AccountHolding,
+    AccountLink,
+    AccountTransaction,
+    LinkedAccount,
+    ProviderIdentity,
+)
 from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.db import Base
 from flint.market.models import MarketBar, MarketQuote
 from flint.notifications.models import OutboxMessage
+from flint.trades.models import IdempotencyKey, Trade, TradeEvent
 from flint.users.models import User
 from flint.watchlist.models import WatchlistItem
 
 __all__ = [
+    "AccountHolding",
+    "AccountLink",
+    "AccountTransaction",
     "Base",
+    "IdempotencyKey",
+    "LinkedAccount",
     "MarketBar",
     "MarketQuote",
     "OutboxMessage",
     "PasswordResetToken",
+    "ProviderIdentity",
     "RefreshToken",
+    "Trade",
+    "TradeEvent",
     "User",
     "WatchlistItem",
 ]

@@ -20,11 +20,17 @@ from flint.config import Settings, get_settings
 from flint.db import create_engine, create_sessionmaker
 
 if TYPE_CHECKING:
+    from flint.accounts.service import Accounts
     from flint.market.service import MarketData
 
 T = TypeVar("T")
 
-TASK_MODULES = ["flint.notifications.tasks", "flint.market.tasks"]
+TASK_MODULES = [
+    "flint.notifications.tasks",
+    "flint.market.tasks",
+    "flint.accounts.tasks",
+    "flint.trades.tasks",
+]
 
 
 def broker_url(settings: Settings) -> str:
@@ -55,6 +61,16 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "flint.notifications.resend_stale",
                 "schedule": 60.0,
             },
+            "trades-sweep": {
+                "task": "flint.trades.sweep",
+                "schedule": 30.0,
+                "options": {"expires": 30},
+            },
+            "accounts-sync-all": {
+                "task": "flint.accounts.sync_all",
+                "schedule": 24 * 3600.0,
+                "options": {"expires": 3600},
+            },
             "market-refresh-quotes": {
                 "task": "flint.market.refresh_quotes",
                 "schedule": settings.quote_refresh_seconds,
@@ -76,7 +92,39 @@ class _TaskRuntime:
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._market: MarketData | None = None
+        self._accounts: Accounts | None = None
+        self._settings: Settings | None = None
         self._lock = threading.Lock()
+
+    def settings(self) -> Settings:
+        return self._settings or get_settings()
+
+    def configure(self, settings: Settings | None) -> None:
+        """Build from ``settings`` rather than the environment's from now on (a test running a
+        worker inside its own process); what was built before is closed first."""
+        self.close()
+        self._settings = settings
+
+    def close(self) -> None:
+        """Release what the runtime built (clients, pool, event loop)."""
+
+        async def _release() -> None:
+            if self._accounts is not None:
+                await self._accounts.providers.aclose()
+            if self._market is not None:
+                await self._market.aclose()
+            if self._engine is not None:
+                await self._engine.dispose()
+
+        if self._runner is not None:
+            self.run(_release())
+            with self._lock:
+                self._runner.close()
+        self._runner = None
+        self._engine = None
+        self._sessionmaker = None
+        self._market = None
+        self._accounts = None
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._lock:
@@ -89,13 +137,23 @@ class _TaskRuntime:
             from flint.kit.cache import create_cache
             from flint.market.providers.factory import build_market
 
-            settings = get_settings()
+            settings = self.settings()
             self._market = build_market(settings, create_cache(settings.redis_url))
         return self._market
 
+    def accounts(self) -> Accounts:
+        if self._accounts is None:
+            from flint.accounts.registry import AccountProviders, credential_box
+            from flint.accounts.service import Accounts
+
+            settings = self.settings()
+            providers = AccountProviders(settings, self.market())
+            self._accounts = Accounts(providers, credential_box(settings))
+        return self._accounts
+
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
         if self._sessionmaker is None:
-            settings = get_settings()
+            settings = self.settings()
             self._engine = create_engine(settings.resolved_database_url)
             self._sessionmaker = create_sessionmaker(self._engine)
         return self._sessionmaker

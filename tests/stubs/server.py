@@ -2,17 +2,20 @@
 
 Adapters are tested over a real socket (timeouts, connection errors and retries only exist
 there), never against the internet. Every stub keeps a :class:`StubControl`: the scenario to
-serve next and a log of the requests it received.
+serve next and a log of the requests it received. A stub can be served over TLS, optionally
+requiring a client certificate (mutual TLS, as Teller does): pass a :class:`ServerTLS`.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import uvicorn
@@ -100,17 +103,34 @@ def stub_app(routes: list[Route], control: StubControl) -> Starlette:
     return app
 
 
+@dataclass(frozen=True)
+class ServerTLS:
+    """Serve over TLS with this certificate and key (PEM files, e.g. from
+    :func:`tests.stubs.tls.make_certificates`). With ``client_ca`` the server requires every
+    client to present a certificate signed by that CA: a client without one, or with one the CA
+    did not sign, fails the TLS handshake and the app never sees its request."""
+
+    certfile: Path
+    keyfile: Path
+    client_ca: Path | None = None
+
+
 @contextmanager
 def serve(
-    app: ASGIApp, lifespan: Literal["on", "off", "auto"] = "off", *, start_within: float = 10
+    app: ASGIApp,
+    lifespan: Literal["on", "off", "auto"] = "off",
+    *,
+    start_within: float = 10,
+    tls: ServerTLS | None = None,
 ) -> Iterator[str]:
-    """Serve ``app`` on a free port of 127.0.0.1 until the block ends; yields its base URL.
-    Raises RuntimeError when the server does not start within ``start_within`` seconds or does
-    not stop within 10 s of the block's end."""
+    """Serve ``app`` on a free port of 127.0.0.1 until the block ends; yields its base URL
+    (``https://`` with ``tls``). Raises RuntimeError when the server does not start within
+    ``start_within`` seconds or does not stop within 10 s of the block's end."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    client_ca = tls.client_ca if tls else None
     config = uvicorn.Config(
         app,
         lifespan=lifespan,
@@ -118,6 +138,10 @@ def serve(
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=1,
+        ssl_certfile=tls.certfile if tls else None,
+        ssl_keyfile=tls.keyfile if tls else None,
+        ssl_ca_certs=client_ca,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -129,7 +153,7 @@ def serve(
             raise RuntimeError(f"the server did not start within {start_within:g} s")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -147,9 +171,9 @@ class RunningStub:
 
 
 @contextmanager
-def run_stub(app: Starlette) -> Iterator[RunningStub]:
-    """:func:`serve` for an app built by :func:`stub_app`."""
-    with serve(app) as url:
+def run_stub(app: Starlette, *, tls: ServerTLS | None = None) -> Iterator[RunningStub]:
+    """:func:`serve` for an app built by :func:`stub_app` (over TLS with ``tls``)."""
+    with serve(app, tls=tls) as url:
         yield RunningStub(url, app.state.control)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flint.config import get_settings
 from flint.db import commit
 from flint.market import service
 from flint.worker import celery_app, run_async, runtime
@@ -13,7 +12,7 @@ def refresh_quotes() -> int:
     """Refresh, store and cache the quotes of every watched symbol, in batches."""
 
     async def _run() -> int:
-        settings = get_settings()
+        settings = runtime.settings()
         market = runtime.market()
         sessionmaker = runtime.sessionmaker()
         async with sessionmaker() as session:

@@ -8,7 +8,6 @@ from functools import partial
 
 import anyio
 
-from flint.config import get_settings
 from flint.db import commit
 from flint.notifications import service
 from flint.notifications.email import DeliveryError
@@ -27,7 +26,7 @@ def deliver(message_id: str) -> str:
     async def _run() -> str:
         async with runtime.sessionmaker()() as session:
             try:
-                status = await service.deliver(session, get_settings(), uuid.UUID(message_id))
+                status = await service.deliver(session, runtime.settings(), uuid.UUID(message_id))
             finally:
                 await commit(session)  # attempts and last_error are kept even when it raises
             return status

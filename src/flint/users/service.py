@@ -5,9 +5,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flint.accounts.service import list_accounts
 from flint.errors import NotFound
 from flint.users.models import User
-from flint.users.schemas import Preferences, UpdateMe, UserProfile
+from flint.users.schemas import LinkedAccountSummary, Preferences, UpdateMe, UserProfile
 
 
 async def profile(session: AsyncSession, user: User) -> UserProfile:
@@ -15,7 +16,15 @@ async def profile(session: AsyncSession, user: User) -> UserProfile:
         user_id=user.id,
         name=user.full_name,
         email=user.email,
-        accounts=[],
+        accounts=[
+            LinkedAccountSummary(
+                account_id=account.id,
+                provider=account.provider,
+                name=account.name,
+                type=account.type,
+            )
+            for account in await list_accounts(session, user.id)
+        ],
         created_at=user.created_at,
         last_login=user.last_login,
         preferences=Preferences.model_validate(user.preferences),

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from flint.accounts import service
+from flint.accounts.models import AccountHolding, AccountTransaction, LinkedAccount
+from flint.accounts.schemas import (
+    AccountDetail,
+    Accounts,
+    AccountSummary,
+    Balances,
+    ConnectPortal,
+    ConnectRequest,
+    HoldingOut,
+    LinkRequest,
+    LinkResult,
+    SyncQueued,
+    TransactionOut,
+)
+from flint.db import SessionDep, after_commit
+from flint.deps import CurrentUser
+from flint.errors import problem_responses
+
+router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+
+async def get_accounts_context(request: Request) -> service.Accounts:
+    context: service.Accounts = request.app.state.runtime.accounts
+    return context
+
+
+AccountsDep = Annotated[service.Accounts, Depends(get_accounts_context)]
+
+
+def summary(account: LinkedAccount) -> AccountSummary:
+    return AccountSummary(
+        account_id=account.id,
+        provider=account.provider,
+        name=account.name,
+        type=account.type,
+        currency=account.currency,
+        institution=account.institution,
+        mask=account.mask,
+        can_trade=account.can_trade,
+        balances=Balances(
+            current=account.balance_current,
+            available=account.balance_available,
+            cash=account.balance_cash,
+            buying_power=account.balance_buying_power,
+        ),
+        last_synced_at=account.last_synced_at,
+        sync_error=account.sync_error,
+    )
+
+
+def _holding(row: AccountHolding) -> HoldingOut:
+    value: Decimal | None = row.quantity * row.price if row.price is not None else None
+    return HoldingOut(
+        symbol=row.symbol,
+        name=row.name,
+        quantity=row.quantity,
+        price=row.price,
+        value=value,
+        cost_basis=row.cost_basis,
+        currency=row.currency,
+    )
+
+
+def _transaction(row: AccountTransaction) -> TransactionOut:
+    return TransactionOut(
+        transaction_id=row.id,
+        date=row.date,
+        amount=row.amount,
+        currency=row.currency,
+        description=row.description,
+        status=row.status,
+        category=row.category,
+        type=row.type,
+        symbol=row.symbol,
+        quantity=row.quantity,
+        price=row.price,
+    )
+
+
+@router.post(
+    "/connect",
+    summary="Start linking at a provider with a hosted portal (SnapTrade)",
+    description="Registers you at the provider when needed and returns the portal's URL. "
+    "When the portal sends you back with an authorization id, call `POST /accounts/link` "
+    "with it as `authCode`.",
+    responses=problem_responses(401, 422, 503),
+)
+async def connect(
+    body: ConnectRequest, user: CurrentUser, session: SessionDep, ctx: AccountsDep
+) -> ConnectPortal:
+    url = await service.connect_url(session, ctx, user.id, body.provider, body.redirect_url)
+    return ConnectPortal(provider=body.provider, url=url)
+
+
+@router.post(
+    "/link",
+    status_code=status.HTTP_201_CREATED,
+    summary="Link accounts with what the institution gave back",
+    description="The sandbox links any code: a brokerage account ($100,000 cash unless the "
+    "code is like `cash-25000`, a few positions), a checking and a savings account with a "
+    "year of transactions. Codes starting with `refuse` are refused, to try that path.",
+    responses=problem_responses(401, 422, 503),
+)
+async def link(
+    body: LinkRequest, user: CurrentUser, session: SessionDep, ctx: AccountsDep
+) -> LinkResult:
+    accounts = await service.link(session, ctx, user.id, body.provider, body.auth_code)
+    return LinkResult(
+        account_id=accounts[0].id,
+        provider=body.provider,
+        accounts=[summary(account) for account in accounts],
+    )
+
+
+@router.get("", summary="Your linked accounts", responses=problem_responses(401))
+async def list_accounts(user: CurrentUser, session: SessionDep) -> Accounts:
+    return Accounts(accounts=[summary(a) for a in await service.list_accounts(session, user.id)])
+
+
+@router.get(
+    "/{accountId}",
+    summary="One account: balances, holdings and a page of transactions (newest first)",
+    responses=problem_responses(401, 404, 422),
+)
+async def read_account(
+    accountId: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> AccountDetail:
+    account = await service.get_account(session, user.id, accountId)
+    rows, next_cursor = await service.transactions_page(session, account, limit, cursor)
+    held = await service.holdings(session, account)
+    return AccountDetail(
+        **summary(account).model_dump(),
+        holdings=[_holding(row) for row in held],
+        transactions=[_transaction(row) for row in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.post(
+    "/{accountId}/sync",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Sync the account (and the others of its link) from the provider, in the background",
+    responses=problem_responses(401, 404),
+)
+async def sync(accountId: uuid.UUID, user: CurrentUser, session: SessionDep) -> SyncQueued:
+    account = await service.get_account(session, user.id, accountId)
+    link_id = account.link_id
+
+    async def _queue() -> None:
+        from flint.accounts.tasks import enqueue_sync
+
+        await enqueue_sync(link_id)
+
+    after_commit(session, _queue)
+    return SyncQueued(account_id=account.id)
+
+
+@router.delete(
+    "/{accountId}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Unlink the account (with the others of its link)",
+    description="Revokes the link at the provider where it can, deletes the credentials, "
+    "holdings and transactions; trades placed through it stay in your history.",
+    responses=problem_responses(401, 404),
+)
+async def unlink(
+    accountId: uuid.UUID, user: CurrentUser, session: SessionDep, ctx: AccountsDep
+) -> None:
+    await service.unlink(session, ctx, user.id, accountId)

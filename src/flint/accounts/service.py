@@ -1,0 +1,396 @@
+"""Linking, syncing and unlinking accounts at the providers (`flint.accounts.providers`).
+
+A link stores the provider's credentials sealed (`CredentialBox`) and one `LinkedAccount` per
+account it reaches; a sync copies balances, holdings and transactions from the provider. The
+provider is the source of truth: a sync replaces holdings and upserts transactions by the
+provider's ids, so running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import structlog
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.accounts.models import (
+    AccountHolding,
+    AccountLink,
+    AccountTransaction,
+    LinkedAccount,
+    ProviderIdentity,
+)
+from flint.accounts.providers.types import (
+    AccountGone,
+    AccountProvider,
+    AccountProviderError,
+    Capability,
+    Credentials,
+    Identity,
+    LinkRefused,
+    ProviderAccount,
+    Transaction,
+)
+from flint.accounts.registry import AccountProviders
+from flint.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
+from flint.kit.crypto import CredentialBox
+from flint.kit.time import utcnow
+from flint.kit.vendor_errors import ProviderError
+
+log = structlog.get_logger(__name__)
+
+RESYNC_OVERLAP = timedelta(days=10)
+"""A sync asks for transactions from this long before the newest one stored: pending ones
+settle (and may change) within days."""
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """What the services need from the runtime."""
+
+    providers: AccountProviders
+    box: CredentialBox
+
+
+def _unavailable(provider: str, exc: ProviderError) -> ServiceUnavailable:
+    return ServiceUnavailable(f"{provider} is unavailable right now ({exc.reason}); try again.")
+
+
+async def _identity(
+    session: AsyncSession, ctx: Accounts, user_id: uuid.UUID, name: str, provider: AccountProvider
+) -> Identity:
+    stmt = select(ProviderIdentity).where(
+        ProviderIdentity.user_id == user_id, ProviderIdentity.provider == name
+    )
+    stored = (await session.execute(stmt)).scalar_one_or_none()
+    if stored is not None:
+        return ctx.box.open(stored.sealed)
+    try:
+        identity = await provider.register(str(user_id))
+    except ProviderError as exc:
+        raise _unavailable(name, exc) from exc
+    if identity:
+        session.add(ProviderIdentity(user_id=user_id, provider=name, sealed=ctx.box.seal(identity)))
+        await session.flush()
+    return identity
+
+
+async def connect_url(
+    session: AsyncSession, ctx: Accounts, user_id: uuid.UUID, name: str, redirect: str | None
+) -> str:
+    provider = ctx.providers.get(name)
+    if Capability.PORTAL not in provider.capabilities:
+        detail = f"{name} links with an auth code directly; call POST /api/v1/accounts/link."
+        raise ValidationFailed(detail, errors=[field_error("body.provider", detail)])
+    identity = await _identity(session, ctx, user_id, name, provider)
+    try:
+        return await provider.connect_url(identity, redirect_url=redirect)
+    except ProviderError as exc:
+        raise _unavailable(name, exc) from exc
+
+
+async def link(
+    session: AsyncSession, ctx: Accounts, user_id: uuid.UUID, name: str, auth_code: str
+) -> list[LinkedAccount]:
+    """Link with ``auth_code`` and sync what it reaches; returns the linked accounts. Linking
+    accounts the user has linked already moves them to the new link (fresh credentials)
+    instead of duplicating them."""
+    provider = ctx.providers.get(name)
+    identity = await _identity(session, ctx, user_id, name, provider)
+    try:
+        linked = await provider.link(identity, auth_code)
+    except LinkRefused as exc:
+        detail = f"{name} refused the code: {exc.reason}"
+        raise ValidationFailed(detail, errors=[field_error("body.authCode", exc.reason)]) from exc
+    except ProviderError as exc:
+        raise _unavailable(name, exc) from exc
+    if not linked.accounts:
+        detail = f"{name} linked no accounts with that code."
+        raise ValidationFailed(detail, errors=[field_error("body.authCode", detail)])
+
+    record = AccountLink(
+        user_id=user_id, provider=name, sealed_credentials=ctx.box.seal(linked.credentials)
+    )
+    session.add(record)
+    await session.flush()
+    accounts = [await _adopt(session, record, found) for found in linked.accounts]
+    await _drop_empty_links(session, user_id, name, keep=record.id)
+    await sync_link(session, ctx, record.id)
+    return accounts
+
+
+async def _adopt(
+    session: AsyncSession, record: AccountLink, found: ProviderAccount
+) -> LinkedAccount:
+    stmt = select(LinkedAccount).where(
+        LinkedAccount.user_id == record.user_id,
+        LinkedAccount.provider == record.provider,
+        LinkedAccount.provider_account_id == found.id,
+        LinkedAccount.unlinked_at.is_(None),
+    )
+    account = (await session.execute(stmt)).scalar_one_or_none()
+    if account is None:
+        account = LinkedAccount(
+            user_id=record.user_id, provider=record.provider, provider_account_id=found.id
+        )
+        session.add(account)
+    account.link_id = record.id
+    account.name = found.name
+    account.type = found.type.value
+    account.currency = found.currency
+    account.institution = found.institution
+    account.mask = found.mask
+    account.can_trade = found.can_trade
+    await session.flush()
+    return account
+
+
+async def _drop_empty_links(
+    session: AsyncSession, user_id: uuid.UUID, name: str, *, keep: uuid.UUID
+) -> None:
+    """Older links of the user whose accounts all moved to a newer link: forget them."""
+    used = select(LinkedAccount.link_id).where(LinkedAccount.unlinked_at.is_(None))
+    await session.execute(
+        update(AccountLink)
+        .where(
+            AccountLink.user_id == user_id,
+            AccountLink.provider == name,
+            AccountLink.id != keep,
+            AccountLink.status != "unlinked",
+            AccountLink.id.not_in(used),
+        )
+        .values(status="unlinked", sealed_credentials=None, unlinked_at=utcnow())
+    )
+
+
+async def _credentials(
+    session: AsyncSession, ctx: Accounts, record: AccountLink
+) -> tuple[AccountProvider, Identity, Credentials]:
+    provider = ctx.providers.get(record.provider, field="provider")
+    identity = await _identity(session, ctx, record.user_id, record.provider, provider)
+    if record.sealed_credentials is None:
+        raise AccountGone(record.provider, "the link was removed")
+    return provider, identity, ctx.box.open(record.sealed_credentials)
+
+
+async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) -> int:
+    """Bring every active account of the link up to date; returns the accounts synced. A
+    provider that no longer honours the link marks it broken (the accounts keep their last
+    data and say why); a provider that is down leaves everything as it was and raises."""
+    record = await session.get(AccountLink, link_id)
+    if record is None or record.status == "unlinked":
+        return 0
+    provider, identity, credentials = await _credentials(session, ctx, record)
+    stmt = select(LinkedAccount).where(
+        LinkedAccount.link_id == link_id, LinkedAccount.unlinked_at.is_(None)
+    )
+    accounts = list((await session.execute(stmt)).scalars())
+    synced = 0
+    for account in accounts:
+        try:
+            await _sync_account(session, provider, identity, credentials, account)
+        except AccountGone as exc:
+            record.status = "broken"
+            account.sync_error = f"The institution no longer honours this link: {exc.reason}"
+            log.info("account_link_broken", link_id=str(link_id), provider=record.provider)
+            continue
+        except AccountProviderError as exc:
+            account.sync_error = exc.reason[:500]
+            continue
+        account.sync_error = None
+        account.last_synced_at = utcnow()
+        synced += 1
+    await session.flush()
+    return synced
+
+
+async def _sync_account(
+    session: AsyncSession,
+    provider: AccountProvider,
+    identity: Identity,
+    credentials: Credentials,
+    account: LinkedAccount,
+) -> None:
+    remote = account.provider_account_id
+    if Capability.BALANCES in provider.capabilities:
+        balances = await provider.balances(identity, credentials, remote)
+        account.balance_current = balances.current
+        account.balance_available = balances.available
+        account.balance_cash = balances.cash
+        account.balance_buying_power = balances.buying_power
+    if Capability.HOLDINGS in provider.capabilities:
+        holdings = await provider.holdings(identity, credentials, remote)
+        await session.execute(delete(AccountHolding).where(AccountHolding.account_id == account.id))
+        merged: dict[str, AccountHolding] = {}
+        for held in holdings:
+            merged[held.symbol] = AccountHolding(
+                account_id=account.id,
+                symbol=held.symbol,
+                quantity=held.quantity,
+                price=held.price,
+                cost_basis=held.cost_basis,
+                currency=held.currency,
+                name=held.name,
+            )
+        session.add_all(merged.values())
+    if Capability.TRANSACTIONS in provider.capabilities:
+        newest = await session.scalar(
+            select(AccountTransaction.date)
+            .where(AccountTransaction.account_id == account.id)
+            .order_by(AccountTransaction.date.desc())
+            .limit(1)
+        )
+        since = newest - RESYNC_OVERLAP if newest else None
+        fetched = await provider.transactions(identity, credentials, remote, since=since)
+        await _store_transactions(session, account, fetched, since)
+    await session.flush()
+
+
+async def _store_transactions(
+    session: AsyncSession, account: LinkedAccount, fetched: list[Transaction], since: date | None
+) -> None:
+    # Pending transactions in the window are replaced by what the provider says now (a
+    # pending card payment settles under a new id or disappears).
+    window = [AccountTransaction.account_id == account.id, AccountTransaction.status == "pending"]
+    if since is not None:
+        window.append(AccountTransaction.date >= since)
+    await session.execute(delete(AccountTransaction).where(*window))
+    ids = [item.id for item in fetched]
+    stored = (
+        {
+            row.provider_transaction_id: row
+            for row in (
+                await session.execute(
+                    select(AccountTransaction).where(
+                        AccountTransaction.account_id == account.id,
+                        AccountTransaction.provider_transaction_id.in_(ids),
+                    )
+                )
+            ).scalars()
+        }
+        if ids
+        else {}
+    )
+    for item in fetched:
+        row = stored.get(item.id)
+        if row is None:
+            row = AccountTransaction(account_id=account.id, provider_transaction_id=item.id)
+            session.add(row)
+            stored[item.id] = row
+        row.date = item.date
+        row.amount = item.amount
+        row.currency = item.currency
+        row.description = item.description[:500]
+        row.status = item.status
+        row.category = item.category
+        row.type = item.type
+        row.symbol = item.symbol
+        row.quantity = item.quantity
+        row.price = item.price
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+async def list_accounts(session: AsyncSession, user_id: uuid.UUID) -> list[LinkedAccount]:
+    stmt = (
+        select(LinkedAccount)
+        .where(LinkedAccount.user_id == user_id, LinkedAccount.unlinked_at.is_(None))
+        .order_by(LinkedAccount.created_at, LinkedAccount.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_account(
+    session: AsyncSession, user_id: uuid.UUID, account_id: uuid.UUID
+) -> LinkedAccount:
+    """The caller's account; anyone else's, or an unlinked one, is 404."""
+    account = await session.get(LinkedAccount, account_id)
+    if account is None or account.user_id != user_id or account.unlinked_at is not None:
+        raise NotFound(f"No account {account_id}.")
+    return account
+
+
+async def holdings(session: AsyncSession, account: LinkedAccount) -> list[AccountHolding]:
+    stmt = (
+        select(AccountHolding)
+        .where(AccountHolding.account_id == account.id)
+        .order_by(AccountHolding.symbol)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def _encode_cursor(row: AccountTransaction) -> str:
+    return base64.urlsafe_b64encode(f"{row.date.isoformat()}|{row.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[date, uuid.UUID]:
+    try:
+        day, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return date.fromisoformat(day), uuid.UUID(ident)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        detail = "The cursor is not one this API gave out."
+        raise ValidationFailed(detail, errors=[field_error("query.cursor", detail)]) from exc
+
+
+async def transactions_page(
+    session: AsyncSession, account: LinkedAccount, limit: int, cursor: str | None
+) -> tuple[list[AccountTransaction], str | None]:
+    """Newest first (date, then id), ``limit`` at a time; the cursor names the last row."""
+    stmt = select(AccountTransaction).where(AccountTransaction.account_id == account.id)
+    if cursor:
+        day, ident = _decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                AccountTransaction.date < day,
+                and_(AccountTransaction.date == day, AccountTransaction.id < ident),
+            )
+        )
+    stmt = stmt.order_by(AccountTransaction.date.desc(), AccountTransaction.id.desc())
+    rows = list((await session.execute(stmt.limit(limit + 1))).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_encode_cursor(rows[-1]) if more and rows else None)
+
+
+# --- unlinking -----------------------------------------------------------------------------
+
+
+async def unlink(
+    session: AsyncSession, ctx: Accounts, user_id: uuid.UUID, account_id: uuid.UUID
+) -> None:
+    """Unlink the account's whole link: revoke it at the provider where it can be revoked
+    (failures there are logged, never kept from the user), delete the credentials, holdings
+    and transactions; the account rows stay for the trade history."""
+    account = await get_account(session, user_id, account_id)
+    record = await session.get(AccountLink, account.link_id)
+    assert record is not None
+    if record.sealed_credentials is not None:
+        try:
+            provider, identity, credentials = await _credentials(session, ctx, record)
+            await provider.unlink(identity, credentials)
+        except (AccountProviderError, ProviderError) as exc:
+            log.warning("unlink_at_provider_failed", provider=record.provider, reason=str(exc))
+    now = utcnow()
+    record.status = "unlinked"
+    record.sealed_credentials = None
+    record.unlinked_at = now
+    ids = select(LinkedAccount.id).where(LinkedAccount.link_id == record.id)
+    await session.execute(delete(AccountHolding).where(AccountHolding.account_id.in_(ids)))
+    await session.execute(delete(AccountTransaction).where(AccountTransaction.account_id.in_(ids)))
+    await session.execute(
+        update(LinkedAccount)
+        .where(LinkedAccount.link_id == record.id, LinkedAccount.unlinked_at.is_(None))
+        .values(unlinked_at=now, balance_current=None, balance_available=None)
+    )
+    await session.flush()
+
+
+async def active_links(session: AsyncSession) -> list[uuid.UUID]:
+    stmt = select(AccountLink.id).where(AccountLink.status == "active").order_by(AccountLink.id)
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, model_validator
+
+from flint.accounts.providers.types import OrderAction, OrderType, TimeInForce
+from flint.kit.money import JsonDecimal
+from flint.kit.schema import ApiModel, RequestModel
+from flint.kit.symbols import Symbol
+
+MAX_QUANTITY = Decimal("1000000000")
+"""More than any real order; larger is a typo (or an attack on arithmetic)."""
+MAX_PRICE = Decimal("100000000")
+
+
+def _quantity(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("quantity must be a finite number")
+    if value <= 0:
+        raise ValueError("quantity must be greater than 0")
+    if value > MAX_QUANTITY:
+        raise ValueError(f"quantity must be at most {MAX_QUANTITY:,}")
+    if value != value.quantize(Decimal("1e-8")):
+        raise ValueError("quantity has at most 8 decimal places")
+    return value
+
+
+def _price(value: Decimal | None) -> Decimal | None:
+    if value is None:
+        return None
+    if not value.is_finite() or value <= 0:
+        raise ValueError("prices must be greater than 0")
+    if value > MAX_PRICE:
+        raise ValueError(f"prices must be at most {MAX_PRICE:,}")
+    if value != value.quantize(Decimal("1e-8")):
+        raise ValueError("prices have at most 8 decimal places")
+    return value
+
+
+Quantity = Annotated[
+    Decimal,
+    Field(
+        description="Units to trade: > 0, at most 8 decimals (fractional shares, crypto). "
+        'Send it as a string (`"0.015"`) to keep every digit.',
+        examples=["10", "0.015"],
+    ),
+    AfterValidator(_quantity),
+]
+OrderPrice = Annotated[Decimal | None, AfterValidator(_price)]
+
+
+class ExecuteTrade(RequestModel):
+    account_id: uuid.UUID
+    asset: Symbol
+    action: OrderAction
+    quantity: Quantity
+    order_type: OrderType = OrderType.MARKET
+    limit_price: OrderPrice = Field(None, description="Required for limit and stop_limit.")
+    stop_price: OrderPrice = Field(None, description="Required for stop and stop_limit.")
+    time_in_force: TimeInForce = TimeInForce.DAY
+
+    @model_validator(mode="after")
+    def _prices_for_the_order_type(self) -> ExecuteTrade:
+        needs_limit = self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        needs_stop = self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        if needs_limit and self.limit_price is None:
+            raise ValueError(f"limitPrice is required for {self.order_type.value} orders")
+        if needs_stop and self.stop_price is None:
+            raise ValueError(f"stopPrice is required for {self.order_type.value} orders")
+        if not needs_limit and self.limit_price is not None:
+            raise ValueError(f"limitPrice does not apply to {self.order_type.value} orders")
+        if not needs_stop and self.stop_price is not None:
+            raise ValueError(f"stopPrice does not apply to {self.order_type.value} orders")
+        return self
+
+    def fingerprint(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class TradeOut(ApiModel):
+    trade_id: uuid.UUID
+    account_id: uuid.UUID
+    asset: str
+    action: str
+    quantity: JsonDecimal
+    order_type: str
+    time_in_force: str
+    limit_price: JsonDecimal | None = None
+    stop_price: JsonDecimal | None = None
+    status: str = Field(
+        description="pending, submitted, partially_filled, filled, rejected, canceled, "
+        "expired or failed"
+    )
+    filled_quantity: JsonDecimal
+    average_price: JsonDecimal | None = None
+    fees: JsonDecimal
+    reason: str | None = None
+    provider_order_id: str | None = None
+    created_at: datetime
+    submitted_at: datetime | None = None
+    executed_at: datetime | None = None
+
+
+class Trades(ApiModel):
+    trades: list[TradeOut]
+
+
+class TradeEventOut(ApiModel):
+    status: str
+    detail: dict[str, Any]
+    created_at: datetime

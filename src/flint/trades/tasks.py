@@ -1,0 +1,81 @@
+"""Celery tasks of trading: submit a trade once, follow open orders, sweep up the lost."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+import anyio
+
+from flint.db import commit
+from flint.kit.vendor_errors import ProviderError
+from flint.trades import service
+from flint.worker import celery_app, run_async, runtime
+
+MAX_SUBMIT_RETRIES = 8
+
+
+def _context() -> service.TradingContext:
+    return service.TradingContext(runtime.accounts(), runtime.market())
+
+
+@celery_app.task(name="flint.trades.submit", bind=True, max_retries=MAX_SUBMIT_RETRIES)
+def submit(self: Any, trade_id: str) -> str:
+    """Acked late (worker config): a worker that dies mid-way leaves the job to another, which
+    asks the provider for the order before placing anything."""
+
+    async def _run() -> str:
+        async with runtime.sessionmaker()() as session:
+            status = await service.submit(session, _context(), uuid.UUID(trade_id))
+            await commit(session)
+            return status
+
+    async def _give_up(reason: str) -> None:
+        async with runtime.sessionmaker()() as session:
+            await service.give_up(session, uuid.UUID(trade_id), reason)
+            await commit(session)
+
+    try:
+        return run_async(_run())
+    except ProviderError as exc:
+        if self.request.retries >= MAX_SUBMIT_RETRIES:
+            run_async(_give_up(f"the provider stayed unavailable: {exc.reason}"))
+            return "failed"
+        raise self.retry(exc=exc, countdown=min(2**self.request.retries, 60)) from exc
+
+
+@celery_app.task(name="flint.trades.refresh")
+def refresh(trade_id: str) -> str:
+    async def _run() -> str:
+        async with runtime.sessionmaker()() as session:
+            status = await service.refresh(session, _context(), uuid.UUID(trade_id))
+            await commit(session)
+            return status
+
+    return run_async(_run())
+
+
+@celery_app.task(name="flint.trades.sweep")
+def sweep() -> dict[str, int]:
+    """Every half minute: publish pending trades nobody took again, and ask the provider
+    about every open order (resting limit and stop orders fill, expire or get canceled)."""
+
+    async def _run() -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+        async with runtime.sessionmaker()() as session:
+            lost = await service.stale(session, timedelta(minutes=2))
+            open_ = await service.open_trades(session)
+            return lost, open_
+
+    lost, open_ = run_async(_run())
+    for trade_id in lost:
+        submit.delay(str(trade_id))
+    for trade_id in open_:
+        refresh.delay(str(trade_id))
+    return {"resubmitted": len(lost), "refreshed": len(open_)}
+
+
+async def enqueue_submit(trade_id: uuid.UUID) -> None:
+    """Publishing is blocking I/O in kombu, so it happens on a worker thread."""
+    await anyio.to_thread.run_sync(partial(submit.delay, str(trade_id)))

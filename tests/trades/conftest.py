@@ -1,0 +1,37 @@
+"""Trade tests run a real Celery worker inside the test process (solo pool, the in-memory
+broker the test settings name), built from the test's own settings, so trades go through the
+same publish → worker → provider path as in production."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from flint.config import Settings
+from flint.worker import celery_app, runtime
+from tests.conftest import Account
+
+
+@pytest.fixture
+def worker(settings: Settings) -> Iterator[None]:
+    runtime.configure(settings)
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            yield
+    finally:
+        runtime.configure(None)
+
+
+async def link_sandbox(
+    client: httpx.AsyncClient, who: Account, code: str = "trader"
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/accounts/link", json={"provider": "sandbox", "authCode": code}, headers=who.headers
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body

@@ -1,0 +1,188 @@
+"""Trades through the sandbox broker, submitted by a real worker: fills, refusals before
+anything is sent, idempotency, cancel, the audit trail and the owner's notification."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from flint.notifications.models import OutboxMessage
+from flint.trades.models import Trade
+from tests.conftest import Account, assert_problem, error_fields
+from tests.trades.conftest import link_sandbox
+
+V1 = "/api/v1/trades"
+
+
+def order(account_id: str, **fields: Any) -> dict[str, Any]:
+    return {"accountId": account_id, "asset": "AAPL", "action": "buy", "quantity": "2"} | fields
+
+
+async def trade_count(app: FastAPI) -> int:
+    async with app.state.runtime.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(Trade)) or 0)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_new_user_buys_fractional_bitcoin_and_whole_shares_then_sells_them(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    btc = await client.post(
+        f"{V1}/execute",
+        json=order(account_id, asset="BTC-USD", quantity="0.01234567"),
+        headers=alice.headers,
+    )
+    assert btc.status_code == 201, btc.text
+    bought = btc.json()
+    assert bought["status"] == "filled"
+    assert Decimal(str(bought["filledQuantity"])) == Decimal("0.01234567")
+    assert bought["averagePrice"] > 0
+    assert bought["providerOrderId"]
+
+    shares = await client.post(f"{V1}/execute", json=order(account_id), headers=alice.headers)
+    assert shares.json()["status"] == "filled"
+
+    sell = await client.post(
+        f"{V1}/execute",
+        json=order(account_id, asset="BTC-USD", action="sell", quantity="0.01234567"),
+        headers=alice.headers,
+    )
+    assert sell.status_code == 201
+    assert sell.json()["status"] == "filled"
+
+    listed = (await client.get(V1, params={"accountId": account_id}, headers=alice.headers)).json()
+    assert [t["tradeId"] for t in listed["trades"]] == [
+        sell.json()["tradeId"],
+        shares.json()["tradeId"],
+        bought["tradeId"],
+    ]
+    filled = await client.get(V1, params={"status": "filled"}, headers=alice.headers)
+    assert len(filled.json()["trades"]) == 3
+    one = await client.get(f"{V1}/{bought['tradeId']}", headers=alice.headers)
+    assert one.json() == bought
+    trail = (await client.get(f"{V1}/{bought['tradeId']}/events", headers=alice.headers)).json()
+    assert [event["status"] for event in trail] == ["pending", "filled"]
+
+    async with app.state.runtime.sessionmaker() as session:
+        mails = (await session.execute(select(OutboxMessage.subject))).scalars().all()
+    assert any(subject.startswith("Filled: bought 0.01234567 BTC-USD") for subject in mails)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_refused_trades_are_422_and_nothing_is_created(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    accounts = (await link_sandbox(client, alice, "cash-1000"))["accounts"]
+    brokerage = next(a["accountId"] for a in accounts if a["type"] == "brokerage")
+    checking = next(a["accountId"] for a in accounts if a["type"] == "checking")
+    cases: list[tuple[dict[str, Any], str]] = [
+        (order(brokerage, action="hold"), "body.action"),
+        (order(brokerage, quantity="0"), "body.quantity"),
+        (order(brokerage, quantity="-1"), "body.quantity"),
+        (order(brokerage, quantity="abc"), "body.quantity"),
+        (order(brokerage, quantity="NaN"), "body.quantity"),
+        (order(brokerage, quantity="1e30"), "body.quantity"),
+        (order(brokerage, quantity="0.123456789"), "body.quantity"),
+        (order(brokerage, orderType="limit"), "body"),
+        (order(brokerage, orderType="stop", stopPrice="-5"), "body.stopPrice"),
+        (order(brokerage, orderType="limit", limitPrice="0"), "body.limitPrice"),
+        (order(brokerage, asset="NOSUCHCO"), "body.asset"),
+        (order(brokerage, asset="bad symbol!"), "body.asset"),
+        (order(checking), "body.accountId"),
+        (order(brokerage, quantity="1000"), "body.quantity"),  # $1,000 of cash
+        (order(brokerage, action="sell", asset="TSLA", quantity="1"), "body.quantity"),
+    ]
+    for body, field in cases:
+        response = await client.post(f"{V1}/execute", json=body, headers=alice.headers)
+        problem = assert_problem(response, 422)
+        assert any(name.startswith(field) for name in error_fields(problem)), (body, problem)
+    assert await trade_count(app) == 0
+
+
+async def test_another_users_account_or_trade_is_404(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    response = await client.post(f"{V1}/execute", json=order(account_id), headers=bob.headers)
+    assert_problem(response, 404)
+    assert_problem(await client.get(f"{V1}/{uuid.uuid4()}", headers=bob.headers), 404)
+    assert (await client.get(V1, headers=bob.headers)).json() == {"trades": []}
+
+
+@pytest.mark.usefixtures("worker")
+async def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_body(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    headers = alice.headers | {"Idempotency-Key": "order-" + uuid.uuid4().hex}
+    first = await client.post(f"{V1}/execute", json=order(account_id), headers=headers)
+    again = await client.post(f"{V1}/execute", json=order(account_id), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post(
+        f"{V1}/execute", json=order(account_id, quantity="3"), headers=headers
+    )
+    assert "header.Idempotency-Key" in error_fields(assert_problem(other, 422))
+    assert await trade_count(app) == 1
+    too_long = alice.headers | {"Idempotency-Key": "k" * 256}
+    assert_problem(
+        await client.post(f"{V1}/execute", json=order(account_id), headers=too_long), 422
+    )
+
+
+@pytest.mark.usefixtures("worker")
+async def test_concurrent_requests_with_one_key_make_one_trade(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    headers = alice.headers | {"Idempotency-Key": "burst-" + uuid.uuid4().hex}
+    answers = await asyncio.gather(
+        *(client.post(f"{V1}/execute", json=order(account_id), headers=headers) for _ in range(10))
+    )
+    assert {a.status_code for a in answers} <= {201, 409}
+    ids = {a.json()["tradeId"] for a in answers if a.status_code == 201}
+    assert len(ids) == 1
+    assert await trade_count(app) == 1
+    detail = (await client.get(f"/api/v1/accounts/{account_id}", headers=alice.headers)).json()
+    assert detail["accountId"] == account_id
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_resting_limit_order_is_accepted_then_canceled(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    body = order(account_id, orderType="limit", limitPrice="1.00", timeInForce="gtc")
+    placed = await client.post(f"{V1}/execute", json=body, headers=alice.headers)
+    assert placed.status_code == 202, placed.text
+    assert placed.json()["status"] == "submitted"
+    trade_id = placed.json()["tradeId"]
+    canceled = await client.delete(f"{V1}/{trade_id}", headers=alice.headers)
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json()["status"] == "canceled"
+    again = await client.delete(f"{V1}/{trade_id}", headers=alice.headers)
+    assert_problem(again, 422)
+    trail = (await client.get(f"{V1}/{trade_id}/events", headers=alice.headers)).json()
+    assert [event["status"] for event in trail] == ["pending", "submitted", "canceled"]
+
+
+async def test_without_a_worker_the_trade_waits_pending_and_can_be_canceled(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    app.state.runtime.settings.trade_wait_seconds = 0.2
+    placed = await client.post(f"{V1}/execute", json=order(account_id), headers=alice.headers)
+    assert placed.status_code == 202
+    assert placed.json()["status"] == "pending"
+    canceled = await client.delete(f"{V1}/{placed.json()['tradeId']}", headers=alice.headers)
+    assert canceled.json()["status"] == "canceled"
+    assert canceled.json()["reason"] == "canceled before it was sent"
