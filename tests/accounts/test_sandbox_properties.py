@@ -127,7 +127,7 @@ async def check(sandbox: SandboxProvider, books: Books) -> None:
 
 
 @settings(
-    max_examples=400,
+    max_examples=50,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

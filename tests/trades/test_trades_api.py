@@ -49,6 +49,22 @@ async def test_a_new_user_buys_fractional_bitcoin_and_whole_shares_then_sells_th
 
     shares = await client.post(f"{V1}/execute", json=order(account_id), headers=alice.headers)
     assert shares.json()["status"] == "filled"
+    # Each fill re-syncs the account in the background: its cash shows both buys.
+    spent = sum(
+        (
+            (Decimal(str(t["filledQuantity"])) * Decimal(str(t["averagePrice"]))).quantize(
+                Decimal("0.01")
+            )
+            for t in (bought, shares.json())
+        ),
+        Decimal(0),
+    )
+    for _ in range(100):
+        detail = (await client.get(f"/api/v1/accounts/{account_id}", headers=alice.headers)).json()
+        if Decimal(str(detail["balances"]["cash"])) == Decimal(100000) - spent:
+            break
+        await asyncio.sleep(0.1)
+    assert Decimal(str(detail["balances"]["cash"])) == Decimal(100000) - spent
 
     sell = await client.post(
         f"{V1}/execute",
@@ -146,7 +162,7 @@ async def test_concurrent_requests_with_one_key_make_one_trade(
     account_id = (await link_sandbox(client, alice))["accountId"]
     headers = alice.headers | {"Idempotency-Key": "burst-" + uuid.uuid4().hex}
     answers = await asyncio.gather(
-        *(client.post(f"{V1}/execute", json=order(account_id), headers=headers) for _ in range(10))
+        *(client.post(f"{V1}/execute", json=order(account_id), headers=headers) for _ in range(50))
     )
     assert {a.status_code for a in answers} <= {201, 409}
     ids = {a.json()["tradeId"] for a in answers if a.status_code == 201}

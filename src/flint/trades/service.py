@@ -43,6 +43,7 @@ from flint.accounts.providers.types import (
     OrderType,
     TimeInForce,
 )
+from flint.db import after_commit
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
@@ -223,9 +224,26 @@ def _end(session: AsyncSession, trade: Trade, status: OrderStatus, reason: str) 
 NOTIFY = {OrderStatus.FILLED.value, OrderStatus.REJECTED.value}
 
 
+FILLS = {OrderStatus.FILLED.value, OrderStatus.PARTIALLY_FILLED.value}
+
+
 async def _notify(session: AsyncSession, trade: Trade, before: str) -> None:
-    """A trade that just filled or was rejected tells its owner (outbox; email or file)."""
-    if trade.status == before or trade.status not in NOTIFY:
+    """A trade that just filled or was rejected tells its owner (outbox; email or file); a
+    fill also re-syncs the account, so its balances and holdings show the trade."""
+    if trade.status == before:
+        return
+    if trade.status in FILLS:
+        account = await session.get(LinkedAccount, trade.account_id)
+        if account is not None:
+            link_id = account.link_id
+
+            async def _resync() -> None:
+                from flint.accounts.tasks import enqueue_sync
+
+                await enqueue_sync(link_id)
+
+            after_commit(session, _resync)
+    if trade.status not in NOTIFY:
         return
     user = await session.get(User, trade.user_id)
     if user is None:
