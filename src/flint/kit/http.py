@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import math
 import ssl
 import time
@@ -43,6 +44,12 @@ from tenacity import (
 from flint.kit.vendor_errors import ProviderError, ProviderThrottled, ProviderUnavailable
 
 log = structlog.get_logger(__name__)
+
+# httpx logs every request's full URL at INFO, query string included: vendors that take
+# secrets as query parameters (SnapTrade's userSecret, Alpha Vantage's apikey) would leak
+# them into the logs. Flint logs its vendor calls itself, without them.
+for _noisy in ("httpx", "httpcore"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 _TRANSIENT_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 

@@ -178,6 +178,7 @@ def _request(trade: Trade, account: LinkedAccount) -> OrderRequest:
         time_in_force=TimeInForce(trade.time_in_force),
         limit_price=trade.limit_price,
         stop_price=trade.stop_price,
+        not_before=trade.created_at,
     )
 
 
@@ -293,14 +294,19 @@ async def submit(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUID
     trade.attempts += 1
     try:
         provider, identity, credentials = await _provider_for(session, ctx, account)
+        request = _request(trade, account)
         existing = await provider.find_order(
-            identity, credentials, account.provider_account_id, trade.client_order_id
+            identity,
+            credentials,
+            account.provider_account_id,
+            trade.client_order_id,
+            request=request,
         )
         if existing is not None:
             log.info("trade_found_at_provider", trade_id=str(trade.id))
             _apply(session, trade, existing, "recovered")
         else:
-            order = await provider.place_order(identity, credentials, _request(trade, account))
+            order = await provider.place_order(identity, credentials, request)
             _apply(session, trade, order, "placed")
     except OrderRejected as exc:
         _end(session, trade, OrderStatus.REJECTED, exc.reason)

@@ -848,7 +848,13 @@ class SandboxProvider:
         return changed
 
     async def find_order(
-        self, identity: Identity, credentials: Credentials, account_id: str, client_order_id: str
+        self,
+        identity: Identity,
+        credentials: Credentials,
+        account_id: str,
+        client_order_id: str,
+        *,
+        request: OrderRequest | None = None,
     ) -> Order | None:
         async with self._read() as conn:
             account = await self._owned(conn, credentials, account_id)

@@ -519,7 +519,13 @@ class SnapTradeProvider:
         return self._order(raw, order.client_order_id)
 
     async def find_order(
-        self, identity: Identity, credentials: Credentials, account_id: str, client_order_id: str
+        self,
+        identity: Identity,
+        credentials: Credentials,
+        account_id: str,
+        client_order_id: str,
+        *,
+        request: OrderRequest | None = None,
     ) -> Order | None:
         user = self._identity(identity)
         records = await self._orders(user, account_id)
@@ -532,6 +538,15 @@ class SnapTradeProvider:
             return None
         else:
             sent = self._sent.get(client_order_id)
+            if sent is None and request is not None and request.not_before is not None:
+                # Another process sent it (a worker that died): Flint's own record says what.
+                sent = _Sent(
+                    request.account_id,
+                    request.symbol.upper(),
+                    request.action,
+                    request.quantity,
+                    request.not_before - PLACED_SKEW,
+                )
             if sent is None or sent.account_id != account_id:
                 raise ProviderError(
                     self.name,

@@ -273,7 +273,13 @@ class TellerProvider:
         self._no_trading()
 
     async def find_order(
-        self, identity: Identity, credentials: Credentials, account_id: str, client_order_id: str
+        self,
+        identity: Identity,
+        credentials: Credentials,
+        account_id: str,
+        client_order_id: str,
+        *,
+        request: OrderRequest | None = None,
     ) -> Order | None:
         self._no_trading()
 

@@ -174,6 +174,9 @@ class OrderRequest:
     time_in_force: TimeInForce = TimeInForce.DAY
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
+    not_before: datetime | None = None
+    """When Flint created the order: none placed earlier can be this one. Lets a provider that
+    does not echo client order ids (SnapTrade's documented records) recognise it."""
 
 
 @dataclass(frozen=True)
@@ -252,9 +255,17 @@ class AccountProvider(Protocol):
         ...
 
     async def find_order(
-        self, identity: Identity, credentials: Credentials, account_id: str, client_order_id: str
+        self,
+        identity: Identity,
+        credentials: Credentials,
+        account_id: str,
+        client_order_id: str,
+        *,
+        request: OrderRequest | None = None,
     ) -> Order | None:
-        """The order placed with ``client_order_id``, if the provider has one."""
+        """The order placed with ``client_order_id``, if the provider has one. ``request`` is
+        the order as it would be sent: a provider whose records lack client order ids matches
+        on it (symbol, side, quantity, placed after ``not_before``)."""
         ...
 
     async def get_order(
