@@ -337,7 +337,13 @@ async def test_every_api_v1_operation_answers_the_same_under_api(
     assert len(operations) >= 10
 
     for method, path in operations:
-        concrete = path.format(userId=uuid.uuid4(), asset="AAPL", symbol="AAPL")
+        concrete = path.format(
+            userId=uuid.uuid4(),
+            asset="AAPL",
+            symbol="AAPL",
+            accountId=uuid.uuid4(),
+            tradeId=uuid.uuid4(),
+        )
         twin = "/api/" + concrete.removeprefix("/api/v1/")
         kwargs: dict[str, Any] = {"json": {}} if method in {"POST", "PATCH", "PUT"} else {}
         v1 = await client.request(method, concrete, **kwargs)

@@ -84,7 +84,9 @@ async def test_a_new_user_buys_fractional_bitcoin_and_whole_shares_then_sells_th
     assert len(filled.json()["trades"]) == 3
     one = await client.get(f"{V1}/{bought['tradeId']}", headers=alice.headers)
     assert one.json() == bought
-    trail = (await client.get(f"{V1}/{bought['tradeId']}/events", headers=alice.headers)).json()
+    trail = (await client.get(f"{V1}/{bought['tradeId']}/events", headers=alice.headers)).json()[
+        "events"
+    ]
     assert [event["status"] for event in trail] == ["pending", "filled"]
 
     async with app.state.runtime.sessionmaker() as session:
@@ -187,7 +189,7 @@ async def test_a_resting_limit_order_is_accepted_then_canceled(
     assert canceled.json()["status"] == "canceled"
     again = await client.delete(f"{V1}/{trade_id}", headers=alice.headers)
     assert_problem(again, 422)
-    trail = (await client.get(f"{V1}/{trade_id}/events", headers=alice.headers)).json()
+    trail = (await client.get(f"{V1}/{trade_id}/events", headers=alice.headers)).json()["events"]
     assert [event["status"] for event in trail] == ["pending", "submitted", "canceled"]
 
 
@@ -202,3 +204,16 @@ async def test_without_a_worker_the_trade_waits_pending_and_can_be_canceled(
     canceled = await client.delete(f"{V1}/{placed.json()['tradeId']}", headers=alice.headers)
     assert canceled.json()["status"] == "canceled"
     assert canceled.json()["reason"] == "canceled before it was sent"
+
+
+@pytest.mark.usefixtures("worker")
+async def test_unlinking_keeps_the_trade_history(client: httpx.AsyncClient, alice: Account) -> None:
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    placed = await client.post(f"{V1}/execute", json=order(account_id), headers=alice.headers)
+    assert placed.json()["status"] == "filled"
+    gone = await client.delete(f"/api/v1/accounts/{account_id}", headers=alice.headers)
+    assert gone.status_code == 204
+    kept = (await client.get(V1, headers=alice.headers)).json()["trades"]
+    assert [t["tradeId"] for t in kept] == [placed.json()["tradeId"]]
+    again = await client.post(f"{V1}/execute", json=order(account_id), headers=alice.headers)
+    assert_problem(again, 404)  # the account itself is gone from the API

@@ -92,7 +92,7 @@ def _transaction(row: AccountTransaction) -> TransactionOut:
     description="Registers you at the provider when needed and returns the portal's URL. "
     "When the portal sends you back with an authorization id, call `POST /accounts/link` "
     "with it as `authCode`.",
-    responses=problem_responses(401, 422, 503),
+    responses=problem_responses(400, 401, 422, 503),
 )
 async def connect(
     body: ConnectRequest, user: CurrentUser, session: SessionDep, ctx: AccountsDep
@@ -108,7 +108,7 @@ async def connect(
     description="The sandbox links any code: a brokerage account ($100,000 cash unless the "
     "code is like `cash-25000`, a few positions), a checking and a savings account with a "
     "year of transactions. Codes starting with `refuse` are refused, to try that path.",
-    responses=problem_responses(401, 422, 503),
+    responses=problem_responses(400, 401, 422, 503),
 )
 async def link(
     body: LinkRequest, user: CurrentUser, session: SessionDep, ctx: AccountsDep
@@ -153,7 +153,7 @@ async def read_account(
     "/{accountId}/sync",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Sync the account (and the others of its link) from the provider, in the background",
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 404, 422),
 )
 async def sync(accountId: uuid.UUID, user: CurrentUser, session: SessionDep) -> SyncQueued:
     account = await service.get_account(session, user.id, accountId)
@@ -174,7 +174,7 @@ async def sync(accountId: uuid.UUID, user: CurrentUser, session: SessionDep) -> 
     summary="Unlink the account (with the others of its link)",
     description="Revokes the link at the provider where it can, deletes the credentials, "
     "holdings and transactions; trades placed through it stay in your history.",
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 404, 422),
 )
 async def unlink(
     accountId: uuid.UUID, user: CurrentUser, session: SessionDep, ctx: AccountsDep

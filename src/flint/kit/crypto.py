@@ -8,10 +8,11 @@ encrypts, every key decrypts, so a new key can be put in front and old values re
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from flint.kit.secrets import load_or_create_key
 
 
 class CredentialsUnreadable(Exception):
@@ -53,14 +54,4 @@ def parse_keys(configured: str) -> list[str]:
 
 def load_or_create_fernet_key(path: Path) -> str:
     """Read the key file, or create it once (owner-only) with a new Fernet key."""
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key().decode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race; use its key
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    return load_or_create_key(path, generate=lambda: Fernet.generate_key().decode())

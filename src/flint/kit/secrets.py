@@ -5,15 +5,19 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 
-def load_or_create_key(path: Path, nbytes: int = 64) -> str:
-    """Read a key file, or create it with owner-only permissions so restarts keep sessions valid."""
+def load_or_create_key(
+    path: Path, nbytes: int = 64, *, generate: Callable[[], str] | None = None
+) -> str:
+    """Read a key file, or create it with owner-only permissions so restarts keep sessions
+    valid. The new key is ``generate()``, or ``nbytes`` random bytes, URL-safe."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(nbytes)
+    key = generate() if generate is not None else secrets.token_urlsafe(nbytes)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process won the race; use its key

@@ -14,7 +14,7 @@ from flint.deps import CurrentUser, RuntimeDep
 from flint.errors import problem_responses
 from flint.trades import idempotency, service
 from flint.trades.models import Trade
-from flint.trades.schemas import ExecuteTrade, TradeEventOut, TradeOut, Trades
+from flint.trades.schemas import ExecuteTrade, TradeEventOut, TradeEvents, TradeOut, Trades
 
 router = APIRouter(prefix="/trades", tags=["trades"])
 
@@ -65,6 +65,7 @@ async def _wait_for_provider(runtime: RuntimeDep, trade_id: uuid.UUID, seconds: 
 @router.post(
     "/execute",
     status_code=status.HTTP_201_CREATED,
+    response_model=TradeOut,
     summary="Place a trade through a linked brokerage account",
     description="Checked first (account, symbol, buying power, position): a trade that cannot "
     "work is a 422 and nothing is sent. Accepted trades are sent by a worker exactly once. "
@@ -74,7 +75,7 @@ async def _wait_for_provider(runtime: RuntimeDep, trade_id: uuid.UUID, seconds: 
     "answer is replayed for 24 hours.",
     responses={
         202: {"model": TradeOut, "description": "Accepted, not final yet"},
-        **problem_responses(401, 404, 409, 422, 503),
+        **problem_responses(400, 401, 404, 409, 422, 503),
     },
 )
 async def execute(
@@ -141,11 +142,10 @@ async def read_trade(tradeId: uuid.UUID, user: CurrentUser, session: SessionDep)
     summary="A trade's audit trail, oldest first",
     responses=problem_responses(401, 404, 422),
 )
-async def trade_events(
-    tradeId: uuid.UUID, user: CurrentUser, session: SessionDep
-) -> list[TradeEventOut]:
+async def trade_events(tradeId: uuid.UUID, user: CurrentUser, session: SessionDep) -> TradeEvents:
     trade = await service.get(session, user.id, tradeId)
-    return [TradeEventOut.model_validate(event) for event in await service.events(session, trade)]
+    rows = await service.events(session, trade)
+    return TradeEvents(events=[TradeEventOut.model_validate(event) for event in rows])
 
 
 @router.delete(

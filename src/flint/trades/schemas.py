@@ -113,3 +113,7 @@ class TradeEventOut(ApiModel):
     status: str
     detail: dict[str, Any]
     created_at: datetime
+
+
+class TradeEvents(ApiModel):
+    events: list[TradeEventOut]
