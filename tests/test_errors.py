@@ -97,10 +97,10 @@ async def test_json_that_is_not_an_object_is_a_422(client: httpx.AsyncClient) ->
 
 
 async def test_an_unknown_route_is_a_404_problem(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/portfolio/everything")
+    response = await client.get("/api/v1/no-such-area/everything")
 
     body = assert_problem(response, 404)
-    assert body["detail"] == "No route GET /api/v1/portfolio/everything."
+    assert body["detail"] == "No route GET /api/v1/no-such-area/everything."
 
 
 async def test_a_wrong_method_is_a_405_problem_with_allow(client: httpx.AsyncClient) -> None:
@@ -343,6 +343,7 @@ async def test_every_api_v1_operation_answers_the_same_under_api(
             symbol="AAPL",
             accountId=uuid.uuid4(),
             tradeId=uuid.uuid4(),
+            portfolioId=uuid.uuid4(),
         )
         twin = "/api/" + concrete.removeprefix("/api/v1/")
         kwargs: dict[str, Any] = {"json": {}} if method in {"POST", "PATCH", "PUT"} else {}

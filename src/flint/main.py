@@ -38,6 +38,7 @@ from flint.market.ws import redact_query_tokens
 from flint.market.ws import router as market_stream_router
 from flint.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.ops.router import router as ops_router
+from flint.portfolio.router import router as portfolio_router
 from flint.trades.router import router as trades_router
 from flint.users.router import router as users_router
 from flint.watchlist.router import router as watchlist_router
@@ -49,6 +50,7 @@ API_ROUTERS: list[APIRouter] = [
     market_router,
     accounts_router,
     trades_router,
+    portfolio_router,
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 

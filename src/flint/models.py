@@ -11,6 +11,7 @@ from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.db import Base
 from flint.market.models import MarketBar, MarketQuote
 from flint.notifications.models import OutboxMessage
+from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.trades.models import IdempotencyKey, Trade, TradeEvent
 from flint.users.models import User
 from flint.watchlist.models import WatchlistItem
@@ -26,6 +27,8 @@ __all__ = [
     "MarketQuote",
     "OutboxMessage",
     "PasswordResetToken",
+    "Portfolio",
+    "PortfolioTransaction",
     "ProviderIdentity",
     "RefreshToken",
     "Trade",

@@ -1,0 +1,54 @@
+"""Portfolios and their transaction ledger.
+
+A portfolio's lots (its "assets") are the ledger's buys; every other kind of transaction
+(sell, dividend, interest, fee, deposit, withdrawal, split) lives in the same ledger, so
+history can be replayed exactly. ``version`` goes up with every change to the ledger, so
+results computed from it can be cached per version.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flint.db import Base, UUIDPk
+from flint.kit.time import utcnow
+from flint.market.models import Price
+
+TRANSACTION_TYPES = ("buy", "sell", "dividend", "interest", "fee", "deposit", "withdrawal", "split")
+
+
+class Portfolio(UUIDPk, Base):
+    __tablename__ = "portfolios"
+    __table_args__ = (Index("ix_portfolios_user_created", "user_id", "created_at"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    base_currency: Mapped[str] = mapped_column(String(8), default="USD")
+    version: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PortfolioTransaction(UUIDPk, Base):
+    __tablename__ = "portfolio_transactions"
+    __table_args__ = (Index("ix_portfolio_transactions_ledger", "portfolio_id", "date", "seq"),)
+
+    portfolio_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    """Order within a day: the ledger replays by (date, seq)."""
+    date: Mapped[date]
+    type: Mapped[str] = mapped_column(String(16))
+    symbol: Mapped[str | None] = mapped_column(String(32))
+    quantity: Mapped[Decimal | None] = mapped_column(Price())
+    """Units for buy and sell; the ratio for a split (2 = two for one)."""
+    price: Mapped[Decimal | None] = mapped_column(Price())
+    fee: Mapped[Decimal] = mapped_column(Price(), default=Decimal(0))
+    amount: Mapped[Decimal | None] = mapped_column(Price())
+    """Cash amount for dividend, interest, fee, deposit and withdrawal (positive)."""
+    currency: Mapped[str] = mapped_column(String(8), default="USD")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request, status
+
+from flint.db import SessionDep
+from flint.deps import CurrentUserId
+from flint.errors import problem_responses
+from flint.market.service import MarketData
+from flint.portfolio import service
+from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.schemas import (
+    AssetOut,
+    PortfolioIn,
+    PortfolioOut,
+    Portfolios,
+    PortfolioSummary,
+    TransactionIn,
+    TransactionOut,
+    Transactions,
+)
+
+router = APIRouter(prefix="/portfolio", tags=["portfolio"])
+
+
+async def get_market(request: Request) -> MarketData:
+    market: MarketData = request.app.state.runtime.market
+    return market
+
+
+MarketDep = Annotated[MarketData, Depends(get_market)]
+
+
+async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioOut:
+    lots = [e for e in await service.ledger(session, portfolio) if e.type == "buy"]
+    return PortfolioOut(
+        portfolio_id=portfolio.id,
+        name=portfolio.name,
+        base_currency=portfolio.base_currency,
+        assets=[
+            AssetOut(
+                lot_id=lot.id,
+                symbol=lot.symbol or "",
+                quantity=lot.quantity or 0,
+                purchase_price=lot.price or 0,
+                purchase_date=lot.date,
+            )
+            for lot in lots
+        ],
+        version=portfolio.version,
+        created_at=portfolio.created_at,
+        updated_at=portfolio.updated_at,
+    )
+
+
+def transaction_out(entry: PortfolioTransaction) -> TransactionOut:
+    return TransactionOut(
+        transaction_id=entry.id,
+        date=entry.date,
+        type=entry.type,
+        symbol=entry.symbol,
+        quantity=entry.quantity,
+        price=entry.price,
+        fee=entry.fee,
+        amount=entry.amount,
+        currency=entry.currency,
+    )
+
+
+@router.post(
+    "/",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a portfolio, optionally with its lots",
+    description="Each asset is a lot (a buy). Unknown symbols and future dates are refused, "
+    "naming every bad row.",
+    responses=problem_responses(400, 401, 422),
+)
+async def create(
+    body: PortfolioIn, user_id: CurrentUserId, session: SessionDep, market: MarketDep
+) -> PortfolioOut:
+    portfolio = await service.create(session, market, user_id, body)
+    return await portfolio_out(session, portfolio)
+
+
+@router.get("/", summary="Your portfolios", responses=problem_responses(401))
+async def list_portfolios(user_id: CurrentUserId, session: SessionDep) -> Portfolios:
+    rows = await service.list_portfolios(session, user_id)
+    return Portfolios(
+        portfolios=[
+            PortfolioSummary(
+                portfolio_id=row.id,
+                name=row.name,
+                base_currency=row.base_currency,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+            )
+            for row in rows
+        ]
+    )
+
+
+@router.get(
+    "/{portfolioId}",
+    summary="One portfolio with its lots",
+    responses=problem_responses(401, 404, 422),
+)
+async def read(portfolioId: uuid.UUID, user_id: CurrentUserId, session: SessionDep) -> PortfolioOut:
+    return await portfolio_out(session, await service.get(session, user_id, portfolioId))
+
+
+@router.put(
+    "/{portfolioId}",
+    summary="Replace a portfolio's name, currency and lots",
+    description="The ledger's other transactions stay; a replacement that would leave a sale "
+    "without the units it sold is refused.",
+    responses=problem_responses(400, 401, 404, 422),
+)
+async def replace(
+    portfolioId: uuid.UUID,
+    body: PortfolioIn,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    market: MarketDep,
+) -> PortfolioOut:
+    portfolio = await service.get(session, user_id, portfolioId)
+    return await portfolio_out(session, await service.replace(session, market, portfolio, body))
+
+
+@router.delete(
+    "/{portfolioId}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a portfolio and its ledger",
+    responses=problem_responses(401, 404, 422),
+)
+async def delete(portfolioId: uuid.UUID, user_id: CurrentUserId, session: SessionDep) -> None:
+    await service.remove(session, await service.get(session, user_id, portfolioId))
+
+
+@router.post(
+    "/{portfolioId}/transactions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a transaction (buy, sell, dividend, interest, fee, deposit, withdrawal, split)",
+    responses=problem_responses(400, 401, 404, 422),
+)
+async def add_transaction(
+    portfolioId: uuid.UUID,
+    body: Annotated[TransactionIn, Body()],
+    user_id: CurrentUserId,
+    session: SessionDep,
+    market: MarketDep,
+) -> TransactionOut:
+    portfolio = await service.get(session, user_id, portfolioId)
+    (created,) = await service.add_transactions(session, market, portfolio, [body])
+    return transaction_out(created)
+
+
+@router.get(
+    "/{portfolioId}/transactions",
+    summary="The portfolio's ledger, oldest first",
+    responses=problem_responses(401, 404, 422),
+)
+async def list_transactions(
+    portfolioId: uuid.UUID, user_id: CurrentUserId, session: SessionDep
+) -> Transactions:
+    portfolio = await service.get(session, user_id, portfolioId)
+    entries = await service.ledger(session, portfolio)
+    return Transactions(transactions=[transaction_out(e) for e in entries])

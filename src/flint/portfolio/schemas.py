@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from flint.kit.money import JsonDecimal
+from flint.kit.schema import ApiModel, RequestModel
+from flint.kit.symbols import Symbol
+
+MAX_AMOUNT = Decimal("1000000000000")
+
+
+def _positive(value: Decimal) -> Decimal:
+    if not value.is_finite() or value <= 0:
+        raise ValueError("must be greater than 0")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"must be at most {MAX_AMOUNT:,}")
+    if value != value.quantize(Decimal("1e-8")):
+        raise ValueError("has at most 8 decimal places")
+    return value
+
+
+def _not_negative(value: Decimal) -> Decimal:
+    if not value.is_finite() or value < 0:
+        raise ValueError("must not be negative")
+    return _positive(value) if value else value
+
+
+Positive = Annotated[Decimal, AfterValidator(_positive)]
+NotNegative = Annotated[Decimal, AfterValidator(_not_negative)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
+TransactionType = Literal[
+    "buy", "sell", "dividend", "interest", "fee", "deposit", "withdrawal", "split"
+]
+
+
+class AssetIn(RequestModel):
+    symbol: Symbol
+    quantity: Positive = Field(examples=["10"])
+    purchase_price: Positive = Field(examples=["150.25"])
+    purchase_date: date = Field(examples=["2024-03-01"])
+
+
+class PortfolioIn(RequestModel):
+    name: str = Field(min_length=1, max_length=200, examples=["Retirement"])
+    base_currency: Currency = "USD"
+    assets: list[AssetIn] = Field(default_factory=list, max_length=5000)
+
+
+class AssetOut(ApiModel):
+    lot_id: uuid.UUID
+    symbol: str
+    quantity: JsonDecimal
+    purchase_price: JsonDecimal
+    purchase_date: date
+
+
+class PortfolioOut(ApiModel):
+    portfolio_id: uuid.UUID
+    name: str
+    base_currency: str
+    assets: list[AssetOut]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PortfolioSummary(ApiModel):
+    portfolio_id: uuid.UUID
+    name: str
+    base_currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class Portfolios(ApiModel):
+    portfolios: list[PortfolioSummary]
+
+
+class TransactionIn(RequestModel):
+    date: date
+    type: TransactionType
+    symbol: Symbol | None = None
+    quantity: Positive | None = Field(None, description="Units (buy, sell); the ratio (split).")
+    price: Positive | None = Field(None, description="Per unit (buy, sell).")
+    fee: NotNegative = Decimal(0)
+    amount: Positive | None = Field(
+        None, description="Cash (dividend, interest, fee, deposit, withdrawal), positive."
+    )
+    currency: Currency = "USD"
+
+    @model_validator(mode="after")
+    def _fields_for_the_type(self) -> TransactionIn:
+        needs: dict[str, tuple[str, ...]] = {
+            "buy": ("symbol", "quantity", "price"),
+            "sell": ("symbol", "quantity", "price"),
+            "split": ("symbol", "quantity"),
+            "dividend": ("symbol", "amount"),
+            "interest": ("amount",),
+            "fee": ("amount",),
+            "deposit": ("amount",),
+            "withdrawal": ("amount",),
+        }
+        missing = [name for name in needs[self.type] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.type} needs {', '.join(missing)}")
+        return self
+
+
+class TransactionOut(ApiModel):
+    transaction_id: uuid.UUID
+    date: date
+    type: str
+    symbol: str | None = None
+    quantity: JsonDecimal | None = None
+    price: JsonDecimal | None = None
+    fee: JsonDecimal
+    amount: JsonDecimal | None = None
+    currency: str
+
+
+class Transactions(ApiModel):
+    transactions: list[TransactionOut]

@@ -1,0 +1,163 @@
+"""Portfolios and their ledger: CRUD, transactions of every type, and refusals that change
+nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from flint.kit.time import utcnow
+from tests.conftest import Account, assert_problem, error_fields
+
+V1 = "/api/v1/portfolio"
+
+
+def lot(
+    symbol: str = "AAPL", quantity: str = "10", price: str = "150.25", day: str = "2024-03-01"
+) -> dict[str, str]:
+    return {"symbol": symbol, "quantity": quantity, "purchasePrice": price, "purchaseDate": day}
+
+
+async def create(client: httpx.AsyncClient, who: Account, **body: Any) -> httpx.Response:
+    payload = {
+        "name": "Retirement",
+        "assets": [lot(), lot("BTC-USD", "0.5", "42000", "2024-01-15")],
+    }
+    return await client.post(f"{V1}/", json=payload | body, headers=who.headers)
+
+
+async def test_a_portfolio_is_created_with_its_lots_and_listed(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await create(client, alice)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["name"] == "Retirement"
+    assert body["baseCurrency"] == "USD"
+    assert [
+        (a["symbol"], a["quantity"], a["purchasePrice"], a["purchaseDate"]) for a in body["assets"]
+    ] == [
+        ("BTC-USD", 0.5, 42000, "2024-01-15"),
+        ("AAPL", 10, 150.25, "2024-03-01"),
+    ]
+    listed = (await client.get(f"{V1}/", headers=alice.headers)).json()["portfolios"]
+    assert [p["portfolioId"] for p in listed] == [body["portfolioId"]]
+    assert (await client.get(f"{V1}/{body['portfolioId']}", headers=alice.headers)).json() == body
+
+
+async def test_every_bad_row_is_named_and_nothing_is_created(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    tomorrow = (utcnow().date() + timedelta(days=1)).isoformat()
+    response = await create(
+        client,
+        alice,
+        assets=[lot(), lot("NOSUCHCO"), lot(day=tomorrow), lot(quantity="0"), lot(price="-1")],
+    )
+    fields = error_fields(assert_problem(response, 422))
+    assert {"body.assets.3.quantity", "body.assets.4.purchasePrice"} <= fields
+    assert (await client.get(f"{V1}/", headers=alice.headers)).json() == {"portfolios": []}
+    response = await create(client, alice, assets=[lot(), lot("NOSUCHCO"), lot(day=tomorrow)])
+    problem = assert_problem(response, 422)
+    assert error_fields(problem) == {"body.assets[1].symbol", "body.assets[2].date"}
+    assert "unknown symbol NOSUCHCO" in problem["detail"]
+    assert (await client.get(f"{V1}/", headers=alice.headers)).json() == {"portfolios": []}
+
+
+async def test_the_ledger_takes_every_type_and_refuses_overselling(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = (await create(client, alice)).json()["portfolioId"]
+    url = f"{V1}/{portfolio_id}/transactions"
+    entries = [
+        {"date": "2024-02-01", "type": "deposit", "amount": "10000"},
+        {"date": "2024-05-01", "type": "dividend", "symbol": "AAPL", "amount": "2.40"},
+        {"date": "2024-06-10", "type": "split", "symbol": "AAPL", "quantity": "4"},
+        {
+            "date": "2024-07-01",
+            "type": "sell",
+            "symbol": "AAPL",
+            "quantity": "40",
+            "price": "210",
+            "fee": "1",
+        },
+        {"date": "2024-07-02", "type": "fee", "amount": "5"},
+        {"date": "2024-08-01", "type": "interest", "amount": "3.21"},
+        {"date": "2024-09-01", "type": "withdrawal", "amount": "100"},
+    ]
+    for entry in entries:
+        response = await client.post(url, json=entry, headers=alice.headers)
+        assert response.status_code == 201, (entry, response.text)
+    # 10 AAPL, split 4:1 = 40, all sold: one more is too many.
+    over = {"date": "2024-07-03", "type": "sell", "symbol": "AAPL", "quantity": "1", "price": "1"}
+    problem = assert_problem(await client.post(url, json=over, headers=alice.headers), 422)
+    assert "exceeds the 0 held" in problem["detail"]
+    # A sale before the shares were bought is refused too.
+    early = {"date": "2024-02-01", "type": "sell", "symbol": "AAPL", "quantity": "1", "price": "1"}
+    assert_problem(await client.post(url, json=early, headers=alice.headers), 422)
+    missing = {"date": "2024-07-03", "type": "buy", "symbol": "AAPL", "quantity": "1"}
+    assert_problem(await client.post(url, json=missing, headers=alice.headers), 422)
+
+    ledger = (await client.get(url, headers=alice.headers)).json()["transactions"]
+    assert [(t["date"], t["type"]) for t in ledger] == [
+        ("2024-01-15", "buy"),
+        ("2024-02-01", "deposit"),
+        ("2024-03-01", "buy"),
+        ("2024-05-01", "dividend"),
+        ("2024-06-10", "split"),
+        ("2024-07-01", "sell"),
+        ("2024-07-02", "fee"),
+        ("2024-08-01", "interest"),
+        ("2024-09-01", "withdrawal"),
+    ]
+    version = (await client.get(f"{V1}/{portfolio_id}", headers=alice.headers)).json()["version"]
+    assert version == 1 + len(entries)
+
+
+async def test_replacing_keeps_the_ledger_consistent(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = (await create(client, alice)).json()["portfolioId"]
+    sell = {"date": "2024-07-01", "type": "sell", "symbol": "AAPL", "quantity": "5", "price": "200"}
+    assert (
+        await client.post(f"{V1}/{portfolio_id}/transactions", json=sell, headers=alice.headers)
+    ).status_code == 201
+    fewer = {"name": "Renamed", "assets": [lot(quantity="4")]}
+    assert_problem(await client.put(f"{V1}/{portfolio_id}", json=fewer, headers=alice.headers), 422)
+    enough = {
+        "name": "Renamed",
+        "baseCurrency": "EUR",
+        "assets": [lot(quantity="6"), lot("MSFT", "2", "400", "2024-04-02")],
+    }
+    replaced = await client.put(f"{V1}/{portfolio_id}", json=enough, headers=alice.headers)
+    assert replaced.status_code == 200, replaced.text
+    body = replaced.json()
+    assert (body["name"], body["baseCurrency"]) == ("Renamed", "EUR")
+    assert [(a["symbol"], a["quantity"]) for a in body["assets"]] == [("AAPL", 6), ("MSFT", 2)]
+    ledger = (await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)).json()
+    assert [t["type"] for t in ledger["transactions"]] == ["buy", "buy", "sell"]
+
+
+async def test_another_users_portfolio_is_404_and_delete_removes_the_ledger(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    portfolio_id = (await create(client, alice)).json()["portfolioId"]
+    for method, path in [
+        ("GET", f"{V1}/{portfolio_id}"),
+        ("PUT", f"{V1}/{portfolio_id}"),
+        ("DELETE", f"{V1}/{portfolio_id}"),
+        ("GET", f"{V1}/{portfolio_id}/transactions"),
+        ("POST", f"{V1}/{portfolio_id}/transactions"),
+    ]:
+        kwargs: dict[str, Any] = {}
+        if method == "PUT":
+            kwargs["json"] = {"name": "Mine now", "assets": []}
+        if method == "POST":
+            kwargs["json"] = {"date": "2024-02-01", "type": "deposit", "amount": "1"}
+        assert_problem(await client.request(method, path, headers=bob.headers, **kwargs), 404)
+    assert (await client.delete(f"{V1}/{portfolio_id}", headers=alice.headers)).status_code == 204
+    assert_problem(await client.get(f"{V1}/{portfolio_id}", headers=alice.headers), 404)
+    assert_problem(await client.get(f"{V1}/{uuid.uuid4()}", headers=alice.headers), 404)
