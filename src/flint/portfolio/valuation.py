@@ -1,0 +1,196 @@
+"""A portfolio's daily value and external flows, from its ledger and daily closes.
+
+Conventions (the performance module's inputs; see `flint.portfolio.metrics` for the math):
+
+* Calendar: every day from the first transaction to ``end`` on which any of the portfolio's
+  symbols has a close (crypto trades daily, so a portfolio holding it is valued every day),
+  plus the transaction days themselves. Prices carry forward between closes; before a
+  symbol's first close its last purchase price stands in.
+* Cash: the portfolio has a cash balance. Buys take ``quantity x price + fee`` from it, sales
+  add ``quantity x price - fee``, dividends and interest add, fees take, deposits add and
+  withdrawals take. Deposits and withdrawals are external flows.
+* A buy the cash cannot pay for is funded from outside: the shortfall is an external flow on
+  that day (so a portfolio of lots alone has each purchase as a deposit). Cash never goes
+  below zero.
+* Value of a day = sum of quantity x close (in the base currency) + cash, at the end of the day;
+  flows happen at the start of their day.
+* Splits multiply the quantity held (a ratio of 4 turns 10 shares into 40) and leave cost.
+* Realised P&L uses average cost: a sale realises ``proceeds - fee - average cost x units``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Entry:
+    date: date
+    type: str
+    symbol: str | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    fee: Decimal = Decimal(0)
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Position:
+    symbol: str
+    quantity: Decimal
+    cost: Decimal
+    """Total cost of the units still held (average cost)."""
+
+
+@dataclass
+class Valuation:
+    dates: list[date]
+    values: FloatArray
+    flows: FloatArray
+    cash: FloatArray
+    quantities: FloatArray
+    """Days x symbols, units held at the end of each day."""
+    prices: FloatArray
+    """Days x symbols, the close used (base currency)."""
+    symbols: list[str]
+    positions: dict[str, Position] = field(default_factory=dict)
+    realized: Decimal = Decimal(0)
+    dividends: Decimal = Decimal(0)
+    interest: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+
+
+def _price_matrix(
+    calendar: npt.NDArray[np.datetime64],
+    symbols: Sequence[str],
+    closes: Mapping[str, Mapping[date, float]],
+    fallback: Mapping[str, float],
+) -> FloatArray:
+    prices = np.empty((len(calendar), len(symbols)), dtype=np.float64)
+    for column, symbol in enumerate(symbols):
+        series = closes.get(symbol, {})
+        if not series:
+            prices[:, column] = fallback.get(symbol, 0.0)
+            continue
+        days = np.array(sorted(series), dtype="datetime64[D]")
+        values = np.array([series[d] for d in sorted(series)], dtype=np.float64)
+        at = np.searchsorted(days, calendar, side="right") - 1
+        column_values = np.where(at >= 0, values[np.clip(at, 0, None)], np.nan)
+        prices[:, column] = np.where(
+            np.isnan(column_values), fallback.get(symbol, 0.0), column_values
+        )
+    return prices
+
+
+def value(
+    entries: Sequence[Entry],
+    closes: Mapping[str, Mapping[date, float]],
+    end: date,
+) -> Valuation:
+    """Replay ``entries`` (in ledger order) against ``closes`` (per symbol, per day, in the
+    base currency) up to ``end``."""
+    if not entries:
+        empty = np.zeros(0)
+        return Valuation([], empty, empty, empty, np.zeros((0, 0)), np.zeros((0, 0)), [])
+    first = min(e.date for e in entries)
+    symbols = sorted({e.symbol for e in entries if e.symbol is not None})
+    column = {symbol: i for i, symbol in enumerate(symbols)}
+    days: set[date] = {e.date for e in entries if e.date <= end}
+    for name in symbols:
+        days.update(d for d in closes.get(name, {}) if first <= d <= end)
+    dates = sorted(days)
+    calendar = np.array(dates, dtype="datetime64[D]")
+    index = {d: i for i, d in enumerate(dates)}
+    n, m = len(dates), len(symbols)
+
+    quantities = np.zeros((n, m))
+    cash_delta = np.zeros(n)
+    external = np.zeros(n)
+    held: dict[str, Decimal] = {}
+    cost: dict[str, Decimal] = {}
+    last_price: dict[str, float] = {}
+    realized = dividends = interest = fees = Decimal(0)
+    for entry in entries:
+        if entry.date > end:
+            continue
+        day = index[entry.date]
+        if entry.type in ("buy", "sell", "split"):
+            assert entry.symbol is not None
+            assert entry.quantity is not None
+            symbol = entry.symbol
+            units = held.get(symbol, Decimal(0))
+            basis = cost.get(symbol, Decimal(0))
+            if entry.type == "buy":
+                assert entry.price is not None
+                spend = entry.quantity * entry.price + entry.fee
+                held[symbol], cost[symbol] = units + entry.quantity, basis + spend
+                cash_delta[day] -= float(spend)
+                last_price.setdefault(symbol, float(entry.price))
+                fees += entry.fee
+            elif entry.type == "sell":
+                assert entry.price is not None
+                proceeds = entry.quantity * entry.price - entry.fee
+                released = basis * entry.quantity / units if units else Decimal(0)
+                realized += proceeds - released
+                held[symbol], cost[symbol] = units - entry.quantity, basis - released
+                cash_delta[day] += float(proceeds)
+                fees += entry.fee
+            else:
+                held[symbol] = units * entry.quantity
+            quantities[day:, column[symbol]] = float(held[symbol])
+            continue
+        amount = entry.amount or Decimal(0)
+        if entry.type == "dividend":
+            dividends += amount
+            cash_delta[day] += float(amount)
+        elif entry.type == "interest":
+            interest += amount
+            cash_delta[day] += float(amount)
+        elif entry.type == "fee":
+            fees += amount
+            cash_delta[day] -= float(amount)
+        elif entry.type == "deposit":
+            cash_delta[day] += float(amount)
+            external[day] += float(amount)
+        elif entry.type == "withdrawal":
+            cash_delta[day] -= float(amount)
+            external[day] -= float(amount)
+
+    cash = np.zeros(n)
+    balance = 0.0
+    for day in range(n):
+        balance += cash_delta[day]
+        if balance < 0:  # funded from outside
+            external[day] += -balance
+            balance = 0.0
+        cash[day] = balance
+
+    prices = _price_matrix(calendar, symbols, closes, last_price)
+    values = (quantities * prices).sum(axis=1) + cash
+    positions = {
+        symbol: Position(symbol, units, cost.get(symbol, Decimal(0)))
+        for symbol, units in held.items()
+        if units != 0
+    }
+    return Valuation(
+        dates,
+        values,
+        external,
+        cash,
+        quantities,
+        prices,
+        symbols,
+        positions,
+        realized,
+        dividends,
+        interest,
+        fees,
+    )
