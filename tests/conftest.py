@@ -29,6 +29,7 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -36,6 +37,12 @@ from flint.config import Settings  # noqa: E402
 from flint.db import create_engine  # noqa: E402
 from flint.main import create_app  # noqa: E402
 from flint.models import Base  # noqa: E402
+
+# CI explores the same examples on every run (a red main must mean a regression); elsewhere
+# property tests draw new examples each run and keep the failures they find in .hypothesis/.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")

@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     teller_private_key_path: Path | None = None
     teller_base_url: str = "https://api.teller.io"
     teller_version: str = "2020-10-12"
+    risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0)
+    """Annual risk-free rate for Sharpe, Sortino and alpha (0.04 = 4 %)."""
     trade_wait_seconds: float = Field(5.0, ge=0, le=30)
     """How long `POST /trades/execute` waits for the broker's answer before replying 202."""
     credentials_keys: SecretStr | None = None

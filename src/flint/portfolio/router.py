@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi import APIRouter, Body, Depends, Query, Request, status
 
 from flint.db import SessionDep
-from flint.deps import CurrentUserId
+from flint.deps import CurrentUserId, RuntimeDep
 from flint.errors import problem_responses
+from flint.kit.symbols import Symbol
+from flint.kit.time import utcnow
 from flint.market.service import MarketData
-from flint.portfolio import service
+from flint.portfolio import performance, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
     AssetOut,
+    Performance,
     PortfolioIn,
     PortfolioOut,
     Portfolios,
@@ -167,3 +171,38 @@ async def list_transactions(
     portfolio = await service.get(session, user_id, portfolioId)
     entries = await service.ledger(session, portfolio)
     return Transactions(transactions=[transaction_out(e) for e in entries])
+
+
+@router.get(
+    "/{portfolioId}/performance",
+    summary="Performance against a benchmark: value, P&L, TWR, MWR, risk, allocation, series",
+    description=Performance.__doc__ or "",
+    responses=problem_responses(401, 404, 422, 503),
+)
+async def performance_of(
+    portfolioId: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    start: Annotated[date | None, Query(description="First day (default: the first trade)")] = None,
+    end: Annotated[date | None, Query(description="Last day (default: today)")] = None,
+    benchmark: Annotated[Symbol, Query()] = "SPY",
+) -> Performance:
+    portfolio = await service.get(session, user_id, portfolioId)
+    window = performance.Window(
+        start, end or utcnow().date(), benchmark, runtime.settings.risk_free_rate
+    )
+    key = (
+        f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
+        f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
+    )
+    cached = await runtime.cache.get(key)
+    if cached is not None:
+        return Performance.model_validate(cached)
+    ledger = await service.ledger(session, portfolio)
+    figures = await performance.compute(session, runtime.market, portfolio, ledger, window)
+    result = Performance.model_validate(figures)
+    await runtime.cache.set(
+        key, result.model_dump(mode="json", by_alias=True), expire=performance.CACHE_SECONDS
+    )
+    return result

@@ -125,3 +125,61 @@ class TransactionOut(ApiModel):
 
 class Transactions(ApiModel):
     transactions: list[TransactionOut]
+
+
+class AllocationOut(ApiModel):
+    symbol: str
+    asset_class: str
+    weight: float | None = None
+    value: float
+
+
+class HoldingPerformance(ApiModel):
+    symbol: str
+    quantity: JsonDecimal
+    avg_cost: float | None = None
+    price: float | None = None
+    value: float
+    pnl: float
+    pnl_percent: float | None = None
+    weight: float | None = None
+
+
+class SeriesPoint(ApiModel):
+    date: date
+    value: float
+    net_flow: float
+    daily_return: float | None = None
+    cumulative_return: float
+    benchmark_value: float | None = None
+
+
+class Performance(ApiModel):
+    """Figures are not rounded. Conventions: `flint.portfolio.metrics` (252 periods a year;
+    TWR chains daily returns with flows at the start of the day; MWR is the XIRR of the flows
+    and the final value)."""
+
+    as_of: date
+    base_currency: str
+    market_value: float
+    cost_basis: float
+    unrealized_pnl: float
+    realized_pnl: float
+    dividends: float
+    total_return: float | None = None
+    twr: float | None = None
+    mwr: float | None = None
+    annualized_return: float | None = None
+    volatility: float | None = None
+    sharpe: float | None = None
+    sortino: float | None = None
+    max_drawdown: float | None = None
+    max_drawdown_start: date | None = None
+    max_drawdown_end: date | None = None
+    beta: float | None = None
+    alpha: float | None = None
+    benchmark: str
+    benchmark_return: float | None = None
+    allocation: list[AllocationOut]
+    holdings: list[HoldingPerformance]
+    series: list[SeriesPoint]
