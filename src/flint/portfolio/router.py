@@ -4,7 +4,8 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request, status
+import anyio
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from flint.db import SessionDep
 from flint.deps import CurrentUserId, RuntimeDep
@@ -12,7 +13,7 @@ from flint.errors import problem_responses
 from flint.kit.symbols import Symbol
 from flint.kit.time import utcnow
 from flint.market.service import MarketData
-from flint.portfolio import performance, service
+from flint.portfolio import charts, performance, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
     AssetOut,
@@ -173,25 +174,12 @@ async def list_transactions(
     return Transactions(transactions=[transaction_out(e) for e in entries])
 
 
-@router.get(
-    "/{portfolioId}/performance",
-    summary="Performance against a benchmark: value, P&L, TWR, MWR, risk, allocation, series",
-    description=Performance.__doc__ or "",
-    responses=problem_responses(401, 404, 422, 503),
-)
-async def performance_of(
-    portfolioId: uuid.UUID,
-    user_id: CurrentUserId,
+async def _performance(
     session: SessionDep,
     runtime: RuntimeDep,
-    start: Annotated[date | None, Query(description="First day (default: the first trade)")] = None,
-    end: Annotated[date | None, Query(description="Last day (default: today)")] = None,
-    benchmark: Annotated[Symbol, Query()] = "SPY",
+    portfolio: Portfolio,
+    window: performance.Window,
 ) -> Performance:
-    portfolio = await service.get(session, user_id, portfolioId)
-    window = performance.Window(
-        start, end or utcnow().date(), benchmark, runtime.settings.risk_free_rate
-    )
     key = (
         f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
         f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
@@ -206,3 +194,62 @@ async def performance_of(
         key, result.model_dump(mode="json", by_alias=True), expire=performance.CACHE_SECONDS
     )
     return result
+
+
+Start = Annotated[date | None, Query(description="First day (default: the first trade)")]
+End = Annotated[date | None, Query(description="Last day (default: today)")]
+Benchmark = Annotated[Symbol, Query(description="The benchmark's symbol")]
+
+
+@router.get(
+    "/{portfolioId}/performance",
+    summary="Performance against a benchmark: value, P&L, TWR, MWR, risk, allocation, series",
+    description=Performance.__doc__ or "",
+    responses=problem_responses(401, 404, 422, 503),
+)
+async def performance_of(
+    portfolioId: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    start: Start = None,
+    end: End = None,
+    benchmark: Benchmark = "SPY",
+) -> Performance:
+    portfolio = await service.get(session, user_id, portfolioId)
+    window = performance.Window(
+        start, end or utcnow().date(), benchmark, runtime.settings.risk_free_rate
+    )
+    return await _performance(session, runtime, portfolio, window)
+
+
+@router.get(
+    "/{portfolioId}/performance/chart",
+    summary="A chart of the performance: value, drawdown, allocation or against the benchmark",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/png": {}, "image/svg+xml": {}},
+            "description": "The chart",
+        },
+        **problem_responses(401, 404, 422, 503),
+    },
+)
+async def performance_chart(
+    portfolioId: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    kind: Annotated[charts.Kind, Query()] = "value",
+    format: Annotated[charts.Format, Query()] = "png",
+    start: Start = None,
+    end: End = None,
+    benchmark: Benchmark = "SPY",
+) -> Response:
+    portfolio = await service.get(session, user_id, portfolioId)
+    window = performance.Window(
+        start, end or utcnow().date(), benchmark, runtime.settings.risk_free_rate
+    )
+    perf = (await _performance(session, runtime, portfolio, window)).model_dump(by_alias=True)
+    image = await anyio.to_thread.run_sync(charts.draw, perf, kind, format, portfolio.name)
+    return Response(image, media_type=charts.MEDIA_TYPES[format])
