@@ -38,6 +38,7 @@ from flint.market.ws import redact_query_tokens
 from flint.market.ws import router as market_stream_router
 from flint.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.ops.router import router as ops_router
+from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.router import router as portfolio_router
 from flint.trades.router import router as trades_router
 from flint.users.router import router as users_router
@@ -157,7 +158,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api/v1")
         app.include_router(router, prefix="/api")
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        overrides=[(IMPORT_PATH, IMPORT_MAX_BYTES)],
+    )
     app.add_middleware(DocsContentSecurityPolicy)
     if settings.cors_origins:
         app.add_middleware(

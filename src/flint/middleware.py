@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -28,19 +30,33 @@ class _TooLarge(HTTPException):
 
 
 class BodySizeLimit:
-    """Refuse bodies over `max_bytes` with 413, by Content-Length or while streaming."""
+    """Refuse bodies over `max_bytes` with 413, by Content-Length or while streaming.
+    ``overrides`` gives some paths (full-match patterns) a limit of their own (uploads)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        overrides: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.overrides = list(overrides)
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.overrides:
+            if pattern.fullmatch(path):
+                return limit
+        return self.default_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(scope, receive, send, max_bytes)
             return
         seen = 0
         response_started = False
@@ -50,8 +66,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if seen > max_bytes:
+                    raise _TooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -65,15 +81,15 @@ class BodySizeLimit:
         except _TooLarge:
             if response_started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, max_bytes)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         response = problem_response(
             Request(scope),
             status=413,
             title="Payload too large",
             slug="payload-too-large",
-            detail=f"Request bodies are limited to {self.max_bytes} bytes.",
+            detail=f"Request bodies are limited to {max_bytes} bytes.",
         )
         await response(scope, receive, send)
 

@@ -1,19 +1,20 @@
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from flint.db import SessionDep
 from flint.deps import CurrentUserId, RuntimeDep
-from flint.errors import problem_responses
+from flint.errors import ValidationFailed, field_error, problem_responses
 from flint.kit.symbols import Symbol
 from flint.kit.time import utcnow
 from flint.market.service import MarketData
-from flint.portfolio import charts, performance, service
+from flint.portfolio import charts, csvio, performance, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
     AssetOut,
@@ -28,6 +29,10 @@ from flint.portfolio.schemas import (
 )
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
+
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+IMPORT_PATH = re.compile(r"/api(?:/v1)?/portfolio/[^/]+/import")
+"""The import route takes files up to 5 MiB (the body-size middleware's override)."""
 
 
 async def get_market(request: Request) -> MarketData:
@@ -253,3 +258,73 @@ async def performance_chart(
     perf = (await _performance(session, runtime, portfolio, window)).model_dump(by_alias=True)
     image = await anyio.to_thread.run_sync(charts.draw, perf, kind, format, portfolio.name)
     return Response(image, media_type=charts.MEDIA_TYPES[format])
+
+
+@router.post(
+    "/{portfolioId}/import",
+    status_code=status.HTTP_201_CREATED,
+    summary="Import transactions from CSV (all rows or none)",
+    description=(csvio.__doc__ or "") + "\n\nEvery bad row is named (`line N`). Files up to 5 MiB.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+    responses=problem_responses(400, 401, 404, 413, 422),
+)
+async def import_csv(
+    portfolioId: uuid.UUID,
+    request: Request,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    market: MarketDep,
+) -> Transactions:
+    portfolio = await service.get(session, user_id, portfolioId)
+    try:
+        entries, labels = csvio.parse(await request.body())
+    except csvio.CsvRefused as exc:
+        raise ValidationFailed(
+            f"The file was not imported: {exc}",
+            errors=[field_error(where, why) for where, why in exc.problems],
+        ) from exc
+    created = await service.add_transactions(session, market, portfolio, entries, names=labels)
+    return Transactions(transactions=[transaction_out(e) for e in created])
+
+
+@router.get(
+    "/{portfolioId}/export",
+    summary="The ledger as CSV (the import's columns) or JSON",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {},
+                "application/json": {"schema": {"$ref": "#/components/schemas/Transactions"}},
+            },
+            "description": "The ledger",
+        },
+        **problem_responses(401, 404, 422),
+    },
+)
+async def export(
+    portfolioId: uuid.UUID,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    format: Annotated[Literal["csv", "json"], Query()] = "csv",
+) -> Response:
+    portfolio = await service.get(session, user_id, portfolioId)
+    entries = await service.ledger(session, portfolio)
+    stem = f"portfolio-{portfolio.id}"
+    if format == "csv":
+        return Response(
+            csvio.render(entries),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
+        )
+    body = Transactions(transactions=[transaction_out(e) for e in entries])
+    return Response(
+        body.model_dump_json(by_alias=True),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{stem}.json"'},
+    )

@@ -173,12 +173,14 @@ async def add_transactions(
     portfolio: Portfolio,
     entries: Sequence[TransactionIn],
     *,
-    field: str = "body",
+    names: Sequence[str] | None = None,
 ) -> list[PortfolioTransaction]:
-    """Record ``entries`` (all or none), after the existing ledger."""
+    """Record ``entries`` (all or none), after the existing ledger; ``names`` say where each
+    came from in the request, for the errors (default ``body``)."""
+    labels = list(names) if names is not None else ["body"] * len(entries)
     rows = [
-        Row(f"{field}[{i}]" if len(entries) > 1 else field, e.date, e.type, e.symbol, e.quantity)
-        for i, e in enumerate(entries)
+        Row(label, e.date, e.type, e.symbol, e.quantity)
+        for label, e in zip(labels, entries, strict=True)
     ]
     check_rows(market, rows, utcnow().date())
     existing = await ledger(session, portfolio)

@@ -1,0 +1,144 @@
+"""CSV in and out of a portfolio's ledger.
+
+Columns (header names are case-insensitive; the usual aliases are accepted):
+``date`` (trade_date), ``symbol`` (ticker), ``type`` (action, side, transaction_type),
+``quantity`` (qty, shares, units), ``price`` (unit_price, price_per_share), ``fee``
+(fees, commission), ``amount`` (optional), ``currency``. Cash rows (dividend, interest, fee,
+deposit, withdrawal) take ``amount``; without an amount column, their amount is
+``quantity x price`` when both are given, else whichever is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from flint.portfolio.models import PortfolioTransaction
+from flint.portfolio.schemas import TransactionIn
+
+ALIASES = {
+    "date": "date",
+    "trade_date": "date",
+    "symbol": "symbol",
+    "ticker": "symbol",
+    "type": "type",
+    "action": "type",
+    "side": "type",
+    "transaction_type": "type",
+    "quantity": "quantity",
+    "qty": "quantity",
+    "shares": "quantity",
+    "units": "quantity",
+    "price": "price",
+    "unit_price": "price",
+    "price_per_share": "price",
+    "fee": "fee",
+    "fees": "fee",
+    "commission": "fee",
+    "amount": "amount",
+    "currency": "currency",
+}
+REQUIRED = ("date", "type")
+COLUMNS = ("date", "symbol", "type", "quantity", "price", "fee", "amount", "currency")
+CASH_TYPES = {"dividend", "interest", "fee", "deposit", "withdrawal"}
+
+
+class CsvRefused(Exception):
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{where}: {why}" for where, why in problems))
+        self.problems = problems
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
+    """Every row as a transaction, with its name (``line N``); CsvRefused names every bad
+    row (nothing is imported unless all are good)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CsvRefused([("body", "the file is not UTF-8 text")]) from exc
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration as exc:
+        raise CsvRefused([("body", "the file is empty")]) from exc
+    except csv.Error as exc:
+        raise CsvRefused([("body", f"not CSV: {exc}")]) from exc
+    names = [ALIASES.get(h.strip().lower().replace(" ", "_")) for h in header]
+    missing = [column for column in REQUIRED if column not in names]
+    unknown = [h for h, n in zip(header, names, strict=True) if n is None and h.strip()]
+    if missing or unknown:
+        header_problems = [("line 1", f"no {column!r} column") for column in missing]
+        header_problems += [("line 1", f"unknown column {h!r}") for h in unknown]
+        raise CsvRefused(header_problems)
+    entries: list[TransactionIn] = []
+    labels: list[str] = []
+    problems: list[tuple[str, str]] = []
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise CsvRefused([("body", f"not CSV: {exc}")]) from exc
+    for number, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        where = f"line {number}"
+        if len(row) != len(header):
+            problems.append((where, f"{len(row)} fields, the header has {len(header)}"))
+            continue
+        values: dict[str, Any] = {
+            name: cell.strip()
+            for name, cell in zip(names, row, strict=True)
+            if name and cell.strip()
+        }
+        values["type"] = str(values.get("type", "")).lower()
+        if "symbol" in values:
+            values["symbol"] = str(values["symbol"]).upper()
+        if values["type"] in CASH_TYPES and "amount" not in values:
+            quantity, price = values.pop("quantity", None), values.pop("price", None)
+            q, p = _decimal(quantity or ""), _decimal(price or "")
+            amount = q * p if q is not None and p is not None else (p if p is not None else q)
+            if amount is not None:
+                values["amount"] = str(amount)
+        try:
+            entries.append(TransactionIn.model_validate(values))
+            labels.append(where)
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = ".".join(str(part) for part in error["loc"]) or "row"
+                problems.append((f"{where}.{field}" if field != "row" else where, error["msg"]))
+    if problems:
+        raise CsvRefused(problems)
+    if not entries:
+        raise CsvRefused([("body", "the file has no rows")])
+    return entries, labels
+
+
+def render(entries: Sequence[PortfolioTransaction]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for e in entries:
+        writer.writerow(
+            [
+                e.date.isoformat(),
+                e.symbol or "",
+                e.type,
+                "" if e.quantity is None else format(e.quantity, "f"),
+                "" if e.price is None else format(e.price, "f"),
+                format(e.fee, "f") if e.fee else "",
+                "" if e.amount is None else format(e.amount, "f"),
+                e.currency,
+            ]
+        )
+    return out.getvalue()
