@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import bars_ingest, cold_quote_coalescing, quote_throughput, ws_fanout
+from bench import bars_ingest, cold_quote_coalescing, metrics_speed, quote_throughput, ws_fanout
 from bench._common import Result, Skipped
 
 Benchmark = Callable[[], list[Result]]
@@ -30,6 +30,7 @@ BENCHMARKS: list[Benchmark] = [
     cold_quote_coalescing.run,
     bars_ingest.run,
     ws_fanout.run,
+    metrics_speed.run,
 ]
 """Add a benchmark by importing its module above and appending its ``run``; its name is the
 module's (``bench.ws_fanout.run`` runs as ``ws_fanout``)."""
