@@ -49,3 +49,14 @@ def test_a_generated_key_is_kept_owner_only_and_reused(tmp_path: Path) -> None:
     assert Fernet(key.encode())  # a valid Fernet key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_or_create_fernet_key(path) == key
+
+
+def test_processes_racing_to_create_the_key_all_read_the_same_whole_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "credentials.key"
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        keys = list(pool.map(lambda _: load_or_create_fernet_key(path), range(64)))
+    assert len(set(keys)) == 1
+    assert Fernet(keys[0].encode())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["credentials.key"]  # no leftovers

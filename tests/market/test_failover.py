@@ -174,7 +174,9 @@ async def test_concurrent_cold_quotes_in_two_processes_sharing_redis_make_one_pr
 ) -> None:
     """Two market services with their own providers and cache clients, as two API processes
     have, coalesce through Redis's lock."""
-    redis_url = service_url("FLINT_TEST_REDIS_URL", "Redis")
+    # A Redis database of its own: other tests (other xdist workers) cache quotes in the usual
+    # one, and a quote of theirs landing mid-test would answer without any provider call.
+    redis_url = service_url("FLINT_TEST_REDIS_URL", "Redis").rsplit("/", 1)[0] + "/13"
     shared = settings.model_copy(update={"redis_url": redis_url})
     caches = [create_cache(redis_url), create_cache(redis_url)]
     markets = [build_market(shared, cache) for cache in caches]

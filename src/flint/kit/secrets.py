@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,16 +16,27 @@ def load_or_create_key(
     """Read a key file, or create it with owner-only permissions so restarts keep sessions
     valid. The new key is ``generate()``, or ``nbytes`` random bytes, URL-safe."""
     if path.exists():
-        return path.read_text().strip()
+        return _read(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = generate() if generate is not None else secrets.token_urlsafe(nbytes)
+    # Written whole under a temporary name, then linked into place: another process sees
+    # either no file or the complete key, never an empty one, and the first link wins.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race; use its key
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        os.chmod(temporary, 0o600)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another process won the race; use its key
+            return _read(path)
+    finally:
+        os.unlink(temporary)
     return key
+
+
+def _read(path: Path) -> str:
+    return path.read_text().strip()
 
 
 def new_token(nbytes: int = 32) -> str:
