@@ -6,14 +6,14 @@ from datetime import date
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from flint.db import SessionDep
 from flint.deps import CurrentUserId, RuntimeDep
 from flint.errors import ValidationFailed, field_error, problem_responses
 from flint.kit.symbols import Symbol
 from flint.kit.time import utcnow
-from flint.market.service import MarketData
+from flint.market.router import MarketDep
 from flint.portfolio import charts, csvio, performance, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
@@ -33,14 +33,6 @@ router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 IMPORT_PATH = re.compile(r"/api(?:/v1)?/portfolio/[^/]+/import")
 """The import route takes files up to 5 MiB (the body-size middleware's override)."""
-
-
-async def get_market(request: Request) -> MarketData:
-    market: MarketData = request.app.state.runtime.market
-    return market
-
-
-MarketDep = Annotated[MarketData, Depends(get_market)]
 
 
 async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioOut:
