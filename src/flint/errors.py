@@ -90,6 +90,12 @@ class PayloadTooLarge(FlintError):
 class ValidationFailed(FlintError):
     status, title, slug = 422, "Validation failed", "validation-error"
 
+    @classmethod
+    def at(cls, field: str, detail: str, message: str | None = None) -> ValidationFailed:
+        """One bad input: ``detail`` for the problem, ``message`` (the detail when omitted)
+        for its entry under ``field`` in ``errors``."""
+        return cls(detail, errors=[field_error(field, message or detail)])
+
 
 class TooManyRequests(FlintError):
     status, title, slug = 429, "Too many requests", "rate-limited"

@@ -14,7 +14,6 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from flint import __version__
-from flint.accounts.registry import AccountProviders, credential_box
 from flint.accounts.router import router as accounts_router
 from flint.accounts.service import Accounts
 from flint.auth.pages import router as auth_pages
@@ -111,7 +110,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         stream=stream,
         principals=Principals(tokens, cache, engine, settings.principal_cache_seconds),
-        accounts=Accounts(AccountProviders(settings, market), credential_box(settings)),
+        accounts=Accounts.build(settings, market),
     )
 
 

@@ -143,12 +143,9 @@ class _TaskRuntime:
 
     def accounts(self) -> Accounts:
         if self._accounts is None:
-            from flint.accounts.registry import AccountProviders, credential_box
             from flint.accounts.service import Accounts
 
-            settings = self.settings()
-            providers = AccountProviders(settings, self.market())
-            self._accounts = Accounts(providers, credential_box(settings))
+            self._accounts = Accounts.build(self.settings(), self.market())
         return self._accounts
 
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:

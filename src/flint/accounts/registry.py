@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flint.accounts.providers.types import AccountProvider
 from flint.config import Settings
-from flint.errors import ValidationFailed, field_error
+from flint.errors import ValidationFailed
 from flint.kit.crypto import CredentialBox, load_or_create_fernet_key, parse_keys
 from flint.kit.http import VendorPolicy
 from flint.market.service import MarketData
@@ -52,7 +52,7 @@ class AccountProviders:
                 detail = f"{name} is not configured on this server (it needs {NEEDS[name]})."
             else:
                 detail = f"Unknown provider {name!r}; use one of: {', '.join(self.available)}."
-            raise ValidationFailed(detail, errors=[field_error(field, detail)])
+            raise ValidationFailed.at(field, detail)
         if name not in self._built:
             self._built[name] = self._factories[name]()
         return self._built[name]

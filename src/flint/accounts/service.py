@@ -36,11 +36,13 @@ from flint.accounts.providers.types import (
     ProviderAccount,
     Transaction,
 )
-from flint.accounts.registry import AccountProviders
-from flint.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
+from flint.accounts.registry import AccountProviders, credential_box
+from flint.config import Settings
+from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.crypto import CredentialBox
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
+from flint.market.service import MarketData
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +57,11 @@ class Accounts:
 
     providers: AccountProviders
     box: CredentialBox
+
+    @classmethod
+    def build(cls, settings: Settings, market: MarketData) -> Accounts:
+        """The providers this server offers and the key box, as every process builds them."""
+        return cls(AccountProviders(settings, market), credential_box(settings))
 
 
 def _unavailable(provider: str, exc: ProviderError) -> ServiceUnavailable:
@@ -86,7 +93,7 @@ async def connect_url(
     provider = ctx.providers.get(name)
     if Capability.PORTAL not in provider.capabilities:
         detail = f"{name} links with an auth code directly; call POST /api/v1/accounts/link."
-        raise ValidationFailed(detail, errors=[field_error("body.provider", detail)])
+        raise ValidationFailed.at("body.provider", detail)
     identity = await _identity(session, ctx, user_id, name, provider)
     try:
         return await provider.connect_url(identity, redirect_url=redirect)
@@ -106,12 +113,12 @@ async def link(
         linked = await provider.link(identity, auth_code)
     except LinkRefused as exc:
         detail = f"{name} refused the code: {exc.reason}"
-        raise ValidationFailed(detail, errors=[field_error("body.authCode", exc.reason)]) from exc
+        raise ValidationFailed.at("body.authCode", detail, exc.reason) from exc
     except ProviderError as exc:
         raise _unavailable(name, exc) from exc
     if not linked.accounts:
         detail = f"{name} linked no accounts with that code."
-        raise ValidationFailed(detail, errors=[field_error("body.authCode", detail)])
+        raise ValidationFailed.at("body.authCode", detail)
 
     record = AccountLink(
         user_id=user_id, provider=name, sealed_credentials=ctx.box.seal(linked.credentials)
@@ -168,13 +175,16 @@ async def _drop_empty_links(
     )
 
 
-async def _credentials(
-    session: AsyncSession, ctx: Accounts, record: AccountLink
+async def credentials_for(
+    session: AsyncSession, ctx: Accounts, record: AccountLink, *, field: str = "provider"
 ) -> tuple[AccountProvider, Identity, Credentials]:
-    provider = ctx.providers.get(record.provider, field="provider")
-    identity = await _identity(session, ctx, record.user_id, record.provider, provider)
+    """The link's provider, the user's identity there and the link's opened credentials;
+    AccountGone once the link was removed (``field`` names the input an unconfigured
+    provider is blamed on)."""
     if record.sealed_credentials is None:
-        raise AccountGone(record.provider, "the link was removed")
+        raise AccountGone(record.provider, "the account is no longer linked")
+    provider = ctx.providers.get(record.provider, field=field)
+    identity = await _identity(session, ctx, record.user_id, record.provider, provider)
     return provider, identity, ctx.box.open(record.sealed_credentials)
 
 
@@ -185,7 +195,7 @@ async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) ->
     record = await session.get(AccountLink, link_id)
     if record is None or record.status == "unlinked":
         return 0
-    provider, identity, credentials = await _credentials(session, ctx, record)
+    provider, identity, credentials = await credentials_for(session, ctx, record)
     stmt = select(LinkedAccount).where(
         LinkedAccount.link_id == link_id, LinkedAccount.unlinked_at.is_(None)
     )
@@ -335,7 +345,7 @@ def _decode_cursor(cursor: str) -> tuple[date, uuid.UUID]:
         return date.fromisoformat(day), uuid.UUID(ident)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         detail = "The cursor is not one this API gave out."
-        raise ValidationFailed(detail, errors=[field_error("query.cursor", detail)]) from exc
+        raise ValidationFailed.at("query.cursor", detail) from exc
 
 
 async def transactions_page(
@@ -372,7 +382,7 @@ async def unlink(
     assert record is not None
     if record.sealed_credentials is not None:
         try:
-            provider, identity, credentials = await _credentials(session, ctx, record)
+            provider, identity, credentials = await credentials_for(session, ctx, record)
             await provider.unlink(identity, credentials)
         except (AccountProviderError, ProviderError) as exc:
             log.warning("unlink_at_provider_failed", provider=record.provider, reason=str(exc))

@@ -10,6 +10,7 @@ gain (final value less net external flows) over the money put in (the positive f
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -20,7 +21,7 @@ import anyio
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.errors import ValidationFailed, field_error
+from flint.errors import ValidationFailed
 from flint.kit.time import utcnow
 from flint.market import storage
 from flint.market.providers.types import Interval
@@ -38,10 +39,6 @@ class Window:
     end: date
     benchmark: str
     risk_free: float
-
-
-def _refuse(detail: str, where: str) -> ValidationFailed:
-    return ValidationFailed(detail, errors=[field_error(where, detail)])
 
 
 def _currency(market: MarketData, symbol: str) -> tuple[str, float]:
@@ -78,13 +75,20 @@ async def _closes(
     return out
 
 
-def _rate_on(series: Mapping[date, float], day: date, inverse: bool) -> float:
-    before = [d for d in series if d <= day]
-    chosen = max(before) if before else min(series) if series else None
-    if chosen is None:
-        return 1.0
-    rate = series[chosen]
-    return 1.0 / rate if inverse else rate
+class _Rates:
+    """One FX pair's daily closes, sorted once: a day's rate is the last close on or before
+    it (the first close for days before any); 1 without closes."""
+
+    def __init__(self, series: Mapping[date, float], inverse: bool) -> None:
+        self.days = sorted(series)
+        self.closes = [series[day] for day in self.days]
+        self.inverse = inverse
+
+    def on(self, day: date) -> float:
+        if not self.days:
+            return 1.0
+        rate = self.closes[max(bisect.bisect_right(self.days, day) - 1, 0)]
+        return 1.0 / rate if self.inverse else rate
 
 
 async def compute(
@@ -96,9 +100,9 @@ async def compute(
 ) -> dict[str, Any]:
     base = portfolio.base_currency
     if market.instrument(window.benchmark) is None:
-        raise _refuse(f"Unknown benchmark {window.benchmark}.", "query.benchmark")
+        raise ValidationFailed.at("query.benchmark", f"Unknown benchmark {window.benchmark}.")
     if window.start is not None and window.start > window.end:
-        raise _refuse("start must not be after end.", "query.start")
+        raise ValidationFailed.at("query.start", "start must not be after end.")
     first = min((e.date for e in ledger), default=window.end)
     symbols = sorted({e.symbol for e in ledger if e.symbol})
     quote = {s: _currency(market, s) for s in symbols}
@@ -109,14 +113,18 @@ async def compute(
     }
     wanted = [*symbols, window.benchmark, *(p[0] for p in pairs.values() if p)]
     closes = await _closes(session, market, wanted, first, window.end)
+    rates = {
+        currency: _Rates(closes.get(pair[0], {}), pair[1])
+        for currency, pair in pairs.items()
+        if pair is not None
+    }
 
     def convert(symbol: str, series: Mapping[date, float]) -> dict[date, float]:
         currency, factor = quote[symbol]
-        pair = pairs.get(currency)
-        if currency == base or pair is None:
+        fx = rates.get(currency)
+        if fx is None:
             return {d: v * factor for d, v in series.items()}
-        fx = closes.get(pair[0], {})
-        return {d: v * factor * _rate_on(fx, d, pair[1]) for d, v in series.items()}
+        return {d: v * factor * fx.on(d) for d, v in series.items()}
 
     priced = {s: convert(s, closes.get(s, {})) for s in symbols}
 
@@ -124,9 +132,11 @@ async def compute(
         if amount is None or entry.symbol is None:
             return amount
         currency, factor = quote[entry.symbol]
-        pair = pairs.get(currency)
-        rate = _rate_on(closes.get(pair[0], {}), entry.date, pair[1]) if pair else 1.0
-        return amount * Decimal(str(factor * rate)) if (factor != 1.0 or pair) else amount
+        fx = rates.get(currency)
+        if fx is None and factor == 1.0:
+            return amount
+        rate = fx.on(entry.date) if fx is not None else 1.0
+        return amount * Decimal(str(factor * rate))
 
     entries = [
         Entry(
@@ -201,18 +211,15 @@ def _figures(
         }
         for i, day in enumerate(dates)
     ]
-    last_prices = valued.prices[-1] if len(valued.dates) else np.zeros(len(valued.symbols))
-    holdings_value = {
-        symbol: float(valued.quantities[-1, i] * last_prices[i]) if len(valued.dates) else 0.0
-        for i, symbol in enumerate(valued.symbols)
-    }
     market_value = float(values[-1]) if len(values) else 0.0
     cost_basis = float(sum(p.cost for p in valued.positions.values()))
+    column = {symbol: i for i, symbol in enumerate(valued.symbols)}
     rows: list[dict[str, Any]] = []
-    for symbol, position in sorted(valued.positions.items()):
-        worth = holdings_value.get(symbol, 0.0)
+    for symbol, position in sorted(valued.positions.items()):  # held, so valued on some day
+        i = column[symbol]
+        price = float(valued.prices[-1, i])
+        worth = float(valued.quantities[-1, i] * valued.prices[-1, i])
         cost = float(position.cost)
-        price = float(last_prices[valued.symbols.index(symbol)]) if len(valued.dates) else None
         rows.append(
             {
                 "symbol": symbol,

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.errors import Conflict, ValidationFailed, field_error
+from flint.errors import Conflict, ValidationFailed
 from flint.kit.time import utcnow
 from flint.trades.models import IdempotencyKey
 
@@ -41,7 +41,7 @@ def check_key(key: str) -> str:
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         detail = f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters."
-        raise ValidationFailed(detail, errors=[field_error("header.Idempotency-Key", detail)])
+        raise ValidationFailed.at("header.Idempotency-Key", detail)
     return key
 
 
@@ -61,7 +61,7 @@ async def lookup(
         return None
     if record.request_hash != digest:
         detail = "This Idempotency-Key was used with a different request."
-        raise ValidationFailed(detail, errors=[field_error("header.Idempotency-Key", detail)])
+        raise ValidationFailed.at("header.Idempotency-Key", detail)
     if record.response is None or record.status_code is None:
         raise Conflict("A request with this Idempotency-Key is still in progress; retry shortly.")
     return Replay(record.status_code, record.response)

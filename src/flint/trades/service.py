@@ -44,7 +44,7 @@ from flint.accounts.providers.types import (
     TimeInForce,
 )
 from flint.db import after_commit
-from flint.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
+from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
 from flint.market.service import MarketData
@@ -62,21 +62,13 @@ class TradingContext:
     market: MarketData
 
 
-def _refuse(detail: str, field: str) -> ValidationFailed:
-    return ValidationFailed(detail, errors=[field_error(field, detail)])
-
-
 async def _provider_for(
     session: AsyncSession, ctx: TradingContext, account: LinkedAccount
 ) -> tuple[AccountProvider, Identity, Credentials]:
     record = await session.get(AccountLink, account.link_id)
-    if record is None or record.sealed_credentials is None:
+    if record is None:
         raise AccountGone(account.provider, "the account is no longer linked")
-    provider = ctx.accounts.providers.get(record.provider, field="body.accountId")
-    identity = await accounts._identity(
-        session, ctx.accounts, record.user_id, record.provider, provider
-    )
-    return provider, identity, ctx.accounts.box.open(record.sealed_credentials)
+    return await accounts.credentials_for(session, ctx.accounts, record, field="body.accountId")
 
 
 async def check(
@@ -86,17 +78,19 @@ async def check(
     buying power covers a buy, the position covers a sale. 404 for another user's account."""
     account = await accounts.get_account(session, user_id, body.account_id)
     if not account.can_trade:
-        raise _refuse(
-            f"The {account.type} account {account.name!r} cannot trade.", "body.accountId"
+        raise ValidationFailed.at(
+            "body.accountId", f"The {account.type} account {account.name!r} cannot trade."
         )
     try:
         provider, identity, credentials = await _provider_for(session, ctx, account)
     except AccountGone as exc:
-        raise _refuse(f"The account cannot trade: {exc.reason}.", "body.accountId") from exc
+        raise ValidationFailed.at(
+            "body.accountId", f"The account cannot trade: {exc.reason}."
+        ) from exc
     if Capability.TRADING not in provider.capabilities:
-        raise _refuse(f"{account.provider} accounts cannot trade.", "body.accountId")
+        raise ValidationFailed.at("body.accountId", f"{account.provider} accounts cannot trade.")
     if ctx.market.instrument(body.asset) is None:
-        raise _refuse(f"Unknown symbol {body.asset}.", "body.asset")
+        raise ValidationFailed.at("body.asset", f"Unknown symbol {body.asset}.")
     try:
         price = (await ctx.market.latest(body.asset)).quote.price
         remote = account.provider_account_id
@@ -106,10 +100,10 @@ async def check(
             at = body.limit_price if body.limit_price is not None else price
             cost = body.quantity * at
             if power is not None and cost > power:
-                raise _refuse(
+                raise ValidationFailed.at(
+                    "body.quantity",
                     f"Buying {body.quantity} {body.asset} needs about {cost:.2f} "
                     f"{account.currency}; buying power is {power:.2f}.",
-                    "body.quantity",
                 )
         else:
             held = sum(
@@ -121,14 +115,16 @@ async def check(
                 Decimal(0),
             )
             if body.quantity > held:
-                raise _refuse(
-                    f"Cannot sell {body.quantity} {body.asset}: the account holds {held}.",
+                raise ValidationFailed.at(
                     "body.quantity",
+                    f"Cannot sell {body.quantity} {body.asset}: the account holds {held}.",
                 )
     except NotFound as exc:
-        raise _refuse(f"Unknown symbol {body.asset}.", "body.asset") from exc
+        raise ValidationFailed.at("body.asset", f"Unknown symbol {body.asset}.") from exc
     except AccountGone as exc:
-        raise _refuse(f"The account cannot trade: {exc.reason}.", "body.accountId") from exc
+        raise ValidationFailed.at(
+            "body.accountId", f"The account cannot trade: {exc.reason}."
+        ) from exc
     except ProviderError as exc:
         raise ServiceUnavailable(
             f"{account.provider} is unavailable right now ({exc.reason}); try again."
@@ -352,7 +348,7 @@ async def cancel(
 ) -> Trade:
     trade = await get(session, user_id, trade_id)
     if OrderStatus(trade.status).final:
-        raise _refuse(f"The trade is already {trade.status}.", "path.tradeId")
+        raise ValidationFailed.at("path.tradeId", f"The trade is already {trade.status}.")
     if trade.provider_order_id is None:
         # Not at the provider yet: holding the row lock keeps the worker from placing it.
         locked = await _locked(session, trade.id)
@@ -370,7 +366,9 @@ async def cancel(
             identity, credentials, account.provider_account_id, trade.provider_order_id
         )
     except AccountProviderError as exc:
-        raise _refuse(f"The order could not be canceled: {exc.reason}.", "path.tradeId") from exc
+        raise ValidationFailed.at(
+            "path.tradeId", f"The order could not be canceled: {exc.reason}."
+        ) from exc
     except ProviderError as exc:
         raise ServiceUnavailable(f"The provider is unavailable ({exc.reason}); try again.") from exc
     _apply(session, trade, order, "cancel")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from flint.db import SessionDep
 from flint.deps import CurrentUser
-from flint.errors import ValidationFailed, field_error, problem_responses
+from flint.errors import ValidationFailed, problem_responses
 from flint.kit.symbols import SYMBOL_RULE, normalize_symbol
 from flint.watchlist import service
 from flint.watchlist.schemas import AddToWatchlist, Watchlist, WatchlistEntry
@@ -62,5 +62,5 @@ async def remove(
     try:
         symbol = normalize_symbol(asset)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), errors=[field_error("path.asset", str(exc))]) from exc
+        raise ValidationFailed.at("path.asset", str(exc)) from exc
     await service.remove(session, user, symbol)
