@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from flint import __version__
 from flint.accounts.router import router as accounts_router
 from flint.accounts.service import Accounts
+from flint.assets.router import router as assets_router
 from flint.auth.pages import router as auth_pages
 from flint.auth.principals import Principals
 from flint.auth.router import router as auth_router
@@ -51,6 +52,7 @@ API_ROUTERS: list[APIRouter] = [
     accounts_router,
     trades_router,
     portfolio_router,
+    assets_router,
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 

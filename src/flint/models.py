@@ -7,6 +7,7 @@ from flint.accounts.models import (
     LinkedAccount,
     ProviderIdentity,
 )
+from flint.assets.models import CustomAsset, CustomAssetPrice
 from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.db import Base
 from flint.market.models import MarketBar, MarketQuote
@@ -21,6 +22,8 @@ __all__ = [
     "AccountLink",
     "AccountTransaction",
     "Base",
+    "CustomAsset",
+    "CustomAssetPrice",
     "IdempotencyKey",
     "LinkedAccount",
     "MarketBar",

@@ -1,4 +1,5 @@
-"""Ticker symbols as Flint accepts them: AAPL, BRK.B, BTC-USD, ^GSPC, EURUSD=X."""
+"""Ticker symbols as Flint accepts them: AAPL, BRK.B, BTC-USD, ^GSPC, EURUSD=X; and the
+namespaced symbols of a user's own custom assets (MY:HOUSE), which no listed symbol resembles."""
 
 from __future__ import annotations
 
@@ -28,4 +29,50 @@ Symbol = Annotated[
     BeforeValidator(_upper_if_str),
     Field(min_length=1, max_length=15, examples=["AAPL"], description=SYMBOL_RULE),
     AfterValidator(normalize_symbol),
+]
+
+
+CUSTOM_SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,7}:[A-Z0-9][A-Z0-9._\-]{0,22}$")
+CUSTOM_SYMBOL_RULE = (
+    "NAMESPACE:NAME: a namespace of 1-8 letters or digits (starting with a letter), a colon, "
+    "and a name of 1-23 letters, digits and . _ -"
+)
+
+
+def is_custom(symbol: str) -> bool:
+    return ":" in symbol
+
+
+def normalize_custom_symbol(value: str) -> str:
+    symbol = value.strip().upper()
+    if not CUSTOM_SYMBOL_PATTERN.fullmatch(symbol):
+        raise ValueError(f"invalid custom symbol {value[:40]!r}: expected {CUSTOM_SYMBOL_RULE}")
+    return symbol
+
+
+def normalize_any_symbol(value: str) -> str:
+    """A listed symbol or a custom asset's namespaced one."""
+    if is_custom(value):
+        return normalize_custom_symbol(value)
+    return normalize_symbol(value)
+
+
+CustomSymbol = Annotated[
+    str,
+    BeforeValidator(_upper_if_str),
+    Field(min_length=3, max_length=32, examples=["MY:HOUSE"], description=CUSTOM_SYMBOL_RULE),
+    AfterValidator(normalize_custom_symbol),
+]
+
+AnySymbol = Annotated[
+    str,
+    BeforeValidator(_upper_if_str),
+    Field(
+        min_length=1,
+        max_length=32,
+        examples=["AAPL"],
+        description=f"A listed symbol ({SYMBOL_RULE}) or one of your custom assets "
+        f"({CUSTOM_SYMBOL_RULE})",
+    ),
+    AfterValidator(normalize_any_symbol),
 ]

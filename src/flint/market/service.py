@@ -10,7 +10,7 @@ naming each provider's failure. Garbage never gets this far: adapters raise on i
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -230,6 +230,28 @@ class MarketData:
                 written[symbol] += len(bars)
         await storage.upsert_bars_many(session, series)
         return written
+
+    async def without_history(
+        self, session: AsyncSession, wanted: Mapping[str, date]
+    ) -> dict[str, date]:
+        """Of ``wanted`` (a listed symbol and a day), those with no daily close on or before
+        their day: bought before the symbol has data. Stored history answers first; otherwise
+        the fortnight before the day is fetched (and stored). A symbol no provider can answer
+        for now is given the benefit of the doubt."""
+        first = await storage.first_bar_times(session, list(wanted), Interval.D1)
+        lacking: dict[str, date] = {}
+        for symbol, day in wanted.items():
+            if symbol in first and first[symbol].date() <= day:
+                continue
+            try:
+                await self.backfill(session, [symbol], day - timedelta(days=14), day)
+            except ProvidersFailed as exc:
+                log.info("history_check_skipped", symbol=symbol, detail=exc.detail)
+                continue
+            stored = await storage.first_bar_times(session, [symbol], Interval.D1)
+            if symbol not in stored or stored[symbol].date() > day:
+                lacking[symbol] = day
+        return lacking
 
     async def _fetch_and_store(
         self, session: AsyncSession, symbol: str, start: date, end: date, interval: Interval

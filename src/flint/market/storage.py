@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from asyncpg.exceptions import UniqueViolationError  # type: ignore[import-untyped]
-from sqlalchemy import Table, column, select, table, text
+from sqlalchemy import Table, column, func, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -296,3 +296,19 @@ async def last_quote(session: AsyncSession, symbol: str) -> Quote | None:
     result = await session.execute(select(*fields).where(_QUOTES.c.symbol == symbol))
     row = result.mappings().first()
     return None if row is None else Quote(**row)
+
+
+async def first_bar_times(
+    session: AsyncSession, symbols: Sequence[str], interval: Interval
+) -> dict[str, datetime]:
+    """The start of the oldest stored bar of each of ``symbols`` at ``interval`` (symbols with
+    none are absent)."""
+    if not symbols:
+        return {}
+    t = _BARS.c
+    result = await session.execute(
+        select(t.symbol, func.min(t.timestamp))
+        .where(t.symbol.in_(list(symbols)), t.interval == Interval(interval).value)
+        .group_by(t.symbol)
+    )
+    return dict(result.all())

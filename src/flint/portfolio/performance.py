@@ -4,7 +4,9 @@ currency, cached per ledger version.
 Prices are daily closes from the market data service (stored history first, only missing
 sessions fetched). A symbol quoted in another currency is converted with the daily close of
 its FX pair (``EURUSD=X``, or the inverse pair); pence (``GBp``) are pounds / 100. Purchase
-prices and cash amounts are converted at the rate of their own day. ``totalReturn`` is the
+prices and cash amounts are converted at the rate of their own day. A custom asset
+(``MY:HOUSE``) is priced by its owner: each NYSE session from its first given price takes the
+last price given on or before it, in the asset's own currency. ``totalReturn`` is the
 gain (final value less net external flows) over the money put in (the positive flows).
 """
 
@@ -21,13 +23,17 @@ import anyio
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flint.assets.service import closes as custom_closes
 from flint.errors import ValidationFailed
+from flint.kit.calendar import XNYS, trading_days
 from flint.kit.time import utcnow
 from flint.market import storage
 from flint.market.providers.types import Interval
 from flint.market.service import MarketData
 from flint.portfolio import metrics
 from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.symbols import SymbolBook
+from flint.portfolio.symbols import book as symbol_book
 from flint.portfolio.valuation import Entry, value
 
 CACHE_SECONDS = 600
@@ -39,15 +45,6 @@ class Window:
     end: date
     benchmark: str
     risk_free: float
-
-
-def _currency(market: MarketData, symbol: str) -> tuple[str, float]:
-    """The currency a symbol is quoted in, and the factor to its major unit (GBp -> GBP)."""
-    known = market.instrument(symbol)
-    currency = known.currency if known else "USD"
-    if currency == "GBp":
-        return "GBP", 0.01
-    return currency.upper(), 1.0
 
 
 def _pair(market: MarketData, currency: str, base: str) -> tuple[str, bool] | None:
@@ -72,6 +69,25 @@ async def _closes(
     for symbol in known:
         bars = await storage.load_bars(session, symbol, Interval.D1, first, last)
         out[symbol] = {bar.timestamp.date(): float(bar.close) for bar in bars}
+    return out
+
+
+def _on_trading_days(
+    given: Mapping[str, Mapping[date, float]], end: date
+) -> dict[str, dict[date, float]]:
+    """A custom asset's prices as daily closes on the NYSE calendar: each session from the first
+    given price to ``end`` takes the last price given on or before it (carried forward)."""
+    out: dict[str, dict[date, float]] = {}
+    for symbol, series in given.items():
+        if not series:
+            out[symbol] = {}
+            continue
+        days = sorted(series)
+        closes = [series[d] for d in days]
+        out[symbol] = {
+            day: closes[bisect.bisect_right(days, day) - 1]
+            for day in trading_days(days[0], end, XNYS)
+        }
     return out
 
 
@@ -105,14 +121,19 @@ async def compute(
         raise ValidationFailed.at("query.start", "start must not be after end.")
     first = min((e.date for e in ledger), default=window.end)
     symbols = sorted({e.symbol for e in ledger if e.symbol})
-    quote = {s: _currency(market, s) for s in symbols}
+    book = await symbol_book(session, market, portfolio.user_id, symbols)
+    quote = {s: book.currency(s) for s in symbols}
     pairs = {
         currency: _pair(market, currency, base)
         for currency, _ in quote.values()
         if currency != base
     }
-    wanted = [*symbols, window.benchmark, *(p[0] for p in pairs.values() if p)]
+    listed = [s for s in symbols if s not in book.custom]
+    wanted = [*listed, window.benchmark, *(p[0] for p in pairs.values() if p)]
     closes = await _closes(session, market, wanted, first, window.end)
+    closes.update(
+        _on_trading_days(await custom_closes(session, book.custom.values(), window.end), window.end)
+    )
     rates = {
         currency: _Rates(closes.get(pair[0], {}), pair[1])
         for currency, pair in pairs.items()
@@ -152,7 +173,7 @@ async def compute(
     ]
     benchmark = closes.get(window.benchmark, {})
     return await anyio.to_thread.run_sync(
-        _figures, entries, priced, benchmark, window, base, market, symbols
+        _figures, entries, priced, benchmark, window, base, book, symbols
     )
 
 
@@ -162,7 +183,7 @@ def _figures(
     benchmark: dict[date, float],
     window: Window,
     base: str,
-    market: MarketData,
+    book: SymbolBook,
     symbols: list[str],
 ) -> dict[str, Any]:
     valued = value(entries, priced, window.end)
@@ -236,7 +257,7 @@ def _figures(
     allocation = [
         {
             "symbol": row["symbol"],
-            "assetClass": _asset_class(market, str(row["symbol"])),
+            "assetClass": book.asset_class(str(row["symbol"])),
             "weight": row["weight"],
             "value": row["value"],
         }
@@ -283,8 +304,3 @@ def _figures(
         "holdings": rows,
         "series": series,
     }
-
-
-def _asset_class(market: MarketData, symbol: str) -> str:
-    known = market.instrument(symbol)
-    return known.type.value if known else "custom"

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from flint.kit.money import JsonDecimal
 from flint.kit.schema import ApiModel, RequestModel
-from flint.kit.symbols import Symbol
+from flint.kit.symbols import AnySymbol
 
 MAX_AMOUNT = Decimal("1000000000000")
 
@@ -39,7 +39,7 @@ TransactionType = Literal[
 
 
 class AssetIn(RequestModel):
-    symbol: Symbol
+    symbol: AnySymbol
     quantity: Positive = Field(examples=["10"])
     purchase_price: Positive = Field(examples=["150.25"])
     purchase_date: date = Field(examples=["2024-03-01"])
@@ -84,7 +84,7 @@ class Portfolios(ApiModel):
 class TransactionIn(RequestModel):
     date: date
     type: TransactionType
-    symbol: Symbol | None = None
+    symbol: AnySymbol | None = None
     quantity: Positive | None = Field(None, description="Units (buy, sell); the ratio (split).")
     price: Positive | None = Field(None, description="Per unit (buy, sell).")
     fee: NotNegative = Decimal(0)

@@ -21,6 +21,7 @@ from flint.kit.time import utcnow
 from flint.market.service import MarketData
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import AssetIn, PortfolioIn, TransactionIn
+from flint.portfolio.symbols import book
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,62 @@ def _refuse(problems: list[tuple[str, str]]) -> ValidationFailed:
     return ValidationFailed(detail, errors=[field_error(where, why) for where, why in problems])
 
 
-def check_rows(market: MarketData, rows: Sequence[Row], today: date) -> None:
-    """Refuse future dates and unknown symbols, naming every bad row."""
+async def check_rows(
+    session: AsyncSession,
+    market: MarketData,
+    owner_id: uuid.UUID,
+    rows: Sequence[Row],
+    today: date,
+) -> None:
+    """Refuse future dates, unknown symbols (another user's custom asset is unknown), and buys
+    before the symbol has a price: before a custom asset's first given price, or before a
+    listed symbol's first daily close. Every bad row is named."""
+    symbols = await book(session, market, owner_id, (row.symbol for row in rows))
     problems: list[tuple[str, str]] = []
     for row in rows:
         if row.date > today:
             problems.append((f"{row.field}.date", f"{row.date} is in the future"))
-        if row.symbol is not None and market.instrument(row.symbol) is None:
+        if row.symbol is not None and not symbols.known(row.symbol):
             problems.append((f"{row.field}.symbol", f"unknown symbol {row.symbol}"))
+    if problems:
+        raise _refuse(problems)
+    buys = [row for row in rows if row.type == "buy" and row.symbol is not None]
+    for row in buys:
+        custom = symbols.custom.get(row.symbol or "")
+        if custom is None:
+            continue
+        if custom.first_date is None:
+            problems.append((f"{row.field}.symbol", f"{row.symbol} has no prices yet"))
+        elif row.date < custom.first_date:
+            problems.append(
+                (
+                    f"{row.field}.date",
+                    f"{row.symbol} has no price before {custom.first_date}; it cannot be bought "
+                    f"on {row.date}",
+                )
+            )
+    listed = [row for row in buys if symbols.listed(row.symbol or "")]
+    earliest: dict[str, date] = {}
+    for row in listed:
+        assert row.symbol is not None
+        earliest[row.symbol] = min(row.date, earliest.get(row.symbol, row.date))
+    lacking = await market.without_history(session, earliest)
+    for symbol in lacking:
+        days = sorted({row.date for row in listed if row.symbol == symbol})
+        bad_days = {days[0]}
+        for day in days[1:]:
+            if await market.without_history(session, {symbol: day}):
+                bad_days.add(day)
+            else:
+                break  # once it has data, later days have it too
+        problems.extend(
+            (
+                f"{row.field}.date",
+                f"{symbol} has no price on or before {row.date}; it cannot be bought then",
+            )
+            for row in listed
+            if row.symbol == symbol and row.date in bad_days
+        )
     if problems:
         raise _refuse(problems)
 
@@ -123,7 +172,7 @@ async def create(
     session: AsyncSession, market: MarketData, user_id: uuid.UUID, body: PortfolioIn
 ) -> Portfolio:
     rows = [_asset_row(i, asset) for i, asset in enumerate(body.assets)]
-    check_rows(market, rows, utcnow().date())
+    await check_rows(session, market, user_id, rows, utcnow().date())
     portfolio = Portfolio(
         user_id=user_id, name=body.name, base_currency=body.base_currency, version=1
     )
@@ -139,7 +188,7 @@ async def replace(
 ) -> Portfolio:
     """New name, currency and lots; the ledger's other entries stay and must still add up."""
     rows = [_asset_row(i, asset) for i, asset in enumerate(body.assets)]
-    check_rows(market, rows, utcnow().date())
+    await check_rows(session, market, portfolio.user_id, rows, utcnow().date())
     kept = [e for e in await ledger(session, portfolio) if e.type != "buy"]
     check_positions([*rows, *(_stored_row(e) for e in kept)])
     await session.execute(
@@ -182,7 +231,7 @@ async def add_transactions(
         Row(label, e.date, e.type, e.symbol, e.quantity)
         for label, e in zip(labels, entries, strict=True)
     ]
-    check_rows(market, rows, utcnow().date())
+    await check_rows(session, market, portfolio.user_id, rows, utcnow().date())
     existing = await ledger(session, portfolio)
     check_positions([*(_stored_row(e) for e in existing), *rows])
     start = await _next_seq(session, portfolio)

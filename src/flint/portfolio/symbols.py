@@ -1,0 +1,48 @@
+"""What a portfolio's symbols are, for one owner: listed instruments (the market data service's
+universe) and the owner's custom assets (``MY:HOUSE``). Another user's custom symbol is
+unknown here, exactly like a symbol that does not exist."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.assets.service import Custom, catalog
+from flint.market.service import MarketData
+
+
+@dataclass(frozen=True)
+class SymbolBook:
+    market: MarketData
+    custom: dict[str, Custom]
+
+    def known(self, symbol: str) -> bool:
+        return symbol in self.custom or self.market.instrument(symbol) is not None
+
+    def listed(self, symbol: str) -> bool:
+        return symbol not in self.custom and self.market.instrument(symbol) is not None
+
+    def currency(self, symbol: str) -> tuple[str, float]:
+        """The currency a symbol is quoted in, and the factor to its major unit (GBp -> GBP)."""
+        if symbol in self.custom:
+            return self.custom[symbol].currency, 1.0
+        known = self.market.instrument(symbol)
+        currency = known.currency if known else "USD"
+        if currency == "GBp":
+            return "GBP", 0.01
+        return currency.upper(), 1.0
+
+    def asset_class(self, symbol: str) -> str:
+        if symbol in self.custom:
+            return self.custom[symbol].asset_class
+        known = self.market.instrument(symbol)
+        return known.type.value if known else "custom"
+
+
+async def book(
+    session: AsyncSession, market: MarketData, owner_id: uuid.UUID, symbols: Iterable[str | None]
+) -> SymbolBook:
+    return SymbolBook(market, await catalog(session, owner_id, (s for s in symbols if s)))
