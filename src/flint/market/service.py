@@ -211,7 +211,18 @@ class MarketData:
         lacks, all in one bulk write; returns the bars written per symbol. Unknown symbols
         raise NotFound before anything is fetched."""
         validate_range(start, end)
-        instruments = {symbol: self.universe.get(symbol) for symbol in symbols}
+        return await self._backfill(session, dict.fromkeys(symbols, (start, end)))
+
+    async def _backfill(
+        self,
+        session: AsyncSession,
+        windows: Mapping[str, tuple[date, date]],
+        *,
+        skip_failed: bool = False,
+    ) -> dict[str, int]:
+        """Backfill each symbol over its own window, in one bulk write. With ``skip_failed``
+        a symbol no provider answers for is left out (and absent from the result)."""
+        instruments = {symbol: self.universe.get(symbol) for symbol in windows}
         unknown = [symbol for symbol, known in instruments.items() if known is None]
         if unknown:
             raise NotFound(f"Unknown symbols: {', '.join(unknown)}.")
@@ -219,15 +230,23 @@ class MarketData:
         series: list[storage.BarSeries] = []
         for symbol, known in instruments.items():
             assert known is not None
+            start, end = windows[symbol]
             expected = closed_sessions(calendar_for(known.type), start, end, utcnow())
             missing = await storage.missing_ranges(session, symbol, Interval.D1, expected)
-            written[symbol] = 0
-            for first, last in missing:
-                bars, provider = await self._first_with_name(
-                    symbol, partial(_daily_history, symbol=symbol, start=first, end=last)
-                )
-                series.append(storage.BarSeries(symbol, Interval.D1, bars, provider))
-                written[symbol] += len(bars)
+            fetched: list[storage.BarSeries] = []
+            try:
+                for first, last in missing:
+                    bars, provider = await self._first_with_name(
+                        symbol, partial(_daily_history, symbol=symbol, start=first, end=last)
+                    )
+                    fetched.append(storage.BarSeries(symbol, Interval.D1, bars, provider))
+            except ProvidersFailed as exc:
+                if not skip_failed:
+                    raise
+                log.info("backfill_skipped", symbol=symbol, detail=exc.detail)
+                continue
+            series.extend(fetched)
+            written[symbol] = sum(len(item.bars) for item in fetched)
         await storage.upsert_bars_many(session, series)
         return written
 
@@ -239,19 +258,24 @@ class MarketData:
         the fortnight before the day is fetched (and stored). A symbol no provider can answer
         for now is given the benefit of the doubt."""
         first = await storage.first_bar_times(session, list(wanted), Interval.D1)
-        lacking: dict[str, date] = {}
-        for symbol, day in wanted.items():
-            if symbol in first and first[symbol].date() <= day:
-                continue
-            try:
-                await self.backfill(session, [symbol], day - timedelta(days=14), day)
-            except ProvidersFailed as exc:
-                log.info("history_check_skipped", symbol=symbol, detail=exc.detail)
-                continue
-            stored = await storage.first_bar_times(session, [symbol], Interval.D1)
-            if symbol not in stored or stored[symbol].date() > day:
-                lacking[symbol] = day
-        return lacking
+        unsure = {
+            symbol: day
+            for symbol, day in wanted.items()
+            if symbol not in first or first[symbol].date() > day
+        }
+        if not unsure:
+            return {}
+        answered = await self._backfill(
+            session,
+            {symbol: (day - timedelta(days=14), day) for symbol, day in unsure.items()},
+            skip_failed=True,
+        )
+        stored = await storage.first_bar_times(session, list(answered), Interval.D1)
+        return {
+            symbol: day
+            for symbol, day in unsure.items()
+            if symbol in answered and (symbol not in stored or stored[symbol].date() > day)
+        }
 
     async def _fetch_and_store(
         self, session: AsyncSession, symbol: str, start: date, end: date, interval: Interval
