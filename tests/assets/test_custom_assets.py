@@ -33,6 +33,19 @@ async def put_prices(
     return await client.put(f"{ASSETS}/{symbol}/prices", json=body, headers=who.headers)
 
 
+async def hold(
+    client: httpx.AsyncClient, who: Account, name: str, symbol: str, price: str, day: str
+) -> str:
+    """A new portfolio holding one unit of ``symbol`` bought at ``price`` on ``day``."""
+    lot = {"symbol": symbol, "quantity": "1", "purchasePrice": price, "purchaseDate": day}
+    created = await client.post(
+        f"{PORTFOLIO}/", json={"name": name, "assets": [lot]}, headers=who.headers
+    )
+    assert created.status_code == 201, created.text
+    portfolio_id: str = created.json()["portfolioId"]
+    return portfolio_id
+
+
 async def performance(
     client: httpx.AsyncClient, who: Account, portfolio_id: str, end: date
 ) -> dict[str, Any]:
@@ -205,17 +218,7 @@ async def test_a_custom_asset_is_valued_with_its_last_given_price_carried_forwar
     await put_prices(
         client, alice, "MY:HOUSE", {date(2024, 1, 2): "400000", date(2024, 7, 1): "450000"}
     )
-    lot = {
-        "symbol": "MY:HOUSE",
-        "quantity": "1",
-        "purchasePrice": "400000",
-        "purchaseDate": "2024-01-02",
-    }
-    created = await client.post(
-        f"{PORTFOLIO}/", json={"name": "Home", "assets": [lot]}, headers=alice.headers
-    )
-    assert created.status_code == 201, created.text
-    portfolio_id = created.json()["portfolioId"]
+    portfolio_id = await hold(client, alice, "Home", "MY:HOUSE", "400000", "2024-01-02")
 
     before = await performance(client, alice, portfolio_id, date(2024, 6, 28))
     assert before["marketValue"] == 400000
@@ -261,17 +264,8 @@ async def test_a_custom_asset_in_another_currency_is_converted_to_the_base_curre
 ) -> None:
     await create_house(client, alice, symbol="MY:FLAT", currency="EUR")
     await put_prices(client, alice, "MY:FLAT", {date(2024, 3, 1): "200000"})
-    lot = {
-        "symbol": "MY:FLAT",
-        "quantity": "1",
-        "purchasePrice": "200000",
-        "purchaseDate": "2024-03-01",
-    }
-    created = await client.post(
-        f"{PORTFOLIO}/", json={"name": "Abroad", "assets": [lot]}, headers=alice.headers
-    )
-    assert created.status_code == 201, created.text
-    perf = await performance(client, alice, created.json()["portfolioId"], date(2024, 4, 30))
+    portfolio_id = await hold(client, alice, "Abroad", "MY:FLAT", "200000", "2024-03-01")
+    perf = await performance(client, alice, portfolio_id, date(2024, 4, 30))
     bars = await client.get(
         "/api/v1/market/historical/EURUSD=X",
         params={"start": "2024-04-20", "end": "2024-04-30"},
@@ -326,22 +320,12 @@ async def test_a_custom_asset_in_a_ledger_cannot_be_deleted_until_it_leaves_it(
 ) -> None:
     await create_house(client, alice)
     await put_prices(client, alice, "MY:HOUSE", {date(2024, 1, 2): "400000"})
-    lot = {
-        "symbol": "MY:HOUSE",
-        "quantity": "1",
-        "purchasePrice": "1",
-        "purchaseDate": "2024-02-01",
-    }
-    created = await client.post(
-        f"{PORTFOLIO}/", json={"name": "Home", "assets": [lot]}, headers=alice.headers
-    )
+    portfolio_id = await hold(client, alice, "Home", "MY:HOUSE", "1", "2024-02-01")
     refused = await client.delete(f"{ASSETS}/MY:HOUSE", headers=alice.headers)
     assert "'Home'" in assert_problem(refused, 409)["detail"]
     assert (await client.get(f"{ASSETS}/MY:HOUSE", headers=alice.headers)).status_code == 200
 
-    gone = await client.delete(
-        f"{PORTFOLIO}/{created.json()['portfolioId']}", headers=alice.headers
-    )
+    gone = await client.delete(f"{PORTFOLIO}/{portfolio_id}", headers=alice.headers)
     assert gone.status_code == 204
     deleted = await client.delete(f"{ASSETS}/MY:HOUSE", headers=alice.headers)
     assert deleted.status_code == 204

@@ -15,19 +15,6 @@ from flint.db import Base, UUIDPk
 from flint.kit.time import utcnow
 from flint.market.models import Price
 
-ASSET_CLASSES = (
-    "real_estate",
-    "private_equity",
-    "bond",
-    "fund",
-    "cash_equivalent",
-    "commodity",
-    "collectible",
-    "crypto",
-    "vehicle",
-    "other",
-)
-
 
 class CustomAsset(UUIDPk, Base):
     __tablename__ = "custom_assets"
