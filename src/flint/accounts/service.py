@@ -43,6 +43,7 @@ from flint.kit.crypto import CredentialBox
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
 from flint.market.service import MarketData
+from flint.portfolio import following
 
 log = structlog.get_logger(__name__)
 
@@ -215,6 +216,7 @@ async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) ->
         account.sync_error = None
         account.last_synced_at = utcnow()
         synced += 1
+        await following.sync_followers(session, ctx.providers.market, account)
     await session.flush()
     return synced
 
@@ -398,6 +400,7 @@ async def unlink(
         .where(LinkedAccount.link_id == record.id, LinkedAccount.unlinked_at.is_(None))
         .values(unlinked_at=now, balance_current=None, balance_available=None)
     )
+    await following.release(session, record.id)
     await session.flush()
 
 

@@ -4,6 +4,10 @@ A portfolio's lots (its "assets") are the ledger's buys; every other kind of tra
 (sell, dividend, interest, fee, deposit, withdrawal, split) lives in the same ledger, so
 history can be replayed exactly. ``version`` goes up with every change to the ledger, so
 results computed from it can be cached per version.
+
+A portfolio may follow a linked brokerage account (``account_id``): its activities are
+mirrored into the ledger as rows carrying ``source_transaction_id`` (see
+`flint.portfolio.following`); rows entered by hand have none.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flint.db import Base, UUIDPk
@@ -30,13 +35,23 @@ class Portfolio(UUIDPk, Base):
     name: Mapped[str] = mapped_column(String(200))
     base_currency: Mapped[str] = mapped_column(String(8), default="USD")
     version: Mapped[int] = mapped_column(default=0)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("linked_accounts.id", ondelete="SET NULL"), index=True
+    )
+    """The linked brokerage account the portfolio follows, if any."""
+    last_synced_at: Mapped[datetime | None]
+    sync_report: Mapped[dict[str, Any] | None]
+    """What the last sync from the account did (counts and notes), for the API."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PortfolioTransaction(UUIDPk, Base):
     __tablename__ = "portfolio_transactions"
-    __table_args__ = (Index("ix_portfolio_transactions_ledger", "portfolio_id", "date", "seq"),)
+    __table_args__ = (
+        Index("ix_portfolio_transactions_ledger", "portfolio_id", "date", "seq"),
+        UniqueConstraint("portfolio_id", "source_transaction_id"),
+    )
 
     portfolio_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))
     seq: Mapped[int]
@@ -51,4 +66,8 @@ class PortfolioTransaction(UUIDPk, Base):
     amount: Mapped[Decimal | None] = mapped_column(Price())
     """Cash amount for dividend, interest, fee, deposit and withdrawal (positive)."""
     currency: Mapped[str] = mapped_column(String(8), default="USD")
+    source_transaction_id: Mapped[str | None] = mapped_column(String(200))
+    """Set on rows mirrored from a followed account: ``<linked account id>/<the provider's
+    transaction id>``, or ``<linked account id>#<reconciliation>:<symbol>``. Such rows are
+    written and replaced only by the sync."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,15 +14,18 @@ from flint.errors import ValidationFailed, field_error, problem_responses
 from flint.kit.symbols import Symbol
 from flint.kit.time import utcnow
 from flint.market.router import MarketDep
-from flint.portfolio import charts, csvio, performance, service
+from flint.portfolio import charts, csvio, following, performance, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
     AssetOut,
+    FollowIn,
     Performance,
+    PortfolioCreate,
     PortfolioIn,
     PortfolioOut,
     Portfolios,
     PortfolioSummary,
+    SyncReport,
     TransactionIn,
     TransactionOut,
     Transactions,
@@ -48,10 +51,16 @@ async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioO
                 quantity=lot.quantity or 0,
                 purchase_price=lot.price or 0,
                 purchase_date=lot.date,
+                source_transaction_id=lot.source_transaction_id,
             )
             for lot in lots
         ],
         version=portfolio.version,
+        account_id=portfolio.account_id,
+        last_synced_at=portfolio.last_synced_at,
+        sync_report=(
+            SyncReport.model_validate(portfolio.sync_report) if portfolio.sync_report else None
+        ),
         created_at=portfolio.created_at,
         updated_at=portfolio.updated_at,
     )
@@ -68,21 +77,23 @@ def transaction_out(entry: PortfolioTransaction) -> TransactionOut:
         fee=entry.fee,
         amount=entry.amount,
         currency=entry.currency,
+        source_transaction_id=entry.source_transaction_id,
     )
 
 
 @router.post(
     "/",
     status_code=status.HTTP_201_CREATED,
-    summary="Create a portfolio, optionally with its lots",
+    summary="Create a portfolio, optionally with its lots, optionally following an account",
     description="Each asset is a lot (a buy). Unknown symbols and future dates are refused, "
-    "naming every bad row.",
-    responses=problem_responses(400, 401, 422),
+    "naming every bad row. With `accountId` (one of your linked brokerage accounts) the "
+    "portfolio follows that account: see `PUT /portfolio/{portfolioId}/follow`.",
+    responses=problem_responses(400, 401, 404, 422),
 )
 async def create(
-    body: PortfolioIn, user_id: CurrentUserId, session: SessionDep, market: MarketDep
+    body: PortfolioCreate, user_id: CurrentUserId, session: SessionDep, market: MarketDep
 ) -> PortfolioOut:
-    portfolio = await service.create(session, market, user_id, body)
+    portfolio = await following.create(session, market, user_id, body)
     return await portfolio_out(session, portfolio)
 
 
@@ -95,6 +106,7 @@ async def list_portfolios(user_id: CurrentUserId, session: SessionDep) -> Portfo
                 portfolio_id=row.id,
                 name=row.name,
                 base_currency=row.base_currency,
+                account_id=row.account_id,
                 created_at=row.created_at,
                 updated_at=row.updated_at,
             )
@@ -115,8 +127,9 @@ async def read(portfolioId: uuid.UUID, user_id: CurrentUserId, session: SessionD
 @router.put(
     "/{portfolioId}",
     summary="Replace a portfolio's name, currency and lots",
-    description="The ledger's other transactions stay; a replacement that would leave a sale "
-    "without the units it sold is refused.",
+    description="The ledger's other transactions stay, and so do the lots mirrored from a "
+    "followed account (only the sync changes those: send only the lots you entered); a "
+    "replacement that would leave a sale without the units it sold is refused.",
     responses=problem_responses(400, 401, 404, 422),
 )
 async def replace(
@@ -128,6 +141,49 @@ async def replace(
 ) -> PortfolioOut:
     portfolio = await service.get(session, user_id, portfolioId)
     return await portfolio_out(session, await service.replace(session, market, portfolio, body))
+
+
+FOLLOWING = (
+    "The account (one of your linked brokerage accounts) is mirrored into the ledger now and "
+    "after every sync of it: trades as buys and sells; dividends, interest, fees, deposits and "
+    "withdrawals as such; anything else is skipped and counted in `syncReport`. Opening buys "
+    "and closing sales (`#opening:` / `#closing:` sources) make the positions equal the "
+    "broker's where its history does not explain them. Mirrored rows carry "
+    "`sourceTransactionId` and change only through the sync; rows you enter by hand stay. "
+    "Following another account keeps the first one's rows. Another user's or an unknown "
+    "account is 404; a non-brokerage or unlinked one 422."
+)
+
+
+@router.put(
+    "/{portfolioId}/follow",
+    summary="Follow a linked brokerage account: mirror its activities and holdings",
+    description=FOLLOWING,
+    responses=problem_responses(400, 401, 404, 422),
+)
+async def follow(
+    portfolioId: uuid.UUID,
+    body: FollowIn,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    market: MarketDep,
+) -> PortfolioOut:
+    portfolio = await service.get(session, user_id, portfolioId)
+    followed = await following.follow(session, market, portfolio, body.account_id)
+    return await portfolio_out(session, followed)
+
+
+@router.delete(
+    "/{portfolioId}/follow",
+    summary="Stop following the account; the ledger stays as it is",
+    description="A portfolio that follows nothing is left as it is.",
+    responses=problem_responses(401, 404, 422),
+)
+async def unfollow(
+    portfolioId: uuid.UUID, user_id: CurrentUserId, session: SessionDep
+) -> PortfolioOut:
+    portfolio = await service.get(session, user_id, portfolioId)
+    return await portfolio_out(session, await following.unfollow(session, portfolio))
 
 
 @router.delete(

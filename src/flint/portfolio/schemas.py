@@ -51,12 +51,44 @@ class PortfolioIn(RequestModel):
     assets: list[AssetIn] = Field(default_factory=list, max_length=5000)
 
 
+class PortfolioCreate(PortfolioIn):
+    account_id: uuid.UUID | None = Field(
+        None,
+        description="A linked brokerage account of yours for the portfolio to follow: its "
+        "activities and holdings are mirrored into the ledger, now and after every sync.",
+    )
+
+
+class FollowIn(RequestModel):
+    account_id: uuid.UUID = Field(description="A linked brokerage account of yours.")
+
+
+SOURCE_FIELD = Field(
+    None,
+    description="Set on rows mirrored from a followed account (`<accountId>/<the provider's "
+    "id>`, or `<accountId>#opening:<symbol>` / `#closing:<symbol>` for reconciliation); "
+    "only the sync changes them. Null for rows entered by hand.",
+)
+
+
 class AssetOut(ApiModel):
     lot_id: uuid.UUID
     symbol: str
     quantity: JsonDecimal
     purchase_price: JsonDecimal
     purchase_date: date
+    source_transaction_id: str | None = SOURCE_FIELD
+
+
+class SyncReport(ApiModel):
+    """What the last sync from the followed account did to the ledger."""
+
+    mirrored: int = Field(description="Ledger rows the account calls for.")
+    added: int
+    updated: int
+    removed: int
+    skipped: int = Field(description="Activities left out (see `notes`).")
+    notes: list[str]
 
 
 class PortfolioOut(ApiModel):
@@ -65,6 +97,9 @@ class PortfolioOut(ApiModel):
     base_currency: str
     assets: list[AssetOut]
     version: int
+    account_id: uuid.UUID | None = Field(None, description="The account it follows, if any.")
+    last_synced_at: datetime | None = None
+    sync_report: SyncReport | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -73,6 +108,7 @@ class PortfolioSummary(ApiModel):
     portfolio_id: uuid.UUID
     name: str
     base_currency: str
+    account_id: uuid.UUID | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -121,6 +157,7 @@ class TransactionOut(ApiModel):
     fee: JsonDecimal
     amount: JsonDecimal | None = None
     currency: str
+    source_transaction_id: str | None = SOURCE_FIELD
 
 
 class Transactions(ApiModel):

@@ -186,18 +186,27 @@ async def create(
 async def replace(
     session: AsyncSession, market: MarketData, portfolio: Portfolio, body: PortfolioIn
 ) -> Portfolio:
-    """New name, currency and lots; the ledger's other entries stay and must still add up."""
+    """New name, currency and lots; the ledger's other entries stay and must still add up.
+    Lots mirrored from a followed account stay too: only its sync changes them."""
     rows = [_asset_row(i, asset) for i, asset in enumerate(body.assets)]
     await check_rows(session, market, portfolio.user_id, rows, utcnow().date())
-    kept = [e for e in await ledger(session, portfolio) if e.type != "buy"]
+    kept = [
+        e
+        for e in await ledger(session, portfolio)
+        if e.type != "buy" or e.source_transaction_id is not None
+    ]
     check_positions([*rows, *(_stored_row(e) for e in kept)])
     await session.execute(
         delete(PortfolioTransaction).where(
-            PortfolioTransaction.portfolio_id == portfolio.id, PortfolioTransaction.type == "buy"
+            PortfolioTransaction.portfolio_id == portfolio.id,
+            PortfolioTransaction.type == "buy",
+            PortfolioTransaction.source_transaction_id.is_(None),
         )
     )
-    # The new lots come first within their day, as they were checked.
-    for offset, entry in enumerate(kept):
+    # The new lots come first within their day, as they were checked (mirrored rows keep
+    # their own order, before the day's hand-entered rows).
+    by_hand = [e for e in kept if e.source_transaction_id is None]
+    for offset, entry in enumerate(by_hand):
         entry.seq = len(body.assets) + offset
     session.add_all(_lot(portfolio, i, asset) for i, asset in enumerate(body.assets))
     portfolio.name = body.name
