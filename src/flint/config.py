@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     """Fernet keys encrypting provider credentials at rest, comma-separated, newest first (so
     a key can be rotated); unset means one is generated once into data_dir/credentials.key."""
 
+    # --- reports ------------------------------------------------------------------------------
+    report_store: Literal["local"] = "local"
+    """Where rendered reports are kept: `local` is files under data_dir/reports."""
+
     # --- email --------------------------------------------------------------------------------
     smtp_host: str | None = None
     smtp_port: int = 587

@@ -40,6 +40,7 @@ from flint.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.ops.router import router as ops_router
 from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.router import router as portfolio_router
+from flint.reports.router import router as reports_router
 from flint.trades.router import router as trades_router
 from flint.users.router import router as users_router
 from flint.watchlist.router import router as watchlist_router
@@ -53,6 +54,7 @@ API_ROUTERS: list[APIRouter] = [
     trades_router,
     portfolio_router,
     assets_router,
+    reports_router,
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 

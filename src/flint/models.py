@@ -13,6 +13,7 @@ from flint.db import Base
 from flint.market.models import MarketBar, MarketQuote
 from flint.notifications.models import OutboxMessage
 from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.reports.models import Report
 from flint.trades.models import IdempotencyKey, Trade, TradeEvent
 from flint.users.models import User
 from flint.watchlist.models import WatchlistItem
@@ -34,6 +35,7 @@ __all__ = [
     "PortfolioTransaction",
     "ProviderIdentity",
     "RefreshToken",
+    "Report",
     "Trade",
     "TradeEvent",
     "User",

@@ -30,6 +30,7 @@ TASK_MODULES = [
     "flint.market.tasks",
     "flint.accounts.tasks",
     "flint.trades.tasks",
+    "flint.reports.tasks",
 ]
 
 
@@ -65,6 +66,11 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "flint.trades.sweep",
                 "schedule": 30.0,
                 "options": {"expires": 30},
+            },
+            "reports-sweep": {
+                "task": "flint.reports.sweep",
+                "schedule": 60.0,
+                "options": {"expires": 60},
             },
             "accounts-sync-all": {
                 "task": "flint.accounts.sync_all",

@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 import numpy as np
+from cashews import Cache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.assets.service import closes as custom_closes
@@ -30,8 +31,9 @@ from flint.kit.time import utcnow
 from flint.market import storage
 from flint.market.providers.types import Interval
 from flint.market.service import MarketData
-from flint.portfolio import metrics
+from flint.portfolio import metrics, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.schemas import Performance
 from flint.portfolio.symbols import SymbolBook
 from flint.portfolio.symbols import book as symbol_book
 from flint.portfolio.valuation import Entry, value
@@ -107,13 +109,25 @@ class _Rates:
         return 1.0 / rate if self.inverse else rate
 
 
-async def compute(
+@dataclass(frozen=True)
+class Inputs:
+    """What the figures are computed from: the ledger and the closes in the base currency
+    (purchase prices and cash amounts converted at the rate of their own day)."""
+
+    entries: list[Entry]
+    priced: dict[str, dict[date, float]]
+    benchmark: dict[date, float]
+    symbols: list[str]
+    book: SymbolBook
+
+
+async def inputs(
     session: AsyncSession,
     market: MarketData,
     portfolio: Portfolio,
     ledger: Sequence[PortfolioTransaction],
     window: Window,
-) -> dict[str, Any]:
+) -> Inputs:
     base = portfolio.base_currency
     if market.instrument(window.benchmark) is None:
         raise ValidationFailed.at("query.benchmark", f"Unknown benchmark {window.benchmark}.")
@@ -171,10 +185,51 @@ async def compute(
         )
         for e in ledger
     ]
-    benchmark = closes.get(window.benchmark, {})
+    return Inputs(entries, priced, closes.get(window.benchmark, {}), symbols, book)
+
+
+async def compute(
+    session: AsyncSession,
+    market: MarketData,
+    portfolio: Portfolio,
+    ledger: Sequence[PortfolioTransaction],
+    window: Window,
+) -> dict[str, Any]:
+    got = await inputs(session, market, portfolio, ledger, window)
     return await anyio.to_thread.run_sync(
-        _figures, entries, priced, benchmark, window, base, book, symbols
+        _figures,
+        got.entries,
+        got.priced,
+        got.benchmark,
+        window,
+        portfolio.base_currency,
+        got.book,
+        got.symbols,
     )
+
+
+async def cached(
+    session: AsyncSession,
+    market: MarketData,
+    cache: Cache | None,
+    portfolio: Portfolio,
+    window: Window,
+) -> Performance:
+    """`compute` through the cache (per ledger version and day), for the API and the reports
+    alike; without a cache (a worker), computed each time."""
+    key = (
+        f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
+        f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
+    )
+    if cache is not None:
+        hit = await cache.get(key)
+        if hit is not None:
+            return Performance.model_validate(hit)
+    ledger = await service.ledger(session, portfolio)
+    result = Performance.model_validate(await compute(session, market, portfolio, ledger, window))
+    if cache is not None:
+        await cache.set(key, result.model_dump(mode="json", by_alias=True), expire=CACHE_SECONDS)
+    return result
 
 
 def _figures(

@@ -233,20 +233,7 @@ async def _performance(
     portfolio: Portfolio,
     window: performance.Window,
 ) -> Performance:
-    key = (
-        f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
-        f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
-    )
-    cached = await runtime.cache.get(key)
-    if cached is not None:
-        return Performance.model_validate(cached)
-    ledger = await service.ledger(session, portfolio)
-    figures = await performance.compute(session, runtime.market, portfolio, ledger, window)
-    result = Performance.model_validate(figures)
-    await runtime.cache.set(
-        key, result.model_dump(mode="json", by_alias=True), expire=performance.CACHE_SECONDS
-    )
-    return result
+    return await performance.cached(session, runtime.market, runtime.cache, portfolio, window)
 
 
 Start = Annotated[date | None, Query(description="First day (default: the first trade)")]

@@ -1,0 +1,237 @@
+"""A report as a PDF statement, with ReportLab (pure Python wheels: no system library).
+
+Text is set in DejaVu Sans, the TrueType font matplotlib ships (names in any European script
+print, and the text can be searched and copied). Every user-supplied string reaches
+ReportLab's paragraph markup escaped; table cells are plain strings, never markup.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import matplotlib
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Flowable,
+    Image,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from flint.reports.content import Chart, Document
+from flint.reports.content import Table as DataTable
+
+FONT, BOLD = "FlintSans", "FlintSans-Bold"
+INK = colors.HexColor("#1b2430")
+MUTED = colors.HexColor("#5b6675")
+ACCENT = colors.HexColor("#0b5cad")
+RULE = colors.HexColor("#d5dbe3")
+SHADE = colors.HexColor("#f3f5f8")
+PAGE_WIDTH, PAGE_HEIGHT = A4
+MARGIN = 18 * mm
+WIDTH = PAGE_WIDTH - 2 * MARGIN
+CHART_ASPECT = 5.5 / 10  # flint.portfolio.charts draws 10 x 5.5 inch figures
+
+_fonts_lock = threading.Lock()
+_fonts_ready = False
+
+
+def _register_fonts() -> None:
+    global _fonts_ready
+    with _fonts_lock:
+        if _fonts_ready:
+            return
+        folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+        pdfmetrics.registerFont(TTFont(FONT, str(folder / "DejaVuSans.ttf")))
+        pdfmetrics.registerFont(TTFont(BOLD, str(folder / "DejaVuSans-Bold.ttf")))
+        pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
+        _fonts_ready = True
+
+
+def _style(name: str, **kwargs: Any) -> ParagraphStyle:
+    values: dict[str, Any] = {"fontName": FONT, "fontSize": 9, "leading": 12, "textColor": INK}
+    values.update(kwargs)
+    return ParagraphStyle(name, **values)
+
+
+TITLE = _style("title", fontName=BOLD, fontSize=22, leading=27)
+SUBTITLE = _style("subtitle", fontSize=14, leading=18, textColor=ACCENT, spaceBefore=2)
+META = _style("meta", fontSize=9, leading=13, textColor=MUTED, spaceBefore=3)
+HEADING = _style("heading", fontName=BOLD, fontSize=12, leading=15, spaceBefore=14, spaceAfter=6)
+LABEL = _style("label", fontSize=7, leading=9, textColor=MUTED)
+FIGURE = _style("figure", fontName=BOLD, fontSize=12.5, leading=16)
+NOTE = _style("note", fontSize=7.5, leading=10.5, textColor=MUTED, spaceAfter=4)
+EMPTY = _style("empty", fontSize=9, leading=12, textColor=MUTED)
+
+
+def _text(value: str, style: ParagraphStyle) -> Paragraph:
+    return Paragraph(escape(value), style)
+
+
+def _figures(figures: list[tuple[str, str]], per_row: int = 4) -> list[Flowable]:
+    """Key figures as rows of boxes: a small label over the value."""
+    gap = 3 * mm
+    box = (WIDTH - gap * (per_row - 1)) / per_row
+    out: list[Flowable] = []
+    for start in range(0, len(figures), per_row):
+        chunk = figures[start : start + per_row]
+        cells: list[Any] = []
+        style: list[tuple[Any, ...]] = [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 7),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+            ("TOPPADDING", (0, 0), (-1, -1), 6),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+        ]
+        for i, (label, value) in enumerate(chunk):
+            cells.append([_text(label.upper(), LABEL), _text(value, FIGURE)])
+            style.append(("BACKGROUND", (i * 2, 0), (i * 2, 0), SHADE))
+            style.append(("LINEABOVE", (i * 2, 0), (i * 2, 0), 1.5, ACCENT))
+            if i < per_row - 1:
+                cells.append("")
+        cells.extend([""] * (per_row * 2 - 1 - len(cells)))
+        widths = [box if i % 2 == 0 else gap for i in range(per_row * 2 - 1)]
+        out.append(Table([cells], colWidths=widths, style=TableStyle(style), hAlign="LEFT"))
+        out.append(Spacer(1, gap))
+    return out
+
+
+def _table(data: DataTable) -> list[Flowable]:
+    heading = _text(data.title, HEADING)
+    if not data.rows:
+        return [KeepTogether([heading, _text(data.empty, EMPTY)])]
+    header = [c.label for c in data.columns]
+    rows: list[list[str]] = [header, *data.rows]
+    if data.total:
+        rows.append(data.total)
+    n = len(data.columns)
+    first = WIDTH * (0.16 if n >= 7 else 0.2)
+    widths = [first] + [(WIDTH - first) / (n - 1)] * (n - 1) if n > 1 else [WIDTH]
+    style: list[tuple[Any, ...]] = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
+        ("FONTSIZE", (0, 0), (-1, -1), 8),
+        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+        ("FONTNAME", (0, 0), (-1, 0), BOLD),
+        ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+        ("BACKGROUND", (0, 0), (-1, 0), INK),
+        ("TOPPADDING", (0, 0), (-1, -1), 3.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 5),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 5),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE),
+    ]
+    for i, column in enumerate(data.columns):
+        if column.numeric:
+            style.append(("ALIGN", (i, 0), (i, -1), "RIGHT"))
+    for r in range(2, len(data.rows) + 1, 2):
+        style.append(("BACKGROUND", (0, r), (-1, r), SHADE))
+    if data.total:
+        style += [
+            ("FONTNAME", (0, -1), (-1, -1), BOLD),
+            ("LINEABOVE", (0, -1), (-1, -1), 1, INK),
+            ("BACKGROUND", (0, -1), (-1, -1), colors.white),
+        ]
+    table = Table(rows, colWidths=widths, repeatRows=1, style=TableStyle(style), hAlign="LEFT")
+    return [heading, table]
+
+
+def _chart(chart: Chart) -> Flowable:
+    image = Image(io.BytesIO(chart.png), width=WIDTH, height=WIDTH * CHART_ASPECT)
+    return KeepTogether([_text(chart.caption, HEADING), image])
+
+
+def _story(document: Document) -> list[Flowable]:
+    meta = f"Period {document.period} \u00b7 Currency {document.currency}"
+    if document.benchmark:
+        meta += f" \u00b7 Benchmark {document.benchmark}"
+    story: list[Flowable] = [
+        _text(document.title, TITLE),
+        _text(document.portfolio, SUBTITLE),
+        _text(meta, META),
+        Spacer(1, 6 * mm),
+        *_figures(document.figures),
+    ]
+    for table in document.tables:
+        story += _table(table)
+    story += [_chart(chart) for chart in document.charts]
+    if document.notes:
+        story.append(_text("Notes", HEADING))
+        story += [_text(note, NOTE) for note in document.notes]
+    return story
+
+
+class _NumberedCanvas(Canvas):  # type: ignore[misc]  # ReportLab has no types
+    """Holds pages back until the end, so each footer can say "Page n of N"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._held.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._held)
+        for state in self._held:
+            self.__dict__.update(state)
+            self.setFont(FONT, 7.5)
+            self.setFillColor(MUTED)
+            self.drawRightString(
+                PAGE_WIDTH - MARGIN, 11 * mm, f"Page {self._pageNumber} of {total}"
+            )
+            super().showPage()
+        super().save()
+
+
+def render(document: Document) -> bytes:
+    _register_fonts()
+    buffer = io.BytesIO()
+    generated = f"Generated {document.generated_at:%Y-%m-%d %H:%M} UTC by Flint"
+
+    def frame(pdf: Canvas, _doc: Any) -> None:
+        pdf.saveState()
+        top = PAGE_HEIGHT - 12 * mm
+        pdf.setFont(BOLD, 10)
+        pdf.setFillColor(ACCENT)
+        pdf.drawString(MARGIN, top, "FLINT")
+        pdf.setFont(FONT, 8)
+        pdf.setFillColor(MUTED)
+        pdf.drawString(MARGIN + 14 * mm, top, document.title)
+        pdf.drawRightString(PAGE_WIDTH - MARGIN, top, document.portfolio[:80])
+        pdf.setStrokeColor(RULE)
+        pdf.setLineWidth(0.6)
+        pdf.line(MARGIN, top - 3 * mm, PAGE_WIDTH - MARGIN, top - 3 * mm)
+        pdf.line(MARGIN, 15 * mm, PAGE_WIDTH - MARGIN, 15 * mm)
+        pdf.setFont(FONT, 7.5)
+        pdf.drawString(MARGIN, 11 * mm, generated)
+        pdf.restoreState()
+
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=22 * mm,
+        bottomMargin=20 * mm,
+        title=f"{document.title}: {document.portfolio}",
+        author="Flint",
+        subject=f"{document.title}, {document.period}",
+        creator="Flint",
+    )
+    doc.build(_story(document), onFirstPage=frame, onLaterPages=frame, canvasmaker=_NumberedCanvas)
+    return buffer.getvalue()

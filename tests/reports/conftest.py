@@ -1,0 +1,74 @@
+"""Report tests run a real Celery worker in the test process (the trades' ``worker`` fixture:
+solo pool, the in-memory broker), so reports go request → publish → worker → store as in
+production."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+from celery.contrib.testing.worker import start_worker
+
+from flint.config import Settings
+from flint.worker import celery_app, runtime
+from tests.conftest import Account
+from tests.trades.conftest import worker
+
+__all__ = ["worker"]
+
+V1 = "/api/v1/reports"
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings) -> AsyncIterator[None]:
+    """A worker thread for the rest of the block, in a test that must act before it starts.
+    Started and stopped off the event loop: its runtime runs an event loop of its own."""
+    await anyio.to_thread.run_sync(runtime.configure, settings)
+    thread = start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30)
+    await anyio.to_thread.run_sync(thread.__enter__)
+    try:
+        yield
+    finally:
+        await anyio.to_thread.run_sync(thread.__exit__, None, None, None)
+        await anyio.to_thread.run_sync(runtime.configure, None)
+
+
+async def request_report(
+    client: httpx.AsyncClient, who: Account, portfolio_id: str, **fields: Any
+) -> dict[str, Any]:
+    body = {"type": "portfolio_summary", "format": "pdf", "portfolioId": portfolio_id, **fields}
+    response = await client.post(f"{V1}/", json=body, headers=who.headers)
+    assert response.status_code == 202, response.text
+    report: dict[str, Any] = response.json()
+    assert report["status"] == "queued"
+    assert response.headers["location"] == f"{V1}/{report['reportId']}"
+    return report
+
+
+async def finished(
+    client: httpx.AsyncClient, who: Account, report_id: str, seconds: float = 60
+) -> dict[str, Any]:
+    """Poll the report until it is completed or failed."""
+    report: dict[str, Any] = {}
+    for _ in range(int(seconds / 0.1)):
+        response = await client.get(f"{V1}/{report_id}", headers=who.headers)
+        assert response.status_code == 200, response.text
+        report = response.json()
+        if report["status"] in ("completed", "failed"):
+            return report
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"report still {report.get('status')} after {seconds} s")
+
+
+async def download(
+    client: httpx.AsyncClient, who: Account, report: dict[str, Any]
+) -> httpx.Response:
+    url = httpx.URL(report["downloadUrl"])
+    assert url.path == f"{V1}/{report['reportId']}/download"
+    response = await client.get(url.path, headers=who.headers)
+    assert response.status_code == 200, response.text
+    return response
