@@ -58,3 +58,23 @@ async def test_unknown_kinds_and_formats_are_422_and_others_get_404(
     bad = await client.get(url, params={"kind": "pie", "format": "gif"}, headers=alice.headers)
     assert {"query.kind", "query.format"} <= error_fields(assert_problem(bad, 422))
     assert_problem(await client.get(url, headers=bob.headers), 404)
+
+
+async def test_a_name_with_dollar_signs_is_drawn_as_text_not_mathtext(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id, _, end = await make_portfolio(client, alice)
+    lots = (await client.get(f"{V1}/{portfolio_id}", headers=alice.headers)).json()["assets"]
+    for lot in lots:
+        del lot["lotId"], lot["sourceTransactionId"]
+    renamed = await client.put(
+        f"{V1}/{portfolio_id}", json={"name": "$x^$ fund", "assets": lots}, headers=alice.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    response = await client.get(
+        f"{V1}/{portfolio_id}/performance/chart",
+        params={"kind": "value", "format": "svg", "end": end.isoformat()},
+        headers=alice.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert "$x^$ fund: value" in response.text

@@ -35,6 +35,7 @@ def _money(currency: str) -> FuncFormatter:
 
 
 def draw(perf: dict[str, Any], kind: Kind, fmt: Format, title: str) -> bytes:
+    title = title.replace("$", r"\$")  # a name like "$x^$" would be mathtext to matplotlib
     figure = Figure(figsize=(10, 5.5), dpi=100, layout="constrained")
     axes = figure.add_subplot()
     series: list[dict[str, Any]] = perf["series"]

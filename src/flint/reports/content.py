@@ -243,11 +243,10 @@ def build(material: Material, *, with_charts: bool) -> Document:
         ]
     if with_charts and kinds:
         perf_dict = perf.model_dump(by_alias=True)
-        title = material.portfolio_name.replace("$", r"\$")  # "$x$" is mathtext to matplotlib
         document.charts = [
             Chart(
                 _CHART_CAPTIONS[kind].format(benchmark=perf.benchmark),
-                charts.draw(perf_dict, kind, "png", title),
+                charts.draw(perf_dict, kind, "png", material.portfolio_name),
             )
             for kind in kinds
         ]
