@@ -36,6 +36,7 @@ from flint.market.stream import QuoteHub, create_broadcast
 from flint.market.ws import redact_query_tokens
 from flint.market.ws import router as market_stream_router
 from flint.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
+from flint.notifications.router import router as notifications_router
 from flint.ops.router import router as ops_router
 from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.router import router as portfolio_router
@@ -51,6 +52,7 @@ API_ROUTERS: list[APIRouter] = [
     accounts_router,
     trades_router,
     portfolio_router,
+    notifications_router,
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 

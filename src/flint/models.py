@@ -7,10 +7,11 @@ from flint.accounts.models import (
     LinkedAccount,
     ProviderIdentity,
 )
+from flint.alerts.models import Alert
 from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.db import Base
 from flint.market.models import MarketBar, MarketQuote
-from flint.notifications.models import OutboxMessage
+from flint.notifications.models import Notification, NotificationPreference, OutboxMessage
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.trades.models import IdempotencyKey, Trade, TradeEvent
 from flint.users.models import User
@@ -20,11 +21,14 @@ __all__ = [
     "AccountHolding",
     "AccountLink",
     "AccountTransaction",
+    "Alert",
     "Base",
     "IdempotencyKey",
     "LinkedAccount",
     "MarketBar",
     "MarketQuote",
+    "Notification",
+    "NotificationPreference",
     "OutboxMessage",
     "PasswordResetToken",
     "Portfolio",
