@@ -16,6 +16,8 @@ from fastapi_offline import FastAPIOffline
 from flint import __version__
 from flint.accounts.router import router as accounts_router
 from flint.accounts.service import Accounts
+from flint.alerts.evaluation import listener as alert_listener
+from flint.alerts.router import router as alerts_router
 from flint.auth.pages import router as auth_pages
 from flint.auth.principals import Principals
 from flint.auth.router import router as auth_router
@@ -53,6 +55,7 @@ API_ROUTERS: list[APIRouter] = [
     trades_router,
     portfolio_router,
     notifications_router,
+    alerts_router,
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 
@@ -90,6 +93,7 @@ def build_runtime(settings: Settings) -> Runtime:
         queue_size=settings.stream_queue_size,
         max_symbols=settings.stream_max_symbols,
         ping_seconds=settings.stream_ping_seconds,
+        on_quotes=alert_listener(sessionmaker),
     )
     tokens = TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes))
     return Runtime(
