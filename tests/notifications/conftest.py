@@ -1,32 +1,31 @@
 """Fixtures of the notification tests: database access behind the API's back, a local Twilio,
-a real Celery worker (solo pool, in-memory broker, the test's own settings) and helpers."""
+a real Celery worker (the trades tests' own: solo pool, in-memory broker, the test's settings)
+and helpers."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from celery.contrib.testing.worker import start_worker
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from flint.config import Settings
 from flint.db import commit
 from flint.notifications.models import Notification, OutboxMessage
 from flint.notifications.service import notify
-from flint.worker import celery_app, runtime
 from tests.conftest import Account
 from tests.stubs import twilio
 from tests.stubs.fixtures import control, stub
 from tests.stubs.server import RunningStub
+from tests.trades.conftest import worker
 
-__all__ = ["control", "stub"]
+__all__ = ["control", "stub", "worker"]
 
 PHONE = "+14155552671"
 
@@ -49,16 +48,6 @@ def twilio_settings(stub: RunningStub) -> dict[str, Any]:
 def sessions(app: FastAPI) -> async_sessionmaker[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = app.state.runtime.sessionmaker
     return maker
-
-
-@pytest.fixture
-def worker(settings: Settings) -> Iterator[None]:
-    runtime.configure(settings)
-    try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-            yield
-    finally:
-        runtime.configure(None)
 
 
 async def send(
@@ -92,6 +81,14 @@ async def put_preferences(
     client: httpx.AsyncClient, who: Account, body: dict[str, Any]
 ) -> httpx.Response:
     return await client.put("/api/v1/notifications/preferences", json=body, headers=who.headers)
+
+
+async def sms_only(client: httpx.AsyncClient, who: Account, kind: str) -> None:
+    """``kind`` goes by SMS (to :data:`PHONE`) and not by email."""
+    chosen = await put_preferences(
+        client, who, {"phoneNumber": PHONE, "channels": {kind: {"email": False, "sms": True}}}
+    )
+    assert chosen.status_code == 200, chosen.text
 
 
 async def eventually(check: Callable[[], Any], what: str, within: float = 20.0) -> Any:

@@ -16,8 +16,8 @@ from tests.notifications.conftest import (
     PHONE,
     eventually,
     outbox,
-    put_preferences,
     send,
+    sms_only,
     twilio_settings,
 )
 from tests.notifications.test_outbox import Inbox, free_port
@@ -125,12 +125,7 @@ async def test_an_sms_retried_after_a_twilio_error_is_sent_exactly_once(
     control: TwilioControl,
     alice: Account,
 ) -> None:
-    chosen = await put_preferences(
-        client,
-        alice,
-        {"phoneNumber": PHONE, "channels": {"price_alert": {"email": False, "sms": True}}},
-    )
-    assert chosen.status_code == 200, chosen.text
+    await sms_only(client, alice, "price_alert")
     control.set("500_after_create", times=1)
 
     await send(sessions, alice, "price_alert", title="AAPL above 200", body="At 200.01 USD.")
@@ -151,12 +146,7 @@ async def test_an_sms_to_an_invalid_number_fails_without_retries(
     control: TwilioControl,
     alice: Account,
 ) -> None:
-    chosen = await put_preferences(
-        client,
-        alice,
-        {"phoneNumber": PHONE, "channels": {"account": {"email": False, "sms": True}}},
-    )
-    assert chosen.status_code == 200, chosen.text
+    await sms_only(client, alice, "account")
     control.set("21211")
 
     await send(sessions, alice, "account", title="Link broken")

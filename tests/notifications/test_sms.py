@@ -20,7 +20,7 @@ from flint.notifications.errors import DeliveryError
 from flint.notifications.models import OutboxMessage
 from flint.notifications.sms import MaybeSent
 from tests.conftest import Account
-from tests.notifications.conftest import PHONE, outbox, put_preferences, send, twilio_settings
+from tests.notifications.conftest import PHONE, outbox, send, sms_only, twilio_settings
 from tests.stubs import twilio
 from tests.stubs.server import RunningStub, closed_port
 from tests.stubs.twilio import TwilioControl
@@ -34,12 +34,7 @@ def settings_overrides(stub: RunningStub) -> dict[str, Any]:
 async def queued_sms(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], who: Account
 ) -> OutboxMessage:
-    response = await put_preferences(
-        client,
-        who,
-        {"phoneNumber": PHONE, "channels": {"price_alert": {"email": False, "sms": True}}},
-    )
-    assert response.status_code == 200, response.text
+    await sms_only(client, who, "price_alert")
     await send(sessions, who, "price_alert", title="AAPL above 200", body="At 200.01 USD.")
     [message] = await outbox(sessions, "sms")
     return message

@@ -59,33 +59,22 @@ async def notify(
         return notification
     prefs = await preferences.load(session, user_id)
     chosen = prefs.for_kind(kind)
-    reference = {"notificationId": str(notification.id)}
+    outgoing: list[tuple[Channel, str, str]] = []
     if Channel.EMAIL in chosen:
-        await _queue(
-            session,
-            OutboxMessage(
-                user_id=user_id,
-                channel=Channel.EMAIL.value,
-                kind=kind.value,
-                recipient=user.email,
-                subject=title,
-                body=email_body if email_body is not None else body,
-                payload=reference,
-            ),
-        )
+        outgoing.append((Channel.EMAIL, user.email, body if email_body is None else email_body))
     if Channel.SMS in chosen and prefs.phone_number:
-        await _queue(
-            session,
-            OutboxMessage(
-                user_id=user_id,
-                channel=Channel.SMS.value,
-                kind=kind.value,
-                recipient=prefs.phone_number,
-                subject=title,
-                body=sms.text_of(title, body),
-                payload=reference,
-            ),
+        outgoing.append((Channel.SMS, prefs.phone_number, sms.text_of(title, body)))
+    for channel, recipient, text in outgoing:
+        message = OutboxMessage(
+            user_id=user_id,
+            channel=channel.value,
+            kind=kind.value,
+            recipient=recipient,
+            subject=title,
+            body=text,
+            payload={"notificationId": str(notification.id)},
         )
+        await _queue(session, message)
     return notification
 
 
