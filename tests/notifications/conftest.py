@@ -64,6 +64,7 @@ async def send(
             **fields,
         )
         await commit(session)
+        assert notification is not None
         return notification
 
 

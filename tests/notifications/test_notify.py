@@ -152,6 +152,18 @@ async def test_a_rolled_back_transaction_leaves_no_notification_and_sends_nothin
             assert count == 0, table.__tablename__
 
 
+async def test_a_user_who_no_longer_exists_gets_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        sent = await notify(session, user_id=uuid.uuid4(), kind="trade", title="t", body="b")
+        await session.commit()
+
+    assert sent is None
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
 async def test_an_unknown_kind_is_refused(
     sessions: async_sessionmaker[AsyncSession], alice: Account
 ) -> None:

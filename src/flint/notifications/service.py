@@ -42,21 +42,22 @@ async def notify(
     body: str,
     data: dict[str, Any] | None = None,
     email_body: str | None = None,
-) -> Notification:
+) -> Notification | None:
     """Tell a user something: always in the app, and by email and SMS as their preferences
     for ``kind`` say (security notices always by email, never by SMS). ``email_body``
     replaces ``body`` in the email only: for what must not be kept in the app or sent by
-    SMS, such as a password-reset link."""
+    SMS, such as a password-reset link. None when the user no longer exists."""
     kind = NotificationKind(kind)
+    user = await session.get(User, user_id)
+    if user is None:
+        log.warning("notify_unknown_user", user_id=str(user_id), kind=kind.value)
+        return None
     title = title[:200]
     notification = Notification(
         user_id=user_id, kind=kind.value, title=title, body=body, data=dict(data or {})
     )
     session.add(notification)
     await session.flush()
-    user = await session.get(User, user_id)
-    if user is None:
-        return notification
     prefs = await preferences.load(session, user_id)
     chosen = prefs.for_kind(kind)
     outgoing: list[tuple[Channel, str, str]] = []
