@@ -344,6 +344,9 @@ async def test_every_api_v1_operation_answers_the_same_under_api(
             accountId=uuid.uuid4(),
             tradeId=uuid.uuid4(),
             portfolioId=uuid.uuid4(),
+            notificationId=uuid.uuid4(),
+            alertId=uuid.uuid4(),
+            reportId=uuid.uuid4(),
         )
         twin = "/api/" + concrete.removeprefix("/api/v1/")
         kwargs: dict[str, Any] = {"json": {}} if method in {"POST", "PATCH", "PUT"} else {}

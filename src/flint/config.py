@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ProviderName = Literal["simulated", "alpha_vantage", "yahoo"]
@@ -140,6 +140,17 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
     email_from: str = "Flint <no-reply@flint.localhost>"
 
+    # --- SMS (Twilio) and price alerts ----------------------------------------------------------
+    twilio_account_sid: str | None = None
+    """Send SMS through Twilio's REST API; unset writes them as files under
+    data_dir/sms-outbox (so `make run` needs no keys)."""
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    """The sender: an E.164 number of the account, or a Messaging Service SID (`MG…`)."""
+    twilio_base_url: str = "https://api.twilio.com"
+    alerts_max_per_user: int = Field(100, ge=1, le=10_000)
+    """Price alerts one user may keep."""
+
     @field_validator(
         "database_url",
         "redis_url",
@@ -150,10 +161,21 @@ class Settings(BaseSettings):
         "sandbox_database_url",
         "snaptrade_client_id",
         "snaptrade_redirect_url",
+        "twilio_account_sid",
+        "twilio_from_number",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @model_validator(mode="after")
+    def _twilio_complete(self) -> Settings:
+        if self.twilio_account_sid and not (self.twilio_auth_token and self.twilio_from_number):
+            raise ValueError(
+                "FLINT_TWILIO_ACCOUNT_SID needs FLINT_TWILIO_AUTH_TOKEN and "
+                "FLINT_TWILIO_FROM_NUMBER"
+            )
+        return self
 
     # --- derived ------------------------------------------------------------------------------
     @property
@@ -180,6 +202,11 @@ class Settings(BaseSettings):
     def email_backend(self) -> Literal["smtp", "file"]:
         """Without SMTP the emails are written as .eml files under data_dir/outbox."""
         return "smtp" if self.smtp_host else "file"
+
+    @property
+    def sms_backend(self) -> Literal["twilio", "file"]:
+        """Without a Twilio account the text messages are written under data_dir/sms-outbox."""
+        return "twilio" if self.twilio_account_sid else "file"
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

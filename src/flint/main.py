@@ -16,6 +16,8 @@ from fastapi_offline import FastAPIOffline
 from flint import __version__
 from flint.accounts.router import router as accounts_router
 from flint.accounts.service import Accounts
+from flint.alerts.evaluation import listener as alert_listener
+from flint.alerts.router import router as alerts_router
 from flint.assets.router import router as assets_router
 from flint.auth.pages import router as auth_pages
 from flint.auth.principals import Principals
@@ -37,6 +39,7 @@ from flint.market.stream import QuoteHub, create_broadcast
 from flint.market.ws import redact_query_tokens
 from flint.market.ws import router as market_stream_router
 from flint.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
+from flint.notifications.router import router as notifications_router
 from flint.ops.router import router as ops_router
 from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.router import router as portfolio_router
@@ -55,6 +58,8 @@ API_ROUTERS: list[APIRouter] = [
     portfolio_router,
     assets_router,
     reports_router,
+    notifications_router,
+    alerts_router,
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 
@@ -92,6 +97,7 @@ def build_runtime(settings: Settings) -> Runtime:
         queue_size=settings.stream_queue_size,
         max_symbols=settings.stream_max_symbols,
         ping_seconds=settings.stream_ping_seconds,
+        on_quotes=alert_listener(sessionmaker),
     )
     tokens = TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes))
     return Runtime(

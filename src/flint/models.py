@@ -7,11 +7,12 @@ from flint.accounts.models import (
     LinkedAccount,
     ProviderIdentity,
 )
+from flint.alerts.models import Alert
 from flint.assets.models import CustomAsset, CustomAssetPrice
 from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.db import Base
 from flint.market.models import MarketBar, MarketQuote
-from flint.notifications.models import OutboxMessage
+from flint.notifications.models import Notification, NotificationPreference, OutboxMessage
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.reports.models import Report
 from flint.trades.models import IdempotencyKey, Trade, TradeEvent
@@ -22,6 +23,7 @@ __all__ = [
     "AccountHolding",
     "AccountLink",
     "AccountTransaction",
+    "Alert",
     "Base",
     "CustomAsset",
     "CustomAssetPrice",
@@ -29,6 +31,8 @@ __all__ = [
     "LinkedAccount",
     "MarketBar",
     "MarketQuote",
+    "Notification",
+    "NotificationPreference",
     "OutboxMessage",
     "PasswordResetToken",
     "Portfolio",

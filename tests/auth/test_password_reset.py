@@ -77,7 +77,7 @@ async def test_reset_request_queues_an_email_with_a_token_for_the_account(
     assert message.recipient == "alice@example.com"
     assert str(message.user_id) == alice.user_id
     assert message.channel == "email"
-    assert message.kind == "password_reset"
+    assert message.kind == "security"
     assert message.status == "pending"
     assert "reset" in message.subject.lower()
     token = reset_token_in(message.body)

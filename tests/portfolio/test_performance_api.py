@@ -166,3 +166,35 @@ async def test_bad_queries_and_other_users_are_refused(
     assert nothing.status_code == 200
     assert nothing.json()["marketValue"] == 0
     assert nothing.json()["series"] == []
+
+
+async def test_a_portfolio_of_one_day_or_only_cash_has_figures_without_risk_metrics(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    created = await client.post(f"{V1}/", json={"name": "Cash"}, headers=alice.headers)
+    portfolio_id = created.json()["portfolioId"]
+    day = utcnow().date() - timedelta(days=10)
+    deposit = {"date": day.isoformat(), "type": "deposit", "amount": "2500"}
+    added = await client.post(
+        f"{V1}/{portfolio_id}/transactions", json=deposit, headers=alice.headers
+    )
+    assert added.status_code == 201, added.text
+    for end in (day, day + timedelta(days=5)):
+        response = await client.get(
+            f"{V1}/{portfolio_id}/performance",
+            params={"end": end.isoformat()},
+            headers=alice.headers,
+        )
+        assert response.status_code == 200, response.text
+        perf = response.json()
+        assert perf["marketValue"] == 2500
+        assert perf["holdings"] == []
+        assert perf["allocation"] == [
+            {"symbol": "USD", "assetClass": "cash", "weight": 1.0, "value": 2500}
+        ]
+    chart = await client.get(
+        f"{V1}/{portfolio_id}/performance/chart",
+        params={"kind": "drawdown", "end": day.isoformat()},
+        headers=alice.headers,
+    )
+    assert chart.status_code == 200, chart.text

@@ -66,7 +66,7 @@ async def report_row(app: FastAPI, report_id: str) -> Report:
 
 async def ready_emails(app: FastAPI) -> list[OutboxMessage]:
     async with app.state.runtime.sessionmaker() as session:
-        stmt = select(OutboxMessage).where(OutboxMessage.kind == "report_ready")
+        stmt = select(OutboxMessage).where(OutboxMessage.kind == "report")
         return list((await session.execute(stmt)).scalars())
 
 
@@ -114,6 +114,10 @@ async def test_a_pdf_summary_is_rendered_by_the_worker_with_the_portfolios_figur
     assert mail.subject == "Your report is ready"
     assert mail.recipient == alice.email
     assert report["downloadUrl"] in mail.body
+    inbox = await client.get("/api/v1/notifications", headers=alice.headers)
+    (told,) = [n for n in inbox.json()["notifications"] if n["kind"] == "report"]
+    assert told["title"] == "Your report is ready"
+    assert told["data"]["downloadUrl"] == report["downloadUrl"]
 
 
 @pytest.mark.usefixtures("worker")

@@ -43,6 +43,8 @@ from flint.kit.crypto import CredentialBox
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
 from flint.market.service import MarketData
+from flint.notifications.kinds import NotificationKind
+from flint.notifications.service import notify
 from flint.portfolio import following
 
 log = structlog.get_logger(__name__)
@@ -192,7 +194,9 @@ async def credentials_for(
 async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) -> int:
     """Bring every active account of the link up to date; returns the accounts synced. A
     provider that no longer honours the link marks it broken (the accounts keep their last
-    data and say why); a provider that is down leaves everything as it was and raises."""
+    data and say why) and tells the user, once per breakage: a broken link whose accounts all
+    sync again is active again. A provider that is down leaves everything as it was and
+    raises."""
     record = await session.get(AccountLink, link_id)
     if record is None or record.status == "unlinked":
         return 0
@@ -201,6 +205,8 @@ async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) ->
         LinkedAccount.link_id == link_id, LinkedAccount.unlinked_at.is_(None)
     )
     accounts = list((await session.execute(stmt)).scalars())
+    was_broken = record.status == "broken"
+    gone: list[tuple[LinkedAccount, str]] = []
     synced = 0
     for account in accounts:
         try:
@@ -208,6 +214,7 @@ async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) ->
         except AccountGone as exc:
             record.status = "broken"
             account.sync_error = f"The institution no longer honours this link: {exc.reason}"
+            gone.append((account, exc.reason))
             log.info("account_link_broken", link_id=str(link_id), provider=record.provider)
             continue
         except AccountProviderError as exc:
@@ -217,8 +224,36 @@ async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) ->
         account.last_synced_at = utcnow()
         synced += 1
         await following.sync_followers(session, ctx.providers.market, account)
+    if gone and not was_broken:
+        await _tell_broken(session, record, gone)
+    elif was_broken and accounts and synced == len(accounts):
+        record.status = "active"
+        log.info("account_link_restored", link_id=str(link_id), provider=record.provider)
     await session.flush()
     return synced
+
+
+async def _tell_broken(
+    session: AsyncSession, record: AccountLink, gone: list[tuple[LinkedAccount, str]]
+) -> None:
+    institution = gone[0][0].institution or record.provider
+    names = ", ".join(account.name for account, _ in gone)
+    await notify(
+        session,
+        user_id=record.user_id,
+        kind=NotificationKind.ACCOUNT,
+        title=f"{institution}: your accounts need linking again",
+        body=(
+            f"{institution} no longer honours Flint's link to {names} ({gone[0][1]}). They "
+            "keep the balances and transactions of their last sync. Link them again to resume "
+            "syncing (and trading)."
+        ),
+        data={
+            "linkId": str(record.id),
+            "provider": record.provider,
+            "accountIds": [str(account.id) for account, _ in gone],
+        },
+    )
 
 
 async def _sync_account(

@@ -19,7 +19,8 @@ from flint.auth.tokens import TokenIssuer
 from flint.errors import Conflict, Unauthorized, ValidationFailed, field_error
 from flint.kit.secrets import new_token, token_digest
 from flint.kit.time import utcnow
-from flint.notifications import service as notifications
+from flint.notifications.kinds import NotificationKind
+from flint.notifications.service import notify
 from flint.users.models import User
 
 log = structlog.get_logger(__name__)
@@ -199,17 +200,23 @@ async def request_password_reset(session: AsyncSession, config: AuthConfig, emai
     )
     minutes = int(config.reset_ttl.total_seconds() // 60)
     link = f"{config.public_url.rstrip('/')}/reset-password?token={token}"
-    await notifications.queue_email(
+    # The token goes by email only: never into the app's list (anyone holding a session could
+    # read it there) nor by SMS.
+    await notify(
         session,
         user_id=user.id,
-        to=user.email,
-        subject="Reset your Flint password",
+        kind=NotificationKind.SECURITY,
+        title="Reset your Flint password",
         body=(
+            "Someone asked to reset the password of your Flint account; the reset link went "
+            f"to {user.email}. If it was not you, ignore it: your password stays as it is."
+        ),
+        email_body=(
             "Someone asked to reset the password of your Flint account.\n\n"
             f"Reset token: {token}\nLink: {link}\n\n"
             f"The token works once, within {minutes} minutes. If it was not you, ignore this email."
         ),
-        kind="password_reset",
+        data={"event": "password_reset"},
     )
     log.info("password_reset_requested", user_id=str(user.id))
 

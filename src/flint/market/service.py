@@ -368,11 +368,13 @@ REFRESH_BATCH = 50
 
 
 async def watched_symbols(session: AsyncSession) -> list[str]:
-    """Every symbol some user watches (portfolio holdings join this list when they exist)."""
+    """Every symbol some user watches or has a price alert on (portfolio holdings join this
+    list when they exist)."""
+    from flint.alerts.models import Alert
     from flint.watchlist.models import WatchlistItem
 
-    result = await session.execute(select(WatchlistItem.symbol).distinct())
-    return sorted(result.scalars())  # in Python: collations order "^GSPC" differently
+    result = await session.execute(select(WatchlistItem.symbol).union(select(Alert.symbol)))
+    return sorted(set(result.scalars()))  # in Python: collations order "^GSPC" differently
 
 
 def batches(items: Sequence[T], size: int) -> list[Sequence[T]]:

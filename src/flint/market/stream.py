@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -309,6 +309,7 @@ class QuoteHub:
         max_symbols: int,
         ping_seconds: float,
         auth_timeout: float = 5.0,
+        on_quotes: Callable[[Sequence[Quote]], Awaitable[None]] | None = None,
     ) -> None:
         self.market = market
         self.sessionmaker = sessionmaker
@@ -319,6 +320,8 @@ class QuoteHub:
         self.ping_seconds = ping_seconds
         self.auth_timeout = auth_timeout
         """Seconds a client has to send `{"action": "auth"}` when the URL carries no token."""
+        self.on_quotes = on_quotes
+        """Called with the quotes each poll found changed (price alerts are checked there)."""
         self._clients: set[Client] = set()
         self._subscribers: dict[str, set[Client]] = {}
         self._published: dict[str, tuple[datetime, Decimal]] = {}
@@ -402,6 +405,11 @@ class QuoteHub:
                     changed.append(quote)
         if changed:
             await self.publish_quotes(changed)
+            if self.on_quotes is not None:
+                try:
+                    await self.on_quotes(changed)
+                except Exception:
+                    log.exception("stream_quote_listener_failed", quotes=len(changed))
         return len(changed)
 
     async def _read(self, session: AsyncSession, symbol: str) -> Quote:

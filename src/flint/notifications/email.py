@@ -12,12 +12,11 @@ import anyio
 
 from flint.config import Settings
 from flint.kit.time import utcnow
+from flint.notifications.errors import DeliveryError
+
+__all__ = ["DeliveryError", "build_message", "send"]
 
 _START_TLS: dict[str, bool | None] = {"auto": None, "starttls": True, "tls": False, "none": False}
-
-
-class DeliveryError(Exception):
-    """A transient or permanent failure to hand the message over; the task retries it."""
 
 
 def build_message(settings: Settings, *, to: str, subject: str, body: str) -> EmailMessage:

@@ -1,9 +1,17 @@
-"""The outbox: messages are rows first, and are handed to the worker only after the commit."""
+"""Notifications: one entry point (:func:`notify`) and the outbox that delivers them.
+
+Every notification is an in-app row; the user's preferences add an email and an SMS. Those are
+outbox rows written in the caller's transaction and handed to the worker only after the commit,
+so a rolled-back change sends nothing and no request waits for a mail server or Twilio. The
+worker's task retries transient failures with backoff; a beat task re-sends what a lost
+hand-off left pending.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -12,12 +20,63 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flint.config import Settings
 from flint.db import after_commit
 from flint.kit.time import utcnow
-from flint.notifications import email
-from flint.notifications.models import OutboxMessage
+from flint.notifications import email, preferences, sms
+from flint.notifications.errors import DeliveryError, Undeliverable
+from flint.notifications.kinds import Channel, NotificationKind
+from flint.notifications.models import Notification, OutboxMessage
+from flint.users.models import User
 
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 8
+MAYBE_SENT = "maybeSentSince"
+"""Payload key: when an attempt that may have reached the provider started."""
+
+
+async def notify(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    kind: NotificationKind | str,
+    title: str,
+    body: str,
+    data: dict[str, Any] | None = None,
+    email_body: str | None = None,
+) -> Notification | None:
+    """Tell a user something: always in the app, and by email and SMS as their preferences
+    for ``kind`` say (security notices always by email, never by SMS). ``email_body``
+    replaces ``body`` in the email only: for what must not be kept in the app or sent by
+    SMS, such as a password-reset link. None when the user no longer exists."""
+    kind = NotificationKind(kind)
+    user = await session.get(User, user_id)
+    if user is None:
+        log.warning("notify_unknown_user", user_id=str(user_id), kind=kind.value)
+        return None
+    title = title[:200]
+    notification = Notification(
+        user_id=user_id, kind=kind.value, title=title, body=body, data=dict(data or {})
+    )
+    session.add(notification)
+    await session.flush()
+    prefs = await preferences.load(session, user_id)
+    chosen = prefs.for_kind(kind)
+    outgoing: list[tuple[Channel, str, str]] = []
+    if Channel.EMAIL in chosen:
+        outgoing.append((Channel.EMAIL, user.email, body if email_body is None else email_body))
+    if Channel.SMS in chosen and prefs.phone_number:
+        outgoing.append((Channel.SMS, prefs.phone_number, sms.text_of(title, body)))
+    for channel, recipient, text in outgoing:
+        message = OutboxMessage(
+            user_id=user_id,
+            channel=channel.value,
+            kind=kind.value,
+            recipient=recipient,
+            subject=title,
+            body=text,
+            payload={"notificationId": str(notification.id)},
+        )
+        await _queue(session, message)
+    return notification
 
 
 async def queue_email(
@@ -29,9 +88,20 @@ async def queue_email(
     body: str,
     kind: str,
 ) -> OutboxMessage:
+    """An email to an address, outside the user's notifications (nothing in-app, no
+    preferences); users' notifications go through :func:`notify`."""
     message = OutboxMessage(
-        user_id=user_id, channel="email", kind=kind, recipient=to, subject=subject, body=body
+        user_id=user_id,
+        channel=Channel.EMAIL.value,
+        kind=kind,
+        recipient=to,
+        subject=subject,
+        body=body,
     )
+    return await _queue(session, message)
+
+
+async def _queue(session: AsyncSession, message: OutboxMessage) -> OutboxMessage:
     session.add(message)
     await session.flush()
     message_id = message.id
@@ -46,27 +116,60 @@ async def queue_email(
 
 
 async def deliver(session: AsyncSession, settings: Settings, message_id: uuid.UUID) -> str:
-    """Send one message; safe to run twice (a sent message is left alone). Returns its status."""
+    """Send one message; safe to run twice (a sent message is left alone). Returns its status.
+    Transient failures raise :class:`DeliveryError` for the task to retry; a permanent refusal
+    or the last attempt marks it ``failed``."""
     message = await session.get(OutboxMessage, message_id, with_for_update=not settings.is_sqlite)
     if message is None:
         return "missing"
     if message.status != "pending":
         return message.status
     message.attempts += 1
+    started = utcnow()
     try:
-        await email.send(settings, to=message.recipient, subject=message.subject, body=message.body)
-    except email.DeliveryError as exc:
+        provider_id = await _send(settings, message)
+    except Undeliverable as exc:
+        return _failed(message, str(exc))
+    except DeliveryError as exc:
         message.last_error = str(exc)[:500]
+        if isinstance(exc, sms.MaybeSent) and MAYBE_SENT not in message.payload:
+            message.payload = {**message.payload, MAYBE_SENT: started.isoformat()}
         if message.attempts >= MAX_ATTEMPTS:
-            message.status = "failed"
-            log.error("email_failed", message_id=str(message.id), attempts=message.attempts)
-            return message.status
+            return _failed(message, str(exc))
         raise
     message.status = "sent"
     message.sent_at = utcnow()
     message.last_error = None
+    if provider_id is not None:
+        message.payload = {**message.payload, "providerId": provider_id}
     log.info(
-        "email_sent", message_id=str(message.id), kind=message.kind, backend=settings.email_backend
+        "notification_sent", message_id=str(message.id), kind=message.kind, channel=message.channel
+    )
+    return message.status
+
+
+async def _send(settings: Settings, message: OutboxMessage) -> str | None:
+    if message.channel == Channel.SMS.value:
+        since = message.payload.get(MAYBE_SENT)
+        return await sms.send(
+            settings,
+            to=message.recipient,
+            body=message.body,
+            maybe_sent_since=datetime.fromisoformat(since) if since else None,
+        )
+    await email.send(settings, to=message.recipient, subject=message.subject, body=message.body)
+    return None
+
+
+def _failed(message: OutboxMessage, reason: str) -> str:
+    message.status = "failed"
+    message.last_error = reason[:500]
+    log.error(
+        "notification_failed",
+        message_id=str(message.id),
+        channel=message.channel,
+        attempts=message.attempts,
+        reason=reason[:200],
     )
     return message.status
 

@@ -10,7 +10,7 @@ import anyio
 
 from flint.db import commit
 from flint.notifications import service
-from flint.notifications.email import DeliveryError
+from flint.notifications.errors import DeliveryError
 from flint.worker import celery_app, run_async, runtime
 
 

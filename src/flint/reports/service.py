@@ -39,7 +39,8 @@ from flint.errors import (
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
 from flint.market.service import MarketData
-from flint.notifications.service import queue_email
+from flint.notifications.kinds import NotificationKind
+from flint.notifications.service import notify
 from flint.portfolio import performance
 from flint.portfolio import service as portfolios
 from flint.portfolio.models import Portfolio
@@ -331,24 +332,26 @@ async def fail(session: AsyncSession, report_id: uuid.UUID, reason: str) -> str:
 
 
 async def _announce(session: AsyncSession, report: Report, settings: Settings) -> None:
-    """The one place a ready report is announced to its owner (an email today)."""
+    """The one place a ready report is announced to its owner: in the app, and by the
+    channels their preferences choose for reports."""
     user = await session.get(User, report.user_id)
     if user is None or not user.is_active:
         return
     period = f"{report.start or 'the first transaction'} to {report.end}"
     title = content.TITLES[report.type]
-    await queue_email(
+    url = download_url(settings, report)
+    await notify(
         session,
         user_id=user.id,
-        to=user.email,
-        subject="Your report is ready",
+        kind=NotificationKind.REPORT,
+        title="Your report is ready",
         body=(
             f"Your {title.lower()} of the portfolio {report.portfolio_name!r} "
             f"({period}, {report.format.upper()}) is ready.\n\n"
-            f"Download it (signed in): {download_url(settings, report)}\n\n"
+            f"Download it (signed in): {url}\n\n"
             "It stays available until you delete it.\n"
         ),
-        kind="report_ready",
+        data={"reportId": str(report.id), "downloadUrl": url, "format": report.format},
     )
 
 

@@ -48,10 +48,10 @@ from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
 from flint.market.service import MarketData
-from flint.notifications.service import queue_email
+from flint.notifications.kinds import NotificationKind
+from flint.notifications.service import notify
 from flint.trades.models import Trade, TradeEvent
 from flint.trades.schemas import ExecuteTrade
-from flint.users.models import User
 
 log = structlog.get_logger(__name__)
 
@@ -225,8 +225,9 @@ FILLS = {OrderStatus.FILLED.value, OrderStatus.PARTIALLY_FILLED.value}
 
 
 async def _notify(session: AsyncSession, trade: Trade, before: str) -> None:
-    """A trade that just filled or was rejected tells its owner (outbox; email or file); a
-    fill also re-syncs the account, so its balances and holdings show the trade."""
+    """A trade that just filled or was rejected tells its owner (in the app, and by email or
+    SMS as their preferences say); a fill also re-syncs the account, so its balances and
+    holdings show the trade."""
     if trade.status == before:
         return
     if trade.status in FILLS:
@@ -242,29 +243,26 @@ async def _notify(session: AsyncSession, trade: Trade, before: str) -> None:
             after_commit(session, _resync)
     if trade.status not in NOTIFY:
         return
-    user = await session.get(User, trade.user_id)
-    if user is None:
-        return
     verb = "bought" if trade.action == "buy" else "sold"
     if trade.status == OrderStatus.FILLED.value:
-        subject = f"Filled: {verb} {trade.filled_quantity} {trade.symbol}"
+        title = f"Filled: {verb} {trade.filled_quantity} {trade.symbol}"
         body = (
             f"Your {trade.order_type} order to {trade.action} {trade.quantity} {trade.symbol} "
             f"filled: {trade.filled_quantity} at {trade.average_price}.\n\nTrade {trade.id}"
         )
     else:
-        subject = f"Rejected: {trade.action} {trade.quantity} {trade.symbol}"
+        title = f"Rejected: {trade.action} {trade.quantity} {trade.symbol}"
         body = (
             f"Your order to {trade.action} {trade.quantity} {trade.symbol} was rejected: "
             f"{trade.reason}.\n\nTrade {trade.id}"
         )
-    await queue_email(
+    await notify(
         session,
-        user_id=user.id,
-        to=user.email,
-        subject=subject,
+        user_id=trade.user_id,
+        kind=NotificationKind.TRADE,
+        title=title,
         body=body,
-        kind="trade_" + trade.status,
+        data={"tradeId": str(trade.id), "symbol": trade.symbol, "status": trade.status},
     )
 
 

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from flint.kit.money import JsonDecimal
+from flint.kit.schema import ApiModel, RequestModel
+from flint.kit.symbols import Symbol
+
+MAX_PRICE = Decimal("100000000")
+MAX_RISE_PERCENT = Decimal(1000)
+"""A day's rise beyond this is no alert anyone means."""
+MIN_FALL_PERCENT = Decimal(-100)
+"""A price cannot fall by 100 % or more."""
+
+
+class AlertCondition(StrEnum):
+    ABOVE = "above"
+    BELOW = "below"
+    PERCENT_CHANGE = "percent_change"
+
+
+class AlertState(StrEnum):
+    ARMED = "armed"
+    FIRED = "fired"
+
+
+CONDITIONS_DOC = (
+    "`above`: the price reaches the threshold or more. `below`: the price reaches the "
+    "threshold or less. `percent_change`: the day's change in percent (against the previous "
+    "close, as the quote gives it) reaches the threshold in its sign's direction: `5` fires "
+    "at +5 % or more, `-3` at -3 % or less."
+)
+
+
+class AlertIn(RequestModel):
+    symbol: Symbol
+    condition: AlertCondition = Field(description=CONDITIONS_DOC)
+    threshold: Decimal = Field(
+        description="A price (> 0, at most 8 decimals) for `above` and `below`; a percentage "
+        "for `percent_change` (not 0, above -100 and at most 1000, at most 4 decimals). Send it "
+        'as a string (`"189.5"`) to keep every digit.',
+        examples=["200", "-5"],
+    )
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_fits_the_condition(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        if not value.is_finite():
+            raise ValueError("the threshold must be a finite number")
+        condition = info.data.get("condition")
+        if condition is AlertCondition.PERCENT_CHANGE:
+            if value == 0:
+                raise ValueError("a percent_change threshold is not 0: e.g. 5 (up) or -5 (down)")
+            if not MIN_FALL_PERCENT < value <= MAX_RISE_PERCENT:
+                raise ValueError(
+                    f"a percent_change threshold is above {MIN_FALL_PERCENT} and at most "
+                    f"{MAX_RISE_PERCENT}"
+                )
+            if value != value.quantize(Decimal("1e-4")):
+                raise ValueError("a percent_change threshold has at most 4 decimal places")
+        elif condition is not None:
+            if value <= 0:
+                raise ValueError(f"the {condition.value} threshold is a price greater than 0")
+            if value > MAX_PRICE:
+                raise ValueError(f"the {condition.value} threshold is at most {MAX_PRICE:,}")
+            if value != value.quantize(Decimal("1e-8")):
+                raise ValueError("a price threshold has at most 8 decimal places")
+        return value
+
+
+class AlertOut(ApiModel):
+    alert_id: uuid.UUID
+    symbol: str
+    condition: AlertCondition
+    threshold: JsonDecimal
+    state: AlertState = Field(
+        description="`armed`: fires when the condition holds. `fired`: it held at the last "
+        "check; the alert re-arms once it no longer holds."
+    )
+    last_price: JsonDecimal | None = Field(None, description="The price at the last check.")
+    last_change_percent: JsonDecimal | None = None
+    last_checked_at: datetime | None = Field(
+        None, description="The time of the quote last checked."
+    )
+    last_fired_at: datetime | None = None
+    created_at: datetime
+
+
+class Alerts(ApiModel):
+    alerts: list[AlertOut]

@@ -1,0 +1,63 @@
+"""Price alerts a user keeps: create (known symbols only, up to a cap), list, read, delete.
+Evaluation against quotes is in :mod:`flint.alerts.evaluation`."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.alerts.models import Alert
+from flint.alerts.schemas import AlertIn, AlertState
+from flint.errors import Conflict, NotFound, ValidationFailed
+from flint.market.service import MarketData
+from flint.users.models import User
+
+
+async def create(
+    session: AsyncSession, market: MarketData, user_id: uuid.UUID, body: AlertIn, *, limit: int
+) -> Alert:
+    """Refused with 422 for a symbol the market does not know, 409 beyond ``limit`` alerts."""
+    if market.instrument(body.symbol) is None:
+        raise ValidationFailed.at("body.symbol", f"Unknown symbol {body.symbol}.")
+    if session.get_bind().dialect.name == "postgresql":
+        # Two concurrent creates must not both pass the count: they queue on the user's row.
+        # (FOR NO KEY UPDATE: foreign-key checks of notifications for the user go on).
+        lock = select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+        await session.execute(lock)
+    held = await session.scalar(select(func.count()).where(Alert.user_id == user_id))
+    if (held or 0) >= limit:
+        raise Conflict(f"You have {held} price alerts, the most allowed; delete one first.")
+    alert = Alert(
+        user_id=user_id,
+        symbol=body.symbol,
+        condition=body.condition.value,
+        threshold=body.threshold,
+        state=AlertState.ARMED.value,
+    )
+    session.add(alert)
+    await session.flush()
+    return alert
+
+
+async def list_alerts(session: AsyncSession, user_id: uuid.UUID) -> list[Alert]:
+    stmt = (
+        select(Alert)
+        .where(Alert.user_id == user_id)
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get(session: AsyncSession, user_id: uuid.UUID, alert_id: uuid.UUID) -> Alert:
+    """The caller's alert; anyone else's is 404."""
+    alert = await session.get(Alert, alert_id)
+    if alert is None or alert.user_id != user_id:
+        raise NotFound(f"No price alert {alert_id}.")
+    return alert
+
+
+async def delete(session: AsyncSession, alert: Alert) -> None:
+    await session.delete(alert)
+    await session.flush()

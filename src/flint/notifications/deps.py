@@ -1,0 +1,24 @@
+"""The caller's notification, or 404: the one place the notification routes check ownership."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from flint.db import SessionDep
+from flint.deps import CurrentUserId
+from flint.notifications import inbox
+from flint.notifications.models import Notification
+
+
+async def owned_notification(
+    session: SessionDep,
+    user_id: CurrentUserId,
+    notification_id: Annotated[uuid.UUID, Path(alias="notificationId")],
+) -> Notification:
+    return await inbox.get(session, user_id, notification_id)
+
+
+OwnedNotification = Annotated[Notification, Depends(owned_notification)]

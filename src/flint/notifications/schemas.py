@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, StrictBool
+
+from flint.kit.schema import ApiModel, RequestModel
+from flint.notifications.kinds import NotificationKind
+from flint.notifications.preferences import E164_RULE, normalize_phone
+
+
+class NotificationOut(ApiModel):
+    notification_id: uuid.UUID
+    kind: NotificationKind
+    title: str
+    body: str
+    data: dict[str, Any] = Field(
+        description="What the notification is about, for links in the app: e.g. `tradeId`, "
+        "`alertId`, `symbol`, `price`, `accountIds`."
+    )
+    read: bool
+    read_at: datetime | None = None
+    created_at: datetime
+
+
+class NotificationPage(ApiModel):
+    notifications: list[NotificationOut]
+    unread_count: int = Field(description="All your unread notifications, not only this page's.")
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null at the end."
+    )
+
+
+class MarkedRead(ApiModel):
+    marked: int = Field(description="How many notifications were unread.")
+    unread_count: int
+
+
+class ChannelChoice(RequestModel):
+    """In-app is always on; these add an email and a text message."""
+
+    email: StrictBool
+    sms: StrictBool
+
+
+class ChannelsOut(ApiModel):
+    in_app: bool = True
+    email: bool
+    sms: bool
+
+
+Phone = Annotated[
+    str,
+    Field(min_length=2, max_length=32, examples=["+14155552671"], description=E164_RULE),
+    AfterValidator(normalize_phone),
+]
+
+
+class PreferencesIn(RequestModel):
+    """A replacement: kinds left out go back to their defaults (email on, SMS off)."""
+
+    phone_number: Phone | None = Field(
+        None, description=f"Where SMS go: {E164_RULE}. Required when SMS is chosen."
+    )
+    channels: dict[NotificationKind, ChannelChoice] = Field(
+        default_factory=dict,
+        description="Per kind: `trade`, `report`, `price_alert`, `account`. `security` "
+        "(password resets) always goes by email and never by SMS; it may be sent only as it is.",
+        examples=[
+            {"trade": {"email": True, "sms": True}, "report": {"email": False, "sms": False}}
+        ],
+    )
+
+
+class PreferencesOut(ApiModel):
+    phone_number: str | None
+    channels: dict[NotificationKind, ChannelsOut]
