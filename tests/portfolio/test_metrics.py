@@ -27,6 +27,7 @@ deviation of a constant series leaves a round-off residue, a huge ratio; that is
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from decimal import Decimal
@@ -386,3 +387,46 @@ def test_input_validation() -> None:
         compute_many(np.ones((2, 3)), np.ones((2, 3)), D[:2])
     with pytest.raises(ValueError, match="benchmark"):
         compute_many(np.ones((2, 3)), np.ones((2, 3)), D[:3], benchmark_values=np.ones((3, 3)))
+
+
+def test_a_row_does_not_depend_on_the_rows_beside_it() -> None:
+    # Rows with two flows (solved in Python floats), with dozens (solved in NumPy), without a
+    # day-0 return, flat, and with a total loss, batched in different company: every row's
+    # figures stay the same to the bit, and equal compute()'s.
+    rng = np.random.default_rng(29)
+    n_days = 400
+    dates = list(pd.bdate_range("2019-01-02", periods=n_days).date)
+    rows = []
+    for kind in range(12):
+        r = rng.normal(0.0004, 0.015, n_days)
+        opening = kind % 3 == 0
+        values, flows = build_series(r[1:] if opening else r, rng, opening)
+        if kind % 4 == 1:  # only the opening deposit and the final value
+            values = 1000 * np.cumprod(1 + r)
+            flows = np.zeros(n_days)
+            flows[0] = 1000.0
+        if kind == 6:
+            values, flows = np.full(n_days, 100.0), np.zeros(n_days)
+            flows[0] = 100.0
+        if kind == 7:
+            values[n_days // 2 :] = 0.0
+        rows.append((values, flows))
+    values = np.stack([v for v, _ in rows])
+    flows = np.stack([f for _, f in rows])
+    bench = 100 * np.cumprod(1 + rng.normal(0.0002, 0.01, n_days))
+    alone = [compute(v, f, dates, bench, 0.02) for v, f in rows]
+    assert sum(m.mwr is not None for m in alone) >= 10
+    for order in (np.arange(12), rng.permutation(12), np.array([3, 1, 7])):
+        together = compute_many(values[order], flows[order], dates, bench, 0.02)
+        assert together == [alone[i] for i in order]
+
+
+def test_time_weighted_only_leaves_out_the_xirr() -> None:
+    rng = np.random.default_rng(31)
+    values, flows = build_series(rng.normal(0.0004, 0.012, 300), rng, opening=False)
+    dates = pd.bdate_range("2021-01-04", periods=300).date
+    full = compute(values, flows, dates)
+    twr_only = compute(values, flows, dates, money_weighted=False)
+    assert full.mwr is not None
+    assert twr_only.mwr is None
+    assert dataclasses.replace(full, mwr=None) == twr_only
