@@ -20,7 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import bars_ingest, cold_quote_coalescing, metrics_speed, quote_throughput, ws_fanout
+from bench import (
+    bars_ingest,
+    cold_quote_coalescing,
+    metrics_speed,
+    portfolio_performance,
+    quote_throughput,
+    ws_fanout,
+)
 from bench._common import Result, Skipped
 
 Benchmark = Callable[[], list[Result]]
@@ -31,6 +38,7 @@ BENCHMARKS: list[Benchmark] = [
     bars_ingest.run,
     ws_fanout.run,
     metrics_speed.run,
+    portfolio_performance.run,
 ]
 """Add a benchmark by importing its module above and appending its ``run``; its name is the
 module's (``bench.ws_fanout.run`` runs as ``ws_fanout``)."""

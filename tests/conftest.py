@@ -157,6 +157,9 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, An
         "log_format": "console",
         "log_level": "WARNING",
         "smtp_host": None,
+        # Performance is computed in the test's process (a thread); the worker processes the
+        # API uses by default are tested in tests/portfolio/test_performance_workers.py.
+        "performance_workers": 0,
     }
     values.update(settings_overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

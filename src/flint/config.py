@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     teller_version: str = "2020-10-12"
     risk_free_rate: float = Field(0.0, ge=-0.1, le=1.0)
     """Annual risk-free rate for Sharpe, Sortino and alpha (0.04 = 4 %)."""
+    performance_workers: int = Field(1, ge=0, le=64)
+    """Processes the API computes portfolio performance in (`flint.portfolio.workers`), so the
+    event loop stays free; 0 computes in the API process (in a thread)."""
     trade_wait_seconds: float = Field(5.0, ge=0, le=30)
     """How long `POST /trades/execute` waits for the broker's answer before replying 202."""
     credentials_keys: SecretStr | None = None

@@ -20,6 +20,7 @@ from flint.db import SessionDep
 from flint.errors import Unauthorized
 from flint.market.service import MarketData
 from flint.market.stream import QuoteHub
+from flint.portfolio.workers import PerformancePool
 from flint.users.models import User
 
 
@@ -37,11 +38,15 @@ class Runtime:
     stream: QuoteHub
     principals: Principals
     accounts: Accounts
+    performance: PerformancePool | None = None
+    """Where portfolio performance is computed; None computes in this process."""
 
     async def aclose(self) -> None:
         """Release what the runtime holds: the quote stream's tasks (they use everything
         below), vendor clients, the cache, the database pool."""
         await self.stream.stop()
+        if self.performance is not None:
+            self.performance.close()
         await self.accounts.providers.aclose()
         await self.market.aclose()
         await self.cache.close()

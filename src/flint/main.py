@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +44,7 @@ from flint.notifications.router import router as notifications_router
 from flint.ops.router import router as ops_router
 from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.router import router as portfolio_router
+from flint.portfolio.workers import PerformancePool
 from flint.reports.router import router as reports_router
 from flint.trades.router import router as trades_router
 from flint.users.router import router as users_router
@@ -121,6 +123,11 @@ def build_runtime(settings: Settings) -> Runtime:
         stream=stream,
         principals=Principals(tokens, cache, engine, settings.principal_cache_seconds),
         accounts=Accounts.build(settings, market),
+        performance=(
+            PerformancePool(settings.resolved_database_url, settings.performance_workers)
+            if settings.performance_workers
+            else None
+        ),
     )
 
 
@@ -137,10 +144,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warming: asyncio.Task[None] | None = None
         try:
             await runtime.stream.start()
+            if runtime.performance is not None:  # start the processes without holding up start-up
+                warming = asyncio.create_task(runtime.performance.warm())
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
             await runtime.aclose()
 
     app = FastAPIOffline(

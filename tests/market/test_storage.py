@@ -261,7 +261,9 @@ async def test_ten_thousand_bars_upsert_in_bulk(
     assert await read(sessions, BTC, Interval.M1) == [*bars[:5_000], *later, *extra]
 
     dialect = engine.dialect.name
-    inserts = [(sql, many) for sql, many in sent if sql.startswith("INSERT INTO market_data")]
+    inserts = [(sql, many) for sql, many in sent if sql.startswith("INSERT INTO market_data ")]
+    tokens = [sql for sql, _ in sent if sql.startswith("INSERT INTO market_data_writes ")]
+    assert len(tokens) == 2  # each write renews the series' token, once
     if storage._write_strategy(dialect) == "copy":
         assert [sql for sql, _ in sent if sql.startswith("CREATE TEMPORARY TABLE")] == [
             "CREATE TEMPORARY TABLE market_data_stage (LIKE market_data) ON COMMIT DROP"
@@ -332,7 +334,7 @@ async def test_many_series_go_in_one_write_new_and_stored_bars_alike(
             (eth, "1m", "alpha_vantage", "historical"),
         ]
     if storage._write_strategy(engine.dialect.name) == "copy":
-        merges = [sql for sql, _ in sent if sql.startswith("INSERT INTO market_data")]
+        merges = [sql for sql, _ in sent if sql.startswith("INSERT INTO market_data ")]
         assert len(merges) == 1  # one staging merge for all three series
 
 
@@ -490,3 +492,67 @@ async def test_the_last_quote_is_kept_per_symbol_and_an_older_one_never_replaces
         assert await storage.last_quote(session, BTC) == newer
         assert await storage.last_quote(session, AAPL) == other
         assert await storage.last_quote(session, "ETH-USD") is None
+
+
+# --- daily closes in bulk, write tokens -----------------------------------------------------
+
+
+async def test_daily_closes_load_every_symbol_at_once_as_arrays_equal_to_the_bars(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    stamps = daily_stamps(date(2024, 1, 1), date(2024, 3, 31))
+    aapl = [bar(s, D("187.15") + D(i) / 7) for i, s in enumerate(stamps)]
+    # Crypto bars start at midnight UTC; one before 1970 must land on its own day.
+    btc = [bar(utc(2024, 1, day), D("42000.5") + day) for day in range(1, 11)]
+    old = [bar(datetime(1969, 12, 31, 14, 30, tzinfo=UTC), "3.25")]
+    await write(sessions, AAPL, Interval.D1, list(reversed(aapl)))
+    await write(sessions, BTC, Interval.D1, btc[:5])
+    await write(sessions, BTC, Interval.D1, btc[5:], data_type="real-time")
+    await write(sessions, BTC, Interval.H1, [bar(utc(2024, 1, 3, 5))])  # another interval
+    await write(sessions, "OLD", Interval.D1, old)
+
+    async with sessions() as session:
+        got = await storage.load_daily_closes(
+            session, [AAPL, BTC, "OLD", "NONE"], date(1969, 1, 1), date(2024, 3, 28)
+        )
+        through = await storage.load_daily_closes(session, [AAPL], date(2024, 3, 1))
+
+    assert set(got) == {AAPL, BTC, "OLD"}
+    kept = [b for b in aapl if b.timestamp.date() <= date(2024, 3, 28)]
+    assert got[AAPL].days.tolist() == [b.timestamp.date() for b in kept]
+    assert got[AAPL].closes.tolist() == [float(b.close) for b in kept]
+    assert got[AAPL].provisional.tolist() == []
+    assert got[BTC].days.tolist() == [date(2024, 1, d) for d in range(1, 11)]
+    assert got[BTC].closes.tolist() == [42001.5 + d - 1 for d in range(1, 11)]
+    assert got[BTC].provisional.tolist() == [date(2024, 1, d) for d in range(6, 11)]
+    assert got["OLD"].days.tolist() == [date(1969, 12, 31)]
+    assert got["OLD"].closes.tolist() == [3.25]
+    # Without an end: through the last stored bar.
+    assert through[AAPL].days.tolist()[-1] == date(2024, 3, 28)
+    assert through[AAPL].days.tolist()[0] == date(2024, 3, 1)
+
+
+async def test_every_write_renews_the_written_series_tokens_only(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def tokens() -> dict[str, str]:
+        async with sessions() as session:
+            return await storage.write_tokens(session, [AAPL, BTC, "NONE"], Interval.D1)
+
+    assert await tokens() == {}
+    await write(sessions, AAPL, Interval.D1, [bar(utc(2024, 1, 2, 14, 30))])
+    await write(sessions, BTC, Interval.D1, [bar(utc(2024, 1, 2))])
+    first = await tokens()
+    assert set(first) == {AAPL, BTC}
+    await write(sessions, AAPL, Interval.D1, [bar(utc(2024, 1, 3, 14, 30))])
+    await write(sessions, BTC, Interval.H1, [bar(utc(2024, 1, 2, 5))])  # not the daily series
+    second = await tokens()
+    assert second[AAPL] != first[AAPL]
+    assert second[BTC] == first[BTC]
+    # A write that rolls back leaves the token as it was.
+    async with sessions() as session:
+        await storage.upsert_bars(
+            session, AAPL, Interval.D1, [bar(utc(2024, 1, 4, 14, 30))], provider="sim"
+        )
+        await session.rollback()
+    assert await tokens() == second

@@ -148,3 +148,18 @@ class MarketQuote(Base):
     timestamp: Mapped[datetime]
     provider: Mapped[str] = mapped_column(String(32))
     fetched_at: Mapped[datetime]
+
+
+class MarketDataWrite(Base):
+    """A token per (symbol, interval), replaced by every write of that series' bars.
+
+    Readers that keep bars in memory (`flint.portfolio.prices`) compare tokens to know,
+    with one small query, whether what they hold is still what the table holds. The token is
+    random rather than a counter, so a table emptied and written again never repeats one."""
+
+    __tablename__ = "market_data_writes"
+
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    interval: Mapped[str] = mapped_column(String(8), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    written_at: Mapped[datetime]

@@ -213,6 +213,14 @@ class MarketData:
         validate_range(start, end)
         return await self._backfill(session, dict.fromkeys(symbols, (start, end)))
 
+    async def backfill_windows(
+        self, session: AsyncSession, windows: Mapping[str, tuple[date, date]]
+    ) -> dict[str, int]:
+        """`backfill`, each symbol over its own window (inclusive dates)."""
+        for start, end in windows.values():
+            validate_range(start, end)
+        return await self._backfill(session, windows)
+
     async def _backfill(
         self,
         session: AsyncSession,

@@ -17,18 +17,40 @@ Conventions:
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from asyncpg.exceptions import UniqueViolationError  # type: ignore[import-untyped]
-from sqlalchemy import Table, column, func, select, table, text
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    Text,
+    case,
+    cast,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from flint.kit.time import utcnow
-from flint.market.models import DATA_TYPES, MarketBar, MarketQuote, to_stored_price
+from flint.market.models import (
+    DATA_TYPES,
+    MarketBar,
+    MarketDataWrite,
+    MarketQuote,
+    to_stored_price,
+)
 from flint.market.providers.types import Bar, Interval, Quote
 
 WriteStrategy = Literal["copy", "executemany"]
@@ -38,6 +60,7 @@ SQLITE_CHUNK = 2000
 
 _BARS: Table = MarketBar.__table__  # type: ignore[assignment]
 _QUOTES: Table = MarketQuote.__table__  # type: ignore[assignment]
+_WRITES: Table = MarketDataWrite.__table__  # type: ignore[assignment]
 _KEY = ("symbol", "interval", "timestamp")
 _COLUMNS = (
     "symbol",
@@ -146,7 +169,45 @@ async def upsert_bars_many(session: AsyncSession, many: Sequence[BarSeries]) -> 
         await _copy_upsert(conn, rows)
     else:
         await _executemany_upsert(conn, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+    await _renew_tokens(conn, sorted({row[:2] for row in rows}), fetched_at)
     return len(rows)
+
+
+async def _renew_tokens(
+    conn: AsyncConnection, series: list[tuple[str, str]], now: datetime
+) -> None:
+    """Give every written (symbol, interval) a new token (`MarketDataWrite`), in key order."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(_WRITES)
+    statement = statement.on_conflict_do_update(
+        index_elements=["symbol", "interval"],
+        set_={"token": statement.excluded.token, "written_at": statement.excluded.written_at},
+    )
+    await conn.execute(
+        statement,
+        [
+            {"symbol": symbol, "interval": step, "token": uuid.uuid4().hex, "written_at": now}
+            for symbol, step in series
+        ],
+    )
+
+
+async def write_tokens(
+    session: AsyncSession, symbols: Sequence[str], interval: Interval
+) -> dict[str, str]:
+    """The current write token of each of ``symbols`` at ``interval`` (absent: never written
+    since tokens exist). A token that has not changed means the stored bars have not."""
+    t = _WRITES.c
+    out: dict[str, str] = {}
+    wanted = sorted(set(symbols))
+    for at in range(0, len(wanted), IN_CHUNK):
+        result = await session.execute(
+            select(t.symbol, t.token).where(
+                t.symbol.in_(wanted[at : at + IN_CHUNK]), t.interval == Interval(interval).value
+            )
+        )
+        out.update((symbol, token) for symbol, token in result)
+    return out
 
 
 def _series_key(item: tuple[tuple[str, str], object, object]) -> tuple[str, str]:
@@ -217,6 +278,97 @@ async def load_bars(
         .order_by(t.timestamp)
     )
     return [Bar(*row) for row in result]
+
+
+@dataclass(frozen=True)
+class DailyCloses:
+    """One symbol's stored daily closes as arrays, oldest first: ``days`` are the bars' UTC
+    dates (``datetime64[D]``, the trading dates under Flint's conventions), ``closes`` their
+    closes as float64, and ``provisional`` the days whose bar is ``real-time`` (its session
+    was still open when it was written)."""
+
+    days: npt.NDArray[np.datetime64]
+    closes: npt.NDArray[np.float64]
+    provisional: npt.NDArray[np.datetime64]
+
+
+IN_CHUNK = 900
+"""Symbols per ``IN (...)`` list: under SQLite's oldest limit of 999 bound parameters."""
+
+
+def _day_number(dialect: str) -> ColumnElement[Any]:
+    """The UTC date of a bar's timestamp as days since 1970-01-01 (floored, so instants
+    before 1970 land on their own day too)."""
+    if dialect == "postgresql":
+        return cast(func.floor(func.extract("epoch", _BARS.c.timestamp) / 86400), BigInteger)
+    # SQLite keeps UTC text; julianday() is fractional days, and the shift makes the integer
+    # cast (which truncates toward zero) a floor for any date after 700 BC.
+    return literal_column(
+        "CAST(julianday(market_data.timestamp) - 2440587.5 + 1000000 AS INTEGER) - 1000000"
+    )
+
+
+def _joined(dialect: str, value: ColumnElement[Any]) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return func.string_agg(cast(value, Text()), ",")
+    return func.group_concat(value, ",")
+
+
+def _numbers(text_: str | None, dtype: type) -> npt.NDArray[Any]:
+    if not text_:
+        return np.zeros(0, dtype=dtype)
+    return np.array(text_.split(","), dtype=dtype)
+
+
+async def load_daily_closes(
+    session: AsyncSession, symbols: Sequence[str], start: date, end: date | None = None
+) -> dict[str, DailyCloses]:
+    """The stored daily closes of ``symbols`` on ``start`` through ``end`` (inclusive UTC
+    dates; no ``end``: through the last stored), every symbol at once. Symbols without any
+    are absent.
+
+    The database does the reading and joins each symbol's days and closes into one text
+    (``group_concat`` / ``string_agg``), so a decade of 500 symbols comes back as 500 rows
+    rather than 1.3 million; the closes are read as the stored decimal text and parsed as
+    float64 (the valuation's precision), never through `Decimal`.
+    """
+    if not symbols:
+        return {}
+    conn = await session.connection()
+    dialect = conn.dialect.name
+    t = _BARS.c
+    day = _day_number(dialect)
+    bounds = [t.timestamp >= datetime.combine(start, time(), tzinfo=UTC)]
+    if end is not None:
+        bounds.append(t.timestamp < datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC))
+    out: dict[str, DailyCloses] = {}
+    wanted = sorted(set(symbols))
+    for at in range(0, len(wanted), IN_CHUNK):
+        statement = (
+            select(
+                t.symbol,
+                _joined(dialect, day),
+                _joined(dialect, cast(t.close, Text()) if dialect == "postgresql" else t.close),
+                _joined(dialect, case((t.data_type != "historical", day))),
+            )
+            .where(
+                t.symbol.in_(wanted[at : at + IN_CHUNK]),
+                t.interval == Interval.D1.value,
+                *bounds,
+            )
+            .group_by(t.symbol)
+        )
+        result = await conn.execute(statement)
+        for symbol, days_text, closes_text, provisional_text in result:
+            days = _numbers(days_text, np.int64)
+            closes = _numbers(closes_text, np.float64)
+            order = np.argsort(days, kind="stable")
+            out[symbol] = DailyCloses(
+                days[order].astype("datetime64[D]"),
+                closes[order],
+                np.sort(_numbers(provisional_text, np.int64)).astype("datetime64[D]"),
+            )
+    return out
 
 
 async def missing_ranges(

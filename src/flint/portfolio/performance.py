@@ -12,12 +12,13 @@ gain (final value less net external flows) over the money put in (the positive f
 
 from __future__ import annotations
 
-import bisect
+import asyncio
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import numpy as np
@@ -25,18 +26,19 @@ from cashews import Cache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.assets.service import closes as custom_closes
+from flint.db import commit
 from flint.errors import ValidationFailed
 from flint.kit.calendar import XNYS, trading_days
 from flint.kit.time import utcnow
-from flint.market import storage
-from flint.market.providers.types import Interval
-from flint.market.service import MarketData
-from flint.portfolio import metrics, service
+from flint.market.providers.types import Instrument
+from flint.market.service import MarketData, closed_sessions
+from flint.market.universe import calendar_for
+from flint.portfolio import metrics, prices, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import Performance
-from flint.portfolio.symbols import SymbolBook
+from flint.portfolio.symbols import Instruments, SymbolBook
 from flint.portfolio.symbols import book as symbol_book
-from flint.portfolio.valuation import Entry, value
+from flint.portfolio.valuation import EMPTY, Entry, Series, value
 
 CACHE_SECONDS = 600
 
@@ -49,7 +51,27 @@ class Window:
     risk_free: float
 
 
-def _pair(market: MarketData, currency: str, base: str) -> tuple[str, bool] | None:
+class HistoryMissing(Exception):
+    """Storage lacks closed daily bars some listed symbols need: fetch these windows (per
+    symbol, inclusive dates) with `MarketData.backfill_windows`, then load again."""
+
+    def __init__(self, windows: dict[str, tuple[date, date]]) -> None:
+        super().__init__(f"history missing for {len(windows)} symbols")
+        self.windows = windows
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, tuple[date, date]]]]:
+        return (HistoryMissing, (self.windows,))
+
+
+def check_window(market: Instruments, window: Window) -> None:
+    """Refuse a window that cannot be computed (before anything is read)."""
+    if market.instrument(window.benchmark) is None:
+        raise ValidationFailed.at("query.benchmark", f"Unknown benchmark {window.benchmark}.")
+    if window.start is not None and window.start > window.end:
+        raise ValidationFailed.at("query.start", "start must not be after end.")
+
+
+def _pair(market: Instruments, currency: str, base: str) -> tuple[str, bool] | None:
     direct = f"{currency}{base}=X"
     if market.instrument(direct) is not None:
         return direct, False
@@ -59,54 +81,34 @@ def _pair(market: MarketData, currency: str, base: str) -> tuple[str, bool] | No
     return None
 
 
-async def _closes(
-    session: AsyncSession, market: MarketData, symbols: Sequence[str], start: date, end: date
-) -> dict[str, dict[date, float]]:
-    known = [s for s in symbols if market.instrument(s) is not None]
-    if known:
-        await market.backfill(session, known, start, end)
-    out: dict[str, dict[date, float]] = {}
-    first = datetime.combine(start, time(), tzinfo=utcnow().tzinfo)
-    last = datetime.combine(end + timedelta(days=1), time(), tzinfo=utcnow().tzinfo)
-    for symbol in known:
-        bars = await storage.load_bars(session, symbol, Interval.D1, first, last)
-        out[symbol] = {bar.timestamp.date(): float(bar.close) for bar in bars}
-    return out
-
-
-def _on_trading_days(
-    given: Mapping[str, Mapping[date, float]], end: date
-) -> dict[str, dict[date, float]]:
+def _on_trading_days(given: Mapping[date, float], end: date) -> Series:
     """A custom asset's prices as daily closes on the NYSE calendar: each session from the first
     given price to ``end`` takes the last price given on or before it (carried forward)."""
-    out: dict[str, dict[date, float]] = {}
-    for symbol, series in given.items():
-        if not series:
-            out[symbol] = {}
-            continue
-        days = sorted(series)
-        closes = [series[d] for d in days]
-        out[symbol] = {
-            day: closes[bisect.bisect_right(days, day) - 1]
-            for day in trading_days(days[0], end, XNYS)
-        }
-    return out
+    if not given:
+        return EMPTY
+    stated = Series.of(given)
+    days = np.array(trading_days(min(given), end, XNYS), dtype="datetime64[D]")
+    at = np.searchsorted(stated.days, days, side="right") - 1
+    return Series(days, stated.values[at])
 
 
 class _Rates:
-    """One FX pair's daily closes, sorted once: a day's rate is the last close on or before
-    it (the first close for days before any); 1 without closes."""
+    """One FX pair's daily closes: a day's rate is the last close on or before it (the first
+    close for days before any); 1 without closes."""
 
-    def __init__(self, series: Mapping[date, float], inverse: bool) -> None:
-        self.days = sorted(series)
-        self.closes = [series[day] for day in self.days]
+    def __init__(self, series: Series, inverse: bool) -> None:
+        self.series = series
         self.inverse = inverse
 
+    def at(self, days: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if not len(self.series.days):
+            return np.ones(len(days))
+        index = np.searchsorted(self.series.days, days, side="right") - 1
+        rates = self.series.values[np.clip(index, 0, None)]
+        return 1.0 / rates if self.inverse else rates
+
     def on(self, day: date) -> float:
-        if not self.days:
-            return 1.0
-        rate = self.closes[max(bisect.bisect_right(self.days, day) - 1, 0)]
-        return 1.0 / rate if self.inverse else rate
+        return float(self.at(np.array([day], dtype="datetime64[D]"))[0])
 
 
 @dataclass(frozen=True)
@@ -115,24 +117,70 @@ class Inputs:
     (purchase prices and cash amounts converted at the rate of their own day)."""
 
     entries: list[Entry]
-    priced: dict[str, dict[date, float]]
-    benchmark: dict[date, float]
+    priced: dict[str, Series]
+    benchmark: Series
     symbols: list[str]
     book: SymbolBook
 
 
-async def inputs(
+def _expected(instrument: Instrument, start: date, end: date, memo: dict[Any, Any]) -> Any:
+    """The UTC dates of the closed daily bars of ``instrument`` in [start, end]."""
+    calendar = calendar_for(instrument.type)
+    key = (calendar, start, end)
+    if key not in memo:
+        opens = closed_sessions(calendar, start, end, utcnow())
+        memo[key] = np.array([o.date() for o in opens], dtype="datetime64[D]")
+    return memo[key]
+
+
+async def _stored_closes(
     session: AsyncSession,
-    market: MarketData,
+    market: Instruments,
+    windows: Mapping[str, tuple[date, date]],
+    *,
+    complete: bool,
+) -> dict[str, Series]:
+    """The stored closes of listed symbols over their windows. With ``complete``, raises
+    HistoryMissing naming the symbols whose closed sessions are not all stored (a bar stored
+    while its session was open counts as missing)."""
+    if not windows:
+        return {}
+    first = min(start for start, _ in windows.values())
+    loaded = await prices.daily_closes(session, list(windows), first)
+    memo: dict[Any, Any] = {}
+    missing: dict[str, tuple[date, date]] = {}
+    out: dict[str, Series] = {}
+    for symbol, (start, end) in windows.items():
+        held = loaded.get(symbol)
+        if complete:
+            instrument = market.instrument(symbol)
+            assert instrument is not None
+            expected = _expected(instrument, start, end, memo)
+            stored = held.days if held is not None else EMPTY.days
+            if held is not None and len(held.provisional):
+                stored = np.setdiff1d(stored, held.provisional)
+            if not np.isin(expected, stored, assume_unique=True).all():
+                missing[symbol] = (start, end)
+                continue
+        if held is not None:
+            held = prices.between(held, end)
+            out[symbol] = Series(held.days, held.closes)
+    if missing:
+        raise HistoryMissing(missing)
+    return out
+
+
+async def load(
+    session: AsyncSession,
+    market: Instruments,
     portfolio: Portfolio,
     ledger: Sequence[PortfolioTransaction],
     window: Window,
+    *,
+    complete: bool = True,
 ) -> Inputs:
+    """The inputs from what is stored, reading only (see `_stored_closes` for ``complete``)."""
     base = portfolio.base_currency
-    if market.instrument(window.benchmark) is None:
-        raise ValidationFailed.at("query.benchmark", f"Unknown benchmark {window.benchmark}.")
-    if window.start is not None and window.start > window.end:
-        raise ValidationFailed.at("query.start", "start must not be after end.")
     first = min((e.date for e in ledger), default=window.end)
     symbols = sorted({e.symbol for e in ledger if e.symbol})
     book = await symbol_book(session, market, portfolio.user_id, symbols)
@@ -142,26 +190,32 @@ async def inputs(
         for currency, _ in quote.values()
         if currency != base
     }
-    listed = [s for s in symbols if s not in book.custom]
-    wanted = [*listed, window.benchmark, *(p[0] for p in pairs.values() if p)]
-    closes = await _closes(session, market, wanted, first, window.end)
+    bought: dict[str, date] = {}
+    for entry in ledger:
+        if entry.symbol and entry.symbol not in book.custom:
+            bought[entry.symbol] = min(entry.date, bought.get(entry.symbol, entry.date))
+    windows = {symbol: (day, window.end) for symbol, day in bought.items() if day <= window.end}
+    for symbol in [window.benchmark, *(p[0] for p in pairs.values() if p)]:
+        windows[symbol] = (first, window.end)
+    closes = await _stored_closes(session, market, windows, complete=complete)
+    given = await custom_closes(session, book.custom.values(), window.end)
     closes.update(
-        _on_trading_days(await custom_closes(session, book.custom.values(), window.end), window.end)
+        {symbol: _on_trading_days(series, window.end) for symbol, series in given.items()}
     )
     rates = {
-        currency: _Rates(closes.get(pair[0], {}), pair[1])
+        currency: _Rates(closes.get(pair[0], EMPTY), pair[1])
         for currency, pair in pairs.items()
         if pair is not None
     }
 
-    def convert(symbol: str, series: Mapping[date, float]) -> dict[date, float]:
+    def convert(symbol: str, series: Series) -> Series:
         currency, factor = quote[symbol]
         fx = rates.get(currency)
         if fx is None:
-            return {d: v * factor for d, v in series.items()}
-        return {d: v * factor * fx.on(d) for d, v in series.items()}
+            return series if factor == 1.0 else Series(series.days, series.values * factor)
+        return Series(series.days, series.values * factor * fx.at(series.days))
 
-    priced = {s: convert(s, closes.get(s, {})) for s in symbols}
+    priced = {s: convert(s, closes.get(s, EMPTY)) for s in symbols}
 
     def to_base(entry: PortfolioTransaction, amount: Decimal | None) -> Decimal | None:
         if amount is None or entry.symbol is None:
@@ -185,7 +239,33 @@ async def inputs(
         )
         for e in ledger
     ]
-    return Inputs(entries, priced, closes.get(window.benchmark, {}), symbols, book)
+    return Inputs(entries, priced, closes.get(window.benchmark, EMPTY), symbols, book)
+
+
+async def inputs(
+    session: AsyncSession,
+    market: MarketData,
+    portfolio: Portfolio,
+    ledger: Sequence[PortfolioTransaction],
+    window: Window,
+) -> Inputs:
+    """The inputs, in one session: closes storage lacks are fetched (and stored) first."""
+    check_window(market, window)
+    try:
+        return await load(session, market, portfolio, ledger, window)
+    except HistoryMissing as missing:
+        await market.backfill_windows(session, missing.windows)
+    # What the providers could not give stays missing: value with what there is.
+    return await load(session, market, portfolio, ledger, window, complete=False)
+
+
+def figures(got: Inputs, window: Window, base: str) -> dict[str, Any]:
+    return _figures(got.entries, got.priced, got.benchmark, window, base, got.book, got.symbols)
+
+
+def to_json(figures_: dict[str, Any]) -> bytes:
+    """The API's answer, serialized once (the cache and the response share the bytes)."""
+    return Performance.model_validate(figures_).model_dump_json(by_alias=True).encode()
 
 
 async def compute(
@@ -196,16 +276,58 @@ async def compute(
     window: Window,
 ) -> dict[str, Any]:
     got = await inputs(session, market, portfolio, ledger, window)
-    return await anyio.to_thread.run_sync(
-        _figures,
-        got.entries,
-        got.priced,
-        got.benchmark,
-        window,
-        portfolio.base_currency,
-        got.book,
-        got.symbols,
+    return await anyio.to_thread.run_sync(figures, got, window, portfolio.base_currency)
+
+
+class Computer(Protocol):
+    """Computes a portfolio's performance away from the event loop (`flint.portfolio.workers`)
+    and answers the JSON bytes; raises HistoryMissing when it lacks closes."""
+
+    async def compute(
+        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
+    ) -> bytes: ...
+
+
+async def cached_json(
+    session: AsyncSession,
+    market: MarketData,
+    cache: Cache | None,
+    portfolio: Portfolio,
+    window: Window,
+    computer: Computer | None = None,
+) -> bytes:
+    """The performance as the API's JSON bytes, through the cache (per ledger version and
+    day). With a ``computer`` (the API's process pool) the ledger and closes are read and the
+    figures computed in another process, so this event loop only waits; closes it lacks are
+    fetched and committed here first.
+    Without one (a worker, or a pool turned off) it is computed here, off the loop."""
+    check_window(market, window)
+    key = (
+        f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
+        f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
     )
+    if cache is not None:
+        hit = await cache.get(key)
+        if isinstance(hit, bytes):
+            return hit
+    if computer is None:
+        ledger = await service.ledger(session, portfolio)
+        got = await inputs(session, market, portfolio, ledger, window)
+        answer = await anyio.to_thread.run_sync(
+            lambda: to_json(figures(got, window, portfolio.base_currency))
+        )
+    else:
+        try:
+            answer = await computer.compute(portfolio.id, window, complete=True)
+        except HistoryMissing as missing:
+            # The other process reads only what is committed: the request's transaction,
+            # which has only read so far, stores the closes and commits now.
+            await market.backfill_windows(session, missing.windows)
+            await commit(session)
+            answer = await computer.compute(portfolio.id, window, complete=False)
+    if cache is not None:
+        await cache.set(key, answer, expire=CACHE_SECONDS)
+    return answer
 
 
 async def cached(
@@ -214,28 +336,17 @@ async def cached(
     cache: Cache | None,
     portfolio: Portfolio,
     window: Window,
+    computer: Computer | None = None,
 ) -> Performance:
-    """`compute` through the cache (per ledger version and day), for the API and the reports
-    alike; without a cache (a worker), computed each time."""
-    key = (
-        f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
-        f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
-    )
-    if cache is not None:
-        hit = await cache.get(key)
-        if hit is not None:
-            return Performance.model_validate(hit)
-    ledger = await service.ledger(session, portfolio)
-    result = Performance.model_validate(await compute(session, market, portfolio, ledger, window))
-    if cache is not None:
-        await cache.set(key, result.model_dump(mode="json", by_alias=True), expire=CACHE_SECONDS)
-    return result
+    """`cached_json` as the model (the reports and the charts)."""
+    raw = await cached_json(session, market, cache, portfolio, window, computer)
+    return await asyncio.to_thread(Performance.model_validate_json, raw)
 
 
 def _figures(
     entries: list[Entry],
-    priced: dict[str, dict[date, float]],
-    benchmark: dict[date, float],
+    priced: dict[str, Series],
+    benchmark: Series,
     window: Window,
     base: str,
     book: SymbolBook,
@@ -259,11 +370,12 @@ def _figures(
         values = valued.values[start_index - 1 :]
         flows = np.concatenate([[0.0], valued.flows[start_index:]])
         dates = valued.dates[start_index - 1 :]
-    bench_days = np.array(sorted(benchmark), dtype="datetime64[D]")
-    bench_values = np.array([benchmark[d] for d in sorted(benchmark)], dtype=np.float64)
-    if len(dates) and len(bench_days):
-        at = np.searchsorted(bench_days, np.array(dates, dtype="datetime64[D]"), side="right") - 1
-        aligned = bench_values[np.clip(at, 0, None)]
+    if len(dates) and len(benchmark.days):
+        at = (
+            np.searchsorted(benchmark.days, np.array(dates, dtype="datetime64[D]"), side="right")
+            - 1
+        )
+        aligned = benchmark.values[np.clip(at, 0, None)]
     else:
         aligned = np.full(len(dates), np.nan)
     figures = (

@@ -232,8 +232,11 @@ async def _performance(
     runtime: RuntimeDep,
     portfolio: Portfolio,
     window: performance.Window,
-) -> Performance:
-    return await performance.cached(session, runtime.market, runtime.cache, portfolio, window)
+) -> bytes:
+    """The JSON bytes, computed in the worker processes when there are any."""
+    return await performance.cached_json(
+        session, runtime.market, runtime.cache, portfolio, window, runtime.performance
+    )
 
 
 Start = Annotated[date | None, Query(description="First day (default: the first trade)")]
@@ -245,6 +248,7 @@ Benchmark = Annotated[Symbol, Query(description="The benchmark's symbol")]
     "/{portfolioId}/performance",
     summary="Performance against a benchmark: value, P&L, TWR, MWR, risk, allocation, series",
     description=Performance.__doc__ or "",
+    response_model=Performance,
     responses=problem_responses(401, 404, 422, 503),
 )
 async def performance_of(
@@ -255,12 +259,14 @@ async def performance_of(
     start: Start = None,
     end: End = None,
     benchmark: Benchmark = "SPY",
-) -> Performance:
+) -> Response:
     portfolio = await service.get(session, user_id, portfolioId)
     window = performance.Window(
         start, end or utcnow().date(), benchmark, runtime.settings.risk_free_rate
     )
-    return await _performance(session, runtime, portfolio, window)
+    # Serialized once where it was computed (and cached as such): sent as it is.
+    raw = await _performance(session, runtime, portfolio, window)
+    return Response(raw, media_type="application/json")
 
 
 @router.get(
@@ -290,8 +296,13 @@ async def performance_chart(
     window = performance.Window(
         start, end or utcnow().date(), benchmark, runtime.settings.risk_free_rate
     )
-    perf = (await _performance(session, runtime, portfolio, window)).model_dump(by_alias=True)
-    image = await anyio.to_thread.run_sync(charts.draw, perf, kind, format, portfolio.name)
+    raw = await _performance(session, runtime, portfolio, window)
+
+    def draw() -> bytes:
+        perf = Performance.model_validate_json(raw).model_dump(by_alias=True)
+        return charts.draw(perf, kind, format, portfolio.name)
+
+    image = await anyio.to_thread.run_sync(draw)
     return Response(image, media_type=charts.MEDIA_TYPES[format])
 
 

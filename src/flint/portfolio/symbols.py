@@ -7,16 +7,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.assets.service import Custom, catalog
-from flint.market.service import MarketData
+from flint.market.providers.types import Instrument
+
+
+class Instruments(Protocol):
+    """The listed instrument of a symbol: `MarketData` in the API, the packaged universe in a
+    performance worker process."""
+
+    def instrument(self, symbol: str) -> Instrument | None: ...
 
 
 @dataclass(frozen=True)
 class SymbolBook:
-    market: MarketData
+    market: Instruments
     custom: dict[str, Custom]
 
     def known(self, symbol: str) -> bool:
@@ -43,6 +51,6 @@ class SymbolBook:
 
 
 async def book(
-    session: AsyncSession, market: MarketData, owner_id: uuid.UUID, symbols: Iterable[str | None]
+    session: AsyncSession, market: Instruments, owner_id: uuid.UUID, symbols: Iterable[str | None]
 ) -> SymbolBook:
     return SymbolBook(market, await catalog(session, owner_id, (s for s in symbols if s)))

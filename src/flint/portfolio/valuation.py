@@ -31,6 +31,29 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 
 
+DayArray = npt.NDArray[np.datetime64]
+
+
+@dataclass(frozen=True)
+class Series:
+    """A symbol's daily closes in the base currency: ``days`` (``datetime64[D]``, ascending,
+    unique) and the close of each."""
+
+    days: DayArray
+    values: FloatArray
+
+    @classmethod
+    def of(cls, closes: Mapping[date, float]) -> Series:
+        days = sorted(closes)
+        return cls(
+            np.array(days, dtype="datetime64[D]"),
+            np.array([closes[d] for d in days], dtype=np.float64),
+        )
+
+
+EMPTY = Series(np.zeros(0, dtype="datetime64[D]"), np.zeros(0))
+
+
 @dataclass(frozen=True)
 class Entry:
     date: date
@@ -69,45 +92,57 @@ class Valuation:
 
 
 def _price_matrix(
-    calendar: npt.NDArray[np.datetime64],
+    calendar: DayArray,
     symbols: Sequence[str],
-    closes: Mapping[str, Mapping[date, float]],
+    closes: Mapping[str, Series],
     fallback: Mapping[str, float],
 ) -> FloatArray:
+    """Days x symbols: the last close on or before each day, else the fallback."""
     prices = np.empty((len(calendar), len(symbols)), dtype=np.float64)
     for column, symbol in enumerate(symbols):
-        series = closes.get(symbol, {})
-        if not series:
+        series = closes.get(symbol, EMPTY)
+        if not len(series.days):
             prices[:, column] = fallback.get(symbol, 0.0)
             continue
-        days = np.array(sorted(series), dtype="datetime64[D]")
-        values = np.array([series[d] for d in sorted(series)], dtype=np.float64)
-        at = np.searchsorted(days, calendar, side="right") - 1
-        column_values = np.where(at >= 0, values[np.clip(at, 0, None)], np.nan)
+        at = np.searchsorted(series.days, calendar, side="right") - 1
         prices[:, column] = np.where(
-            np.isnan(column_values), fallback.get(symbol, 0.0), column_values
+            at >= 0, series.values[np.clip(at, 0, None)], fallback.get(symbol, 0.0)
         )
     return prices
 
 
+def _calendar(
+    entries: Sequence[Entry], closes: Mapping[str, Series], symbols: Sequence[str], end: date
+) -> DayArray:
+    first = np.datetime64(min(e.date for e in entries), "D")
+    last = np.datetime64(end, "D")
+    parts = [np.array([e.date for e in entries if e.date <= end], dtype="datetime64[D]")]
+    for name in symbols:
+        days = closes.get(name, EMPTY).days
+        lo = np.searchsorted(days, first, side="left")
+        hi = np.searchsorted(days, last, side="right")
+        parts.append(days[lo:hi])
+    return np.unique(np.concatenate(parts))
+
+
 def value(
     entries: Sequence[Entry],
-    closes: Mapping[str, Mapping[date, float]],
+    closes: Mapping[str, Series] | Mapping[str, Mapping[date, float]],
     end: date,
 ) -> Valuation:
-    """Replay ``entries`` (in ledger order) against ``closes`` (per symbol, per day, in the
-    base currency) up to ``end``."""
+    """Replay ``entries`` (in ledger order) against ``closes`` (per symbol, in the base
+    currency: a `Series`, or a mapping of day to close) up to ``end``."""
     if not entries:
         empty = np.zeros(0)
         return Valuation([], empty, empty, empty, np.zeros((0, 0)), np.zeros((0, 0)), [])
-    first = min(e.date for e in entries)
+    series = {
+        name: given if isinstance(given, Series) else Series.of(given)
+        for name, given in closes.items()
+    }
     symbols = sorted({e.symbol for e in entries if e.symbol is not None})
     column = {symbol: i for i, symbol in enumerate(symbols)}
-    days: set[date] = {e.date for e in entries if e.date <= end}
-    for name in symbols:
-        days.update(d for d in closes.get(name, {}) if first <= d <= end)
-    dates = sorted(days)
-    calendar = np.array(dates, dtype="datetime64[D]")
+    calendar = _calendar(entries, series, symbols, end)
+    dates: list[date] = calendar.astype(object).tolist()
     index = {d: i for i, d in enumerate(dates)}
     n, m = len(dates), len(symbols)
 
@@ -173,7 +208,7 @@ def value(
             balance = 0.0
         cash[day] = balance
 
-    prices = _price_matrix(calendar, symbols, closes, last_price)
+    prices = _price_matrix(calendar, symbols, series, last_price)
     values = (quantities * prices).sum(axis=1) + cash
     positions = {
         symbol: Position(symbol, units, cost.get(symbol, Decimal(0)))

@@ -1,0 +1,356 @@
+"""``portfolio_performance``: ``GET /api/v1/portfolio/{id}/performance`` on a portfolio of 500
+holdings and 2,000 transactions over ten years, and ``/healthz`` while it runs.
+
+One uvicorn process serves Flint as ``make run`` does (SQLite in a scratch data directory, the
+simulated provider, the in-process cache, the in-memory Celery transport). The portfolio is
+built through the API: a seeded CSV of 2,000 rows (500 S&P 500 constituents each bought, then
+more buys, partial sales, dividends, deposits and withdrawals, spread over ten years ending
+today) imported in one request, benchmark SPY.
+
+Phases, in order:
+
+* first: the first request, which stores ten years of daily closes for 501 symbols (about
+  1.27 million bars) before computing; informational, it measures the history fetch;
+* cold: requests that miss the performance cache with the history stored (each asks for a
+  different ``start``, so each is a new cache key and a full computation from the ledger and
+  the stored closes, as after a ledger or price change); the median is the headline;
+* warm: the same request again, answered from the cache;
+* ``/healthz``: probed every 20 ms by its own client while idle, then while a client asks for
+  cold performance back to back; the entry is idle p99 over the p99 during the load (target
+  ≥ 0.5, that is the p99 at most doubles).
+
+Entries: ``portfolio_performance.cold`` (the cold median against one second, target ≥ 1:
+"well under a second"), ``portfolio_performance.warm`` (cold over warm, informational),
+``portfolio_performance.healthz`` and ``portfolio_performance.first`` (informational).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from bench._common import (
+    Result,
+    Server,
+    flint_env,
+    migrate,
+    percentile,
+    say,
+    scratch_dir,
+    sign_up,
+    uvicorn_server,
+)
+from flint.market.providers.types import InstrumentType
+from flint.market.universe import load_universe
+
+HOLDINGS = 500
+TRANSACTIONS = 2000
+YEARS = 10
+BENCHMARK = "SPY"
+COLD_RUNS = 7
+WARM_RUNS = 30
+PROBE_EVERY = 0.02
+IDLE_SECONDS = 6.0
+LOAD_REQUESTS = 12
+BUDGET_SECONDS = 1.0
+"""A cold answer within this passes ("well under a second" is the issue's words)."""
+HEALTHZ_TARGET = 0.5
+"""Idle p99 over loaded p99: at least this, so the p99 at most doubles under load."""
+FIRST_TIMEOUT = 900.0
+SEED = 20261124
+
+
+def run() -> list[Result]:
+    with scratch_dir("flint-bench-performance-") as data:
+        env = flint_env(data)
+        migrate(env, data)
+        with uvicorn_server("bench._server:create", env, data, start_within=120.0) as server:
+            return _measure(server)
+
+
+def _measure(server: Server) -> list[Result]:
+    token = sign_up(server.url)
+    auth = {"Authorization": f"Bearer {token}"}
+    today = datetime.now(UTC).date()
+    rows = ledger_rows(today)
+    with httpx.Client(base_url=server.url, headers=auth, timeout=FIRST_TIMEOUT) as client:
+        created = client.post(
+            "/api/v1/portfolio/", json={"name": "Bench 500", "baseCurrency": "USD", "assets": []}
+        )
+        _expect(created, 201)
+        portfolio = created.json()["portfolioId"]
+        say(f"importing {len(rows)} transactions")
+        started = time.perf_counter()
+        imported = client.post(
+            f"/api/v1/portfolio/{portfolio}/import",
+            content=to_csv(rows),
+            headers={"Content-Type": "text/csv"},
+        )
+        _expect(imported, 201)
+        import_seconds = time.perf_counter() - started
+        path = f"/api/v1/portfolio/{portfolio}/performance"
+
+        say("first request (stores ten years of closes for every symbol)")
+        first_seconds, first = _timed(client, path, {"benchmark": BENCHMARK})
+        _check(first, rows)
+        first_day = min(row["date"] for row in rows)
+
+        def cold_params(k: int) -> dict[str, str]:
+            return {"benchmark": BENCHMARK, "start": (first_day + timedelta(days=k)).isoformat()}
+
+        say(f"cold: {COLD_RUNS} requests, each a new cache key")
+        cold = [_timed(client, path, cold_params(k + 1))[0] for k in range(COLD_RUNS)]
+        say(f"warm: {WARM_RUNS} requests")
+        warm = [_timed(client, path, {"benchmark": BENCHMARK})[0] for _ in range(WARM_RUNS)]
+
+        say(f"/healthz idle for {IDLE_SECONDS:g} s")
+        idle = _probe(server.url, lambda: time.sleep(IDLE_SECONDS))
+        say(f"/healthz during {LOAD_REQUESTS} cold performance requests")
+        loaded_cold: list[float] = []
+
+        def load() -> None:
+            for k in range(LOAD_REQUESTS):
+                loaded_cold.append(_timed(client, path, cold_params(COLD_RUNS + 1 + k))[0])
+
+        during = _probe(server.url, load)
+
+    cold_median = statistics.median(cold)
+    warm_median = statistics.median(warm)
+    idle_p99 = percentile(idle.latencies, 0.99)
+    during_p99 = percentile(during.latencies, 0.99)
+    shape = {
+        "holdings": HOLDINGS,
+        "transactions": len(rows),
+        "years": YEARS,
+        "benchmark": BENCHMARK,
+        "series_days": len(first["series"]),
+        "database": "sqlite",
+        "import_seconds": round(import_seconds, 2),
+    }
+    return [
+        Result(
+            name="portfolio_performance.cold",
+            value=round(cold_median, 4),
+            unit="s",
+            baseline=BUDGET_SECONDS,
+            ratio=round(BUDGET_SECONDS / cold_median, 3),
+            target=1.0,
+            details={
+                **shape,
+                "meaning": "one second over the median cold answer (cache missed, closes stored)",
+                "cold_seconds": [round(s, 4) for s in cold],
+                "cold_seconds_under_load": [round(s, 4) for s in loaded_cold],
+            },
+        ),
+        Result(
+            name="portfolio_performance.warm",
+            value=round(warm_median, 4),
+            unit="s",
+            baseline=round(cold_median, 4),
+            ratio=round(cold_median / warm_median, 1),
+            target=None,
+            details={
+                "meaning": "cold median over warm median (the cached answer)",
+                "warm_p99_seconds": round(percentile(warm, 0.99), 4),
+            },
+        ),
+        Result(
+            name="portfolio_performance.healthz",
+            value=round(during_p99 * 1000, 2),
+            unit="ms p99",
+            baseline=round(idle_p99 * 1000, 2),
+            ratio=round(idle_p99 / during_p99, 3),
+            target=HEALTHZ_TARGET,
+            details={
+                "meaning": "idle p99 over p99 during cold performance requests (≥ 0.5: at most 2x)",
+                "idle": idle.as_json(),
+                "during": during.as_json(),
+            },
+        ),
+        Result(
+            name="portfolio_performance.first",
+            value=round(first_seconds, 2),
+            unit="s",
+            baseline=round(cold_median, 4),
+            ratio=round(first_seconds / cold_median, 1),
+            target=None,
+            details={
+                "meaning": "the first request, ten years of closes fetched and stored, "
+                "over the cold median",
+            },
+        ),
+    ]
+
+
+def ledger_rows(today: date) -> list[dict[str, Any]]:
+    """2,000 seeded rows: every one of 500 listed equities bought, then more buys, partial
+    sales of what is held, dividends on held symbols, deposits and withdrawals; in date order,
+    on weekdays over ``YEARS`` years ending the day before ``today``."""
+    rng = random.Random(SEED)  # noqa: S311 - seeded test data, not secrets
+    equities = [
+        item.symbol
+        for item in load_universe()
+        if item.type is InstrumentType.EQUITY and item.currency == "USD"
+    ][:HOLDINGS]
+    if len(equities) < HOLDINGS:
+        raise RuntimeError(f"the universe holds only {len(equities)} USD equities")
+    start = today - timedelta(days=365 * YEARS)
+    while start.weekday() >= 5:
+        start += timedelta(days=1)
+    span = (today - timedelta(days=1) - start).days
+
+    def weekday(after: int, within: int) -> date:
+        day = start + timedelta(days=after + rng.randrange(within))
+        while day.weekday() >= 5:
+            day -= timedelta(days=1)
+        return max(day, start)
+
+    events: list[tuple[date, str, str | None]] = []
+    for symbol in equities:  # first buys within the first two years
+        events.append((weekday(0, 730), "buy", symbol))
+    counts = {"buy": 800, "sell": 450, "dividend": 150, "deposit": 70, "withdrawal": 30}
+    for kind, count in counts.items():
+        for _ in range(count):
+            symbol = rng.choice(equities) if kind in ("buy", "sell", "dividend") else None
+            events.append((weekday(760, span - 760), kind, symbol))
+    events.sort(key=lambda e: (e[0], e[1] != "buy"))
+    held: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    for day, kind, symbol in events:
+        if kind == "buy":
+            assert symbol is not None
+            quantity = rng.randrange(1, 60)
+            held[symbol] = held.get(symbol, 0) + quantity
+            rows.append(_row(day, kind, symbol, quantity, rng.uniform(10, 400), rng))
+        elif kind == "sell":
+            assert symbol is not None
+            if held.get(symbol, 0) < 2:
+                symbol = max(held, key=held.__getitem__)
+            quantity = max(1, held[symbol] // 3)
+            held[symbol] -= quantity
+            rows.append(_row(day, kind, symbol, quantity, rng.uniform(10, 400), rng))
+        elif kind == "dividend":
+            rows.append({"date": day, "type": kind, "symbol": symbol, "amount": _money(rng, 200)})
+        else:
+            rows.append({"date": day, "type": kind, "symbol": None, "amount": _money(rng, 5000)})
+    if len(rows) != TRANSACTIONS:
+        raise RuntimeError(f"built {len(rows)} rows, wanted {TRANSACTIONS}")
+    return rows
+
+
+def _row(
+    day: date, kind: str, symbol: str, quantity: int, price: float, rng: random.Random
+) -> dict[str, Any]:
+    return {
+        "date": day,
+        "type": kind,
+        "symbol": symbol,
+        "quantity": quantity,
+        "price": f"{price:.2f}",
+        "fee": f"{rng.choice([0, 0, 1, 4.95]):.2f}",
+    }
+
+
+def _money(rng: random.Random, most: float) -> str:
+    return f"{rng.uniform(1, most):.2f}"
+
+
+def to_csv(rows: list[dict[str, Any]]) -> bytes:
+    lines = ["date,symbol,type,quantity,price,fee,amount"]
+    for row in rows:
+        cells = [row["date"].isoformat(), row.get("symbol") or "", row["type"]]
+        cells += [str(row.get(name) or "") for name in ("quantity", "price", "fee", "amount")]
+        lines.append(",".join(cells))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _expect(response: httpx.Response, status: int) -> None:
+    if response.status_code != status:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:2000]}"
+        )
+
+
+def _timed(client: httpx.Client, path: str, params: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    response = client.get(path, params=params)
+    elapsed = time.perf_counter() - started
+    _expect(response, 200)
+    body: dict[str, Any] = response.json()
+    return elapsed, body
+
+
+def _check(body: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """The answer is the whole portfolio: every held symbol, ten years of series, figures."""
+    held: dict[str, int] = {}
+    for row in rows:
+        if row["type"] in ("buy", "sell"):
+            sign = 1 if row["type"] == "buy" else -1
+            held[row["symbol"]] = held.get(row["symbol"], 0) + sign * int(row["quantity"])
+    holding = {h["symbol"] for h in body["holdings"]}
+    expected = {s for s, q in held.items() if q}
+    if holding != expected:
+        raise RuntimeError(f"holdings differ: {len(holding)} answered, {len(expected)} held")
+    if len(body["series"]) < 240 * YEARS:
+        raise RuntimeError(f"the series has only {len(body['series'])} days")
+    for name in ("twr", "mwr", "volatility", "sharpe", "maxDrawdown", "beta"):
+        if body[name] is None:
+            raise RuntimeError(f"{name} is null")
+
+
+@dataclass
+class Probe:
+    latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        ms = [v * 1000 for v in self.latencies]
+        return {
+            "probes": len(ms),
+            "failures": self.failures,
+            "p50_ms": round(percentile(ms, 0.5), 2),
+            "p99_ms": round(percentile(ms, 0.99), 2),
+            "max_ms": round(max(ms), 2) if ms else None,
+        }
+
+
+def _probe(url: str, while_running: Any) -> Probe:
+    """Probe ``/healthz`` every ``PROBE_EVERY`` seconds from a thread of its own while
+    ``while_running()`` runs."""
+    probe = Probe()
+    done = threading.Event()
+
+    def loop() -> None:
+        with httpx.Client(base_url=url, timeout=30.0) as client:
+            client.get("/healthz")  # connect before timing
+            while not done.is_set():
+                started = time.perf_counter()
+                try:
+                    ok = client.get("/healthz").status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                elapsed = time.perf_counter() - started
+                if ok:
+                    probe.latencies.append(elapsed)
+                else:
+                    probe.failures += 1
+                done.wait(max(0.0, PROBE_EVERY - elapsed))
+
+    thread = threading.Thread(target=loop, name="healthz-probe")
+    thread.start()
+    try:
+        while_running()
+    finally:
+        done.set()
+        thread.join()
+    if probe.failures:
+        raise RuntimeError(f"/healthz failed {probe.failures} times")
+    return probe

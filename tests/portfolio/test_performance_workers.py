@@ -1,0 +1,149 @@
+"""Performance computed in the API's worker processes (`flint.portfolio.workers`), as
+``make run`` serves it: the same bytes as computed in the API process, closes the workers
+lack fetched by the API first, and a worker that dies replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from flint.deps import Runtime
+from flint.kit.time import utcnow
+from flint.portfolio import performance, prices
+from flint.portfolio.models import Portfolio
+from flint.portfolio.workers import _ready
+from tests.conftest import Account
+
+V1 = "/api/v1/portfolio"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"performance_workers": 1}
+
+
+async def make_portfolio(client: httpx.AsyncClient, who: Account) -> str:
+    start = utcnow().date() - timedelta(days=400)
+    asset = {"symbol": "MY:FLAT", "name": "Flat in Lyon", "currency": "EUR"}
+    made = await client.post("/api/v1/assets", json=asset, headers=who.headers)
+    assert made.status_code == 201, made.text
+    given = [
+        {"date": str(start + timedelta(days=60)), "price": "250000"},
+        {"date": str(start + timedelta(days=300)), "price": "262500"},
+    ]
+    priced = await client.put("/api/v1/assets/MY:FLAT/prices", json=given, headers=who.headers)
+    assert priced.status_code == 200, priced.text
+    body = {
+        "name": "Spread",
+        "assets": [
+            {
+                "symbol": "AAPL",
+                "quantity": "10",
+                "purchasePrice": "150",
+                "purchaseDate": str(start),
+            },
+            {
+                "symbol": "BTC-USD",
+                "quantity": "0.5",
+                "purchasePrice": "30000",
+                "purchaseDate": str(start + timedelta(days=20)),
+            },
+            {  # a custom asset quoted in euros, so valued through EURUSD=X
+                "symbol": "MY:FLAT",
+                "quantity": "1",
+                "purchasePrice": "250000",
+                "purchaseDate": str(start + timedelta(days=60)),
+            },
+        ],
+    }
+    created = await client.post(f"{V1}/", json=body, headers=who.headers)
+    assert created.status_code == 201, created.text
+    portfolio_id: str = created.json()["portfolioId"]
+    sale = {
+        "date": str(start + timedelta(days=200)),
+        "type": "sell",
+        "symbol": "AAPL",
+        "quantity": "4",
+        "price": "190",
+    }
+    added = await client.post(f"{V1}/{portfolio_id}/transactions", json=sale, headers=who.headers)
+    assert added.status_code == 201, added.text
+    return portfolio_id
+
+
+async def in_process(app: FastAPI, portfolio_id: str, window: performance.Window) -> bytes:
+    runtime: Runtime = app.state.runtime
+    async with runtime.sessionmaker() as session:
+        portfolio = await session.get(Portfolio, uuid.UUID(portfolio_id))
+        assert portfolio is not None
+        return await performance.cached_json(session, runtime.market, None, portfolio, window)
+
+
+async def test_the_workers_answer_the_same_bytes_as_the_api_process(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    runtime: Runtime = app.state.runtime
+    assert runtime.performance is not None
+    portfolio_id = await make_portfolio(client, alice)
+    today = utcnow().date()
+    # The first request finds closes missing (only a fortnight around each purchase is
+    # stored): the API fetches them, commits, and the worker computes.
+    response = await client.get(f"{V1}/{portfolio_id}/performance", headers=alice.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    perf = response.json()
+    assert {h["symbol"] for h in perf["holdings"]} == {"AAPL", "BTC-USD", "MY:FLAT"}
+    assert len(perf["series"]) > 380  # crypto: every day
+    assert perf["twr"] is not None
+    assert perf["beta"] is not None
+
+    prices.clear()  # the API process reads everything itself
+    window = performance.Window(None, today, "SPY", runtime.settings.risk_free_rate)
+    assert await in_process(app, portfolio_id, window) == response.content
+
+    windowed = await client.get(
+        f"{V1}/{portfolio_id}/performance",
+        params={"start": str(today - timedelta(days=90)), "benchmark": "QQQ"},
+        headers=alice.headers,
+    )
+    assert windowed.status_code == 200, windowed.text
+    narrow = performance.Window(today - timedelta(days=90), today, "QQQ", 0.0)
+    assert await in_process(app, portfolio_id, narrow) == windowed.content
+    assert windowed.json()["benchmark"] == "QQQ"
+    assert windowed.json()["series"][0]["date"] < str(today - timedelta(days=89))
+
+    chart = await client.get(
+        f"{V1}/{portfolio_id}/performance/chart",
+        params={"kind": "drawdown", "format": "svg"},
+        headers=alice.headers,
+    )
+    assert chart.status_code == 200
+    assert chart.content.lstrip().startswith(b"<?xml")
+
+
+async def test_a_worker_that_dies_is_replaced(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    runtime: Runtime = app.state.runtime
+    assert runtime.performance is not None
+    portfolio_id = await make_portfolio(client, alice)
+    first = await client.get(f"{V1}/{portfolio_id}/performance", headers=alice.headers)
+    assert first.status_code == 200, first.text
+
+    pid = await runtime.performance._run(_ready)
+    assert pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    again = await client.get(
+        f"{V1}/{portfolio_id}/performance",
+        params={"start": str(utcnow().date() - timedelta(days=30))},
+        headers=alice.headers,
+    )
+    assert again.status_code == 200, again.text
+    assert await runtime.performance._run(_ready) != pid
