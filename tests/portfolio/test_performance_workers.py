@@ -15,11 +15,12 @@ import pytest
 from fastapi import FastAPI
 
 from flint.deps import Runtime
+from flint.kit.cache import create_cache
 from flint.kit.time import utcnow
 from flint.portfolio import performance, prices
 from flint.portfolio.models import Portfolio
 from flint.portfolio.workers import _ready
-from tests.conftest import Account
+from tests.conftest import Account, service_url
 
 V1 = "/api/v1/portfolio"
 
@@ -147,3 +148,35 @@ async def test_a_worker_that_dies_is_replaced(
     )
     assert again.status_code == 200, again.text
     assert await runtime.performance._run(_ready) != pid
+
+
+async def test_the_answer_is_cached_as_json_text_in_redis_and_served_as_the_same_bytes(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    runtime: Runtime = app.state.runtime
+    portfolio_id = await make_portfolio(client, alice)
+    shared = create_cache(service_url("FLINT_TEST_REDIS_URL", "Redis"))
+    try:
+        window = performance.Window(None, utcnow().date(), "SPY", 0.0)
+        async with runtime.sessionmaker() as session:
+            portfolio = await session.get(Portfolio, uuid.UUID(portfolio_id))
+            assert portfolio is not None
+            key = performance.cache_key(portfolio, window)
+            await shared.delete(key)
+            first = await performance.cached_json(
+                session, runtime.market, shared, portfolio, window, runtime.performance
+            )
+            kept = await shared.get(key)
+            assert kept == first.decode()
+            # What the cache holds is what is served: nothing is computed again.
+            await shared.set(key, '{"from": "the cache"}', expire=60)
+            second = await performance.cached_json(
+                session, runtime.market, shared, portfolio, window, runtime.performance
+            )
+            assert second == b'{"from": "the cache"}'
+            await shared.set(key, kept, expire=60)
+            model = await performance.cached(session, runtime.market, shared, portfolio, window)
+            assert model.model_dump_json(by_alias=True).encode() == first
+            await shared.delete(key)
+    finally:
+        await shared.close()

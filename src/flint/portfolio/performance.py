@@ -28,10 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flint.assets.service import closes as custom_closes
 from flint.db import commit
 from flint.errors import ValidationFailed
-from flint.kit.calendar import XNYS, trading_days
+from flint.kit.calendar import XNYS, session_close, trading_days
 from flint.kit.time import utcnow
 from flint.market.providers.types import Instrument
-from flint.market.service import MarketData, closed_sessions
+from flint.market.service import MarketData
 from flint.market.universe import calendar_for
 from flint.portfolio import metrics, prices, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
@@ -123,14 +123,29 @@ class Inputs:
     book: SymbolBook
 
 
-def _expected(instrument: Instrument, start: date, end: date, memo: dict[Any, Any]) -> Any:
-    """The UTC dates of the closed daily bars of ``instrument`` in [start, end]."""
-    calendar = calendar_for(instrument.type)
-    key = (calendar, start, end)
-    if key not in memo:
-        opens = closed_sessions(calendar, start, end, utcnow())
-        memo[key] = np.array([o.date() for o in opens], dtype="datetime64[D]")
-    return memo[key]
+class _Sessions:
+    """The closed sessions of each calendar over [first, end], worked out once per calendar
+    and sliced per symbol: the UTC dates of the daily bars that exist and will not change
+    (under Flint's conventions a daily bar's UTC date is its trading date)."""
+
+    def __init__(self, first: date, end: date) -> None:
+        self.first, self.end = first, end
+        self.now = utcnow()
+        self.days: dict[str, np.ndarray[Any, Any]] = {}
+
+    def _all(self, calendar: str) -> np.ndarray[Any, Any]:
+        if calendar not in self.days:
+            days = trading_days(self.first, self.end, calendar)
+            while days and session_close(days[-1], calendar) > self.now:
+                days.pop()  # the sessions still open (or to come) have no final bar yet
+            self.days[calendar] = np.array(days, dtype="datetime64[D]")
+        return self.days[calendar]
+
+    def expected(self, instrument: Instrument, start: date, end: date) -> np.ndarray[Any, Any]:
+        days = self._all(calendar_for(instrument.type))
+        lo = np.searchsorted(days, np.datetime64(start, "D"), side="left")
+        hi = np.searchsorted(days, np.datetime64(end, "D"), side="right")
+        return days[lo:hi]
 
 
 async def _stored_closes(
@@ -147,7 +162,7 @@ async def _stored_closes(
         return {}
     first = min(start for start, _ in windows.values())
     loaded = await prices.daily_closes(session, list(windows), first)
-    memo: dict[Any, Any] = {}
+    sessions = _Sessions(first, max(end for _, end in windows.values()))
     missing: dict[str, tuple[date, date]] = {}
     out: dict[str, Series] = {}
     for symbol, (start, end) in windows.items():
@@ -155,7 +170,7 @@ async def _stored_closes(
         if complete:
             instrument = market.instrument(symbol)
             assert instrument is not None
-            expected = _expected(instrument, start, end, memo)
+            expected = sessions.expected(instrument, start, end)
             stored = held.days if held is not None else EMPTY.days
             if held is not None and len(held.provisional):
                 stored = np.setdiff1d(stored, held.provisional)
@@ -302,14 +317,11 @@ async def cached_json(
     fetched and committed here first.
     Without one (a worker, or a pool turned off) it is computed here, off the loop."""
     check_window(market, window)
-    key = (
-        f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
-        f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
-    )
+    key = cache_key(portfolio, window)
     if cache is not None:
         hit = await cache.get(key)
-        if isinstance(hit, bytes):
-            return hit
+        if isinstance(hit, str):
+            return hit.encode()
     if computer is None:
         ledger = await service.ledger(session, portfolio)
         got = await inputs(session, market, portfolio, ledger, window)
@@ -325,9 +337,17 @@ async def cached_json(
             await market.backfill_windows(session, missing.windows)
             await commit(session)
             answer = await computer.compute(portfolio.id, window, complete=False)
-    if cache is not None:
-        await cache.set(key, answer, expire=CACHE_SECONDS)
+    if cache is not None:  # as text: the cache keeps JSON values, which bytes are not
+        await cache.set(key, answer.decode(), expire=CACHE_SECONDS)
     return answer
+
+
+def cache_key(portfolio: Portfolio, window: Window) -> str:
+    """Per ledger version, window and day (the closes of a new day change the figures)."""
+    return (
+        f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
+        f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
+    )
 
 
 async def cached(

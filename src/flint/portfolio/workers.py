@@ -35,7 +35,7 @@ from flint.portfolio.models import Portfolio
 
 log = structlog.get_logger(__name__)
 
-NICENESS = 5
+NICENESS = 15
 """How much lower than the API's the workers' CPU priority is."""
 
 
