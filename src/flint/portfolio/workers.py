@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import threading
+import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 NICENESS = 15
 """How much lower than the API's the workers' CPU priority is."""
+PARENT_CHECK_SECONDS = 1.0
 
 
 class _Universe:
@@ -56,8 +59,10 @@ _sessions: async_sessionmaker[AsyncSession] | None = None
 
 
 def _start(database_url: str) -> None:
-    """Process initializer: lower priority, one event loop and one engine for its lifetime."""
+    """Process initializer: lower priority, one event loop and one engine for its lifetime,
+    and an end when the API process is gone (even killed, with no time to say so)."""
     global _loop, _engine, _sessions
+    threading.Thread(target=_follow_parent, args=(os.getppid(),), daemon=True).start()
     with contextlib.suppress(OSError):  # not permitted here: run at the same priority
         os.nice(NICENESS)
     _loop = asyncio.new_event_loop()
@@ -65,6 +70,12 @@ def _start(database_url: str) -> None:
     # Reading only: on SQLite a deferred transaction, which never waits for the API's writers.
     _engine = create_engine(database_url).execution_options(**READ_ONLY)
     _sessions = create_sessionmaker(_engine)
+
+
+def _follow_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 @cache
@@ -139,10 +150,11 @@ class PerformancePool:
         answer: bytes = await self._run(_compute, portfolio_id, window, complete)
         return answer
 
-    def _discard(self) -> None:
+    def _discard(self, *, wait: bool = False) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
 
     def close(self) -> None:
-        self._discard()
+        """Stop the processes and wait for them (a computation under way finishes first)."""
+        self._discard(wait=True)
