@@ -1,8 +1,12 @@
 """A portfolio's performance: valuation (`valuation`) plus metrics (`metrics`), in the base
-currency, cached per ledger version.
+currency, cached per ledger version as the API's JSON.
 
-Prices are daily closes from the market data service (stored history first, only missing
-sessions fetched). A symbol quoted in another currency is converted with the daily close of
+Prices are the stored daily closes (`prices`: read for all symbols at once and kept in memory
+until a write touches them). Each listed symbol needs every closed session from its first
+transaction on; when storage lacks some, `load` raises HistoryMissing, the caller fetches them
+(`MarketData.backfill_windows`) and loads again, valuing with what there is if a provider has
+none. The API computes in worker processes (`workers`); reports and a pool-less API compute
+here, off the event loop. A symbol quoted in another currency is converted with the daily close of
 its FX pair (``EURUSD=X``, or the inverse pair); pence (``GBp``) are pounds / 100. Purchase
 prices and cash amounts are converted at the rate of their own day. A custom asset
 (``MY:HOUSE``) is priced by its owner: each NYSE session from its first given price takes the
@@ -281,17 +285,6 @@ def figures(got: Inputs, window: Window, base: str) -> dict[str, Any]:
 def to_json(figures_: dict[str, Any]) -> bytes:
     """The API's answer, serialized once (the cache and the response share the bytes)."""
     return Performance.model_validate(figures_).model_dump_json(by_alias=True).encode()
-
-
-async def compute(
-    session: AsyncSession,
-    market: MarketData,
-    portfolio: Portfolio,
-    ledger: Sequence[PortfolioTransaction],
-    window: Window,
-) -> dict[str, Any]:
-    got = await inputs(session, market, portfolio, ledger, window)
-    return await anyio.to_thread.run_sync(figures, got, window, portfolio.base_currency)
 
 
 class Computer(Protocol):
