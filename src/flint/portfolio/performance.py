@@ -209,9 +209,9 @@ async def load(
         for currency, _ in quote.values()
         if currency != base
     }
-    bought: dict[str, date] = {}
+    bought: dict[str, date] = {}  # a symbol no longer listed has no closes: its cost stands in
     for entry in ledger:
-        if entry.symbol and entry.symbol not in book.custom:
+        if entry.symbol and book.listed(entry.symbol):
             bought[entry.symbol] = min(entry.date, bought.get(entry.symbol, entry.date))
     windows = {symbol: (day, window.end) for symbol, day in bought.items() if day <= window.end}
     for symbol in [window.benchmark, *(p[0] for p in pairs.values() if p)]:

@@ -84,10 +84,17 @@ def _instruments() -> _Universe:
 
 
 def _ready() -> int:
-    """Warm-up call: imports done, universe read, engine connected."""
+    """Warm-up call: imports done, universe read, a database connection open in the pool."""
     assert _loop is not None
     _instruments()
+    _loop.run_until_complete(_connect())
     return os.getpid()
+
+
+async def _connect() -> None:
+    assert _engine is not None
+    async with _engine.connect():
+        pass
 
 
 def _compute(portfolio_id: uuid.UUID, window: performance.Window, complete: bool) -> bytes:
@@ -129,11 +136,13 @@ class PerformancePool:
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
+        executor = self._executor()
         try:
-            return await loop.run_in_executor(self._executor(), fn, *args)
+            return await loop.run_in_executor(executor, fn, *args)
         except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh once
             log.warning("performance_pool_broken")
-            self._discard()
+            if self._pool is executor:  # not already replaced by a request that met it too
+                self._discard()
             return await loop.run_in_executor(self._executor(), fn, *args)
 
     async def warm(self) -> None:
