@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from flint.deps import Runtime
+from flint.errors import NotFound
 from flint.kit.cache import create_cache
 from flint.kit.time import utcnow
 from flint.portfolio import performance, prices
@@ -180,3 +181,16 @@ async def test_the_answer_is_cached_as_json_text_in_redis_and_served_as_the_same
             await shared.delete(key)
     finally:
         await shared.close()
+
+
+async def test_a_portfolio_deleted_before_its_worker_reads_it_is_not_found(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    runtime: Runtime = app.state.runtime
+    assert runtime.performance is not None
+    portfolio_id = await make_portfolio(client, alice)
+    deleted = await client.delete(f"{V1}/{portfolio_id}", headers=alice.headers)
+    assert deleted.status_code == 204
+    window = performance.Window(None, utcnow().date(), "SPY", 0.0)
+    with pytest.raises(NotFound):
+        await runtime.performance.compute(uuid.UUID(portfolio_id), window, complete=False)

@@ -30,6 +30,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flint.db import READ_ONLY, create_engine, create_sessionmaker
+from flint.errors import NotFound
 from flint.market.providers.types import Instrument
 from flint.market.universe import Universe, load_universe
 from flint.portfolio import performance, service
@@ -106,8 +107,8 @@ async def _render(portfolio_id: uuid.UUID, window: performance.Window, complete:
     assert _sessions is not None
     async with _sessions() as session:
         portfolio = await session.get(Portfolio, portfolio_id)
-        if portfolio is None:
-            raise LookupError(f"portfolio {portfolio_id} is gone")
+        if portfolio is None:  # deleted since the API read it: the API answers 404
+            raise NotFound(f"No portfolio {portfolio_id}.")
         ledger = await service.ledger(session, portfolio)
         got = await performance.load(
             session, _instruments(), portfolio, ledger, window, complete=complete
