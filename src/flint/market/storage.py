@@ -330,7 +330,9 @@ async def load_daily_closes(
     The database does the reading and joins each symbol's days and closes into one text
     (``group_concat`` / ``string_agg``), so a decade of 500 symbols comes back as 500 rows
     rather than 1.3 million; the closes are read as the stored decimal text and parsed as
-    float64 (the valuation's precision), never through `Decimal`.
+    float64 (the valuation's precision), never through `Decimal`. The joining order within a
+    group is unspecified, but every aggregate of one group walks the same rows in the same
+    order, so days and closes stay paired; each symbol is then sorted by day.
     """
     if not symbols:
         return {}
@@ -348,7 +350,7 @@ async def load_daily_closes(
             select(
                 t.symbol,
                 _joined(dialect, day),
-                _joined(dialect, cast(t.close, Text()) if dialect == "postgresql" else t.close),
+                _joined(dialect, t.close),
                 _joined(dialect, case((t.data_type != "historical", day))),
             )
             .where(
