@@ -8,14 +8,12 @@ provider's ids, so running it twice changes nothing.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import structlog
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.accounts.models import (
@@ -40,6 +38,7 @@ from flint.accounts.registry import AccountProviders, credential_box
 from flint.config import Settings
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.crypto import CredentialBox
+from flint.kit.paging import newest_first
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
 from flint.market.service import MarketData
@@ -372,37 +371,20 @@ async def holdings(session: AsyncSession, account: LinkedAccount) -> list[Accoun
     return list((await session.execute(stmt)).scalars())
 
 
-def _encode_cursor(row: AccountTransaction) -> str:
-    return base64.urlsafe_b64encode(f"{row.date.isoformat()}|{row.id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[date, uuid.UUID]:
-    try:
-        day, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return date.fromisoformat(day), uuid.UUID(ident)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        detail = "The cursor is not one this API gave out."
-        raise ValidationFailed.at("query.cursor", detail) from exc
-
-
 async def transactions_page(
     session: AsyncSession, account: LinkedAccount, limit: int, cursor: str | None
 ) -> tuple[list[AccountTransaction], str | None]:
     """Newest first (date, then id), ``limit`` at a time; the cursor names the last row."""
     stmt = select(AccountTransaction).where(AccountTransaction.account_id == account.id)
-    if cursor:
-        day, ident = _decode_cursor(cursor)
-        stmt = stmt.where(
-            or_(
-                AccountTransaction.date < day,
-                and_(AccountTransaction.date == day, AccountTransaction.id < ident),
-            )
-        )
-    stmt = stmt.order_by(AccountTransaction.date.desc(), AccountTransaction.id.desc())
-    rows = list((await session.execute(stmt.limit(limit + 1))).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (_encode_cursor(rows[-1]) if more and rows else None)
+    return await newest_first(
+        session,
+        stmt,
+        AccountTransaction.date,
+        AccountTransaction.id,
+        parse=date.fromisoformat,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 # --- unlinking -----------------------------------------------------------------------------

@@ -3,33 +3,23 @@ unread count, and marking them read."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.errors import NotFound, ValidationFailed
+from flint.errors import NotFound
+from flint.kit.paging import newest_first
 from flint.kit.time import utcnow
 from flint.notifications.models import Notification
 
 
-def _encode_cursor(row: Notification) -> str:
-    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        at, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return when, uuid.UUID(ident)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        detail = "The cursor is not one this API gave out."
-        raise ValidationFailed.at("query.cursor", detail) from exc
+def _aware(text: str) -> datetime:
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise ValueError("naive timestamp")
+    return when
 
 
 async def page(
@@ -39,19 +29,15 @@ async def page(
     stmt = select(Notification).where(Notification.user_id == user_id)
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
-    if cursor:
-        at, ident = _decode_cursor(cursor)
-        stmt = stmt.where(
-            or_(
-                Notification.created_at < at,
-                and_(Notification.created_at == at, Notification.id < ident),
-            )
-        )
-    stmt = stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
-    rows = list((await session.execute(stmt.limit(limit + 1))).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (_encode_cursor(rows[-1]) if more and rows else None)
+    return await newest_first(
+        session,
+        stmt,
+        Notification.created_at,
+        Notification.id,
+        parse=_aware,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 async def unread_count(session: AsyncSession, user_id: uuid.UUID) -> int:
