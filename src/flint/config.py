@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from flint.kit.http import VendorPolicy
 
 ProviderName = Literal["simulated", "alpha_vantage", "yahoo"]
 
@@ -210,6 +213,20 @@ class Settings(BaseSettings):
     def sms_backend(self) -> Literal["twilio", "file"]:
         """Without a Twilio account the text messages are written under data_dir/sms-outbox."""
         return "twilio" if self.twilio_account_sid else "file"
+
+    def vendor_policy(self, rate_limits: str = "") -> VendorPolicy:
+        """The timeouts, retries and circuit breaker every vendor client gets from settings,
+        with that vendor's rate limits (``limits`` notation; empty: unlimited)."""
+        from flint.kit.http import VendorPolicy  # httpx and friends only where vendors are
+
+        return VendorPolicy(
+            connect_timeout=self.vendor_connect_timeout,
+            read_timeout=self.vendor_read_timeout,
+            attempts=self.vendor_retry_attempts,
+            breaker_threshold=self.vendor_breaker_threshold,
+            breaker_recovery=self.vendor_breaker_recovery_seconds,
+            rate_limits=rate_limits,
+        )
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ from flint.accounts.providers.types import AccountProvider
 from flint.config import Settings
 from flint.errors import ValidationFailed
 from flint.kit.crypto import CredentialBox, load_or_create_fernet_key, parse_keys
-from flint.kit.http import VendorPolicy
 from flint.market.service import MarketData
 
 KNOWN = ("sandbox", "snaptrade", "teller")
@@ -76,7 +75,7 @@ class AccountProviders:
             self.settings.snaptrade_client_id,
             self.settings.snaptrade_consumer_key.get_secret_value(),
             base_url=self.settings.snaptrade_base_url,
-            policy=self._policy(),
+            policy=self.settings.vendor_policy(),
         )
 
     def _teller(self) -> AccountProvider:
@@ -91,14 +90,4 @@ class AccountProviders:
             version=self.settings.teller_version,
             # Teller's own default policy: its first transactions call after enrolment can
             # time out while data loads, and it asks clients to wait a few seconds and retry.
-        )
-
-    def _policy(self) -> VendorPolicy:
-        s = self.settings
-        return VendorPolicy(
-            connect_timeout=s.vendor_connect_timeout,
-            read_timeout=s.vendor_read_timeout,
-            attempts=s.vendor_retry_attempts,
-            breaker_threshold=s.vendor_breaker_threshold,
-            breaker_recovery=s.vendor_breaker_recovery_seconds,
         )

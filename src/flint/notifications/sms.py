@@ -25,7 +25,7 @@ import structlog
 from purgatory.domain.model import OpenedState
 
 from flint.config import Settings
-from flint.kit.http import VendorClient, VendorPolicy
+from flint.kit.http import VendorClient
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError, ProviderThrottled
 from flint.notifications.errors import DeliveryError, Undeliverable
@@ -151,16 +151,6 @@ def _date(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def _policy(settings: Settings) -> VendorPolicy:
-    return VendorPolicy(
-        connect_timeout=settings.vendor_connect_timeout,
-        read_timeout=settings.vendor_read_timeout,
-        attempts=settings.vendor_retry_attempts,
-        breaker_threshold=settings.vendor_breaker_threshold,
-        breaker_recovery=settings.vendor_breaker_recovery_seconds,
-    )
-
-
 async def send(settings: Settings, *, to: str, body: str, maybe_sent_since: datetime | None) -> str:
     """Deliver one text; returns the provider's message id. ``maybe_sent_since``: an earlier
     attempt may have gone through at about that time, so look for it before sending."""
@@ -170,7 +160,7 @@ async def send(settings: Settings, *, to: str, body: str, maybe_sent_since: date
     assert settings.twilio_account_sid
     assert settings.twilio_auth_token
     assert settings.twilio_from_number
-    async with VendorClient("twilio", settings.twilio_base_url, _policy(settings)) as client:
+    async with VendorClient("twilio", settings.twilio_base_url, settings.vendor_policy()) as client:
         twilio = Twilio(
             client,
             settings.twilio_account_sid,

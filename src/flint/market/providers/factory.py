@@ -7,7 +7,6 @@ from cashews import Cache
 from limits.aio.storage import Storage
 
 from flint.config import Settings
-from flint.kit.http import VendorPolicy
 from flint.kit.ratelimit import make_storage
 from flint.market.providers.alpha_vantage import AlphaVantageProvider
 from flint.market.providers.simulated import SimulatedMarket
@@ -17,17 +16,6 @@ from flint.market.service import MarketData
 from flint.market.universe import Universe, load_universe
 
 log = structlog.get_logger(__name__)
-
-
-def _policy(settings: Settings, rate_limits: str) -> VendorPolicy:
-    return VendorPolicy(
-        connect_timeout=settings.vendor_connect_timeout,
-        read_timeout=settings.vendor_read_timeout,
-        attempts=settings.vendor_retry_attempts,
-        breaker_threshold=settings.vendor_breaker_threshold,
-        breaker_recovery=settings.vendor_breaker_recovery_seconds,
-        rate_limits=rate_limits,
-    )
 
 
 def build_market(settings: Settings, cache: Cache) -> MarketData:
@@ -57,7 +45,7 @@ def build_providers(
             chain.append(
                 YahooProvider(
                     base_url=settings.yahoo_base_url,
-                    policy=_policy(settings, settings.yahoo_rate_limits),
+                    policy=settings.vendor_policy(settings.yahoo_rate_limits),
                     storage=storage,
                 )
             )
@@ -68,7 +56,7 @@ def build_providers(
                 AlphaVantageProvider(
                     settings.alpha_vantage_api_key.get_secret_value(),
                     base_url=settings.alpha_vantage_base_url,
-                    policy=_policy(settings, settings.alpha_vantage_rate_limits),
+                    policy=settings.vendor_policy(settings.alpha_vantage_rate_limits),
                     storage=storage,
                     adjusted=settings.alpha_vantage_adjusted,
                 )
