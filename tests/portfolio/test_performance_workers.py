@@ -20,6 +20,7 @@ from flint.kit.cache import create_cache
 from flint.kit.time import utcnow
 from flint.portfolio import performance, prices
 from flint.portfolio.models import Portfolio
+from flint.portfolio.schemas import Performance
 from flint.portfolio.workers import _ready
 from tests.conftest import Account, service_url
 
@@ -176,7 +177,7 @@ async def test_the_answer_is_cached_as_json_text_in_redis_and_served_as_the_same
             )
             assert second == b'{"from": "the cache"}'
             await shared.set(key, kept, expire=60)
-            model = await performance.cached(session, runtime.market, shared, portfolio, window)
+            model = Performance.model_validate_json(await shared.get(key))
             assert model.model_dump_json(by_alias=True).encode() == first
             await shared.delete(key)
     finally:

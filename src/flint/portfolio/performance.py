@@ -16,7 +16,6 @@ gain (final value less net external flows) over the money put in (the positive f
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -123,7 +122,6 @@ class Inputs:
     entries: list[Entry]
     priced: dict[str, Series]
     benchmark: Series
-    symbols: list[str]
     book: SymbolBook
 
 
@@ -258,7 +256,7 @@ async def load(
         )
         for e in ledger
     ]
-    return Inputs(entries, priced, closes.get(window.benchmark, EMPTY), symbols, book)
+    return Inputs(entries, priced, closes.get(window.benchmark, EMPTY), book)
 
 
 async def inputs(
@@ -278,13 +276,14 @@ async def inputs(
     return await load(session, market, portfolio, ledger, window, complete=False)
 
 
-def figures(got: Inputs, window: Window, base: str) -> dict[str, Any]:
-    return _figures(got.entries, got.priced, got.benchmark, window, base, got.book, got.symbols)
+def model(got: Inputs, window: Window, base: str) -> Performance:
+    """The figures as the API's model (CPU work: call it off the event loop)."""
+    return Performance.model_validate(figures(got, window, base))
 
 
-def to_json(figures_: dict[str, Any]) -> bytes:
+def to_json(got: Inputs, window: Window, base: str) -> bytes:
     """The API's answer, serialized once (the cache and the response share the bytes)."""
-    return Performance.model_validate(figures_).model_dump_json(by_alias=True).encode()
+    return model(got, window, base).model_dump_json(by_alias=True).encode()
 
 
 class Computer(Protocol):
@@ -318,9 +317,7 @@ async def cached_json(
     if computer is None:
         ledger = await service.ledger(session, portfolio)
         got = await inputs(session, market, portfolio, ledger, window)
-        answer = await anyio.to_thread.run_sync(
-            lambda: to_json(figures(got, window, portfolio.base_currency))
-        )
+        answer = await anyio.to_thread.run_sync(to_json, got, window, portfolio.base_currency)
     else:
         try:
             answer = await computer.compute(portfolio.id, window, complete=True)
@@ -343,28 +340,8 @@ def cache_key(portfolio: Portfolio, window: Window) -> str:
     )
 
 
-async def cached(
-    session: AsyncSession,
-    market: MarketData,
-    cache: Cache | None,
-    portfolio: Portfolio,
-    window: Window,
-    computer: Computer | None = None,
-) -> Performance:
-    """`cached_json` as the model (the reports and the charts)."""
-    raw = await cached_json(session, market, cache, portfolio, window, computer)
-    return await asyncio.to_thread(Performance.model_validate_json, raw)
-
-
-def _figures(
-    entries: list[Entry],
-    priced: dict[str, Series],
-    benchmark: Series,
-    window: Window,
-    base: str,
-    book: SymbolBook,
-    symbols: list[str],
-) -> dict[str, Any]:
+def figures(got: Inputs, window: Window, base: str) -> dict[str, Any]:
+    entries, priced, benchmark, book = got.entries, got.priced, got.benchmark, got.book
     valued = value(entries, priced, window.end)
     empty = not valued.dates
     start_index = 0

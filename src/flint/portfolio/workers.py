@@ -113,7 +113,7 @@ async def _render(portfolio_id: uuid.UUID, window: performance.Window, complete:
         got = await performance.load(
             session, _instruments(), portfolio, ledger, window, complete=complete
         )
-    return performance.to_json(performance.figures(got, window, portfolio.base_currency))
+    return performance.to_json(got, window, portfolio.base_currency)
 
 
 # --- in the API process ------------------------------------------------------------------------

@@ -257,7 +257,6 @@ async def gather(session: AsyncSession, ctx: RenderContext, report_id: uuid.UUID
         report.start, report.end, report.benchmark, ctx.settings.risk_free_rate
     )
     try:
-        figures = await performance.cached(session, ctx.market, None, portfolio, window)
         inputs = await performance.inputs(session, ctx.market, portfolio, ledger, window)
     except (ValidationFailed, NotFound) as exc:
         raise ReportFailed(exc.detail) from exc
@@ -270,7 +269,9 @@ async def gather(session: AsyncSession, ctx: RenderContext, report_id: uuid.UUID
         benchmark=report.benchmark,
         ledger=ledger,
         base_entries=inputs.entries,
-        performance=figures,
+        performance=await anyio.to_thread.run_sync(
+            performance.model, inputs, window, portfolio.base_currency
+        ),
         generated_at=utcnow(),
     )
     return Prepared(material, report.format, f"{report.user_id}/{report.id}.{report.format}")
