@@ -210,8 +210,7 @@ class MarketData:
         """Store the closed daily bars of ``symbols`` between ``start`` and ``end`` that storage
         lacks, all in one bulk write; returns the bars written per symbol. Unknown symbols
         raise NotFound before anything is fetched."""
-        validate_range(start, end)
-        return await self._backfill(session, dict.fromkeys(symbols, (start, end)))
+        return await self.backfill_windows(session, dict.fromkeys(symbols, (start, end)))
 
     async def backfill_windows(
         self, session: AsyncSession, windows: Mapping[str, tuple[date, date]]
@@ -362,14 +361,17 @@ def validate_range(start: date, end: date) -> None:
         )
 
 
+def closed_days(calendar: str, start: date, end: date, now: datetime) -> list[date]:
+    """The trading days in [start, end] whose session has closed by ``now``."""
+    return [
+        day for day in trading_days(start, end, calendar) if session_close(day, calendar) <= now
+    ]
+
+
 def closed_sessions(calendar: str, start: date, end: date, now: datetime) -> list[datetime]:
     """Opening instants of the sessions in [start, end] that have closed by ``now``: the
     timestamps of the daily bars that exist and will not change."""
-    return [
-        session_open(day, calendar)
-        for day in trading_days(start, end, calendar)
-        if session_close(day, calendar) <= now
-    ]
+    return [session_open(day, calendar) for day in closed_days(calendar, start, end, now)]
 
 
 REFRESH_BATCH = 50

@@ -31,10 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flint.assets.service import closes as custom_closes
 from flint.db import commit
 from flint.errors import ValidationFailed
-from flint.kit.calendar import XNYS, session_close, trading_days
+from flint.kit.calendar import XNYS, trading_days
 from flint.kit.time import utcnow
 from flint.market.providers.types import Instrument
-from flint.market.service import MarketData
+from flint.market.service import MarketData, closed_days
 from flint.market.universe import calendar_for
 from flint.portfolio import metrics, prices, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
@@ -137,9 +137,7 @@ class _Sessions:
 
     def _all(self, calendar: str) -> np.ndarray[Any, Any]:
         if calendar not in self.days:
-            days = trading_days(self.first, self.end, calendar)
-            while days and session_close(days[-1], calendar) > self.now:
-                days.pop()  # the sessions still open (or to come) have no final bar yet
+            days = closed_days(calendar, self.first, self.end, self.now)
             self.days[calendar] = np.array(days, dtype="datetime64[D]")
         return self.days[calendar]
 
@@ -308,7 +306,6 @@ async def cached_json(
     figures computed in another process, so this event loop only waits; closes it lacks are
     fetched and committed here first.
     Without one (a worker, or a pool turned off) it is computed here, off the loop."""
-    check_window(market, window)
     key = cache_key(portfolio, window)
     if cache is not None:
         hit = await cache.get(key)
@@ -319,6 +316,7 @@ async def cached_json(
         got = await inputs(session, market, portfolio, ledger, window)
         answer = await anyio.to_thread.run_sync(to_json, got, window, portfolio.base_currency)
     else:
+        check_window(market, window)  # `inputs` checks it on the other path
         try:
             answer = await computer.compute(portfolio.id, window, complete=True)
         except HistoryMissing as missing:
