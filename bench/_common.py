@@ -131,7 +131,7 @@ def flint_env(data_dir: Path, **overrides: str) -> dict[str, str]:
 def migrate(env: Mapping[str, str], cwd: Path) -> None:
     """``flint migrate`` against the database ``env`` names."""
     done = subprocess.run(
-        [sys.executable, "-m", "flint.cli", "migrate"],
+        [sys.executable, "-m", "flint.app.cli", "migrate"],
         env=dict(env),
         cwd=cwd,
         capture_output=True,

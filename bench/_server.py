@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from flint.config import get_settings
-from flint.main import create_app
+from flint.app.main import create_app
 
 BARE_PATH = "/bench/ok"
 

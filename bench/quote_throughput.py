@@ -5,7 +5,7 @@ One uvicorn process serves Flint (SQLite in a scratch data directory, the simula
 added to the same app instance (``bench._server``). One generator in another process (wrk,
 else httpx) drives both routes with the same connections and durations, in ABBA order so
 drift favours neither. The quote route is the real one: bearer token checked, the caller's
-sign-in state read from the cache (``flint.auth.principals``), the quote read through the cache.
+sign-in state read from the cache (``flint.users.principals``), the quote read through the cache.
 
 Entries: ``quote_throughput`` (requests/s of the quote route against the bare route; target
 ≥ 0.6) and ``quote_throughput.server_cpu`` (server CPU per request, bare over quote, which

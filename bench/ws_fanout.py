@@ -200,7 +200,7 @@ def create() -> FastAPI:
     """The ASGI factory uvicorn serves: Flint as ``flint serve`` builds it, plus the bench
     routes on the same app instance."""
     from flint.config import get_settings
-    from flint.main import create_app
+    from flint.app.main import create_app
 
     _raise_file_limit()
     app = create_app(get_settings())

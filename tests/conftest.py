@@ -33,10 +33,10 @@ from hypothesis import settings as hypothesis_settings  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from flint.app.main import create_app  # noqa: E402
+from flint.app.models import Base  # noqa: E402
 from flint.config import Settings  # noqa: E402
 from flint.db import create_engine  # noqa: E402
-from flint.main import create_app  # noqa: E402
-from flint.models import Base  # noqa: E402
 
 # CI explores the same examples on every run (a red main must mean a regression); elsewhere
 # property tests draw new examples each run and keep the failures they find in .hypothesis/.
@@ -70,7 +70,7 @@ def migrate(url: str) -> None:
     """Apply the Alembic history to `url` (in a thread: Alembic's env runs its own event loop)."""
     from alembic import command
 
-    from flint.cli import _alembic_config
+    from flint.app.cli import _alembic_config
 
     def upgrade() -> None:
         config: Any = _alembic_config()

@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, event
+from sqlalchemy import JSON, DateTime, MetaData, Numeric, String, TypeDecorator, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from flint.errors import FlintError
 from flint.kit.time import utcnow
@@ -60,6 +62,85 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+# --- exact decimals -------------------------------------------------------------------------
+# Money, quantities and prices: NUMERIC(38, 18) on PostgreSQL (18 places is the most a stored
+# value keeps, 20 integer digits more than any price needs) and text on SQLite, whose NUMERIC
+# affinity would keep only 15 significant digits.
+
+PRICE_PRECISION = 38
+PRICE_SCALE = 18
+
+_CONTEXT = Context(prec=PRICE_PRECISION, rounding=ROUND_HALF_EVEN)
+_SCALE_STEP = Decimal(1).scaleb(-PRICE_SCALE)
+_ONE = Decimal(1)
+_INTEGER_DIGITS = PRICE_PRECISION - PRICE_SCALE
+
+
+def to_stored_price(value: Decimal) -> Decimal:
+    """The value a price column keeps: the value itself, or rounded (half-even) to 18 places
+    when it has more.
+
+    Raises ValueError for a value that is not finite or has more than 20 integer digits,
+    rather than letting one backend round or truncate it differently from the other. (One
+    quantize does both checks, cheaper than reading the exponent: ``as_tuple()`` builds a
+    tuple of every digit. The value keeps its own digits when quantizing does not change
+    it, so a two-place price is not sent as twenty digits.)
+    """
+    try:
+        # At 38 significant digits, 18 places leave 20 integer digits: a value with more,
+        # before or after rounding, raises InvalidOperation (so does NaN or infinity).
+        rounded = value.quantize(_SCALE_STEP, context=_CONTEXT)
+    except InvalidOperation:
+        if not value.is_finite():
+            raise ValueError(f"prices are finite, got {value}") from None
+        raise _too_large(value) from None
+    if rounded == value:
+        return value
+    if not value.is_finite():  # a quiet NaN quantizes to itself, and NaN != NaN
+        raise ValueError(f"prices are finite, got {value}")
+    return rounded
+
+
+def _too_large(value: Decimal) -> ValueError:
+    return ValueError(f"price {value} has more than {_INTEGER_DIGITS} integer digits")
+
+
+def canonical_price(value: Decimal) -> Decimal:
+    """A stored price without trailing zeros (PostgreSQL pads NUMERIC(38, 18) to 18 places),
+    so both backends return identical digits; integers stay integers rather than ``1E+2``."""
+    if value == value.to_integral_value(context=_CONTEXT):
+        return value.quantize(_ONE, context=_CONTEXT)
+    return value.normalize(_CONTEXT)
+
+
+class Price(TypeDecorator[Decimal]):
+    """Exact decimal prices on both backends: NUMERIC(38, 18), or fixed-point text on SQLite.
+
+    Migrations name it as ``sa.Numeric(38, 18).with_variant(sa.String(40), "sqlite")``.
+    """
+
+    impl = Numeric(PRICE_PRECISION, PRICE_SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(PRICE_PRECISION + 2))
+        return dialect.type_descriptor(Numeric(PRICE_PRECISION, PRICE_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        stored = to_stored_price(value)
+        if dialect.name == "sqlite":  # text without the padding zeros
+            return format(canonical_price(stored), "f")
+        return stored
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return canonical_price(value if isinstance(value, Decimal) else Decimal(value))
 
 
 class Base(DeclarativeBase):

@@ -12,7 +12,6 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flint.accounts.service import Accounts
-from flint.auth.principals import INVALID, Principals
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle
 from flint.config import Settings
@@ -22,6 +21,7 @@ from flint.market.service import MarketData
 from flint.market.stream import QuoteHub
 from flint.portfolio.workers import PerformancePool
 from flint.users.models import User
+from flint.users.principals import INVALID, Principals
 
 
 @dataclass
@@ -76,7 +76,7 @@ async def get_current_user_id(
     runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> uuid.UUID:
     """The caller, for routes that need only who it is: no database transaction when the
-    caller's sign-in state is cached (see ``flint.auth.principals``)."""
+    caller's sign-in state is cached (see ``flint.users.principals``)."""
     if not token:
         raise Unauthorized(SIGN_IN_HINT)
     return await runtime.principals.authenticate(token)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from celery import Celery
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-import flint.models  # noqa: F401  (every table known to the mapper before a task flushes)
+import flint.app.models  # noqa: F401  (every table known to the mapper before a task flushes)
 from flint.config import Settings, get_settings
 from flint.db import create_engine, create_sessionmaker
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from flint.accounts import service
 from flint.accounts.models import AccountLink, AccountTransaction, LinkedAccount
-from flint.accounts.providers.types import OrderAction, OrderRequest
+from flint.brokerage.types import OrderAction, OrderRequest
 from flint.db import commit
 from tests.conftest import Account, assert_problem, error_fields
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from flint.app.main import create_app
 from flint.config import Settings
-from flint.main import create_app
 from tests.auth.helpers import WRONG, assert_throttled, login
 from tests.conftest import service_url, sign_up
 

@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flint.auth import tokens
-from flint.auth.principals import principal_key
 from flint.db import commit
+from flint.users import tokens
 from flint.users.models import User
+from flint.users.principals import principal_key
 from tests.auth.helpers import me
 from tests.auth.test_password_reset import confirm, reset_token
 from tests.conftest import Account, assert_problem

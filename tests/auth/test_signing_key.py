@@ -9,8 +9,8 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from flint.app.main import create_app
 from flint.config import Settings
-from flint.main import create_app
 from tests.auth.helpers import V1, bearer, login, refresh
 from tests.conftest import Account, assert_problem
 

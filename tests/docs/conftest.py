@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from flint.app.main import create_app
 from flint.config import Settings
-from flint.main import create_app
 from tests.stubs.server import serve
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from fastapi.routing import APIRoute
 
+from flint.app.main import API_ROUTERS
 from flint.errors import PROBLEM_JSON
-from flint.main import API_ROUTERS
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

@@ -19,8 +19,8 @@ import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
+from flint.app.main import create_app
 from flint.config import Settings
-from flint.main import create_app
 from flint.market.stream import QuoteHub
 
 WS_PATH = "/api/v1/market/ws"

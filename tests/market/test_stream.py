@@ -20,13 +20,13 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from websockets.exceptions import ConnectionClosed
 
-from flint.auth.tokens import TokenIssuer
 from flint.config import Settings
 from flint.market.providers.simulated import SimulatedMarket
 from flint.market.providers.types import Quote
 from flint.market.stream import publish_to_redis
 from flint.market.universe import load_universe
 from flint.users.models import User
+from flint.users.tokens import TokenIssuer
 from tests.conftest import Account, service_url, sign_up
 from tests.market.stream_client import (
     Served,

@@ -56,7 +56,7 @@ def start_api(name: str, tmp_path: Path, **variables: str) -> Api:
     )
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flint.cli", "serve"],
+            [sys.executable, "-m", "flint.app.cli", "serve"],
             cwd=tmp_path,
             env=env,
             stdout=output,

@@ -22,8 +22,8 @@ from flint.accounts.models import (
     AccountTransaction,
     LinkedAccount,
 )
-from flint.accounts.providers import sandbox_store as store
-from flint.accounts.providers.types import OrderAction, OrderRequest
+from flint.brokerage import sandbox_store as store
+from flint.brokerage.types import OrderAction, OrderRequest
 from flint.db import commit, create_engine
 from flint.kit.time import utcnow
 from flint.portfolio import following

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from flint.accounts.providers.types import Transaction
+from flint.brokerage.types import Transaction
 from flint.portfolio import mirror
 
 D1, D2, D3 = date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)

@@ -31,7 +31,7 @@ STALL_SECONDS = 12.0
 def start(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "flint.cli", *args],
+            [sys.executable, "-m", "flint.app.cli", *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -15,9 +15,8 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flint.db import Base, UUIDPk
+from flint.db import Base, Price, UUIDPk
 from flint.kit.time import utcnow
-from flint.market.models import Price
 
 Amount = Price
 """Exact decimals on both backends (NUMERIC(38, 18), text on SQLite)."""

@@ -1,4 +1,4 @@
-"""Linking, syncing and unlinking accounts at the providers (`flint.accounts.providers`).
+"""Linking, syncing and unlinking accounts at the providers (`flint.brokerage`).
 
 A link stores the provider's credentials sealed (`CredentialBox`) and one `LinkedAccount` per
 account it reaches; a sync copies balances, holdings and transactions from the provider. The
@@ -23,7 +23,8 @@ from flint.accounts.models import (
     LinkedAccount,
     ProviderIdentity,
 )
-from flint.accounts.providers.types import (
+from flint.brokerage.registry import AccountProviders, credential_box
+from flint.brokerage.types import (
     AccountGone,
     AccountProvider,
     AccountProviderError,
@@ -34,7 +35,6 @@ from flint.accounts.providers.types import (
     ProviderAccount,
     Transaction,
 )
-from flint.accounts.registry import AccountProviders, credential_box
 from flint.config import Settings
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.crypto import CredentialBox

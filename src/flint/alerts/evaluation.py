@@ -25,9 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.alerts.models import Alert
 from flint.alerts.schemas import AlertCondition, AlertState
-from flint.db import UTCDateTime, commit
+from flint.db import Price, UTCDateTime, commit
 from flint.kit.time import utcnow
-from flint.market.models import Price
 from flint.market.providers.types import Quote
 from flint.notifications.kinds import NotificationKind
 from flint.notifications.service import notify

@@ -10,9 +10,8 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flint.db import Base, UUIDPk
+from flint.db import Base, Price, UUIDPk
 from flint.kit.time import utcnow
-from flint.market.models import Price
 
 
 class Alert(UUIDPk, Base):

@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
 from flint.auth.throttle import LoginThrottle
-from flint.auth.tokens import TokenIssuer
 from flint.errors import Conflict, Unauthorized, ValidationFailed, field_error
 from flint.kit.secrets import new_token, token_digest
 from flint.kit.time import utcnow
 from flint.notifications.kinds import NotificationKind
 from flint.notifications.service import notify
 from flint.users.models import User
+from flint.users.tokens import TokenIssuer
 
 log = structlog.get_logger(__name__)
 

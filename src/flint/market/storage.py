@@ -9,7 +9,7 @@ Conventions:
   bar's period, timezone-aware. Writing a bar that exists replaces every value of it, so
   writing the same bars twice leaves one copy holding the values written last.
 * Prices come back equal (``==``) to what was written, without trailing zeros and identical on
-  both backends (see `flint.market.models.Price`); re-quantize with `quantize_price` to show.
+  both backends (see `flint.db.Price`); re-quantize with `quantize_price` to show.
 * Only closed bars are final. The caller decides what to store as ``historical`` (closed, so
   never fetched again) and what as ``real-time`` (provisional).
 """
@@ -43,14 +43,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from flint.db import to_stored_price
 from flint.kit.time import utcnow
-from flint.market.models import (
-    DATA_TYPES,
-    MarketBar,
-    MarketDataWrite,
-    MarketQuote,
-    to_stored_price,
-)
+from flint.market.models import DATA_TYPES, MarketBar, MarketDataWrite, MarketQuote
 from flint.market.providers.types import Bar, Interval, Quote
 
 WriteStrategy = Literal["copy", "executemany"]

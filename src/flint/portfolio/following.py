@@ -42,7 +42,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.accounts.models import AccountHolding, AccountTransaction, LinkedAccount
-from flint.accounts.providers.types import Transaction
+from flint.brokerage.types import Transaction
 from flint.errors import FlintError, NotFound, ValidationFailed
 from flint.kit.symbols import normalize_symbol
 from flint.kit.time import utcnow

@@ -1,7 +1,7 @@
 """Which ledger rows a followed account calls for: its activities mapped, and the gaps between
 them and its holdings. Pure functions (no I/O); `flint.portfolio.following` does the rest.
 
-Mapping, by the provider's normalised ``type`` (`flint.accounts.providers.types.Transaction`):
+Mapping, by the provider's normalised ``type`` (`flint.brokerage.types.Transaction`):
 
 * ``buy``, ``sell`` (and ``reinvestment``, a buy paid by a dividend) with a symbol, a positive
   quantity and a positive price → buy / sell (no fee: providers report trades net of none);
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from flint.accounts.providers.types import Transaction
+from flint.brokerage.types import Transaction
 
 OPENING = "#opening:"
 CLOSING = "#closing:"

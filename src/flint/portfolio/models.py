@@ -20,9 +20,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flint.db import Base, UUIDPk
+from flint.db import Base, Price, UUIDPk
 from flint.kit.time import utcnow
-from flint.market.models import Price
 
 TRANSACTION_TYPES = ("buy", "sell", "dividend", "interest", "fee", "deposit", "withdrawal", "split")
 

@@ -28,7 +28,6 @@ import numpy as np
 from cashews import Cache
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.assets.service import closes as custom_closes
 from flint.db import commit
 from flint.errors import ValidationFailed
 from flint.kit.calendar import XNYS, trading_days
@@ -37,6 +36,7 @@ from flint.market.providers.types import Instrument
 from flint.market.service import MarketData, closed_days
 from flint.market.universe import calendar_for
 from flint.portfolio import metrics, prices, service
+from flint.portfolio.assets.service import closes as custom_closes
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import Performance
 from flint.portfolio.symbols import Instruments, SymbolBook

@@ -11,8 +11,8 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.assets.service import Custom, catalog
 from flint.market.providers.types import Instrument
+from flint.portfolio.assets.service import Custom, catalog
 
 
 class Instruments(Protocol):

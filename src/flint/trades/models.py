@@ -1,7 +1,7 @@
 """Trades placed through linked accounts, their audit trail, and idempotency keys.
 
 A trade row is written (``pending``) in the same transaction as the job that submits it; the
-worker moves it through the lifecycle (`flint.accounts.providers.types.OrderStatus`) and
+worker moves it through the lifecycle (`flint.brokerage.types.OrderStatus`) and
 appends a `TradeEvent` for every change. Events are never updated or deleted.
 """
 
@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flint.db import Base, UUIDPk
+from flint.db import Base, Price, UUIDPk
 from flint.kit.time import utcnow
-from flint.market.models import Price
 
 
 class Trade(UUIDPk, Base):

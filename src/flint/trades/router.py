@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from flint.accounts.providers.types import OrderStatus
+from flint.brokerage.types import OrderStatus
 from flint.db import READ_ONLY, SessionDep, after_commit, commit
 from flint.deps import CurrentUser, RuntimeDep
 from flint.errors import problem_responses

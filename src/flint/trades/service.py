@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.accounts import service as accounts
 from flint.accounts.models import AccountLink, LinkedAccount
-from flint.accounts.providers.types import (
+from flint.brokerage.types import (
     AccountGone,
     AccountProvider,
     AccountProviderError,

@@ -1,0 +1,246 @@
+"""The `flint` command: serve, migrate, openapi, worker, beat, run (all of them together) and
+backfill."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Flint: a self-hostable backend for personal finance and investing.")
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _alembic_config() -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply database migrations (SQLite or PostgreSQL, from FLINT_DATABASE_URL)."""
+    from alembic import command
+
+    from flint.config import get_settings
+
+    settings = get_settings()
+    settings.ensure_data_dir()
+    command.upgrade(_alembic_config(), revision)  # type: ignore[arg-type]
+    typer.echo(f"Database at {revision}: {_redacted(settings.resolved_database_url)}")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Defaults to FLINT_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Defaults to FLINT_PORT")] = None,
+    workers: Annotated[int, typer.Option(help="API processes")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes")] = False,
+) -> None:
+    """Start the HTTP API."""
+    import uvicorn
+
+    from flint.config import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "flint.app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        reload=reload,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Worker processes (default: cores)")
+    ] = None,
+    pool: Annotated[str, typer.Option(help="prefork, threads or solo")] = "prefork",
+    beat: Annotated[
+        bool, typer.Option(help="Also run the periodic scheduler in this process")
+    ] = False,
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+    queues: Annotated[
+        str | None, typer.Option(help="Comma-separated (default FLINT_TASK_QUEUE)")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Celery node name (default flint-<pid>@<host>)")
+    ] = None,
+) -> None:
+    """Start a Celery worker (FLINT_BROKER_URL; unset: the server-less SQLite transport)."""
+    from flint.config import get_settings
+    from flint.worker import celery_app
+
+    settings = get_settings()
+    argv = [
+        "worker",
+        f"--pool={pool}",
+        f"--loglevel={loglevel}",
+        "--without-gossip",
+        "--without-mingle",
+        # Unique per process: two workers on one host named alike fight over the broker's
+        # exclusive remote-control queue (RabbitMQ answers RESOURCE_LOCKED).
+        f"--hostname={name or f'flint-{os.getpid()}@%h'}",
+    ]
+    argv.append(f"--queues={queues or settings.task_queue}")
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    if beat:
+        argv += ["--beat", f"--schedule={settings.ensure_data_dir() / 'beat-schedule'}"]
+    celery_app.worker_main(argv)
+
+
+@app.command()
+def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
+    """Start the periodic scheduler (run exactly one in a deployment)."""
+    from flint.config import get_settings
+    from flint.worker import celery_app
+
+    schedule = get_settings().ensure_data_dir() / "beat-schedule"
+    celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+
+
+@app.command()
+def run() -> None:
+    """Migrate, then run the API, one worker and the scheduler together; Ctrl-C stops all three."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from flint.config import get_settings
+
+    migrate("head")
+    settings = get_settings()
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    # Before the children start: a signal in between would end this process and orphan them.
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    me = [sys.executable, "-m", "flint.app.cli"]
+    names = ["worker", "api"]
+    children = [
+        subprocess.Popen([*me, "worker", "--pool=solo", "--beat", "--loglevel=WARNING"]),  # noqa: S603
+        subprocess.Popen([*me, "serve"]),  # noqa: S603
+    ]
+    typer.echo(
+        f"Flint is starting on http://{settings.host}:{settings.port} "
+        f"(docs at /docs; data in {settings.data_dir.resolve()}). Ctrl-C stops it."
+    )
+    code = 0
+    while not stopping:
+        exited = [
+            (name, c) for name, c in zip(names, children, strict=True) if c.poll() is not None
+        ]
+        if exited:
+            name, child = exited[0]
+            code = child.returncode or 1
+            typer.echo(f"flint {name} exited with {child.returncode}; stopping", err=True)
+            break
+        time.sleep(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    raise typer.Exit(code)
+
+
+@app.command()
+def backfill(
+    symbols: Annotated[list[str], typer.Argument(help="Symbols, e.g. AAPL BTC-USD EURUSD=X")],
+    start: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD); default a year ago")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD); default today")] = None,
+) -> None:
+    """Store the daily history of SYMBOLS that the database lacks (from the configured
+    providers, in one bulk write), so later requests and analytics read it locally."""
+    import asyncio
+    from datetime import date, timedelta
+
+    from flint.config import get_settings
+    from flint.db import commit, create_engine, create_sessionmaker
+    from flint.errors import FlintError
+    from flint.kit.cache import create_cache
+    from flint.kit.symbols import normalize_symbol
+    from flint.kit.time import utcnow
+    from flint.market.providers.factory import build_market
+
+    try:
+        wanted = [normalize_symbol(symbol) for symbol in symbols]
+        last = date.fromisoformat(end) if end else utcnow().date()
+        first = date.fromisoformat(start) if start else last - timedelta(days=365)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    settings = get_settings()
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.resolved_database_url)
+        cache = create_cache(settings.redis_url)
+        market = build_market(settings, cache)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                written = await market.backfill(session, wanted, first, last)
+                await commit(session)
+                return written
+        finally:
+            await market.aclose()
+            await cache.close()
+            await engine.dispose()
+
+    try:
+        written = asyncio.run(run())
+    except FlintError as exc:
+        typer.echo(f"backfill failed: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    for symbol, count in written.items():
+        typer.echo(f"{symbol}\t{count} bars stored")
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file")] = None,
+) -> None:
+    """Print the OpenAPI document (touches no database and leaves no data directory behind)."""
+    import tempfile
+
+    from flint.app.main import create_app
+    from flint.config import get_settings
+
+    with tempfile.TemporaryDirectory(prefix="flint-openapi-") as scratch:
+        settings = get_settings().model_copy(update={"data_dir": Path(scratch)})
+        spec = json.dumps(create_app(settings).openapi(), indent=2)
+    if output:
+        output.write_text(spec + "\n")
+    else:
+        typer.echo(spec)
+
+
+if __name__ == "__main__":
+    app()

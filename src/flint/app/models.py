@@ -1,0 +1,47 @@
+"""Every feature's tables, imported in one place so `Base.metadata` is complete (Alembic, tests)."""
+
+from flint.accounts.models import (
+    AccountHolding,
+    AccountLink,
+    AccountTransaction,
+    LinkedAccount,
+    ProviderIdentity,
+)
+from flint.alerts.models import Alert
+from flint.auth.models import PasswordResetToken, RefreshToken
+from flint.db import Base
+from flint.market.models import MarketBar, MarketQuote
+from flint.notifications.models import Notification, NotificationPreference, OutboxMessage
+from flint.portfolio.assets.models import CustomAsset, CustomAssetPrice
+from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.reports.models import Report
+from flint.trades.models import IdempotencyKey, Trade, TradeEvent
+from flint.users.models import User
+from flint.watchlist.models import WatchlistItem
+
+__all__ = [
+    "AccountHolding",
+    "AccountLink",
+    "AccountTransaction",
+    "Alert",
+    "Base",
+    "CustomAsset",
+    "CustomAssetPrice",
+    "IdempotencyKey",
+    "LinkedAccount",
+    "MarketBar",
+    "MarketQuote",
+    "Notification",
+    "NotificationPreference",
+    "OutboxMessage",
+    "PasswordResetToken",
+    "Portfolio",
+    "PortfolioTransaction",
+    "ProviderIdentity",
+    "RefreshToken",
+    "Report",
+    "Trade",
+    "TradeEvent",
+    "User",
+    "WatchlistItem",
+]
