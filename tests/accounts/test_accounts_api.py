@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from flint.accounts import service
+from flint.accounts import Accounts, service
 from flint.accounts.models import AccountLink, AccountTransaction, LinkedAccount
 from flint.brokerage.types import OrderAction, OrderRequest
 from flint.db import commit
@@ -122,7 +122,7 @@ async def test_unknown_unconfigured_or_refused_links_are_422_and_store_nothing(
         assert field in error_fields(problem), (body, problem)
         if words:
             assert words in problem["detail"], problem
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AccountLink)) == 0
 
 
@@ -160,11 +160,11 @@ async def test_credentials_are_sealed_and_never_returned(
         (await client.get(f"{V1}/{response.json()['accountId']}", headers=alice.headers)).text
     )
     assert not any(code in text for text in texts)
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         record = (await session.execute(select(AccountLink))).scalar_one()
     assert record.sealed_credentials is not None
     assert code not in record.sealed_credentials
-    assert app.state.runtime.accounts.box.open(record.sealed_credentials) == {"code": code}
+    assert app.state.runtime.get(Accounts).box.open(record.sealed_credentials) == {"code": code}
 
 
 async def test_a_sync_brings_the_institutions_changes(
@@ -172,9 +172,9 @@ async def test_a_sync_brings_the_institutions_changes(
 ) -> None:
     accounts = by_type(await linked(client, alice))
     brokerage_id = uuid.UUID(accounts["brokerage"]["accountId"])
-    ctx = app.state.runtime.accounts
+    ctx = app.state.runtime.get(Accounts)
     sandbox = ctx.providers.get("sandbox")
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         account = await session.get(LinkedAccount, brokerage_id)
         assert account is not None
         record = await session.get(AccountLink, account.link_id)
@@ -219,7 +219,7 @@ async def test_unlinking_forgets_credentials_and_data_but_keeps_the_account_row(
     for account in body["accounts"]:
         assert_problem(await client.get(f"{V1}/{account['accountId']}", headers=alice.headers), 404)
     assert_problem(await client.delete(f"{V1}/{account_id}", headers=alice.headers), 404)
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         record = (await session.execute(select(AccountLink))).scalar_one()
         assert record.status == "unlinked"
         assert record.sealed_credentials is None

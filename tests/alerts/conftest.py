@@ -23,7 +23,7 @@ T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 @pytest.fixture
 def sessions(app: FastAPI) -> async_sessionmaker[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = app.state.runtime.sessionmaker
+    maker: async_sessionmaker[AsyncSession] = app.state.runtime.sessions
     return maker
 
 

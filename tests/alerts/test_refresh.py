@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.config import Settings
-from flint.market import service, storage
+from flint.market import QuoteFeed, storage
 from flint.market.tasks import refresh_quotes
 from tests.alerts.conftest import alert_notices, create_alert, read_alert
 from tests.conftest import Account, sign_up
@@ -20,7 +20,10 @@ from tests.notifications.conftest import eventually
 
 
 async def test_symbols_with_alerts_are_refreshed_though_nobody_watches_them(
-    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], alice: Account
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    alice: Account,
 ) -> None:
     watched = await client.post(
         "/api/v1/watchlist/add",
@@ -32,7 +35,7 @@ async def test_symbols_with_alerts_are_refreshed_though_nobody_watches_them(
     await create_alert(client, alice, "AAPL", "below", "1")
 
     async with sessions() as session:
-        assert await service.watched_symbols(session) == ["AAPL", "MSFT"]
+        assert await app.state.runtime.get(QuoteFeed).watched(session) == ["AAPL", "MSFT"]
 
 
 @pytest.mark.usefixtures("worker")

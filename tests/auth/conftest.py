@@ -10,5 +10,5 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 @pytest.fixture
 def sessions(app: FastAPI) -> async_sessionmaker[AsyncSession]:
     """Sessions on the app's own database, to read and arrange rows behind the API's back."""
-    maker: async_sessionmaker[AsyncSession] = app.state.runtime.sessionmaker
+    maker: async_sessionmaker[AsyncSession] = app.state.runtime.sessions
     return maker

@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from cashews import Cache
 from fastapi import FastAPI
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.db import commit
-from flint.users import tokens
+from flint.users import Principals, tokens
 from flint.users.models import User
 from flint.users.principals import principal_key
 from tests.auth.helpers import me
@@ -40,7 +41,7 @@ async def test_a_reset_ends_tokens_whose_sign_in_state_was_cached(
     alice: Account,
 ) -> None:
     assert (await client.get(QUOTE, headers=alice.headers)).status_code == 200
-    cache = app.state.runtime.cache
+    cache = app.state.runtime.get(Cache)
     assert await cache.get(principal_key(uuid.UUID(alice.user_id))) == {"version": 0}
 
     assert (
@@ -63,7 +64,7 @@ async def test_a_user_changed_behind_flints_back_is_refused_once_the_state_is_fo
     # Routes that load the user see the change at once; the cached state holds for its TTL
     # unless the code that changed the user forgets it, as every change made by Flint does.
     assert_problem(await me(client, alice.token), 401)
-    await app.state.runtime.principals.forget(uuid.UUID(alice.user_id))
+    await app.state.runtime.get(Principals).forget(uuid.UUID(alice.user_id))
     assert_problem(await client.get(QUOTE, headers=alice.headers), 401)
 
 
@@ -80,7 +81,9 @@ class TestWithoutCache:
         alice: Account,
     ) -> None:
         assert (await client.get(QUOTE, headers=alice.headers)).status_code == 200
-        assert await app.state.runtime.cache.get(principal_key(uuid.UUID(alice.user_id))) is None
+        assert (
+            await app.state.runtime.get(Cache).get(principal_key(uuid.UUID(alice.user_id))) is None
+        )
         await deactivate(sessions, alice.user_id)
         assert_problem(await client.get(QUOTE, headers=alice.headers), 401)
 

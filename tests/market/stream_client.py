@@ -41,7 +41,7 @@ class Served:
 
     @property
     def hub(self) -> QuoteHub:
-        hub: QuoteHub = self.app.state.runtime.stream
+        hub: QuoteHub = self.app.state.runtime.get(QuoteHub)
         return hub
 
     def url(self, token: str | None = None, path: str = WS_PATH) -> str:

@@ -69,7 +69,7 @@ async def test_a_served_quote_is_stored_as_the_last_known_quote(
 ) -> None:
     body = (await client.get("/api/v1/market/real-time/BTC-USD", headers=alice.headers)).json()
 
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         last = await storage.last_quote(session, "BTC-USD")
     assert last is not None
     assert last.price == Decimal(str(body["price"]))
@@ -143,7 +143,7 @@ async def test_history_for_a_range_equals_the_provider_bars_and_is_stored(
     bars = response.json()["bars"]
     assert [Decimal(str(bar["close"])) for bar in bars] == [bar.close for bar in expected]
     assert datetime.fromisoformat(bars[0]["timestamp"]) == expected[0].timestamp
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         stored = await storage.load_bars(
             session,
             "AAPL",

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cashews import Cache
 from fastapi import FastAPI
 
 from flint.config import Settings
@@ -82,7 +83,7 @@ async def test_a_failing_or_garbage_provider_falls_through_to_the_next(
 
     assert response.status_code == 200, response.text
     assert response.json()["provider"] == "simulated"
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         stored = await storage.last_quote(session, "MSFT")
     assert stored is not None
     assert stored.provider == "simulated"
@@ -107,7 +108,7 @@ async def test_with_every_provider_down_the_last_stored_quote_is_served_as_stale
 ) -> None:
     fresh = await quote(client, alice, "MSFT")
     assert fresh.json()["stale"] is False
-    await app.state.runtime.cache.delete(quote_key("MSFT"))
+    await app.state.runtime.get(Cache).delete(quote_key("MSFT"))
     control.set("500")
 
     stale = await quote(client, alice, "MSFT")
@@ -144,7 +145,7 @@ async def test_concurrent_cold_requests_for_one_symbol_make_one_provider_call(
 
 async def cold_quotes(markets: list[MarketData], app: FastAPI, symbol: str, n: int) -> set[str]:
     """``n`` concurrent quotes spread over ``markets``, each with its own session."""
-    sessionmaker = app.state.runtime.sessionmaker
+    sessionmaker = app.state.runtime.sessions
 
     async def one(i: int) -> str:
         async with sessionmaker() as session:
@@ -161,7 +162,7 @@ async def test_concurrent_cold_quotes_in_one_process_make_one_provider_call(
 ) -> None:
     control.set("slow", delay=0.3)
 
-    prices = await cold_quotes([app.state.runtime.market], app, "EURUSD=X", 500)
+    prices = await cold_quotes([app.state.runtime.get(MarketData)], app, "EURUSD=X", 500)
 
     assert len(prices) == 1
     assert control.count() == 1

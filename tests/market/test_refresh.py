@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from flint.market import service, storage
+from flint.market import MarketData, QuoteFeed, service, storage
 from tests.conftest import Account
 
 
@@ -25,8 +25,8 @@ async def test_watched_symbols_are_the_distinct_union_of_every_watchlist(
     await watch(client, alice, "AAPL", "BTC-USD")
     await watch(client, bob, "AAPL", "^GSPC")
 
-    async with app.state.runtime.sessionmaker() as session:
-        symbols = await service.watched_symbols(session)
+    async with app.state.runtime.sessions() as session:
+        symbols = await app.state.runtime.get(QuoteFeed).watched(session)
 
     assert symbols == ["AAPL", "BTC-USD", "^GSPC"]
 
@@ -35,14 +35,15 @@ async def test_refresh_stores_and_caches_each_watched_quote(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
     await watch(client, alice, "MSFT", "ETH-USD")
-    market = app.state.runtime.market
+    market = app.state.runtime.get(MarketData)
 
-    async with app.state.runtime.sessionmaker() as session:
-        quotes = await market.refresh_quotes(session, await service.watched_symbols(session))
+    async with app.state.runtime.sessions() as session:
+        watched = await app.state.runtime.get(QuoteFeed).watched(session)
+        quotes = await market.refresh_quotes(session, watched)
         await session.commit()
 
     assert [quote.symbol for quote in quotes] == ["ETH-USD", "MSFT"]
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         for quote in quotes:
             assert await storage.last_quote(session, quote.symbol) == quote
             assert await market.cache.get(service.quote_key(quote.symbol)) == service.quote_to_json(
@@ -51,8 +52,8 @@ async def test_refresh_stores_and_caches_each_watched_quote(
 
 
 async def test_refresh_skips_symbols_no_provider_knows(app: FastAPI) -> None:
-    market = app.state.runtime.market
-    async with app.state.runtime.sessionmaker() as session:
+    market = app.state.runtime.get(MarketData)
+    async with app.state.runtime.sessions() as session:
         quotes = await market.refresh_quotes(session, ["NOPE1", "AAPL"])
 
     assert [quote.symbol for quote in quotes] == ["AAPL"]

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from flint.config import Settings
 from flint.market.providers.simulated import SimulatedMarket
 from flint.market.providers.types import Quote
-from flint.market.stream import publish_to_redis
+from flint.market.stream import QuoteHub, publish_to_redis
 from flint.market.universe import load_universe
 from flint.users.models import User
 from flint.users.tokens import TokenIssuer
@@ -186,7 +186,7 @@ async def test_no_token_within_the_auth_timeout_closes_with_4401(served: Served)
 
 async def test_a_token_of_a_signed_out_session_is_refused(served: Served, carol: Account) -> None:
     """Sign-out everywhere bumps the token version; the stream checks it like every route."""
-    async with served.app.state.runtime.sessionmaker() as session:
+    async with served.app.state.runtime.sessions() as session:
         user = await session.get(User, uuid.UUID(carol.user_id))
         assert user is not None
         user.token_version += 1
@@ -429,7 +429,7 @@ async def test_the_server_pings_idle_clients(start: Start) -> None:
 async def test_closing_the_runtime_stops_a_hub_started_without_the_lifespan(
     app: FastAPI,
 ) -> None:
-    hub = app.state.runtime.stream
+    hub = app.state.runtime.get(QuoteHub)
     assert not hub.running
 
     await hub.start()  # as the first connection would

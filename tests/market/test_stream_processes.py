@@ -25,7 +25,7 @@ import pytest
 from tests.conftest import service_url, sign_up
 from tests.market.stream_client import WS_PATH, exchange, open_socket, receive
 from tests.notifications.test_outbox import free_port
-from tests.test_cli import clean_env
+from tests.app.test_cli import clean_env
 
 pytestmark = pytest.mark.xdist_group("stream-processes")
 

@@ -46,7 +46,7 @@ def twilio_settings(stub: RunningStub) -> dict[str, Any]:
 
 @pytest.fixture
 def sessions(app: FastAPI) -> async_sessionmaker[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = app.state.runtime.sessionmaker
+    maker: async_sessionmaker[AsyncSession] = app.state.runtime.sessions
     return maker
 
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from flint.accounts import Accounts
 from flint.accounts import service as accounts
 from flint.accounts.models import AccountLink
 from flint.db import commit
@@ -78,8 +79,8 @@ async def test_a_password_reset_emails_the_token_and_keeps_it_out_of_the_app_and
 async def break_at_the_institution(app: FastAPI, link_id: uuid.UUID) -> dict[str, Any]:
     """The sandbox institution forgets the link (as a bank does when access is revoked);
     returns the link's credentials, with which it can be linked again."""
-    ctx = app.state.runtime.accounts
-    async with app.state.runtime.sessionmaker() as session:
+    ctx = app.state.runtime.get(Accounts)
+    async with app.state.runtime.sessions() as session:
         record = await session.get(AccountLink, link_id)
         assert record is not None
         assert record.sealed_credentials is not None
@@ -90,8 +91,8 @@ async def break_at_the_institution(app: FastAPI, link_id: uuid.UUID) -> dict[str
 
 async def sync(app: FastAPI, link_id: uuid.UUID) -> str:
     """One sync of the link, as the task runs it; the link's status after it."""
-    async with app.state.runtime.sessionmaker() as session:
-        await accounts.sync_link(session, app.state.runtime.accounts, link_id)
+    async with app.state.runtime.sessions() as session:
+        await accounts.sync_link(session, app.state.runtime.get(Accounts), link_id)
         await commit(session)
         record = await session.get(AccountLink, link_id)
         assert record is not None
@@ -124,7 +125,7 @@ async def test_a_broken_connection_is_notified_once_per_breakage(
 
     # The institution honours the link again: the next sync restores it, and a new
     # breakage is news again.
-    await app.state.runtime.accounts.providers.get("sandbox").link({}, credentials["code"])
+    await app.state.runtime.get(Accounts).providers.get("sandbox").link({}, credentials["code"])
     assert await sync(app, link_id) == "active"
     await break_at_the_institution(app, link_id)
     assert await sync(app, link_id) == "broken"

@@ -56,7 +56,7 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
 
 
 def sessions(app: FastAPI) -> async_sessionmaker[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = app.state.runtime.sessionmaker
+    maker: async_sessionmaker[AsyncSession] = app.state.runtime.sessions
     return maker
 
 

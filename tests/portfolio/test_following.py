@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, insert, select, update
 
+from flint.accounts import Accounts
 from flint.accounts import service as accounts
 from flint.accounts.models import (
     AccountHolding,
@@ -26,6 +27,7 @@ from flint.brokerage import sandbox_store as store
 from flint.brokerage.types import OrderAction, OrderRequest
 from flint.db import commit, create_engine
 from flint.kit.time import utcnow
+from flint.market import MarketData
 from flint.portfolio import following
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from tests.conftest import Account, assert_problem, error_fields
@@ -100,17 +102,17 @@ def holdings(detail: dict[str, Any]) -> dict[str, Decimal]:
 
 async def sync(app: FastAPI, account_id: str) -> None:
     """What the accounts task does: sync the account's link from the institution, commit."""
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         account = await session.get(LinkedAccount, uuid.UUID(account_id))
         assert account is not None
-        await accounts.sync_link(session, app.state.runtime.accounts, account.link_id)
+        await accounts.sync_link(session, app.state.runtime.get(Accounts), account.link_id)
         await commit(session)
 
 
 async def sandbox_trade(app: FastAPI, account_id: str, symbol: str, quantity: str) -> None:
     """A trade at the sandbox institution itself (not through Flint's trades feature)."""
-    ctx = app.state.runtime.accounts
-    async with app.state.runtime.sessionmaker() as session:
+    ctx = app.state.runtime.get(Accounts)
+    async with app.state.runtime.sessions() as session:
         account = await session.get(LinkedAccount, uuid.UUID(account_id))
         assert account is not None
         link = await session.get(AccountLink, account.link_id)
@@ -475,7 +477,7 @@ async def test_holdings_the_history_does_not_explain_are_reconciled_once(
             )
         )
     await engine.dispose()
-    async with app.state.runtime.sessionmaker() as session:  # what Flint has not seen yet
+    async with app.state.runtime.sessions() as session:  # what Flint has not seen yet
         await session.execute(
             delete(AccountTransaction).where(
                 AccountTransaction.account_id == uuid.UUID(account_id),
@@ -532,7 +534,7 @@ async def test_holdings_the_history_does_not_explain_are_reconciled_once(
 
 
 async def _provider_account_id(app: FastAPI, account_id: str) -> str:
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         account = await session.get(LinkedAccount, uuid.UUID(account_id))
         assert account is not None
         return account.provider_account_id
@@ -549,7 +551,7 @@ async def test_what_cannot_be_mirrored_is_skipped_with_a_note_and_the_rest_still
     # The account as a provider without cost bases, with a symbol the market does not know,
     # card spending and a pending deposit would leave it.
     ident = uuid.UUID(account_id)
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         await session.execute(
             update(AccountHolding)
             .where(AccountHolding.account_id == ident, AccountHolding.symbol == first)
@@ -613,7 +615,7 @@ async def test_two_syncs_at_once_end_with_one_ledger_and_leave_other_users_alone
     theirs = (await client.post(f"{V1}/", json={"name": "Theirs"}, headers=bob.headers)).json()
     # Both portfolios point at alice's account, as if it had just been followed (bob's could
     # never be through the API): the sync must mirror alice's only.
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         await session.execute(
             update(Portfolio)
             .where(
@@ -624,10 +626,12 @@ async def test_two_syncs_at_once_end_with_one_ledger_and_leave_other_users_alone
         await session.commit()
 
     async def run() -> int:
-        async with app.state.runtime.sessionmaker() as session:
+        async with app.state.runtime.sessions() as session:
             account = await session.get(LinkedAccount, uuid.UUID(account_id))
             assert account is not None
-            count = await following.sync_followers(session, app.state.runtime.market, account)
+            count = await following.sync_followers(
+                session, app.state.runtime.get(MarketData), account
+            )
             await commit(session)
             return count
 
@@ -635,7 +639,7 @@ async def test_two_syncs_at_once_end_with_one_ledger_and_leave_other_users_alone
     rows = await ledger(client, alice, mine["portfolioId"])
     assert positions(rows) == holdings(await account_detail(client, alice, account_id))
     assert len({r["sourceTransactionId"] for r in rows}) == len(rows)
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         stored = (
             (
                 await session.execute(

@@ -14,14 +14,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from flint.deps import Runtime
 from flint.errors import NotFound
 from flint.kit.cache import create_cache
 from flint.kit.time import utcnow
+from flint.market import MarketData
 from flint.portfolio import performance, prices
+from flint.portfolio.computing import InProcess, PerformanceService, cache_key
 from flint.portfolio.models import Portfolio
 from flint.portfolio.schemas import Performance
-from flint.portfolio.workers import _ready
+from flint.portfolio.workers import PerformancePool, _ready
+from flint.runtime import Runtime
 from tests.conftest import Account, service_url
 
 V1 = "/api/v1/portfolio"
@@ -81,19 +83,30 @@ async def make_portfolio(client: httpx.AsyncClient, who: Account) -> str:
     return portfolio_id
 
 
+def pool(app: FastAPI) -> PerformancePool:
+    computer = app.state.runtime.get(PerformanceService).computer
+    assert isinstance(computer, PerformancePool)
+    return computer
+
+
 async def in_process(app: FastAPI, portfolio_id: str, window: performance.Window) -> bytes:
+    """Computed in this process, uncached."""
     runtime: Runtime = app.state.runtime
-    async with runtime.sessionmaker() as session:
+    market = runtime.get(MarketData)
+    uncached = PerformanceService(
+        market, create_cache(None), InProcess(runtime.readers, market), runtime.sessions, 0.0
+    )
+    async with runtime.sessions() as session:
         portfolio = await session.get(Portfolio, uuid.UUID(portfolio_id))
         assert portfolio is not None
-        return await performance.cached_json(session, runtime.market, None, portfolio, window)
+        return await uncached.json(portfolio, window)
 
 
 async def test_the_workers_answer_the_same_bytes_as_the_api_process(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
     runtime: Runtime = app.state.runtime
-    assert runtime.performance is not None
+    pool(app)
     portfolio_id = await make_portfolio(client, alice)
     today = utcnow().date()
     # The first request finds closes missing (only a fortnight around each purchase is
@@ -134,13 +147,12 @@ async def test_the_workers_answer_the_same_bytes_as_the_api_process(
 async def test_a_worker_that_dies_is_replaced(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    runtime: Runtime = app.state.runtime
-    assert runtime.performance is not None
+    workers = pool(app)
     portfolio_id = await make_portfolio(client, alice)
     first = await client.get(f"{V1}/{portfolio_id}/performance", headers=alice.headers)
     assert first.status_code == 200, first.text
 
-    pid = await runtime.performance._run(_ready)
+    pid = await workers._run(_ready)
     assert pid != os.getpid()
     os.kill(pid, signal.SIGKILL)
     again = await client.get(
@@ -149,7 +161,7 @@ async def test_a_worker_that_dies_is_replaced(
         headers=alice.headers,
     )
     assert again.status_code == 200, again.text
-    assert await runtime.performance._run(_ready) != pid
+    assert await workers._run(_ready) != pid
 
 
 async def test_the_answer_is_cached_as_json_text_in_redis_and_served_as_the_same_bytes(
@@ -158,23 +170,23 @@ async def test_the_answer_is_cached_as_json_text_in_redis_and_served_as_the_same
     runtime: Runtime = app.state.runtime
     portfolio_id = await make_portfolio(client, alice)
     shared = create_cache(service_url("FLINT_TEST_REDIS_URL", "Redis"))
+    served = runtime.get(PerformanceService)
+    service = PerformanceService(
+        served.market, shared, pool(app), runtime.sessions, served.risk_free
+    )
     try:
         window = performance.Window(None, utcnow().date(), "SPY", 0.0)
-        async with runtime.sessionmaker() as session:
+        async with runtime.sessions() as session:
             portfolio = await session.get(Portfolio, uuid.UUID(portfolio_id))
             assert portfolio is not None
-            key = performance.cache_key(portfolio, window)
+            key = cache_key(portfolio, window)
             await shared.delete(key)
-            first = await performance.cached_json(
-                session, runtime.market, shared, portfolio, window, runtime.performance
-            )
+            first = await service.json(portfolio, window)
             kept = await shared.get(key)
             assert kept == first.decode()
             # What the cache holds is what is served: nothing is computed again.
             await shared.set(key, '{"from": "the cache"}', expire=60)
-            second = await performance.cached_json(
-                session, runtime.market, shared, portfolio, window, runtime.performance
-            )
+            second = await service.json(portfolio, window)
             assert second == b'{"from": "the cache"}'
             await shared.set(key, kept, expire=60)
             model = Performance.model_validate_json(await shared.get(key))
@@ -187,11 +199,10 @@ async def test_the_answer_is_cached_as_json_text_in_redis_and_served_as_the_same
 async def test_a_portfolio_deleted_before_its_worker_reads_it_is_not_found(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    runtime: Runtime = app.state.runtime
-    assert runtime.performance is not None
+    workers = pool(app)
     portfolio_id = await make_portfolio(client, alice)
     deleted = await client.delete(f"{V1}/{portfolio_id}", headers=alice.headers)
     assert deleted.status_code == 204
     window = performance.Window(None, utcnow().date(), "SPY", 0.0)
     with pytest.raises(NotFound):
-        await runtime.performance.compute(uuid.UUID(portfolio_id), window, complete=False)
+        await workers.compute(uuid.UUID(portfolio_id), window, complete=False)

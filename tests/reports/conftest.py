@@ -13,8 +13,8 @@ import anyio
 import httpx
 from celery.contrib.testing.worker import start_worker
 
+from flint.app.worker import configure
 from flint.config import Settings
-from flint.worker import celery_app, runtime
 from tests.conftest import Account
 from tests.trades.conftest import worker
 
@@ -27,14 +27,14 @@ V1 = "/api/v1/reports"
 async def running_worker(settings: Settings) -> AsyncIterator[None]:
     """A worker thread for the rest of the block, in a test that must act before it starts.
     Started and stopped off the event loop: its runtime runs an event loop of its own."""
-    await anyio.to_thread.run_sync(runtime.configure, settings)
+    celery_app = await anyio.to_thread.run_sync(configure, settings)
     thread = start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30)
     await anyio.to_thread.run_sync(thread.__enter__)
     try:
         yield
     finally:
         await anyio.to_thread.run_sync(thread.__exit__, None, None, None)
-        await anyio.to_thread.run_sync(runtime.configure, None)
+        await anyio.to_thread.run_sync(configure, None)
 
 
 async def request_report(

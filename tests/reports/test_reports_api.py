@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 
 from flint.config import Settings
 from flint.kit.time import utcnow
+from flint.market import MarketData
 from flint.notifications.models import OutboxMessage
 from flint.reports import service, tasks
 from flint.reports.models import Report
@@ -58,14 +59,14 @@ def shown(quantity: float) -> str:
 
 
 async def report_row(app: FastAPI, report_id: str) -> Report:
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         row = await session.get(Report, uuid.UUID(report_id))
         assert row is not None
         return row
 
 
 async def ready_emails(app: FastAPI) -> list[OutboxMessage]:
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         stmt = select(OutboxMessage).where(OutboxMessage.kind == "report")
         return list((await session.execute(stmt)).scalars())
 
@@ -492,13 +493,15 @@ async def test_the_sweep_publishes_a_report_whose_job_was_lost(
     portfolio_id, _, end = await make_portfolio(client, alice)
     runtime = app.state.runtime
     body = ReportIn(type="transactions", portfolio_id=portfolio_id, end=end, format="csv")
-    async with runtime.sessionmaker() as session:  # committed without its after-commit publish
-        report = await service.request(session, runtime.market, uuid.UUID(alice.user_id), body)
+    async with runtime.sessions() as session:  # committed without its after-commit publish
+        report = await service.request(
+            session, runtime.get(MarketData), uuid.UUID(alice.user_id), body
+        )
         await session.commit()
         report_id = str(report.id)
     async with running_worker(settings):
         assert await anyio.to_thread.run_sync(lambda: tasks.sweep.apply().get()) == 0
-        async with runtime.sessionmaker() as session:
+        async with runtime.sessions() as session:
             await session.execute(update(Report).values(updated_at=utcnow() - timedelta(minutes=3)))
             await session.commit()
         assert await anyio.to_thread.run_sync(lambda: tasks.sweep.apply().get()) == 1

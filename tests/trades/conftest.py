@@ -11,19 +11,19 @@ import httpx
 import pytest
 from celery.contrib.testing.worker import start_worker
 
+from flint.app.worker import configure
 from flint.config import Settings
-from flint.worker import celery_app, runtime
 from tests.conftest import Account
 
 
 @pytest.fixture
 def worker(settings: Settings) -> Iterator[None]:
-    runtime.configure(settings)
+    celery_app = configure(settings)
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
             yield
     finally:
-        runtime.configure(None)
+        configure(None)
 
 
 async def link_sandbox(

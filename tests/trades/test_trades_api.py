@@ -26,7 +26,7 @@ def order(account_id: str, **fields: Any) -> dict[str, Any]:
 
 
 async def trade_count(app: FastAPI) -> int:
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(Trade)) or 0)
 
 
@@ -89,7 +89,7 @@ async def test_a_new_user_buys_fractional_bitcoin_and_whole_shares_then_sells_th
     ]
     assert [event["status"] for event in trail] == ["pending", "filled"]
 
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         mails = (await session.execute(select(OutboxMessage.subject))).scalars().all()
     assert any(subject.startswith("Filled: bought 0.01234567 BTC-USD") for subject in mails)
 

@@ -88,7 +88,7 @@ async def test_a_broker_refusal_rejects_the_trade_and_tells_the_user(
     assert trade["status"] == "rejected"
     assert trade["reason"].startswith("Insufficient buying power")
     assert placed_orders(state, trade["tradeId"]) == []
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         mails = (await session.execute(select(OutboxMessage))).scalars().all()
     assert [m.subject for m in mails] == ["Rejected: buy 1 AAPL"]
     assert mails[0].recipient == alice.email

@@ -13,7 +13,7 @@ from tests.conftest import Account, sign_up
 
 
 async def make_superuser(app: FastAPI, user_id: str) -> None:
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         user = await session.get(User, uuid.UUID(user_id))
         assert user is not None
         user.is_superuser = True

@@ -222,7 +222,7 @@ async def test_order_follows_added_at_then_symbol_not_insertion(
         assert (await add(client, alice, asset)).status_code == 201
     noon = datetime(2026, 1, 2, 12, tzinfo=UTC)
     added_at = {"TSLA": noon - timedelta(hours=1), "MSFT": noon, "AAPL": noon, "GOOG": noon}
-    async with app.state.runtime.sessionmaker() as session:
+    async with app.state.runtime.sessions() as session:
         for symbol, moment in added_at.items():
             await session.execute(
                 update(WatchlistItem).where(WatchlistItem.symbol == symbol).values(added_at=moment)

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, status
 
 from flint.accounts import service
+from flint.accounts.deps import AccountsDep, OwnedAccount
 from flint.accounts.models import AccountHolding, AccountTransaction, LinkedAccount
 from flint.accounts.schemas import (
     AccountDetail,
@@ -21,19 +21,11 @@ from flint.accounts.schemas import (
     SyncQueued,
     TransactionOut,
 )
-from flint.db import SessionDep, after_commit
-from flint.deps import CurrentUser
+from flint.db import SessionDep
 from flint.errors import problem_responses
+from flint.users import CurrentUser
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
-
-
-async def get_accounts_context(request: Request) -> service.Accounts:
-    context: service.Accounts = request.app.state.runtime.accounts
-    return context
-
-
-AccountsDep = Annotated[service.Accounts, Depends(get_accounts_context)]
 
 
 def summary(account: LinkedAccount) -> AccountSummary:
@@ -132,13 +124,11 @@ async def list_accounts(user: CurrentUser, session: SessionDep) -> Accounts:
     responses=problem_responses(401, 404, 422),
 )
 async def read_account(
-    accountId: uuid.UUID,
-    user: CurrentUser,
+    account: OwnedAccount,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> AccountDetail:
-    account = await service.get_account(session, user.id, accountId)
     rows, next_cursor = await service.transactions_page(session, account, limit, cursor)
     held = await service.holdings(session, account)
     return AccountDetail(
@@ -155,16 +145,8 @@ async def read_account(
     summary="Sync the account (and the others of its link) from the provider, in the background",
     responses=problem_responses(401, 404, 422),
 )
-async def sync(accountId: uuid.UUID, user: CurrentUser, session: SessionDep) -> SyncQueued:
-    account = await service.get_account(session, user.id, accountId)
-    link_id = account.link_id
-
-    async def _queue() -> None:
-        from flint.accounts.tasks import enqueue_sync
-
-        await enqueue_sync(link_id)
-
-    after_commit(session, _queue)
+async def sync(account: OwnedAccount, session: SessionDep) -> SyncQueued:
+    service.request_sync(session, account)
     return SyncQueued(account_id=account.id)
 
 
@@ -176,7 +158,5 @@ async def sync(accountId: uuid.UUID, user: CurrentUser, session: SessionDep) -> 
     "holdings and transactions; trades placed through it stay in your history.",
     responses=problem_responses(401, 404, 422),
 )
-async def unlink(
-    accountId: uuid.UUID, user: CurrentUser, session: SessionDep, ctx: AccountsDep
-) -> None:
-    await service.unlink(session, ctx, user.id, accountId)
+async def unlink(account: OwnedAccount, session: SessionDep, ctx: AccountsDep) -> None:
+    await service.unlink(session, ctx, account)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 
 import structlog
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flint import jobs
 from flint.accounts.models import (
     AccountHolding,
     AccountLink,
@@ -23,11 +25,11 @@ from flint.accounts.models import (
     LinkedAccount,
     ProviderIdentity,
 )
-from flint.brokerage.registry import AccountProviders, credential_box
-from flint.brokerage.types import (
+from flint.brokerage import (
     AccountGone,
     AccountProvider,
     AccountProviderError,
+    AccountProviders,
     Capability,
     Credentials,
     Identity,
@@ -35,16 +37,13 @@ from flint.brokerage.types import (
     ProviderAccount,
     Transaction,
 )
-from flint.config import Settings
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.crypto import CredentialBox
 from flint.kit.paging import newest_first
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
-from flint.market.service import MarketData
-from flint.notifications.kinds import NotificationKind
-from flint.notifications.service import notify
-from flint.portfolio import following
+from flint.notifications import NotificationKind, notify
+from flint.users import LinkedAccountSummary
 
 log = structlog.get_logger(__name__)
 
@@ -53,17 +52,27 @@ RESYNC_OVERLAP = timedelta(days=10)
 settle (and may change) within days."""
 
 
+class AccountListener(Protocol):
+    """Told what happens to accounts, in the same transaction (a higher feature that mirrors
+    them, such as portfolio following; the composition root wires it)."""
+
+    async def account_synced(self, session: AsyncSession, account: LinkedAccount) -> None:
+        """``account`` was just synced; its holdings and transactions are flushed."""
+        ...
+
+    async def accounts_unlinked(self, session: AsyncSession, account_ids: list[uuid.UUID]) -> None:
+        """These accounts were unlinked (their holdings and transactions are gone)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Accounts:
-    """What the services need from the runtime."""
+    """What the services need from the runtime: the providers this server offers, the key box
+    that seals their credentials, and who listens to account events."""
 
     providers: AccountProviders
     box: CredentialBox
-
-    @classmethod
-    def build(cls, settings: Settings, market: MarketData) -> Accounts:
-        """The providers this server offers and the key box, as every process builds them."""
-        return cls(AccountProviders(settings, market), credential_box(settings))
+    listeners: tuple[AccountListener, ...] = ()
 
 
 def _unavailable(provider: str, exc: ProviderError) -> ServiceUnavailable:
@@ -190,6 +199,24 @@ async def credentials_for(
     return provider, identity, ctx.box.open(record.sealed_credentials)
 
 
+async def account_credentials(
+    session: AsyncSession, ctx: Accounts, account: LinkedAccount, *, field: str
+) -> tuple[AccountProvider, Identity, Credentials]:
+    """`credentials_for` the account's link; AccountGone once it was removed."""
+    record = await session.get(AccountLink, account.link_id)
+    if record is None:
+        raise AccountGone(account.provider, "the account is no longer linked")
+    return await credentials_for(session, ctx, record, field=field)
+
+
+SYNC_LINK = "flint.accounts.sync_link"
+
+
+def request_sync(session: AsyncSession, account: LinkedAccount) -> None:
+    """Sync the account's link in the background, once this transaction has committed."""
+    jobs.enqueue(session, SYNC_LINK, str(account.link_id))
+
+
 async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) -> int:
     """Bring every active account of the link up to date; returns the accounts synced. A
     provider that no longer honours the link marks it broken (the accounts keep their last
@@ -222,7 +249,8 @@ async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) ->
         account.sync_error = None
         account.last_synced_at = utcnow()
         synced += 1
-        await following.sync_followers(session, ctx.providers.market, account)
+        for listener in ctx.listeners:
+            await listener.account_synced(session, account)
     if gone and not was_broken:
         await _tell_broken(session, record, gone)
     elif was_broken and accounts and synced == len(accounts):
@@ -356,10 +384,57 @@ async def get_account(
     session: AsyncSession, user_id: uuid.UUID, account_id: uuid.UUID
 ) -> LinkedAccount:
     """The caller's account; anyone else's, or an unlinked one, is 404."""
-    account = await session.get(LinkedAccount, account_id)
-    if account is None or account.user_id != user_id or account.unlinked_at is not None:
+    account = await find_account(session, user_id, account_id)
+    if account is None or account.unlinked_at is not None:
         raise NotFound(f"No account {account_id}.")
     return account
+
+
+async def load_account(session: AsyncSession, account_id: uuid.UUID) -> LinkedAccount | None:
+    """Any account by id, for work done on its owner's behalf (a trade's worker)."""
+    return await session.get(LinkedAccount, account_id)
+
+
+async def find_account(
+    session: AsyncSession, user_id: uuid.UUID, account_id: uuid.UUID
+) -> LinkedAccount | None:
+    """The user's account, linked or no longer; None for anyone else's or an unknown one."""
+    account = await session.get(LinkedAccount, account_id)
+    if account is None or account.user_id != user_id:
+        return None
+    return account
+
+
+async def summaries(session: AsyncSession, user_id: uuid.UUID) -> list[LinkedAccountSummary]:
+    """The user's linked accounts as their profile lists them."""
+    return [
+        LinkedAccountSummary(
+            account_id=account.id, provider=account.provider, name=account.name, type=account.type
+        )
+        for account in await list_accounts(session, user_id)
+    ]
+
+
+async def activities(session: AsyncSession, account: LinkedAccount) -> list[Transaction]:
+    """What the account's last sync stored of its transactions, as the provider reported them."""
+    stored = await session.execute(
+        select(AccountTransaction).where(AccountTransaction.account_id == account.id)
+    )
+    return [
+        Transaction(
+            id=row.provider_transaction_id,
+            date=row.date,
+            amount=row.amount,
+            description=row.description,
+            currency=row.currency,
+            status=row.status,
+            type=row.type,
+            symbol=row.symbol,
+            quantity=row.quantity,
+            price=row.price,
+        )
+        for row in stored.scalars()
+    ]
 
 
 async def holdings(session: AsyncSession, account: LinkedAccount) -> list[AccountHolding]:
@@ -390,13 +465,10 @@ async def transactions_page(
 # --- unlinking -----------------------------------------------------------------------------
 
 
-async def unlink(
-    session: AsyncSession, ctx: Accounts, user_id: uuid.UUID, account_id: uuid.UUID
-) -> None:
+async def unlink(session: AsyncSession, ctx: Accounts, account: LinkedAccount) -> None:
     """Unlink the account's whole link: revoke it at the provider where it can be revoked
     (failures there are logged, never kept from the user), delete the credentials, holdings
     and transactions; the account rows stay for the trade history."""
-    account = await get_account(session, user_id, account_id)
     record = await session.get(AccountLink, account.link_id)
     assert record is not None
     if record.sealed_credentials is not None:
@@ -410,6 +482,7 @@ async def unlink(
     record.sealed_credentials = None
     record.unlinked_at = now
     ids = select(LinkedAccount.id).where(LinkedAccount.link_id == record.id)
+    account_ids = list((await session.execute(ids)).scalars())
     await session.execute(delete(AccountHolding).where(AccountHolding.account_id.in_(ids)))
     await session.execute(delete(AccountTransaction).where(AccountTransaction.account_id.in_(ids)))
     await session.execute(
@@ -417,7 +490,8 @@ async def unlink(
         .where(LinkedAccount.link_id == record.id, LinkedAccount.unlinked_at.is_(None))
         .values(unlinked_at=now, balance_current=None, balance_available=None)
     )
-    await following.release(session, record.id)
+    for listener in ctx.listeners:
+        await listener.accounts_unlinked(session, account_ids)
     await session.flush()
 
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
-
-import anyio
 
 from flint.accounts import service
 from flint.db import commit
+from flint.jobs import celery_app, run_async, runtime
 from flint.kit.vendor_errors import ProviderError
-from flint.worker import celery_app, run_async, runtime
 
 
 @celery_app.task(
-    name="flint.accounts.sync_link",
+    name=service.SYNC_LINK,
     autoretry_for=(ProviderError,),
     retry_backoff=30,
     retry_backoff_max=1800,
@@ -23,8 +20,10 @@ from flint.worker import celery_app, run_async, runtime
 )
 def sync_link(link_id: str) -> int:
     async def _run() -> int:
-        async with runtime.sessionmaker()() as session:
-            synced = await service.sync_link(session, runtime.accounts(), uuid.UUID(link_id))
+        process = runtime()
+        async with process.sessions() as session:
+            accounts = process.get(service.Accounts)
+            synced = await service.sync_link(session, accounts, uuid.UUID(link_id))
             await commit(session)
             return synced
 
@@ -34,15 +33,10 @@ def sync_link(link_id: str) -> int:
 @celery_app.task(name="flint.accounts.sync_all")
 def sync_all() -> int:
     async def _run() -> list[uuid.UUID]:
-        async with runtime.sessionmaker()() as session:
+        async with runtime().sessions() as session:
             return await service.active_links(session)
 
     links = run_async(_run())
     for link_id in links:
         sync_link.delay(str(link_id))
     return len(links)
-
-
-async def enqueue_sync(link_id: uuid.UUID) -> None:
-    """Publishing is blocking I/O in kombu, so it happens on a worker thread."""
-    await anyio.to_thread.run_sync(partial(sync_link.delay, str(link_id)))

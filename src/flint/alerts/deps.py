@@ -10,7 +10,7 @@ from fastapi import Depends, Path
 from flint.alerts import service
 from flint.alerts.models import Alert
 from flint.db import SessionDep
-from flint.deps import CurrentUserId
+from flint.users import CurrentUserId
 
 
 async def owned_alert(

@@ -14,7 +14,7 @@ arriving out of order cannot re-arm an alert a newer quote fired (nor fire it tw
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,13 +27,10 @@ from flint.alerts.models import Alert
 from flint.alerts.schemas import AlertCondition, AlertState
 from flint.db import Price, UTCDateTime, commit
 from flint.kit.time import utcnow
-from flint.market.providers.types import Quote
-from flint.notifications.kinds import NotificationKind
-from flint.notifications.service import notify
+from flint.market import Quote, QuoteListener
+from flint.notifications import NotificationKind, notify
 
 log = structlog.get_logger(__name__)
-
-QuoteListener = Callable[[Sequence[Quote]], Awaitable[None]]
 
 
 def holds(condition: str, threshold: Decimal, quote: Quote) -> bool:

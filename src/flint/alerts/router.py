@@ -7,8 +7,10 @@ from flint.alerts.deps import OwnedAlert
 from flint.alerts.models import Alert
 from flint.alerts.schemas import CONDITIONS_DOC, AlertIn, AlertOut, Alerts
 from flint.db import SessionDep
-from flint.deps import CurrentUserId, RuntimeDep
 from flint.errors import problem_responses
+from flint.market import MarketDep
+from flint.runtime import SettingsDep
+from flint.users import CurrentUserId
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -42,11 +44,13 @@ def alert_out(alert: Alert) -> AlertOut:
     responses=problem_responses(400, 401, 409, 422),
 )
 async def create_alert(
-    body: AlertIn, user_id: CurrentUserId, session: SessionDep, runtime: RuntimeDep
+    body: AlertIn,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    market: MarketDep,
+    settings: SettingsDep,
 ) -> AlertOut:
-    alert = await service.create(
-        session, runtime.market, user_id, body, limit=runtime.settings.alerts_max_per_user
-    )
+    alert = await service.create(session, market, user_id, body, limit=settings.alerts_max_per_user)
     return alert_out(alert)
 
 

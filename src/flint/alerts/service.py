@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flint.alerts.models import Alert
 from flint.alerts.schemas import AlertIn, AlertState
 from flint.errors import Conflict, NotFound, ValidationFailed
-from flint.market.service import MarketData
-from flint.users.models import User
+from flint.market import MarketData
+from flint.users import User
 
 
 async def create(
@@ -61,3 +61,8 @@ async def get(session: AsyncSession, user_id: uuid.UUID, alert_id: uuid.UUID) ->
 async def delete(session: AsyncSession, alert: Alert) -> None:
     await session.delete(alert)
     await session.flush()
+
+
+async def watched_symbols(session: AsyncSession) -> list[str]:
+    """Every symbol some alert is on: the quote refresh keeps them fresh, watched or not."""
+    return list((await session.execute(select(Alert.symbol).distinct())).scalars())

@@ -85,10 +85,11 @@ def worker(
     ] = None,
 ) -> None:
     """Start a Celery worker (FLINT_BROKER_URL; unset: the server-less SQLite transport)."""
+    from flint.app.worker import configure
     from flint.config import get_settings
-    from flint.worker import celery_app
 
     settings = get_settings()
+    celery_app = configure(settings)
     argv = [
         "worker",
         f"--pool={pool}",
@@ -110,11 +111,12 @@ def worker(
 @app.command()
 def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
     """Start the periodic scheduler (run exactly one in a deployment)."""
+    from flint.app.worker import configure
     from flint.config import get_settings
-    from flint.worker import celery_app
 
-    schedule = get_settings().ensure_data_dir() / "beat-schedule"
-    celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+    settings = get_settings()
+    schedule = settings.ensure_data_dir() / "beat-schedule"
+    configure(settings).start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
 
 
 @app.command()
@@ -184,13 +186,13 @@ def backfill(
     import asyncio
     from datetime import date, timedelta
 
+    from flint.app.runtime import build_runtime
     from flint.config import get_settings
-    from flint.db import commit, create_engine, create_sessionmaker
+    from flint.db import commit
     from flint.errors import FlintError
-    from flint.kit.cache import create_cache
     from flint.kit.symbols import normalize_symbol
     from flint.kit.time import utcnow
-    from flint.market.providers.factory import build_market
+    from flint.market import MarketData
 
     try:
         wanted = [normalize_symbol(symbol) for symbol in symbols]
@@ -201,18 +203,14 @@ def backfill(
     settings = get_settings()
 
     async def run() -> dict[str, int]:
-        engine = create_engine(settings.resolved_database_url)
-        cache = create_cache(settings.redis_url)
-        market = build_market(settings, cache)
+        runtime = build_runtime(settings, "cli")
         try:
-            async with create_sessionmaker(engine)() as session:
-                written = await market.backfill(session, wanted, first, last)
+            async with runtime.sessions() as session:
+                written = await runtime.get(MarketData).backfill(session, wanted, first, last)
                 await commit(session)
                 return written
         finally:
-            await market.aclose()
-            await cache.close()
-            await engine.dispose()
+            await runtime.aclose()
 
     try:
         written = asyncio.run(run())

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI
@@ -16,38 +14,25 @@ from fastapi_offline import FastAPIOffline
 
 from flint import __version__
 from flint.accounts.router import router as accounts_router
-from flint.accounts.service import Accounts
-from flint.alerts.evaluation import listener as alert_listener
 from flint.alerts.router import router as alerts_router
 from flint.app.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.app.ops import router as ops_router
+from flint.app.runtime import build_runtime
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
-from flint.auth.service import AuthConfig
-from flint.auth.throttle import LoginThrottle
 from flint.config import Settings, get_settings
-from flint.db import create_engine, create_sessionmaker
-from flint.deps import Runtime
 from flint.errors import document_problems, install_error_handlers
-from flint.kit.cache import create_cache
 from flint.kit.logging import configure_logging
-from flint.kit.ratelimit import make_storage
-from flint.kit.secrets import load_or_create_key
-from flint.market.providers.factory import build_market
 from flint.market.router import router as market_router
-from flint.market.stream import QuoteHub, create_broadcast
 from flint.market.ws import redact_query_tokens
 from flint.market.ws import router as market_stream_router
 from flint.notifications.router import router as notifications_router
 from flint.portfolio.assets.router import router as assets_router
 from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.router import router as portfolio_router
-from flint.portfolio.workers import PerformancePool
 from flint.reports.router import router as reports_router
 from flint.trades.router import router as trades_router
-from flint.users.principals import Principals
 from flint.users.router import router as users_router
-from flint.users.tokens import TokenIssuer
 from flint.watchlist.router import router as watchlist_router
 
 API_ROUTERS: list[APIRouter] = [
@@ -80,57 +65,6 @@ Flint is a self-hostable backend for personal finance and investing.
 """
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    settings.ensure_data_dir()
-    engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
-    secret = (
-        settings.jwt_secret.get_secret_value()
-        if settings.jwt_secret
-        else load_or_create_key(settings.data_dir / "jwt.key")
-    )
-    cache = create_cache(settings.redis_url)
-    sessionmaker = create_sessionmaker(engine)
-    market = build_market(settings, cache)
-    stream = QuoteHub(
-        market,
-        sessionmaker,
-        create_broadcast(settings.redis_url, settings.stream_channel),
-        poll_seconds=settings.stream_poll_seconds,
-        queue_size=settings.stream_queue_size,
-        max_symbols=settings.stream_max_symbols,
-        ping_seconds=settings.stream_ping_seconds,
-        on_quotes=alert_listener(sessionmaker),
-    )
-    tokens = TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes))
-    return Runtime(
-        settings=settings,
-        cache=cache,
-        market=market,
-        engine=engine,
-        sessionmaker=sessionmaker,
-        auth=AuthConfig(
-            tokens=tokens,
-            refresh_ttl=timedelta(days=settings.refresh_token_days),
-            reset_ttl=timedelta(minutes=settings.reset_token_minutes),
-            public_url=settings.resolved_public_url,
-        ),
-        login_throttle=LoginThrottle(
-            make_storage(settings.redis_url),
-            per_email=settings.login_max_failures_per_email,
-            per_ip=settings.login_max_failures_per_ip,
-            window_minutes=settings.login_failure_window_minutes,
-        ),
-        stream=stream,
-        principals=Principals(tokens, cache, engine, settings.principal_cache_seconds),
-        accounts=Accounts.build(settings, market),
-        performance=(
-            PerformancePool(settings.resolved_database_url, settings.performance_workers)
-            if settings.performance_workers
-            else None
-        ),
-    )
-
-
 def _operation_id(route: APIRoute) -> str:
     tag = str(route.tags[0]) if route.tags else "flint"
     return f"{tag}-{route.name}".replace("_", "-")
@@ -140,19 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
     redact_query_tokens()
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, "api")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        warming: asyncio.Task[None] | None = None
         try:
-            await runtime.stream.start()
-            if runtime.performance is not None:  # start the processes without holding up start-up
-                warming = asyncio.create_task(runtime.performance.warm())
+            await runtime.start()
             yield
         finally:
-            if warming is not None:
-                warming.cancel()
             await runtime.aclose()
 
     app = FastAPIOffline(
@@ -166,7 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     document_problems(app)
     app.state.runtime = runtime
-    app.state.sessionmaker = runtime.sessionmaker
+    app.state.sessionmaker = runtime.sessions
+    app.state.read_sessionmaker = runtime.readers
 
     install_error_handlers(app)
     app.include_router(ops_router)

@@ -10,12 +10,13 @@ from flint.accounts.models import (
 from flint.alerts.models import Alert
 from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.db import Base
+from flint.idempotency import IdempotencyKey
 from flint.market.models import MarketBar, MarketQuote
 from flint.notifications.models import Notification, NotificationPreference, OutboxMessage
 from flint.portfolio.assets.models import CustomAsset, CustomAssetPrice
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.reports.models import Report
-from flint.trades.models import IdempotencyKey, Trade, TradeEvent
+from flint.trades.models import Trade, TradeEvent
 from flint.users.models import User
 from flint.watchlist.models import WatchlistItem
 

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from flint.deps import Runtime, RuntimeDep
 from flint.kit.schema import ApiModel
+from flint.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
 
 CHECK_TIMEOUT_SECONDS = 3.0
+
+
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 class Health(ApiModel):

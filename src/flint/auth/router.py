@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from flint.auth import service
+from flint.auth.deps import AuthDep, ThrottleDep, client_ip
 from flint.auth.schemas import (
     LoginRequest,
     Message,
@@ -18,10 +19,8 @@ from flint.auth.schemas import (
     TokenPair,
 )
 from flint.db import SessionDep, after_commit
-from flint.deps import CurrentUser, RuntimeDep, client_ip
 from flint.errors import problem_responses
-from flint.users.schemas import UserProfile
-from flint.users.service import profile
+from flint.users import CurrentUser, PrincipalsDep, ProfilesDep, UserProfile
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -53,12 +52,16 @@ async def register(body: RegisterRequest, session: SessionDep) -> RegisterRespon
     responses=problem_responses(400, 401, 422, 429),
 )
 async def login(
-    body: LoginRequest, session: SessionDep, runtime: RuntimeDep, request: Request
+    body: LoginRequest,
+    session: SessionDep,
+    config: AuthDep,
+    throttle: ThrottleDep,
+    request: Request,
 ) -> TokenPair:
     tokens = await service.login(
         session,
-        runtime.auth,
-        runtime.login_throttle,
+        config,
+        throttle,
         email=body.email,
         password=body.password,
         client_ip=client_ip(request),
@@ -75,13 +78,14 @@ async def login(
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
-    runtime: RuntimeDep,
+    config: AuthDep,
+    throttle: ThrottleDep,
     request: Request,
 ) -> OAuth2TokenResponse:
     tokens = await service.login(
         session,
-        runtime.auth,
-        runtime.login_throttle,
+        config,
+        throttle,
         email=form.username,
         password=form.password,
         client_ip=client_ip(request),
@@ -100,8 +104,8 @@ async def token(
     "every token descended from the same sign-in.",
     responses=problem_responses(400, 401, 422),
 )
-async def refresh(body: RefreshRequest, session: SessionDep, runtime: RuntimeDep) -> TokenPair:
-    return _pair(await service.refresh(session, runtime.auth, body.refresh_token))
+async def refresh(body: RefreshRequest, session: SessionDep, config: AuthDep) -> TokenPair:
+    return _pair(await service.refresh(session, config, body.refresh_token))
 
 
 @router.post(
@@ -115,8 +119,8 @@ async def logout(body: RefreshRequest, session: SessionDep, user: CurrentUser) -
 
 
 @router.get("/me", summary="The signed-in user", responses=problem_responses(401))
-async def me(user: CurrentUser, session: SessionDep) -> UserProfile:
-    return await profile(session, user)
+async def me(user: CurrentUser, session: SessionDep, profiles: ProfilesDep) -> UserProfile:
+    return await profiles.of(session, user)
 
 
 @router.post(
@@ -126,8 +130,8 @@ async def me(user: CurrentUser, session: SessionDep) -> UserProfile:
     description="Answers the same whether or not the email has an account.",
     responses=problem_responses(400, 422),
 )
-async def reset_password(body: ResetRequest, session: SessionDep, runtime: RuntimeDep) -> Message:
-    await service.request_password_reset(session, runtime.auth, body.email)
+async def reset_password(body: ResetRequest, session: SessionDep, config: AuthDep) -> Message:
+    await service.request_password_reset(session, config, body.email)
     return Message(message=RESET_MESSAGE)
 
 
@@ -138,8 +142,8 @@ async def reset_password(body: ResetRequest, session: SessionDep, runtime: Runti
     responses=problem_responses(400, 422),
 )
 async def reset_password_confirm(
-    body: ResetConfirm, session: SessionDep, runtime: RuntimeDep
+    body: ResetConfirm, session: SessionDep, principals: PrincipalsDep
 ) -> Message:
     user_id = await service.confirm_password_reset(session, body.token, body.new_password)
-    after_commit(session, lambda: runtime.principals.forget(user_id))
+    after_commit(session, lambda: principals.forget(user_id))
     return Message(message="Your password has been changed. Sign in again.")

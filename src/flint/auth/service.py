@@ -18,10 +18,8 @@ from flint.auth.throttle import LoginThrottle
 from flint.errors import Conflict, Unauthorized, ValidationFailed, field_error
 from flint.kit.secrets import new_token, token_digest
 from flint.kit.time import utcnow
-from flint.notifications.kinds import NotificationKind
-from flint.notifications.service import notify
-from flint.users.models import User
-from flint.users.tokens import TokenIssuer
+from flint.notifications import NotificationKind, notify
+from flint.users import TokenIssuer, User
 
 log = structlog.get_logger(__name__)
 

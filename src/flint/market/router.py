@@ -3,26 +3,19 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
-from flint.db import SessionDep, commit
-from flint.deps import CurrentUserId, RuntimeDep
+from flint.db import SessionDep, SessionsDep, commit
 from flint.errors import problem_responses
 from flint.kit.symbols import SYMBOL_RULE, Symbol
 from flint.kit.time import utcnow
+from flint.market.deps import MarketDep
 from flint.market.providers.types import Interval
 from flint.market.schemas import HistoricalBar, History, RealTimeQuote, SearchResult, SearchResults
-from flint.market.service import MarketData
+from flint.users import CurrentUserId
 
 router = APIRouter(prefix="/market", tags=["market"])
 
-
-async def get_market(request: Request) -> MarketData:
-    market: MarketData = request.app.state.runtime.market
-    return market
-
-
-MarketDep = Annotated[MarketData, Depends(get_market)]
 SymbolPath = Annotated[Symbol, Path(description=SYMBOL_RULE, examples=["AAPL"])]
 
 
@@ -33,11 +26,12 @@ SymbolPath = Annotated[Symbol, Path(description=SYMBOL_RULE, examples=["AAPL"])]
     "returned with `stale: true`; with none stored, 503 names each provider's failure.",
     responses=problem_responses(401, 404, 422, 503),
 )
-async def real_time(symbol: SymbolPath, runtime: RuntimeDep, _: CurrentUserId) -> RealTimeQuote:
-    market = runtime.market
+async def real_time(
+    symbol: SymbolPath, market: MarketDep, sessions: SessionsDep, _: CurrentUserId
+) -> RealTimeQuote:
     view = await market.cached_quote(symbol)
     if view is None:  # only a miss needs a transaction: the fetched quote is stored
-        async with runtime.sessionmaker() as session:
+        async with sessions() as session:
             view = await market.quote(session, symbol)
             await commit(session)
     quote = view.quote

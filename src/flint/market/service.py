@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 import structlog
 from cashews import Cache
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
@@ -375,16 +374,6 @@ def closed_sessions(calendar: str, start: date, end: date, now: datetime) -> lis
 
 
 REFRESH_BATCH = 50
-
-
-async def watched_symbols(session: AsyncSession) -> list[str]:
-    """Every symbol some user watches or has a price alert on (portfolio holdings join this
-    list when they exist)."""
-    from flint.alerts.models import Alert
-    from flint.watchlist.models import WatchlistItem
-
-    result = await session.execute(select(WatchlistItem.symbol).union(select(Alert.symbol)))
-    return sorted(set(result.scalars()))  # in Python: collations order "^GSPC" differently
 
 
 def batches(items: Sequence[T], size: int) -> list[Sequence[T]]:

@@ -92,6 +92,11 @@ class Universe:
         key = symbol.strip().upper()
         return self._by_symbol.get(key) or self._by_symbol.get(key.replace(".", "-"))
 
+    def instrument(self, symbol: str) -> Instrument | None:
+        """`get`, under the name `MarketData` answers it by, so either can say what a symbol
+        is (a performance process has the universe and no providers)."""
+        return self.get(symbol)
+
     def search(self, query: str, limit: int = 10) -> list[Instrument]:
         """Instruments matching ``query``, best first, at most ``limit`` (clamped to 1..50).
 

@@ -30,10 +30,12 @@ import logging
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, WebSocket
+from fastapi import APIRouter, Depends, Query, WebSocket
 
-from flint.deps import Runtime
 from flint.errors import Unauthorized
+from flint.market.stream import QuoteHub
+from flint.runtime import part
+from flint.users import Principals, PrincipalsDep
 
 router = APIRouter(prefix="/market", tags=["market"])
 
@@ -43,17 +45,18 @@ CLOSE_UNAUTHORIZED = 4401
 @router.websocket("/ws", name="quote_stream")
 async def quote_stream(
     websocket: WebSocket,
+    hub: Annotated[QuoteHub, Depends(part(QuoteHub))],
+    principals: PrincipalsDep,
     token: Annotated[str | None, Query(description="An access token.")] = None,
 ) -> None:
-    runtime: Runtime = websocket.app.state.runtime
     await websocket.accept()
     if token is None:
-        token = await _first_message_token(websocket, runtime.stream.auth_timeout)
-    if not token or not await _is_valid(runtime, token):
+        token = await _first_message_token(websocket, hub.auth_timeout)
+    if not token or not await _is_valid(principals, token):
         with contextlib.suppress(Exception):  # the client may be gone already
             await websocket.close(CLOSE_UNAUTHORIZED, "a valid access token is needed")
         return
-    await runtime.stream.serve(websocket)
+    await hub.serve(websocket)
 
 
 async def _first_message_token(websocket: WebSocket, within: float) -> str | None:
@@ -73,9 +76,9 @@ async def _first_message_token(websocket: WebSocket, within: float) -> str | Non
     return None
 
 
-async def _is_valid(runtime: Runtime, token: str) -> bool:
+async def _is_valid(principals: Principals, token: str) -> bool:
     try:
-        await runtime.principals.authenticate(token)
+        await principals.authenticate(token)
     except Unauthorized:
         return False
     return True

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Path
 
 from flint.db import SessionDep
-from flint.deps import CurrentUserId
 from flint.notifications import inbox
 from flint.notifications.models import Notification
+from flint.users import CurrentUserId
 
 
 async def owned_notification(

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from flint.db import SessionDep
-from flint.deps import CurrentUserId
 from flint.errors import problem_responses
 from flint.notifications import inbox, preferences
 from flint.notifications.deps import OwnedNotification
@@ -20,6 +19,7 @@ from flint.notifications.schemas import (
     PreferencesIn,
     PreferencesOut,
 )
+from flint.users import CurrentUserId
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 

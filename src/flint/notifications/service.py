@@ -17,18 +17,19 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flint import jobs
 from flint.config import Settings
-from flint.db import after_commit
 from flint.kit.time import utcnow
 from flint.notifications import email, preferences, sms
 from flint.notifications.errors import DeliveryError, Undeliverable
 from flint.notifications.kinds import Channel, NotificationKind
 from flint.notifications.models import Notification, OutboxMessage
-from flint.users.models import User
+from flint.users import User
 
 log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 8
+DELIVER = "flint.notifications.deliver"
 MAYBE_SENT = "maybeSentSince"
 """Payload key: when an attempt that may have reached the provider started."""
 
@@ -104,14 +105,7 @@ async def queue_email(
 async def _queue(session: AsyncSession, message: OutboxMessage) -> OutboxMessage:
     session.add(message)
     await session.flush()
-    message_id = message.id
-
-    async def _dispatch() -> None:
-        from flint.notifications.tasks import enqueue_delivery
-
-        await enqueue_delivery(message_id)
-
-    after_commit(session, _dispatch)
+    jobs.enqueue(session, DELIVER, str(message.id))
     return message
 
 

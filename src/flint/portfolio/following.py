@@ -41,13 +41,12 @@ import structlog
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.accounts.models import AccountHolding, AccountTransaction, LinkedAccount
-from flint.brokerage.types import Transaction
+from flint import accounts
+from flint.accounts import AccountHolding, LinkedAccount
 from flint.errors import FlintError, NotFound, ValidationFailed
 from flint.kit.symbols import normalize_symbol
 from flint.kit.time import utcnow
-from flint.market.providers.types import Interval
-from flint.market.service import MarketData
+from flint.market import Interval, MarketData
 from flint.portfolio import mirror, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import PortfolioCreate
@@ -93,8 +92,8 @@ async def followable(
 ) -> LinkedAccount:
     """The caller's linked brokerage account: another user's or an unknown one is 404, an
     unlinked or a non-brokerage one 422 at ``where``."""
-    account = await session.get(LinkedAccount, account_id)
-    if account is None or account.user_id != user_id:
+    account = await accounts.find_account(session, user_id, account_id)
+    if account is None:
         raise NotFound(f"No account {account_id}.")
     if account.unlinked_at is not None:
         detail = f"Account {account_id} is no longer linked; link it again to follow it."
@@ -160,16 +159,31 @@ async def sync_followers(session: AsyncSession, market: MarketData, account: Lin
     return len(portfolios)
 
 
-async def release(session: AsyncSession, link_id: uuid.UUID) -> None:
-    """The link's accounts were unlinked: their portfolios stop following and keep their
+async def release(session: AsyncSession, account_ids: list[uuid.UUID]) -> None:
+    """These accounts were unlinked: their portfolios stop following and keep their
     ledgers."""
-    accounts = select(LinkedAccount.id).where(LinkedAccount.link_id == link_id)
+    if not account_ids:
+        return
     await session.execute(
         update(Portfolio)
-        .where(Portfolio.account_id.in_(accounts))
+        .where(Portfolio.account_id.in_(account_ids))
         .values(account_id=None)
         .execution_options(synchronize_session="fetch")
     )
+
+
+@dataclass(frozen=True)
+class Followers:
+    """Following told what happens to accounts (an `accounts.AccountListener`: the composition
+    root hands it to the accounts feature, which sits below this one)."""
+
+    market: MarketData
+
+    async def account_synced(self, session: AsyncSession, account: LinkedAccount) -> None:
+        await sync_followers(session, self.market, account)
+
+    async def accounts_unlinked(self, session: AsyncSession, account_ids: list[uuid.UUID]) -> None:
+        await release(session, account_ids)
 
 
 async def _lock(session: AsyncSession, stmt: Select[Portfolio]) -> list[Portfolio]:
@@ -265,36 +279,13 @@ async def _reconciliation(
 async def _account_state(
     session: AsyncSession, market: MarketData, account: LinkedAccount, report: Report
 ) -> tuple[mirror.Mirrored, dict[str, AccountHolding]]:
-    stored = await session.execute(
-        select(AccountTransaction).where(AccountTransaction.account_id == account.id)
-    )
-    activities = [
-        Transaction(
-            id=row.provider_transaction_id,
-            date=row.date,
-            amount=row.amount,
-            description=row.description,
-            currency=row.currency,
-            status=row.status,
-            type=row.type,
-            symbol=row.symbol,
-            quantity=row.quantity,
-            price=row.price,
-        )
-        for row in stored.scalars()
-    ]
     known = _known(market)
-    mirrored = mirror.mirror(activities, known)
+    mirrored = mirror.mirror(await accounts.activities(session, account), known)
     for reason, count in sorted(mirrored.skipped.items()):
         report.notes.append(f"{reason}: {count} skipped")
     report.skipped = sum(mirrored.skipped.values())
-    holdings = await session.execute(
-        select(AccountHolding)
-        .where(AccountHolding.account_id == account.id)
-        .order_by(AccountHolding.symbol)
-    )
     held: dict[str, AccountHolding] = {}
-    for holding in holdings.scalars():
+    for holding in await accounts.holdings(session, account):
         symbol = known(holding.symbol)
         if symbol is None:
             report.notes.append(f"holding {holding.symbol}: unknown symbol; not mirrored")

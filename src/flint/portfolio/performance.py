@@ -1,12 +1,11 @@
-"""A portfolio's performance: valuation (`valuation`) plus metrics (`metrics`), in the base
-currency, cached per ledger version as the API's JSON.
+"""What a portfolio's performance is computed from: the ledger and the closes, in the base
+currency (the figures themselves: `figures`; where and when they are computed: `computing`).
 
 Prices are the stored daily closes (`prices`: read for all symbols at once and kept in memory
 until a write touches them). Each listed symbol needs every closed session from its first
 transaction on; when storage lacks some, `load` raises HistoryMissing, the caller fetches them
 (`MarketData.backfill_windows`) and loads again, valuing with what there is if a provider has
-none. The API computes in worker processes (`workers`); reports and a pool-less API compute
-here, off the event loop. A symbol quoted in another currency is converted with the daily close of
+none. A symbol quoted in another currency is converted with the daily close of
 its FX pair (``EURUSD=X``, or the inverse pair); pence (``GBp``) are pounds / 100. Purchase
 prices and cash amounts are converted at the rate of their own day. A custom asset
 (``MY:HOUSE``) is priced by its owner: each NYSE session from its first given price takes the
@@ -16,34 +15,25 @@ gain (final value less net external flows) over the money put in (the positive f
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-import anyio
 import numpy as np
-from cashews import Cache
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.db import commit
 from flint.errors import ValidationFailed
 from flint.kit.calendar import XNYS, trading_days
 from flint.kit.time import utcnow
-from flint.market.providers.types import Instrument
-from flint.market.service import MarketData, closed_days
-from flint.market.universe import calendar_for
-from flint.portfolio import metrics, prices, service
+from flint.market import Instrument, MarketData, calendar_for, closed_days
+from flint.portfolio import prices
 from flint.portfolio.assets.service import closes as custom_closes
 from flint.portfolio.models import Portfolio, PortfolioTransaction
-from flint.portfolio.schemas import Performance
 from flint.portfolio.symbols import Instruments, SymbolBook
 from flint.portfolio.symbols import book as symbol_book
-from flint.portfolio.valuation import EMPTY, Entry, Series, value
-
-CACHE_SECONDS = 600
+from flint.portfolio.valuation import EMPTY, Entry, Series
 
 
 @dataclass(frozen=True)
@@ -272,190 +262,3 @@ async def inputs(
         await market.backfill_windows(session, missing.windows)
     # What the providers could not give stays missing: value with what there is.
     return await load(session, market, portfolio, ledger, window, complete=False)
-
-
-def model(got: Inputs, window: Window, base: str) -> Performance:
-    """The figures as the API's model (CPU work: call it off the event loop)."""
-    return Performance.model_validate(figures(got, window, base))
-
-
-def to_json(got: Inputs, window: Window, base: str) -> bytes:
-    """The API's answer, serialized once (the cache and the response share the bytes)."""
-    return model(got, window, base).model_dump_json(by_alias=True).encode()
-
-
-class Computer(Protocol):
-    """Computes a portfolio's performance away from the event loop (`flint.portfolio.workers`)
-    and answers the JSON bytes; raises HistoryMissing when it lacks closes."""
-
-    async def compute(
-        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
-    ) -> bytes: ...
-
-
-async def cached_json(
-    session: AsyncSession,
-    market: MarketData,
-    cache: Cache | None,
-    portfolio: Portfolio,
-    window: Window,
-    computer: Computer | None = None,
-) -> bytes:
-    """The performance as the API's JSON bytes, through the cache (per ledger version and
-    day). With a ``computer`` (the API's process pool) the ledger and closes are read and the
-    figures computed in another process, so this event loop only waits; closes it lacks are
-    fetched and committed here first.
-    Without one (a worker, or a pool turned off) it is computed here, off the loop."""
-    key = cache_key(portfolio, window)
-    if cache is not None:
-        hit = await cache.get(key)
-        if isinstance(hit, str):
-            return hit.encode()
-    if computer is None:
-        ledger = await service.ledger(session, portfolio)
-        got = await inputs(session, market, portfolio, ledger, window)
-        answer = await anyio.to_thread.run_sync(to_json, got, window, portfolio.base_currency)
-    else:
-        check_window(market, window)  # `inputs` checks it on the other path
-        try:
-            answer = await computer.compute(portfolio.id, window, complete=True)
-        except HistoryMissing as missing:
-            # The other process reads only what is committed: the request's transaction,
-            # which has only read so far, stores the closes and commits now.
-            await market.backfill_windows(session, missing.windows)
-            await commit(session)
-            answer = await computer.compute(portfolio.id, window, complete=False)
-    if cache is not None:  # as text: the cache keeps JSON values, which bytes are not
-        await cache.set(key, answer.decode(), expire=CACHE_SECONDS)
-    return answer
-
-
-def cache_key(portfolio: Portfolio, window: Window) -> str:
-    """Per ledger version, window and day (the closes of a new day change the figures)."""
-    return (
-        f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
-        f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
-    )
-
-
-def figures(got: Inputs, window: Window, base: str) -> dict[str, Any]:
-    entries, priced, benchmark, book = got.entries, got.priced, got.benchmark, got.book
-    valued = value(entries, priced, window.end)
-    empty = not valued.dates
-    start_index = 0
-    if window.start is not None and not empty:
-        start_index = int(
-            np.searchsorted(
-                np.array(valued.dates, dtype="datetime64[D]"),
-                np.datetime64(window.start),
-                side="left",
-            )
-        )
-    values = valued.values[start_index:]
-    flows = valued.flows[start_index:].copy()
-    dates = valued.dates[start_index:]
-    if start_index > 0 and len(values):  # open the window on the day before's value
-        values = valued.values[start_index - 1 :]
-        flows = np.concatenate([[0.0], valued.flows[start_index:]])
-        dates = valued.dates[start_index - 1 :]
-    if len(dates) and len(benchmark.days):
-        at = (
-            np.searchsorted(benchmark.days, np.array(dates, dtype="datetime64[D]"), side="right")
-            - 1
-        )
-        aligned = benchmark.values[np.clip(at, 0, None)]
-    else:
-        aligned = np.full(len(dates), np.nan)
-    figures = (
-        metrics.compute(
-            values, flows, dates, aligned if not np.isnan(aligned).any() else None, window.risk_free
-        )
-        if len(dates) >= 1
-        else None
-    )
-    returns = metrics.daily_returns(values, flows) if len(dates) else np.zeros(0)
-    offset = len(dates) - len(returns)
-    cumulative = np.cumprod(1 + returns) - 1 if len(returns) else returns
-    series = [
-        {
-            "date": day,
-            "value": float(values[i]),
-            "netFlow": float(flows[i]),
-            "dailyReturn": float(returns[i - offset]) if i >= offset else None,
-            "cumulativeReturn": float(cumulative[i - offset]) if i >= offset else 0.0,
-            "benchmarkValue": None if np.isnan(aligned[i]) else float(aligned[i]),
-        }
-        for i, day in enumerate(dates)
-    ]
-    market_value = float(values[-1]) if len(values) else 0.0
-    cost_basis = float(sum(p.cost for p in valued.positions.values()))
-    column = {symbol: i for i, symbol in enumerate(valued.symbols)}
-    rows: list[dict[str, Any]] = []
-    for symbol, position in sorted(valued.positions.items()):  # held, so valued on some day
-        i = column[symbol]
-        price = float(valued.prices[-1, i])
-        worth = float(valued.quantities[-1, i] * valued.prices[-1, i])
-        cost = float(position.cost)
-        rows.append(
-            {
-                "symbol": symbol,
-                "quantity": position.quantity,
-                "avgCost": cost / float(position.quantity) if position.quantity else None,
-                "price": price,
-                "value": worth,
-                "pnl": worth - cost,
-                "pnlPercent": (worth - cost) / cost if cost else None,
-                "weight": worth / market_value if market_value else None,
-            }
-        )
-    cash = float(valued.cash[-1]) if len(valued.dates) else 0.0
-    allocation = [
-        {
-            "symbol": row["symbol"],
-            "assetClass": book.asset_class(str(row["symbol"])),
-            "weight": row["weight"],
-            "value": row["value"],
-        }
-        for row in rows
-    ]
-    if cash:
-        allocation.append(
-            {
-                "symbol": base,
-                "assetClass": "cash",
-                "weight": cash / market_value if market_value else None,
-                "value": cash,
-            }
-        )
-    put_in = float(flows[flows > 0].sum()) if len(flows) else 0.0
-    gain = market_value - float(flows.sum()) if len(flows) else 0.0
-    if start_index > 0 and len(values):
-        gain = market_value - float(values[0]) - float(flows[1:].sum())
-        put_in = float(values[0]) + float(flows[1:][flows[1:] > 0].sum())
-    m = figures
-    return {
-        "asOf": window.end,
-        "baseCurrency": base,
-        "marketValue": market_value,
-        "costBasis": cost_basis,
-        "unrealizedPnl": float(sum(r["pnl"] for r in rows)),
-        "realizedPnl": float(valued.realized),
-        "dividends": float(valued.dividends),
-        "totalReturn": gain / put_in if put_in else None,
-        "twr": m.twr if m else None,
-        "mwr": m.mwr if m else None,
-        "annualizedReturn": m.annualized_return if m else None,
-        "volatility": m.volatility if m else None,
-        "sharpe": m.sharpe if m else None,
-        "sortino": m.sortino if m else None,
-        "maxDrawdown": m.max_drawdown if m else None,
-        "maxDrawdownStart": m.max_drawdown_start if m else None,
-        "maxDrawdownEnd": m.max_drawdown_end if m else None,
-        "beta": m.beta if m else None,
-        "alpha": m.alpha if m else None,
-        "benchmark": window.benchmark,
-        "benchmarkReturn": m.benchmark_return if m else None,
-        "allocation": allocation,
-        "holdings": rows,
-        "series": series,
-    }

@@ -3,8 +3,8 @@
 A portfolio's performance reads a decade of closes for every symbol it has held (1.3 million
 for 500 symbols). Closed daily bars almost never change, so each process keeps the arrays it
 has read in a byte-bounded LRU and asks the database only which series were written since
-(`storage.write_tokens`: one small query). A series whose token moved, or that was never read
-from early enough, is read again (`storage.load_daily_closes`, one query for all of them).
+(`flint.market.write_tokens`: one small query). A series whose token moved, or that was never read
+from early enough, is read again (`flint.market.load_daily_closes`, one query for all of them).
 
 Entries are keyed by the database as well as the symbol, so one process serving several
 databases (the tests) never mixes them up.
@@ -21,8 +21,7 @@ import numpy as np
 from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.market import storage
-from flint.market.providers.types import Interval
+from flint.market import DailyCloses, Interval, load_daily_closes, write_tokens
 
 MAX_BYTES = 256 * 1024 * 1024
 """What the cached arrays of one process may take: about 6,000 symbol-decades."""
@@ -32,7 +31,7 @@ MAX_BYTES = 256 * 1024 * 1024
 class _Held:
     token: str
     since: date
-    closes: storage.DailyCloses
+    closes: DailyCloses
 
 
 def _size(held: _Held) -> int:
@@ -50,15 +49,15 @@ def _database(session: AsyncSession) -> str:
 
 async def daily_closes(
     session: AsyncSession, symbols: Sequence[str], start: date
-) -> dict[str, storage.DailyCloses]:
+) -> dict[str, DailyCloses]:
     """Every stored daily close of ``symbols`` from ``start`` on, through the last stored (so
     a later end needs no new read; the caller slices with `between`); a symbol without any is
     absent."""
     if not symbols:
         return {}
     database = _database(session)
-    tokens = await storage.write_tokens(session, symbols, Interval.D1)
-    out: dict[str, storage.DailyCloses] = {}
+    tokens = await write_tokens(session, symbols, Interval.D1)
+    out: dict[str, DailyCloses] = {}
     stale: list[str] = []
     with _lock:
         for symbol in symbols:
@@ -70,7 +69,7 @@ async def daily_closes(
                 stale.append(symbol)
     if not stale:
         return out
-    loaded = await storage.load_daily_closes(session, stale, start)
+    loaded = await load_daily_closes(session, stale, start)
     with _lock:
         for symbol in stale:
             closes = loaded.get(symbol)
@@ -89,12 +88,12 @@ def clear() -> None:
         _held.clear()
 
 
-def between(closes: storage.DailyCloses, end: date) -> storage.DailyCloses:
+def between(closes: DailyCloses, end: date) -> DailyCloses:
     """``closes`` up to ``end`` (inclusive)."""
     stop = int(np.searchsorted(closes.days, np.datetime64(end, "D"), side="right"))
     if stop == len(closes.days):
         return closes
-    return storage.DailyCloses(
+    return DailyCloses(
         closes.days[:stop],
         closes.closes[:stop],
         closes.provisional[closes.provisional <= np.datetime64(end, "D")],

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date
 from typing import Annotated, Literal
 
@@ -9,12 +8,11 @@ import anyio
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from flint.db import SessionDep
-from flint.deps import CurrentUserId, RuntimeDep
 from flint.errors import ValidationFailed, field_error, problem_responses
 from flint.kit.symbols import Symbol
-from flint.kit.time import utcnow
-from flint.market.router import MarketDep
-from flint.portfolio import charts, csvio, following, performance, service
+from flint.market import MarketDep
+from flint.portfolio import charts, csvio, following, service
+from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
     AssetOut,
@@ -30,6 +28,7 @@ from flint.portfolio.schemas import (
     TransactionOut,
     Transactions,
 )
+from flint.users import CurrentUserId
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
@@ -120,8 +119,8 @@ async def list_portfolios(user_id: CurrentUserId, session: SessionDep) -> Portfo
     summary="One portfolio with its lots",
     responses=problem_responses(401, 404, 422),
 )
-async def read(portfolioId: uuid.UUID, user_id: CurrentUserId, session: SessionDep) -> PortfolioOut:
-    return await portfolio_out(session, await service.get(session, user_id, portfolioId))
+async def read(portfolio: OwnedPortfolio, session: SessionDep) -> PortfolioOut:
+    return await portfolio_out(session, portfolio)
 
 
 @router.put(
@@ -133,13 +132,11 @@ async def read(portfolioId: uuid.UUID, user_id: CurrentUserId, session: SessionD
     responses=problem_responses(400, 401, 404, 422),
 )
 async def replace(
-    portfolioId: uuid.UUID,
+    portfolio: OwnedPortfolio,
     body: PortfolioIn,
-    user_id: CurrentUserId,
     session: SessionDep,
     market: MarketDep,
 ) -> PortfolioOut:
-    portfolio = await service.get(session, user_id, portfolioId)
     return await portfolio_out(session, await service.replace(session, market, portfolio, body))
 
 
@@ -162,13 +159,11 @@ FOLLOWING = (
     responses=problem_responses(400, 401, 404, 422),
 )
 async def follow(
-    portfolioId: uuid.UUID,
+    portfolio: OwnedPortfolio,
     body: FollowIn,
-    user_id: CurrentUserId,
     session: SessionDep,
     market: MarketDep,
 ) -> PortfolioOut:
-    portfolio = await service.get(session, user_id, portfolioId)
     followed = await following.follow(session, market, portfolio, body.account_id)
     return await portfolio_out(session, followed)
 
@@ -179,10 +174,7 @@ async def follow(
     description="A portfolio that follows nothing is left as it is.",
     responses=problem_responses(401, 404, 422),
 )
-async def unfollow(
-    portfolioId: uuid.UUID, user_id: CurrentUserId, session: SessionDep
-) -> PortfolioOut:
-    portfolio = await service.get(session, user_id, portfolioId)
+async def unfollow(portfolio: OwnedPortfolio, session: SessionDep) -> PortfolioOut:
     return await portfolio_out(session, await following.unfollow(session, portfolio))
 
 
@@ -192,8 +184,8 @@ async def unfollow(
     summary="Delete a portfolio and its ledger",
     responses=problem_responses(401, 404, 422),
 )
-async def delete(portfolioId: uuid.UUID, user_id: CurrentUserId, session: SessionDep) -> None:
-    await service.remove(session, await service.get(session, user_id, portfolioId))
+async def delete(portfolio: OwnedPortfolio, session: SessionDep) -> None:
+    await service.remove(session, portfolio)
 
 
 @router.post(
@@ -203,13 +195,11 @@ async def delete(portfolioId: uuid.UUID, user_id: CurrentUserId, session: Sessio
     responses=problem_responses(400, 401, 404, 422),
 )
 async def add_transaction(
-    portfolioId: uuid.UUID,
+    portfolio: OwnedPortfolio,
     body: Annotated[TransactionIn, Body()],
-    user_id: CurrentUserId,
     session: SessionDep,
     market: MarketDep,
 ) -> TransactionOut:
-    portfolio = await service.get(session, user_id, portfolioId)
     (created,) = await service.add_transactions(session, market, portfolio, [body])
     return transaction_out(created)
 
@@ -219,24 +209,9 @@ async def add_transaction(
     summary="The portfolio's ledger, oldest first",
     responses=problem_responses(401, 404, 422),
 )
-async def list_transactions(
-    portfolioId: uuid.UUID, user_id: CurrentUserId, session: SessionDep
-) -> Transactions:
-    portfolio = await service.get(session, user_id, portfolioId)
+async def list_transactions(portfolio: OwnedPortfolio, session: SessionDep) -> Transactions:
     entries = await service.ledger(session, portfolio)
     return Transactions(transactions=[transaction_out(e) for e in entries])
-
-
-async def _performance(
-    session: SessionDep,
-    runtime: RuntimeDep,
-    portfolio: Portfolio,
-    window: performance.Window,
-) -> bytes:
-    """The JSON bytes, computed in the worker processes when there are any."""
-    return await performance.cached_json(
-        session, runtime.market, runtime.cache, portfolio, window, runtime.performance
-    )
 
 
 Start = Annotated[date | None, Query(description="First day (default: the first trade)")]
@@ -252,20 +227,14 @@ Benchmark = Annotated[Symbol, Query(description="The benchmark's symbol")]
     responses=problem_responses(401, 404, 422, 503),
 )
 async def performance_of(
-    portfolioId: uuid.UUID,
-    user_id: CurrentUserId,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    portfolio: ReadablePortfolio,
+    performance: PerformanceDep,
     start: Start = None,
     end: End = None,
     benchmark: Benchmark = "SPY",
 ) -> Response:
-    portfolio = await service.get(session, user_id, portfolioId)
-    window = performance.Window(
-        start, end or utcnow().date(), benchmark, runtime.settings.risk_free_rate
-    )
     # Serialized once where it was computed (and cached as such): sent as it is.
-    raw = await _performance(session, runtime, portfolio, window)
+    raw = await performance.json(portfolio, performance.window(start, end, benchmark))
     return Response(raw, media_type="application/json")
 
 
@@ -282,21 +251,15 @@ async def performance_of(
     },
 )
 async def performance_chart(
-    portfolioId: uuid.UUID,
-    user_id: CurrentUserId,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    portfolio: ReadablePortfolio,
+    performance: PerformanceDep,
     kind: Annotated[charts.Kind, Query()] = "value",
     format: Annotated[charts.Format, Query()] = "png",
     start: Start = None,
     end: End = None,
     benchmark: Benchmark = "SPY",
 ) -> Response:
-    portfolio = await service.get(session, user_id, portfolioId)
-    window = performance.Window(
-        start, end or utcnow().date(), benchmark, runtime.settings.risk_free_rate
-    )
-    raw = await _performance(session, runtime, portfolio, window)
+    raw = await performance.json(portfolio, performance.window(start, end, benchmark))
 
     def draw() -> bytes:
         perf = Performance.model_validate_json(raw).model_dump(by_alias=True)
@@ -320,13 +283,11 @@ async def performance_chart(
     responses=problem_responses(400, 401, 404, 413, 422),
 )
 async def import_csv(
-    portfolioId: uuid.UUID,
+    portfolio: OwnedPortfolio,
     request: Request,
-    user_id: CurrentUserId,
     session: SessionDep,
     market: MarketDep,
 ) -> Transactions:
-    portfolio = await service.get(session, user_id, portfolioId)
     try:
         entries, labels = csvio.parse(await request.body())
     except csvio.CsvRefused as exc:
@@ -354,12 +315,10 @@ async def import_csv(
     },
 )
 async def export(
-    portfolioId: uuid.UUID,
-    user_id: CurrentUserId,
+    portfolio: OwnedPortfolio,
     session: SessionDep,
     format: Annotated[Literal["csv", "json"], Query()] = "csv",
 ) -> Response:
-    portfolio = await service.get(session, user_id, portfolioId)
     entries = await service.ledger(session, portfolio)
     stem = f"portfolio-{portfolio.id}"
     if format == "csv":

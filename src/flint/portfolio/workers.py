@@ -3,13 +3,12 @@
 Valuing a decade of 500 holdings is CPU work for a few hundred milliseconds; in a thread of the
 API process it would hold the GIL that every other request needs (``/healthz`` included). The
 API therefore keeps a small `ProcessPoolExecutor` (``FLINT_PERFORMANCE_WORKERS`` processes,
-started with ``spawn``, at a lower CPU priority than the API). Each process opens its own
-engine on the same database and reads the ledger and the stored closes itself
-(`performance.load`), keeps the closes it has read in memory (`flint.portfolio.prices`),
-computes, and hands back the JSON bytes the API sends as they are.
-
-A worker never calls a market data provider: when storage lacks closes it raises
-`performance.HistoryMissing`, the API fetches and commits them, and asks again.
+started with ``spawn``, at a lower CPU priority than the API). Each process builds its own
+runtime (the composition root's ``performance`` role: a read-only engine on the same database
+and the packaged instruments), reads the ledger and the stored closes itself
+(`computing.read_inputs`), keeps the closes it has read in memory (`flint.portfolio.prices`),
+computes, and hands back the JSON bytes the API sends as they are. It is a `computing.Computer`:
+what happens when closes are missing is `computing`'s business.
 """
 
 from __future__ import annotations
@@ -21,20 +20,18 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import cache
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from flint.db import READ_ONLY, create_engine, create_sessionmaker
-from flint.errors import NotFound
-from flint.market.providers.types import Instrument
-from flint.market.universe import Universe, load_universe
-from flint.portfolio import performance, service
-from flint.portfolio.models import Portfolio
+from flint.portfolio.computing import read_inputs
+from flint.portfolio.figures import to_json
+from flint.portfolio.performance import Window
+from flint.portfolio.symbols import Instruments
+from flint.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -43,34 +40,21 @@ NICENESS = 15
 PARENT_CHECK_SECONDS = 1.0
 
 
-class _Universe:
-    """`performance.Instruments` from the packaged universe (what `MarketData` answers too)."""
-
-    def __init__(self, universe: Universe) -> None:
-        self.universe = universe
-
-    def instrument(self, symbol: str) -> Instrument | None:
-        return self.universe.get(symbol)
-
-
 # --- inside a worker process -------------------------------------------------------------------
 _loop: asyncio.AbstractEventLoop | None = None
-_engine: AsyncEngine | None = None
-_sessions: async_sessionmaker[AsyncSession] | None = None
+_runtime: Runtime | None = None
 
 
-def _start(database_url: str) -> None:
-    """Process initializer: lower priority, one event loop and one engine for its lifetime,
+def _start(build: Callable[[], Runtime]) -> None:
+    """Process initializer: lower priority, one event loop and one runtime for its lifetime,
     and an end when the API process is gone (even killed, with no time to say so)."""
-    global _loop, _engine, _sessions
+    global _loop, _runtime
     threading.Thread(target=_follow_parent, args=(os.getppid(),), daemon=True).start()
     with contextlib.suppress(OSError):  # not permitted here: run at the same priority
         os.nice(NICENESS)
     _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
-    # Reading only: on SQLite a deferred transaction, which never waits for the API's writers.
-    _engine = create_engine(database_url).execution_options(**READ_ONLY)
-    _sessions = create_sessionmaker(_engine)
+    _runtime = build()
 
 
 def _follow_parent(parent: int) -> None:
@@ -79,50 +63,43 @@ def _follow_parent(parent: int) -> None:
     os._exit(0)
 
 
-@cache
-def _instruments() -> _Universe:
-    return _Universe(load_universe())
-
-
 def _ready() -> int:
-    """Warm-up call: imports done, universe read, a database connection open in the pool."""
+    """Warm-up call: imports done, instruments read, a database connection open in the pool."""
     assert _loop is not None
-    _instruments()
+    assert _runtime is not None
+    _runtime.get(Instruments)
     _loop.run_until_complete(_connect())
     return os.getpid()
 
 
 async def _connect() -> None:
-    assert _engine is not None
-    async with _engine.connect():
+    assert _runtime is not None
+    async with _runtime.engine.connect():
         pass
 
 
-def _compute(portfolio_id: uuid.UUID, window: performance.Window, complete: bool) -> bytes:
+def _compute(portfolio_id: uuid.UUID, window: Window, complete: bool) -> bytes:
     assert _loop is not None
     return _loop.run_until_complete(_render(portfolio_id, window, complete))
 
 
-async def _render(portfolio_id: uuid.UUID, window: performance.Window, complete: bool) -> bytes:
-    assert _sessions is not None
-    async with _sessions() as session:
-        portfolio = await session.get(Portfolio, portfolio_id)
-        if portfolio is None:  # deleted since the API read it: the API answers 404
-            raise NotFound(f"No portfolio {portfolio_id}.")
-        ledger = await service.ledger(session, portfolio)
-        got = await performance.load(
-            session, _instruments(), portfolio, ledger, window, complete=complete
-        )
-    return performance.to_json(got, window, portfolio.base_currency)
+async def _render(portfolio_id: uuid.UUID, window: Window, complete: bool) -> bytes:
+    assert _runtime is not None
+    instruments = _runtime.get(Instruments)
+    async with _runtime.sessions() as session:
+        got, base = await read_inputs(session, instruments, portfolio_id, window, complete=complete)
+    return to_json(got, window, base)
 
 
 # --- in the API process ------------------------------------------------------------------------
 class PerformancePool:
-    """The API's side: submits computations to the worker processes (`performance.Computer`)."""
+    """The API's side: submits computations to the worker processes (a `computing.Computer`).
+    ``build`` makes a process's runtime: it is pickled to each process, so a module-level
+    function or a `functools.partial` of one."""
 
-    def __init__(self, database_url: str, workers: int) -> None:
-        self.database_url = database_url
+    def __init__(self, workers: int, build: Callable[[], Runtime]) -> None:
         self.workers = workers
+        self.build = build
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -131,7 +108,7 @@ class PerformancePool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start,
-                initargs=(self.database_url,),
+                initargs=(self.build,),
             )
         return self._pool
 
@@ -154,9 +131,7 @@ class PerformancePool:
         except Exception:
             log.exception("performance_pool_warm_failed")
 
-    async def compute(
-        self, portfolio_id: uuid.UUID, window: performance.Window, *, complete: bool
-    ) -> bytes:
+    async def compute(self, portfolio_id: uuid.UUID, window: Window, *, complete: bool) -> bytes:
         answer: bytes = await self._run(_compute, portfolio_id, window, complete)
         return answer
 

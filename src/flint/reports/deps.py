@@ -1,4 +1,4 @@
-"""The caller's report or 404, and the report store."""
+"""The caller's report or 404, and what the report routes take from the runtime."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Path
 
 from flint.db import SessionDep
-from flint.deps import CurrentUserId, RuntimeDep
 from flint.reports import service
 from flint.reports.models import Report
-from flint.reports.storage import ReportStore, build_store
+from flint.reports.storage import ReportStore
+from flint.runtime import part
+from flint.users import CurrentUserId
 
 
 async def owned_report(
@@ -22,9 +23,5 @@ async def owned_report(
     return await service.get(session, user_id, reportId)
 
 
-async def get_store(runtime: RuntimeDep) -> ReportStore:
-    return build_store(runtime.settings)
-
-
 OwnedReport = Annotated[Report, Depends(owned_report)]
-StoreDep = Annotated[ReportStore, Depends(get_store)]
+StoreDep = Annotated[ReportStore, Depends(part(ReportStore))]

@@ -7,13 +7,14 @@ from fastapi.responses import StreamingResponse
 
 from flint.config import Settings
 from flint.db import SessionDep
-from flint.deps import CurrentUserId, RuntimeDep
 from flint.errors import problem_responses
-from flint.market.router import MarketDep
+from flint.market import MarketDep
 from flint.reports import content, service
 from flint.reports.deps import OwnedReport, StoreDep
 from flint.reports.models import Report
 from flint.reports.schemas import ReportIn, ReportOut, Reports
+from flint.runtime import SettingsDep
+from flint.users import CurrentUserId
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -55,13 +56,13 @@ async def request_report(
     body: ReportIn,
     user_id: CurrentUserId,
     session: SessionDep,
-    runtime: RuntimeDep,
+    settings: SettingsDep,
     market: MarketDep,
     response: Response,
 ) -> ReportOut:
     report = await service.request(session, market, user_id, body)
     response.headers["Location"] = f"/api/v1/reports/{report.id}"
-    return report_out(runtime.settings, report)
+    return report_out(settings, report)
 
 
 @router.get(
@@ -73,10 +74,10 @@ async def list_reports(
     userId: uuid.UUID,
     caller: CurrentUserId,
     session: SessionDep,
-    runtime: RuntimeDep,
+    settings: SettingsDep,
 ) -> Reports:
     rows = await service.list_for(session, caller, userId)
-    return Reports(reports=[report_out(runtime.settings, row) for row in rows])
+    return Reports(reports=[report_out(settings, row) for row in rows])
 
 
 @router.get(
@@ -84,8 +85,8 @@ async def list_reports(
     summary="A report's status and metadata, with its download URL once completed",
     responses=problem_responses(401, 404, 422),
 )
-async def read(report: OwnedReport, runtime: RuntimeDep) -> ReportOut:
-    return report_out(runtime.settings, report)
+async def read(report: OwnedReport, settings: SettingsDep) -> ReportOut:
+    return report_out(settings, report)
 
 
 @router.get(

@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flint import jobs
 from flint.config import Settings
 from flint.db import after_commit
 from flint.errors import (
@@ -38,17 +39,14 @@ from flint.errors import (
 )
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
-from flint.market.service import MarketData
-from flint.notifications.kinds import NotificationKind
-from flint.notifications.service import notify
-from flint.portfolio import performance
-from flint.portfolio import service as portfolios
-from flint.portfolio.models import Portfolio
+from flint.market import MarketData
+from flint.notifications import NotificationKind, notify
+from flint.portfolio import Portfolio, Window, get_portfolio, inputs, ledger, performance_figures
 from flint.reports import content
 from flint.reports.models import Report
 from flint.reports.schemas import ReportIn
 from flint.reports.storage import ReportStore
-from flint.users.models import User
+from flint.users import User
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +57,7 @@ MEDIA_TYPES = {
 }
 FINAL = ("completed", "failed")
 MAX_ATTEMPTS = 8
+RENDER = "flint.reports.render"
 """Deliveries of one report's job before it fails (a job that keeps killing its worker)."""
 TRANSIENT: tuple[type[Exception], ...] = (
     sqlalchemy.exc.OperationalError,
@@ -111,7 +110,7 @@ async def request(
             "; ".join(f"{where}: {why}" for where, why in problems),
             errors=[field_error(where, why) for where, why in problems],
         )
-    portfolio = await portfolios.get(session, user_id, body.portfolio_id)
+    portfolio = await get_portfolio(session, user_id, body.portfolio_id)
     report = Report(
         user_id=user_id,
         portfolio_id=portfolio.id,
@@ -125,14 +124,7 @@ async def request(
     )
     session.add(report)
     await session.flush()
-    report_id = report.id
-
-    async def _publish() -> None:
-        from flint.reports.tasks import enqueue_render
-
-        await enqueue_render(report_id)
-
-    after_commit(session, _publish)
+    jobs.enqueue(session, RENDER, str(report.id))
     return report
 
 
@@ -247,17 +239,15 @@ async def gather(session: AsyncSession, ctx: RenderContext, report_id: uuid.UUID
     portfolio = await session.get(Portfolio, report.portfolio_id) if report.portfolio_id else None
     if portfolio is None:
         raise ReportFailed("The portfolio was deleted after the report was requested.")
-    ledger = await portfolios.ledger(session, portfolio)
-    if not any(entry.date <= report.end for entry in ledger):
+    entries = await ledger(session, portfolio)
+    if not any(entry.date <= report.end for entry in entries):
         raise ReportFailed(
             f"The portfolio has no transactions on or before {report.end}: there is nothing "
             "to report for this period."
         )
-    window = performance.Window(
-        report.start, report.end, report.benchmark, ctx.settings.risk_free_rate
-    )
+    window = Window(report.start, report.end, report.benchmark, ctx.settings.risk_free_rate)
     try:
-        inputs = await performance.inputs(session, ctx.market, portfolio, ledger, window)
+        got = await inputs(session, ctx.market, portfolio, entries, window)
     except (ValidationFailed, NotFound) as exc:
         raise ReportFailed(exc.detail) from exc
     material = content.Material(
@@ -267,10 +257,10 @@ async def gather(session: AsyncSession, ctx: RenderContext, report_id: uuid.UUID
         start=report.start,
         end=report.end,
         benchmark=report.benchmark,
-        ledger=ledger,
-        base_entries=inputs.entries,
+        ledger=entries,
+        base_entries=got.entries,
         performance=await anyio.to_thread.run_sync(
-            performance.model, inputs, window, portfolio.base_currency
+            performance_figures, got, window, portfolio.base_currency
         ),
         generated_at=utcnow(),
     )

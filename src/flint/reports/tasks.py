@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
-import anyio
 import structlog
 
 from flint.db import commit
+from flint.jobs import celery_app, run_async, runtime
 from flint.reports import service
-from flint.reports.storage import build_store
-from flint.worker import celery_app, run_async, runtime
 
 log = structlog.get_logger(__name__)
 
@@ -22,13 +19,12 @@ MAX_RETRIES = 5
 
 
 def _context() -> service.RenderContext:
-    settings = runtime.settings()
-    return service.RenderContext(settings, runtime.market(), build_store(settings))
+    return runtime().get(service.RenderContext)
 
 
 async def _render(report_id: uuid.UUID) -> str:
     ctx = _context()
-    sessions = runtime.sessionmaker()
+    sessions = runtime().sessions
     async with sessions() as session:
         status = await service.begin(session, report_id)
         await commit(session)
@@ -45,13 +41,13 @@ async def _render(report_id: uuid.UUID) -> str:
 
 
 async def _fail(report_id: uuid.UUID, reason: str) -> str:
-    async with runtime.sessionmaker()() as session:
+    async with runtime().sessions() as session:
         status = await service.fail(session, report_id, reason)
         await commit(session)
         return status
 
 
-@celery_app.task(name="flint.reports.render", bind=True, max_retries=MAX_RETRIES)
+@celery_app.task(name=service.RENDER, bind=True, max_retries=MAX_RETRIES)
 def render(self: Any, report_id: str) -> str:
     """Acked late (worker config): a worker that dies mid-way leaves the job to another."""
     rid = uuid.UUID(report_id)
@@ -76,7 +72,7 @@ def sweep() -> int:
     long (a worker gone for good)."""
 
     async def _run() -> list[uuid.UUID]:
-        async with runtime.sessionmaker()() as session:
+        async with runtime().sessions() as session:
             return await service.stale(
                 session, queued_for=timedelta(minutes=2), running_for=timedelta(minutes=15)
             )
@@ -85,8 +81,3 @@ def sweep() -> int:
     for report_id in ids:
         render.delay(str(report_id))
     return len(ids)
-
-
-async def enqueue_render(report_id: uuid.UUID) -> None:
-    """Publishing is blocking I/O in kombu, so it happens on a worker thread."""
-    await anyio.to_thread.run_sync(partial(render.delay, str(report_id)))

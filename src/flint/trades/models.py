@@ -1,4 +1,4 @@
-"""Trades placed through linked accounts, their audit trail, and idempotency keys.
+"""Trades placed through linked accounts and their audit trail.
 
 A trade row is written (``pending``) in the same transaction as the job that submits it; the
 worker moves it through the lifecycle (`flint.brokerage.types.OrderStatus`) and
@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flint.db import Base, Price, UUIDPk
@@ -59,20 +59,4 @@ class TradeEvent(UUIDPk, Base):
     )
     status: Mapped[str] = mapped_column(String(24))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class IdempotencyKey(UUIDPk, Base):
-    """The first answer to a request carrying ``Idempotency-Key``, replayed for 24 hours."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("user_id", "scope", "key"),)
-
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    scope: Mapped[str] = mapped_column(String(64))
-    key: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    resource_id: Mapped[uuid.UUID | None]
-    status_code: Mapped[int | None]
-    response: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

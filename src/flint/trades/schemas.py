@@ -3,14 +3,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from flint.brokerage.types import OrderAction, OrderType, TimeInForce
+from flint.brokerage import OrderAction, OrderType, TimeInForce
 from flint.kit.money import JsonDecimal
 from flint.kit.schema import ApiModel, RequestModel
 from flint.kit.symbols import Symbol
+
+if TYPE_CHECKING:
+    from flint.trades.models import Trade
 
 MAX_QUANTITY = Decimal("1000000000")
 """More than any real order; larger is a typo (or an attack on arithmetic)."""
@@ -103,6 +106,29 @@ class TradeOut(ApiModel):
     created_at: datetime
     submitted_at: datetime | None = None
     executed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, trade: Trade) -> TradeOut:
+        return cls(
+            trade_id=trade.id,
+            account_id=trade.account_id,
+            asset=trade.symbol,
+            action=trade.action,
+            quantity=trade.quantity,
+            order_type=trade.order_type,
+            time_in_force=trade.time_in_force,
+            limit_price=trade.limit_price,
+            stop_price=trade.stop_price,
+            status=trade.status,
+            filled_quantity=trade.filled_quantity,
+            average_price=trade.average_price,
+            fees=trade.fees,
+            reason=trade.reason,
+            provider_order_id=trade.provider_order_id,
+            created_at=trade.created_at,
+            submitted_at=trade.submitted_at,
+            executed_at=trade.executed_at,
+        )
 
 
 class Trades(ApiModel):

@@ -4,37 +4,36 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
-import anyio
-
 from flint.db import commit
+from flint.jobs import celery_app, run_async, runtime
 from flint.kit.vendor_errors import ProviderError
-from flint.trades import service
-from flint.worker import celery_app, run_async, runtime
+from flint.trades import orders
+from flint.trades.context import TradingContext
+from flint.trades.service import SUBMIT
 
 MAX_SUBMIT_RETRIES = 8
 
 
-def _context() -> service.TradingContext:
-    return service.TradingContext(runtime.accounts(), runtime.market())
+def _context() -> TradingContext:
+    return runtime().get(TradingContext)
 
 
-@celery_app.task(name="flint.trades.submit", bind=True, max_retries=MAX_SUBMIT_RETRIES)
+@celery_app.task(name=SUBMIT, bind=True, max_retries=MAX_SUBMIT_RETRIES)
 def submit(self: Any, trade_id: str) -> str:
     """Acked late (worker config): a worker that dies mid-way leaves the job to another, which
     asks the provider for the order before placing anything."""
 
     async def _run() -> str:
-        async with runtime.sessionmaker()() as session:
-            status = await service.submit(session, _context(), uuid.UUID(trade_id))
+        async with runtime().sessions() as session:
+            status = await orders.submit(session, _context(), uuid.UUID(trade_id))
             await commit(session)
             return status
 
     async def _give_up(reason: str) -> None:
-        async with runtime.sessionmaker()() as session:
-            await service.give_up(session, uuid.UUID(trade_id), reason)
+        async with runtime().sessions() as session:
+            await orders.give_up(session, uuid.UUID(trade_id), reason)
             await commit(session)
 
     try:
@@ -49,8 +48,8 @@ def submit(self: Any, trade_id: str) -> str:
 @celery_app.task(name="flint.trades.refresh")
 def refresh(trade_id: str) -> str:
     async def _run() -> str:
-        async with runtime.sessionmaker()() as session:
-            status = await service.refresh(session, _context(), uuid.UUID(trade_id))
+        async with runtime().sessions() as session:
+            status = await orders.refresh(session, _context(), uuid.UUID(trade_id))
             await commit(session)
             return status
 
@@ -63,9 +62,9 @@ def sweep() -> dict[str, int]:
     about every open order (resting limit and stop orders fill, expire or get canceled)."""
 
     async def _run() -> tuple[list[uuid.UUID], list[uuid.UUID]]:
-        async with runtime.sessionmaker()() as session:
-            lost = await service.stale(session, timedelta(minutes=2))
-            open_ = await service.open_trades(session)
+        async with runtime().sessions() as session:
+            lost = await orders.stale(session, timedelta(minutes=2))
+            open_ = await orders.open_trades(session)
             return lost, open_
 
     lost, open_ = run_async(_run())
@@ -74,8 +73,3 @@ def sweep() -> dict[str, int]:
     for trade_id in open_:
         refresh.delay(str(trade_id))
     return {"resubmitted": len(lost), "refreshed": len(open_)}
-
-
-async def enqueue_submit(trade_id: uuid.UUID) -> None:
-    """Publishing is blocking I/O in kombu, so it happens on a worker thread."""
-    await anyio.to_thread.run_sync(partial(submit.delay, str(trade_id)))

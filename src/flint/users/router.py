@@ -5,17 +5,17 @@ import uuid
 from fastapi import APIRouter
 
 from flint.db import SessionDep
-from flint.deps import CurrentUser
 from flint.errors import problem_responses
 from flint.users import service
+from flint.users.deps import CurrentUser, ProfilesDep
 from flint.users.schemas import UpdateMe, UserProfile
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("/me", summary="Your profile", responses=problem_responses(401))
-async def read_me(user: CurrentUser, session: SessionDep) -> UserProfile:
-    return await service.profile(session, user)
+async def read_me(user: CurrentUser, session: SessionDep, profiles: ProfilesDep) -> UserProfile:
+    return await profiles.of(session, user)
 
 
 @router.patch(
@@ -23,9 +23,11 @@ async def read_me(user: CurrentUser, session: SessionDep) -> UserProfile:
     summary="Update your name and preferences",
     responses=problem_responses(400, 401, 422),
 )
-async def update_me(body: UpdateMe, user: CurrentUser, session: SessionDep) -> UserProfile:
+async def update_me(
+    body: UpdateMe, user: CurrentUser, session: SessionDep, profiles: ProfilesDep
+) -> UserProfile:
     updated = await service.update_me(session, user, body)
-    return await service.profile(session, updated)
+    return await profiles.of(session, updated)
 
 
 @router.get(
@@ -34,6 +36,8 @@ async def update_me(body: UpdateMe, user: CurrentUser, session: SessionDep) -> U
     description="Only the user (or a superuser) may read it; anyone else gets 404.",
     responses=problem_responses(401, 404, 422),
 )
-async def get_user(userId: uuid.UUID, user: CurrentUser, session: SessionDep) -> UserProfile:
+async def get_user(
+    userId: uuid.UUID, user: CurrentUser, session: SessionDep, profiles: ProfilesDep
+) -> UserProfile:
     target = await service.visible_user(session, user, userId)
-    return await service.profile(session, target)
+    return await profiles.of(session, target)

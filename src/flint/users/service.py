@@ -1,34 +1,40 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.accounts.service import list_accounts
 from flint.errors import NotFound
 from flint.users.models import User
 from flint.users.schemas import LinkedAccountSummary, Preferences, UpdateMe, UserProfile
 
+AccountSummaries = Callable[[AsyncSession, uuid.UUID], Awaitable[list[LinkedAccountSummary]]]
+"""A user's linked accounts, for the profile (the accounts feature, above this one, answers)."""
 
-async def profile(session: AsyncSession, user: User) -> UserProfile:
-    return UserProfile(
-        user_id=user.id,
-        name=user.full_name,
-        email=user.email,
-        accounts=[
-            LinkedAccountSummary(
-                account_id=account.id,
-                provider=account.provider,
-                name=account.name,
-                type=account.type,
-            )
-            for account in await list_accounts(session, user.id)
-        ],
-        created_at=user.created_at,
-        last_login=user.last_login,
-        preferences=Preferences.model_validate(user.preferences),
-    )
+
+async def no_accounts(session: AsyncSession, user_id: uuid.UUID) -> list[LinkedAccountSummary]:
+    return []
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """How a profile is put together; the composition root names who lists the accounts."""
+
+    accounts: AccountSummaries = no_accounts
+
+    async def of(self, session: AsyncSession, user: User) -> UserProfile:
+        return UserProfile(
+            user_id=user.id,
+            name=user.full_name,
+            email=user.email,
+            accounts=await self.accounts(session, user.id),
+            created_at=user.created_at,
+            last_login=user.last_login,
+            preferences=Preferences.model_validate(user.preferences),
+        )
 
 
 async def visible_user(session: AsyncSession, caller: User, user_id: uuid.UUID) -> User:

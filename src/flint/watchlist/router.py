@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from flint.db import SessionDep
-from flint.deps import CurrentUser
 from flint.errors import ValidationFailed, problem_responses
 from flint.kit.symbols import SYMBOL_RULE, normalize_symbol
+from flint.users import CurrentUser
 from flint.watchlist import service
 from flint.watchlist.schemas import AddToWatchlist, Watchlist, WatchlistEntry
 

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.errors import NotFound
-from flint.users.models import User
+from flint.users import User
 from flint.watchlist.models import WatchlistItem
 
 
@@ -58,3 +58,8 @@ async def remove(session: AsyncSession, user: User, symbol: str) -> None:
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"{symbol} is not on your watchlist.")
+
+
+async def watched_symbols(session: AsyncSession) -> list[str]:
+    """Every symbol on some watchlist: the quote refresh keeps them fresh."""
+    return list((await session.execute(select(WatchlistItem.symbol).distinct())).scalars())

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, status
 
 from flint.db import SessionDep
-from flint.deps import CurrentUserId
 from flint.errors import problem_responses
 from flint.kit.symbols import CUSTOM_SYMBOL_RULE
 from flint.portfolio.assets import service
@@ -22,6 +21,7 @@ from flint.portfolio.assets.schemas import (
     PricesIn,
     PricesWritten,
 )
+from flint.users import CurrentUserId
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 

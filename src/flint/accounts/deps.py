@@ -1,0 +1,28 @@
+"""What the account routes take from the runtime, and the caller's account or 404."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from flint.accounts import service
+from flint.accounts.models import LinkedAccount
+from flint.db import SessionDep
+from flint.runtime import part
+from flint.users import CurrentUserId
+
+AccountsDep = Annotated[service.Accounts, Depends(part(service.Accounts))]
+
+
+async def owned_account(
+    session: SessionDep,
+    user_id: CurrentUserId,
+    account_id: Annotated[uuid.UUID, Path(alias="accountId")],
+) -> LinkedAccount:
+    """The caller's linked account; anyone else's, or an unlinked one, is 404."""
+    return await service.get_account(session, user_id, account_id)
+
+
+OwnedAccount = Annotated[LinkedAccount, Depends(owned_account)]

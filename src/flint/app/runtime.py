@@ -1,0 +1,156 @@
+"""The one place a process is put together: `build_runtime(settings, role)` for the API, a
+Celery worker, a performance process and the command line.
+
+It is also where features that must not know each other are wired: the features below offer
+hooks, and only this module fills them in:
+
+* quotes: the symbols to keep fresh come from watchlists and price alerts, and every batch of
+  fresh quotes goes to the price alerts (`flint.market.QuoteFeed`);
+* accounts: a synced or unlinked account is told to the portfolios that follow it
+  (`flint.accounts.AccountListener`, implemented by `flint.portfolio.Followers`);
+* profiles: a user's profile lists their linked accounts (`flint.users.Profiles`).
+
+Building opens no connection: engines, caches and vendor clients connect on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from functools import partial
+
+from cashews import Cache
+
+from flint.accounts import Accounts, summaries
+from flint.alerts.evaluation import listener as alert_listener
+from flint.alerts.service import watched_symbols as alerted_symbols
+from flint.auth.service import AuthConfig
+from flint.auth.throttle import LoginThrottle
+from flint.brokerage import AccountProviders, credential_box
+from flint.config import Settings
+from flint.db import READ_ONLY, create_engine, create_sessionmaker
+from flint.kit.cache import create_cache
+from flint.kit.ratelimit import make_storage
+from flint.kit.secrets import load_or_create_key
+from flint.market import MarketData, QuoteFeed, load_universe
+from flint.market.providers.factory import build_market
+from flint.market.stream import QuoteHub, create_broadcast
+from flint.portfolio import Followers
+from flint.portfolio.computing import Computer, InProcess, PerformanceService
+from flint.portfolio.symbols import Instruments
+from flint.portfolio.workers import PerformancePool
+from flint.reports.service import RenderContext
+from flint.reports.storage import ReportStore, build_store
+from flint.runtime import Role, Runtime
+from flint.trades.context import TradingContext
+from flint.users import Principals, Profiles, TokenIssuer
+from flint.watchlist.service import watched_symbols as watchlisted_symbols
+
+
+def build_runtime(settings: Settings, role: Role) -> Runtime:
+    """What a process of ``role`` shares: the API gets everything; a worker and the command
+    line what tasks use; a performance process only a read-only database and the packaged
+    instruments."""
+    settings.ensure_data_dir()
+    if role == "performance":
+        return _performance(settings)
+    engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
+    runtime = Runtime(settings, role, engine, create_sessionmaker(engine))
+    cache = runtime.add(create_cache(settings.redis_url), kind=Cache)
+    runtime.add_closer(cache.close)
+    market = build_market(settings, cache)
+    runtime.add(market, close=market.aclose)
+    runtime.add(
+        QuoteFeed(
+            sources=(watchlisted_symbols, alerted_symbols),
+            listeners=(alert_listener(runtime.sessions),),
+        )
+    )
+    providers = AccountProviders(settings, market)
+    runtime.add(providers, close=providers.aclose)
+    accounts = runtime.add(
+        Accounts(providers, credential_box(settings), listeners=(Followers(market),))
+    )
+    runtime.add(Profiles(accounts=summaries))
+    runtime.add(TradingContext(accounts, market, runtime.sessions, engine, settings))
+    store = runtime.add(build_store(settings), kind=ReportStore)
+    runtime.add(RenderContext(settings, market, store))
+    if role == "api":
+        _api(runtime, cache, market)
+    return runtime
+
+
+def _performance(settings: Settings) -> Runtime:
+    # Reading only: on SQLite a deferred transaction, which never waits for the API's writers.
+    engine = create_engine(settings.resolved_database_url).execution_options(**READ_ONLY)
+    runtime = Runtime(settings, "performance", engine, create_sessionmaker(engine))
+    universe: Instruments = load_universe()  # what a symbol is, without providers
+    runtime.add(universe, kind=Instruments)
+    return runtime
+
+
+def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
+    """What only the API serves: sign-in, the quote stream and the performance computers."""
+    settings = runtime.settings
+    secret = (
+        settings.jwt_secret.get_secret_value()
+        if settings.jwt_secret
+        else load_or_create_key(settings.data_dir / "jwt.key")
+    )
+    tokens = TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes))
+    runtime.add(Principals(tokens, cache, runtime.engine, settings.principal_cache_seconds))
+    runtime.add(
+        AuthConfig(
+            tokens=tokens,
+            refresh_ttl=timedelta(days=settings.refresh_token_days),
+            reset_ttl=timedelta(minutes=settings.reset_token_minutes),
+            public_url=settings.resolved_public_url,
+        )
+    )
+    runtime.add(
+        LoginThrottle(
+            make_storage(settings.redis_url),
+            per_email=settings.login_max_failures_per_email,
+            per_ip=settings.login_max_failures_per_ip,
+            window_minutes=settings.login_failure_window_minutes,
+        )
+    )
+    hub = QuoteHub(
+        market,
+        runtime.sessions,
+        create_broadcast(settings.redis_url, settings.stream_channel),
+        poll_seconds=settings.stream_poll_seconds,
+        queue_size=settings.stream_queue_size,
+        max_symbols=settings.stream_max_symbols,
+        ping_seconds=settings.stream_ping_seconds,
+        on_quotes=runtime.get(QuoteFeed).tell,
+    )
+    runtime.add(hub, close=hub.stop)
+    runtime.on_start(hub.start)
+    runtime.add(
+        PerformanceService(
+            market, cache, _computer(runtime, market), runtime.sessions, settings.risk_free_rate
+        )
+    )
+
+
+def _computer(runtime: Runtime, market: MarketData) -> Computer:
+    settings = runtime.settings
+    if not settings.performance_workers:
+        return InProcess(runtime.readers, market)
+    pool = PerformancePool(
+        settings.performance_workers, partial(build_runtime, settings, "performance")
+    )
+    runtime.add(pool, close=pool.close)
+    warming: list[asyncio.Task[None]] = []
+
+    def warm() -> None:  # start the processes without holding up start-up
+        warming.append(asyncio.create_task(pool.warm()))
+
+    def stop_warming() -> None:
+        for task in warming:
+            task.cancel()
+
+    runtime.on_start(warm)
+    runtime.add_closer(stop_warming)
+    return pool

@@ -1,0 +1,115 @@
+"""Where a portfolio's performance is computed, and the one path every request takes to it.
+
+`PerformanceService.json` answers the API's JSON bytes through the cache (per ledger version
+and day). A `Computer` makes them: in worker processes (`workers.PerformancePool`, so the event
+loop only waits) or in this process, off the loop (`InProcess`). Both read only what is
+committed, through a read-only session of their own, and neither calls a market-data provider:
+when storage lacks closes they raise HistoryMissing, the service fetches and stores them in a
+short transaction of its own (the request's own stays read-only and holds no lock), and asks
+again, valuing with what there is if a provider has none.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+import anyio
+from cashews import Cache
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from flint.db import commit
+from flint.errors import NotFound
+from flint.kit.time import utcnow
+from flint.market import MarketData
+from flint.portfolio import service
+from flint.portfolio.figures import to_json
+from flint.portfolio.models import Portfolio
+from flint.portfolio.performance import HistoryMissing, Inputs, Window, check_window, load
+from flint.portfolio.symbols import Instruments
+
+CACHE_SECONDS = 600
+
+
+class Computer(Protocol):
+    """Computes a portfolio's performance away from the event loop and answers the JSON
+    bytes; raises HistoryMissing (when ``complete``) for closes storage lacks, NotFound for a
+    portfolio gone meanwhile."""
+
+    async def compute(
+        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
+    ) -> bytes: ...
+
+
+async def read_inputs(
+    session: AsyncSession,
+    instruments: Instruments,
+    portfolio_id: uuid.UUID,
+    window: Window,
+    *,
+    complete: bool,
+) -> tuple[Inputs, str]:
+    """The inputs and the base currency, read (only) in ``session``."""
+    portfolio = await session.get(Portfolio, portfolio_id)
+    if portfolio is None:  # deleted since the API read it: the API answers 404
+        raise NotFound(f"No portfolio {portfolio_id}.")
+    ledger = await service.ledger(session, portfolio)
+    got = await load(session, instruments, portfolio, ledger, window, complete=complete)
+    return got, portfolio.base_currency
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """Reads on the event loop and computes in a thread of this process (a worker, or an API
+    started with ``FLINT_PERFORMANCE_WORKERS=0``)."""
+
+    readers: async_sessionmaker[AsyncSession]
+    instruments: Instruments
+
+    async def compute(self, portfolio_id: uuid.UUID, window: Window, *, complete: bool) -> bytes:
+        async with self.readers() as session:
+            got, base = await read_inputs(
+                session, self.instruments, portfolio_id, window, complete=complete
+            )
+        return await anyio.to_thread.run_sync(to_json, got, window, base)
+
+
+@dataclass(frozen=True)
+class PerformanceService:
+    market: MarketData
+    cache: Cache
+    computer: Computer
+    sessions: async_sessionmaker[AsyncSession]
+    """Writable sessions, for the closes a computation lacks."""
+    risk_free: float
+
+    def window(self, start: date | None, end: date | None, benchmark: str) -> Window:
+        return Window(start, end or utcnow().date(), benchmark, self.risk_free)
+
+    async def json(self, portfolio: Portfolio, window: Window) -> bytes:
+        """The performance as the API's JSON bytes, from the cache or computed."""
+        key = cache_key(portfolio, window)
+        hit = await self.cache.get(key)
+        if isinstance(hit, str):
+            return hit.encode()
+        check_window(self.market, window)
+        try:
+            answer = await self.computer.compute(portfolio.id, window, complete=True)
+        except HistoryMissing as missing:
+            async with self.sessions() as session:
+                await self.market.backfill_windows(session, missing.windows)
+                await commit(session)
+            answer = await self.computer.compute(portfolio.id, window, complete=False)
+        # As text: the cache keeps JSON values, which bytes are not.
+        await self.cache.set(key, answer.decode(), expire=CACHE_SECONDS)
+        return answer
+
+
+def cache_key(portfolio: Portfolio, window: Window) -> str:
+    """Per ledger version, window and day (the closes of a new day change the figures)."""
+    return (
+        f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
+        f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
+    )

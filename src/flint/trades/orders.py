@@ -1,0 +1,234 @@
+"""A trade's life at the broker, as the worker drives it: placed exactly once, followed to a
+final state, and recorded in the audit trail (`flint.trades.service` says how the guarantees
+hold); also the notices a fill or a refusal sends."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint import accounts
+from flint.accounts import LinkedAccount
+from flint.brokerage import (
+    AccountProvider,
+    AccountProviderError,
+    Credentials,
+    Identity,
+    Order,
+    OrderAction,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+from flint.kit.time import utcnow
+from flint.notifications import NotificationKind, notify
+from flint.trades.context import TradingContext
+from flint.trades.models import Trade, TradeEvent
+
+log = structlog.get_logger(__name__)
+
+
+async def provider_for(
+    session: AsyncSession, ctx: TradingContext, account: LinkedAccount
+) -> tuple[AccountProvider, Identity, Credentials]:
+    return await accounts.account_credentials(
+        session, ctx.accounts, account, field="body.accountId"
+    )
+
+
+async def account_of(session: AsyncSession, trade: Trade) -> LinkedAccount:
+    account = await accounts.load_account(session, trade.account_id)
+    assert account is not None  # trades keep their account's row (unlinking keeps it)
+    return account
+
+
+def event(session: AsyncSession, trade: Trade, status: str, **detail: Any) -> None:
+    session.add(TradeEvent(trade_id=trade.id, status=status, detail=detail))
+
+
+def _request(trade: Trade, account: LinkedAccount) -> OrderRequest:
+    return OrderRequest(
+        account_id=account.provider_account_id,
+        client_order_id=trade.client_order_id,
+        symbol=trade.symbol,
+        action=OrderAction(trade.action),
+        quantity=trade.quantity,
+        order_type=OrderType(trade.order_type),
+        time_in_force=TimeInForce(trade.time_in_force),
+        limit_price=trade.limit_price,
+        stop_price=trade.stop_price,
+        not_before=trade.created_at,
+    )
+
+
+def apply(session: AsyncSession, trade: Trade, order: Order, source: str) -> bool:
+    """Copy the provider's view onto the trade; returns whether anything changed."""
+    now = utcnow()
+    changed = (
+        trade.status != order.status.value
+        or trade.filled_quantity != order.filled_quantity
+        or trade.provider_order_id != order.provider_order_id
+    )
+    trade.provider_order_id = order.provider_order_id
+    trade.status = order.status.value
+    trade.filled_quantity = order.filled_quantity
+    trade.average_price = order.average_price
+    trade.fees = order.fees
+    trade.reason = order.reason
+    trade.submitted_at = trade.submitted_at or order.placed_at or now
+    if order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+        trade.executed_at = order.filled_at or order.updated_at or now
+    trade.updated_at = now
+    if changed:
+        event(
+            session,
+            trade,
+            order.status.value,
+            source=source,
+            providerOrderId=order.provider_order_id,
+            providerStatus=order.raw_status,
+            filledQuantity=str(order.filled_quantity),
+            averagePrice=str(order.average_price) if order.average_price is not None else None,
+            reason=order.reason,
+        )
+    return changed
+
+
+def end(session: AsyncSession, trade: Trade, status: OrderStatus, reason: str) -> None:
+    trade.status = status.value
+    trade.reason = reason[:500]
+    trade.updated_at = utcnow()
+    event(session, trade, status.value, reason=reason)
+
+
+NOTIFY = {OrderStatus.FILLED.value, OrderStatus.REJECTED.value}
+
+
+FILLS = {OrderStatus.FILLED.value, OrderStatus.PARTIALLY_FILLED.value}
+
+
+async def _notify(session: AsyncSession, trade: Trade, before: str) -> None:
+    """A trade that just filled or was rejected tells its owner (in the app, and by email or
+    SMS as their preferences say); a fill also re-syncs the account, so its balances and
+    holdings show the trade."""
+    if trade.status == before:
+        return
+    if trade.status in FILLS:
+        accounts.request_sync(session, await account_of(session, trade))
+    if trade.status not in NOTIFY:
+        return
+    verb = "bought" if trade.action == "buy" else "sold"
+    if trade.status == OrderStatus.FILLED.value:
+        title = f"Filled: {verb} {trade.filled_quantity} {trade.symbol}"
+        body = (
+            f"Your {trade.order_type} order to {trade.action} {trade.quantity} {trade.symbol} "
+            f"filled: {trade.filled_quantity} at {trade.average_price}.\n\nTrade {trade.id}"
+        )
+    else:
+        title = f"Rejected: {trade.action} {trade.quantity} {trade.symbol}"
+        body = (
+            f"Your order to {trade.action} {trade.quantity} {trade.symbol} was rejected: "
+            f"{trade.reason}.\n\nTrade {trade.id}"
+        )
+    await notify(
+        session,
+        user_id=trade.user_id,
+        kind=NotificationKind.TRADE,
+        title=title,
+        body=body,
+        data={"tradeId": str(trade.id), "symbol": trade.symbol, "status": trade.status},
+    )
+
+
+async def locked(session: AsyncSession, trade_id: uuid.UUID) -> Trade | None:
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    stmt = select(Trade).where(Trade.id == trade_id).execution_options(populate_existing=True)
+    if dialect == "postgresql":
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def submit(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUID) -> str:
+    """Get the trade to the provider exactly once; returns its status. Transient provider
+    failures raise (the task retries; the next attempt asks the provider first)."""
+    trade = await locked(session, trade_id)
+    if trade is None:
+        return "missing"
+    if trade.status != OrderStatus.PENDING.value:
+        return trade.status
+    account = await account_of(session, trade)
+    before = trade.status
+    trade.attempts += 1
+    try:
+        provider, identity, credentials = await provider_for(session, ctx, account)
+        request = _request(trade, account)
+        existing = await provider.find_order(
+            identity,
+            credentials,
+            account.provider_account_id,
+            trade.client_order_id,
+            request=request,
+        )
+        if existing is not None:
+            log.info("trade_found_at_provider", trade_id=str(trade.id))
+            apply(session, trade, existing, "recovered")
+        else:
+            order = await provider.place_order(identity, credentials, request)
+            apply(session, trade, order, "placed")
+    except OrderRejected as exc:
+        end(session, trade, OrderStatus.REJECTED, exc.reason)
+    except AccountProviderError as exc:  # gone, unsupported: nothing will make it work
+        end(session, trade, OrderStatus.REJECTED, exc.reason)
+    await _notify(session, trade, before)
+    await session.flush()
+    return trade.status
+
+
+async def give_up(session: AsyncSession, trade_id: uuid.UUID, reason: str) -> None:
+    """After the last retry: the trade ends ``failed`` unless it moved on meanwhile."""
+    trade = await locked(session, trade_id)
+    if trade is not None and trade.status == OrderStatus.PENDING.value:
+        end(session, trade, OrderStatus.FAILED, reason)
+        await session.flush()
+
+
+async def refresh(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUID) -> str:
+    """Ask the provider how an open order stands and record it; returns the status."""
+    trade = await locked(session, trade_id)
+    if trade is None or OrderStatus(trade.status).final or trade.provider_order_id is None:
+        return trade.status if trade else "missing"
+    account = await account_of(session, trade)
+    try:
+        provider, identity, credentials = await provider_for(session, ctx, account)
+        order = await provider.get_order(
+            identity, credentials, account.provider_account_id, trade.provider_order_id
+        )
+    except AccountProviderError as exc:
+        log.warning("trade_refresh_failed", trade_id=str(trade.id), reason=exc.reason)
+        return trade.status
+    before = trade.status
+    apply(session, trade, order, "refreshed")
+    await _notify(session, trade, before)
+    await session.flush()
+    return trade.status
+
+
+async def stale(session: AsyncSession, older_than: timedelta) -> list[uuid.UUID]:
+    """Pending trades nobody picked up (a lost publish): for the sweep to publish again."""
+    cutoff = utcnow() - older_than
+    stmt = select(Trade.id).where(Trade.status == "pending", Trade.updated_at < cutoff)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def open_trades(session: AsyncSession) -> list[uuid.UUID]:
+    stmt = select(Trade.id).where(
+        Trade.status.in_(["submitted", "partially_filled"]), Trade.provider_order_id.is_not(None)
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,55 @@
+"""Who is calling: the bearer token's user, for every route that needs a signed-in caller."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+
+from flint.db import SessionDep
+from flint.errors import Unauthorized
+from flint.runtime import part
+from flint.users.models import User
+from flint.users.principals import INVALID, Principals
+from flint.users.service import Profiles
+
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token",
+    auto_error=False,
+    scheme_name="bearer",
+    description="An access token from `POST /api/v1/auth/login` or the Authorize button.",
+)
+
+SIGN_IN_HINT = "Sign in and send the access token as `Authorization: Bearer <token>`."
+
+PrincipalsDep = Annotated[Principals, Depends(part(Principals))]
+
+
+async def get_current_user_id(
+    principals: PrincipalsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> uuid.UUID:
+    """The caller, for routes that need only who it is: no database transaction when the
+    caller's sign-in state is cached (see `flint.users.principals`)."""
+    if not token:
+        raise Unauthorized(SIGN_IN_HINT)
+    return await principals.authenticate(token)
+
+
+CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
+
+
+async def get_current_user(session: SessionDep, user_id: CurrentUserId) -> User:
+    """The caller's row, loaded in the request's transaction (for routes that read or change
+    the user)."""
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized(INVALID)
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+ProfilesDep = Annotated[Profiles, Depends(part(Profiles))]
