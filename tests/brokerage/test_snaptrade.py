@@ -19,8 +19,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from flint.brokerage import snaptrade
 from flint.brokerage.snaptrade import SnapTradeProvider, signature
+from flint.brokerage.snaptrade import client as snaptrade
 from flint.brokerage.types import (
     AccountGone,
     AccountProviderError,

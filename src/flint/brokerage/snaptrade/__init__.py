@@ -1,0 +1,18 @@
+"""``snaptrade``: brokerage accounts, holdings, activities and trading through SnapTrade.
+
+The provider (:mod:`.provider`) signs and sends through the client (:mod:`.client`), reads
+SnapTrade's JSON with :mod:`.mapping` and keeps the order rules in :mod:`.orders`; each
+module's docstring holds its part of the conventions.
+"""
+
+from flint.brokerage.snaptrade.client import DEFAULT_BASE_URL, USER_ID, USER_SECRET, signature
+from flint.brokerage.snaptrade.provider import AUTHORIZATION_ID, SnapTradeProvider
+
+__all__ = [
+    "AUTHORIZATION_ID",
+    "DEFAULT_BASE_URL",
+    "USER_ID",
+    "USER_SECRET",
+    "SnapTradeProvider",
+    "signature",
+]
