@@ -23,7 +23,7 @@ from flint.accounts.models import (
     AccountTransaction,
     LinkedAccount,
 )
-from flint.brokerage import sandbox_store as store
+from flint.brokerage.sandbox import store
 from flint.brokerage.types import OrderAction, OrderRequest
 from flint.db import commit, create_engine
 from flint.kit.time import utcnow

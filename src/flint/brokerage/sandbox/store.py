@@ -1,4 +1,5 @@
-"""The sandbox institution's own tables: links, accounts, positions, transactions and orders.
+"""The sandbox institution's own database: its tables (links, accounts, positions, transactions
+and orders), the engine they live behind, and the row look-ups every side shares.
 
 They live in the sandbox's database (``FLINT_SANDBOX_DATABASE_URL``, default
 ``data_dir/sandbox.db``), not Flint's: the sandbox plays a separate institution, so it has its
@@ -11,7 +12,11 @@ the scale it is given).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -23,15 +28,21 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    Row,
     String,
     Table,
     TypeDecorator,
     UniqueConstraint,
+    select,
+    text,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
 
-from flint.db import NAMING_CONVENTION, UTCDateTime
+from flint.db import NAMING_CONVENTION, READ_ONLY, UTCDateTime, create_engine
+
+_SETUP_LOCK_ID = 0x5A4D_B0C5  # pg_advisory_xact_lock key: one create_all at a time
 
 
 class DecimalValue(TypeDecorator[Decimal]):
@@ -132,3 +143,64 @@ orders = Table(
     UniqueConstraint("account_id", "client_order_id"),
     Index("ix_sandbox_orders_status", "status"),
 )
+
+
+class Database:
+    """The sandbox's engine on ``database_url``; every operation is its own short transaction,
+    and the tables are created on first use."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._engine = create_engine(database_url)
+        self._reader = self._engine.execution_options(**READ_ONLY)
+        self._ready = False
+        self._ready_lock = asyncio.Lock()
+
+    async def dispose(self) -> None:
+        await self._engine.dispose()
+
+    async def _setup(self) -> None:
+        if self._ready:
+            return
+        async with self._ready_lock:
+            if self._ready:
+                return
+            database = make_url(self.database_url).database
+            if self._engine.dialect.name == "sqlite" and database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            async with self._engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SETUP_LOCK_ID})"))
+                await conn.run_sync(metadata.create_all)
+            self._ready = True
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        await self._setup()
+        async with self._reader.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        await self._setup()
+        async with self._engine.begin() as conn:
+            yield conn
+
+
+async def lock_account(conn: AsyncConnection, account_id: str) -> Row[Any]:
+    stmt = select(accounts).where(accounts.c.id == account_id).with_for_update()
+    return (await conn.execute(stmt)).one()
+
+
+async def position_row(conn: AsyncConnection, account_id: str, symbol: str) -> Row[Any] | None:
+    stmt = select(positions).where(
+        positions.c.account_id == account_id, positions.c.symbol == symbol
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def order_row(conn: AsyncConnection, account_id: str, **where: str) -> Row[Any] | None:
+    stmt = select(orders).where(orders.c.account_id == account_id)
+    for column, value in where.items():
+        stmt = stmt.where(orders.c[column] == value)
+    return (await conn.execute(stmt)).first()

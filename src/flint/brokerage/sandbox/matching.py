@@ -1,0 +1,182 @@
+"""The sandbox's order rules, as pure functions: what a valid order is, whether placing it can
+be paid for, and what an open order does at a price and an instant (fill, rest, trigger, cancel,
+expire). Writing what they decide is `orders`; the rules in prose are the package's docstring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Row
+
+from flint.brokerage.sandbox.data import CENT, money
+from flint.brokerage.types import (
+    OrderAction,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+from flint.kit.calendar import local_date
+from flint.kit.symbols import normalize_symbol
+
+MAX_DECIMALS = 8
+MAX_QUANTITY = Decimal(10) ** 12
+_STEP = Decimal(1).scaleb(-MAX_DECIMALS)
+_LIMITED = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+_STOPPED = (OrderType.STOP, OrderType.STOP_LIMIT)
+
+
+def _exponent(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else 0
+
+
+def _positive(provider: str, value: Decimal | None, what: str) -> Decimal:
+    """A positive amount with at most `MAX_DECIMALS` places, in plain digits (1E+2 is 100)."""
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+        raise OrderRejected(provider, f"{what} must be a positive number")
+    if value > MAX_QUANTITY:
+        raise OrderRejected(provider, f"{what} is too large")
+    if value != value.quantize(_STEP):
+        raise OrderRejected(provider, f"{what} has at most {MAX_DECIMALS} decimal places")
+    if _exponent(value) > 0:
+        return value.quantize(Decimal(1))
+    if _exponent(value) < -MAX_DECIMALS:
+        return value.quantize(_STEP)
+    return value
+
+
+@dataclass(frozen=True)
+class Request:
+    """An `OrderRequest` that passed `validate`: enums, a normalized symbol, plain amounts."""
+
+    account_id: str
+    client_order_id: str
+    symbol: str
+    action: OrderAction
+    quantity: Decimal
+    order_type: OrderType
+    time_in_force: TimeInForce
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: OrderStatus
+    triggered: bool
+    price: Decimal | None = None
+    value: Decimal | None = None
+    reason: str | None = None
+
+
+def validate(provider: str, order: OrderRequest) -> Request:
+    try:
+        symbol = normalize_symbol(order.symbol)
+    except (ValueError, AttributeError):
+        raise OrderRejected(provider, "invalid symbol") from None
+    if not order.client_order_id or len(order.client_order_id) > 200:
+        raise OrderRejected(provider, "client_order_id must be 1-200 characters")
+    try:
+        action = OrderAction(order.action)
+        kind = OrderType(order.order_type)
+        tif = TimeInForce(order.time_in_force)
+    except ValueError as exc:
+        raise OrderRejected(provider, str(exc)) from None
+    try:
+        quantity = _positive(provider, order.quantity, "quantity")
+        limit = stop = None
+        if kind in _LIMITED:
+            limit = _positive(provider, order.limit_price, "limit_price")
+        elif order.limit_price is not None:
+            raise OrderRejected(provider, f"{kind.value} orders take no limit_price")
+        if kind in _STOPPED:
+            stop = _positive(provider, order.stop_price, "stop_price")
+        elif order.stop_price is not None:
+            raise OrderRejected(provider, f"{kind.value} orders take no stop_price")
+    except InvalidOperation:
+        raise OrderRejected(provider, "prices and quantities need at most 28 digits") from None
+    return Request(
+        order.account_id,
+        order.client_order_id,
+        symbol,
+        action,
+        quantity,
+        kind,
+        tif,
+        limit,
+        stop,
+    )
+
+
+def precheck(provider: str, request: Request, price: Decimal, cash: Decimal, held: Decimal) -> None:
+    if request.action is OrderAction.SELL:
+        if request.quantity > held:
+            raise OrderRejected(provider, "insufficient position")
+        return
+    at = request.limit_price if request.limit_price is not None else price
+    if money(request.quantity * at) > cash:
+        raise OrderRejected(provider, "insufficient buying power")
+
+
+def expired(order: Row[Any], now: datetime) -> bool:
+    day: date = order.trading_day
+    return order.time_in_force == TimeInForce.DAY and local_date(now) > day
+
+
+def decide(
+    order: Row[Any],
+    price: Decimal | None,
+    now: datetime,
+    cash: Decimal,
+    held: Decimal,
+    *,
+    immediate: bool,
+) -> Decision:
+    """What an open order does now, at ``price`` (None: no price to be had)."""
+    triggered = bool(order.triggered)
+    if expired(order, now):
+        return Decision(OrderStatus.EXPIRED, triggered, reason="day order expired unfilled")
+    if price is None:
+        return Decision(OrderStatus.SUBMITTED, triggered)
+    buy = order.action == OrderAction.BUY
+    kind = OrderType(order.order_type)
+    if kind in _STOPPED and not triggered:
+        triggered = price >= order.stop_price if buy else price <= order.stop_price
+    if kind is OrderType.MARKET:
+        executable = True
+    elif kind is OrderType.STOP:
+        executable = triggered
+    else:
+        crosses = price <= order.limit_price if buy else price >= order.limit_price
+        executable = crosses and (kind is OrderType.LIMIT or triggered)
+    if not executable:
+        tif = TimeInForce(order.time_in_force)
+        if immediate and tif in (TimeInForce.IOC, TimeInForce.FOK):
+            reason = f"{tif.value} order could not fill at once (price {price})"
+            return Decision(OrderStatus.CANCELED, triggered, reason=reason)
+        return Decision(OrderStatus.SUBMITTED, triggered)
+    quantity: Decimal = order.quantity
+    value = money(quantity * price)
+    if buy and value < CENT:
+        return Decision(OrderStatus.REJECTED, triggered, reason="order value is below $0.01")
+    if buy and value > cash:
+        return Decision(OrderStatus.REJECTED, triggered, reason="insufficient buying power")
+    if not buy and quantity > held:
+        return Decision(OrderStatus.REJECTED, triggered, reason="insufficient position")
+    return Decision(OrderStatus.FILLED, triggered, price, value)
+
+
+def cancellation(order: Row[Any], now: datetime) -> Decision:
+    """Canceling an open order: a day order already past its day expires instead."""
+    if expired(order, now):
+        return Decision(
+            OrderStatus.EXPIRED,
+            bool(order.triggered),
+            reason="day order expired unfilled",
+        )
+    return Decision(OrderStatus.CANCELED, bool(order.triggered), reason="canceled by request")
