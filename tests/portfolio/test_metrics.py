@@ -42,7 +42,7 @@ import quantstats as qs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flint.portfolio import metrics
+from flint.portfolio import _xirr
 from flint.portfolio.metrics import Metrics, compute, compute_many, daily_returns, xirr
 
 REL = 1e-9
@@ -339,7 +339,7 @@ def test_mwr_matches_pyxirr_on_random_schedules() -> None:
 
 def test_xirr_bracketing_fallback_matches_pyxirr(monkeypatch: pytest.MonkeyPatch) -> None:
     # No Newton step at all: every rate comes from the bracketing search and bisection.
-    monkeypatch.setattr(metrics, "_XIRR_MAX_NEWTON", 0)
+    monkeypatch.setattr(_xirr, "_XIRR_MAX_NEWTON", 0)
     rng = np.random.default_rng(11)
     start = dt.date(2016, 1, 4)
     for _ in range(20):

@@ -1,0 +1,125 @@
+"""The CSV each report type yields (what each one holds is listed in `flint.reports.content`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from flint.portfolio import csvio
+from flint.reports.document import CENT, Material
+from flint.reports.tables import _lots, _window_entries
+
+
+def _exact(value: Decimal | None) -> str:
+    return "" if value is None else format(value.normalize(), "f")
+
+
+def _cents(value: Decimal | None) -> str:
+    return "" if value is None else format(value.quantize(CENT, ROUND_HALF_EVEN), "f")
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def to_csv(material: Material) -> str:
+    if material.type == "transactions":
+        return csvio.render([row for row, _ in _window_entries(material)])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    perf = material.performance
+    if material.type == "portfolio_summary":
+        writer.writerow(
+            [
+                "symbol",
+                "asset_class",
+                "quantity",
+                "avg_cost",
+                "price",
+                "value",
+                "pnl",
+                "pnl_percent",
+                "weight",
+            ]
+        )
+        classes = {a.symbol: a.asset_class for a in perf.allocation}
+        for h in perf.holdings:
+            writer.writerow(
+                [
+                    h.symbol,
+                    classes.get(h.symbol, ""),
+                    _exact(h.quantity),
+                    _number(h.avg_cost),
+                    _number(h.price),
+                    _number(h.value),
+                    _number(h.pnl),
+                    _number(h.pnl_percent),
+                    _number(h.weight),
+                ]
+            )
+        for cash in (a for a in perf.allocation if a.asset_class == "cash"):
+            row = [cash.symbol, "cash", "", "", "", _number(cash.value), "", ""]
+            writer.writerow([*row, _number(cash.weight)])
+    elif material.type == "performance":
+        writer.writerow(
+            ["date", "value", "net_flow", "daily_return", "cumulative_return", "benchmark_value"]
+        )
+        for p in perf.series:
+            writer.writerow(
+                [
+                    p.date.isoformat(),
+                    _number(p.value),
+                    _number(p.net_flow),
+                    _number(p.daily_return),
+                    _number(p.cumulative_return),
+                    _number(p.benchmark_value),
+                ]
+            )
+    else:
+        lots = _lots(material)
+        writer.writerow(
+            [
+                "status",
+                "symbol",
+                "acquired",
+                "disposed",
+                "quantity",
+                "cost_basis",
+                "proceeds",
+                "market_value",
+                "gain",
+                "term",
+            ]
+        )
+        for o in lots.open:
+            writer.writerow(
+                [
+                    "open",
+                    o.symbol,
+                    o.acquired.isoformat(),
+                    "",
+                    _exact(o.quantity),
+                    _cents(o.cost),
+                    "",
+                    _cents(o.value),
+                    _cents(o.gain),
+                    o.term,
+                ]
+            )
+        for c in lots.closed:
+            writer.writerow(
+                [
+                    "closed",
+                    c.symbol,
+                    c.acquired.isoformat(),
+                    c.sold.isoformat(),
+                    _exact(c.quantity),
+                    _cents(c.cost),
+                    _cents(c.proceeds),
+                    "",
+                    _cents(c.gain),
+                    c.term,
+                ]
+            )
+    return out.getvalue()

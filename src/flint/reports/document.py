@@ -1,0 +1,114 @@
+"""The document a report becomes, which `pdf` and `html` lay out (figures, tables, charts,
+notes), the material it is made from, and how its values are written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from flint.portfolio.models import PortfolioTransaction
+from flint.portfolio.schemas import Performance
+from flint.portfolio.valuation import Entry
+
+DASH = "\u2014"
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Material:
+    """Everything a report is made from, gathered by the service before rendering."""
+
+    type: str
+    portfolio_name: str
+    base_currency: str
+    start: date | None
+    end: date
+    benchmark: str
+    ledger: Sequence[PortfolioTransaction]
+    base_entries: Sequence[Entry]
+    """The ledger in the base currency (same order), as the performance figures see it."""
+    performance: Performance
+    generated_at: datetime
+
+    @property
+    def first_day(self) -> date:
+        return self.start or min((e.date for e in self.ledger), default=self.end)
+
+    def in_period(self, day: date) -> bool:
+        return (self.start is None or day >= self.start) and day <= self.end
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    numeric: bool = False
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[Column]
+    rows: list[list[str]]
+    total: list[str] | None = None
+    empty: str = "Nothing in this period."
+
+
+@dataclass(frozen=True)
+class Chart:
+    caption: str
+    png: bytes
+
+
+@dataclass
+class Document:
+    title: str
+    portfolio: str
+    period: str
+    currency: str
+    benchmark: str | None
+    """Named only by the reports that compare with it."""
+    generated_at: datetime
+    figures: list[tuple[str, str]]
+    tables: list[Table] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+
+def money(value: float | Decimal | None) -> str:
+    if value is None:
+        return DASH
+    text = f"{value:,.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def percent(value: float | Decimal | None) -> str:
+    if value is None:
+        return DASH
+    text = f"{value * 100:,.2f}%"
+    return "0.00%" if text == "-0.00%" else text
+
+
+def exact(value: Decimal | None) -> str:
+    """A recorded amount: two places, or every place it has (a crypto price of 0.00001234)."""
+    if value is None:
+        return DASH
+    if value == value.quantize(CENT):
+        return money(value)
+    return format(value.normalize(), ",f")
+
+
+def ratio(value: float | None) -> str:
+    return DASH if value is None else f"{value:,.2f}"
+
+
+def quantity(value: Decimal | None) -> str:
+    return DASH if value is None else format(value.normalize(), ",f")
+
+
+def day(value: date | None) -> str:
+    return DASH if value is None else value.isoformat()
