@@ -22,10 +22,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.app.test_cli import clean_env
 from tests.conftest import service_url, sign_up
 from tests.market.stream_client import WS_PATH, exchange, open_socket, receive
 from tests.notifications.test_outbox import free_port
-from tests.app.test_cli import clean_env
 
 pytestmark = pytest.mark.xdist_group("stream-processes")
 
