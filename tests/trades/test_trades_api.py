@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from flint.idempotency import IdempotencyKey
+from flint.kit.time import utcnow
 from flint.notifications.models import OutboxMessage
 from flint.trades.models import Trade
 from tests.conftest import Account, assert_problem, error_fields
@@ -155,6 +158,43 @@ async def test_an_idempotency_key_replays_the_first_answer_and_refuses_another_b
     assert_problem(
         await client.post(f"{V1}/execute", json=order(account_id), headers=too_long), 422
     )
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_key_whose_request_died_between_its_two_commits_replays_the_trade(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    """The first request commits the trade with its key, waits for the broker, then keeps its
+    answer in a second commit. A crash in between must not leave the key answering 409 for a
+    day: once that request cannot still be running, the answer is rebuilt from the trade."""
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    key = "crash-" + uuid.uuid4().hex
+    headers = alice.headers | {"Idempotency-Key": key}
+    first = await client.post(f"{V1}/execute", json=order(account_id), headers=headers)
+    assert first.status_code == 201, first.text
+
+    async def age_key(**values: Any) -> None:
+        async with app.state.runtime.sessions() as session:
+            await session.execute(
+                update(IdempotencyKey).where(IdempotencyKey.key == key).values(**values)
+            )
+            await session.commit()
+
+    # What the crash leaves: the key names the committed trade, no answer was kept.
+    await age_key(status_code=None, response=None)
+    in_flight = await client.post(f"{V1}/execute", json=order(account_id), headers=headers)
+    assert_problem(in_flight, 409)  # the first request could still be answering
+
+    await age_key(created_at=utcnow() - timedelta(hours=1))  # it is long gone now
+    again = await client.post(f"{V1}/execute", json=order(account_id), headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await trade_count(app) == 1
+    async with app.state.runtime.sessions() as session:
+        kept = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
+    assert kept is not None
+    assert (kept.status_code, kept.response) == (201, first.json())
 
 
 @pytest.mark.usefixtures("worker")

@@ -6,18 +6,15 @@ The public face other features import; the modules behind it are private to this
 
 from flint.accounts.deps import AccountsDep, OwnedAccount
 from flint.accounts.models import AccountHolding, LinkedAccount
-from flint.accounts.service import (
-    AccountListener,
-    Accounts,
-    account_credentials,
+from flint.accounts.reading import (
     activities,
     find_account,
     get_account,
     holdings,
     load_account,
-    request_sync,
     summaries,
 )
+from flint.accounts.service import AccountListener, Accounts, account_credentials, request_sync
 
 __all__ = [
     "AccountHolding",

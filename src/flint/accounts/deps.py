@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from flint.accounts import service
+from flint.accounts import reading, service
 from flint.accounts.models import LinkedAccount
 from flint.db import SessionDep
 from flint.runtime import part
@@ -22,7 +22,7 @@ async def owned_account(
     account_id: Annotated[uuid.UUID, Path(alias="accountId")],
 ) -> LinkedAccount:
     """The caller's linked account; anyone else's, or an unlinked one, is 404."""
-    return await service.get_account(session, user_id, account_id)
+    return await reading.get_account(session, user_id, account_id)
 
 
 OwnedAccount = Annotated[LinkedAccount, Depends(owned_account)]

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from flint.accounts import service
+from flint.accounts import reading, service
 from flint.accounts.deps import AccountsDep, OwnedAccount
 from flint.accounts.models import AccountHolding, AccountTransaction, LinkedAccount
 from flint.accounts.schemas import (
@@ -115,7 +115,7 @@ async def link(
 
 @router.get("", summary="Your linked accounts", responses=problem_responses(401))
 async def list_accounts(user: CurrentUser, session: SessionDep) -> Accounts:
-    return Accounts(accounts=[summary(a) for a in await service.list_accounts(session, user.id)])
+    return Accounts(accounts=[summary(a) for a in await reading.list_accounts(session, user.id)])
 
 
 @router.get(
@@ -129,8 +129,8 @@ async def read_account(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> AccountDetail:
-    rows, next_cursor = await service.transactions_page(session, account, limit, cursor)
-    held = await service.holdings(session, account)
+    rows, next_cursor = await reading.transactions_page(session, account, limit, cursor)
+    held = await reading.holdings(session, account)
     return AccountDetail(
         **summary(account).model_dump(),
         holdings=[_holding(row) for row in held],

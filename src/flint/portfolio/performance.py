@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -115,13 +115,18 @@ class Inputs:
     book: SymbolBook
 
 
+LEAD_IN = timedelta(days=10)
+"""How far before a window the session that values its first day is looked for (the longest
+run of days without a session, holidays included, is shorter)."""
+
+
 class _Sessions:
     """The closed sessions of each calendar over [first, end], worked out once per calendar
     and sliced per symbol: the UTC dates of the daily bars that exist and will not change
     (under Flint's conventions a daily bar's UTC date is its trading date)."""
 
     def __init__(self, first: date, end: date) -> None:
-        self.first, self.end = first, end
+        self.first, self.end = first - LEAD_IN, end
         self.now = utcnow()
         self.days: dict[str, np.ndarray[Any, Any]] = {}
 
@@ -132,9 +137,15 @@ class _Sessions:
         return self.days[calendar]
 
     def expected(self, instrument: Instrument, start: date, end: date) -> np.ndarray[Any, Any]:
+        """The closed sessions in [start, end], and the one before ``start`` when ``start`` is
+        not a closed session itself (a weekend, or today before the close): a symbol bought
+        then is valued at that earlier close until its first session closes."""
         days = self._all(calendar_for(instrument.type))
-        lo = np.searchsorted(days, np.datetime64(start, "D"), side="left")
-        hi = np.searchsorted(days, np.datetime64(end, "D"), side="right")
+        first = np.datetime64(start, "D")
+        lo = int(np.searchsorted(days, first, side="left"))
+        hi = int(np.searchsorted(days, np.datetime64(end, "D"), side="right"))
+        if lo > 0 and (lo == len(days) or days[lo] != first):
+            lo -= 1
         return days[lo:hi]
 
 
@@ -151,8 +162,8 @@ async def _stored_closes(
     if not windows:
         return {}
     first = min(start for start, _ in windows.values())
-    loaded = await prices.daily_closes(session, list(windows), first)
     sessions = _Sessions(first, max(end for _, end in windows.values()))
+    loaded = await prices.daily_closes(session, list(windows), sessions.first)
     missing: dict[str, tuple[date, date]] = {}
     out: dict[str, Series] = {}
     for symbol, (start, end) in windows.items():
@@ -165,7 +176,8 @@ async def _stored_closes(
             if held is not None and len(held.provisional):
                 stored = np.setdiff1d(stored, held.provisional)
             if not np.isin(expected, stored, assume_unique=True).all():
-                missing[symbol] = (start, end)
+                lead = expected[0].astype(date) if len(expected) else start
+                missing[symbol] = (min(lead, start), end)
                 continue
         if held is not None:
             held = prices.between(held, end)

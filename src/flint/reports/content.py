@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flint.portfolio import charts
+from flint.portfolio import ChartKind, draw_chart
 from flint.reports.csvexport import to_csv
 from flint.reports.document import (
     Chart,
@@ -72,7 +72,7 @@ def build(material: Material, *, with_charts: bool) -> Document:
         generated_at=material.generated_at,
         figures=[],
     )
-    kinds: list[charts.Kind] = []
+    kinds: list[ChartKind] = []
     if material.type == "portfolio_summary":
         document.figures = [
             ("Market value", money(perf.market_value)),
@@ -153,7 +153,7 @@ def build(material: Material, *, with_charts: bool) -> Document:
         document.charts = [
             Chart(
                 _CHART_CAPTIONS[kind].format(benchmark=perf.benchmark),
-                charts.draw(perf_dict, kind, "png", material.portfolio_name),
+                draw_chart(perf_dict, kind, "png", material.portfolio_name),
             )
             for kind in kinds
         ]

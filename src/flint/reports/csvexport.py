@@ -6,7 +6,7 @@ import csv
 import io
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from flint.portfolio import csvio
+from flint.portfolio import ledger_csv
 from flint.reports.document import CENT, Material
 from flint.reports.tables import _lots, _window_entries
 
@@ -25,7 +25,7 @@ def _number(value: float | None) -> str:
 
 def to_csv(material: Material) -> str:
     if material.type == "transactions":
-        return csvio.render([row for row, _ in _window_entries(material)])
+        return ledger_csv([row for row, _ in _window_entries(material)])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     perf = material.performance

@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from flint.portfolio.models import PortfolioTransaction
-from flint.portfolio.schemas import Performance
-from flint.portfolio.valuation import Entry
+from flint.portfolio import Entry, Performance, PortfolioTransaction
 
 DASH = "\u2014"
 CENT = Decimal("0.01")
