@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from flint.config import get_settings
 from flint.app.main import create_app
+from flint.config import get_settings
 
 BARE_PATH = "/bench/ok"
 

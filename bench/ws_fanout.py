@@ -199,8 +199,8 @@ async def _publish(request: Request) -> dict[str, Any]:
 def create() -> FastAPI:
     """The ASGI factory uvicorn serves: Flint as ``flint serve`` builds it, plus the bench
     routes on the same app instance."""
-    from flint.config import get_settings
     from flint.app.main import create_app
+    from flint.config import get_settings
 
     _raise_file_limit()
     app = create_app(get_settings())

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from flint.app.main import REQUEST_ID
 from flint.config import Settings
-from flint.db import SessionDep
+from flint.web import SessionDep
 from tests.conftest import DEFAULT_PASSWORD, Account, assert_problem, error_fields
 
 LEAKS = ("Traceback", "SELECT", "sqlalchemy", "no_such_table", 'File "', "secret kaboom")

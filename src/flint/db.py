@@ -1,20 +1,19 @@
 """Engine, sessions and the declarative base shared by every feature's models.
 
-One transaction per request or task: `SessionDep` commits when the endpoint returns and rolls
-back on error; services only `flush()`. Work that must follow the commit (queueing Celery tasks)
-is registered with `after_commit` and runs only if the commit succeeded.
+One transaction per request or task: `flint.web.SessionDep` commits when the endpoint returns
+and rolls back on error; services only `flush()`. Work that must follow the commit (queueing
+Celery tasks) is registered with `after_commit` and runs only if the commit succeeded.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
-from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, Numeric, String, TypeDecorator, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -27,7 +26,6 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
-from flint.errors import FlintError
 from flint.kit.time import utcnow
 
 log = structlog.get_logger(__name__)
@@ -221,47 +219,3 @@ async def commit(session: AsyncSession) -> None:
     """Commit, then run what was waiting for the commit (used by requests and tasks alike)."""
     await session.commit()
     await run_after_commit(session)
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except FlintError as exc:
-            if exc.commit:
-                await commit(session)
-            else:
-                session.info.pop("after_commit", None)
-                await session.rollback()
-            raise
-        except BaseException:
-            session.info.pop("after_commit", None)
-            await session.rollback()
-            raise
-        await commit(session)
-
-
-# scope="function": the commit happens before the response is sent, so a client never sees
-# success for a transaction that then fails to commit.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session that only reads: on SQLite a deferred transaction, which never takes (nor waits
-    for) the write lock, so work the route starts in a session of its own can write."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
-    async with sessionmaker() as session:
-        yield session
-
-
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
-
-
-async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return sessionmaker
-
-
-SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
-"""For a route that opens a transaction only when it turns out to need one."""

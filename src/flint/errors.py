@@ -1,19 +1,14 @@
-"""Domain errors and their one mapping to RFC 9457 problem+json responses."""
+"""Domain errors, each carrying its HTTP meaning, and the RFC 9457 problem document they become
+(the handlers that turn them into responses are the app's: `flint.app.problems`).
+
+No web framework here: services, tasks and migrations raise and import these without it.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
-import structlog
-from asgi_correlation_id import correlation_id
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -110,162 +105,6 @@ class ServiceUnavailable(FlintError):
 
 def field_error(field: str, message: str, type_: str = "value_error") -> FieldError:
     return FieldError(field=field, message=message, type=type_)
-
-
-def problem_response(
-    request: Request | None,
-    *,
-    status: int,
-    title: str,
-    slug: str,
-    detail: str,
-    errors: list[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = Problem(
-        type=f"/problems/{slug}",
-        title=title,
-        status=status,
-        detail=detail,
-        instance=request.url.path if request is not None else None,
-        requestId=correlation_id.get(),
-        errors=errors,
-    )
-    return JSONResponse(
-        body.model_dump(by_alias=True, exclude_none=True),
-        status_code=status,
-        headers=headers,
-        media_type=PROBLEM_JSON,
-    )
-
-
-_HTTP_TITLES: dict[int, tuple[str, str]] = {
-    400: ("Bad request", "bad-request"),
-    401: ("Not authenticated", "unauthorized"),
-    403: ("Forbidden", "forbidden"),
-    404: ("Not found", "not-found"),
-    405: ("Method not allowed", "method-not-allowed"),
-    406: ("Not acceptable", "not-acceptable"),
-    413: ("Payload too large", "payload-too-large"),
-    415: ("Unsupported media type", "unsupported-media-type"),
-}
-
-
-def _location(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc)
-
-
-def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
-    return [
-        FieldError(field=_location(err.get("loc", ())), message=err["msg"], type=err["type"])
-        for err in exc.errors()
-    ]
-
-
-async def _on_flint_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, FlintError)
-    return problem_response(
-        request,
-        status=exc.status,
-        title=exc.title,
-        slug=exc.slug,
-        detail=exc.detail,
-        errors=exc.errors,
-        headers=exc.headers,
-    )
-
-
-async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = _validation_errors(exc)
-    if any(err.type == "json_invalid" for err in errors):
-        return problem_response(
-            request,
-            status=400,
-            title="Malformed request body",
-            slug="malformed-body",
-            detail="The request body is not valid JSON.",
-            errors=errors,
-        )
-    names = ", ".join(sorted({err.field for err in errors}))
-    return problem_response(
-        request,
-        status=422,
-        title=ValidationFailed.title,
-        slug=ValidationFailed.slug,
-        detail=f"Invalid or missing values: {names}.",
-        errors=errors,
-    )
-
-
-async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    title, slug = _HTTP_TITLES.get(exc.status_code, ("Error", "http-error"))
-    detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-    if exc.status_code == 404 and detail == "Not Found":
-        detail = f"No route {request.method} {request.url.path}."
-    return problem_response(
-        request,
-        status=exc.status_code,
-        title=title,
-        slug=slug,
-        detail=detail,
-        headers=dict(exc.headers or {}),
-    )
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled_error", path=request.url.path, method=request.method)
-    # Starlette runs this handler in ServerErrorMiddleware, outside CorrelationIdMiddleware, so
-    # that middleware never sees this response: the request id header is added here.
-    request_id = correlation_id.get()
-    return problem_response(
-        request,
-        status=500,
-        title="Internal server error",
-        slug="internal",
-        detail="Something went wrong on our side; quote the request id when reporting it.",
-        headers={"X-Request-ID": request_id} if request_id else None,
-    )
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(FlintError, _on_flint_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
-
-
-def document_problems(app: FastAPI) -> None:
-    """Finish the OpenAPI document's error responses in one pass.
-
-    Error responses are `application/problem+json` only (FastAPI also files a response `model`
-    under `application/json`, which Flint's errors never are); every operation may answer 500,
-    and every operation with a body 413.
-    """
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = generate()
-        common = problem_responses(500)
-        too_large = problem_responses(413)
-        for path_item in schema.get("paths", {}).values():
-            for operation in path_item.values():
-                responses = operation.setdefault("responses", {})
-                extra = {**common, **(too_large if "requestBody" in operation else {})}
-                for status, entry in extra.items():
-                    responses.setdefault(
-                        str(status), {k: v for k, v in entry.items() if k != "model"}
-                    )
-                for response in responses.values():
-                    content = response.get("content", {})
-                    if PROBLEM_JSON in content:
-                        content.pop("application/json", None)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -3,19 +3,17 @@
 The composition root (`flint.app.runtime`) decides what goes in for each role: the API, a Celery
 worker, a performance process. Features never hold the whole runtime: each part is looked up
 by its type, and a feature declares a typed dependency for the part it uses
-(``MarketDep = Annotated[MarketData, Depends(part(MarketData))]`` in `flint.market.deps`), so a
-route's signature says what it needs and the base knows no feature.
+(``MarketDep = Annotated[MarketData, Depends(part(MarketData))]`` in `flint.market.deps`, with
+`flint.web.part`), so a route's signature says what it needs and the base knows no feature.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import structlog
-from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.requests import HTTPConnection
 
 from flint.config import Settings
 from flint.db import READ_ONLY, create_sessionmaker
@@ -65,7 +63,7 @@ class Runtime:
         try:
             return cast(T, self._parts[kind])
         except KeyError:
-            raise LookupError(f"the {self.role} runtime has no {_name(kind)}") from None
+            raise LookupError(f"the {self.role} runtime has no {name_of(kind)}") from None
 
     def on_start(self, starter: Hook) -> None:
         self._starters.append(starter)
@@ -88,26 +86,5 @@ class Runtime:
                 log.exception("runtime_close_failed", closer=getattr(close, "__qualname__", "?"))
 
 
-def _name(kind: Kind[Any]) -> str:
+def name_of(kind: Kind[Any]) -> str:
     return getattr(kind, "__name__", repr(kind))
-
-
-_DEPENDENCIES: dict[Any, Callable[[HTTPConnection], Awaitable[Any]]] = {}
-
-
-def part(kind: Kind[T]) -> Callable[[HTTPConnection], Awaitable[T]]:
-    """A FastAPI dependency answering this process's part of type ``kind`` (one function per
-    type, so FastAPI resolves it once per request). Works for WebSockets too."""
-    dependency = _DEPENDENCIES.get(kind)
-    if dependency is None:
-
-        async def dependency(connection: HTTPConnection) -> Any:
-            runtime: Runtime = connection.app.state.runtime
-            return runtime.get(kind)
-
-        dependency.__name__ = f"runtime_{_name(kind)}"
-        _DEPENDENCIES[kind] = dependency
-    return dependency
-
-
-SettingsDep = Annotated[Settings, Depends(part(Settings))]

@@ -10,7 +10,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from flint.accounts import Accounts, service
+from flint.accounts import service
+from flint.accounts.api import Accounts
 from flint.accounts.models import AccountLink, AccountTransaction, LinkedAccount
 from flint.brokerage.types import OrderAction, OrderRequest
 from flint.db import commit

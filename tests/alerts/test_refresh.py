@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.config import Settings
-from flint.market import QuoteFeed, storage
+from flint.market import storage
+from flint.market.api import QuoteFeed
 from flint.market.tasks import refresh_quotes
 from tests.alerts.conftest import alert_notices, create_alert, read_alert
 from tests.conftest import Account, sign_up

@@ -16,7 +16,8 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.db import commit
-from flint.users import Principals, tokens
+from flint.users import tokens
+from flint.users.api import Principals
 from flint.users.models import User
 from flint.users.principals import principal_key
 from tests.auth.helpers import me

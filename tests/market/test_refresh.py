@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from flint.market import MarketData, QuoteFeed, service, storage
+from flint.market import service, storage
+from flint.market.api import MarketData, QuoteFeed
 from tests.conftest import Account
 
 

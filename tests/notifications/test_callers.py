@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flint.accounts import Accounts
 from flint.accounts import service as accounts
+from flint.accounts.api import Accounts
 from flint.accounts.models import AccountLink
 from flint.db import commit
 from tests.auth.helpers import reset_token_in

@@ -15,8 +15,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, insert, select, update
 
-from flint.accounts import Accounts
 from flint.accounts import service as accounts
+from flint.accounts.api import Accounts
 from flint.accounts.models import (
     AccountHolding,
     AccountLink,
@@ -27,7 +27,7 @@ from flint.brokerage.sandbox import store
 from flint.brokerage.types import OrderAction, OrderRequest
 from flint.db import commit, create_engine
 from flint.kit.time import utcnow
-from flint.market import MarketData
+from flint.market.api import MarketData
 from flint.portfolio import following
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from tests.conftest import Account, assert_problem, error_fields

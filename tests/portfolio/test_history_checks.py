@@ -9,7 +9,7 @@ from unittest.mock import patch
 
 import httpx
 
-from flint.market import Instrument, InstrumentType
+from flint.market.api import Instrument, InstrumentType
 from flint.portfolio import performance
 from tests.conftest import Account, assert_problem, error_fields
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from flint.errors import NotFound
 from flint.kit.cache import create_cache
 from flint.kit.time import utcnow
-from flint.market import MarketData
+from flint.market.api import MarketData
 from flint.portfolio import performance, prices
 from flint.portfolio.computing import InProcess, PerformanceService, cache_key
 from flint.portfolio.models import Portfolio
@@ -96,7 +96,7 @@ async def in_process(app: FastAPI, portfolio_id: str, window: performance.Window
     uncached = PerformanceService(
         market, create_cache(None), InProcess(runtime.readers, market), runtime.sessions, 0.0
     )
-    async with runtime.sessions() as session:
+    async with runtime.readers() as session:  # as the route reads it: no write lock held
         portfolio = await session.get(Portfolio, uuid.UUID(portfolio_id))
         assert portfolio is not None
         return await uncached.json(portfolio, window)
@@ -176,7 +176,7 @@ async def test_the_answer_is_cached_as_json_text_in_redis_and_served_as_the_same
     )
     try:
         window = performance.Window(None, utcnow().date(), "SPY", 0.0)
-        async with runtime.sessions() as session:
+        async with runtime.readers() as session:
             portfolio = await session.get(Portfolio, uuid.UUID(portfolio_id))
             assert portfolio is not None
             key = cache_key(portfolio, window)

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 
 from flint.config import Settings
 from flint.kit.time import utcnow
-from flint.market import MarketData
+from flint.market.api import MarketData
 from flint.notifications.models import OutboxMessage
 from flint.reports import service, tasks
 from flint.reports.models import Report

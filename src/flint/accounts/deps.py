@@ -9,9 +9,8 @@ from fastapi import Depends, Path
 
 from flint.accounts import reading, service
 from flint.accounts.models import LinkedAccount
-from flint.db import SessionDep
-from flint.runtime import part
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep, part
 
 AccountsDep = Annotated[service.Accounts, Depends(part(service.Accounts))]
 

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.accounts.models import AccountHolding, AccountTransaction, LinkedAccount
-from flint.brokerage import Transaction
+from flint.brokerage.api import Transaction
 from flint.errors import NotFound
 from flint.kit.paging import newest_first
-from flint.users import LinkedAccountSummary
+from flint.users.api import LinkedAccountSummary
 
 
 async def list_accounts(session: AsyncSession, user_id: uuid.UUID) -> list[LinkedAccount]:

@@ -21,9 +21,9 @@ from flint.accounts.schemas import (
     SyncQueued,
     TransactionOut,
 )
-from flint.db import SessionDep
 from flint.errors import problem_responses
-from flint.users import CurrentUser
+from flint.users.api import CurrentUser
+from flint.web import SessionDep
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 

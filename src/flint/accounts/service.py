@@ -25,7 +25,7 @@ from flint.accounts.models import (
     LinkedAccount,
     ProviderIdentity,
 )
-from flint.brokerage import (
+from flint.brokerage.api import (
     AccountGone,
     AccountProvider,
     AccountProviderError,
@@ -41,7 +41,7 @@ from flint.errors import ServiceUnavailable, ValidationFailed
 from flint.kit.crypto import CredentialBox
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
-from flint.notifications import NotificationKind, notify
+from flint.notifications.api import NotificationKind, notify
 
 log = structlog.get_logger(__name__)
 

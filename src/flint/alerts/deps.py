@@ -9,8 +9,8 @@ from fastapi import Depends, Path
 
 from flint.alerts import service
 from flint.alerts.models import Alert
-from flint.db import SessionDep
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep
 
 
 async def owned_alert(

@@ -27,8 +27,8 @@ from flint.alerts.models import Alert
 from flint.alerts.schemas import AlertCondition, AlertState
 from flint.db import Price, UTCDateTime, commit
 from flint.kit.time import utcnow
-from flint.market import Quote, QuoteListener
-from flint.notifications import NotificationKind, notify
+from flint.market.api import Quote, QuoteListener
+from flint.notifications.api import NotificationKind, notify
 
 log = structlog.get_logger(__name__)
 

@@ -6,11 +6,10 @@ from flint.alerts import service
 from flint.alerts.deps import OwnedAlert
 from flint.alerts.models import Alert
 from flint.alerts.schemas import CONDITIONS_DOC, AlertIn, AlertOut, Alerts
-from flint.db import SessionDep
 from flint.errors import problem_responses
-from flint.market import MarketDep
-from flint.runtime import SettingsDep
-from flint.users import CurrentUserId
+from flint.market.api import MarketDep
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 

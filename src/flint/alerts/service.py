@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flint.alerts.models import Alert
 from flint.alerts.schemas import AlertIn, AlertState
 from flint.errors import Conflict, NotFound, ValidationFailed
-from flint.market import MarketData
-from flint.users import User
+from flint.market.api import MarketData
+from flint.users.api import User
 
 
 async def create(

@@ -13,6 +13,7 @@ import typer
 app = typer.Typer(help="Flint: a self-hostable backend for personal finance and investing.")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WORKER_NICENESS = 10
 
 
 def _alembic_config() -> object:
@@ -36,6 +37,37 @@ def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "
     typer.echo(f"Database at {revision}: {_redacted(settings.resolved_database_url)}")
 
 
+def _wait_until_migrated(url: str, timeout: float = 300) -> None:
+    """Return once the database's revision is the newest one (another process migrates it)."""
+    import asyncio
+    import time
+
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from flint.db import READ_ONLY, create_engine
+
+    heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())  # type: ignore[arg-type]
+
+    async def current() -> set[str]:
+        engine = create_engine(url)
+        try:
+            async with engine.execution_options(**READ_ONLY).connect() as conn:
+                found: set[str] = set(
+                    await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+                )
+                return found
+        finally:
+            await engine.dispose()
+
+    deadline = time.monotonic() + timeout
+    while asyncio.run(current()) != heads:
+        if time.monotonic() > deadline:
+            typer.echo(f"the database did not reach {sorted(heads)} in {timeout:.0f} s", err=True)
+            raise typer.Exit(1)
+        time.sleep(0.25)
+
+
 def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -48,6 +80,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Defaults to FLINT_PORT")] = None,
     workers: Annotated[int, typer.Option(help="API processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes")] = False,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate", help="Apply the migrations before serving")
+    ] = False,
 ) -> None:
     """Start the HTTP API."""
     import uvicorn
@@ -55,6 +90,8 @@ def serve(
     from flint.config import get_settings
 
     settings = get_settings()
+    if migrate_first:  # in this process: the API imports what migrating needs anyway
+        migrate("head")
     uvicorn.run(
         "flint.app.main:create_app",
         factory=True,
@@ -83,6 +120,9 @@ def worker(
     name: Annotated[
         str | None, typer.Option(help="Celery node name (default flint-<pid>@<host>)")
     ] = None,
+    wait_migrated: Annotated[
+        bool, typer.Option(help="Take no task until the database is at the newest migration")
+    ] = False,
 ) -> None:
     """Start a Celery worker (FLINT_BROKER_URL; unset: the server-less SQLite transport)."""
     from flint.app.worker import configure
@@ -90,6 +130,8 @@ def worker(
 
     settings = get_settings()
     celery_app = configure(settings)
+    if wait_migrated:
+        _wait_until_migrated(settings.resolved_database_url)
     argv = [
         "worker",
         f"--pool={pool}",
@@ -129,7 +171,6 @@ def run() -> None:
 
     from flint.config import get_settings
 
-    migrate("head")
     settings = get_settings()
     stopping = False
 
@@ -142,9 +183,14 @@ def run() -> None:
     signal.signal(signal.SIGINT, _stop)
     me = [sys.executable, "-m", "flint.app.cli"]
     names = ["worker", "api"]
+    # The API migrates before it serves; the worker starts alongside at a lower priority (the
+    # API's start comes first) and takes no task before the migrations are in.
     children = [
-        subprocess.Popen([*me, "worker", "--pool=solo", "--beat", "--loglevel=WARNING"]),  # noqa: S603
-        subprocess.Popen([*me, "serve"]),  # noqa: S603
+        subprocess.Popen(  # noqa: S603
+            [*me, "worker", "--pool=solo", "--beat", "--loglevel=WARNING", "--wait-migrated"],
+            preexec_fn=lambda: os.nice(WORKER_NICENESS),
+        ),
+        subprocess.Popen([*me, "serve", "--migrate"]),  # noqa: S603
     ]
     typer.echo(
         f"Flint is starting on http://{settings.host}:{settings.port} "
@@ -192,7 +238,7 @@ def backfill(
     from flint.errors import FlintError
     from flint.kit.symbols import normalize_symbol
     from flint.kit.time import utcnow
-    from flint.market import MarketData
+    from flint.market.api import MarketData
 
     try:
         wanted = [normalize_symbol(symbol) for symbol in symbols]

@@ -17,11 +17,11 @@ from flint.accounts.router import router as accounts_router
 from flint.alerts.router import router as alerts_router
 from flint.app.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.app.ops import router as ops_router
+from flint.app.problems import document_problems, install_error_handlers
 from flint.app.runtime import build_runtime
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
 from flint.config import Settings, get_settings
-from flint.errors import document_problems, install_error_handlers
 from flint.kit.logging import configure_logging
 from flint.market.router import router as market_router
 from flint.market.ws import redact_query_tokens

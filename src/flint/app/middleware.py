@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flint.errors import problem_response
+from flint.app.problems import problem_response
 
 log = structlog.get_logger("flint.access")
 

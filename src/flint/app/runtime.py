@@ -21,29 +21,29 @@ from functools import partial
 
 from cashews import Cache
 
-from flint.accounts import Accounts, summaries
+from flint.accounts.api import Accounts, summaries
 from flint.alerts.evaluation import listener as alert_listener
 from flint.alerts.service import watched_symbols as alerted_symbols
+from flint.app import performance
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle
-from flint.brokerage import AccountProviders, credential_box
+from flint.brokerage.api import AccountProviders, credential_box
 from flint.config import Settings
-from flint.db import READ_ONLY, create_engine, create_sessionmaker
+from flint.db import create_engine, create_sessionmaker
 from flint.kit.cache import create_cache
 from flint.kit.ratelimit import make_storage
 from flint.kit.secrets import load_or_create_key
-from flint.market import MarketData, QuoteFeed, load_universe
+from flint.market.api import MarketData, QuoteFeed
 from flint.market.providers.factory import build_market
 from flint.market.stream import QuoteHub, create_broadcast
-from flint.portfolio import Followers
+from flint.portfolio.api import Followers
 from flint.portfolio.computing import Computer, InProcess, PerformanceService
-from flint.portfolio.symbols import Instruments
 from flint.portfolio.workers import PerformancePool
 from flint.reports.service import RenderContext
 from flint.reports.storage import ReportStore, build_store
 from flint.runtime import Role, Runtime
 from flint.trades.context import TradingContext
-from flint.users import Principals, Profiles, TokenIssuer
+from flint.users.api import Principals, Profiles, TokenIssuer
 from flint.watchlist.service import watched_symbols as watchlisted_symbols
 
 
@@ -53,7 +53,7 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
     instruments."""
     settings.ensure_data_dir()
     if role == "performance":
-        return _performance(settings)
+        return performance.build(settings)
     engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
     runtime = Runtime(settings, role, engine, create_sessionmaker(engine))
     cache = runtime.add(create_cache(settings.redis_url), kind=Cache)
@@ -77,15 +77,6 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
     runtime.add(RenderContext(settings, market, store))
     if role == "api":
         _api(runtime, cache, market)
-    return runtime
-
-
-def _performance(settings: Settings) -> Runtime:
-    # Reading only: on SQLite a deferred transaction, which never waits for the API's writers.
-    engine = create_engine(settings.resolved_database_url).execution_options(**READ_ONLY)
-    runtime = Runtime(settings, "performance", engine, create_sessionmaker(engine))
-    universe: Instruments = load_universe()  # what a symbol is, without providers
-    runtime.add(universe, kind=Instruments)
     return runtime
 
 
@@ -138,9 +129,7 @@ def _computer(runtime: Runtime, market: MarketData) -> Computer:
     settings = runtime.settings
     if not settings.performance_workers:
         return InProcess(runtime.readers, market)
-    pool = PerformancePool(
-        settings.performance_workers, partial(build_runtime, settings, "performance")
-    )
+    pool = PerformancePool(settings.performance_workers, partial(performance.build, settings))
     runtime.add(pool, close=pool.close)
     warming: list[asyncio.Task[None]] = []
 

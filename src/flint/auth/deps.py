@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle
-from flint.runtime import part
+from flint.web import part
 
 AuthDep = Annotated[AuthConfig, Depends(part(AuthConfig))]
 ThrottleDep = Annotated[LoginThrottle, Depends(part(LoginThrottle))]

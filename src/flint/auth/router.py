@@ -18,9 +18,10 @@ from flint.auth.schemas import (
     ResetRequest,
     TokenPair,
 )
-from flint.db import SessionDep, after_commit
+from flint.db import after_commit
 from flint.errors import problem_responses
-from flint.users import CurrentUser, PrincipalsDep, ProfilesDep, UserProfile
+from flint.users.api import CurrentUser, PrincipalsDep, ProfilesDep, UserProfile
+from flint.web import SessionDep
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

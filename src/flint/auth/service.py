@@ -18,8 +18,8 @@ from flint.auth.throttle import LoginThrottle
 from flint.errors import Conflict, Unauthorized, ValidationFailed, field_error
 from flint.kit.secrets import new_token, token_digest
 from flint.kit.time import utcnow
-from flint.notifications import NotificationKind, notify
-from flint.users import TokenIssuer, User
+from flint.notifications.api import NotificationKind, notify
+from flint.users.api import TokenIssuer, User
 
 log = structlog.get_logger(__name__)
 

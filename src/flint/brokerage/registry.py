@@ -16,7 +16,7 @@ from flint.brokerage.types import AccountProvider
 from flint.config import Settings
 from flint.errors import ValidationFailed
 from flint.kit.crypto import CredentialBox, load_or_create_fernet_key, parse_keys
-from flint.market import MarketData
+from flint.market.api import MarketData
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,6 @@ from typing import Annotated
 from fastapi import Depends
 
 from flint.market.service import MarketData
-from flint.runtime import part
+from flint.web import part
 
 MarketDep = Annotated[MarketData, Depends(part(MarketData))]

@@ -5,14 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from flint.db import SessionDep, SessionsDep, commit
+from flint.db import commit
 from flint.errors import problem_responses
 from flint.kit.symbols import SYMBOL_RULE, Symbol
 from flint.kit.time import utcnow
 from flint.market.deps import MarketDep
 from flint.market.providers.types import Interval
 from flint.market.schemas import HistoricalBar, History, RealTimeQuote, SearchResult, SearchResults
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep, SessionsDep
 
 router = APIRouter(prefix="/market", tags=["market"])
 

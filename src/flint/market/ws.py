@@ -34,8 +34,8 @@ from fastapi import APIRouter, Depends, Query, WebSocket
 
 from flint.errors import Unauthorized
 from flint.market.stream import QuoteHub
-from flint.runtime import part
-from flint.users import Principals, PrincipalsDep
+from flint.users.api import Principals, PrincipalsDep
+from flint.web import part
 
 router = APIRouter(prefix="/market", tags=["market"])
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from flint.db import SessionDep
 from flint.notifications import inbox
 from flint.notifications.models import Notification
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep
 
 
 async def owned_notification(

@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from flint.db import SessionDep
 from flint.errors import problem_responses
 from flint.notifications import inbox, preferences
 from flint.notifications.deps import OwnedNotification
@@ -19,7 +18,8 @@ from flint.notifications.schemas import (
     PreferencesIn,
     PreferencesOut,
 )
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 

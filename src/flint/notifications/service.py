@@ -24,7 +24,7 @@ from flint.notifications import email, preferences, sms
 from flint.notifications.errors import DeliveryError, Undeliverable
 from flint.notifications.kinds import Channel, NotificationKind
 from flint.notifications.models import Notification, OutboxMessage
-from flint.users import User
+from flint.users.api import User
 
 log = structlog.get_logger(__name__)
 

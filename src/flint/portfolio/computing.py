@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from flint.db import commit
 from flint.errors import NotFound
 from flint.kit.time import utcnow
-from flint.market import MarketData
+from flint.market.api import MarketData
 from flint.portfolio import service
 from flint.portfolio.figures import to_json
 from flint.portfolio.models import Portfolio

@@ -8,12 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from flint.db import ReadSessionDep, SessionDep
 from flint.portfolio import service
 from flint.portfolio.computing import PerformanceService
 from flint.portfolio.models import Portfolio
-from flint.runtime import part
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import ReadSessionDep, SessionDep, part
 
 PortfolioId = Annotated[uuid.UUID, Path(alias="portfolioId")]
 

@@ -41,12 +41,12 @@ import structlog
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint import accounts
-from flint.accounts import AccountHolding, LinkedAccount
+from flint.accounts import api as accounts
+from flint.accounts.api import AccountHolding, LinkedAccount
 from flint.errors import FlintError, NotFound, ValidationFailed
 from flint.kit.symbols import normalize_symbol
 from flint.kit.time import utcnow
-from flint.market import Interval, MarketData
+from flint.market.api import Interval, MarketData
 from flint.portfolio import mirror, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import PortfolioCreate

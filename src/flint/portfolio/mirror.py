@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from flint.brokerage import Transaction
+from flint.brokerage.api import Transaction
 
 OPENING = "#opening:"
 CLOSING = "#closing:"

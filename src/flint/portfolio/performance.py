@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flint.errors import ValidationFailed
 from flint.kit.calendar import XNYS, trading_days
 from flint.kit.time import utcnow
-from flint.market import Instrument, MarketData, calendar_for, closed_days
+from flint.market.api import Instrument, MarketData, calendar_for, closed_days
 from flint.portfolio import prices
 from flint.portfolio.assets.service import closes as custom_closes
 from flint.portfolio.models import Portfolio, PortfolioTransaction

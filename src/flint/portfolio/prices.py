@@ -21,7 +21,7 @@ import numpy as np
 from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.market import DailyCloses, Interval, load_daily_closes, write_tokens
+from flint.market.api import DailyCloses, Interval, load_daily_closes, write_tokens
 
 MAX_BYTES = 256 * 1024 * 1024
 """What the cached arrays of one process may take: about 6,000 symbol-decades."""

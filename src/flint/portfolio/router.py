@@ -7,10 +7,9 @@ from typing import Annotated, Literal
 import anyio
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from flint.db import SessionDep
 from flint.errors import ValidationFailed, field_error, problem_responses
 from flint.kit.symbols import Symbol
-from flint.market import MarketDep
+from flint.market.api import MarketDep
 from flint.portfolio import charts, csvio, following, service
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
 from flint.portfolio.models import Portfolio, PortfolioTransaction
@@ -28,7 +27,8 @@ from flint.portfolio.schemas import (
     TransactionOut,
     Transactions,
 )
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 

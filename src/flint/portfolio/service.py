@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.errors import NotFound, ValidationFailed, field_error
 from flint.kit.time import utcnow
-from flint.market import MarketData
+from flint.market.api import MarketData
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import AssetIn, PortfolioIn, TransactionIn
 from flint.portfolio.symbols import book

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.market import Instrument
+from flint.market.api import Instrument
 from flint.portfolio.assets.service import Custom, catalog
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flint.portfolio import ChartKind, draw_chart
+from flint.portfolio.api import ChartKind, draw_chart
 from flint.reports.csvexport import to_csv
 from flint.reports.document import (
     Chart,

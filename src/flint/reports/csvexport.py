@@ -6,7 +6,7 @@ import csv
 import io
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from flint.portfolio import ledger_csv
+from flint.portfolio.api import ledger_csv
 from flint.reports.document import CENT, Material
 from flint.reports.tables import _lots, _window_entries
 

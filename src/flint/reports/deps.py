@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from flint.db import SessionDep
 from flint.reports import service
 from flint.reports.models import Report
 from flint.reports.storage import ReportStore
-from flint.runtime import part
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep, part
 
 
 async def owned_report(

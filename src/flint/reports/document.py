@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from flint.portfolio import Entry, Performance, PortfolioTransaction
+from flint.portfolio.api import Entry, Performance, PortfolioTransaction
 
 DASH = "\u2014"
 CENT = Decimal("0.01")

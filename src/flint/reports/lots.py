@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from flint.portfolio import Entry
+from flint.portfolio.api import Entry
 
 Term = Literal["short", "long"]
 

@@ -6,15 +6,14 @@ from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
 from flint.config import Settings
-from flint.db import SessionDep
 from flint.errors import problem_responses
-from flint.market import MarketDep
+from flint.market.api import MarketDep
 from flint.reports import content, service
 from flint.reports.deps import OwnedReport, StoreDep
 from flint.reports.models import Report
 from flint.reports.schemas import ReportIn, ReportOut, Reports
-from flint.runtime import SettingsDep
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep, SettingsDep
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 

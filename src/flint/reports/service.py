@@ -39,14 +39,21 @@ from flint.errors import (
 )
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
-from flint.market import MarketData
-from flint.notifications import NotificationKind, notify
-from flint.portfolio import Portfolio, Window, get_portfolio, inputs, ledger, performance_figures
+from flint.market.api import MarketData
+from flint.notifications.api import NotificationKind, notify
+from flint.portfolio.api import (
+    Portfolio,
+    Window,
+    get_portfolio,
+    inputs,
+    ledger,
+    performance_figures,
+)
 from flint.reports import content
 from flint.reports.models import Report
 from flint.reports.schemas import ReportIn
 from flint.reports.storage import ReportStore
-from flint.users import User
+from flint.users.api import User
 
 log = structlog.get_logger(__name__)
 

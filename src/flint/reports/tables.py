@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flint.portfolio import Entry, Performance, PortfolioTransaction
+from flint.portfolio.api import Entry, Performance, PortfolioTransaction
 from flint.reports import lots as fifo_lots
 from flint.reports.document import (
     Column,

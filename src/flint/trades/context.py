@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from flint.accounts import Accounts
+from flint.accounts.api import Accounts
 from flint.config import Settings
 from flint.db import READ_ONLY
-from flint.market import MarketData
+from flint.market.api import MarketData
 
 ANSWER_GRACE = timedelta(seconds=30)
 """How long past its wait a request may still be about to record its answer."""

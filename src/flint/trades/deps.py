@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from flint.db import SessionDep
-from flint.runtime import part
 from flint.trades import service
 from flint.trades.context import TradingContext
 from flint.trades.models import Trade
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep, part
 
 TradingDep = Annotated[TradingContext, Depends(part(TradingContext))]
 

@@ -12,9 +12,9 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint import accounts
-from flint.accounts import LinkedAccount
-from flint.brokerage import (
+from flint.accounts import api as accounts
+from flint.accounts.api import LinkedAccount
+from flint.brokerage.api import (
     AccountProvider,
     AccountProviderError,
     Credentials,
@@ -28,7 +28,7 @@ from flint.brokerage import (
     TimeInForce,
 )
 from flint.kit.time import utcnow
-from flint.notifications import NotificationKind, notify
+from flint.notifications.api import NotificationKind, notify
 from flint.trades.context import TradingContext
 from flint.trades.models import Trade, TradeEvent
 

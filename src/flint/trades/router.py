@@ -6,13 +6,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
 
-from flint.brokerage import OrderStatus
-from flint.db import SessionDep
+from flint.brokerage.api import OrderStatus
 from flint.errors import problem_responses
 from flint.trades import service
 from flint.trades.deps import OwnedTrade, TradingDep
 from flint.trades.schemas import ExecuteTrade, TradeEventOut, TradeEvents, TradeOut, Trades
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep
 
 router = APIRouter(prefix="/trades", tags=["trades"])
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from flint.brokerage import OrderAction, OrderType, TimeInForce
+from flint.brokerage.api import OrderAction, OrderType, TimeInForce
 from flint.kit.money import JsonDecimal
 from flint.kit.schema import ApiModel, RequestModel
 from flint.kit.symbols import Symbol

@@ -26,9 +26,10 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint import accounts, idempotency, jobs
-from flint.accounts import LinkedAccount
-from flint.brokerage import (
+from flint import idempotency, jobs
+from flint.accounts import api as accounts
+from flint.accounts.api import LinkedAccount
+from flint.brokerage.api import (
     AccountGone,
     AccountProviderError,
     Capability,

@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
-from flint.db import SessionDep
 from flint.errors import Unauthorized
-from flint.runtime import part
 from flint.users.models import User
 from flint.users.principals import INVALID, Principals
 from flint.users.service import Profiles
+from flint.web import SessionDep, part
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token",

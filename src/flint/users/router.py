@@ -4,11 +4,11 @@ import uuid
 
 from fastapi import APIRouter
 
-from flint.db import SessionDep
 from flint.errors import problem_responses
 from flint.users import service
 from flint.users.deps import CurrentUser, ProfilesDep
 from flint.users.schemas import UpdateMe, UserProfile
+from flint.web import SessionDep
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from flint.db import SessionDep
 from flint.errors import ValidationFailed, problem_responses
 from flint.kit.symbols import SYMBOL_RULE, normalize_symbol
-from flint.users import CurrentUser
+from flint.users.api import CurrentUser
 from flint.watchlist import service
 from flint.watchlist.schemas import AddToWatchlist, Watchlist, WatchlistEntry
+from flint.web import SessionDep
 
 router = APIRouter(prefix="/watchlist", tags=["watchlist"])
 

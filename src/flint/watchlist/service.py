@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.errors import NotFound
-from flint.users import User
+from flint.users.api import User
 from flint.watchlist.models import WatchlistItem
 
 

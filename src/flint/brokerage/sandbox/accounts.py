@@ -27,7 +27,7 @@ from flint.brokerage.types import (
 )
 from flint.kit.calendar import local_date
 from flint.kit.vendor_errors import ProviderUnavailable
-from flint.market import MarketData
+from flint.market.api import MarketData
 
 INSTITUTION = "Flint Sandbox"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flint.brokerage.types import OrderRejected
 from flint.errors import NotFound
 from flint.kit.vendor_errors import ProviderUnavailable
-from flint.market import InstrumentType, MarketData, ProvidersFailed, QuoteView
+from flint.market.api import InstrumentType, MarketData, ProvidersFailed, QuoteView
 
 TRADABLE = frozenset(
     {InstrumentType.EQUITY, InstrumentType.ETF, InstrumentType.FUND, InstrumentType.CRYPTO}

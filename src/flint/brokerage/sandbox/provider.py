@@ -38,7 +38,7 @@ from flint.brokerage.types import (
 )
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderUnavailable
-from flint.market import MarketData, QuoteView
+from flint.market.api import MarketData, QuoteView
 
 log = structlog.get_logger(__name__)
 

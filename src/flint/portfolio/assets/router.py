@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, status
 
-from flint.db import SessionDep
 from flint.errors import problem_responses
 from flint.kit.symbols import CUSTOM_SYMBOL_RULE
 from flint.portfolio.assets import service
@@ -21,7 +20,8 @@ from flint.portfolio.assets.schemas import (
     PricesIn,
     PricesWritten,
 )
-from flint.users import CurrentUserId
+from flint.users.api import CurrentUserId
+from flint.web import SessionDep
 
 router = APIRouter(prefix="/assets", tags=["assets"])
 

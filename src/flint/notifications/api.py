@@ -1,0 +1,7 @@
+"""The public face of `flint.notifications`: what other features may import (the modules behind it
+are private to the feature, and `make lint` holds them to that)."""
+
+from flint.notifications.kinds import NotificationKind
+from flint.notifications.service import notify
+
+__all__ = ["NotificationKind", "notify"]

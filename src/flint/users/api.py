@@ -1,0 +1,23 @@
+"""The public face of `flint.users`: what other features may import (the modules behind it
+are private to the feature, and `make lint` holds them to that)."""
+
+from flint.users.deps import CurrentUser, CurrentUserId, PrincipalsDep, ProfilesDep
+from flint.users.models import User
+from flint.users.principals import Principals
+from flint.users.schemas import LinkedAccountSummary, UserProfile
+from flint.users.service import AccountSummaries, Profiles
+from flint.users.tokens import TokenIssuer
+
+__all__ = [
+    "AccountSummaries",
+    "CurrentUser",
+    "CurrentUserId",
+    "LinkedAccountSummary",
+    "Principals",
+    "PrincipalsDep",
+    "Profiles",
+    "ProfilesDep",
+    "TokenIssuer",
+    "User",
+    "UserProfile",
+]

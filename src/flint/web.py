@@ -1,0 +1,81 @@
+"""What every route may depend on: the request's database session and this process's runtime
+parts. The only base module that knows the web framework besides the app itself."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
+
+from flint.config import Settings
+from flint.db import commit
+from flint.errors import FlintError
+from flint.runtime import Kind, Runtime, T, name_of
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except FlintError as exc:
+            if exc.commit:
+                await commit(session)
+            else:
+                session.info.pop("after_commit", None)
+                await session.rollback()
+            raise
+        except BaseException:
+            session.info.pop("after_commit", None)
+            await session.rollback()
+            raise
+        await commit(session)
+
+
+# scope="function": the commit happens before the response is sent, so a client never sees
+# success for a transaction that then fails to commit.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session that only reads: on SQLite a deferred transaction, which never takes (nor waits
+    for) the write lock, so work the route starts in a session of its own can write."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    async with sessionmaker() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+
+
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+"""For a route that opens a transaction only when it turns out to need one."""
+
+
+_DEPENDENCIES: dict[Any, Callable[[HTTPConnection], Awaitable[Any]]] = {}
+
+
+def part(kind: Kind[T]) -> Callable[[HTTPConnection], Awaitable[T]]:
+    """A FastAPI dependency answering this process's part of type ``kind`` (one function per
+    type, so FastAPI resolves it once per request). Works for WebSockets too."""
+    dependency = _DEPENDENCIES.get(kind)
+    if dependency is None:
+
+        async def dependency(connection: HTTPConnection) -> Any:
+            runtime: Runtime = connection.app.state.runtime
+            return runtime.get(kind)
+
+        dependency.__name__ = f"runtime_{name_of(kind)}"
+        _DEPENDENCIES[kind] = dependency
+    return dependency
+
+
+SettingsDep = Annotated[Settings, Depends(part(Settings))]
