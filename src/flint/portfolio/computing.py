@@ -4,9 +4,9 @@
 and day). A `Computer` makes them: in worker processes (`workers.PerformancePool`, so the event
 loop only waits) or in this process, off the loop (`InProcess`). Both read only what is
 committed, through a read-only session of their own, and neither calls a market-data provider:
-when storage lacks closes they raise HistoryMissing, the service fetches and stores them in a
-short transaction of its own (the request's own stays read-only and holds no lock), and asks
-again, valuing with what there is if a provider has none.
+when storage lacks closes they answer `Lacking`, the service fetches and stores them in a short
+transaction of its own (the request's own stays read-only and holds no lock), and asks again,
+valuing with what there is if a provider has none.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from flint.market.api import MarketData
 from flint.portfolio import service
 from flint.portfolio.figures import to_json
 from flint.portfolio.models import Portfolio
-from flint.portfolio.performance import HistoryMissing, Inputs, Window, check_window, load
+from flint.portfolio.performance import Inputs, Lacking, Window, check_window, load
 from flint.portfolio.symbols import Instruments
 
 CACHE_SECONDS = 600
@@ -35,12 +35,12 @@ CACHE_SECONDS = 600
 
 class Computer(Protocol):
     """Computes a portfolio's performance away from the event loop and answers the JSON
-    bytes; raises HistoryMissing (when ``complete``) for closes storage lacks, NotFound for a
-    portfolio gone meanwhile."""
+    bytes, or (when ``complete``) what storage lacks; NotFound for a portfolio gone
+    meanwhile."""
 
     async def compute(
         self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
-    ) -> bytes: ...
+    ) -> bytes | Lacking: ...
 
 
 async def read_inputs(
@@ -50,8 +50,8 @@ async def read_inputs(
     window: Window,
     *,
     complete: bool,
-) -> tuple[Inputs, str]:
-    """The inputs and the base currency, read (only) in ``session``."""
+) -> tuple[Inputs | Lacking, str]:
+    """The inputs (or what storage lacks) and the base currency, read (only) in ``session``."""
     portfolio = await session.get(Portfolio, portfolio_id)
     if portfolio is None:  # deleted since the API read it: the API answers 404
         raise NotFound(f"No portfolio {portfolio_id}.")
@@ -68,11 +68,15 @@ class InProcess:
     readers: async_sessionmaker[AsyncSession]
     instruments: Instruments
 
-    async def compute(self, portfolio_id: uuid.UUID, window: Window, *, complete: bool) -> bytes:
+    async def compute(
+        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
+    ) -> bytes | Lacking:
         async with self.readers() as session:
             got, base = await read_inputs(
                 session, self.instruments, portfolio_id, window, complete=complete
             )
+        if isinstance(got, Lacking):
+            return got
         return await anyio.to_thread.run_sync(to_json, got, window, base)
 
 
@@ -95,13 +99,13 @@ class PerformanceService:
         if isinstance(hit, str):
             return hit.encode()
         check_window(self.market, window)
-        try:
-            answer = await self.computer.compute(portfolio.id, window, complete=True)
-        except HistoryMissing as missing:
+        answer = await self.computer.compute(portfolio.id, window, complete=True)
+        if isinstance(answer, Lacking):
             async with self.sessions() as session:
-                await self.market.backfill_windows(session, missing.windows)
+                await self.market.backfill_windows(session, answer.windows)
                 await commit(session)
             answer = await self.computer.compute(portfolio.id, window, complete=False)
+        assert isinstance(answer, bytes)  # only a complete computation can lack anything
         # As text: the cache keeps JSON values, which bytes are not.
         await self.cache.set(key, answer.decode(), expire=CACHE_SECONDS)
         return answer

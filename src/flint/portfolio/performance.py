@@ -3,7 +3,7 @@ currency (the figures themselves: `figures`; where and when they are computed: `
 
 Prices are the stored daily closes (`prices`: read for all symbols at once and kept in memory
 until a write touches them). Each listed symbol needs every closed session from its first
-transaction on; when storage lacks some, `load` raises HistoryMissing, the caller fetches them
+transaction on; when storage lacks some, `load` answers `Lacking`, the caller fetches them
 (`MarketData.backfill_windows`) and loads again, valuing with what there is if a provider has
 none. A symbol quoted in another currency is converted with the daily close of
 its FX pair (``EURUSD=X``, or the inverse pair); pence (``GBp``) are pounds / 100. Purchase
@@ -44,16 +44,13 @@ class Window:
     risk_free: float
 
 
-class HistoryMissing(Exception):
+@dataclass(frozen=True)
+class Lacking:
     """Storage lacks closed daily bars some listed symbols need: fetch these windows (per
-    symbol, inclusive dates) with `MarketData.backfill_windows`, then load again."""
+    symbol, inclusive dates) with `MarketData.backfill_windows`, then load again. An answer,
+    not an error: it crosses from a performance process to the API as a value."""
 
-    def __init__(self, windows: dict[str, tuple[date, date]]) -> None:
-        super().__init__(f"history missing for {len(windows)} symbols")
-        self.windows = windows
-
-    def __reduce__(self) -> tuple[type, tuple[dict[str, tuple[date, date]]]]:
-        return (HistoryMissing, (self.windows,))
+    windows: dict[str, tuple[date, date]]
 
 
 def check_window(market: Instruments, window: Window) -> None:
@@ -155,10 +152,10 @@ async def _stored_closes(
     windows: Mapping[str, tuple[date, date]],
     *,
     complete: bool,
-) -> dict[str, Series]:
-    """The stored closes of listed symbols over their windows. With ``complete``, raises
-    HistoryMissing naming the symbols whose closed sessions are not all stored (a bar stored
-    while its session was open counts as missing)."""
+) -> dict[str, Series] | Lacking:
+    """The stored closes of listed symbols over their windows. With ``complete``, `Lacking`
+    names the symbols whose closed sessions are not all stored (a bar stored while its session
+    was open counts as missing)."""
     if not windows:
         return {}
     first = min(start for start, _ in windows.values())
@@ -182,9 +179,7 @@ async def _stored_closes(
         if held is not None:
             held = prices.between(held, end)
             out[symbol] = Series(held.days, held.closes)
-    if missing:
-        raise HistoryMissing(missing)
-    return out
+    return Lacking(missing) if missing else out
 
 
 async def load(
@@ -195,8 +190,9 @@ async def load(
     window: Window,
     *,
     complete: bool = True,
-) -> Inputs:
-    """The inputs from what is stored, reading only (see `_stored_closes` for ``complete``)."""
+) -> Inputs | Lacking:
+    """The inputs from what is stored, reading only; with ``complete``, `Lacking` when storage
+    lacks closes (without, what there is is valued)."""
     base = portfolio.base_currency
     first = min((e.date for e in ledger), default=window.end)
     symbols = sorted({e.symbol for e in ledger if e.symbol})
@@ -215,6 +211,8 @@ async def load(
     for symbol in [window.benchmark, *(p[0] for p in pairs.values() if p)]:
         windows[symbol] = (first, window.end)
     closes = await _stored_closes(session, market, windows, complete=complete)
+    if isinstance(closes, Lacking):
+        return closes
     given = await custom_closes(session, book.custom.values(), window.end)
     closes.update(
         {symbol: _on_trading_days(series, window.end) for symbol, series in given.items()}
@@ -268,9 +266,10 @@ async def inputs(
 ) -> Inputs:
     """The inputs, in one session: closes storage lacks are fetched (and stored) first."""
     check_window(market, window)
-    try:
-        return await load(session, market, portfolio, ledger, window)
-    except HistoryMissing as missing:
-        await market.backfill_windows(session, missing.windows)
-    # What the providers could not give stays missing: value with what there is.
-    return await load(session, market, portfolio, ledger, window, complete=False)
+    got = await load(session, market, portfolio, ledger, window)
+    if isinstance(got, Lacking):
+        await market.backfill_windows(session, got.windows)
+        # What the providers could not give stays missing: value with what there is.
+        got = await load(session, market, portfolio, ledger, window, complete=False)
+    assert isinstance(got, Inputs)  # only a complete load can lack anything
+    return got

@@ -29,7 +29,7 @@ import structlog
 
 from flint.portfolio.computing import read_inputs
 from flint.portfolio.figures import to_json
-from flint.portfolio.performance import Window
+from flint.portfolio.performance import Lacking, Window
 from flint.portfolio.symbols import Instruments
 from flint.runtime import Runtime
 
@@ -78,16 +78,18 @@ async def _connect() -> None:
         pass
 
 
-def _compute(portfolio_id: uuid.UUID, window: Window, complete: bool) -> bytes:
+def _compute(portfolio_id: uuid.UUID, window: Window, complete: bool) -> bytes | Lacking:
     assert _loop is not None
     return _loop.run_until_complete(_render(portfolio_id, window, complete))
 
 
-async def _render(portfolio_id: uuid.UUID, window: Window, complete: bool) -> bytes:
+async def _render(portfolio_id: uuid.UUID, window: Window, complete: bool) -> bytes | Lacking:
     assert _runtime is not None
     instruments = _runtime.get(Instruments)
     async with _runtime.sessions() as session:
         got, base = await read_inputs(session, instruments, portfolio_id, window, complete=complete)
+    if isinstance(got, Lacking):
+        return got
     return to_json(got, window, base)
 
 
@@ -131,8 +133,10 @@ class PerformancePool:
         except Exception:
             log.exception("performance_pool_warm_failed")
 
-    async def compute(self, portfolio_id: uuid.UUID, window: Window, *, complete: bool) -> bytes:
-        answer: bytes = await self._run(_compute, portfolio_id, window, complete)
+    async def compute(
+        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
+    ) -> bytes | Lacking:
+        answer: bytes | Lacking = await self._run(_compute, portfolio_id, window, complete)
         return answer
 
     def _discard(self, *, wait: bool = False) -> None:
