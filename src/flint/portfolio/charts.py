@@ -7,10 +7,13 @@ imported on the first one (`plotting`).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-Kind = Literal["value", "drawdown", "allocation", "benchmark"]
-Format = Literal["png", "svg"]
+from flint.portfolio.schemas import ChartFormat as Format
+from flint.portfolio.schemas import ChartKind as Kind
+
+__all__ = ["MEDIA_TYPES", "Format", "Kind", "draw"]
+
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 
 

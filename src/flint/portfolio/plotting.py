@@ -21,7 +21,8 @@ import matplotlib.dates as mdates
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from flint.portfolio.charts import Format, Kind
+from flint.portfolio.schemas import ChartFormat as Format
+from flint.portfolio.schemas import ChartKind as Kind
 
 
 def _dates(series: list[dict[str, Any]]) -> npt.NDArray[np.datetime64]:

@@ -220,3 +220,7 @@ class Performance(ApiModel):
     allocation: list[AllocationOut]
     holdings: list[HoldingPerformance]
     series: list[SeriesPoint]
+
+
+ChartKind = Literal["value", "drawdown", "allocation", "benchmark"]
+ChartFormat = Literal["png", "svg"]
