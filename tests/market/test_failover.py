@@ -144,14 +144,17 @@ async def test_concurrent_cold_requests_for_one_symbol_make_one_provider_call(
 
 
 async def cold_quotes(markets: list[MarketData], app: FastAPI, symbol: str, n: int) -> set[str]:
-    """``n`` concurrent quotes spread over ``markets``, each with its own session."""
+    """``n`` concurrent quotes spread over ``markets``, each with its own session; the prices
+    they saw (each with its provider, timestamp and staleness, so a failure says where a quote
+    that made no provider call came from)."""
     sessionmaker = app.state.runtime.sessions
 
     async def one(i: int) -> str:
         async with sessionmaker() as session:
             view = await markets[i % len(markets)].quote(session, symbol)
             await session.commit()
-            return str(view.quote.price)
+            quote = view.quote
+            return f"{quote.price} ({quote.provider} at {quote.timestamp}, stale={view.stale})"
 
     return set(await asyncio.gather(*(one(i) for i in range(n))))
 
@@ -165,7 +168,7 @@ async def test_concurrent_cold_quotes_in_one_process_make_one_provider_call(
     prices = await cold_quotes([app.state.runtime.get(MarketData)], app, "EURUSD=X", 500)
 
     assert len(prices) == 1
-    assert control.count() == 1
+    assert control.count() == 1, prices
 
 
 @pytest.mark.chain(["yahoo"])
@@ -193,4 +196,4 @@ async def test_concurrent_cold_quotes_in_two_processes_sharing_redis_make_one_pr
             await cache.close()
 
     assert len(prices) == 1
-    assert control.count() == 1
+    assert control.count() == 1, prices
