@@ -1,5 +1,5 @@
 """What every route may depend on: the request's database session and this process's runtime
-parts. The only base module that knows the web framework besides the app itself."""
+parts. The one module of the base that knows the web framework."""
 
 from __future__ import annotations
 
