@@ -31,6 +31,7 @@ from flint.brokerage.api import AccountProviders, credential_box
 from flint.config import Settings
 from flint.db import create_engine, create_sessionmaker
 from flint.kit.cache import create_cache
+from flint.kit.crypto import CredentialBox
 from flint.kit.ratelimit import make_storage
 from flint.kit.secrets import load_or_create_key
 from flint.market.api import MarketData, QuoteFeed
@@ -68,9 +69,8 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
     )
     providers = AccountProviders(settings, market)
     runtime.add(providers, close=providers.aclose)
-    accounts = runtime.add(
-        Accounts(providers, credential_box(settings), listeners=(Followers(market),))
-    )
+    box = runtime.add(credential_box(settings), kind=CredentialBox)
+    accounts = runtime.add(Accounts(providers, box, listeners=(Followers(market),)))
     runtime.add(Profiles(accounts=summaries))
     runtime.add(TradingContext(accounts, market, runtime.sessions, engine, settings))
     store = runtime.add(build_store(settings), kind=ReportStore)
