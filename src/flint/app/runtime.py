@@ -27,6 +27,7 @@ from flint.alerts.service import watched_symbols as alerted_symbols
 from flint.app import performance
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle
+from flint.auth.twofactor import FailureBudget, TwoFactorConfig
 from flint.brokerage.api import AccountProviders, credential_box
 from flint.config import Settings
 from flint.db import create_engine, create_sessionmaker
@@ -104,6 +105,15 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
             per_email=settings.login_max_failures_per_email,
             per_ip=settings.login_max_failures_per_ip,
             window_minutes=settings.login_failure_window_minutes,
+        )
+    )
+    runtime.add(
+        TwoFactorConfig(
+            box=runtime.get(CredentialBox),
+            failures=FailureBudget(
+                make_storage(settings.redis_url),
+                window_minutes=settings.login_failure_window_minutes,
+            ),
         )
     )
     hub = QuoteHub(
