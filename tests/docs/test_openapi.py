@@ -22,6 +22,7 @@ PUBLIC_OPERATIONS = {
     ("post", "/api/v1/auth/refresh"),
     ("post", "/api/v1/auth/reset-password"),
     ("post", "/api/v1/auth/reset-password/confirm"),
+    ("post", "/api/v1/auth/2fa/verify"),
 }
 PROBES = {"/healthz", "/readyz"}
 
@@ -154,8 +155,33 @@ def test_every_operation_documents_its_success_response(spec: dict[str, Any]) ->
                 assert set(response["content"]) <= FILE_TYPES, where
                 assert response["content"], where
                 continue
-            schema = response["content"]["application/json"]["schema"]
-            assert resolve(spec, schema).get("properties"), where
+            schema = resolve(spec, response["content"]["application/json"]["schema"])
+            # One object, or one of several (sign-in: tokens, or a second factor to send).
+            for alternative in schema.get("anyOf", [schema]):
+                assert resolve(spec, alternative).get("properties"), where
+
+
+def test_sign_in_documents_both_answers_tokens_or_a_second_factor_to_send(
+    spec: dict[str, Any],
+) -> None:
+    for path, tokens in [
+        ("/api/v1/auth/login", "TokenPair"),
+        ("/api/v1/auth/token", "OAuth2TokenResponse"),
+    ]:
+        operation = spec["paths"][path]["post"]
+        schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema["anyOf"] == [
+            {"$ref": f"#/components/schemas/{tokens}"},
+            {"$ref": "#/components/schemas/MfaRequired"},
+        ]
+        assert "/auth/2fa/verify" in operation["description"]
+    challenge = spec["components"]["schemas"]["MfaRequired"]
+    assert set(challenge["required"]) == {"mfaRequired", "mfaToken", "expiresIn"}
+    assert challenge["properties"]["mfaRequired"]["const"] is True
+    verify = spec["paths"]["/api/v1/auth/2fa/verify"]["post"]["responses"]["200"]
+    assert verify["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TokenPair"
+    }
 
 
 def test_error_responses_are_problem_documents_only(spec: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from flint.app.problems import document_problems, install_error_handlers
 from flint.app.runtime import build_runtime
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
+from flint.auth.twofactor_router import router as two_factor_router
 from flint.config import Settings, get_settings
 from flint.kit.logging import configure_logging
 from flint.market.router import router as market_router
@@ -37,6 +38,7 @@ from flint.watchlist.router import router as watchlist_router
 
 API_ROUTERS: list[APIRouter] = [
     auth_router,
+    two_factor_router,
     users_router,
     watchlist_router,
     market_router,
@@ -61,7 +63,8 @@ Flint is a self-hostable backend for personal finance and investing.
 * Errors are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`,
   and an `errors` list for validation failures. Another user's resources answer 404.
 * Sign in with **Authorize** (email as username) or `POST /api/v1/auth/login`, then send
-  `Authorization: Bearer <token>`.
+  `Authorization: Bearer <token>`. An account with two-factor sign-in on signs in with
+  `POST /api/v1/auth/login`, then `POST /api/v1/auth/2fa/verify` with a code.
 """
 
 

@@ -8,7 +8,13 @@ from flint.accounts.models import (
     ProviderIdentity,
 )
 from flint.alerts.models import Alert
-from flint.auth.models import PasswordResetToken, RefreshToken
+from flint.auth.models import (
+    PasswordResetToken,
+    RecoveryCode,
+    RefreshToken,
+    TwoFactor,
+    TwoFactorChallenge,
+)
 from flint.db import Base
 from flint.idempotency import IdempotencyKey
 from flint.market.models import MarketBar, MarketQuote
@@ -39,10 +45,13 @@ __all__ = [
     "Portfolio",
     "PortfolioTransaction",
     "ProviderIdentity",
+    "RecoveryCode",
     "RefreshToken",
     "Report",
     "Trade",
     "TradeEvent",
+    "TwoFactor",
+    "TwoFactorChallenge",
     "User",
     "WatchlistItem",
 ]

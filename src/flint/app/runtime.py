@@ -27,10 +27,12 @@ from flint.alerts.service import watched_symbols as alerted_symbols
 from flint.app import performance
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle
+from flint.auth.twofactor import FailureBudget, TwoFactorConfig
 from flint.brokerage.api import AccountProviders, credential_box
 from flint.config import Settings
 from flint.db import create_engine, create_sessionmaker
 from flint.kit.cache import create_cache
+from flint.kit.crypto import CredentialBox
 from flint.kit.ratelimit import make_storage
 from flint.kit.secrets import load_or_create_key
 from flint.market.api import MarketData, QuoteFeed
@@ -68,9 +70,8 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
     )
     providers = AccountProviders(settings, market)
     runtime.add(providers, close=providers.aclose)
-    accounts = runtime.add(
-        Accounts(providers, credential_box(settings), listeners=(Followers(market),))
-    )
+    box = runtime.add(credential_box(settings), kind=CredentialBox)
+    accounts = runtime.add(Accounts(providers, box, listeners=(Followers(market),)))
     runtime.add(Profiles(accounts=summaries))
     runtime.add(TradingContext(accounts, market, runtime.sessions, engine, settings))
     store = runtime.add(build_store(settings), kind=ReportStore)
@@ -104,6 +105,15 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
             per_email=settings.login_max_failures_per_email,
             per_ip=settings.login_max_failures_per_ip,
             window_minutes=settings.login_failure_window_minutes,
+        )
+    )
+    runtime.add(
+        TwoFactorConfig(
+            box=runtime.get(CredentialBox),
+            failures=FailureBudget(
+                make_storage(settings.redis_url),
+                window_minutes=settings.login_failure_window_minutes,
+            ),
         )
     )
     hub = QuoteHub(

@@ -1,9 +1,12 @@
+"""Sign-in state: refresh and reset tokens, and the second factor (TOTP, recovery codes, the
+challenge between the password and the code). Every secret is kept as a digest or sealed."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Uuid
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flint.db import Base, UUIDPk
@@ -37,3 +40,46 @@ class PasswordResetToken(UUIDPk, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class TwoFactor(Base):
+    """A user's TOTP second factor. The secret is sealed with the runtime's credential box
+    (never plain text: a copy of the database alone yields no codes). Pending while
+    `enabled_at` is null: setup stores it, and only a first valid code turns it on."""
+
+    __tablename__ = "two_factor"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    sealed_secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enabled_at: Mapped[datetime | None]
+    last_time_step: Mapped[int | None]
+    """The newest TOTP time step accepted: a code of that step or an older one is a replay."""
+
+
+class RecoveryCode(UUIDPk, Base):
+    """One single-use recovery code, kept as an HMAC-SHA-256 digest keyed with the user's TOTP
+    secret (so the digests alone cannot be searched for the codes)."""
+
+    __tablename__ = "two_factor_recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)  # also the user's index
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+
+
+class TwoFactorChallenge(UUIDPk, Base):
+    """The mfaToken a correct password earns when 2FA is on: opaque, kept as a digest, good for
+    `/auth/2fa/verify` only, and gone once that succeeds."""
+
+    __tablename__ = "two_factor_challenges"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

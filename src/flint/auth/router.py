@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from flint.auth import service
+from flint.auth import service, twofactor
 from flint.auth.deps import AuthDep, ThrottleDep, client_ip
 from flint.auth.schemas import (
     LoginRequest,
     Message,
+    MfaRequired,
     OAuth2TokenResponse,
     RefreshRequest,
     RegisterRequest,
@@ -26,6 +27,10 @@ from flint.web import SessionDep
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 RESET_MESSAGE = "If an account exists for that email, a reset link is on its way."
+
+
+def _challenge(issued: twofactor.MfaChallenge) -> MfaRequired:
+    return MfaRequired(mfa_required=True, mfa_token=issued.mfa_token, expires_in=issued.expires_in)
 
 
 def _pair(tokens: service.IssuedTokens) -> TokenPair:
@@ -49,7 +54,9 @@ async def register(body: RegisterRequest, session: SessionDep) -> RegisterRespon
     "/login",
     summary="Sign in with email and password",
     description="Wrong passwords and unknown emails get the same 401. More than 5 failures for "
-    "one email, or 20 from one address, within 15 minutes answer 429 with `Retry-After`.",
+    "one email, or 20 from one address, within 15 minutes answer 429 with `Retry-After`. "
+    "An account with two-factor sign-in on answers `{mfaRequired: true, mfaToken}` instead of "
+    "tokens: send the mfaToken with a code to `/auth/2fa/verify`.",
     responses=problem_responses(400, 401, 422, 429),
 )
 async def login(
@@ -58,7 +65,7 @@ async def login(
     config: AuthDep,
     throttle: ThrottleDep,
     request: Request,
-) -> TokenPair:
+) -> TokenPair | MfaRequired:
     tokens = await service.login(
         session,
         config,
@@ -67,13 +74,17 @@ async def login(
         password=body.password,
         client_ip=client_ip(request),
     )
+    if isinstance(tokens, twofactor.MfaChallenge):
+        return _challenge(tokens)
     return _pair(tokens)
 
 
 @router.post(
     "/token",
     summary="Sign in (OAuth2 password form, used by the docs' Authorize button)",
-    description="`username` is the email address.",
+    description="`username` is the email address. The docs' Authorize button cannot do "
+    "two-factor sign-in: an account with it on gets `{mfaRequired: true, mfaToken}` here, and "
+    "signs in through `/auth/login` and `/auth/2fa/verify`.",
     responses=problem_responses(401, 422, 429),
 )
 async def token(
@@ -82,7 +93,7 @@ async def token(
     config: AuthDep,
     throttle: ThrottleDep,
     request: Request,
-) -> OAuth2TokenResponse:
+) -> OAuth2TokenResponse | MfaRequired:
     tokens = await service.login(
         session,
         config,
@@ -91,6 +102,8 @@ async def token(
         password=form.password,
         client_ip=client_ip(request),
     )
+    if isinstance(tokens, twofactor.MfaChallenge):
+        return _challenge(tokens)
     return OAuth2TokenResponse(
         access_token=tokens.access_token,
         expires_in=tokens.expires_in,

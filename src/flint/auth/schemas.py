@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, EmailStr, Field, StringConstraints, model_validator
 
 from flint.kit.schema import ApiModel, RequestModel
 
@@ -68,3 +68,87 @@ class ResetConfirm(RequestModel):
 
 class Message(ApiModel):
     message: str
+
+
+# --- two-factor sign-in ---------------------------------------------------------------------
+
+
+class MfaRequired(ApiModel):
+    """What a right password answers when the account has 2FA on: no tokens yet."""
+
+    mfa_required: Literal[True]
+    mfa_token: str = Field(
+        description="Send it with a code to `/auth/2fa/verify` within five minutes; it opens "
+        "nothing else (it is not an access token)."
+    )
+    expires_in: int = Field(description="Seconds until the mfaToken expires.", examples=[300])
+
+
+def _without_spaces(value: object) -> object:
+    """Authenticator apps show "123 456"; people type what they see."""
+    return "".join(value.split()) if isinstance(value, str) else value
+
+
+TotpCode = Annotated[
+    str,
+    BeforeValidator(_without_spaces),
+    StringConstraints(pattern=r"^[0-9]{6}$"),
+    Field(description="The six digits the authenticator app shows now.", examples=["123456"]),
+]
+RecoveryCodeText = Annotated[
+    str,
+    BeforeValidator(_without_spaces),
+    StringConstraints(pattern=r"^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$"),
+    Field(description="One of the recovery codes, each usable once.", examples=["k7mxq-p2dwa"]),
+]
+
+
+class TwoFactorStatus(ApiModel):
+    enabled: bool = Field(description="Whether signing in takes a code after the password.")
+    recovery_codes_left: int = Field(description="Unused recovery codes.", examples=[10])
+
+
+class TwoFactorSetup(ApiModel):
+    secret: str = Field(
+        description="The TOTP secret (base32), for typing into an authenticator app.",
+        examples=["JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"],
+    )
+    otpauth_uri: str = Field(
+        description="The same as an `otpauth://` URI; `GET /auth/2fa/qr.svg` shows it as a "
+        "QR code.",
+        examples=["otpauth://totp/Flint:ada%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=Flint"],
+    )
+
+
+class EnableTwoFactor(RequestModel):
+    code: TotpCode
+
+
+class RecoveryCodes(ApiModel):
+    recovery_codes: list[str] = Field(
+        description="Ten single-use codes for when the authenticator is lost; shown only now."
+    )
+
+
+class DisableTwoFactor(RequestModel):
+    password: Verbatim = Password
+    code: Annotated[
+        str,
+        BeforeValidator(_without_spaces),
+        StringConstraints(pattern=r"^([0-9]{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5})$"),
+        Field(description="A current code or an unused recovery code.", examples=["123456"]),
+    ]
+
+
+class VerifyTwoFactor(RequestModel):
+    """The second step of signing in: the mfaToken and either a code or a recovery code."""
+
+    mfa_token: str = Field(min_length=1, max_length=512)
+    code: TotpCode | None = None
+    recovery_code: RecoveryCodeText | None = None
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> VerifyTwoFactor:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("send either code or recoveryCode")
+        return self

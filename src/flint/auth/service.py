@@ -1,4 +1,7 @@
-"""Registration, sign-in, refresh-token rotation with reuse detection, and password reset."""
+"""Registration, sign-in, refresh-token rotation with reuse detection, and password reset.
+
+Two-factor sign-in is `flint.auth.twofactor`: `login` hands a 2FA account a challenge instead
+of tokens, and `complete_login` issues them once a code answers it."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flint.auth import twofactor
 from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
 from flint.auth.throttle import LoginThrottle
@@ -113,6 +117,25 @@ async def _issue(
     )
 
 
+async def complete_login(
+    session: AsyncSession,
+    config: AuthConfig,
+    two_factor: twofactor.TwoFactorConfig,
+    mfa_token: str,
+    *,
+    code: str | None,
+    recovery_code: str | None,
+) -> IssuedTokens:
+    """The second step of a 2FA sign-in: the code answers the login's challenge, then the
+    tokens are issued as `login` issues them without 2FA."""
+    user = await twofactor.verify(
+        session, two_factor, mfa_token, code=code, recovery_code=recovery_code
+    )
+    user.last_login = utcnow()
+    log.info("login_succeeded", user_id=str(user.id), second_factor=True)
+    return await _issue(session, config, user)
+
+
 async def login(
     session: AsyncSession,
     config: AuthConfig,
@@ -121,7 +144,7 @@ async def login(
     email: str,
     password: str,
     client_ip: str,
-) -> IssuedTokens:
+) -> IssuedTokens | twofactor.MfaChallenge:
     key = email.strip().lower()
     await throttle.check(key, client_ip)
     user = await _user_by_email(session, key)
@@ -132,6 +155,8 @@ async def login(
         raise Unauthorized(INVALID_CREDENTIALS)
     if needs_rehash(user.hashed_password):
         user.hashed_password = await hash_password(password)
+    if await twofactor.enabled(session, user.id):  # the tokens wait for /auth/2fa/verify
+        return await twofactor.challenge(session, user.id)
     user.last_login = utcnow()
     log.info("login_succeeded", user_id=str(user.id))
     return await _issue(session, config, user)
