@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Protocol
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import jobs
@@ -138,6 +138,15 @@ async def link(
     await _drop_empty_links(session, user_id, name, keep=record.id)
     await sync_link(session, ctx, record.id)
     return accounts
+
+
+async def count_connections(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """The user's links that count as connections for their plan: all but unlinked ones (a
+    broken link is still the user's until they link again or unlink it)."""
+    stmt = select(func.count()).where(
+        AccountLink.user_id == user_id, AccountLink.status != "unlinked"
+    )
+    return int(await session.scalar(stmt) or 0)
 
 
 async def _adopt(

@@ -63,6 +63,10 @@ async def delete(session: AsyncSession, alert: Alert) -> None:
     await session.flush()
 
 
+async def count_alerts(session: AsyncSession, user_id: uuid.UUID) -> int:
+    return int(await session.scalar(select(func.count()).where(Alert.user_id == user_id)) or 0)
+
+
 async def watched_symbols(session: AsyncSession) -> list[str]:
     """Every symbol some alert is on: the quote refresh keeps them fresh, watched or not."""
     return list((await session.execute(select(Alert.symbol).distinct())).scalars())

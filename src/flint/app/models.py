@@ -9,6 +9,7 @@ from flint.accounts.models import (
 )
 from flint.alerts.models import Alert
 from flint.auth.models import PasswordResetToken, RefreshToken
+from flint.billing.models import BillingAccount, BillingEvent
 from flint.db import Base
 from flint.idempotency import IdempotencyKey
 from flint.market.models import MarketBar, MarketQuote
@@ -26,6 +27,8 @@ __all__ = [
     "AccountTransaction",
     "Alert",
     "Base",
+    "BillingAccount",
+    "BillingEvent",
     "CustomAsset",
     "CustomAssetPrice",
     "IdempotencyKey",

@@ -183,6 +183,11 @@ async def create(
     return portfolio
 
 
+async def count_portfolios(session: AsyncSession, user_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(Portfolio.user_id == user_id)
+    return int(await session.scalar(stmt) or 0)
+
+
 async def replace(
     session: AsyncSession, market: MarketData, portfolio: Portfolio, body: PortfolioIn
 ) -> Portfolio:

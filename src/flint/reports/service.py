@@ -23,7 +23,7 @@ from datetime import timedelta
 import anyio
 import sqlalchemy.exc
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import jobs
@@ -133,6 +133,11 @@ async def request(
     await session.flush()
     jobs.enqueue(session, RENDER, str(report.id))
     return report
+
+
+async def count_pdf_reports(session: AsyncSession, user_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(Report.user_id == user_id, Report.format == "pdf")
+    return int(await session.scalar(stmt) or 0)
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, report_id: uuid.UUID) -> Report:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,6 +58,11 @@ async def remove(session: AsyncSession, user: User, symbol: str) -> None:
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"{symbol} is not on your watchlist.")
+
+
+async def count_items(session: AsyncSession, user_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(WatchlistItem.user_id == user_id)
+    return int(await session.scalar(stmt) or 0)
 
 
 async def watched_symbols(session: AsyncSession) -> list[str]:
