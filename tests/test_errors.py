@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from flint.app.main import REQUEST_ID
 from flint.config import Settings
+from flint.errors import PlanLimitReached
 from flint.web import SessionDep
 from tests.conftest import DEFAULT_PASSWORD, Account, assert_problem, error_fields
 
@@ -195,6 +196,33 @@ async def test_a_small_streamed_body_is_read_whole(client: httpx.AsyncClient) ->
 
     assert response.status_code == 201, response.text
     assert response.json()["email"] == "carol@example.com"
+
+
+async def test_a_domain_error_adds_its_extension_members_to_the_problem(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    class Special(PlanLimitReached):
+        def __init__(self) -> None:
+            super().__init__(
+                "Over.", limit="portfolios", allowed=2, usage=2, plan="free", upgrade_to="premium"
+            )
+            self.extensions["status"] = 200  # a standard member is never overridden
+
+    async def refuse() -> None:
+        raise Special()
+
+    app.add_api_route("/refuse", refuse)
+
+    body = assert_problem(await client.get("/refuse"), 403)
+
+    assert body["type"] == "/problems/plan-limit"
+    assert {k: body[k] for k in ("limit", "allowed", "usage", "plan", "upgradeTo")} == {
+        "limit": "portfolios",
+        "allowed": 2,
+        "usage": 2,
+        "plan": "free",
+        "upgradeTo": "premium",
+    }
 
 
 # --- unexpected errors ------------------------------------------------------------------------

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from flint.kit.http import VendorPolicy
 
 ProviderName = Literal["simulated", "alpha_vantage", "yahoo"]
+PlanName = Literal["free", "premium"]
+LimitName = Literal["connections", "watchlist", "portfolios", "alerts", "pdf_reports"]
+"""What plans limit (`flint.billing.plans.Limit` holds the same names)."""
+LimitValue = Annotated[int, Field(ge=0)] | None
 
 
 class Settings(BaseSettings):
@@ -155,7 +159,30 @@ class Settings(BaseSettings):
     """The sender: an E.164 number of the account, or a Messaging Service SID (`MG…`)."""
     twilio_base_url: str = "https://api.twilio.com"
     alerts_max_per_user: int = Field(100, ge=1, le=10_000)
-    """Price alerts one user may keep."""
+    """Price alerts one user may keep (whatever the plan: a plan's limit is a lower cap)."""
+
+    # --- billing (Stripe) and plan limits -------------------------------------------------------
+    stripe_secret_key: SecretStr | None = None
+    """Enables billing (`sk_test_…` for Stripe's test mode); unset, every user has
+    `default_plan` and the billing endpoints but `GET /billing/subscription` answer 503."""
+    stripe_webhook_secret: SecretStr | None = None
+    """The signing secret (`whsec_…`) of the endpoint registered for /api/v1/billing/webhook."""
+    stripe_premium_price_id: str | None = None
+    """The recurring Price (`price_…`) a premium subscription is bought at."""
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_success_url: str | None = None
+    """Where Checkout sends the user after paying; default `PUBLIC_URL/billing/success`."""
+    stripe_cancel_url: str | None = None
+    """Where Checkout sends a user who gives up; default `PUBLIC_URL/billing/cancel`."""
+    stripe_portal_return_url: str | None = None
+    """Where the customer portal's "return" link goes; default `PUBLIC_URL/billing/return`."""
+    default_plan: PlanName = "premium"
+    """Everyone's plan while billing is off, so a self-hosted install is not held to the free
+    plan's limits; with billing on, a user without a subscription is on `free`."""
+    plan_limits: dict[PlanName, dict[LimitName, LimitValue]] = {}
+    """Changes to the plans' limits, JSON: `{"free": {"watchlist": 50}, "premium":
+    {"portfolios": 20}}`; a number caps, null lifts the cap; limits not named keep their
+    defaults (`flint.billing.plans.DEFAULT_LIMITS`)."""
 
     @field_validator(
         "database_url",
@@ -169,10 +196,19 @@ class Settings(BaseSettings):
         "snaptrade_redirect_url",
         "twilio_account_sid",
         "twilio_from_number",
+        "stripe_premium_price_id",
+        "stripe_success_url",
+        "stripe_cancel_url",
+        "stripe_portal_return_url",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("stripe_secret_key", "stripe_webhook_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _twilio_complete(self) -> Settings:
@@ -180,6 +216,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "FLINT_TWILIO_ACCOUNT_SID needs FLINT_TWILIO_AUTH_TOKEN and "
                 "FLINT_TWILIO_FROM_NUMBER"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _stripe_complete(self) -> Settings:
+        if self.stripe_secret_key and not (
+            self.stripe_webhook_secret and self.stripe_premium_price_id
+        ):
+            raise ValueError(
+                "FLINT_STRIPE_SECRET_KEY needs FLINT_STRIPE_WEBHOOK_SECRET and "
+                "FLINT_STRIPE_PREMIUM_PRICE_ID"
             )
         return self
 
@@ -199,6 +246,11 @@ class Settings(BaseSettings):
     @property
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def billing_enabled(self) -> bool:
+        """Stripe is configured: plans are bought, and a user without one is on `free`."""
+        return self.stripe_secret_key is not None
 
     @property
     def is_sqlite(self) -> bool:

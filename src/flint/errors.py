@@ -51,6 +51,8 @@ class FlintError(Exception):
         """True when the transaction must still commit (e.g. a revocation behind a 401)."""
         self.errors = errors
         self.headers = headers or {}
+        self.extensions: dict[str, Any] = {}
+        """RFC 9457 extension members a subclass adds to its problem document."""
         super().__init__(self.detail)
 
 
@@ -68,6 +70,33 @@ class Unauthorized(FlintError):
 
 class Forbidden(FlintError):
     status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class PlanLimitReached(FlintError):
+    """One more would exceed what the caller's plan allows. The problem names the limit, what
+    the plan allows, what the caller holds now and the plan that lifts it, so a client can
+    offer the upgrade without parsing the detail."""
+
+    status, title, slug = 403, "Plan limit reached", "plan-limit"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        limit: str,
+        allowed: int,
+        usage: int,
+        plan: str,
+        upgrade_to: str | None,
+    ) -> None:
+        super().__init__(detail)
+        self.extensions = {
+            "limit": limit,
+            "allowed": allowed,
+            "usage": usage,
+            "plan": plan,
+            "upgradeTo": upgrade_to,
+        }
 
 
 class NotFound(FlintError):

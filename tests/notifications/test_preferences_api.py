@@ -20,6 +20,7 @@ DEFAULTS = {
         "report": ON,
         "price_alert": ON,
         "account": ON,
+        "billing": ON,
         "security": ON,
     },
 }

@@ -21,6 +21,7 @@ from matplotlib import image
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
+from flint.billing.api import Plans
 from flint.config import Settings
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
@@ -495,7 +496,7 @@ async def test_the_sweep_publishes_a_report_whose_job_was_lost(
     body = ReportIn(type="transactions", portfolio_id=portfolio_id, end=end, format="csv")
     async with runtime.sessions() as session:  # committed without its after-commit publish
         report = await service.request(
-            session, runtime.get(MarketData), uuid.UUID(alice.user_id), body
+            session, runtime.get(MarketData), runtime.get(Plans), uuid.UUID(alice.user_id), body
         )
         await session.commit()
         report_id = str(report.id)

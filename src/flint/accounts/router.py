@@ -21,6 +21,7 @@ from flint.accounts.schemas import (
     SyncQueued,
     TransactionOut,
 )
+from flint.billing.api import PlansDep
 from flint.errors import problem_responses
 from flint.users.api import CurrentUser
 from flint.web import SessionDep
@@ -99,13 +100,15 @@ async def connect(
     summary="Link accounts with what the institution gave back",
     description="The sandbox links any code: a brokerage account ($100,000 cash unless the "
     "code is like `cash-25000`, a few positions), a checking and a savings account with a "
-    "year of transactions. Codes starting with `refuse` are refused, to try that path.",
-    responses=problem_responses(400, 401, 422, 503),
+    "year of transactions. Codes starting with `refuse` are refused, to try that path. A new "
+    "connection beyond your plan's (`GET /billing/subscription`) is 403 `/plan-limit`; "
+    "linking accounts you hold again (fresh credentials) takes none.",
+    responses=problem_responses(400, 401, 403, 422, 503),
 )
 async def link(
-    body: LinkRequest, user: CurrentUser, session: SessionDep, ctx: AccountsDep
+    body: LinkRequest, user: CurrentUser, session: SessionDep, ctx: AccountsDep, plans: PlansDep
 ) -> LinkResult:
-    accounts = await service.link(session, ctx, user.id, body.provider, body.auth_code)
+    accounts = await service.link(session, ctx, plans, user.id, body.provider, body.auth_code)
     return LinkResult(
         account_id=accounts[0].id,
         provider=body.provider,

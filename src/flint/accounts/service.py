@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Protocol
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import jobs
@@ -25,6 +25,7 @@ from flint.accounts.models import (
     LinkedAccount,
     ProviderIdentity,
 )
+from flint.billing.api import Limit, Plans
 from flint.brokerage.api import (
     AccountGone,
     AccountProvider,
@@ -111,11 +112,17 @@ async def connect_url(
 
 
 async def link(
-    session: AsyncSession, ctx: Accounts, user_id: uuid.UUID, name: str, auth_code: str
+    session: AsyncSession,
+    ctx: Accounts,
+    plans: Plans,
+    user_id: uuid.UUID,
+    name: str,
+    auth_code: str,
 ) -> list[LinkedAccount]:
     """Link with ``auth_code`` and sync what it reaches; returns the linked accounts. Linking
     accounts the user has linked already moves them to the new link (fresh credentials)
-    instead of duplicating them."""
+    instead of duplicating them, so it takes no more of the plan's connections; a link
+    beyond them is refused (403) once the provider has answered, before anything is kept."""
     provider = ctx.providers.get(name)
     identity = await _identity(session, ctx, user_id, name, provider)
     try:
@@ -136,8 +143,18 @@ async def link(
     await session.flush()
     accounts = [await _adopt(session, record, found) for found in linked.accounts]
     await _drop_empty_links(session, user_id, name, keep=record.id)
+    await plans.enforce(session, user_id, Limit.CONNECTIONS, added=1)
     await sync_link(session, ctx, record.id)
     return accounts
+
+
+async def count_connections(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """The user's links that count as connections for their plan: all but unlinked ones (a
+    broken link is still the user's until they link again or unlink it)."""
+    stmt = select(func.count()).where(
+        AccountLink.user_id == user_id, AccountLink.status != "unlinked"
+    )
+    return int(await session.scalar(stmt) or 0)
 
 
 async def _adopt(

@@ -6,6 +6,7 @@ from flint.alerts import service
 from flint.alerts.deps import OwnedAlert
 from flint.alerts.models import Alert
 from flint.alerts.schemas import CONDITIONS_DOC, AlertIn, AlertOut, Alerts
+from flint.billing.api import PlansDep
 from flint.errors import problem_responses
 from flint.market.api import MarketDep
 from flint.users.api import CurrentUserId
@@ -38,18 +39,21 @@ def alert_out(alert: Alert) -> AlertOut:
     "notifying you as your preferences for `price_alert` say (in the app, by email, by SMS), "
     "and re-arms only after its condition has stopped holding, so a price hovering above a "
     "level notifies once per crossing. An alert whose condition already holds when created "
-    "fires at the next check. At most `FLINT_ALERTS_MAX_PER_USER` (100) alerts each: beyond, "
-    "409.",
-    responses=problem_responses(400, 401, 409, 422),
+    "fires at the next check. Beyond your plan's alerts (`GET /billing/subscription`): 403 "
+    "`/plan-limit`; beyond `FLINT_ALERTS_MAX_PER_USER` (100), whatever the plan: 409.",
+    responses=problem_responses(400, 401, 403, 409, 422),
 )
 async def create_alert(
     body: AlertIn,
     user_id: CurrentUserId,
     session: SessionDep,
     market: MarketDep,
+    plans: PlansDep,
     settings: SettingsDep,
 ) -> AlertOut:
-    alert = await service.create(session, market, user_id, body, limit=settings.alerts_max_per_user)
+    alert = await service.create(
+        session, market, plans, user_id, body, limit=settings.alerts_max_per_user
+    )
     return alert_out(alert)
 
 

@@ -10,17 +10,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.alerts.models import Alert
 from flint.alerts.schemas import AlertIn, AlertState
+from flint.billing.api import Limit, Plans
 from flint.errors import Conflict, NotFound, ValidationFailed
 from flint.market.api import MarketData
 from flint.users.api import User
 
 
 async def create(
-    session: AsyncSession, market: MarketData, user_id: uuid.UUID, body: AlertIn, *, limit: int
+    session: AsyncSession,
+    market: MarketData,
+    plans: Plans,
+    user_id: uuid.UUID,
+    body: AlertIn,
+    *,
+    limit: int,
 ) -> Alert:
-    """Refused with 422 for a symbol the market does not know, 409 beyond ``limit`` alerts."""
+    """Refused with 422 for a symbol the market does not know, 403 beyond the plan's alerts,
+    409 beyond ``limit`` alerts (the server's cap, whatever the plan)."""
     if market.instrument(body.symbol) is None:
         raise ValidationFailed.at("body.symbol", f"Unknown symbol {body.symbol}.")
+    await plans.enforce(session, user_id, Limit.ALERTS)
     if session.get_bind().dialect.name == "postgresql":
         # Two concurrent creates must not both pass the count: they queue on the user's row.
         # (FOR NO KEY UPDATE: foreign-key checks of notifications for the user go on).
@@ -61,6 +70,10 @@ async def get(session: AsyncSession, user_id: uuid.UUID, alert_id: uuid.UUID) ->
 async def delete(session: AsyncSession, alert: Alert) -> None:
     await session.delete(alert)
     await session.flush()
+
+
+async def count_alerts(session: AsyncSession, user_id: uuid.UUID) -> int:
+    return int(await session.scalar(select(func.count()).where(Alert.user_id == user_id)) or 0)
 
 
 async def watched_symbols(session: AsyncSession) -> list[str]:

@@ -22,6 +22,9 @@ from flint.app.runtime import build_runtime
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
 from flint.auth.twofactor_router import router as two_factor_router
+from flint.billing.pages import router as billing_pages
+from flint.billing.router import WEBHOOK_MAX_BYTES, WEBHOOK_PATH
+from flint.billing.router import router as billing_router
 from flint.config import Settings, get_settings
 from flint.kit.logging import configure_logging
 from flint.market.router import router as market_router
@@ -49,6 +52,7 @@ API_ROUTERS: list[APIRouter] = [
     reports_router,
     notifications_router,
     alerts_router,
+    billing_router,
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 
@@ -104,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(ops_router)
     app.include_router(auth_pages)
+    app.include_router(billing_pages)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api/v1")
     for router in API_ROUTERS:
@@ -115,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        overrides=[(IMPORT_PATH, IMPORT_MAX_BYTES)],
+        overrides=[(IMPORT_PATH, IMPORT_MAX_BYTES), (WEBHOOK_PATH, WEBHOOK_MAX_BYTES)],
     )
     app.add_middleware(DocsContentSecurityPolicy)
     if settings.cors_origins:

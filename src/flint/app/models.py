@@ -15,6 +15,7 @@ from flint.auth.models import (
     TwoFactor,
     TwoFactorChallenge,
 )
+from flint.billing.models import BillingAccount, BillingEvent
 from flint.db import Base
 from flint.idempotency import IdempotencyKey
 from flint.market.models import MarketBar, MarketQuote
@@ -32,6 +33,8 @@ __all__ = [
     "AccountTransaction",
     "Alert",
     "Base",
+    "BillingAccount",
+    "BillingEvent",
     "CustomAsset",
     "CustomAssetPrice",
     "IdempotencyKey",

@@ -34,6 +34,7 @@ def problem_response(
     detail: str,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body = Problem(
         type=f"/problems/{slug}",
@@ -44,8 +45,11 @@ def problem_response(
         requestId=correlation_id.get(),
         errors=errors,
     )
+    document = body.model_dump(by_alias=True, exclude_none=True)
+    for name, value in (extensions or {}).items():
+        document.setdefault(name, value)  # the standard members cannot be overridden
     return JSONResponse(
-        body.model_dump(by_alias=True, exclude_none=True),
+        document,
         status_code=status,
         headers=headers,
         media_type=PROBLEM_JSON,
@@ -85,6 +89,7 @@ async def _on_flint_error(request: Request, exc: Exception) -> JSONResponse:
         detail=exc.detail,
         errors=exc.errors,
         headers=exc.headers,
+        extensions=exc.extensions,
     )
 
 

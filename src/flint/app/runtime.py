@@ -8,7 +8,9 @@ hooks, and only this module fills them in:
   fresh quotes goes to the price alerts (`flint.market.QuoteFeed`);
 * accounts: a synced or unlinked account is told to the portfolios that follow it
   (`flint.accounts.AccountListener`, implemented by `flint.portfolio.Followers`);
-* profiles: a user's profile lists their linked accounts (`flint.users.Profiles`).
+* profiles: a user's profile lists their linked accounts (`flint.users.Profiles`);
+* plans: billing counts what a plan limits through the features that own it (`flint.billing.
+  Plans.counters`: account links, watchlist items, portfolios, price alerts, PDF reports).
 
 Building opens no connection: engines, caches and vendor clients connect on first use.
 """
@@ -22,12 +24,16 @@ from functools import partial
 from cashews import Cache
 
 from flint.accounts.api import Accounts, summaries
+from flint.accounts.service import count_connections
 from flint.alerts.evaluation import listener as alert_listener
+from flint.alerts.service import count_alerts
 from flint.alerts.service import watched_symbols as alerted_symbols
 from flint.app import performance
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle
 from flint.auth.twofactor import FailureBudget, TwoFactorConfig
+from flint.billing.api import Limit, Plans
+from flint.billing.service import Billing
 from flint.brokerage.api import AccountProviders, credential_box
 from flint.config import Settings
 from flint.db import create_engine, create_sessionmaker
@@ -40,13 +46,24 @@ from flint.market.providers.factory import build_market
 from flint.market.stream import QuoteHub, create_broadcast
 from flint.portfolio.api import Followers
 from flint.portfolio.computing import Computer, InProcess, PerformanceService
+from flint.portfolio.service import count_portfolios
 from flint.portfolio.workers import PerformancePool
-from flint.reports.service import RenderContext
+from flint.reports.service import RenderContext, count_pdf_reports
 from flint.reports.storage import ReportStore, build_store
 from flint.runtime import Role, Runtime
 from flint.trades.context import TradingContext
 from flint.users.api import Principals, Profiles, TokenIssuer
+from flint.watchlist.service import count_items as count_watchlist
 from flint.watchlist.service import watched_symbols as watchlisted_symbols
+
+PLAN_COUNTERS = {
+    Limit.CONNECTIONS: count_connections,
+    Limit.WATCHLIST: count_watchlist,
+    Limit.PORTFOLIOS: count_portfolios,
+    Limit.ALERTS: count_alerts,
+    Limit.PDF_REPORTS: count_pdf_reports,
+}
+"""How many of each thing a plan limits a user holds: each counted by the feature owning it."""
 
 
 def build_runtime(settings: Settings, role: Role) -> Runtime:
@@ -76,6 +93,9 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
     runtime.add(TradingContext(accounts, market, runtime.sessions, engine, settings))
     store = runtime.add(build_store(settings), kind=ReportStore)
     runtime.add(RenderContext(settings, market, store))
+    runtime.add(Plans.from_settings(settings, PLAN_COUNTERS))
+    billing = runtime.add(Billing.from_settings(settings))
+    runtime.add_closer(billing.aclose)
     if role == "api":
         _api(runtime, cache, market)
     return runtime

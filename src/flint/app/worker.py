@@ -22,6 +22,7 @@ TASK_MODULES = [
     "flint.accounts.tasks",
     "flint.trades.tasks",
     "flint.reports.tasks",
+    "flint.billing.tasks",
 ]
 
 
@@ -40,6 +41,11 @@ def schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "flint.reports.sweep",
             "schedule": 60.0,
             "options": {"expires": 60},
+        },
+        "billing-sweep": {
+            "task": "flint.billing.sweep",
+            "schedule": 300.0,
+            "options": {"expires": 300},
         },
         "accounts-sync-all": {
             "task": "flint.accounts.sync_all",

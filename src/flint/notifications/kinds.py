@@ -14,6 +14,8 @@ class NotificationKind(StrEnum):
     """A price alert fired."""
     ACCOUNT = "account"
     """A linked account's connection broke."""
+    BILLING = "billing"
+    """A subscription payment failed (the plan is at risk)."""
     SECURITY = "security"
     """A password reset: always by email (it is how the user gets back in), never by SMS."""
 
@@ -28,6 +30,7 @@ CHOOSABLE: tuple[NotificationKind, ...] = (
     NotificationKind.REPORT,
     NotificationKind.PRICE_ALERT,
     NotificationKind.ACCOUNT,
+    NotificationKind.BILLING,
 )
 """The kinds whose channels the user picks; in-app is always on for every kind."""
 

@@ -66,7 +66,7 @@ class PreferencesIn(RequestModel):
     )
     channels: dict[NotificationKind, ChannelChoice] = Field(
         default_factory=dict,
-        description="Per kind: `trade`, `report`, `price_alert`, `account`. `security` "
+        description="Per kind: `trade`, `report`, `price_alert`, `account`, `billing`. `security` "
         "(password resets) always goes by email and never by SMS; it may be sent only as it is.",
         examples=[
             {"trade": {"email": True, "sms": True}, "report": {"email": False, "sms": False}}

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.accounts import api as accounts
 from flint.accounts.api import AccountHolding, LinkedAccount
+from flint.billing.api import Plans
 from flint.errors import FlintError, NotFound, ValidationFailed
 from flint.kit.symbols import normalize_symbol
 from flint.kit.time import utcnow
@@ -105,13 +106,17 @@ async def followable(
 
 
 async def create(
-    session: AsyncSession, market: MarketData, user_id: uuid.UUID, body: PortfolioCreate
+    session: AsyncSession,
+    market: MarketData,
+    plans: Plans,
+    user_id: uuid.UUID,
+    body: PortfolioCreate,
 ) -> Portfolio:
     """A new portfolio (`service.create`), following ``body.account_id`` when given."""
     account = None
     if body.account_id is not None:
         account = await followable(session, user_id, body.account_id, "body.accountId")
-    portfolio = await service.create(session, market, user_id, body)
+    portfolio = await service.create(session, market, plans, user_id, body)
     if account is not None:
         portfolio = await _start(session, market, portfolio.id, account)
     return portfolio

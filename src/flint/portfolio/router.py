@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import anyio
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
+from flint.billing.api import PlansDep
 from flint.errors import ValidationFailed, field_error, problem_responses
 from flint.kit.symbols import Symbol
 from flint.market.api import MarketDep
@@ -86,13 +87,18 @@ def transaction_out(entry: PortfolioTransaction) -> TransactionOut:
     summary="Create a portfolio, optionally with its lots, optionally following an account",
     description="Each asset is a lot (a buy). Unknown symbols and future dates are refused, "
     "naming every bad row. With `accountId` (one of your linked brokerage accounts) the "
-    "portfolio follows that account: see `PUT /portfolio/{portfolioId}/follow`.",
-    responses=problem_responses(400, 401, 404, 422),
+    "portfolio follows that account: see `PUT /portfolio/{portfolioId}/follow`. Beyond your "
+    "plan's portfolios (`GET /billing/subscription`): 403 `/plan-limit`.",
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def create(
-    body: PortfolioCreate, user_id: CurrentUserId, session: SessionDep, market: MarketDep
+    body: PortfolioCreate,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    market: MarketDep,
+    plans: PlansDep,
 ) -> PortfolioOut:
-    portfolio = await following.create(session, market, user_id, body)
+    portfolio = await following.create(session, market, plans, user_id, body)
     return await portfolio_out(session, portfolio)
 
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flint.billing.api import Limit, Plans
 from flint.errors import NotFound, ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
@@ -169,10 +170,12 @@ def _touch(portfolio: Portfolio) -> None:
 
 
 async def create(
-    session: AsyncSession, market: MarketData, user_id: uuid.UUID, body: PortfolioIn
+    session: AsyncSession, market: MarketData, plans: Plans, user_id: uuid.UUID, body: PortfolioIn
 ) -> Portfolio:
+    """A new portfolio with its lots; beyond the plan's portfolios, 403."""
     rows = [_asset_row(i, asset) for i, asset in enumerate(body.assets)]
     await check_rows(session, market, user_id, rows, utcnow().date())
+    await plans.enforce(session, user_id, Limit.PORTFOLIOS)
     portfolio = Portfolio(
         user_id=user_id, name=body.name, base_currency=body.base_currency, version=1
     )
@@ -181,6 +184,11 @@ async def create(
     session.add_all(_lot(portfolio, seq, asset) for seq, asset in enumerate(body.assets))
     await session.flush()
     return portfolio
+
+
+async def count_portfolios(session: AsyncSession, user_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(Portfolio.user_id == user_id)
+    return int(await session.scalar(stmt) or 0)
 
 
 async def replace(

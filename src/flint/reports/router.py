@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
+from flint.billing.api import PlansDep
 from flint.config import Settings
 from flint.errors import problem_responses
 from flint.market.api import MarketDep
@@ -48,8 +49,10 @@ def report_out(settings: Settings, report: Report) -> ReportOut:
     summary="Request a report; a worker renders it",
     description="Answers 202 with the report `queued`; poll `GET /reports/{reportId}` until it "
     "is `completed` (then download it) or `failed` (see `reason`). The owner is emailed when "
-    "it is ready.\n\n" + (content.__doc__ or "").split("\n\n", 2)[-1],
-    responses=problem_responses(400, 401, 404, 422),
+    "it is ready. A PDF beyond your plan's (`GET /billing/subscription`; the free plan has "
+    "none, CSV and HTML are not limited) is 403 `/plan-limit`.\n\n"
+    + (content.__doc__ or "").split("\n\n", 2)[-1],
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def request_report(
     body: ReportIn,
@@ -57,9 +60,10 @@ async def request_report(
     session: SessionDep,
     settings: SettingsDep,
     market: MarketDep,
+    plans: PlansDep,
     response: Response,
 ) -> ReportOut:
-    report = await service.request(session, market, user_id, body)
+    report = await service.request(session, market, plans, user_id, body)
     response.headers["Location"] = f"/api/v1/reports/{report.id}"
     return report_out(settings, report)
 

@@ -23,10 +23,11 @@ from datetime import timedelta
 import anyio
 import sqlalchemy.exc
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import jobs
+from flint.billing.api import Limit, Plans
 from flint.config import Settings
 from flint.db import after_commit
 from flint.errors import (
@@ -98,11 +99,13 @@ class RenderContext:
 async def request(
     session: AsyncSession,
     market: MarketData,
+    plans: Plans,
     user_id: uuid.UUID,
     body: ReportIn,
 ) -> Report:
-    """Check the request (422 naming each bad field; 404 for a portfolio not the caller's),
-    write the report ``queued`` and publish its render job after the commit."""
+    """Check the request (422 naming each bad field; 404 for a portfolio not the caller's;
+    403 for a PDF beyond the plan's), write the report ``queued`` and publish its render job
+    after the commit."""
     today = utcnow().date()
     end = body.end or today
     problems: list[tuple[str, str]] = []
@@ -118,6 +121,8 @@ async def request(
             errors=[field_error(where, why) for where, why in problems],
         )
     portfolio = await get_portfolio(session, user_id, body.portfolio_id)
+    if body.format == "pdf":
+        await plans.enforce(session, user_id, Limit.PDF_REPORTS)
     report = Report(
         user_id=user_id,
         portfolio_id=portfolio.id,
@@ -133,6 +138,11 @@ async def request(
     await session.flush()
     jobs.enqueue(session, RENDER, str(report.id))
     return report
+
+
+async def count_pdf_reports(session: AsyncSession, user_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(Report.user_id == user_id, Report.format == "pdf")
+    return int(await session.scalar(stmt) or 0)
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, report_id: uuid.UUID) -> Report:

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
+from flint.billing.api import PlansDep
 from flint.errors import ValidationFailed, problem_responses
 from flint.kit.symbols import SYMBOL_RULE, normalize_symbol
 from flint.users.api import CurrentUser
@@ -19,17 +20,23 @@ router = APIRouter(prefix="/watchlist", tags=["watchlist"])
     "/add",
     status_code=status.HTTP_201_CREATED,
     summary="Add an asset to your watchlist",
-    description="201 with the new item; 200 with the existing item when it is already there.",
+    description="201 with the new item; 200 with the existing item when it is already there. "
+    "A new item beyond your plan's watchlist (`GET /billing/subscription`) is 403 "
+    "`/plan-limit`.",
     responses={
         200: {"model": WatchlistEntry, "description": "Already on the watchlist"},
-        **problem_responses(400, 401, 404, 422),
+        **problem_responses(400, 401, 403, 404, 422),
     },
 )
 async def add(
-    body: AddToWatchlist, user: CurrentUser, session: SessionDep, response: Response
+    body: AddToWatchlist,
+    user: CurrentUser,
+    session: SessionDep,
+    plans: PlansDep,
+    response: Response,
 ) -> WatchlistEntry:
     service.require_self(user, body.user_id)
-    item, created = await service.add(session, user, body.asset)
+    item, created = await service.add(session, plans, user, body.asset)
     if not created:
         response.status_code = status.HTTP_200_OK
     return WatchlistEntry.model_validate(item)

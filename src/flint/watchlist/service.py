@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.errors import NotFound
+from flint.billing.api import Limit, Plans
+from flint.errors import NotFound, PlanLimitReached
 from flint.users.api import User
 from flint.watchlist.models import WatchlistItem
 
@@ -24,11 +25,21 @@ async def _find(session: AsyncSession, user_id: uuid.UUID, symbol: str) -> Watch
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def add(session: AsyncSession, user: User, symbol: str) -> tuple[WatchlistItem, bool]:
-    """Add a symbol; returns (item, created). Adding one already there returns the existing item."""
+async def add(
+    session: AsyncSession, plans: Plans, user: User, symbol: str
+) -> tuple[WatchlistItem, bool]:
+    """Add a symbol; returns (item, created). Adding one already there returns the existing
+    item; a new one beyond the plan's watchlist is refused (403)."""
     existing = await _find(session, user.id, symbol)
     if existing is not None:
         return existing, False
+    try:
+        await plans.enforce(session, user.id, Limit.WATCHLIST)
+    except PlanLimitReached:  # the last free place may have gone to this very symbol
+        raced = await _find(session, user.id, symbol)
+        if raced is None:
+            raise
+        return raced, False
     item = WatchlistItem(user_id=user.id, symbol=symbol)
     try:
         async with session.begin_nested():
@@ -58,6 +69,11 @@ async def remove(session: AsyncSession, user: User, symbol: str) -> None:
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"{symbol} is not on your watchlist.")
+
+
+async def count_items(session: AsyncSession, user_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(WatchlistItem.user_id == user_id)
+    return int(await session.scalar(stmt) or 0)
 
 
 async def watched_symbols(session: AsyncSession) -> list[str]:
