@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from flint.kit.files import private_dir
+
 if TYPE_CHECKING:
     from flint.kit.http import VendorPolicy
 
@@ -57,13 +59,28 @@ class Settings(BaseSettings):
     """HS256 key; unset means one is generated once into data_dir/jwt.key."""
     access_token_minutes: int = Field(15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(30, ge=1, le=365)
+    refresh_grace_seconds: int = Field(10, ge=0, le=60)
+    """A refresh token presented again this soon after its rotation gets the same new pair
+    (two tabs refreshing at once); later, it ends its sign-in as a replay. 0: no grace."""
     reset_token_minutes: int = Field(30, ge=5, le=24 * 60)
+    password_reset_max_per_email: int = Field(3, ge=1)
+    """Password-reset requests for one email per hour (each mails a live link), then 429."""
+    password_reset_max_per_ip: int = Field(20, ge=1)
+    """Password-reset requests from one address per hour, then 429."""
     principal_cache_seconds: int = Field(60, ge=0, le=3600)
     """How long a user's sign-in state (active, token version) is cached for token checks;
     changes made through Flint drop it at once. 0 checks the database on every request."""
-    login_max_failures_per_email: int = Field(5, ge=1)
+    login_max_failures_per_pair: int = Field(5, ge=1)
+    """Failed sign-ins for one email from one address per window, then 429 for that pair."""
     login_max_failures_per_ip: int = Field(20, ge=1)
+    """Failed sign-ins from one address (any emails) per window, then 429 for the address."""
+    login_max_failures_per_email: int = Field(20, ge=1)
+    """Failed sign-ins for one email from all addresses per window; past it the email is not
+    locked, its attempts from addresses it has not signed in from lately wait a doubling delay
+    (1 s, 2 s, 4 s, ... at most the window). Until this version: 5, then a 15-minute lock."""
     login_failure_window_minutes: int = Field(15, ge=1)
+    login_known_address_days: int = Field(30, ge=0)
+    """An address the account signed in from this lately skips the per-email delay; 0: none."""
     public_url: str | None = None
     """Base address used in links sent to users (password reset); defaults to host and port."""
 
@@ -99,6 +116,9 @@ class Settings(BaseSettings):
     stream_ping_seconds: float = Field(20.0, ge=0)
     """Interval of the application-level `{"type": "ping"}`; 0 sends none (protocol pings are
     uvicorn's, every 20 s)."""
+    stream_session_check_seconds: float = Field(5.0, ge=0.1, le=300)
+    """How often each API process asks whether its WebSocket clients' sign-ins are still alive
+    (through the shared cache and the database); an ended one's connections close with 4401."""
     stream_channel: str = Field("flint:quotes", pattern=r"^[A-Za-z0-9_.:\-]{1,100}$")
     """The Redis pub/sub channel quotes are fanned out on, so deployments can share one Redis."""
 
@@ -281,8 +301,8 @@ class Settings(BaseSettings):
         )
 
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
+        """The data dir, created owner-only (0700) when missing."""
+        return private_dir(self.data_dir)
 
 
 @lru_cache

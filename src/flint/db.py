@@ -11,12 +11,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy import JSON, DateTime, MetaData, Numeric, String, TypeDecorator, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
+from flint.kit.files import private_file
 from flint.kit.time import utcnow
 
 log = structlog.get_logger(__name__)
@@ -160,8 +162,21 @@ READ_ONLY: dict[str, Any] = {"flint_read_only": True}
 on SQLite they begin a deferred transaction instead of taking the write lock."""
 
 
+def prepare_sqlite_file(url: str) -> None:
+    """Create a SQLite database file owner-only before SQLite does (it would use the umask,
+    0644 by default; its -wal and -shm files copy the database file's mode)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    if database.startswith("file:"):  # a URI filename: SQLite's to interpret
+        return
+    private_file(Path(database))
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
+        prepare_sqlite_file(url)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine

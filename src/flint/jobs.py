@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.config import Settings, get_settings
 from flint.db import after_commit
+from flint.kit.files import private_file
 from flint.runtime import Runtime
 
 T = TypeVar("T")
@@ -38,6 +39,13 @@ def broker_url(settings: Settings) -> str:
         return settings.broker_url
     path = (settings.data_dir / "broker.db").resolve()
     return f"sqla+sqlite:///{path}"
+
+
+def prepare_broker(settings: Settings) -> None:
+    """Create the embedded broker's file owner-only before kombu creates it (queued jobs name
+    users and addresses); nothing for a configured broker."""
+    if not settings.broker_url:
+        private_file(settings.data_dir / "broker.db")
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from stat import S_IMODE
 
 import httpx
 import pytest
@@ -200,6 +201,12 @@ def test_run_serves_the_api_delivers_email_through_the_worker_and_stops_on_sigte
         return any(email in eml.read_text() for eml in (data / "outbox").glob("*.eml"))
 
     wait_until(email_written, 30, f"no .eml for {email} in the outbox", log)
+    # What the API and the worker processes wrote is for Flint's user alone.
+    private = ["flint.db", "broker.db", "jwt.key", "credentials.key"]
+    private += [str(eml.relative_to(data)) for eml in (data / "outbox").glob("*.eml")]
+    modes = {name: S_IMODE((data / name).stat().st_mode) for name in [".", "outbox"]}
+    modes |= {name: S_IMODE((data / name).stat().st_mode) for name in private}
+    assert modes == {".": 0o700, "outbox": 0o700} | dict.fromkeys(private, 0o600)
 
     process.send_signal(signal.SIGTERM)
     wait_until(

@@ -3,6 +3,7 @@ clock two-factor codes are checked against."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,18 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.auth.twofactor import TwoFactorConfig
+from tests.auth.helpers import take_queued
 from tests.auth.helpers_two_factor import Clock
+
+
+@pytest.fixture(autouse=True)
+def no_queued_jobs() -> Iterator[None]:
+    """The in-memory broker outlives tests: each starts with none of the earlier tests' jobs
+    and leaves none of its own (a reset job for alice@example.com must not reach the worker of
+    another test whose database has an alice too)."""
+    take_queued("")
+    yield
+    take_queued("")
 
 
 @pytest.fixture

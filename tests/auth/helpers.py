@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import json
 import re
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from flint import jobs
+from flint.auth import service as auth
+from flint.db import commit
+from flint.kit.crypto import CredentialBox
+from flint.notifications import service as notifications
 from flint.notifications.models import OutboxMessage
 from flint.users.models import User
 from tests.conftest import assert_problem
@@ -72,6 +82,71 @@ async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[OutboxMessa
 
 
 RESET_TOKEN = re.compile(r"^Reset token: (\S+)$", re.MULTILINE)
+
+
+def take_queued(name: str) -> list[list[Any]]:
+    """Take every job out of the in-memory broker; the arguments of those named ``name`` (what
+    a worker would run them with)."""
+    found: list[list[Any]] = []
+    with jobs.celery_app.connection_for_read() as connection:
+        channel = connection.default_channel
+        queue = jobs.celery_app.conf.task_default_queue
+        while (message := channel.basic_get(queue, no_ack=True)) is not None:
+            if message.headers["task"] == name:
+                found.append(list(message.decode()[0]))
+    return found
+
+
+async def run_reset_jobs(app: FastAPI) -> int:
+    """What a worker does with the reset requests made so far: their `send_password_reset`
+    jobs, then the delivery of the emails they queued; how many jobs ran."""
+    runtime = app.state.runtime
+    queued = take_queued(auth.SEND_RESET)
+    for (address,) in queued:
+        async with runtime.sessions() as session:
+            await auth.send_password_reset(session, runtime.get(auth.ResetMail), address)
+            await commit(session)
+    await deliver_pending(app)
+    return len(queued)
+
+
+async def deliver_pending(app: FastAPI) -> None:
+    runtime = app.state.runtime
+    for message in await outbox(runtime.sessions):
+        if message.status == "pending":
+            async with runtime.sessions() as session:
+                box = runtime.get(CredentialBox)
+                await notifications.deliver(session, runtime.settings, message.id, box)
+                await commit(session)
+
+
+def sent_emails(data_dir: Path) -> dict[Path, EmailMessage]:
+    """The emails written to the outbox folder (no SMTP configured), by file."""
+    found: dict[Path, EmailMessage] = {}
+    for path in sorted((data_dir / "outbox").glob("*.eml")):
+        parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        found[path] = parsed
+    return found
+
+
+def text_of(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+async def reset_token(client: httpx.AsyncClient, app: FastAPI, address: str) -> str:
+    """Ask for a reset, let the worker's jobs run, and read the token from the email sent."""
+    data_dir = app.state.runtime.settings.data_dir
+    await deliver_pending(app)  # mail queued earlier (a sign-in notice) is not the reset's
+    before = set(sent_emails(data_dir))
+    take_queued("")  # jobs left by earlier tests (the in-memory broker outlives them)
+    response = await client.post(f"{V1}/reset-password", json={"email": address})
+    assert response.status_code == 202, response.text
+    await run_reset_jobs(app)
+    [new] = [message for path, message in sent_emails(data_dir).items() if path not in before]
+    return reset_token_in(text_of(new))
 
 
 def reset_token_in(body: str) -> str:

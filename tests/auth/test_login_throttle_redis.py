@@ -68,3 +68,34 @@ async def test_api_processes_sharing_redis_share_the_failure_count(
             assert_throttled(await login(client, account.email, account.password))
     finally:
         await other_process.state.runtime.aclose()
+
+
+def random_address() -> str:
+    return "10." + ".".join(str(random.randint(1, 254)) for _ in range(3))
+
+
+class TestEmailWait:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {
+            "redis_url": service_url("FLINT_TEST_REDIS_URL", "Redis"),
+            "login_max_failures_per_email": 2,
+        }
+
+    async def test_the_wait_of_an_email_and_its_known_addresses_are_shared_by_processes(
+        self, app: FastAPI, client: httpx.AsyncClient, settings: Settings, address: str
+    ) -> None:
+        account = await sign_up(client)  # signed in from `address`
+        other_process = create_app(settings)
+        try:
+            for http_app in (app, other_process, app):  # the third failure: a 1 s wait
+                async with client_for(http_app, random_address()) as bot:
+                    assert (await login(bot, account.email, WRONG)).status_code == 401
+
+            async with client_for(other_process, random_address()) as stranger:
+                assert_throttled(await login(stranger, account.email, account.password))
+            async with client_for(other_process, address) as at_home:
+                response = await login(at_home, account.email, account.password)
+            assert response.status_code == 200, response.text
+        finally:
+            await other_process.state.runtime.aclose()

@@ -20,8 +20,8 @@ from flint.users import tokens
 from flint.users.api import Principals
 from flint.users.models import User
 from flint.users.principals import principal_key
-from tests.auth.helpers import me
-from tests.auth.test_password_reset import confirm, reset_token
+from tests.auth.helpers import me, reset_token
+from tests.auth.test_password_reset import confirm
 from tests.conftest import Account, assert_problem
 
 QUOTE = "/api/v1/market/real-time/AAPL"
@@ -45,9 +45,7 @@ async def test_a_reset_ends_tokens_whose_sign_in_state_was_cached(
     cache = app.state.runtime.get(Cache)
     assert await cache.get(principal_key(uuid.UUID(alice.user_id))) == {"version": 0}
 
-    assert (
-        await confirm(client, await reset_token(client, sessions, alice.email))
-    ).status_code == 200
+    assert (await confirm(client, await reset_token(client, app, alice.email))).status_code == 200
 
     assert await cache.get(principal_key(uuid.UUID(alice.user_id))) is None
     assert_problem(await client.get(QUOTE, headers=alice.headers), 401)

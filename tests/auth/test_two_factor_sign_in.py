@@ -21,7 +21,7 @@ from flint.auth.models import TwoFactorChallenge
 from flint.auth.twofactor import FailureBudget, TwoFactorConfig
 from flint.errors import TooManyRequests
 from flint.kit.time import utcnow
-from tests.auth.helpers import V1, bearer, login, me, outbox, refresh, reset_token_in, user_row
+from tests.auth.helpers import V1, bearer, login, me, refresh, reset_token, user_row
 from tests.auth.helpers_two_factor import (
     TWO_FA,
     Clock,
@@ -347,15 +347,10 @@ async def test_a_pending_setup_does_not_change_how_the_user_signs_in(
 
 
 async def test_a_password_reset_leaves_2fa_on(
-    client: httpx.AsyncClient,
-    sessions: async_sessionmaker[AsyncSession],
-    alice: Account,
-    clock: Clock,
+    client: httpx.AsyncClient, app: FastAPI, alice: Account, clock: Clock
 ) -> None:
-    app = await turn_on(client, alice, clock)
-    asked = await client.post(f"{V1}/reset-password", json={"email": alice.email})
-    assert asked.status_code == 202
-    token = reset_token_in((await outbox(sessions))[-1].body)
+    authenticator = await turn_on(client, alice, clock)
+    token = await reset_token(client, app, alice.email)
     new_password = "A-brand-new-passphrase-42"
     body = {"token": token, "newPassword": new_password}
     assert (await client.post(f"{V1}/reset-password/confirm", json=body)).status_code == 200
@@ -364,7 +359,8 @@ async def test_a_password_reset_leaves_2fa_on(
 
     assert set(answer) == {"mfaRequired", "mfaToken", "expiresIn"}
     clock.advance()
-    assert (await verify(client, answer["mfaToken"], code=app.code(clock.now))).status_code == 200
+    code = authenticator.code(clock.now)
+    assert (await verify(client, answer["mfaToken"], code=code)).status_code == 200
 
 
 @pytest.mark.parametrize(

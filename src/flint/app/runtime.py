@@ -11,6 +11,8 @@ hooks, and only this module fills them in:
 * profiles: a user's profile lists their linked accounts (`flint.users.Profiles`);
 * plans: billing counts what a plan limits through the features that own it (`flint.billing.
   Plans.counters`: account links, watchlist items, portfolios, price alerts, PDF reports).
+* sign-ins: the principals refuse the access tokens of sign-ins the auth feature ended
+  (`flint.users.Principals`), and the quote stream closes their connections (`QuoteHub`).
 
 Building opens no connection: engines, caches and vendor clients connect on first use.
 """
@@ -29,14 +31,15 @@ from flint.alerts.evaluation import listener as alert_listener
 from flint.alerts.service import count_alerts
 from flint.alerts.service import watched_symbols as alerted_symbols
 from flint.app import performance
-from flint.auth.service import AuthConfig
-from flint.auth.throttle import LoginThrottle
+from flint.auth.service import AuthConfig, ResetMail, ended_sessions
+from flint.auth.throttle import LoginThrottle, ResetThrottle
 from flint.auth.twofactor import FailureBudget, TwoFactorConfig
 from flint.billing.api import Limit, Plans
 from flint.billing.service import Billing
 from flint.brokerage.api import AccountProviders, credential_box
 from flint.config import Settings
 from flint.db import create_engine, create_sessionmaker
+from flint.jobs import prepare_broker
 from flint.kit.cache import create_cache
 from flint.kit.crypto import CredentialBox
 from flint.kit.ratelimit import make_storage
@@ -73,6 +76,7 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
     settings.ensure_data_dir()
     if role == "performance":
         return performance.build(settings)
+    prepare_broker(settings)
     engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
     runtime = Runtime(settings, role, engine, create_sessionmaker(engine))
     cache = runtime.add(create_cache(settings.redis_url), kind=Cache)
@@ -89,6 +93,13 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
     runtime.add(providers, close=providers.aclose)
     box = runtime.add(credential_box(settings), kind=CredentialBox)
     accounts = runtime.add(Accounts(providers, box, listeners=(Followers(market),)))
+    runtime.add(
+        ResetMail(
+            ttl=timedelta(minutes=settings.reset_token_minutes),
+            public_url=settings.resolved_public_url,
+            box=box,
+        )
+    )
     runtime.add(Profiles(accounts=summaries))
     runtime.add(TradingContext(accounts, market, runtime.sessions, engine, settings))
     store = runtime.add(build_store(settings), kind=ReportStore)
@@ -110,30 +121,45 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
         else load_or_create_key(settings.data_dir / "jwt.key")
     )
     tokens = TokenIssuer(secret, timedelta(minutes=settings.access_token_minutes))
-    runtime.add(Principals(tokens, cache, runtime.engine, settings.principal_cache_seconds))
+    principals = runtime.add(
+        Principals(
+            tokens,
+            cache,
+            runtime.engine,
+            settings.principal_cache_seconds,
+            ended_sessions=ended_sessions,
+        )
+    )
     runtime.add(
         AuthConfig(
             tokens=tokens,
             refresh_ttl=timedelta(days=settings.refresh_token_days),
-            reset_ttl=timedelta(minutes=settings.reset_token_minutes),
-            public_url=settings.resolved_public_url,
+            principals=principals,
+            refresh_grace=timedelta(seconds=settings.refresh_grace_seconds),
+        )
+    )
+    limits = make_storage(settings.redis_url)
+    runtime.add(
+        ResetThrottle(
+            limits,
+            per_email=settings.password_reset_max_per_email,
+            per_ip=settings.password_reset_max_per_ip,
         )
     )
     runtime.add(
         LoginThrottle(
-            make_storage(settings.redis_url),
-            per_email=settings.login_max_failures_per_email,
+            limits,
+            per_pair=settings.login_max_failures_per_pair,
             per_ip=settings.login_max_failures_per_ip,
+            per_email=settings.login_max_failures_per_email,
             window_minutes=settings.login_failure_window_minutes,
+            known_days=settings.login_known_address_days,
         )
     )
     runtime.add(
         TwoFactorConfig(
             box=runtime.get(CredentialBox),
-            failures=FailureBudget(
-                make_storage(settings.redis_url),
-                window_minutes=settings.login_failure_window_minutes,
-            ),
+            failures=FailureBudget(limits, window_minutes=settings.login_failure_window_minutes),
         )
     )
     hub = QuoteHub(
@@ -145,6 +171,8 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
         max_symbols=settings.stream_max_symbols,
         ping_seconds=settings.stream_ping_seconds,
         on_quotes=runtime.get(QuoteFeed).tell,
+        signed_in=principals.signed_in,
+        session_check_seconds=settings.stream_session_check_seconds,
     )
     runtime.add(hub, close=hub.stop)
     runtime.on_start(hub.start)

@@ -17,6 +17,7 @@ from flint.config import Settings, get_settings
 from flint.runtime import Runtime
 
 TASK_MODULES = [
+    "flint.auth.tasks",
     "flint.notifications.tasks",
     "flint.market.tasks",
     "flint.accounts.tasks",
@@ -72,5 +73,6 @@ def configure(settings: Settings | None = None) -> Celery:
     celery_app.conf.update(include=TASK_MODULES, beat_schedule=schedule(settings or get_settings()))
     for module in TASK_MODULES:
         importlib.import_module(module)
+    jobs.prepare_broker(settings or get_settings())
     jobs.process.use(_build, settings)
     return celery_app

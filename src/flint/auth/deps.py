@@ -1,21 +1,30 @@
-"""What the sign-in routes take from the runtime: the token settings, the login throttle and
-the two-factor configuration."""
+"""What the sign-in routes take: the token settings, the login and reset throttles and the
+two-factor configuration from the runtime, the caller's address, and the headers that keep
+their answers out of caches."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from flint.auth.service import AuthConfig
-from flint.auth.throttle import LoginThrottle
+from flint.auth.throttle import LoginThrottle, ResetThrottle
 from flint.auth.twofactor import TwoFactorConfig
 from flint.web import part
 
 AuthDep = Annotated[AuthConfig, Depends(part(AuthConfig))]
 ThrottleDep = Annotated[LoginThrottle, Depends(part(LoginThrottle))]
 TwoFactorDep = Annotated[TwoFactorConfig, Depends(part(TwoFactorConfig))]
+ResetThrottleDep = Annotated[ResetThrottle, Depends(part(ResetThrottle))]
 
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def no_store(response: Response) -> None:
+    """Answers of the sign-in routes carry tokens or say who is signed in: no cache or proxy
+    may keep them (RFC 6749 section 5.1; `Pragma` for HTTP/1.0 caches)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"

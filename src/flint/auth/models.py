@@ -28,6 +28,10 @@ class RefreshToken(UUIDPk, Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    successor: Mapped[str | None] = mapped_column(Text)
+    """The pair this token was exchanged for, sealed with a key derived from this token (which
+    is not kept), so that only its holder can open it: the answer to a second exchange within
+    the grace period."""
 
 
 class PasswordResetToken(UUIDPk, Base):

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from flint.auth import service, twofactor
-from flint.auth.deps import AuthDep, ThrottleDep, client_ip
+from flint.auth.deps import AuthDep, ResetThrottleDep, ThrottleDep, client_ip, no_store
 from flint.auth.schemas import (
     LoginRequest,
     Message,
@@ -24,7 +24,7 @@ from flint.errors import problem_responses
 from flint.users.api import CurrentUser, PrincipalsDep, ProfilesDep, UserProfile
 from flint.web import SessionDep
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(no_store)])
 
 RESET_MESSAGE = "If an account exists for that email, a reset link is on its way."
 
@@ -54,7 +54,9 @@ async def register(body: RegisterRequest, session: SessionDep) -> RegisterRespon
     "/login",
     summary="Sign in with email and password",
     description="Wrong passwords and unknown emails get the same 401. More than 5 failures for "
-    "one email, or 20 from one address, within 15 minutes answer 429 with `Retry-After`. "
+    "one email from one address, or 20 from one address, within 15 minutes answer 429 with "
+    "`Retry-After`. Past 20 failures for one email from anywhere, its attempts wait a doubling "
+    "delay (429 with `Retry-After`), except from addresses it signed in from lately. "
     "An account with two-factor sign-in on answers `{mfaRequired: true, mfaToken}` instead of "
     "tokens: send the mfaToken with a code to `/auth/2fa/verify`.",
     responses=problem_responses(400, 401, 422, 429),
@@ -114,8 +116,9 @@ async def token(
 @router.post(
     "/refresh",
     summary="Exchange a refresh token for a new pair",
-    description="Refresh tokens are single-use. Presenting one that was already used revokes "
-    "every token descended from the same sign-in.",
+    description="Refresh tokens are single-use. Presented again within 10 seconds of its use "
+    "(tabs refreshing at once), a token answers the same new pair; later, presenting it ends "
+    "the sign-in it came from: every refresh and access token descended from it.",
     responses=problem_responses(400, 401, 422),
 )
 async def refresh(body: RefreshRequest, session: SessionDep, config: AuthDep) -> TokenPair:
@@ -125,11 +128,15 @@ async def refresh(body: RefreshRequest, session: SessionDep, config: AuthDep) ->
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Sign out: revoke the refresh token's family",
+    summary="Sign out: end the refresh token's sign-in",
+    description="The refresh tokens and the access tokens of that sign-in stop working at once "
+    "(and the quote streams opened with them close with 4401); the user's other sign-ins go on.",
     responses=problem_responses(400, 401, 422),
 )
-async def logout(body: RefreshRequest, session: SessionDep, user: CurrentUser) -> None:
-    await service.logout(session, user, body.refresh_token)
+async def logout(
+    body: RefreshRequest, session: SessionDep, config: AuthDep, user: CurrentUser
+) -> None:
+    await service.logout(session, config, user, body.refresh_token)
 
 
 @router.get("/me", summary="The signed-in user", responses=problem_responses(401))
@@ -141,11 +148,16 @@ async def me(user: CurrentUser, session: SessionDep, profiles: ProfilesDep) -> U
     "/reset-password",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Ask for a password-reset email",
-    description="Answers the same whether or not the email has an account.",
-    responses=problem_responses(400, 422),
+    description="Answers the same, in the same time, whether or not the email has an account "
+    "(a worker looks it up and sends the email). Each new link makes the earlier ones stop "
+    "working. More than 3 requests for one email, or 20 from one address, within an hour "
+    "answer 429 with `Retry-After`.",
+    responses=problem_responses(400, 422, 429),
 )
-async def reset_password(body: ResetRequest, session: SessionDep, config: AuthDep) -> Message:
-    await service.request_password_reset(session, config, body.email)
+async def reset_password(
+    body: ResetRequest, session: SessionDep, throttle: ResetThrottleDep, request: Request
+) -> Message:
+    await service.request_password_reset(session, throttle, body.email, client_ip(request))
     return Message(message=RESET_MESSAGE)
 
 

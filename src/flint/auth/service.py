@@ -7,28 +7,33 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 import structlog
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from flint import jobs
 from flint.auth import twofactor
 from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
-from flint.auth.throttle import LoginThrottle
+from flint.auth.throttle import LoginThrottle, ResetThrottle
+from flint.db import after_commit
 from flint.errors import Conflict, Unauthorized, ValidationFailed, field_error
+from flint.kit.crypto import CredentialBox, CredentialsUnreadable
 from flint.kit.secrets import new_token, token_digest
 from flint.kit.time import utcnow
-from flint.notifications.api import NotificationKind, notify
-from flint.users.api import TokenIssuer, User
+from flint.notifications.api import NotificationKind, Secrets, notify
+from flint.users.api import Principals, TokenIssuer, User
 
 log = structlog.get_logger(__name__)
 
 INVALID_CREDENTIALS = "The email or password is incorrect."
 INVALID_REFRESH = "The refresh token is invalid, expired or already used."
+SEND_RESET = "flint.auth.send_password_reset"
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,20 @@ class IssuedTokens:
 class AuthConfig:
     tokens: TokenIssuer
     refresh_ttl: timedelta
-    reset_ttl: timedelta
+    principals: Principals
+    """Told after the commit when a sign-in ends, so its access tokens stop working at once."""
+    refresh_grace: timedelta
+    """How long a just-rotated refresh token still answers the pair it was exchanged for."""
+
+
+@dataclass(frozen=True)
+class ResetMail:
+    """What the worker needs to send a reset link: how long it works, where it points, and
+    the box that seals its token while the email waits in the outbox."""
+
+    ttl: timedelta
     public_url: str
+    box: CredentialBox
 
 
 def normalize_email(raw: str) -> str:
@@ -98,22 +115,30 @@ async def _issue(
     *,
     family_id: uuid.UUID | None = None,
     parent_id: uuid.UUID | None = None,
+    pair: IssuedTokens | None = None,
 ) -> IssuedTokens:
-    refresh = new_token()
+    """Store ``pair`` (a new one by default) as the newest of the sign-in ``family_id`` (a new
+    sign-in by default)."""
+    family_id = family_id or uuid.uuid4()
+    pair = pair or _new_pair(config, user, family_id)
     session.add(
         RefreshToken(
             user_id=user.id,
-            family_id=family_id or uuid.uuid4(),
+            family_id=family_id,
             parent_id=parent_id,
-            token_hash=token_digest(refresh),
+            token_hash=token_digest(pair.refresh_token),
             expires_at=utcnow() + config.refresh_ttl,
         )
     )
     await session.flush()
+    return pair
+
+
+def _new_pair(config: AuthConfig, user: User, family_id: uuid.UUID) -> IssuedTokens:
     return IssuedTokens(
-        access_token=config.tokens.issue(user.id, user.token_version),
+        access_token=config.tokens.issue(user.id, user.token_version, family_id),
         expires_in=int(config.tokens.ttl.total_seconds()),
-        refresh_token=refresh,
+        refresh_token=new_token(),
     )
 
 
@@ -125,12 +150,16 @@ async def complete_login(
     *,
     code: str | None,
     recovery_code: str | None,
+    throttle: LoginThrottle,
+    client_ip: str,
 ) -> IssuedTokens:
     """The second step of a 2FA sign-in: the code answers the login's challenge, then the
-    tokens are issued as `login` issues them without 2FA."""
+    tokens are issued as `login` issues them without 2FA (and the address counts as one the
+    account signs in from only now)."""
     user = await twofactor.verify(
         session, two_factor, mfa_token, code=code, recovery_code=recovery_code
     )
+    await throttle.record_success(user.email, client_ip)
     user.last_login = utcnow()
     log.info("login_succeeded", user_id=str(user.id), second_factor=True)
     return await _issue(session, config, user)
@@ -158,12 +187,16 @@ async def login(
     if await twofactor.enabled(session, user.id):  # the tokens wait for /auth/2fa/verify
         return await twofactor.challenge(session, user.id)
     user.last_login = utcnow()
+    await throttle.record_success(key, client_ip)
     log.info("login_succeeded", user_id=str(user.id))
     return await _issue(session, config, user)
 
 
 async def refresh(session: AsyncSession, config: AuthConfig, token: str) -> IssuedTokens:
-    """Rotate: the presented token is spent atomically; a spent one revokes its whole family."""
+    """Rotate: the presented token is spent atomically, and the pair it is exchanged for is kept
+    sealed with a key only the presented token gives. Presented again within the grace period
+    (two tabs refreshing at once) it answers that same pair; later, a spent token is presumed
+    stolen and ends its sign-in."""
     now = utcnow()
     record = (
         await session.execute(
@@ -172,31 +205,95 @@ async def refresh(session: AsyncSession, config: AuthConfig, token: str) -> Issu
     ).scalar_one_or_none()
     if record is None or record.revoked_at is not None or record.expires_at <= now:
         raise Unauthorized(INVALID_REFRESH)
-    spent = await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == record.id, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
+    if record.used_at is None:
+        user = await session.get(User, record.user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized(INVALID_REFRESH)
+        pair = _new_pair(config, user, record.family_id)
+        sealed = CredentialBox.keyed_by(token).seal(
+            {"accessToken": pair.access_token, "refreshToken": pair.refresh_token}
+        )
+        spent = await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == record.id, RefreshToken.used_at.is_(None))
+            .values(used_at=now, successor=sealed)
+        )
+        if spent.rowcount == 1:  # type: ignore[attr-defined]
+            await _forget_successors(session, config, record.family_id, now)
+            return await _issue(
+                session, config, user, family_id=record.family_id, parent_id=record.id, pair=pair
+            )
+        await session.refresh(record)  # spent meanwhile (and committed): when, and for what
+    replayed = _successor(config, record, token, now)
+    if replayed is not None:
+        log.info("refresh_token_replayed_within_grace", user_id=str(record.user_id))
+        return replayed
+    await _end_sign_in(session, config, record)
+    log.warning("refresh_token_reuse", user_id=str(record.user_id))
+    raise Unauthorized(INVALID_REFRESH, commit=True)
+
+
+def _successor(
+    config: AuthConfig, record: RefreshToken, token: str, now: datetime
+) -> IssuedTokens | None:
+    """The pair ``token`` was exchanged for, if that was within the grace period and the
+    sign-in goes on; its access token keeps its own expiry."""
+    if record.used_at is None or record.successor is None or record.revoked_at is not None:
+        return None
+    age = now - record.used_at
+    if age > config.refresh_grace:
+        return None
+    try:
+        values = CredentialBox.keyed_by(token).open(record.successor)
+    except CredentialsUnreadable:
+        return None
+    return IssuedTokens(
+        access_token=values["accessToken"],
+        expires_in=max(0, int((config.tokens.ttl - age).total_seconds())),
+        refresh_token=values["refreshToken"],
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
-        await _revoke_family(session, record.family_id)
-        log.warning("refresh_token_reuse", user_id=str(record.user_id))
-        raise Unauthorized(INVALID_REFRESH, commit=True)
-    user = await session.get(User, record.user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized(INVALID_REFRESH)
-    return await _issue(session, config, user, family_id=record.family_id, parent_id=record.id)
 
 
-async def _revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+async def _forget_successors(
+    session: AsyncSession, config: AuthConfig, family_id: uuid.UUID, now: datetime
+) -> None:
+    """Drop the sealed pairs of the sign-in whose grace has passed: they will never be opened."""
     await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .where(
+            RefreshToken.family_id == family_id,
+            RefreshToken.successor.is_not(None),
+            RefreshToken.used_at <= now - config.refresh_grace,
+        )
+        .values(successor=None)
     )
 
 
-async def logout(session: AsyncSession, user: User, token: str) -> None:
-    """Revoke the family of the presented refresh token, if it is the caller's."""
+async def _end_sign_in(session: AsyncSession, config: AuthConfig, record: RefreshToken) -> None:
+    """Revoke the refresh-token family of ``record``; once committed, the access tokens of the
+    family (their ``fam`` claim) are refused too, in every process."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == record.family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), successor=None)
+    )
+    after_commit(session, partial(config.principals.forget, record.user_id))
+
+
+async def ended_sessions(conn: AsyncConnection, user_id: uuid.UUID, since: datetime) -> list[str]:
+    """The user's sign-ins (refresh-token families, as the ``fam`` claim spells them) revoked
+    since ``since``: what `flint.users.Principals` refuses the access tokens of."""
+    stmt = (
+        select(RefreshToken.family_id)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at >= since)
+        .distinct()
+    )
+    return [family.hex for family in (await conn.execute(stmt)).scalars()]
+
+
+async def logout(session: AsyncSession, config: AuthConfig, user: User, token: str) -> None:
+    """End the sign-in of the presented refresh token, if it is the caller's: its refresh
+    tokens and its access tokens; the user's other sign-ins go on."""
     record = (
         await session.execute(
             select(RefreshToken).where(
@@ -206,25 +303,43 @@ async def logout(session: AsyncSession, user: User, token: str) -> None:
     ).scalar_one_or_none()
     if record is None:
         raise Unauthorized(INVALID_REFRESH)
-    await _revoke_family(session, record.family_id)
+    await _end_sign_in(session, config, record)
 
 
-async def request_password_reset(session: AsyncSession, config: AuthConfig, email: str) -> None:
-    """Send a reset link if the account exists; the caller answers the same either way."""
-    user = await _user_by_email(session, email.strip().lower())
+async def request_password_reset(
+    session: AsyncSession, throttle: ResetThrottle, email: str, client_ip: str
+) -> None:
+    """Count the request against its budgets, then leave the rest to a worker: the answer
+    takes the same time whether or not the email has an account (the lookup, the token and
+    the email happen in `send_password_reset`)."""
+    address = email.strip().lower()
+    await throttle.hit(address, client_ip)
+    jobs.enqueue(session, SEND_RESET, address)
+
+
+async def send_password_reset(session: AsyncSession, mail: ResetMail, email: str) -> None:
+    """Send a reset link if the account exists (the worker's half of a reset request). Only
+    the newest link works: the account's earlier unused ones are spent."""
+    user = await _user_by_email(session, email)
     if user is None or not user.is_active:
         log.info("password_reset_unknown_email")
         return
+    now = utcnow()
+    await session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+    )
     token = new_token()
     session.add(
         PasswordResetToken(
-            user_id=user.id, token_hash=token_digest(token), expires_at=utcnow() + config.reset_ttl
+            user_id=user.id, token_hash=token_digest(token), expires_at=now + mail.ttl
         )
     )
-    minutes = int(config.reset_ttl.total_seconds() // 60)
-    link = f"{config.public_url.rstrip('/')}/reset-password?token={token}"
+    minutes = int(mail.ttl.total_seconds() // 60)
+    link = mail.public_url.rstrip("/") + "/reset-password?token=${token}"
     # The token goes by email only: never into the app's list (anyone holding a session could
-    # read it there) nor by SMS.
+    # read it there) nor by SMS, and the outbox keeps it sealed, then not at all once sent.
     await notify(
         session,
         user_id=user.id,
@@ -236,9 +351,11 @@ async def request_password_reset(session: AsyncSession, config: AuthConfig, emai
         ),
         email_body=(
             "Someone asked to reset the password of your Flint account.\n\n"
-            f"Reset token: {token}\nLink: {link}\n\n"
-            f"The token works once, within {minutes} minutes. If it was not you, ignore this email."
+            f"Reset token: ${{token}}\nLink: {link}\n\n"
+            f"The token works once, within {minutes} minutes, until you ask for another. "
+            "If it was not you, ignore this email."
         ),
+        email_secrets=Secrets({"token": token}, mail.box),
         data={"event": "password_reset"},
     )
     log.info("password_reset_requested", user_id=str(user.id))

@@ -4,10 +4,10 @@ codes or tokens."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from flint.auth import service, twofactor
-from flint.auth.deps import AuthDep, TwoFactorDep
+from flint.auth.deps import AuthDep, ThrottleDep, TwoFactorDep, client_ip, no_store
 from flint.auth.schemas import (
     DisableTwoFactor,
     EnableTwoFactor,
@@ -21,12 +21,8 @@ from flint.errors import problem_responses
 from flint.users.api import CurrentUser
 from flint.web import SessionDep
 
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-def no_store(response: Response) -> None:
-    response.headers.update(NO_STORE)
-
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+"""For an answer made here rather than by the route's return value (the QR code)."""
 
 router = APIRouter(prefix="/auth/2fa", tags=["auth"], dependencies=[Depends(no_store)])
 
@@ -112,7 +108,12 @@ async def two_factor_disable(
     responses=problem_responses(400, 401, 422, 429),
 )
 async def two_factor_verify(
-    body: VerifyTwoFactor, session: SessionDep, config: AuthDep, two_factor: TwoFactorDep
+    body: VerifyTwoFactor,
+    session: SessionDep,
+    config: AuthDep,
+    two_factor: TwoFactorDep,
+    throttle: ThrottleDep,
+    request: Request,
 ) -> TokenPair:
     tokens = await service.complete_login(
         session,
@@ -121,6 +122,8 @@ async def two_factor_verify(
         body.mfa_token,
         code=body.code,
         recovery_code=body.recovery_code,
+        throttle=throttle,
+        client_ip=client_ip(request),
     )
     return TokenPair(
         token=tokens.access_token, expires_in=tokens.expires_in, refresh_token=tokens.refresh_token

@@ -7,10 +7,13 @@ encrypts, every key decrypts, so a new key can be put in front and old values re
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from flint.kit.secrets import load_or_create_key
 
@@ -35,6 +38,15 @@ class CredentialBox:
             raise CredentialsUnreadable("no configured credentials key opens this value") from exc
         values: dict[str, str] = json.loads(plain)
         return values
+
+    @classmethod
+    def keyed_by(cls, secret: str) -> CredentialBox:
+        """A box whose key is derived from ``secret``, a high-entropy token the server does not
+        keep (it stores only a digest): what it seals, only the token's holder can open."""
+        derived = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"flint:keyed-by").derive(
+            secret.encode()
+        )
+        return cls([base64.urlsafe_b64encode(derived).decode()])
 
     def rotate(self, sealed: str) -> str:
         """The same value sealed with the first (newest) key."""

@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from flint.kit.files import private_dir
+
 
 def load_or_create_key(
     path: Path, nbytes: int = 64, *, generate: Callable[[], str] | None = None
@@ -17,7 +19,7 @@ def load_or_create_key(
     valid. The new key is ``generate()``, or ``nbytes`` random bytes, URL-safe."""
     if path.exists():
         return _read(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = generate() if generate is not None else secrets.token_urlsafe(nbytes)
     # Written whole under a temporary name, then linked into place: another process sees
     # either no file or the complete key, never an empty one, and the first link wins.

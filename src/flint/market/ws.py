@@ -6,6 +6,9 @@
   redacts uvicorn's), a first message `{"action": "auth", "token": "…"}` within 5 s. A missing,
   invalid or expired token, or a signed-out session, closes the socket with code 4401. The
   handshake is always accepted first so that the client sees 4401, not an HTTP 403.
+* An open connection is closed with 4401 within `FLINT_STREAM_SESSION_CHECK_SECONDS` (5) of its
+  sign-in ending (signing out, a replayed refresh token, a password reset, a deactivated user),
+  whichever API process ended it. The token's own expiry does not close it.
 * The server then sends `{"type": "ready", "maxSymbols": 100, "pingSeconds": 20}`.
 * `{"action": "subscribe" | "unsubscribe", "symbols": ["AAPL", …]}`: each newly subscribed
   symbol's current quote is sent at once, then `{"type": "subscriptions", "symbols": [all]}`.
@@ -33,13 +36,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, WebSocket
 
 from flint.errors import Unauthorized
-from flint.market.stream import QuoteHub
-from flint.users.api import Principals, PrincipalsDep
+from flint.market.stream import CLOSE_UNAUTHORIZED, QuoteHub
+from flint.users.api import AccessClaims, Principals, PrincipalsDep
 from flint.web import part
 
 router = APIRouter(prefix="/market", tags=["market"])
-
-CLOSE_UNAUTHORIZED = 4401
 
 
 @router.websocket("/ws", name="quote_stream")
@@ -52,11 +53,12 @@ async def quote_stream(
     await websocket.accept()
     if token is None:
         token = await _first_message_token(websocket, hub.auth_timeout)
-    if not token or not await _is_valid(principals, token):
+    claims = await _claims(principals, token) if token else None
+    if claims is None:
         with contextlib.suppress(Exception):  # the client may be gone already
             await websocket.close(CLOSE_UNAUTHORIZED, "a valid access token is needed")
         return
-    await hub.serve(websocket)
+    await hub.serve(websocket, session=claims)
 
 
 async def _first_message_token(websocket: WebSocket, within: float) -> str | None:
@@ -76,12 +78,11 @@ async def _first_message_token(websocket: WebSocket, within: float) -> str | Non
     return None
 
 
-async def _is_valid(principals: Principals, token: str) -> bool:
+async def _claims(principals: Principals, token: str) -> AccessClaims | None:
     try:
-        await principals.authenticate(token)
+        return await principals.claims(token)
     except Unauthorized:
-        return False
-    return True
+        return None
 
 
 class RedactQueryTokens(logging.Filter):

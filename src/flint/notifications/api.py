@@ -2,6 +2,6 @@
 are private to the feature, and `make lint` holds them to that)."""
 
 from flint.notifications.kinds import NotificationKind
-from flint.notifications.service import notify
+from flint.notifications.service import Secrets, notify
 
-__all__ = ["NotificationKind", "notify"]
+__all__ = ["NotificationKind", "Secrets", "notify"]

@@ -11,6 +11,7 @@ import aiosmtplib
 import anyio
 
 from flint.config import Settings
+from flint.kit.files import write_private
 from flint.kit.time import utcnow
 from flint.notifications.errors import DeliveryError
 
@@ -32,11 +33,10 @@ def build_message(settings: Settings, *, to: str, subject: str, body: str) -> Em
 
 async def send(settings: Settings, *, to: str, subject: str, body: str) -> None:
     message = build_message(settings, to=to, subject=subject, body=body)
-    if settings.email_backend == "file":
-        folder = settings.data_dir / "outbox"
-        folder.mkdir(parents=True, exist_ok=True)
+    if settings.email_backend == "file":  # owner-only: a reset email holds a live token
         name = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
-        await anyio.Path(folder / name).write_bytes(message.as_bytes())
+        path = settings.data_dir / "outbox" / name
+        await anyio.to_thread.run_sync(write_private, path, message.as_bytes())
         return
     try:
         await aiosmtplib.send(

@@ -10,7 +10,10 @@ hand-off left pending.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from string import Template
 from typing import Any
 
 import structlog
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import jobs
 from flint.config import Settings
+from flint.kit.crypto import CredentialBox, CredentialsUnreadable
 from flint.kit.time import utcnow
 from flint.notifications import email, preferences, sms
 from flint.notifications.errors import DeliveryError, Undeliverable
@@ -32,6 +36,19 @@ MAX_ATTEMPTS = 8
 DELIVER = "flint.notifications.deliver"
 MAYBE_SENT = "maybeSentSince"
 """Payload key: when an attempt that may have reached the provider started."""
+SEALED = "sealed"
+"""Payload key: an email's secrets (`Secrets`), sealed until the email is sent, then wiped."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What an email must carry but the outbox must not keep readable (a password-reset token):
+    sealed with ``box`` while the message waits, put into the body's ``${name}`` placeholders
+    only as it is sent, and wiped once it is sent or has failed. The stored body keeps the
+    placeholders, so the row never holds the secret in plain text."""
+
+    values: Mapping[str, str]
+    box: CredentialBox
 
 
 async def notify(
@@ -43,11 +60,13 @@ async def notify(
     body: str,
     data: dict[str, Any] | None = None,
     email_body: str | None = None,
+    email_secrets: Secrets | None = None,
 ) -> Notification | None:
     """Tell a user something: always in the app, and by email and SMS as their preferences
     for ``kind`` say (security notices always by email, never by SMS). ``email_body``
     replaces ``body`` in the email only: for what must not be kept in the app or sent by
-    SMS, such as a password-reset link. None when the user no longer exists."""
+    SMS, such as a password-reset link; ``email_secrets`` fill its placeholders only when it
+    is sent. None when the user no longer exists."""
     kind = NotificationKind(kind)
     user = await session.get(User, user_id)
     if user is None:
@@ -67,6 +86,9 @@ async def notify(
     if Channel.SMS in chosen and prefs.phone_number:
         outgoing.append((Channel.SMS, prefs.phone_number, sms.text_of(title, body)))
     for channel, recipient, text in outgoing:
+        payload = {"notificationId": str(notification.id)}
+        if channel is Channel.EMAIL and email_secrets is not None:
+            payload[SEALED] = email_secrets.box.seal(dict(email_secrets.values))
         message = OutboxMessage(
             user_id=user_id,
             channel=channel.value,
@@ -74,7 +96,7 @@ async def notify(
             recipient=recipient,
             subject=title,
             body=text,
-            payload={"notificationId": str(notification.id)},
+            payload=payload,
         )
         await _queue(session, message)
     return notification
@@ -109,10 +131,16 @@ async def _queue(session: AsyncSession, message: OutboxMessage) -> OutboxMessage
     return message
 
 
-async def deliver(session: AsyncSession, settings: Settings, message_id: uuid.UUID) -> str:
+async def deliver(
+    session: AsyncSession,
+    settings: Settings,
+    message_id: uuid.UUID,
+    box: CredentialBox | None = None,
+) -> str:
     """Send one message; safe to run twice (a sent message is left alone). Returns its status.
     Transient failures raise :class:`DeliveryError` for the task to retry; a permanent refusal
-    or the last attempt marks it ``failed``."""
+    or the last attempt marks it ``failed``. ``box`` opens the secrets of a message that has
+    some; they are wiped once it is sent or has failed."""
     message = await session.get(OutboxMessage, message_id, with_for_update=not settings.is_sqlite)
     if message is None:
         return "missing"
@@ -121,7 +149,7 @@ async def deliver(session: AsyncSession, settings: Settings, message_id: uuid.UU
     message.attempts += 1
     started = utcnow()
     try:
-        provider_id = await _send(settings, message)
+        provider_id = await _send(settings, message, box)
     except Undeliverable as exc:
         return _failed(message, str(exc))
     except DeliveryError as exc:
@@ -134,6 +162,7 @@ async def deliver(session: AsyncSession, settings: Settings, message_id: uuid.UU
     message.status = "sent"
     message.sent_at = utcnow()
     message.last_error = None
+    message.payload = _without_secrets(message.payload)
     if provider_id is not None:
         message.payload = {**message.payload, "providerId": provider_id}
     log.info(
@@ -142,7 +171,27 @@ async def deliver(session: AsyncSession, settings: Settings, message_id: uuid.UU
     return message.status
 
 
-async def _send(settings: Settings, message: OutboxMessage) -> str | None:
+def _body(message: OutboxMessage, box: CredentialBox | None) -> str:
+    """The body as sent: its placeholders filled with the message's secrets, if it has any."""
+    sealed = message.payload.get(SEALED)
+    if sealed is None:
+        return message.body
+    if box is None:
+        raise Undeliverable("the message has sealed values and no box was given to open them")
+    try:
+        values = box.open(sealed)
+    except CredentialsUnreadable as exc:
+        raise Undeliverable("no configured credentials key opens the message's values") from exc
+    return Template(message.body).safe_substitute(values)
+
+
+def _without_secrets(payload: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in payload.items() if key != SEALED}
+
+
+async def _send(
+    settings: Settings, message: OutboxMessage, box: CredentialBox | None
+) -> str | None:
     if message.channel == Channel.SMS.value:
         since = message.payload.get(MAYBE_SENT)
         return await sms.send(
@@ -151,13 +200,15 @@ async def _send(settings: Settings, message: OutboxMessage) -> str | None:
             body=message.body,
             maybe_sent_since=datetime.fromisoformat(since) if since else None,
         )
-    await email.send(settings, to=message.recipient, subject=message.subject, body=message.body)
+    body = _body(message, box)
+    await email.send(settings, to=message.recipient, subject=message.subject, body=body)
     return None
 
 
 def _failed(message: OutboxMessage, reason: str) -> str:
     message.status = "failed"
     message.last_error = reason[:500]
+    message.payload = _without_secrets(message.payload)
     log.error(
         "notification_failed",
         message_id=str(message.id),

@@ -25,6 +25,7 @@ import structlog
 from purgatory.domain.model import OpenedState
 
 from flint.config import Settings
+from flint.kit.files import write_private
 from flint.kit.http import VendorClient
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError, ProviderThrottled
@@ -176,11 +177,10 @@ async def send(settings: Settings, *, to: str, body: str, maybe_sent_since: date
 
 
 async def _write_file(settings: Settings, *, to: str, body: str) -> str:
-    folder = settings.data_dir / "sms-outbox"
-    folder.mkdir(parents=True, exist_ok=True)
     now = utcnow()
     name = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     record = {"to": to, "from": settings.twilio_from_number, "body": body, "createdAt": now}
     text = json.dumps(record, default=str, indent=2, ensure_ascii=False)
-    await anyio.Path(folder / f"{name}.json").write_text(text, encoding="utf-8")
+    path = settings.data_dir / "sms-outbox" / f"{name}.json"
+    await anyio.to_thread.run_sync(write_private, path, text.encode("utf-8"))
     return f"file:{name}"

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flint.db import commit
 from flint.jobs import celery_app, run_async, runtime
+from flint.kit.crypto import CredentialBox
 from flint.notifications import service
 from flint.notifications.errors import DeliveryError
 
@@ -23,7 +24,9 @@ def deliver(message_id: str) -> str:
     async def _run() -> str:
         async with runtime().sessions() as session:
             try:
-                status = await service.deliver(session, runtime().settings, uuid.UUID(message_id))
+                status = await service.deliver(
+                    session, runtime().settings, uuid.UUID(message_id), runtime().get(CredentialBox)
+                )
             finally:
                 await commit(session)  # attempts and last_error are kept even when it raises
             return status

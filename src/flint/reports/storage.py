@@ -15,6 +15,7 @@ from typing import Protocol
 import anyio
 
 from flint.config import Settings
+from flint.kit.files import private_dir
 
 CHUNK = 64 * 1024
 
@@ -61,7 +62,7 @@ class LocalReportStore:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as file:

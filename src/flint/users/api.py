@@ -3,15 +3,17 @@ are private to the feature, and `make lint` holds them to that)."""
 
 from flint.users.deps import CurrentUser, CurrentUserId, PrincipalsDep, ProfilesDep
 from flint.users.models import User
-from flint.users.principals import Principals
+from flint.users.principals import EndedSessions, Principals
 from flint.users.schemas import LinkedAccountSummary, UserProfile
 from flint.users.service import AccountSummaries, Profiles
-from flint.users.tokens import TokenIssuer
+from flint.users.tokens import AccessClaims, TokenIssuer
 
 __all__ = [
+    "AccessClaims",
     "AccountSummaries",
     "CurrentUser",
     "CurrentUserId",
+    "EndedSessions",
     "LinkedAccountSummary",
     "Principals",
     "PrincipalsDep",

@@ -1,29 +1,43 @@
 """Who a bearer token names, answered without the request's transaction.
 
-Every authenticated request checks that its token's user still exists, is active and has
-not ended its tokens since (``token_version``). That state changes rarely, so it is kept in
-the shared cache (Redis when configured, so every API process sees the same) for
-``principal_cache_seconds`` and dropped as soon as it changes (``forget``, after the commit
-that changes it). A miss reads the two columns on a connection of its own, which on SQLite
-is a deferred (read) transaction: checking a token never waits for a writer.
+Every authenticated request checks that its token's user still exists, is active, has not ended
+all its tokens since (``token_version``: a password reset) and has not ended the token's own
+sign-in (signing out, or a stolen refresh token replayed: the ``fam`` claim names the sign-in).
+That state changes rarely, so it is kept in the shared cache (Redis when configured, so every
+API process sees the same) for ``principal_cache_seconds`` and dropped as soon as it changes
+(``forget``, after the commit that changes it). A miss reads it on a connection of its own, which
+on SQLite is a deferred (read) transaction: checking a token never waits for a writer.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime, timedelta
 from typing import Any
 
 from cashews import Cache
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flint.db import READ_ONLY
 from flint.errors import Unauthorized
+from flint.kit.time import utcnow
 from flint.users.models import User
-from flint.users.tokens import TokenIssuer
+from flint.users.tokens import LEEWAY_SECONDS, AccessClaims, TokenIssuer
 
 PRINCIPAL_KEY = "flint:principal:{user_id}"
 INVALID = "The access token is invalid or has expired."
+
+EndedSessions = Callable[[AsyncConnection, uuid.UUID, datetime], Awaitable[Collection[str]]]
+"""The user's sign-ins (as in the tokens' ``fam`` claim) ended since the given time; the auth
+feature, above this one, keeps them and answers."""
+
+
+async def no_ended_sessions(
+    conn: AsyncConnection, user_id: uuid.UUID, since: datetime
+) -> list[str]:
+    return []
 
 
 def principal_key(user_id: uuid.UUID) -> str:
@@ -31,15 +45,34 @@ def principal_key(user_id: uuid.UUID) -> str:
 
 
 class Principals:
-    def __init__(self, tokens: TokenIssuer, cache: Cache, engine: AsyncEngine, ttl: int) -> None:
+    def __init__(
+        self,
+        tokens: TokenIssuer,
+        cache: Cache,
+        engine: AsyncEngine,
+        ttl: int,
+        ended_sessions: EndedSessions = no_ended_sessions,
+    ) -> None:
         self.tokens = tokens
         self.cache = cache
         self.ttl = ttl
+        self.ended_sessions = ended_sessions
         self._reader = engine.execution_options(**READ_ONLY)
 
     async def authenticate(self, token: str) -> uuid.UUID:
         """The id of the active user ``token`` names; 401 for anything else."""
+        return (await self.claims(token)).user_id
+
+    async def claims(self, token: str) -> AccessClaims:
+        """What a valid ``token`` of a live sign-in says; 401 for anything else."""
         claims = self.tokens.verify(token)
+        if not await self.signed_in(claims):
+            raise Unauthorized(INVALID)
+        return claims
+
+    async def signed_in(self, claims: AccessClaims) -> bool:
+        """Whether the sign-in that ``claims`` came from is still alive (whatever the token's
+        expiry): what a long-lived connection checks again and again."""
         key = principal_key(claims.user_id)
         state: Any = await self.cache.get(key) if self.ttl else None
         if state is None:
@@ -47,22 +80,29 @@ class Principals:
             if self.ttl:
                 await self.cache.set(key, state, expire=self.ttl)
         if not state or state.get("version") != claims.token_version:
-            raise Unauthorized(INVALID)
-        return claims.user_id
+            return False
+        return claims.session is None or claims.session not in state.get("ended", ())
 
     async def forget(self, user_id: uuid.UUID) -> None:
-        """Call after committing a change to the user's ``is_active`` or ``token_version``."""
+        """Call after committing a change to the user's ``is_active`` or ``token_version``, or
+        after ending one of the user's sign-ins."""
         await self.cache.delete(principal_key(user_id))
 
-    async def _load(self, user_id: uuid.UUID) -> dict[str, int]:
+    async def _load(self, user_id: uuid.UUID) -> dict[str, Any]:
         """``{}`` for a user that is gone or inactive (cached too: a deleted user's tokens
-        keep failing without a query each)."""
+        keep failing without a query each). Sign-ins ended longer ago than an access token
+        lives have no token left to refuse, so only the recent ones are kept."""
+        since = utcnow() - self.tokens.ttl - timedelta(seconds=LEEWAY_SECONDS)
         async with self._reader.connect() as conn:
             row = (
                 await conn.execute(
                     select(User.is_active, User.token_version).where(User.id == user_id)
                 )
             ).first()
-        if row is None or not row.is_active:
-            return {}
-        return {"version": row.token_version}
+            if row is None or not row.is_active:
+                return {}
+            ended = sorted(await self.ended_sessions(conn, user_id, since))
+        state: dict[str, Any] = {"version": row.token_version}
+        if ended:
+            state["ended"] = ended
+        return state

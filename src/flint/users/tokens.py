@@ -26,6 +26,9 @@ class AccessClaims:
     user_id: uuid.UUID
     token_version: int
     jti: str
+    session: str | None = None
+    """The sign-in the token belongs to (its `fam` claim: the refresh-token family, as hex), so
+    ending that sign-in ends its access tokens and no other; None in tokens made without."""
 
 
 class TokenIssuer:
@@ -34,9 +37,11 @@ class TokenIssuer:
         self.ttl = ttl
         self._verified = functools.lru_cache(maxsize=VERIFIED_TOKENS)(self._decode)
 
-    def issue(self, user_id: uuid.UUID, token_version: int) -> str:
+    def issue(
+        self, user_id: uuid.UUID, token_version: int, session: uuid.UUID | None = None
+    ) -> str:
         now = utcnow()
-        claims = {
+        claims: dict[str, object] = {
             "sub": str(user_id),
             "iat": now,
             "nbf": now,
@@ -46,6 +51,8 @@ class TokenIssuer:
             "iss": ISSUER,
             "ver": token_version,
         }
+        if session is not None:
+            claims["fam"] = session.hex
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> AccessClaims:
@@ -77,5 +84,6 @@ class TokenIssuer:
             user_id=uuid.UUID(claims["sub"]),
             token_version=int(claims.get("ver", 0)),
             jti=str(claims["jti"]),
+            session=str(claims["fam"]) if claims.get("fam") is not None else None,
         )
         return access, float(claims["exp"])

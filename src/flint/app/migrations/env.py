@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from flint.app.models import Base
 from flint.config import get_settings
-from flint.db import UTCDateTime
+from flint.db import UTCDateTime, prepare_sqlite_file
 
 config = context.config
 target_metadata = Base.metadata
@@ -43,6 +43,7 @@ def _configure(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
+    prepare_sqlite_file(_url())
     engine = create_async_engine(_url(), poolclass=pool.NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(_configure)

@@ -16,7 +16,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -36,7 +35,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
 
@@ -165,9 +164,6 @@ class Database:
         async with self._ready_lock:
             if self._ready:
                 return
-            database = make_url(self.database_url).database
-            if self._engine.dialect.name == "sqlite" and database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
             async with self._engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SETUP_LOCK_ID})"))

@@ -25,10 +25,12 @@ from flint.market.stream.broadcast import (
     create_broadcast,
     publish_to_redis,
 )
+from flint.market.stream.client import CLOSE_UNAUTHORIZED
 from flint.market.stream.hub import QuoteHub
 from flint.market.stream.messages import quote_message
 
 __all__ = [
+    "CLOSE_UNAUTHORIZED",
     "DEFAULT_CHANNEL",
     "Broadcast",
     "LocalBroadcast",

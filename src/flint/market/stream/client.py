@@ -4,18 +4,23 @@ client that lets it fill."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Hashable
 from datetime import datetime
 
 from flint.market.stream.messages import Delivery
 
 CLOSE_TOO_SLOW = 1013
 """Try again later: the client did not read its messages fast enough."""
+CLOSE_UNAUTHORIZED = 4401
+"""No valid access token, or the sign-in it came from has ended."""
 
 
 class Client:
     """One connection's side of the hub: its symbols, its queue, the last quote it was sent."""
 
-    def __init__(self, queue_size: int) -> None:
+    def __init__(self, queue_size: int, session: Hashable = None) -> None:
+        self.session = session
+        """What the hub asks about to know the client is still signed in (None: not asked)."""
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.symbols: set[str] = set()
         self.sent: dict[str, tuple[datetime, float]] = {}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +19,7 @@ from flint.errors import FlintError
 from flint.market.providers.types import Quote
 from flint.market.service import MarketData
 from flint.market.stream.broadcast import Broadcast
-from flint.market.stream.client import Client
+from flint.market.stream.client import CLOSE_UNAUTHORIZED, Client
 from flint.market.stream.messages import (
     FAILED,
     PING,
@@ -52,6 +53,8 @@ class QuoteHub:
         ping_seconds: float,
         auth_timeout: float = 5.0,
         on_quotes: Callable[[Sequence[Quote]], Awaitable[None]] | None = None,
+        signed_in: Callable[[Any], Awaitable[bool]] | None = None,
+        session_check_seconds: float = 0.0,
     ) -> None:
         self.market = market
         self.sessionmaker = sessionmaker
@@ -63,6 +66,11 @@ class QuoteHub:
         """Seconds a client has to send `{"action": "auth"}` when the URL carries no token."""
         self.on_quotes = on_quotes
         """Called with the quotes each poll found changed (price alerts are checked there)."""
+        self.signed_in = signed_in
+        """Whether a connection's sign-in (what `serve` was given) is still alive; asked every
+        ``session_check_seconds`` through the shared cache and the database, so a sign-out in
+        any process closes the connection (4401) in this one."""
+        self.session_check_seconds = session_check_seconds
         self._clients: set[Client] = set()
         self._subscriptions = Subscriptions(sessionmaker, self._read, max_symbols=max_symbols)
         self._published: dict[str, tuple[datetime, Decimal]] = {}
@@ -99,6 +107,9 @@ class QuoteHub:
             self._tasks.append(asyncio.create_task(self._poll_loop(), name="flint-stream-poll"))
         if self.ping_seconds > 0:
             self._tasks.append(asyncio.create_task(self._ping_loop(), name="flint-stream-ping"))
+        if self.signed_in is not None and self.session_check_seconds > 0:
+            task = asyncio.create_task(self._session_loop(), name="flint-stream-sessions")
+            self._tasks.append(task)
 
     async def stop(self) -> None:
         if not self._running:
@@ -180,6 +191,35 @@ class QuoteHub:
                 log.exception("stream_poll_crashed")
             await asyncio.sleep(max(0.0, self.poll_seconds - (loop.time() - started)))
 
+    async def check_sessions(self) -> int:
+        """Close (4401) every connection whose sign-in has ended; how many were closed. Each
+        distinct sign-in is asked once; when asking fails the connections stay open."""
+        if self.signed_in is None:
+            return 0
+        alive: dict[Hashable, bool] = {}
+        closed = 0
+        for client in list(self._clients):
+            if client.session is None:
+                continue
+            if client.session not in alive:
+                try:
+                    alive[client.session] = await self.signed_in(client.session)
+                except Exception:
+                    log.exception("stream_session_check_failed")
+                    alive[client.session] = True
+            if not alive[client.session]:
+                client.drop(CLOSE_UNAUTHORIZED, "the sign-in has ended")
+                closed += 1
+        return closed
+
+    async def _session_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.session_check_seconds)
+            try:
+                await self.check_sessions()
+            except Exception:
+                log.exception("stream_session_check_crashed")
+
     async def _ping_loop(self) -> None:
         while True:
             await asyncio.sleep(self.ping_seconds)
@@ -188,10 +228,11 @@ class QuoteHub:
                     self._forget(client)
 
     # --- connections --------------------------------------------------------------------------
-    async def serve(self, websocket: WebSocket) -> None:
-        """Run an accepted, authenticated connection until either side ends it."""
+    async def serve(self, websocket: WebSocket, session: Hashable = None) -> None:
+        """Run an accepted, authenticated connection until either side ends it, or until its
+        ``session`` (the caller's sign-in, for `signed_in`) ends."""
         await self.start()
-        client = Client(self.queue_size)
+        client = Client(self.queue_size, session)
         self._clients.add(client)
         client.push(ready_message(self.max_symbols, self.ping_seconds))
         tasks = [
