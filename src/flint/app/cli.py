@@ -83,8 +83,16 @@ def serve(
     migrate_first: Annotated[
         bool, typer.Option("--migrate", help="Apply the migrations before serving")
     ] = False,
+    graceful_timeout: Annotated[
+        int,
+        typer.Option(
+            min=0, help="On SIGTERM, seconds in-flight requests get to finish (then cancelled)"
+        ),
+    ] = 30,
 ) -> None:
-    """Start the HTTP API."""
+    """Start the HTTP API. SIGTERM stops accepting connections, lets the requests in flight
+    finish (at most --graceful-timeout seconds; a deployment's stop timeout must be longer),
+    closes WebSockets, then exits. With --workers, a supervisor passes SIGTERM to each."""
     import uvicorn
 
     from flint.config import get_settings
@@ -101,6 +109,7 @@ def serve(
         reload=reload,
         log_config=None,
         proxy_headers=True,
+        timeout_graceful_shutdown=graceful_timeout,
     )
 
 
