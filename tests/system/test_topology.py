@@ -99,8 +99,8 @@ async def test_a_user_journey_alternates_between_two_apis_and_survives_losing_on
         me = {"Authorization": f"Bearer {token}"}
         assert (await a.get("/api/v1/auth/me", headers=me)).json()["userId"] == user_id
 
-        # Link the sandbox institution on A; B sees the accounts (and their sealed secrets).
-        linked = await a.post(
+        # Link the sandbox institution on B; A sees the accounts (and their sealed secrets).
+        linked = await b.post(
             "/api/v1/accounts/link",
             json={"provider": "sandbox", "authCode": "journey"},
             headers=me,
@@ -108,7 +108,7 @@ async def test_a_user_journey_alternates_between_two_apis_and_survives_losing_on
         assert linked.status_code == 201, linked.text
         brokerage = next(x for x in linked.json()["accounts"] if x["type"] == "brokerage")
         account_id = brokerage["accountId"]
-        listed = (await b.get("/api/v1/accounts", headers=me)).json()["accounts"]
+        listed = (await a.get("/api/v1/accounts", headers=me)).json()["accounts"]
         assert account_id in {x["accountId"] for x in listed}
 
         # A portfolio following the account, made on B.
@@ -126,8 +126,8 @@ async def test_a_user_journey_alternates_between_two_apis_and_survives_losing_on
         watched = (await b.get(f"/api/v1/watchlist/{user_id}", headers=me)).json()["watchlist"]
         assert [entry["asset"] for entry in watched] == ["BTC-USD"]
 
-        # A live quote over the WebSocket of B, a later one than its snapshot.
-        async with open_socket(f"ws://127.0.0.1:{api_b.port}{WS_PATH}?token={token}") as ws:
+        # A live quote over the WebSocket of A, a later one than its snapshot.
+        async with open_socket(f"ws://127.0.0.1:{api_a.port}{WS_PATH}?token={token}") as ws:
             assert (await receive(ws, within=10))["type"] == "ready"
             replies = await exchange(ws, {"action": "subscribe", "symbols": ["BTC-USD"]})
             snapshot = next(r for r in replies if r["type"] == "quote")
@@ -137,8 +137,8 @@ async def test_a_user_journey_alternates_between_two_apis_and_survives_losing_on
             assert update["symbol"] == "BTC-USD"
             assert Decimal(str(update["price"])) > 0
 
-        # A trade placed on A is submitted by the worker; its state is read on B.
-        placed = await a.post(
+        # A trade placed on B is submitted by the worker; its state is read on A.
+        placed = await b.post(
             "/api/v1/trades/execute",
             json={"accountId": account_id, "asset": "KO", "action": "buy", "quantity": "3"},
             headers=me,
@@ -147,7 +147,7 @@ async def test_a_user_journey_alternates_between_two_apis_and_survives_losing_on
         trade_id = placed.json()["tradeId"]
 
         async def filled() -> dict[str, Any] | None:
-            trade: dict[str, Any] = (await b.get(f"/api/v1/trades/{trade_id}", headers=me)).json()
+            trade: dict[str, Any] = (await a.get(f"/api/v1/trades/{trade_id}", headers=me)).json()
             return trade if trade["status"] == "filled" else None
 
         trade = await wait_until("the trade to fill", filled, processes)
@@ -155,20 +155,20 @@ async def test_a_user_journey_alternates_between_two_apis_and_survives_losing_on
 
         # The fill re-syncs the account on the worker, which mirrors it into the portfolio.
         async def mirrored() -> list[dict[str, Any]]:
-            rows = await a.get(f"/api/v1/portfolio/{portfolio_id}/transactions", headers=me)
+            rows = await b.get(f"/api/v1/portfolio/{portfolio_id}/transactions", headers=me)
             return [r for r in rows.json()["transactions"] if r["symbol"] == "KO"]
 
         (ko,) = await wait_until("the fill in the portfolio", mirrored, processes)
         assert (ko["type"], Decimal(str(ko["quantity"]))) == ("buy", 3)
 
-        performance = await b.get(f"/api/v1/portfolio/{portfolio_id}/performance", headers=me)
+        performance = await a.get(f"/api/v1/portfolio/{portfolio_id}/performance", headers=me)
         assert performance.status_code == 200, performance.text
         held = {h["symbol"]: Decimal(str(h["quantity"])) for h in performance.json()["holdings"]}
         assert held["KO"] >= 3
 
-        # A PDF report: requested on A, rendered by the worker, polled and downloaded on B
+        # A PDF report: requested on B, rendered by the worker, polled on A, downloaded on B
         # (the file is in the data directory the processes share).
-        queued = await a.post(
+        queued = await b.post(
             "/api/v1/reports/",
             json={"type": "portfolio_summary", "format": "pdf", "portfolioId": portfolio_id},
             headers=me,
@@ -178,13 +178,13 @@ async def test_a_user_journey_alternates_between_two_apis_and_survives_losing_on
 
         async def rendered() -> dict[str, Any] | None:
             report: dict[str, Any] = (
-                await b.get(f"/api/v1/reports/{report_id}", headers=me)
+                await a.get(f"/api/v1/reports/{report_id}", headers=me)
             ).json()
             return report if report["status"] in ("completed", "failed") else None
 
         report = await wait_until("the report", rendered, processes, within=90)
         assert report["status"] == "completed", report
-        pdf = await a.get(f"/api/v1/reports/{report_id}/download", headers=me)
+        pdf = await b.get(f"/api/v1/reports/{report_id}/download", headers=me)
         assert pdf.status_code == 200, pdf.text
         assert pdf.headers["content-type"] == "application/pdf"
         text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
