@@ -3,20 +3,15 @@ algorithm, the issuer, audience and lifetime, key rotation, and at most one key 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
 from collections.abc import AsyncIterator, Iterator
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from jwt.utils import base64url_encode
 
 from flint.errors import Unauthorized
 from flint.users.auth0 import Auth0Verifier
-from tests.stubs.auth0 import SigningKey, Tenant, auth0_stub
+from tests.stubs.auth0 import SigningKey, Tenant, auth0_stub, forged_hs256
 from tests.stubs.server import RunningStub, run_stub
 
 
@@ -81,20 +76,8 @@ async def test_a_token_outside_the_rules_is_refused(
 async def test_an_hs256_token_signed_with_the_public_key_is_refused(
     tenant: Tenant, verifier: Auth0Verifier
 ) -> None:
-    """The classic confusion attack: the public key (which anyone can fetch) used as an HMAC
-    secret. PyJWT refuses to sign that, so the token is put together by hand."""
-    public = tenant.current.private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    payload = jwt.decode(tenant.token(), options={"verify_signature": False})
-    header = {"alg": "HS256", "typ": "JWT", "kid": tenant.current.kid}
-    signing_input = ".".join(
-        base64url_encode(json.dumps(part).encode()).decode() for part in (header, payload)
-    )
-    signature = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
-    forged = f"{signing_input}.{base64url_encode(signature).decode()}"
     with pytest.raises(Unauthorized):
-        await verifier.verify(forged)
+        await verifier.verify(forged_hs256(tenant))
 
 
 async def test_a_token_from_another_key_is_refused(tenant: Tenant, verifier: Auth0Verifier) -> None:
