@@ -3,39 +3,26 @@ token, and no request goes to any host."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from flint.users.api import Auth0Verifier
 from tests.conftest import assert_problem
-from tests.stubs.auth0 import Tenant, auth0_stub
-from tests.stubs.server import RunningStub, run_stub
+from tests.stubs.auth0 import Tenant, tenant, tenant_stub
+from tests.stubs.server import RunningStub
 
-
-@pytest.fixture
-def tenant() -> Tenant:
-    found = Tenant()
-    found.rotate()
-    return found
-
-
-@pytest.fixture
-def stub(tenant: Tenant) -> Iterator[RunningStub]:
-    with run_stub(auth0_stub(tenant)) as running:
-        yield running
+__all__ = ["tenant", "tenant_stub"]  # the fixtures, imported for pytest
 
 
 async def test_without_settings_an_auth0_token_is_an_invalid_token(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, stub: RunningStub
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, tenant_stub: RunningStub
 ) -> None:
     response = await client.get(
         "/api/v1/users/me", headers={"Authorization": f"Bearer {tenant.token()}"}
     )
     problem = assert_problem(response, 401)
     assert problem["detail"] == "The access token is invalid or has expired."
-    assert stub.control.requests == []
+    assert tenant_stub.control.requests == []
     with pytest.raises(LookupError):
         app.state.runtime.get(Auth0Verifier)

@@ -5,7 +5,6 @@ refused; and the Auth0 settings are checked at start."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,8 +16,10 @@ from flint.config import Settings
 from flint.users.api import Principals
 from tests.auth.helpers import V1
 from tests.conftest import DEFAULT_PASSWORD, assert_problem
-from tests.stubs.auth0 import Tenant, auth0_stub
-from tests.stubs.server import RunningStub, run_stub
+from tests.stubs.auth0 import Tenant, auth0_settings, tenant, tenant_stub
+from tests.stubs.server import RunningStub
+
+__all__ = ["tenant", "tenant_stub"]  # the fixtures, imported for pytest
 
 ME = "/api/v1/users/me"
 LOCAL_ROUTES = [
@@ -32,27 +33,8 @@ LOCAL_ROUTES = [
 
 
 @pytest.fixture
-def tenant() -> Tenant:
-    found = Tenant()
-    found.rotate()
-    found.profiles["auth0|alice"] = {"email": "alice@example.com", "email_verified": True}
-    return found
-
-
-@pytest.fixture
-def stub(tenant: Tenant) -> Iterator[RunningStub]:
-    with run_stub(auth0_stub(tenant)) as running:
-        yield running
-
-
-@pytest.fixture
-def settings_overrides(tenant: Tenant, stub: RunningStub) -> dict[str, Any]:
-    return {
-        "auth0_domain": tenant.domain,
-        "auth0_audience": tenant.audience,
-        "auth0_base_url": stub.url,
-        "auth0_only": True,
-    }
+def settings_overrides(tenant: Tenant, tenant_stub: RunningStub) -> dict[str, Any]:
+    return auth0_settings(tenant, tenant_stub, auth0_only=True)
 
 
 @pytest.mark.parametrize(("path", "body"), LOCAL_ROUTES, ids=[path for path, _ in LOCAL_ROUTES])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,37 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from flint.users.api import Auth0Verifier, Principals, User
 from tests.auth.helpers import V1, login, outbox, run_reset_jobs
 from tests.conftest import DEFAULT_PASSWORD, Account, assert_problem, sign_up
-from tests.stubs.auth0 import Tenant, auth0_stub, forged_hs256, requests_to
-from tests.stubs.server import RunningStub, run_stub
+from tests.stubs.auth0 import Tenant, auth0_settings, forged_hs256, requests_to, tenant, tenant_stub
+from tests.stubs.server import RunningStub
+
+__all__ = ["tenant", "tenant_stub"]  # the fixtures, imported for pytest
 
 ME = "/api/v1/users/me"
 
 
 @pytest.fixture
-def tenant() -> Tenant:
-    found = Tenant()
-    found.rotate()
-    found.profiles["auth0|alice"] = {
-        "name": "Alice Auth0",
-        "email": "Alice@Example.com",
-        "email_verified": True,
-    }
-    return found
-
-
-@pytest.fixture
-def stub(tenant: Tenant) -> Iterator[RunningStub]:
-    with run_stub(auth0_stub(tenant)) as running:
-        yield running
-
-
-@pytest.fixture
-def settings_overrides(tenant: Tenant, stub: RunningStub) -> dict[str, Any]:
-    return {
-        "auth0_domain": tenant.domain,
-        "auth0_audience": tenant.audience,
-        "auth0_base_url": stub.url,
-    }
+def settings_overrides(tenant: Tenant, tenant_stub: RunningStub) -> dict[str, Any]:
+    return auth0_settings(tenant, tenant_stub)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -65,18 +44,18 @@ async def users_named(sessions: async_sessionmaker[AsyncSession], email: str) ->
 async def test_a_new_auth0_user_becomes_a_flint_user_once(
     client: httpx.AsyncClient,
     tenant: Tenant,
-    stub: RunningStub,
+    tenant_stub: RunningStub,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     first = await client.get(ME, headers=bearer(tenant.token()))
     assert first.status_code == 200, first.text
     profile = first.json()
     assert (profile["email"], profile["name"]) == ("alice@example.com", "Alice Auth0")
-    assert requests_to(stub.control, "/userinfo") == 1  # the token carries no email
+    assert requests_to(tenant_stub.control, "/userinfo") == 1  # the token carries no email
 
     again = await client.get(ME, headers=bearer(tenant.token(jti="another")))
     assert again.json()["userId"] == profile["userId"]
-    assert requests_to(stub.control, "/userinfo") == 1
+    assert requests_to(tenant_stub.control, "/userinfo") == 1
 
     [user] = await users_named(sessions, "alice@example.com")
     assert (str(user.id), user.auth0_sub, user.has_password) == (
@@ -87,23 +66,23 @@ async def test_a_new_auth0_user_becomes_a_flint_user_once(
 
 
 async def test_a_known_subject_is_found_without_asking_auth0_when_the_cache_is_cold(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, stub: RunningStub
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, tenant_stub: RunningStub
 ) -> None:
     first = await client.get(ME, headers=bearer(tenant.token()))
     await app.state.runtime.get(Principals).cache.clear()
     again = await client.get(ME, headers=bearer(tenant.token()))
     assert again.json()["userId"] == first.json()["userId"]
-    assert requests_to(stub.control, "/userinfo") == 1
+    assert requests_to(tenant_stub.control, "/userinfo") == 1
 
 
 async def test_an_email_in_the_token_needs_no_userinfo(
-    client: httpx.AsyncClient, tenant: Tenant, stub: RunningStub
+    client: httpx.AsyncClient, tenant: Tenant, tenant_stub: RunningStub
 ) -> None:
     token = tenant.token(sub="auth0|bob", email="bob@example.com", email_verified=False)
     response = await client.get(ME, headers=bearer(token))
     assert response.status_code == 200, response.text
     assert (response.json()["email"], response.json()["name"]) == ("bob@example.com", None)
-    assert requests_to(stub.control, "/userinfo") == 0
+    assert requests_to(tenant_stub.control, "/userinfo") == 0
 
 
 async def test_the_first_requests_of_a_new_user_at_once_create_one_user(
@@ -174,7 +153,7 @@ async def test_the_user_auth0_made_cannot_sign_in_or_reset_a_password_locally(
 
 
 async def test_a_rotated_key_is_fetched_and_works(
-    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, stub: RunningStub
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, tenant_stub: RunningStub
 ) -> None:
     first = await client.get(ME, headers=bearer(tenant.token()))
     assert first.status_code == 200
@@ -184,7 +163,7 @@ async def test_a_rotated_key_is_fetched_and_works(
 
     rotated = await client.get(ME, headers=bearer(tenant.token()))
     assert rotated.json()["userId"] == first.json()["userId"]
-    assert requests_to(stub.control, "/.well-known/jwks.json") == 2
+    assert requests_to(tenant_stub.control, "/.well-known/jwks.json") == 2
 
 
 @pytest.mark.parametrize("defect", ["wrong-audience", "expired", "hs256-with-public-key"])
@@ -224,12 +203,12 @@ async def test_an_inactive_users_auth0_token_is_refused(
 async def test_auth0_not_answering_who_the_user_is_is_a_503_and_creates_no_user(
     client: httpx.AsyncClient,
     tenant: Tenant,
-    stub: RunningStub,
+    tenant_stub: RunningStub,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     bob = tenant.token(sub="auth0|bob", email="bob@example.com")
     assert (await client.get(ME, headers=bearer(bob))).status_code == 200  # the keys are held
-    stub.control.set("rate_limited", times=1)
+    tenant_stub.control.set("rate_limited", times=1)
     assert_problem(await client.get(ME, headers=bearer(tenant.token())), 503)
     assert await users_named(sessions, "alice@example.com") == []
     assert (await client.get(ME, headers=bearer(tenant.token()))).status_code == 200

@@ -4,43 +4,21 @@ closes their connections with 4401 once their user is deactivated."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from flint.users.api import Principals, User
 from tests.market.stream_client import exchange, stream
 from tests.market.test_stream import Start, close_code, start
-from tests.stubs.auth0 import Tenant, auth0_stub
-from tests.stubs.server import RunningStub, run_stub
+from tests.stubs.auth0 import Tenant, auth0_settings, tenant, tenant_stub
+from tests.stubs.server import RunningStub
 
-__all__ = ["start"]
-
-
-@pytest.fixture
-def tenant() -> Tenant:
-    found = Tenant()
-    found.rotate()
-    found.profiles["auth0|dora"] = {"email": "dora@example.com", "email_verified": True}
-    return found
-
-
-@pytest.fixture
-def stub(tenant: Tenant) -> Iterator[RunningStub]:
-    with run_stub(auth0_stub(tenant)) as running:
-        yield running
+__all__ = ["start", "tenant", "tenant_stub"]
 
 
 async def test_an_auth0_token_streams_until_its_user_is_deactivated(
-    start: Start, tenant: Tenant, stub: RunningStub
+    start: Start, tenant: Tenant, tenant_stub: RunningStub
 ) -> None:
-    served = await start(
-        auth0_domain=tenant.domain,
-        auth0_audience=tenant.audience,
-        auth0_base_url=stub.url,
-        stream_session_check_seconds=0.2,
-    )
-    token = tenant.token(sub="auth0|dora")
+    served = await start(**auth0_settings(tenant, tenant_stub, stream_session_check_seconds=0.2))
+    token = tenant.token()
     async with stream(served, token) as ws:
         replies = await exchange(ws, {"action": "subscribe", "symbols": ["ETH-USD"]})
         assert replies[-1]["symbols"] == ["ETH-USD"]

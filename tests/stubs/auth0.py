@@ -14,10 +14,12 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -27,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.stubs.server import StubControl, stub_app
+from tests.stubs.server import RunningStub, StubControl, run_stub, stub_app
 
 
 @dataclass
@@ -141,3 +143,32 @@ def auth0_stub(tenant: Tenant, control: StubControl | None = None) -> Starlette:
 def requests_to(control: StubControl, path: str) -> int:
     """How many requests the stub has seen for ``path``."""
     return sum(seen.path == path for seen in control.requests)
+
+
+@pytest.fixture
+def tenant() -> Tenant:
+    """A tenant with one key, whose ``/userinfo`` knows the default user, ``auth0|alice``."""
+    found = Tenant()
+    found.rotate()
+    found.profiles["auth0|alice"] = {
+        "name": "Alice Auth0",
+        "email": "Alice@Example.com",
+        "email_verified": True,
+    }
+    return found
+
+
+@pytest.fixture
+def tenant_stub(tenant: Tenant) -> Iterator[RunningStub]:
+    """The tenant served on 127.0.0.1 (import both fixtures into the test module)."""
+    with run_stub(auth0_stub(tenant)) as running:
+        yield running
+
+
+def auth0_settings(tenant: Tenant, served: RunningStub, **more: Any) -> dict[str, Any]:
+    """The settings that point Flint at the served tenant."""
+    return {
+        "auth0_domain": tenant.domain,
+        "auth0_audience": tenant.audience,
+        "auth0_base_url": served.url,
+    } | more
