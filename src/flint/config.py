@@ -22,7 +22,36 @@ LimitName = Literal["connections", "watchlist", "portfolios", "alerts", "pdf_rep
 LimitValue = Annotated[int, Field(ge=0)] | None
 
 
-class Settings(BaseSettings):
+class Auth0Settings(BaseSettings):
+    """Sign-in with Auth0 (docs/auth0.md): off unless the tenant's domain and API are set."""
+
+    auth0_domain: str | None = None
+    """The tenant's domain (`your-tenant.eu.auth0.com`, or its custom domain): with
+    `auth0_audience`, Auth0's RS256 access tokens are accepted beside Flint's own."""
+    auth0_audience: str | None = None
+    """The Identifier of the API registered in the Auth0 dashboard (the tokens' `aud`)."""
+    auth0_only: bool = False
+    """Only Auth0 signs users in: local register, login, refresh and password reset answer 403
+    and Flint's own access tokens are refused. Needs the domain and audience."""
+    auth0_base_url: str | None = None
+    """Where the JWKS and `/userinfo` are fetched; default `https://{auth0_domain}` (a test
+    points it at a local stub; the tokens' issuer stays `https://{auth0_domain}/`)."""
+
+    @field_validator("auth0_domain", "auth0_audience", "auth0_base_url")
+    @classmethod
+    def _blank_auth0_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _auth0_complete(self) -> Auth0Settings:
+        if bool(self.auth0_domain) != bool(self.auth0_audience):
+            raise ValueError("FLINT_AUTH0_DOMAIN and FLINT_AUTH0_AUDIENCE go together")
+        if self.auth0_only and not self.auth0_domain:
+            raise ValueError("FLINT_AUTH0_ONLY needs FLINT_AUTH0_DOMAIN and FLINT_AUTH0_AUDIENCE")
+        return self
+
+
+class Settings(Auth0Settings):
     """Embedded defaults run Flint with no servers and no keys; each field names its variable."""
 
     model_config = SettingsConfigDict(

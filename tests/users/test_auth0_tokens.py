@@ -3,39 +3,23 @@ algorithm, the issuer, audience and lifetime, key rotation, and at most one key 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from jwt.utils import base64url_encode
 
 from flint.errors import Unauthorized
 from flint.users.auth0 import Auth0Verifier
-from tests.stubs.auth0 import SigningKey, Tenant, auth0_stub
-from tests.stubs.server import RunningStub, run_stub
+from tests.stubs.auth0 import SigningKey, Tenant, forged_hs256, tenant, tenant_stub
+from tests.stubs.server import RunningStub
+
+__all__ = ["tenant", "tenant_stub"]  # the fixtures, imported for pytest
 
 
 @pytest.fixture
-def tenant() -> Tenant:
-    found = Tenant()
-    found.rotate()
-    return found
-
-
-@pytest.fixture
-def stub(tenant: Tenant) -> Iterator[RunningStub]:
-    with run_stub(auth0_stub(tenant)) as running:
-        yield running
-
-
-@pytest.fixture
-async def verifier(tenant: Tenant, stub: RunningStub) -> AsyncIterator[Auth0Verifier]:
-    checker = Auth0Verifier(tenant.domain, tenant.audience, base_url=stub.url)
+async def verifier(tenant: Tenant, tenant_stub: RunningStub) -> AsyncIterator[Auth0Verifier]:
+    checker = Auth0Verifier(tenant.domain, tenant.audience, base_url=tenant_stub.url)
     yield checker
     await checker.aclose()
 
@@ -81,20 +65,8 @@ async def test_a_token_outside_the_rules_is_refused(
 async def test_an_hs256_token_signed_with_the_public_key_is_refused(
     tenant: Tenant, verifier: Auth0Verifier
 ) -> None:
-    """The classic confusion attack: the public key (which anyone can fetch) used as an HMAC
-    secret. PyJWT refuses to sign that, so the token is put together by hand."""
-    public = tenant.current.private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    payload = jwt.decode(tenant.token(), options={"verify_signature": False})
-    header = {"alg": "HS256", "typ": "JWT", "kid": tenant.current.kid}
-    signing_input = ".".join(
-        base64url_encode(json.dumps(part).encode()).decode() for part in (header, payload)
-    )
-    signature = hmac.new(public, signing_input.encode(), hashlib.sha256).digest()
-    forged = f"{signing_input}.{base64url_encode(signature).decode()}"
     with pytest.raises(Unauthorized):
-        await verifier.verify(forged)
+        await verifier.verify(forged_hs256(tenant))
 
 
 async def test_a_token_from_another_key_is_refused(tenant: Tenant, verifier: Auth0Verifier) -> None:
@@ -105,27 +77,27 @@ async def test_a_token_from_another_key_is_refused(tenant: Tenant, verifier: Aut
 
 
 async def test_a_rotated_key_is_fetched_once_and_unknown_kids_do_not_hammer_auth0(
-    tenant: Tenant, verifier: Auth0Verifier, stub: RunningStub
+    tenant: Tenant, verifier: Auth0Verifier, tenant_stub: RunningStub
 ) -> None:
     await verifier.verify(tenant.token())
-    assert stub.control.count() == 1
+    assert tenant_stub.control.count() == 1
     await verifier.verify(tenant.token())
-    assert stub.control.count() == 1  # the keys are kept
+    assert tenant_stub.control.count() == 1  # the keys are kept
 
     for _ in range(5):  # forged key ids within the minute: no new fetch
         with pytest.raises(Unauthorized):
             await verifier.verify(tenant.token(key=SigningKey.new()))
-    assert stub.control.count() == 1
+    assert tenant_stub.control.count() == 1
 
     verifier._fetched_at = time.monotonic() - 61  # a minute on, the tenant rotates its key
     tenant.rotate()
     claims = await verifier.verify(tenant.token())
     assert claims.sub == "auth0|alice"
-    assert stub.control.count() == 2
+    assert tenant_stub.control.count() == 2
     for _ in range(3):
         with pytest.raises(Unauthorized):
             await verifier.verify(tenant.token(key=SigningKey.new()))
-    assert stub.control.count() == 2
+    assert tenant_stub.control.count() == 2
 
 
 def test_only_rs256_tokens_look_like_auth0_ones(tenant: Tenant) -> None:

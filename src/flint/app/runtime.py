@@ -55,7 +55,7 @@ from flint.reports.service import RenderContext, count_pdf_reports
 from flint.reports.storage import ReportStore, build_store
 from flint.runtime import Role, Runtime
 from flint.trades.context import TradingContext
-from flint.users.api import Principals, Profiles, TokenIssuer
+from flint.users.api import Auth0Users, Auth0Verifier, Principals, Profiles, TokenIssuer
 from flint.watchlist.service import count_items as count_watchlist
 from flint.watchlist.service import watched_symbols as watchlisted_symbols
 
@@ -128,6 +128,7 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
             runtime.engine,
             settings.principal_cache_seconds,
             ended_sessions=ended_sessions,
+            auth0=_auth0(runtime, cache),
         )
     )
     runtime.add(
@@ -180,6 +181,26 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
         PerformanceService(
             market, cache, _computer(runtime, market), runtime.sessions, settings.risk_free_rate
         )
+    )
+
+
+def _auth0(runtime: Runtime, cache: Cache) -> Auth0Users | None:
+    """Auth0's tokens are accepted when the tenant is configured; otherwise nothing is built and
+    no request goes to any host."""
+    settings = runtime.settings
+    if not (settings.auth0_domain and settings.auth0_audience):
+        return None
+    verifier = Auth0Verifier(
+        settings.auth0_domain, settings.auth0_audience, base_url=settings.auth0_base_url
+    )
+    runtime.add(verifier, close=verifier.aclose)
+    return Auth0Users(
+        verifier,
+        cache,
+        runtime.engine,
+        runtime.sessions,
+        settings.principal_cache_seconds,
+        only=settings.auth0_only,
     )
 
 

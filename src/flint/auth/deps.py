@@ -11,7 +11,8 @@ from fastapi import Depends, Request, Response
 from flint.auth.service import AuthConfig
 from flint.auth.throttle import LoginThrottle, ResetThrottle
 from flint.auth.twofactor import TwoFactorConfig
-from flint.web import part
+from flint.errors import Forbidden
+from flint.web import SettingsDep, part
 
 AuthDep = Annotated[AuthConfig, Depends(part(AuthConfig))]
 ThrottleDep = Annotated[LoginThrottle, Depends(part(LoginThrottle))]
@@ -28,3 +29,20 @@ def no_store(response: Response) -> None:
     may keep them (RFC 6749 section 5.1; `Pragma` for HTTP/1.0 caches)."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+
+
+class LocalSignInDisabled(Forbidden):
+    title, slug = "Local sign-in disabled", "local-sign-in-disabled"
+
+
+def local_sign_in(settings: SettingsDep) -> None:
+    """Routes that sign in with a Flint password or token answer 403 when Auth0 is the only
+    sign-in (`FLINT_AUTH0_ONLY`)."""
+    if settings.auth0_only:
+        raise LocalSignInDisabled(
+            "This server signs users in with Auth0 only: sign in with Auth0 and send its access "
+            "token as `Authorization: Bearer <token>`."
+        )
+
+
+LOCAL_SIGN_IN = [Depends(local_sign_in)]

@@ -6,7 +6,14 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from flint.auth import service, twofactor
-from flint.auth.deps import AuthDep, ResetThrottleDep, ThrottleDep, client_ip, no_store
+from flint.auth.deps import (
+    LOCAL_SIGN_IN,
+    AuthDep,
+    ResetThrottleDep,
+    ThrottleDep,
+    client_ip,
+    no_store,
+)
 from flint.auth.schemas import (
     LoginRequest,
     Message,
@@ -41,9 +48,10 @@ def _pair(tokens: service.IssuedTokens) -> TokenPair:
 
 @router.post(
     "/register",
+    dependencies=LOCAL_SIGN_IN,
     status_code=status.HTTP_201_CREATED,
     summary="Create an account",
-    responses=problem_responses(400, 409, 422),
+    responses=problem_responses(400, 403, 409, 422),
 )
 async def register(body: RegisterRequest, session: SessionDep) -> RegisterResponse:
     user = await service.register(session, body.email, body.password)
@@ -52,6 +60,7 @@ async def register(body: RegisterRequest, session: SessionDep) -> RegisterRespon
 
 @router.post(
     "/login",
+    dependencies=LOCAL_SIGN_IN,
     summary="Sign in with email and password",
     description="Wrong passwords and unknown emails get the same 401. More than 5 failures for "
     "one email from one address, or 20 from one address, within 15 minutes answer 429 with "
@@ -59,7 +68,7 @@ async def register(body: RegisterRequest, session: SessionDep) -> RegisterRespon
     "delay (429 with `Retry-After`), except from addresses it signed in from lately. "
     "An account with two-factor sign-in on answers `{mfaRequired: true, mfaToken}` instead of "
     "tokens: send the mfaToken with a code to `/auth/2fa/verify`.",
-    responses=problem_responses(400, 401, 422, 429),
+    responses=problem_responses(400, 401, 403, 422, 429),
 )
 async def login(
     body: LoginRequest,
@@ -83,11 +92,12 @@ async def login(
 
 @router.post(
     "/token",
+    dependencies=LOCAL_SIGN_IN,
     summary="Sign in (OAuth2 password form, used by the docs' Authorize button)",
     description="`username` is the email address. The docs' Authorize button cannot do "
     "two-factor sign-in: an account with it on gets `{mfaRequired: true, mfaToken}` here, and "
     "signs in through `/auth/login` and `/auth/2fa/verify`.",
-    responses=problem_responses(401, 422, 429),
+    responses=problem_responses(401, 403, 422, 429),
 )
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -115,11 +125,12 @@ async def token(
 
 @router.post(
     "/refresh",
+    dependencies=LOCAL_SIGN_IN,
     summary="Exchange a refresh token for a new pair",
     description="Refresh tokens are single-use. Presented again within 10 seconds of its use "
     "(tabs refreshing at once), a token answers the same new pair; later, presenting it ends "
     "the sign-in it came from: every refresh and access token descended from it.",
-    responses=problem_responses(400, 401, 422),
+    responses=problem_responses(400, 401, 403, 422),
 )
 async def refresh(body: RefreshRequest, session: SessionDep, config: AuthDep) -> TokenPair:
     return _pair(await service.refresh(session, config, body.refresh_token))
@@ -146,13 +157,14 @@ async def me(user: CurrentUser, session: SessionDep, profiles: ProfilesDep) -> U
 
 @router.post(
     "/reset-password",
+    dependencies=LOCAL_SIGN_IN,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Ask for a password-reset email",
     description="Answers the same, in the same time, whether or not the email has an account "
     "(a worker looks it up and sends the email). Each new link makes the earlier ones stop "
     "working. More than 3 requests for one email, or 20 from one address, within an hour "
     "answer 429 with `Retry-After`.",
-    responses=problem_responses(400, 422, 429),
+    responses=problem_responses(400, 403, 422, 429),
 )
 async def reset_password(
     body: ResetRequest, session: SessionDep, throttle: ResetThrottleDep, request: Request
@@ -163,9 +175,10 @@ async def reset_password(
 
 @router.post(
     "/reset-password/confirm",
+    dependencies=LOCAL_SIGN_IN,
     summary="Set a new password with a reset token",
     description="The token works once within 30 minutes; every session of the account ends.",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 403, 422),
 )
 async def reset_password_confirm(
     body: ResetConfirm, session: SessionDep, principals: PrincipalsDep

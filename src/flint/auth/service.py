@@ -324,6 +324,9 @@ async def send_password_reset(session: AsyncSession, mail: ResetMail, email: str
     if user is None or not user.is_active:
         log.info("password_reset_unknown_email")
         return
+    if not user.has_password:  # Auth0 signs this user in: a reset would add a second way in
+        log.info("password_reset_without_password", user_id=str(user.id))
+        return
     now = utcnow()
     await session.execute(
         update(PasswordResetToken)

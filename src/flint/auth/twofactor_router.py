@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from flint.auth import service, twofactor
-from flint.auth.deps import AuthDep, ThrottleDep, TwoFactorDep, client_ip, no_store
+from flint.auth.deps import LOCAL_SIGN_IN, AuthDep, ThrottleDep, TwoFactorDep, client_ip, no_store
 from flint.auth.schemas import (
     DisableTwoFactor,
     EnableTwoFactor,
@@ -100,12 +100,13 @@ async def two_factor_disable(
 
 @router.post(
     "/verify",
+    dependencies=LOCAL_SIGN_IN,
     summary="Sign in, second step: the mfaToken and a code (or a recovery code)",
     description="The mfaToken comes from `/auth/login` and lasts five minutes. Answers the "
     "token pair `/auth/login` gives an account without two-factor sign-in. Codes of the "
     "previous and the next 30-second step are accepted, each code once; five wrong codes for "
     "one mfaToken, or for one account within 15 minutes, answer 429 with `Retry-After`.",
-    responses=problem_responses(400, 401, 422, 429),
+    responses=problem_responses(400, 401, 403, 422, 429),
 )
 async def two_factor_verify(
     body: VerifyTwoFactor,

@@ -1,6 +1,8 @@
 """The public face of `flint.users`: what other features may import (the modules behind it
 are private to the feature, and `make lint` holds them to that)."""
 
+from flint.users.auth0 import Auth0Verifier
+from flint.users.auth0_users import Auth0Users
 from flint.users.deps import CurrentUser, CurrentUserId, PrincipalsDep, ProfilesDep
 from flint.users.models import User
 from flint.users.principals import EndedSessions, Principals
@@ -11,6 +13,8 @@ from flint.users.tokens import AccessClaims, TokenIssuer
 __all__ = [
     "AccessClaims",
     "AccountSummaries",
+    "Auth0Users",
+    "Auth0Verifier",
     "CurrentUser",
     "CurrentUserId",
     "EndedSessions",

@@ -19,7 +19,7 @@ import httpx
 import jwt
 import structlog
 
-from flint.errors import Unauthorized
+from flint.errors import ServiceUnavailable, Unauthorized
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +28,7 @@ LEEWAY_SECONDS = 5
 REFRESH_SECONDS = 60.0
 """The least time between two fetches of the keys."""
 INVALID = "The access token is invalid or has expired."
+USERINFO_UNAVAILABLE = "Auth0 did not answer who you are; try again in a moment."
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Auth0Verifier:
         self.issuer = f"https://{self.domain}/"
         self.audience = audience
         self.jwks_url = f"{(base_url or self.issuer).rstrip('/')}/.well-known/jwks.json"
+        self.userinfo_url = f"{(base_url or self.issuer).rstrip('/')}/userinfo"
         self.refresh_seconds = refresh_seconds
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         self._owns_client = client is None
@@ -101,6 +103,30 @@ class Auth0Verifier:
             email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
             email_verified=claims.get("email_verified") is True,
         )
+
+    async def userinfo(self, token: str) -> dict[str, Any]:
+        """The tenant's profile of the token's user (``GET /userinfo`` with the token): what
+        the access token itself may not carry (email, email_verified, name). Only for a token
+        that `verify` accepted; Auth0 rate-limits this endpoint, so it is asked on first sight
+        of a user only."""
+        try:
+            response = await self._client.get(
+                self.userinfo_url, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as exc:
+            log.warning("auth0_userinfo_unavailable", error=type(exc).__name__)
+            raise ServiceUnavailable(USERINFO_UNAVAILABLE) from exc
+        if response.status_code == 401:
+            raise Unauthorized(INVALID)
+        try:
+            response.raise_for_status()
+            found = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("auth0_userinfo_unavailable", status=response.status_code)
+            raise ServiceUnavailable(USERINFO_UNAVAILABLE) from exc
+        if not isinstance(found, dict):
+            raise ServiceUnavailable(USERINFO_UNAVAILABLE)
+        return found
 
     async def _key(self, kid: str) -> jwt.PyJWK | None:
         if kid in self._keys:

@@ -8,6 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from flint.db import Base, Timestamped, UUIDPk
 
+NO_PASSWORD = "!"  # noqa: S105 (a marker, not a password)
+"""The ``hashed_password`` of a user without one: never an argon2 hash, so nothing verifies."""
+
 
 def default_preferences() -> dict[str, Any]:
     return {"theme": "system", "notifications": {"email": True, "sms": False}}
@@ -25,7 +28,16 @@ class User(UUIDPk, Timestamped, Base):
     preferences: Mapped[dict[str, Any]] = mapped_column(default=default_preferences)
     token_version: Mapped[int] = mapped_column(default=0)
     """Bumped when every session must end (password reset); access tokens carry it."""
+    auth0_sub: Mapped[str | None] = mapped_column(String(255))
+    """The Auth0 user (the tokens' ``sub``) this user signs in as, when linked."""
+
+    @property
+    def has_password(self) -> bool:
+        """False for a user Auth0 created: local sign-in and password reset refuse it."""
+        return self.hashed_password != NO_PASSWORD
 
 
 # Case-insensitive uniqueness: "Ann@X.com" and "ann@x.com" are one account.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+# One Flint user per Auth0 user: two first requests of a new one racing each other create one.
+Index("uq_users_auth0_sub", User.auth0_sub, unique=True)

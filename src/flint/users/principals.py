@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from flint.db import READ_ONLY
 from flint.errors import Unauthorized
 from flint.kit.time import utcnow
+from flint.users.auth0_users import Auth0Users
 from flint.users.models import User
 from flint.users.tokens import LEEWAY_SECONDS, AccessClaims, TokenIssuer
 
@@ -52,11 +53,14 @@ class Principals:
         engine: AsyncEngine,
         ttl: int,
         ended_sessions: EndedSessions = no_ended_sessions,
+        auth0: Auth0Users | None = None,
     ) -> None:
         self.tokens = tokens
         self.cache = cache
         self.ttl = ttl
         self.ended_sessions = ended_sessions
+        self.auth0 = auth0
+        """Set when Auth0 is configured: its tokens name users too (`flint.users.auth0_users`)."""
         self._reader = engine.execution_options(**READ_ONLY)
 
     async def authenticate(self, token: str) -> uuid.UUID:
@@ -65,7 +69,10 @@ class Principals:
 
     async def claims(self, token: str) -> AccessClaims:
         """What a valid ``token`` of a live sign-in says; 401 for anything else."""
-        claims = self.tokens.verify(token)
+        if self.auth0 is not None and self.auth0.accepts(token):
+            claims = await self.auth0.claims(token)
+        else:
+            claims = self.tokens.verify(token)
         if not await self.signed_in(claims):
             raise Unauthorized(INVALID)
         return claims
@@ -79,7 +86,9 @@ class Principals:
             state = await self._load(claims.user_id)
             if self.ttl:
                 await self.cache.set(key, state, expire=self.ttl)
-        if not state or state.get("version") != claims.token_version:
+        if not state:
+            return False
+        if claims.token_version is not None and state.get("version") != claims.token_version:
             return False
         return claims.session is None or claims.session not in state.get("ended", ())
 

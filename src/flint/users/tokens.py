@@ -24,7 +24,9 @@ VERIFIED_TOKENS = 4096
 @dataclass(frozen=True)
 class AccessClaims:
     user_id: uuid.UUID
-    token_version: int
+    token_version: int | None
+    """The user's ``token_version`` when issued; None for a token Flint did not issue (Auth0's),
+    which a password reset does not end."""
     jti: str
     session: str | None = None
     """The sign-in the token belongs to (its `fam` claim: the refresh-token family, as hex), so
