@@ -375,6 +375,7 @@ async def test_every_api_v1_operation_answers_the_same_under_api(
             notificationId=uuid.uuid4(),
             alertId=uuid.uuid4(),
             reportId=uuid.uuid4(),
+            keyId=uuid.uuid4(),
         )
         twin = "/api/" + concrete.removeprefix("/api/v1/")
         kwargs: dict[str, Any] = {"json": {}} if method in {"POST", "PATCH", "PUT"} else {}

@@ -222,7 +222,13 @@ def test_the_bearer_scheme_is_the_oauth2_password_flow_at_the_token_endpoint(
     spec: dict[str, Any],
 ) -> None:
     schemes = spec["components"]["securitySchemes"]
-    assert list(schemes) == ["bearer"]
+    assert list(schemes) == ["bearer", "apiKey"]
+    assert schemes["apiKey"] | {"description": ""} == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "",
+    }
     bearer = schemes["bearer"]
     assert bearer["type"] == "oauth2"
     assert bearer["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
@@ -239,7 +245,7 @@ def test_signed_in_operations_declare_bearer_security_and_auth_endpoints_do_not(
         if (method, path) in PUBLIC_OPERATIONS:
             assert not security, f"{method} {path} should be public"
         else:
-            assert security == [{"bearer": []}], f"{method} {path} declares {security}"
+            assert security == [{"bearer": []}, {"apiKey": []}], f"{method} {path}: {security}"
 
 
 def _concrete(path: str) -> str:

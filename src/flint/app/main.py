@@ -36,6 +36,8 @@ from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.router import router as portfolio_router
 from flint.reports.router import router as reports_router
 from flint.trades.router import router as trades_router
+from flint.users.api import declare_scopes, get_current_user_id
+from flint.users.keys_router import router as api_keys_router
 from flint.users.router import router as users_router
 from flint.watchlist.router import router as watchlist_router
 
@@ -43,6 +45,7 @@ API_ROUTERS: list[APIRouter] = [
     auth_router,
     two_factor_router,
     users_router,
+    api_keys_router,
     watchlist_router,
     market_router,
     accounts_router,
@@ -69,6 +72,9 @@ Flint is a self-hostable backend for personal finance and investing.
 * Sign in with **Authorize** (email as username) or `POST /api/v1/auth/login`, then send
   `Authorization: Bearer <token>`. An account with two-factor sign-in on signs in with
   `POST /api/v1/auth/login`, then `POST /api/v1/auth/2fa/verify` with a code.
+* Scripts use an API key (`POST /api/v1/api-keys`) as `X-API-Key` or `Authorization: Bearer
+  flint_…`. Each operation names the scope a key needs in `x-flint-scope`: `read`, `write`,
+  `trade`, or `session` (no key: sign in).
 """
 
 
@@ -106,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_sessionmaker = runtime.readers
 
     install_error_handlers(app)
+    declare_scopes(API_ROUTERS, get_current_user_id)
     app.include_router(ops_router)
     app.include_router(auth_pages)
     app.include_router(billing_pages)

@@ -24,7 +24,7 @@ from flint.portfolio.assets.models import CustomAsset, CustomAssetPrice
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.reports.models import Report
 from flint.trades.models import Trade, TradeEvent
-from flint.users.models import User
+from flint.users.models import ApiKey, User
 from flint.watchlist.models import WatchlistItem
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "AccountLink",
     "AccountTransaction",
     "Alert",
+    "ApiKey",
     "Base",
     "BillingAccount",
     "BillingEvent",

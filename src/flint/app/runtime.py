@@ -11,6 +11,7 @@ hooks, and only this module fills them in:
 * profiles: a user's profile lists their linked accounts (`flint.users.Profiles`);
 * plans: billing counts what a plan limits through the features that own it (`flint.billing.
   Plans.counters`: account links, watchlist items, portfolios, price alerts, PDF reports).
+* API keys: a key's user must be active by the principals' cached state (`flint.users.ApiKeys`).
 * sign-ins: the principals refuse the access tokens of sign-ins the auth feature ended
   (`flint.users.Principals`), and the quote stream closes their connections (`QuoteHub`).
 
@@ -55,7 +56,14 @@ from flint.reports.service import RenderContext, count_pdf_reports
 from flint.reports.storage import ReportStore, build_store
 from flint.runtime import Role, Runtime
 from flint.trades.context import TradingContext
-from flint.users.api import Auth0Users, Auth0Verifier, Principals, Profiles, TokenIssuer
+from flint.users.api import (
+    ApiKeys,
+    Auth0Users,
+    Auth0Verifier,
+    Principals,
+    Profiles,
+    TokenIssuer,
+)
 from flint.watchlist.service import count_items as count_watchlist
 from flint.watchlist.service import watched_symbols as watchlisted_symbols
 
@@ -131,6 +139,7 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
             auth0=_auth0(runtime, cache),
         )
     )
+    runtime.add(ApiKeys(cache, runtime.engine, settings.principal_cache_seconds, principals))
     runtime.add(
         AuthConfig(
             tokens=tokens,

@@ -28,7 +28,7 @@ from flint.auth.schemas import (
 )
 from flint.db import after_commit
 from flint.errors import problem_responses
-from flint.users.api import CurrentUser, PrincipalsDep, ProfilesDep, UserProfile
+from flint.users.api import SESSION, CurrentUser, PrincipalsDep, ProfilesDep, UserProfile
 from flint.web import SessionDep
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(no_store)])
@@ -142,7 +142,8 @@ async def refresh(body: RefreshRequest, session: SessionDep, config: AuthDep) ->
     summary="Sign out: end the refresh token's sign-in",
     description="The refresh tokens and the access tokens of that sign-in stop working at once "
     "(and the quote streams opened with them close with 4401); the user's other sign-ins go on.",
-    responses=problem_responses(400, 401, 422),
+    responses=problem_responses(400, 401, 403, 422),
+    openapi_extra=SESSION,
 )
 async def logout(
     body: RefreshRequest, session: SessionDep, config: AuthDep, user: CurrentUser

@@ -1,6 +1,6 @@
 """Two-factor sign-in (TOTP): the status, setting it up, turning it on and off, and the second
 step of signing in. Every answer says `Cache-Control: no-store`: they carry secrets, recovery
-codes or tokens."""
+codes or tokens. No API key may touch it (`SESSION`): it guards the account."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from flint.auth.schemas import (
     VerifyTwoFactor,
 )
 from flint.errors import problem_responses
-from flint.users.api import CurrentUser
+from flint.users.api import SESSION, CurrentUser
 from flint.web import SessionDep
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -31,7 +31,12 @@ def _status(state: twofactor.Status) -> TwoFactorStatus:
     return TwoFactorStatus(enabled=state.enabled, recovery_codes_left=state.recovery_codes_left)
 
 
-@router.get("", summary="Your two-factor sign-in status", responses=problem_responses(401))
+@router.get(
+    "",
+    summary="Your two-factor sign-in status",
+    responses=problem_responses(401, 403),
+    openapi_extra=SESSION,
+)
 async def two_factor_status(user: CurrentUser, session: SessionDep) -> TwoFactorStatus:
     return _status(await twofactor.status(session, user.id))
 
@@ -42,7 +47,8 @@ async def two_factor_status(user: CurrentUser, session: SessionDep) -> TwoFactor
     description="Add the secret to an authenticator app (or scan `GET /auth/2fa/qr.svg`), then "
     "send one of its codes to `/auth/2fa/enable`. Until then two-factor sign-in stays off; "
     "setting up again replaces the secret. 409 when it is already on.",
-    responses=problem_responses(401, 409),
+    responses=problem_responses(401, 403, 409),
+    openapi_extra=SESSION,
 )
 async def two_factor_setup(
     user: CurrentUser, session: SessionDep, two_factor: TwoFactorDep
@@ -59,8 +65,9 @@ async def two_factor_setup(
     response_class=Response,
     responses={
         200: {"content": {"image/svg+xml": {}}, "description": "The QR code (SVG)"},
-        **problem_responses(401, 404),
+        **problem_responses(401, 403, 404),
     },
+    openapi_extra=SESSION,
 )
 async def two_factor_qr(
     user: CurrentUser, session: SessionDep, two_factor: TwoFactorDep
@@ -74,7 +81,8 @@ async def two_factor_qr(
     summary="Turn two-factor sign-in on with a code from the authenticator",
     description="Answers ten recovery codes, each usable once in place of a code; they are "
     "shown only now. Every later sign-in takes a code after the password.",
-    responses=problem_responses(400, 401, 409, 422),
+    responses=problem_responses(400, 401, 403, 409, 422),
+    openapi_extra=SESSION,
 )
 async def two_factor_enable(
     body: EnableTwoFactor, user: CurrentUser, session: SessionDep, two_factor: TwoFactorDep
@@ -90,6 +98,7 @@ async def two_factor_enable(
     "403, and five within 15 minutes answer 429 with `Retry-After`. The secret and the "
     "recovery codes are deleted.",
     responses=problem_responses(400, 401, 403, 409, 422, 429),
+    openapi_extra=SESSION,
 )
 async def two_factor_disable(
     body: DisableTwoFactor, user: CurrentUser, session: SessionDep, two_factor: TwoFactorDep

@@ -16,7 +16,7 @@ from flint.billing.schemas import (
     WebhookReceived,
 )
 from flint.errors import problem_responses
-from flint.users.api import CurrentUser, CurrentUserId
+from flint.users.api import SESSION, CurrentUser, CurrentUserId
 from flint.web import ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/billing", tags=["billing"])
@@ -36,8 +36,10 @@ NOT_CONFIGURED = " On a server without Stripe (`FLINT_STRIPE_SECRET_KEY` unset):
     description="Answers the Checkout Session's id and the URL to send the user to. Your Stripe "
     "customer is made on the first checkout and reused after. Once paid, Stripe's webhook "
     "moves you to premium within seconds. 409 while you have a subscription in good standing "
-    "(change or cancel it in the portal)." + NOT_CONFIGURED,
-    responses=problem_responses(401, 409, 503),
+    "(change or cancel it in the portal). Not with an API key: paying is for a signed-in "
+    "person." + NOT_CONFIGURED,
+    responses=problem_responses(401, 403, 409, 503),
+    openapi_extra=SESSION,
 )
 async def start_checkout(
     user: CurrentUser, session: SessionDep, billing: BillingDep
@@ -51,8 +53,9 @@ async def start_checkout(
     summary="Open Stripe's customer portal",
     description="Answers the URL of a portal session where you update your payment method, "
     "see invoices and cancel. 409 if you never started a checkout (you have no Stripe "
-    "customer yet)." + NOT_CONFIGURED,
-    responses=problem_responses(401, 409, 503),
+    "customer yet). Not with an API key: the portal changes payment and cancels." + NOT_CONFIGURED,
+    responses=problem_responses(401, 403, 409, 503),
+    openapi_extra=SESSION,
 )
 async def open_portal(
     user_id: CurrentUserId, session: SessionDep, billing: BillingDep

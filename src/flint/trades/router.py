@@ -11,7 +11,7 @@ from flint.errors import problem_responses
 from flint.trades import service
 from flint.trades.deps import OwnedTrade, TradingDep
 from flint.trades.schemas import ExecuteTrade, TradeEventOut, TradeEvents, TradeOut, Trades
-from flint.users.api import CurrentUserId
+from flint.users.api import TRADING, CurrentUserId
 from flint.web import SessionDep
 
 router = APIRouter(prefix="/trades", tags=["trades"])
@@ -30,8 +30,9 @@ router = APIRouter(prefix="/trades", tags=["trades"])
     "answer is replayed for 24 hours.",
     responses={
         202: {"model": TradeOut, "description": "Accepted, not final yet"},
-        **problem_responses(400, 401, 404, 409, 422, 503),
+        **problem_responses(400, 401, 403, 404, 409, 422, 503),
     },
+    openapi_extra=TRADING,
 )
 async def execute(
     body: ExecuteTrade,
@@ -78,7 +79,8 @@ async def trade_events(trade: OwnedTrade, session: SessionDep) -> TradeEvents:
     "/{tradeId}",
     summary="Cancel an open trade",
     description="Returns the trade as it stands after: canceled, or filled if it filled first.",
-    responses=problem_responses(401, 404, 422, 503),
+    responses=problem_responses(401, 403, 404, 422, 503),
+    openapi_extra=TRADING,
 )
 async def cancel_trade(trade: OwnedTrade, session: SessionDep, trading: TradingDep) -> TradeOut:
     return TradeOut.of(await service.cancel(session, trading, trade))

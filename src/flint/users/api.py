@@ -3,16 +3,27 @@ are private to the feature, and `make lint` holds them to that)."""
 
 from flint.users.auth0 import Auth0Verifier
 from flint.users.auth0_users import Auth0Users
-from flint.users.deps import CurrentUser, CurrentUserId, PrincipalsDep, ProfilesDep
+from flint.users.deps import (
+    CurrentUser,
+    CurrentUserId,
+    PrincipalsDep,
+    ProfilesDep,
+    get_current_user_id,
+)
+from flint.users.keys import ApiKeys
 from flint.users.models import User
 from flint.users.principals import EndedSessions, Principals
 from flint.users.schemas import LinkedAccountSummary, UserProfile
+from flint.users.scopes import SESSION, TRADING, Scope, declare_scopes
 from flint.users.service import AccountSummaries, Profiles
 from flint.users.tokens import AccessClaims, TokenIssuer
 
 __all__ = [
+    "SESSION",
+    "TRADING",
     "AccessClaims",
     "AccountSummaries",
+    "ApiKeys",
     "Auth0Users",
     "Auth0Verifier",
     "CurrentUser",
@@ -23,7 +34,10 @@ __all__ = [
     "PrincipalsDep",
     "Profiles",
     "ProfilesDep",
+    "Scope",
     "TokenIssuer",
     "User",
     "UserProfile",
+    "declare_scopes",
+    "get_current_user_id",
 ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends
-from fastapi.security import OAuth2PasswordBearer
+from fastapi import BackgroundTasks, Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from flint.errors import Unauthorized
+from flint.users.keys import ApiKeys, looks_like_key
 from flint.users.models import User
 from flint.users.principals import INVALID, Principals
 from flint.users.service import Profiles
@@ -21,16 +22,36 @@ oauth2_scheme = OAuth2PasswordBearer(
     description="An access token from `POST /api/v1/auth/login` or the Authorize button.",
 )
 
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key (`flint_…`) from `POST /api/v1/api-keys`; also accepted as "
+    "`Authorization: Bearer flint_…`. Each operation names the scope it needs (`x-flint-scope`).",
+)
+
 SIGN_IN_HINT = "Sign in and send the access token as `Authorization: Bearer <token>`."
 
 PrincipalsDep = Annotated[Principals, Depends(part(Principals))]
+ApiKeysDep = Annotated[ApiKeys, Depends(part(ApiKeys))]
 
 
 async def get_current_user_id(
-    principals: PrincipalsDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    principals: PrincipalsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request,
+    keys: ApiKeysDep,
+    api_key: Annotated[str | None, Depends(api_key_header)],
+    later: BackgroundTasks,
 ) -> uuid.UUID:
     """The caller, for routes that need only who it is: no database transaction when the
-    caller's sign-in state is cached (see `flint.users.principals`)."""
+    caller's sign-in state is cached (see `flint.users.principals`). An API key must also hold
+    the scope the route declares (see `flint.users.keys`)."""
+    if api_key is not None or looks_like_key(token):
+        key = api_key if api_key is not None else token
+        return await keys.authorize(
+            key or "", request.scope.get("route"), request.method, later.add_task
+        )
     if not token:
         raise Unauthorized(SIGN_IN_HINT)
     return await principals.authenticate(token)

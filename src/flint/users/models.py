@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, func
+from sqlalchemy import ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flint.db import Base, Timestamped, UUIDPk
+from flint.kit.time import utcnow
 
 NO_PASSWORD = "!"  # noqa: S105 (a marker, not a password)
 """The ``hashed_password`` of a user without one: never an argon2 hash, so nothing verifies."""
@@ -41,3 +43,23 @@ class User(UUIDPk, Timestamped, Base):
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
 # One Flint user per Auth0 user: two first requests of a new one racing each other create one.
 Index("uq_users_auth0_sub", User.auth0_sub, unique=True)
+
+
+class ApiKey(UUIDPk, Base):
+    """A long-lived credential for scripts: only the SHA-256 of the key is kept (the key is 256
+    random bits, so a slow hash would add nothing), with its first characters to tell keys
+    apart. Revoking deletes the row; deleting the user deletes its keys."""
+
+    __tablename__ = "api_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(40))
+    """Space-separated, as OAuth writes scopes: `read trade`."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

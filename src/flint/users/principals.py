@@ -80,17 +80,26 @@ class Principals:
     async def signed_in(self, claims: AccessClaims) -> bool:
         """Whether the sign-in that ``claims`` came from is still alive (whatever the token's
         expiry): what a long-lived connection checks again and again."""
-        key = principal_key(claims.user_id)
-        state: Any = await self.cache.get(key) if self.ttl else None
-        if state is None:
-            state = await self._load(claims.user_id)
-            if self.ttl:
-                await self.cache.set(key, state, expire=self.ttl)
+        state = await self._state(claims.user_id)
         if not state:
             return False
         if claims.token_version is not None and state.get("version") != claims.token_version:
             return False
         return claims.session is None or claims.session not in state.get("ended", ())
+
+    async def active(self, user_id: uuid.UUID) -> bool:
+        """Whether the user exists and is active: all an API key's user must be (a key has no
+        token version nor sign-in to end)."""
+        return bool(await self._state(user_id))
+
+    async def _state(self, user_id: uuid.UUID) -> dict[str, Any]:
+        key = principal_key(user_id)
+        state: Any = await self.cache.get(key) if self.ttl else None
+        if state is None:
+            state = await self._load(user_id)
+            if self.ttl:
+                await self.cache.set(key, state, expire=self.ttl)
+        return dict(state)
 
     async def forget(self, user_id: uuid.UUID) -> None:
         """Call after committing a change to the user's ``is_active`` or ``token_version``, or
