@@ -32,6 +32,7 @@ TASK_MODULES = [
     "flint.trades.tasks",
     "flint.reports.tasks",
     "flint.billing.tasks",
+    "flint.app.analytics_tasks",
 ]
 
 
