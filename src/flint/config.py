@@ -204,26 +204,18 @@ class Settings(BaseSettings):
     {"portfolios": 20}}`; a number caps, null lifts the cap; limits not named keep their
     defaults (`flint.billing.plans.DEFAULT_LIMITS`)."""
 
-    # --- error tracking and analytics (both off unless configured) ------------------------------
+    # --- error tracking and analytics: off unless set (docs/operations.md) ---------------------
     sentry_dsn: str | None = None
-    """Report unhandled errors of the API and the worker to Sentry (scrubbed of secrets)."""
-    sentry_environment: str | None = None
-    """The environment events are filed under; default `env`."""
-    sentry_release: str | None = None
-    """The release events are filed under; default `flint@<version>`."""
+    sentry_environment: str | None = None  # default: `env`
+    sentry_release: str | None = None  # default: `flint@<version>`
     sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)
-    """Share of requests and tasks traced for Sentry's performance views (0: none)."""
     mixpanel_token: SecretStr | None = None
-    """Send product events (sign-ups, sign-ins, links, trades, reports, plan changes) to
-    Mixpanel from the worker, with the user id as the only identity."""
     mixpanel_api_host: str = "api.mixpanel.com"
-    """`api-eu.mixpanel.com` for a project with EU data residency."""
     mixpanel_events_url: str | None = None
-    """The full ingestion URL, overriding `mixpanel_api_host` (a local endpoint in tests)."""
+    """Overrides `mixpanel_api_host` (a proxy, a test endpoint)."""
     mixpanel_send_attempts: int = Field(4, ge=1, le=20)
-    """Tries per event before it is dropped (with a log line)."""
     mixpanel_retry_seconds: float = Field(5.0, ge=0)
-    """The first retry's delay; each next one waits twice as long."""
+    """The first retry's delay; each next one doubles."""
 
     @field_validator(
         "database_url",
@@ -241,10 +233,6 @@ class Settings(BaseSettings):
         "stripe_success_url",
         "stripe_cancel_url",
         "stripe_portal_return_url",
-        "sentry_dsn",
-        "sentry_environment",
-        "sentry_release",
-        "mixpanel_events_url",
     )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:

@@ -135,3 +135,25 @@ def test_properties_outside_the_allow_list_or_shape_never_leave() -> None:
     )
 
     assert kept == {"plan": "premium", "side": "buy"}
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_filled_trade_is_counted_without_its_symbol_or_amounts(
+    client: httpx.AsyncClient, alice: Account, stub: RunningStub
+) -> None:
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    bought = await client.post(
+        "/api/v1/trades/execute",
+        json={"accountId": account_id, "asset": "AAPL", "action": "buy", "quantity": "2"},
+        headers=alice.headers,
+    )
+    assert bought.json()["status"] == "filled", bought.text
+
+    events = await received(stub, 4)
+
+    [trade] = [e["properties"] for e in events if e["event"] == "trade_executed"]
+    assert trade["distinct_id"] == alice.user_id
+    assert (trade["side"], trade["order_type"], trade["status"]) == ("buy", "market", "filled")
+    sent = json.dumps(trade)
+    assert "AAPL" not in sent
+    assert str(bought.json()["averagePrice"]) not in sent
