@@ -233,6 +233,19 @@ class Settings(Auth0Settings):
     {"portfolios": 20}}`; a number caps, null lifts the cap; limits not named keep their
     defaults (`flint.billing.plans.DEFAULT_LIMITS`)."""
 
+    # --- error tracking and analytics: off unless set (docs/operations.md) ---------------------
+    sentry_dsn: str | None = None
+    sentry_environment: str | None = None  # default: `env`
+    sentry_release: str | None = None  # default: `flint@<version>`
+    sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)
+    mixpanel_token: SecretStr | None = None
+    mixpanel_api_host: str = "api.mixpanel.com"
+    mixpanel_events_url: str | None = None
+    """Overrides `mixpanel_api_host` (a proxy, a test endpoint)."""
+    mixpanel_send_attempts: int = Field(4, ge=1, le=20)
+    mixpanel_retry_seconds: float = Field(5.0, ge=0)
+    """The first retry's delay; each next one doubles."""
+
     @field_validator(
         "database_url",
         "redis_url",
@@ -254,7 +267,7 @@ class Settings(Auth0Settings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("stripe_secret_key", "stripe_webhook_secret", mode="before")
+    @field_validator("stripe_secret_key", "stripe_webhook_secret", "mixpanel_token", mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value

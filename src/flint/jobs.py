@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+from asgi_correlation_id import correlation_id
 from celery import Celery
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,9 +75,16 @@ celery_app = create_celery(get_settings())
 # --- sending ---------------------------------------------------------------------------------
 
 
+REQUEST_ID_HEADER = "flint_request_id"
+"""The message header carrying the id of the request (or task) that sent it."""
+
+
 def send(name: str, *args: str) -> None:
-    """Publish the task ``name`` now (blocking I/O in kombu: from a task, or a thread)."""
-    celery_app.send_task(name, args=list(args))
+    """Publish the task ``name`` now (blocking I/O in kombu: from a task, or a thread), with
+    the current request id, which the task then logs and reports its errors under."""
+    request_id = correlation_id.get()
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+    celery_app.send_task(name, args=list(args), headers=headers)
 
 
 async def send_async(name: str, *args: str) -> None:

@@ -25,6 +25,7 @@ from flint.accounts.models import (
     LinkedAccount,
     ProviderIdentity,
 )
+from flint.analytics import track
 from flint.billing.api import Limit, Plans
 from flint.brokerage.api import (
     AccountGone,
@@ -145,6 +146,7 @@ async def link(
     await _drop_empty_links(session, user_id, name, keep=record.id)
     await plans.enforce(session, user_id, Limit.CONNECTIONS, added=1)
     await sync_link(session, ctx, record.id)
+    await track(session, user_id, "account_linked", {"provider": name, "accounts": len(accounts)})
     return accounts
 
 

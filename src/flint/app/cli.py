@@ -99,7 +99,19 @@ def serve(
 
     settings = get_settings()
     if migrate_first:  # in this process: the API imports what migrating needs anyway
-        migrate("head")
+        import structlog
+        from alembic import command
+
+        from flint.kit.logging import configure_logging
+
+        configure_logging(settings.log_level, settings.log_format)
+        settings.ensure_data_dir()
+        command.upgrade(_alembic_config(), "head")  # type: ignore[arg-type]
+        structlog.get_logger("flint.migrate").info(
+            "database migrated",
+            revision="head",
+            database=_redacted(settings.resolved_database_url),
+        )
     uvicorn.run(
         "flint.app.main:create_app",
         factory=True,
@@ -142,6 +154,7 @@ def worker(
     if wait_migrated:
         _wait_until_migrated(settings.resolved_database_url)
     argv = [
+        "--quiet",  # no banner: every line the worker prints is a JSON log record
         "worker",
         f"--pool={pool}",
         f"--loglevel={loglevel}",
@@ -167,7 +180,9 @@ def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
 
     settings = get_settings()
     schedule = settings.ensure_data_dir() / "beat-schedule"
-    configure(settings).start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+    configure(settings).start(
+        ["--quiet", "beat", f"--loglevel={loglevel}", f"--schedule={schedule}"]
+    )
 
 
 @app.command()

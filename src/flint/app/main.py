@@ -19,6 +19,7 @@ from flint.app.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPo
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.runtime import build_runtime
+from flint.app.sentry import init_sentry
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
 from flint.auth.twofactor_router import router as two_factor_router
@@ -86,6 +87,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    init_sentry(settings, "api")
     redact_query_tokens()
     runtime = build_runtime(settings, "api")
 

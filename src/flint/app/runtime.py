@@ -31,6 +31,7 @@ from flint.accounts.service import count_connections
 from flint.alerts.evaluation import listener as alert_listener
 from flint.alerts.service import count_alerts
 from flint.alerts.service import watched_symbols as alerted_symbols
+from flint.analytics import ENABLED as ANALYTICS_ENABLED
 from flint.app import performance
 from flint.auth.service import AuthConfig, ResetMail, ended_sessions
 from flint.auth.throttle import LoginThrottle, ResetThrottle
@@ -87,6 +88,8 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
     prepare_broker(settings)
     engine = create_engine(settings.resolved_database_url, echo=settings.database_echo)
     runtime = Runtime(settings, role, engine, create_sessionmaker(engine))
+    if settings.mixpanel_token is not None:  # `flint.analytics.track` sends only then
+        runtime.sessions.configure(info={ANALYTICS_ENABLED: True})
     cache = runtime.add(create_cache(settings.redis_url), kind=Cache)
     runtime.add_closer(cache.close)
     market = build_market(settings, cache)

@@ -7,13 +7,21 @@ Only workers import task modules; every other process sends tasks by name (`flin
 from __future__ import annotations
 
 import importlib
+import logging
+import warnings
+from contextvars import Token
 from typing import Any
 
-from celery import Celery
+from asgi_correlation_id import correlation_id
+from celery import Celery, Task
+from celery.exceptions import SecurityWarning
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 from flint import jobs
 from flint.app.runtime import build_runtime
+from flint.app.sentry import init_sentry
 from flint.config import Settings, get_settings
+from flint.kit.logging import configure_logging
 from flint.runtime import Runtime
 
 TASK_MODULES = [
@@ -24,6 +32,7 @@ TASK_MODULES = [
     "flint.trades.tasks",
     "flint.reports.tasks",
     "flint.billing.tasks",
+    "flint.app.analytics_tasks",
 ]
 
 
@@ -75,4 +84,36 @@ def configure(settings: Settings | None = None) -> Celery:
         importlib.import_module(module)
     jobs.prepare_broker(settings or get_settings())
     jobs.process.use(_build, settings)
+    init_sentry(settings or get_settings(), "worker")
+    # Celery warns at every start of a worker running as root, for the sake of pickled
+    # messages, which would let whoever can publish run code; Flint's accept only JSON.
+    warnings.filterwarnings("ignore", category=SecurityWarning)
+    setup_logging.connect(_setup_logging, weak=False, dispatch_uid="flint.logging")
+    task_prerun.connect(_bind_request_id, weak=False, dispatch_uid="flint.request_id")
+    task_postrun.connect(_unbind_request_id, weak=False, dispatch_uid="flint.request_id")
     return celery_app
+
+
+def _setup_logging(loglevel: int | str | None = None, **_: Any) -> None:
+    """The worker logs as the API does (one JSON line per record, `flint.kit.logging`), rather
+    than in Celery's own format; a receiver of this signal keeps Celery's logging set-up off."""
+    settings = jobs.process.settings()
+    level = loglevel if isinstance(loglevel, str) else None
+    if isinstance(loglevel, int):
+        level = logging.getLevelName(loglevel)
+    configure_logging(level or settings.log_level, settings.log_format)
+
+
+_bound: dict[str, Token[str | None]] = {}
+
+
+def _bind_request_id(task_id: str, task: Task, **_: Any) -> None:
+    """A task logs and reports errors under the id of the request that enqueued it
+    (`flint.jobs.send` puts it in the message's headers)."""
+    _bound[task_id] = correlation_id.set(getattr(task.request, jobs.REQUEST_ID_HEADER, None))
+
+
+def _unbind_request_id(task_id: str, **_: Any) -> None:
+    token = _bound.pop(task_id, None)
+    if token is not None:
+        correlation_id.reset(token)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flint import jobs
+from flint.analytics import track
 from flint.auth import twofactor
 from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
@@ -105,6 +106,7 @@ async def register(session: AsyncSession, email: str, password: str) -> User:
     except IntegrityError as exc:  # a concurrent registration won the race
         raise Conflict("An account with this email already exists.") from exc
     log.info("user_registered", user_id=str(user.id))
+    await track(session, user.id, "signup")
     return user
 
 
@@ -162,6 +164,7 @@ async def complete_login(
     await throttle.record_success(user.email, client_ip)
     user.last_login = utcnow()
     log.info("login_succeeded", user_id=str(user.id), second_factor=True)
+    await track(session, user.id, "login", {"method": "two_factor"})
     return await _issue(session, config, user)
 
 
@@ -189,6 +192,7 @@ async def login(
     user.last_login = utcnow()
     await throttle.record_success(key, client_ip)
     log.info("login_succeeded", user_id=str(user.id))
+    await track(session, user.id, "login", {"method": "password"})
     return await _issue(session, config, user)
 
 

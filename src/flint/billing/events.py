@@ -28,8 +28,9 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from flint.analytics import track
 from flint.billing.models import BillingAccount, BillingEvent
-from flint.billing.plans import ENDED
+from flint.billing.plans import ENDED, subscribed_plan
 from flint.billing.vendor import Snapshot, StripeRefused
 from flint.db import commit
 from flint.kit.time import utcnow
@@ -188,7 +189,7 @@ async def _settle(
             if verdict is Verdict.AMBIGUOUS:
                 return None
             if verdict is Verdict.APPLY:
-                apply(account, snapshot, ctx.premium_price_id)
+                await _apply_and_track(session, account, snapshot, ctx.premium_price_id)
             outcome = verdict.value
             if event["type"] == "invoice.payment_failed":
                 await _tell_payment_failed(session, account, event["data"]["object"])
@@ -196,6 +197,24 @@ async def _settle(
     row.outcome = outcome
     await session.flush()
     return outcome
+
+
+async def _apply_and_track(
+    session: AsyncSession,
+    account: BillingAccount,
+    snapshot: Snapshot,
+    premium_price_id: str | None,
+) -> None:
+    """`apply`, counting a change of plan or status as a `subscription_changed` event."""
+    before = (subscribed_plan(account, premium_price_id), account.status)
+    apply(account, snapshot, premium_price_id)
+    plan = subscribed_plan(account, premium_price_id)
+    if (plan, account.status) != before:
+        properties: dict[str, str | bool | int] = {
+            "plan": plan,
+            "status": account.status or "unknown",
+        }
+        await track(session, account.user_id, "subscription_changed", properties)
 
 
 async def _account(

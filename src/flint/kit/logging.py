@@ -1,13 +1,17 @@
-"""Structured logs: JSON lines (or console) via structlog, stdlib logging routed through it."""
+"""Structured logs: JSON lines (or console) via structlog, stdlib logging routed through it,
+one format for the API and the worker, secrets taken out of every line (`flint.kit.scrub`)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 from asgi_correlation_id import correlation_id
+
+from flint.kit.scrub import scrub
 
 
 def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -15,6 +19,11 @@ def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     if request_id is not None:
         event.setdefault("request_id", request_id)
     return event
+
+
+def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
+    scrubbed: dict[str, Any] = scrub(event)
+    return scrubbed
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
@@ -41,6 +50,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _scrub,
             renderer,
         ],
     )

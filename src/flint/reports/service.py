@@ -27,6 +27,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import jobs
+from flint.analytics import track
 from flint.billing.api import Limit, Plans
 from flint.config import Settings
 from flint.db import after_commit
@@ -320,6 +321,9 @@ async def complete(
     report.completed_at = now
     report.updated_at = now
     await _announce(session, report, ctx.settings)
+    await track(
+        session, report.user_id, "report_generated", {"kind": report.type, "format": report.format}
+    )
     await session.flush()
     log.info("report_completed", report_id=str(report.id), type=report.type, size=stored.size)
     return report.status

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.accounts import api as accounts
 from flint.accounts.api import LinkedAccount
+from flint.analytics import track
 from flint.brokerage.api import (
     AccountProvider,
     AccountProviderError,
@@ -122,6 +123,13 @@ async def _notify(session: AsyncSession, trade: Trade, before: str) -> None:
         return
     if trade.status in FILLS:
         accounts.request_sync(session, await account_of(session, trade))
+    if trade.status == OrderStatus.FILLED.value:
+        await track(
+            session,
+            trade.user_id,
+            "trade_executed",
+            {"side": trade.action, "order_type": trade.order_type, "status": "filled"},
+        )
     if trade.status not in NOTIFY:
         return
     verb = "bought" if trade.action == "buy" else "sold"
