@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     cors_origins: list[str] = []
+    metrics_token: SecretStr | None = None
+    """`GET /metrics` answers loopback callers; others must send `Authorization: Bearer <this>`.
+    Unset: only loopback may read the metrics."""
 
     # --- storage ------------------------------------------------------------------------------
     database_url: str | None = None
@@ -225,7 +228,7 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("stripe_secret_key", "stripe_webhook_secret", mode="before")
+    @field_validator("stripe_secret_key", "stripe_webhook_secret", "metrics_token", mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -12,6 +12,7 @@ from typing import Any
 from celery import Celery
 
 from flint import jobs
+from flint.app.metrics import count_tasks
 from flint.app.runtime import build_runtime
 from flint.config import Settings, get_settings
 from flint.runtime import Runtime
@@ -75,4 +76,5 @@ def configure(settings: Settings | None = None) -> Celery:
         importlib.import_module(module)
     jobs.prepare_broker(settings or get_settings())
     jobs.process.use(_build, settings)
+    count_tasks()
     return celery_app
