@@ -14,9 +14,12 @@ import pytest
 import redis
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from purgatory.domain.messages.events import ContextChanged
 
 from flint.app.metrics import count_tasks
+from flint.config import Settings
 from flint.jobs import celery_app
+from flint.kit.http import _watch_breaker
 from flint.market.stream.client import Client
 from flint.notifications.models import OutboxMessage
 from tests.conftest import Account, assert_problem
@@ -299,3 +302,24 @@ async def test_readyz_names_redis_as_down_when_it_stops_and_the_rest_as_up(
         "market:yahoo": "ok",
     }
     assert str(port) not in down.text
+
+
+async def test_readyz_says_when_an_opened_breaker_has_waited_out_its_recovery(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    recovery = settings.vendor_breaker_recovery_seconds
+    opened = ContextChanged(name="yahoo", state="opened", opened_at=time.time() - recovery - 5)
+    try:
+        _watch_breaker("yahoo", "state_changed", opened)
+        waited = (await client.get("/readyz")).json()["checks"]["market:yahoo"]
+        fresh = ContextChanged(name="yahoo", state="opened", opened_at=time.time())
+        _watch_breaker("yahoo", "state_changed", fresh)
+        failing = (await client.get("/readyz")).json()["checks"]["market:yahoo"]
+    finally:
+        closed = ContextChanged(name="yahoo", state="closed", opened_at=None)
+        _watch_breaker("yahoo", "state_changed", closed)
+
+    assert waited["status"] == "error"
+    assert waited["detail"].endswith("the next call tries the vendor again")
+    assert failing["detail"] == f"circuit opened: calls fail fast for up to {round(recovery)} s"
+    assert (await client.get("/readyz")).json()["checks"]["market:yahoo"]["status"] == "ok"

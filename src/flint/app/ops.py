@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
@@ -128,15 +129,17 @@ def configured_market_providers(settings: Settings) -> list[str]:
 
 
 def _breaker_check(name: str, settings: Settings) -> Check:
-    state = breaker_state(name.removeprefix("market:"))
+    state, opened_at = breaker_state(name.removeprefix("market:"))
     if state == "closed":
         return Check(status="ok", detail="circuit closed", required=False)
-    recovery = round(settings.vendor_breaker_recovery_seconds)
-    return Check(
-        status="error",
-        detail=f"circuit {state}: calls fail fast for up to {recovery} s",
-        required=False,
-    )
+    recovery = settings.vendor_breaker_recovery_seconds
+    waited = time.time() - opened_at if opened_at is not None else 0.0
+    if state == "opened" and waited >= recovery:
+        # The breaker changes state only when called: nobody has asked the vendor since.
+        detail = f"circuit opened {round(waited)} s ago; the next call tries the vendor again"
+    else:
+        detail = f"circuit {state}: calls fail fast for up to {round(recovery)} s"
+    return Check(status="error", detail=detail, required=False)
 
 
 @router.get(

@@ -58,10 +58,11 @@ _breakers_seen: dict[str, tuple[str, float | None]] = {}
 """Each vendor's breaker state in this process as last reported: (state, opened_at)."""
 
 
-def breaker_state(provider: str) -> str:
+def breaker_state(provider: str) -> tuple[str, float | None]:
     """``closed``, ``opened`` or ``half-opened`` as this process last saw the vendor's breaker
-    (``closed`` before its first call); what `/readyz` reports without calling the vendor."""
-    return _breakers_seen.get(provider, ("closed", None))[0]
+    (``closed`` before its first call), and when it opened (epoch seconds); what `/readyz`
+    reports without calling the vendor."""
+    return _breakers_seen.get(provider, ("closed", None))
 
 
 def _watch_breaker(name: str, kind: str, event: Event) -> None:
