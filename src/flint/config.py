@@ -51,7 +51,31 @@ class Auth0Settings(BaseSettings):
         return self
 
 
-class Settings(Auth0Settings):
+class ObservabilitySettings(BaseSettings):
+    """Error tracking, product analytics and metrics (docs/operations.md): off unless set."""
+
+    metrics_token: SecretStr | None = None
+    """`GET /metrics` answers loopback callers; others must send `Authorization: Bearer <this>`.
+    Unset: only loopback may read the metrics."""
+    sentry_dsn: str | None = None
+    sentry_environment: str | None = None  # default: `env`
+    sentry_release: str | None = None  # default: `flint@<version>`
+    sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)
+    mixpanel_token: SecretStr | None = None
+    mixpanel_api_host: str = "api.mixpanel.com"
+    mixpanel_events_url: str | None = None
+    """Overrides `mixpanel_api_host` (a proxy, a test endpoint)."""
+    mixpanel_send_attempts: int = Field(4, ge=1, le=20)
+    mixpanel_retry_seconds: float = Field(5.0, ge=0)
+    """The first retry's delay; each next one doubles."""
+
+    @field_validator("mixpanel_token", "metrics_token", mode="before")
+    @classmethod
+    def _blank_token_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class Settings(ObservabilitySettings, Auth0Settings):
     """Embedded defaults run Flint with no servers and no keys; each field names its variable."""
 
     model_config = SettingsConfigDict(
@@ -233,19 +257,6 @@ class Settings(Auth0Settings):
     {"portfolios": 20}}`; a number caps, null lifts the cap; limits not named keep their
     defaults (`flint.billing.plans.DEFAULT_LIMITS`)."""
 
-    # --- error tracking and analytics: off unless set (docs/operations.md) ---------------------
-    sentry_dsn: str | None = None
-    sentry_environment: str | None = None  # default: `env`
-    sentry_release: str | None = None  # default: `flint@<version>`
-    sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)
-    mixpanel_token: SecretStr | None = None
-    mixpanel_api_host: str = "api.mixpanel.com"
-    mixpanel_events_url: str | None = None
-    """Overrides `mixpanel_api_host` (a proxy, a test endpoint)."""
-    mixpanel_send_attempts: int = Field(4, ge=1, le=20)
-    mixpanel_retry_seconds: float = Field(5.0, ge=0)
-    """The first retry's delay; each next one doubles."""
-
     @field_validator(
         "database_url",
         "redis_url",
@@ -267,7 +278,11 @@ class Settings(Auth0Settings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("stripe_secret_key", "stripe_webhook_secret", "mixpanel_token", mode="before")
+    @field_validator(
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value

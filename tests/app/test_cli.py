@@ -21,6 +21,7 @@ from stat import S_IMODE
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from flint.app.cli import app
@@ -172,6 +173,16 @@ def flint_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Pa
         process.wait(timeout=10)
 
 
+def scrape(base: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """``GET /metrics`` as {(sample name, labels): value}."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
 @pytest.mark.timeout(180)
 def test_run_serves_the_api_delivers_email_through_the_worker_and_stops_on_sigterm(
     flint_run: tuple[subprocess.Popen[bytes], str, Path, Path],
@@ -201,6 +212,13 @@ def test_run_serves_the_api_delivers_email_through_the_worker_and_stops_on_sigte
         return any(email in eml.read_text() for eml in (data / "outbox").glob("*.eml"))
 
     wait_until(email_written, 30, f"no .eml for {email} in the outbox", log)
+    # One scrape of the API sums what every process counted: the worker's task, the API's
+    # requests (the directory was emptied at start, so these are this run's counts alone).
+    scraped = scrape(base)
+    sent = {"task": "flint.auth.send_password_reset", "state": "SUCCESS"}
+    assert scraped.get(("flint_tasks_total", frozenset(sent.items())), 0) >= 1, scraped
+    register = {"route": "/api/v1/auth/register", "method": "POST", "status": "201"}
+    assert scraped[("flint_http_requests_total", frozenset(register.items()))] == 1
     # What the API and the worker processes wrote is for Flint's user alone.
     private = ["flint.db", "broker.db", "jwt.key", "credentials.key"]
     private += [str(eml.relative_to(data)) for eml in (data / "outbox").glob("*.eml")]

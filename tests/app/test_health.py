@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from flint.app.ops import Readiness
 from tests.conftest import Account, service_url
 from tests.notifications.test_outbox import free_port
 
@@ -21,8 +22,8 @@ async def test_readyz_reports_the_database_and_broker_reachable(client: httpx.As
     assert response.json() == {
         "status": "ok",
         "checks": {
-            "database": {"status": "ok", "detail": None},
-            "broker": {"status": "ok", "detail": None},
+            "database": {"status": "ok", "detail": None, "required": True},
+            "broker": {"status": "ok", "detail": None, "required": True},
         },
     }
 
@@ -47,7 +48,7 @@ def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 async def test_readyz_reports_redis_when_it_is_configured(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"]["redis"] == {"status": "ok", "detail": None}
+    assert response.json()["checks"]["redis"] == {"status": "ok", "detail": None, "required": True}
 
 
 @pytest.mark.redis("down")
@@ -61,3 +62,20 @@ async def test_readyz_answers_503_naming_the_dependency_that_is_down(
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["redis"]["status"] == "error"
     assert "127.0.0.1" not in response.text
+
+
+async def test_readyz_documents_its_answer_with_a_realistic_example(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    answers = spec["paths"]["/readyz"]["get"]["responses"]
+    refs = {
+        answers[code]["content"]["application/json"]["schema"]["$ref"] for code in ("200", "503")
+    }
+    assert refs == {"#/components/schemas/Readiness"}
+    [example] = spec["components"]["schemas"]["Readiness"]["examples"]
+
+    assert Readiness.model_validate(example).checks["database"].status == "ok"
+    live = (await client.get("/readyz")).json()
+    assert live.keys() == example.keys()
+    assert example["checks"]["database"].keys() <= live["checks"]["database"].keys()  # no nulls

@@ -33,7 +33,7 @@ def started(args: list[str], tmp_path: Path, name: str) -> Iterator[Path]:
         FLINT_LOG_LEVEL="INFO",
     )
     with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [FLINT, *args],
             cwd=tmp_path,
             env=env,

@@ -93,7 +93,7 @@ def test_a_reset_request_is_delivered_by_a_worker_through_rabbitmq(
     base, outbox, log, _ = topology
     email = f"rabbit-{uuid.uuid4().hex[:8]}@example.com"
     ready = httpx.get(f"{base}/readyz", timeout=5).json()
-    assert ready["checks"]["broker"] == {"status": "ok", "detail": None}
+    assert ready["checks"]["broker"] == {"status": "ok", "detail": None, "required": True}
     registered = http.post(
         f"{base}/api/auth/register", json={"email": email, "password": DEFAULT_PASSWORD}
     )

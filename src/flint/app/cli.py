@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ app = typer.Typer(help="Flint: a self-hostable backend for personal finance and 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WORKER_NICENESS = 10
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _alembic_config() -> object:
@@ -68,6 +70,25 @@ def _wait_until_migrated(url: str, timeout: float = 300) -> None:
         time.sleep(0.25)
 
 
+def _share_metrics(data_dir: Path) -> Path:
+    """Before this process (or a child) imports prometheus-client: the directory every Flint
+    process of this start writes its metrics to, so `GET /metrics` sums them. One given in
+    PROMETHEUS_MULTIPROC_DIR (by `flint run`, or an operator) is used as it is; otherwise
+    `data_dir/metrics` is emptied (counts of an earlier run are not summed into this one) and
+    exported to this process and its children."""
+    from flint.kit.files import private_dir
+
+    given = os.environ.get(METRICS_DIR_ENV)
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        return Path(given)
+    path = (data_dir / "metrics").resolve()
+    shutil.rmtree(path, ignore_errors=True)
+    private_dir(path)
+    os.environ[METRICS_DIR_ENV] = str(path)
+    return path
+
+
 def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -98,6 +119,7 @@ def serve(
     from flint.config import get_settings
 
     settings = get_settings()
+    _share_metrics(settings.ensure_data_dir())
     if migrate_first:  # in this process: the API imports what migrating needs anyway
         import structlog
         from alembic import command
@@ -146,10 +168,12 @@ def worker(
     ] = False,
 ) -> None:
     """Start a Celery worker (FLINT_BROKER_URL; unset: the server-less SQLite transport)."""
-    from flint.app.worker import configure
     from flint.config import get_settings
 
     settings = get_settings()
+    _share_metrics(settings.ensure_data_dir())
+    from flint.app.worker import configure  # after the line above: it counts tasks
+
     celery_app = configure(settings)
     if wait_migrated:
         _wait_until_migrated(settings.resolved_database_url)
@@ -196,6 +220,7 @@ def run() -> None:
     from flint.config import get_settings
 
     settings = get_settings()
+    _share_metrics(settings.ensure_data_dir())  # one directory for the children's metrics
     stopping = False
 
     def _stop(*_: object) -> None:

@@ -15,6 +15,8 @@ from fastapi_offline import FastAPIOffline
 from flint import __version__
 from flint.accounts.router import router as accounts_router
 from flint.alerts.router import router as alerts_router
+from flint.app.metrics import RequestMetrics
+from flint.app.metrics import router as metrics_router
 from flint.app.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
@@ -31,6 +33,7 @@ from flint.kit.logging import configure_logging
 from flint.market.router import router as market_router
 from flint.market.ws import redact_query_tokens
 from flint.market.ws import router as market_stream_router
+from flint.metrics import mark_process_dead
 from flint.notifications.router import router as notifications_router
 from flint.portfolio.assets.router import router as assets_router
 from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await runtime.aclose()
+            mark_process_dead()
 
     app = FastAPIOffline(
         title="Flint API",
@@ -116,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     declare_scopes(API_ROUTERS, get_current_user_id)
     app.include_router(ops_router)
+    app.include_router(metrics_router)
     app.include_router(auth_pages)
     app.include_router(billing_pages)
     for router in API_ROUTERS:
@@ -141,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(AccessLog)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name="X-Request-ID",

@@ -18,6 +18,7 @@ from celery.exceptions import SecurityWarning
 from celery.signals import setup_logging, task_postrun, task_prerun
 
 from flint import jobs
+from flint.app.metrics import count_tasks
 from flint.app.runtime import build_runtime
 from flint.app.sentry import init_sentry
 from flint.config import Settings, get_settings
@@ -91,6 +92,7 @@ def configure(settings: Settings | None = None) -> Celery:
     setup_logging.connect(_setup_logging, weak=False, dispatch_uid="flint.logging")
     task_prerun.connect(_bind_request_id, weak=False, dispatch_uid="flint.request_id")
     task_postrun.connect(_unbind_request_id, weak=False, dispatch_uid="flint.request_id")
+    count_tasks()
     return celery_app
 
 

@@ -32,6 +32,8 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.messages.base import Event
+from purgatory.domain.messages.events import ContextChanged
 from purgatory.domain.model import OpenedState
 from tenacity import (
     AsyncRetrying,
@@ -41,6 +43,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from flint import metrics
 from flint.kit.vendor_errors import ProviderError, ProviderThrottled, ProviderUnavailable
 
 log = structlog.get_logger(__name__)
@@ -50,6 +53,24 @@ log = structlog.get_logger(__name__)
 # them into the logs. Flint logs its vendor calls itself, without them.
 for _noisy in ("httpx", "httpcore"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+_breakers_seen: dict[str, tuple[str, float | None]] = {}
+"""Each vendor's breaker state in this process as last reported: (state, opened_at)."""
+
+
+def breaker_state(provider: str) -> tuple[str, float | None]:
+    """``closed``, ``opened`` or ``half-opened`` as this process last saw the vendor's breaker
+    (``closed`` before its first call), and when it opened (epoch seconds); what `/readyz`
+    reports without calling the vendor."""
+    return _breakers_seen.get(provider, ("closed", None))
+
+
+def _watch_breaker(name: str, kind: str, event: Event) -> None:
+    """A purgatory listener: keep the breaker's state for `/readyz` and the metrics."""
+    if kind == "state_changed" and isinstance(event, ContextChanged):
+        _breakers_seen[name] = (event.state, event.opened_at)
+        metrics.VENDOR_BREAKER_OPEN.labels(name).set(0 if event.state == "closed" else 1)
+
 
 _TRANSIENT_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
@@ -136,7 +157,12 @@ class VendorClient:
             raise ValueError("attempts must be at least 1")
         self._windows = self.policy.windows()
         self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        if breakers is None:  # a breaker of its own, closed: forget an earlier client's
+            _breakers_seen.pop(provider, None)
+            metrics.VENDOR_BREAKER_OPEN.labels(provider).set(0)
         self._breakers = breakers or AsyncCircuitBreakerFactory()
+        if _watch_breaker not in self._breakers.listeners:
+            self._breakers.add_listener(_watch_breaker)
         self._backoff = wait_exponential_jitter(
             multiplier=self.policy.backoff_initial,
             max=self.policy.backoff_max,
@@ -197,16 +223,29 @@ class VendorClient:
         call = _Call(method.upper(), path, dict(params or {}), content, dict(headers or {}), auth)
         if retry is None:
             retry = call.method in _IDEMPOTENT
+        started, outcome = time.perf_counter(), "error"
         try:
             async with breaker:
-                return await self._with_retries(call, self.policy.attempts if retry else 1)
+                response = await self._with_retries(call, self.policy.attempts if retry else 1)
+            outcome = "ok"
+            return response
         except OpenedState as opened:
+            outcome = "circuit_open"
             remaining = opened.opened_at + self.policy.breaker_recovery - time.time()
             raise ProviderUnavailable(
                 self.provider,
                 "temporarily unavailable after repeated failures",
                 retry_after=max(0.0, remaining),
             ) from opened
+        except ProviderThrottled:
+            outcome = "throttled"
+            raise
+        except ProviderUnavailable:
+            outcome = "unavailable"
+            raise
+        finally:
+            metrics.VENDOR_REQUESTS.labels(self.provider, outcome).inc()
+            metrics.VENDOR_DURATION.labels(self.provider).observe(time.perf_counter() - started)
 
     async def _with_retries(self, call: _Call, attempts: int) -> httpx.Response:
         retrying = AsyncRetrying(

@@ -21,6 +21,7 @@ import structlog
 from cashews import Cache
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flint import metrics
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
 from flint.kit.calendar import session_close, session_open, trading_days
 from flint.kit.time import utcnow
@@ -328,14 +329,19 @@ class MarketData:
         too_large: HistoryRangeTooLarge | None = None
         for provider in self.providers:
             try:
-                return await call(provider), provider.name
+                value = await call(provider)
             except SymbolNotFound:
+                metrics.MARKET_PROVIDER_CALLS.labels(provider.name, "not_found").inc()
                 unknown.append(provider.name)
             except HistoryRangeTooLarge as exc:
                 too_large = too_large or exc
             except ProviderError as exc:
+                metrics.MARKET_PROVIDER_CALLS.labels(provider.name, "error").inc()
                 log.warning("provider_failed", provider=provider.name, reason=exc.reason)
                 failures.append(f"{provider.name}: {exc.reason}")
+            else:
+                metrics.MARKET_PROVIDER_CALLS.labels(provider.name, "ok").inc()
+                return value, provider.name
         if too_large is not None and not failures:
             raise ValidationFailed(
                 str(too_large).capitalize() + ".",

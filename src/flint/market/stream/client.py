@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Hashable
 from datetime import datetime
 
+from flint import metrics
 from flint.market.stream.messages import Delivery
 
 CLOSE_TOO_SLOW = 1013
@@ -43,6 +44,7 @@ class Client:
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
+            metrics.WS_SLOW_DROPS.inc()
             self.drop(CLOSE_TOO_SLOW, "too slow: the send queue is full")
             return False
         return True

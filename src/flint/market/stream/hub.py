@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocket
 
+from flint import metrics
 from flint.db import commit
 from flint.errors import FlintError
 from flint.market.providers.types import Quote
@@ -234,6 +235,7 @@ class QuoteHub:
         await self.start()
         client = Client(self.queue_size, session)
         self._clients.add(client)
+        metrics.WS_CONNECTIONS.inc()
         client.push(ready_message(self.max_symbols, self.ping_seconds))
         tasks = [
             asyncio.create_task(self._send(websocket, client)),
@@ -243,6 +245,7 @@ class QuoteHub:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            metrics.WS_CONNECTIONS.dec()
             self._forget(client)
             for task in tasks:
                 task.cancel()
