@@ -11,21 +11,31 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
+from limits.aio.storage import Storage
 
 from flint import __version__
 from flint.accounts.router import router as accounts_router
 from flint.alerts.router import router as alerts_router
-from flint.app.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
+from flint.app.middleware import (
+    AccessLog,
+    BodySizeLimit,
+    DocsContentSecurityPolicy,
+    SecurityHeaders,
+    TrustedHosts,
+)
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
+from flint.app.ratelimit import ApiRateLimit, Subject
 from flint.app.runtime import build_runtime
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
+from flint.auth.service import AuthConfig
 from flint.auth.twofactor_router import router as two_factor_router
 from flint.billing.pages import router as billing_pages
 from flint.billing.router import WEBHOOK_MAX_BYTES, WEBHOOK_PATH
 from flint.billing.router import router as billing_router
 from flint.config import Settings, get_settings
+from flint.errors import Unauthorized
 from flint.kit.logging import configure_logging
 from flint.market.router import router as market_router
 from flint.market.ws import redact_query_tokens
@@ -35,6 +45,7 @@ from flint.portfolio.assets.router import router as assets_router
 from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.router import router as portfolio_router
 from flint.reports.router import router as reports_router
+from flint.runtime import Runtime
 from flint.trades.router import router as trades_router
 from flint.users.router import router as users_router
 from flint.watchlist.router import router as watchlist_router
@@ -56,6 +67,7 @@ API_ROUTERS: list[APIRouter] = [
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 
+RATE_LIMIT_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 DESCRIPTION = """
@@ -70,6 +82,20 @@ Flint is a self-hostable backend for personal finance and investing.
   `Authorization: Bearer <token>`. An account with two-factor sign-in on signs in with
   `POST /api/v1/auth/login`, then `POST /api/v1/auth/2fa/verify` with a code.
 """
+
+
+def _token_subject(runtime: Runtime) -> Subject:
+    """The user a bearer token names, verified by the same issuer (and its memory of verified
+    tokens) the routes authenticate with."""
+    tokens = runtime.get(AuthConfig).tokens
+
+    def subject(token: str) -> str | None:
+        try:
+            return str(tokens.verify(token).user_id)
+        except Unauthorized:
+            return None
+
+    return subject
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -123,14 +149,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         overrides=[(IMPORT_PATH, IMPORT_MAX_BYTES), (WEBHOOK_PATH, WEBHOOK_MAX_BYTES)],
     )
     app.add_middleware(DocsContentSecurityPolicy)
-    if settings.cors_origins:
+    if settings.rate_limits_enabled:
+        app.add_middleware(
+            ApiRateLimit,
+            storage=runtime.get(Storage),
+            user=settings.rate_limit_user,
+            ip=settings.rate_limit_ip,
+            signup=settings.rate_limit_signup,
+            subject=_token_subject(runtime),
+        )
+    if settings.cors_origins:  # outside the limits, so a browser can read a 429 too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
         )
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     app.add_middleware(
         CorrelationIdMiddleware,
