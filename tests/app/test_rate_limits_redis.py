@@ -97,7 +97,7 @@ def remaining(response: httpx.Response) -> int:
 
 def user_keys(private_redis: PrivateRedis, settings: Settings) -> dict[bytes, bytes | None]:
     client = private_redis.client()
-    keys = client.keys(f"{settings.rate_limit_namespace}:LIMITER/user/*")
+    keys = client.keys(f"{settings.rate_limit_namespace}:flint-api/user/*")
     return {key: client.get(key) for key in keys}
 
 

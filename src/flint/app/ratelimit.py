@@ -26,9 +26,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse
+from limits import parse
 from limits.aio.storage import Storage
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -45,14 +44,18 @@ Subject = Callable[[str], str | None]
 
 @dataclass(frozen=True)
 class Group:
-    """One budget: ``item`` per ``name``-prefixed key."""
+    """One budget: ``limit`` requests per ``period`` seconds for each key under ``prefix``."""
 
-    name: str
-    item: RateLimitItem
+    prefix: str
+    limit: int
+    period: int
+    limit_header: bytes
 
     @classmethod
     def parse(cls, name: str, limit: str) -> Group:
-        return cls(name, parse(limit))
+        item = parse(limit)
+        prefix = f"flint-api/{name}/{item.amount}/{item.get_expiry()}"
+        return cls(prefix, item.amount, item.get_expiry(), str(item.amount).encode())
 
 
 class ApiRateLimit:
@@ -84,17 +87,16 @@ class ApiRateLimit:
             await self.app(scope, receive, send)
             return
         group, key = self._budget(scope, path)
-        limit = group.item.amount
-        period = group.item.get_expiry()
+        limit, period = group.limit, group.period
         now = time.time()
         window = int(now // period)
-        count = await self.storage.incr(group.item.key_for(group.name, key, str(window)), period)
+        count = await self.storage.incr(f"{group.prefix}/{key}/{window}", period)
         reset = max(1, math.ceil((window + 1) * period - now))
-        headers = {
-            "RateLimit-Limit": str(limit),
-            "RateLimit-Remaining": str(max(0, limit - count)),
-            "RateLimit-Reset": str(reset),
-        }
+        headers = [
+            (b"ratelimit-limit", group.limit_header),
+            (b"ratelimit-remaining", str(max(0, limit - count)).encode()),
+            (b"ratelimit-reset", str(reset).encode()),
+        ]
         if count > limit:
             response = problem_response(
                 Request(scope),
@@ -102,14 +104,15 @@ class ApiRateLimit:
                 title="Too many requests",
                 slug="rate-limited",
                 detail=f"At most {limit} requests per {_period(period)}; try again later.",
-                headers={**headers, "Retry-After": str(reset)},
+                headers={"Retry-After": str(reset)},
             )
+            response.raw_headers.extend(headers)
             await response(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(headers)
+                message["headers"] = [*message.get("headers", ()), *headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
