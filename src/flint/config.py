@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from flint.kit.files import private_dir
@@ -20,6 +20,18 @@ PlanName = Literal["free", "premium"]
 LimitName = Literal["connections", "watchlist", "portfolios", "alerts", "pdf_reports"]
 """What plans limit (`flint.billing.plans.Limit` holds the same names)."""
 LimitValue = Annotated[int, Field(ge=0)] | None
+
+
+def _one_rate_limit(value: str) -> str:
+    """`limits` notation, one window (`600/minute`): a typo stops start-up, not traffic."""
+    from limits import parse_many
+
+    if len(parse_many(value)) != 1:  # raises ValueError on garbage
+        raise ValueError("one rate limit, such as 600/minute")
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_one_rate_limit)]
 
 
 class Settings(BaseSettings):
@@ -39,20 +51,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     cors_origins: list[str] = []
     allowed_hosts: list[str] = ["*"]
-    """Host headers the API answers (Starlette's TrustedHostMiddleware; `*.example.com`
-    covers subdomains); others get 400. `["*"]` answers any, so `make run` works as is."""
+    """Host names answered (`*.example.com` covers subdomains), others get 400; `*`: any."""
     forwarded_allow_ips: str = "127.0.0.1"
-    """Proxies whose `X-Forwarded-For`/`-Proto` are believed (uvicorn's `forwarded_allow_ips`:
-    comma-separated addresses or networks, `*` for any): the client address the per-address
-    limits count and the scheme HSTS depends on come from them; other peers' are ignored."""
+    """Proxies whose `X-Forwarded-For`/`-Proto` are believed (uvicorn's `forwarded_allow_ips`),
+    for the client address the limits count and the scheme HSTS depends on."""
 
     # --- API rate limits (`docs/security.md`) -------------------------------------------------
     rate_limits_enabled: bool = True
-    rate_limit_user: str = "600/minute"
+    rate_limit_user: RateLimit = "600/minute"
     """Requests of one signed-in user (a valid bearer token), from all their addresses."""
-    rate_limit_ip: str = "1200/minute"
+    rate_limit_ip: RateLimit = "1200/minute"
     """Requests from one client address without a valid bearer token."""
-    rate_limit_signup: str = "20/hour"
+    rate_limit_signup: RateLimit = "20/hour"
     """Registrations and password-reset requests from one client address."""
     rate_limit_namespace: str = Field("flint-limits", pattern=r"^[A-Za-z0-9_.:\-]{1,100}$")
     """Prefix of every rate-limit key in Redis (API limits, login throttle, reset limits,
@@ -243,16 +253,6 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
-
-    @field_validator("rate_limit_user", "rate_limit_ip", "rate_limit_signup")
-    @classmethod
-    def _one_rate_limit(cls, value: str) -> str:
-        """`limits` notation, one window (`600/minute`): a typo stops start-up, not traffic."""
-        from limits import parse_many
-
-        if len(parse_many(value)) != 1:  # raises ValueError on garbage
-            raise ValueError("one rate limit, such as 600/minute")
-        return value
 
     @field_validator("stripe_secret_key", "stripe_webhook_secret", mode="before")
     @classmethod
