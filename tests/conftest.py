@@ -160,6 +160,8 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, An
         # Performance is computed in the test's process (a thread); the worker processes the
         # API uses by default are tested in tests/portfolio/test_performance_workers.py.
         "performance_workers": 0,
+        # Rate-limit counts of this test's own: the shared Redis keeps other runs' counts.
+        "rate_limit_namespace": f"flint-test-{uuid.uuid4().hex}",
     }
     values.update(settings_overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

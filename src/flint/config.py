@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from flint.kit.files import private_dir
@@ -20,6 +20,18 @@ PlanName = Literal["free", "premium"]
 LimitName = Literal["connections", "watchlist", "portfolios", "alerts", "pdf_reports"]
 """What plans limit (`flint.billing.plans.Limit` holds the same names)."""
 LimitValue = Annotated[int, Field(ge=0)] | None
+
+
+def _one_rate_limit(value: str) -> str:
+    """`limits` notation, one window (`600/minute`): a typo stops start-up, not traffic."""
+    from limits import parse_many
+
+    if len(parse_many(value)) != 1:  # raises ValueError on garbage
+        raise ValueError("one rate limit, such as 600/minute")
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_one_rate_limit)]
 
 
 class Auth0Settings(BaseSettings):
@@ -51,6 +63,27 @@ class Auth0Settings(BaseSettings):
         return self
 
 
+class EdgeSettings(BaseSettings):
+    """What the HTTP edge answers and how much (docs/security.md): hosts, proxies, rate limits."""
+
+    allowed_hosts: list[str] = ["*"]
+    """Host names answered (`*.example.com` covers subdomains), others get 400; `*`: any."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies whose `X-Forwarded-For`/`-Proto` are believed (uvicorn's `forwarded_allow_ips`),
+    for the client address the limits count and the scheme HSTS depends on."""
+
+    rate_limits_enabled: bool = True
+    rate_limit_user: RateLimit = "600/minute"
+    """Requests of one signed-in user (a valid bearer token), from all their addresses."""
+    rate_limit_ip: RateLimit = "1200/minute"
+    """Requests from one client address without a valid bearer token."""
+    rate_limit_signup: RateLimit = "20/hour"
+    """Registrations and password-reset requests from one client address."""
+    rate_limit_namespace: str = Field("flint-limits", pattern=r"^[A-Za-z0-9_.:\-]{1,100}$")
+    """Prefix of every rate-limit key in Redis (API limits, login throttle, reset limits,
+    two-factor budget), so deployments can share one Redis."""
+
+
 class ObservabilitySettings(BaseSettings):
     """Error tracking, product analytics and metrics (docs/operations.md): off unless set."""
 
@@ -75,7 +108,7 @@ class ObservabilitySettings(BaseSettings):
         return None if value == "" else value
 
 
-class Settings(ObservabilitySettings, Auth0Settings):
+class Settings(EdgeSettings, ObservabilitySettings, Auth0Settings):
     """Embedded defaults run Flint with no servers and no keys; each field names its variable."""
 
     model_config = SettingsConfigDict(

@@ -9,7 +9,7 @@ this process's default registry.
 
 Adding a metric: define it here (name ``flint_<what>_<unit>``, counters end in ``_total``,
 labels of bounded cardinality only), then count where it happens, e.g.
-``RATE_LIMIT_FALLBACKS.labels(limit="login").inc()``. Gauges need a ``multiprocess_mode``.
+``WS_SLOW_DROPS.inc()``. Gauges need a ``multiprocess_mode``.
 """
 
 from __future__ import annotations
@@ -107,9 +107,14 @@ WS_SLOW_DROPS = Counter(
 
 # --- rate limits ----------------------------------------------------------------------------
 RATE_LIMIT_FALLBACKS = Counter(
-    "flint_rate_limit_fallbacks_total",
-    "Rate-limit checks that could not reach their shared store (Redis) and fell back, by limit.",
-    ["limit"],
+    "flint_rate_limit_fallback",
+    "Times the rate-limit counters left Redis (unreachable or failing) for process memory.",
+)
+"""Exposed as `flint_rate_limit_fallback_total` (`flint.kit.ratelimit`: once per outage)."""
+RATE_LIMIT_IN_FALLBACK = Gauge(
+    "flint_rate_limit_fallback_active",
+    "1 while an API process counts rate limits in its own memory because Redis fails.",
+    multiprocess_mode="livemax",
 )
 
 

@@ -205,6 +205,7 @@ def test_run_serves_the_api_delivers_email_through_the_worker_and_stops_on_sigte
             "/api/v1/auth/register", json={"email": email, "password": DEFAULT_PASSWORD}
         )
         assert registered.status_code == 201, registered.text
+        assert "server" not in registered.headers  # no banner naming the server software
         reset = http.post("/api/auth/reset-password", json={"email": email})
         assert reset.status_code == 202, reset.text
 

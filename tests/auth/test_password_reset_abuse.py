@@ -133,7 +133,11 @@ class TestTiming:
 
     @pytest.fixture
     def settings_overrides(self) -> dict[str, Any]:
-        return {"password_reset_max_per_email": 1000, "password_reset_max_per_ip": 1000}
+        return {
+            "password_reset_max_per_email": 1000,
+            "password_reset_max_per_ip": 1000,
+            "rate_limit_signup": "1000/hour",
+        }
 
     async def test_a_known_and_an_unknown_email_are_answered_in_the_same_time(
         self, client: httpx.AsyncClient, alice: Account

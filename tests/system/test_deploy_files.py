@@ -94,7 +94,7 @@ def test_docker_waits_longer_than_the_api_lets_requests_finish(compose: dict[str
         service = compose["services"][name]
         (option,) = [a for a in service["command"] if a.startswith("--graceful-timeout=")]
         assert seconds(service["stop_grace_period"]) > float(option.split("=")[1]), name
-        assert service["environment"]["FORWARDED_ALLOW_IPS"]
+        assert service["environment"]["FLINT_FORWARDED_ALLOW_IPS"]
         assert "ports" not in service, f"{name} is reachable around the proxy"
 
 

@@ -7,9 +7,12 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from flint.config import Settings
 
 app = typer.Typer(help="Flint: a self-hostable backend for personal finance and investing.")
 
@@ -142,9 +145,20 @@ def serve(
         workers=workers,
         reload=reload,
         log_config=None,
-        proxy_headers=True,
         timeout_graceful_shutdown=graceful_timeout,
+        **uvicorn_options(settings),
     )
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the API whatever the address: the client address and scheme are
+    taken from `X-Forwarded-For`/`-Proto` of ``FLINT_FORWARDED_ALLOW_IPS`` proxies only, and
+    no `server: uvicorn` banner tells a scanner what to try."""
+    return {
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "server_header": False,
+    }
 
 
 @app.command()

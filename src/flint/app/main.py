@@ -11,24 +11,34 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
+from limits.aio.storage import Storage
 
 from flint import __version__
 from flint.accounts.router import router as accounts_router
 from flint.alerts.router import router as alerts_router
 from flint.app.metrics import RequestMetrics
 from flint.app.metrics import router as metrics_router
-from flint.app.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
+from flint.app.middleware import (
+    AccessLog,
+    BodySizeLimit,
+    DocsContentSecurityPolicy,
+    SecurityHeaders,
+    TrustedHosts,
+)
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
+from flint.app.ratelimit import ApiRateLimit, Subject
 from flint.app.runtime import build_runtime
 from flint.app.sentry import init_sentry
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
+from flint.auth.service import AuthConfig
 from flint.auth.twofactor_router import router as two_factor_router
 from flint.billing.pages import router as billing_pages
 from flint.billing.router import WEBHOOK_MAX_BYTES, WEBHOOK_PATH
 from flint.billing.router import router as billing_router
 from flint.config import Settings, get_settings
+from flint.errors import Unauthorized
 from flint.kit.logging import configure_logging
 from flint.market.router import router as market_router
 from flint.market.ws import redact_query_tokens
@@ -39,6 +49,7 @@ from flint.portfolio.assets.router import router as assets_router
 from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.router import router as portfolio_router
 from flint.reports.router import router as reports_router
+from flint.runtime import Runtime
 from flint.trades.router import router as trades_router
 from flint.users.api import declare_scopes, get_current_user_id
 from flint.users.keys_router import router as api_keys_router
@@ -63,6 +74,7 @@ API_ROUTERS: list[APIRouter] = [
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 
+RATE_LIMIT_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 DESCRIPTION = """
@@ -80,6 +92,20 @@ Flint is a self-hostable backend for personal finance and investing.
   flint_…`. Each operation names the scope a key needs in `x-flint-scope`: `read`, `write`,
   `trade`, or `session` (no key: sign in).
 """
+
+
+def _token_subject(runtime: Runtime) -> Subject:
+    """The user a bearer token names, verified by the same issuer (and its memory of verified
+    tokens) the routes authenticate with."""
+    tokens = runtime.get(AuthConfig).tokens
+
+    def subject(token: str) -> str | None:
+        try:
+            return str(tokens.verify(token).user_id)
+        except Unauthorized:
+            return None
+
+    return subject
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -137,14 +163,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         overrides=[(IMPORT_PATH, IMPORT_MAX_BYTES), (WEBHOOK_PATH, WEBHOOK_MAX_BYTES)],
     )
     app.add_middleware(DocsContentSecurityPolicy)
-    if settings.cors_origins:
+    if settings.rate_limits_enabled:
+        app.add_middleware(
+            ApiRateLimit,
+            storage=runtime.get(Storage),
+            user=settings.rate_limit_user,
+            ip=settings.rate_limit_ip,
+            signup=settings.rate_limit_signup,
+            subject=_token_subject(runtime),
+        )
+    if settings.cors_origins:  # outside the limits, so a browser can read a 429 too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
         )
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     app.add_middleware(RequestMetrics)
     app.add_middleware(

@@ -1,4 +1,5 @@
-"""ASGI middleware: request-body size limit and one access-log line per request."""
+"""ASGI middleware: request-body size limit, one access-log line per request, the docs pages'
+content policy, the security headers of every answer and the trusted hosts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -133,6 +135,7 @@ DOCS_CSP = "; ".join(
         "worker-src 'self' blob:",
         "object-src 'none'",
         "base-uri 'none'",
+        "frame-ancestors 'none'",
     ]
 )
 
@@ -159,3 +162,76 @@ class DocsContentSecurityPolicy:
             await send(message)
 
         await self.app(scope, receive, send_with_policy)
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+FRAME_ANCESTORS = b"frame-ancestors 'none'"
+"""The policy of answers that set none (the docs pages set theirs): no page may frame ours.
+Nothing else is restricted, so the small HTML pages (password reset) keep their inline code."""
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+"""A year, this host only: subdomains may be other services the owner does not run on TLS."""
+
+
+class SecurityHeaders:
+    """Headers every answer carries: no MIME sniffing, no referrer, no framing, and HSTS when
+    the request came over TLS (``scheme`` is https directly, or by `X-Forwarded-Proto` from a
+    proxy in ``FLINT_FORWARDED_ALLOW_IPS``, which uvicorn applies before the app)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = [*SECURITY_HEADERS, HSTS] if scope.get("scheme") == "https" else SECURITY_HEADERS
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                names = {name.lower() for name, _ in headers}
+                headers.extend(header for header in extra if header[0] not in names)
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", FRAME_ANCESTORS))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TrustedHosts:
+    """Starlette's host check (``allowed_hosts``, `*.example.com` patterns), with a refused
+    host answered by a problem like every other bad request rather than its plain text."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.check = TrustedHostMiddleware(self._allowed, allowed_hosts, www_redirect=False)
+
+    async def _allowed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["flint.host_allowed"] = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.check.allow_any or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+
+        async def discard(message: Message) -> None:  # the check's own plain-text refusal
+            return None
+
+        await self.check(scope, receive, discard)
+        if scope.pop("flint.host_allowed", False):
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+        else:
+            response = problem_response(
+                Request(scope),
+                status=400,
+                title="Bad request",
+                slug="bad-request",
+                detail="This server does not answer for that host (the Host header).",
+            )
+            await response(scope, receive, send)

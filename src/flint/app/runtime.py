@@ -12,6 +12,8 @@ hooks, and only this module fills them in:
 * plans: billing counts what a plan limits through the features that own it (`flint.billing.
   Plans.counters`: account links, watchlist items, portfolios, price alerts, PDF reports).
 * API keys: a key's user must be active by the principals' cached state (`flint.users.ApiKeys`).
+* rate limits: one `limits` storage (Redis, falling back to memory) counts the API limits,
+  the login throttle, the password-reset limits and the two-factor failure budget.
 * sign-ins: the principals refuse the access tokens of sign-ins the auth feature ended
   (`flint.users.Principals`), and the quote stream closes their connections (`QuoteHub`).
 
@@ -25,6 +27,7 @@ from datetime import timedelta
 from functools import partial
 
 from cashews import Cache
+from limits.aio.storage import Storage
 
 from flint.accounts.api import Accounts, summaries
 from flint.accounts.service import count_connections
@@ -151,7 +154,9 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
             refresh_grace=timedelta(seconds=settings.refresh_grace_seconds),
         )
     )
-    limits = make_storage(settings.redis_url)
+    limits = runtime.add(
+        make_storage(settings.redis_url, namespace=settings.rate_limit_namespace), kind=Storage
+    )
     runtime.add(
         ResetThrottle(
             limits,
