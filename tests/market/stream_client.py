@@ -77,7 +77,8 @@ async def serving(settings: Settings, send_buffer: int | None = None) -> AsyncIt
             raise RuntimeError("the server stopped while starting")
         await asyncio.sleep(0.01)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        # Generous timeouts: on a 2-core CI machine the system tests' processes share the cores.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             yield Served(app, port, http)
     finally:
         server.should_exit = True
@@ -87,7 +88,7 @@ async def serving(settings: Settings, send_buffer: int | None = None) -> AsyncIt
 
 def open_socket(url: str, **options: Any) -> connect:
     """A client connection; no compression and no proxy, so bytes on the wire are ours."""
-    return connect(url, compression=None, proxy=None, open_timeout=10, **options)
+    return connect(url, compression=None, proxy=None, open_timeout=30, **options)
 
 
 async def receive(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:
