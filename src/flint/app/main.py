@@ -15,7 +15,13 @@ from fastapi_offline import FastAPIOffline
 from flint import __version__
 from flint.accounts.router import router as accounts_router
 from flint.alerts.router import router as alerts_router
-from flint.app.middleware import AccessLog, BodySizeLimit, DocsContentSecurityPolicy
+from flint.app.methods import AllowedMethods
+from flint.app.middleware import (
+    AccessLog,
+    BodySizeLimit,
+    DocsContentSecurityPolicy,
+    UnexpectedErrors,
+)
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.runtime import build_runtime
@@ -117,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api/v1")
         app.include_router(router, prefix="/api")
 
+    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(AllowedMethods, routes=lambda: app.routes)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -1,4 +1,5 @@
-"""ASGI middleware: request-body size limit and one access-log line per request."""
+"""ASGI middleware: request-body size limit, one access-log line per request, the 500 for an
+unexpected exception, the docs pages' content security policy."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flint.app.problems import problem_response
+from flint.app.problems import problem_response, unexpected_problem
 
 log = structlog.get_logger("flint.access")
 
@@ -92,6 +93,40 @@ class BodySizeLimit:
             detail=f"Request bodies are limited to {max_bytes} bytes.",
         )
         await response(scope, receive, send)
+
+
+class UnexpectedErrors:
+    """Answers an exception no handler took with the 500 problem, and lets the request end there.
+
+    Starlette's ServerErrorMiddleware also answers 500 but then re-raises, and uvicorn closes a
+    connection whose app raised, without `Connection: close`: a keep-alive client's next request
+    on it was reset. Here the exception ends with the response, the connection stays usable, and
+    the middleware outside (request id, access log) see the 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except HTTPException:
+            raise  # the body-size limit's signal, answered outside
+        except Exception:
+            if response_started:
+                raise  # half a response: only closing the connection can end it
+            await unexpected_problem(Request(scope))(scope, receive, send)
 
 
 class AccessLog:

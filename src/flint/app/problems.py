@@ -132,19 +132,30 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+def unexpected_problem(request: Request) -> JSONResponse:
+    """The 500 for an exception nothing else handled: logged with its traceback, answered with
+    only the request id."""
     log.exception("unhandled_error", path=request.url.path, method=request.method)
-    # Starlette runs this handler in ServerErrorMiddleware, outside CorrelationIdMiddleware, so
-    # that middleware never sees this response: the request id header is added here.
-    request_id = correlation_id.get()
     return problem_response(
         request,
         status=500,
         title="Internal server error",
         slug="internal",
         detail="Something went wrong on our side; quote the request id when reporting it.",
-        headers={"X-Request-ID": request_id} if request_id else None,
     )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """The last resort, for a failure in a middleware outside `UnexpectedErrors`.
+
+    Starlette runs it in ServerErrorMiddleware, outside CorrelationIdMiddleware, so that
+    middleware never sees this response: the request id header is added here.
+    """
+    response = unexpected_problem(request)
+    request_id = correlation_id.get()
+    if request_id:
+        response.headers["X-Request-ID"] = request_id
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:
