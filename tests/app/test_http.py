@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
-from flint.app.main import create_app
+from flint.app.main import API_ROUTERS, create_app
 from flint.app.methods import Template, owner, templates
 from flint.config import Settings
 from tests.conftest import Account, assert_problem
@@ -156,3 +158,86 @@ def test_after_a_500_the_keep_alive_connection_serves_the_next_request(
             return  # announced: the client knows to open a new connection
         after = exchange(sock, "/healthz")
     assert after.startswith(b"HTTP/1.1 200 ")
+
+
+async def _created(client: httpx.AsyncClient, who: Account, path: str, body: Any) -> Any:
+    response = await client.post(path, json=body, headers=who.headers)
+    assert response.status_code in (201, 202), response.text
+    return response.json()
+
+
+async def _portfolio(client: httpx.AsyncClient, who: Account) -> str:
+    return str((await _created(client, who, f"{V1}/portfolio/", {"name": "Spare"}))["portfolioId"])
+
+
+async def _report(client: httpx.AsyncClient, who: Account) -> str:
+    body = {"type": "portfolio_summary", "format": "pdf"}
+    body["portfolioId"] = await _portfolio(client, who)
+    return str((await _created(client, who, f"{V1}/reports/", body))["reportId"])
+
+
+# For each route that declares 204, how to make it succeed: (method, template) -> the path.
+NO_CONTENT: dict[tuple[str, str], Callable[[httpx.AsyncClient, Account], Awaitable[str]]] = {
+    ("POST", "/auth/logout"): lambda client, who: _path("/auth/logout"),
+    ("DELETE", "/watchlist/{userId}/{asset}"): lambda client, who: _then(
+        _created(client, who, f"{V1}/watchlist/add", {"userId": who.user_id, "asset": "AAPL"}),
+        f"/watchlist/{who.user_id}/AAPL",
+    ),
+    ("DELETE", "/portfolio/{portfolioId}"): lambda client, who: _then(
+        _portfolio(client, who), "/portfolio/{}"
+    ),
+    ("DELETE", "/assets/{symbol}"): lambda client, who: _then(
+        _created(client, who, f"{V1}/assets", HOUSE), "/assets/my:house"
+    ),
+    ("DELETE", "/alerts/{alertId}"): lambda client, who: _then(
+        _created(client, who, f"{V1}/alerts", ALERT), "/alerts/{alertId}"
+    ),
+    ("DELETE", "/reports/{reportId}"): lambda client, who: _then(
+        _report(client, who), "/reports/{}"
+    ),
+    ("DELETE", "/accounts/{accountId}"): lambda client, who: _then(
+        _created(client, who, f"{V1}/accounts/link", SANDBOX), "/accounts/{accountId}"
+    ),
+}
+V1 = "/api/v1"
+HOUSE = {"symbol": "my:house", "name": "Our house", "currency": "USD", "assetClass": "real_estate"}
+ALERT = {"symbol": "AAPL", "condition": "above", "threshold": "200.5"}
+SANDBOX = {"provider": "sandbox", "authCode": "trader"}
+
+
+async def _path(path: str) -> str:
+    return path
+
+
+async def _then(created: Awaitable[Any], path: str) -> str:
+    """`path` filled from what `created` answered: `{}` by the whole value, `{name}` by a key."""
+    value = await created
+    return path.format(value) if "{}" in path else path.format(**value)
+
+
+def declared_no_content() -> set[tuple[str, str]]:
+    return {
+        (method, route.path)
+        for router in API_ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.status_code == 204
+        for method in route.methods
+    }
+
+
+def test_the_walk_knows_how_to_reach_every_route_that_declares_204() -> None:
+    assert declared_no_content() == set(NO_CONTENT)
+
+
+@pytest.mark.parametrize("operation", sorted(NO_CONTENT), ids=" ".join)
+async def test_a_204_has_no_body_and_no_content_type(
+    client: httpx.AsyncClient, alice: Account, operation: tuple[str, str]
+) -> None:
+    method, _ = operation
+    path = V1 + await NO_CONTENT[operation](client, alice)
+    body = {"refreshToken": alice.refresh_token} if method == "POST" else None
+    response = await client.request(method, path, json=body, headers=alice.headers)
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    assert "content-type" not in response.headers
+    assert response.headers.get("content-length", "0") == "0"

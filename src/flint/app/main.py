@@ -20,6 +20,7 @@ from flint.app.middleware import (
     AccessLog,
     BodySizeLimit,
     DocsContentSecurityPolicy,
+    NoContent,
     UnexpectedErrors,
 )
 from flint.app.ops import router as ops_router
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api")
 
     app.add_middleware(UnexpectedErrors)
+    app.add_middleware(NoContent)
     app.add_middleware(AllowedMethods, routes=lambda: app.routes)
     app.add_middleware(
         BodySizeLimit,

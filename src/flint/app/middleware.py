@@ -1,5 +1,5 @@
 """ASGI middleware: request-body size limit, one access-log line per request, the 500 for an
-unexpected exception, the docs pages' content security policy."""
+unexpected exception, bodiless 204s, the docs pages' content security policy."""
 
 from __future__ import annotations
 
@@ -127,6 +127,39 @@ class UnexpectedErrors:
             if response_started:
                 raise  # half a response: only closing the connection can end it
             await unexpected_problem(Request(scope))(scope, receive, send)
+
+
+BODILESS = frozenset({204, 304})
+
+
+class NoContent:
+    """A 204 or 304 goes out with no body and no `Content-Type` (RFC 9110 §15.3.5, §15.4.5).
+
+    FastAPI answers a route declared 204 through the default response class, which names
+    `application/json` for a body it never sends; removing it here covers every such route.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        bodiless = False
+
+        async def strip(message: Message) -> None:
+            nonlocal bodiless
+            if message["type"] == "http.response.start" and message["status"] in BODILESS:
+                bodiless = True
+                headers = MutableHeaders(scope=message)
+                for name in ("content-type", "content-length"):
+                    del headers[name]
+            elif message["type"] == "http.response.body" and bodiless:
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(scope, receive, strip)
 
 
 class AccessLog:
