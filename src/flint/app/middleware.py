@@ -190,7 +190,7 @@ class AccessLog:
             )
 
 
-DOCS_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+DOCS_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/api/docs", "/api/redoc"})
 DOCS_CSP = "; ".join(
     [
         "default-src 'self'",
