@@ -99,5 +99,5 @@ class AccountDetail(AccountSummary):
 
 
 class SyncQueued(ApiModel):
-    account_id: uuid.UUID
-    queued: bool = True
+    account_id: uuid.UUID = Field(examples=["5b0d7c1e-3f4a-4d2b-9c8e-7a6f5e4d3c2b"])
+    queued: bool = Field(default=True, examples=[True])

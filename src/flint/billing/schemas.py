@@ -14,11 +14,17 @@ class CheckoutSessionOut(ApiModel):
     session_id: str = Field(
         examples=["cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41PJqDWkIVQCpJPqkfIhd6tVY8XB1OLY"]
     )
-    url: str = Field(description="Stripe Checkout's page: send the user there to pay.")
+    url: str = Field(
+        description="Stripe Checkout's page: send the user there to pay.",
+        examples=["https://checkout.stripe.com/c/pay/cs_test_a1YS1URlnyQCN5fUUduORoQ7Pw41"],
+    )
 
 
 class PortalSessionOut(ApiModel):
-    url: str = Field(description="The customer portal: payment method, invoices, cancelling.")
+    url: str = Field(
+        description="The customer portal: payment method, invoices, cancelling.",
+        examples=["https://billing.stripe.com/p/session/test_YWNjdF8xTjRRbWJGZ3c"],
+    )
 
 
 class PlanLimits(ApiModel):
@@ -59,4 +65,4 @@ class SubscriptionOut(ApiModel):
 
 
 class WebhookReceived(ApiModel):
-    received: bool = True
+    received: bool = Field(default=True, examples=[True])

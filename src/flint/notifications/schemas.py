@@ -34,8 +34,8 @@ class NotificationPage(ApiModel):
 
 
 class MarkedRead(ApiModel):
-    marked: int = Field(description="How many notifications were unread.")
-    unread_count: int
+    marked: int = Field(description="How many notifications were unread.", examples=[3])
+    unread_count: int = Field(examples=[0])
 
 
 class ChannelChoice(RequestModel):
