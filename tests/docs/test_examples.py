@@ -2,8 +2,8 @@
 
 An example counts where the schema (or the component it names) carries `examples`, or is a
 `const`/`enum`, or is an object each of whose properties has one (Swagger UI composes those).
-Not every schema has its examples yet: `MISSING_EXAMPLES` names those left, and must only shrink
-(a schema that gains its examples must leave the list, a new schema must come with them).
+A new response schema must come with its examples. Money (`JsonDecimal`) is a JSON number in a
+response, so its examples are numbers too (`187.25`), not the decimal strings a request accepts.
 """
 
 from __future__ import annotations
@@ -11,45 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-MISSING_EXAMPLES = {
-    "/readyz",  # its response schema is `{}` (the probe's owner gives it one)
-    "AccountDetail",
-    "AccountSummary",
-    "AlertOut",
-    "AllocationOut",
-    "AssetOut",
-    "Balances",
-    "ConnectPortal",
-    "CustomAssetOut",
-    "HistoricalBar",
-    "History",
-    "HoldingOut",
-    "HoldingPerformance",
-    "LinkResult",
-    "LinkedAccountSummary",
-    "NotificationOut",
-    "NotificationPage",
-    "NotificationPreferences",
-    "Performance",
-    "PlanLimits",
-    "PlanUsage",
-    "PortfolioOut",
-    "PortfolioSummary",
-    "PreferencesOut",
-    "PricePoint",
-    "Prices",
-    "PricesWritten",
-    "RealTimeQuote",
-    "ReportOut",
-    "SeriesPoint",
-    "SubscriptionOut",
-    "SyncReport",
-    "TradeEventOut",
-    "TradeOut",
-    "UserProfile",
-    "flint__accounts__schemas__TransactionOut",
-    "flint__portfolio__schemas__TransactionOut",
+ELSEWHERE = {
+    "/readyz",  # its response schema is `{}`: the probe's owner gives it one on their branch
 }
+"""Response schemas whose examples come from another branch; nothing else may lack one."""
 
 
 def gaps(
@@ -121,8 +86,8 @@ def test_the_walk_finds_a_response_schema_without_examples() -> None:
     assert response_gaps(spec) == set()
 
 
-def test_every_response_schema_has_an_example_but_the_ones_listed(spec: dict[str, Any]) -> None:
-    assert response_gaps(spec) == MISSING_EXAMPLES
+def test_every_response_schema_has_an_example(spec: dict[str, Any]) -> None:
+    assert response_gaps(spec) - ELSEWHERE == set()
 
 
 def test_the_documented_response_examples_are_valid_against_their_own_schema(
