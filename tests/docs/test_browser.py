@@ -166,3 +166,19 @@ def test_redoc_renders_every_operation_with_no_other_host_reachable(
     for path, operation in api_operations(live_server):
         assert f"operation/{operation['operationId']}" in page.dom, path
         assert operation["summary"] in text, path
+
+
+def test_the_api_swagger_page_renders_the_unversioned_operations_offline(
+    chromium: str, live_server: str, tmp_path: Path
+) -> None:
+    page = render(chromium, f"{live_server}/api/docs", tmp_path / "api-docs")
+
+    assert page.requests, "the net log shows no requests from the page"
+    assert [url for url in page.requests if not url.startswith(live_server + "/")] == []
+    assert f"{live_server}/api/openapi.json" in page.requests
+    assert "Failed to load API definition" not in page.dom
+    spec = httpx.get(f"{live_server}/api/openapi.json", timeout=10).json()
+    assert len(spec["paths"]) > 50
+    for path in spec["paths"]:
+        assert f'data-path="{path}"' in page.dom, path
+    assert 'data-path="/api/v1/' not in page.dom

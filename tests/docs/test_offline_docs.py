@@ -79,7 +79,7 @@ async def assert_asset_served(client: httpx.AsyncClient, url: str) -> bytes:
     return response.content
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/api/docs", "/api/redoc"])
 async def test_docs_page_references_only_its_own_origin(
     client: httpx.AsyncClient, path: str
 ) -> None:
@@ -126,7 +126,9 @@ async def test_docs_pages_load_the_openapi_document_from_their_own_origin(
     assert response.json()["info"]["title"] == "Flint API"
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redoc", "/docs/oauth2-redirect"])
+@pytest.mark.parametrize(
+    "path", ["/docs", "/redoc", "/docs/oauth2-redirect", "/api/docs", "/api/redoc"]
+)
 async def test_docs_pages_forbid_the_browser_to_load_from_other_origins(
     client: httpx.AsyncClient, path: str
 ) -> None:

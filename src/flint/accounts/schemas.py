@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import Field
 
@@ -30,35 +31,43 @@ class ConnectRequest(RequestModel):
 
 
 class ConnectPortal(ApiModel):
-    provider: str
-    url: str = Field(description="Open it in a browser; it expires after a few minutes.")
+    provider: str = Field(examples=["snaptrade"])
+    url: str = Field(
+        description="Open it in a browser; it expires after a few minutes.",
+        examples=["https://app.snaptrade.com/snapTrade/redeemToken?token=Zm9yIGRvY3Mgb25seQ"],
+    )
 
 
 class Balances(ApiModel):
-    current: JsonDecimal | None = None
-    available: JsonDecimal | None = None
-    cash: JsonDecimal | None = None
-    buying_power: JsonDecimal | None = None
+    current: JsonDecimal | None = Field(None, examples=[25310.42])
+    available: JsonDecimal | None = Field(None, examples=[4210.17])
+    cash: JsonDecimal | None = Field(None, examples=[4210.17])
+    buying_power: JsonDecimal | None = Field(None, examples=[8420.34])
 
 
 class AccountSummary(ApiModel):
-    account_id: uuid.UUID
-    provider: str
-    name: str
-    type: str = Field(description="brokerage, crypto, checking, savings or credit")
-    currency: str
-    institution: str
-    mask: str | None = None
-    can_trade: bool
+    account_id: uuid.UUID = Field(examples=["5b0d7c1e-3f4a-4d2b-9c8e-7a6f5e4d3c2b"])
+    provider: str = Field(examples=["sandbox"])
+    name: str = Field(examples=["Individual Brokerage"])
+    type: str = Field(
+        description="brokerage, crypto, checking, savings or credit", examples=["brokerage"]
+    )
+    currency: str = Field(examples=["USD"])
+    institution: str = Field(examples=["Sandbox Securities"])
+    mask: str | None = Field(None, examples=["4821"])
+    can_trade: bool = Field(examples=[True])
     balances: Balances
-    last_synced_at: datetime | None = None
-    sync_error: str | None = None
+    last_synced_at: datetime | None = Field(None, examples=["2024-06-03T14:30:00Z"])
+    sync_error: str | None = Field(None, examples=[None])
 
 
 class LinkResult(ApiModel):
-    account_id: uuid.UUID = Field(description="The first account the link created.")
-    provider: str
-    linked: bool = True
+    account_id: uuid.UUID = Field(
+        description="The first account the link created.",
+        examples=["5b0d7c1e-3f4a-4d2b-9c8e-7a6f5e4d3c2b"],
+    )
+    provider: str = Field(examples=["sandbox"])
+    linked: bool = Field(True, examples=[True])
     accounts: list[AccountSummary]
 
 
@@ -67,37 +76,41 @@ class Accounts(ApiModel):
 
 
 class HoldingOut(ApiModel):
-    symbol: str
-    name: str | None = None
-    quantity: JsonDecimal
-    price: JsonDecimal | None = None
-    value: JsonDecimal | None = None
-    cost_basis: JsonDecimal | None = None
-    currency: str
+    symbol: str = Field(examples=["VTI"])
+    name: str | None = Field(None, examples=["Vanguard Total Stock Market ETF"])
+    quantity: JsonDecimal = Field(examples=[42.5])
+    price: JsonDecimal | None = Field(None, examples=[268.13])
+    value: JsonDecimal | None = Field(None, examples=[11395.53])
+    cost_basis: JsonDecimal | None = Field(None, examples=[9875.0])
+    currency: str = Field(examples=["USD"])
 
 
 class TransactionOut(ApiModel):
-    transaction_id: uuid.UUID
-    date: date
-    amount: JsonDecimal = Field(description="Signed: money in is positive, money out negative.")
-    currency: str
-    description: str
-    status: str
-    category: str | None = None
-    type: str | None = None
-    symbol: str | None = None
-    quantity: JsonDecimal | None = None
-    price: JsonDecimal | None = None
+    transaction_id: uuid.UUID = Field(examples=["d4e6f8a0-2c4e-4a6b-9d1f-3a5c7e9b1d2f"])
+    date: Annotated[date, Field(examples=["2024-05-28"])]
+    amount: JsonDecimal = Field(
+        description="Signed: money in is positive, money out negative.", examples=[-1871.5]
+    )
+    currency: str = Field(examples=["USD"])
+    description: str = Field(examples=["Bought 10 AAPL @ 187.15"])
+    status: str = Field(examples=["posted"])
+    category: str | None = Field(None, examples=["investment"])
+    type: str | None = Field(None, examples=["buy"])
+    symbol: str | None = Field(None, examples=["AAPL"])
+    quantity: JsonDecimal | None = Field(None, examples=[10])
+    price: JsonDecimal | None = Field(None, examples=[187.15])
 
 
 class AccountDetail(AccountSummary):
     holdings: list[HoldingOut]
     transactions: list[TransactionOut]
     next_cursor: str | None = Field(
-        None, description="Pass as `cursor` for the next page of transactions; null at the end."
+        None,
+        description="Pass as `cursor` for the next page of transactions; null at the end.",
+        examples=["MjAyNC0wNS0yOHxkNGU2ZjhhMA"],
     )
 
 
 class SyncQueued(ApiModel):
-    account_id: uuid.UUID
-    queued: bool = True
+    account_id: uuid.UUID = Field(examples=["5b0d7c1e-3f4a-4d2b-9c8e-7a6f5e4d3c2b"])
+    queued: bool = Field(default=True, examples=[True])

@@ -74,21 +74,25 @@ class AlertIn(RequestModel):
 
 
 class AlertOut(ApiModel):
-    alert_id: uuid.UUID
-    symbol: str
+    alert_id: uuid.UUID = Field(examples=["6e8a0c2e-4a6c-4e8b-a1c3-5e7a9c1e3b4d"])
+    symbol: str = Field(examples=["AAPL"])
     condition: AlertCondition
-    threshold: JsonDecimal
+    threshold: JsonDecimal = Field(examples=[200])
     state: AlertState = Field(
         description="`armed`: fires when the condition holds. `fired`: it held at the last "
         "check; the alert re-arms once it no longer holds."
     )
-    last_price: JsonDecimal | None = Field(None, description="The price at the last check.")
-    last_change_percent: JsonDecimal | None = None
-    last_checked_at: datetime | None = Field(
-        None, description="The time of the quote last checked."
+    last_price: JsonDecimal | None = Field(
+        None, description="The price at the last check.", examples=[189.84]
     )
-    last_fired_at: datetime | None = None
-    created_at: datetime
+    last_change_percent: JsonDecimal | None = Field(None, examples=[0.64])
+    last_checked_at: datetime | None = Field(
+        None,
+        description="The time of the quote last checked.",
+        examples=["2024-06-03T14:30:00Z"],
+    )
+    last_fired_at: datetime | None = Field(None, examples=[None])
+    created_at: datetime = Field(examples=["2024-05-20T12:00:00Z"])
 
 
 class Alerts(ApiModel):

@@ -16,14 +16,18 @@ from limits.aio.storage import Storage
 from flint import __version__
 from flint.accounts.router import router as accounts_router
 from flint.alerts.router import router as alerts_router
+from flint.app.docs import STATIC, install_docs
+from flint.app.methods import AllowedMethods
 from flint.app.metrics import RequestMetrics
 from flint.app.metrics import router as metrics_router
 from flint.app.middleware import (
     AccessLog,
     BodySizeLimit,
     DocsContentSecurityPolicy,
+    NoContent,
     SecurityHeaders,
     TrustedHosts,
+    UnexpectedErrors,
 )
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
@@ -81,7 +85,7 @@ DESCRIPTION = """
 Flint is a self-hostable backend for personal finance and investing.
 
 * Every operation lives under `/api/v1` and is served again, unchanged, under `/api`
-  (`/api/auth/login` is `/api/v1/auth/login`).
+  (`/api/auth/login` is `/api/v1/auth/login`); [/api/docs](/api/docs) shows those paths.
 * JSON is camelCase; request bodies also accept snake_case names.
 * Errors are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`,
   and an `errors` list for validation failures. Another user's resources answer 404.
@@ -134,7 +138,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        static_url="/static/docs",
+        docs_url=None,  # install_docs serves the pages, for both documents
+        redoc_url=None,
+        static_url=STATIC,
         generate_unique_id_function=_operation_id,
         swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
     )
@@ -149,14 +155,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(auth_pages)
     app.include_router(billing_pages)
+    install_docs(app, API_ROUTERS, _operation_id)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api/v1")
     for router in API_ROUTERS:
-        app.include_router(router, prefix="/api", include_in_schema=False)
+        app.include_router(router, prefix="/api", include_in_schema=False)  # /api/openapi.json
     for router in WEBSOCKET_ROUTERS:  # not in OpenAPI, which has no words for them
         app.include_router(router, prefix="/api/v1")
         app.include_router(router, prefix="/api")
 
+    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(NoContent)
+    app.add_middleware(AllowedMethods, routes=lambda: app.routes)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

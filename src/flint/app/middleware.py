@@ -1,5 +1,6 @@
-"""ASGI middleware: request-body size limit, one access-log line per request, the docs pages'
-content policy, the security headers of every answer and the trusted hosts."""
+"""ASGI middleware: request-body size limit, one access-log line per request, the 500 for an
+unexpected exception, bodiless 204s, the docs pages' content security policy, the security
+headers of every answer and the trusted hosts."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flint.app.problems import problem_response
+from flint.app.problems import problem_response, unexpected_problem
 
 log = structlog.get_logger("flint.access")
 
@@ -96,6 +97,73 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+class UnexpectedErrors:
+    """Answers an exception no handler took with the 500 problem, and lets the request end there.
+
+    Starlette's ServerErrorMiddleware also answers 500 but then re-raises, and uvicorn closes a
+    connection whose app raised, without `Connection: close`: a keep-alive client's next request
+    on it was reset. Here the exception ends with the response, the connection stays usable, and
+    the middleware outside (request id, access log) see the 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except HTTPException:
+            raise  # the body-size limit's signal, answered outside
+        except Exception:
+            if response_started:
+                raise  # half a response: only closing the connection can end it
+            await unexpected_problem(Request(scope))(scope, receive, send)
+
+
+BODILESS = frozenset({204, 304})
+
+
+class NoContent:
+    """A 204 or 304 goes out with no body and no `Content-Type` (RFC 9110 §15.3.5, §15.4.5).
+
+    FastAPI answers a route declared 204 through the default response class, which names
+    `application/json` for a body it never sends; removing it here covers every such route.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        bodiless = False
+
+        async def strip(message: Message) -> None:
+            nonlocal bodiless
+            if message["type"] == "http.response.start" and message["status"] in BODILESS:
+                bodiless = True
+                headers = MutableHeaders(scope=message)
+                for name in ("content-type", "content-length"):
+                    del headers[name]
+            elif message["type"] == "http.response.body" and bodiless:
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(scope, receive, strip)
+
+
 class AccessLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -124,7 +192,7 @@ class AccessLog:
             )
 
 
-DOCS_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+DOCS_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/api/docs", "/api/redoc"})
 DOCS_CSP = "; ".join(
     [
         "default-src 'self'",

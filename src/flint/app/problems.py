@@ -132,19 +132,30 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+def unexpected_problem(request: Request) -> JSONResponse:
+    """The 500 for an exception nothing else handled: logged with its traceback, answered with
+    only the request id."""
     log.exception("unhandled_error", path=request.url.path, method=request.method)
-    # Starlette runs this handler in ServerErrorMiddleware, outside CorrelationIdMiddleware, so
-    # that middleware never sees this response: the request id header is added here.
-    request_id = correlation_id.get()
     return problem_response(
         request,
         status=500,
         title="Internal server error",
         slug="internal",
         detail="Something went wrong on our side; quote the request id when reporting it.",
-        headers={"X-Request-ID": request_id} if request_id else None,
     )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """The last resort, for a failure in a middleware outside `UnexpectedErrors`.
+
+    Starlette runs it in ServerErrorMiddleware, outside CorrelationIdMiddleware, so that
+    middleware never sees this response: the request id header is added here.
+    """
+    response = unexpected_problem(request)
+    request_id = correlation_id.get()
+    if request_id:
+        response.headers["X-Request-ID"] = request_id
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -154,33 +165,35 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _on_unexpected)
 
 
-def document_problems(app: FastAPI) -> None:
-    """Finish the OpenAPI document's error responses in one pass.
+def finish_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Finish an OpenAPI document's error responses in one pass.
 
     Error responses are `application/problem+json` only (FastAPI also files a response `model`
     under `application/json`, which Flint's errors never are); every operation may answer 500,
     and every operation with a body 413.
     """
+    common = problem_responses(500)
+    too_large = problem_responses(413)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            extra = {**common, **(too_large if "requestBody" in operation else {})}
+            for status, entry in extra.items():
+                responses.setdefault(str(status), {k: v for k, v in entry.items() if k != "model"})
+            for response in responses.values():
+                content = response.get("content", {})
+                if PROBLEM_JSON in content:
+                    content.pop("application/json", None)
+    return schema
+
+
+def document_problems(app: FastAPI) -> None:
+    """The app's document, finished by :func:`finish_problems` once."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = generate()
-        common = problem_responses(500)
-        too_large = problem_responses(413)
-        for path_item in schema.get("paths", {}).values():
-            for operation in path_item.values():
-                responses = operation.setdefault("responses", {})
-                extra = {**common, **(too_large if "requestBody" in operation else {})}
-                for status, entry in extra.items():
-                    responses.setdefault(
-                        str(status), {k: v for k, v in entry.items() if k != "model"}
-                    )
-                for response in responses.values():
-                    content = response.get("content", {})
-                    if PROBLEM_JSON in content:
-                        content.pop("application/json", None)
-        return schema
+        return finish_problems(generate())
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -38,19 +38,31 @@ class LoginRequest(RequestModel):
 
 
 class TokenPair(ApiModel):
-    token: str = Field(description="The access token (a JWT) for `Authorization: Bearer`.")
+    token: str = Field(
+        description="The access token (a JWT) for `Authorization: Bearer`.",
+        examples=[
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI3YzlmM2E0ZS0yYjFkLTRlOGEtOWYwYy0xZDJlM2Y0YTViNmMifQ.kQ3v5Ym2nX8pR1sT6uW9zA0bC4dE7fG2hJ5kL8mN1oP"
+        ],
+    )
     expires_in: int = Field(description="Seconds until the access token expires.", examples=[900])
-    refresh_token: str = Field(description="Single-use; exchange it at /auth/refresh.")
+    refresh_token: str = Field(
+        description="Single-use; exchange it at /auth/refresh.",
+        examples=["dGhpcyBpcyBhIHJlZnJlc2ggdG9rZW4gZm9yIGRvY3M"],
+    )
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme name, not a secret
 
 
 class OAuth2TokenResponse(BaseModel):
     """The OAuth2 password-flow answer, with the snake_case names RFC 6749 gives its fields."""
 
-    access_token: str
+    access_token: str = Field(
+        examples=[
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI3YzlmM2E0ZS0yYjFkLTRlOGEtOWYwYy0xZDJlM2Y0YTViNmMifQ.kQ3v5Ym2nX8pR1sT6uW9zA0bC4dE7fG2hJ5kL8mN1oP"
+        ]
+    )
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme name, not a secret
-    expires_in: int
-    refresh_token: str
+    expires_in: int = Field(examples=[900])
+    refresh_token: str = Field(examples=["dGhpcyBpcyBhIHJlZnJlc2ggdG9rZW4gZm9yIGRvY3M"])
 
 
 class RefreshRequest(RequestModel):
@@ -67,7 +79,7 @@ class ResetConfirm(RequestModel):
 
 
 class Message(ApiModel):
-    message: str
+    message: str = Field(examples=["Your password has been changed. Sign in again."])
 
 
 # --- two-factor sign-in ---------------------------------------------------------------------
@@ -79,7 +91,8 @@ class MfaRequired(ApiModel):
     mfa_required: Literal[True]
     mfa_token: str = Field(
         description="Send it with a code to `/auth/2fa/verify` within five minutes; it opens "
-        "nothing else (it is not an access token)."
+        "nothing else (it is not an access token).",
+        examples=["mfa_4fQ9xZ2kLp7WvR1tY8uB3nC6"],
     )
     expires_in: int = Field(description="Seconds until the mfaToken expires.", examples=[300])
 
@@ -104,7 +117,9 @@ RecoveryCodeText = Annotated[
 
 
 class TwoFactorStatus(ApiModel):
-    enabled: bool = Field(description="Whether signing in takes a code after the password.")
+    enabled: bool = Field(
+        description="Whether signing in takes a code after the password.", examples=[True]
+    )
     recovery_codes_left: int = Field(description="Unused recovery codes.", examples=[10])
 
 
@@ -126,7 +141,8 @@ class EnableTwoFactor(RequestModel):
 
 class RecoveryCodes(ApiModel):
     recovery_codes: list[str] = Field(
-        description="Ten single-use codes for when the authenticator is lost; shown only now."
+        description="Ten single-use codes for when the authenticator is lost; shown only now.",
+        examples=[["k7m2-q9xp", "w4rt-8zna", "c3vj-6hbe"]],
     )
 
 

@@ -15,33 +15,39 @@ class RealTimeQuote(ApiModel):
     price: JsonDecimal = Field(examples=[189.84])
     change: JsonDecimal = Field(examples=[1.21])
     change_percent: JsonDecimal = Field(description="Percent, 2 decimals.", examples=[0.64])
-    open: JsonDecimal
-    high: JsonDecimal
-    low: JsonDecimal
-    previous_close: JsonDecimal
-    volume: int
+    open: JsonDecimal = Field(examples=[188.5])
+    high: JsonDecimal = Field(examples=[190.12])
+    low: JsonDecimal = Field(examples=[188.01])
+    previous_close: JsonDecimal = Field(examples=[188.63])
+    volume: int = Field(examples=[52164839])
     currency: str = Field(examples=["USD"])
-    timestamp: datetime = Field(description="When the price was observed (UTC).")
+    timestamp: datetime = Field(
+        description="When the price was observed (UTC).", examples=["2024-06-03T19:59:58Z"]
+    )
     provider: str = Field(examples=["simulated"])
     stale: bool = Field(
-        description="True when every provider failed and this is the last stored quote."
+        description="True when every provider failed and this is the last stored quote.",
+        examples=[False],
     )
 
 
 class HistoricalBar(ApiModel):
-    timestamp: datetime = Field(description="Start of the bar; daily bars start at the open.")
-    open: JsonDecimal
-    high: JsonDecimal
-    low: JsonDecimal
-    close: JsonDecimal
-    adj_close: JsonDecimal
-    volume: int
+    timestamp: datetime = Field(
+        description="Start of the bar; daily bars start at the open.",
+        examples=["2024-06-03T13:30:00Z"],
+    )
+    open: JsonDecimal = Field(examples=[188.5])
+    high: JsonDecimal = Field(examples=[190.12])
+    low: JsonDecimal = Field(examples=[188.01])
+    close: JsonDecimal = Field(examples=[189.84])
+    adj_close: JsonDecimal = Field(examples=[189.84])
+    volume: int = Field(examples=[52164839])
 
 
 class History(ApiModel):
-    symbol: str
+    symbol: str = Field(examples=["AAPL"])
     interval: Interval
-    currency: str
+    currency: str = Field(examples=["USD"])
     bars: list[HistoricalBar]
 
 

@@ -12,30 +12,43 @@ from flint.notifications.preferences import E164_RULE, normalize_phone
 
 
 class NotificationOut(ApiModel):
-    notification_id: uuid.UUID
+    notification_id: uuid.UUID = Field(examples=["7f9b1d3f-5b7d-4f9c-b2d4-6f8b0d2f4c5e"])
     kind: NotificationKind
-    title: str
-    body: str
+    title: str = Field(examples=["Your report is ready"])
+    body: str = Field(
+        examples=["Your performance report of the portfolio 'Retirement' (PDF) is ready."]
+    )
     data: dict[str, Any] = Field(
         description="What the notification is about, for links in the app: e.g. `tradeId`, "
-        "`alertId`, `symbol`, `price`, `accountIds`."
+        "`alertId`, `symbol`, `price`, `accountIds`.",
+        examples=[
+            {
+                "reportId": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                "downloadUrl": "https://flint.example.com/api/v1/reports/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d/download",
+                "format": "pdf",
+            }
+        ],
     )
-    read: bool
-    read_at: datetime | None = None
-    created_at: datetime
+    read: bool = Field(examples=[False])
+    read_at: datetime | None = Field(None, examples=[None])
+    created_at: datetime = Field(examples=["2024-06-01T06:00:12Z"])
 
 
 class NotificationPage(ApiModel):
     notifications: list[NotificationOut]
-    unread_count: int = Field(description="All your unread notifications, not only this page's.")
+    unread_count: int = Field(
+        description="All your unread notifications, not only this page's.", examples=[3]
+    )
     next_cursor: str | None = Field(
-        None, description="Pass as `cursor` for the next page; null at the end."
+        None,
+        description="Pass as `cursor` for the next page; null at the end.",
+        examples=["MjAyNC0wNi0wMVQwNjowMDoxMlp8N2Y5YjFkM2Y"],
     )
 
 
 class MarkedRead(ApiModel):
-    marked: int = Field(description="How many notifications were unread.")
-    unread_count: int
+    marked: int = Field(description="How many notifications were unread.", examples=[3])
+    unread_count: int = Field(examples=[0])
 
 
 class ChannelChoice(RequestModel):
@@ -75,5 +88,14 @@ class PreferencesIn(RequestModel):
 
 
 class PreferencesOut(ApiModel):
-    phone_number: str | None
-    channels: dict[NotificationKind, ChannelsOut]
+    phone_number: str | None = Field(examples=["+14155550123"])
+    channels: dict[NotificationKind, ChannelsOut] = Field(
+        examples=[
+            {
+                "trade": {"inApp": True, "email": True, "sms": False},
+                "report": {"inApp": True, "email": True, "sms": False},
+                "price_alert": {"inApp": True, "email": True, "sms": True},
+                "account": {"inApp": True, "email": True, "sms": False},
+            }
+        ]
+    )

@@ -72,45 +72,49 @@ SOURCE_FIELD = Field(
 
 
 class AssetOut(ApiModel):
-    lot_id: uuid.UUID
-    symbol: str
-    quantity: JsonDecimal
-    purchase_price: JsonDecimal
-    purchase_date: date
-    source_transaction_id: str | None = SOURCE_FIELD
+    lot_id: uuid.UUID = Field(examples=["c9bf9e57-1685-4c89-bafb-ff5af830be8a"])
+    symbol: str = Field(examples=["AAPL"])
+    quantity: JsonDecimal = Field(examples=[10])
+    purchase_price: JsonDecimal = Field(examples=[187.25])
+    purchase_date: date = Field(examples=["2024-03-01"])
+    source_transaction_id: Annotated[str | None, Field(examples=[None])] = SOURCE_FIELD
 
 
 class SyncReport(ApiModel):
     """What the last sync from the followed account did to the ledger."""
 
-    mirrored: int = Field(description="Ledger rows the account calls for.")
-    added: int
-    updated: int
-    removed: int
-    skipped: int = Field(description="Activities left out (see `notes`).")
-    notes: list[str]
+    mirrored: int = Field(description="Ledger rows the account calls for.", examples=[24])
+    added: int = Field(examples=[3])
+    updated: int = Field(examples=[1])
+    removed: int = Field(examples=[0])
+    skipped: int = Field(description="Activities left out (see `notes`).", examples=[1])
+    notes: list[str] = Field(examples=[["BRK.B: no price for its opening balance; skipped"]])
 
 
 class PortfolioOut(ApiModel):
-    portfolio_id: uuid.UUID
-    name: str
-    base_currency: str
+    portfolio_id: uuid.UUID = Field(examples=["8f14e45f-ceea-4e7a-9b3d-2c1a6b7e9d10"])
+    name: str = Field(examples=["Retirement"])
+    base_currency: str = Field(examples=["USD"])
     assets: list[AssetOut]
-    version: int
-    account_id: uuid.UUID | None = Field(None, description="The account it follows, if any.")
-    last_synced_at: datetime | None = None
+    version: int = Field(examples=[7])
+    account_id: uuid.UUID | None = Field(
+        None,
+        description="The account it follows, if any.",
+        examples=["5b0d7c1e-3f4a-4d2b-9c8e-7a6f5e4d3c2b"],
+    )
+    last_synced_at: datetime | None = Field(None, examples=["2024-06-03T14:30:00Z"])
     sync_report: SyncReport | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = Field(examples=["2024-01-15T09:20:03Z"])
+    updated_at: datetime = Field(examples=["2024-06-03T14:30:00Z"])
 
 
 class PortfolioSummary(ApiModel):
-    portfolio_id: uuid.UUID
-    name: str
-    base_currency: str
-    account_id: uuid.UUID | None = None
-    created_at: datetime
-    updated_at: datetime
+    portfolio_id: uuid.UUID = Field(examples=["8f14e45f-ceea-4e7a-9b3d-2c1a6b7e9d10"])
+    name: str = Field(examples=["Retirement"])
+    base_currency: str = Field(examples=["USD"])
+    account_id: uuid.UUID | None = Field(None, examples=["5b0d7c1e-3f4a-4d2b-9c8e-7a6f5e4d3c2b"])
+    created_at: datetime = Field(examples=["2024-01-15T09:20:03Z"])
+    updated_at: datetime = Field(examples=["2024-06-03T14:30:00Z"])
 
 
 class Portfolios(ApiModel):
@@ -148,16 +152,16 @@ class TransactionIn(RequestModel):
 
 
 class TransactionOut(ApiModel):
-    transaction_id: uuid.UUID
-    date: date
-    type: str
-    symbol: str | None = None
-    quantity: JsonDecimal | None = None
-    price: JsonDecimal | None = None
-    fee: JsonDecimal
-    amount: JsonDecimal | None = None
-    currency: str
-    source_transaction_id: str | None = SOURCE_FIELD
+    transaction_id: uuid.UUID = Field(examples=["a3c5e7f9-1b2d-4f6a-8c0e-2b4d6f8a0c1e"])
+    date: Annotated[date, Field(examples=["2024-03-01"])]
+    type: str = Field(examples=["buy"])
+    symbol: str | None = Field(None, examples=["AAPL"])
+    quantity: JsonDecimal | None = Field(None, examples=[10])
+    price: JsonDecimal | None = Field(None, examples=[187.25])
+    fee: JsonDecimal = Field(examples=[1.0])
+    amount: JsonDecimal | None = Field(None, examples=[None])
+    currency: str = Field(examples=["USD"])
+    source_transaction_id: Annotated[str | None, Field(examples=[None])] = SOURCE_FIELD
 
 
 class Transactions(ApiModel):
@@ -165,30 +169,30 @@ class Transactions(ApiModel):
 
 
 class AllocationOut(ApiModel):
-    symbol: str
-    asset_class: str
-    weight: float | None = None
-    value: float
+    symbol: str = Field(examples=["VTI"])
+    asset_class: str = Field(examples=["etf"])
+    weight: float | None = Field(None, examples=[0.6248])
+    value: float = Field(examples=[11395.53])
 
 
 class HoldingPerformance(ApiModel):
-    symbol: str
-    quantity: JsonDecimal
-    avg_cost: float | None = None
-    price: float | None = None
-    value: float
-    pnl: float
-    pnl_percent: float | None = None
-    weight: float | None = None
+    symbol: str = Field(examples=["AAPL"])
+    quantity: JsonDecimal = Field(examples=[10])
+    avg_cost: float | None = Field(None, examples=[187.25])
+    price: float | None = Field(None, examples=[189.84])
+    value: float = Field(examples=[1898.4])
+    pnl: float = Field(examples=[25.9])
+    pnl_percent: float | None = Field(None, examples=[0.0138])
+    weight: float | None = Field(None, examples=[0.1041])
 
 
 class SeriesPoint(ApiModel):
-    date: date
-    value: float
-    net_flow: float
-    daily_return: float | None = None
-    cumulative_return: float
-    benchmark_value: float | None = None
+    date: Annotated[date, Field(examples=["2024-06-03"])]
+    value: float = Field(examples=[18238.61])
+    net_flow: float = Field(examples=[0.0])
+    daily_return: float | None = Field(None, examples=[0.0042])
+    cumulative_return: float = Field(examples=[0.0735])
+    benchmark_value: float | None = Field(None, examples=[5283.4])
 
 
 class Performance(ApiModel):
@@ -196,27 +200,27 @@ class Performance(ApiModel):
     TWR chains daily returns with flows at the start of the day; MWR is the XIRR of the flows
     and the final value)."""
 
-    as_of: date
-    base_currency: str
-    market_value: float
-    cost_basis: float
-    unrealized_pnl: float
-    realized_pnl: float
-    dividends: float
-    total_return: float | None = None
-    twr: float | None = None
-    mwr: float | None = None
-    annualized_return: float | None = None
-    volatility: float | None = None
-    sharpe: float | None = None
-    sortino: float | None = None
-    max_drawdown: float | None = None
-    max_drawdown_start: date | None = None
-    max_drawdown_end: date | None = None
-    beta: float | None = None
-    alpha: float | None = None
-    benchmark: str
-    benchmark_return: float | None = None
+    as_of: date = Field(examples=["2024-06-03"])
+    base_currency: str = Field(examples=["USD"])
+    market_value: float = Field(examples=[18238.61])
+    cost_basis: float = Field(examples=[16990.0])
+    unrealized_pnl: float = Field(examples=[1248.61])
+    realized_pnl: float = Field(examples=[312.4])
+    dividends: float = Field(examples=[86.12])
+    total_return: float | None = Field(None, examples=[0.0735])
+    twr: float | None = Field(None, examples=[0.0712])
+    mwr: float | None = Field(None, examples=[0.0698])
+    annualized_return: float | None = Field(None, examples=[0.1734])
+    volatility: float | None = Field(None, examples=[0.1421])
+    sharpe: float | None = Field(None, examples=[1.08])
+    sortino: float | None = Field(None, examples=[1.52])
+    max_drawdown: float | None = Field(None, examples=[-0.0587])
+    max_drawdown_start: date | None = Field(None, examples=["2024-03-28"])
+    max_drawdown_end: date | None = Field(None, examples=["2024-04-19"])
+    beta: float | None = Field(None, examples=[0.94])
+    alpha: float | None = Field(None, examples=[0.0123])
+    benchmark: str = Field(examples=["SPY"])
+    benchmark_return: float | None = Field(None, examples=[0.1089])
     allocation: list[AllocationOut]
     holdings: list[HoldingPerformance]
     series: list[SeriesPoint]

@@ -29,25 +29,33 @@ class ReportIn(RequestModel):
 
 
 class ReportOut(ApiModel):
-    report_id: uuid.UUID
+    report_id: uuid.UUID = Field(examples=["1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"])
     type: ReportType
     format: ReportFormat
     status: ReportStatus
-    reason: str | None = Field(None, description="Why the report failed.")
+    reason: str | None = Field(None, description="Why the report failed.", examples=[None])
     portfolio_id: uuid.UUID | None = Field(
-        None, description="Null once the portfolio has been deleted."
+        None,
+        description="Null once the portfolio has been deleted.",
+        examples=["8f14e45f-ceea-4e7a-9b3d-2c1a6b7e9d10"],
     )
-    portfolio_name: str
-    start: date | None = None
-    end: date
-    benchmark: str
-    filename: str | None = None
-    content_type: str | None = None
-    size_bytes: int | None = None
-    download_url: str | None = Field(None, description="Where to fetch the file once completed.")
-    created_at: datetime
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
+    portfolio_name: str = Field(examples=["Retirement"])
+    start: date | None = Field(None, examples=["2024-01-01"])
+    end: date = Field(examples=["2024-05-31"])
+    benchmark: str = Field(examples=["SPY"])
+    filename: str | None = Field(None, examples=["retirement-performance-2024-05-31.pdf"])
+    content_type: str | None = Field(None, examples=["application/pdf"])
+    size_bytes: int | None = Field(None, examples=[48213])
+    download_url: str | None = Field(
+        None,
+        description="Where to fetch the file once completed.",
+        examples=[
+            "https://flint.example.com/api/v1/reports/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d/download"
+        ],
+    )
+    created_at: datetime = Field(examples=["2024-06-01T06:00:00Z"])
+    started_at: datetime | None = Field(None, examples=["2024-06-01T06:00:02Z"])
+    completed_at: datetime | None = Field(None, examples=["2024-06-01T06:00:11Z"])
 
 
 class Reports(ApiModel):

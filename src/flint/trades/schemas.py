@@ -85,27 +85,28 @@ class ExecuteTrade(RequestModel):
 
 
 class TradeOut(ApiModel):
-    trade_id: uuid.UUID
-    account_id: uuid.UUID
-    asset: str
-    action: str
-    quantity: JsonDecimal
-    order_type: str
-    time_in_force: str
-    limit_price: JsonDecimal | None = None
-    stop_price: JsonDecimal | None = None
+    trade_id: uuid.UUID = Field(examples=["2f1e7c3a-9b4d-4e6f-8a2b-1c3d5e7f9a0b"])
+    account_id: uuid.UUID = Field(examples=["5b0d7c1e-3f4a-4d2b-9c8e-7a6f5e4d3c2b"])
+    asset: str = Field(examples=["AAPL"])
+    action: str = Field(examples=["buy"])
+    quantity: JsonDecimal = Field(examples=[10])
+    order_type: str = Field(examples=["limit"])
+    time_in_force: str = Field(examples=["day"])
+    limit_price: JsonDecimal | None = Field(None, examples=[187.5])
+    stop_price: JsonDecimal | None = Field(None, examples=[None])
     status: str = Field(
         description="pending, submitted, partially_filled, filled, rejected, canceled, "
-        "expired or failed"
+        "expired or failed",
+        examples=["filled"],
     )
-    filled_quantity: JsonDecimal
-    average_price: JsonDecimal | None = None
-    fees: JsonDecimal
-    reason: str | None = None
-    provider_order_id: str | None = None
-    created_at: datetime
-    submitted_at: datetime | None = None
-    executed_at: datetime | None = None
+    filled_quantity: JsonDecimal = Field(examples=[10])
+    average_price: JsonDecimal | None = Field(None, examples=[187.25])
+    fees: JsonDecimal = Field(examples=[0])
+    reason: str | None = Field(None, examples=[None])
+    provider_order_id: str | None = Field(None, examples=["ord_8c1f2b7e"])
+    created_at: datetime = Field(examples=["2024-06-03T14:30:00Z"])
+    submitted_at: datetime | None = Field(None, examples=["2024-06-03T14:30:01Z"])
+    executed_at: datetime | None = Field(None, examples=["2024-06-03T14:30:02Z"])
 
     @classmethod
     def of(cls, trade: Trade) -> TradeOut:
@@ -136,9 +137,9 @@ class Trades(ApiModel):
 
 
 class TradeEventOut(ApiModel):
-    status: str
-    detail: dict[str, Any]
-    created_at: datetime
+    status: str = Field(examples=["submitted"])
+    detail: dict[str, Any] = Field(examples=[{"providerOrderId": "ord_8c1f2b7e"}])
+    created_at: datetime = Field(examples=["2024-06-03T14:30:01Z"])
 
 
 class TradeEvents(ApiModel):

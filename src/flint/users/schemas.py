@@ -12,8 +12,8 @@ Theme = Literal["light", "dark", "system"]
 
 
 class NotificationPreferences(ApiModel):
-    email: bool = True
-    sms: bool = False
+    email: bool = Field(True, examples=[True])
+    sms: bool = Field(False, examples=[False])
 
 
 class Preferences(ApiModel):
@@ -22,21 +22,21 @@ class Preferences(ApiModel):
 
 
 class LinkedAccountSummary(ApiModel):
-    account_id: uuid.UUID
-    provider: str
-    name: str
-    type: str
+    account_id: uuid.UUID = Field(examples=["5b0d7c1e-3f4a-4d2b-9c8e-7a6f5e4d3c2b"])
+    provider: str = Field(examples=["sandbox"])
+    name: str = Field(examples=["Individual Brokerage"])
+    type: str = Field(examples=["brokerage"])
 
 
 class UserProfile(ApiModel):
-    user_id: uuid.UUID
-    name: str | None
-    email: str
+    user_id: uuid.UUID = Field(examples=["5a46d20d-cd13-4e08-9ccf-9cd7121c3481"])
+    name: str | None = Field(examples=["Ada Lovelace"])
+    email: str = Field(examples=["ada@example.com"])
     accounts: list[LinkedAccountSummary] = Field(
         description="The user's linked bank and brokerage accounts."
     )
-    created_at: datetime
-    last_login: datetime | None
+    created_at: datetime = Field(examples=["2024-01-15T09:12:44Z"])
+    last_login: datetime | None = Field(examples=["2024-06-03T14:30:00Z"])
     preferences: Preferences
 
 

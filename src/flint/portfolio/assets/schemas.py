@@ -39,8 +39,8 @@ class CustomAssetUpdate(RequestModel):
 
 
 class PricePoint(ApiModel):
-    date: dt.date
-    price: JsonDecimal
+    date: dt.date = Field(examples=["2024-06-30"])
+    price: JsonDecimal = Field(examples=[450000])
 
 
 class PricePointIn(RequestModel):
@@ -53,18 +53,19 @@ class PricesIn(RootModel[list[PricePointIn]]):
 
 
 class CustomAssetOut(ApiModel):
-    symbol: str
-    name: str
-    currency: str
-    asset_class: str
+    symbol: str = Field(examples=["MY:HOUSE"])
+    name: str = Field(examples=["Our house"])
+    currency: str = Field(examples=["USD"])
+    asset_class: str = Field(examples=["real_estate"])
     first_price_date: dt.date | None = Field(
-        description="Before this day the asset has no value and cannot be bought."
+        description="Before this day the asset has no value and cannot be bought.",
+        examples=["2021-04-30"],
     )
-    last_price: JsonDecimal | None
-    last_price_date: dt.date | None
-    price_count: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    last_price: JsonDecimal | None = Field(examples=[450000])
+    last_price_date: dt.date | None = Field(examples=["2024-06-30"])
+    price_count: int = Field(examples=[4])
+    created_at: dt.datetime = Field(examples=["2024-01-20T18:02:11Z"])
+    updated_at: dt.datetime = Field(examples=["2024-07-02T08:45:00Z"])
 
 
 class CustomAssets(ApiModel):
@@ -72,13 +73,13 @@ class CustomAssets(ApiModel):
 
 
 class Prices(ApiModel):
-    symbol: str
-    currency: str
+    symbol: str = Field(examples=["MY:HOUSE"])
+    currency: str = Field(examples=["USD"])
     prices: list[PricePoint]
 
 
 class PricesWritten(ApiModel):
-    symbol: str
-    inserted: int
-    updated: int
+    symbol: str = Field(examples=["MY:HOUSE"])
+    inserted: int = Field(examples=[1])
+    updated: int = Field(examples=[0])
     asset: CustomAssetOut

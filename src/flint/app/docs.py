@@ -1,0 +1,123 @@
+"""The API documents and their pages, served from Flint itself so they work offline.
+
+Two documents: `/openapi.json` describes `/api/v1` (and the probes); `/api/openapi.json`
+describes the same operations at their unversioned `/api` paths, with the same operation ids and
+schemas. One document holding both would list every operation twice under one id space (ids
+must be unique, so the aliases' would differ) and double both docs pages; a document per
+prefix keeps each one a faithful client contract of its own base path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.responses import HTMLResponse, JSONResponse
+
+from flint.app.problems import finish_problems
+
+STATIC = "/static/docs"
+ALIAS_PREFIX = "/api"
+ALIAS_OPENAPI = f"{ALIAS_PREFIX}/openapi.json"
+OAUTH2_REDIRECT = "/docs/oauth2-redirect"
+PAGES = {  # docs page -> (its document, which API it shows)
+    "/docs": ("/openapi.json", "/api/v1"),
+    "/redoc": ("/openapi.json", "/api/v1"),
+    f"{ALIAS_PREFIX}/docs": (ALIAS_OPENAPI, ALIAS_PREFIX),
+    f"{ALIAS_PREFIX}/redoc": (ALIAS_OPENAPI, ALIAS_PREFIX),
+}
+
+# Flint's token endpoint is the OAuth2 password flow for its own users: there is no client to
+# identify. Swagger UI always draws client id, secret and credentials-location fields for that
+# flow (no option turns them off), so the page hides their rows.
+HIDE_CLIENT_FIELDS = (
+    "<style>.auth-container .wrapper:has(#password_type, #client_id_password, "
+    "#client_secret_password) { display: none; }</style>"
+)
+
+
+def alias_document(
+    app: FastAPI, routers: Sequence[APIRouter], operation_id: Callable[[APIRoute], str]
+) -> dict[str, Any]:
+    """The OpenAPI document of `routers` at their unversioned `/api` paths."""
+    aliases = APIRouter(generate_unique_id_function=operation_id)
+    for router in routers:
+        aliases.include_router(router, prefix=ALIAS_PREFIX)
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=aliases.routes,
+    )
+    document["info"]["description"] = (
+        f"{app.description}\n\nThis document shows the unversioned `/api` paths; "
+        "[the /api/v1 document](/docs) has the same operations."
+    )
+    return finish_problems(document)
+
+
+def install_docs(
+    app: FastAPI, routers: Sequence[APIRouter], operation_id: Callable[[APIRoute], str]
+) -> None:
+    """The second document and the four docs pages (Swagger UI and ReDoc for each)."""
+    cache: dict[str, dict[str, Any]] = {}
+
+    @app.get(ALIAS_OPENAPI, include_in_schema=False)
+    async def alias_openapi() -> JSONResponse:
+        if "document" not in cache:
+            cache["document"] = alias_document(app, routers, operation_id)
+        return JSONResponse(cache["document"])
+
+    @app.get(OAUTH2_REDIRECT, include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    for page, (document, shown) in PAGES.items():
+        redoc = page.endswith("/redoc")
+        app.add_api_route(
+            page,
+            _redoc(app, document, shown) if redoc else _swagger(app, document, shown),
+            methods=["GET"],
+            include_in_schema=False,
+            name=f"{'redoc' if redoc else 'swagger'}{page.replace('/', '-')}",
+        )
+
+
+def _swagger(app: FastAPI, document: str, shown: str) -> Callable[[Request], Any]:
+    async def page(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        html = get_swagger_ui_html(
+            openapi_url=f"{root}{document}",
+            title=f"{app.title} {shown} - Swagger UI",
+            oauth2_redirect_url=OAUTH2_REDIRECT,
+            swagger_js_url=f"{root}{STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{STATIC}/favicon.png",
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+        body = bytes(html.body).decode().replace("</head>", f"{HIDE_CLIENT_FIELDS}</head>", 1)
+        return HTMLResponse(body)
+
+    return page
+
+
+def _redoc(app: FastAPI, document: str, shown: str) -> Callable[[Request], Any]:
+    async def page(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{document}",
+            title=f"{app.title} {shown} - ReDoc",
+            redoc_js_url=f"{root}{STATIC}/redoc.standalone.js",
+            with_google_fonts=False,
+            redoc_favicon_url=f"{root}{STATIC}/favicon.png",
+        )
+
+    return page

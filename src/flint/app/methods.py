@@ -1,0 +1,89 @@
+"""Which route a path belongs to, and the 405 that names every method it allows.
+
+Starlette takes the first route whose path and method both match, else the first whose path
+matches (a 405 naming only that route's methods). So `GET /trades/execute` reached
+`GET /trades/{tradeId}` (a 422 about the id) while `DELETE /watchlist/add` answered
+`Allow: POST`. Here a path belongs to its most specific template, a literal segment beating a
+parameter from left to right (`/trades/execute` over `/trades/{tradeId}`); a method none of
+that template's routes serve answers 405 with all of their methods in `Allow`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from fastapi.routing import iter_route_contexts
+from starlette.requests import Request
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from flint.app.problems import problem_response
+
+
+@dataclass(frozen=True)
+class Template:
+    """One path template and every method the routes declaring it serve."""
+
+    path: str
+    pattern: re.Pattern[str]
+    methods: frozenset[str]
+
+    @property
+    def specificity(self) -> tuple[int, ...]:
+        """Sorts first for the more specific template: 0 for a literal segment, 1 for a
+        parameter, compared from the left."""
+        return tuple(1 if "{" in part else 0 for part in self.path.split("/"))
+
+
+def templates(routes: Sequence[BaseRoute]) -> list[Template]:
+    """Every HTTP path template of `routes` (included routers flattened), methods merged."""
+    found: dict[str, tuple[re.Pattern[str], set[str]]] = {}
+    for context in iter_route_contexts(routes):
+        methods, path = context.methods, context.path_format
+        pattern = getattr(context, "path_regex", None)
+        if not methods or not path or pattern is None:  # mounts and WebSockets
+            continue
+        found.setdefault(path, (pattern, set()))[1].update(methods)
+    return [
+        Template(path, pattern, frozenset(methods)) for path, (pattern, methods) in found.items()
+    ]
+
+
+def owner(table: Sequence[Template], path: str) -> Template | None:
+    """The most specific template matching `path`, if any does."""
+    matching = [template for template in table if template.pattern.match(path)]
+    return min(matching, key=lambda template: template.specificity, default=None)
+
+
+class AllowedMethods:
+    """Answers 405 (with the full `Allow`) before routing when the path's own template does not
+    serve the method; any other request goes on to the router unchanged."""
+
+    def __init__(self, app: ASGIApp, routes: Callable[[], Sequence[BaseRoute]]) -> None:
+        self.app = app
+        self.routes = routes
+        self._table: list[Template] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._table is None:  # the routes are complete once the app serves
+            self._table = templates(self.routes())
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        template = owner(self._table, path)
+        if template is None or scope["method"] in template.methods:
+            await self.app(scope, receive, send)
+            return
+        allowed = ", ".join(sorted(template.methods))
+        response = problem_response(
+            Request(scope),
+            status=405,
+            title="Method not allowed",
+            slug="method-not-allowed",
+            detail=f"{template.path} allows {allowed}.",
+            headers={"Allow": allowed},
+        )
+        await response(scope, receive, send)
