@@ -198,6 +198,10 @@ NO_CONTENT: dict[tuple[str, str], Callable[[httpx.AsyncClient, Account], Awaitab
     ("DELETE", "/accounts/{accountId}"): lambda client, who: _then(
         _created(client, who, f"{V1}/accounts/link", SANDBOX), "/accounts/{accountId}"
     ),
+    ("DELETE", "/api-keys/{keyId}"): lambda client, who: _then(
+        _created(client, who, f"{V1}/api-keys", {"name": "script", "scopes": ["read"]}),
+        "/api-keys/{id}",
+    ),
 }
 V1 = "/api/v1"
 HOUSE = {"symbol": "my:house", "name": "Our house", "currency": "USD", "assetClass": "real_estate"}

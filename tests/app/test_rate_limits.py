@@ -105,8 +105,12 @@ async def test_signup_and_password_reset_share_a_stricter_budget(app: FastAPI) -
         # The refused registration made no account: the email is still free elsewhere.
         elsewhere = await other.post("/api/v1/auth/register", json={**body, "email": f"x{email}"})
         assert elsewhere.status_code == 201
-        # Other routes from the address still have their own budget.
+        # Other routes from the address still have their own budget, and so does any other
+        # method on the sign-up paths (a 405 registers nobody and sends no mail).
         assert budget(await client.get("/openapi.json"))[0] == 6
+        wrong_method = await client.get("/api/v1/auth/register")
+        assert wrong_method.status_code == 405
+        assert budget(wrong_method)[0] == 6
 
 
 class TestDisabled:

@@ -5,7 +5,7 @@ clock-aligned fixed window, in Redis when configured, see `flint.kit.ratelimit`)
 
 * a request with a valid bearer token counts against its user (``user``), from any address;
 * any other request counts against its client address (``ip``);
-* registration and password-reset requests count against their address in ``signup``.
+* registration and password-reset requests (POST) count against their address in ``signup``.
 
 The caller is the token's verified subject: `TokenIssuer.verify` remembers tokens it verified,
 so the route's own authentication does not verify the signature again. A forged or expired
@@ -119,8 +119,8 @@ class ApiRateLimit:
 
     def _budget(self, scope: Scope, path: str) -> tuple[Group, str]:
         address = scope["client"][0] if scope.get("client") else "unknown"
-        if SIGNUP.fullmatch(path):
-            return self.signup, address
+        if scope["method"] == "POST" and SIGNUP.fullmatch(path):
+            return self.signup, address  # only what registers or sends mail spends this budget
         for name, value in scope["headers"]:
             if name == b"authorization":
                 if value[:7].lower() == BEARER:

@@ -35,13 +35,17 @@ class CreateApiKey(RequestModel):
 
 
 class ApiKeyOut(ApiModel):
-    id: uuid.UUID
-    name: str
-    prefix: str = Field(description="The key's first characters, to recognise it.")
-    scopes: list[Scope]
-    created_at: datetime
-    last_used_at: datetime | None = Field(description="Recorded at most once a minute.")
-    expires_at: datetime | None
+    id: uuid.UUID = Field(examples=["5b0e6f5e-3c1d-4a8e-9d0b-2f1c7a9e4b61"])
+    name: str = Field(examples=["Nightly export"])
+    prefix: str = Field(
+        description="The key's first characters, to recognise it.", examples=["flint_Qx7v3K"]
+    )
+    scopes: list[Scope] = Field(examples=[["read"]])
+    created_at: datetime = Field(examples=["2026-12-03T19:30:00Z"])
+    last_used_at: datetime | None = Field(
+        description="Recorded at most once a minute.", examples=["2026-12-03T20:05:00Z"]
+    )
+    expires_at: datetime | None = Field(examples=["2027-12-03T00:00:00Z"])
 
     @classmethod
     def of(cls, row: ApiKey) -> ApiKeyOut:
@@ -57,7 +61,10 @@ class ApiKeyOut(ApiModel):
 
 
 class CreatedApiKey(ApiKeyOut):
-    key: str = Field(description="The key itself, shown only now: Flint keeps only its hash.")
+    key: str = Field(
+        description="The key itself, shown only now: Flint keeps only its hash.",
+        examples=["flint_Qx7v3KpL2mN8rT4wY6zA1bC3dE5fG7hJ9kM0nP2qR4s"],
+    )
 
 
 class ApiKeyList(ApiModel):
