@@ -181,6 +181,19 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture
+async def other_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a second API process: another app on the same settings (database, cache),
+    as a second `flint serve` would be, with caches of its own in this process."""
+    application = create_app(settings)
+    try:
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://other") as http:
+            yield http
+    finally:
+        await application.state.runtime.aclose()
+
+
 @dataclass
 class Account:
     """A registered, signed-in user as a test sees it."""

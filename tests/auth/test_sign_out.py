@@ -4,19 +4,15 @@ replayed refresh token (the sign-in is presumed stolen). The user's other sign-i
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flint.app.main import create_app
 from flint.auth.models import RefreshToken
-from flint.config import Settings
 from flint.kit.secrets import token_digest
 from flint.kit.time import utcnow
 from tests.auth.helpers import V1, bearer, login, me, refresh, segments
@@ -120,14 +116,8 @@ class TestAcrossProcesses:
         return {"redis_url": service_url("FLINT_TEST_REDIS_URL", "Redis")}
 
     @pytest.fixture
-    async def other(self, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-        app: FastAPI = create_app(settings)
-        try:
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://other") as http:
-                yield http
-        finally:
-            await app.state.runtime.aclose()
+    def other(self, other_process: httpx.AsyncClient) -> httpx.AsyncClient:
+        return other_process
 
     async def test_a_sign_out_in_one_process_is_refused_in_another_at_once(
         self, client: httpx.AsyncClient, other: httpx.AsyncClient

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,8 +13,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from flint.app.main import create_app
-from flint.config import Settings
 from flint.kit.time import utcnow
 from flint.users.api import Principals
 from flint.users.models import ApiKey, User
@@ -222,14 +219,8 @@ class TestAcrossProcesses:
         return {"redis_url": service_url("FLINT_TEST_REDIS_URL", "Redis")}
 
     @pytest.fixture
-    async def other(self, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-        app: FastAPI = create_app(settings)
-        try:
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://other") as http:
-                yield http
-        finally:
-            await app.state.runtime.aclose()
+    def other(self, other_process: httpx.AsyncClient) -> httpx.AsyncClient:
+        return other_process
 
     async def test_a_key_revoked_in_one_process_is_refused_in_another_at_once(
         self, client: httpx.AsyncClient, other: httpx.AsyncClient, alice: Account
