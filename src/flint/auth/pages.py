@@ -14,10 +14,10 @@ from fastapi.responses import HTMLResponse
 
 router = APIRouter(include_in_schema=False)
 
+# Referrer-Policy, X-Frame-Options and nosniff come with every answer (flint.app.middleware.
+# SecurityHeaders); the page's own policy replaces the default `frame-ancestors 'none'` one.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
         "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
