@@ -23,9 +23,9 @@ from typing import Any
 from bench import (
     bars_ingest,
     cold_quote_coalescing,
+    http_hotpaths,
     metrics_speed,
     portfolio_performance,
-    quote_throughput,
     ws_fanout,
 )
 from bench._common import Result, Skipped
@@ -33,7 +33,7 @@ from bench._common import Result, Skipped
 Benchmark = Callable[[], list[Result]]
 
 BENCHMARKS: list[Benchmark] = [
-    quote_throughput.run,
+    http_hotpaths.run,
     cold_quote_coalescing.run,
     bars_ingest.run,
     ws_fanout.run,

@@ -150,19 +150,33 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 
 @dataclass
 class Server:
-    """A uvicorn process serving one app on 127.0.0.1."""
+    """A uvicorn process (or a supervisor and its worker processes) serving one app on
+    127.0.0.1."""
 
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    workers: int = 1
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def pids(self) -> list[int]:
+        """The processes that serve HTTP: the one process, or a supervisor's workers (a
+        single process's children are Flint's performance processes, not servers)."""
+        if self.workers == 1:
+            return [self.pid]
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [int(child) for child in children]
+
     def cpu_seconds(self) -> float:
-        """User plus system CPU time the server process has used so far."""
-        return process_cpu_seconds(self.pid)
+        """User plus system CPU time the serving processes have used so far."""
+        return sum(process_cpu_seconds(pid) for pid in self.pids)
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -181,13 +195,19 @@ def uvicorn_server(
     ready_path: str = "/healthz",
     start_within: float = 60.0,
     keep_alive: float = 5.0,
+    workers: int = 1,
+    cpus: str | None = None,
 ) -> Iterator[Server]:
     """Serve the ASGI factory ``app`` ("module:function") in a uvicorn subprocess on a free
-    port of 127.0.0.1 (one process, uvicorn's default loop and HTTP parser, warnings only, no
-    access log) until the block ends. ``keep_alive`` is uvicorn's idle keep-alive timeout
-    (its default is 5 s)."""
+    port of 127.0.0.1 until the block ends, as ``flint serve`` serves it: uvicorn's default loop
+    and HTTP parser, proxy headers from the allowed proxies only, no ``server`` header, and
+    Prometheus' multiprocess directory set (in ``cwd``); warnings only, no access log.
+    ``keep_alive`` is uvicorn's idle keep-alive timeout (its default is 5 s); ``workers`` > 1
+    runs uvicorn's supervisor with that many processes; ``cpus`` pins them (taskset's list)."""
     port = free_port()
     log = cwd / f"uvicorn-{port}.log"
+    metrics = cwd / f"metrics-{port}"
+    metrics.mkdir(mode=0o700)
     command = [
         sys.executable,
         "-m",
@@ -201,21 +221,40 @@ def uvicorn_server(
         "--log-level",
         "warning",
         "--no-access-log",
+        "--no-server-header",
+        "--proxy-headers",
         "--timeout-graceful-shutdown",
         "3",
         "--timeout-keep-alive",
         f"{keep_alive:g}",
     ]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    if cpus is not None:
+        command = ["taskset", "-c", cpus, *command]
+    environment = dict(env) | {"PROMETHEUS_MULTIPROC_DIR": str(metrics)}
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            command, env=dict(env), cwd=cwd, stdout=sink, stderr=subprocess.STDOUT
+            command, env=environment, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT
         )
-    server = Server(f"http://{LOOPBACK}:{port}", process, log)
+    server = Server(f"http://{LOOPBACK}:{port}", process, log, workers)
     try:
         _wait_ready(server, ready_path, start_within)
+        if workers > 1:
+            _wait_workers(server, workers, start_within)
         yield server
     finally:
         stop_process(process)
+
+
+def _wait_workers(server: Server, workers: int, within: float) -> None:
+    """Every worker of a supervisor is up (the first may answer before the others start)."""
+    deadline = time.monotonic() + within
+    while len(server.pids) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} workers did not start within {within:g} s")
+        time.sleep(0.1)
+    time.sleep(2.0)  # each worker's app start-up (the supervisor forks before importing)
 
 
 def _wait_ready(server: Server, path: str, within: float) -> None:

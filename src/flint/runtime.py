@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flint.config import Settings
-from flint.db import READ_ONLY, create_sessionmaker
+from flint.db import create_read_engine, create_sessionmaker
 
 log = structlog.get_logger(__name__)
 
@@ -42,11 +42,14 @@ class Runtime:
         self.role = role
         self.engine = engine
         self.sessions = sessions
-        self.readers = create_sessionmaker(engine.execution_options(**READ_ONLY))
-        """Sessions that only read (on SQLite: never the write lock)."""
+        reader = create_read_engine(engine)
+        self.readers = create_sessionmaker(reader)
+        """Sessions that only read (on SQLite: never the write lock, and in this thread)."""
         self._parts: dict[Any, Any] = {Settings: settings}
         self._starters: list[Hook] = []
         self._closers: list[Hook] = [engine.dispose]
+        if reader.sync_engine.pool is not engine.sync_engine.pool:
+            self._closers.append(reader.dispose)
 
     def add(self, part: T, *, kind: Kind[T] | None = None, close: Hook | None = None) -> T:
         """Register ``part`` under ``kind`` (its own class by default); ``close`` runs at

@@ -15,9 +15,17 @@ from flint.db import commit
 from flint.errors import FlintError
 from flint.runtime import Kind, Runtime, T, name_of
 
+READING_METHODS = frozenset({"GET", "HEAD"})
+
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    """The request's transaction. A GET or HEAD only reads: its session begins a read-only
+    transaction (see `flint.db.READ_ONLY`), so on SQLite reads never take, nor wait for, the
+    write lock; a GET that must write opens a session of its own (`SessionsDep`)."""
+    if request.method in READING_METHODS:
+        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    else:
+        sessionmaker = request.app.state.sessionmaker
     async with sessionmaker() as session:
         try:
             yield session

@@ -23,7 +23,7 @@ from flint.accounts.schemas import (
 )
 from flint.billing.api import PlansDep
 from flint.errors import problem_responses
-from flint.users.api import CurrentUser
+from flint.users.api import CurrentUser, CurrentUserId
 from flint.web import SessionDep
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
@@ -117,8 +117,8 @@ async def link(
 
 
 @router.get("", summary="Your linked accounts", responses=problem_responses(401))
-async def list_accounts(user: CurrentUser, session: SessionDep) -> Accounts:
-    return Accounts(accounts=[summary(a) for a in await reading.list_accounts(session, user.id)])
+async def list_accounts(user_id: CurrentUserId, session: SessionDep) -> Accounts:
+    return Accounts(accounts=[summary(a) for a in await reading.list_accounts(session, user_id)])
 
 
 @router.get(

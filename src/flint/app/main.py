@@ -32,6 +32,7 @@ from flint.app.middleware import (
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.ratelimit import ApiRateLimit, Subject
+from flint.app.routing import guard_includes
 from flint.app.runtime import build_runtime
 from flint.app.sentry import init_sentry
 from flint.auth.pages import router as auth_pages
@@ -143,6 +144,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         static_url=STATIC,
         generate_unique_id_function=_operation_id,
         swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+        # FastAPI's own OpenTelemetry hooks: Flint reports through Prometheus and Sentry, and
+        # the hooks looked up providers and the environment on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     document_problems(app)
     app.state.runtime = runtime
@@ -163,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in WEBSOCKET_ROUTERS:  # not in OpenAPI, which has no words for them
         app.include_router(router, prefix="/api/v1")
         app.include_router(router, prefix="/api")
+    guard_includes(app)
 
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(NoContent)

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flint.app.problems import problem_response
+from flint.app.routing import PathIndex, route_path
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,11 @@ def templates(routes: Sequence[BaseRoute]) -> list[Template]:
     ]
 
 
-def owner(table: Sequence[Template], path: str) -> Template | None:
-    """The most specific template matching `path`, if any does."""
-    matching = [template for template in table if template.pattern.match(path)]
+def owner(table: Sequence[Template] | PathIndex[Template], path: str) -> Template | None:
+    """The most specific template matching `path`, if any does (a `PathIndex` of the templates
+    tries only those whose literal prefix the path starts with)."""
+    tried = table.candidates(path) if isinstance(table, PathIndex) else table
+    matching = [template for template in tried if template.pattern.match(path)]
     return min(matching, key=lambda template: template.specificity, default=None)
 
 
@@ -64,15 +67,15 @@ class AllowedMethods:
     def __init__(self, app: ASGIApp, routes: Callable[[], Sequence[BaseRoute]]) -> None:
         self.app = app
         self.routes = routes
-        self._table: list[Template] | None = None
+        self._table: PathIndex[Template] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if self._table is None:  # the routes are complete once the app serves
-            self._table = templates(self.routes())
-        path = scope["path"].removeprefix(scope.get("root_path", ""))
+            self._table = PathIndex(templates(self.routes()), lambda template: template.path)
+        path = route_path(scope)
         template = owner(self._table, path)
         if template is None or scope["method"] in template.methods:
             await self.app(scope, receive, send)

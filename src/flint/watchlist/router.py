@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Response, status
 from flint.billing.api import PlansDep
 from flint.errors import ValidationFailed, problem_responses
 from flint.kit.symbols import SYMBOL_RULE, normalize_symbol
-from flint.users.api import CurrentUser
+from flint.users.api import CurrentUser, CurrentUserId
 from flint.watchlist import service
 from flint.watchlist.schemas import AddToWatchlist, Watchlist, WatchlistEntry
 from flint.web import SessionDep
@@ -35,7 +35,7 @@ async def add(
     plans: PlansDep,
     response: Response,
 ) -> WatchlistEntry:
-    service.require_self(user, body.user_id)
+    service.require_self(user.id, body.user_id)
     item, created = await service.add(session, plans, user, body.asset)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -47,9 +47,9 @@ async def add(
     summary="Your watchlist",
     responses=problem_responses(401, 404, 422),
 )
-async def read(userId: uuid.UUID, user: CurrentUser, session: SessionDep) -> Watchlist:
-    service.require_self(user, userId)
-    items = await service.list_items(session, user)
+async def read(userId: uuid.UUID, user_id: CurrentUserId, session: SessionDep) -> Watchlist:
+    service.require_self(user_id, userId)
+    items = await service.list_items(session, user_id)
     return Watchlist(watchlist=[WatchlistEntry.model_validate(item) for item in items])
 
 
@@ -65,7 +65,7 @@ async def remove(
     user: CurrentUser,
     session: SessionDep,
 ) -> None:
-    service.require_self(user, userId)
+    service.require_self(user.id, userId)
     try:
         symbol = normalize_symbol(asset)
     except ValueError as exc:

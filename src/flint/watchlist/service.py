@@ -12,9 +12,9 @@ from flint.users.api import User
 from flint.watchlist.models import WatchlistItem
 
 
-def require_self(caller: User, user_id: uuid.UUID) -> None:
+def require_self(caller_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Watchlists are private: any other user's id is answered as if it did not exist."""
-    if user_id != caller.id:
+    if user_id != caller_id:
         raise NotFound(f"No watchlist for user {user_id}.")
 
 
@@ -52,10 +52,10 @@ async def add(
     return item, True
 
 
-async def list_items(session: AsyncSession, user: User) -> list[WatchlistItem]:
+async def list_items(session: AsyncSession, user_id: uuid.UUID) -> list[WatchlistItem]:
     stmt = (
         select(WatchlistItem)
-        .where(WatchlistItem.user_id == user.id)
+        .where(WatchlistItem.user_id == user_id)
         .order_by(WatchlistItem.added_at, WatchlistItem.symbol)
     )
     return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,166 @@
+"""The hot paths' causes, each fixed where it was found (see `bench/http_hotpaths.py`):
+routing tries only the routes a path can reach, a GET reads in a read-only transaction that on
+SQLite neither takes nor waits for the write lock and runs in the event loop's thread, and on
+PostgreSQL a write slipped into a GET fails instead of committing."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from flint.app.methods import owner, templates
+from flint.app.routing import PathIndex, common_prefix, literal_segments
+from flint.db import create_engine, create_read_engine
+from flint.web import SessionDep
+from tests.conftest import Account, sign_up
+
+
+@pytest.fixture
+def route_matches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every `APIRoute.matches` call FastAPI makes, by route path."""
+    tried: list[str] = []
+    original = APIRoute.matches
+
+    def counting(self: APIRoute, scope: Any) -> Any:
+        tried.append(self.path)
+        return original(self, scope)
+
+    monkeypatch.setattr(APIRoute, "matches", counting)
+    yield tried
+
+
+async def test_a_request_tries_only_the_routes_its_path_can_reach(
+    client: httpx.AsyncClient, alice: Account, route_matches: list[str]
+) -> None:
+    """Every feature's router is included twice (/api/v1 and /api): walking them all was
+    about 150 matches per request, measured as 45 % of a route that does nothing."""
+    for path in (
+        f"/api/v1/watchlist/{alice.user_id}",
+        "/api/trades",
+        "/api/v1/notifications",
+        "/healthz",
+    ):
+        route_matches.clear()
+        answer = await client.get(path, headers=alice.headers)
+        assert answer.status_code == 200, (path, answer.text)
+        assert route_matches, path
+        assert len(route_matches) <= 16, (path, len(route_matches), route_matches)
+        feature = path.split("/")[-2] if path.count("/") > 3 else path.split("/")[-1]
+        elsewhere = [
+            tried
+            for tried in route_matches
+            if tried.startswith(("/api/v1/", "/api/")) and f"/{feature}" not in tried
+        ]
+        assert len(elsewhere) <= 4, (path, elsewhere)  # the top-level docs routes, no feature
+
+
+def test_the_path_index_finds_the_owner_the_full_walk_finds(app: FastAPI) -> None:
+    """For a path made from every template of the app (literal, parameter, the /api twin)
+    the index gives the same owning template as trying all of them."""
+    table = templates(app.routes)
+    index = PathIndex(table, lambda template: template.path)
+    samples = [template.path.replace("{", "x").replace("}", "") for template in table]
+    samples += [template.path + "/extra" for template in table] + ["/", "/nowhere", "/api"]
+    for path in samples:
+        assert owner(index, path) == owner(table, path), path
+
+
+def test_literal_prefixes() -> None:
+    assert literal_segments("/api/v1/trades/{tradeId}/events") == ["api", "v1", "trades"]
+    assert literal_segments("/api/v1/x{id}/y") == ["api", "v1"]
+    assert literal_segments("/") == [""]
+    assert common_prefix(["/api/v1/trades", "/api/v1/trades/{tradeId}"]) == "/api/v1/trades"
+    assert common_prefix(["/api/v1/trades", "/api/v1/tradesmen"]) == "/api/v1"
+    assert common_prefix(["/{any}", "/api"]) == ""
+    index = PathIndex(["/a/b/c", "/{x}", "/a/{y}", "/a/b/c/d", "/z"], lambda path: path)
+    assert index.candidates("/a/b/c/d") == ["/a/b/c", "/{x}", "/a/{y}", "/a/b/c/d"]
+    assert index.candidates("/z") == ["/{x}", "/z"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_get_reads_while_another_connection_holds_the_write_lock(
+    client: httpx.AsyncClient, alice: Account, database_url: str
+) -> None:
+    """Before, every request began `BEGIN IMMEDIATE`: a GET queued behind any writer (and
+    behind every other GET) for up to the 30 s busy timeout."""
+    added = await client.post(
+        "/api/v1/watchlist/add",
+        json={"userId": alice.user_id, "asset": "AAPL"},
+        headers=alice.headers,
+    )
+    assert added.status_code == 201, added.text
+    database = make_url(database_url).database
+    assert database
+    writer = sqlite3.connect(database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE users SET full_name = 'Held' WHERE id IS NULL")
+        started = time.monotonic()
+        read = await asyncio.wait_for(
+            client.get(f"/api/v1/watchlist/{alice.user_id}", headers=alice.headers), 10
+        )
+        assert read.status_code == 200, read.text
+        assert [item["asset"] for item in read.json()["watchlist"]] == ["AAPL"]
+        assert time.monotonic() - started < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+async def test_sqlite_reads_run_in_the_calling_thread(tmp_path: Any) -> None:
+    """Each aiosqlite call was a hand-off to a worker thread and back (13 for a two-query
+    read); the read engine's calls run in the caller's thread."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'flint.db'}")
+    reader = create_read_engine(engine)
+
+    @event.listens_for(reader.sync_engine, "connect")
+    def _thread_function(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection._connection._conn.create_function("tid", 0, threading.get_ident)
+
+    try:
+        async with reader.connect() as connection:
+            ran_in = (await connection.execute(text("SELECT tid()"))).scalar_one()
+        assert ran_in == threading.get_ident()
+        async with engine.connect() as connection:  # the writers keep aiosqlite's thread
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            await connection.commit()
+    finally:
+        await reader.dispose()
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_write_in_a_get_fails_on_postgresql(app: FastAPI, alice: Account) -> None:
+    """A GET's transaction is READ ONLY: a write that slips into a GET is an error, never a
+    silent commit (SQLite's deferred transaction would allow it, so this is the net)."""
+
+    async def sneaky(session: SessionDep) -> dict[str, bool]:
+        await session.execute(text("UPDATE users SET full_name = 'changed'"))
+        return {"wrote": True}
+
+    app.add_api_route("/_test/sneaky-write", sneaky, methods=["GET"])
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        answer = await http.get("/_test/sneaky-write")
+        assert answer.status_code == 500
+        other = await sign_up(http)
+        me = await http.get("/api/v1/users/me", headers=other.headers)
+        assert me.json().get("fullName") != "changed"
+    with pytest.raises(DBAPIError):
+        reader = create_read_engine(app.state.runtime.engine)
+        async with reader.connect() as connection:
+            await connection.execute(text("UPDATE users SET full_name = 'changed'"))
