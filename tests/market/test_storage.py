@@ -345,7 +345,7 @@ async def test_ten_thousand_bars_upsert_in_bulk(
                 await storage.upsert_bars(session, BTC, Interval.M1, bars, provider="sim") == 10_000
             )
             # A second write in the same transaction, half of it over stored bars (PostgreSQL:
-            # the direct COPY fails on the key, so these go through the staging table).
+            # stored bars lie within its span, so it goes through the staging table).
             assert (
                 await storage.upsert_bars(session, BTC, Interval.M1, later + extra, provider="sim")
                 == 6_000
@@ -363,11 +363,11 @@ async def test_ten_thousand_bars_upsert_in_bulk(
         assert [sql for sql, _ in sent if sql.startswith("CREATE TEMPORARY TABLE")] == [
             "CREATE TEMPORARY TABLE market_data_stage (LIKE market_data) ON COMMIT DROP"
         ]
+        # Only the first write's bars were COPYed straight into market_data; the second one
+        # found stored bars within its span and did not try.
         assert [sql.split()[0] for sql, _ in sent if "SAVEPOINT" in sql] == [
             "SAVEPOINT",
-            "RELEASE",  # the new bars were COPYed straight into market_data
-            "SAVEPOINT",
-            "ROLLBACK",  # the second COPY met stored bars
+            "RELEASE",
         ]
         assert len(inserts) == 1  # one merge, for the second write; every row went by COPY
         assert all("SELECT" in sql and "FROM market_data_stage" in sql for sql, _ in inserts)
@@ -393,6 +393,48 @@ async def test_the_postgresql_staging_table_is_gone_after_each_write(
         assert gone.scalar_one() is None
         await session.commit()
     assert await count_rows(sessions) == 20
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_direct_copy_that_meets_stored_bars_is_undone_and_merged_instead(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """What happens when a concurrent writer stores some of the bars after `any_stored`
+    found none: the COPY fails on the key, its savepoint is rolled back, and the merge
+    replaces the stored bars."""
+    await write(sessions, BTC, Interval.M1, minute_bars(30), provider="first")
+    again = [replace(b, close=b.close + 1) for b in minute_bars(60)]  # 30 stored, 30 new
+    runs = [storage._Run(BTC, "1m", "historical", "second", [b.timestamp for b in again], again)]
+    chunks = bar_copy.encode(runs, utc(2024, 6, 1))
+    with statements(engine) as sent:
+        async with sessions() as session:
+            conn = await session.connection()
+            assert await bar_copy.any_stored(conn, runs)
+            await bar_copy.copy_upsert(
+                conn,
+                MarketBar.__table__,
+                storage._COLUMNS,
+                storage._KEY,
+                chunks,
+                maybe_stored=False,
+            )
+            await session.commit()
+
+    assert [sql.split()[0] for sql, _ in sent if "SAVEPOINT" in sql] == ["SAVEPOINT", "ROLLBACK"]
+    assert await read(sessions, BTC, Interval.M1) == again
+    assert await count_rows(sessions) == 60
+
+
+async def test_filling_a_gap_between_stored_bars_keeps_them(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    bars = minute_bars(30)
+    await write(sessions, BTC, Interval.M1, bars[:10] + bars[20:], provider="first")
+    gap = [replace(b, volume=7) for b in bars[10:20]]
+    assert await write(sessions, BTC, Interval.M1, gap, provider="second") == 10
+
+    assert await read(sessions, BTC, Interval.M1) == [*bars[:10], *gap, *bars[20:]]
 
 
 async def test_many_series_go_in_one_write_new_and_stored_bars_alike(

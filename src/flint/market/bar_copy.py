@@ -107,32 +107,62 @@ async def _source(chunks: list[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
+_ANY_STORED = text(
+    "SELECT EXISTS (SELECT 1 FROM unnest(CAST(:symbols AS text[]), CAST(:steps AS text[]),"
+    " CAST(:firsts AS timestamptz[]), CAST(:lasts AS timestamptz[]))"
+    " AS span(symbol, step, first, last) CROSS JOIN LATERAL"
+    " (SELECT 1 FROM market_data AS stored WHERE stored.symbol = span.symbol"
+    " AND stored.interval = span.step"
+    " AND stored.timestamp BETWEEN span.first AND span.last LIMIT 1) AS hit)"
+)
+
+
+async def any_stored(conn: AsyncConnection, runs: Sequence[BarRun]) -> bool:
+    """Whether ``market_data`` holds any bar within the time span of one of ``runs`` (one
+    index probe per run): if so, the rows about to be written may replace stored ones."""
+    found = await conn.scalar(
+        _ANY_STORED,
+        {
+            "symbols": [run.symbol for run in runs],
+            "steps": [run.step for run in runs],
+            "firsts": [run.stamps[0] for run in runs],
+            "lasts": [run.stamps[-1] for run in runs],
+        },
+    )
+    return bool(found)
+
+
 async def copy_upsert(
     conn: AsyncConnection,
     bars: Table,
     columns: Sequence[str],
     key: Sequence[str],
     chunks: list[bytes],
+    *,
+    maybe_stored: bool,
 ) -> None:
     """Insert or replace the rows of ``chunks`` (text COPY data, in key order) in ``bars``.
 
-    New bars (the usual case: history is fetched only for the ranges storage lacks) are
-    COPYed straight into the table inside a SAVEPOINT. If any of them exists already the COPY
-    fails on the primary key, the savepoint undoes it, and the rows are COPYed into a
-    temporary staging table and merged with one ``INSERT ... SELECT ... ON CONFLICT DO
-    UPDATE`` in key order (so concurrent writers lock rows in the same order).
+    When none of them can exist yet (``maybe_stored`` false: `any_stored` found nothing
+    in their spans; the usual case, as history is fetched only for the ranges storage lacks)
+    they are COPYed straight into the table inside a SAVEPOINT; should a concurrent writer
+    have stored one of them meanwhile, the COPY fails on the primary key and the savepoint
+    undoes it. Otherwise the rows are COPYed into a temporary staging table and merged with
+    one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` in key order (so concurrent writers
+    lock rows in the same order).
     """
     # SQLAlchemy begins the transaction (and the savepoint) before the COPY runs on the same
     # driver connection.
     driver: Any = (await conn.get_raw_connection()).driver_connection
-    try:
-        async with conn.begin_nested():
-            await driver.copy_to_table(
-                bars.name, source=_source(chunks), columns=list(columns), format="text"
-            )
-        return
-    except UniqueViolationError:
-        pass
+    if not maybe_stored:
+        try:
+            async with conn.begin_nested():
+                await driver.copy_to_table(
+                    bars.name, source=_source(chunks), columns=list(columns), format="text"
+                )
+            return
+        except UniqueViolationError:
+            pass
     await conn.execute(text(f"CREATE TEMPORARY TABLE {STAGE} (LIKE {bars.name}) ON COMMIT DROP"))
     await driver.copy_to_table(STAGE, source=_source(chunks), columns=list(columns), format="text")
     stage = table(STAGE, *(column(name) for name in columns))

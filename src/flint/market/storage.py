@@ -118,11 +118,11 @@ async def upsert_bars_many(session: AsyncSession, many: Sequence[BarSeries]) -> 
 
     Within a series, bars sharing a timestamp are written once, the last of them winning
     (two series for the same symbol and interval: the later one wins). On PostgreSQL the rows
-    go by text COPY (`flint.market.bar_copy`): straight into the table when none of them
-    exists yet, else into a temporary staging table merged with one ``INSERT ... SELECT ...
-    ON CONFLICT DO UPDATE``. On SQLite they go through chunked executemany of ``INSERT ...
-    ON CONFLICT DO UPDATE``. Either way every price is checked (and rounded) by
-    `flint.db.to_stored_price` before anything is written.
+    go by text COPY (`flint.market.bar_copy`): straight into the table when no stored bar lies
+    within any series' time span, else into a temporary staging table merged with one
+    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``. On SQLite they go through chunked
+    executemany of ``INSERT ... ON CONFLICT DO UPDATE``. Either way every price is checked
+    (and rounded) by `flint.db.to_stored_price` before anything is written.
     """
     fetched_at = utcnow()
     runs: list[_Run] = []
@@ -144,7 +144,8 @@ async def upsert_bars_many(session: AsyncSession, many: Sequence[BarSeries]) -> 
     conn = await session.connection()
     if _write_strategy(conn.dialect.name) == "copy":
         chunks = bar_copy.encode(runs, fetched_at)
-        await bar_copy.copy_upsert(conn, _BARS, _COLUMNS, _KEY, chunks)
+        stored = await bar_copy.any_stored(conn, runs)
+        await bar_copy.copy_upsert(conn, _BARS, _COLUMNS, _KEY, chunks, maybe_stored=stored)
     else:
         await _executemany_upsert(conn, _sqlite_rows(runs, fetched_at))
     await _renew_tokens(conn, sorted({(run.symbol, run.step) for run in runs}), fetched_at)
