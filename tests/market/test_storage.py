@@ -7,17 +7,19 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from flint.db import create_engine, create_sessionmaker
+from flint.db import create_engine, create_sessionmaker, to_stored_price
 from flint.kit.calendar import session_open, trading_days
-from flint.market import storage
+from flint.market import bar_copy, storage
 from flint.market.models import MarketBar
 from flint.market.providers.types import Bar, Interval, Quote
 
@@ -168,6 +170,99 @@ async def test_prices_beyond_18_places_round_half_even_and_oversized_ones_are_re
                 )
 
 
+PRICE_EDGES = [
+    "0.000001234567891234",  # 20 characters, 18 places: sent as it is
+    "-0.00000123456789123",
+    "12345678901234567890",  # 20 integer digits
+    "-1234567890123456789",
+    "123456789012345678901",  # 21 integer digits: refused
+    "99999999999999999999.9999999999999999995",  # rounds past 20 integer digits: refused
+    "1.0000000000000000005",  # rounded half-even
+    "1E+2",
+    "1E-19",
+    "0E-25",
+    "-0",
+    "NaN",
+    "sNaN",
+    "NaN123",
+    "Infinity",
+    "-Infinity",
+]
+
+
+def stored_text(value: Decimal) -> str | type[Exception]:
+    """What the PostgreSQL COPY path sends for ``value``, or the error it raises."""
+    try:
+        return bar_copy.price_text(value)
+    except ValueError:
+        return ValueError
+
+
+def kept_text(value: Decimal) -> str | type[Exception]:
+    try:
+        return str(to_stored_price(value))
+    except ValueError:
+        return ValueError
+
+
+@pytest.mark.parametrize("value", PRICE_EDGES)
+def test_copy_price_text_is_what_to_stored_price_keeps(value: str) -> None:
+    assert stored_text(D(value)) == kept_text(D(value))
+    with localcontext() as context:
+        context.capitals = 0  # str() writes a lower-case exponent
+        assert stored_text(D(value)) == kept_text(D(value))
+
+
+@given(
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.integers(min_value=-30, max_value=5),
+)
+def test_copy_price_text_agrees_with_to_stored_price_on_any_decimal(
+    digits: int, exponent: int
+) -> None:
+    value = D(digits).scaleb(exponent, Context(prec=60))
+    assert stored_text(value) == kept_text(value)
+
+
+async def test_symbols_and_providers_with_copy_special_characters_are_stored_as_given(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    odd = "A\\B\tC"  # a backslash and a tab
+    provider = "line\nbreak\r\\N"  # newline, carriage return, and what reads as NULL unescaped
+    bars = [bar(utc(2024, 1, day)) for day in (2, 3)]
+    await write(sessions, odd, Interval.D1, bars, provider=provider)
+    # Again, over the stored bars (PostgreSQL: through the staging table).
+    await write(sessions, odd, Interval.D1, bars, provider=provider)
+
+    assert await read(sessions, odd, Interval.D1) == bars
+    async with sessions() as session:
+        rows = await session.execute(select(MarketBar.symbol, MarketBar.provider).distinct())
+        assert rows.all() == [(odd, provider)]
+
+
+async def test_two_series_of_one_symbol_the_later_wins_where_they_overlap(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    stored = [bar(utc(2024, 1, day), "5") for day in (1, 2)]
+    await write(sessions, AAPL, Interval.D1, stored, provider="stored")
+    first = [bar(utc(2024, 1, day), "10") for day in (2, 3, 4)]
+    second = [bar(utc(2024, 1, day), "20") for day in (4, 3)]  # newest first
+    many = [
+        storage.BarSeries(AAPL, Interval.D1, first, provider="yahoo"),
+        storage.BarSeries(AAPL, Interval.D1, second, provider="alpha_vantage"),
+    ]
+    async with sessions() as session:
+        assert await storage.upsert_bars_many(session, many) == 3
+        await session.commit()
+
+    assert await read(sessions, AAPL, Interval.D1) == [stored[0], first[0], *second[::-1]]
+    async with sessions() as session:
+        rows = await session.execute(
+            select(MarketBar.timestamp, MarketBar.provider).order_by(MarketBar.timestamp)
+        )
+        assert [provider for _, provider in rows] == ["stored", "yahoo", *["alpha_vantage"] * 2]
+
+
 async def test_bar_writes_join_the_callers_transaction(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -250,7 +345,7 @@ async def test_ten_thousand_bars_upsert_in_bulk(
                 await storage.upsert_bars(session, BTC, Interval.M1, bars, provider="sim") == 10_000
             )
             # A second write in the same transaction, half of it over stored bars (PostgreSQL:
-            # the direct COPY fails on the key, so these go through the staging table).
+            # stored bars lie within its span, so it goes through the staging table).
             assert (
                 await storage.upsert_bars(session, BTC, Interval.M1, later + extra, provider="sim")
                 == 6_000
@@ -268,11 +363,11 @@ async def test_ten_thousand_bars_upsert_in_bulk(
         assert [sql for sql, _ in sent if sql.startswith("CREATE TEMPORARY TABLE")] == [
             "CREATE TEMPORARY TABLE market_data_stage (LIKE market_data) ON COMMIT DROP"
         ]
+        # Only the first write's bars were COPYed straight into market_data; the second one
+        # found stored bars within its span and did not try.
         assert [sql.split()[0] for sql, _ in sent if "SAVEPOINT" in sql] == [
             "SAVEPOINT",
-            "RELEASE",  # the new bars were COPYed straight into market_data
-            "SAVEPOINT",
-            "ROLLBACK",  # the second COPY met stored bars
+            "RELEASE",
         ]
         assert len(inserts) == 1  # one merge, for the second write; every row went by COPY
         assert all("SELECT" in sql and "FROM market_data_stage" in sql for sql, _ in inserts)
@@ -298,6 +393,48 @@ async def test_the_postgresql_staging_table_is_gone_after_each_write(
         assert gone.scalar_one() is None
         await session.commit()
     assert await count_rows(sessions) == 20
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_direct_copy_that_meets_stored_bars_is_undone_and_merged_instead(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """What happens when a concurrent writer stores some of the bars after `any_stored`
+    found none: the COPY fails on the key, its savepoint is rolled back, and the merge
+    replaces the stored bars."""
+    await write(sessions, BTC, Interval.M1, minute_bars(30), provider="first")
+    again = [replace(b, close=b.close + 1) for b in minute_bars(60)]  # 30 stored, 30 new
+    runs = [storage._Run(BTC, "1m", "historical", "second", [b.timestamp for b in again], again)]
+    chunks = bar_copy.encode(runs, utc(2024, 6, 1))
+    with statements(engine) as sent:
+        async with sessions() as session:
+            conn = await session.connection()
+            assert await bar_copy.any_stored(conn, runs)
+            await bar_copy.copy_upsert(
+                conn,
+                MarketBar.__table__,
+                storage._COLUMNS,
+                storage._KEY,
+                chunks,
+                maybe_stored=False,
+            )
+            await session.commit()
+
+    assert [sql.split()[0] for sql, _ in sent if "SAVEPOINT" in sql] == ["SAVEPOINT", "ROLLBACK"]
+    assert await read(sessions, BTC, Interval.M1) == again
+    assert await count_rows(sessions) == 60
+
+
+async def test_filling_a_gap_between_stored_bars_keeps_them(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    bars = minute_bars(30)
+    await write(sessions, BTC, Interval.M1, bars[:10] + bars[20:], provider="first")
+    gap = [replace(b, volume=7) for b in bars[10:20]]
+    assert await write(sessions, BTC, Interval.M1, gap, provider="second") == 10
+
+    assert await read(sessions, BTC, Interval.M1) == [*bars[:10], *gap, *bars[20:]]
 
 
 async def test_many_series_go_in_one_write_new_and_stored_bars_alike(

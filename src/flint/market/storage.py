@@ -25,19 +25,15 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from asyncpg.exceptions import UniqueViolationError  # type: ignore[import-untyped]
 from sqlalchemy import (
     BigInteger,
     Table,
     Text,
     case,
     cast,
-    column,
     func,
     literal_column,
     select,
-    table,
-    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -45,6 +41,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from flint.db import to_stored_price
 from flint.kit.time import utcnow
+from flint.market import bar_copy
 from flint.market.models import DATA_TYPES, MarketBar, MarketDataWrite, MarketQuote
 from flint.market.providers.types import Bar, Interval, Quote
 
@@ -74,11 +71,10 @@ _COLUMNS = (
 """market_data's columns in the order `upsert_bars` builds its row tuples."""
 if set(_COLUMNS) != {col.name for col in _BARS.columns}:
     raise RuntimeError("storage._COLUMNS must name every market_data column")
-_STAGE = "market_data_stage"
 
 
 def _write_strategy(dialect: str) -> WriteStrategy:
-    """How `upsert_bars` writes on a backend: COPY into a staging table on PostgreSQL,
+    """How `upsert_bars` writes on a backend: COPY (`flint.market.bar_copy`) on PostgreSQL,
     chunked executemany of INSERT ... ON CONFLICT DO UPDATE elsewhere (SQLite)."""
     return "copy" if dialect == "postgresql" else "executemany"
 
@@ -122,50 +118,111 @@ async def upsert_bars_many(session: AsyncSession, many: Sequence[BarSeries]) -> 
 
     Within a series, bars sharing a timestamp are written once, the last of them winning
     (two series for the same symbol and interval: the later one wins). On PostgreSQL the rows
-    are COPYed straight into the table when none of them exists yet, else COPYed into a
-    temporary staging table and merged with one ``INSERT ... SELECT ... ON CONFLICT DO
-    UPDATE`` (in key order, so concurrent writers lock rows in the same order); on SQLite they
-    go through chunked executemany of ``INSERT ... ON CONFLICT DO UPDATE``.
+    go by text COPY (`flint.market.bar_copy`): straight into the table when no stored bar lies
+    within any series' time span, else into a temporary staging table merged with one
+    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``. On SQLite they go through chunked
+    executemany of ``INSERT ... ON CONFLICT DO UPDATE``. Either way every price is checked
+    (and rounded) by `flint.db.to_stored_price` before anything is written.
     """
     fetched_at = utcnow()
-    keyed: list[tuple[tuple[str, str], list[tuple[datetime, Bar]], BarSeries]] = []
+    runs: list[_Run] = []
     for series in many:
         if series.data_type not in DATA_TYPES:
             raise ValueError(f"data_type must be one of {DATA_TYPES}, got {series.data_type!r}")
-        stamped = [(_utc(bar.timestamp, "bar timestamp"), bar) for bar in series.bars]
-        keyed.append(((series.symbol, Interval(series.interval).value), stamped, series))
-    keyed.sort(key=_series_key)
-    rows = [
-        (
-            symbol,
-            step,
-            stamp,
-            to_stored_price(bar.open),
-            to_stored_price(bar.high),
-            to_stored_price(bar.low),
-            to_stored_price(bar.close),
-            to_stored_price(bar.adj_close),
-            bar.volume,
-            series.data_type,
-            series.provider,
-            fetched_at,
+        stamps = [_utc(bar.timestamp, "bar timestamp") for bar in series.bars]
+        step = Interval(series.interval).value
+        runs.append(
+            _Run(series.symbol, step, series.data_type, series.provider, stamps, series.bars)
         )
-        for (symbol, step), stamped, series in keyed
-        for stamp, bar in stamped
-    ]
-    if not _in_key_order(rows):
-        # Repeated timestamps or unsorted bars: the last row of each key wins, in key order.
-        latest = {row[:3]: row for row in rows}
-        rows = [latest[key] for key in sorted(latest)]
-    if not rows:
+    runs.sort(key=_run_key)
+    if not _in_key_order(runs):
+        # Repeated timestamps or unsorted bars: the last bar of each key wins, in key order.
+        runs = _deduplicated(runs)
+    runs = [run for run in runs if run.bars]
+    if not runs:
         return 0
     conn = await session.connection()
     if _write_strategy(conn.dialect.name) == "copy":
-        await _copy_upsert(conn, rows)
+        chunks = bar_copy.encode(runs, fetched_at)
+        stored = await bar_copy.any_stored(conn, runs)
+        await bar_copy.copy_upsert(conn, _BARS, _COLUMNS, _KEY, chunks, maybe_stored=stored)
     else:
-        await _executemany_upsert(conn, [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
-    await _renew_tokens(conn, sorted({row[:2] for row in rows}), fetched_at)
-    return len(rows)
+        await _executemany_upsert(conn, _sqlite_rows(runs, fetched_at))
+    await _renew_tokens(conn, sorted({(run.symbol, run.step) for run in runs}), fetched_at)
+    return sum(len(run.bars) for run in runs)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Bars of one series to write (a `bar_copy.BarRun`), their timestamps in aware UTC."""
+
+    symbol: str
+    step: str
+    data_type: str
+    provider: str
+    stamps: Sequence[datetime]
+    bars: Sequence[Bar]
+
+
+def _run_key(run: _Run) -> tuple[str, str]:
+    return (run.symbol, run.step)
+
+
+def _in_key_order(runs: list[_Run]) -> bool:
+    """Whether every bar's (symbol, interval, timestamp) is greater than the one before (the
+    usual case: series sorted by symbol, each series' bars oldest first, no repeats)."""
+    return all(_run_key(a) < _run_key(b) for a, b in itertools.pairwise(runs)) and all(
+        a < b for run in runs for a, b in itertools.pairwise(run.stamps)
+    )
+
+
+def _deduplicated(runs: list[_Run]) -> list[_Run]:
+    """The bars of ``runs`` (sorted by key, stably) in key order, the last of each key kept,
+    regrouped into runs of consecutive bars with the same symbol, interval, type and provider."""
+    latest: dict[tuple[str, str, datetime], tuple[_Run, Bar]] = {}
+    for run in runs:
+        for stamp, bar in zip(run.stamps, run.bars, strict=True):
+            latest[(run.symbol, run.step, stamp)] = (run, bar)
+    out: list[_Run] = []
+    for _, group in itertools.groupby(sorted(latest.items()), key=_origin):
+        items = list(group)
+        run = items[0][1][0]
+        stamps = [stamp for (_symbol, _step, stamp), _ in items]
+        bars = [bar for _, (_run, bar) in items]
+        out.append(_Run(run.symbol, run.step, run.data_type, run.provider, stamps, bars))
+    return out
+
+
+def _origin(item: tuple[tuple[str, str, datetime], tuple[_Run, Bar]]) -> tuple[str, ...]:
+    run = item[1][0]
+    return (run.symbol, run.step, run.data_type, run.provider)
+
+
+def _sqlite_rows(runs: list[_Run], fetched_at: datetime) -> list[dict[str, Any]]:
+    return [
+        dict(
+            zip(
+                _COLUMNS,
+                (
+                    run.symbol,
+                    run.step,
+                    stamp,
+                    to_stored_price(bar.open),
+                    to_stored_price(bar.high),
+                    to_stored_price(bar.low),
+                    to_stored_price(bar.close),
+                    to_stored_price(bar.adj_close),
+                    bar.volume,
+                    run.data_type,
+                    run.provider,
+                    fetched_at,
+                ),
+                strict=True,
+            )
+        )
+        for run in runs
+        for stamp, bar in zip(run.stamps, run.bars, strict=True)
+    ]
 
 
 async def _renew_tokens(
@@ -205,16 +262,6 @@ async def write_tokens(
     return out
 
 
-def _series_key(item: tuple[tuple[str, str], object, object]) -> tuple[str, str]:
-    return item[0]
-
-
-def _in_key_order(rows: list[tuple[Any, ...]]) -> bool:
-    """Whether every row's (symbol, interval, timestamp) is greater than the one before (the
-    usual case: series sorted by symbol, each series' bars oldest first, no repeats)."""
-    return all(a[:3] < b[:3] for a, b in itertools.pairwise(rows))
-
-
 def _replace_all(excluded: Any) -> dict[str, Any]:
     return {name: excluded[name] for name in _COLUMNS if name not in _KEY}
 
@@ -226,34 +273,6 @@ async def _executemany_upsert(conn: AsyncConnection, rows: list[dict[str, Any]])
     )
     for first in range(0, len(rows), SQLITE_CHUNK):
         await conn.execute(statement, rows[first : first + SQLITE_CHUNK])
-
-
-async def _copy_upsert(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
-    """New bars (the usual case: history is fetched only for the ranges storage lacks) are
-    COPYed straight into the table inside a SAVEPOINT. If any of them exists already the
-    COPY fails on the primary key, the savepoint undoes it, and the rows are merged through
-    the staging table instead."""
-    # SQLAlchemy begins the transaction (and the savepoint) before the COPY runs on the same
-    # driver connection. COPY skips the column types' conversions: rows already hold checked
-    # prices (Decimal) and aware UTC datetimes, which asyncpg encodes as they are.
-    driver: Any = (await conn.get_raw_connection()).driver_connection
-    try:
-        async with conn.begin_nested():
-            await driver.copy_records_to_table(_BARS.name, records=rows, columns=_COLUMNS)
-        return
-    except UniqueViolationError:
-        pass
-    await conn.execute(text(f"CREATE TEMPORARY TABLE {_STAGE} (LIKE {_BARS.name}) ON COMMIT DROP"))
-    await driver.copy_records_to_table(_STAGE, records=rows, columns=_COLUMNS)
-    stage = table(_STAGE, *(column(name) for name in _COLUMNS))
-    statement = postgresql.insert(_BARS).from_select(
-        list(_COLUMNS), select(*stage.c).order_by(*(stage.c[name] for name in _KEY))
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=list(_KEY), set_=_replace_all(statement.excluded)
-    )
-    await conn.execute(statement)
-    await conn.execute(text(f"DROP TABLE {_STAGE}"))
 
 
 async def load_bars(
