@@ -17,18 +17,10 @@ from flint import __version__
 from flint.accounts.router import router as accounts_router
 from flint.alerts.router import router as alerts_router
 from flint.app.docs import STATIC, install_docs
+from flint.app.edge import Edge
 from flint.app.methods import AllowedMethods
-from flint.app.metrics import RequestMetrics
 from flint.app.metrics import router as metrics_router
-from flint.app.middleware import (
-    AccessLog,
-    BodySizeLimit,
-    DocsContentSecurityPolicy,
-    NoContent,
-    SecurityHeaders,
-    TrustedHosts,
-    UnexpectedErrors,
-)
+from flint.app.middleware import Answers, BodySizeLimit, TrustedHosts
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.ratelimit import ApiRateLimit, Subject
@@ -169,15 +161,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api")
     guard_includes(app)
 
-    app.add_middleware(UnexpectedErrors)
-    app.add_middleware(NoContent)
+    app.add_middleware(Answers)
     app.add_middleware(AllowedMethods, routes=lambda: app.routes)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         overrides=[(IMPORT_PATH, IMPORT_MAX_BYTES), (WEBHOOK_PATH, WEBHOOK_MAX_BYTES)],
     )
-    app.add_middleware(DocsContentSecurityPolicy)
     if settings.rate_limits_enabled:
         app.add_middleware(
             ApiRateLimit,
@@ -196,9 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
         )
     app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(AccessLog)
-    app.add_middleware(RequestMetrics)
+    app.add_middleware(Edge)
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name="X-Request-ID",

@@ -26,7 +26,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from flint import metrics
 from flint.app.ops import RuntimeDep
@@ -36,50 +36,36 @@ from flint.notifications.models import OutboxMessage
 router = APIRouter(tags=["operations"])
 
 
-class RequestMetrics:
+class RequestCounts:
     """Counts, times and tracks every HTTP request by its route template (``/api/v1/
     portfolios/{portfolio_id}``), read from ``scope["route"]`` once routing has set it; a
-    request no route matched is labelled ``<unmatched>``. Pure ASGI: a few dictionary reads
-    and four metric updates per request."""
+    request no route matched is labelled ``<unmatched>``. `flint.app.edge.Edge` calls it: a
+    few dictionary reads and four metric updates per request."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._timers: dict[tuple[str, str], Any] = {}
         """Each label set's child metric, looked up once: ``labels()`` validates and locks on
         every call, which costs more than the update itself."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+    @staticmethod
+    def started() -> None:
         metrics.HTTP_IN_FLIGHT.inc()
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            metrics.HTTP_IN_FLIGHT.dec()
-            elapsed = time.perf_counter() - started
-            timed = (route_template(scope), scope["method"])
-            counted = (*timed, status)
-            counter = self._counters.get(counted)
-            if counter is None:
-                counter = self._counters[counted] = metrics.HTTP_REQUESTS.labels(
-                    timed[0], timed[1], str(status)
-                )
-            timer = self._timers.get(timed)
-            if timer is None:
-                timer = self._timers[timed] = metrics.HTTP_DURATION.labels(*timed)
-            counter.inc()
-            timer.observe(elapsed)
+
+    def finished(self, scope: Scope, status: int, elapsed: float) -> None:
+        metrics.HTTP_IN_FLIGHT.dec()
+        timed = (route_template(scope), scope["method"])
+        counted = (*timed, status)
+        counter = self._counters.get(counted)
+        if counter is None:
+            counter = self._counters[counted] = metrics.HTTP_REQUESTS.labels(
+                timed[0], timed[1], str(status)
+            )
+        timer = self._timers.get(timed)
+        if timer is None:
+            timer = self._timers[timed] = metrics.HTTP_DURATION.labels(*timed)
+        counter.inc()
+        timer.observe(elapsed)
 
 
 def route_template(scope: Scope) -> str:

@@ -146,7 +146,7 @@ def unexpected_problem(request: Request) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """The last resort, for a failure in a middleware outside `UnexpectedErrors`.
+    """The last resort, for a failure in a middleware outside `Answers`.
 
     Starlette runs it in ServerErrorMiddleware, outside CorrelationIdMiddleware, so that
     middleware never sees this response: the request id header is added here.

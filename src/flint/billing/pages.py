@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse
 
 router = APIRouter(include_in_schema=False)
 
-# Referrer-Policy, X-Frame-Options and nosniff come with every answer (flint.app.middleware.
-# SecurityHeaders); the page's own policy replaces the default `frame-ancestors 'none'` one.
+# Referrer-Policy, X-Frame-Options and nosniff come with every answer (flint.app.edge,
+# the Edge middleware); the page's own policy replaces the default `frame-ancestors 'none'` one.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
