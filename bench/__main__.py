@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write(results: list[Result], outcomes: dict[str, dict[str, Any]]) -> None:
     """Merge into latest.json: a benchmark that ran replaces its earlier entries, the others'
-    stay (each entry's ratio was measured within its own benchmark run)."""
+    stay (each entry's ratio was measured within its own benchmark run); entries of a
+    benchmark that no longer exists go."""
+    known = {name_of(benchmark) for benchmark in BENCHMARKS}
     now = datetime.now(UTC).isoformat(timespec="seconds")
     previous: dict[str, Any] = {}
     if RESULTS.exists():
@@ -105,8 +107,11 @@ def _write(results: list[Result], outcomes: dict[str, dict[str, Any]]) -> None:
         entry
         for entry in previous.get("results", [])
         if entry.get("details", {}).get("benchmark") not in outcomes
+        and entry.get("details", {}).get("benchmark") in known
     ]
-    runs = {k: v for k, v in previous.get("runs", {}).items() if k not in outcomes}
+    runs = {
+        k: v for k, v in previous.get("runs", {}).items() if k not in outcomes and k in known
+    }
     runs.update({name: {**outcome, "at": now} for name, outcome in outcomes.items()})
     document = {
         "updated_at": now,
