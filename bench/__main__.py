@@ -109,9 +109,7 @@ def _write(results: list[Result], outcomes: dict[str, dict[str, Any]]) -> None:
         if entry.get("details", {}).get("benchmark") not in outcomes
         and entry.get("details", {}).get("benchmark") in known
     ]
-    runs = {
-        k: v for k, v in previous.get("runs", {}).items() if k not in outcomes and k in known
-    }
+    runs = {k: v for k, v in previous.get("runs", {}).items() if k not in outcomes and k in known}
     runs.update({name: {**outcome, "at": now} for name, outcome in outcomes.items()})
     document = {
         "updated_at": now,
