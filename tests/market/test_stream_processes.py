@@ -92,6 +92,9 @@ def apis(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[Api, Api]]:
         "FLINT_JWT_SECRET": f"stream-processes-{uuid.uuid4().hex}",
         "FLINT_BROKER_URL": "memory://",
         "FLINT_STREAM_CHANNEL": f"flint:quotes:test-{uuid.uuid4().hex}",
+        # Limits of this run's own: the shared Redis keeps every earlier run's counts, and the
+        # sign-up budget (20 an hour per address) is soon spent on 127.0.0.1.
+        "FLINT_RATE_LIMIT_NAMESPACE": f"flint-test-{uuid.uuid4().hex}",
         "FLINT_QUOTE_TTL_SECONDS": "0.5",
     }
     started: list[Api] = []

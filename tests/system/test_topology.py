@@ -48,6 +48,9 @@ def topology(tmp_path: Path) -> Iterator[tuple[Processes, Process, Process]]:
             FLINT_BROKER_URL=amqp,
             FLINT_TASK_QUEUE=f"flint-system-{tag}",
             FLINT_STREAM_CHANNEL=f"flint:quotes:system-{tag}",
+            # Limits of this run's own: the shared Redis keeps every earlier run's counts, and
+            # the sign-up budget (20 an hour per address) is soon spent on 127.0.0.1.
+            FLINT_RATE_LIMIT_NAMESPACE=f"flint-system-{tag}",
             FLINT_JWT_SECRET=f"system-{uuid.uuid4().hex}",
             FLINT_CREDENTIALS_KEYS=Fernet.generate_key().decode(),
             FLINT_PUBLIC_URL="http://flint.test",
