@@ -13,7 +13,7 @@ flow, ``stream_queue_size=1000``) with two bench-only routes added to the same a
   the token check, which only happens while connecting, outside the measured period.
 * ``POST /bench/publish`` ``{"target": "flint" | "bare", "count", "interval"}``: publishes
   ``count`` synthetic BTC-USD quotes, one every ``interval`` seconds (0: back to back), either
-  through ``app.state.runtime.stream.publish_quotes`` or through the bare route's sends. Each
+  through the runtime's ``QuoteHub.publish_quotes`` or through the bare route's sends. Each
   quote's timestamp is the time it was published (microseconds, strictly increasing, so the
   hub's deduplication passes every one), which is how clients measure delivery latency: both
   processes read the same clock.
@@ -82,7 +82,7 @@ from bench._common import (
     uvicorn_server,
 )
 from flint.market.providers.types import Quote
-from flint.market.stream import quote_message
+from flint.market.stream import QuoteHub, quote_message
 
 NAME = "ws_fanout"
 CLIENTS = int(os.environ.get("FLINT_BENCH_WS_CLIENTS", "1000"))
@@ -178,7 +178,7 @@ async def _publish(request: Request) -> dict[str, Any]:
     target, count, interval = body["target"], int(body["count"]), float(body["interval"])
     send: Callable[[Quote], Awaitable[None]]
     if target == "flint":
-        hub = request.app.state.runtime.stream
+        hub = request.app.state.runtime.get(QuoteHub)
 
         async def send(quote: Quote) -> None:
             await hub.publish_quotes([quote])
