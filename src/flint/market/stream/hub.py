@@ -97,6 +97,10 @@ class QuoteHub:
     def subscribers(self, symbol: str) -> int:
         return len(self._subscriptions.by_symbol.get(symbol, ()))
 
+    def backlog(self) -> int:
+        """Messages waiting in this process's clients' queues."""
+        return sum(client.queue.qsize() for client in self._clients)
+
     async def start(self) -> None:
         """Idempotent: the app's lifespan starts the hub, and so does the first connection
         (an app served without its lifespan still streams)."""
@@ -128,14 +132,28 @@ class QuoteHub:
         """Send quotes to the subscribers of every process (each process dedupes its own)."""
         await self.broadcast.publish([quote_message(quote) for quote in quotes])
 
-    def _deliver(self, text: str) -> None:
+    async def _deliver(self, text: str) -> None:
+        """Queue the quote for every subscriber it is news to, then yield once: the senders
+        woken here run before this task resumes (the event loop runs ready callbacks in the
+        order they were scheduled), so each idle client's connection has the quote before the
+        next one is fanned out. A burst therefore reaches every client in publish order, one
+        quote at a time, instead of filling every queue first and draining one client after
+        the other; a client still busy with earlier quotes keeps them queued, nobody waits."""
         delivery = Delivery.decode(text)
         if delivery is None:
             log.warning("stream_message_ignored", message=text[:200])
             return
-        for client in list(self._subscriptions.by_symbol.get(delivery.symbol, ())):
-            if client.take(delivery) and not client.push(delivery.text):
-                self._forget(client)
+        subscribers = self._subscriptions.by_symbol.get(delivery.symbol)
+        if not subscribers:
+            return
+        dropped = [
+            client
+            for client in subscribers
+            if client.take(delivery) and not client.push(delivery.text)
+        ]
+        for client in dropped:
+            self._forget(client)
+        await asyncio.sleep(0)
 
     # --- producer -----------------------------------------------------------------------------
     async def poll_once(self) -> int:
