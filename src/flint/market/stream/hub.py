@@ -99,7 +99,7 @@ class QuoteHub:
 
     def backlog(self) -> int:
         """Messages waiting in this process's clients' queues."""
-        return sum(client.queue.qsize() for client in self._clients)
+        return sum(len(client.queue) for client in self._clients)
 
     async def start(self) -> None:
         """Idempotent: the app's lifespan starts the hub, and so does the first connection
@@ -133,12 +133,12 @@ class QuoteHub:
         await self.broadcast.publish([quote_message(quote) for quote in quotes])
 
     async def _deliver(self, text: str) -> None:
-        """Queue the quote for every subscriber it is news to, then yield once: the senders
-        woken here run before this task resumes (the event loop runs ready callbacks in the
-        order they were scheduled), so each idle client's connection has the quote before the
-        next one is fanned out. A burst therefore reaches every client in publish order, one
-        quote at a time, instead of filling every queue first and draining one client after
-        the other; a client still busy with earlier quotes keeps them queued, nobody waits."""
+        """Send the quote to every subscriber it is news to: written to the connection of each
+        client that keeps up, in this loop, queued for a client still busy with earlier ones
+        (see `Client`). So when this returns the quote has been handed over, and a burst
+        reaches every client in publish order, one quote after the other, instead of filling
+        every queue first and draining one client after the other. Nobody waits for a slow
+        client. Then yield once, so a long burst lets the rest of the process run."""
         delivery = Delivery.decode(text)
         if delivery is None:
             log.warning("stream_message_ignored", message=text[:200])
@@ -254,9 +254,9 @@ class QuoteHub:
         client = Client(self.queue_size, session)
         self._clients.add(client)
         metrics.WS_CONNECTIONS.inc()
+        client.attach(websocket.send_text)
         client.push(ready_message(self.max_symbols, self.ping_seconds))
         tasks = [
-            asyncio.create_task(self._send(websocket, client)),
             asyncio.create_task(self._receive(websocket, client)),
             asyncio.create_task(client.closed.wait()),
         ]
@@ -264,6 +264,7 @@ class QuoteHub:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             metrics.WS_CONNECTIONS.dec()
+            client.detach()
             self._forget(client)
             for task in tasks:
                 task.cancel()
@@ -278,11 +279,6 @@ class QuoteHub:
     def _forget(self, client: Client) -> None:
         self._clients.discard(client)
         self._subscriptions.forget(client)
-
-    async def _send(self, websocket: WebSocket, client: Client) -> None:
-        with contextlib.suppress(Exception):  # the connection is gone; serve() cleans up
-            while True:
-                await websocket.send_text(await client.queue.get())
 
     async def _receive(self, websocket: WebSocket, client: Client) -> None:
         while True:
