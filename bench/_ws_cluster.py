@@ -178,6 +178,8 @@ def run() -> Result:
             "latency_max_ms": round(max(latencies), 2),
             "server_cpu_busy": [round(c / wall, 3) for c in cpu],
             "client_cpu_busy": round(sum(r["client_cpu_seconds"] for r in reports) / wall, 3),
+            "client_gc_seconds": round(sum(r["client_gc_seconds"] for r in reports), 3),
+            "client_gc_longest_ms": round(max(r["client_gc_longest_ms"] for r in reports), 1),
             "notes": notes,
         },
     )

@@ -27,7 +27,9 @@ for the cost of serving ASGI), and it skips a client whose buffer is full where 
 The clients run in another process (``python -m bench.ws_fanout swarm``, uvloop when available),
 so they do not share the server's event loop: ``CLIENTS`` connections of the ``websockets``
 client, each subscribed to BTC-USD, recording the receive time of every message and parsing
-after the phase. For each route, two phases on the same connections:
+after the phase, with garbage collection off during a phase (a full collection over thousands
+of connections stalled every reader for a few hundred ms). For each route, two phases on the
+same connections:
 
 * burst: ``BURST`` quotes published back to back; delivered quotes/s = deliveries / (first
   publish → last delivery), and the p99 latency (dominated by how long the backlog takes to
@@ -63,6 +65,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import resource
@@ -316,6 +319,22 @@ async def _disconnect(sockets: list[Any], readers: list[asyncio.Task[None]]) -> 
     readers.clear()
 
 
+def _gc_pauses() -> list[float]:
+    """The seconds each garbage collection of this process takes from now on (a collection
+    stops every reader: it shows in the latencies, and the reports say how much)."""
+    pauses: list[float] = []
+    started = [0.0]
+
+    def track(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - started[0])
+
+    gc.callbacks.append(track)
+    return pauses
+
+
 async def _run_swarm(clients: int) -> None:
     """Commands on stdin, one a line, each answered on stdout:
 
@@ -327,6 +346,7 @@ async def _run_swarm(clients: int) -> None:
     * ``disconnect`` (``disconnected``) and ``quit``.
     """
     swarm = _Swarm(clients, [])
+    gc_pauses = _gc_pauses()
     sockets: list[Any] = []
     readers: list[asyncio.Task[None]] = []
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -353,12 +373,25 @@ async def _run_swarm(clients: int) -> None:
                 swarm.received.clear()
                 swarm.quotes = 0
                 cpu = time.process_time()
+                # No collections while quotes arrive: with thousands of connections alive a
+                # full one stalls every reader for a few hundred ms, which is the client's
+                # doing, not the server's (the report counts any that still ran).
+                gc.collect()
+                gc.disable()
+                gc_pauses.clear()
                 print("armed", flush=True)
-                await _wait_for(swarm, expected * clients)
+                try:
+                    await _wait_for(swarm, expected * clients)
+                finally:
+                    gc.enable()
                 cpu = time.process_time() - cpu
                 print("done", flush=True)
                 raw = line[2:3] == ["raw"]
-                report = _summary(swarm, expected, raw) | {"client_cpu_seconds": cpu}
+                report = _summary(swarm, expected, raw) | {
+                    "client_cpu_seconds": cpu,
+                    "client_gc_seconds": sum(gc_pauses),
+                    "client_gc_longest_ms": 1e3 * max(gc_pauses, default=0.0),
+                }
                 print("report " + json.dumps(report), flush=True)
     finally:
         await _disconnect(sockets, readers)
