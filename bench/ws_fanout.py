@@ -24,18 +24,23 @@ WebSocket implementation, same middleware stack, same message bytes (``quote_mes
 also take uvicorn's ASGI WebSocket layer out of the baseline (so the ratio would blame the hub
 for the cost of serving ASGI), and it skips a client whose buffer is full where Flint queues.
 
-The clients run in another process (``python -m bench.ws_fanout swarm``, uvloop when available),
-so they do not share the server's event loop: ``CLIENTS`` connections of the ``websockets``
-client, each subscribed to BTC-USD, recording the receive time of every message and parsing
-after the phase, with garbage collection off during a phase (a full collection over thousands
-of connections stalled every reader for a few hundred ms). For each route, two phases on the
-same connections:
+The clients run in other processes (``python -m bench.ws_fanout swarm``, uvloop when
+available, one per route, both connected throughout; the idle one costs nothing), so they do
+not share the server's event loop: ``CLIENTS`` connections of the ``websockets`` client, each
+subscribed to BTC-USD, recording the receive time of every message and parsing after the
+phase, with garbage collection off during a phase (a full collection over thousands of
+connections stalled every reader for a few hundred ms). For each route, two phases on the same
+connections:
 
 * burst: ``BURST`` quotes published back to back; delivered quotes/s = deliveries / (first
   publish → last delivery), and the p99 latency (dominated by how long the backlog takes to
   drain);
 * paced: ``PACED`` quotes at ``PACED_RATE`` per second, below either side's capacity; its p99
   is the delivery latency of a stream that keeps up.
+
+Each phase runs ``ROUNDS`` (3) times per route, the routes taking turns (bare, Flint, bare,
+...), and each route's figures are its median round's (by p99): the bench shares two cores with
+other work, and turns spread that over both sides alike.
 
 Both sides now fan out in publish order, one quote after the other: direct sends by
 construction (every quote reaches every socket before the next one starts), the hub because
@@ -57,7 +62,8 @@ Entries, each a ratio within this run:
   latency, informational (see :mod:`bench._ws_cluster`; ``FLINT_BENCH_WS_CLUSTER=0`` skips it).
 
 Knobs: ``FLINT_BENCH_WS_CLIENTS`` (1000), ``FLINT_BENCH_WS_BURST`` (200),
-``FLINT_BENCH_WS_PACED`` (25), ``FLINT_BENCH_WS_RATE`` (5/s) and the cluster's own.
+``FLINT_BENCH_WS_PACED`` (25), ``FLINT_BENCH_WS_RATE`` (5/s), ``FLINT_BENCH_WS_ROUNDS`` (3)
+and the cluster's own.
 """
 
 from __future__ import annotations
@@ -104,6 +110,8 @@ BURST = int(os.environ.get("FLINT_BENCH_WS_BURST", "200"))
 PACED = int(os.environ.get("FLINT_BENCH_WS_PACED", "25"))
 PACED_RATE = float(os.environ.get("FLINT_BENCH_WS_RATE", "5"))
 """Quotes per second in the paced phase (``PACED_RATE * CLIENTS`` deliveries per second)."""
+ROUNDS = int(os.environ.get("FLINT_BENCH_WS_ROUNDS", "3"))
+"""Rounds of each phase per target, taking turns; the figures are the median round's."""
 CLUSTER = os.environ.get("FLINT_BENCH_WS_CLUSTER", "1") != "0"
 """Whether to run the two-process Redis case too (:mod:`bench._ws_cluster`)."""
 PACED_P99_TARGET = round(1 / 1.5, 3)
@@ -491,52 +499,74 @@ class _SwarmProcess:
                 self.process.wait()
 
 
-def _fan_out(
-    swarm: _SwarmProcess, server: Server, target: str, ws_url: str
-) -> tuple[float, dict[str, Phase]]:
-    """Connect the swarm to ``ws_url``, run the burst and paced phases through ``target``, and
-    disconnect."""
+def _connect_swarm(swarm: _SwarmProcess, target: str, ws_url: str) -> float:
     swarm.tell(f"connect {ws_url}")
     connect_seconds = float(swarm.expect("connected ").split()[1])
     say(f"{target}: {CLIENTS} clients connected and subscribed in {connect_seconds:.1f} s")
-    phases: dict[str, Phase] = {}
+    return connect_seconds
+
+
+def _phase(
+    swarm: _SwarmProcess, http: httpx.Client, server: Server, target: str, label: str
+) -> Phase:
+    """One burst or paced phase through ``target`` on its connected swarm."""
+    count, interval = (BURST, 0.0) if label == "burst" else (PACED, 1 / PACED_RATE)
+    swarm.tell(f"phase {count}")
+    swarm.expect("armed")
+    cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
+    answer = http.post(PUBLISH_PATH, json={"target": target, "count": count, "interval": interval})
+    answer.raise_for_status()
+    published = answer.json()
+    swarm.expect("done")
+    cpu1, wall1 = server.cpu_seconds(), time.perf_counter()
+    report = json.loads(swarm.expect("report "))
+    phase = Phase(
+        published=count,
+        interval=interval,
+        first_publish=published["first"],
+        publish_seconds=published["returned"] - published["first"],
+        report=report,
+        server_cpu_seconds=cpu1 - cpu0,
+        wall_seconds=wall1 - wall0,
+    )
+    say(
+        f"{target} {label}: {report['deliveries']}/{report['expected']} delivered, "
+        f"{phase.per_second:,.0f}/s, p99 {report['p99_ms']:.1f} ms, server "
+        f"{phase.server_cpu_seconds / phase.wall_seconds:.0%} and clients "
+        f"{report['client_cpu_seconds'] / phase.wall_seconds:.0%} of a core"
+    )
+    return phase
+
+
+def _median(rounds: list[Phase]) -> Phase:
+    """The round with the median p99 (the middle one of an odd number)."""
+    return sorted(rounds, key=lambda p: float(p.report["p99_ms"]))[len(rounds) // 2]
+
+
+def _fan_out(
+    swarms: dict[str, _SwarmProcess], server: Server, urls: dict[str, str]
+) -> tuple[dict[str, float], dict[str, dict[str, list[Phase]]]]:
+    """Connect each target's swarm, then run ``ROUNDS`` rounds of each phase, the targets
+    taking turns (bare, Flint, bare, Flint, ...), so that other work on the machine weighs on
+    both alike; disconnect."""
+    connect = {target: _connect_swarm(swarms[target], target, url) for target, url in urls.items()}
+    rounds: dict[str, dict[str, list[Phase]]] = {t: {"burst": [], "paced": []} for t in urls}
     with httpx.Client(base_url=server.url, timeout=120.0) as http:
-        for label, count, interval in (("burst", BURST, 0.0), ("paced", PACED, 1 / PACED_RATE)):
-            swarm.tell(f"phase {count}")
-            swarm.expect("armed")
-            cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
-            body = {"target": target, "count": count, "interval": interval}
-            answer = http.post(PUBLISH_PATH, json=body)
-            answer.raise_for_status()
-            published = answer.json()
-            swarm.expect("done")
-            cpu1, wall1 = server.cpu_seconds(), time.perf_counter()
-            report = json.loads(swarm.expect("report "))
-            phase = Phase(
-                published=count,
-                interval=interval,
-                first_publish=published["first"],
-                publish_seconds=published["returned"] - published["first"],
-                report=report,
-                server_cpu_seconds=cpu1 - cpu0,
-                wall_seconds=wall1 - wall0,
-            )
-            phases[label] = phase
-            say(
-                f"{target} {label}: {report['deliveries']}/{report['expected']} delivered, "
-                f"{phase.per_second:,.0f}/s, p99 {report['p99_ms']:.1f} ms, server "
-                f"{phase.server_cpu_seconds / phase.wall_seconds:.0%} and clients "
-                f"{report['client_cpu_seconds'] / phase.wall_seconds:.0%} of a core"
-            )
-    swarm.tell("disconnect")
-    swarm.expect("disconnected")
-    return connect_seconds, phases
+        for label in ("burst", "paced"):
+            for _ in range(ROUNDS):
+                for target in urls:
+                    phase = _phase(swarms[target], http, server, target, label)
+                    rounds[target][label].append(phase)
+    for swarm in swarms.values():
+        swarm.tell("disconnect")
+        swarm.expect("disconnected")
+    return connect, rounds
 
 
 def run() -> list[Result]:
     _raise_file_limit()
     load_before = os.getloadavg()[0]
-    swarm = _SwarmProcess()  # imports while the database is migrated
+    swarms = {"bare": _SwarmProcess(), "flint": _SwarmProcess()}  # import while migrating
     try:
         with scratch_dir("flint-bench-ws-") as data:
             env = flint_env(
@@ -550,17 +580,23 @@ def run() -> list[Result]:
             with uvicorn_server("bench.ws_fanout:create", env, data) as server:
                 token = sign_up(server.url)
                 ws_base = server.url.replace("http://", "ws://", 1)
-                bare_connect, bare = _fan_out(swarm, server, "bare", ws_base + BARE_WS_PATH)
-                flint_url = f"{ws_base}{FLINT_WS_PATH}?token={token}"
-                flint_connect, flint = _fan_out(swarm, server, "flint", flint_url)
+                urls = {
+                    "bare": ws_base + BARE_WS_PATH,
+                    "flint": f"{ws_base}{FLINT_WS_PATH}?token={token}",
+                }
+                connect, rounds = _fan_out(swarms, server, urls)
     finally:
-        swarm.close()
+        for swarm in swarms.values():
+            swarm.close()
+    bare_connect, flint_connect = connect["bare"], connect["flint"]
+    bare = {label: _median(phases) for label, phases in rounds["bare"].items()}
+    flint = {label: _median(phases) for label, phases in rounds["flint"].items()}
+    every = [p for phases in (*rounds["bare"].values(), *rounds["flint"].values()) for p in phases]
 
     failures = [
-        f"{target} {label}: {p.report['deliveries']} of {p.report['expected']} delivered, "
+        f"{p.report['deliveries']} of {p.report['expected']} delivered, "
         f"{p.report['closed']} connections closed"
-        for target, phases in (("bare", bare), ("flint", flint))
-        for label, p in phases.items()
+        for p in every
         if p.report["deliveries"] != p.report["expected"] or p.report["closed"]
     ]
     if failures:
@@ -607,6 +643,13 @@ def run() -> list[Result]:
                 "connect_seconds": {"flint": flint_connect, "bare": bare_connect},
                 "flint": {k: v.as_json() for k, v in flint.items()},
                 "bare": {k: v.as_json() for k, v in bare.items()},
+                "rounds_p99_ms": {
+                    target: {
+                        label: [round(p.report["p99_ms"], 1) for p in phases]
+                        for label, phases in by_label.items()
+                    }
+                    for target, by_label in rounds.items()
+                },
                 "notes": notes,
             },
         ),
