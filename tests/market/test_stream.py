@@ -364,6 +364,26 @@ async def test_a_client_that_does_not_read_is_dropped_and_the_others_keep_receiv
         assert await close_code(slow) == 1013
 
 
+async def test_a_burst_is_fanned_out_one_quote_after_the_other_in_publish_order(
+    served: Served, carol: Account
+) -> None:
+    """Each quote is written to every client's connection before the next one is fanned out:
+    the publisher never leaves a backlog in the queues of clients that keep up."""
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(stream(served, carol.token)) for _ in range(3)]
+        for ws in clients:
+            await exchange(ws, {"action": "subscribe", "symbols": ["ETH-USD"]})
+        base = await current(served, "ETH-USD")
+        burst = [moved(base, second) for second in range(1, 31)]
+
+        await served.hub.publish_quotes(burst)
+        assert served.hub.backlog() == 0
+
+        for ws in clients:
+            received = [await receive(ws) for _ in burst]
+            assert [message["timestamp"] for message in received] == [iso(q) for q in burst]
+
+
 async def test_a_quote_is_delivered_once_however_often_it_is_published(
     served: Served, carol: Account
 ) -> None:

@@ -6,6 +6,10 @@ broadcast is Redis pub/sub when `FLINT_REDIS_URL` is set, so a quote polled by o
 reaches the clients of all of them, and a direct call in-process otherwise. A Celery task
 publishes with :func:`publish_to_redis`.
 
+Quotes are fanned out one after the other, in publish order: each is queued for its
+subscribers and written to every client that is keeping up before the next one is fanned out
+(publishing returns then), so in a burst the first quote reaches everyone first.
+
 Every client has a bounded queue. The hub never waits for a client: a client whose queue is full
 when a quote arrives is disconnected (1013) rather than slowing the others down. Replies to a
 client's own messages wait for room instead, so a large subscribe never drops its sender. Several

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 import redis
@@ -20,7 +20,10 @@ log = structlog.get_logger(__package__)  # one logger name for the whole stream
 
 DEFAULT_CHANNEL = "flint:quotes"
 
-Deliver = Callable[[str], None]
+Deliver = Callable[[str], Awaitable[None]]
+"""The hub's fan-out of one message; it returns once this process's clients have it (written to
+their connections, or queued for those still busy with earlier ones), so a burst is fanned out
+one message after the other, never all at once."""
 
 
 class Broadcast(Protocol):
@@ -45,7 +48,7 @@ class LocalBroadcast:
     async def publish(self, messages: Sequence[str]) -> None:
         if self._deliver is not None:
             for message in messages:
-                self._deliver(message)
+                await self._deliver(message)
 
     async def stop(self) -> None:
         self._deliver = None
@@ -85,7 +88,7 @@ class RedisBroadcast:
                     # A timeout, not listen(): each return lets the health check ping Redis.
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
                     if message is not None and message["type"] == "message":
-                        self._receive(message["data"])
+                        await self._receive(message["data"])
             except (redis.RedisError, OSError) as exc:
                 log.warning("stream_subscriber_lost", error=str(exc), retry_in=delay)
             except Exception:
@@ -96,9 +99,11 @@ class RedisBroadcast:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
-    def _receive(self, data: bytes | str) -> None:
+    async def _receive(self, data: bytes | str) -> None:
         if self._deliver is not None:
-            self._deliver(data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
+            await self._deliver(
+                data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+            )
 
     async def publish(self, messages: Sequence[str]) -> None:
         if not messages:
@@ -112,7 +117,7 @@ class RedisBroadcast:
             log.warning("stream_publish_failed", error=str(exc), messages=len(messages))
             if self._deliver is not None:
                 for message in messages:
-                    self._deliver(message)
+                    await self._deliver(message)
 
     async def stop(self) -> None:
         if self._listener is not None:

@@ -97,6 +97,10 @@ class QuoteHub:
     def subscribers(self, symbol: str) -> int:
         return len(self._subscriptions.by_symbol.get(symbol, ()))
 
+    def backlog(self) -> int:
+        """Messages waiting in this process's clients' queues."""
+        return sum(len(client.queue) for client in self._clients)
+
     async def start(self) -> None:
         """Idempotent: the app's lifespan starts the hub, and so does the first connection
         (an app served without its lifespan still streams)."""
@@ -128,14 +132,28 @@ class QuoteHub:
         """Send quotes to the subscribers of every process (each process dedupes its own)."""
         await self.broadcast.publish([quote_message(quote) for quote in quotes])
 
-    def _deliver(self, text: str) -> None:
+    async def _deliver(self, text: str) -> None:
+        """Send the quote to every subscriber it is news to: written to the connection of each
+        client that keeps up, in this loop, queued for a client still busy with earlier ones
+        (see `Client`). So when this returns the quote has been handed over, and a burst
+        reaches every client in publish order, one quote after the other, instead of filling
+        every queue first and draining one client after the other. Nobody waits for a slow
+        client. Then yield once, so a long burst lets the rest of the process run."""
         delivery = Delivery.decode(text)
         if delivery is None:
             log.warning("stream_message_ignored", message=text[:200])
             return
-        for client in list(self._subscriptions.by_symbol.get(delivery.symbol, ())):
-            if client.take(delivery) and not client.push(delivery.text):
-                self._forget(client)
+        subscribers = self._subscriptions.by_symbol.get(delivery.symbol)
+        if not subscribers:
+            return
+        dropped = [
+            client
+            for client in subscribers
+            if client.take(delivery) and not client.push(delivery.text)
+        ]
+        for client in dropped:
+            self._forget(client)
+        await asyncio.sleep(0)
 
     # --- producer -----------------------------------------------------------------------------
     async def poll_once(self) -> int:
@@ -236,9 +254,9 @@ class QuoteHub:
         client = Client(self.queue_size, session)
         self._clients.add(client)
         metrics.WS_CONNECTIONS.inc()
+        client.attach(websocket.send_text)
         client.push(ready_message(self.max_symbols, self.ping_seconds))
         tasks = [
-            asyncio.create_task(self._send(websocket, client)),
             asyncio.create_task(self._receive(websocket, client)),
             asyncio.create_task(client.closed.wait()),
         ]
@@ -246,6 +264,7 @@ class QuoteHub:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             metrics.WS_CONNECTIONS.dec()
+            client.detach()
             self._forget(client)
             for task in tasks:
                 task.cancel()
@@ -260,11 +279,6 @@ class QuoteHub:
     def _forget(self, client: Client) -> None:
         self._clients.discard(client)
         self._subscriptions.forget(client)
-
-    async def _send(self, websocket: WebSocket, client: Client) -> None:
-        with contextlib.suppress(Exception):  # the connection is gone; serve() cleans up
-            while True:
-                await websocket.send_text(await client.queue.get())
 
     async def _receive(self, websocket: WebSocket, client: Client) -> None:
         while True:
