@@ -123,6 +123,9 @@ def flint_env(data_dir: Path, **overrides: str) -> dict[str, str]:
         "log_level": "WARNING",
         "log_format": "json",
         "market_providers": "simulated",
+        # Rate-limit counts of this server's own: a shared Redis keeps every earlier run's (and
+        # the tests') counts, and the sign-up budget is 20 an hour per address.
+        "rate_limit_namespace": f"flint-bench-{os.urandom(4).hex()}",
     }
     values.update(overrides)
     return clean_env(**values)

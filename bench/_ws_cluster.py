@@ -3,7 +3,7 @@ through Redis pub/sub, the way a multi-process deployment streams (part of ``ws_
 
 Two uvicorn processes serve the same Flint app as the single-process case (``bench.ws_fanout:
 create``, SQLite in one scratch data directory) with ``FLINT_REDIS_URL`` set (Redis at
-``FLINT_BENCH_REDIS_URL``, default ``redis://127.0.0.1:6379/0``) and a channel of its own, so
+``FLINT_BENCH_REDIS_URL``, default ``redis://127.0.0.1:6379/15``, a database of its own) and a channel of its own, so
 each process's hub subscribes to it. ``CLUSTER_SWARMS`` client processes (the swarm of
 :mod:`bench.ws_fanout`) open ``CLUSTER_CLIENTS`` connections in all, alternating between the two
 processes, each subscribed to BTC-USD. ``CLUSTER_QUOTES`` quotes are then published through the
@@ -55,7 +55,9 @@ CLUSTER_SWARMS = int(os.environ.get("FLINT_BENCH_WS_CLUSTER_SWARMS", "2"))
 CLUSTER_QUOTES = int(os.environ.get("FLINT_BENCH_WS_CLUSTER_QUOTES", "20"))
 CLUSTER_RATE = float(os.environ.get("FLINT_BENCH_WS_CLUSTER_RATE", "1"))
 """Quotes per second (``CLUSTER_RATE * CLUSTER_CLIENTS`` deliveries per second in all)."""
-REDIS_URL = os.environ.get("FLINT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get("FLINT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+"""A database of its own (15 by default): the servers cache the quotes they publish for an hour,
+and a test on the same Redis must not read them; `_forget_quotes` removes them at the end."""
 SERVERS = 2
 
 
@@ -68,6 +70,16 @@ def _redis_reachable() -> None:
         raise Skipped(f"Redis unreachable at {REDIS_URL} ({type(exc).__name__}: {exc})") from exc
 
 
+def _forget_quotes() -> None:
+    """Remove the quotes the servers cached (`flint:quote:*`) from the bench's database."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    keys = list(client.scan_iter(match="flint:quote:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 def run() -> Result:
     _raise_file_limit()
     load_before = os.getloadavg()[0]
@@ -78,6 +90,7 @@ def run() -> Result:
     ]
     channel = f"flint:quotes:bench-{uuid.uuid4().hex[:8]}"
     with ExitStack() as stack, scratch_dir("flint-bench-ws-cluster-") as data:
+        stack.callback(_forget_quotes)
         swarms = [_SwarmProcess(n) for n in per_swarm]
         for swarm in swarms:
             stack.callback(swarm.close)

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from tests.app.test_cli import clean_env
 from tests.conftest import service_url, sign_up
@@ -83,6 +84,10 @@ def wait_healthy(api: Api, within: float = 60) -> None:
 def apis(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[Api, Api]]:
     """Process A polls every 0.3 s, process B never; quotes are cached for 0.5 s."""
     redis_url = service_url("FLINT_TEST_REDIS_URL", "Redis")
+    # A BTC-USD quote cached in the shared Redis by something else (a benchmark caches its
+    # quotes for an hour) would be served for that long instead of A's fresh polls.
+    with redis.Redis.from_url(redis_url) as client:
+        client.delete("flint:quote:BTC-USD")
     database = tmp_path / "shared.db"
     shutil.copyfile(sqlite_template, database)
     shared = {
