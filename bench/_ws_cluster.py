@@ -3,13 +3,13 @@ through Redis pub/sub, the way a multi-process deployment streams (part of ``ws_
 
 Two uvicorn processes serve the same Flint app as the single-process case (``bench.ws_fanout:
 create``, SQLite in one scratch data directory) with ``FLINT_REDIS_URL`` set (Redis at
-``FLINT_BENCH_REDIS_URL``, default ``redis://127.0.0.1:6379/15``, a database of its own) and a channel of its own, so
-each process's hub subscribes to it. ``CLUSTER_SWARMS`` client processes (the swarm of
-:mod:`bench.ws_fanout`) open ``CLUSTER_CLIENTS`` connections in all, alternating between the two
-processes, each subscribed to BTC-USD. ``CLUSTER_QUOTES`` quotes are then published through the
-first process only (``POST /bench/publish``, ``CLUSTER_RATE`` per second), so every quote
-travels API process → Redis → both processes' hubs → their clients, and the p99 publish →
-receive latency over all deliveries is reported.
+``FLINT_BENCH_REDIS_URL``, default ``redis://127.0.0.1:6379/15``, a database of its own) and a
+channel of its own, so each process's hub subscribes to it. ``CLUSTER_SWARMS`` client processes
+(the swarm of :mod:`bench.ws_fanout`) open ``CLUSTER_CLIENTS`` connections in all, alternating
+between the two processes, each subscribed to BTC-USD. ``CLUSTER_QUOTES`` quotes are then
+published through the first process only (``POST /bench/publish``, ``CLUSTER_RATE`` per
+second), so every quote travels API process → Redis → both processes' hubs → their clients,
+and the p99 publish → receive latency over all deliveries is reported.
 
 Informational (``target=None``): there is no direct-send counterpart across processes to divide
 by. On the 2-core bench machine the two servers, the client processes and Redis all share the

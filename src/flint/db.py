@@ -265,8 +265,14 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 AfterCommit = Callable[[], Awaitable[None] | None]
 
 
+READ_ONLY_SESSION = "flint_read_only_session"
+"""``session.info`` key of a request's read-only session (a GET's), which never commits."""
+
+
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     """Run `callback` once this session's transaction has committed; never if it rolls back."""
+    if session.info.get(READ_ONLY_SESSION):
+        raise RuntimeError("a GET's session never commits: open a session of its own to write")
     session.info.setdefault("after_commit", []).append(callback)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from flint.config import Settings
-from flint.db import commit
+from flint.db import READ_ONLY_SESSION, commit
 from flint.errors import FlintError
 from flint.runtime import Kind, Runtime, T, name_of
 
@@ -21,11 +21,14 @@ READING_METHODS = frozenset({"GET", "HEAD"})
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's transaction. A GET or HEAD only reads: its session begins a read-only
     transaction (see `flint.db.READ_ONLY`), so on SQLite reads never take, nor wait for, the
-    write lock; a GET that must write opens a session of its own (`SessionsDep`)."""
+    write lock, and closing it ends the transaction (there is nothing to commit); a GET that
+    must write opens a session of its own (`SessionsDep`)."""
     if request.method in READING_METHODS:
-        sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
-    else:
-        sessionmaker = request.app.state.sessionmaker
+        readers: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+        async with readers(info={READ_ONLY_SESSION: True}) as session:
+            yield session
+        return
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
         try:
             yield session

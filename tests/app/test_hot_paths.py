@@ -9,7 +9,6 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -28,7 +27,7 @@ from tests.conftest import Account, sign_up
 
 
 @pytest.fixture
-def route_matches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def route_matches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every `APIRoute.matches` call FastAPI makes, by route path."""
     tried: list[str] = []
     original = APIRoute.matches
@@ -38,7 +37,7 @@ def route_matches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return original(self, scope)
 
     monkeypatch.setattr(APIRoute, "matches", counting)
-    yield tried
+    return tried
 
 
 async def test_a_request_tries_only_the_routes_its_path_can_reach(
@@ -160,7 +159,7 @@ async def test_a_write_in_a_get_fails_on_postgresql(app: FastAPI, alice: Account
         other = await sign_up(http)
         me = await http.get("/api/v1/users/me", headers=other.headers)
         assert me.json().get("fullName") != "changed"
-    with pytest.raises(DBAPIError):
-        reader = create_read_engine(app.state.runtime.engine)
-        async with reader.connect() as connection:
+    reader = create_read_engine(app.state.runtime.engine)
+    async with reader.connect() as connection:
+        with pytest.raises(DBAPIError):
             await connection.execute(text("UPDATE users SET full_name = 'changed'"))
