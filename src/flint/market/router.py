@@ -13,7 +13,7 @@ from flint.market.deps import MarketDep
 from flint.market.providers.types import Interval
 from flint.market.schemas import HistoricalBar, History, RealTimeQuote, SearchResult, SearchResults
 from flint.users.api import CurrentUserId
-from flint.web import SessionDep, SessionsDep
+from flint.web import SessionsDep
 
 router = APIRouter(prefix="/market", tags=["market"])
 
@@ -65,7 +65,7 @@ async def real_time(
 async def historical(
     symbol: SymbolPath,
     market: MarketDep,
-    session: SessionDep,
+    sessions: SessionsDep,
     _: CurrentUserId,
     start: Annotated[date | None, Query(examples=["2024-01-01"])] = None,
     end: Annotated[date | None, Query(examples=["2024-12-31"])] = None,
@@ -73,7 +73,11 @@ async def historical(
 ) -> History:
     last = end or utcnow().date()
     first = start or last - timedelta(days=365)
-    view = await market.history(session, symbol, first, last, interval)
+    # A session of its own that commits: the sessions storage lacks are fetched and stored on
+    # the way (a GET's own session is read-only).
+    async with sessions() as session:
+        view = await market.history(session, symbol, first, last, interval)
+        await commit(session)
     return History(
         symbol=view.symbol,
         interval=view.interval,
