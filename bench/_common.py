@@ -110,6 +110,11 @@ def clean_env(**flint: str) -> dict[str, str]:
     return env
 
 
+HIGH_RATE_LIMITS = {"rate_limit_user": "100000000/minute", "rate_limit_ip": "100000000/minute"}
+"""The rate limits stay on and are counted on every request, with budgets a load generator
+cannot spend in a run (the production defaults answer 429 within a second of load)."""
+
+
 def flint_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     """Settings for a Flint server under test: SQLite in ``data_dir`` unless overridden, no
     Redis, an in-memory broker, warnings only (access lines are INFO, so they cost the

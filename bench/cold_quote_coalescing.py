@@ -34,6 +34,7 @@ import httpx
 from sqlalchemy.engine import URL
 
 from bench._common import (
+    HIGH_RATE_LIMITS,
     Result,
     Server,
     Skipped,
@@ -105,6 +106,7 @@ async def _on_backend(stub: Server, data: Path, database: URL | None) -> list[Re
         "market_providers": "yahoo",
         "yahoo_base_url": stub.url,
         "quote_ttl_seconds": "3600",
+        **HIGH_RATE_LIMITS,
     }
     if database is not None:
         overrides["database_url"] = database.render_as_string(hide_password=False)

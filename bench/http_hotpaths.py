@@ -44,6 +44,7 @@ from sqlalchemy.engine import URL
 
 from bench._bare import PATH as BARE_PATH
 from bench._common import (
+    HIGH_RATE_LIMITS,
     PASSWORD,
     Result,
     Server,
@@ -142,13 +143,7 @@ def _on_database(data: Path, database: URL | None) -> list[Result]:
     backend = "sqlite" if database is None else "postgresql"
     say(backend)
     data.mkdir(mode=0o700, exist_ok=True)
-    # The rate limits are on and counted on every request, with budgets a load generator
-    # cannot exhaust in a run (the production defaults would answer 429 after a second).
-    overrides = {
-        "quote_ttl_seconds": "3600",
-        "rate_limit_user": "100000000/minute",
-        "rate_limit_ip": "100000000/minute",
-    }
+    overrides = {"quote_ttl_seconds": "3600", **HIGH_RATE_LIMITS}
     if database is not None:
         overrides["database_url"] = database.render_as_string(hide_password=False)
     env = flint_env(data, **overrides)

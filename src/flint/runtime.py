@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flint.config import Settings
-from flint.db import create_read_engine, create_sessionmaker
+from flint.db import READ_ONLY, create_read_engine, create_sessionmaker
 
 log = structlog.get_logger(__name__)
 
@@ -42,9 +42,14 @@ class Runtime:
         self.role = role
         self.engine = engine
         self.sessions = sessions
+        self.readers = create_sessionmaker(engine.execution_options(**READ_ONLY))
+        """Sessions that only read (on SQLite: never the write lock), of any size."""
         reader = create_read_engine(engine)
-        self.readers = create_sessionmaker(reader)
-        """Sessions that only read (on SQLite: never the write lock, and in this thread)."""
+        self.request_readers = create_sessionmaker(reader)
+        """A GET's session: read-only and, on SQLite, run in the event loop's thread (see
+        `flint.db.create_read_engine`), for the short reads of a request. A read that may be
+        long (a portfolio's ledger and ten years of closes) uses `readers`, whose calls run in
+        aiosqlite's thread, so the event loop answers other requests meanwhile."""
         self._parts: dict[Any, Any] = {Settings: settings}
         self._starters: list[Hook] = []
         self._closers: list[Hook] = [engine.dispose]

@@ -24,7 +24,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     write lock, and closing it ends the transaction (there is nothing to commit); a GET that
     must write opens a session of its own (`SessionsDep`)."""
     if request.method in READING_METHODS:
-        readers: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+        readers: async_sessionmaker[AsyncSession] = request.app.state.request_read_sessionmaker
         async with readers(info={READ_ONLY_SESSION: True}) as session:
             yield session
         return

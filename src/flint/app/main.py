@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.sessionmaker = runtime.sessions
     app.state.read_sessionmaker = runtime.readers
+    app.state.request_read_sessionmaker = runtime.request_readers
 
     install_error_handlers(app)
     declare_scopes(API_ROUTERS, get_current_user_id)
