@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 
 import structlog
+from starlette._utils import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flint.app.metrics import RequestCounts
-from flint.app.routing import route_path
 
 log = structlog.get_logger("flint.access")
 
@@ -69,7 +69,7 @@ class Edge:
         started = time.perf_counter()
         status = 500
         extra = [*SECURITY_HEADERS, HSTS] if scope.get("scheme") == "https" else SECURITY_HEADERS
-        policy = DOCS_CSP if route_path(scope) in DOCS_PAGES else None
+        policy = DOCS_CSP if get_route_path(scope) in DOCS_PAGES else None
 
         async def edge_send(message: Message) -> None:
             nonlocal status

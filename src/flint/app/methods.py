@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fastapi.routing import iter_route_contexts
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flint.app.problems import problem_response
-from flint.app.routing import PathIndex, route_path
+from flint.app.routing import PathIndex
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class AllowedMethods:
             return
         if self._table is None:  # the routes are complete once the app serves
             self._table = PathIndex(templates(self.routes()), lambda template: template.path)
-        path = route_path(scope)
+        path = get_route_path(scope)
         template = owner(self._table, path)
         if template is None or scope["method"] in template.methods:
             await self.app(scope, receive, send)

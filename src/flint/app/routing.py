@@ -26,6 +26,7 @@ from typing import Generic, TypeVar
 
 from fastapi import FastAPI
 from fastapi.routing import _IncludedRouter
+from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -43,18 +44,6 @@ def literal_segments(path_format: str) -> list[str]:
             break
         found.append(segment)
     return found
-
-
-def route_path(scope: Scope) -> str:
-    """The path routes match against: the request's path without the app's root path (as
-    Starlette's routing computes it)."""
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if not root_path or not path.startswith(root_path):
-        return path
-    if path == root_path:
-        return ""
-    return path[len(root_path) :] if path[len(root_path)] == "/" else path
 
 
 def common_prefix(path_formats: Iterable[str]) -> str:
@@ -86,7 +75,7 @@ class _PrefixedInclude(_IncludedRouter):
     with a parameter: for routers whose routes share no prefix."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        path = route_path(scope)
+        path = get_route_path(scope)  # the path Starlette's routes match against
         if not path.startswith(self.literal):
             return Match.NONE, {}
         if self.heads is not None and _head(path) not in self.heads:
