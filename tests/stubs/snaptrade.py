@@ -675,6 +675,9 @@ def create_app() -> Starlette:
         answer["brokerage_order_id"] = wanted
         return 200, answer
 
+    from tests.stubs import snaptrade_impact  # it builds on this module
+
+    checked_routes, checked = snaptrade_impact.routes(API, endpoint, state, place)
     account_path = API + "/accounts/{account_id}"
     app = stub_app(
         [
@@ -713,8 +716,10 @@ def create_app() -> Starlette:
                 account_path + "/trading/cancel", endpoint(cancel, account=True), methods=["POST"]
             ),
             Route(API + "/trade/place", endpoint(place), methods=["POST"]),
+            *checked_routes,
         ],
         control,
     )
     app.state.snaptrade = state
+    app.state.snaptrade_impact = checked
     return app

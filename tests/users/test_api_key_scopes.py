@@ -57,6 +57,7 @@ read    GET    /accounts
 read    GET    /accounts/{accountId}
 write   POST   /accounts/{accountId}/sync
 write   DELETE /accounts/{accountId}
+trade   POST   /trades/preview
 trade   POST   /trades/execute
 read    GET    /trades
 read    GET    /trades/{tradeId}

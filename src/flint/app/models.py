@@ -24,6 +24,7 @@ from flint.portfolio.assets.models import CustomAsset, CustomAssetPrice
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.reports.models import Report
 from flint.trades.models import Trade, TradeEvent
+from flint.trades.preview_store import TradePreview
 from flint.users.models import ApiKey, User
 from flint.watchlist.models import WatchlistItem
 
@@ -54,6 +55,7 @@ __all__ = [
     "Report",
     "Trade",
     "TradeEvent",
+    "TradePreview",
     "TwoFactor",
     "TwoFactorChallenge",
     "User",

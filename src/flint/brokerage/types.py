@@ -177,6 +177,30 @@ class OrderRequest:
     not_before: datetime | None = None
     """When Flint created the order: none placed earlier can be this one. Lets a provider that
     does not echo client order ids (SnapTrade's documented records) recognise it."""
+    preview_id: str | None = None
+    """The provider's id of the checked trade this order places (`OrderPreview.provider_ref`):
+    the provider places exactly that trade, which it accepts once."""
+
+
+@dataclass(frozen=True)
+class OrderPreview:
+    """What an order would do, as the provider estimates it before placing (nothing is sent to
+    the market). Amounts are in the account's currency."""
+
+    estimated_price: Decimal | None
+    """Per unit: the limit price for limit orders, the provider's current price otherwise
+    (None when the provider gives none: Flint then estimates from its own market price)."""
+    estimated_value: Decimal | None
+    """``quantity * estimated_price``, before commission."""
+    commission: Decimal
+    buying_power_after: Decimal | None
+    """Cash (or buying power) left after the order, when the provider says."""
+    warnings: list[str] = field(default_factory=list)
+    provider_ref: str | None = None
+    """The provider's id of the checked trade, placed with ``OrderRequest.preview_id``
+    (SnapTrade's trade id); None when the provider places from the order itself."""
+    expires_at: datetime | None = None
+    """When the provider forgets ``provider_ref`` (None: no expiry of its own)."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +276,13 @@ class AccountProvider(Protocol):
     ) -> Order:
         """Send the order once (never retried blindly: a timeout raises ProviderUnavailable
         and the caller checks `find_order` before trying again)."""
+        ...
+
+    async def preview_order(
+        self, identity: Identity, credentials: Credentials, order: OrderRequest
+    ) -> OrderPreview:
+        """Estimate the order without placing it (price, value, commission, what is left);
+        a provider that checks orders first also returns the id to place it with."""
         ...
 
     async def find_order(

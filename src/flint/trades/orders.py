@@ -30,6 +30,7 @@ from flint.brokerage.api import (
 )
 from flint.kit.time import utcnow
 from flint.notifications.api import NotificationKind, notify
+from flint.trades import preview_store
 from flint.trades.context import TradingContext
 from flint.trades.models import Trade, TradeEvent
 
@@ -176,7 +177,7 @@ async def submit(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUID
     trade.attempts += 1
     try:
         provider, identity, credentials = await provider_for(session, ctx, account)
-        request = _request(trade, account)
+        request = await preview_store.request_for(session, trade, _request(trade, account))
         existing = await provider.find_order(
             identity,
             credentials,

@@ -39,9 +39,11 @@ from flint.brokerage.api import (
 from flint.db import commit
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.vendor_errors import ProviderError
+from flint.trades import preview_store
 from flint.trades.context import TradingContext
 from flint.trades.models import Trade, TradeEvent
 from flint.trades.orders import account_of, apply, end, event, locked, provider_for
+from flint.trades.preview_schemas import ExecutePreview
 from flint.trades.schemas import ExecuteTrade, TradeOut
 
 log = structlog.get_logger(__name__)
@@ -66,7 +68,7 @@ class Answer:
 
 
 async def execute(
-    ctx: TradingContext, user_id: uuid.UUID, body: ExecuteTrade, key: str | None
+    ctx: TradingContext, user_id: uuid.UUID, body: ExecuteTrade | ExecutePreview, key: str | None
 ) -> Answer:
     """Check, create and commit the trade (with its Idempotency-Key, and its job sent after the
     commit), then wait a few seconds for the broker; a retried key replays the first answer."""
@@ -81,8 +83,14 @@ async def execute(
                 return Answer(found.status_code, found.body, replayed=True)
             if isinstance(found, idempotency.Abandoned):
                 return await _rebuild(session, found)
-        account = await check(session, ctx, user_id, body)
-        trade = await create(session, user_id, account, body)
+        if isinstance(body, ExecutePreview):  # exactly the previewed order, once
+            previewed = await preview_store.take(session, user_id, body.preview_id)
+            account = await check(session, ctx, user_id, previewed.order())
+            trade = await create(session, user_id, account, previewed.order())
+            await preview_store.use(session, previewed, trade)
+        else:
+            account = await check(session, ctx, user_id, body)
+            trade = await create(session, user_id, account, body)
         if key is not None:
             await idempotency.claim(session, user_id, SCOPE, key, digest, trade.id)
         jobs.enqueue(session, SUBMIT, str(trade.id))

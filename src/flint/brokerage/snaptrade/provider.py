@@ -35,6 +35,7 @@ from flint.brokerage.snaptrade.client import (
     SnapTradeClient,
     seg,
 )
+from flint.brokerage.snaptrade.impact import ImpactDesk
 from flint.brokerage.snaptrade.orders import OrderDesk
 from flint.brokerage.types import (
     AccountGone,
@@ -47,6 +48,7 @@ from flint.brokerage.types import (
     Link,
     LinkRefused,
     Order,
+    OrderPreview,
     OrderRequest,
     ProviderAccount,
     Transaction,
@@ -105,6 +107,7 @@ class SnapTradeProvider:
             transport=transport,
         )
         self._orders = OrderDesk(self._http)
+        self._impact = ImpactDesk(self._http)
 
     def __repr__(self) -> str:  # keep the consumer key out of any repr
         return f"SnapTradeProvider(base_path={self._base_path!r})"
@@ -282,7 +285,14 @@ class SnapTradeProvider:
     async def place_order(
         self, identity: Identity, credentials: Credentials, order: OrderRequest
     ) -> Order:
+        if order.preview_id is not None:  # a checked trade: place exactly that (impact.py)
+            return await self._impact.place(_identity(identity), order)
         return await self._orders.place(_identity(identity), order)
+
+    async def preview_order(
+        self, identity: Identity, credentials: Credentials, order: OrderRequest
+    ) -> OrderPreview:
+        return await self._impact.preview(_identity(identity), order)
 
     async def find_order(
         self,

@@ -28,6 +28,7 @@ from flint.brokerage.types import (
     Link,
     LinkRefused,
     Order,
+    OrderPreview,
     OrderRequest,
     ProviderAccount,
     Transaction,
@@ -199,6 +200,11 @@ class TellerProvider:
     async def place_order(
         self, identity: Identity, credentials: Credentials, order: OrderRequest
     ) -> Order:
+        self._no_trading()
+
+    async def preview_order(
+        self, identity: Identity, credentials: Credentials, order: OrderRequest
+    ) -> OrderPreview:
         self._no_trading()
 
     async def find_order(
