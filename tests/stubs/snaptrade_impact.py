@@ -29,6 +29,7 @@ to expire checked trades.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from collections.abc import Callable
@@ -162,14 +163,19 @@ def routes(
         }
         order_form.update(symbol=checked.symbol, price=form.get("price"), stop=form.get("stop"))
         before = len(account.orders)
-        answer = await place(base.Call(call.request, order_form, call.user, call.scenario))
-        if len(account.orders) > before:  # placed (even if its answer is then lost)
-            checked.placed = True
-            for record in account.orders[before:]:
-                record.pop("client_order_id", None)
-            if isinstance(answer, tuple):
-                status, record = answer
-                answer = status, {k: v for k, v in record.items() if k != "client_order_id"}
+        checked.placed = True  # taken now: a second call while this one runs is refused
+        placing = asyncio.ensure_future(
+            place(base.Call(call.request, order_form, call.user, call.scenario))
+        )
+        await asyncio.sleep(0)  # the order is recorded before `place` first waits
+        for record in account.orders[before:]:
+            record.pop("client_order_id", None)  # none was sent
+        answer = await placing
+        if len(account.orders) == before:  # refused: the checked trade was not placed
+            checked.placed = False
+        elif isinstance(answer, tuple):
+            status, record = answer
+            answer = status, {k: v for k, v in record.items() if k != "client_order_id"}
         return answer
 
     found = [
