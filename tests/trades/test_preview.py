@@ -186,6 +186,25 @@ async def test_an_expired_preview_is_a_clear_problem_and_places_nothing(
     assert await count(app, Trade) == 0
 
 
+async def test_previews_long_expired_and_never_executed_are_forgotten(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    old = (await client.post(f"{V1}/preview", json=order(account_id), headers=alice.headers)).json()
+    async with app.state.runtime.sessions() as session:
+        await session.execute(update(TradePreview).values(expires_at=utcnow() - timedelta(days=2)))
+        await session.commit()
+    bobs = (await link_sandbox(client, bob, "bob"))["accountId"]
+    await client.post(f"{V1}/preview", json=order(bobs), headers=bob.headers)
+    assert await count(app, TradePreview) == 2  # only the user's own previews are tidied
+    await client.post(f"{V1}/preview", json=order(account_id), headers=alice.headers)
+    assert await count(app, TradePreview) == 2
+    gone = await client.post(
+        f"{V1}/execute", json={"previewId": old["previewId"]}, headers=alice.headers
+    )
+    assert_problem(gone, 404)
+
+
 @pytest.mark.usefixtures("worker")
 async def test_idempotency_keys_replay_the_preview_and_the_execute(
     app: FastAPI, client: httpx.AsyncClient, alice: Account

@@ -29,6 +29,7 @@ from flint.brokerage.api import (
 from flint.errors import ServiceUnavailable, ValidationFailed
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
+from flint.trades import preview_store
 from flint.trades.context import TradingContext
 from flint.trades.orders import provider_for
 from flint.trades.preview_schemas import PreviewOut
@@ -58,7 +59,8 @@ async def preview(
         )
         if isinstance(found, idempotency.Replay):
             return Answer(found.status_code, found.body, replayed=True)
-        if isinstance(found, idempotency.Abandoned):  # not left by this operation; be safe
+        if isinstance(found, idempotency.Abandoned):  # a preview keeps its answer with its
+            # key in one transaction, so this is only defence: rebuild from the stored row
             row = await session.get(TradePreview, found.resource_id)
             assert row is not None
             answer = _answer(row)
@@ -98,6 +100,7 @@ async def preview(
         expires_at=expires_at,
         created_at=now,
     )
+    await preview_store.forget_expired(session, user_id)
     session.add(row)
     await session.flush()
     answer = _answer(row)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, String, select, update
+from sqlalchemy import ForeignKey, String, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +24,10 @@ from flint.errors import Conflict, NotFound, ValidationFailed
 from flint.kit.time import utcnow
 from flint.trades.models import Trade
 from flint.trades.schemas import ExecuteTrade
+
+KEEP_EXPIRED = timedelta(days=1)
+"""How long an expired preview nobody executed is kept (executing it says "expired", not
+404); executed ones stay with their trade."""
 
 
 class TradePreview(UUIDPk, Base):
@@ -101,6 +105,20 @@ async def use(session: AsyncSession, preview: TradePreview, trade: Trade) -> Non
     )
     if getattr(result, "rowcount", 0) != 1:
         raise Conflict(f"The preview {preview.id} was executed already.")
+
+
+async def forget_expired(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Delete the user's previews that expired unexecuted more than `KEEP_EXPIRED` ago (done
+    when they preview again, so the table holds about a day of each user's previews)."""
+    await session.execute(
+        delete(TradePreview)
+        .where(
+            TradePreview.user_id == user_id,
+            TradePreview.trade_id.is_(None),
+            TradePreview.expires_at < utcnow() - KEEP_EXPIRED,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def request_for(session: AsyncSession, trade: Trade, request: OrderRequest) -> OrderRequest:

@@ -1,7 +1,8 @@
 """``snaptrade``: brokerage accounts, holdings, activities and trading through SnapTrade.
 
 The provider (:mod:`.provider`) signs and sends through the client (:mod:`.client`), reads
-SnapTrade's JSON with :mod:`.mapping` and keeps the order rules in :mod:`.orders`; each
+SnapTrade's JSON with :mod:`.mapping`, keeps the order rules in :mod:`.orders` and the checked
+orders (preview with ``/trade/impact``, place with ``/trade/{tradeId}``) in :mod:`.impact`; each
 module's docstring holds its part of the conventions.
 """
 
