@@ -10,7 +10,8 @@ not the order asked for is `ProviderGarbage`), ``trade.price`` as the estimated 
 ``trade_impacts[0]`` for the commission (``estimated_commission``; ``forex_fees`` becomes a
 warning) and ``combined_remaining_balance.cash`` (or ``remaining_cash``) as what is left. The
 spec says the trade "expires after 5 minutes" and that "any order placed using an expired
-Trade will be rejected": ``expires_at`` is five minutes from when the impact was asked for.
+Trade will be rejected": ``expires_at`` is five minutes from when the impact was asked for,
+less :data:`PLACEMENT_MARGIN` for the trip through Flint's queue.
 An impact is safe to ask again (nothing is placed), so it is retried like a GET.
 
 `place` is ``POST /trade/{tradeId}`` with no body (ValidatedTradeBody's ``wait_to_confirm``
@@ -42,6 +43,9 @@ from flint.kit.vendor_errors import ProviderGarbage
 
 IMPACT_LIFETIME = timedelta(minutes=5)
 """How long SnapTrade keeps a checked trade (the spec: "expires after 5 minutes")."""
+PLACEMENT_MARGIN = timedelta(seconds=30)
+"""Taken off that lifetime: a trade executed just before ``expires_at`` still has this long to
+get through Flint's queue to SnapTrade."""
 _SYMBOL_MEMORY = 2000
 
 
@@ -59,7 +63,7 @@ class ImpactDesk:
         asked_at = datetime.now(UTC)
         response = await self._http.call("POST", "/trade/impact", user=user, body=body, retry=True)
         raw = self._answer(response, "the order impact")
-        return _preview(raw, order, asked_at + IMPACT_LIFETIME)
+        return _preview(raw, order, asked_at + IMPACT_LIFETIME - PLACEMENT_MARGIN)
 
     async def place(self, user: tuple[str, str], order: OrderRequest) -> Order:
         assert order.preview_id is not None
