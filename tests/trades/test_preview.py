@@ -102,6 +102,49 @@ async def test_a_limit_preview_says_it_would_rest_and_executes_as_that_limit(
     assert (trade["status"], trade["orderType"], trade["limitPrice"]) == ("submitted", "limit", 1)
 
 
+@pytest.mark.usefixtures("worker")
+async def test_a_sale_is_previewed_with_the_cash_it_brings(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    account_id = await brokerage(client, alice, "cash-25000")
+    bought = await client.post(f"{V1}/execute", json=order(account_id), headers=alice.headers)
+    assert bought.json()["status"] == "filled"
+    cash = Decimal("25000.00") - (Decimal(str(bought.json()["averagePrice"])) * 2).quantize(
+        Decimal("0.01")
+    )
+    body = order(account_id, action="sell", quantity="1.5")
+    preview = (await client.post(f"{V1}/preview", json=body, headers=alice.headers)).json()
+    value = Decimal(preview["estimatedValue"])
+    assert value == (Decimal("1.5") * Decimal(preview["estimatedPrice"])).quantize(Decimal("0.01"))
+    assert Decimal(preview["buyingPowerAfter"]) == cash + value
+
+
+@pytest.mark.usefixtures("worker")
+async def test_executing_a_preview_checks_again_and_a_refusal_leaves_it_unused(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    account_id = await brokerage(client, alice, "cash-1000")
+    probe = await client.post(
+        f"{V1}/preview", json=order(account_id, quantity="1"), headers=alice.headers
+    )
+    price = Decimal(probe.json()["estimatedPrice"])
+    affordable = str(int(Decimal(1000) / (price * Decimal("1.01"))))  # most of the cash, once
+    body = order(account_id, quantity=affordable)
+    preview = (await client.post(f"{V1}/preview", json=body, headers=alice.headers)).json()
+    # The cash goes elsewhere before the preview is executed.
+    spent = await client.post(f"{V1}/execute", json=body, headers=alice.headers)
+    assert spent.json()["status"] == "filled"
+    refused = await client.post(
+        f"{V1}/execute", json={"previewId": preview["previewId"]}, headers=alice.headers
+    )
+    assert_problem(refused, 422)
+    assert await count(app, Trade) == 1
+    async with app.state.runtime.sessions() as session:
+        kept = await session.get(TradePreview, uuid.UUID(preview["previewId"]))
+    assert kept is not None
+    assert kept.trade_id is None  # nothing changed: it can still be executed once cash is back
+
+
 async def test_previews_refuse_what_execute_refuses_and_store_nothing(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
