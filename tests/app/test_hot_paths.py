@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _IncludedRouter
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from flint.app.methods import owner, templates
-from flint.app.routing import PathIndex, common_prefix, literal_segments
+from flint.app.routing import PathIndex, _PrefixedInclude, common_prefix, literal_segments
 from flint.db import create_engine, create_read_engine
 from flint.web import SessionDep
 from tests.conftest import Account, sign_up
@@ -63,6 +63,53 @@ async def test_a_request_tries_only_the_routes_its_path_can_reach(
             if tried.startswith(("/api/v1/", "/api/")) and f"/{feature}" not in tried
         ]
         assert len(elsewhere) <= 4, (path, elsewhere)  # the top-level docs routes, no feature
+
+
+async def test_the_app_asks_only_the_routers_a_path_can_reach(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI's own router asked each of the ~40 routers and routes the app includes in
+    turn: a route added last (as the bench's `/bench/ok`) was found after 34 refusals."""
+
+    async def late() -> dict[str, bool]:
+        return {"ok": True}
+
+    app.add_api_route("/late/ok", late, methods=["GET"])
+    asked: list[str] = []
+    original = _PrefixedInclude.matches
+
+    def counting(self: _PrefixedInclude, scope: Any) -> Any:
+        asked.append(self.literal)
+        return original(self, scope)
+
+    monkeypatch.setattr(_PrefixedInclude, "matches", counting)
+    answer = await client.get("/late/ok")
+    assert answer.status_code == 200
+    assert answer.json() == {"ok": True}
+    assert len(asked) <= 3, asked  # only routers whose routes share no literal prefix
+    asked.clear()
+    answer = await client.get(f"/api/v1/watchlist/{alice.user_id}", headers=alice.headers)
+    assert answer.status_code == 200
+    assert "/api/v1/watchlist" in asked
+    assert len(asked) <= 4, asked
+    assert (await client.get("/api/v1/nowhere")).status_code == 404  # FastAPI's walk answers
+
+
+async def test_an_included_router_matches_a_path_once(
+    client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI matched an included router's routes in `matches` and again in `handle`."""
+    matched: list[str] = []
+    original = _IncludedRouter._match
+
+    def counting(self: _IncludedRouter, scope: Any) -> Any:
+        matched.append(getattr(self, "literal", "?"))
+        return original(self, scope)
+
+    monkeypatch.setattr(_IncludedRouter, "_match", counting)
+    answer = await client.get(f"/api/v1/watchlist/{alice.user_id}", headers=alice.headers)
+    assert answer.status_code == 200
+    assert matched.count("/api/v1/watchlist") == 1, matched
 
 
 def test_the_path_index_finds_the_owner_the_full_walk_finds(app: FastAPI) -> None:

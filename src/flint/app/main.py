@@ -24,7 +24,7 @@ from flint.app.middleware import Answers, BodySizeLimit, TrustedHosts
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.ratelimit import ApiRateLimit, Subject
-from flint.app.routing import guard_includes
+from flint.app.routing import guard_includes, index_routes
 from flint.app.runtime import build_runtime
 from flint.app.sentry import init_sentry
 from flint.auth.pages import router as auth_pages
@@ -161,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api/v1")
         app.include_router(router, prefix="/api")
     guard_includes(app)
+    index_routes(app)
 
     app.add_middleware(Answers)
     app.add_middleware(AllowedMethods, routes=lambda: app.routes)
