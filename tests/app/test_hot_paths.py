@@ -210,3 +210,29 @@ async def test_a_write_in_a_get_fails_on_postgresql(app: FastAPI, alice: Account
     async with reader.connect() as connection:
         with pytest.raises(DBAPIError):
             await connection.execute(text("UPDATE users SET full_name = 'changed'"))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_concurrent_reads_reuse_the_readers_they_opened(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    """With SQLAlchemy's default pool (5 kept) the in-thread SQLite readers were opened and
+    closed, each with a thread of its own, on most requests once 32 were in flight: 71 reads/s
+    with p99 1.5 s under wrk. Rounds of 32 concurrent reads open at most 32 readers in all."""
+    reader = app.state.runtime.request_readers.kw["bind"].sync_engine
+    opened: list[int] = []
+
+    def count(*_: Any) -> None:
+        opened.append(1)
+
+    event.listen(reader, "connect", count)
+    try:
+        path = f"/api/v1/watchlist/{alice.user_id}"
+        for _ in range(5):
+            answers = await asyncio.gather(
+                *(client.get(path, headers=alice.headers) for _ in range(32))
+            )
+            assert {answer.status_code for answer in answers} == {200}
+    finally:
+        event.remove(reader, "connect", count)
+    assert len(opened) <= 32, len(opened)
