@@ -80,6 +80,9 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"
     """Flint could not get a definite answer and gave up (never for a provider's refusal)."""
+    UNKNOWN = "unknown"
+    """Sent, but the provider could not confirm whether it placed the order: it is never sent
+    again; a person or the periodic sweep settles it from the provider's records."""
 
     @property
     def final(self) -> bool:
@@ -303,6 +306,16 @@ class AccountGone(AccountProviderError):
 
 class OrderRejected(AccountProviderError):
     """The provider refused the order; final."""
+
+
+class OrderUnconfirmed(AccountProviderError):
+    """`find_order` cannot tell whether the order was placed (the provider cannot list it, or
+    more than one of its orders could be it): placing it again might place it twice."""
+
+    def __init__(self, provider: str, reason: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(provider, reason)
+        self.candidates = candidates
+        """The provider's ids of the orders that could be it."""
 
 
 class Unsupported(AccountProviderError):
