@@ -285,9 +285,7 @@ class VendorClient:
             auth=call.auth if call.auth is not None else httpx.USE_CLIENT_DEFAULT,
         )
         status = response.status_code
-        if status == httpx.codes.TOO_MANY_REQUESTS or (
-            status >= 500 and status not in _FINAL_5XX
-        ):
+        if status == httpx.codes.TOO_MANY_REQUESTS or (status >= 500 and status not in _FINAL_5XX):
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             if retry_after is not None and retry_after > self.policy.retry_after_cap:
                 # Waiting that long inside a request helps nobody: give up at once.
