@@ -96,7 +96,8 @@ class TradeOut(ApiModel):
     stop_price: JsonDecimal | None = Field(None, examples=[None])
     status: str = Field(
         description="pending, submitted, partially_filled, filled, rejected, canceled, "
-        "expired or failed",
+        "expired, failed or unknown (sent, but the broker could not confirm whether it was "
+        "placed: it is never sent again)",
         examples=["filled"],
     )
     filled_quantity: JsonDecimal = Field(examples=[10])

@@ -6,11 +6,13 @@ Guarantees, and what makes them hold:
 * Never lost: the trade row (``pending``) is committed before its job is published (after the
   commit); the job is acked late and re-queued when its worker dies, and a periodic sweep
   re-publishes trades left ``pending`` (a publish that failed, a broker that lost it).
-* Never doubled: the provider gets Flint's ``client_order_id`` (the trade's id). Before
-  placing, the worker asks the provider for an order with that id and records it instead of
-  placing another; a placement that failed in transit is never blindly retried (a retry starts
-  over with that question). The worker holds the trade row's lock (``FOR UPDATE``) while it
-  submits, so two deliveries of one job cannot both place.
+* Never doubled: the worker commits ``submitted_at`` before it sends the order, and a trade
+  that has it is never sent again: a later attempt (a lost answer, a worker that died) asks the
+  provider for the order instead (`find_order`) and records it; when the provider cannot tell
+  whether it was placed, the trade stops ``unknown`` (the sweep asks again, a person settles
+  it), and a provider that says it has no such order fails it. Another delivery of the job
+  within `flint.trades.orders.SEND_WINDOW` of the send waits (an earlier worker may still be
+  sending). The worker holds the trade row's lock (``FOR UPDATE``) while it decides.
 * Audited: every change appends a `TradeEvent`.
 """
 
@@ -218,10 +220,17 @@ async def cancel(session: AsyncSession, ctx: TradingContext, trade: Trade) -> Tr
         # Not at the provider yet: holding the row lock keeps the worker from placing it.
         held = await locked(session, trade.id)
         assert held is not None
-        if held.provider_order_id is None and held.status == OrderStatus.PENDING.value:
+        unsent = held.provider_order_id is None and held.submitted_at is None
+        if unsent and held.status == OrderStatus.PENDING.value:
             end(session, held, OrderStatus.CANCELED, "canceled before it was sent")
             await session.flush()
             return held
+        if held.provider_order_id is None:
+            raise ValidationFailed.at(
+                "path.tradeId",
+                "The order was sent and the broker has not confirmed it yet; it cannot be "
+                "canceled until it is known.",
+            )
     account = await account_of(session, trade)
     assert trade.provider_order_id is not None
     try:
