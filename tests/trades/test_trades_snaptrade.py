@@ -188,6 +188,7 @@ async def test_a_lost_answer_without_order_listing_stops_unknown_with_one_order(
     app: FastAPI,
     client: httpx.AsyncClient,
     alice: Account,
+    bob: Account,
     broker: tuple[RunningStub, snaptrade_stub.SnapTradeState],
 ) -> None:
     stub, state = broker
@@ -213,6 +214,32 @@ async def test_a_lost_answer_without_order_listing_stops_unknown_with_one_order(
     stub.control.set("success")
     async with app.state.runtime.sessions() as session:
         assert await orders.resolve(session, trading_context(app), uuid.UUID(trade_id)) == "unknown"
+    assert len(placed_orders(state, trade_id)) == 1
+
+    # The user looks at the brokerage and says which order it is.
+    settle = f"{V1}/trades/{trade_id}/resolve"
+    order_id = placed_orders(state, trade_id)[0]["brokerage_order_id"]
+    for body, field in (
+        ({"placed": True}, "body"),
+        ({"placed": False, "providerOrderId": order_id}, "body"),
+        ({"placed": True, "providerOrderId": str(uuid.uuid4())}, "body.providerOrderId"),
+    ):
+        refused = await client.post(settle, json=body, headers=alice.headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    other = await client.post(settle, json={"placed": False}, headers=bob.headers)
+    assert other.status_code == 404
+    assert (await client.get(f"{V1}/trades/{trade_id}", headers=alice.headers)).json()[
+        "status"
+    ] == "unknown"  # nothing changed
+    settled_trade = await client.post(
+        settle, json={"placed": True, "providerOrderId": order_id}, headers=alice.headers
+    )
+    assert settled_trade.status_code == 200, settled_trade.text
+    assert settled_trade.json()["status"] == "filled"
+    assert settled_trade.json()["providerOrderId"] == order_id
+    again = await client.post(settle, json={"placed": False}, headers=alice.headers)
+    assert again.status_code == 422
     assert len(placed_orders(state, trade_id)) == 1
 
 

@@ -118,7 +118,7 @@ NOTIFY = {OrderStatus.FILLED.value, OrderStatus.REJECTED.value, OrderStatus.UNKN
 FILLS = {OrderStatus.FILLED.value, OrderStatus.PARTIALLY_FILLED.value}
 
 
-async def _notify(session: AsyncSession, trade: Trade, before: str) -> None:
+async def notify_change(session: AsyncSession, trade: Trade, before: str) -> None:
     """A trade that just filled or was rejected tells its owner (in the app, and by email or
     SMS as their preferences say); a fill also re-syncs the account, so its balances and
     holdings show the trade."""
@@ -218,7 +218,7 @@ async def submit(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUID
         end(session, trade, OrderStatus.REJECTED, exc.reason)
     except AccountProviderError as exc:  # gone, unsupported: nothing will make it work
         end(session, trade, OrderStatus.REJECTED, exc.reason)
-    await _notify(session, trade, before)
+    await notify_change(session, trade, before)
     await session.flush()
     return trade.status
 
@@ -258,7 +258,7 @@ async def _recover(
     if existing is None:
         end(session, trade, OrderStatus.FAILED, "the order never reached the provider")
         return
-    if await _claimed(session, trade, existing.provider_order_id):
+    if await claimed(session, trade, existing.provider_order_id):
         raise OrderUnconfirmed(
             provider.name,
             "its order at the provider is another trade's",
@@ -269,7 +269,7 @@ async def _recover(
     apply(session, trade, existing, "recovered")
 
 
-async def _claimed(session: AsyncSession, trade: Trade, provider_order_id: str) -> bool:
+async def claimed(session: AsyncSession, trade: Trade, provider_order_id: str) -> bool:
     stmt = select(Trade.id).where(
         Trade.provider_order_id == provider_order_id,
         Trade.account_id == trade.account_id,
@@ -324,10 +324,10 @@ async def resolve(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUI
         return trade.status
     if existing is None:
         end(session, trade, OrderStatus.FAILED, "the order never reached the provider")
-    elif not await _claimed(session, trade, existing.provider_order_id):
+    elif not await claimed(session, trade, existing.provider_order_id):
         trade.reason = None
         apply(session, trade, existing, "resolved")
-    await _notify(session, trade, before)
+    await notify_change(session, trade, before)
     await session.flush()
     return trade.status
 
@@ -348,7 +348,7 @@ async def refresh(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUI
         return trade.status
     before = trade.status
     apply(session, trade, order, "refreshed")
-    await _notify(session, trade, before)
+    await notify_change(session, trade, before)
     await session.flush()
     return trade.status
 

@@ -133,6 +133,27 @@ class TradeOut(ApiModel):
         )
 
 
+class SettleTrade(RequestModel):
+    """What the user found at the broker for a trade left ``unknown``."""
+
+    placed: bool = Field(description="Whether the broker has the order", examples=[True])
+    provider_order_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="The broker's id of the order (with placed: true)",
+        examples=["66a033fa-da74-4fcf-b527-feefdec9257e"],
+    )
+
+    @model_validator(mode="after")
+    def _id_when_placed(self) -> SettleTrade:
+        if self.placed and self.provider_order_id is None:
+            raise ValueError("providerOrderId is required when placed is true")
+        if not self.placed and self.provider_order_id is not None:
+            raise ValueError("providerOrderId goes only with placed: true")
+        return self
+
+
 class Trades(ApiModel):
     trades: list[TradeOut]
 

@@ -43,8 +43,17 @@ from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.vendor_errors import ProviderError
 from flint.trades.context import TradingContext
 from flint.trades.models import Trade, TradeEvent
-from flint.trades.orders import account_of, apply, end, event, locked, provider_for
-from flint.trades.schemas import ExecuteTrade, TradeOut
+from flint.trades.orders import (
+    account_of,
+    apply,
+    claimed,
+    end,
+    event,
+    locked,
+    notify_change,
+    provider_for,
+)
+from flint.trades.schemas import ExecuteTrade, SettleTrade, TradeOut
 
 log = structlog.get_logger(__name__)
 
@@ -247,6 +256,51 @@ async def cancel(session: AsyncSession, ctx: TradingContext, trade: Trade) -> Tr
     apply(session, trade, order, "cancel")
     await session.flush()
     return trade
+
+
+async def settle(
+    session: AsyncSession, ctx: TradingContext, trade: Trade, body: SettleTrade
+) -> Trade:
+    """A person settles an ``unknown`` trade: the broker's order it became (read from the
+    broker, and it must be this trade's symbol, side and quantity and no other trade's), or
+    ``failed`` when the broker has none. Nothing is ever sent."""
+    held = await locked(session, trade.id)
+    assert held is not None
+    if held.status != OrderStatus.UNKNOWN.value:
+        raise ValidationFailed.at("path.tradeId", f"The trade is {held.status}, not unknown.")
+    before = held.status
+    if body.provider_order_id is None:
+        end(session, held, OrderStatus.FAILED, "the user found no order at the broker")
+        await session.flush()
+        return held
+    field = "body.providerOrderId"
+    if await claimed(session, held, body.provider_order_id):
+        raise ValidationFailed.at(field, "That order is another trade's.")
+    account = await account_of(session, held)
+    try:
+        provider, identity, credentials = await provider_for(session, ctx, account)
+        order = await provider.get_order(
+            identity, credentials, account.provider_account_id, body.provider_order_id
+        )
+    except AccountProviderError as exc:
+        raise ValidationFailed.at(field, f"The broker has no such order: {exc.reason}.") from exc
+    except ProviderError as exc:
+        raise ServiceUnavailable(f"The provider is unavailable ({exc.reason}); try again.") from exc
+    if (order.symbol.upper(), order.action.value, order.quantity) != (
+        held.symbol.upper(),
+        held.action,
+        held.quantity,
+    ):
+        raise ValidationFailed.at(
+            field,
+            f"That order is {order.action.value} {order.quantity} {order.symbol}, not this "
+            f"trade's {held.action} {held.quantity} {held.symbol}.",
+        )
+    held.reason = None
+    apply(session, held, order, "settled")
+    await notify_change(session, held, before)
+    await session.flush()
+    return held
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, trade_id: uuid.UUID) -> Trade:
