@@ -2,12 +2,8 @@
 
 Identity and links. A Flint user is one SnapTrade user: `register` creates it with
 ``userId`` = Flint's user key and keeps SnapTrade's ``userSecret`` (``{"userId", "userSecret"}``
-is the `Identity`). SnapTrade hands a secret out once, and registering is not safe to repeat,
-so ``POST /snapTrade/registerUser`` is sent once: when its answer is lost (a timeout or a 5xx)
-or SnapTrade says the user exists already (its secret lost with an earlier lost answer), the
-orphan is deleted (``DELETE /snapTrade/deleteUser``, which SnapTrade queues) and a fresh user
-``<user key>.<random>`` is registered in its place: the documented way out ("delete and
-recreate the user"); the orphan had no secret, so no connection can be lost with it.
+is the `Identity`); registering is sent once, and a registration whose answer was lost is
+recovered as :mod:`.users` says.
 `connect_url` asks for a Connection Portal link (``connectionType`` ``trade-if-available``,
 ``customRedirect`` = the redirect URL, with ``immediateRedirect``). The portal hands back the
 connection's id (SnapTrade's "brokerage authorization"); `link` takes it as the auth code,
@@ -24,7 +20,6 @@ the order rules are :mod:`.orders`'.
 
 from __future__ import annotations
 
-import secrets
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -35,7 +30,7 @@ import structlog
 from limits.aio.storage import Storage
 from purgatory import AsyncCircuitBreakerFactory
 
-from flint.brokerage.snaptrade import mapping
+from flint.brokerage.snaptrade import mapping, users
 from flint.brokerage.snaptrade.client import (
     DEFAULT_BASE_URL,
     NAME,
@@ -61,7 +56,7 @@ from flint.brokerage.types import (
     Transaction,
 )
 from flint.kit.http import VendorPolicy
-from flint.kit.vendor_errors import ProviderGarbage, ProviderUnavailable
+from flint.kit.vendor_errors import ProviderGarbage
 
 log = structlog.get_logger(__name__)
 
@@ -126,53 +121,8 @@ class SnapTradeProvider:
     # --- users and links ----------------------------------------------------------------------
 
     async def register(self, user_key: str) -> Identity:
-        """``POST /snapTrade/registerUser``, once; see the module docstring for recovery."""
-        if not user_key:
-            raise ValueError("user_key must not be empty")
-        try:
-            identity = await self._register(user_key)
-        except ProviderUnavailable as exc:  # sent, and maybe carried out
-            log.warning("snaptrade_register_unconfirmed", reason=exc.reason)
-            identity = None
-        if identity is not None:
-            return identity
-        await self._delete_user(user_key)
-        fresh = f"{user_key}.{secrets.token_hex(4)}"
-        identity = await self._register(fresh)
-        if identity is None:
-            raise AccountProviderError(self.name, "SnapTrade refused to register the user")
-        return identity
-
-    async def _register(self, user_id: str) -> Identity | None:
-        """The new user, or None when SnapTrade says it exists already."""
-        response = await self._http.call(
-            "POST", "/snapTrade/registerUser", body={"userId": user_id}, retry=False
-        )
-        if response.status_code == httpx.codes.BAD_REQUEST and not self._http.partner_refused(
-            response
-        ):
-            detail, _ = self._http.error(response)
-            if "exist" in detail.lower():
-                return None
-            raise AccountProviderError(
-                self.name, f"SnapTrade refused to register the user: {detail}"
-            )
-        body = self._http.ok(response, "the registered user", gone=AccountProviderError)
-        if not isinstance(body, dict):
-            raise ProviderGarbage(self.name, "the registered user is not an object")
-        return {
-            USER_ID: mapping.required_str(body, "userId", "the registered user"),
-            USER_SECRET: mapping.required_str(body, "userSecret", "the registered user"),
-        }
-
-    async def _delete_user(self, user_id: str) -> None:
-        """Delete a user whose secret was lost (404: there is none to delete)."""
-        response = await self._http.call(
-            "DELETE", "/snapTrade/deleteUser", params={"userId": user_id}
-        )
-        if response.status_code != httpx.codes.NOT_FOUND:
-            self._http.ok(response, "the deleted user", gone=AccountProviderError)
-        log.info("snaptrade_orphan_user_deleted", found=response.is_success)
+        """``POST /snapTrade/registerUser``, once; see :mod:`.users` for the recovery."""
+        return await users.register(self._http, user_key)
 
     async def connect_url(self, identity: Identity, *, redirect_url: str | None) -> str:
         """``POST /snapTrade/login``: the Connection Portal link (valid for five minutes)."""
