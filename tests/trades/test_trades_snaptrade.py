@@ -219,14 +219,15 @@ async def test_a_lost_answer_without_order_listing_stops_unknown_with_one_order(
     # The user looks at the brokerage and says which order it is.
     settle = f"{V1}/trades/{trade_id}/resolve"
     order_id = placed_orders(state, trade_id)[0]["brokerage_order_id"]
-    for body, field in (
-        ({"placed": True}, "body"),
-        ({"placed": False, "providerOrderId": order_id}, "body"),
-        ({"placed": True, "providerOrderId": str(uuid.uuid4())}, "body.providerOrderId"),
+    for body, says in (
+        ({"placed": True}, "providerOrderId is required"),
+        ({"placed": False, "providerOrderId": order_id}, "only with placed: true"),
+        ({"placed": True, "providerOrderId": str(uuid.uuid4())}, "no such order"),
     ):
         refused = await client.post(settle, json=body, headers=alice.headers)
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
+        assert says in refused.text
     other = await client.post(settle, json={"placed": False}, headers=bob.headers)
     assert other.status_code == 404
     assert (await client.get(f"{V1}/trades/{trade_id}", headers=alice.headers)).json()[
