@@ -266,9 +266,11 @@ class AccountProvider(Protocol):
         *,
         request: OrderRequest | None = None,
     ) -> Order | None:
-        """The order placed with ``client_order_id``, if the provider has one. ``request`` is
-        the order as it would be sent: a provider whose records lack client order ids matches
-        on it (symbol, side, quantity, placed after ``not_before``)."""
+        """The order placed with ``client_order_id``, if the provider has one; None only when
+        the provider can say it has none. ``request`` is the order as it was sent: a provider
+        whose records lack client order ids matches on it (symbol, side, quantity, placed
+        after ``not_before``). Raises `OrderUnconfirmed` when the provider cannot tell (the
+        caller must not send the order again)."""
         ...
 
     async def get_order(
