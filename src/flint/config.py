@@ -223,7 +223,7 @@ class Settings(EdgeSettings, ObservabilitySettings, Auth0Settings):
     a separate institution, so a separate database); default `data_dir/sandbox.db`."""
     snaptrade_client_id: str | None = None
     snaptrade_consumer_key: SecretStr | None = None
-    snaptrade_base_url: str = "https://api.snaptrade.com/api/v1"
+    snaptrade_base_url: str = "https://api.snaptrade.com"
     snaptrade_redirect_url: str | None = None
     """Where SnapTrade's connection portal sends the user back to (your app's page)."""
     teller_certificate_path: Path | None = None

@@ -31,10 +31,12 @@ from flint.kit.http import VendorPolicy
 from tests.stubs import snaptrade as stub_module
 from tests.stubs.fixtures import Closing, closing, control, stub
 from tests.stubs.server import RunningStub, StubControl
-from tests.stubs.snaptrade_impact import ImpactState
+from tests.stubs.snaptrade.common import universal_symbol
+from tests.stubs.snaptrade.fixtures import served_app, spec_checked
+from tests.stubs.snaptrade.state import ImpactState
 from tests.stubs.tls import make_certificates
 
-__all__ = ["closing", "control", "stub"]
+__all__ = ["closing", "control", "served_app", "spec_checked", "stub"]
 
 FAST = VendorPolicy(
     connect_timeout=1.0,
@@ -45,17 +47,12 @@ FAST = VendorPolicy(
     breaker_threshold=100,
 )
 NO_CA = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-AAPL_ID = stub_module._universal_symbol("AAPL")["id"]
-
-
-@pytest.fixture(scope="module")
-def served_app() -> Starlette:
-    return stub_module.create_app()
+AAPL_ID = universal_symbol("AAPL")["id"]
 
 
 @pytest.fixture
 def impact(served_app: Starlette) -> ImpactState:
-    state: ImpactState = served_app.state.snaptrade_impact
+    state: ImpactState = served_app.state.snaptrade.impact
     state.trades.clear()
     state.commission = Decimal("0.99")
     state.clock = lambda: datetime.now(UTC)
@@ -68,7 +65,7 @@ def provider(stub: RunningStub, closing: Closing) -> SnapTradeProvider:
         SnapTradeProvider(
             stub_module.CLIENT_ID,
             stub_module.CONSUMER_KEY,
-            base_url=f"{stub.url}/api/v1",
+            base_url=stub.url,
             policy=FAST,
             transport=httpx.AsyncHTTPTransport(verify=NO_CA),
         )
@@ -125,9 +122,9 @@ async def test_a_preview_reads_the_impact_and_places_exactly_the_checked_trade_o
     )
     assert placed.status is OrderStatus.FILLED
     assert placed.quantity == Decimal(2)
-    assert [seen.path for seen in control.requests if seen.path.startswith("/api/v1/trade/")] == [
-        "/api/v1/trade/impact",
-        f"/api/v1/trade/{preview.provider_ref}",
+    assert [seen.path for seen in control.requests if seen.path.startswith("/trade/")] == [
+        "/trade/impact",
+        f"/trade/{preview.provider_ref}",
     ]
     with pytest.raises(OrderRejected, match="already placed"):
         await provider.place_order(identity, {}, replace(order, preview_id=preview.provider_ref))

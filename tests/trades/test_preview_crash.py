@@ -21,7 +21,7 @@ from tests.conftest import DEFAULT_PASSWORD, service_url
 from tests.notifications.test_outbox import free_port
 from tests.stubs import snaptrade as snaptrade_stub
 from tests.stubs.server import RunningStub, run_stub
-from tests.stubs.snaptrade_impact import ImpactState
+from tests.stubs.snaptrade.state import ImpactState
 from tests.trades.test_worker_crash import STALL_SECONDS, _ready, start, stop, wait_for
 
 pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
@@ -33,7 +33,7 @@ Broker = tuple[RunningStub, snaptrade_stub.SnapTradeState, ImpactState]
 def broker_stub() -> Iterator[Broker]:
     app = snaptrade_stub.create_app()
     with run_stub(app) as running:
-        yield running, app.state.snaptrade, app.state.snaptrade_impact
+        yield running, app.state.snaptrade, app.state.snaptrade.impact
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -52,7 +52,7 @@ def test_a_preview_from_one_api_process_is_placed_once_through_a_worker_crash(
         "FLINT_CREDENTIALS_KEYS": Fernet.generate_key().decode(),
         "FLINT_SNAPTRADE_CLIENT_ID": snaptrade_stub.CLIENT_ID,
         "FLINT_SNAPTRADE_CONSUMER_KEY": snaptrade_stub.CONSUMER_KEY,
-        "FLINT_SNAPTRADE_BASE_URL": f"{stub.url}/api/v1",
+        "FLINT_SNAPTRADE_BASE_URL": stub.url,
         "FLINT_TRADE_WAIT_SECONDS": "0",
         "FLINT_VENDOR_READ_TIMEOUT": "60",
     }

@@ -1,7 +1,9 @@
 """Preview-then-place end to end through SnapTrade's stub, with a real worker: the preview is
 SnapTrade's order impact, executing it places that checked trade (``POST /trade/{tradeId}``)
-exactly once, even when the answer to the placement is lost, and a checked trade SnapTrade has
-expired ends the trade ``rejected``."""
+exactly once, even when the answer to the placement is lost (found with ``recentOrders``, or,
+at a brokerage that does not list orders, left ``unknown``: never sent again, never taken for
+``rejected``), and a checked trade SnapTrade has expired ends the trade ``rejected``. Every
+exchange with the stub is checked against SnapTrade's spec."""
 
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from tests.conftest import Account
 from tests.stubs import snaptrade as snaptrade_stub
+from tests.stubs.contract import Contract
 from tests.stubs.server import RunningStub, run_stub
-from tests.stubs.snaptrade_impact import ImpactState
+from tests.stubs.snaptrade.state import ImpactState
 from tests.trades.test_trades_snaptrade import link_snaptrade
 
 V1 = "/api/v1"
@@ -25,10 +29,22 @@ Broker = tuple[RunningStub, snaptrade_stub.SnapTradeState, ImpactState]
 
 
 @pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    app = snaptrade_stub.create_app()
-    with run_stub(app) as running:
-        yield running, app.state.snaptrade, app.state.snaptrade_impact
+def broker_app() -> Starlette:
+    return snaptrade_stub.create_app()
+
+
+@pytest.fixture(scope="module")
+def broker(broker_app: Starlette) -> Iterator[Broker]:
+    with run_stub(broker_app) as running:
+        yield running, broker_app.state.snaptrade, broker_app.state.snaptrade.impact
+
+
+@pytest.fixture(autouse=True)
+def spec_checked(broker_app: Starlette, broker: Broker) -> Iterator[None]:
+    contract: Contract = broker_app.state.contract
+    contract.clear()
+    yield
+    contract.assert_clean()
 
 
 @pytest.fixture
@@ -40,7 +56,7 @@ def settings_overrides(broker: Broker) -> dict[str, Any]:
     return {
         "snaptrade_client_id": snaptrade_stub.CLIENT_ID,
         "snaptrade_consumer_key": snaptrade_stub.CONSUMER_KEY,
-        "snaptrade_base_url": f"{stub.url}/api/v1",
+        "snaptrade_base_url": stub.url,
         "vendor_retry_attempts": 2,
     }
 
@@ -50,10 +66,12 @@ async def preview_and_execute(
     who: Account,
     state: snaptrade_stub.SnapTradeState,
     before_execute: Callable[[], object] = lambda: None,
+    *,
+    lists_orders: bool = True,
 ) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Link, preview a buy of 2 AAPL, run ``before_execute``, execute the preview and wait for
     the trade to leave ``pending``: (the preview, the trade, the account's SnapTrade id)."""
-    account_id = await link_snaptrade(client, who, state)
+    account_id = await link_snaptrade(client, who, state, lists_orders=lists_orders)
     body = {"accountId": account_id, "asset": "AAPL", "action": "buy", "quantity": "2"}
     previewed = await client.post(f"{V1}/trades/preview", json=body, headers=who.headers)
     assert previewed.status_code == 201, previewed.text
@@ -79,7 +97,7 @@ def orders_of(state: snaptrade_stub.SnapTradeState, account_id: str) -> list[dic
 
 
 def trade_paths(stub: RunningStub) -> list[str]:
-    return [seen.path for seen in stub.control.requests if seen.path.startswith("/api/v1/trade")]
+    return [seen.path for seen in stub.control.requests if seen.path.startswith("/trade")]
 
 
 @pytest.mark.usefixtures("worker")
@@ -94,7 +112,7 @@ async def test_the_preview_is_snaptrades_impact_and_execute_places_that_checked_
     assert preview["buyingPowerAfter"] == "53.81"  # 300.71 cash - 246.90
     assert trade["status"] == "filled"
     (checked,) = impact.placed()
-    assert trade_paths(stub) == ["/api/v1/trade/impact", f"/api/v1/trade/{checked.id}"]
+    assert trade_paths(stub) == ["/trade/impact", f"/trade/{checked.id}"]
     assert checked.account_id == account_id
     assert len(orders_of(state, account_id)) == 1
     assert trade["providerOrderId"] == orders_of(state, account_id)[0]["brokerage_order_id"]
@@ -113,13 +131,47 @@ async def test_a_lost_answer_to_the_checked_trade_never_places_it_twice(
     (checked,) = impact.placed()
     assert len(orders_of(state, account_id)) == 1
     assert trade["providerOrderId"] == orders_of(state, account_id)[0]["brokerage_order_id"]
-    assert trade_paths(stub).count(f"/api/v1/trade/{checked.id}") == 1
-    assert "/api/v1/trade/place" not in trade_paths(stub)
+    assert trade_paths(stub).count(f"/trade/{checked.id}") == 1
+    assert "/trade/place" not in trade_paths(stub)
     events = await client.get(f"{V1}/trades/{trade['tradeId']}/events", headers=alice.headers)
     assert [(e["status"], e["detail"].get("source")) for e in events.json()["events"]] == [
         ("pending", "api"),
         ("filled", "recovered"),  # found at the broker by the retry, not placed again
     ]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_lost_answer_where_orders_cannot_be_listed_is_unknown_not_rejected(
+    client: httpx.AsyncClient, alice: Account, broker: Broker
+) -> None:
+    stub, state, impact = broker
+    # A brokerage whose orders SnapTrade cannot list (recentOrders answers 501): the checked
+    # trade is placed, its answer lost, and nothing can confirm it. Sending it again would be
+    # refused ("already placed") and read as a rejection of an order that exists.
+    _, trade, account_id = await preview_and_execute(
+        client, alice, state, lambda: stub.control.set("lost_response"), lists_orders=False
+    )
+    assert trade["status"] == "unknown", trade
+    assert "cannot confirm" in trade["reason"]
+    (checked,) = impact.placed()
+    assert len(orders_of(state, account_id)) == 1  # the order exists at the broker
+    assert trade_paths(stub).count(f"/trade/{checked.id}") == 1  # and was sent once
+    assert "/trade/place" not in trade_paths(stub)
+    events = await client.get(f"{V1}/trades/{trade['tradeId']}/events", headers=alice.headers)
+    assert [e["status"] for e in events.json()["events"]] == ["pending", "unknown"]
+
+    # The user settles it with the order the brokerage shows: read back, not placed again.
+    order_id = orders_of(state, account_id)[0]["brokerage_order_id"]
+    stub.control.set("success")
+    settled = await client.post(
+        f"{V1}/trades/{trade['tradeId']}/resolve",
+        json={"placed": True, "providerOrderId": order_id},
+        headers=alice.headers,
+    )
+    assert settled.status_code == 200, settled.text
+    assert settled.json()["status"] == "filled"
+    assert settled.json()["providerOrderId"] == order_id
+    assert trade_paths(stub).count(f"/trade/{checked.id}") == 1
 
 
 @pytest.mark.usefixtures("worker")

@@ -62,6 +62,7 @@ trade   POST   /trades/execute
 read    GET    /trades
 read    GET    /trades/{tradeId}
 read    GET    /trades/{tradeId}/events
+trade   POST   /trades/{tradeId}/resolve
 trade   DELETE /trades/{tradeId}
 write   POST   /portfolio/
 read    GET    /portfolio/

@@ -80,6 +80,9 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"
     """Flint could not get a definite answer and gave up (never for a provider's refusal)."""
+    UNKNOWN = "unknown"
+    """Sent, but the provider could not confirm whether it placed the order: it is never sent
+    again; a person or the periodic sweep settles it from the provider's records."""
 
     @property
     def final(self) -> bool:
@@ -294,9 +297,11 @@ class AccountProvider(Protocol):
         *,
         request: OrderRequest | None = None,
     ) -> Order | None:
-        """The order placed with ``client_order_id``, if the provider has one. ``request`` is
-        the order as it would be sent: a provider whose records lack client order ids matches
-        on it (symbol, side, quantity, placed after ``not_before``)."""
+        """The order placed with ``client_order_id``, if the provider has one; None only when
+        the provider can say it has none. ``request`` is the order as it was sent: a provider
+        whose records lack client order ids matches on it (symbol, side, quantity, placed
+        after ``not_before``). Raises `OrderUnconfirmed` when the provider cannot tell (the
+        caller must not send the order again)."""
         ...
 
     async def get_order(
@@ -334,6 +339,16 @@ class AccountGone(AccountProviderError):
 
 class OrderRejected(AccountProviderError):
     """The provider refused the order; final."""
+
+
+class OrderUnconfirmed(AccountProviderError):
+    """`find_order` cannot tell whether the order was placed (the provider cannot list it, or
+    more than one of its orders could be it): placing it again might place it twice."""
+
+    def __init__(self, provider: str, reason: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(provider, reason)
+        self.candidates = candidates
+        """The provider's ids of the orders that could be it."""
 
 
 class Unsupported(AccountProviderError):

@@ -12,7 +12,14 @@ from flint.errors import problem_responses
 from flint.trades import preview, service
 from flint.trades.deps import OwnedTrade, TradingDep, UntaggedErrors
 from flint.trades.preview_schemas import ExecutePreview, PreviewOut
-from flint.trades.schemas import ExecuteTrade, TradeEventOut, TradeEvents, TradeOut, Trades
+from flint.trades.schemas import (
+    ExecuteTrade,
+    SettleTrade,
+    TradeEventOut,
+    TradeEvents,
+    TradeOut,
+    Trades,
+)
 from flint.users.api import TRADING, CurrentUserId
 from flint.web import SessionDep
 
@@ -125,6 +132,22 @@ async def read_trade(trade: OwnedTrade) -> TradeOut:
 async def trade_events(trade: OwnedTrade, session: SessionDep) -> TradeEvents:
     rows = await service.events(session, trade)
     return TradeEvents(events=[TradeEventOut.model_validate(event) for event in rows])
+
+
+@router.post(
+    "/{tradeId}/resolve",
+    summary="Settle a trade the broker could not confirm",
+    description="For a trade left `unknown` (sent, but the broker could not say whether it "
+    "placed it): `{placed: true, providerOrderId}` records the broker's order (it must be this "
+    "trade's symbol, side and quantity), `{placed: false}` ends the trade `failed`. Nothing is "
+    "sent to the broker.",
+    responses=problem_responses(400, 401, 403, 404, 422, 503),
+    openapi_extra=TRADING,
+)
+async def resolve_trade(
+    body: SettleTrade, trade: OwnedTrade, session: SessionDep, trading: TradingDep
+) -> TradeOut:
+    return TradeOut.of(await service.settle(session, trading, trade, body))
 
 
 @router.delete(

@@ -15,10 +15,12 @@ less :data:`PLACEMENT_MARGIN` for the trip through Flint's queue.
 An impact is safe to ask again (nothing is placed), so it is retried like a GET.
 
 `place` is ``POST /trade/{tradeId}`` with no body (ValidatedTradeBody's ``wait_to_confirm``
-defaults to true), sent once: a timeout or 5xx raises and the worker looks the order up
-before trying again. SnapTrade places a checked trade only once and refuses an expired one,
-both with a 400 ("Failed to submit order to broker"): `OrderRejected` with its message, as is
-any other 4xx but a 401 (the user or Flint's key, see the client).
+defaults to true), sent once: a timeout or 5xx raises. SnapTrade places a checked trade only
+once and refuses an expired one, both with a 400 ("Failed to submit order to broker"):
+`OrderRejected` with its message, as is any other 4xx but a 401 and code 1076 (the user or
+Flint's key, see the client). A placement whose answer is lost is never sent again: the worker
+asks `find_order` (``recentOrders``, :mod:`.orders`), and the trade stops ``unknown`` when
+SnapTrade cannot tell.
 """
 
 from __future__ import annotations
@@ -96,7 +98,9 @@ class ImpactDesk:
 
     def _answer(self, response: httpx.Response, what: str) -> dict[str, Any]:
         if not response.is_success:
-            if response.status_code == httpx.codes.UNAUTHORIZED:
+            if response.status_code == httpx.codes.UNAUTHORIZED or self._http.partner_refused(
+                response
+            ):
                 self._http.refused(response)
             detail, _ = self._http.error(response)
             raise OrderRejected(NAME, detail)
