@@ -35,11 +35,11 @@ def _alpha_vantage(
     base_url: str,
     api_key: str = alpha_vantage_stub.API_KEY,
     *,
-    adjusted: bool = True,
+    plan: alpha_vantage.Plan = "free",
     **policy: Any,
 ) -> alpha_vantage.AlphaVantageProvider:
     return alpha_vantage.AlphaVantageProvider(
-        api_key, base_url=base_url, policy=replace(FAST, **policy), adjusted=adjusted
+        api_key, base_url=base_url, policy=replace(FAST, **policy), plan=plan
     )
 
 
