@@ -15,10 +15,10 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.config import Settings
+from flint.kit import vendor_status
 from flint.notifications import service
 from flint.notifications.errors import DeliveryError
 from flint.notifications.models import OutboxMessage
-from flint.kit import vendor_status
 from flint.notifications.sms import MaybeSent
 from tests.conftest import Account
 from tests.notifications.conftest import PHONE, outbox, send, sms_only, twilio_settings

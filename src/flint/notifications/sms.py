@@ -29,8 +29,8 @@ import structlog
 from purgatory.domain.model import OpenedState
 
 from flint.config import Settings
-from flint.kit.files import write_private
 from flint.kit import vendor_status
+from flint.kit.files import write_private
 from flint.kit.http import VendorClient
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError, ProviderThrottled
