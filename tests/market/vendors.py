@@ -44,7 +44,9 @@ def _alpha_vantage(
 
 
 def _yahoo(base_url: str, **policy: Any) -> yahoo.YahooProvider:
-    return yahoo.YahooProvider(base_url=base_url, policy=replace(FAST, **policy))
+    return yahoo.YahooProvider(
+        base_url=base_url, cookie_url=f"{base_url}/", policy=replace(FAST, **policy)
+    )
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ def build_providers(
             chain.append(
                 YahooProvider(
                     base_url=settings.yahoo_base_url,
+                    cookie_url=settings.yahoo_cookie_url,
                     policy=settings.vendor_policy(settings.yahoo_rate_limits),
                     storage=storage,
                 )
