@@ -7,7 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from pydantic import SecretStr
 
+from flint.app.ops import vendor_checks
+from flint.config import Settings
 from flint.kit import vendor_status
 from flint.kit.vendor_status import ProviderMisconfigured
 from flint.market.providers.alpha_vantage import AlphaVantageProvider
@@ -25,7 +28,7 @@ from flint.market.providers.types import (
 )
 from tests.market.vendors import ALPHA_VANTAGE, Build, Vendor
 from tests.stubs.alpha_vantage import API_KEY, DEMO_KEY, LONG_NEWEST, PREMIUM_KEY, sample
-from tests.stubs.server import StubControl
+from tests.stubs.server import RunningStub, StubControl
 
 IBM_RANGE = (date(2024, 5, 6), date(2024, 6, 7))
 
@@ -405,3 +408,21 @@ async def test_the_premium_notice_for_full_output_is_not_the_daily_limit(
         await av.history("IBM", *IBM_RANGE)
     assert not isinstance(caught.value, ProviderThrottled)
     assert caught.value.reason == "this data needs a premium Alpha Vantage plan"
+
+
+async def test_readyz_names_a_rejected_key_until_a_call_succeeds(
+    build: Build, stub: RunningStub
+) -> None:
+    settings = Settings(
+        market_providers=["alpha_vantage"],
+        alpha_vantage_api_key=SecretStr("wrong-key"),
+        alpha_vantage_base_url=stub.url,
+    )
+    assert vendor_checks(settings)["market:alpha_vantage"].status == "ok"
+    with pytest.raises(ProviderMisconfigured):
+        await build("wrong-key").quote("MSFT")
+    check = vendor_checks(settings)["market:alpha_vantage"]
+    assert (check.status, check.required) == ("error", False)
+    assert check.detail == f"configuration refused: {INVALID}"
+    await build().quote("MSFT")
+    assert vendor_checks(settings)["market:alpha_vantage"].status == "ok"
