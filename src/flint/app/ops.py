@@ -120,7 +120,7 @@ def vendor_checks(settings: Settings) -> dict[str, Check]:
     for name in list(checks):
         # A configuration the vendor refused (credentials, certificate, plan) outranks the
         # breaker: waiting will not fix it.
-        found = vendor_status.misconfiguration(name.removeprefix("market:"))
+        found = vendor_status.misconfiguration(name.removeprefix("market:"), settings.data_dir)
         if found is not None:
             detail = f"configuration refused: {found.reason}"
             checks[name] = Check(status="error", detail=detail, required=False)

@@ -64,7 +64,7 @@ async def _deliver(settings: Settings, message: EmailMessage) -> None:
     security = settings.smtp_security
     credentials = settings.smtp_username is not None
     if credentials and security == "none":
-        raise _refused("FLINT_SMTP_SECURITY=none would send FLINT_SMTP_PASSWORD in clear")
+        raise _refused(settings, "FLINT_SMTP_SECURITY=none would send FLINT_SMTP_PASSWORD in clear")
     client = aiosmtplib.SMTP(
         hostname=settings.smtp_host,
         port=settings.smtp_port,
@@ -81,8 +81,10 @@ async def _deliver(settings: Settings, message: EmailMessage) -> None:
                 await client.starttls()
             elif credentials or security == "starttls":
                 raise _refused(
-                    "the SMTP server offers no STARTTLS, and credentials only go over TLS "
-                    "(FLINT_SMTP_SECURITY=tls for implicit TLS, port 465)"
+                    settings,
+                    "the SMTP server offers no STARTTLS, which credentials (and "
+                    "FLINT_SMTP_SECURITY=starttls) require; FLINT_SMTP_SECURITY=tls for "
+                    "implicit TLS (port 465)",
                 )
         if credentials:
             password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
@@ -93,9 +95,10 @@ async def _deliver(settings: Settings, message: EmailMessage) -> None:
             await client.quit()
         except (aiosmtplib.SMTPException, OSError):
             client.close()
-    vendor_status.clear(NAME)
+    vendor_status.clear(NAME, settings.data_dir)
 
 
-def _refused(reason: str) -> SmtpMisconfigured:
-    vendor_status.report(NAME, reason)
+def _refused(settings: Settings, reason: str) -> SmtpMisconfigured:
+    """Under the data dir too: the worker sends, the API processes answer /readyz."""
+    vendor_status.report(NAME, reason, settings.data_dir)
     return SmtpMisconfigured(reason)

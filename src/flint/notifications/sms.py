@@ -61,7 +61,6 @@ def _refused_credentials(response: httpx.Response) -> TwilioMisconfigured:
         f"Twilio refused the credentials ({_problem(response)}): check "
         "FLINT_TWILIO_ACCOUNT_SID and FLINT_TWILIO_AUTH_TOKEN"
     )
-    vendor_status.report(NAME, reason)
     return TwilioMisconfigured(reason)
 
 
@@ -112,7 +111,6 @@ class Twilio:
         if response.status_code == httpx.codes.UNAUTHORIZED:
             raise _refused_credentials(response)
         if response.is_success:
-            vendor_status.clear(NAME)
             sid = _json(response).get("sid")
             if isinstance(sid, str) and sid:
                 return sid
@@ -194,12 +192,25 @@ async def send(settings: Settings, *, to: str, body: str, maybe_sent_since: date
             settings.twilio_auth_token.get_secret_value(),
             settings.twilio_from_number,
         )
-        if maybe_sent_since is not None:
-            found = await twilio.find(to, body, maybe_sent_since)
-            if found is not None:
-                log.info("sms_found_sent", sid=found)
-                return found
-        return await twilio.create(to, body)
+        try:
+            sid = await _find_or_create(twilio, to, body, maybe_sent_since)
+        except TwilioMisconfigured as exc:
+            # Under the data dir too: the worker sends, the API processes answer /readyz.
+            vendor_status.report(NAME, str(exc), settings.data_dir)
+            raise
+        vendor_status.clear(NAME, settings.data_dir)
+        return sid
+
+
+async def _find_or_create(
+    twilio: Twilio, to: str, body: str, maybe_sent_since: datetime | None
+) -> str:
+    if maybe_sent_since is not None:
+        found = await twilio.find(to, body, maybe_sent_since)
+        if found is not None:
+            log.info("sms_found_sent", sid=found)
+            return found
+    return await twilio.create(to, body)
 
 
 async def _write_file(settings: Settings, *, to: str, body: str) -> str:
