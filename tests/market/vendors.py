@@ -61,6 +61,8 @@ class Vendor:
     symbol: str
     price: Decimal
     max_intraday_days: Mapping[Interval, int]
+    throttles_with_429: bool = True
+    """False for Alpha Vantage, which throttles with HTTP 200 bodies (its own tests)."""
 
 
 ALPHA_VANTAGE = Vendor(
@@ -70,6 +72,7 @@ ALPHA_VANTAGE = Vendor(
     "MSFT",
     Decimal("112.1300"),
     alpha_vantage.MAX_INTRADAY_DAYS,
+    throttles_with_429=False,
 )
 YAHOO = Vendor(
     "yahoo", yahoo_stub.create_app, _yahoo, "AAPL", Decimal("118.69"), yahoo.MAX_INTRADAY_DAYS

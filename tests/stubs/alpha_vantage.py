@@ -4,9 +4,8 @@ It checks the API key the way Alpha Vantage does (HTTP 200 with an ``Error Messa
 key's plan: :data:`API_KEY` is a free key (the default, as most keys are), which gets the
 premium notices for TIME_SERIES_DAILY_ADJUSTED and for ``outputsize=full`` on TIME_SERIES_DAILY;
 :data:`PREMIUM_KEY` gets everything; ``demo`` only the IBM examples. Throttling is always HTTP
-200 with a ``Note`` or ``Information`` body, never a 429 (the ``429`` scenario is a transport
-failure in front of the vendor, a proxy's). Daily series honour ``outputsize=compact`` (the
-latest 100 days). It serves
+200 with a ``Note`` or ``Information`` body, never a 429. Daily series honour
+``outputsize=compact`` (the latest 100 days). It serves
 recorded bodies (``samples/``: MSFT quote, IBM daily adjusted, MSFT 1min intraday, "BA" search)
 and a few reconstructed ones in the same shapes (AAPL quote and daily, BTC and ETH in USD, EUR/USD
 FX), and answers unknown symbols like the vendor: ``"Global Quote": {}`` for a quote, an
@@ -15,7 +14,7 @@ FX), and answers unknown symbols like the vendor: ``"Global Quote": {}`` for a q
 Scenarios (see :class:`tests.stubs.server.StubControl`): ``success``; in-band ``note``
 (legacy per-minute throttle), ``burst`` and ``daily_limit`` (``Information``), ``premium``
 (premium endpoint), ``premium_full`` (outputsize=full), ``demo_key``, ``error_message``;
-transport ``500``, ``429`` (plain text), ``slow`` (sleeps ``delay`` first),
+transport ``500``, ``slow`` (sleeps ``delay`` first),
 ``html``, ``truncated``; data ``nan``, ``negative``, ``missing`` (a field dropped),
 ``inverted`` (high below low) applied to the first bar or the quote.
 """
@@ -363,8 +362,6 @@ def create_app(keys: dict[str, str] | None = None) -> Starlette:
         params = dict(request.query_params)
         if scenario == "500":
             return PlainTextResponse("Internal Server Error", status_code=500)
-        if scenario == "429":
-            return PlainTextResponse("Too Many Requests", status_code=429)
         if scenario == "slow":
             await asyncio.sleep(control.delay)
         if scenario == "html":
