@@ -1,5 +1,5 @@
-"""The `flint` command: serve, migrate, openapi, worker, beat, run (all of them together) and
-backfill."""
+"""The `flint` command: serve, migrate, openapi, worker, beat, run (all of them together),
+backfill and demo."""
 
 from __future__ import annotations
 
@@ -328,6 +328,31 @@ def backfill(
         raise typer.Exit(1) from exc
     for symbol, count in written.items():
         typer.echo(f"{symbol}\t{count} bars stored")
+
+
+@app.command()
+def demo() -> None:
+    """Create the demo user (or complete it: a second run adds nothing that is there) and
+    print its email and password: a linked sandbox bank and brokerage, a watchlist, price
+    alerts, two portfolios (one following the brokerage, one with three years of imported
+    history), a finished PDF report and notifications. Migrates the database first."""
+    from alembic import command
+
+    from flint.app.demo import DemoFailed, credentials_banner, run_demo
+    from flint.config import get_settings
+    from flint.kit.logging import configure_logging
+
+    # The demo's own requests and jobs are not news: only warnings and errors are printed.
+    settings = get_settings().model_copy(update={"log_level": "WARNING"})
+    settings.ensure_data_dir()
+    configure_logging(settings.log_level, settings.log_format)
+    command.upgrade(_alembic_config(), "head")  # type: ignore[arg-type]
+    try:
+        user = run_demo(settings)
+    except DemoFailed as exc:
+        typer.echo(f"flint demo failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(credentials_banner(user, f"{settings.resolved_public_url}/docs"))
 
 
 @app.command()
