@@ -4,6 +4,7 @@ nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import AsyncIterator
@@ -24,9 +25,8 @@ V1 = "/api/v1"
 BANNER = re.compile(r"^Demo user ready: (\S+@\S+) / (\S+)$", re.MULTILINE)
 
 
-def run_demo(tmp_path: Path) -> tuple[str, str, str]:
-    """``flint demo`` in a shell of its own; (email, password, everything it printed)."""
-    done = subprocess.run(
+def demo_command(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [FLINT, "demo"],
         cwd=tmp_path,
         env=clean_env(FLINT_DATA_DIR=str(tmp_path / "data"), FLINT_LOG_LEVEL="INFO"),
@@ -35,6 +35,11 @@ def run_demo(tmp_path: Path) -> tuple[str, str, str]:
         timeout=300,
         check=False,
     )
+
+
+def run_demo(tmp_path: Path) -> tuple[str, str, str]:
+    """``flint demo`` in a shell of its own; (email, password, everything it printed)."""
+    done = demo_command(tmp_path)
     printed = done.stdout + done.stderr
     assert done.returncode == 0, printed
     found = BANNER.search(done.stdout)
@@ -138,3 +143,19 @@ async def test_the_demo_user_has_everything_and_a_second_run_duplicates_nothing(
     assert (again_email, again_password) == (email, password)
     async with signed_in(tmp_path / "data", email, password) as http:
         assert await everything(http) == first
+
+
+async def test_a_demo_user_whose_password_is_not_the_kept_one_is_refused_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    email, password, _ = run_demo(tmp_path)
+    kept = tmp_path / "data" / "demo.json"
+    kept.write_text(json.dumps({"email": email, "password": "not-the-password-1"}))
+
+    refused = demo_command(tmp_path)
+
+    assert refused.returncode == 1
+    assert "demo.json" in refused.stderr, refused.stderr
+    assert "Demo user ready" not in refused.stdout
+    async with signed_in(tmp_path / "data", email, password) as http:
+        assert len((await get(http, "/portfolio/"))["portfolios"]) == 2

@@ -297,7 +297,7 @@ class Demo:
         notifications = await self.call("GET", "/notifications", ok=(200,))
         return {
             "accounts": await count("/accounts", "accounts"),
-            "watchlist": await count(f"/watchlist/{user_id}", "watchlist"),
+            "watched symbols": await count(f"/watchlist/{user_id}", "watchlist"),
             "alerts": await count("/alerts", "alerts"),
             "portfolios": await count("/portfolio/", "portfolios"),
             "reports": await count(f"/reports/user/{user_id}", "reports"),
@@ -359,7 +359,9 @@ def ledger_csv(closes: dict[str, dict[date, Decimal]]) -> str:
 
 
 def credentials_banner(user: DemoUser, docs_url: str) -> str:
-    counts = ", ".join(f"{n} {what}" for what, n in user.summary.items())
+    counts = ", ".join(
+        f"{n} {what if n != 1 else what.removesuffix('s')}" for what, n in user.summary.items()
+    )
     return (
         f"Demo user ready: {user.email} / {user.password}\n"
         f"  ({counts})\n"
