@@ -184,6 +184,8 @@ class Settings(
     data_dir: Path = Path(".flint")
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+    demo: bool = False
+    """`flint run` also makes the demo user (`flint demo`) and prints its credentials."""
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     cors_origins: list[str] = []
 

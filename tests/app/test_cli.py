@@ -55,7 +55,7 @@ def flint(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
 def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0, result.output
-    for command in ("serve", "migrate", "openapi", "worker", "beat", "run", "backfill"):
+    for command in ("serve", "migrate", "openapi", "worker", "beat", "run", "backfill", "demo"):
         assert command in result.output
 
 

@@ -167,3 +167,14 @@ async def test_swagger_ui_keeps_authorization_and_shows_request_durations(
     script = "".join((await fetch_page(client, "/docs")).scripts)
     assert '"persistAuthorization": true' in script
     assert '"displayRequestDuration": true' in script
+
+
+async def test_the_root_sends_a_browser_to_the_docs(client: httpx.AsyncClient) -> None:
+    """A newcomer typing the server's address lands on the docs, not on a 404."""
+    response = await client.get("/")
+    assert response.status_code == 307
+    assert response.headers["location"] == "/docs"
+    followed = await client.get("/", follow_redirects=True)
+    assert followed.status_code == 200
+    assert "swagger-ui" in followed.text
+    assert "/" not in (await client.get("/openapi.json")).json()["paths"]

@@ -1,5 +1,5 @@
-"""The `flint` command: serve, migrate, openapi, worker, beat, run (all of them together) and
-backfill."""
+"""The `flint` command: serve, migrate, openapi, worker, beat, run (all of them together),
+backfill and demo."""
 
 from __future__ import annotations
 
@@ -225,7 +225,9 @@ def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
 
 @app.command()
 def run() -> None:
-    """Migrate, then run the API, one worker and the scheduler together; Ctrl-C stops all three."""
+    """Migrate, then run the API, one worker and the scheduler together; Ctrl-C stops all three.
+    Prints the docs' address once the API answers, and with FLINT_DEMO=1 the demo user's
+    email and password once `flint demo` has made it."""
     import signal
     import subprocess
     import sys
@@ -255,11 +257,13 @@ def run() -> None:
         ),
         subprocess.Popen([*me, "serve", "--migrate"]),  # noqa: S603
     ]
+    base = f"http://{settings.host}:{settings.port}"
     typer.echo(
-        f"Flint is starting on http://{settings.host}:{settings.port} "
-        f"(docs at /docs; data in {settings.data_dir.resolve()}). Ctrl-C stops it."
+        f"Flint is starting on {base} (data in {settings.data_dir.resolve()}). Ctrl-C stops it."
     )
     code = 0
+    answered = False
+    demo: subprocess.Popen[bytes] | None = None
     while not stopping:
         exited = [
             (name, c) for name, c in zip(names, children, strict=True) if c.poll() is not None
@@ -269,17 +273,33 @@ def run() -> None:
             code = child.returncode or 1
             typer.echo(f"flint {name} exited with {child.returncode}; stopping", err=True)
             break
+        if not answered and _answers(f"{base}/healthz"):
+            answered = True
+            typer.echo(f"Flint is ready: open {settings.resolved_public_url}/docs")
+            if settings.demo:
+                typer.echo("Making the demo user (FLINT_DEMO is on)...")
+                # Its credentials, or why it failed, are its own output.
+                demo = subprocess.Popen([*me, "demo"])  # noqa: S603
         time.sleep(0.5)
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+    stopped = [c for c in [demo, *children] if c is not None and c.poll() is None]
+    for child in stopped:
+        child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
-    for child in children:
+    for child in stopped:
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.kill()
     raise typer.Exit(code)
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @app.command()
@@ -328,6 +348,33 @@ def backfill(
         raise typer.Exit(1) from exc
     for symbol, count in written.items():
         typer.echo(f"{symbol}\t{count} bars stored")
+
+
+@app.command()
+def demo() -> None:
+    """Create the demo user (or complete it: a second run adds nothing that is there) and
+    print its email and password: a linked sandbox bank and brokerage, a watchlist, price
+    alerts, two portfolios (one following the brokerage, one with three years of imported
+    history), a finished PDF report and notifications. Migrates the database first."""
+    from alembic import command
+
+    from flint.app.demo import DemoFailed, credentials_banner, run_demo
+    from flint.config import get_settings
+    from flint.kit.logging import configure_logging
+
+    # The demo's own requests and jobs are not news: only warnings and errors are printed.
+    settings = get_settings().model_copy(update={"log_level": "WARNING"})
+    settings.ensure_data_dir()
+    configure_logging(settings.log_level, settings.log_format)
+    command.upgrade(_alembic_config(), "head")  # type: ignore[arg-type]
+    try:
+        user = run_demo(settings)
+    except DemoFailed as exc:
+        typer.echo(f"flint demo failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:  # Ctrl-C: what was made stays; a next run completes it
+        raise typer.Exit(130) from None
+    typer.echo(credentials_banner(user, f"{settings.resolved_public_url}/docs"))
 
 
 @app.command()

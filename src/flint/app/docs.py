@@ -20,7 +20,7 @@ from fastapi.openapi.docs import (
 )
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from flint.app.problems import finish_problems
 
@@ -67,8 +67,13 @@ def alias_document(
 def install_docs(
     app: FastAPI, routers: Sequence[APIRouter], operation_id: Callable[[APIRoute], str]
 ) -> None:
-    """The second document and the four docs pages (Swagger UI and ReDoc for each)."""
+    """The second document, the four docs pages (Swagger UI and ReDoc for each), and `/`
+    sending a browser to the docs (a newcomer's first address)."""
     cache: dict[str, dict[str, Any]] = {}
+
+    @app.get("/", include_in_schema=False)
+    async def front_door(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/docs")
 
     @app.get(ALIAS_OPENAPI, include_in_schema=False)
     async def alias_openapi() -> JSONResponse:

@@ -12,10 +12,13 @@ import warnings
 from contextvars import Token
 from typing import Any
 
+import structlog
 from asgi_correlation_id import correlation_id
 from celery import Celery, Task
+from celery.apps.worker import Worker, _shutdown_handler, on_cold_shutdown
 from celery.exceptions import SecurityWarning
-from celery.signals import setup_logging, task_postrun, task_prerun
+from celery.platforms import EX_FAILURE
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_shutting_down
 
 from flint import jobs
 from flint.app.metrics import count_tasks
@@ -24,6 +27,8 @@ from flint.app.sentry import init_sentry
 from flint.config import Settings, get_settings
 from flint.kit.logging import configure_logging
 from flint.runtime import Runtime
+
+log = structlog.get_logger("flint.worker")
 
 TASK_MODULES = [
     "flint.auth.tasks",
@@ -80,6 +85,7 @@ def configure(settings: Settings | None = None) -> Celery:
     built from ``settings`` (the environment's when None) on first use; what an earlier
     configuration built is closed first (a test running a worker inside its own process)."""
     celery_app = jobs.celery_app
+    celery_app.Worker = celery_app.subclass_with_self(QuietWorker)
     celery_app.conf.update(include=TASK_MODULES, beat_schedule=schedule(settings or get_settings()))
     for module in TASK_MODULES:
         importlib.import_module(module)
@@ -92,6 +98,7 @@ def configure(settings: Settings | None = None) -> Celery:
     setup_logging.connect(_setup_logging, weak=False, dispatch_uid="flint.logging")
     task_prerun.connect(_bind_request_id, weak=False, dispatch_uid="flint.request_id")
     task_postrun.connect(_unbind_request_id, weak=False, dispatch_uid="flint.request_id")
+    worker_shutting_down.connect(_log_shutdown, weak=False, dispatch_uid="flint.shutdown")
     count_tasks()
     return celery_app
 
@@ -104,6 +111,41 @@ def _setup_logging(loglevel: int | str | None = None, **_: Any) -> None:
     if isinstance(loglevel, int):
         level = logging.getLevelName(loglevel)
     configure_logging(level or settings.log_level, settings.log_format)
+
+
+class QuietWorker(Worker):  # type: ignore[misc]
+    """Celery's worker, whose stop signals say what they do in a log line like every other
+    instead of printing "worker: Warm shutdown (MainProcess)" and "Hitting Ctrl+C again..."
+    to stdout. The handlers are Celery's own, installed without their print: SIGTERM and
+    SIGINT stop warmly (a second SIGINT coldly, as in Celery), SIGQUIT coldly."""
+
+    def install_platform_tweaks(self, worker: Any) -> None:
+        super().install_platform_tweaks(worker)
+        _shutdown_handler(worker, sig="SIGTERM", how="Warm", verbose=False)
+        _shutdown_handler(worker, sig="SIGINT", callback=_cold_on_second_sigint, verbose=False)
+        _shutdown_handler(
+            worker,
+            sig="SIGQUIT",
+            how="Cold",
+            callback=on_cold_shutdown,
+            exitcode=EX_FAILURE,
+            verbose=False,
+        )
+
+
+def _cold_on_second_sigint(worker: Any) -> None:
+    _shutdown_handler(
+        worker,
+        sig="SIGINT",
+        how="Cold",
+        callback=on_cold_shutdown,
+        exitcode=EX_FAILURE,
+        verbose=False,
+    )
+
+
+def _log_shutdown(sig: str, how: str, **_: Any) -> None:
+    log.info(f"{how} shutdown", signal=sig)  # "Warm shutdown": it finishes its tasks first
 
 
 _bound: dict[str, Token[str | None]] = {}

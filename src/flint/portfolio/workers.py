@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import uuid
@@ -49,6 +50,9 @@ def _start(build: Callable[[], Runtime]) -> None:
     """Process initializer: lower priority, one event loop and one runtime for its lifetime,
     and an end when the API process is gone (even killed, with no time to say so)."""
     global _loop, _runtime
+    # Ctrl-C reaches every process of the terminal's group: the API stops this pool itself
+    # (a KeyboardInterrupt here printed a traceback in the middle of the API's shutdown).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_follow_parent, args=(os.getppid(),), daemon=True).start()
     with contextlib.suppress(OSError):  # not permitted here: run at the same priority
         os.nice(NICENESS)

@@ -1,4 +1,4 @@
-"""refresh token successor
+"""the successor of a refresh token
 
 `refresh_tokens.successor`: the pair a refresh token was exchanged for, sealed with a key
 derived from that token (which the database never holds), so a second exchange within the
