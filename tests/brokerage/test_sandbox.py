@@ -389,6 +389,22 @@ async def test_the_brokerage_history_explains_its_cash_and_positions(
         assert -sum(t.amount for t in buys) == holding.cost_basis
 
 
+async def test_starting_positions_were_bought_at_the_market_s_own_closes(
+    sandbox: SandboxProvider, market: MarketData
+) -> None:
+    who = await link(sandbox)
+    transactions = await sandbox.transactions({}, who.credentials, who.brokerage)
+    buys = [t for t in transactions if t.type == "buy"]
+    assert len(buys) == len(await sandbox.holdings({}, who.credentials, who.brokerage))
+    for buy in buys:
+        assert buy.symbol is not None
+        assert NOW.date() - timedelta(days=364) < buy.date <= NOW.date() - timedelta(days=180)
+        [bar] = await market.daily_bars(buy.symbol, buy.date, buy.date)  # a session that day
+        assert buy.price == bar.close
+        assert buy.quantity is not None
+        assert buy.amount == -money(buy.quantity * bar.close)
+
+
 async def test_since_filters_transactions(sandbox: SandboxProvider) -> None:
     who = await link(sandbox)
     account = who.accounts["checking"].id

@@ -36,6 +36,7 @@ from flint.brokerage.types import (
     Transaction,
     Unsupported,
 )
+from flint.kit.calendar import local_date
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderUnavailable
 from flint.market.api import MarketData, QuoteView
@@ -64,6 +65,10 @@ class SandboxProvider:
         self._clock = clock
         self._db = store.Database(database_url)
 
+    def _today(self) -> date:
+        """The bank's business day: the date in New York."""
+        return local_date(self._clock())
+
     async def aclose(self) -> None:
         await self._db.dispose()
 
@@ -82,7 +87,9 @@ class SandboxProvider:
         key = code_key(parsed.code)
         for attempt in range(2):
             try:
-                rows = await accounts.open_accounts(self._db, key, parsed, self._clock)
+                rows = await accounts.open_accounts(
+                    self._db, self.name, self.market, key, parsed, self._clock
+                )
                 break
             except IntegrityError:  # a concurrent link of the same code won (PostgreSQL)
                 if attempt:
@@ -106,7 +113,9 @@ class SandboxProvider:
     async def balances(
         self, identity: Identity, credentials: Credentials, account_id: str
     ) -> Balances:
-        return await accounts.balances(self._db, self.name, self.market, credentials, account_id)
+        return await accounts.balances(
+            self._db, self.name, self.market, credentials, account_id, self._today()
+        )
 
     async def holdings(
         self, identity: Identity, credentials: Credentials, account_id: str
@@ -121,7 +130,9 @@ class SandboxProvider:
         *,
         since: date | None = None,
     ) -> list[Transaction]:
-        return await accounts.transactions(self._db, self.name, credentials, account_id, since)
+        return await accounts.transactions(
+            self._db, self.name, credentials, account_id, since, self._today()
+        )
 
     # --- trading ------------------------------------------------------------------------------
     async def _quote(self, symbol: str) -> QuoteView:
