@@ -126,6 +126,18 @@ async def open_accounts(
         found = await conn.execute(select(store.links.c.key).where(store.links.c.key == key))
         if found.first() is None:
             await conn.execute(insert(store.links).values(key=key, created_at=now))
+        had = await conn.execute(
+            select(store.terms.c.link_key).where(store.terms.c.link_key == key)
+        )
+        if had.first() is None:
+            await conn.execute(
+                insert(store.terms).values(
+                    link_key=key,
+                    commission=parsed.commission,
+                    partial=parsed.partial,
+                    always_open=parsed.always_open,
+                )
+            )
         if (await conn.execute(listing)).first() is None:
             if seed is None:  # unlinked and linked again meanwhile: rare, so generate in the lock
                 seed = await _seed(provider, market, key, parsed, local_date(now))

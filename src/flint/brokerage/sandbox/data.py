@@ -10,7 +10,10 @@ fresh link's gains and losses are the market's. The bank accounts' history is `b
 Code syntax: any non-empty text (at most `MAX_CODE_LENGTH` characters, surrounding whitespace
 ignored). A ``:``-separated part ``cash-<amount>`` (or ``cash=<amount>``) sets the brokerage
 account's cash: ``cash-25000``, ``alice:cash-2500.50``, ``bob:cash=0`` (at most 2 decimals,
-no thousands separators); it is $100,000.00 otherwise. Codes that start with ``refuse`` (any
+no thousands separators); it is $100,000.00 otherwise. Three more parts set the brokerage's
+terms (`Terms`): ``fees-<amount>`` a commission per order in dollars (``fees-1``,
+``fees=0.99``; none otherwise), ``partial`` orders that fill in two parts, ``always-open`` a
+market that never closes (orders trade at any hour). Codes that start with ``refuse`` (any
 case) are refused, so a refusal can be tried on purpose.
 
 Reconciliation: every account's first transaction is its ``Opening balance`` deposit, so an
@@ -27,13 +30,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
 
 CENT = Decimal("0.01")
 DEFAULT_CASH = Decimal("100000.00")
 MAX_CASH = Decimal("1000000000000")
 MAX_CODE_LENGTH = 200
 REFUSE_PREFIX = "refuse"
+MAX_COMMISSION = Decimal(1000)
 _CASH = re.compile(r"cash[-=](.*)", re.IGNORECASE)
+_FEES = re.compile(r"fees[-=](.*)", re.IGNORECASE)
 
 
 class CodeRefused(ValueError):
@@ -54,6 +60,21 @@ def code_key(code: str) -> str:
 class LinkCode:
     code: str
     cash: Decimal
+    commission: Decimal = Decimal("0.00")
+    partial: bool = False
+    always_open: bool = False
+
+
+def _amount(text: str, what: str, example: str, most: Decimal) -> Decimal:
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise CodeRefused(f"{what}-<amount> needs a number, e.g. {example}") from None
+    if not amount.is_finite() or amount < 0 or amount > most:
+        raise CodeRefused(f"{what} must be between 0 and {most:,}")
+    if amount != money(amount):
+        raise CodeRefused(f"{what} has at most 2 decimal places")
+    return money(amount)
 
 
 def parse_code(raw: str) -> LinkCode:
@@ -65,21 +86,17 @@ def parse_code(raw: str) -> LinkCode:
         raise CodeRefused(f"the code is longer than {MAX_CODE_LENGTH} characters")
     if code.lower().startswith(REFUSE_PREFIX):
         raise CodeRefused("the institution refused this code")
-    cash = DEFAULT_CASH
-    for part in code.split(":"):
-        option = _CASH.fullmatch(part.strip())
-        if option is None:
-            continue
-        try:
-            amount = Decimal(option.group(1))
-        except InvalidOperation:
-            raise CodeRefused("cash-<amount> needs a number, e.g. cash-2500.50") from None
-        if not amount.is_finite() or amount < 0 or amount > MAX_CASH:
-            raise CodeRefused("cash must be between 0 and 1,000,000,000,000")
-        if amount != money(amount):
-            raise CodeRefused("cash has at most 2 decimal places")
-        cash = money(amount)
-    return LinkCode(code, cash)
+    options: dict[str, Any] = {"cash": DEFAULT_CASH}
+    for part in (piece.strip() for piece in code.split(":")):
+        if option := _CASH.fullmatch(part):
+            options["cash"] = _amount(option.group(1), "cash", "cash-2500.50", MAX_CASH)
+        elif option := _FEES.fullmatch(part):
+            options["commission"] = _amount(option.group(1), "fees", "fees-1", MAX_COMMISSION)
+        elif part.lower() == "partial":
+            options["partial"] = True
+        elif part.lower() == "always-open":
+            options["always_open"] = True
+    return LinkCode(code, **options)
 
 
 # --- generated data ---------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from flint.brokerage.sandbox.matching import (
     cancellation,
     decide,
     expired,
+    held,
+    order_session,
     precheck,
 )
 from flint.brokerage.types import (
@@ -55,7 +57,7 @@ def to_order(row: Row[Any]) -> Order:
         placed_at=row.placed_at,
         updated_at=row.updated_at,
         filled_at=row.filled_at,
-        raw_status=row.status,
+        raw_status="held" if held(row) else row.status,
         extra=extra,
     )
 
@@ -68,9 +70,11 @@ async def place(
     order_id: str,
     price: Decimal,
     now: datetime,
+    calendar: str,
 ) -> Order:
     """Record ``request`` as ``order_id`` and decide it at once at ``price`` (the existing order
-    if its ``client_order_id`` is already there)."""
+    if its ``client_order_id`` is already there). Placed outside its market's session, it is
+    held for the next one (``calendar`` says when that is)."""
     async with db.write() as conn:
         account = await owned(conn, provider, credentials, request.account_id, lock=True)
         existing = await store.order_row(conn, account.id, client_order_id=request.client_order_id)
@@ -93,7 +97,7 @@ async def place(
                 stop_price=request.stop_price,
                 status=OrderStatus.SUBMITTED.value,
                 triggered=False,
-                trading_day=local_date(now),
+                trading_day=order_session(now, calendar).day,
                 filled_quantity=Decimal(0),
                 placed_at=now,
                 updated_at=now,
@@ -101,7 +105,7 @@ async def place(
         )
         row = await store.order_row(conn, account.id, id=order_id)
         assert row is not None
-        decision = decide(row, price, now, account.cash, held, immediate=True)
+        decision = decide(row, price, now, account.cash, held, immediate=True, calendar=calendar)
         if decision.status is OrderStatus.REJECTED:
             raise OrderRejected(provider, decision.reason or "rejected")
         placed = await apply(conn, account, position, row, decision, now)
@@ -118,21 +122,25 @@ async def apply(
     now: datetime,
 ) -> Row[Any]:
     """Write ``decision`` (and a fill's cash, position and transaction) in ``conn``."""
-    if decision.status is OrderStatus.SUBMITTED and decision.triggered == order.triggered:
+    if (
+        decision.status is OrderStatus.SUBMITTED
+        and decision.triggered == order.triggered
+        and decision.reason == order.reason
+    ):
         return order
     values: dict[str, Any] = {
         "status": decision.status.value,
         "triggered": decision.triggered,
+        "reason": decision.reason,
         "updated_at": now,
     }
-    if decision.reason is not None:
-        values["reason"] = decision.reason
     if decision.status is OrderStatus.FILLED:
         assert decision.price is not None
         assert decision.value is not None
-        await _fill(conn, account, position, order, decision.price, decision.value, now)
+        at = decision.at or now
+        await _fill(conn, account, position, order, decision.price, decision.value, at)
         values.update(filled_quantity=order.quantity, average_price=decision.price)
-        values["filled_at"] = now
+        values["filled_at"] = at
     await conn.execute(update(store.orders).where(store.orders.c.id == order.id).values(values))
     row = await store.order_row(conn, account.id, id=order.id)
     assert row is not None
@@ -216,6 +224,7 @@ async def evaluate(
     order_id: str,
     price: Decimal | None,
     now: datetime,
+    calendar: str,
     rejection: str | None = None,
 ) -> tuple[Row[Any], bool]:
     """Decide and write what an open order does at ``price``; (the order, whether it
@@ -228,15 +237,19 @@ async def evaluate(
             return order, False
         position = await store.position_row(conn, account_id, order.symbol)
         held: Decimal = position.quantity if position else Decimal(0)
-        if rejection is not None and not expired(order, now):
+        if rejection is not None and not expired(order, now, calendar):
             decision = Decision(OrderStatus.REJECTED, bool(order.triggered), reason=rejection)
         else:
-            decision = decide(order, price, now, account.cash, held, immediate=False)
+            decision = decide(
+                order, price, now, account.cash, held, immediate=False, calendar=calendar
+            )
         row = await apply(conn, account, position, order, decision, now)
         return row, row is not order
 
 
-async def cancel(db: store.Database, account_id: str, order_id: str, now: datetime) -> Order:
+async def cancel(
+    db: store.Database, account_id: str, order_id: str, now: datetime, calendar: str
+) -> Order:
     """Cancel an open order under the account's lock (unless it became final meanwhile)."""
     async with db.write() as conn:
         locked = await store.lock_account(conn, account_id)
@@ -244,5 +257,7 @@ async def cancel(db: store.Database, account_id: str, order_id: str, now: dateti
         assert current is not None
         if OrderStatus(current.status).final:
             return to_order(current)
-        canceled = await apply(conn, locked, None, current, cancellation(current, now), now)
+        canceled = await apply(
+            conn, locked, None, current, cancellation(current, now, calendar), now
+        )
     return to_order(canceled)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from flint.brokerage.sandbox.data import Fill, PlannedBuy
 from flint.brokerage.types import OrderRejected
 from flint.errors import NotFound
-from flint.kit.calendar import local_date
+from flint.kit.calendar import Session, local_date
 from flint.kit.vendor_errors import ProviderUnavailable
 from flint.market.api import InstrumentType, MarketData, ProvidersFailed, QuoteView, calendar_for
 
@@ -38,6 +38,25 @@ def check_kind(provider: str, market: MarketData, symbol: str) -> None:
     known = market.instrument(symbol)
     if known is not None and known.type not in TRADABLE:
         raise OrderRejected(provider, f"{symbol} ({known.type.value}) is not tradable")
+
+
+async def opening_price(
+    provider: str, market: MarketData, symbol: str, opens: Session
+) -> Decimal | None:
+    """The opening price of the session ``opens`` (which has opened): the current quote's
+    while the quote is of that session, the day's bar once it has closed; None while the quote
+    does not know the session yet."""
+    view = await quote(provider, market, symbol)
+    stamp = view.quote.timestamp
+    if opens.open <= stamp <= opens.close:
+        return view.quote.open
+    if stamp < opens.open:
+        return None
+    try:
+        bars = await market.daily_bars(symbol, opens.day, opens.day)
+    except ProvidersFailed as exc:
+        raise ProviderUnavailable(provider, f"no opening price for {symbol}") from exc
+    return bars[0].open if bars else None
 
 
 def calendar_of(market: MarketData, symbol: str) -> str:

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from flint.brokerage.sandbox import accounts, orders, store
 from flint.brokerage.sandbox.data import CodeRefused, code_key, parse_code
-from flint.brokerage.sandbox.matching import expired, validate
-from flint.brokerage.sandbox.pricing import check_kind, quote
+from flint.brokerage.sandbox.matching import expired, session_of, validate
+from flint.brokerage.sandbox.pricing import calendar_of, check_kind, opening_price, quote
 from flint.brokerage.types import (
     AccountGone,
     AccountType,
@@ -32,11 +32,12 @@ from flint.brokerage.types import (
     OrderRejected,
     OrderRequest,
     OrderStatus,
+    OrderType,
     ProviderAccount,
     Transaction,
     Unsupported,
 )
-from flint.kit.calendar import local_date
+from flint.kit.calendar import CRYPTO, local_date
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderUnavailable
 from flint.market.api import MarketData, QuoteView
@@ -158,25 +159,51 @@ class SandboxProvider:
         price = view.quote.price
         now = self._clock()
         order_id = f"sbx_ord_{uuid.uuid4().hex}"
-        return await orders.place(self._db, self.name, credentials, request, order_id, price, now)
+        calendar = await self._calendar(request.account_id, request.symbol)
+        return await orders.place(
+            self._db, self.name, credentials, request, order_id, price, now, calendar
+        )
 
-    async def _settle(self, order: Row[Any]) -> Order:
-        """Evaluate an open order at the current price (see the package's rules)."""
+    async def _calendar(self, account_id: str, symbol: str) -> str:
+        """The hours ``symbol`` trades at here: its market's, or always (``always-open``)."""
+        async with self._db.read() as conn:
+            terms = await store.terms_of(conn, account_id)
+        return CRYPTO if terms.always_open else calendar_of(self.market, symbol)
+
+    async def _price(self, order: Row[Any], now: datetime, calendar: str) -> Decimal | None:
+        """The price an open order is evaluated at now: none while it is held or once a day
+        order is past its session, the session's opening price for a held market order, the
+        current price otherwise. OrderRejected when the market no longer knows the symbol."""
+        opens = session_of(order.trading_day, calendar)
+        if now < opens.open:
+            return None
+        if order.order_type == OrderType.MARKET and order.placed_at < opens.open:
+            return await opening_price(self.name, self.market, order.symbol, opens)
+        if expired(order, now, calendar):
+            return None
+        return (await self._quote(order.symbol)).quote.price
+
+    async def _evaluate(self, order: Row[Any]) -> tuple[Row[Any], bool]:
+        """Evaluate an open order now (see the package's rules); (the order, whether it
+        changed)."""
         if OrderStatus(order.status).final:
-            return orders.to_order(order)
+            return order, False
         now = self._clock()
+        calendar = await self._calendar(order.account_id, order.symbol)
         price: Decimal | None = None
         rejection: str | None = None
-        if not expired(order, now):
-            try:
-                price = (await self._quote(order.symbol)).quote.price
-            except OrderRejected as exc:
-                rejection = exc.reason
-            except ProviderUnavailable:
-                log.info("sandbox_order_unpriced", order_id=order.id, symbol=order.symbol)
-        settled, _ = await orders.evaluate(
-            self._db, order.account_id, order.id, price, now, rejection
+        try:
+            price = await self._price(order, now, calendar)
+        except OrderRejected as exc:
+            rejection = exc.reason
+        except ProviderUnavailable:
+            log.info("sandbox_order_unpriced", order_id=order.id, symbol=order.symbol)
+        return await orders.evaluate(
+            self._db, order.account_id, order.id, price, now, calendar, rejection
         )
+
+    async def _settle(self, order: Row[Any]) -> Order:
+        settled, _ = await self._evaluate(order)
         return orders.to_order(settled)
 
     async def match_open_orders(self, account_id: str | None = None) -> list[Order]:
@@ -188,24 +215,9 @@ class SandboxProvider:
             stmt = stmt.where(table.c.account_id == account_id)
         async with self._db.read() as conn:
             rows = (await conn.execute(stmt.order_by(table.c.placed_at, table.c.id))).all()
-        now = self._clock()
-        prices: dict[str, Decimal | str | None] = {}
-        for symbol in dict.fromkeys(row.symbol for row in rows):
-            try:
-                prices[symbol] = (await self._quote(symbol)).quote.price
-            except OrderRejected as exc:
-                prices[symbol] = exc.reason
-            except ProviderUnavailable:
-                prices[symbol] = None
         changed: list[Order] = []
         for row in rows:
-            price = prices[row.symbol]
-            if isinstance(price, str):
-                settled, moved = await orders.evaluate(
-                    self._db, row.account_id, row.id, None, now, price
-                )
-            else:
-                settled, moved = await orders.evaluate(self._db, row.account_id, row.id, price, now)
+            settled, moved = await self._evaluate(row)
             if moved:
                 changed.append(orders.to_order(settled))
         return changed
@@ -242,6 +254,8 @@ class SandboxProvider:
             row = await store.order_row(conn, account.id, id=provider_order_id)
         if row is None:
             raise OrderRejected(self.name, "unknown order")
+        row, _ = await self._evaluate(row)  # a held market order past its open has filled
         if OrderStatus(row.status).final:
             return orders.to_order(row)
-        return await orders.cancel(self._db, account_id, provider_order_id, self._clock())
+        calendar = await self._calendar(account_id, row.symbol)
+        return await orders.cancel(self._db, account_id, provider_order_id, self._clock(), calendar)
