@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Row
 
 from flint.brokerage.sandbox.data import CENT, money
+from flint.brokerage.sandbox.store import Terms
 from flint.brokerage.types import (
     OrderAction,
     OrderRejected,
@@ -73,6 +74,8 @@ class Decision:
     value: Decimal | None = None
     reason: str | None = None
     at: datetime | None = None  # when a fill happened (a held market order: at the open)
+    quantity: Decimal | None = None  # what fills now (a `partial` link's first fill: half)
+    fee: Decimal = Decimal("0.00")  # the commission this fill pays
 
 
 def validate(provider: str, order: OrderRequest) -> Request:
@@ -114,14 +117,29 @@ def validate(provider: str, order: OrderRequest) -> Request:
     )
 
 
-def precheck(provider: str, request: Request, price: Decimal, cash: Decimal, held: Decimal) -> None:
+def precheck(
+    provider: str, request: Request, price: Decimal, cash: Decimal, held: Decimal, terms: Terms
+) -> None:
     if request.action is OrderAction.SELL:
         if request.quantity > held:
             raise OrderRejected(provider, "insufficient position")
         return
     at = request.limit_price if request.limit_price is not None else price
-    if money(request.quantity * at) > cash:
+    if money(request.quantity * at) + terms.commission > cash:
         raise OrderRejected(provider, "insufficient buying power")
+
+
+def _part(order: Row[Any], terms: Terms) -> Decimal:
+    """What fills now: all that is left, or half of it on a `partial` link's first fill of a
+    day or gtc order (whole units for an order of whole units; all of it when half would be
+    nothing)."""
+    left: Decimal = order.quantity - order.filled_quantity
+    immediate = order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
+    if not terms.partial or order.filled_quantity or immediate:
+        return left
+    step = Decimal(1) if left == left.to_integral_value() else _STEP
+    half = (left / 2).quantize(step, rounding=ROUND_DOWN)
+    return half if half > 0 else left
 
 
 def order_session(now: datetime, calendar: str) -> Session:
@@ -181,11 +199,13 @@ def decide(
     *,
     immediate: bool,
     calendar: str,
+    terms: Terms,
 ) -> Decision:
     """What an open order does now, at ``price`` (None: no price to be had). A market order
     whose session has opened fills at ``price`` whenever it is evaluated: the caller gives the
     session's opening price for one that was held."""
     triggered = bool(order.triggered)
+    waiting = OrderStatus(order.status)  # submitted, or partially filled
     kind = OrderType(order.order_type)
     tif = TimeInForce(order.time_in_force)
     opens = session_of(order.trading_day, calendar)
@@ -193,14 +213,14 @@ def decide(
         if immediate and tif in (TimeInForce.IOC, TimeInForce.FOK):
             reason = f"{tif.value} order cannot wait for the market to open"
             return Decision(OrderStatus.CANCELED, triggered, reason=reason)
-        return Decision(OrderStatus.SUBMITTED, triggered, reason=held_reason(opens, calendar))
+        return Decision(waiting, triggered, reason=held_reason(opens, calendar))
     if kind is not OrderType.MARKET:
         if expired(order, now, calendar):
             return Decision(OrderStatus.EXPIRED, triggered, reason="day order expired unfilled")
         if not open_now(now, calendar):
-            return Decision(OrderStatus.SUBMITTED, triggered)
+            return Decision(waiting, triggered)
     if price is None:
-        return Decision(OrderStatus.SUBMITTED, triggered)
+        return Decision(waiting, triggered)
     buy = order.action == OrderAction.BUY
     if kind in _STOPPED and not triggered:
         triggered = price >= order.stop_price if buy else price <= order.stop_price
@@ -215,17 +235,22 @@ def decide(
         if immediate and tif in (TimeInForce.IOC, TimeInForce.FOK):
             reason = f"{tif.value} order could not fill at once (price {price})"
             return Decision(OrderStatus.CANCELED, triggered, reason=reason)
-        return Decision(OrderStatus.SUBMITTED, triggered)
-    quantity: Decimal = order.quantity
+        return Decision(waiting, triggered)
+    quantity = _part(order, terms)
     value = money(quantity * price)
+    fee = Decimal("0.00") if order.filled_quantity else terms.commission
     if buy and value < CENT:
         return Decision(OrderStatus.REJECTED, triggered, reason="order value is below $0.01")
-    if buy and value > cash:
+    if buy and value + fee > cash:
         return Decision(OrderStatus.REJECTED, triggered, reason="insufficient buying power")
     if not buy and quantity > held:
         return Decision(OrderStatus.REJECTED, triggered, reason="insufficient position")
+    if not buy and cash + value < fee:
+        return Decision(OrderStatus.REJECTED, triggered, reason="the commission exceeds the cash")
     at = opens.open if kind is OrderType.MARKET and order.placed_at < opens.open else now
-    return Decision(OrderStatus.FILLED, triggered, price, value, at=at)
+    done = quantity == order.quantity - order.filled_quantity
+    status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
+    return Decision(status, triggered, price, value, at=at, quantity=quantity, fee=fee)
 
 
 def cancellation(order: Row[Any], now: datetime, calendar: str) -> Decision:

@@ -44,6 +44,8 @@ from flint.market.api import MarketData, QuoteView
 
 log = structlog.get_logger(__name__)
 
+OPEN = (OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
+
 
 class SandboxProvider:
     """The sandbox institution on ``database_url`` (SQLite file or PostgreSQL), pricing with
@@ -183,11 +185,13 @@ class SandboxProvider:
             return None
         return (await self._quote(order.symbol)).quote.price
 
-    async def _evaluate(self, order: Row[Any]) -> tuple[Row[Any], bool]:
+    async def _evaluate(self, order: Row[Any]) -> tuple[Order, bool]:
         """Evaluate an open order now (see the package's rules); (the order, whether it
         changed)."""
         if OrderStatus(order.status).final:
-            return order, False
+            async with self._db.read() as conn:
+                terms = await store.terms_of(conn, order.account_id)
+            return orders.to_order(order, terms.commission), False
         now = self._clock()
         calendar = await self._calendar(order.account_id, order.symbol)
         price: Decimal | None = None
@@ -204,13 +208,13 @@ class SandboxProvider:
 
     async def _settle(self, order: Row[Any]) -> Order:
         settled, _ = await self._evaluate(order)
-        return orders.to_order(settled)
+        return settled
 
     async def match_open_orders(self, account_id: str | None = None) -> list[Order]:
         """Evaluate every open order (of one account, or all), oldest first, at the current
         prices; returns the orders that changed (filled, triggered, rejected, expired)."""
         table = store.orders
-        stmt = select(table).where(table.c.status == OrderStatus.SUBMITTED.value)
+        stmt = select(table).where(table.c.status.in_(OPEN))
         if account_id is not None:
             stmt = stmt.where(table.c.account_id == account_id)
         async with self._db.read() as conn:
@@ -219,7 +223,7 @@ class SandboxProvider:
         for row in rows:
             settled, moved = await self._evaluate(row)
             if moved:
-                changed.append(orders.to_order(settled))
+                changed.append(settled)
         return changed
 
     async def find_order(
@@ -254,8 +258,9 @@ class SandboxProvider:
             row = await store.order_row(conn, account.id, id=provider_order_id)
         if row is None:
             raise OrderRejected(self.name, "unknown order")
-        row, _ = await self._evaluate(row)  # a held market order past its open has filled
-        if OrderStatus(row.status).final:
-            return orders.to_order(row)
+        if row.order_type == OrderType.MARKET:  # one whose session has opened has filled
+            current, _ = await self._evaluate(row)
+            if current.status.final:
+                return current
         calendar = await self._calendar(account_id, row.symbol)
         return await orders.cancel(self._db, account_id, provider_order_id, self._clock(), calendar)
