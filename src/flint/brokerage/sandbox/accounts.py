@@ -1,5 +1,6 @@
 """The sandbox's accounts: opening what a code links (once), whose they are, and the read side
-(the account list, balances, holdings, transactions) in the Protocol's types."""
+(the account list, balances, holdings, transactions) in the Protocol's types. Reading a bank
+account first brings its link's checking and savings up to the day (`catch_up`)."""
 
 from __future__ import annotations
 
