@@ -14,8 +14,8 @@ code and the date, and checking never goes below zero by construction. Parts of 
 options: ``cash-<amount>`` (``cash-25000``, ``alice:cash-2500.50``; ``cash=<amount>`` too) the
 brokerage cash ($100,000.00 otherwise); ``fees-<amount>``, ``partial`` and ``always-open`` the
 link's trading terms (`store.terms`); codes starting with ``refuse`` are refused. Linking a
-code again gives the same accounts (the existing ones, never duplicates). The credentials are ``{"code": <code>}``; every call checks
-that they own the account (else `AccountGone`).
+code again gives the same accounts (the existing ones, never duplicates). The credentials
+are ``{"code": <code>}``; every call checks that they own the account (else `AccountGone`).
 
 Trading (the brokerage account only; no margin):
 
