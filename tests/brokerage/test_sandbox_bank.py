@@ -22,9 +22,12 @@ from tests.brokerage.test_sandbox import (
     clock,
     link,
     market,
+    postgres_scratch,
+    sandbox,
+    sandbox_url,
 )
 
-__all__ = ["clock", "market"]  # fixtures
+__all__ = ["clock", "market", "postgres_scratch", "sandbox", "sandbox_url"]  # fixtures
 
 CODES = 100  # linked through the Protocol
 GENERATED = 400  # generated only
@@ -116,8 +119,9 @@ async def test_a_year_of_bank_history_reconciles_for_every_code(provider: Sandbo
 
 
 async def test_bank_accounts_keep_living_after_the_link_day(
-    provider: SandboxProvider, clock: Clock
+    sandbox: SandboxProvider, clock: Clock
 ) -> None:
+    provider = sandbox  # on SQLite and on PostgreSQL
     who = await link(provider, f"living-{uuid.uuid4().hex}")
     checking, savings = await history(provider, who)
     assert max(t.date for t in checking) <= NOW.date()
