@@ -44,6 +44,11 @@ from flint.market.api import MarketData, QuoteView
 
 log = structlog.get_logger(__name__)
 
+
+def _wall_clock() -> datetime:
+    return utcnow()  # looked up at each call (a test may set the module's clock)
+
+
 OPEN = (OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
 
 
@@ -61,11 +66,11 @@ class SandboxProvider:
         database_url: str,
         market: MarketData,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.database_url = database_url
         self.market = market
-        self._clock = clock
+        self._clock = clock or _wall_clock
         self._db = store.Database(database_url)
 
     def _today(self) -> date:
