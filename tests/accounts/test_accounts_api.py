@@ -171,7 +171,8 @@ async def test_credentials_are_sealed_and_never_returned(
 async def test_a_sync_brings_the_institutions_changes(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    accounts = by_type(await linked(client, alice))
+    # always-open: the market order fills whatever the hour the test runs at
+    accounts = by_type(await linked(client, alice, "demo-code:always-open"))
     brokerage_id = uuid.UUID(accounts["brokerage"]["accountId"])
     ctx = app.state.runtime.get(Accounts)
     sandbox = ctx.providers.get("sandbox")

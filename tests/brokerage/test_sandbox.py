@@ -69,9 +69,16 @@ class Clock:
 
 
 async def set_price(
-    market: MarketData, symbol: str, price: str | Decimal, currency: str = "USD"
+    market: MarketData,
+    symbol: str,
+    price: str | Decimal,
+    currency: str = "USD",
+    *,
+    at: datetime = NOW,
+    opened: str | Decimal | None = None,
 ) -> None:
-    """Pin ``symbol``'s quote in the market's cache, so `latest` answers ``price``."""
+    """Pin ``symbol``'s quote in the market's cache, so `latest` answers ``price`` (a quote of
+    the instant ``at``, whose session opened at ``opened``, else at ``price``)."""
     value = Decimal(price)
     zero = Decimal(0)
     quote = Quote(
@@ -79,13 +86,13 @@ async def set_price(
         price=value,
         change=zero,
         change_percent=zero,
-        open=value,
+        open=value if opened is None else Decimal(opened),
         high=value,
         low=value,
         previous_close=value,
         volume=0,
         currency=currency,
-        timestamp=NOW,
+        timestamp=at,
         provider="test",
     )
     await market.cache.set(quote_key(symbol), quote_to_json(quote), 3600)
@@ -387,6 +394,22 @@ async def test_the_brokerage_history_explains_its_cash_and_positions(
         buys = [t for t in transactions if t.symbol == holding.symbol and t.type == "buy"]
         assert sum(t.quantity or 0 for t in buys) == holding.quantity
         assert -sum(t.amount for t in buys) == holding.cost_basis
+
+
+async def test_starting_positions_were_bought_at_the_market_s_own_closes(
+    sandbox: SandboxProvider, market: MarketData
+) -> None:
+    who = await link(sandbox)
+    transactions = await sandbox.transactions({}, who.credentials, who.brokerage)
+    buys = [t for t in transactions if t.type == "buy"]
+    assert len(buys) == len(await sandbox.holdings({}, who.credentials, who.brokerage))
+    for buy in buys:
+        assert buy.symbol is not None
+        assert NOW.date() - timedelta(days=364) < buy.date <= NOW.date() - timedelta(days=180)
+        [bar] = await market.daily_bars(buy.symbol, buy.date, buy.date)  # a session that day
+        assert buy.price == bar.close
+        assert buy.quantity is not None
+        assert buy.amount == -money(buy.quantity * bar.close)
 
 
 async def test_since_filters_transactions(sandbox: SandboxProvider) -> None:
@@ -843,31 +866,6 @@ async def test_cancel_an_open_order_and_a_filled_one_stays_filled(
     filled = await sandbox.place_order({}, who.credentials, order(who, "AAPL", BUY, "1"))
     kept = await sandbox.cancel_order({}, who.credentials, who.brokerage, filled.provider_order_id)
     assert kept == filled
-
-
-async def test_day_orders_expire_after_their_new_york_trading_day(
-    sandbox: SandboxProvider, market: MarketData, clock: Clock
-) -> None:
-    who = await link(sandbox)
-    clock.now = datetime(2025, 6, 18, 23, 0, tzinfo=UTC)  # 19:00 in New York, June 18
-    limit: dict[str, Any] = {"order_type": OrderType.LIMIT, "limit_price": Decimal("100")}
-    day = await sandbox.place_order({}, who.credentials, order(who, "AAPL", BUY, "1", **limit))
-    gtc = await sandbox.place_order(
-        {},
-        who.credentials,
-        order(who, "AAPL", BUY, "1", time_in_force=TimeInForce.GTC, **limit),
-    )
-    clock.now = datetime(2025, 6, 19, 3, 59, tzinfo=UTC)  # 23:59 in New York, still June 18
-    assert await sandbox.match_open_orders(who.brokerage) == []
-    clock.now = datetime(2025, 6, 19, 4, 0, tzinfo=UTC)  # midnight in New York
-    await set_price(market, "AAPL", "95.00")  # too late for the day order
-    got = await sandbox.get_order({}, who.credentials, who.brokerage, day.provider_order_id)
-    assert got.status is OrderStatus.EXPIRED
-    assert got.filled_quantity == 0
-    assert got.updated_at == clock.now
-    later = await sandbox.get_order({}, who.credentials, who.brokerage, gtc.provider_order_id)
-    assert later.status is OrderStatus.FILLED
-    assert later.average_price == Decimal("95.00")
 
 
 async def test_a_resting_order_that_cannot_be_paid_for_is_rejected(

@@ -201,3 +201,71 @@ async def test_cash_and_positions_follow_exactly_from_the_fills(
             if t.symbol == symbol
         )
         assert traded == positions.get(symbol, 0)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=st.lists(steps, min_size=1, max_size=12))
+async def test_with_commissions_and_partial_fills_the_history_still_explains_the_books(
+    provider: SandboxProvider, plan: list[tuple[Any, ...]]
+) -> None:
+    """On a ``partial:fees-1`` link: cash is the history's sum and never negative, positions are
+    the net traded quantities, each order's fills add up to its filled quantity, and an order
+    that filled anything reports the commission once."""
+    market: MarketData = provider.market
+    for symbol, price in START_PRICES.items():
+        await set_price(market, symbol, price)
+    link = await provider.link({}, f"prop-{uuid.uuid4().hex}:cash-{START_CASH}:partial:fees-1")
+    account_id = next(a.id for a in link.accounts if a.can_trade)
+    placed: list[str] = []
+    for step in plan:
+        kind = step[0]
+        if kind == "price":
+            await set_price(market, step[1], step[2])
+        elif kind == "match":
+            await provider.match_open_orders(account_id)
+        elif kind == "cancel":
+            if placed:
+                order_id = placed[step[1] % len(placed)]
+                await provider.cancel_order({}, link.credentials, account_id, order_id)
+        else:
+            _, symbol, action, quantity, *rest = step
+            request = OrderRequest(
+                account_id=account_id,
+                client_order_id=uuid.uuid4().hex,
+                symbol=symbol,
+                action=action,
+                quantity=quantity,
+                order_type=OrderType.LIMIT if kind == "limit" else OrderType.MARKET,
+                limit_price=rest[0] if rest else None,
+                time_in_force=rest[1] if rest else TimeInForce.DAY,
+            )
+            try:
+                order = await provider.place_order({}, link.credentials, request)
+            except OrderRejected:
+                continue
+            placed.append(order.provider_order_id)
+        balances = await provider.balances({}, link.credentials, account_id)
+        assert balances.cash is not None
+        assert balances.cash >= 0
+        transactions = await provider.transactions({}, link.credentials, account_id)
+        assert sum(t.amount for t in transactions) == balances.cash
+        holdings = await provider.holdings({}, link.credentials, account_id)
+        for symbol in SYMBOLS:
+            traded = sum(
+                (t.quantity or 0) * (1 if t.type == "buy" else -1)
+                for t in transactions
+                if t.symbol == symbol and t.description != "Opening balance"
+            )
+            assert traded == next((h.quantity for h in holdings if h.symbol == symbol), 0)
+    final = [await provider.get_order({}, link.credentials, account_id, i) for i in placed]
+    transactions = await provider.transactions({}, link.credentials, account_id)
+    for order_id, order in zip(placed, final, strict=True):
+        fills = [t for t in transactions if t.id.startswith(f"{order_id}_fill")]
+        assert sum((t.quantity or 0) for t in fills) == order.filled_quantity
+        assert order.fees == (Decimal("1.00") if order.filled_quantity else 0)
+        assert order.filled_quantity <= order.quantity
+        event(f"{order.extra['order_type']} {order.status.value}")

@@ -27,8 +27,12 @@ def worker(settings: Settings) -> Iterator[None]:
 
 
 async def link_sandbox(
-    client: httpx.AsyncClient, who: Account, code: str = "trader"
+    client: httpx.AsyncClient, who: Account, code: str = "trader", *, always_open: bool = True
 ) -> dict[str, Any]:
+    """Link the sandbox; by default with ``always-open``, so orders trade at whatever hour the
+    test runs (the market-hours rules are tested on the sandbox with a clock of their own)."""
+    if always_open:
+        code = f"{code}:always-open"
     response = await client.post(
         "/api/v1/accounts/link", json={"provider": "sandbox", "authCode": code}, headers=who.headers
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -294,3 +294,26 @@ async def test_concurrent_executes_of_one_preview_make_one_trade(
 
 def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def test_a_preview_counts_the_links_commission_and_says_when_the_market_is_closed(
+    client: httpx.AsyncClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `fees-1` link charges 1.00 an order: the preview shows it and leaves that much less
+    buying power. Outside the session the order would wait for the open, and says so."""
+    account_id = await brokerage(client, alice, "cash-25000:fees-1")
+    previewed = await client.post(f"{V1}/preview", json=order(account_id), headers=alice.headers)
+    assert previewed.status_code == 201, previewed.text
+    preview = previewed.json()
+    value = Decimal(preview["estimatedValue"])
+    assert preview["commission"] == "1.00"
+    assert Decimal(preview["buyingPowerAfter"]) == Decimal("25000.00") - value - 1
+
+    hours = (await link_sandbox(client, alice, "cash-9000", always_open=False))["accounts"]
+    closed_account = next(a["accountId"] for a in hours if a["type"] == "brokerage")
+    saturday = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
+    monkeypatch.setattr("flint.brokerage.sandbox.provider.utcnow", lambda: saturday)
+    waiting = await client.post(f"{V1}/preview", json=order(closed_account), headers=alice.headers)
+    assert waiting.status_code == 201, waiting.text
+    warnings = waiting.json()["warnings"]
+    assert any("market is closed" in warning and "2026-12-07" in warning for warning in warnings)

@@ -284,6 +284,16 @@ class MarketData:
             if symbol in answered and (symbol not in stored or stored[symbol].date() > day)
         }
 
+    async def daily_bars(self, symbol: str, start: date, end: date) -> list[Bar]:
+        """The closed daily bars of ``symbol`` in ``[start, end]`` straight from the providers,
+        neither read from storage nor stored: for a caller outside Flint's database (the
+        sandbox institution prices its accounts' history with them). NotFound for an unknown
+        symbol, ProvidersFailed when no provider answers."""
+        validate_range(start, end)
+        return await self._first(
+            symbol, partial(_daily_history, symbol=symbol, start=start, end=end)
+        )
+
     async def _fetch_and_store(
         self, session: AsyncSession, symbol: str, start: date, end: date, interval: Interval
     ) -> list[Bar]:

@@ -5,15 +5,19 @@ positions, transactions and orders live in the sandbox's own database (`store`),
 operation is its own short transaction there, and orders trade at the prices Flint's
 `MarketData` gives (`latest`), so what a user sees in Flint matches what a broker would do.
 
-Linking (`data` has the details): any non-empty code links; it opens a brokerage, a
-checking and a savings account generated deterministically from the code, with a year of
-history ending on the link day. A ``cash-<amount>`` part in the code (``cash-25000``,
-``alice:cash-2500.50``; ``cash=<amount>`` too) sets the brokerage cash ($100,000.00 otherwise);
-codes starting with ``refuse`` are refused. Linking a code again gives the same accounts (the
-existing ones, never duplicates). The credentials are ``{"code": <code>}``; every call checks
-that they own the account (else `AccountGone`).
+Linking (`data` has the details, docs/sandbox.md the user's view): any non-empty code links;
+it opens a brokerage, a checking and a savings account generated deterministically from the
+code, with a year of history ending on the link day. The brokerage's starting positions were
+bought at closes from the market's own history (`MarketData.daily_bars`). The bank accounts
+keep living (`bank`): each read generates the days since the last one, deterministic from the
+code and the date, and checking never goes below zero by construction. Parts of the code set
+options: ``cash-<amount>`` (``cash-25000``, ``alice:cash-2500.50``; ``cash=<amount>`` too) the
+brokerage cash ($100,000.00 otherwise); ``fees-<amount>``, ``partial`` and ``always-open`` the
+link's trading terms (`store.terms`); codes starting with ``refuse`` are refused. Linking a
+code again gives the same accounts (the existing ones, never duplicates). The credentials
+are ``{"code": <code>}``; every call checks that they own the account (else `AccountGone`).
 
-Trading (the brokerage account only; no margin, no fees, no partial fills):
+Trading (the brokerage account only; no margin):
 
 * Cash moves by ``money(quantity * price)``: the product rounded to the cent, half-even. A buy
   takes that much cash, a sale gives that much; a fill's transaction carries the same amount,
@@ -22,6 +26,16 @@ Trading (the brokerage account only; no margin, no fees, no partial fills):
 * Quantities are positive with at most 8 decimals (fractional shares and crypto alike).
   Equities, ETFs, funds and crypto quoted in the account's currency trade; indices, FX and
   unknown symbols are rejected. A buy must cost at least $0.01.
+* Market hours: an order's session is the one under way when it is placed, else the next one
+  of its market's calendar (`calendar_for`: NYSE for equities, ETFs and funds; 24/7 for crypto;
+  24/7 for everything on an ``always-open`` link). Placed before its session opens, an order is
+  held (``submitted``, raw status ``held``, the reason names the open): a market order then
+  fills at the session's opening price (`pricing.opening_price`), filled at the open; limit and
+  stop orders are evaluated only while the market is open; ioc/fok orders are canceled.
+* Commission (``fees-<amount>``): once per order, with its first fill; it counts against
+  buying power, is part of the fill's transaction amount and of the position's cost basis.
+* Partial fills (``partial``): a day or gtc order's first fill takes half of it (whole units
+  for whole-unit orders; all when half is nothing), the next evaluation the rest.
 * Market orders fill at once at the current price. Limit, stop and stop-limit orders rest as
   ``submitted`` and are evaluated whenever they are read (`get_order`, `find_order`, placing the
   same ``client_order_id`` again) or `match_open_orders` runs: a buy limit fills when the price
@@ -31,8 +45,8 @@ Trading (the brokerage account only; no margin, no fees, no partial fills):
   sold) when it would fill is rejected with the reason.
 * Placement checks buying power (at the limit price for limit orders, the current price
   otherwise) and the position for sales; a refusal raises `OrderRejected` and records nothing.
-  ``ioc``/``fok`` orders that cannot fill at once are canceled; ``day`` orders expire once the
-  New York date they were placed on has passed; ``gtc`` orders stay until filled or canceled.
+  ``ioc``/``fok`` orders that cannot fill at once are canceled; ``day`` orders expire at their
+  session's close; ``gtc`` orders stay until filled or canceled.
 * ``client_order_id`` is unique per account: placing it again returns the existing order.
 * Previews (`estimates`) follow the same rules without writing: the same refusals, the
   estimate at the limit (limit orders), the stop (stop orders) or the current price, no

@@ -1,20 +1,31 @@
 """The sandbox's accounts: opening what a code links (once), whose they are, and the read side
-(the account list, balances, holdings, transactions) in the Protocol's types."""
+(the account list, balances, holdings, transactions) in the Protocol's types. Reading a bank
+account first brings its link's checking and savings up to the day (`catch_up`)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flint.brokerage.sandbox import store
-from flint.brokerage.sandbox.data import LinkCode, code_key, generate, money
-from flint.brokerage.sandbox.pricing import quote
+from flint.brokerage.sandbox import bank, store
+from flint.brokerage.sandbox.data import (
+    Ledger,
+    LinkCode,
+    Seed,
+    SeedTransaction,
+    account_id,
+    code_key,
+    generate,
+    money,
+    plan_holdings,
+)
+from flint.brokerage.sandbox.pricing import historical_fills, quote
 from flint.brokerage.types import (
     AccountGone,
     AccountType,
@@ -90,8 +101,19 @@ async def owned(
     return row
 
 
+async def _seed(provider: str, market: MarketData, key: str, parsed: LinkCode, today: date) -> Seed:
+    fills = await historical_fills(provider, market, plan_holdings(parsed, today))
+    bank_ledgers = bank.opened(key, account_id(key, "checking"), account_id(key, "savings"), today)
+    return generate(parsed, today, fills, bank_ledgers)
+
+
 async def open_accounts(
-    db: store.Database, key: str, parsed: LinkCode, clock: Callable[[], datetime]
+    db: store.Database,
+    provider: str,
+    market: MarketData,
+    key: str,
+    parsed: LinkCode,
+    clock: Callable[[], datetime],
 ) -> Sequence[Row[Any]]:
     """The link's accounts, generated and written the first time its code is linked."""
     listing = (
@@ -100,13 +122,26 @@ async def open_accounts(
     async with db.read() as conn:
         known = (await conn.execute(listing)).first() is not None
     now = clock()
-    seed = None if known else generate(parsed, local_date(now))
+    seed = None if known else await _seed(provider, market, key, parsed, local_date(now))
     async with db.write() as conn:
         found = await conn.execute(select(store.links.c.key).where(store.links.c.key == key))
         if found.first() is None:
             await conn.execute(insert(store.links).values(key=key, created_at=now))
+        had = await conn.execute(
+            select(store.terms.c.link_key).where(store.terms.c.link_key == key)
+        )
+        if had.first() is None:
+            await conn.execute(
+                insert(store.terms).values(
+                    link_key=key,
+                    commission=parsed.commission,
+                    partial=parsed.partial,
+                    always_open=parsed.always_open,
+                )
+            )
         if (await conn.execute(listing)).first() is None:
-            seed = seed or generate(parsed, local_date(now))
+            if seed is None:  # unlinked and linked again meanwhile: rare, so generate in the lock
+                seed = await _seed(provider, market, key, parsed, local_date(now))
             await conn.execute(
                 insert(store.accounts),
                 [
@@ -136,27 +171,70 @@ async def open_accounts(
                         for p in seed.positions
                     ],
                 )
-            await conn.execute(
-                insert(store.transactions),
-                [
-                    {
-                        "id": t.id,
-                        "account_id": t.account_id,
-                        "seq": t.seq,
-                        "date": t.date,
-                        "amount": t.amount,
-                        "description": t.description,
-                        "status": "posted",
-                        "category": t.category,
-                        "type": t.type,
-                        "symbol": t.symbol,
-                        "quantity": t.quantity,
-                        "price": t.price,
-                    }
-                    for t in seed.transactions
-                ],
-            )
+            await conn.execute(insert(store.transactions), _rows(seed.transactions))
         return (await conn.execute(listing)).all()
+
+
+def _rows(items: Sequence[SeedTransaction]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": t.id,
+            "account_id": t.account_id,
+            "seq": t.seq,
+            "date": t.date,
+            "amount": t.amount,
+            "description": t.description,
+            "status": "posted",
+            "category": t.category,
+            "type": t.type,
+            "symbol": t.symbol,
+            "quantity": t.quantity,
+            "price": t.price,
+        }
+        for t in items
+    ]
+
+
+async def catch_up(db: store.Database, account: Row[Any], today: date) -> None:
+    """Bring a bank account's link (checking and savings together) up to ``today``: the days
+    after the last one with a transaction are generated (`bank.advance`) from the balances the
+    accounts hold, and written with the new balances in one transaction."""
+    if account.kind == AccountType.BROKERAGE:
+        return
+    key = account.link_key
+    ids = (account_id(key, "checking"), account_id(key, "savings"))
+    table = store.transactions
+    last_day = select(func.max(table.c.date)).where(table.c.account_id.in_(ids))
+    async with db.read() as conn:
+        through: date | None = (await conn.execute(last_day)).scalar()
+    if through is None or through >= today:
+        return
+    async with db.write() as conn:
+        checking = await store.lock_account(conn, ids[0])
+        savings = (
+            await conn.execute(select(store.accounts).where(store.accounts.c.id == ids[1]))
+        ).one()
+        through = (await conn.execute(last_day)).scalar()
+        if through is None or through >= today:
+            return
+        last_seq = await conn.execute(
+            select(table.c.account_id, func.max(table.c.seq))
+            .where(table.c.account_id.in_(ids))
+            .group_by(table.c.account_id)
+        )
+        seqs: dict[str, int] = {row[0]: row[1] for row in last_seq}
+        ledgers = [Ledger(row.id, row.cash, seqs.get(row.id, -1)) for row in (checking, savings)]
+        bank.advance(key, ledgers[0], ledgers[1], through + timedelta(days=1), today)
+        items = [item for ledger in ledgers for item in ledger.items]
+        if not items:
+            return
+        await conn.execute(insert(table), _rows(items))
+        for ledger in ledgers:
+            await conn.execute(
+                update(store.accounts)
+                .where(store.accounts.c.id == ledger.account)
+                .values(cash=ledger.balance)
+            )
 
 
 async def listed(db: store.Database, provider: str, key: str) -> list[ProviderAccount]:
@@ -178,7 +256,11 @@ async def balances(
     market: MarketData,
     credentials: Credentials,
     account_id: str,
+    today: date,
 ) -> Balances:
+    async with db.read() as conn:
+        account = await owned(conn, provider, credentials, account_id)
+    await catch_up(db, account, today)
     async with db.read() as conn:
         account = await owned(conn, provider, credentials, account_id)
         held = (
@@ -253,10 +335,13 @@ async def transactions(
     credentials: Credentials,
     account_id: str,
     since: date | None,
+    today: date,
 ) -> list[Transaction]:
     table = store.transactions
     async with db.read() as conn:
         account = await owned(conn, provider, credentials, account_id)
+    await catch_up(db, account, today)
+    async with db.read() as conn:
         stmt = select(table).where(table.c.account_id == account_id)
         if since is not None:
             stmt = stmt.where(table.c.date >= since)

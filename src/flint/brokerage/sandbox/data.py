@@ -1,13 +1,19 @@
 """What a sandbox link code opens: parsing the code and generating its accounts.
 
-Everything here is a pure function of the code and the day the link is made: the random
-generator is seeded with the SHA-256 of the code, so the same code always gives the same
-accounts, positions and a year of the same transactions (in any database, on any machine).
+Everything here is a pure function of the code, the day the link is made and the market's
+history: the random generators are seeded with the SHA-256 of the code, so the same code always
+gives the same accounts and positions (in any database, on any machine). The starting positions
+are planned here (`plan_holdings`: which symbols, on which days, for how much money) and bought
+at the closes the market's own history gives for those days (`Fill`, from `pricing`), so a
+fresh link's gains and losses are the market's. The bank accounts' history is `bank`'s.
 
 Code syntax: any non-empty text (at most `MAX_CODE_LENGTH` characters, surrounding whitespace
 ignored). A ``:``-separated part ``cash-<amount>`` (or ``cash=<amount>``) sets the brokerage
 account's cash: ``cash-25000``, ``alice:cash-2500.50``, ``bob:cash=0`` (at most 2 decimals,
-no thousands separators); it is $100,000.00 otherwise. Codes that start with ``refuse`` (any
+no thousands separators); it is $100,000.00 otherwise. Three more parts set the brokerage's
+terms (`Terms`): ``fees-<amount>`` a commission per order in dollars (``fees-1``,
+``fees=0.99``; none otherwise), ``partial`` orders that fill in two parts, ``always-open`` a
+market that never closes (orders trade at any hour). Codes that start with ``refuse`` (any
 case) are refused, so a refusal can be tried on purpose.
 
 Reconciliation: every account's first transaction is its ``Opening balance`` deposit, so an
@@ -20,16 +26,20 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
 
 CENT = Decimal("0.01")
 DEFAULT_CASH = Decimal("100000.00")
 MAX_CASH = Decimal("1000000000000")
 MAX_CODE_LENGTH = 200
 REFUSE_PREFIX = "refuse"
+MAX_COMMISSION = Decimal(1000)
 _CASH = re.compile(r"cash[-=](.*)", re.IGNORECASE)
+_FEES = re.compile(r"fees[-=](.*)", re.IGNORECASE)
 
 
 class CodeRefused(ValueError):
@@ -50,6 +60,21 @@ def code_key(code: str) -> str:
 class LinkCode:
     code: str
     cash: Decimal
+    commission: Decimal = Decimal("0.00")
+    partial: bool = False
+    always_open: bool = False
+
+
+def _amount(text: str, what: str, example: str, most: Decimal) -> Decimal:
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise CodeRefused(f"{what}-<amount> needs a number, e.g. {example}") from None
+    if not amount.is_finite() or amount < 0 or amount > most:
+        raise CodeRefused(f"{what} must be between 0 and {most:,}")
+    if amount != money(amount):
+        raise CodeRefused(f"{what} has at most 2 decimal places")
+    return money(amount)
 
 
 def parse_code(raw: str) -> LinkCode:
@@ -61,21 +86,17 @@ def parse_code(raw: str) -> LinkCode:
         raise CodeRefused(f"the code is longer than {MAX_CODE_LENGTH} characters")
     if code.lower().startswith(REFUSE_PREFIX):
         raise CodeRefused("the institution refused this code")
-    cash = DEFAULT_CASH
-    for part in code.split(":"):
-        option = _CASH.fullmatch(part.strip())
-        if option is None:
-            continue
-        try:
-            amount = Decimal(option.group(1))
-        except InvalidOperation:
-            raise CodeRefused("cash-<amount> needs a number, e.g. cash-2500.50") from None
-        if not amount.is_finite() or amount < 0 or amount > MAX_CASH:
-            raise CodeRefused("cash must be between 0 and 1,000,000,000,000")
-        if amount != money(amount):
-            raise CodeRefused("cash has at most 2 decimal places")
-        cash = money(amount)
-    return LinkCode(code, cash)
+    options: dict[str, Any] = {"cash": DEFAULT_CASH}
+    for part in (piece.strip() for piece in code.split(":")):
+        if option := _CASH.fullmatch(part):
+            options["cash"] = _amount(option.group(1), "cash", "cash-2500.50", MAX_CASH)
+        elif option := _FEES.fullmatch(part):
+            options["commission"] = _amount(option.group(1), "fees", "fees-1", MAX_COMMISSION)
+        elif part.lower() == "partial":
+            options["partial"] = True
+        elif part.lower() == "always-open":
+            options["always_open"] = True
+    return LinkCode(code, **options)
 
 
 # --- generated data ---------------------------------------------------------------------------
@@ -121,37 +142,60 @@ class Seed:
     transactions: list[SeedTransaction]
 
 
+KINDS = ("brokerage", "checking", "savings")
+
+
 def account_id(key: str, kind: str) -> str:
     return f"sbx_{key[:16]}_{kind}"
 
 
-# symbol: (typical cost per unit in cents, fractional quantity step or None for whole units)
-_HOLDINGS: dict[str, tuple[int, Decimal | None]] = {
-    "AAPL": (15_000, None),
-    "MSFT": (32_000, None),
-    "VTI": (21_000, Decimal("0.001")),
-    "SPY": (44_000, Decimal("0.001")),
-    "NVDA": (4_500, None),
-    "BTC-USD": (4_200_000, Decimal("0.00000001")),
-}
-_EMPLOYERS = ("Acme Corp", "Globex Inc", "Initech LLC", "Umbrella Health", "Stark Industries")
-_LANDLORDS = ("Maple Street Apartments", "Riverside Properties", "Oakwood Rentals")
-_CARD: dict[str, tuple[tuple[str, ...], int, int, int]] = {
-    # category: (merchants, weight, min cents, max cents)
-    "groceries": (("Whole Foods", "Trader Joe's", "Safeway", "Kroger"), 35, 1_800, 14_000),
-    "dining": (("Chipotle", "Sweetgreen", "Local Diner", "Pizza Place"), 25, 900, 6_500),
-    "coffee": (("Starbucks", "Blue Bottle Coffee"), 15, 350, 850),
-    "transport": (("Uber", "Lyft", "Shell", "Chevron"), 15, 800, 6_000),
-    "shopping": (("Amazon", "Target", "Best Buy", "IKEA"), 10, 1_200, 18_000),
-}
+HOLDINGS = ("AAPL", "MSFT", "VTI", "SPY", "NVDA", "BTC-USD")
+"""The symbols a link's brokerage may start with (3 to 5 of them)."""
 
 
-class _Ledger:
-    """One account's transactions in order, with its running balance."""
+@dataclass(frozen=True)
+class PlannedBuy:
+    """A starting position's purchase before it is priced: the day and the money spent."""
 
-    def __init__(self, account: str) -> None:
+    symbol: str
+    day: date
+    budget: Decimal
+
+
+@dataclass(frozen=True)
+class Fill:
+    """What the market's history gave a planned buy: the session it traded in, its close,
+    and the instrument's quantity step (1 for whole shares)."""
+
+    day: date
+    price: Decimal
+    step: Decimal
+
+
+def plan_holdings(link: LinkCode, today: date) -> list[PlannedBuy]:
+    """The purchases behind a link's starting positions: 3 to 5 of `HOLDINGS`, each bought
+    for $2,000 to $30,000 on a day between 11 and 6 months before ``today``."""
+    rng = random.Random(f"{code_key(link.code)}:holdings")  # noqa: S311 - not security
+    start = today - timedelta(days=364)
+    chosen = sorted(rng.sample(HOLDINGS, rng.randint(3, 5)), key=HOLDINGS.index)
+    return [
+        PlannedBuy(
+            symbol,
+            start + timedelta(days=rng.randint(15, 180)),
+            Decimal(rng.randint(2_000, 30_000)),
+        )
+        for symbol in chosen
+    ]
+
+
+class Ledger:
+    """One account's new transactions in order, with its running balance: from ``balance``
+    after ``seq`` transactions already written (a fresh account: none)."""
+
+    def __init__(self, account: str, balance: Decimal = Decimal("0.00"), seq: int = -1) -> None:
         self.account = account
-        self.balance = Decimal("0.00")
+        self.balance = balance
+        self.first_seq = seq + 1
         self.items: list[SeedTransaction] = []
 
     def add(
@@ -170,7 +214,7 @@ class _Ledger:
         """Append unless it would take the balance below ``floor`` (None: no floor)."""
         if floor is not None and self.balance + amount < floor:
             return False
-        seq = len(self.items)
+        seq = self.first_seq + len(self.items)
         self.items.append(
             SeedTransaction(
                 f"{self.account}_t{seq:05d}",
@@ -190,36 +234,28 @@ class _Ledger:
         return True
 
 
-def _cents(rng: random.Random, low: int, high: int) -> Decimal:
-    return Decimal(rng.randint(low, high)).scaleb(-2)
-
-
-def _month_end(day: date) -> bool:
-    return (day + timedelta(days=1)).month != day.month
-
-
-def generate(link: LinkCode, today: date) -> Seed:
-    """The accounts a code opens, with a year of history ending ``today``."""
+def generate(
+    link: LinkCode, today: date, fills: Mapping[str, Fill], bank: tuple[Ledger, Ledger]
+) -> Seed:
+    """The accounts a code opens ``today``: the brokerage with the `plan_holdings` bought at
+    ``fills`` (a symbol without one is left out), and the bank's ``(checking, savings)``."""
     key = code_key(link.code)
-    rng = random.Random(int.from_bytes(bytes.fromhex(key), "big"))  # noqa: S311 - not security
+    rng = random.Random(f"{key}:masks")  # noqa: S311 - not security
+    masks = {kind: f"{rng.randint(0, 9999):04d}" for kind in KINDS}
     start = today - timedelta(days=364)
-    ids = {kind: account_id(key, kind) for kind in ("brokerage", "checking", "savings")}
-    masks = {kind: f"{rng.randint(0, 9999):04d}" for kind in ids}
+    ids = {kind: account_id(key, kind) for kind in KINDS}
 
     # Brokerage: an opening deposit, then the buys that made today's positions.
-    brokerage = _Ledger(ids["brokerage"])
-    chosen = sorted(rng.sample(sorted(_HOLDINGS), rng.randint(3, 5)), key=list(_HOLDINGS).index)
+    brokerage = Ledger(ids["brokerage"])
     buys: list[tuple[date, str, Decimal, Decimal, Decimal]] = []
-    for symbol in chosen:
-        typical, step = _HOLDINGS[symbol]
-        price = _cents(rng, typical * 70 // 100, typical * 115 // 100)
-        if step is None:
-            quantity = Decimal(rng.randint(5, 120))
-        else:
-            budget = Decimal(rng.randint(2_000, 30_000))  # dollars
-            quantity = (budget / price).quantize(step, rounding=ROUND_HALF_EVEN)
-        day = start + timedelta(days=rng.randint(1, 180))
-        buys.append((day, symbol, quantity, price, money(quantity * price)))
+    for planned in plan_holdings(link, today):
+        fill = fills.get(planned.symbol)
+        if fill is None:
+            continue
+        quantity = max(
+            (planned.budget / fill.price).quantize(fill.step, rounding=ROUND_DOWN), fill.step
+        )
+        buys.append((fill.day, planned.symbol, quantity, fill.price, money(quantity * fill.price)))
     buys.sort()
     brokerage.add(
         start, link.cash + sum((b[4] for b in buys), Decimal(0)), "Opening balance", None, "deposit"
@@ -239,63 +275,7 @@ def generate(link: LinkCode, today: date) -> Seed:
         SeedPosition(ids["brokerage"], symbol, quantity, cost)
         for _, symbol, quantity, _, cost in buys
     ]
-
-    # Checking and savings: salary, rent, bills, card spending, a monthly transfer, interest.
-    checking = _Ledger(ids["checking"])
-    savings = _Ledger(ids["savings"])
-    employer = rng.choice(_EMPLOYERS)
-    landlord = rng.choice(_LANDLORDS)
-    salary = _cents(rng, 190_000, 320_000)
-    rent = _cents(rng, 110_000, 210_000)
-    car = _cents(rng, 25_000, 55_000)
-    insurance = _cents(rng, 9_000, 22_000)
-    internet = Decimal(rng.choice(("49.99", "59.99", "69.99", "79.99")))
-    monthly_saving = money(Decimal(rng.randrange(300, 1201, 50)))
-    apy = Decimal(rng.randint(350, 450)).scaleb(-4)
-    checking.add(start, _cents(rng, 250_000, 600_000), "Opening balance", None, "deposit")
-    savings.add(start, _cents(rng, 500_000, 2_500_000), "Opening balance", None, "deposit")
-    payday = start + timedelta(days=(4 - start.weekday()) % 7 + 7 * rng.randint(0, 1))
-    categories = list(_CARD)
-    weights = [_CARD[name][1] for name in categories]
-    zero = Decimal(0)
-
-    day = start + timedelta(days=1)
-    while day <= today:
-        if day == payday:
-            checking.add(day, salary, f"{employer} payroll", "income", "deposit")
-            payday += timedelta(days=14)
-        if day.day == 1:
-            checking.add(day, -rent, f"{landlord} rent", "rent", "payment", floor=zero)
-        if day.day == 3 and checking.add(
-            day, -monthly_saving, "Transfer to savings", "transfer", "transfer", floor=zero
-        ):
-            savings.add(day, monthly_saving, "Transfer from checking", "transfer", "transfer")
-        if day.day == 8:
-            checking.add(day, -insurance, "Safe Auto Insurance", "insurance", "payment", floor=zero)
-        if day.day == 15:
-            checking.add(day, -car, "Auto loan payment", "loan", "payment", floor=zero)
-        if day.day == 12:
-            bill = _cents(rng, 5_500, 16_000)
-            checking.add(day, -bill, "City Power & Light", "utilities", "payment", floor=zero)
-        if day.day == 20:
-            checking.add(day, -internet, "Fiber Internet Co", "utilities", "payment", floor=zero)
-        if day.day == 25:
-            bill = _cents(rng, 3_500, 8_500)
-            checking.add(day, -bill, "Mobile Phone Co", "utilities", "payment", floor=zero)
-        purchases = rng.choices((0, 1, 2), weights=(4, 4, 2) if day.weekday() >= 5 else (5, 4, 1))
-        for _ in range(purchases[0]):
-            category = rng.choices(categories, weights=weights)[0]
-            merchants, _, low, high = _CARD[category]
-            merchant = rng.choice(merchants)
-            amount = _cents(rng, low, high)
-            checking.add(
-                day, -amount, f"Card purchase {merchant}", category, "card_payment", floor=zero
-            )
-        if _month_end(day):
-            interest = money(savings.balance * apy / 12)
-            if interest > 0:
-                savings.add(day, interest, "Interest paid", "interest", "interest")
-        day += timedelta(days=1)
+    checking, savings = bank
 
     ledgers = {"brokerage": brokerage, "checking": checking, "savings": savings}
     names = {
@@ -305,7 +285,7 @@ def generate(link: LinkCode, today: date) -> Seed:
     }
     accounts = [
         SeedAccount(ids[kind], kind, names[kind], masks[kind], ledgers[kind].balance)
-        for kind in ("brokerage", "checking", "savings")
+        for kind in KINDS
     ]
     history = [item for ledger in ledgers.values() for item in ledger.items]
     return Seed(key, accounts, positions, history)

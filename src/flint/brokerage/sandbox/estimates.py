@@ -3,10 +3,11 @@ follows (`matching`), without writing anything.
 
 The estimated price is the limit price for limit and stop-limit orders, the stop price for stop
 orders (they fill like a market order once triggered) and the current price for market orders;
-the value is ``money(quantity * price)``; there is no commission; what is left is the cash
-after the fill. An order placing would refuse (buying power, position, an unknown or untradable
-symbol) is refused the same way (`OrderRejected`); an order that would not fill at once says so
-in its warnings.
+the value is ``money(quantity * price)``; the commission is the link's (``fees-<amount>``, once
+an order); what is left is the cash after the fill and the commission. While the market is
+closed the warnings say the order would wait for the open (`matching.held_reason`). An order
+placing would refuse (buying power, position, an unknown or untradable symbol) is refused the
+same way (`OrderRejected`); an order that would not fill at once says so in its warnings.
 """
 
 from __future__ import annotations
@@ -15,14 +16,22 @@ from decimal import Decimal
 
 from flint.brokerage.sandbox.data import CENT, money
 from flint.brokerage.sandbox.matching import Request, precheck
+from flint.brokerage.sandbox.store import Terms
 from flint.brokerage.types import OrderAction, OrderPreview, OrderRejected, OrderType, TimeInForce
 
 
 def estimate(
-    provider: str, request: Request, price: Decimal, cash: Decimal, held: Decimal
+    provider: str,
+    request: Request,
+    price: Decimal,
+    cash: Decimal,
+    held: Decimal,
+    terms: Terms,
+    closed: str | None = None,
 ) -> OrderPreview:
-    """``request`` at the current ``price`` in an account with ``cash`` holding ``held``."""
-    precheck(provider, request, price, cash, held)
+    """``request`` at the current ``price`` in an account with ``cash`` holding ``held``, on
+    the link's ``terms``; ``closed`` is why it would wait, when the market is closed."""
+    precheck(provider, request, price, cash, held, terms)
     buy = request.action is OrderAction.BUY
     if request.limit_price is not None:
         at = request.limit_price
@@ -33,12 +42,14 @@ def estimate(
     value = money(request.quantity * at)
     if buy and value < CENT:
         raise OrderRejected(provider, "order value is below $0.01")
-    warnings = _warnings(request, price)
-    left = cash - value if buy else cash + value
+    warnings = ([closed.removeprefix("held: ").capitalize() + "."] if closed else []) + _warnings(
+        request, price
+    )
+    left = (cash - value if buy else cash + value) - terms.commission
     return OrderPreview(
         estimated_price=at,
         estimated_value=value,
-        commission=Decimal("0.00"),
+        commission=money(terms.commission),
         buying_power_after=left,
         warnings=warnings,
     )

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Row
 
 from flint.brokerage.sandbox.data import CENT, money
+from flint.brokerage.sandbox.store import Terms
 from flint.brokerage.types import (
     OrderAction,
     OrderRejected,
@@ -20,7 +21,7 @@ from flint.brokerage.types import (
     OrderType,
     TimeInForce,
 )
-from flint.kit.calendar import local_date
+from flint.kit.calendar import Session, local_date, next_trading_day, session, timezone_of
 from flint.kit.symbols import normalize_symbol
 
 MAX_DECIMALS = 8
@@ -72,6 +73,9 @@ class Decision:
     price: Decimal | None = None
     value: Decimal | None = None
     reason: str | None = None
+    at: datetime | None = None  # when a fill happened (a held market order: at the open)
+    quantity: Decimal | None = None  # what fills now (a `partial` link's first fill: half)
+    fee: Decimal = Decimal("0.00")  # the commission this fill pays
 
 
 def validate(provider: str, order: OrderRequest) -> Request:
@@ -113,19 +117,77 @@ def validate(provider: str, order: OrderRequest) -> Request:
     )
 
 
-def precheck(provider: str, request: Request, price: Decimal, cash: Decimal, held: Decimal) -> None:
+def precheck(
+    provider: str, request: Request, price: Decimal, cash: Decimal, held: Decimal, terms: Terms
+) -> None:
     if request.action is OrderAction.SELL:
         if request.quantity > held:
             raise OrderRejected(provider, "insufficient position")
         return
     at = request.limit_price if request.limit_price is not None else price
-    if money(request.quantity * at) > cash:
+    if money(request.quantity * at) + terms.commission > cash:
         raise OrderRejected(provider, "insufficient buying power")
 
 
-def expired(order: Row[Any], now: datetime) -> bool:
-    day: date = order.trading_day
-    return order.time_in_force == TimeInForce.DAY and local_date(now) > day
+def _part(order: Row[Any], terms: Terms) -> Decimal:
+    """What fills now: all that is left, or half of it on a `partial` link's first fill of a
+    day or gtc order (whole units for an order of whole units; all of it when half would be
+    nothing)."""
+    left: Decimal = order.quantity - order.filled_quantity
+    immediate = order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
+    if not terms.partial or order.filled_quantity or immediate:
+        return left
+    step = Decimal(1) if left == left.to_integral_value() else _STEP
+    half = (left / 2).quantize(step, rounding=ROUND_DOWN)
+    return half if half > 0 else left
+
+
+def order_session(now: datetime, calendar: str) -> Session:
+    """The session an order placed ``now`` belongs to: the one under way, else the next one
+    (today's when it has not opened yet)."""
+    today = local_date(now, calendar)
+    current = session(today, calendar)
+    if current is not None and now < current.close:
+        return current
+    following = session(next_trading_day(today, calendar), calendar)
+    assert following is not None
+    return following
+
+
+def session_of(day: date, calendar: str) -> Session:
+    """The session of an order's ``trading_day`` (an order recorded on a day without one, by
+    an older sandbox, belongs to the next session)."""
+    found = session(day, calendar)
+    if found is None:
+        found = session(next_trading_day(day, calendar), calendar)
+    assert found is not None
+    return found
+
+
+def open_now(now: datetime, calendar: str) -> bool:
+    current = session(local_date(now, calendar), calendar)
+    return current is not None and current.open <= now < current.close
+
+
+_HELD = "held: "
+
+
+def held_reason(opens: Session, calendar: str) -> str:
+    local = opens.open.astimezone(timezone_of(calendar))
+    return f"{_HELD}the market is closed; the order waits for the open ({local:%Y-%m-%d %H:%M %Z})"
+
+
+def held(order: Row[Any]) -> bool:
+    """An open order waiting for its market to open (its raw status says ``held``)."""
+    reason = order.reason or ""
+    return order.status == OrderStatus.SUBMITTED and reason.startswith(_HELD)
+
+
+def expired(order: Row[Any], now: datetime, calendar: str) -> bool:
+    """A day order that has not filled by its session's close."""
+    if order.time_in_force != TimeInForce.DAY:
+        return False
+    return now >= session_of(order.trading_day, calendar).close
 
 
 def decide(
@@ -136,15 +198,30 @@ def decide(
     held: Decimal,
     *,
     immediate: bool,
+    calendar: str,
+    terms: Terms,
 ) -> Decision:
-    """What an open order does now, at ``price`` (None: no price to be had)."""
+    """What an open order does now, at ``price`` (None: no price to be had). A market order
+    whose session has opened fills at ``price`` whenever it is evaluated: the caller gives the
+    session's opening price for one that was held."""
     triggered = bool(order.triggered)
-    if expired(order, now):
-        return Decision(OrderStatus.EXPIRED, triggered, reason="day order expired unfilled")
-    if price is None:
-        return Decision(OrderStatus.SUBMITTED, triggered)
-    buy = order.action == OrderAction.BUY
+    waiting = OrderStatus(order.status)  # submitted, or partially filled
     kind = OrderType(order.order_type)
+    tif = TimeInForce(order.time_in_force)
+    opens = session_of(order.trading_day, calendar)
+    if now < opens.open:
+        if immediate and tif in (TimeInForce.IOC, TimeInForce.FOK):
+            reason = f"{tif.value} order cannot wait for the market to open"
+            return Decision(OrderStatus.CANCELED, triggered, reason=reason)
+        return Decision(waiting, triggered, reason=held_reason(opens, calendar))
+    if kind is not OrderType.MARKET:
+        if expired(order, now, calendar):
+            return Decision(OrderStatus.EXPIRED, triggered, reason="day order expired unfilled")
+        if not open_now(now, calendar):
+            return Decision(waiting, triggered)
+    if price is None:
+        return Decision(waiting, triggered)
+    buy = order.action == OrderAction.BUY
     if kind in _STOPPED and not triggered:
         triggered = price >= order.stop_price if buy else price <= order.stop_price
     if kind is OrderType.MARKET:
@@ -155,25 +232,30 @@ def decide(
         crosses = price <= order.limit_price if buy else price >= order.limit_price
         executable = crosses and (kind is OrderType.LIMIT or triggered)
     if not executable:
-        tif = TimeInForce(order.time_in_force)
         if immediate and tif in (TimeInForce.IOC, TimeInForce.FOK):
             reason = f"{tif.value} order could not fill at once (price {price})"
             return Decision(OrderStatus.CANCELED, triggered, reason=reason)
-        return Decision(OrderStatus.SUBMITTED, triggered)
-    quantity: Decimal = order.quantity
+        return Decision(waiting, triggered)
+    quantity = _part(order, terms)
     value = money(quantity * price)
+    fee = Decimal("0.00") if order.filled_quantity else terms.commission
     if buy and value < CENT:
         return Decision(OrderStatus.REJECTED, triggered, reason="order value is below $0.01")
-    if buy and value > cash:
+    if buy and value + fee > cash:
         return Decision(OrderStatus.REJECTED, triggered, reason="insufficient buying power")
     if not buy and quantity > held:
         return Decision(OrderStatus.REJECTED, triggered, reason="insufficient position")
-    return Decision(OrderStatus.FILLED, triggered, price, value)
+    if not buy and cash + value < fee:
+        return Decision(OrderStatus.REJECTED, triggered, reason="the commission exceeds the cash")
+    at = opens.open if kind is OrderType.MARKET and order.placed_at < opens.open else now
+    done = quantity == order.quantity - order.filled_quantity
+    status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
+    return Decision(status, triggered, price, value, at=at, quantity=quantity, fee=fee)
 
 
-def cancellation(order: Row[Any], now: datetime) -> Decision:
-    """Canceling an open order: a day order already past its day expires instead."""
-    if expired(order, now):
+def cancellation(order: Row[Any], now: datetime, calendar: str) -> Decision:
+    """Canceling an open order: a day order already past its session expires instead."""
+    if OrderType(order.order_type) is not OrderType.MARKET and expired(order, now, calendar):
         return Decision(
             OrderStatus.EXPIRED,
             bool(order.triggered),

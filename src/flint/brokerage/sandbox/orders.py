@@ -4,7 +4,7 @@ position and transaction, change together in one transaction that first locks th
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import structlog
@@ -20,6 +20,8 @@ from flint.brokerage.sandbox.matching import (
     cancellation,
     decide,
     expired,
+    held,
+    order_session,
     precheck,
 )
 from flint.brokerage.types import (
@@ -33,8 +35,12 @@ from flint.kit.calendar import local_date
 
 log = structlog.get_logger(__name__)
 
+AVERAGE_STEP = Decimal("0.000001")  # a partly filled order's average price
 
-def to_order(row: Row[Any]) -> Order:
+
+def to_order(row: Row[Any], commission: Decimal = Decimal(0)) -> Order:
+    """The Protocol's view of an order row; ``commission`` is its link's, paid once filling
+    began."""
     extra = {"order_type": row.order_type, "time_in_force": row.time_in_force}
     if row.limit_price is not None:
         extra["limit_price"] = str(row.limit_price)
@@ -50,12 +56,12 @@ def to_order(row: Row[Any]) -> Order:
         quantity=row.quantity,
         filled_quantity=row.filled_quantity,
         average_price=row.average_price,
-        fees=Decimal(0),
+        fees=commission if row.filled_quantity else Decimal(0),
         reason=row.reason,
         placed_at=row.placed_at,
         updated_at=row.updated_at,
         filled_at=row.filled_at,
-        raw_status=row.status,
+        raw_status="held" if held(row) else row.status,
         extra=extra,
     )
 
@@ -68,17 +74,20 @@ async def place(
     order_id: str,
     price: Decimal,
     now: datetime,
+    calendar: str,
 ) -> Order:
     """Record ``request`` as ``order_id`` and decide it at once at ``price`` (the existing order
-    if its ``client_order_id`` is already there)."""
+    if its ``client_order_id`` is already there). Placed outside its market's session, it is
+    held for the next one (``calendar`` says when that is)."""
     async with db.write() as conn:
         account = await owned(conn, provider, credentials, request.account_id, lock=True)
+        terms = await store.terms_of(conn, account.id)
         existing = await store.order_row(conn, account.id, client_order_id=request.client_order_id)
         if existing is not None:
-            return to_order(existing)
+            return to_order(existing, terms.commission)
         position = await store.position_row(conn, account.id, request.symbol)
         held: Decimal = position.quantity if position else Decimal(0)
-        precheck(provider, request, price, account.cash, held)
+        precheck(provider, request, price, account.cash, held, terms)
         await conn.execute(
             insert(store.orders).values(
                 id=order_id,
@@ -93,7 +102,7 @@ async def place(
                 stop_price=request.stop_price,
                 status=OrderStatus.SUBMITTED.value,
                 triggered=False,
-                trading_day=local_date(now),
+                trading_day=order_session(now, calendar).day,
                 filled_quantity=Decimal(0),
                 placed_at=now,
                 updated_at=now,
@@ -101,12 +110,14 @@ async def place(
         )
         row = await store.order_row(conn, account.id, id=order_id)
         assert row is not None
-        decision = decide(row, price, now, account.cash, held, immediate=True)
+        decision = decide(
+            row, price, now, account.cash, held, immediate=True, calendar=calendar, terms=terms
+        )
         if decision.status is OrderStatus.REJECTED:
             raise OrderRejected(provider, decision.reason or "rejected")
         placed = await apply(conn, account, position, row, decision, now)
     log.info("sandbox_order", order_id=order_id, status=placed.status)
-    return to_order(placed)
+    return to_order(placed, terms.commission)
 
 
 async def apply(
@@ -118,21 +129,30 @@ async def apply(
     now: datetime,
 ) -> Row[Any]:
     """Write ``decision`` (and a fill's cash, position and transaction) in ``conn``."""
-    if decision.status is OrderStatus.SUBMITTED and decision.triggered == order.triggered:
+    if (
+        decision.status.value == order.status
+        and decision.quantity is None
+        and decision.triggered == order.triggered
+        and decision.reason == order.reason
+    ):
         return order
     values: dict[str, Any] = {
         "status": decision.status.value,
         "triggered": decision.triggered,
+        "reason": decision.reason,
         "updated_at": now,
     }
-    if decision.reason is not None:
-        values["reason"] = decision.reason
-    if decision.status is OrderStatus.FILLED:
+    if decision.quantity is not None:  # a fill: all that was left, or a part
         assert decision.price is not None
-        assert decision.value is not None
-        await _fill(conn, account, position, order, decision.price, decision.value, now)
-        values.update(filled_quantity=order.quantity, average_price=decision.price)
-        values["filled_at"] = now
+        at = decision.at or now
+        await _fill(conn, account, position, order, decision, at)
+        before: Decimal = order.filled_quantity
+        filled = before + decision.quantity
+        average = decision.price
+        if before:
+            spent = before * order.average_price + decision.quantity * decision.price
+            average = (spent / filled).quantize(AVERAGE_STEP, rounding=ROUND_HALF_EVEN)
+        values.update(filled_quantity=filled, average_price=average, filled_at=at)
     await conn.execute(update(store.orders).where(store.orders.c.id == order.id).values(values))
     row = await store.order_row(conn, account.id, id=order.id)
     assert row is not None
@@ -144,13 +164,17 @@ async def _fill(
     account: Row[Any],
     position: Row[Any] | None,
     order: Row[Any],
-    price: Decimal,
-    value: Decimal,
+    decision: Decision,
     now: datetime,
 ) -> None:
-    quantity: Decimal = order.quantity
+    """Move the cash (the commission with it) and the position, and record the transaction."""
+    assert decision.quantity is not None
+    assert decision.price is not None
+    assert decision.value is not None
+    quantity, price, value, fee = decision.quantity, decision.price, decision.value, decision.fee
     buy = order.action == OrderAction.BUY
-    cash: Decimal = account.cash - value if buy else account.cash + value
+    amount = -(value + fee) if buy else value - fee
+    cash: Decimal = account.cash + amount
     if cash < 0:  # decide checked; never write a negative balance whatever happens
         raise RuntimeError("sandbox fill would overdraw the account")
     await conn.execute(
@@ -165,7 +189,7 @@ async def _fill(
                 account_id=account.id,
                 symbol=order.symbol,
                 quantity=quantity,
-                cost_basis=value,
+                cost_basis=value + fee,
             )
         )
     elif buy:
@@ -173,7 +197,9 @@ async def _fill(
         await conn.execute(
             update(store.positions)
             .where(where)
-            .values(quantity=position.quantity + quantity, cost_basis=position.cost_basis + value)
+            .values(
+                quantity=position.quantity + quantity, cost_basis=position.cost_basis + value + fee
+            )
         )
     else:
         assert position is not None
@@ -192,14 +218,15 @@ async def _fill(
     )
     seq = (last.scalar() or 0) + 1
     verb = "Bought" if buy else "Sold"
+    charged = f" (commission {fee})" if fee else ""
     await conn.execute(
         insert(store.transactions).values(
-            id=f"{order.id}_fill",
+            id=f"{order.id}_fill" + ("2" if order.filled_quantity else ""),
             account_id=account.id,
             seq=seq,
             date=local_date(now),
-            amount=-value if buy else value,
-            description=f"{verb} {quantity} {order.symbol} @ {price}",
+            amount=amount,
+            description=f"{verb} {quantity} {order.symbol} @ {price}{charged}",
             status="posted",
             category="investment",
             type=order.action,
@@ -216,33 +243,49 @@ async def evaluate(
     order_id: str,
     price: Decimal | None,
     now: datetime,
+    calendar: str,
     rejection: str | None = None,
-) -> tuple[Row[Any], bool]:
+) -> tuple[Order, bool]:
     """Decide and write what an open order does at ``price``; (the order, whether it
     changed)."""
     async with db.write() as conn:
         account = await store.lock_account(conn, account_id)
+        terms = await store.terms_of(conn, account_id)
         order = await store.order_row(conn, account_id, id=order_id)
         assert order is not None
         if OrderStatus(order.status).final:
-            return order, False
+            return to_order(order, terms.commission), False
         position = await store.position_row(conn, account_id, order.symbol)
         held: Decimal = position.quantity if position else Decimal(0)
-        if rejection is not None and not expired(order, now):
+        if rejection is not None and not expired(order, now, calendar):
             decision = Decision(OrderStatus.REJECTED, bool(order.triggered), reason=rejection)
         else:
-            decision = decide(order, price, now, account.cash, held, immediate=False)
+            decision = decide(
+                order,
+                price,
+                now,
+                account.cash,
+                held,
+                immediate=False,
+                calendar=calendar,
+                terms=terms,
+            )
         row = await apply(conn, account, position, order, decision, now)
-        return row, row is not order
+        return to_order(row, terms.commission), row is not order
 
 
-async def cancel(db: store.Database, account_id: str, order_id: str, now: datetime) -> Order:
+async def cancel(
+    db: store.Database, account_id: str, order_id: str, now: datetime, calendar: str
+) -> Order:
     """Cancel an open order under the account's lock (unless it became final meanwhile)."""
     async with db.write() as conn:
         locked = await store.lock_account(conn, account_id)
+        terms = await store.terms_of(conn, account_id)
         current = await store.order_row(conn, account_id, id=order_id)
         assert current is not None
         if OrderStatus(current.status).final:
-            return to_order(current)
-        canceled = await apply(conn, locked, None, current, cancellation(current, now), now)
-    return to_order(canceled)
+            return to_order(current, terms.commission)
+        canceled = await apply(
+            conn, locked, None, current, cancellation(current, now, calendar), now
+        )
+    return to_order(canceled, terms.commission)

@@ -17,8 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from flint.brokerage.sandbox import accounts, orders, store
 from flint.brokerage.sandbox.data import CodeRefused, code_key, parse_code
 from flint.brokerage.sandbox.estimates import estimate
-from flint.brokerage.sandbox.matching import expired, validate
-from flint.brokerage.sandbox.pricing import check_kind, quote
+from flint.brokerage.sandbox.matching import (
+    expired,
+    held_reason,
+    open_now,
+    order_session,
+    session_of,
+    validate,
+)
+from flint.brokerage.sandbox.pricing import calendar_of, check_kind, opening_price, quote
 from flint.brokerage.types import (
     AccountGone,
     AccountType,
@@ -34,15 +41,24 @@ from flint.brokerage.types import (
     OrderRejected,
     OrderRequest,
     OrderStatus,
+    OrderType,
     ProviderAccount,
     Transaction,
     Unsupported,
 )
+from flint.kit.calendar import CRYPTO, local_date
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderUnavailable
 from flint.market.api import MarketData, QuoteView
 
 log = structlog.get_logger(__name__)
+
+
+def _wall_clock() -> datetime:
+    return utcnow()  # looked up at each call (a test may set the module's clock)
+
+
+OPEN = (OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
 
 
 class SandboxProvider:
@@ -59,12 +75,16 @@ class SandboxProvider:
         database_url: str,
         market: MarketData,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.database_url = database_url
         self.market = market
-        self._clock = clock
+        self._clock = clock or _wall_clock
         self._db = store.Database(database_url)
+
+    def _today(self) -> date:
+        """The bank's business day: the date in New York."""
+        return local_date(self._clock())
 
     async def aclose(self) -> None:
         await self._db.dispose()
@@ -84,7 +104,9 @@ class SandboxProvider:
         key = code_key(parsed.code)
         for attempt in range(2):
             try:
-                rows = await accounts.open_accounts(self._db, key, parsed, self._clock)
+                rows = await accounts.open_accounts(
+                    self._db, self.name, self.market, key, parsed, self._clock
+                )
                 break
             except IntegrityError:  # a concurrent link of the same code won (PostgreSQL)
                 if attempt:
@@ -108,7 +130,9 @@ class SandboxProvider:
     async def balances(
         self, identity: Identity, credentials: Credentials, account_id: str
     ) -> Balances:
-        return await accounts.balances(self._db, self.name, self.market, credentials, account_id)
+        return await accounts.balances(
+            self._db, self.name, self.market, credentials, account_id, self._today()
+        )
 
     async def holdings(
         self, identity: Identity, credentials: Credentials, account_id: str
@@ -123,7 +147,9 @@ class SandboxProvider:
         *,
         since: date | None = None,
     ) -> list[Transaction]:
-        return await accounts.transactions(self._db, self.name, credentials, account_id, since)
+        return await accounts.transactions(
+            self._db, self.name, credentials, account_id, since, self._today()
+        )
 
     # --- trading ------------------------------------------------------------------------------
     async def _quote(self, symbol: str) -> QuoteView:
@@ -140,10 +166,13 @@ class SandboxProvider:
             )
         if existing is not None:
             return await self._settle(existing)
-        price = await self._price(account, request.symbol)
+        price = await self._trade_price(account, request.symbol)
         now = self._clock()
         order_id = f"sbx_ord_{uuid.uuid4().hex}"
-        return await orders.place(self._db, self.name, credentials, request, order_id, price, now)
+        calendar = await self._calendar(request.account_id, request.symbol)
+        return await orders.place(
+            self._db, self.name, credentials, request, order_id, price, now, calendar
+        )
 
     async def preview_order(
         self, identity: Identity, credentials: Credentials, order: OrderRequest
@@ -153,11 +182,17 @@ class SandboxProvider:
         async with self._db.read() as conn:
             account = await accounts.owned(conn, self.name, credentials, request.account_id)
             position = await store.position_row(conn, account.id, request.symbol)
-        price = await self._price(account, request.symbol)
+            terms = await store.terms_of(conn, request.account_id)
+        price = await self._trade_price(account, request.symbol)
         held: Decimal = position.quantity if position else Decimal(0)
-        return estimate(self.name, request, price, account.cash, held)
+        calendar = CRYPTO if terms.always_open else calendar_of(self.market, request.symbol)
+        now = self._clock()
+        closed = (
+            None if open_now(now, calendar) else held_reason(order_session(now, calendar), calendar)
+        )
+        return estimate(self.name, request, price, account.cash, held, terms, closed)
 
-    async def _price(self, account: Row[Any], symbol: str) -> Decimal:
+    async def _trade_price(self, account: Row[Any], symbol: str) -> Decimal:
         """The price ``symbol`` trades at in ``account``; OrderRejected when it cannot trade."""
         if account.kind != AccountType.BROKERAGE:
             raise OrderRejected(self.name, f"the {account.kind} account does not trade")
@@ -167,54 +202,64 @@ class SandboxProvider:
             raise OrderRejected(self.name, f"only {account.currency} instruments trade here")
         return view.quote.price
 
-    async def _settle(self, order: Row[Any]) -> Order:
-        """Evaluate an open order at the current price (see the package's rules)."""
+    async def _calendar(self, account_id: str, symbol: str) -> str:
+        """The hours ``symbol`` trades at here: its market's, or always (``always-open``)."""
+        async with self._db.read() as conn:
+            terms = await store.terms_of(conn, account_id)
+        return CRYPTO if terms.always_open else calendar_of(self.market, symbol)
+
+    async def _price(self, order: Row[Any], now: datetime, calendar: str) -> Decimal | None:
+        """The price an open order is evaluated at now: none while it is held or once a day
+        order is past its session, the session's opening price for a held market order, the
+        current price otherwise. OrderRejected when the market no longer knows the symbol."""
+        opens = session_of(order.trading_day, calendar)
+        if now < opens.open:
+            return None
+        if order.order_type == OrderType.MARKET and order.placed_at < opens.open:
+            return await opening_price(self.name, self.market, order.symbol, opens)
+        if expired(order, now, calendar):
+            return None
+        return (await self._quote(order.symbol)).quote.price
+
+    async def _evaluate(self, order: Row[Any]) -> tuple[Order, bool]:
+        """Evaluate an open order now (see the package's rules); (the order, whether it
+        changed)."""
         if OrderStatus(order.status).final:
-            return orders.to_order(order)
+            async with self._db.read() as conn:
+                terms = await store.terms_of(conn, order.account_id)
+            return orders.to_order(order, terms.commission), False
         now = self._clock()
+        calendar = await self._calendar(order.account_id, order.symbol)
         price: Decimal | None = None
         rejection: str | None = None
-        if not expired(order, now):
-            try:
-                price = (await self._quote(order.symbol)).quote.price
-            except OrderRejected as exc:
-                rejection = exc.reason
-            except ProviderUnavailable:
-                log.info("sandbox_order_unpriced", order_id=order.id, symbol=order.symbol)
-        settled, _ = await orders.evaluate(
-            self._db, order.account_id, order.id, price, now, rejection
+        try:
+            price = await self._price(order, now, calendar)
+        except OrderRejected as exc:
+            rejection = exc.reason
+        except ProviderUnavailable:
+            log.info("sandbox_order_unpriced", order_id=order.id, symbol=order.symbol)
+        return await orders.evaluate(
+            self._db, order.account_id, order.id, price, now, calendar, rejection
         )
-        return orders.to_order(settled)
+
+    async def _settle(self, order: Row[Any]) -> Order:
+        settled, _ = await self._evaluate(order)
+        return settled
 
     async def match_open_orders(self, account_id: str | None = None) -> list[Order]:
         """Evaluate every open order (of one account, or all), oldest first, at the current
         prices; returns the orders that changed (filled, triggered, rejected, expired)."""
         table = store.orders
-        stmt = select(table).where(table.c.status == OrderStatus.SUBMITTED.value)
+        stmt = select(table).where(table.c.status.in_(OPEN))
         if account_id is not None:
             stmt = stmt.where(table.c.account_id == account_id)
         async with self._db.read() as conn:
             rows = (await conn.execute(stmt.order_by(table.c.placed_at, table.c.id))).all()
-        now = self._clock()
-        prices: dict[str, Decimal | str | None] = {}
-        for symbol in dict.fromkeys(row.symbol for row in rows):
-            try:
-                prices[symbol] = (await self._quote(symbol)).quote.price
-            except OrderRejected as exc:
-                prices[symbol] = exc.reason
-            except ProviderUnavailable:
-                prices[symbol] = None
         changed: list[Order] = []
         for row in rows:
-            price = prices[row.symbol]
-            if isinstance(price, str):
-                settled, moved = await orders.evaluate(
-                    self._db, row.account_id, row.id, None, now, price
-                )
-            else:
-                settled, moved = await orders.evaluate(self._db, row.account_id, row.id, price, now)
+            settled, moved = await self._evaluate(row)
             if moved:
-                changed.append(orders.to_order(settled))
+                changed.append(settled)
         return changed
 
     async def find_order(
@@ -249,6 +294,9 @@ class SandboxProvider:
             row = await store.order_row(conn, account.id, id=provider_order_id)
         if row is None:
             raise OrderRejected(self.name, "unknown order")
-        if OrderStatus(row.status).final:
-            return orders.to_order(row)
-        return await orders.cancel(self._db, account_id, provider_order_id, self._clock())
+        if row.order_type == OrderType.MARKET:  # one whose session has opened has filled
+            current, _ = await self._evaluate(row)
+            if current.status.final:
+                return current
+        calendar = await self._calendar(account_id, row.symbol)
+        return await orders.cancel(self._db, account_id, provider_order_id, self._clock(), calendar)

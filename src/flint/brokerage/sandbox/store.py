@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -76,6 +77,17 @@ links = Table(
     Column("key", String(64), primary_key=True, comment="sha256 of the link code, hex"),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+terms = Table(
+    "sandbox_terms",
+    metadata,
+    Column("link_key", String(64), primary_key=True),
+    Column("commission", DecimalValue(), nullable=False, comment="dollars per order"),
+    Column("partial", Boolean, nullable=False, comment="orders fill in two parts"),
+    Column("always_open", Boolean, nullable=False, comment="orders trade at any hour"),
+)
+"""A link's trading terms, set by its code (a link made before they existed has none: no
+commission, whole fills, market hours)."""
 
 accounts = Table(
     "sandbox_accounts",
@@ -193,6 +205,22 @@ async def position_row(conn: AsyncConnection, account_id: str, symbol: str) -> R
         positions.c.account_id == account_id, positions.c.symbol == symbol
     )
     return (await conn.execute(stmt)).first()
+
+
+@dataclass(frozen=True)
+class Terms:
+    commission: Decimal = Decimal("0.00")
+    partial: bool = False
+    always_open: bool = False
+
+
+async def terms_of(conn: AsyncConnection, account_id: str) -> Terms:
+    """The trading terms of the link ``account_id`` belongs to."""
+    stmt = select(terms).join(accounts, accounts.c.link_key == terms.c.link_key)
+    row = (await conn.execute(stmt.where(accounts.c.id == account_id))).first()
+    if row is None:
+        return Terms()
+    return Terms(row.commission, bool(row.partial), bool(row.always_open))
 
 
 async def order_row(conn: AsyncConnection, account_id: str, **where: str) -> Row[Any] | None:
