@@ -26,16 +26,19 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
 from flint.kit.calendar import Session, latest_session, local_date, session, trading_days
-from flint.market.providers._simparams import Pricing, pricing_for, tracked_symbol
+from flint.market.providers._simdata import Dividend, dividends, splits
+from flint.market.providers._simparams import Pricing, pricing_for
 from flint.market.providers._simpath import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -63,6 +66,15 @@ _LAST_DAY = date(LAST_YEAR, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)
+class CorporateAction:
+    """A split (``value`` = ratio) or a cash dividend (``value`` = amount per share)."""
+
+    ex_date: date
+    kind: Literal["split", "dividend"]
+    value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class _Day:
     """One session of one instrument: log prices for the tick path, rounded prices for output."""
 
@@ -77,12 +89,12 @@ class _Day:
 
 
 @lru_cache(maxsize=4096)
-def _pricing(inst: Instrument, tracked: Instrument | None) -> Pricing:
-    return pricing_for(inst, tracked)
+def _pricing(inst: Instrument, universe: Universe) -> Pricing:
+    return pricing_for(inst, universe)
 
 
 def _day(pricing: Pricing, series: YearSeries, i: int) -> _Day:
-    level, kind = pricing.log_level, pricing.kind
+    level, kind = pricing.log_level + pricing.shift(series.days[i]), pricing.kind
     logs = tuple(level + float(a[i]) for a in (series.open, series.high, series.low, series.close))
     o, h, lo, c = (quantize_price(math.exp(x), kind) for x in logs)
     found = session(series.days[i], pricing.model.calendar)
@@ -227,13 +239,30 @@ class SimulatedMarket:
             return []
         return await asyncio.to_thread(_history, pricing, start, end, step, at)
 
+    def actions(self, symbol: str, start: date, end: date) -> list[CorporateAction]:
+        """The splits and dividends of ``symbol`` with ex-dates in ``[start, end]``, in order.
+
+        A dividend's amount is per share as traded on its ex-date; a split's value is its
+        ratio (4 for four-for-one).
+        """
+        inst, _ = self._resolve(symbol)
+        found = [
+            CorporateAction(s.ex_date, "split", s.ratio)
+            for s in splits(inst.symbol)
+            if start <= s.ex_date <= end
+        ]
+        found += [
+            CorporateAction(d.ex_date, "dividend", d.amount)
+            for d in dividends(inst.symbol, min(end.year, LAST_YEAR))
+            if start <= d.ex_date <= end
+        ]
+        return sorted(found, key=lambda action: (action.ex_date, action.kind))
+
     def _resolve(self, symbol: str) -> tuple[Instrument, Pricing]:
         inst = self._universe.get(symbol)
         if inst is None:
             raise SymbolNotFound(symbol)
-        followed = tracked_symbol(inst.symbol)
-        tracked = self._universe.get(followed) if followed else None
-        return inst, _pricing(inst, tracked)
+        return inst, _pricing(inst, self._universe)
 
 
 def _history(
@@ -242,7 +271,43 @@ def _history(
     if interval.is_intraday:
         return _intraday_bars(pricing, start, end, interval, now)
     if interval is Interval.D1:
-        return [_daily_bar(day) for day in _completed_days(pricing, start, end, now)]
+        return _adjusted(pricing, _completed_days(pricing, start, end, now), now)
     first, last = period_bounds(start, end, interval)
     days = _completed_days(pricing, first, last, now)
-    return aggregate([(day.session.day, _daily_bar(day)) for day in days], interval)
+    bars = _adjusted(pricing, days, now)
+    return aggregate(
+        [(day.session.day, bar) for day, bar in zip(days, bars, strict=True)], interval
+    )
+
+
+def _dividend_factor(pricing: Pricing, dividend: Dividend) -> float:
+    """Yahoo's dividend adjustment: 1 - amount / the close before the ex-date."""
+    before = _day_on(pricing, dividend.ex_date).previous_close
+    return max(0.0, 1.0 - float(dividend.amount) / float(before))
+
+
+def _adjusted(pricing: Pricing, days: list[_Day], now: datetime) -> list[Bar]:
+    """Daily bars whose ``adj_close`` allows for the splits and dividends up to ``now``."""
+    bars = [_daily_bar(day) for day in days]
+    if not bars:
+        return bars
+    today, first = now.date(), days[0].session.day
+    events = [(s.ex_date, 1.0 / float(s.ratio)) for s in splits(pricing.symbol)]
+    events += [
+        (d.ex_date, _dividend_factor(pricing, d))
+        for d in dividends(pricing.symbol, min(today.year, LAST_YEAR))
+        if first < d.ex_date
+    ]
+    events = sorted(event for event in events if first < event[0] <= today)
+    if not events:
+        return bars
+    ex_dates = [event[0] for event in events]
+    suffix = [1.0] * (len(events) + 1)
+    for k in range(len(events) - 1, -1, -1):
+        suffix[k] = suffix[k + 1] * events[k][1]
+    for i, day in enumerate(days):
+        factor = suffix[bisect.bisect_right(ex_dates, day.session.day)]
+        if factor != 1.0:
+            adj = quantize_price(float(day.close) * factor, pricing.kind)
+            bars[i] = dataclasses.replace(bars[i], adj_close=adj)
+    return bars
