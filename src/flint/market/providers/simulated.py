@@ -1,8 +1,12 @@
 """``simulated``: the offline, deterministic market-data provider used by default and in tests.
 
-Prices follow a seeded geometric Brownian motion per instrument (see ``_simpath``), with
-parameters chosen by kind (see ``_simparams``). The same symbol and date always give the same
-bar, whatever the machine and whatever order the requests come in.
+Prices follow a seeded geometric Brownian motion per instrument (see ``_simpath``) that passes
+through the instrument's real close of the reference date, 2024-12-31
+(``data/reference_closes.csv``), and runs forward and backward from there, with volatility,
+drift and shared factors (market, sector, bonds, crypto, gold, the dollar) chosen by asset class
+and sector (see ``_simparams``).
+The same symbol and date always give the same bar, whatever the machine and whatever order the
+requests come in.
 
 Conventions:
 
@@ -16,8 +20,14 @@ Conventions:
 * ``history`` returns completed bars only. A daily bar appears once its session has closed, and
   an intraday bar once its end has passed. ``quote`` describes the session in progress. Outside
   session hours it gives the last session, with ``price`` equal to that session's close.
-* ``adj_close == close``, because the simulation has no dividends or splits. Volume is in shares
-  for equities and ETFs, in USD for crypto, in index units for indices, and in ticks for FX.
+* Prices are as traded on their day: before a split (the real ones of ``data/splits.csv``, e.g.
+  AAPL 4:1 on 2020-08-31) they are the pre-split prices, and on the ex-date the open, and the
+  quote's ``previous_close``, are on the new basis. A daily bar's ``adj_close`` allows, as
+  Yahoo's does, for every split and cash dividend (``data/dividends.csv``) with an ex-date after
+  the bar and on or before ``now``: a dividend multiplies earlier closes by
+  ``1 - amount / close before the ex-date``. Intraday bars have ``adj_close == close``.
+  :meth:`SimulatedMarket.actions` lists the splits and dividends. Volume is in shares for
+  equities and ETFs, in USD for crypto, in index units for indices, and in ticks for FX.
 * The simulation covers 1970-2100. An intraday request may span at most 31 days for 1m, 62 days
   for 5m and 15m, and 731 days for 1h; a longer one raises ``HistoryRangeTooLarge``.
 """
