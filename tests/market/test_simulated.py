@@ -271,14 +271,11 @@ def test_the_data_file_states_the_reference_date() -> None:
 async def test_every_instrument_closes_at_its_reference_close_on_the_reference_date() -> None:
     market, checked = SimulatedMarket(), 0
     for symbol, level in reference_closes().items():
-        inst, pricing = market._resolve(symbol)
+        kind = market.instrument(symbol).type  # type: ignore[union-attr]
         (bar,) = await daily(symbol, REFERENCE_DAY, REFERENCE_DAY)
-        if pricing.model.pinned:  # ^VIX and stablecoins revert to their level instead
-            assert Decimal("0.5") * Decimal(level) < bar.close < 2 * Decimal(level), symbol
-            continue
-        assert bar.close == quantize_price(level, inst.type), symbol
+        assert bar.close == quantize_price(level, kind), symbol
         checked += 1
-    assert checked >= 690
+    assert checked >= 700
 
 
 @pytest.mark.parametrize(

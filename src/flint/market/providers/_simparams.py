@@ -6,10 +6,11 @@ hash of its symbol within a range that suits its kind. Volatility and drift come
 and, for stocks, by GICS sector, with hand-set values for a few well-known names. Correlation
 comes from shared factors (see ``_simpath``): every stock loads on the US market factor and its
 sector's factor, ``^GSPC`` *is* the market factor, sector ETFs load on their sector, bond funds
-on a bond factor, crypto on a crypto factor led by bitcoin, gold funds on a gold factor and
-currency pairs on a dollar factor. Instruments that track another one (SPY and ^GSPC, WBTC and
-BTC, ...) reuse that one's path at their own level, so their charts agree; leveraged and
-inverse funds take their underlying's motions times their leverage.
+on a bond factor, crypto on a crypto factor led by bitcoin and gold funds on a gold factor;
+currency pairs, ^VIX and stablecoins revert to their level instead. Instruments that track
+another one (SPY and ^GSPC, WBTC and BTC, ...) reuse that one's path at their own level, so
+their charts agree; leveraged and inverse funds take their underlying's motions times their
+leverage.
 """
 
 from __future__ import annotations
@@ -170,8 +171,14 @@ _STABLECOINS = frozenset((
 # fmt: on
 # Yield-bearing dollar tokens drift up slowly at near-zero volatility.
 _YIELD_STABLECOINS = frozenset(("SUSDE", "SUSDS", "SYRUPUSDC"))
-# Currency pairs load on the US dollar: + when USD is the base, - when it is the quote.
-_USD_WEIGHT = 0.6
+# Year-end spread of a currency pair, in W units: about 8 % a year at 8 % volatility.
+_FX_SPREAD = 1.0
+# fmt: off
+_FX_VOLS = {
+    "EURUSD=X": 0.07, "GBPUSD=X": 0.08, "USDJPY=X": 0.09, "USDCHF=X": 0.07, "AUDUSD=X": 0.10,
+    "USDCAD=X": 0.06, "NZDUSD=X": 0.10, "EURGBP=X": 0.06, "EURJPY=X": 0.09,
+}
+# fmt: on
 _CALENDARS = {InstrumentType.CRYPTO: CRYPTO, InstrumentType.FX: FX}
 _CRYPTO = _factor("crypto", 1.0, CRYPTO)
 _BTC_VOL = 0.5
@@ -205,10 +212,9 @@ def _crypto_model(symbol: str, base: str) -> PathModel:
 
 
 def _fx_model(symbol: str) -> PathModel:
-    pair = symbol.removesuffix("=X")
-    sign = 1.0 if pair.startswith("USD") else -1.0 if pair.endswith("USD") else 0.0
-    factors = (_factor("usd", sign * _USD_WEIGHT, FX),) if sign else ()
-    return PathModel(symbol, FX, _between(symbol, "vol", 0.06, 0.10), 0.0, factors=factors)
+    """Currencies revert to their level: a pinned path whose yearly spread is a few sigma."""
+    sigma = _FX_VOLS.get(symbol) or _between(symbol, "vol", 0.06, 0.10)
+    return PathModel(symbol, FX, sigma, 0.0, pinned=True, spread=_FX_SPREAD)
 
 
 def _equity_model(inst: Instrument) -> PathModel:

@@ -24,10 +24,10 @@ calendar (the crypto factor behind a bitcoin ETF) is read at the last of its ses
 before each of the instrument's sessions. Each unit motion is built per year: the year's total
 increment is one N(0, 1) draw seeded by ``(key, year)``, and a Brownian bridge from seeded
 per-session steps fills in the sessions. ``W`` at the start of a year is a sum of yearly totals,
-so no calculation walks day by day from an epoch. A *pinned* path (used for ``^VIX`` and
-stablecoins) has no factors and does not accumulate. Each year-end value is an independent draw
-around zero, the bridge joins one year-end value to the next, and there is no drift. So the
-path reverts to its mean and never wanders off over decades.
+so no calculation walks day by day from an epoch. A *pinned* path (used for ``^VIX``,
+stablecoins and currency pairs) has no factors and does not accumulate. Each year-end value is
+an independent draw around zero, the bridge joins one year-end value to the next, and there is
+no drift. So the path reverts to its mean and never wanders off over decades.
 
 Within a session, a tick path with one point every ``TICK_SECONDS`` is a Brownian bridge from
 the open to the close. Its upward and downward excursions are rescaled so that it touches the
@@ -62,7 +62,7 @@ _GAP_NOISE = 0.25  # extra opening noise, in daily standard deviations
 _RANGE_SCALE = 0.5  # mean high/low extension beyond open/close, in daily standard deviations
 _VOLUME_NOISE = 0.4
 _TICK_VOLUME_NOISE = 0.5
-_PINNED_SPREAD = 0.5  # standard deviation of a pinned path's year-end value, in W units
+PINNED_SPREAD = 0.5  # standard deviation of a pinned path's year-end value, in W units
 
 
 def seed(*parts: object) -> int:
@@ -119,6 +119,7 @@ class PathModel:
     mu: float
     pinned: bool = False
     factors: tuple[Factor, ...] = ()
+    spread: float = PINNED_SPREAD  # a pinned path's year-end spread, in W units
 
     @property
     def own_weight(self) -> float:
@@ -176,13 +177,15 @@ def _w_at_year_start(key: str, year: int) -> float:
 
 
 @lru_cache(maxsize=4096)
-def _w_path(key: str, calendar: str, year: int, pinned: bool) -> tuple[float, FloatArray]:
+def _w_path(
+    key: str, calendar: str, year: int, pinned: bool, spread: float = PINNED_SPREAD
+) -> tuple[float, FloatArray]:
     """W before the first session of ``year`` and W after each of its sessions."""
     n = len(trading_days_in_year(year, calendar))
     steps = np.cumsum(normals(seed(key, year, "steps"), n)) / math.sqrt(n)
     if pinned:
-        w0 = _PINNED_SPREAD * _year_total(key, year - 1)
-        total = _PINNED_SPREAD * _year_total(key, year) - w0
+        w0 = spread * _year_total(key, year - 1)
+        total = spread * _year_total(key, year) - w0
     else:
         w0 = _w_at_year_start(key, year)
         total = _year_total(key, year)
@@ -210,7 +213,7 @@ def _factor_at(factor: Factor, ordinals: NDArray[np.int64], year: int) -> FloatA
 def _composite(model: PathModel, year: int) -> tuple[float, FloatArray]:
     """The model's W before the first session of ``year`` and after each of its sessions."""
     if model.pinned:
-        return _w_path(model.key, model.calendar, year, True)
+        return _w_path(model.key, model.calendar, year, True, model.spread)
     ordinals = _session_ordinals(year, model.calendar)
     start, path = 0.0, np.zeros(len(ordinals))
     own = model.own_weight
@@ -232,12 +235,10 @@ def _composite(model: PathModel, year: int) -> tuple[float, FloatArray]:
 
 @lru_cache(maxsize=4096)
 def _anchor(model: PathModel) -> float:
-    """W at the last session of ``ANCHOR_YEAR``, where a free path sits at its level.
+    """W at the last session of ``ANCHOR_YEAR``, where every path sits at its level.
 
-    Pinned paths sit at their level on average, so their anchor is 0.
+    A pinned path reverts to ``level * exp(-sigma * anchor)`` rather than to its level.
     """
-    if model.pinned:
-        return 0.0
     return float(_composite(model, ANCHOR_YEAR)[1][-1])
 
 

@@ -3,7 +3,7 @@
 Prices follow a seeded geometric Brownian motion per instrument (see ``_simpath``) that passes
 through the instrument's real close of the reference date, 2024-12-31
 (``data/reference_closes.csv``), and runs forward and backward from there, with volatility,
-drift and shared factors (market, sector, bonds, crypto, gold, the dollar) chosen by asset class
+drift and shared factors (market, sector, bonds, crypto, gold) chosen by asset class
 and sector (see ``_simparams``).
 The same symbol and date always give the same bar, whatever the machine and whatever order the
 requests come in.
