@@ -72,6 +72,13 @@ class SnapTradeState:
     recent_orders: bool = True
     """Whether the key may use ``recentOrders`` (without: 403 feature not enabled)."""
 
+    def fund(self, amount: Decimal) -> None:
+        """Set every account's cash and buying power to ``amount`` (the balances sample has
+        410.71 of buying power: less than two shares of most large companies at real prices)."""
+        for account in self.accounts.values():
+            for balance in account.balances:
+                balance["cash"] = balance["buying_power"] = amount
+
     def connect(
         self,
         user_id: str,
