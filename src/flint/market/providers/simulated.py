@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -298,9 +297,8 @@ def _dividend_factor(pricing: Pricing, dividend: Dividend) -> float:
 
 def _adjusted(pricing: Pricing, days: list[_Day], now: datetime) -> list[Bar]:
     """Daily bars whose ``adj_close`` allows for the splits and dividends up to ``now``."""
-    bars = [_daily_bar(day) for day in days]
-    if not bars:
-        return bars
+    if not days:
+        return []
     today, first = now.date(), days[0].session.day
     events = [(s.ex_date, 1.0 / float(s.ratio)) for s in splits(pricing.symbol)]
     events += [
@@ -310,14 +308,16 @@ def _adjusted(pricing: Pricing, days: list[_Day], now: datetime) -> list[Bar]:
     ]
     events = sorted(event for event in events if first < event[0] <= today)
     if not events:
-        return bars
+        return [_daily_bar(day) for day in days]
     ex_dates = [event[0] for event in events]
     suffix = [1.0] * (len(events) + 1)
     for k in range(len(events) - 1, -1, -1):
         suffix[k] = suffix[k + 1] * events[k][1]
-    for i, day in enumerate(days):
+    bars = []
+    for day in days:
         factor = suffix[bisect.bisect_right(ex_dates, day.session.day)]
-        if factor != 1.0:
-            adj = quantize_price(float(day.close) * factor, pricing.kind)
-            bars[i] = dataclasses.replace(bars[i], adj_close=adj)
+        adj = (
+            day.close if factor == 1.0 else quantize_price(float(day.close) * factor, pricing.kind)
+        )
+        bars.append(Bar(day.session.open, day.open, day.high, day.low, day.close, adj, day.volume))
     return bars
