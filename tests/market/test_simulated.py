@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from flint.kit.calendar import CRYPTO, FX, XNYS, trading_days
 from flint.market.providers import _simpath
+from flint.market.providers._simdata import reference_closes, reference_date
 from flint.market.providers.simulated import SimulatedMarket
 from flint.market.providers.types import (
     Bar,
@@ -23,10 +24,12 @@ from flint.market.providers.types import (
     Interval,
     MarketDataProvider,
     SymbolNotFound,
+    quantize_price,
 )
 from flint.market.universe import load_universe
 
-LATER = datetime(2050, 1, 1, tzinfo=UTC)  # a "now" after every bar these tests ask for
+LATER = datetime(2050, 1, 1, tzinfo=UTC)
+REFERENCE_DAY = date(2024, 12, 31)  # a "now" after every bar these tests ask for
 SYMBOLS = [inst.symbol for inst in load_universe()]
 
 
@@ -42,6 +45,8 @@ def clear_caches() -> None:
     _simpath._year_total.cache_clear()
     _simpath._w_at_year_start.cache_clear()
     _simpath._w_path.cache_clear()
+    _simpath._composite.cache_clear()
+    _simpath._anchor.cache_clear()
 
 
 async def daily(symbol: str, start: date, end: date) -> list[Bar]:
@@ -53,7 +58,7 @@ def assert_consistent(bar: Bar) -> None:
     assert max(bar.open, bar.close) <= bar.high
     assert bar.low > 0
     assert bar.volume >= 0
-    assert bar.adj_close == bar.close
+    assert 0 < bar.adj_close <= bar.close  # later splits and dividends only lower it
     assert bar.timestamp.tzinfo is not None
     assert bar.timestamp.utcoffset() == timedelta(0)
 
@@ -103,7 +108,7 @@ async def test_known_bars_stay_the_same_across_releases() -> None:
     (btc,) = await daily("BTC-USD", date(2024, 6, 1), date(2024, 6, 1))
     assert (aapl.open, aapl.high, aapl.low, aapl.close) == GOLDEN_AAPL
     assert (btc.open, btc.high, btc.low, btc.close) == GOLDEN_BTC
-    assert (aapl.volume, btc.volume) == (921819, 112465339)
+    assert (aapl.volume, btc.volume) == (55661723, 11907194686)
 
 
 async def test_equities_skip_weekends_and_nyse_holidays_while_crypto_trades_daily() -> None:
@@ -224,7 +229,7 @@ async def test_weekly_and_monthly_bars_aggregate_the_daily_bars() -> None:
                 max(b.high for b in g),
                 min(b.low for b in g),
                 g[-1].close,
-                g[-1].close,
+                g[-1].adj_close,
                 sum(b.volume for b in g),
             )
             for g in groups.values()
@@ -259,24 +264,40 @@ async def test_long_intraday_ranges_are_refused() -> None:
     assert await market.history("AAPL", date(2024, 3, 1), date(2024, 1, 1), "1m", now=LATER) == []
 
 
+def test_the_data_file_states_the_reference_date() -> None:
+    assert reference_date() == REFERENCE_DAY
+
+
+async def test_every_instrument_closes_at_its_reference_close_on_the_reference_date() -> None:
+    market, checked = SimulatedMarket(), 0
+    for symbol, level in reference_closes().items():
+        kind = market.instrument(symbol).type  # type: ignore[union-attr]
+        (bar,) = await daily(symbol, REFERENCE_DAY, REFERENCE_DAY)
+        assert bar.close == quantize_price(level, kind), symbol
+        checked += 1
+    assert checked >= 700
+
+
 @pytest.mark.parametrize(
     ("symbol", "level"),
     [
-        ("^GSPC", 5000),
-        ("^DJI", 39000),
-        ("^IXIC", 16000),
-        ("BTC-USD", 60000),
-        ("ETH-USD", 3000),
-        ("EURUSD=X", Decimal("1.08")),
-        ("USDJPY=X", 150),
-        ("USDT-USD", 1),
+        ("^GSPC", Decimal("5881.63")),
+        ("SPY", Decimal("586.08")),
+        ("VTI", Decimal("289.81")),
+        ("AAPL", Decimal("250.42")),
+        ("NVDA", Decimal("134.29")),
+        ("BTC-USD", Decimal("93429.20")),
+        ("ETH-USD", Decimal("3332.48")),
+        ("EURUSD=X", Decimal("1.0354")),
+        ("USDJPY=X", Decimal("157.20")),
+        ("USDT-USD", Decimal("0.9986")),
     ],
 )
-async def test_well_known_instruments_trade_near_their_real_mid_2024_level(
+async def test_well_known_instruments_trade_near_their_real_level_around_the_reference_date(
     symbol: str, level: Decimal
 ) -> None:
-    bars = await daily(symbol, date(2024, 6, 24), date(2024, 7, 8))
-    assert bars
+    bars = await daily(symbol, date(2024, 12, 16), date(2025, 1, 15))
+    assert len(bars) >= 20
     for bar in bars:
         assert Decimal("0.8") * level < bar.close < Decimal("1.25") * level
 
@@ -295,7 +316,9 @@ async def test_tracking_instruments_follow_their_index() -> None:
     spy = await daily("SPY", date(2024, 6, 3), date(2024, 6, 7))
     gspc = await daily("^GSPC", date(2024, 6, 3), date(2024, 6, 7))
     for etf, index in zip(spy, gspc, strict=True):
-        assert abs(etf.close / index.close - Decimal("0.0998")) < Decimal("0.00001")
+        assert abs(etf.close / index.close - Decimal("586.08") / Decimal("5881.63")) < Decimal(
+            "0.00001"
+        )
 
 
 async def test_prices_are_rounded_to_the_precision_of_their_kind() -> None:
@@ -383,8 +406,13 @@ async def test_quote_without_now_uses_the_current_time() -> None:
     assert abs(quote.timestamp - datetime.now(UTC)) < timedelta(minutes=1)
 
 
-GOLDEN_AAPL = (Decimal("102.75"), Decimal("103.66"), Decimal("99.22"), Decimal("103.50"))
-GOLDEN_BTC = (Decimal("57306.79"), Decimal("57902.27"), Decimal("55356.40"), Decimal("55384.62"))
+GOLDEN_AAPL = (Decimal("272.44"), Decimal("272.71"), Decimal("265.32"), Decimal("267.80"))
+GOLDEN_BTC = (
+    Decimal("107785.36"),
+    Decimal("120368.96"),
+    Decimal("104625.04"),
+    Decimal("115055.94"),
+)
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])

@@ -10,6 +10,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -76,9 +77,11 @@ def walk_through(
     assert http.post(
         "/api/v1/accounts/connect", json={"provider": "snaptrade"}, headers=me
     ).is_success
+    authorization = state.connect(user_id)
+    state.fund(Decimal("10000"))  # two AAPL at real price levels
     linked = http.post(
         "/api/v1/accounts/link",
-        json={"provider": "snaptrade", "authCode": state.connect(user_id)},
+        json={"provider": "snaptrade", "authCode": authorization},
         headers=me,
     )
     assert linked.status_code == 201, linked.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -61,6 +62,9 @@ def settings_overrides(broker: tuple[RunningStub, Any]) -> dict[str, Any]:
     }
 
 
+FUNDS = Decimal("10000")  # enough for two AAPL at any simulated price these tests meet
+
+
 async def link_snaptrade(
     client: httpx.AsyncClient,
     who: Account,
@@ -74,6 +78,7 @@ async def link_snaptrade(
     assert portal.status_code == 200, portal.text
     assert portal.json()["url"].startswith("http://127.0.0.1")
     authorization = state.connect(who.user_id, lists_orders=lists_orders)
+    state.fund(FUNDS)
     linked = await client.post(
         f"{V1}/accounts/link",
         json={"provider": "snaptrade", "authCode": authorization},

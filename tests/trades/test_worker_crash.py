@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -114,6 +115,7 @@ def test_a_worker_killed_mid_order_leaves_exactly_one_order_and_a_final_trade(
         )
         assert portal.status_code == 200, portal.text
         authorization = state.connect(user_id)
+        state.fund(Decimal("10000"))  # two AAPL at real price levels
         linked = http.post(
             "/api/v1/accounts/link",
             json={"provider": "snaptrade", "authCode": authorization},

@@ -104,6 +104,13 @@ class SnapTradeState:
     """Whether the key may use ``recentOrders`` (without: 403 feature not enabled)."""
     impact: ImpactState = field(default_factory=ImpactState)
 
+    def fund(self, amount: Decimal) -> None:
+        """Set every account's cash and buying power to ``amount`` (the balances sample has
+        410.71 of buying power: less than two shares of most large companies at real prices)."""
+        for account in self.accounts.values():
+            for balance in account.balances:
+                balance["cash"] = balance["buying_power"] = amount
+
     def connect(
         self,
         user_id: str,

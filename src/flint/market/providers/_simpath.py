@@ -14,14 +14,20 @@ split evenly over that year's sessions:
 ``mu`` is the growth rate of the median price, not of the mean, so that the typical path of a
 volatile asset still rises over time.
 
-``t`` is counted in years and both ``t`` and ``W`` are measured from the middle session of
-``ANCHOR_YEAR``, where the price equals its anchor level ``P0``. ``W`` is built per year:
-the year's total increment is one N(0, 1) draw seeded by ``(key, year)``, and a Brownian bridge
-from seeded per-session steps fills in the sessions. ``W`` at the start of a year is a sum of
-yearly totals, so no calculation walks day by day from an epoch. A *pinned* path (used for
-``^VIX`` and stablecoins) does not accumulate. Each year-end value is an independent draw around
-zero, the bridge joins one year-end value to the next, and there is no drift. So the path
-reverts to its mean and never wanders off over decades.
+``t`` is counted in years and both ``t`` and ``W`` are measured from the last session of
+``ANCHOR_YEAR`` (2024-12-31 for every calendar here), where the close equals the instrument's
+reference level ``P0``; the path runs forward and backward from there. ``W`` is a weighted sum
+of independent unit Brownian motions: shared *factors* (the US market, a GICS sector, bonds,
+crypto, ...) and the instrument's own one, with squared weights summing to 1. So two stocks of
+one sector are more correlated than two of different sectors. A factor that lives on another
+calendar (the crypto factor behind a bitcoin ETF) is read at the last of its sessions on or
+before each of the instrument's sessions. Each unit motion is built per year: the year's total
+increment is one N(0, 1) draw seeded by ``(key, year)``, and a Brownian bridge from seeded
+per-session steps fills in the sessions. ``W`` at the start of a year is a sum of yearly totals,
+so no calculation walks day by day from an epoch. A *pinned* path (used for ``^VIX``,
+stablecoins and currency pairs) has no factors and does not accumulate. Each year-end value is
+an independent draw around zero, the bridge joins one year-end value to the next, and there is
+no drift. So the path reverts to its mean and never wanders off over decades.
 
 Within a session, a tick path with one point every ``TICK_SECONDS`` is a Brownian bridge from
 the open to the close. Its upward and downward excursions are rescaled so that it touches the
@@ -50,13 +56,13 @@ FIRST_YEAR = 1970
 LAST_YEAR = 2100
 TICK_SECONDS = 5
 
-_PERSON = b"flint-sim-v1"
+_PERSON = b"flint-sim-v2"
 _GAP_SHARE = 0.2  # share of the day's move already in the opening price
 _GAP_NOISE = 0.25  # extra opening noise, in daily standard deviations
 _RANGE_SCALE = 0.5  # mean high/low extension beyond open/close, in daily standard deviations
 _VOLUME_NOISE = 0.4
 _TICK_VOLUME_NOISE = 0.5
-_PINNED_SPREAD = 0.5  # standard deviation of a pinned path's year-end value, in W units
+PINNED_SPREAD = 0.5  # standard deviation of a pinned path's year-end value, in W units
 
 
 def seed(*parts: object) -> int:
@@ -91,14 +97,34 @@ def _frozen(array: _Array) -> _Array:
 
 
 @dataclass(frozen=True, slots=True)
+class Factor:
+    """A shared unit Brownian motion (seeded by ``key``, on ``calendar``) and its weight."""
+
+    key: str
+    calendar: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
 class PathModel:
-    """Parameters of one random path; ``key`` names the seeds, so pegged instruments share it."""
+    """Parameters of one random path; ``key`` names the seeds, so pegged instruments share it.
+
+    ``factors`` are the shared motions the path loads on; the instrument's own motion gets the
+    weight left over, ``sqrt(1 - sum of squared factor weights)``.
+    """
 
     key: str
     calendar: str
     sigma: float
     mu: float
     pinned: bool = False
+    factors: tuple[Factor, ...] = ()
+    spread: float = PINNED_SPREAD  # a pinned path's year-end spread, in W units
+
+    @property
+    def own_weight(self) -> float:
+        """Weight of the instrument's own motion (0 when the factors explain it all)."""
+        return math.sqrt(max(0.0, 1.0 - sum(f.weight * f.weight for f in self.factors)))
 
     @property
     def gaps(self) -> bool:
@@ -151,13 +177,15 @@ def _w_at_year_start(key: str, year: int) -> float:
 
 
 @lru_cache(maxsize=4096)
-def _w_path(key: str, calendar: str, year: int, pinned: bool) -> tuple[float, FloatArray]:
+def _w_path(
+    key: str, calendar: str, year: int, pinned: bool, spread: float = PINNED_SPREAD
+) -> tuple[float, FloatArray]:
     """W before the first session of ``year`` and W after each of its sessions."""
     n = len(trading_days_in_year(year, calendar))
     steps = np.cumsum(normals(seed(key, year, "steps"), n)) / math.sqrt(n)
     if pinned:
-        w0 = _PINNED_SPREAD * _year_total(key, year - 1)
-        total = _PINNED_SPREAD * _year_total(key, year) - w0
+        w0 = spread * _year_total(key, year - 1)
+        total = spread * _year_total(key, year) - w0
     else:
         w0 = _w_at_year_start(key, year)
         total = _year_total(key, year)
@@ -165,17 +193,53 @@ def _w_path(key: str, calendar: str, year: int, pinned: bool) -> tuple[float, Fl
     return w0, _frozen(w0 + steps - elapsed * (steps[-1] - total))
 
 
-def _anchor(model: PathModel) -> tuple[float, float]:
-    """(t, W) at the middle session of ``ANCHOR_YEAR``, where a free path sits at its level.
+def _ordinals(days: tuple[date, ...]) -> NDArray[np.int64]:
+    return np.fromiter((d.toordinal() for d in days), dtype=np.int64, count=len(days))
 
-    Anchoring mid-year rather than on January 1 keeps the hand-set levels (BTC near 60 000,
-    ^GSPC near 5 000) true for the middle of 2024. Pinned paths sit at their level on average.
-    """
+
+@lru_cache(maxsize=4096)
+def _session_ordinals(year: int, calendar: str) -> NDArray[np.int64]:
+    return _frozen(_ordinals(trading_days_in_year(year, calendar)))
+
+
+def _factor_at(factor: Factor, ordinals: NDArray[np.int64], year: int) -> FloatArray:
+    """The factor's W after its last session on or before each of ``ordinals`` (in ``year``)."""
+    w0, w = _w_path(factor.key, factor.calendar, year, False)
+    found = np.searchsorted(_session_ordinals(year, factor.calendar), ordinals, side="right") - 1
+    return np.where(found >= 0, w[np.maximum(found, 0)], w0)
+
+
+@lru_cache(maxsize=4096)
+def _composite(model: PathModel, year: int) -> tuple[float, FloatArray]:
+    """The model's W before the first session of ``year`` and after each of its sessions."""
     if model.pinned:
-        return 0.0, 0.0
-    _, w = _w_path(model.key, model.calendar, ANCHOR_YEAR, False)
-    middle = len(w) // 2
-    return middle / len(w), float(w[middle - 1])
+        return _w_path(model.key, model.calendar, year, True, model.spread)
+    ordinals = _session_ordinals(year, model.calendar)
+    start, path = 0.0, np.zeros(len(ordinals))
+    own = model.own_weight
+    parts = [Factor(model.key, model.calendar, own)] if own > 0.0 else []
+    before: NDArray[np.int64] | None = None
+    for factor in (*parts, *model.factors):
+        if factor.calendar == model.calendar:
+            w0, w = _w_path(factor.key, factor.calendar, year, False)
+            start += factor.weight * w0
+            path += factor.weight * w
+            continue
+        path += factor.weight * _factor_at(factor, ordinals, year)
+        if before is None:  # the instrument's previous session, in the year before
+            last = trading_days_in_year(year - 1, model.calendar)[-1].toordinal()
+            before = np.array([last], dtype=np.int64)
+        start += factor.weight * float(_factor_at(factor, before, year - 1)[0])
+    return start, _frozen(path)
+
+
+@lru_cache(maxsize=4096)
+def _anchor(model: PathModel) -> float:
+    """W at the last session of ``ANCHOR_YEAR``, where every path sits at its level.
+
+    A pinned path reverts to ``level * exp(-sigma * anchor)`` rather than to its level.
+    """
+    return float(_composite(model, ANCHOR_YEAR)[1][-1])
 
 
 @lru_cache(maxsize=4096)
@@ -185,9 +249,9 @@ def year_series(model: PathModel, year: int) -> YearSeries:
         raise ValueError(f"the simulation covers {FIRST_YEAR}-{LAST_YEAR}, not {year}")
     days = trading_days_in_year(year, model.calendar)
     n = len(days)
-    w0, w = _w_path(model.key, model.calendar, year, model.pinned)
-    anchor_t, anchor_w = _anchor(model)
-    t0 = float(year - ANCHOR_YEAR) - anchor_t
+    w0, w = _composite(model, year)
+    anchor_w = _anchor(model)
+    t0 = float(year - ANCHOR_YEAR - 1)
     elapsed = np.arange(1, n + 1, dtype=np.float64) / n
     close = model.drift * (t0 + elapsed) + model.sigma * (w - anchor_w)
     prev = np.concatenate(([model.drift * t0 + model.sigma * (w0 - anchor_w)], close[:-1]))
@@ -204,7 +268,7 @@ def year_series(model: PathModel, year: int) -> YearSeries:
     volume = np.exp(_VOLUME_NOISE * aux[n:] - _VOLUME_NOISE**2 / 2) * moved / 1.64
     return YearSeries(
         days=days,
-        ordinals=_frozen(np.array([d.toordinal() for d in days], dtype=np.int64)),
+        ordinals=_session_ordinals(year, model.calendar),
         prev_close=_frozen(prev),
         open=_frozen(open_),
         high=_frozen(high),

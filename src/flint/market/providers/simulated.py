@@ -1,8 +1,12 @@
 """``simulated``: the offline, deterministic market-data provider used by default and in tests.
 
-Prices follow a seeded geometric Brownian motion per instrument (see ``_simpath``), with
-parameters chosen by kind (see ``_simparams``). The same symbol and date always give the same
-bar, whatever the machine and whatever order the requests come in.
+Prices follow a seeded geometric Brownian motion per instrument (see ``_simpath``) that passes
+through the instrument's real close of the reference date, 2024-12-31
+(``data/reference_closes.csv``), and runs forward and backward from there, with volatility,
+drift and shared factors (market, sector, bonds, crypto, gold) chosen by asset class
+and sector (see ``_simparams``).
+The same symbol and date always give the same bar, whatever the machine and whatever order the
+requests come in.
 
 Conventions:
 
@@ -16,8 +20,14 @@ Conventions:
 * ``history`` returns completed bars only. A daily bar appears once its session has closed, and
   an intraday bar once its end has passed. ``quote`` describes the session in progress. Outside
   session hours it gives the last session, with ``price`` equal to that session's close.
-* ``adj_close == close``, because the simulation has no dividends or splits. Volume is in shares
-  for equities and ETFs, in USD for crypto, in index units for indices, and in ticks for FX.
+* Prices are as traded on their day: before a split (the real ones of ``data/splits.csv``, e.g.
+  AAPL 4:1 on 2020-08-31) they are the pre-split prices, and on the ex-date the open, and the
+  quote's ``previous_close``, are on the new basis. A daily bar's ``adj_close`` allows, as
+  Yahoo's does, for every split and cash dividend (``data/dividends.csv``) with an ex-date after
+  the bar and on or before ``now``: a dividend multiplies earlier closes by
+  ``1 - amount / close before the ex-date``. Intraday bars have ``adj_close == close``.
+  :meth:`SimulatedMarket.actions` lists the splits and dividends. Volume is in shares for
+  equities and ETFs, in USD for crypto, in index units for indices, and in ticks for FX.
 * The simulation covers 1970-2100. An intraday request may span at most 31 days for 1m, 62 days
   for 5m and 15m, and 731 days for 1h; a longer one raises ``HistoryRangeTooLarge``.
 """
@@ -31,11 +41,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
 from flint.kit.calendar import Session, latest_session, local_date, session, trading_days
-from flint.market.providers._simparams import Pricing, pricing_for, tracked_symbol
+from flint.market.providers._simdata import Dividend, dividends, splits
+from flint.market.providers._simparams import Pricing, pricing_for
 from flint.market.providers._simpath import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -63,6 +75,15 @@ _LAST_DAY = date(LAST_YEAR, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)
+class CorporateAction:
+    """A split (``value`` = ratio) or a cash dividend (``value`` = amount per share)."""
+
+    ex_date: date
+    kind: Literal["split", "dividend"]
+    value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class _Day:
     """One session of one instrument: log prices for the tick path, rounded prices for output."""
 
@@ -77,12 +98,12 @@ class _Day:
 
 
 @lru_cache(maxsize=4096)
-def _pricing(inst: Instrument, tracked: Instrument | None) -> Pricing:
-    return pricing_for(inst, tracked)
+def _pricing(inst: Instrument, universe: Universe) -> Pricing:
+    return pricing_for(inst, universe)
 
 
 def _day(pricing: Pricing, series: YearSeries, i: int) -> _Day:
-    level, kind = pricing.log_level, pricing.kind
+    level, kind = pricing.log_level + pricing.shift(series.days[i]), pricing.kind
     logs = tuple(level + float(a[i]) for a in (series.open, series.high, series.low, series.close))
     o, h, lo, c = (quantize_price(math.exp(x), kind) for x in logs)
     found = session(series.days[i], pricing.model.calendar)
@@ -227,13 +248,30 @@ class SimulatedMarket:
             return []
         return await asyncio.to_thread(_history, pricing, start, end, step, at)
 
+    def actions(self, symbol: str, start: date, end: date) -> list[CorporateAction]:
+        """The splits and dividends of ``symbol`` with ex-dates in ``[start, end]``, in order.
+
+        A dividend's amount is per share as traded on its ex-date; a split's value is its
+        ratio (4 for four-for-one).
+        """
+        inst, _ = self._resolve(symbol)
+        found = [
+            CorporateAction(s.ex_date, "split", s.ratio)
+            for s in splits(inst.symbol)
+            if start <= s.ex_date <= end
+        ]
+        found += [
+            CorporateAction(d.ex_date, "dividend", d.amount)
+            for d in dividends(inst.symbol, min(end.year, LAST_YEAR))
+            if start <= d.ex_date <= end
+        ]
+        return sorted(found, key=lambda action: (action.ex_date, action.kind))
+
     def _resolve(self, symbol: str) -> tuple[Instrument, Pricing]:
         inst = self._universe.get(symbol)
         if inst is None:
             raise SymbolNotFound(symbol)
-        followed = tracked_symbol(inst.symbol)
-        tracked = self._universe.get(followed) if followed else None
-        return inst, _pricing(inst, tracked)
+        return inst, _pricing(inst, self._universe)
 
 
 def _history(
@@ -242,7 +280,44 @@ def _history(
     if interval.is_intraday:
         return _intraday_bars(pricing, start, end, interval, now)
     if interval is Interval.D1:
-        return [_daily_bar(day) for day in _completed_days(pricing, start, end, now)]
+        return _adjusted(pricing, _completed_days(pricing, start, end, now), now)
     first, last = period_bounds(start, end, interval)
     days = _completed_days(pricing, first, last, now)
-    return aggregate([(day.session.day, _daily_bar(day)) for day in days], interval)
+    bars = _adjusted(pricing, days, now)
+    return aggregate(
+        [(day.session.day, bar) for day, bar in zip(days, bars, strict=True)], interval
+    )
+
+
+def _dividend_factor(pricing: Pricing, dividend: Dividend) -> float:
+    """Yahoo's dividend adjustment: 1 - amount / the close before the ex-date."""
+    before = _day_on(pricing, dividend.ex_date).previous_close
+    return max(0.0, 1.0 - float(dividend.amount) / float(before))
+
+
+def _adjusted(pricing: Pricing, days: list[_Day], now: datetime) -> list[Bar]:
+    """Daily bars whose ``adj_close`` allows for the splits and dividends up to ``now``."""
+    if not days:
+        return []
+    today, first = now.date(), days[0].session.day
+    events = [(s.ex_date, 1.0 / float(s.ratio)) for s in splits(pricing.symbol)]
+    events += [
+        (d.ex_date, _dividend_factor(pricing, d))
+        for d in dividends(pricing.symbol, min(today.year, LAST_YEAR))
+        if first < d.ex_date
+    ]
+    events = sorted(event for event in events if first < event[0] <= today)
+    if not events:
+        return [_daily_bar(day) for day in days]
+    ex_dates = [event[0] for event in events]
+    suffix = [1.0] * (len(events) + 1)
+    for k in range(len(events) - 1, -1, -1):
+        suffix[k] = suffix[k + 1] * events[k][1]
+    bars = []
+    for day in days:
+        factor = suffix[bisect.bisect_right(ex_dates, day.session.day)]
+        adj = (
+            day.close if factor == 1.0 else quantize_price(float(day.close) * factor, pricing.kind)
+        )
+        bars.append(Bar(day.session.open, day.open, day.high, day.low, day.close, adj, day.volume))
+    return bars
