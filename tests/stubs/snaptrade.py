@@ -18,7 +18,9 @@ points at ``GET /_portal?sessionId=...`` on this stub, which "connects" a broker
 brokerage authorization, type ``trade`` unless the login asked for ``read``) and redirects to
 the login's ``customRedirect`` with ``?status=SUCCESS&authorizationId=<id>`` (the stub's
 convention; it mirrors the ``{status, authorizationId}`` message SnapTrade's portal posts), or
-answers ``{"authorizationId": ...}`` without one. Tests may skip the portal:
+answers ``{"authorizationId": ...}`` without one; a login with ``reconnect`` (a connection id of
+the user) makes the portal repair that connection (enabled again, same id) instead. Tests may
+skip the portal:
 ``POST /_connect {"userId", "broker": "ROBINHOOD"|"COINBASE", "type": "trade"|"read",
 "disabled": false}`` -> ``{"authorizationId"}``.
 
@@ -279,6 +281,8 @@ class PortalSession:
     user_id: str
     connection_type: str
     redirect: str | None
+    reconnect: str | None = None
+    """The connection the portal repairs (the login's ``reconnect``), rather than adding one."""
 
 
 @dataclass
@@ -454,11 +458,12 @@ def create_app() -> Starlette:
         assert call.user is not None
         body = call.body if isinstance(call.body, dict) else {}
         session_id = str(uuid.uuid4())
-        redirect = body.get("customRedirect")
+        redirect, reconnect = body.get("customRedirect"), body.get("reconnect")
         state.sessions[session_id] = PortalSession(
             call.user.user_id,
             str(body.get("connectionType") or "read"),
             redirect if isinstance(redirect, str) else None,
+            reconnect if isinstance(reconnect, str) else None,
         )
         token = secrets.token_urlsafe(24)
         portal = f"{call.request.base_url}_portal?" + urlencode(
@@ -471,7 +476,12 @@ def create_app() -> Starlette:
         if session is None:
             return HTMLResponse("<p>This link has expired.</p>", status_code=404)
         kind = "read" if session.connection_type == "read" else "trade"
-        authorization_id = state.connect(session.user_id, kind=kind)
+        repaired = state.connections.get(session.reconnect or "")
+        if repaired is not None and repaired.user_id == session.user_id:
+            repaired.disabled = False
+            authorization_id = repaired.id
+        else:
+            authorization_id = state.connect(session.user_id, kind=kind)
         if session.redirect:
             joiner = "&" if "?" in session.redirect else "?"
             query = urlencode({"status": "SUCCESS", "authorizationId": authorization_id})

@@ -400,6 +400,12 @@ async def unlink(session: AsyncSession, ctx: Accounts, account: LinkedAccount) -
             await provider.unlink(identity, credentials)
         except (AccountProviderError, ProviderError) as exc:
             log.warning("unlink_at_provider_failed", provider=record.provider, reason=str(exc))
+    await forget_link(session, ctx, record)
+
+
+async def forget_link(session: AsyncSession, ctx: Accounts, record: AccountLink) -> None:
+    """Flint's side of unlinking (the provider's is done, or was done there): the link's
+    credentials, holdings and transactions deleted, its accounts unlinked, the listeners told."""
     now = utcnow()
     record.status = "unlinked"
     record.sealed_credentials = None

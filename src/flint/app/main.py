@@ -15,6 +15,7 @@ from limits.aio.storage import Storage
 
 from flint import __version__, webhooks
 from flint.accounts.router import router as accounts_router
+from flint.accounts.webhook_router import router as accounts_webhooks_router
 from flint.alerts.router import router as alerts_router
 from flint.app.docs import STATIC, install_docs
 from flint.app.edge import Edge
@@ -67,6 +68,7 @@ API_ROUTERS: list[APIRouter] = [
     notifications_router,
     alerts_router,
     billing_router,
+    accounts_webhooks_router,
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 

@@ -2,6 +2,8 @@
 are private to the feature, and `make lint` holds them to that)."""
 
 from flint.brokerage.registry import AccountProviders, credential_box
+from flint.brokerage.snaptrade.webhooks import Reconnects, SnapTradeEvent
+from flint.brokerage.snaptrade.webhooks import verify_webhook as verify_snaptrade_webhook
 from flint.brokerage.types import (
     FINAL_STATUSES,
     AccountGone,
@@ -48,8 +50,11 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "ProviderAccount",
+    "Reconnects",
+    "SnapTradeEvent",
     "TimeInForce",
     "Transaction",
     "Unsupported",
     "credential_box",
+    "verify_snaptrade_webhook",
 ]

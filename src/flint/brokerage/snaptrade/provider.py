@@ -135,10 +135,15 @@ class SnapTradeProvider:
             USER_SECRET: mapping.required_str(body, "userSecret", "the registered user"),
         }
 
-    async def connect_url(self, identity: Identity, *, redirect_url: str | None) -> str:
-        """``POST /snapTrade/login``: the Connection Portal link (valid for five minutes)."""
+    async def connect_url(
+        self, identity: Identity, *, redirect_url: str | None, reconnect: str | None = None
+    ) -> str:
+        """``POST /snapTrade/login``: the Connection Portal link (valid for five minutes);
+        with ``reconnect`` (a connection id) the portal repairs that connection."""
         user = _identity(identity)
         body: dict[str, Any] = {"connectionType": "trade-if-available"}
+        if reconnect:
+            body["reconnect"] = reconnect
         if redirect_url:
             body["customRedirect"] = redirect_url
             body["immediateRedirect"] = True
@@ -152,6 +157,12 @@ class SnapTradeProvider:
         if not url.startswith(("https://", "http://")):
             raise ProviderGarbage(self.name, "the portal link is not a URL")
         return url
+
+    async def reconnect_url(
+        self, identity: Identity, connection_id: str, *, redirect_url: str | None
+    ) -> str:
+        """The portal link that repairs the broken connection ``connection_id``."""
+        return await self.connect_url(identity, redirect_url=redirect_url, reconnect=connection_id)
 
     async def link(self, identity: Identity, auth_code: str) -> Link:
         """``auth_code`` is the connection (brokerage authorization) id the portal gave back."""
