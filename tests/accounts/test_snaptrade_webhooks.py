@@ -503,3 +503,54 @@ async def test_an_event_whose_job_was_lost_is_handled_by_the_sweep(
 
     assert await handled(sessions, broken["webhookId"]) == "broken, user told"
     assert await link_status(sessions, alice) == ["broken"]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_user_repairs_a_broken_connection_through_flints_connect(
+    client: httpx.AsyncClient,
+    alice: Account,
+    bob: Account,
+    broker: Broker,
+    snaptrade: hooks.SnapTradeWebhooks,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """What the notice says to do: POST /accounts/connect with ``reconnect``, once the
+    emailed link has expired."""
+    _, state = broker
+    connection_id = await link(client, alice, state)
+    broken = snaptrade.break_connection(connection_id)
+    await deliver(client, broken)
+    await handled(sessions, broken["webhookId"])
+    [account] = await accounts(client, alice)
+    [notice] = await notices(client, alice)
+    assert f'"reconnect": "{account["accountId"]}"' in notice["body"]
+
+    ask = {"provider": "snaptrade", "reconnect": account["accountId"]}
+    others = await client.post(f"{V1}/accounts/connect", json=ask, headers=bob.headers)
+    assert_problem(others, 404)
+    portal = await client.post(f"{V1}/accounts/connect", json=ask, headers=alice.headers)
+    assert portal.status_code == 200, portal.text
+    async with httpx.AsyncClient() as browser:
+        followed = await browser.get(portal.json()["url"])
+    assert followed.json() == {"authorizationId": connection_id}
+    assert state.connections[connection_id].disabled is False
+
+    fixed = snaptrade.event("CONNECTION_FIXED", alice.user_id, connection_id=connection_id)
+    await deliver(client, fixed)  # what SnapTrade says once the user has repaired it
+    await handled(sessions, fixed["webhookId"])
+    assert await link_status(sessions, alice) == ["active"]
+
+
+async def test_reconnect_needs_an_account_linked_through_that_provider(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    linked = await client.post(
+        f"{V1}/accounts/link",
+        json={"provider": "sandbox", "authCode": "demo"},
+        headers=alice.headers,
+    )
+    assert linked.status_code == 201, linked.text
+    ask = {"provider": "snaptrade", "reconnect": linked.json()["accountId"]}
+    refused = await client.post(f"{V1}/accounts/connect", json=ask, headers=alice.headers)
+    body = assert_problem(refused, 422)
+    assert body["errors"][0]["field"] == "body.reconnect"

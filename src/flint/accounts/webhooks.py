@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from flint import jobs
 from flint import webhooks as inbox
 from flint.accounts.models import AccountLink, LinkedAccount, ProviderIdentity
+from flint.accounts.reading import get_account
 from flint.accounts.service import (
     SYNC_LINK,
     Accounts,
@@ -47,7 +48,7 @@ from flint.accounts.service import (
 from flint.accounts.webhook_models import SnapTradeWebhook
 from flint.brokerage.api import AccountProviderError, Reconnects, verify_snaptrade_webhook
 from flint.db import commit
-from flint.errors import BadRequest, ServiceUnavailable
+from flint.errors import BadRequest, ServiceUnavailable, ValidationFailed
 from flint.kit.crypto import CredentialBox
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError
@@ -247,9 +248,14 @@ async def _broken(session: AsyncSession, ctx: Accounts, link: AccountLink) -> st
     body = (
         f"{institution} no longer answers through SnapTrade for {names}: the connection needs "
         "you to sign in to the brokerage again. The accounts keep their last balances and "
-        "holdings; syncing and trading resume once it is repaired. Reconnect through "
-        "SnapTrade's Connection Portal (POST /api/v1/accounts/connect)."
+        "holdings; syncing and trading resume once it is repaired."
     )
+    if accounts:
+        body += (
+            " To repair it, open SnapTrade's Connection Portal from Flint: POST "
+            '/api/v1/accounts/connect with {"provider": "snaptrade", "reconnect": '
+            f'"{accounts[0].id}"}}.'
+        )
     email_body = body
     secrets = None
     if url is not None:
@@ -284,11 +290,39 @@ async def _reconnect_url(session: AsyncSession, ctx: Accounts, link: AccountLink
         if not isinstance(provider, Reconnects):
             return None
         redirect = ctx.providers.settings.snaptrade_redirect_url
-        connection_id = credentials["authorizationId"]
-        return await provider.reconnect_url(identity, connection_id, redirect_url=redirect)
-    except (AccountProviderError, ProviderError, KeyError) as exc:
+        return await provider.reconnect_url(identity, credentials, redirect_url=redirect)
+    except (AccountProviderError, ProviderError) as exc:
         log.warning("snaptrade_reconnect_link_failed", link_id=str(link.id), reason=str(exc))
         return None
+
+
+async def reconnect_portal(
+    session: AsyncSession,
+    ctx: Accounts,
+    user_id: uuid.UUID,
+    name: str,
+    redirect: str | None,
+    account_id: uuid.UUID,
+) -> str:
+    """``POST /accounts/connect`` with ``reconnect``: the portal that repairs the connection of
+    the user's account ``account_id`` (another user's, or an unlinked one, is 404)."""
+    account = await get_account(session, user_id, account_id)
+    record = await session.get(AccountLink, account.link_id)
+    provider = ctx.providers.get(name)
+    if account.provider != name or record is None:
+        raise ValidationFailed.at("body.reconnect", f"That account is not linked through {name}.")
+    if not isinstance(provider, Reconnects):
+        detail = f"{name} cannot repair a connection; link the accounts again."
+        raise ValidationFailed.at("body.reconnect", detail)
+    try:
+        provider, identity, credentials = await credentials_for(session, ctx, record)
+        assert isinstance(provider, Reconnects)
+        return await provider.reconnect_url(identity, credentials, redirect_url=redirect)
+    except AccountProviderError as exc:
+        raise ValidationFailed.at("body.reconnect", str(exc)) from exc
+    except ProviderError as exc:
+        detail = f"{name} is unavailable right now ({exc.reason}); try again."
+        raise ServiceUnavailable(detail) from exc
 
 
 async def _tell_deleted(session: AsyncSession, link: AccountLink) -> None:

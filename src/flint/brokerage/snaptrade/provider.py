@@ -159,10 +159,11 @@ class SnapTradeProvider:
         return url
 
     async def reconnect_url(
-        self, identity: Identity, connection_id: str, *, redirect_url: str | None
+        self, identity: Identity, credentials: Credentials, *, redirect_url: str | None
     ) -> str:
-        """The portal link that repairs the broken connection ``connection_id``."""
-        return await self.connect_url(identity, redirect_url=redirect_url, reconnect=connection_id)
+        """The portal link that repairs the link's (broken) connection."""
+        connection = _authorization_id(credentials)
+        return await self.connect_url(identity, redirect_url=redirect_url, reconnect=connection)
 
     async def link(self, identity: Identity, auth_code: str) -> Link:
         """``auth_code`` is the connection (brokerage authorization) id the portal gave back."""

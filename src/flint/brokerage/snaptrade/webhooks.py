@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from flint.brokerage.types import Identity
+from flint.brokerage.types import Credentials, Identity
 from flint.webhooks import WebhookRefused
 
 TOLERANCE = timedelta(seconds=300)
@@ -117,5 +117,7 @@ class Reconnects(Protocol):
     """A provider whose portal can repair a broken connection (SnapTrade's ``reconnect``)."""
 
     async def reconnect_url(
-        self, identity: Identity, connection_id: str, *, redirect_url: str | None
-    ) -> str: ...
+        self, identity: Identity, credentials: Credentials, *, redirect_url: str | None
+    ) -> str:
+        """The portal link that repairs the connection of the link holding ``credentials``."""
+        ...
