@@ -236,6 +236,26 @@ async def test_without_snaptrade_the_webhook_is_503(
         await app.state.runtime.aclose()
 
 
+async def test_a_delivery_over_the_general_body_limit_is_still_taken(
+    settings: Settings, snaptrade: hooks.SnapTradeWebhooks
+) -> None:
+    """`FLINT_MAX_BODY_BYTES` is 2 KiB here; SnapTrade's events have a limit of their own."""
+    small = settings.model_copy(update={"max_body_bytes": 2048})
+    app = create_app(small)
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            big = snaptrade.event("ACCOUNT_HOLDINGS_UPDATED", "someone", details={"x": "y" * 4096})
+            assert (await hooks.deliver(http, big)).status_code == 200
+            huge = snaptrade.event(
+                "ACCOUNT_HOLDINGS_UPDATED", "someone", details={"x": "y" * 2**20}
+            )
+            assert_problem(await hooks.deliver(http, huge), 413)
+            assert_problem(await http.post(f"{V1}/accounts/link", content="y" * 4096), 413)
+    finally:
+        await app.state.runtime.aclose()
+
+
 # --- what the events do -----------------------------------------------------------------------
 
 
