@@ -9,7 +9,8 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -134,6 +135,18 @@ async def notices(client: httpx.AsyncClient, who: Account) -> list[dict[str, Any
     return [n for n in response.json()["notifications"] if n["kind"] == "account"]
 
 
+@asynccontextmanager
+async def serving(settings: Settings, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app of its own, on ``settings`` with ``changes``."""
+    app = create_app(settings.model_copy(update=changes))
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+    finally:
+        await app.state.runtime.aclose()
+
+
 # --- what is refused -------------------------------------------------------------------------
 
 
@@ -224,36 +237,23 @@ async def test_kinds_flint_does_not_handle_are_acknowledged_and_not_kept(
 async def test_without_snaptrade_the_webhook_is_503(
     settings: Settings, snaptrade: hooks.SnapTradeWebhooks
 ) -> None:
-    bare = settings.model_copy(update={"snaptrade_client_id": None, "snaptrade_consumer_key": None})
-    app = create_app(bare)
-    try:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            response = await hooks.deliver(http, snaptrade.event("CONNECTION_FIXED", "someone"))
-        body = assert_problem(response, 503)
-        assert "FLINT_SNAPTRADE_CONSUMER_KEY" in body["detail"]
-    finally:
-        await app.state.runtime.aclose()
+    bare = {"snaptrade_client_id": None, "snaptrade_consumer_key": None}
+    async with serving(settings, **bare) as http:
+        response = await hooks.deliver(http, snaptrade.event("CONNECTION_FIXED", "someone"))
+    body = assert_problem(response, 503)
+    assert "FLINT_SNAPTRADE_CONSUMER_KEY" in body["detail"]
 
 
 async def test_a_delivery_over_the_general_body_limit_is_still_taken(
     settings: Settings, snaptrade: hooks.SnapTradeWebhooks
 ) -> None:
     """`FLINT_MAX_BODY_BYTES` is 2 KiB here; SnapTrade's events have a limit of their own."""
-    small = settings.model_copy(update={"max_body_bytes": 2048})
-    app = create_app(small)
-    try:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            big = snaptrade.event("ACCOUNT_HOLDINGS_UPDATED", "someone", details={"x": "y" * 4096})
-            assert (await hooks.deliver(http, big)).status_code == 200
-            huge = snaptrade.event(
-                "ACCOUNT_HOLDINGS_UPDATED", "someone", details={"x": "y" * 2**20}
-            )
-            assert_problem(await hooks.deliver(http, huge), 413)
-            assert_problem(await http.post(f"{V1}/accounts/link", content="y" * 4096), 413)
-    finally:
-        await app.state.runtime.aclose()
+    async with serving(settings, max_body_bytes=2048) as http:
+        big = snaptrade.event("ACCOUNT_HOLDINGS_UPDATED", "someone", details={"x": "y" * 4096})
+        assert (await hooks.deliver(http, big)).status_code == 200
+        huge = snaptrade.event("ACCOUNT_HOLDINGS_UPDATED", "someone", details={"x": "y" * 2**20})
+        assert_problem(await hooks.deliver(http, huge), 413)
+        assert_problem(await http.post(f"{V1}/accounts/link", content="y" * 4096), 413)
 
 
 # --- what the events do -----------------------------------------------------------------------
