@@ -574,3 +574,26 @@ async def test_reconnect_needs_an_account_linked_through_that_provider(
     refused = await client.post(f"{V1}/accounts/connect", json=ask, headers=alice.headers)
     body = assert_problem(refused, 422)
     assert body["errors"][0]["field"] == "body.reconnect"
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_deletion_flint_awaits_is_completed_without_a_notice(
+    client: httpx.AsyncClient,
+    alice: Account,
+    broker: Broker,
+    snaptrade: hooks.SnapTradeWebhooks,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """SnapTrade deletes a connection asynchronously: a link whose deletion Flint asked for
+    (in a state of its own, neither active nor broken) is forgotten when the event comes."""
+    connection_id = await link(client, alice, broker[1])
+    async with sessions() as session:
+        await session.execute(update(AccountLink).values(status="unlinking"))
+        await session.commit()
+    deleted = snaptrade.delete_connection(connection_id)
+
+    await deliver(client, deleted)
+    assert await handled(sessions, deleted["webhookId"]) == "unlinked"
+    assert await link_status(sessions, alice) == ["unlinked"]
+    assert await accounts(client, alice) == []
+    assert await notices(client, alice) == []

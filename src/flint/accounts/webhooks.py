@@ -12,7 +12,8 @@ authorization") it names:
 * ``CONNECTION_FIXED``: a broken link is active again, and synced.
 * ``CONNECTION_DELETED``: the connection is gone at SnapTrade; Flint forgets the link (as an
   unlink does) and tells the user, unless it was unlinked already (Flint's own unlink asks
-  SnapTrade to delete the connection, and this event confirms it).
+  SnapTrade to delete the connection, and this event confirms it; a link in any state but
+  active or broken is one whose deletion Flint asked for and awaits: forgotten, not announced).
 * ``ACCOUNT_HOLDINGS_UPDATED``, ``TRADES_PLACED`` (and SnapTrade's ``TRADE_DETECTION`` and
   ``TRADE_UPDATE``, which say the same of trades): the link is synced in the background.
 * ``NEW_ACCOUNT_AVAILABLE``: the connection's accounts are read from SnapTrade and the new ones
@@ -162,8 +163,10 @@ async def _apply(session: AsyncSession, ctx: Accounts, row: SnapTradeWebhook) ->
     if row.event_type == DELETED:
         if link.status == "unlinked":
             return "already unlinked"
+        unasked = link.status in ("active", "broken")  # not a deletion Flint is waiting for
         await forget_link(session, ctx, link)
-        await _tell_deleted(session, link)
+        if unasked:
+            await _tell_deleted(session, link)
         return "unlinked"
     if link.status == "unlinked":
         return "ignored: unlinked"
