@@ -108,7 +108,69 @@ class ObservabilitySettings(BaseSettings):
         return None if value == "" else value
 
 
-class Settings(EdgeSettings, ObservabilitySettings, Auth0Settings):
+class MarketVendorSettings(BaseSettings):
+    """The market-data vendors' accounts and budgets (`flint.market.providers`)."""
+
+    alpha_vantage_api_key: SecretStr | None = None
+    alpha_vantage_base_url: str = "https://www.alphavantage.co"
+    alpha_vantage_plan: Literal["free", "premium"] = "free"
+    """What the key is paid for: `free` asks only TIME_SERIES_DAILY with compact output (the
+    latest 100 sessions; longer history is left to the next provider), `premium` the adjusted
+    series and full output."""
+    alpha_vantage_rate_limits: str | None = None
+    """Client-side budget, `limits` windows separated by `;`; default the plan's:
+    `1/second;5/minute;25/day` (free), `75/minute` (premium)."""
+    yahoo_base_url: str = "https://query1.finance.yahoo.com"
+    yahoo_cookie_url: str = "https://fc.yahoo.com"
+    """Where the cookie for Yahoo's crumb comes from, when the chart asks for one."""
+    yahoo_rate_limits: str = "60/minute;1500/hour"
+
+
+class MessagingSettings(BaseSettings):
+    """Email (SMTP) and SMS (Twilio); without them messages are written as files."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["auto", "starttls", "tls", "none"] = "auto"
+    """auto: STARTTLS when the server offers it, and required when a username is set (the
+    password never goes in clear); starttls: always required; tls: implicit TLS (port 465);
+    none: plain, refused with a username."""
+    smtp_timeout_seconds: float = 10.0
+    email_from: str = "Flint <no-reply@flint.localhost>"
+
+    twilio_account_sid: str | None = None
+    """Send SMS through Twilio's REST API; unset writes them as files under
+    data_dir/sms-outbox (so `make run` needs no keys)."""
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    """The sender: an E.164 number of the account, or a Messaging Service SID (`MG…`)."""
+    twilio_base_url: str = "https://api.twilio.com"
+
+    @model_validator(mode="after")
+    def _twilio_complete(self) -> MessagingSettings:
+        if self.twilio_account_sid and not (self.twilio_auth_token and self.twilio_from_number):
+            raise ValueError(
+                "FLINT_TWILIO_ACCOUNT_SID needs FLINT_TWILIO_AUTH_TOKEN and "
+                "FLINT_TWILIO_FROM_NUMBER"
+            )
+        return self
+
+    @property
+    def email_backend(self) -> Literal["smtp", "file"]:
+        """Without SMTP the emails are written as .eml files under data_dir/outbox."""
+        return "smtp" if self.smtp_host else "file"
+
+    @property
+    def sms_backend(self) -> Literal["twilio", "file"]:
+        """Without a Twilio account the text messages are written under data_dir/sms-outbox."""
+        return "twilio" if self.twilio_account_sid else "file"
+
+
+class Settings(
+    EdgeSettings, ObservabilitySettings, Auth0Settings, MarketVendorSettings, MessagingSettings
+):
     """Embedded defaults run Flint with no servers and no keys; each field names its variable."""
 
     model_config = SettingsConfigDict(
@@ -178,14 +240,6 @@ class Settings(EdgeSettings, ObservabilitySettings, Auth0Settings):
     quote_refresh_seconds: float = Field(60.0, ge=5, le=86400)
     """How often the worker refreshes every watched symbol's quote (a beat task)."""
     search_limit_max: int = Field(50, ge=1, le=50)
-    alpha_vantage_api_key: SecretStr | None = None
-    alpha_vantage_base_url: str = "https://www.alphavantage.co"
-    alpha_vantage_rate_limits: str = "5/minute;25/day"
-    """Client-side budget (the free tier's); several `limits` windows separated by `;`."""
-    alpha_vantage_adjusted: bool = True
-    """False uses TIME_SERIES_DAILY (free keys) instead of the premium adjusted series."""
-    yahoo_base_url: str = "https://query1.finance.yahoo.com"
-    yahoo_rate_limits: str = "60/minute;1500/hour"
     vendor_connect_timeout: float = Field(5.0, gt=0)
     vendor_read_timeout: float = Field(10.0, gt=0)
     vendor_retry_attempts: int = Field(3, ge=1, le=10)
@@ -223,7 +277,7 @@ class Settings(EdgeSettings, ObservabilitySettings, Auth0Settings):
     a separate institution, so a separate database); default `data_dir/sandbox.db`."""
     snaptrade_client_id: str | None = None
     snaptrade_consumer_key: SecretStr | None = None
-    snaptrade_base_url: str = "https://api.snaptrade.com/api/v1"
+    snaptrade_base_url: str = "https://api.snaptrade.com"
     snaptrade_redirect_url: str | None = None
     """Where SnapTrade's connection portal sends the user back to (your app's page)."""
     teller_certificate_path: Path | None = None
@@ -246,24 +300,7 @@ class Settings(EdgeSettings, ObservabilitySettings, Auth0Settings):
     report_store: Literal["local"] = "local"
     """Where rendered reports are kept: `local` is files under data_dir/reports."""
 
-    # --- email --------------------------------------------------------------------------------
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_security: Literal["auto", "starttls", "tls", "none"] = "auto"
-    """auto: STARTTLS when the server offers it; tls: implicit TLS (port 465)."""
-    smtp_timeout_seconds: float = 10.0
-    email_from: str = "Flint <no-reply@flint.localhost>"
-
-    # --- SMS (Twilio) and price alerts ----------------------------------------------------------
-    twilio_account_sid: str | None = None
-    """Send SMS through Twilio's REST API; unset writes them as files under
-    data_dir/sms-outbox (so `make run` needs no keys)."""
-    twilio_auth_token: SecretStr | None = None
-    twilio_from_number: str | None = None
-    """The sender: an E.164 number of the account, or a Messaging Service SID (`MG…`)."""
-    twilio_base_url: str = "https://api.twilio.com"
+    # --- price alerts ----------------------------------------------------------------------
     alerts_max_per_user: int = Field(100, ge=1, le=10_000)
     """Price alerts one user may keep (whatever the plan: a plan's limit is a lower cap)."""
 
@@ -321,15 +358,6 @@ class Settings(EdgeSettings, ObservabilitySettings, Auth0Settings):
         return None if value == "" else value
 
     @model_validator(mode="after")
-    def _twilio_complete(self) -> Settings:
-        if self.twilio_account_sid and not (self.twilio_auth_token and self.twilio_from_number):
-            raise ValueError(
-                "FLINT_TWILIO_ACCOUNT_SID needs FLINT_TWILIO_AUTH_TOKEN and "
-                "FLINT_TWILIO_FROM_NUMBER"
-            )
-        return self
-
-    @model_validator(mode="after")
     def _stripe_complete(self) -> Settings:
         if self.stripe_secret_key and not (
             self.stripe_webhook_secret and self.stripe_premium_price_id
@@ -365,16 +393,6 @@ class Settings(EdgeSettings, ObservabilitySettings, Auth0Settings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
-
-    @property
-    def email_backend(self) -> Literal["smtp", "file"]:
-        """Without SMTP the emails are written as .eml files under data_dir/outbox."""
-        return "smtp" if self.smtp_host else "file"
-
-    @property
-    def sms_backend(self) -> Literal["twilio", "file"]:
-        """Without a Twilio account the text messages are written under data_dir/sms-outbox."""
-        return "twilio" if self.twilio_account_sid else "file"
 
     def vendor_policy(self, rate_limits: str = "") -> VendorPolicy:
         """The timeouts, retries and circuit breaker every vendor client gets from settings,

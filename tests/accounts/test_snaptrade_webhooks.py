@@ -1,7 +1,8 @@
-"""SnapTrade's webhooks end to end: the local SnapTrade (tests/stubs/snaptrade.py) changes a
-connection and signs and delivers the event as SnapTrade does (tests/stubs/snaptrade_webhooks.py);
-Flint takes only SnapTrade's signed, recent deliveries, stores each ``webhookId`` once, and a
-real worker applies it to the link."""
+"""SnapTrade's webhooks end to end: the local SnapTrade (tests/stubs/snaptrade/) changes a
+connection and signs and delivers the event as SnapTrade does (tests/stubs/snaptrade/webhooks.py,
+each payload checked against the spec's webhook schema); Flint takes only SnapTrade's signed,
+recent deliveries, stores each ``webhookId`` once, and a real worker applies it to the link.
+Every exchange of Flint with the stub is checked against SnapTrade's spec."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
 
 from flint.accounts import webhook_tasks
 from flint.accounts.models import AccountLink
@@ -34,8 +36,9 @@ from tests.auth.helpers import sent_emails, text_of
 from tests.conftest import Account, assert_problem
 from tests.notifications.conftest import eventually
 from tests.stubs import snaptrade as snaptrade_stub
-from tests.stubs import snaptrade_webhooks as hooks
+from tests.stubs.contract import Contract
 from tests.stubs.server import RunningStub, run_stub
+from tests.stubs.snaptrade import webhooks as hooks
 from tests.trades.conftest import worker
 
 __all__ = ["worker"]
@@ -45,10 +48,22 @@ Broker = tuple[RunningStub, snaptrade_stub.SnapTradeState]
 
 
 @pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    app = snaptrade_stub.create_app()
-    with run_stub(app) as running:
-        yield running, app.state.snaptrade
+def broker_app() -> Starlette:
+    return snaptrade_stub.create_app()
+
+
+@pytest.fixture(scope="module")
+def broker(broker_app: Starlette) -> Iterator[Broker]:
+    with run_stub(broker_app) as running:
+        yield running, broker_app.state.snaptrade
+
+
+@pytest.fixture(autouse=True)
+def spec_checked(broker_app: Starlette, broker: Broker) -> Iterator[None]:
+    contract: Contract = broker_app.state.contract
+    contract.clear()
+    yield
+    contract.assert_clean()
 
 
 @pytest.fixture
@@ -58,7 +73,7 @@ def settings_overrides(broker: Broker) -> dict[str, Any]:
     return {
         "snaptrade_client_id": snaptrade_stub.CLIENT_ID,
         "snaptrade_consumer_key": snaptrade_stub.CONSUMER_KEY,
-        "snaptrade_base_url": f"{stub.url}/api/v1",
+        "snaptrade_base_url": stub.url,
         "vendor_retry_attempts": 1,
     }
 
@@ -75,14 +90,18 @@ def sessions(app: FastAPI) -> async_sessionmaker[AsyncSession]:
 
 
 async def link(
-    client: httpx.AsyncClient, who: Account, state: snaptrade_stub.SnapTradeState
+    client: httpx.AsyncClient,
+    who: Account,
+    state: snaptrade_stub.SnapTradeState,
+    snaptrade_user: str | None = None,
 ) -> str:
-    """Link a new SnapTrade connection of ``who``; its id."""
+    """Link a new SnapTrade connection of ``who`` (registered at SnapTrade as
+    ``snaptrade_user``, by default their Flint id); its id."""
     portal = await client.post(
         f"{V1}/accounts/connect", json={"provider": "snaptrade"}, headers=who.headers
     )
     assert portal.status_code == 200, portal.text
-    connection_id = state.connect(who.user_id)
+    connection_id = state.connect(snaptrade_user or who.user_id)
     linked = await client.post(
         f"{V1}/accounts/link",
         json={"provider": "snaptrade", "authCode": connection_id},
@@ -215,7 +234,7 @@ async def test_the_specs_webook_id_spelling_is_read_too(
     snaptrade: hooks.SnapTradeWebhooks,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    """The spec's WebhookBase (and samples/snaptrade_webhooks.json) spells it ``webookId``."""
+    """The spec's WebhookBase spells it ``webookId``."""
     connection_id = await link(client, alice, broker[1])
     payload = snaptrade.break_connection(connection_id)
     payload["webookId"] = payload.pop("webhookId")
@@ -577,23 +596,57 @@ async def test_reconnect_needs_an_account_linked_through_that_provider(
 
 
 @pytest.mark.usefixtures("worker")
-async def test_a_deletion_flint_awaits_is_completed_without_a_notice(
+async def test_an_unlink_in_flint_is_confirmed_by_connection_deleted_without_a_notice(
     client: httpx.AsyncClient,
     alice: Account,
     broker: Broker,
     snaptrade: hooks.SnapTradeWebhooks,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    """SnapTrade deletes a connection asynchronously: a link whose deletion Flint asked for
-    (in a state of its own, neither active nor broken) is forgotten when the event comes."""
-    connection_id = await link(client, alice, broker[1])
-    async with sessions() as session:
-        await session.execute(update(AccountLink).values(status="unlinking"))
-        await session.commit()
-    deleted = snaptrade.delete_connection(connection_id)
-
-    await deliver(client, deleted)
-    assert await handled(sessions, deleted["webhookId"]) == "unlinked"
+    """Flint's unlink asks SnapTrade to delete the connection (``DELETE /connection/{id}``,
+    asynchronous at SnapTrade) and unlinks at once; SnapTrade's CONNECTION_DELETED follows."""
+    _, state = broker
+    connection_id = await link(client, alice, state)
+    [account] = await accounts(client, alice)
+    gone = await client.delete(f"{V1}/accounts/{account['accountId']}", headers=alice.headers)
+    assert gone.status_code == 204, gone.text
+    assert connection_id in state.deleted_connections  # asked of SnapTrade
     assert await link_status(sessions, alice) == ["unlinked"]
-    assert await accounts(client, alice) == []
+
+    deleted = snaptrade.connection_deleted(connection_id)
+    await deliver(client, deleted)
+    assert await handled(sessions, deleted["webhookId"]) == "already unlinked"
+    assert await link_status(sessions, alice) == ["unlinked"]
     assert await notices(client, alice) == []
+
+
+@pytest.mark.usefixtures("worker")
+async def test_events_name_the_snaptrade_user_a_recovered_registration_made(
+    client: httpx.AsyncClient,
+    alice: Account,
+    broker: Broker,
+    snaptrade: hooks.SnapTradeWebhooks,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Alice's registration lost its answer, so Flint deleted the orphan and registered her
+    again as ``<her id>.<hex>``: SnapTrade's events name that user, and the orphan is nobody."""
+    stub, state = broker
+    stub.control.set("register_lost", times=1)
+    portal = await client.post(
+        f"{V1}/accounts/connect", json={"provider": "snaptrade"}, headers=alice.headers
+    )
+    assert portal.status_code == 200, portal.text
+    assert alice.user_id in state.deleted_users
+    [recovered] = [u for u in state.users if u.startswith(f"{alice.user_id}.")]
+    connection_id = await link(client, alice, state, snaptrade_user=recovered)
+
+    orphan = snaptrade.event("CONNECTION_BROKEN", alice.user_id, connection_id=connection_id)
+    await deliver(client, orphan)
+    assert await handled(sessions, orphan["webhookId"]) == "ignored: unknown user"
+
+    broken = snaptrade.break_connection(connection_id)
+    assert broken["userId"] == recovered
+    await deliver(client, broken)
+    assert await handled(sessions, broken["webhookId"]) == "broken, user told"
+    assert await link_status(sessions, alice) == ["broken"]
+    assert len(await notices(client, alice)) == 1

@@ -11,17 +11,17 @@ from __future__ import annotations
 import base64
 import logging
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
 import pytest
 import structlog
 
+from flint.app.ops import vendor_checks
 from flint.brokerage.teller import DEFAULT_POLICY, PAGE_SIZE, TellerProvider
 from flint.brokerage.types import (
     AccountGone,
@@ -35,8 +35,10 @@ from flint.brokerage.types import (
     Transaction,
     Unsupported,
 )
+from flint.config import Settings
 from flint.kit.http import VendorClient, VendorPolicy
 from flint.kit.vendor_errors import ProviderGarbage, ProviderThrottled, ProviderUnavailable
+from flint.kit.vendor_status import ProviderMisconfigured
 from tests.stubs import teller as stub_data
 from tests.stubs.fixtures import Closing, closing
 from tests.stubs.server import RunningStub, ServerTLS, run_stub
@@ -81,7 +83,9 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> CertificateSet:
 
 @pytest.fixture(scope="module")
 def stub(certs: CertificateSet) -> Iterator[RunningStub]:
-    tls = ServerTLS(certs.server_cert, certs.server_key, client_ca=certs.ca)
+    tls = ServerTLS(
+        certs.server_cert, certs.server_key, client_ca=certs.ca, client_cert_optional=True
+    )
     with run_stub(create_app(), tls=tls) as running:
         yield running
 
@@ -219,19 +223,53 @@ async def test_the_default_version_is_the_pinned_2020_10_12(
     assert seen.headers["teller-version"] == "2020-10-12"
 
 
-async def test_a_client_without_a_certificate_fails_the_handshake_unseen(
+async def test_the_stub_answers_a_client_without_a_certificate_with_tellers_400(
     stub: RunningStub, control: TellerControl, certs: CertificateSet, closing: Closing
 ) -> None:
-    # The adapter always presents its certificate; the same VendorClient without one.
+    # As Teller documents it: HTTP 400 bad_request, not a failed handshake.
     no_certificate = ssl.create_default_context(cafile=str(certs.ca))
     client = closing(VendorClient("teller", stub.url, FAST, verify=no_certificate))
-    with pytest.raises(ProviderUnavailable) as failed:
-        await client.request("GET", "/accounts", auth=(TOKEN, ""))
-    assert failed.value.reason == "the provider could not be reached"
-    assert isinstance(
-        failed.value.__cause__, (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)
+    response = await client.request("GET", "/accounts", auth=(TOKEN, ""))
+    assert response.status_code == 400
+    assert response.json() == stub_data.ERRORS["bad_request_missing_certificate"]
+    assert len(control.requests) == 1
+
+
+CALLS: dict[str, Callable[[TellerProvider], Awaitable[object]]] = {
+    "link": lambda teller: teller.link({}, TOKEN),
+    "accounts": lambda teller: teller.accounts({}, CREDS),
+    "transactions": lambda teller: teller.transactions({}, CREDS, CHECKING_ID),
+}
+
+
+@pytest.mark.parametrize("call", list(CALLS))
+async def test_a_missing_certificate_is_a_configuration_error_named_by_readyz(
+    teller: TellerProvider,
+    control: TellerControl,
+    certs: CertificateSet,
+    call: str,
+) -> None:
+    control.set("missing_certificate")
+    with (
+        structlog.testing.capture_logs() as logs,
+        pytest.raises(ProviderMisconfigured) as refused,
+    ):
+        await CALLS[call](teller)
+    assert "FLINT_TELLER_CERTIFICATE_PATH" in refused.value.reason
+    assert "Missing certificate" in refused.value.reason
+    assert not isinstance(refused.value, (AccountGone, LinkRefused))  # the link is not at fault
+    assert len(control.requests) == 1  # not retried: waiting does not fix it
+    assert [log["provider"] for log in logs if log["event"] == "vendor_misconfigured"] == ["teller"]
+    settings = Settings(
+        teller_certificate_path=certs.client_cert, teller_private_key_path=certs.client_key
     )
-    assert control.requests == []
+    check = vendor_checks(settings)["teller"]
+    assert check.status == "error"
+    assert "FLINT_TELLER_CERTIFICATE_PATH" in (check.detail or "")
+
+    control.set("success")
+    await teller.accounts({}, CREDS)  # the certificate accepted again: /readyz clears
+    assert vendor_checks(settings)["teller"].status == "ok"
 
 
 async def test_an_untrusted_client_certificate_is_unavailable_and_unseen(
@@ -297,7 +335,21 @@ async def test_transactions_are_paged_completely_and_arrive_once_newest_first(
         {"count": str(PAGE_SIZE)},
         {"count": "250", "from_id": CHECKING_LIST[249]["id"]},
         {"count": "250", "from_id": CHECKING_LIST[499]["id"]},
+        {"count": "250", "from_id": CHECKING_LIST[599]["id"]},  # the empty page ends it
     ]
+
+
+async def test_pages_shorter_than_asked_do_not_end_the_listing(
+    teller: TellerProvider, control: TellerControl
+) -> None:
+    # A vendor capping pages at 100 (below the 250 asked for) must not cut the history.
+    control.page_cap = 100
+    transactions = await teller.transactions({}, CREDS, CHECKING_ID)
+
+    assert [t.id for t in transactions] == [raw["id"] for raw in CHECKING_LIST]
+    requests = transaction_requests(control, CHECKING_ID)
+    assert len(requests) == 7  # six pages of 100, then the empty one
+    assert requests[-1] == {"count": "250", "from_id": CHECKING_LIST[599]["id"]}
 
 
 async def test_transactions_keep_amount_status_category_and_type(

@@ -161,6 +161,17 @@ async def test_4xx_is_returned_without_retry(
     assert control.count() == 1
 
 
+@pytest.mark.parametrize("status", [501, 505])
+async def test_a_5xx_that_will_never_change_is_returned_without_retry(
+    client_for: Callable[..., VendorClient], control: StubControl, status: int
+) -> None:
+    # 501 Not Implemented: e.g. SnapTrade's order listing at a brokerage that has none.
+    control.set(f"status:{status}")
+    response = await client_for().get("/thing")
+    assert (response.status_code, response.text) == (status, f"HTTP {status}")
+    assert control.count() == 1
+
+
 async def test_429_retry_after_is_waited_for_then_retried(
     client_for: Callable[..., VendorClient], control: StubControl
 ) -> None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from pydantic import SecretStr
 
+from flint.app.ops import vendor_checks
+from flint.config import Settings
+from flint.kit import vendor_status
+from flint.kit.vendor_status import ProviderMisconfigured
 from flint.market.providers.alpha_vantage import AlphaVantageProvider
+from flint.market.providers.alpha_vantage.client import DEMO_KEY as DEMO
+from flint.market.providers.alpha_vantage.client import INVALID_KEY as INVALID
+from flint.market.providers.alpha_vantage.client import PREMIUM, notice_error
 from flint.market.providers.errors import ProviderError, ProviderGarbage, ProviderThrottled
 from flint.market.providers.types import (
     Bar,
@@ -19,8 +27,8 @@ from flint.market.providers.types import (
     SymbolNotFound,
 )
 from tests.market.vendors import ALPHA_VANTAGE, Build, Vendor
-from tests.stubs.alpha_vantage import API_KEY
-from tests.stubs.server import StubControl
+from tests.stubs.alpha_vantage import API_KEY, DEMO_KEY, LONG_NEWEST, PREMIUM_KEY, sample
+from tests.stubs.server import RunningStub, StubControl
 
 IBM_RANGE = (date(2024, 5, 6), date(2024, 6, 7))
 
@@ -73,9 +81,9 @@ async def test_empty_global_quote_means_unknown_symbol(
 
 
 async def test_daily_history_is_parsed_exactly_with_adjusted_closes(
-    av: AlphaVantageProvider, control: StubControl
+    build: Build, control: StubControl
 ) -> None:
-    bars = await av.history("IBM", *IBM_RANGE)
+    bars = await build(PREMIUM_KEY, plan="premium").history("IBM", *IBM_RANGE)
     assert len(bars) == 24
     assert [b.timestamp for b in bars] == sorted(b.timestamp for b in bars)
     assert bars[0] == Bar(
@@ -111,15 +119,15 @@ async def test_history_leaves_out_the_session_still_in_progress(
     assert bars[-1].timestamp == datetime(2024, 6, 6, 13, 30, tzinfo=UTC)
 
 
-async def test_unadjusted_mode_uses_the_free_daily_series(
-    build: Build, control: StubControl
+async def test_the_free_plan_uses_the_free_daily_series(
+    av: AlphaVantageProvider, control: StubControl
 ) -> None:
-    bars = await build(adjusted=False).history("AAPL", date(2024, 6, 6), date(2024, 6, 7))
+    bars = await av.history("AAPL", date(2024, 6, 6), date(2024, 6, 7))
     assert [(b.close, b.adj_close, b.volume) for b in bars] == [
         (Decimal("194.48"), Decimal("194.48"), 41181753),
         (Decimal("196.89"), Decimal("196.89"), 53103912),
     ]
-    assert control.count(function="TIME_SERIES_DAILY") == 1
+    assert control.count(function="TIME_SERIES_DAILY", outputsize="compact") == 1
 
 
 async def test_weekly_bars_aggregate_whole_monday_to_sunday_weeks(
@@ -231,36 +239,116 @@ async def test_blank_search_asks_nothing(av: AlphaVantageProvider, control: Stub
     assert control.count() == 0
 
 
-async def test_a_rejected_api_key_is_a_provider_error_not_an_unknown_symbol(
+@pytest.fixture(autouse=True)
+def _no_misconfiguration_left() -> Iterator[None]:
+    yield
+    vendor_status.clear("alpha_vantage")
+
+
+async def test_a_rejected_api_key_is_a_configuration_error_not_an_unknown_symbol(
     build: Build, control: StubControl
 ) -> None:
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(ProviderMisconfigured) as caught:
         await build("wrong-key").quote("MSFT")
-    assert type(caught.value) is ProviderError
-    assert caught.value.reason == "the API key was rejected"
+    assert caught.value.reason == "the API key was rejected (FLINT_ALPHA_VANTAGE_API_KEY)"
+    assert vendor_status.misconfiguration("alpha_vantage") is not None
     assert control.count() == 1
+    await build().quote("MSFT")  # a good key's answer clears it
+    assert vendor_status.misconfiguration("alpha_vantage") is None
+
+
+async def test_the_demo_key_is_a_configuration_error(build: Build, control: StubControl) -> None:
+    with pytest.raises(ProviderMisconfigured) as caught:
+        await build(DEMO_KEY).quote("MSFT")
+    assert "demo API key" in caught.value.reason
 
 
 @pytest.mark.parametrize(
-    ("scenario", "reason", "retry_after"),
+    ("name", "error", "reason", "retry_after"),
     [
-        ("note", "too many requests per minute", 60),
-        ("burst", "too many requests per second", 1),
-        ("daily_limit", "the daily request limit is reached", None),
+        (
+            "alphavantage_note_rate_limit_legacy.json",
+            ProviderThrottled,
+            "too many requests per minute",
+            60,
+        ),
+        (
+            "alphavantage_information_burst_limit.json",
+            ProviderThrottled,
+            "too many requests per second",
+            1,
+        ),
+        (
+            "alphavantage_information_daily_limit.json",
+            ProviderThrottled,
+            "the daily request limit is reached",
+            None,
+        ),
+        ("alphavantage_information_premium_endpoint.json", ProviderError, PREMIUM, None),
+        ("alphavantage_information_premium_outputsize_full.json", ProviderError, PREMIUM, None),
+        ("alphavantage_information_demo_key.json", ProviderMisconfigured, DEMO, None),
+        ("alphavantage_error_invalid_apikey.json", ProviderMisconfigured, INVALID, None),
     ],
 )
-async def test_in_band_throttle_notices_are_throttling_not_data(
-    av: AlphaVantageProvider,
-    control: StubControl,
-    scenario: str,
-    reason: str,
-    retry_after: float | None,
+def test_every_documented_notice_is_classified_by_its_real_text(
+    name: str, error: type[ProviderError], reason: str, retry_after: float | None
 ) -> None:
-    control.set(scenario)
-    with pytest.raises(ProviderThrottled) as caught:
-        await av.quote("MSFT")
-    assert (caught.value.reason, caught.value.retry_after) == (reason, retry_after)
-    assert control.count() == 1
+    body = sample(name)
+    text = body.get("Note", body.get("Information", body.get("Error Message")))
+    found = notice_error(str(text))
+    assert (type(found), found.reason) == (error, reason)
+    assert getattr(found, "retry_after", None) == retry_after
+
+
+async def test_the_free_plan_never_asks_for_premium_data(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    # A range longer than compact output: the free plan asks compact and refuses the rest.
+    since = LONG_NEWEST - timedelta(days=300)
+    with pytest.raises(ProviderError) as caught:
+        await av.history("SPY", since, LONG_NEWEST, now=datetime(2024, 6, 8, tzinfo=UTC))
+    assert not isinstance(caught.value, ProviderThrottled)
+    assert "premium" in caught.value.reason
+    recent = await av.history(
+        "SPY", LONG_NEWEST - timedelta(days=30), LONG_NEWEST, now=datetime(2024, 6, 8, tzinfo=UTC)
+    )
+    assert len(recent) == 23  # the weekdays of the 31 days
+    assert (
+        control.count(outputsize="full")
+        == control.count(function="TIME_SERIES_DAILY_ADJUSTED")
+        == 0
+    )
+
+
+async def test_the_premium_plan_gets_adjusted_full_history(
+    build: Build, control: StubControl
+) -> None:
+    since = LONG_NEWEST - timedelta(days=300)
+    bars = await build(PREMIUM_KEY, plan="premium").history(
+        "SPY", since, LONG_NEWEST, now=datetime(2024, 6, 8, tzinfo=UTC)
+    )
+    assert len(bars) > 200
+    assert control.count(function="TIME_SERIES_DAILY_ADJUSTED", outputsize="full") == 1
+
+
+async def test_a_free_key_on_the_premium_plan_is_a_configuration_error(
+    build: Build, control: StubControl
+) -> None:
+    with pytest.raises(ProviderMisconfigured) as caught:
+        await build(API_KEY, plan="premium").history("IBM", *IBM_RANGE)
+    assert "FLINT_ALPHA_VANTAGE_PLAN" in caught.value.reason
+    found = vendor_status.misconfiguration("alpha_vantage")
+    assert found is not None
+    assert found.reason == caught.value.reason
+
+
+async def test_the_stub_throttles_in_band_never_with_429(
+    control: StubControl, build: Build
+) -> None:
+    control.set("daily_limit")
+    with pytest.raises(ProviderThrottled):
+        await build().quote("MSFT")
+    assert control.count() == 1  # an HTTP 200 body: not retried as a 429 would be
 
 
 async def test_premium_only_notice_is_an_error_not_throttling(
@@ -309,3 +397,32 @@ async def test_garbage_crypto_bars_are_refused(
     control.set("negative")
     with pytest.raises(ProviderGarbage):
         await av.history("BTC-USD", date(2024, 5, 4), date(2024, 5, 6))
+
+
+async def test_the_premium_notice_for_full_output_is_not_the_daily_limit(
+    av: AlphaVantageProvider, control: StubControl
+) -> None:
+    # The notice names TIME_SERIES_DAILY; it was read as "the daily request limit is reached".
+    control.set("premium_full")
+    with pytest.raises(ProviderError) as caught:
+        await av.history("IBM", *IBM_RANGE)
+    assert not isinstance(caught.value, ProviderThrottled)
+    assert caught.value.reason == "this data needs a premium Alpha Vantage plan"
+
+
+async def test_readyz_names_a_rejected_key_until_a_call_succeeds(
+    build: Build, stub: RunningStub
+) -> None:
+    settings = Settings(
+        market_providers=["alpha_vantage"],
+        alpha_vantage_api_key=SecretStr("wrong-key"),
+        alpha_vantage_base_url=stub.url,
+    )
+    assert vendor_checks(settings)["market:alpha_vantage"].status == "ok"
+    with pytest.raises(ProviderMisconfigured):
+        await build("wrong-key").quote("MSFT")
+    check = vendor_checks(settings)["market:alpha_vantage"]
+    assert (check.status, check.required) == ("error", False)
+    assert check.detail == f"configuration refused: {INVALID}"
+    await build().quote("MSFT")
+    assert vendor_checks(settings)["market:alpha_vantage"].status == "ok"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from flint.market.providers.errors import ProviderError, ProviderGarbage
@@ -17,7 +18,8 @@ from flint.market.providers.types import (
 )
 from flint.market.providers.yahoo import USER_AGENT, YahooProvider
 from tests.market.vendors import YAHOO, Build, Vendor
-from tests.stubs.server import StubControl
+from tests.stubs.server import RunningStub, StubControl
+from tests.stubs.yahoo import YahooControl
 
 AAPL_RANGE = (date(2020, 8, 31), date(2020, 11, 6))
 
@@ -230,3 +232,73 @@ async def test_search_leaves_out_kinds_flint_does_not_model(
     found = await yahoo.search("aapl")
     assert [i.symbol for i in found] == ["AAPL"]
     assert control.count(q="aapl", quotesCount="10") == 1
+
+
+# --- what Yahoo asks of a client: a browser's User-Agent, the cookie and crumb, patience ------
+
+
+@pytest.mark.parametrize(
+    ("agent", "status"),
+    [
+        ("Mozilla/5.0 (compatible; Flint market data)", 429),  # Flint's old one: a bot's
+        ("python-httpx/0.28.1", 429),
+        (USER_AGENT, 200),
+    ],
+)
+async def test_the_stub_refuses_user_agents_that_are_not_a_browsers(
+    stub: RunningStub, agent: str, status: int
+) -> None:
+    async with httpx.AsyncClient(base_url=stub.url) as client:
+        response = await client.get(
+            "/v8/finance/chart/AAPL", params={"range": "1d"}, headers={"User-Agent": agent}
+        )
+    assert response.status_code == status
+
+
+async def test_when_yahoo_asks_for_a_crumb_the_handshake_is_made_and_the_call_retried_once(
+    yahoo: YahooProvider, control: YahooControl
+) -> None:
+    control.crumb_required = True
+    bars = await yahoo.history("AAPL", *AAPL_RANGE)
+    assert len(bars) == 49
+    paths = [seen.path for seen in control.requests]
+    assert paths == ["/v8/finance/chart/AAPL", "/", "/v1/test/getcrumb", "/v8/finance/chart/AAPL"]
+    last = control.requests[-1]
+    assert last.params["crumb"] == control.crumbs[next(iter(control.crumbs))]
+    assert "A3=" in last.headers["cookie"]
+
+    await yahoo.quote("AAPL")  # the crumb is kept: one request
+    assert len(control.requests) == 5
+    assert control.requests[-1].params["crumb"] == last.params["crumb"]
+
+
+async def test_a_crumb_yahoo_stopped_accepting_is_fetched_again(
+    yahoo: YahooProvider, control: YahooControl
+) -> None:
+    control.crumb_required = True
+    await yahoo.quote("AAPL")
+    control.expire_crumbs()
+    control.requests.clear()
+    assert (await yahoo.quote("AAPL")).symbol == "AAPL"
+    paths = [seen.path for seen in control.requests]
+    assert paths == ["/v8/finance/chart/AAPL", "/", "/v1/test/getcrumb", "/v8/finance/chart/AAPL"]
+
+
+async def test_a_401_is_an_authentication_refusal_not_garbage(
+    yahoo: YahooProvider, control: YahooControl
+) -> None:
+    control.crumb_required = control.crumb_broken = True
+    with pytest.raises(ProviderError) as caught:
+        await yahoo.history("AAPL", *AAPL_RANGE)
+    assert not isinstance(caught.value, ProviderGarbage)
+    assert "crumb" in caught.value.reason
+    assert "HTTP 401" in caught.value.reason
+    assert control.count() == 3  # the chart, the cookie, the crumb: no loop
+
+
+async def test_a_429_is_retried_after_a_backoff(
+    yahoo: YahooProvider, control: YahooControl
+) -> None:
+    control.set("429", times=1)
+    assert (await yahoo.quote("AAPL")).symbol == "AAPL"
+    assert control.count() == 2

@@ -35,16 +35,18 @@ def _alpha_vantage(
     base_url: str,
     api_key: str = alpha_vantage_stub.API_KEY,
     *,
-    adjusted: bool = True,
+    plan: alpha_vantage.Plan = "free",
     **policy: Any,
 ) -> alpha_vantage.AlphaVantageProvider:
     return alpha_vantage.AlphaVantageProvider(
-        api_key, base_url=base_url, policy=replace(FAST, **policy), adjusted=adjusted
+        api_key, base_url=base_url, policy=replace(FAST, **policy), plan=plan
     )
 
 
 def _yahoo(base_url: str, **policy: Any) -> yahoo.YahooProvider:
-    return yahoo.YahooProvider(base_url=base_url, policy=replace(FAST, **policy))
+    return yahoo.YahooProvider(
+        base_url=base_url, cookie_url=f"{base_url}/", policy=replace(FAST, **policy)
+    )
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class Vendor:
     symbol: str
     price: Decimal
     max_intraday_days: Mapping[Interval, int]
+    throttles_with_429: bool = True
+    """False for Alpha Vantage, which throttles with HTTP 200 bodies (its own tests)."""
 
 
 ALPHA_VANTAGE = Vendor(
@@ -68,6 +72,7 @@ ALPHA_VANTAGE = Vendor(
     "MSFT",
     Decimal("112.1300"),
     alpha_vantage.MAX_INTRADAY_DAYS,
+    throttles_with_429=False,
 )
 YAHOO = Vendor(
     "yahoo", yahoo_stub.create_app, _yahoo, "AAPL", Decimal("118.69"), yahoo.MAX_INTRADAY_DAYS

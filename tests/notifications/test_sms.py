@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.config import Settings
+from flint.kit import vendor_status
 from flint.notifications import service
 from flint.notifications.errors import DeliveryError
 from flint.notifications.models import OutboxMessage
@@ -121,7 +122,40 @@ async def test_an_invalid_number_fails_at_once_without_a_retry(
     assert control.methods == ["POST"]
 
 
-async def test_bad_credentials_fail_at_once(
+async def test_bad_credentials_are_a_configuration_error_retried_later_and_named_by_readyz(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    control: TwilioControl,
+    alice: Account,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    message = await queued_sms(client, sessions, alice)
+    wrong = settings.model_copy(update={"twilio_auth_token": SecretStr("not-the-token")})
+
+    with pytest.raises(DeliveryError) as refused:  # retried later, not failed at once
+        await deliver(sessions, wrong, message.id)
+    assert not isinstance(refused.value, MaybeSent)  # a 401 sent nothing
+    assert "20003" in str(refused.value)
+    assert "FLINT_TWILIO_AUTH_TOKEN" in str(refused.value)
+    assert "not-the-token" not in str(refused.value)
+    assert any("vendor_misconfigured" in record.getMessage() for record in caplog.records)
+    row = await stored(sessions, message.id)
+    assert (row.status, row.attempts) == ("pending", 1)  # kept for the retry, with the reason
+    assert row.last_error is not None
+    assert "20003" in row.last_error
+    ready = (await client.get("/readyz")).json()["checks"]["twilio"]
+    assert ready["status"] == "error"
+    assert "FLINT_TWILIO_AUTH_TOKEN" in ready["detail"]
+    assert control.messages == []
+
+    # Fixed settings: the retry sends it, and /readyz clears.
+    assert await deliver(sessions, settings, message.id) == "sent"
+    assert len(control.messages) == 1
+    assert (await client.get("/readyz")).json()["checks"]["twilio"]["status"] == "ok"
+
+
+async def test_bad_credentials_fail_the_message_with_the_reason_after_the_last_attempt(
     client: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -130,13 +164,16 @@ async def test_bad_credentials_fail_at_once(
 ) -> None:
     message = await queued_sms(client, sessions, alice)
     wrong = settings.model_copy(update={"twilio_auth_token": SecretStr("not-the-token")})
-
+    for _ in range(service.MAX_ATTEMPTS - 1):
+        with pytest.raises(DeliveryError):
+            await deliver(sessions, wrong, message.id)
     assert await deliver(sessions, wrong, message.id) == "failed"
-
     row = await stored(sessions, message.id)
+    assert (row.status, row.attempts) == ("failed", service.MAX_ATTEMPTS)
     assert row.last_error is not None
-    assert "20003" in row.last_error
+    assert "Twilio refused the credentials" in row.last_error
     assert control.messages == []
+    vendor_status.clear("twilio")
 
 
 async def test_throttling_is_retried_later_and_sends_once(

@@ -1,14 +1,20 @@
 """A local Alpha Vantage: ``GET /query?function=...&apikey=...`` as the vendor answers it.
 
-It checks the API key the way Alpha Vantage does (HTTP 200 with an ``Error Message``), serves
+It checks the API key the way Alpha Vantage does (HTTP 200 with an ``Error Message``) and the
+key's plan: :data:`API_KEY` is a free key (the default, as most keys are), which gets the
+premium notices for TIME_SERIES_DAILY_ADJUSTED and for ``outputsize=full`` on TIME_SERIES_DAILY;
+:data:`PREMIUM_KEY` gets everything; ``demo`` only the IBM examples. Throttling is always HTTP
+200 with a ``Note`` or ``Information`` body, never a 429. Daily series honour
+``outputsize=compact`` (the latest 100 days). It serves
 recorded bodies (``samples/``: MSFT quote, IBM daily adjusted, MSFT 1min intraday, "BA" search)
 and a few reconstructed ones in the same shapes (AAPL quote and daily, BTC and ETH in USD, EUR/USD
 FX), and answers unknown symbols like the vendor: ``"Global Quote": {}`` for a quote, an
 ``Error Message`` for a series.
 
 Scenarios (see :class:`tests.stubs.server.StubControl`): ``success``; in-band ``note``
-(legacy per-minute throttle), ``burst`` and ``daily_limit`` (``Information``), ``premium``,
-``error_message``; transport ``500``, ``429`` (plain text), ``slow`` (sleeps ``delay`` first),
+(legacy per-minute throttle), ``burst`` and ``daily_limit`` (``Information``), ``premium``
+(premium endpoint), ``premium_full`` (outputsize=full), ``demo_key``, ``error_message``;
+transport ``500``, ``slow`` (sleeps ``delay`` first),
 ``html``, ``truncated``; data ``nan``, ``negative``, ``missing`` (a field dropped),
 ``inverted`` (high below low) applied to the first bar or the quote.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,11 @@ from tests.stubs.server import StubControl, stub_app
 
 SAMPLES = Path(__file__).parent / "samples"
 API_KEY = "test-av-key"
+"""A free key: the stub's default, as most keys are."""
+PREMIUM_KEY = "test-av-premium-key"
+DEMO_KEY = "demo"
+KEYS = {API_KEY: "free", PREMIUM_KEY: "premium", DEMO_KEY: "demo"}
+COMPACT_SIZE = 100
 
 
 def sample(name: str) -> Any:
@@ -81,6 +93,33 @@ DAILY_ADJUSTED: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+def _long_daily(symbol: str, newest: date, sessions: int) -> dict[str, Any]:
+    """``sessions`` weekdays of TIME_SERIES_DAILY_ADJUSTED back from ``newest``, in the IBM
+    sample's shape (prices drift by a cent a day), for compact-versus-full tests."""
+    series: dict[str, dict[str, str]] = {}
+    day = newest
+    while len(series) < sessions:
+        if day.weekday() < 5:
+            cents = 15000 + len(series)
+            price = f"{cents // 100}.{cents % 100:02d}"
+            series[day.isoformat()] = {
+                "1. open": price,
+                "2. high": price,
+                "3. low": price,
+                "4. close": price,
+                "5. adjusted close": price,
+                "6. volume": str(1_000_000 + len(series)),
+                "7. dividend amount": "0.0000",
+                "8. split coefficient": "1.0",
+            }
+        day -= timedelta(days=1)
+    return {"Meta Data": {**_IBM["Meta Data"], "2. Symbol": symbol}, "Time Series (Daily)": series}
+
+
+LONG_NEWEST = date(2024, 6, 7)
+DAILY_ADJUSTED["SPY"] = _long_daily("SPY", LONG_NEWEST, 300)
 
 INTRADAY: dict[tuple[str, str], dict[str, Any]] = {
     ("MSFT", "1min"): sample("alphavantage_time_series_intraday_1min.json"),
@@ -195,11 +234,9 @@ IN_BAND = {
     "note": sample("alphavantage_note_rate_limit_legacy.json"),
     "burst": sample("alphavantage_information_burst_limit.json"),
     "daily_limit": sample("alphavantage_information_daily_limit.json"),
-    "premium": {
-        "Information": "Thank you for using Alpha Vantage! This is a premium endpoint. You may "
-        "subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to "
-        "instantly unlock all premium endpoints"
-    },
+    "premium": sample("alphavantage_information_premium_endpoint.json"),
+    "premium_full": sample("alphavantage_information_premium_outputsize_full.json"),
+    "demo_key": sample("alphavantage_information_demo_key.json"),
     "error_message": INVALID_CALL,
 }
 
@@ -235,8 +272,34 @@ def _intraday(params: dict[str, str]) -> dict[str, Any] | None:
     return body
 
 
+def _compact(body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """``outputsize=compact`` (the default): the latest 100 days of a daily series."""
+    if params.get("outputsize", "compact") != "compact":
+        return body
+    for key, series in body.items():
+        if key.startswith("Time Series") and isinstance(series, dict):
+            body[key] = dict(sorted(series.items(), reverse=True)[:COMPACT_SIZE])
+    return body
+
+
+def refusal(params: dict[str, str], plan: str) -> dict[str, Any] | None:
+    """What Alpha Vantage answers a key of ``plan`` instead of data, if anything: the demo key
+    only serves the documentation's IBM examples; a free key gets the premium notices for
+    TIME_SERIES_DAILY_ADJUSTED and for TIME_SERIES_DAILY with ``outputsize=full``."""
+    function = params.get("function", "")
+    if plan == "demo" and params.get("symbol") != "IBM":
+        return IN_BAND["demo_key"]
+    if plan == "premium":
+        return None
+    if function == "TIME_SERIES_DAILY_ADJUSTED":
+        return IN_BAND["premium"]
+    if function == "TIME_SERIES_DAILY" and params.get("outputsize") == "full":
+        return IN_BAND["premium_full"]
+    return None
+
+
 def answer(params: dict[str, str]) -> dict[str, Any]:
-    """The body Alpha Vantage gives for ``params`` with a valid key."""
+    """The body Alpha Vantage gives for ``params`` with a premium key."""
     function, symbol = params.get("function", ""), params.get("symbol", "")
     found: dict[str, Any] | None = None
     if function == "GLOBAL_QUOTE":
@@ -258,7 +321,11 @@ def answer(params: dict[str, str]) -> dict[str, Any]:
         if keywords == "ba":
             matches = SEARCH["bestMatches"]
         return {"bestMatches": copy.deepcopy(matches)}
-    return copy.deepcopy(found) if found is not None else copy.deepcopy(INVALID_CALL)
+    if found is None:
+        return copy.deepcopy(INVALID_CALL)
+    if function in ("TIME_SERIES_DAILY_ADJUSTED", "TIME_SERIES_DAILY", "FX_DAILY"):
+        return _compact(copy.deepcopy(found), params)
+    return copy.deepcopy(found)
 
 
 def spoil(body: dict[str, Any], scenario: str) -> dict[str, Any]:
@@ -285,24 +352,28 @@ def spoil(body: dict[str, Any], scenario: str) -> dict[str, Any]:
     return body
 
 
-def create_app(api_key: str = API_KEY) -> Starlette:
+def create_app(keys: dict[str, str] | None = None) -> Starlette:
+    """``keys``: API key -> plan (``free``, ``premium``, ``demo``); default :data:`KEYS`."""
     control = StubControl()
+    plans = KEYS if keys is None else keys
 
     async def query(request: Request) -> Response:
         scenario = control.record(request)
         params = dict(request.query_params)
         if scenario == "500":
             return PlainTextResponse("Internal Server Error", status_code=500)
-        if scenario == "429":
-            return PlainTextResponse("Too Many Requests", status_code=429)
         if scenario == "slow":
             await asyncio.sleep(control.delay)
         if scenario == "html":
             return HTMLResponse("<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>")
-        if params.get("apikey") != api_key:
+        plan = plans.get(params.get("apikey", ""))
+        if plan is None:
             return JSONResponse(INVALID_KEY)
         if scenario in IN_BAND:
             return JSONResponse(IN_BAND[scenario])
+        refused = refusal(params, plan)
+        if refused is not None:
+            return JSONResponse(refused)
         body = spoil(answer(params), scenario)
         if scenario == "truncated":
             text = json.dumps(body, indent=4)

@@ -8,6 +8,7 @@ requiring a client certificate (mutual TLS, as Teller does): pass a :class:`Serv
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -23,7 +24,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 SUCCESS = "success"
 
@@ -106,13 +108,44 @@ def stub_app(routes: list[Route], control: StubControl) -> Starlette:
 @dataclass(frozen=True)
 class ServerTLS:
     """Serve over TLS with this certificate and key (PEM files, e.g. from
-    :func:`tests.stubs.tls.make_certificates`). With ``client_ca`` the server requires every
-    client to present a certificate signed by that CA: a client without one, or with one the CA
-    did not sign, fails the TLS handshake and the app never sees its request."""
+    :func:`tests.stubs.tls.make_certificates`). With ``client_ca`` the server checks client
+    certificates against that CA: one the CA did not sign fails the TLS handshake and the app
+    never sees its request. A client without a certificate fails the handshake too, unless
+    ``client_cert_optional``: then the handshake succeeds and the app reads what the client
+    presented from the ASGI TLS extension, ``scope["extensions"]["tls"]["client_cert_chain"]``
+    (empty without a certificate), and answers as the vendor does (Teller: HTTP 400)."""
 
     certfile: Path
     keyfile: Path
     client_ca: Path | None = None
+    client_cert_optional: bool = False
+
+
+class _PeerCertProtocol(H11Protocol):
+    """uvicorn's h11 protocol, adding the ASGI TLS extension's client certificate chain to
+    every request's scope (uvicorn itself does not)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+        app = self.app
+
+        async def with_tls(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["extensions"] = {
+                **scope.get("extensions", {}),
+                "tls": {"client_cert_chain": chain},
+            }
+            await app(scope, receive, send)
+
+        self.app = with_tls
+
+
+def _cert_reqs(tls: ServerTLS | None) -> ssl.VerifyMode:
+    if tls is None or tls.client_ca is None:
+        return ssl.CERT_NONE
+    return ssl.CERT_OPTIONAL if tls.client_cert_optional else ssl.CERT_REQUIRED
 
 
 @contextmanager
@@ -141,7 +174,8 @@ def serve(
         ssl_certfile=tls.certfile if tls else None,
         ssl_keyfile=tls.keyfile if tls else None,
         ssl_ca_certs=client_ca,
-        ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
+        ssl_cert_reqs=_cert_reqs(tls),
+        http=_PeerCertProtocol if tls and tls.client_cert_optional else "auto",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

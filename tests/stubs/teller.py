@@ -1,6 +1,9 @@
 """A local Teller: accounts, balances, paged transactions and account deletion, as the vendor
-answers them. Serve it with ``run_stub(create_app(), tls=ServerTLS(..., client_ca=...))``: like
-Teller it then talks only to clients presenting a certificate signed by the (test) CA.
+answers them. Serve it with ``run_stub(create_app(), tls=ServerTLS(..., client_ca=...,
+client_cert_optional=True))``: like Teller it then answers a client that presents no certificate
+with HTTP 400 ``bad_request`` "Missing certificate: Retry request using your Teller client
+certificate." (the sampled error of Teller's docs), not with a failed handshake; a certificate
+the (test) CA did not sign still fails the handshake.
 
 Samples (``samples/``), reconstructed from the JSON examples in Teller's public API docs
 (sandbox ids, no licence stated), per /work/shared/reference/samples/SOURCES.md:
@@ -29,7 +32,9 @@ unknown token a 403 (Teller's docs: "401 ... without an access token", "403 ... 
 revoked access token"), both with an ``{"error": {"code", "message"}}`` body. A request without
 a ``Teller-Version`` header is a 400 here (the real API would fall back to the application's
 pinned version; the stub insists so tests can see the header is sent). Transactions page with
-``count`` and ``from_id``: a page starts with the transaction just older than ``from_id``.
+``count`` and ``from_id``: a page starts with the transaction just older than ``from_id``; the
+listing ends with an empty page (Teller documents no other end marker). ``control.page_cap``
+caps every page (e.g. at 100, below the ``count`` asked for), as a vendor may.
 ``DELETE /accounts/{id}`` answers 204, then 404 once the account is gone. The 401/403/404 error
 codes and messages other than the sampled ones are the stub's own wording.
 
@@ -37,7 +42,9 @@ Scenarios (see :class:`tests.stubs.server.StubControl`): ``success``; transport 
 ``429``, ``slow`` (sleeps ``delay`` first), ``html``, ``truncated``; auth ``revoked`` (403) and
 ``401``; ``disconnected`` (404, the sampled MFA-required body); ``gone`` (404 not found); data
 ``missing`` (a required field dropped from every object) and ``bad_amount`` (amounts and
-balances that are not numbers). A scenario written ``name@kind`` applies (and counts ``times``)
+balances that are not numbers); ``missing_certificate`` answers as if no client certificate
+had arrived (e.g. stripped by a TLS-terminating proxy in front of the adapter). A scenario
+written ``name@kind`` applies (and counts ``times``)
 only on one kind of request: ``accounts``, ``account``, ``balances``, ``transactions``,
 ``delete``; e.g. ``slow@transactions`` with ``times=1`` makes only the first transactions call
 slow.
@@ -236,11 +243,14 @@ class TellerControl(StubControl):
     accounts deleted so far (``reset`` brings them back)."""
 
     deleted: set[str] = field(default_factory=set)
+    page_cap: int | None = None
+    """The most transactions a page holds, whatever ``count`` asks; None: as asked."""
 
     def reset(self) -> None:
         super().reset()
         with self._lock:
             self.deleted.clear()
+            self.page_cap = None
 
     def record_kind(self, request: Request, kind: str) -> str:
         """Log ``request`` and return the scenario it gets as a ``kind`` request."""
@@ -286,7 +296,7 @@ def _spoil(body: Any, scenario: str, kind: str) -> Any:
 
 
 def _page(
-    transactions: list[dict[str, Any]], params: dict[str, str]
+    transactions: list[dict[str, Any]], params: dict[str, str], cap: int | None
 ) -> list[dict[str, Any]] | Response:
     start = 0
     if "from_id" in params:
@@ -303,6 +313,8 @@ def _page(
         if count < 1:
             return JSONResponse(error_body("bad_request", "Invalid count"), status_code=400)
         end = min(end, start + count)
+    if cap is not None:
+        end = min(end, start + cap)
     return transactions[start:end]
 
 
@@ -319,6 +331,9 @@ def create_app() -> Starlette:
 
     async def handle(request: Request, kind: str) -> Response:
         scenario = control.record_kind(request, kind)
+        tls = request.scope.get("extensions", {}).get("tls")
+        if scenario == "missing_certificate" or (tls is not None and not tls["client_cert_chain"]):
+            return JSONResponse(ERRORS["bad_request_missing_certificate"], status_code=400)
         if scenario == "500":
             return JSONResponse(
                 error_body("internal_server_error", "Internal server error"), status_code=500
@@ -365,7 +380,7 @@ def create_app() -> Starlette:
             elif kind == "balances":
                 body = BALANCES[account_id]
             else:
-                page = _page(TRANSACTIONS[account_id], dict(request.query_params))
+                page = _page(TRANSACTIONS[account_id], dict(request.query_params), control.page_cap)
                 if isinstance(page, Response):
                     return page
                 body = page

@@ -2,9 +2,13 @@
 
 Charts honour ``period1``/``period2``/``interval`` (or ``range=1d`` for the quote), answer
 an empty window with Yahoo's empty shape (no ``timestamp``, ``quote: [{}]``), and an unknown
-symbol with Yahoo's recorded 404 ``chart.error``. Like Yahoo, a request without a browser-ish
-User-Agent gets a plain-text 429. Data: recorded AAPL daily (split and dividend) and 1m,
-OCDO.L (pence); synthetic float32 series in Yahoo's shape for MSFT, BTC-USD and EURUSD=X.
+symbol with Yahoo's recorded 404 ``chart.error``. Like Yahoo, a request without a browser's
+User-Agent gets a plain-text 429 (see :func:`_browser`). On demand it asks for Yahoo's cookie
+and crumb (:class:`YahooControl`): ``GET /`` stands for fc.yahoo.com, which sets the ``A3``
+cookie, ``GET /v1/test/getcrumb`` answers the crumb for that cookie in plain text, and a chart
+or search without both is a 401 "Invalid Crumb". Data: recorded AAPL daily (split and
+dividend) and 1m, OCDO.L (pence); synthetic float32 series in Yahoo's shape for MSFT, BTC-USD
+and EURUSD=X.
 
 Scenarios (see :class:`tests.stubs.server.StubControl`): ``success``; transport ``500``,
 ``429`` (plain text "Too Many Requests"), ``slow`` (sleeps ``delay`` first), ``html``,
@@ -17,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -295,13 +300,71 @@ def spoil(body: dict[str, Any], scenario: str) -> dict[str, Any]:
     return body
 
 
+_ENGINES = ("applewebkit/", "gecko/", "firefox/")
+_TOOLS = ("python", "httpx", "aiohttp", "curl/", "wget/", "bot", "spider", "compatible;")
+
+
 def _browser(request: Request) -> bool:
-    agent = request.headers.get("user-agent", "")
-    return bool(agent) and not agent.lower().startswith(("python-", "curl/"))
+    """Yahoo answers clients it takes for scripts with a plain-text 429. The stub's rule: a
+    User-Agent that reads like a browser's (``Mozilla/5.0 (...)`` with a rendering engine),
+    naming no HTTP library, tool or bot (``compatible; ...`` is how bots announce themselves)."""
+    agent = request.headers.get("user-agent", "").lower()
+    if not agent.startswith("mozilla/5.0 (") or not any(e in agent for e in _ENGINES):
+        return False
+    return not any(tool in agent for tool in _TOOLS)
+
+
+INVALID_CRUMB = {
+    "finance": {"result": None, "error": {"code": "Unauthorized", "description": "Invalid Crumb"}}
+}
+"""Yahoo's 401 body for a missing or stale crumb (quoted verbatim in many client projects'
+issues and fixtures, e.g. yfinance's "HTTP Error 401: {...Invalid Crumb...}")."""
+INVALID_COOKIE = {
+    "finance": {"result": None, "error": {"code": "Unauthorized", "description": "Invalid Cookie"}}
+}
+"""The stub's own wording for ``getcrumb`` without the cookie (not a recorded body)."""
+COOKIE = "A3"
+
+
+@dataclass
+class YahooControl(StubControl):
+    """:class:`StubControl` plus Yahoo's cookie-and-crumb handshake: with ``crumb_required``,
+    chart and search requests need the ``A3`` cookie (``GET /``, as fc.yahoo.com sets it) and
+    the crumb ``GET /v1/test/getcrumb`` issued for that cookie, else 401 "Invalid Crumb".
+    :meth:`expire_crumbs` forgets every crumb issued, as Yahoo does now and then;
+    ``crumb_broken`` makes ``getcrumb`` itself fail (401), so no crumb can be had."""
+
+    crumb_required: bool = False
+    crumb_broken: bool = False
+    crumbs: dict[str, str] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self.crumb_required = self.crumb_broken = False
+            self.crumbs.clear()
+
+    def expire_crumbs(self) -> None:
+        with self._lock:
+            self.crumbs.clear()
+
+    def issue(self, cookie: str) -> str:
+        with self._lock:
+            crumb = self.crumbs.setdefault(cookie, f"crumb{len(self.crumbs) + 1}.x/Y")
+            return crumb
+
+    def crumb_ok(self, request: Request) -> bool:
+        if not self.crumb_required:
+            return True
+        cookie = request.cookies.get(COOKIE)
+        with self._lock:
+            issued = self.crumbs.get(cookie) if cookie else None
+        return issued is not None and request.query_params.get("crumb") == issued
 
 
 def create_app() -> Starlette:
-    control = StubControl()
+    control = YahooControl()
+    cookies = itertools.count(1)
 
     async def transport(request: Request) -> tuple[str, Response | None]:
         scenario = control.record(request)
@@ -328,6 +391,8 @@ def create_app() -> Starlette:
         scenario, early = await transport(request)
         if early is not None:
             return early
+        if not control.crumb_ok(request):
+            return JSONResponse(INVALID_CRUMB, status_code=401)
         status, body = chart(request.path_params["symbol"], dict(request.query_params))
         return respond(status, spoil(body, scenario), scenario)
 
@@ -335,6 +400,8 @@ def create_app() -> Starlette:
         scenario, early = await transport(request)
         if early is not None:
             return early
+        if not control.crumb_ok(request):
+            return JSONResponse(INVALID_CRUMB, status_code=401)
         q = request.query_params.get("q", "").lower()
         count = int(request.query_params.get("quotesCount", "6"))
         quotes = [
@@ -347,8 +414,26 @@ def create_app() -> Starlette:
         body = {"explains": [], "count": len(quotes), "quotes": quotes, "news": [], "nav": []}
         return respond(200, body, scenario)
 
+    async def cookie_route(request: Request) -> Response:
+        """fc.yahoo.com: a 404 page that sets the session cookie."""
+        control.record(request)
+        response = PlainTextResponse("Not Found", status_code=404)
+        response.set_cookie(COOKIE, f"d=stub{next(cookies)}", httponly=True, secure=False)
+        return response
+
+    async def crumb_route(request: Request) -> Response:
+        _, early = await transport(request)
+        if early is not None:
+            return early
+        cookie = request.cookies.get(COOKIE)
+        if cookie is None or control.crumb_broken:
+            return JSONResponse(INVALID_COOKIE, status_code=401)
+        return PlainTextResponse(control.issue(cookie))
+
     return stub_app(
         [
+            Route("/", cookie_route),
+            Route("/v1/test/getcrumb", crumb_route),
             Route("/v8/finance/chart/{symbol}", chart_route),
             Route("/v1/finance/search", search_route),
         ],

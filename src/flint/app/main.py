@@ -6,7 +6,6 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -21,11 +20,11 @@ from flint.app.docs import STATIC, install_docs
 from flint.app.edge import Edge
 from flint.app.methods import AllowedMethods
 from flint.app.metrics import router as metrics_router
-from flint.app.middleware import Answers, BodySizeLimit, TrustedHosts
+from flint.app.middleware import Answers, BodySizeLimit, RequestId, TrustedHosts, new_request_id
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.ratelimit import ApiRateLimit, Subject
-from flint.app.routing import guard_includes
+from flint.app.routing import guard_includes, index_routes
 from flint.app.runtime import build_runtime
 from flint.app.sentry import init_sentry
 from flint.auth.pages import router as auth_pages
@@ -114,7 +113,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    init_sentry(settings, "api")
+    sentry_on = init_sentry(settings, "api")
     redact_query_tokens()
     runtime = build_runtime(settings, "api")
 
@@ -162,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api/v1")
         app.include_router(router, prefix="/api")
     guard_includes(app)
+    index_routes(app)
 
     app.add_middleware(Answers)
     app.add_middleware(AllowedMethods, routes=lambda: app.routes)
@@ -190,8 +190,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(Edge)
     app.add_middleware(
-        CorrelationIdMiddleware,
+        RequestId,
         header_name="X-Request-ID",
+        generator=new_request_id,
         validator=lambda value: bool(REQUEST_ID.fullmatch(value)),
+        tag_sentry=sentry_on,
     )
     return app

@@ -25,6 +25,7 @@ from flint.portfolio.assets.models import CustomAsset, CustomAssetPrice
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.reports.models import Report
 from flint.trades.models import Trade, TradeEvent
+from flint.trades.preview_store import TradePreview
 from flint.users.models import ApiKey, User
 from flint.watchlist.models import WatchlistItem
 
@@ -56,6 +57,7 @@ __all__ = [
     "SnapTradeWebhook",
     "Trade",
     "TradeEvent",
+    "TradePreview",
     "TwoFactor",
     "TwoFactorChallenge",
     "User",

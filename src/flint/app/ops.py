@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, JsonValue
 from sqlalchemy import text
 
 from flint.config import Settings
+from flint.kit import vendor_status
 from flint.kit.http import breaker_state
 from flint.kit.schema import ApiModel
 from flint.runtime import Runtime
@@ -103,8 +104,9 @@ async def _broker(runtime: Runtime) -> None:
 def vendor_checks(settings: Settings) -> dict[str, Check]:
     """Each configured vendor, judged without calling it (a probe every few seconds would spend
     its rate limit): by this process's circuit breaker for vendors behind the vendor HTTP
-    client, as "configured" for the others. None of them is required: Flint answers without
-    a vendor (failover, stale quotes, queued messages)."""
+    client, as "configured" for the others, and in both cases as an error when this process
+    found the vendor refusing its configuration (`flint.kit.vendor_status`). None of them is
+    required: Flint answers without a vendor (failover, stale quotes, queued messages)."""
     breakered = [f"market:{name}" for name in configured_market_providers(settings)]
     if settings.snaptrade_client_id and settings.snaptrade_consumer_key:
         breakered.append("snaptrade")
@@ -115,6 +117,13 @@ def vendor_checks(settings: Settings) -> dict[str, Check]:
     checks = {name: _breaker_check(name, settings) for name in breakered}
     if settings.email_backend == "smtp":
         checks["smtp"] = Check(status="ok", detail="configured (not contacted)", required=False)
+    for name in list(checks):
+        # A configuration the vendor refused (credentials, certificate, plan) outranks the
+        # breaker: waiting will not fix it.
+        found = vendor_status.misconfiguration(name.removeprefix("market:"), settings.data_dir)
+        if found is not None:
+            detail = f"configuration refused: {found.reason}"
+            checks[name] = Check(status="error", detail=detail, required=False)
     if settings.billing_enabled:
         checks["stripe"] = Check(status="ok", detail="configured (not contacted)", required=False)
     return checks

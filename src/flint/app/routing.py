@@ -16,6 +16,13 @@ how many are tried:
   the path does not start with it. The order of routes, and so which route wins, is FastAPI's.
 * `PathIndex` files templates by the first segments of their literal prefix, so finding the
   candidates for a path is a few dictionary lookups.
+* `index_routes` gives the app's own router that index: a request tries only the routes and
+  included routers its path can reach, in FastAPI's order, instead of asking each of the ~40
+  in turn (a route added late, like the bench's `/bench/ok`, was asked last, after all of them).
+  Only a full match is taken this way; anything else (405 candidates, slash redirects, 404s)
+  takes FastAPI's own walk, so those answers stay FastAPI's.
+* An included router matches a path once per request: FastAPI matched it in `matches` and again
+  in `handle`; `_PrefixedInclude` keeps the first answer in the request's scope.
 """
 
 from __future__ import annotations
@@ -25,10 +32,17 @@ from dataclasses import dataclass, fields
 from typing import Generic, TypeVar
 
 from fastapi import FastAPI
-from fastapi.routing import _IncludedRouter
+from fastapi.routing import (
+    APIRouter,
+    _apply_router_form_limits,
+    _EffectiveRouteContext,
+    _IncludedRouter,
+    _update_scope,
+)
+from fastapi.telemetry._api import _route_selected
 from starlette._utils import get_route_path
-from starlette.routing import Match
-from starlette.types import Scope
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import Receive, Scope, Send
 
 T = TypeVar("T")
 DEPTH = 3
@@ -81,6 +95,23 @@ class _PrefixedInclude(_IncludedRouter):
         if self.heads is not None and _head(path) not in self.heads:
             return Match.NONE, {}
         return super().matches(scope)
+
+    def _match(self, scope: Scope) -> _Matched:
+        """FastAPI's `_match`, once per request and path: `matches` and then `handle` (through
+        `_handle_selected`) both ask, with the same scope."""
+        key = (scope["path"], scope.get("root_path", ""))
+        memo: dict[int, tuple[tuple[str, str], _Matched]] = scope.setdefault(MATCHED, {})
+        found = memo.get(id(self))
+        if found is not None and found[0] == key:
+            return found[1]
+        matched = super()._match(scope)
+        memo[id(self)] = (key, matched)
+        return matched
+
+
+_Matched = tuple[Match, Scope, BaseRoute | None, _EffectiveRouteContext | None]
+MATCHED = "flint.matched"
+"""The scope key under which included routers keep what they matched for this request."""
 
 
 def _head(path: str) -> str:
@@ -138,3 +169,56 @@ class PathIndex(Generic[T]):
             if len(self._cache) < 4096:  # the keys are bounded by what clients send
                 self._cache[key] = found
         return found
+
+
+class IndexedRouter(APIRouter):
+    """The app's router, trying only the routes a path can reach (`index_routes`)."""
+
+    _flint_index: PathIndex[BaseRoute] | None = None
+    _flint_version: object = None
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            for route in self._candidates(get_route_path(scope)):
+                match, child_scope = route.matches(scope)
+                if match is not Match.FULL:
+                    continue
+                # What FastAPI's own walk does with a full match (`APIRouter.app`).
+                _apply_router_form_limits(scope, self.form_limits)
+                scope.setdefault("router", self)
+                _update_scope(scope, child_scope)
+                mount = isinstance(route, Mount)
+                _route_selected(scope=scope, path=getattr(route, "path_format", None), mount=mount)
+                await route.handle(scope, receive, send)
+                return
+        await super().app(scope, receive, send)
+
+    def _candidates(self, path: str) -> list[BaseRoute]:
+        # This router's own count and list (FastAPI's `_get_routes_version` walks every
+        # included router for its sum: costlier than the lookup it would guard).
+        version = (self._routes_version, len(self.routes), id(self.routes))
+        if self._flint_index is None or version != self._flint_version:
+            self._flint_index = PathIndex(self.routes, _literal_of)
+            self._flint_version = version
+        return self._flint_index.candidates(path)
+
+
+def _literal_of(route: BaseRoute) -> str:
+    """The literal prefix every path `route` can match starts with ("" when unknown)."""
+    if isinstance(route, _PrefixedInclude):
+        return route.literal
+    if isinstance(route, _IncludedRouter):
+        return ""
+    found = getattr(route, "path_format", None)
+    return found if isinstance(found, str) else ""
+
+
+def index_routes(app: FastAPI) -> None:
+    """Make `app`'s router find routes through a `PathIndex` (after `guard_includes`)."""
+    router = app.router
+    if type(router) is not APIRouter:
+        raise TypeError(f"the app's router is a {type(router).__name__}, not an APIRouter")
+    if router.middleware_stack != router.app:  # Starlette bound `app` at construction
+        raise TypeError("the app's router has middleware of its own; index_routes would skip it")
+    router.__class__ = IndexedRouter
+    router.middleware_stack = router.app

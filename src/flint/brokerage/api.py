@@ -2,6 +2,7 @@
 are private to the feature, and `make lint` holds them to that)."""
 
 from flint.brokerage.registry import AccountProviders, credential_box
+from flint.brokerage.snaptrade.users import user_keys_of as snaptrade_user_keys
 from flint.brokerage.snaptrade.webhooks import Reconnects, SnapTradeEvent
 from flint.brokerage.snaptrade.webhooks import verify_webhook as verify_snaptrade_webhook
 from flint.brokerage.types import (
@@ -19,10 +20,12 @@ from flint.brokerage.types import (
     LinkRefused,
     Order,
     OrderAction,
+    OrderPreview,
     OrderRejected,
     OrderRequest,
     OrderStatus,
     OrderType,
+    OrderUnconfirmed,
     ProviderAccount,
     TimeInForce,
     Transaction,
@@ -45,10 +48,12 @@ __all__ = [
     "LinkRefused",
     "Order",
     "OrderAction",
+    "OrderPreview",
     "OrderRejected",
     "OrderRequest",
     "OrderStatus",
     "OrderType",
+    "OrderUnconfirmed",
     "ProviderAccount",
     "Reconnects",
     "SnapTradeEvent",
@@ -56,5 +61,6 @@ __all__ = [
     "Transaction",
     "Unsupported",
     "credential_box",
+    "snaptrade_user_keys",
     "verify_snaptrade_webhook",
 ]

@@ -80,6 +80,9 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"
     """Flint could not get a definite answer and gave up (never for a provider's refusal)."""
+    UNKNOWN = "unknown"
+    """Sent, but the provider could not confirm whether it placed the order: it is never sent
+    again; a person or the periodic sweep settles it from the provider's records."""
 
     @property
     def final(self) -> bool:
@@ -177,6 +180,30 @@ class OrderRequest:
     not_before: datetime | None = None
     """When Flint created the order: none placed earlier can be this one. Lets a provider that
     does not echo client order ids (SnapTrade's documented records) recognise it."""
+    preview_id: str | None = None
+    """The provider's id of the checked trade this order places (`OrderPreview.provider_ref`):
+    the provider places exactly that trade, which it accepts once."""
+
+
+@dataclass(frozen=True)
+class OrderPreview:
+    """What an order would do, as the provider estimates it before placing (nothing is sent to
+    the market). Amounts are in the account's currency."""
+
+    estimated_price: Decimal | None
+    """Per unit: the limit price for limit orders, the provider's current price otherwise
+    (None when the provider gives none: Flint then estimates from its own market price)."""
+    estimated_value: Decimal | None
+    """``quantity * estimated_price``, before commission."""
+    commission: Decimal
+    buying_power_after: Decimal | None
+    """Cash (or buying power) left after the order, when the provider says."""
+    warnings: list[str] = field(default_factory=list)
+    provider_ref: str | None = None
+    """The provider's id of the checked trade, placed with ``OrderRequest.preview_id``
+    (SnapTrade's trade id); None when the provider places from the order itself."""
+    expires_at: datetime | None = None
+    """When the provider forgets ``provider_ref`` (None: no expiry of its own)."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +281,13 @@ class AccountProvider(Protocol):
         and the caller checks `find_order` before trying again)."""
         ...
 
+    async def preview_order(
+        self, identity: Identity, credentials: Credentials, order: OrderRequest
+    ) -> OrderPreview:
+        """Estimate the order without placing it (price, value, commission, what is left);
+        a provider that checks orders first also returns the id to place it with."""
+        ...
+
     async def find_order(
         self,
         identity: Identity,
@@ -263,9 +297,11 @@ class AccountProvider(Protocol):
         *,
         request: OrderRequest | None = None,
     ) -> Order | None:
-        """The order placed with ``client_order_id``, if the provider has one. ``request`` is
-        the order as it would be sent: a provider whose records lack client order ids matches
-        on it (symbol, side, quantity, placed after ``not_before``)."""
+        """The order placed with ``client_order_id``, if the provider has one; None only when
+        the provider can say it has none. ``request`` is the order as it was sent: a provider
+        whose records lack client order ids matches on it (symbol, side, quantity, placed
+        after ``not_before``). Raises `OrderUnconfirmed` when the provider cannot tell (the
+        caller must not send the order again)."""
         ...
 
     async def get_order(
@@ -303,6 +339,16 @@ class AccountGone(AccountProviderError):
 
 class OrderRejected(AccountProviderError):
     """The provider refused the order; final."""
+
+
+class OrderUnconfirmed(AccountProviderError):
+    """`find_order` cannot tell whether the order was placed (the provider cannot list it, or
+    more than one of its orders could be it): placing it again might place it twice."""
+
+    def __init__(self, provider: str, reason: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(provider, reason)
+        self.candidates = candidates
+        """The provider's ids of the orders that could be it."""
 
 
 class Unsupported(AccountProviderError):

@@ -3,7 +3,8 @@ circuit breaker and retries on transient failures only.
 
 A call goes through, in order: the breaker (fails fast while the vendor is known to be down),
 then per attempt the rate limit (fails fast when the budget is spent, so a daily quota never
-turns into a day-long sleep) and the request. Connect errors, timeouts, 5xx and 429 are retried
+turns into a day-long sleep) and the request. Connect errors, timeouts, 5xx (but 501 and 505,
+which say the server never will) and 429 are retried
 with exponential backoff and jitter; a 429 or 503 ``Retry-After`` is honoured up to a cap, and a
 longer one fails at once. Any other status is handed back for the adapter to interpret.
 
@@ -96,6 +97,9 @@ class VendorPolicy:
 
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_FINAL_5XX = frozenset({501, 505})
+"""5xx answers that say what the server will never do (Not Implemented, HTTP Version Not
+Supported): returned to the caller like a 4xx, never retried."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +285,7 @@ class VendorClient:
             auth=call.auth if call.auth is not None else httpx.USE_CLIENT_DEFAULT,
         )
         status = response.status_code
-        if status == httpx.codes.TOO_MANY_REQUESTS or status >= 500:
+        if status == httpx.codes.TOO_MANY_REQUESTS or (status >= 500 and status not in _FINAL_5XX):
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             if retry_after is not None and retry_after > self.policy.retry_after_cap:
                 # Waiting that long inside a request helps nobody: give up at once.

@@ -39,15 +39,20 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    # The level check first, so a line below the level costs one check, not the whole chain
+    # (every request's access line is INFO; production runs at WARNING). Lines from the
+    # standard library's loggers reach the formatter only when their level passes.
+    # The list is changed in place: a logger cached on first use (`cache_logger_on_first_use`)
+    # keeps the list it was built with, and with a new list each call it went on with the
+    # first configuration's processors (and past `structlog.testing.capture_logs`).
+    processors: list[Any] = structlog.get_config()["processors"]
+    processors[:] = [
+        structlog.stdlib.filter_by_level,
+        *shared,
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+    ]
     structlog.configure(
-        # The level check first, so a line below the level costs one check, not the whole
-        # chain (every request's access line is INFO; production runs at WARNING). Lines from
-        # the standard library's loggers reach the formatter only when their level passes.
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
+        processors=processors,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

@@ -17,3 +17,20 @@ JsonDecimal = Annotated[
     PlainSerializer(float, return_type=float, when_used="json"),
     WithJsonSchema({"type": "number"}),
 ]
+
+
+def _money_text(value: Decimal) -> str:
+    """At least two decimal places (``"2.00"``, ``"0.015"``), every digit kept."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return format(value, "f")
+
+
+DecimalString = Annotated[
+    Decimal,
+    PlainSerializer(_money_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "decimal"}),
+]
+"""Money sent as a decimal string (``"1234.50"``): every digit kept, whatever the client's
+JSON numbers are."""

@@ -1,5 +1,12 @@
 """Email delivery: SMTP when configured, otherwise .eml files in the data dir (for self-hosting
-without a mail server: the reset email of `make run` is a file you can open)."""
+without a mail server: the reset email of `make run` is a file you can open).
+
+With a username set, the credentials only ever travel over TLS: implicit TLS (``tls``) or
+STARTTLS, which ``auto`` then requires rather than merely uses when offered (an attacker can
+strip the offer). A server that offers no STARTTLS, or ``none`` with a username, is a
+configuration error: nothing is sent, the message waits for a retry, `/readyz` names it
+(``smtp``) and it is logged as ``vendor_misconfigured``. Without a username ``auto`` stays
+opportunistic."""
 
 from __future__ import annotations
 
@@ -11,13 +18,20 @@ import aiosmtplib
 import anyio
 
 from flint.config import Settings
+from flint.kit import vendor_status
 from flint.kit.files import write_private
 from flint.kit.time import utcnow
 from flint.notifications.errors import DeliveryError
 
-__all__ = ["DeliveryError", "build_message", "send"]
+__all__ = ["DeliveryError", "SmtpMisconfigured", "build_message", "send"]
 
-_START_TLS: dict[str, bool | None] = {"auto": None, "starttls": True, "tls": False, "none": False}
+NAME = "smtp"
+"""The name in `/readyz` and the logs."""
+
+
+class SmtpMisconfigured(DeliveryError):
+    """The settings would send the password in clear: nothing was sent, and nothing will be
+    until an operator changes them (or the server offers TLS again)."""
 
 
 def build_message(settings: Settings, *, to: str, subject: str, body: str) -> EmailMessage:
@@ -39,15 +53,52 @@ async def send(settings: Settings, *, to: str, subject: str, body: str) -> None:
         await anyio.to_thread.run_sync(write_private, path, message.as_bytes())
         return
     try:
-        await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            start_tls=_START_TLS[settings.smtp_security],
-            use_tls=settings.smtp_security == "tls",
-            timeout=settings.smtp_timeout_seconds,
-        )
+        await _deliver(settings, message)
+    except SmtpMisconfigured:
+        raise
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP delivery failed: {type(exc).__name__}: {exc}") from exc
+
+
+async def _deliver(settings: Settings, message: EmailMessage) -> None:
+    security = settings.smtp_security
+    credentials = settings.smtp_username is not None
+    if credentials and security == "none":
+        raise _refused(settings, "FLINT_SMTP_SECURITY=none would send FLINT_SMTP_PASSWORD in clear")
+    client = aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        use_tls=security == "tls",
+        start_tls=False,  # decided below, once the server has said what it offers
+        timeout=settings.smtp_timeout_seconds,
+    )
+    await client.connect()
+    try:
+        await client.ehlo()
+        if security in ("auto", "starttls"):
+            offered = client.supports_extension("starttls")
+            if offered:
+                await client.starttls()
+            elif credentials or security == "starttls":
+                raise _refused(
+                    settings,
+                    "the SMTP server offers no STARTTLS, which credentials (and "
+                    "FLINT_SMTP_SECURITY=starttls) require; FLINT_SMTP_SECURITY=tls for "
+                    "implicit TLS (port 465)",
+                )
+        if credentials:
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+            await client.login(settings.smtp_username or "", password)
+        await client.send_message(message)
+    finally:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
+    vendor_status.clear(NAME, settings.data_dir)
+
+
+def _refused(settings: Settings, reason: str) -> SmtpMisconfigured:
+    """Under the data dir too: the worker sends, the API processes answer /readyz."""
+    vendor_status.report(NAME, reason, settings.data_dir)
+    return SmtpMisconfigured(reason)

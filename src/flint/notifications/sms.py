@@ -5,8 +5,12 @@ Sending a message is a POST that is not idempotent: one that timed out after it 
 got a 5xx, may have been carried out. Such an attempt raises :class:`MaybeSent`; the outbox
 remembers it, and the next attempt first lists the recent messages to the number and only
 sends when ours is not among them. Failures that certainly sent nothing (connection refused,
-429, an open circuit) raise :class:`DeliveryError`; Twilio's 4xx refusals (21211: not a valid
-number) raise :class:`Undeliverable`.
+429, an open circuit) raise :class:`DeliveryError`; Twilio's 4xx refusals of the message
+(21211: not a valid number) raise :class:`Undeliverable`. A 401 (error 20003: the account SID
+or auth token is wrong) refuses Flint's configuration, not the message: it raises
+:class:`TwilioMisconfigured`, a DeliveryError, so the message is retried later (it goes out once
+the settings are fixed) and fails with the reason only after the last attempt; `/readyz` names
+it (``twilio``) and it is logged as ``vendor_misconfigured``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import structlog
 from purgatory.domain.model import OpenedState
 
 from flint.config import Settings
+from flint.kit import vendor_status
 from flint.kit.files import write_private
 from flint.kit.http import VendorClient
 from flint.kit.time import utcnow
@@ -33,6 +38,8 @@ from flint.notifications.errors import DeliveryError, Undeliverable
 
 log = structlog.get_logger(__name__)
 
+NAME = "twilio"
+"""The vendor's name in errors, logs, `/readyz` and the circuit breaker."""
 MAX_LENGTH = 320
 """Two segments at most: an SMS says what happened; the details are in the app and the email."""
 CLOCK_SLACK = timedelta(minutes=1)
@@ -42,6 +49,19 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, OpenedState)
 
 class MaybeSent(DeliveryError):
     """The attempt may have reached Twilio: look for the message before sending it again."""
+
+
+class TwilioMisconfigured(DeliveryError):
+    """Twilio refused the credentials (401): nothing was sent, and nothing will be until an
+    operator fixes FLINT_TWILIO_ACCOUNT_SID or FLINT_TWILIO_AUTH_TOKEN."""
+
+
+def _refused_credentials(response: httpx.Response) -> TwilioMisconfigured:
+    reason = (
+        f"Twilio refused the credentials ({_problem(response)}): check "
+        "FLINT_TWILIO_ACCOUNT_SID and FLINT_TWILIO_AUTH_TOKEN"
+    )
+    return TwilioMisconfigured(reason)
 
 
 def text_of(title: str, body: str) -> str:
@@ -88,6 +108,8 @@ class Twilio:
             if isinstance(exc.__cause__, _NOT_SENT):
                 raise DeliveryError(f"Twilio: {exc.reason}") from exc
             raise MaybeSent(f"Twilio: {exc.reason}; the message may have been sent") from exc
+        if response.status_code == httpx.codes.UNAUTHORIZED:
+            raise _refused_credentials(response)
         if response.is_success:
             sid = _json(response).get("sid")
             if isinstance(sid, str) and sid:
@@ -107,6 +129,8 @@ class Twilio:
             response = await self.client.request("GET", self._path, params=params, auth=self._auth)
         except ProviderError as exc:
             raise DeliveryError(f"Twilio (checking for an earlier send): {exc.reason}") from exc
+        if response.status_code == httpx.codes.UNAUTHORIZED:
+            raise _refused_credentials(response)
         if not response.is_success:
             raise DeliveryError(
                 f"Twilio (checking for an earlier send) answered {_problem(response)}"
@@ -161,19 +185,32 @@ async def send(settings: Settings, *, to: str, body: str, maybe_sent_since: date
     assert settings.twilio_account_sid
     assert settings.twilio_auth_token
     assert settings.twilio_from_number
-    async with VendorClient("twilio", settings.twilio_base_url, settings.vendor_policy()) as client:
+    async with VendorClient(NAME, settings.twilio_base_url, settings.vendor_policy()) as client:
         twilio = Twilio(
             client,
             settings.twilio_account_sid,
             settings.twilio_auth_token.get_secret_value(),
             settings.twilio_from_number,
         )
-        if maybe_sent_since is not None:
-            found = await twilio.find(to, body, maybe_sent_since)
-            if found is not None:
-                log.info("sms_found_sent", sid=found)
-                return found
-        return await twilio.create(to, body)
+        try:
+            sid = await _find_or_create(twilio, to, body, maybe_sent_since)
+        except TwilioMisconfigured as exc:
+            # Under the data dir too: the worker sends, the API processes answer /readyz.
+            vendor_status.report(NAME, str(exc), settings.data_dir)
+            raise
+        vendor_status.clear(NAME, settings.data_dir)
+        return sid
+
+
+async def _find_or_create(
+    twilio: Twilio, to: str, body: str, maybe_sent_since: datetime | None
+) -> str:
+    if maybe_sent_since is not None:
+        found = await twilio.find(to, body, maybe_sent_since)
+        if found is not None:
+            log.info("sms_found_sent", sid=found)
+            return found
+    return await twilio.create(to, body)
 
 
 async def _write_file(settings: Settings, *, to: str, body: str) -> str:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from flint.trades import service
 from flint.trades.context import TradingContext
@@ -26,3 +29,30 @@ async def owned_trade(
 
 
 OwnedTrade = Annotated[Trade, Depends(owned_trade)]
+
+
+BODY_TAGS = frozenset({"order", "preview"})
+
+
+class UntaggedErrors(APIRoute):
+    """A route whose body is a tagged union (an order, or a preview's id): its validation
+    errors name fields as a plain body would (``body.quantity``, not ``body.order.quantity``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = [_untagged(error) for error in exc.errors()]
+                raise RequestValidationError(errors, body=exc.body) from None
+
+        return route
+
+
+def _untagged(error: Any) -> Any:
+    loc = tuple(error.get("loc", ()))
+    if len(loc) > 1 and loc[0] == "body" and loc[1] in BODY_TAGS:
+        return {**error, "loc": (loc[0], *loc[2:])}
+    return error

@@ -5,7 +5,7 @@ hold); also the notices a fill or a refusal sends."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import structlog
@@ -26,10 +26,14 @@ from flint.brokerage.api import (
     OrderRequest,
     OrderStatus,
     OrderType,
+    OrderUnconfirmed,
     TimeInForce,
 )
+from flint.db import commit
 from flint.kit.time import utcnow
+from flint.kit.vendor_errors import ProviderError, ProviderUnavailable
 from flint.notifications.api import NotificationKind, notify
+from flint.trades import preview_store
 from flint.trades.context import TradingContext
 from flint.trades.models import Trade, TradeEvent
 
@@ -109,13 +113,13 @@ def end(session: AsyncSession, trade: Trade, status: OrderStatus, reason: str) -
     event(session, trade, status.value, reason=reason)
 
 
-NOTIFY = {OrderStatus.FILLED.value, OrderStatus.REJECTED.value}
+NOTIFY = {OrderStatus.FILLED.value, OrderStatus.REJECTED.value, OrderStatus.UNKNOWN.value}
 
 
 FILLS = {OrderStatus.FILLED.value, OrderStatus.PARTIALLY_FILLED.value}
 
 
-async def _notify(session: AsyncSession, trade: Trade, before: str) -> None:
+async def notify_change(session: AsyncSession, trade: Trade, before: str) -> None:
     """A trade that just filled or was rejected tells its owner (in the app, and by email or
     SMS as their preferences say); a fill also re-syncs the account, so its balances and
     holdings show the trade."""
@@ -138,6 +142,14 @@ async def _notify(session: AsyncSession, trade: Trade, before: str) -> None:
         body = (
             f"Your {trade.order_type} order to {trade.action} {trade.quantity} {trade.symbol} "
             f"filled: {trade.filled_quantity} at {trade.average_price}.\n\nTrade {trade.id}"
+        )
+    elif trade.status == OrderStatus.UNKNOWN.value:
+        title = f"Unconfirmed: {trade.action} {trade.quantity} {trade.symbol}"
+        body = (
+            f"Your order to {trade.action} {trade.quantity} {trade.symbol} was sent, but the "
+            f"broker could not confirm whether it was placed ({trade.reason}). Flint will not "
+            "send it again; check your brokerage account before placing it once more."
+            f"\n\nTrade {trade.id}"
         )
     else:
         title = f"Rejected: {trade.action} {trade.quantity} {trade.symbol}"
@@ -163,9 +175,20 @@ async def locked(session: AsyncSession, trade_id: uuid.UUID) -> Trade | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+SEND_WINDOW = timedelta(seconds=30)
+"""How long a send may still be under way: another delivery of the job waits this long after
+``submitted_at`` before it asks the provider (an earlier worker may still be sending)."""
+LOST_ANSWER = "the provider's answer was lost; checking whether the order was placed"
+
+
 async def submit(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUID) -> str:
-    """Get the trade to the provider exactly once; returns its status. Transient provider
-    failures raise (the task retries; the next attempt asks the provider first)."""
+    """Get the trade to the provider at most once; returns its status.
+
+    ``submitted_at`` is committed before the order is sent: a trade that has it may have been
+    placed, so it is never sent again. The provider is asked for it instead (`find_order`); when
+    the provider cannot tell, the trade stops ``unknown`` for the sweep (`resolve`) or a person.
+    Transient failures raise (the task retries), after the send with ``reason`` saying the
+    answer was lost."""
     trade = await locked(session, trade_id)
     if trade is None:
         return "missing"
@@ -173,38 +196,141 @@ async def submit(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUID
         return trade.status
     account = await account_of(session, trade)
     before = trade.status
-    trade.attempts += 1
     try:
         provider, identity, credentials = await provider_for(session, ctx, account)
-        request = _request(trade, account)
-        existing = await provider.find_order(
-            identity,
-            credentials,
-            account.provider_account_id,
-            trade.client_order_id,
-            request=request,
-        )
-        if existing is not None:
-            log.info("trade_found_at_provider", trade_id=str(trade.id))
-            apply(session, trade, existing, "recovered")
+        request = await preview_store.request_for(session, trade, _request(trade, account))
+        if trade.submitted_at is not None:
+            await _recover(session, trade, provider, identity, credentials, request)
         else:
-            order = await provider.place_order(identity, credentials, request)
+            trade = await _mark_sent(session, trade_id)
+            if trade.status != OrderStatus.PENDING.value:
+                return trade.status
+            try:
+                order = await provider.place_order(identity, credentials, request)
+            except ProviderError:
+                trade.reason = LOST_ANSWER
+                trade.updated_at = utcnow()
+                await commit(session)
+                raise
             apply(session, trade, order, "placed")
+    except OrderUnconfirmed as exc:
+        _unknown(session, trade, exc)
     except OrderRejected as exc:
         end(session, trade, OrderStatus.REJECTED, exc.reason)
     except AccountProviderError as exc:  # gone, unsupported: nothing will make it work
         end(session, trade, OrderStatus.REJECTED, exc.reason)
-    await _notify(session, trade, before)
+    await notify_change(session, trade, before)
     await session.flush()
     return trade.status
 
 
-async def give_up(session: AsyncSession, trade_id: uuid.UUID, reason: str) -> None:
-    """After the last retry: the trade ends ``failed`` unless it moved on meanwhile."""
+async def _mark_sent(session: AsyncSession, trade_id: uuid.UUID) -> Trade:
+    """Commit ``submitted_at`` (and the attempt) before sending; returns the trade locked
+    again (a cancel that came in between has had its say)."""
     trade = await locked(session, trade_id)
-    if trade is not None and trade.status == OrderStatus.PENDING.value:
+    assert trade is not None
+    now = utcnow()
+    trade.submitted_at, trade.updated_at, trade.reason = now, now, None
+    trade.attempts += 1
+    await commit(session)
+    again = await locked(session, trade_id)
+    assert again is not None
+    return again
+
+
+async def _recover(
+    session: AsyncSession,
+    trade: Trade,
+    provider: AccountProvider,
+    identity: Identity,
+    credentials: Credentials,
+    request: OrderRequest,
+) -> None:
+    """The trade was sent before: record the provider's order, or fail it when the provider
+    says it has none; never send it again."""
+    sent = trade.submitted_at
+    assert sent is not None
+    sent = sent if sent.tzinfo else sent.replace(tzinfo=UTC)
+    if trade.reason is None and utcnow() - sent < SEND_WINDOW:
+        raise ProviderUnavailable("flint", "an earlier attempt may still be sending this order")
+    existing = await provider.find_order(
+        identity, credentials, request.account_id, trade.client_order_id, request=request
+    )
+    if existing is None:
+        end(session, trade, OrderStatus.FAILED, "the order never reached the provider")
+        return
+    if await claimed(session, trade, existing.provider_order_id):
+        raise OrderUnconfirmed(
+            provider.name,
+            "its order at the provider is another trade's",
+            (existing.provider_order_id,),
+        )
+    log.info("trade_found_at_provider", trade_id=str(trade.id))
+    trade.reason = None
+    apply(session, trade, existing, "recovered")
+
+
+async def claimed(session: AsyncSession, trade: Trade, provider_order_id: str) -> bool:
+    stmt = select(Trade.id).where(
+        Trade.provider_order_id == provider_order_id,
+        Trade.account_id == trade.account_id,
+        Trade.id != trade.id,
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+def _unknown(session: AsyncSession, trade: Trade, exc: OrderUnconfirmed) -> None:
+    trade.status = OrderStatus.UNKNOWN.value
+    trade.reason = f"sent, but the provider cannot confirm the order: {exc.reason}"[:500]
+    trade.updated_at = utcnow()
+    event(
+        session,
+        trade,
+        OrderStatus.UNKNOWN.value,
+        reason=exc.reason,
+        candidates=list(exc.candidates),
+    )
+
+
+async def give_up(session: AsyncSession, trade_id: uuid.UUID, reason: str) -> None:
+    """After the last retry: a trade never sent ends ``failed``, one that was sent ends
+    ``unknown`` (it may be at the provider), unless it moved on meanwhile."""
+    trade = await locked(session, trade_id)
+    if trade is None or trade.status != OrderStatus.PENDING.value:
+        return
+    if trade.submitted_at is None:
         end(session, trade, OrderStatus.FAILED, reason)
-        await session.flush()
+    else:
+        _unknown(session, trade, OrderUnconfirmed("flint", reason))
+    await session.flush()
+
+
+async def resolve(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUID) -> str:
+    """The sweep's look at an ``unknown`` trade: the provider's one order for it is recorded,
+    a provider that says it has none fails it, and it stays ``unknown`` while the provider
+    still cannot tell (for a person to settle)."""
+    trade = await locked(session, trade_id)
+    if trade is None or trade.status != OrderStatus.UNKNOWN.value:
+        return trade.status if trade else "missing"
+    account = await account_of(session, trade)
+    before = trade.status
+    try:
+        provider, identity, credentials = await provider_for(session, ctx, account)
+        request = _request(trade, account)
+        existing = await provider.find_order(
+            identity, credentials, request.account_id, trade.client_order_id, request=request
+        )
+    except (AccountProviderError, ProviderError) as exc:  # OrderUnconfirmed among them
+        log.info("trade_still_unknown", trade_id=str(trade.id), reason=str(exc))
+        return trade.status
+    if existing is None:
+        end(session, trade, OrderStatus.FAILED, "the order never reached the provider")
+    elif not await claimed(session, trade, existing.provider_order_id):
+        trade.reason = None
+        apply(session, trade, existing, "resolved")
+    await notify_change(session, trade, before)
+    await session.flush()
+    return trade.status
 
 
 async def refresh(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUID) -> str:
@@ -223,9 +349,15 @@ async def refresh(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUI
         return trade.status
     before = trade.status
     apply(session, trade, order, "refreshed")
-    await _notify(session, trade, before)
+    await notify_change(session, trade, before)
     await session.flush()
     return trade.status
+
+
+async def unknown_trades(session: AsyncSession) -> list[uuid.UUID]:
+    """Trades sent whose placement the provider could not confirm: for the sweep to ask again."""
+    stmt = select(Trade.id).where(Trade.status == OrderStatus.UNKNOWN.value)
+    return list((await session.execute(stmt)).scalars())
 
 
 async def stale(session: AsyncSession, older_than: timedelta) -> list[uuid.UUID]:

@@ -5,20 +5,87 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, status
 from fastapi.responses import JSONResponse
+from pydantic import Discriminator, Tag
 
 from flint.brokerage.api import OrderStatus
 from flint.errors import problem_responses
-from flint.trades import service
-from flint.trades.deps import OwnedTrade, TradingDep
-from flint.trades.schemas import ExecuteTrade, TradeEventOut, TradeEvents, TradeOut, Trades
+from flint.trades import preview, service
+from flint.trades.deps import OwnedTrade, TradingDep, UntaggedErrors
+from flint.trades.preview_schemas import ExecutePreview, PreviewOut
+from flint.trades.schemas import (
+    ExecuteTrade,
+    SettleTrade,
+    TradeEventOut,
+    TradeEvents,
+    TradeOut,
+    Trades,
+)
 from flint.users.api import TRADING, CurrentUserId
 from flint.web import SessionDep
 
 router = APIRouter(prefix="/trades", tags=["trades"])
 
+PREVIEW_KEYS = frozenset({"previewId", "preview_id"})
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", description="Up to 255 characters")
+]
+
+
+def _order_or_preview(value: Any) -> str:
+    if isinstance(value, ExecutePreview):
+        return "preview"
+    return "preview" if isinstance(value, dict) and PREVIEW_KEYS & value.keys() else "order"
+
+
+ExecuteBody = Annotated[
+    Annotated[ExecuteTrade, Tag("order")] | Annotated[ExecutePreview, Tag("preview")],
+    Discriminator(_order_or_preview),
+]
+"""An order, or ``{previewId}`` alone to place a previewed one (errors name the fields as
+ever: `UntaggedErrors` drops the union's tag from their locations)."""
+
 
 @router.post(
-    "/execute",
+    "/preview",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PreviewOut,
+    summary="Preview a trade: the broker's estimate, nothing placed",
+    description="The same body and checks as `POST /trades/execute` (a trade that cannot work "
+    "is a 422). Answers the broker's estimate (price, value, commission, buying power after, "
+    "warnings; money as decimal strings) and a `previewId`: `POST /trades/execute` with "
+    '`{"previewId": ...}` places exactly this trade, once, until `expiresAt`. Bank '
+    "accounts (Teller) do not trade: 422. Send an `Idempotency-Key` header to make retries "
+    "safe: the first answer is replayed for 24 hours.",
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
+    openapi_extra=TRADING,
+)
+async def preview_trade(
+    body: ExecuteTrade,
+    user_id: CurrentUserId,
+    session: SessionDep,
+    trading: TradingDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    answer = await preview.preview(session, trading, user_id, body, idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+
+
+async def execute(
+    body: ExecuteBody,
+    user_id: CurrentUserId,
+    trading: TradingDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    answer = await service.execute(trading, user_id, body, idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+
+
+router.add_api_route(
+    endpoint=execute,
+    methods=["POST"],
+    path="/execute",
     status_code=status.HTTP_201_CREATED,
     response_model=TradeOut,
     summary="Place a trade through a linked brokerage account",
@@ -26,25 +93,17 @@ router = APIRouter(prefix="/trades", tags=["trades"])
     "work is a 422 and nothing is sent. Accepted trades are sent by a worker exactly once. "
     "201 when the trade has reached a final state within a few seconds (a market order the "
     "broker fills at once), else 202 with its current state: follow it with "
-    "`GET /trades/{tradeId}`. Send an `Idempotency-Key` header to make retries safe: the first "
-    "answer is replayed for 24 hours.",
+    '`GET /trades/{tradeId}`. Send `{"previewId": ...}` alone to place exactly a trade '
+    "previewed with `POST /trades/preview`: once (a used preview is a 409), before it expires "
+    "(after, a 422), and only your own (another's is a 404). Send an `Idempotency-Key` header "
+    "to make retries safe: the first answer is replayed for 24 hours.",
     responses={
         202: {"model": TradeOut, "description": "Accepted, not final yet"},
         **problem_responses(400, 401, 403, 404, 409, 422, 503),
     },
     openapi_extra=TRADING,
+    route_class_override=UntaggedErrors,
 )
-async def execute(
-    body: ExecuteTrade,
-    user_id: CurrentUserId,
-    trading: TradingDep,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", description="Up to 255 characters")
-    ] = None,
-) -> Any:
-    answer = await service.execute(trading, user_id, body, idempotency_key)
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
 
 
 @router.get("", summary="Your trades, newest first", responses=problem_responses(401, 422))
@@ -73,6 +132,22 @@ async def read_trade(trade: OwnedTrade) -> TradeOut:
 async def trade_events(trade: OwnedTrade, session: SessionDep) -> TradeEvents:
     rows = await service.events(session, trade)
     return TradeEvents(events=[TradeEventOut.model_validate(event) for event in rows])
+
+
+@router.post(
+    "/{tradeId}/resolve",
+    summary="Settle a trade the broker could not confirm",
+    description="For a trade left `unknown` (sent, but the broker could not say whether it "
+    "placed it): `{placed: true, providerOrderId}` records the broker's order (it must be this "
+    "trade's symbol, side and quantity), `{placed: false}` ends the trade `failed`. Nothing is "
+    "sent to the broker.",
+    responses=problem_responses(400, 401, 403, 404, 422, 503),
+    openapi_extra=TRADING,
+)
+async def resolve_trade(
+    body: SettleTrade, trade: OwnedTrade, session: SessionDep, trading: TradingDep
+) -> TradeOut:
+    return TradeOut.of(await service.settle(session, trading, trade, body))
 
 
 @router.delete(

@@ -96,7 +96,8 @@ class TradeOut(ApiModel):
     stop_price: JsonDecimal | None = Field(None, examples=[None])
     status: str = Field(
         description="pending, submitted, partially_filled, filled, rejected, canceled, "
-        "expired or failed",
+        "expired, failed or unknown (sent, but the broker could not confirm whether it was "
+        "placed: it is never sent again)",
         examples=["filled"],
     )
     filled_quantity: JsonDecimal = Field(examples=[10])
@@ -130,6 +131,27 @@ class TradeOut(ApiModel):
             submitted_at=trade.submitted_at,
             executed_at=trade.executed_at,
         )
+
+
+class SettleTrade(RequestModel):
+    """What the user found at the broker for a trade left ``unknown``."""
+
+    placed: bool = Field(description="Whether the broker has the order", examples=[True])
+    provider_order_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="The broker's id of the order (with placed: true)",
+        examples=["66a033fa-da74-4fcf-b527-feefdec9257e"],
+    )
+
+    @model_validator(mode="after")
+    def _id_when_placed(self) -> SettleTrade:
+        if self.placed and self.provider_order_id is None:
+            raise ValueError("providerOrderId is required when placed is true")
+        if not self.placed and self.provider_order_id is not None:
+            raise ValueError("providerOrderId goes only with placed: true")
+        return self
 
 
 class Trades(ApiModel):

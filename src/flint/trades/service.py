@@ -6,11 +6,13 @@ Guarantees, and what makes them hold:
 * Never lost: the trade row (``pending``) is committed before its job is published (after the
   commit); the job is acked late and re-queued when its worker dies, and a periodic sweep
   re-publishes trades left ``pending`` (a publish that failed, a broker that lost it).
-* Never doubled: the provider gets Flint's ``client_order_id`` (the trade's id). Before
-  placing, the worker asks the provider for an order with that id and records it instead of
-  placing another; a placement that failed in transit is never blindly retried (a retry starts
-  over with that question). The worker holds the trade row's lock (``FOR UPDATE``) while it
-  submits, so two deliveries of one job cannot both place.
+* Never doubled: the worker commits ``submitted_at`` before it sends the order, and a trade
+  that has it is never sent again: a later attempt (a lost answer, a worker that died) asks the
+  provider for the order instead (`find_order`) and records it; when the provider cannot tell
+  whether it was placed, the trade stops ``unknown`` (the sweep asks again, a person settles
+  it), and a provider that says it has no such order fails it. Another delivery of the job
+  within `flint.trades.orders.SEND_WINDOW` of the send waits (an earlier worker may still be
+  sending). The worker holds the trade row's lock (``FOR UPDATE``) while it decides.
 * Audited: every change appends a `TradeEvent`.
 """
 
@@ -39,10 +41,21 @@ from flint.brokerage.api import (
 from flint.db import commit
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.vendor_errors import ProviderError
+from flint.trades import preview_store
 from flint.trades.context import TradingContext
 from flint.trades.models import Trade, TradeEvent
-from flint.trades.orders import account_of, apply, end, event, locked, provider_for
-from flint.trades.schemas import ExecuteTrade, TradeOut
+from flint.trades.orders import (
+    account_of,
+    apply,
+    claimed,
+    end,
+    event,
+    locked,
+    notify_change,
+    provider_for,
+)
+from flint.trades.preview_schemas import ExecutePreview
+from flint.trades.schemas import ExecuteTrade, SettleTrade, TradeOut
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +79,7 @@ class Answer:
 
 
 async def execute(
-    ctx: TradingContext, user_id: uuid.UUID, body: ExecuteTrade, key: str | None
+    ctx: TradingContext, user_id: uuid.UUID, body: ExecuteTrade | ExecutePreview, key: str | None
 ) -> Answer:
     """Check, create and commit the trade (with its Idempotency-Key, and its job sent after the
     commit), then wait a few seconds for the broker; a retried key replays the first answer."""
@@ -81,8 +94,14 @@ async def execute(
                 return Answer(found.status_code, found.body, replayed=True)
             if isinstance(found, idempotency.Abandoned):
                 return await _rebuild(session, found)
-        account = await check(session, ctx, user_id, body)
-        trade = await create(session, user_id, account, body)
+        if isinstance(body, ExecutePreview):  # exactly the previewed order, once
+            previewed = await preview_store.take(session, user_id, body.preview_id)
+            account = await check(session, ctx, user_id, previewed.order())
+            trade = await create(session, user_id, account, previewed.order())
+            await preview_store.use(session, previewed, trade)
+        else:
+            account = await check(session, ctx, user_id, body)
+            trade = await create(session, user_id, account, body)
         if key is not None:
             await idempotency.claim(session, user_id, SCOPE, key, digest, trade.id)
         jobs.enqueue(session, SUBMIT, str(trade.id))
@@ -218,10 +237,17 @@ async def cancel(session: AsyncSession, ctx: TradingContext, trade: Trade) -> Tr
         # Not at the provider yet: holding the row lock keeps the worker from placing it.
         held = await locked(session, trade.id)
         assert held is not None
-        if held.provider_order_id is None and held.status == OrderStatus.PENDING.value:
+        unsent = held.provider_order_id is None and held.submitted_at is None
+        if unsent and held.status == OrderStatus.PENDING.value:
             end(session, held, OrderStatus.CANCELED, "canceled before it was sent")
             await session.flush()
             return held
+        if held.provider_order_id is None:
+            raise ValidationFailed.at(
+                "path.tradeId",
+                "The order was sent and the broker has not confirmed it yet; it cannot be "
+                "canceled until it is known.",
+            )
     account = await account_of(session, trade)
     assert trade.provider_order_id is not None
     try:
@@ -238,6 +264,51 @@ async def cancel(session: AsyncSession, ctx: TradingContext, trade: Trade) -> Tr
     apply(session, trade, order, "cancel")
     await session.flush()
     return trade
+
+
+async def settle(
+    session: AsyncSession, ctx: TradingContext, trade: Trade, body: SettleTrade
+) -> Trade:
+    """A person settles an ``unknown`` trade: the broker's order it became (read from the
+    broker, and it must be this trade's symbol, side and quantity and no other trade's), or
+    ``failed`` when the broker has none. Nothing is ever sent."""
+    held = await locked(session, trade.id)
+    assert held is not None
+    if held.status != OrderStatus.UNKNOWN.value:
+        raise ValidationFailed.at("path.tradeId", f"The trade is {held.status}, not unknown.")
+    before = held.status
+    if body.provider_order_id is None:
+        end(session, held, OrderStatus.FAILED, "the user found no order at the broker")
+        await session.flush()
+        return held
+    field = "body.providerOrderId"
+    if await claimed(session, held, body.provider_order_id):
+        raise ValidationFailed.at(field, "That order is another trade's.")
+    account = await account_of(session, held)
+    try:
+        provider, identity, credentials = await provider_for(session, ctx, account)
+        order = await provider.get_order(
+            identity, credentials, account.provider_account_id, body.provider_order_id
+        )
+    except AccountProviderError as exc:
+        raise ValidationFailed.at(field, f"The broker has no such order: {exc.reason}.") from exc
+    except ProviderError as exc:
+        raise ServiceUnavailable(f"The provider is unavailable ({exc.reason}); try again.") from exc
+    if (order.symbol.upper(), order.action.value, order.quantity) != (
+        held.symbol.upper(),
+        held.action,
+        held.quantity,
+    ):
+        raise ValidationFailed.at(
+            field,
+            f"That order is {order.action.value} {order.quantity} {order.symbol}, not this "
+            f"trade's {held.action} {held.quantity} {held.symbol}.",
+        )
+    held.reason = None
+    apply(session, held, order, "settled")
+    await notify_change(session, held, before)
+    await session.flush()
+    return held
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, trade_id: uuid.UUID) -> Trade:

@@ -41,7 +41,7 @@ def submit(self: Any, trade_id: str) -> str:
     except ProviderError as exc:
         if self.request.retries >= MAX_SUBMIT_RETRIES:
             run_async(_give_up(f"the provider stayed unavailable: {exc.reason}"))
-            return "failed"
+            return "given_up"
         raise self.retry(exc=exc, countdown=min(2**self.request.retries, 60)) from exc
 
 
@@ -56,20 +56,35 @@ def refresh(trade_id: str) -> str:
     return run_async(_run())
 
 
+@celery_app.task(name="flint.trades.resolve")
+def resolve(trade_id: str) -> str:
+    async def _run() -> str:
+        async with runtime().sessions() as session:
+            status = await orders.resolve(session, _context(), uuid.UUID(trade_id))
+            await commit(session)
+            return status
+
+    return run_async(_run())
+
+
 @celery_app.task(name="flint.trades.sweep")
 def sweep() -> dict[str, int]:
-    """Every half minute: publish pending trades nobody took again, and ask the provider
-    about every open order (resting limit and stop orders fill, expire or get canceled)."""
+    """Every half minute: publish pending trades nobody took again, ask the provider about
+    every open order (resting limit and stop orders fill, expire or get canceled), and about
+    every trade whose placement it could not confirm."""
 
-    async def _run() -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    async def _run() -> tuple[list[uuid.UUID], list[uuid.UUID], list[uuid.UUID]]:
         async with runtime().sessions() as session:
             lost = await orders.stale(session, timedelta(minutes=2))
             open_ = await orders.open_trades(session)
-            return lost, open_
+            unknown = await orders.unknown_trades(session)
+            return lost, open_, unknown
 
-    lost, open_ = run_async(_run())
+    lost, open_, unknown = run_async(_run())
     for trade_id in lost:
         submit.delay(str(trade_id))
     for trade_id in open_:
         refresh.delay(str(trade_id))
-    return {"resubmitted": len(lost), "refreshed": len(open_)}
+    for trade_id in unknown:
+        resolve.delay(str(trade_id))
+    return {"resubmitted": len(lost), "refreshed": len(open_), "resolving": len(unknown)}

@@ -34,6 +34,10 @@ Trading (the brokerage account only; no margin, no fees, no partial fills):
   ``ioc``/``fok`` orders that cannot fill at once are canceled; ``day`` orders expire once the
   New York date they were placed on has passed; ``gtc`` orders stay until filled or canceled.
 * ``client_order_id`` is unique per account: placing it again returns the existing order.
+* Previews (`estimates`) follow the same rules without writing: the same refusals, the
+  estimate at the limit (limit orders), the stop (stop orders) or the current price, no
+  commission, the cash left after the fill, and warnings for an order that would not fill at
+  once.
 * Balances: a bank account's ``current`` and ``available`` are its ledger balance; a
   brokerage's ``cash``, ``available`` and ``buying_power`` are its cash and ``current`` is
   cash plus each position's ``money(quantity * price)`` at the current prices.

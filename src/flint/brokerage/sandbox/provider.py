@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from flint.brokerage.sandbox import accounts, orders, store
 from flint.brokerage.sandbox.data import CodeRefused, code_key, parse_code
+from flint.brokerage.sandbox.estimates import estimate
 from flint.brokerage.sandbox.matching import expired, validate
 from flint.brokerage.sandbox.pricing import check_kind, quote
 from flint.brokerage.types import (
@@ -29,6 +30,7 @@ from flint.brokerage.types import (
     Link,
     LinkRefused,
     Order,
+    OrderPreview,
     OrderRejected,
     OrderRequest,
     OrderStatus,
@@ -138,16 +140,32 @@ class SandboxProvider:
             )
         if existing is not None:
             return await self._settle(existing)
-        if account.kind != AccountType.BROKERAGE:
-            raise OrderRejected(self.name, f"the {account.kind} account does not trade")
-        check_kind(self.name, self.market, request.symbol)
-        view = await self._quote(request.symbol)
-        if view.quote.currency != account.currency:
-            raise OrderRejected(self.name, f"only {account.currency} instruments trade here")
-        price = view.quote.price
+        price = await self._price(account, request.symbol)
         now = self._clock()
         order_id = f"sbx_ord_{uuid.uuid4().hex}"
         return await orders.place(self._db, self.name, credentials, request, order_id, price, now)
+
+    async def preview_order(
+        self, identity: Identity, credentials: Credentials, order: OrderRequest
+    ) -> OrderPreview:
+        """What placing ``order`` now would do, by the placing rules (see `estimates`)."""
+        request = validate(self.name, order)
+        async with self._db.read() as conn:
+            account = await accounts.owned(conn, self.name, credentials, request.account_id)
+            position = await store.position_row(conn, account.id, request.symbol)
+        price = await self._price(account, request.symbol)
+        held: Decimal = position.quantity if position else Decimal(0)
+        return estimate(self.name, request, price, account.cash, held)
+
+    async def _price(self, account: Row[Any], symbol: str) -> Decimal:
+        """The price ``symbol`` trades at in ``account``; OrderRejected when it cannot trade."""
+        if account.kind != AccountType.BROKERAGE:
+            raise OrderRejected(self.name, f"the {account.kind} account does not trade")
+        check_kind(self.name, self.market, symbol)
+        view = await self._quote(symbol)
+        if view.quote.currency != account.currency:
+            raise OrderRejected(self.name, f"only {account.currency} instruments trade here")
+        return view.quote.price
 
     async def _settle(self, order: Row[Any]) -> Order:
         """Evaluate an open order at the current price (see the package's rules)."""

@@ -1,8 +1,11 @@
 """``snaptrade``: brokerage accounts, holdings, activities and trading through SnapTrade.
 
 The provider (:mod:`.provider`) signs and sends through the client (:mod:`.client`), reads
-SnapTrade's JSON with :mod:`.mapping` and keeps the order rules in :mod:`.orders`; each
-module's docstring holds its part of the conventions.
+SnapTrade's JSON with :mod:`.mapping`, keeps the order rules in :mod:`.orders`, the checked
+orders (preview with ``/trade/impact``, place with ``/trade/{tradeId}``) in :mod:`.impact` and
+the user registration in :mod:`.users`; each module's docstring holds its part of the
+conventions. The paths, bodies and answers follow SnapTrade's OpenAPI spec (``tests/stubs/specs/
+snaptrade-api.yaml``), which the tests check every exchange against.
 """
 
 from flint.brokerage.snaptrade.client import DEFAULT_BASE_URL, USER_ID, USER_SECRET, signature

@@ -1,22 +1,29 @@
 """SnapTrade's partner auth and HTTP: request signing, signed calls, and what its errors mean.
 
+Paths: the spec's only server is ``https://api.snaptrade.com`` and its operations live at the
+root (``/accounts``, ``/trade/place``); the legacy ``/api/v1`` prefix still answers but with a
+``Deprecation`` header. :data:`DEFAULT_BASE_URL` is the root; a base URL that still ends in
+``/api/v1`` works the same (the operations are sent under it).
+
 Partner auth (every request): ``clientId`` and ``timestamp`` (Unix seconds, fresh on every
 attempt) lead the query string, user-scoped calls add ``userId`` and ``userSecret``, and the
 ``Signature`` header is :func:`signature` of the request exactly as sent: base64 of
 HMAC-SHA256, keyed by the consumer key, over the compact, key-sorted JSON
-``{"content": <JSON body, or null when there is none or it is {}>, "path": "/api/v1/...",
-"query": "<the raw query string>"}``. That is what SnapTrade's own Python SDK computes
-(passiv/snaptrade-sdks ``sdks/python/snaptrade_client/request_after_hook.py``) and its
-"Request Signatures" page documents. The consumer key, the user secret and signatures are never
-logged or put in an error.
+``{"content": <JSON body, or null when there is none or it is {}>, "path": "/api/v1" +
+<the operation's path>, "query": "<the raw query string>"}``. That is what SnapTrade's own
+Python SDK computes (passiv/snaptrade-sdks ``sdks/python/snaptrade_client/
+request_after_hook.py`` signs ``"/api/v1%s" % path`` whatever host it talks to). The consumer
+key, the user secret and signatures are never logged or put in an error.
 
-Failures: 5xx, 429 and timeouts are `ProviderUnavailable`/`ProviderThrottled` after
-`VendorClient`'s retries (GETs, DELETEs and the other safe POSTs). A 401/403 that is about
-Flint's partner credentials (code 1076 "Unable to verify signature sent", or a clientId or
-timestamp complaint) is a plain ProviderError naming the consumer key and the clock: the links
-are fine and must not be dropped. Any other 401/403, or a 404 for an account or connection, is
-`AccountGone` (`LinkRefused` in `link`), with SnapTrade's ``detail`` as the reason. Bodies that
-are not JSON are `ProviderGarbage`.
+Failures: 5xx (but 501), 429 and timeouts are `ProviderUnavailable`/`ProviderThrottled` after
+`VendorClient`'s retries (GETs, DELETEs and the other safe POSTs); a 501 is SnapTrade saying
+the brokerage does not offer that operation, and is returned to the caller. Code 1076 ("Unable
+to verify signature sent" on a 401, "Unable to verify data sent" on a 400), or a 401/403 that
+complains about the clientId or timestamp, is a plain ProviderError naming the consumer key
+and the clock: the links are fine and must not be dropped. A 403 "feature not enabled" (code
+1141) is a plain ProviderError too (the API key's plan, not the link). Any other 401/403, or a
+404 for an account or connection, is `AccountGone` (`LinkRefused` in `link`), with SnapTrade's
+``detail`` as the reason. Bodies that are not JSON are `ProviderGarbage`.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import time
 from collections.abc import Generator
 from decimal import Decimal
 from typing import Any, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from limits.aio.storage import Storage
@@ -41,11 +48,14 @@ from flint.kit.vendor_errors import ProviderError, ProviderGarbage
 
 NAME = "snaptrade"
 """The provider's name: in errors, logs and the vendor client's policy."""
-DEFAULT_BASE_URL = "https://api.snaptrade.com/api/v1"
+DEFAULT_BASE_URL = "https://api.snaptrade.com"
+SIGNED_PREFIX = "/api/v1"
+"""What the signed path starts with (the SDKs' ``"/api/v1%s" % path``)."""
 USER_ID = "userId"
 USER_SECRET = "userSecret"  # noqa: S105 (the identity key, not a secret)
 
 _PARTNER_AUTH_CODES = frozenset({"1076"})
+_FEATURE_CODES = frozenset({"1141"})
 _PARTNER_AUTH_WORDS = ("signature", "clientid", "client id", "timestamp")
 
 
@@ -55,8 +65,9 @@ def _unix_time() -> float:
 
 
 def signature(consumer_key: str, path: str, query: str, content: bytes | None) -> str:
-    """SnapTrade's ``Signature`` header for a request to ``path`` (with ``/api/v1``) with the raw
-    query string ``query`` (no ``?``) and body ``content`` (JSON bytes, or None)."""
+    """SnapTrade's ``Signature`` header for a request with the signed path ``path``
+    (``/api/v1`` + the operation's path), the raw query string ``query`` (no ``?``) and body
+    ``content`` (JSON bytes, or None)."""
     body: Any = json.loads(content) if content else None
     if body == {}:
         body = None
@@ -71,9 +82,10 @@ class _Signer(httpx.Auth):
     """Puts ``clientId`` and a fresh ``timestamp`` first in the query and signs the request as it
     will be sent (so every retry is signed anew)."""
 
-    def __init__(self, client_id: str, consumer_key: str) -> None:
+    def __init__(self, client_id: str, consumer_key: str, base_path: str) -> None:
         self._client_id = client_id
         self._consumer_key = consumer_key
+        self._base_path = base_path
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         rest = [
@@ -86,8 +98,9 @@ class _Signer(httpx.Auth):
             params=[("clientId", self._client_id), ("timestamp", stamp), *rest]
         )
         path, _, query = request.url.raw_path.decode("ascii").partition("?")
+        operation = path[len(self._base_path) :] if path.startswith(self._base_path) else path
         request.headers["Signature"] = signature(
-            self._consumer_key, path, query, request.content or None
+            self._consumer_key, SIGNED_PREFIX + operation, query, request.content or None
         )
         yield request
 
@@ -111,7 +124,7 @@ class SnapTradeClient:
         breakers: AsyncCircuitBreakerFactory | None,
         transport: httpx.AsyncBaseTransport | None,
     ) -> None:
-        self._signer = _Signer(client_id, consumer_key)
+        self._signer = _Signer(client_id, consumer_key, urlsplit(base_url).path.rstrip("/"))
         self._http = VendorClient(
             NAME,
             base_url.rstrip("/"),
@@ -179,18 +192,35 @@ class SnapTradeClient:
     ) -> NoReturn:
         """Raise what a non-2xx answer (other than the transient ones) means."""
         status = response.status_code
-        detail, code = self.error(response)
-        if status in (401, 403) and (
-            code in _PARTNER_AUTH_CODES or any(w in detail.lower() for w in _PARTNER_AUTH_WORDS)
-        ):
+        detail, _ = self.error(response)
+        if self.partner_refused(response):
             raise ProviderError(
                 NAME,
                 f"SnapTrade refused Flint's API credentials ({detail}); check the client id, "
                 "the consumer key and this server's clock",
             )
+        if self.feature_refused(response):
+            raise ProviderError(
+                NAME, f"SnapTrade has not enabled this for Flint's API key ({detail})"
+            )
         if status in (401, 403, 404, 410):
             raise gone(NAME, detail)
         raise ProviderError(NAME, f"unexpected answer (HTTP {status}): {detail}")
+
+    def partner_refused(self, response: httpx.Response) -> bool:
+        """Whether SnapTrade refused Flint's own credentials or signature (not the link)."""
+        status = response.status_code
+        detail, code = self.error(response)
+        if status in (400, 401, 403) and code in _PARTNER_AUTH_CODES:
+            return True
+        return status in (401, 403) and any(w in detail.lower() for w in _PARTNER_AUTH_WORDS)
+
+    def feature_refused(self, response: httpx.Response) -> bool:
+        """A 403 that says the feature is not enabled for the key or connection."""
+        if response.status_code != httpx.codes.FORBIDDEN:
+            return False
+        detail, code = self.error(response)
+        return code in _FEATURE_CODES or "not enabled" in detail.lower()
 
     def error(self, response: httpx.Response) -> tuple[str, str]:
         """SnapTrade's message (``detail``, or the spec's ``default_detail``, ``error``) and

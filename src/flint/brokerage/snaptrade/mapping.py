@@ -9,9 +9,10 @@
 * Balances: ``current`` = ``balance.total.amount`` (cash plus positions; summed from the cash
   balance and the holdings when SnapTrade gives no total), ``cash`` and ``buying_power`` from
   the balance in the account's currency, ``available`` = that cash.
-* Holdings: ``GET /accounts/{id}/positions/all`` (string values, ``instrument``); on a 404 the
-  deprecated ``/positions`` (numbers, nested ``symbol.symbol``). ``cost_basis`` is the total:
-  the per-unit ``cost_basis`` (new) or ``average_purchase_price`` (old) times the units.
+* Holdings: ``GET /accounts/{id}/positions/all`` (string values, ``instrument``; the old
+  ``/positions`` is gone from the spec). ``cost_basis`` is the total: the per-unit
+  ``cost_basis`` times the units. ``units`` is nullable: a position without them counts the
+  units of its tax lots, or is left out (logged) when those are not given either.
 * Transactions: ``GET /accounts/{id}/activities`` (``startDate`` = ``since``), paged with
   ``offset``/``limit`` until ``pagination.total``. SnapTrade signs ``amount`` from the holder's
   side, but brokerages are not all consistent, so for the kinds whose direction is certain the
@@ -22,6 +23,9 @@
   status (PENDING, ACCEPTED, QUEUED, TRIGGERED, ACTIVATED, CANCEL_PENDING, REPLACE_PENDING,
   REPLACED, STOPPED, SUSPENDED, PENDING_RISK_REVIEW, CONTINGENT_ORDER, NONE) submitted; an
   unknown one submitted too (logged), as it is not known to be final.
+* Orders: ``total_quantity`` (and the other quantities) are nullable: without a total the
+  quantity is the sum of the filled, open and canceled ones; with none of them the order is
+  marked :data:`QUANTITY_UNKNOWN` (it matches any quantity when Flint looks for its order).
 * Money is Decimal from the JSON text (numbers and numeric strings alike), never via float.
 
 Bodies that lack required fields are `ProviderGarbage`.
@@ -113,6 +117,9 @@ _CRYPTO_INSTITUTIONS = frozenset(
         "uphold",
     }
 )
+
+QUANTITY_UNKNOWN = "quantity_unknown"
+"""Set in an `Order`'s ``extra`` when SnapTrade gave none of its quantities."""
 
 # --- parsing ----------------------------------------------------------------------------------
 
@@ -227,13 +234,25 @@ def balance_row(rows: list[dict[str, Any]], currency: str) -> dict[str, Any] | N
     return rows[0] if len(rows) == 1 else None
 
 
-def position(raw: dict[str, Any]) -> Holding:
-    """One result of ``/positions/all``."""
+def position(raw: dict[str, Any]) -> Holding | None:
+    """One result of ``/positions/all``; None for one whose size is unknown (``units`` is
+    nullable in the spec: then the tax lots' quantities are summed when there are any)."""
     instrument = raw.get("instrument")
     if not isinstance(instrument, dict):
         raise ProviderGarbage(NAME, "a position has no instrument")
     symbol = required_str(instrument, "symbol", "a position's instrument")
-    quantity = _dec(raw.get("units"), f"the units of {symbol}")
+    quantity = opt_dec(raw.get("units"), f"the units of {symbol}")
+    if quantity is None:
+        lots = raw.get("tax_lots")
+        sizes = [
+            opt_dec(lot.get("quantity"), f"a tax lot of {symbol}")
+            for lot in (lots if isinstance(lots, list) else [])
+            if isinstance(lot, dict)
+        ]
+        if not sizes or any(size is None for size in sizes):
+            log.warning("snaptrade_position_without_units", symbol=symbol)
+            return None
+        quantity = sum((size for size in sizes if size is not None), Decimal(0))
     unit_cost = opt_dec(raw.get("cost_basis"), f"the cost basis of {symbol}")
     currency = _text(raw.get("currency")) or _text(instrument.get("currency")) or "USD"
     return Holding(
@@ -243,29 +262,6 @@ def position(raw: dict[str, Any]) -> Holding:
         cost_basis=None if unit_cost is None else unit_cost * quantity,
         currency=currency.upper(),
         name=_text(instrument.get("description")),
-    )
-
-
-def legacy_position(raw: dict[str, Any]) -> Holding:
-    """One item of the deprecated ``/positions``."""
-    outer = raw.get("symbol")
-    inner = outer.get("symbol") if isinstance(outer, dict) else None
-    if not isinstance(inner, dict) or not isinstance(outer, dict):
-        raise ProviderGarbage(NAME, "a position has no symbol")
-    symbol = required_str(inner, "symbol", "a position's symbol")
-    units = raw.get("units")
-    if units is None:
-        units = raw.get("fractional_units")
-    quantity = _dec(units, f"the units of {symbol}")
-    average = opt_dec(raw.get("average_purchase_price"), f"the cost of {symbol}")
-    currency = _code(raw.get("currency")) or _code(inner.get("currency")) or "USD"
-    return Holding(
-        symbol=symbol,
-        quantity=quantity,
-        price=opt_dec(raw.get("price"), f"the price of {symbol}"),
-        cost_basis=None if average is None else average * quantity,
-        currency=currency.upper(),
-        name=_text(inner.get("description")) or _text(outer.get("description")),
     )
 
 
@@ -338,8 +334,16 @@ def order(raw: dict[str, Any], client_order_id: str | None) -> Order:
         action = OrderAction.SELL
     else:
         raise ProviderGarbage(NAME, f"order {order_id} has an unknown action")
-    quantity = _dec(raw.get("total_quantity"), f"the quantity of order {order_id}")
     filled = opt_dec(raw.get("filled_quantity"), f"the fill of order {order_id}")
+    quantity = opt_dec(raw.get("total_quantity"), f"the quantity of order {order_id}")
+    known = quantity is not None
+    if quantity is None:  # nullable in the spec: the sum of its parts, where given
+        parts = [
+            opt_dec(raw.get(key), f"the {key} of order {order_id}")
+            for key in ("filled_quantity", "open_quantity", "canceled_quantity")
+        ]
+        known = any(part is not None for part in parts)
+        quantity = sum((part for part in parts if part is not None), Decimal(0))
     price = opt_dec(raw.get("execution_price"), f"the price of order {order_id}")
     echoed = raw.get("client_order_id")
     extra = {
@@ -347,6 +351,8 @@ def order(raw: dict[str, Any], client_order_id: str | None) -> Order:
         for key in ("order_type", "time_in_force", "limit_price", "stop_price")
         if raw.get(key) is not None
     }
+    if not known:
+        extra[QUANTITY_UNKNOWN] = "true"
     return Order(
         provider_order_id=order_id,
         client_order_id=client_order_id or (echoed if isinstance(echoed, str) else None),

@@ -2,31 +2,35 @@
 
 `place_order` is ``POST /trade/place`` (Market/Limit/Stop/StopLimit, Day/GTC/FOK/IOC,
 ``units``, ``price``/``stop``, ``client_order_id``), sent once (``retry=False``): a timeout,
-5xx or 429 raises and the caller asks `find_order` before trying again. A 4xx is
+5xx or 429 raises and the caller asks `find_order` before anything else. A 4xx is
 `OrderRejected` with SnapTrade's message (insufficient funds, unknown symbol, read-only
-connection), except a 401, which is the link or Flint's API key (see the client). SnapTrade
-wants a UUID as ``client_order_id``; a Flint id that is not one is sent as a UUIDv5 of it (the
-same in `find_order`). SnapTrade passes ``client_order_id`` on to the broker but does not
-enforce that it is unique, and its documented order record (AccountOrderRecord) has no such
-field:
+connection), except a 401 and code 1076 (Flint's API key or the link, see the client).
+SnapTrade wants a UUID as ``client_order_id``; a Flint id that is not one is sent as a UUIDv5
+of it. SnapTrade passes it on to the broker but does not enforce it, and its order record
+(AccountOrderRecord) does not carry it, so nothing can be found by it. Instead:
 
-* `find_order` lists the account's orders (``/accounts/{id}/orders?state=all``) and matches
-  ``client_order_id`` when the records carry it; several matches give the oldest (and a
-  warning). When no record carries the field, it falls back to what this process sent (symbol,
-  side, quantity, placed after sending); when it has no such memory either it raises
-  ProviderError rather than answer "not placed", which could place the order twice.
-* `place_order` first asks `find_order` when this process has sent that ``client_order_id``
-  before, and returns the existing order instead of placing a second one.
-* `get_order` finds the order in the same list, and raises the plain AccountProviderError for
-  an order not in the last :data:`ORDER_HISTORY_DAYS` days; `cancel_order` is
+* `find_order` (only asked after a placement whose answer was lost) reads
+  ``GET /accounts/{id}/recentOrders?only_executed=false``, which is real-time and covers the
+  last 24 hours (``/orders`` may be a day-old cache, and answers 501 at brokerages that do not
+  list orders). The candidates are the orders with the same symbol, side and quantity placed
+  since the trade was created; each is checked with ``POST /accounts/{id}/orders/details``,
+  which knows only orders placed through SnapTrade, so an order the user placed by hand in the
+  brokerage's app is never taken for Flint's. No candidate: not placed (None). Exactly one
+  placed through SnapTrade: that is the order. Anything else (several, recent orders not
+  available: 501 or 403 feature not enabled, a full page, a trade older than the window) raises
+  `OrderUnconfirmed`: the caller must not place it again.
+* `get_order` is ``POST /accounts/{id}/orders/details`` (real-time, any brokerage), by the
+  brokerage order id Flint recorded when the order was placed or found; `cancel_order` is
   ``POST /accounts/{id}/trading/cancel`` and returns the order as it then stands (a cancel
   SnapTrade refuses with a 400, say for an order already filled, still returns the order).
+* ``units`` and ``total_quantity`` may be null (the spec): an order without a total is
+  matched and reported by the sum of its filled, open and canceled quantities.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -43,19 +47,20 @@ from flint.brokerage.types import (
     OrderRejected,
     OrderRequest,
     OrderType,
+    OrderUnconfirmed,
     TimeInForce,
 )
-from flint.kit.vendor_errors import ProviderError, ProviderGarbage
+from flint.kit.vendor_errors import ProviderGarbage
 
 log = structlog.get_logger(__name__)
 
-ORDER_HISTORY_DAYS = 30
-"""How far back `find_order` and `get_order` look (``days`` of the orders listing)."""
 PLACED_SKEW = timedelta(minutes=2)
-"""Clock difference allowed between Flint and the broker when matching an order by what was
-sent (see `find_order`)."""
-_MEMORY = 1000
-"""Orders this process remembers having sent."""
+"""Clock difference allowed between Flint and the broker when matching an order by when it
+was placed."""
+RECENT_WINDOW = timedelta(hours=23)
+"""How old a trade may be for ``recentOrders`` (24 hours) to still show its order."""
+RECENT_PAGE = 100
+"""``recentOrders`` answers one page of at most this many orders (the spec)."""
 
 _CLIENT_ORDER_NAMESPACE = uuid.UUID("5d2c4f8e-6a0b-4c1e-9a57-3f1b2e8d7c60")
 _ORDER_TYPES = {
@@ -72,40 +77,19 @@ _TIME_IN_FORCE = {
 }
 
 
-@dataclass(frozen=True)
-class _Sent:
-    """An order this process sent, to recognise it when SnapTrade does not echo its id."""
-
-    account_id: str
-    symbol: str
-    action: OrderAction
-    quantity: Decimal
-    at: datetime
-
-
 class OrderDesk:
-    """The orders of one provider, with its memory of what this process sent."""
+    """The orders of one provider."""
 
     def __init__(self, http: SnapTradeClient) -> None:
         self._http = http
-        self._sent: dict[str, _Sent] = {}
 
     async def place(self, user: tuple[str, str], order: OrderRequest) -> Order:
         body = _order_body(order)
-        if order.client_order_id in self._sent:
-            existing = await self.find(user, order.account_id, order.client_order_id)
-            if existing is not None:
-                log.info(
-                    "snaptrade_order_already_placed",
-                    account_id=order.account_id,
-                    client_order_id=order.client_order_id,
-                    provider_order_id=existing.provider_order_id,
-                )
-                return existing
-        self._remember(order)
         response = await self._http.call("POST", "/trade/place", user=user, body=body, retry=False)
         if not response.is_success:
-            if response.status_code == httpx.codes.UNAUTHORIZED:
+            if response.status_code == httpx.codes.UNAUTHORIZED or self._http.partner_refused(
+                response
+            ):
                 self._http.refused(response)
             detail, _ = self._http.error(response)
             raise OrderRejected(NAME, detail)
@@ -121,53 +105,40 @@ class OrderDesk:
         client_order_id: str,
         request: OrderRequest | None = None,
     ) -> Order | None:
-        records = await self._records(user, account_id)
-        wanted = _vendor_client_id(client_order_id)
-        if any("client_order_id" in raw for raw in records):
-            matches = [
-                raw for raw in records if raw.get("client_order_id") in (wanted, client_order_id)
-            ]
-        elif not records:
+        if request is None or request.not_before is None:
+            raise OrderUnconfirmed(NAME, "SnapTrade's orders cannot be matched without the order")
+        since = request.not_before
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        if datetime.now(UTC) - since > RECENT_WINDOW:
+            raise OrderUnconfirmed(NAME, "the order is older than SnapTrade's recent orders")
+        records = await self._recent(user, account_id)
+        candidates = [
+            order for order in _orders(records) if _looks_sent(order, request, since - PLACED_SKEW)
+        ]
+        placed = [o for o in candidates if await self._through_snaptrade(user, account_id, o)]
+        if len(placed) == 1:
+            return _with_client_id(placed[0], client_order_id)
+        if not placed and len(records) < RECENT_PAGE:
             return None
-        else:
-            sent = self._sent.get(client_order_id)
-            if sent is None and request is not None and request.not_before is not None:
-                # Another process sent it (a worker that died): Flint's own record says what.
-                sent = _Sent(
-                    request.account_id,
-                    request.symbol.upper(),
-                    request.action,
-                    request.quantity,
-                    request.not_before - PLACED_SKEW,
-                )
-            if sent is None or sent.account_id != account_id:
-                raise ProviderError(
-                    NAME,
-                    "SnapTrade does not say which order has this client order id; "
-                    "check the brokerage before placing it again",
-                )
-            matches = [raw for raw in records if _looks_sent(raw, sent)]
-        if not matches:
-            return None
-        orders = [mapping.order(raw, client_order_id) for raw in matches]
-        orders.sort(key=lambda o: o.placed_at or datetime.min.replace(tzinfo=UTC))
-        if len(orders) > 1:
-            log.warning(
-                "snaptrade_client_order_id_repeated",
-                account_id=account_id,
-                client_order_id=client_order_id,
-                provider_order_ids=[o.provider_order_id for o in orders],
-            )
-        return orders[0]
+        ids = tuple(o.provider_order_id for o in placed)
+        log.warning(
+            "snaptrade_order_unconfirmed", account_id=account_id, provider_order_ids=list(ids)
+        )
+        raise OrderUnconfirmed(
+            NAME,
+            f"{len(placed)} orders at SnapTrade could be this one"
+            if placed
+            else "SnapTrade's recent orders are too many to be sure",
+            ids,
+        )
 
     async def get(self, user: tuple[str, str], account_id: str, provider_order_id: str) -> Order:
-        for raw in await self._records(user, account_id):
-            if raw.get("brokerage_order_id") == provider_order_id:
-                return mapping.order(raw, None)
-        raise AccountProviderError(
-            NAME,
-            f"SnapTrade lists no order {provider_order_id} in the last {ORDER_HISTORY_DAYS} days",
-        )
+        order = await self._detail(user, account_id, provider_order_id)
+        if order is None:
+            raise AccountProviderError(
+                NAME, f"SnapTrade knows no order {provider_order_id} placed through it"
+            )
+        return order
 
     async def cancel(self, user: tuple[str, str], account_id: str, provider_order_id: str) -> Order:
         response = await self._http.call(
@@ -191,40 +162,68 @@ class OrderDesk:
             )
         return await self.get(user, account_id, provider_order_id)
 
-    async def _records(self, user: tuple[str, str], account_id: str) -> list[dict[str, Any]]:
-        params = {"state": "all", "days": str(ORDER_HISTORY_DAYS)}
-        body = await self._http.get(
-            user, f"/accounts/{seg(account_id)}/orders", "the orders", params
+    async def _recent(self, user: tuple[str, str], account_id: str) -> list[dict[str, Any]]:
+        response = await self._http.call(
+            "GET",
+            f"/accounts/{seg(account_id)}/recentOrders",
+            user=user,
+            params={"only_executed": "false"},
         )
-        records = mapping.objects(body, "the orders")
-        for raw in records:
-            mapping.required_str(raw, "brokerage_order_id", "an order")
-        return records
+        if response.status_code == httpx.codes.NOT_IMPLEMENTED or self._http.feature_refused(
+            response
+        ):
+            detail, _ = self._http.error(response)
+            raise OrderUnconfirmed(NAME, f"SnapTrade cannot list this account's orders ({detail})")
+        body = self._http.ok(response, "the recent orders")
+        if not isinstance(body, dict):
+            raise ProviderGarbage(NAME, "the recent orders are not an object")
+        return mapping.objects(body.get("orders", []), "the recent orders")
 
-    def _remember(self, order: OrderRequest) -> None:
-        if len(self._sent) >= _MEMORY:
-            del self._sent[next(iter(self._sent))]
-        self._sent[order.client_order_id] = _Sent(
-            order.account_id,
-            order.symbol.upper(),
-            order.action,
-            order.quantity,
-            datetime.now(UTC) - PLACED_SKEW,
+    async def _detail(
+        self, user: tuple[str, str], account_id: str, provider_order_id: str
+    ) -> Order | None:
+        """The order, when SnapTrade has it as placed through SnapTrade; else None."""
+        response = await self._http.call(
+            "POST",
+            f"/accounts/{seg(account_id)}/orders/details",
+            user=user,
+            body={"brokerage_order_id": provider_order_id},
+            retry=True,  # a read: safe to send again
         )
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        raw = self._http.ok(response, "the order")
+        if not isinstance(raw, dict):
+            raise ProviderGarbage(NAME, "the order is not an object")
+        return mapping.order(raw, None)
+
+    async def _through_snaptrade(
+        self, user: tuple[str, str], account_id: str, order: Order
+    ) -> bool:
+        return await self._detail(user, account_id, order.provider_order_id) is not None
 
 
-def _looks_sent(raw: dict[str, Any], sent: _Sent) -> bool:
-    try:
-        order = mapping.order(raw, None)
-    except ProviderGarbage:
-        return False
+def _orders(records: list[dict[str, Any]]) -> list[Order]:
+    out = []
+    for raw in records:
+        try:
+            out.append(mapping.order(raw, None))
+        except ProviderGarbage:
+            log.warning("snaptrade_order_unreadable", order_id=raw.get("brokerage_order_id"))
+    return out
+
+
+def _looks_sent(order: Order, request: OrderRequest, since: datetime) -> bool:
     return (
-        order.symbol.upper() == sent.symbol
-        and order.action is sent.action
-        and order.quantity == sent.quantity
-        and order.placed_at is not None
-        and order.placed_at >= sent.at
+        order.symbol.upper() == request.symbol.upper()
+        and order.action is request.action
+        and (order.quantity == request.quantity or mapping.QUANTITY_UNKNOWN in order.extra)
+        and (order.placed_at is None or order.placed_at >= since)
     )
+
+
+def _with_client_id(order: Order, client_order_id: str) -> Order:
+    return replace(order, client_order_id=client_order_id)
 
 
 def _order_body(order: OrderRequest) -> dict[str, Any]:

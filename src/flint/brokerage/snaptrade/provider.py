@@ -2,14 +2,17 @@
 
 Identity and links. A Flint user is one SnapTrade user: `register` creates it with
 ``userId`` = Flint's user key and keeps SnapTrade's ``userSecret`` (``{"userId", "userSecret"}``
-is the `Identity`). `connect_url` asks for a Connection Portal link (``connectionType``
-``trade-if-available``, ``customRedirect`` = the redirect URL, with ``immediateRedirect``). The
-portal hands back the connection's id (SnapTrade's "brokerage authorization"); `link` takes it
-as the auth code, checks it with ``GET /authorizations/{id}`` (unknown: `LinkRefused`) and keeps
-the accounts whose ``brokerage_authorization`` is that id. The link's `Credentials` are
-``{"authorizationId": id}``; `unlink` deletes that connection (``DELETE /authorizations/{id}``;
-one SnapTrade no longer knows counts as removed). `register` for a user SnapTrade already has
-raises the plain AccountProviderError.
+is the `Identity`); registering is sent once, and a registration whose answer was lost is
+recovered as :mod:`.users` says.
+`connect_url` asks for a Connection Portal link (``connectionType`` ``trade-if-available``,
+``customRedirect`` = the redirect URL, with ``immediateRedirect``). The portal hands back the
+connection's id (SnapTrade's "brokerage authorization"); `link` takes it as the auth code,
+checks it with ``GET /authorizations/{id}`` (unknown: `LinkRefused`) and keeps the accounts
+whose ``brokerage_authorization`` is that id. The link's `Credentials` are
+``{"authorizationId": id}``; `unlink` deletes that connection with ``DELETE
+/connection/{id}`` (200, carried out asynchronously by SnapTrade, which then sends
+``CONNECTION_DELETED``); a 404 there means SnapTrade no longer has it. Any other failure
+raises, so the caller knows the connection may still be alive at SnapTrade.
 
 Signing and errors are the client's (:mod:`.client`), the JSON is read by :mod:`.mapping`, and
 the order rules are :mod:`.orders`'.
@@ -23,10 +26,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import structlog
 from limits.aio.storage import Storage
 from purgatory import AsyncCircuitBreakerFactory
 
-from flint.brokerage.snaptrade import mapping
+from flint.brokerage.snaptrade import mapping, users
 from flint.brokerage.snaptrade.client import (
     DEFAULT_BASE_URL,
     NAME,
@@ -35,6 +39,7 @@ from flint.brokerage.snaptrade.client import (
     SnapTradeClient,
     seg,
 )
+from flint.brokerage.snaptrade.impact import ImpactDesk
 from flint.brokerage.snaptrade.orders import OrderDesk
 from flint.brokerage.types import (
     AccountGone,
@@ -47,12 +52,15 @@ from flint.brokerage.types import (
     Link,
     LinkRefused,
     Order,
+    OrderPreview,
     OrderRequest,
     ProviderAccount,
     Transaction,
 )
 from flint.kit.http import VendorPolicy
 from flint.kit.vendor_errors import ProviderGarbage
+
+log = structlog.get_logger(__name__)
 
 AUTHORIZATION_ID = "authorizationId"
 
@@ -66,7 +74,7 @@ class SnapTradeProvider:
     """SnapTrade adapter; see this package's module docstrings for auth, mapping and orders.
 
     ``client_id`` and ``consumer_key`` are the partner API key pair from SnapTrade's dashboard.
-    ``base_url`` includes ``/api/v1`` (its path is part of what is signed).
+    ``base_url`` is SnapTrade's root (``https://api.snaptrade.com``, the spec's server).
     """
 
     name = NAME
@@ -105,6 +113,7 @@ class SnapTradeProvider:
             transport=transport,
         )
         self._orders = OrderDesk(self._http)
+        self._impact = ImpactDesk(self._http)
 
     def __repr__(self) -> str:  # keep the consumer key out of any repr
         return f"SnapTradeProvider(base_path={self._base_path!r})"
@@ -115,25 +124,8 @@ class SnapTradeProvider:
     # --- users and links ----------------------------------------------------------------------
 
     async def register(self, user_key: str) -> Identity:
-        """``POST /snapTrade/registerUser``. SnapTrade gives a user's secret only once, so a
-        user that already exists (its secret lost) is an AccountProviderError."""
-        if not user_key:
-            raise ValueError("user_key must not be empty")
-        response = await self._http.call(
-            "POST", "/snapTrade/registerUser", body={"userId": user_key}, retry=True
-        )
-        if response.status_code == httpx.codes.BAD_REQUEST:
-            detail, _ = self._http.error(response)
-            raise AccountProviderError(
-                self.name, f"SnapTrade refused to register the user: {detail}"
-            )
-        body = self._http.ok(response, "the registered user", gone=AccountProviderError)
-        if not isinstance(body, dict):
-            raise ProviderGarbage(self.name, "the registered user is not an object")
-        return {
-            USER_ID: mapping.required_str(body, "userId", "the registered user"),
-            USER_SECRET: mapping.required_str(body, "userSecret", "the registered user"),
-        }
+        """``POST /snapTrade/registerUser``, once; see :mod:`.users` for the recovery."""
+        return await users.register(self._http, user_key)
 
     async def connect_url(
         self, identity: Identity, *, redirect_url: str | None, reconnect: str | None = None
@@ -178,8 +170,8 @@ class SnapTradeProvider:
         return Link(credentials={AUTHORIZATION_ID: authorization_id}, accounts=accounts)
 
     async def unlink(self, identity: Identity, credentials: Credentials) -> None:
-        """``DELETE /authorizations/{id}``; a connection or user SnapTrade no longer knows is
-        already unlinked."""
+        """``DELETE /connection/{id}``; a connection (or user) SnapTrade no longer knows is
+        already unlinked, any other failure raises."""
         authorization_id = credentials.get(AUTHORIZATION_ID)
         if not authorization_id or not mapping.is_uuid(authorization_id):
             return
@@ -188,14 +180,15 @@ class SnapTradeProvider:
         except AccountGone:
             return
         response = await self._http.call(
-            "DELETE", f"/authorizations/{seg(authorization_id)}", user=user
+            "DELETE", f"/connection/{seg(authorization_id)}", user=user
         )
-        if response.is_success:
+        if response.is_success or response.status_code == httpx.codes.NOT_FOUND:
             return
-        try:
-            self._http.refused(response)
-        except AccountGone:
-            return
+        if response.status_code == httpx.codes.UNAUTHORIZED and not self._http.partner_refused(
+            response
+        ):
+            return  # the user itself is gone at SnapTrade, and its connections with it
+        self._http.refused(response, gone=AccountProviderError)
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -234,18 +227,13 @@ class SnapTradeProvider:
         self, identity: Identity, credentials: Credentials, account_id: str
     ) -> list[Holding]:
         user = _identity(identity)
-        base = f"/accounts/{seg(account_id)}"
-        response = await self._http.call("GET", f"{base}/positions/all", user=user)
-        if response.status_code == httpx.codes.NOT_FOUND:
-            legacy = mapping.objects(
-                await self._http.get(user, f"{base}/positions", "the positions"), ""
-            )
-            return [mapping.legacy_position(raw) for raw in legacy]
-        body = self._http.ok(response, "the positions")
+        body = await self._http.get(
+            user, f"/accounts/{seg(account_id)}/positions/all", "the positions"
+        )
         if not isinstance(body, dict):
             raise ProviderGarbage(self.name, "the positions are not an object")
         results = mapping.objects(body.get("results"), "the positions")
-        return [mapping.position(raw) for raw in results]
+        return [held for raw in results if (held := mapping.position(raw)) is not None]
 
     async def transactions(
         self,
@@ -294,7 +282,14 @@ class SnapTradeProvider:
     async def place_order(
         self, identity: Identity, credentials: Credentials, order: OrderRequest
     ) -> Order:
+        if order.preview_id is not None:  # a checked trade: place exactly that (impact.py)
+            return await self._impact.place(_identity(identity), order)
         return await self._orders.place(_identity(identity), order)
+
+    async def preview_order(
+        self, identity: Identity, credentials: Credentials, order: OrderRequest
+    ) -> OrderPreview:
+        return await self._impact.preview(_identity(identity), order)
 
     async def find_order(
         self,

@@ -28,8 +28,9 @@ Mapping and conventions:
   ``posted``/``pending``, ``category`` is Teller's enrichment category (``details.category``,
   may be null), ``type`` Teller's kind (card_payment, atm, transfer, deposit, ...).
   `transactions` pages with ``count`` (:data:`PAGE_SIZE`) and ``from_id`` (the oldest id of
-  the previous page) until a short page, and stops early once a page reaches dates before
-  ``since``; the result is newest first. A page that repeats ids (should ``from_id`` ever be
+  the previous page) until an empty page (Teller may answer fewer than ``count``, so a short
+  page is not the end), and stops early once a page reaches dates before ``since``; the result
+  is newest first. A page that repeats ids (should ``from_id`` ever be
   inclusive) is de-duplicated.
 * Slow first calls: Teller warns that the first transactions call after enrollment can time
   out while the bank's data loads, and to retry after a few seconds. Every GET goes through
@@ -39,8 +40,11 @@ Mapping and conventions:
   disconnected enrollment such as ``enrollment.disconnected.user_action.mfa_required``) is
   `LinkRefused` from `link` and `AccountGone` elsewhere, with Teller's error message as the
   reason; 410 (account closed) is `AccountGone` too. Bodies that are not JSON or miss required
-  fields are `ProviderGarbage`. A connection the TLS handshake refuses (no or wrong client
-  certificate) is `ProviderUnavailable` after the retries.
+  fields are `ProviderGarbage`. Teller's HTTP 400 ``bad_request`` "Missing certificate" (the
+  client certificate did not arrive) is `ProviderMisconfigured`, not retried, logged as
+  ``vendor_misconfigured`` and named by `/readyz` (``teller``) until Teller accepts a request
+  again. A certificate the TLS handshake refuses (one Teller did not issue) is indistinguishable
+  from a dropped connection under TLS 1.3 and stays `ProviderUnavailable` after the retries.
 * Not offered: holdings, trading and a hosted portal (Teller Connect runs in the user's
   browser and hands back the access token, which is what `link` takes); those raise
   `Unsupported`. `register` returns ``{}``.

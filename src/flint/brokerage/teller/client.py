@@ -14,6 +14,7 @@ from limits.aio.storage import Storage
 from purgatory import AsyncCircuitBreakerFactory
 
 from flint.brokerage.types import AccountGone
+from flint.kit import vendor_status
 from flint.kit.http import VendorClient, VendorPolicy
 from flint.kit.vendor_errors import ProviderError, ProviderGarbage
 
@@ -73,10 +74,26 @@ class TellerClient:
     async def get(
         self, path: str, token: str, params: dict[str, str] | None = None
     ) -> httpx.Response:
-        return await self._http.request("GET", path, params=params, auth=(token, ""))
+        response = await self._http.request("GET", path, params=params, auth=(token, ""))
+        return self._certificate_checked(response)
 
     async def delete(self, path: str, token: str) -> httpx.Response:
-        return await self._http.request("DELETE", path, auth=(token, ""))
+        response = await self._http.request("DELETE", path, auth=(token, ""))
+        return self._certificate_checked(response)
+
+    def _certificate_checked(self, response: httpx.Response) -> httpx.Response:
+        """Teller answers a request that arrives without the application's client certificate
+        with HTTP 400 ``bad_request`` ("Missing certificate: ..."): Flint's configuration is at
+        fault, not the link, and waiting will not fix it. Any other answer proves the
+        certificate was accepted."""
+        if response.status_code == httpx.codes.BAD_REQUEST and _certificate_refused(response):
+            raise vendor_status.report(
+                NAME,
+                f"{self.error_message(response)} Check FLINT_TELLER_CERTIFICATE_PATH and "
+                "FLINT_TELLER_PRIVATE_KEY_PATH (and that no proxy strips the certificate)",
+            )
+        vendor_status.clear(NAME)
+        return response
 
     async def data(
         self, path: str, token: str, what: str, params: dict[str, str] | None = None
@@ -111,6 +128,16 @@ class TellerClient:
         if isinstance(message, str) and message.strip():
             return message.strip()[:200]
         return f"HTTP {response.status_code}"
+
+
+def _certificate_refused(response: httpx.Response) -> bool:
+    try:
+        error = json.loads(response.text).get("error")
+    except (ValueError, AttributeError):
+        return False
+    if not isinstance(error, dict) or error.get("code") != "bad_request":
+        return False
+    return "certificate" in str(error.get("message", "")).lower()
 
 
 def _tls_context(certificate: Path, private_key: Path, ca_bundle: Path | None) -> ssl.SSLContext:

@@ -28,6 +28,7 @@ from flint.brokerage.types import (
     Link,
     LinkRefused,
     Order,
+    OrderPreview,
     OrderRequest,
     ProviderAccount,
     Transaction,
@@ -37,7 +38,7 @@ from flint.kit.http import VendorPolicy
 from flint.kit.vendor_errors import ProviderGarbage
 
 PAGE_SIZE = 250
-"""Transactions asked for per page."""
+"""Transactions asked for per page; Teller may answer fewer, so pages go on until an empty one."""
 MAX_PAGES = 1000
 """A guard against a vendor that never ends a listing (250,000 transactions)."""
 
@@ -186,7 +187,9 @@ class TellerProvider:
                     reached_since = True
                     continue
                 out.append(txn)
-            if reached_since or len(page) < PAGE_SIZE or not fresh:
+            # Only an empty page (or one with nothing new) ends the listing: Teller may answer
+            # fewer than ``count``, and a short page is not the last one.
+            if reached_since or not page or not fresh:
                 break
             from_id = mapping.text(page[-1], "id", "a transaction")
         else:
@@ -199,6 +202,11 @@ class TellerProvider:
     async def place_order(
         self, identity: Identity, credentials: Credentials, order: OrderRequest
     ) -> Order:
+        self._no_trading()
+
+    async def preview_order(
+        self, identity: Identity, credentials: Credentials, order: OrderRequest
+    ) -> OrderPreview:
         self._no_trading()
 
     async def find_order(

@@ -8,6 +8,7 @@ from limits.aio.storage import Storage
 
 from flint.config import Settings
 from flint.kit.ratelimit import make_storage
+from flint.market.providers.alpha_vantage import RATE_LIMITS as ALPHA_VANTAGE_LIMITS
 from flint.market.providers.alpha_vantage import AlphaVantageProvider
 from flint.market.providers.simulated import SimulatedMarket
 from flint.market.providers.types import MarketDataProvider
@@ -45,6 +46,7 @@ def build_providers(
             chain.append(
                 YahooProvider(
                     base_url=settings.yahoo_base_url,
+                    cookie_url=settings.yahoo_cookie_url,
                     policy=settings.vendor_policy(settings.yahoo_rate_limits),
                     storage=storage,
                 )
@@ -56,9 +58,12 @@ def build_providers(
                 AlphaVantageProvider(
                     settings.alpha_vantage_api_key.get_secret_value(),
                     base_url=settings.alpha_vantage_base_url,
-                    policy=settings.vendor_policy(settings.alpha_vantage_rate_limits),
+                    plan=settings.alpha_vantage_plan,
+                    policy=settings.vendor_policy(
+                        settings.alpha_vantage_rate_limits
+                        or ALPHA_VANTAGE_LIMITS[settings.alpha_vantage_plan]
+                    ),
                     storage=storage,
-                    adjusted=settings.alpha_vantage_adjusted,
                 )
             )
     if not chain:

@@ -16,9 +16,16 @@ Conventions, matching the simulated provider:
   series' ``Time Zone`` and name the bar's start. 1wk and 1mo bars are built from daily bars
   (Monday-Sunday weeks, calendar months, returned whole).
 * ``history`` returns completed bars only; ``now`` (default: the current time) decides.
-* Equity daily bars carry the dividend- and split-adjusted close as ``adj_close`` (with
-  ``adjusted=False``, the free TIME_SERIES_DAILY is used and ``adj_close == close``). Intraday
-  bars are unadjusted, like the daily OHLC.
+* The plan (``FLINT_ALPHA_VANTAGE_PLAN``) decides what is asked: a ``free`` key gets equity
+  days from TIME_SERIES_DAILY with compact output only (the latest 100 sessions; older history
+  is refused without asking, as Alpha Vantage would refuse it), so ``adj_close == close``; a
+  ``premium`` key gets TIME_SERIES_DAILY_ADJUSTED (``adj_close`` the dividend- and
+  split-adjusted close) and full output for longer ranges. Intraday bars are unadjusted, like
+  the daily OHLC.
+* In-band notices are classified: a demo or invalid key, and a premium notice on a premium
+  plan, are configuration errors (``ProviderMisconfigured``, named by `/readyz`); a premium
+  notice on the free plan is a ProviderError; the per-second, per-minute and daily limits are
+  throttling.
 * Crypto volume is converted from coins to the quote currency (coins x close), as Flint counts
   it everywhere; FX has no volume (0).
 * Intraday history is equities only, fetched one calendar month per request, and limited to
@@ -29,7 +36,19 @@ The package: ``client`` makes the calls (the API key, the in-band errors and thr
 conventions above, and ``provider`` is the `MarketDataProvider` flow.
 """
 
-from flint.market.providers.alpha_vantage.client import DEFAULT_BASE_URL, DEFAULT_POLICY
+from flint.market.providers.alpha_vantage.client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_POLICY,
+    RATE_LIMITS,
+    Plan,
+)
 from flint.market.providers.alpha_vantage.provider import MAX_INTRADAY_DAYS, AlphaVantageProvider
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_POLICY", "MAX_INTRADAY_DAYS", "AlphaVantageProvider"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_POLICY",
+    "MAX_INTRADAY_DAYS",
+    "RATE_LIMITS",
+    "AlphaVantageProvider",
+    "Plan",
+]

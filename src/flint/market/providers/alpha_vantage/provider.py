@@ -5,11 +5,13 @@ answers what, the ranges each request covers, which bars are complete); the call
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import httpx
 from limits.aio.storage import Storage
 from purgatory import AsyncCircuitBreakerFactory
 
+from flint.kit import vendor_status
 from flint.kit.http import VendorPolicy
 from flint.market.providers._vendor import (
     aggregate,
@@ -21,9 +23,11 @@ from flint.market.providers._vendor import (
 from flint.market.providers.alpha_vantage import mapping
 from flint.market.providers.alpha_vantage.client import (
     DEFAULT_BASE_URL,
-    DEFAULT_POLICY,
     NAME,
+    PREMIUM,
+    RATE_LIMITS,
     AlphaVantageClient,
+    Plan,
 )
 from flint.market.providers.alpha_vantage.mapping import Symbol
 from flint.market.providers.errors import ProviderError, ProviderGarbage
@@ -41,6 +45,8 @@ _INTRADAY = {Interval.M1: "1min", Interval.M5: "5min", Interval.M15: "15min", In
 _COMPACT_DAYS = 130
 """``outputsize=compact`` holds the latest 100 sessions; ranges starting later than this many
 days ago fit in it."""
+COMPACT_SIZE = 100
+"""Daily bars in a compact answer; a compact answer this long may have left older ones out."""
 
 
 def _months(start: date, end: date) -> list[str]:
@@ -61,13 +67,19 @@ class AlphaVantageProvider:
         api_key: str,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        policy: VendorPolicy = DEFAULT_POLICY,
+        plan: Plan = "free",
+        policy: VendorPolicy | None = None,
         storage: Storage | None = None,
         breakers: AsyncCircuitBreakerFactory | None = None,
-        adjusted: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._adjusted = adjusted
+        """``plan`` is what the key is paid for: ``free`` asks only what a free key gets
+        (TIME_SERIES_DAILY, compact output), ``premium`` the adjusted series and full output.
+        ``policy`` defaults to the plan's rate limits."""
+        if plan not in RATE_LIMITS:
+            raise ValueError(f"unknown Alpha Vantage plan {plan!r}")
+        self._plan = plan
+        policy = policy or VendorPolicy(rate_limits=RATE_LIMITS[plan])
         self._client = AlphaVantageClient(
             api_key,
             base_url=base_url,
@@ -80,6 +92,18 @@ class AlphaVantageProvider:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def _call(self, params: dict[str, str], symbol: str | None) -> dict[str, Any]:
+        """One call; a premium notice on a premium plan means the key is not a premium one."""
+        try:
+            return await self._client.call(params, symbol)
+        except ProviderError as exc:
+            if exc.reason == PREMIUM and self._plan == "premium":
+                raise vendor_status.report(
+                    self.name,
+                    "FLINT_ALPHA_VANTAGE_PLAN is premium but the key is refused premium data",
+                ) from exc
+            raise
+
     def instrument(self, symbol: str) -> Instrument | None:
         """Alpha Vantage has no reference-data lookup by symbol; callers use the universe."""
         return None
@@ -88,9 +112,7 @@ class AlphaVantageProvider:
         """SYMBOL_SEARCH, best match first; kinds other than equity/ETF/fund are left out."""
         if limit <= 0 or not query.strip():
             return []
-        body = await self._client.call(
-            {"function": "SYMBOL_SEARCH", "keywords": query.strip()}, None
-        )
+        body = await self._call({"function": "SYMBOL_SEARCH", "keywords": query.strip()}, None)
         return mapping.search_results(body)[:limit]
 
     async def quote(self, symbol: str, now: datetime | None = None) -> Quote:
@@ -101,7 +123,7 @@ class AlphaVantageProvider:
         if sym.kind is not InstrumentType.EQUITY:
             return await self._quote_from_daily(sym, at)
         params = {"function": "GLOBAL_QUOTE", "symbol": sym.symbol}
-        return mapping.global_quote(await self._client.call(params, sym.symbol), sym, at)
+        return mapping.global_quote(await self._call(params, sym.symbol), sym, at)
 
     async def history(
         self,
@@ -153,8 +175,9 @@ class AlphaVantageProvider:
     ) -> list[tuple[date, Bar, datetime]]:
         """The vendor's daily bars dated ``since``-``until`` as (date, bar, session close),
         oldest first. Bars outside the range are neither checked nor returned."""
+        premium = self._plan == "premium"
         recent = (now.date() - since).days <= _COMPACT_DAYS
-        size = "compact" if recent else "full"
+        size = "full" if premium and not recent else "compact"
         if sym.kind is InstrumentType.CRYPTO:
             params = {"function": "DIGITAL_CURRENCY_DAILY", "symbol": sym.base, "market": sym.quote}
             key = "Time Series (Digital Currency Daily)"
@@ -167,11 +190,18 @@ class AlphaVantageProvider:
             }
             key = "Time Series FX (Daily)"
         else:
-            function = "TIME_SERIES_DAILY_ADJUSTED" if self._adjusted else "TIME_SERIES_DAILY"
+            function = "TIME_SERIES_DAILY_ADJUSTED" if premium else "TIME_SERIES_DAILY"
             params = {"function": function, "symbol": sym.symbol, "outputsize": size}
             key = "Time Series (Daily)"
-        body = await self._client.call(params, sym.symbol)
+        body = await self._call(params, sym.symbol)
         zone, series = mapping.time_series(body, key)
+        if not premium and params.get("outputsize") == "compact" and len(series) >= COMPACT_SIZE:
+            oldest = min(mapping.parse_date(text, f"a {sym.symbol} daily bar") for text in series)
+            if since < oldest:
+                # Only the latest 100 days came; full output is premium (or was not asked for).
+                raise ProviderError(
+                    self.name, f"history before {oldest} needs a premium Alpha Vantage plan"
+                )
         days: list[tuple[date, Bar, datetime]] = []
         for text, row in series.items():
             day = mapping.parse_date(text, f"a {sym.symbol} daily bar")
@@ -202,7 +232,7 @@ class AlphaVantageProvider:
                 "adjusted": "false",
                 "extended_hours": "false",
             }
-            body = await self._client.call(params, sym.symbol)
+            body = await self._call(params, sym.symbol)
             zone, series = mapping.time_series(body, f"Time Series ({_INTRADAY[interval]})")
             for text, row in series.items():
                 try:

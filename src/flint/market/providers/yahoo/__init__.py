@@ -18,6 +18,13 @@ Conventions, matching the simulated provider:
 * ``adj_close`` is Yahoo's split- and dividend-adjusted close for daily bars, ``close`` for
   intraday ones.
 
+What Yahoo asks of a client: a browser's User-Agent (:data:`USER_AGENT`; scripts and bots get
+429s); when the chart or search answers 401 "Invalid Crumb", the cookie from fc.yahoo.com and a
+crumb from ``/v1/test/getcrumb``, then the call once more with ``crumb=`` (the crumb is kept for
+later calls, and fetched again when Yahoo stops accepting it); a 401 that survives this is an
+authentication refusal (ProviderError), not garbage. 429s are retried with backoff, honouring
+Retry-After, by the vendor client (tenacity), then ProviderThrottled.
+
 The package: ``client`` makes the calls (Yahoo's ``chart.error`` and HTTP failures read into
 Flint's errors, JSON numbers kept as their text), ``mapping`` turns the answers into Flint's
 types by the conventions above, and ``provider`` is the `MarketDataProvider` flow.

@@ -15,7 +15,13 @@ from flint.kit.http import VendorPolicy
 from flint.market.providers._vendor import aggregate, aware_now, period_bounds
 from flint.market.providers.types import Bar, HistoryRangeTooLarge, Instrument, Interval, Quote
 from flint.market.providers.yahoo import mapping
-from flint.market.providers.yahoo.client import DEFAULT_BASE_URL, DEFAULT_POLICY, NAME, YahooClient
+from flint.market.providers.yahoo.client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_COOKIE_URL,
+    DEFAULT_POLICY,
+    NAME,
+    YahooClient,
+)
 
 MAX_INTRADAY_DAYS = {Interval.M1: 7, Interval.M5: 60, Interval.M15: 60, Interval.H1: 730}
 _INTERVALS = {
@@ -36,6 +42,7 @@ class YahooProvider:
         self,
         *,
         base_url: str = DEFAULT_BASE_URL,
+        cookie_url: str = DEFAULT_COOKIE_URL,
         policy: VendorPolicy = DEFAULT_POLICY,
         storage: Storage | None = None,
         breakers: AsyncCircuitBreakerFactory | None = None,
@@ -43,6 +50,7 @@ class YahooProvider:
     ) -> None:
         self._client = YahooClient(
             base_url=base_url,
+            cookie_url=cookie_url,
             policy=policy,
             storage=storage,
             breakers=breakers,

@@ -4,9 +4,9 @@
 `webhookId` (the primary key), with the user, connection and account it names, its
 `eventTimestamp`, and when a worker handled it.
 
-Revision ID: 0016
-Revises: 0015
-Create Date: 2026-12-04 02:40:00.000000
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-04 03:00:00.000000
 
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision: str = "0016"
-down_revision: str | Sequence[str] | None = "0015"
+revision: str = "0017"
+down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

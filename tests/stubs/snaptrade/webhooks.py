@@ -19,6 +19,12 @@ connection is disabled, a deleted one is gone with its accounts, a new account a
 returns the payload; :func:`deliver` signs and POSTs one to Flint. SnapTrade counts a delivery
 answered 200, 201, 202 or 204 as delivered (and retries others, later); :func:`deliver` returns
 the response so a test can look at it.
+
+Every payload the stub makes is checked against the spec's webhook schema (``WebhookBase``, the
+request body of every webhook the spec lists, such as ``Webhooks_connectionDeleted``) with
+openapi-schema-validator (openapi-core's); one that breaks it raises at once.
+:meth:`SnapTradeWebhooks.connection_deleted` is what SnapTrade sends once a deletion asked for
+with ``DELETE /connection/{id}`` is done (SnapTrade deletes asynchronously).
 """
 
 from __future__ import annotations
@@ -34,22 +40,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from openapi_schema_validator import OAS30Validator
 
-from tests.stubs import snaptrade as snaptrade_stub
+from tests.stubs.contract import load, spec_path
+from tests.stubs.snaptrade.common import CLIENT_ID, CONSUMER_KEY
+from tests.stubs.snaptrade.state import Account, SnapTradeState
 
 URL = "/api/v1/webhooks/snaptrade"
 DELIVERED = frozenset({200, 201, 202, 204})
 """The answers SnapTrade counts as delivered."""
 
 
-def signature(payload: Any, *, key: str = snaptrade_stub.CONSUMER_KEY) -> str:
+def signature(payload: Any, *, key: str = CONSUMER_KEY) -> str:
     """SnapTrade's ``Signature`` for ``payload`` (the JSON value, not its text)."""
     canonical = json.dumps(payload, separators=(",", ":"), sort_keys=True)
     digest = hmac.new(key.encode(), canonical.encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
-def signed(payload: Any, *, key: str = snaptrade_stub.CONSUMER_KEY) -> dict[str, Any]:
+def signed(payload: Any, *, key: str = CONSUMER_KEY) -> dict[str, Any]:
     """The keyword arguments of an httpx POST delivering ``payload`` as SnapTrade does."""
     return {
         "content": json.dumps(payload),
@@ -58,7 +67,7 @@ def signed(payload: Any, *, key: str = snaptrade_stub.CONSUMER_KEY) -> dict[str,
 
 
 async def deliver(
-    http: httpx.AsyncClient, payload: Any, *, key: str = snaptrade_stub.CONSUMER_KEY
+    http: httpx.AsyncClient, payload: Any, *, key: str = CONSUMER_KEY
 ) -> httpx.Response:
     """POST ``payload`` to Flint's SnapTrade webhook, signed with ``key``."""
     return await http.post(URL, **signed(payload, key=key))
@@ -69,10 +78,18 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+def spec_errors(payload: Any) -> list[str]:
+    """How ``payload`` breaks the spec's ``WebhookBase`` (nothing when it conforms)."""
+    schema = load(spec_path("snaptrade-api.yaml")).spec / "components" / "schemas" / "WebhookBase"
+    with schema.resolve() as resolved:
+        validator = OAS30Validator(resolved.contents)
+    return [f"{e.message} at {list(e.absolute_path)}" for e in validator.iter_errors(payload)]
+
+
 class SnapTradeWebhooks:
     """The events of one local SnapTrade (its :class:`tests.stubs.snaptrade.SnapTradeState`)."""
 
-    def __init__(self, state: snaptrade_stub.SnapTradeState) -> None:
+    def __init__(self, state: SnapTradeState) -> None:
         self.state = state
 
     def event(
@@ -88,7 +105,7 @@ class SnapTradeWebhooks:
         """A payload of ``event_type`` for ``user_id`` (now, unless ``at``)."""
         payload: dict[str, Any] = {
             "webhookId": str(uuid.uuid4()),
-            "clientId": snaptrade_stub.CLIENT_ID,
+            "clientId": CLIENT_ID,
             "eventTimestamp": stamp(at or datetime.now(UTC)),
             "userId": user_id,
             "eventType": event_type,
@@ -96,12 +113,16 @@ class SnapTradeWebhooks:
         }
         if connection_id is not None:
             payload["brokerageAuthorizationId"] = connection_id
-            connection = self.state.connections.get(connection_id)
+            connection = self.state.connections.get(
+                connection_id
+            ) or self.state.deleted_connections.get(connection_id)
             if connection is not None:
                 payload["brokerageId"] = str(uuid.uuid5(uuid.NAMESPACE_DNS, connection.broker))
         if account_id is not None:
             payload["accountId"] = account_id
         payload.update(extra)
+        errors = spec_errors(payload)
+        assert not errors, f"the stub's {event_type} breaks the spec's WebhookBase: {errors}"
         return payload
 
     def _owner(self, connection_id: str) -> str:
@@ -130,13 +151,18 @@ class SnapTradeWebhooks:
             del self.state.accounts[account_id]
         return self.event("CONNECTION_DELETED", owner, connection_id=connection_id, **kw)
 
+    def connection_deleted(self, connection_id: str, **kw: Any) -> dict[str, Any]:
+        """The confirmation of a deletion asked for with ``DELETE /connection/{id}``."""
+        deleted = self.state.deleted_connections[connection_id]
+        return self.event("CONNECTION_DELETED", deleted.user_id, connection_id=connection_id, **kw)
+
     def new_account(self, connection_id: str, name: str = "Robinhood Roth IRA") -> dict[str, Any]:
         """SnapTrade finds another account behind the connection (the samples' account, a
         fresh id and number)."""
         first = next(a for a in self.state.accounts.values() if a.connection_id == connection_id)
         raw = copy.deepcopy(first.raw)
         raw.update(id=str(uuid.uuid4()), name=name, number=f"Q{secrets.randbelow(10**7):07d}")
-        account = snaptrade_stub.Account(
+        account = Account(
             raw,
             connection_id,
             copy.deepcopy(first.balances),
