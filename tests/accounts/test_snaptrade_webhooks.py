@@ -621,6 +621,39 @@ async def test_an_unlink_in_flint_is_confirmed_by_connection_deleted_without_a_n
 
 
 @pytest.mark.usefixtures("worker")
+async def test_connection_deleted_while_flints_unlink_waits_for_snaptrade_is_no_news(
+    client: httpx.AsyncClient,
+    alice: Account,
+    broker: Broker,
+    snaptrade: hooks.SnapTradeWebhooks,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """SnapTrade's CONNECTION_DELETED can arrive, and a worker take it, while Flint's unlink is
+    still waiting for ``DELETE /connection``'s answer: the unlink holds the link's row, so the
+    event waits and finds the link unlinked, and the user is not told of a removal they asked
+    for (without the lock, on PostgreSQL, the worker unlinked an active link and told them)."""
+    stub, state = broker
+    connection_id = await link(client, alice, state)
+    [account] = await accounts(client, alice)
+    stub.control.set("slow", times=1, delay=2.0)  # SnapTrade takes its time to answer
+    unlinking = asyncio.create_task(
+        client.delete(f"{V1}/accounts/{account['accountId']}", headers=alice.headers)
+    )
+
+    def asked() -> bool:
+        return any(seen.path.startswith("/connection/") for seen in stub.control.requests)
+
+    await eventually(asked, "DELETE /connection sent")
+    deleted = snaptrade.event("CONNECTION_DELETED", alice.user_id, connection_id=connection_id)
+    await deliver(client, deleted)  # meanwhile
+
+    assert (await unlinking).status_code == 204
+    assert await handled(sessions, deleted["webhookId"]) == "already unlinked"
+    assert await link_status(sessions, alice) == ["unlinked"]
+    assert await notices(client, alice) == []
+
+
+@pytest.mark.usefixtures("worker")
 async def test_events_name_the_snaptrade_user_a_recovered_registration_made(
     client: httpx.AsyncClient,
     alice: Account,
