@@ -319,3 +319,11 @@ async def commit(session: AsyncSession) -> None:
     """Commit, then run what was waiting for the commit (used by requests and tasks alike)."""
     await session.commit()
     await run_after_commit(session)
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The INSERT construct of the session's backend (PostgreSQL's or SQLite's), for their
+    shared ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

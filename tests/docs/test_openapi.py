@@ -24,6 +24,7 @@ PUBLIC_OPERATIONS = {
     ("post", "/api/v1/auth/reset-password/confirm"),
     ("post", "/api/v1/auth/2fa/verify"),
     ("post", "/api/v1/billing/webhook"),  # Stripe calls it, signing its body instead
+    ("post", "/api/v1/webhooks/snaptrade"),  # SnapTrade calls it, signing its body instead
 }
 PROBES = {"/healthz", "/readyz"}
 

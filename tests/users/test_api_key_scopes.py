@@ -102,6 +102,7 @@ session POST   /billing/checkout-session
 session POST   /billing/portal-session
 read    GET    /billing/subscription
 public  POST   /billing/webhook
+public  POST   /webhooks/snaptrade
 """
 EXPECTED = {
     (method, path): scope

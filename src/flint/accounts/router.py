@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from flint.accounts import reading, service
+from flint.accounts import reading, service, webhooks
 from flint.accounts.deps import AccountsDep, OwnedAccount
 from flint.accounts.models import AccountHolding, AccountTransaction, LinkedAccount
 from flint.accounts.schemas import (
@@ -84,13 +84,19 @@ def _transaction(row: AccountTransaction) -> TransactionOut:
     summary="Start linking at a provider with a hosted portal (SnapTrade)",
     description="Registers you at the provider when needed and returns the portal's URL. "
     "When the portal sends you back with an authorization id, call `POST /accounts/link` "
-    "with it as `authCode`.",
-    responses=problem_responses(400, 401, 422, 503),
+    "with it as `authCode`. With `reconnect` (an account of a broken connection) the portal "
+    "repairs that connection instead: nothing to link afterwards; another user's account is 404.",
+    responses=problem_responses(400, 401, 404, 422, 503),
 )
 async def connect(
     body: ConnectRequest, user: CurrentUser, session: SessionDep, ctx: AccountsDep
 ) -> ConnectPortal:
-    url = await service.connect_url(session, ctx, user.id, body.provider, body.redirect_url)
+    if body.reconnect is not None:
+        url = await webhooks.reconnect_portal(
+            session, ctx, user.id, body.provider, body.redirect_url, body.reconnect
+        )
+    else:
+        url = await service.connect_url(session, ctx, user.id, body.provider, body.redirect_url)
     return ConnectPortal(provider=body.provider, url=url)
 
 

@@ -28,6 +28,12 @@ class LinkRequest(RequestModel):
 class ConnectRequest(RequestModel):
     provider: str = PROVIDER_FIELD
     redirect_url: str | None = Field(None, max_length=2000)
+    reconnect: uuid.UUID | None = Field(
+        None,
+        description="One of your accounts whose connection is broken: the portal repairs that "
+        "connection (same accounts, no new link) instead of adding one. SnapTrade only.",
+        examples=[None],
+    )
 
 
 class ConnectPortal(ApiModel):

@@ -393,8 +393,10 @@ async def unlink(session: AsyncSession, ctx: Accounts, account: LinkedAccount) -
     delete the credentials, holdings and transactions; the account rows stay for the trade
     history. A provider that cannot be reached changes nothing (503: the link would stay alive
     there, with Flint no longer able to revoke it); a link the provider no longer knows, or a
-    revocation it refuses for good, is logged and the link is removed here anyway."""
-    record = await session.get(AccountLink, account.link_id)
+    revocation it refuses for good, is logged and the link is removed here anyway. The link's
+    row is locked first, so a provider's webhook about the deletion (SnapTrade's
+    CONNECTION_DELETED) waits for this unlink and finds the link unlinked."""
+    record = await session.get(AccountLink, account.link_id, with_for_update=True)
     assert record is not None
     if record.sealed_credentials is not None:
         try:
@@ -404,6 +406,12 @@ async def unlink(session: AsyncSession, ctx: Accounts, account: LinkedAccount) -
             raise _unavailable(record.provider, exc) from exc
         except AccountProviderError as exc:
             log.warning("unlink_at_provider_failed", provider=record.provider, reason=str(exc))
+    await forget_link(session, ctx, record)
+
+
+async def forget_link(session: AsyncSession, ctx: Accounts, record: AccountLink) -> None:
+    """Flint's side of unlinking (the provider's is done, or was done there): the link's
+    credentials, holdings and transactions deleted, its accounts unlinked, the listeners told."""
     now = utcnow()
     record.status = "unlinked"
     record.sealed_credentials = None

@@ -12,8 +12,9 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from limits.aio.storage import Storage
 
-from flint import __version__
+from flint import __version__, webhooks
 from flint.accounts.router import router as accounts_router
+from flint.accounts.webhook_router import router as accounts_webhooks_router
 from flint.alerts.router import router as alerts_router
 from flint.app.docs import STATIC, install_docs
 from flint.app.edge import Edge
@@ -31,7 +32,6 @@ from flint.auth.router import router as auth_router
 from flint.auth.service import AuthConfig
 from flint.auth.twofactor_router import router as two_factor_router
 from flint.billing.pages import router as billing_pages
-from flint.billing.router import WEBHOOK_MAX_BYTES, WEBHOOK_PATH
 from flint.billing.router import router as billing_router
 from flint.config import Settings, get_settings
 from flint.errors import Unauthorized
@@ -67,6 +67,7 @@ API_ROUTERS: list[APIRouter] = [
     notifications_router,
     alerts_router,
     billing_router,
+    accounts_webhooks_router,
 ]
 WEBSOCKET_ROUTERS: list[APIRouter] = [market_stream_router]
 
@@ -167,7 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        overrides=[(IMPORT_PATH, IMPORT_MAX_BYTES), (WEBHOOK_PATH, WEBHOOK_MAX_BYTES)],
+        overrides=[(IMPORT_PATH, IMPORT_MAX_BYTES), (webhooks.PATHS, webhooks.MAX_BYTES)],
     )
     if settings.rate_limits_enabled:
         app.add_middleware(

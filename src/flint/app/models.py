@@ -7,6 +7,7 @@ from flint.accounts.models import (
     LinkedAccount,
     ProviderIdentity,
 )
+from flint.accounts.webhook_models import SnapTradeWebhook
 from flint.alerts.models import Alert
 from flint.auth.models import (
     PasswordResetToken,
@@ -53,6 +54,7 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "Report",
+    "SnapTradeWebhook",
     "Trade",
     "TradeEvent",
     "TradePreview",

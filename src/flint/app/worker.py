@@ -35,6 +35,7 @@ TASK_MODULES = [
     "flint.notifications.tasks",
     "flint.market.tasks",
     "flint.accounts.tasks",
+    "flint.accounts.webhook_tasks",
     "flint.trades.tasks",
     "flint.reports.tasks",
     "flint.billing.tasks",
@@ -60,6 +61,11 @@ def schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         },
         "billing-sweep": {
             "task": "flint.billing.sweep",
+            "schedule": 300.0,
+            "options": {"expires": 300},
+        },
+        "accounts-sweep-snaptrade-webhooks": {
+            "task": "flint.accounts.sweep_snaptrade_webhooks",
             "schedule": 300.0,
             "options": {"expires": 300},
         },

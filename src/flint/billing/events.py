@@ -25,9 +25,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from flint import webhooks
 from flint.analytics import track
 from flint.billing.models import BillingAccount, BillingEvent
 from flint.billing.plans import ENDED, subscribed_plan
@@ -279,21 +280,9 @@ async def _tell_payment_failed(
 
 async def pending(session: AsyncSession, older_than: timedelta) -> list[str]:
     """Events stored but not handled for ``older_than``: their job was lost."""
-    stmt = (
-        select(BillingEvent.id)
-        .where(BillingEvent.handled_at.is_(None), BillingEvent.received_at < utcnow() - older_than)
-        .order_by(BillingEvent.received_at)
-        .limit(500)
-    )
-    return list((await session.execute(stmt)).scalars())
+    return await webhooks.pending(session, BillingEvent, older_than)
 
 
 async def prune(session: AsyncSession) -> int:
     """Forget handled events older than :data:`KEEP_HANDLED`."""
-    result = await session.execute(
-        delete(BillingEvent).where(
-            BillingEvent.handled_at.is_not(None),
-            BillingEvent.received_at < utcnow() - KEEP_HANDLED,
-        )
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return await webhooks.prune(session, BillingEvent, KEEP_HANDLED)

@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flint.db import Base, Timestamped
-from flint.kit.time import utcnow
+from flint.webhooks import Inbox
 
 
 class BillingAccount(Timestamped, Base):
@@ -38,7 +38,7 @@ class BillingAccount(Timestamped, Base):
     """The Stripe time (unix seconds) the subscription state above describes."""
 
 
-class BillingEvent(Base):
+class BillingEvent(Inbox, Base):
     __tablename__ = "billing_events"
     __table_args__ = (Index("ix_billing_events_pending", "handled_at", "received_at"),)
 
@@ -48,7 +48,3 @@ class BillingEvent(Base):
     created: Mapped[int] = mapped_column(BigInteger)
     """When Stripe created the event (unix seconds)."""
     payload: Mapped[dict[str, Any]]
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    handled_at: Mapped[datetime | None]
-    outcome: Mapped[str | None] = mapped_column(String(200))
-    """What handling did: applied, stale, ignored and why."""

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import re
-
 from fastapi import APIRouter, Request, status
 
 from flint.billing import service
@@ -20,11 +18,6 @@ from flint.users.api import SESSION, CurrentUser, CurrentUserId
 from flint.web import ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/billing", tags=["billing"])
-
-WEBHOOK_PATH = re.compile(r"/api(?:/v1)?/billing/webhook")
-WEBHOOK_MAX_BYTES = 1024 * 1024
-"""Stripe's webhook has a body limit of its own (the body-size middleware's override),
-whatever `FLINT_MAX_BODY_BYTES` says: Stripe's events are well under it."""
 
 NOT_CONFIGURED = " On a server without Stripe (`FLINT_STRIPE_SECRET_KEY` unset): 503."
 

@@ -8,6 +8,16 @@ from pydantic import Field
 
 from flint.billing.plans import PlanName
 from flint.kit.schema import ApiModel
+from flint.webhooks import WebhookReceived
+
+__all__ = [
+    "CheckoutSessionOut",
+    "PlanLimits",
+    "PlanUsage",
+    "PortalSessionOut",
+    "SubscriptionOut",
+    "WebhookReceived",
+]
 
 
 class CheckoutSessionOut(ApiModel):
@@ -67,7 +77,3 @@ class SubscriptionOut(ApiModel):
     cancel_at_period_end: bool = Field(examples=[False])
     limits: PlanLimits
     usage: PlanUsage
-
-
-class WebhookReceived(ApiModel):
-    received: bool = Field(default=True, examples=[True])

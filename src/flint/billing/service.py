@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import jobs
@@ -19,9 +18,11 @@ from flint.billing.models import BillingAccount, BillingEvent
 from flint.billing.plans import GOOD_STANDING, Limit, PlanName, Plans
 from flint.billing.vendor import StripeRefused, WebhookRefused
 from flint.config import Settings
+from flint.db import dialect_insert
 from flint.errors import BadRequest, Conflict, ServiceUnavailable
 from flint.kit.vendor_errors import ProviderError
 from flint.users.api import User
+from flint.webhooks import store_once
 
 if TYPE_CHECKING:
     from flint.billing.gateway import StripeGateway
@@ -79,9 +80,8 @@ def _unavailable(exc: ProviderError, *, commit: bool = False) -> ServiceUnavaila
 async def _locked_account(session: AsyncSession, user_id: uuid.UUID) -> BillingAccount:
     """The user's billing row, made if missing (insert first, so two concurrent checkouts
     find one row) and locked: the second waits, then finds the customer the first made."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     await session.execute(
-        insert(BillingAccount)
+        dialect_insert(session)(BillingAccount)
         .values(user_id=user_id)
         .on_conflict_do_nothing(index_elements=["user_id"])
     )
@@ -197,14 +197,14 @@ async def receive(
         raise BadRequest(f"Not a webhook from Stripe: {exc}.") from exc
     if event["type"] not in HANDLED:
         return False
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert(BillingEvent)
-        .values(id=event["id"], type=event["type"], created=event["created"], payload=event)
-        .on_conflict_do_nothing(index_elements=["id"])
+    first = await store_once(
+        session,
+        BillingEvent,
+        id=event["id"],
+        type=event["type"],
+        created=event["created"],
+        payload=event,
     )
-    result = await session.execute(stmt)
-    first: bool = result.rowcount == 1  # type: ignore[attr-defined]
     if first:
         jobs.enqueue(session, HANDLE, event["id"])
     log.info("stripe_event_received", event_id=event["id"], type=event["type"], first=first)

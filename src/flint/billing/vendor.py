@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flint.kit.vendor_errors import ProviderError
+from flint.webhooks import WebhookRefused
 
 PROVIDER = "stripe"
+
+__all__ = ["PROVIDER", "Snapshot", "StripeRefused", "WebhookRefused"]
 
 
 class StripeRefused(ProviderError):
@@ -19,10 +22,6 @@ class StripeRefused(ProviderError):
         super().__init__(PROVIDER, reason)
         self.code = code
         self.param = param
-
-
-class WebhookRefused(Exception):
-    """A webhook body that is not Stripe's: unsigned, mis-signed, too old, or not an event."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 are private to the feature, and `make lint` holds them to that)."""
 
 from flint.brokerage.registry import AccountProviders, credential_box
+from flint.brokerage.snaptrade.users import user_keys_of as snaptrade_user_keys
+from flint.brokerage.snaptrade.webhooks import Reconnects, SnapTradeEvent
+from flint.brokerage.snaptrade.webhooks import verify_webhook as verify_snaptrade_webhook
 from flint.brokerage.types import (
     FINAL_STATUSES,
     AccountGone,
@@ -52,8 +55,12 @@ __all__ = [
     "OrderType",
     "OrderUnconfirmed",
     "ProviderAccount",
+    "Reconnects",
+    "SnapTradeEvent",
     "TimeInForce",
     "Transaction",
     "Unsupported",
     "credential_box",
+    "snaptrade_user_keys",
+    "verify_snaptrade_webhook",
 ]

@@ -4,8 +4,9 @@
 Modules: :mod:`.common` (constants, samples, signing), :mod:`.state` (users, connections,
 accounts, orders), :mod:`.app` (partner auth, the endpoint wrapper, :func:`create_app` and the
 route factories), :mod:`.users`, :mod:`.data`, :mod:`.orders` and :mod:`.impact` (checked
-orders: ``/symbols/{query}``, ``/trade/impact``, ``/trade/{tradeId}``) (the operations). To serve
-more operations, add a route factory (see :mod:`.app`).
+orders: ``/symbols/{query}``, ``/trade/impact``, ``/trade/{tradeId}``) (the operations), and
+:mod:`.webhooks` (SnapTrade's webhooks, signed and delivered to Flint as SnapTrade sends them).
+To serve more operations, add a route factory (see :mod:`.app`).
 
 Spec checks: every request the stub receives and every answer it gives is validated against
 the spec with openapi-core (:mod:`tests.stubs.contract`); violations are collected in
@@ -33,11 +34,14 @@ creating the user.
 
 Connections: ``POST /snapTrade/login`` answers ``{redirectURI, sessionId}``; ``GET
 /_portal?sessionId=`` "connects" a brokerage and redirects to the login's ``customRedirect``
-with ``?status=SUCCESS&authorizationId=<id>``. Tests may skip the portal: ``POST /_connect
+with ``?status=SUCCESS&authorizationId=<id>``; a login with ``reconnect`` (a connection id of
+the user) makes the portal repair that connection (enabled again, same id) instead. Tests may
+skip the portal: ``POST /_connect
 {"userId", "broker": "ROBINHOOD"|"COINBASE", "type": "trade"|"read", "disabled": false,
 "listsOrders": true}`` -> ``{"authorizationId"}`` (or :meth:`SnapTradeState.connect`).
 ``GET /authorizations/{id}``; ``DELETE /connection/{id}`` answers 200
-``DeleteConnectionConfirmation`` and removes the connection and its accounts (the old
+``DeleteConnectionConfirmation`` and removes the connection and its accounts, keeping it in
+``state.deleted_connections`` for the ``CONNECTION_DELETED`` webhook that follows (the old
 ``DELETE /authorizations/{id}`` is gone from the spec and from the stub).
 
 Accounts (ROBINHOOD: one account copied from the samples; COINBASE: an empty crypto account):

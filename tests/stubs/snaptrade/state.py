@@ -59,6 +59,8 @@ class PortalSession:
     user_id: str
     connection_type: str
     redirect: str | None
+    reconnect: str | None = None
+    """The connection the portal repairs (the login's ``reconnect``), rather than adding one."""
 
 
 def _now() -> datetime:
@@ -98,6 +100,9 @@ class SnapTradeState:
     accounts: dict[str, Account] = field(default_factory=dict)
     sessions: dict[str, PortalSession] = field(default_factory=dict)
     deleted_users: list[str] = field(default_factory=list)
+    deleted_connections: dict[str, Connection] = field(default_factory=dict)
+    """Connections deleted through ``DELETE /connection/{id}``: SnapTrade queues the deletion
+    and confirms it with a ``CONNECTION_DELETED`` webhook (:mod:`.webhooks` sends it)."""
     realtime: bool = False
     """Whether the API key has real-time data: without it ``/orders`` is the daily cache."""
     recent_orders: bool = True

@@ -65,11 +65,12 @@ def routes(stub: Stub) -> list[Route]:
         assert call.user is not None
         body = call.body if isinstance(call.body, dict) else {}
         session_id = str(uuid.uuid4())
-        redirect = body.get("customRedirect")
+        redirect, reconnect = body.get("customRedirect"), body.get("reconnect")
         state.sessions[session_id] = PortalSession(
             call.user.user_id,
             str(body.get("connectionType") or "read"),
             redirect if isinstance(redirect, str) else None,
+            reconnect if isinstance(reconnect, str) else None,
         )
         token = secrets.token_urlsafe(24)
         portal = f"{call.request.base_url}_portal?" + urlencode(
@@ -82,7 +83,12 @@ def routes(stub: Stub) -> list[Route]:
         if session is None:
             return HTMLResponse("<p>This link has expired.</p>", status_code=404)
         kind = "read" if session.connection_type == "read" else "trade"
-        authorization_id = state.connect(session.user_id, kind=kind)
+        repaired = state.connections.get(session.reconnect or "")
+        if repaired is not None and repaired.user_id == session.user_id:
+            repaired.disabled = False  # reconnect mode repairs the connection, same id
+            authorization_id = repaired.id
+        else:
+            authorization_id = state.connect(session.user_id, kind=kind)
         if session.redirect:
             joiner = "&" if "?" in session.redirect else "?"
             query = urlencode({"status": "SUCCESS", "authorizationId": authorization_id})
@@ -126,6 +132,7 @@ def routes(stub: Stub) -> list[Route]:
         if found is None:
             return sample_error(404)
         _drop(found)  # SnapTrade queues it; the CONNECTION_DELETED webhook follows
+        state.deleted_connections[found.id] = found
         return 200, {
             "detail": "Connection queued for deletion; please wait for webhook for confirmation.",
             "connection_id": found.id,

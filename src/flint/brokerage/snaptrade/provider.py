@@ -127,10 +127,15 @@ class SnapTradeProvider:
         """``POST /snapTrade/registerUser``, once; see :mod:`.users` for the recovery."""
         return await users.register(self._http, user_key)
 
-    async def connect_url(self, identity: Identity, *, redirect_url: str | None) -> str:
-        """``POST /snapTrade/login``: the Connection Portal link (valid for five minutes)."""
+    async def connect_url(
+        self, identity: Identity, *, redirect_url: str | None, reconnect: str | None = None
+    ) -> str:
+        """``POST /snapTrade/login``: the Connection Portal link (valid for five minutes);
+        with ``reconnect`` (a connection id) the portal repairs that connection."""
         user = _identity(identity)
         body: dict[str, Any] = {"connectionType": "trade-if-available"}
+        if reconnect:
+            body["reconnect"] = reconnect
         if redirect_url:
             body["customRedirect"] = redirect_url
             body["immediateRedirect"] = True
@@ -144,6 +149,13 @@ class SnapTradeProvider:
         if not url.startswith(("https://", "http://")):
             raise ProviderGarbage(self.name, "the portal link is not a URL")
         return url
+
+    async def reconnect_url(
+        self, identity: Identity, credentials: Credentials, *, redirect_url: str | None
+    ) -> str:
+        """The portal link that repairs the link's (broken) connection."""
+        connection = _authorization_id(credentials)
+        return await self.connect_url(identity, redirect_url=redirect_url, reconnect=connection)
 
     async def link(self, identity: Identity, auth_code: str) -> Link:
         """``auth_code`` is the connection (brokerage authorization) id the portal gave back."""

@@ -8,10 +8,15 @@ user ``<user key>.<random>`` is registered in its place: the documented way out
 (``resetUserSecret`` needs the secret that was lost; "delete and recreate the user"). The
 orphan never had a secret Flint kept, so no connection can be lost with it. A fresh user whose
 answer is lost again raises ProviderUnavailable (the next attempt starts over).
+
+So the SnapTrade user id of a Flint user (what SnapTrade's webhooks name) is the user key, or
+``<user key>.<8 hex digits>`` after a recovery: :func:`user_keys_of` reads the user key back
+(for a lookup only; the stored identity decides).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import httpx
@@ -23,6 +28,20 @@ from flint.brokerage.types import AccountProviderError, Identity
 from flint.kit.vendor_errors import ProviderGarbage, ProviderUnavailable
 
 log = structlog.get_logger(__name__)
+
+_RECOVERED = re.compile(r"^(?P<key>.+)\.[0-9a-f]{8}$")
+
+
+def _recovered(user_key: str) -> str:
+    """The fresh SnapTrade user id registered in place of a lost registration of ``user_key``."""
+    return f"{user_key}.{secrets.token_hex(4)}"
+
+
+def user_keys_of(snaptrade_user_id: str) -> list[str]:
+    """The user keys ``snaptrade_user_id`` may have been registered for: itself, and the key of
+    a recovered registration when it has that form (most likely first)."""
+    found = _RECOVERED.match(snaptrade_user_id)
+    return [found["key"], snaptrade_user_id] if found else [snaptrade_user_id]
 
 
 async def register(http: SnapTradeClient, user_key: str) -> Identity:
@@ -37,7 +56,7 @@ async def register(http: SnapTradeClient, user_key: str) -> Identity:
     if identity is not None:
         return identity
     await _delete_user(http, user_key)
-    fresh = f"{user_key}.{secrets.token_hex(4)}"
+    fresh = _recovered(user_key)
     identity = await _register(http, fresh)
     if identity is None:
         raise AccountProviderError(NAME, "SnapTrade refused to register the user")
