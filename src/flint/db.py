@@ -180,7 +180,13 @@ def prepare_sqlite_file(url: str) -> None:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         prepare_sqlite_file(url)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -190,10 +196,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 POOL_SIZE = 20
 POOL_OVERFLOW = 10
-"""A server process's connections to PostgreSQL: at most 30, as before (10 + 20 overflow), but
-20 of them kept. A connection past `POOL_SIZE` is closed as soon as it is returned while enough
-others are idle, so a load that moves around the pool's size (32 connections of wrk's) kept
-opening connections (a TCP and authentication handshake each) and closing them."""
+"""A server process's connections: at most 30, as before on PostgreSQL (10 + 20 overflow), but
+20 of them kept; on a SQLite file the same (the threaded writers and the readers they share the
+pool with: SQLAlchemy's default of 5 + 10 made 500 concurrent cold quotes wait out the 30 s
+pool timeout on a busy machine). A connection past `POOL_SIZE` is closed as soon as it is
+returned while enough others are idle, so a load that moves around the pool's size (32
+connections of wrk's) kept opening connections (a TCP and authentication handshake each) and
+closing them."""
 READ_POOL_SIZE = 64
 """The in-thread SQLite readers kept (`create_read_engine`): a reader costs an idle thread and
 a file handle, opening one costs a thread and its start-up; a pool of 5, SQLAlchemy's default,

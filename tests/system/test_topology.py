@@ -105,7 +105,7 @@ async def test_a_user_journey_alternates_between_two_apis_and_survives_losing_on
         # Link the sandbox institution on B; A sees the accounts (and their sealed secrets).
         linked = await b.post(
             "/api/v1/accounts/link",
-            json={"provider": "sandbox", "authCode": "journey"},
+            json={"provider": "sandbox", "authCode": "journey:always-open"},
             headers=me,
         )
         assert linked.status_code == 201, linked.text

@@ -123,13 +123,14 @@ async def test_a_sale_is_previewed_with_the_cash_it_brings(
 async def test_executing_a_preview_checks_again_and_a_refusal_leaves_it_unused(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    account_id = await brokerage(client, alice, "cash-1000")
+    probing = await brokerage(client, alice, "cash-100000")
     probe = await client.post(
-        f"{V1}/preview", json=order(account_id, quantity="1"), headers=alice.headers
+        f"{V1}/preview", json=order(probing, quantity="1"), headers=alice.headers
     )
     price = Decimal(probe.json()["estimatedPrice"])
-    affordable = str(int(Decimal(1000) / (price * Decimal("1.01"))))  # most of the cash, once
-    body = order(account_id, quantity=affordable)
+    # An account whose cash buys one share, not two, at today's simulated price.
+    account_id = await brokerage(client, alice, f"cash-{int(price * 3 / 2)}")
+    body = order(account_id, quantity="1")
     preview = (await client.post(f"{V1}/preview", json=body, headers=alice.headers)).json()
     # The cash goes elsewhere before the preview is executed.
     spent = await client.post(f"{V1}/execute", json=body, headers=alice.headers)

@@ -22,6 +22,7 @@ from tests.notifications.test_outbox import free_port
 from tests.stubs import snaptrade as snaptrade_stub
 from tests.stubs.server import RunningStub, run_stub
 from tests.stubs.snaptrade.state import ImpactState
+from tests.trades.test_trades_snaptrade import FUNDS
 from tests.trades.test_worker_crash import STALL_SECONDS, _ready, start, stop, wait_for
 
 pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
@@ -75,9 +76,11 @@ def test_a_preview_from_one_api_process_is_placed_once_through_a_worker_crash(
             "/api/v1/accounts/connect", json={"provider": "snaptrade"}, headers=headers
         )
         assert portal.status_code == 200, portal.text
+        authorization = state.connect(user_id)
+        state.fund(FUNDS)  # the balances sample's 410.71 buys less than two AAPL at real prices
         linked = one.post(
             "/api/v1/accounts/link",
-            json={"provider": "snaptrade", "authCode": state.connect(user_id)},
+            json={"provider": "snaptrade", "authCode": authorization},
             headers=headers,
         )
         assert linked.status_code == 201, linked.text

@@ -22,7 +22,7 @@ from tests.stubs import snaptrade as snaptrade_stub
 from tests.stubs.contract import Contract
 from tests.stubs.server import RunningStub, run_stub
 from tests.stubs.snaptrade.state import ImpactState
-from tests.trades.test_trades_snaptrade import link_snaptrade
+from tests.trades.test_trades_snaptrade import FUNDS, link_snaptrade
 
 V1 = "/api/v1"
 Broker = tuple[RunningStub, snaptrade_stub.SnapTradeState, ImpactState]
@@ -109,7 +109,7 @@ async def test_the_preview_is_snaptrades_impact_and_execute_places_that_checked_
     assert preview["estimatedPrice"] == "123.45"  # the stub's AAPL quote
     assert preview["estimatedValue"] == "246.90"
     assert preview["commission"] == "0.00"
-    assert preview["buyingPowerAfter"] == "53.81"  # 300.71 cash - 246.90
+    assert Decimal(preview["buyingPowerAfter"]) == FUNDS - Decimal("246.90")  # the funded cash
     assert trade["status"] == "filled"
     (checked,) = impact.placed()
     assert trade_paths(stub) == ["/trade/impact", f"/trade/{checked.id}"]

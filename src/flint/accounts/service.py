@@ -239,8 +239,9 @@ async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) ->
     provider that no longer honours the link marks it broken (the accounts keep their last
     data and say why) and tells the user, once per breakage: a broken link whose accounts all
     sync again is active again. A provider that is down leaves everything as it was and
-    raises."""
-    record = await session.get(AccountLink, link_id)
+    raises. The link's row is locked first, as `unlink` locks it: a sync that wrote holdings
+    and then the link's status deadlocked with an unlink that held the link and deleted them."""
+    record = await session.get(AccountLink, link_id, with_for_update={"key_share": True})
     if record is None or record.status == "unlinked":
         return 0
     provider, identity, credentials = await credentials_for(session, ctx, record)
@@ -396,7 +397,9 @@ async def unlink(session: AsyncSession, ctx: Accounts, account: LinkedAccount) -
     revocation it refuses for good, is logged and the link is removed here anyway. The link's
     row is locked first, so a provider's webhook about the deletion (SnapTrade's
     CONNECTION_DELETED) waits for this unlink and finds the link unlinked."""
-    record = await session.get(AccountLink, account.link_id, with_for_update=True)
+    # FOR NO KEY UPDATE: the same lock the status update takes anyway, which does not wait for
+    # (nor deadlock with) the key-share locks of rows being inserted that refer to the link.
+    record = await session.get(AccountLink, account.link_id, with_for_update={"key_share": True})
     assert record is not None
     if record.sealed_credentials is not None:
         try:
