@@ -26,16 +26,15 @@ from flint.brokerage.api import (
     OrderRejected,
     OrderRequest,
 )
-from flint.errors import ServiceUnavailable, ValidationFailed
+from flint.errors import ValidationFailed
 from flint.kit.time import utcnow
-from flint.kit.vendor_errors import ProviderError
 from flint.trades import preview_store
 from flint.trades.context import TradingContext
 from flint.trades.orders import provider_for
 from flint.trades.preview_schemas import PreviewOut
 from flint.trades.preview_store import TradePreview
 from flint.trades.schemas import ExecuteTrade
-from flint.trades.service import Answer, check
+from flint.trades.service import Answer, broker_answers, check
 
 SCOPE = "trades.preview"
 LIFETIME = timedelta(minutes=5)
@@ -132,20 +131,17 @@ async def _estimate(
         limit_price=body.limit_price,
         stop_price=body.stop_price,
     )
-    try:
-        provider, identity, credentials = await provider_for(session, ctx, account)
-        return await provider.preview_order(identity, credentials, request)
-    except OrderRejected as exc:
-        raise ValidationFailed.at("body", f"The broker refuses this order: {exc.reason}.") from exc
-    except AccountGone as exc:
-        raise ValidationFailed.at(
-            "body.accountId", f"The account cannot trade: {exc.reason}."
-        ) from exc
-    except AccountProviderError as exc:
-        raise ValidationFailed.at(
-            "body.accountId", f"{account.provider} cannot preview trades: {exc.reason}."
-        ) from exc
-    except ProviderError as exc:
-        raise ServiceUnavailable(
-            f"{account.provider} is unavailable right now ({exc.reason}); try again."
-        ) from exc
+    with broker_answers(account):
+        try:
+            provider, identity, credentials = await provider_for(session, ctx, account)
+            return await provider.preview_order(identity, credentials, request)
+        except OrderRejected as exc:
+            raise ValidationFailed.at(
+                "body", f"The broker refuses this order: {exc.reason}."
+            ) from exc
+        except AccountGone:
+            raise  # answered by broker_answers, as an order's check answers it
+        except AccountProviderError as exc:
+            raise ValidationFailed.at(
+                "body.accountId", f"{account.provider} cannot preview trades: {exc.reason}."
+            ) from exc

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -162,36 +164,49 @@ async def check(
         raise ValidationFailed.at("body.accountId", f"{account.provider} accounts cannot trade.")
     if ctx.market.instrument(body.asset) is None:
         raise ValidationFailed.at("body.asset", f"Unknown symbol {body.asset}.")
+    with broker_answers(account):
+        try:
+            price = (await ctx.market.latest(body.asset)).quote.price
+            remote = account.provider_account_id
+            if body.action is OrderAction.BUY:
+                balances = await provider.balances(identity, credentials, remote)
+                power = (
+                    balances.buying_power if balances.buying_power is not None else balances.cash
+                )
+                at = body.limit_price if body.limit_price is not None else price
+                cost = body.quantity * at
+                if power is not None and cost > power:
+                    raise ValidationFailed.at(
+                        "body.quantity",
+                        f"Buying {body.quantity} {body.asset} needs about {cost:.2f} "
+                        f"{account.currency}; buying power is {power:.2f}.",
+                    )
+            else:
+                held = sum(
+                    (
+                        h.quantity
+                        for h in await provider.holdings(identity, credentials, remote)
+                        if h.symbol == body.asset
+                    ),
+                    Decimal(0),
+                )
+                if body.quantity > held:
+                    raise ValidationFailed.at(
+                        "body.quantity",
+                        f"Cannot sell {body.quantity} {body.asset}: the account holds {held}.",
+                    )
+        except NotFound as exc:
+            raise ValidationFailed.at("body.asset", f"Unknown symbol {body.asset}.") from exc
+    return account
+
+
+@contextmanager
+def broker_answers(account: LinkedAccount) -> Iterator[None]:
+    """What a broker says while an order is checked or previewed, before anything is stored:
+    an account it no longer honours is a 422 at ``body.accountId``, a broker that cannot be
+    reached a 503."""
     try:
-        price = (await ctx.market.latest(body.asset)).quote.price
-        remote = account.provider_account_id
-        if body.action is OrderAction.BUY:
-            balances = await provider.balances(identity, credentials, remote)
-            power = balances.buying_power if balances.buying_power is not None else balances.cash
-            at = body.limit_price if body.limit_price is not None else price
-            cost = body.quantity * at
-            if power is not None and cost > power:
-                raise ValidationFailed.at(
-                    "body.quantity",
-                    f"Buying {body.quantity} {body.asset} needs about {cost:.2f} "
-                    f"{account.currency}; buying power is {power:.2f}.",
-                )
-        else:
-            held = sum(
-                (
-                    h.quantity
-                    for h in await provider.holdings(identity, credentials, remote)
-                    if h.symbol == body.asset
-                ),
-                Decimal(0),
-            )
-            if body.quantity > held:
-                raise ValidationFailed.at(
-                    "body.quantity",
-                    f"Cannot sell {body.quantity} {body.asset}: the account holds {held}.",
-                )
-    except NotFound as exc:
-        raise ValidationFailed.at("body.asset", f"Unknown symbol {body.asset}.") from exc
+        yield
     except AccountGone as exc:
         raise ValidationFailed.at(
             "body.accountId", f"The account cannot trade: {exc.reason}."
@@ -200,7 +215,6 @@ async def check(
         raise ServiceUnavailable(
             f"{account.provider} is unavailable right now ({exc.reason}); try again."
         ) from exc
-    return account
 
 
 async def create(
