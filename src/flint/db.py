@@ -203,6 +203,9 @@ pool timeout on a busy machine). A connection past `POOL_SIZE` is closed as soon
 returned while enough others are idle, so a load that moves around the pool's size (32
 connections of wrk's) kept opening connections (a TCP and authentication handshake each) and
 closing them."""
+PG_READ_POOL_SIZE = 10
+"""A server process's PostgreSQL read connections kept (as many more opened under load): a
+read holds one for its statements only."""
 READ_POOL_SIZE = 64
 """The in-thread SQLite readers kept (`create_read_engine`): a reader costs an idle thread and
 a file handle, opening one costs a thread and its start-up; a pool of 5, SQLAlchemy's default,
@@ -242,7 +245,7 @@ INLINE_READ_BUSY_MS = 2000
 waits only in rare cases (recovery after a crash); the wait would hold up the event loop."""
 
 
-class _InlineSqlite(aiosqlite.Connection):
+class InlineSqlite(aiosqlite.Connection):
     """aiosqlite's connection with its calls made in the caller's thread, not handed to its
     worker thread. Each hand-off (cursor, execute, fetch, close, commit: 13 for a two-query
     read) cost a thread wake-up, a future and a wake-up of the event loop, and under load the
@@ -260,12 +263,35 @@ class _InlineSqlite(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The driver's connection, for `flint.reads` (its calls are made here anyway)."""
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return self._connection
+
 
 def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
-    """An engine for transactions that only read (`READ_ONLY`). On a SQLite file: a pool of its
-    own whose connections run in the caller's thread (`_InlineSqlite`); otherwise `engine`
-    with the read-only options, sharing its pool. Dispose of it as well as `engine`."""
+    """An engine for the short reads of requests (`flint.web.get_session` for a GET,
+    `flint.reads`), with a pool of its own. Dispose of it as well as `engine`.
+
+    On PostgreSQL: autocommit, with the server's ``default_transaction_read_only`` on (a write
+    fails) and no ping on checkout. A read is one round trip per statement instead of four
+    (ping, BEGIN, the statement, ROLLBACK); under READ COMMITTED each statement had its own
+    snapshot anyway. A connection the server has closed fails its statement and SQLAlchemy
+    then replaces every connection of the pool (`flint.reads` tries such a read once more).
+    On a SQLite file: connections run in the caller's thread (`InlineSqlite`). In memory
+    (tests): `engine` with the read-only options, sharing its one database."""
     url = engine.url
+    if url.get_backend_name() == "postgresql":
+        return create_async_engine(
+            url,
+            echo=engine.echo,
+            isolation_level="AUTOCOMMIT",
+            pool_size=PG_READ_POOL_SIZE,
+            max_overflow=PG_READ_POOL_SIZE,
+            connect_args={"server_settings": {"default_transaction_read_only": "on"}},
+        )
     if url.get_backend_name() != "sqlite" or _in_memory(url.database):
         return engine.execution_options(**READ_ONLY)
     args, found = engine.dialect.create_connect_args(url)
@@ -276,7 +302,7 @@ def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
         return connection
 
     async def connect() -> aiosqlite.Connection:
-        return await _InlineSqlite(connector)
+        return await InlineSqlite(connector)
 
     reader = create_async_engine(
         url,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flint.config import Settings
 from flint.db import READ_ONLY, create_read_engine, create_sessionmaker
+from flint.reads import Reads
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +51,7 @@ class Runtime:
         `flint.db.create_read_engine`), for the short reads of a request. A read that may be
         long (a portfolio's ledger and ten years of closes) uses `readers`, whose calls run in
         aiosqlite's thread, so the event loop answers other requests meanwhile."""
-        self._parts: dict[Any, Any] = {Settings: settings}
+        self._parts: dict[Any, Any] = {Settings: settings, Reads: Reads(reader)}
         self._starters: list[Hook] = []
         self._closers: list[Hook] = [engine.dispose]
         if reader.sync_engine.pool is not engine.sync_engine.pool:

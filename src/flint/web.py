@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from flint.config import Settings
 from flint.db import READ_ONLY_SESSION, commit
 from flint.errors import FlintError
+from flint.reads import Reads
 from flint.runtime import Kind, Runtime, T, name_of
 
 READING_METHODS = frozenset({"GET", "HEAD"})
@@ -62,9 +63,14 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 
 
+def sessionmaker(connection: HTTPConnection) -> async_sessionmaker[AsyncSession]:
+    """The process's sessions that may write (`SessionsDep` without the dependency)."""
+    found: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker
+    return found
+
+
 async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return sessionmaker
+    return sessionmaker(request)
 
 
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
@@ -90,3 +96,7 @@ def part(kind: Kind[T]) -> Callable[[HTTPConnection], Awaitable[T]]:
 
 
 SettingsDep = Annotated[Settings, Depends(part(Settings))]
+
+
+ReadsDep = Annotated[Reads, Depends(part(Reads))]
+"""For a hot read route: prepared statements on the read pool, no session (`flint.reads`)."""

@@ -32,6 +32,22 @@ def _decode(cursor: str, parse: Callable[[str], date]) -> tuple[date, uuid.UUID]
         raise ValidationFailed.at("query.cursor", detail) from exc
 
 
+def decode_cursor(cursor: str, parse: Callable[[str], date]) -> tuple[date, uuid.UUID]:
+    """The key and id a cursor names; 422 at ``query.cursor`` for one this API never gave."""
+    return _decode(cursor, parse)
+
+
+def page_of(rows: list[Row], limit: int, key: str, ident: str) -> tuple[list[Row], str | None]:
+    """``limit + 1`` rows fetched newest first: the page, and the next page's cursor (None on
+    the last page)."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not (more and rows):
+        return rows, None
+    tail = rows[-1]
+    return rows, _encode(getattr(tail, key), getattr(tail, ident))
+
+
 async def newest_first(
     session: AsyncSession,
     stmt: Select[Row],
@@ -50,9 +66,4 @@ async def newest_first(
         stmt = stmt.where(or_(key < after, and_(key == after, ident < last)))
     stmt = stmt.order_by(key.desc(), ident.desc()).limit(limit + 1)
     rows = list((await session.execute(stmt)).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if not (more and rows):
-        return rows, None
-    tail = rows[-1]
-    return rows, _encode(getattr(tail, key.key), getattr(tail, ident.key))
+    return page_of(rows, limit, key.key, ident.key)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.errors import NotFound
-from flint.kit.paging import newest_first
+from flint.kit.paging import decode_cursor, page_of
 from flint.kit.time import utcnow
 from flint.notifications.models import Notification
+from flint.reads import Query, Reads
 
 
 def _aware(text: str) -> datetime:
@@ -22,25 +24,60 @@ def _aware(text: str) -> datetime:
     return when
 
 
-async def page(
-    session: AsyncSession, user_id: uuid.UUID, *, unread: bool, limit: int, cursor: str | None
-) -> tuple[list[Notification], str | None]:
-    """Newest first (created, then id), ``limit`` at a time; the cursor names the last row."""
-    stmt = select(Notification).where(Notification.user_id == user_id)
+def _page_query(*, unread: bool, after: bool) -> Query:
+    stmt = select(
+        Notification.id,
+        Notification.kind,
+        Notification.title,
+        Notification.body,
+        Notification.data,
+        Notification.read_at,
+        Notification.created_at,
+    ).where(Notification.user_id == bindparam("user_id"))
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
-    return await newest_first(
-        session,
-        stmt,
-        Notification.created_at,
-        Notification.id,
-        parse=_aware,
-        limit=limit,
-        cursor=cursor,
+    if after:
+        created, ident = Notification.created_at, Notification.id
+        stmt = stmt.where(
+            or_(
+                created < bindparam("after"),
+                and_(created == bindparam("after"), ident < bindparam("last")),
+            )
+        )
+    order = (Notification.created_at.desc(), Notification.id.desc())
+    return Query(stmt.order_by(*order).limit(bindparam("limit")))
+
+
+PAGES = {
+    (unread, after): _page_query(unread=unread, after=after)
+    for unread in (False, True)
+    for after in (False, True)
+}
+UNREAD = Query(
+    select(func.count().label("unread")).where(
+        Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)
     )
+)
+
+
+async def page(
+    reads: Reads, user_id: uuid.UUID, *, unread: bool, limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """Newest first (created, then id), ``limit`` at a time; the cursor names the last row.
+    Rows have the `Notification` columns of the inbox (``id``, ``kind``, ..., ``created_at``)."""
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
+    if cursor:
+        params["after"], params["last"] = decode_cursor(cursor, _aware)
+    rows = await reads.all(PAGES[unread, bool(cursor)], **params)
+    return page_of(rows, limit, "created_at", "id")
+
+
+async def count_unread(reads: Reads, user_id: uuid.UUID) -> int:
+    return int(await reads.scalar(UNREAD, user_id=user_id))
 
 
 async def unread_count(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """In the session's transaction (after marking some read, say)."""
     stmt = select(func.count()).where(
         Notification.user_id == user_id, Notification.read_at.is_(None)
     )

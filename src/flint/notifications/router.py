@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -8,7 +8,6 @@ from flint.errors import problem_responses
 from flint.notifications import inbox, preferences
 from flint.notifications.deps import OwnedNotification
 from flint.notifications.kinds import Channel
-from flint.notifications.models import Notification
 from flint.notifications.preferences import Preferences
 from flint.notifications.schemas import (
     ChannelsOut,
@@ -19,12 +18,13 @@ from flint.notifications.schemas import (
     PreferencesOut,
 )
 from flint.users.api import CurrentUserId
-from flint.web import SessionDep
+from flint.web import ReadsDep, SessionDep
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
 
-def notification_out(row: Notification) -> NotificationOut:
+def notification_out(row: Any) -> NotificationOut:
+    """From a `Notification` or an inbox row (`inbox.page`): the same attributes."""
     return NotificationOut(
         notification_id=row.id,
         kind=row.kind,
@@ -56,17 +56,15 @@ def preferences_out(prefs: Preferences) -> PreferencesOut:
 )
 async def list_notifications(
     user_id: CurrentUserId,
-    session: SessionDep,
+    reads: ReadsDep,
     unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> NotificationPage:
-    rows, next_cursor = await inbox.page(
-        session, user_id, unread=unread, limit=limit, cursor=cursor
-    )
+    rows, next_cursor = await inbox.page(reads, user_id, unread=unread, limit=limit, cursor=cursor)
     return NotificationPage(
         notifications=[notification_out(row) for row in rows],
-        unread_count=await inbox.unread_count(session, user_id),
+        unread_count=await inbox.count_unread(reads, user_id),
         next_cursor=next_cursor,
     )
 

@@ -29,7 +29,7 @@ from flint.portfolio.schemas import (
     Transactions,
 )
 from flint.users.api import CurrentUserId
-from flint.web import SessionDep
+from flint.web import ReadsDep, SessionDep
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
@@ -103,8 +103,8 @@ async def create(
 
 
 @router.get("/", summary="Your portfolios", responses=problem_responses(401))
-async def list_portfolios(user_id: CurrentUserId, session: SessionDep) -> Portfolios:
-    rows = await service.list_portfolios(session, user_id)
+async def list_portfolios(user_id: CurrentUserId, reads: ReadsDep) -> Portfolios:
+    rows = await service.list_portfolios(reads, user_id)
     return Portfolios(
         portfolios=[
             PortfolioSummary(

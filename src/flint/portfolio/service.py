@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.billing.api import Limit, Plans
@@ -23,6 +24,7 @@ from flint.market.api import MarketData
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import AssetIn, PortfolioIn, TransactionIn
 from flint.portfolio.symbols import book
+from flint.reads import Query, Reads
 
 
 @dataclass(frozen=True)
@@ -273,13 +275,23 @@ async def add_transactions(
     return created
 
 
-async def list_portfolios(session: AsyncSession, user_id: uuid.UUID) -> list[Portfolio]:
-    stmt = (
-        select(Portfolio)
-        .where(Portfolio.user_id == user_id)
-        .order_by(Portfolio.created_at, Portfolio.id)
+LIST = Query(
+    select(
+        Portfolio.id,
+        Portfolio.name,
+        Portfolio.base_currency,
+        Portfolio.account_id,
+        Portfolio.created_at,
+        Portfolio.updated_at,
     )
-    return list((await session.execute(stmt)).scalars())
+    .where(Portfolio.user_id == bindparam("user_id"))
+    .order_by(Portfolio.created_at, Portfolio.id)
+)
+
+
+async def list_portfolios(reads: Reads, user_id: uuid.UUID) -> list[Any]:
+    """The user's portfolios, oldest first (rows of the `Portfolio` columns a summary shows)."""
+    return await reads.all(LIST, user_id=user_id)
 
 
 async def remove(session: AsyncSession, portfolio: Portfolio) -> None:

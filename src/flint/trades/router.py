@@ -21,7 +21,7 @@ from flint.trades.schemas import (
     Trades,
 )
 from flint.users.api import TRADING, CurrentUserId
-from flint.web import SessionDep
+from flint.web import ReadsDep, SessionDep
 
 router = APIRouter(prefix="/trades", tags=["trades"])
 
@@ -109,13 +109,13 @@ router.add_api_route(
 @router.get("", summary="Your trades, newest first", responses=problem_responses(401, 422))
 async def list_trades(
     user_id: CurrentUserId,
-    session: SessionDep,
+    reads: ReadsDep,
     account_id: Annotated[uuid.UUID | None, Query(alias="accountId")] = None,
     status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Trades:
     status_value = status_filter.value if status_filter else None
-    rows = await service.list_trades(session, user_id, account_id, status_value, limit)
+    rows = await service.list_trades(reads, user_id, account_id, status_value, limit)
     return Trades(trades=[TradeOut.of(row) for row in rows])
 
 

@@ -110,7 +110,8 @@ class TradeOut(ApiModel):
     executed_at: datetime | None = Field(None, examples=["2024-06-03T14:30:02Z"])
 
     @classmethod
-    def of(cls, trade: Trade) -> TradeOut:
+    def of(cls, trade: Trade | Any) -> TradeOut:
+        """From a `Trade` or a row of `trades.service.TRADE_COLUMNS` (the same attributes)."""
         return cls(
             trade_id=trade.id,
             account_id=trade.account_id,

@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import idempotency, jobs
@@ -43,6 +43,7 @@ from flint.brokerage.api import (
 from flint.db import commit
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.vendor_errors import ProviderError
+from flint.reads import Query, Reads
 from flint.trades import preview_store
 from flint.trades.context import TradingContext
 from flint.trades.models import Trade, TradeEvent
@@ -332,20 +333,59 @@ async def get(session: AsyncSession, user_id: uuid.UUID, trade_id: uuid.UUID) ->
     return trade
 
 
+def _list_query(*, account: bool, status: bool) -> Query:
+    stmt = select(*TRADE_COLUMNS).where(Trade.user_id == bindparam("user_id"))
+    if account:
+        stmt = stmt.where(Trade.account_id == bindparam("account_id"))
+    if status:
+        stmt = stmt.where(Trade.status == bindparam("status"))
+    order = (Trade.created_at.desc(), Trade.id.desc())
+    return Query(stmt.order_by(*order).limit(bindparam("limit")))
+
+
+TRADE_COLUMNS = (
+    Trade.id,
+    Trade.account_id,
+    Trade.symbol,
+    Trade.action,
+    Trade.quantity,
+    Trade.order_type,
+    Trade.time_in_force,
+    Trade.limit_price,
+    Trade.stop_price,
+    Trade.status,
+    Trade.filled_quantity,
+    Trade.average_price,
+    Trade.fees,
+    Trade.reason,
+    Trade.provider_order_id,
+    Trade.created_at,
+    Trade.submitted_at,
+    Trade.executed_at,
+)
+"""What `TradeOut` shows."""
+LISTS = {
+    (account, status): _list_query(account=account, status=status)
+    for account in (False, True)
+    for status in (False, True)
+}
+
+
 async def list_trades(
-    session: AsyncSession,
+    reads: Reads,
     user_id: uuid.UUID,
     account_id: uuid.UUID | None,
     status: str | None,
     limit: int,
-) -> list[Trade]:
-    stmt = select(Trade).where(Trade.user_id == user_id)
+) -> list[Any]:
+    """Newest first; rows of `TRADE_COLUMNS`."""
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit}
     if account_id is not None:
-        stmt = stmt.where(Trade.account_id == account_id)
+        params["account_id"] = account_id
     if status is not None:
-        stmt = stmt.where(Trade.status == status)
-    stmt = stmt.order_by(Trade.created_at.desc(), Trade.id.desc()).limit(limit)
-    return list((await session.execute(stmt)).scalars())
+        params["status"] = status
+    query = LISTS[account_id is not None, status is not None]
+    return await reads.all(query, **params)
 
 
 async def events(session: AsyncSession, trade: Trade) -> list[TradeEvent]:

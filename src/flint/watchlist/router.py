@@ -11,7 +11,7 @@ from flint.kit.symbols import SYMBOL_RULE, normalize_symbol
 from flint.users.api import CurrentUser, CurrentUserId
 from flint.watchlist import service
 from flint.watchlist.schemas import AddToWatchlist, Watchlist, WatchlistEntry
-from flint.web import SessionDep
+from flint.web import ReadsDep, SessionDep
 
 router = APIRouter(prefix="/watchlist", tags=["watchlist"])
 
@@ -47,9 +47,9 @@ async def add(
     summary="Your watchlist",
     responses=problem_responses(401, 404, 422),
 )
-async def read(userId: uuid.UUID, user_id: CurrentUserId, session: SessionDep) -> Watchlist:
+async def read(userId: uuid.UUID, user_id: CurrentUserId, reads: ReadsDep) -> Watchlist:
     service.require_self(user_id, userId)
-    items = await service.list_items(session, user_id)
+    items = await service.list_items(reads, user_id)
     return Watchlist(watchlist=[WatchlistEntry.model_validate(item) for item in items])
 
 

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.billing.api import Limit, Plans
 from flint.errors import NotFound, PlanLimitReached
+from flint.reads import Query, Reads
 from flint.users.api import User
 from flint.watchlist.models import WatchlistItem
 
@@ -52,13 +54,16 @@ async def add(
     return item, True
 
 
-async def list_items(session: AsyncSession, user_id: uuid.UUID) -> list[WatchlistItem]:
-    stmt = (
-        select(WatchlistItem)
-        .where(WatchlistItem.user_id == user_id)
-        .order_by(WatchlistItem.added_at, WatchlistItem.symbol)
-    )
-    return list((await session.execute(stmt)).scalars())
+LIST = Query(
+    select(WatchlistItem.id, WatchlistItem.symbol, WatchlistItem.added_at)
+    .where(WatchlistItem.user_id == bindparam("user_id"))
+    .order_by(WatchlistItem.added_at, WatchlistItem.symbol)
+)
+
+
+async def list_items(reads: Reads, user_id: uuid.UUID) -> list[Any]:
+    """The user's items, oldest first (rows with ``id``, ``symbol`` and ``added_at``)."""
+    return await reads.all(LIST, user_id=user_id)
 
 
 async def remove(session: AsyncSession, user: User, symbol: str) -> None:

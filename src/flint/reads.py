@@ -1,0 +1,196 @@
+"""Reads on the hot path: a statement built once, run on the driver.
+
+An authenticated list read (a watchlist: the token, one SELECT of five rows) spent three
+quarters of its time in SQLAlchemy's layers rather than in the database: the ORM session (its
+identity map, events and object building), the async bridge's greenlet switch for every call,
+an execution context and a result object per statement; on PostgreSQL also a ping, a BEGIN and
+a ROLLBACK, each a round trip, around the one statement that mattered.
+
+`Query` keeps what SQLAlchemy does well and nothing else: the statement is written with the
+models' columns (``select(WatchlistItem.symbol, ...)``), compiled once per dialect, and its
+values go through the column types' own bind and result processors, so a row is exactly what
+SQLAlchemy would have returned (`tests/system/test_reads.py` compares them). `Reads` runs it
+on a connection checked out from the read engine's pool (`flint.db.create_read_engine`: the
+same connect-time set-up as every other connection):
+
+* PostgreSQL: autocommit, read-only by the server's ``default_transaction_read_only``. Each
+  statement is its own transaction; under READ COMMITTED each had its own snapshot anyway.
+  asyncpg prepares each statement once per connection and keeps it.
+* SQLite: the in-thread readers; a SELECT outside a transaction is its own (deferred) read
+  transaction, which in WAL mode never waits for a writer.
+
+The read pool has no ping on checkout (a round trip per read): a connection the server closed
+(a restart) fails its statement, and the read is tried once more on a fresh pool.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import greenlet_spawn
+
+from flint.db import InlineSqlite
+
+Processor = Callable[[Any], Any] | None
+
+
+class _Compiled(NamedTuple):
+    sql: str
+    names: tuple[str, ...]
+    """The bind parameters in the order the SQL takes them."""
+    defaults: dict[str, Any]
+    """Values the statement carries itself (a literal in a WHERE, a LIMIT)."""
+    binders: tuple[Processor, ...]
+
+
+class Query:
+    """One SELECT, its parameters named with ``bindparam`` (``Reads.all(query, user_id=...)``).
+    Rows are named tuples whose fields are the selected columns' keys (unnamed ones: ``_0``...).
+    """
+
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+        self.statement = statement
+        keys = [str(column.key) for column in statement.selected_columns]
+        row_type: Any = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
+        self.row: Callable[[Sequence[Any]], Any] = row_type._make
+        self._compiled: dict[str, _Compiled] = {}
+        self._readers: dict[str, tuple[Processor, ...]] = {}
+        """Per dialect: found on the first run, as some need the column's database type."""
+        self.known = self._readers.keys()
+        """The dialects whose result processors are known."""
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            found = self._compiled[dialect.name] = self._compile(dialect)
+        return found
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise TypeError("a Query cannot take an expanding IN parameter")
+        names = tuple(compiled.positiontup or ())
+        defaults = {
+            name: bind.effective_value
+            for name, bind in compiled.binds.items()
+            if not bind.required and bind.callable is None
+        }
+        binders = tuple(
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in names
+        )
+        return _Compiled(compiled.string, names, defaults, binders)
+
+    def readers(self, dialect: Dialect, types: Sequence[Any]) -> tuple[Processor, ...]:
+        """The columns' result processors, given the database's type of each (as the driver
+        describes them: PostgreSQL's type oids; None on SQLite)."""
+        found = self._readers.get(dialect.name)
+        if found is None:
+            found = self._readers[dialect.name] = tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, kind)
+                for column, kind in zip(self.statement.selected_columns, types, strict=True)
+            )
+        return found
+
+    def rows(self, readers: tuple[Processor, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
+        make = self.row
+        if not any(readers):
+            return [make(row) for row in rows]
+        return [make(_converted(readers, row)) for row in rows]
+
+
+class Reads:
+    """Runs `Query`s on the read engine's pool (see the module's docstring)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self._postgres = engine.dialect.name == "postgresql"
+        self._statement_errors, self._disconnects = _errors(engine)
+
+    def _statement_failed(self, exc: BaseException) -> bool:
+        """Whether the statement failed on a connection still fit for use (an error the server
+        answered), rather than the connection breaking under it."""
+        return isinstance(exc, self._statement_errors) and not isinstance(exc, self._disconnects)
+
+    async def all(self, query: Query, **params: Any) -> list[Any]:
+        compiled = query.compiled(self.dialect)
+        values = _bind(compiled, params)
+        try:
+            return await self._run(query, compiled.sql, values)
+        except Exception as exc:
+            if self._statement_failed(exc):
+                raise
+            # The connection broke: the server closed the pool's connections (a restart).
+            await self.engine.dispose(close=False)
+            return await self._run(query, compiled.sql, values)
+
+    async def first(self, query: Query, **params: Any) -> Any | None:
+        rows = await self.all(query, **params)
+        return rows[0] if rows else None
+
+    async def scalar(self, query: Query, **params: Any) -> Any:
+        row = await self.first(query, **params)
+        return None if row is None else row[0]
+
+    async def _run(self, query: Query, sql: str, values: Sequence[Any]) -> list[Any]:
+        connection = await self.engine.raw_connection()
+        try:
+            driver: Any = connection.driver_connection
+            if self._postgres and self.dialect.name in query.known:
+                # asyncpg prepares the statement once per connection and keeps it
+                rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *values)
+                types: Sequence[Any] = ()
+            elif self._postgres:  # the first run: the result types as the server says
+                prepared = await driver.prepare(sql)
+                rows = await prepared.fetch(*values)
+                types = [field.type.oid for field in prepared.get_attributes()]
+            elif isinstance(driver, InlineSqlite):  # sqlite3 calls in this thread
+                rows = driver.sqlite.execute(sql, values).fetchall()
+                types = [None] * len(query.statement.selected_columns)
+            else:  # an in-memory database's aiosqlite connection
+                cursor = await driver.execute(sql, values)
+                rows = await cursor.fetchall()
+                types = [None] * len(query.statement.selected_columns)
+        except BaseException as exc:
+            if self._statement_failed(exc):
+                await greenlet_spawn(connection.close)  # the connection is fine
+            else:  # cancelled mid-statement, or the connection is gone
+                await greenlet_spawn(connection.invalidate)
+            raise
+        await greenlet_spawn(connection.close)  # back to the pool
+        return query.rows(query.readers(self.dialect, types), rows)
+
+
+def _converted(readers: tuple[Processor, ...], row: Sequence[Any]) -> list[Any]:
+    return [
+        value if read is None else read(value) for read, value in zip(readers, row, strict=True)
+    ]
+
+
+def _bind(compiled: _Compiled, params: dict[str, Any]) -> list[Any]:
+    values = []
+    for name, binder in zip(compiled.names, compiled.binders, strict=True):
+        value = params[name] if name in params else compiled.defaults[name]
+        values.append(value if binder is None else binder(value))
+    return values
+
+
+def _errors(
+    engine: AsyncEngine,
+) -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """What a statement raises that leaves its connection usable, and which of those say the
+    connection is gone after all."""
+    if engine.dialect.name != "postgresql":
+        return (sqlite3.Error,), ()
+    import asyncpg  # type: ignore[import-untyped]
+
+    return (asyncpg.PostgresError,), (asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError)

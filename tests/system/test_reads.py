@@ -1,0 +1,183 @@
+"""`flint.reads`: a `Query` run on the driver gives exactly the rows SQLAlchemy gives for the
+same statement (values and their Python types), on both backends; the PostgreSQL read pool
+refuses writes; a read survives the server closing its connection."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from flint.app import models  # noqa: F401 (every table)
+from flint.db import create_engine, create_read_engine
+from flint.kit.time import utcnow
+from flint.notifications import inbox
+from flint.notifications.models import Notification
+from flint.portfolio import service as portfolios
+from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.reads import Query, Reads
+from flint.trades import service as trades
+from flint.users.models import User
+from flint.watchlist import service as watchlist
+
+LEDGER = Query(
+    select(
+        PortfolioTransaction.id,
+        PortfolioTransaction.date,
+        PortfolioTransaction.type,
+        PortfolioTransaction.symbol,
+        PortfolioTransaction.quantity,
+        PortfolioTransaction.price,
+        PortfolioTransaction.fee,
+        PortfolioTransaction.amount,
+        PortfolioTransaction.created_at,
+    )
+    .where(PortfolioTransaction.portfolio_id == bindparam("portfolio_id"))
+    .where(PortfolioTransaction.fee >= Decimal("0"))  # a literal the statement carries
+    .order_by(PortfolioTransaction.seq)
+    .limit(10)
+)
+
+
+class World:
+    def __init__(self, engine: AsyncEngine, reads: Reads, user: uuid.UUID) -> None:
+        self.engine, self.reads, self.user = engine, reads, user
+        self.portfolio = uuid.uuid4()
+        self.notifications: list[uuid.UUID] = []
+
+
+@pytest.fixture
+async def world(database_url: str) -> AsyncIterator[World]:
+    engine = create_engine(database_url)
+    reader = create_read_engine(engine)
+    user = uuid.uuid4()
+    found = World(engine, Reads(reader), user)
+    now = utcnow()
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(User).values(id=user, email=f"{user}@example.com", hashed_password="x")
+        )
+        await conn.execute(
+            insert(Portfolio).values(
+                id=found.portfolio, user_id=user, name="Ré", base_currency="EUR", created_at=now
+            )
+        )
+        rows = [
+            {"type": "deposit", "amount": Decimal("1000.5"), "fee": Decimal("0")},
+            {
+                "type": "buy",
+                "symbol": "AAPL",
+                "quantity": Decimal("0.123456789012345678"),
+                "price": Decimal("187.25"),
+                "fee": Decimal("1.99"),
+            },
+            {"type": "dividend", "symbol": "AAPL", "amount": Decimal("12345678901234567890")},
+        ]
+        for seq, row in enumerate(rows):
+            await conn.execute(
+                insert(PortfolioTransaction).values(
+                    portfolio_id=found.portfolio, seq=seq, date=date(2024, 3, 1 + seq), **row
+                )
+            )
+        for index in range(5):
+            ident = uuid.uuid4()
+            found.notifications.append(ident)
+            await conn.execute(
+                insert(Notification).values(
+                    id=ident,
+                    user_id=user,
+                    kind="trade",
+                    title=f"Filled {index}",
+                    body="Your order was filled.",
+                    data={"tradeId": str(ident), "price": "187.25", "nested": [1, None]},
+                    read_at=now if index % 2 else None,
+                    created_at=now - timedelta(minutes=index),
+                )
+            )
+    yield found
+    await reader.dispose()
+    await engine.dispose()
+
+
+async def _sqlalchemy_rows(world: World, query: Query, **params: Any) -> list[tuple[Any, ...]]:
+    async with world.engine.connect() as conn:
+        return [tuple(row) for row in await conn.execute(query.statement, params)]
+
+
+def _typed(rows: list[Any]) -> list[list[tuple[type, Any]]]:
+    return [[(type(value), value) for value in row] for row in rows]
+
+
+async def test_rows_are_what_sqlalchemy_returns(world: World) -> None:
+    cases: list[tuple[Query, dict[str, Any]]] = [
+        (LEDGER, {"portfolio_id": world.portfolio}),
+        (portfolios.LIST, {"user_id": world.user}),
+        (watchlist.LIST, {"user_id": world.user}),
+        (inbox.UNREAD, {"user_id": world.user}),
+        (inbox.PAGES[False, False], {"user_id": world.user, "limit": 3}),
+        (inbox.PAGES[True, False], {"user_id": world.user, "limit": 10}),
+        (
+            trades.LISTS[True, True],
+            {"user_id": world.user, "account_id": uuid.uuid4(), "status": "filled", "limit": 5},
+        ),
+    ]
+    for query, params in cases:
+        ours = await world.reads.all(query, **params)
+        theirs = await _sqlalchemy_rows(world, query, **params)
+        assert _typed([tuple(row) for row in ours]) == _typed(theirs), query.statement
+    ledger = await world.reads.all(LEDGER, portfolio_id=world.portfolio)
+    assert [row.type for row in ledger] == ["deposit", "buy", "dividend"]
+    assert ledger[1].quantity == Decimal("0.123456789012345678")
+    assert ledger[2].amount == Decimal("12345678901234567890")
+    assert ledger[0].created_at.tzinfo is not None
+
+
+async def test_keyset_pages_follow_the_cursor(world: World) -> None:
+    first, cursor = await inbox.page(world.reads, world.user, unread=False, limit=2, cursor=None)
+    assert [row.id for row in first] == world.notifications[:2]
+    assert cursor is not None
+    second, cursor = await inbox.page(world.reads, world.user, unread=False, limit=2, cursor=cursor)
+    assert [row.id for row in second] == world.notifications[2:4]
+    last, cursor = await inbox.page(world.reads, world.user, unread=False, limit=2, cursor=cursor)
+    assert [row.id for row in last] == world.notifications[4:]
+    assert cursor is None
+    assert await inbox.count_unread(world.reads, world.user) == 3
+    assert first[0].data == {"tradeId": str(first[0].id), "price": "187.25", "nested": [1, None]}
+
+
+async def test_an_unknown_parameter_name_is_refused(world: World) -> None:
+    with pytest.raises(KeyError):
+        await world.reads.all(watchlist.LIST, user=world.user)
+
+
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@ON_POSTGRESQL
+async def test_the_postgresql_read_pool_refuses_writes(world: World) -> None:
+    async with world.reads.engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            await conn.execute(text("DELETE FROM notifications"))
+    assert await inbox.count_unread(world.reads, world.user) == 3
+
+
+PID = Query(select(func.pg_backend_pid().label("pid")))
+
+
+@ON_POSTGRESQL
+async def test_a_read_survives_the_server_closing_its_connection(world: World) -> None:
+    pid = await world.reads.scalar(PID)
+    async with world.engine.connect() as conn:
+        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert await world.reads.scalar(PID) != pid  # a fresh connection answered
+    assert len(await world.reads.all(watchlist.LIST, user_id=world.user)) == 0
+    assert await world.reads.scalar(inbox.UNREAD, user_id=world.user) == 3
