@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from flint.app.problems import finish_problems
+from flint.users.api import security_schemes
 
 STATIC = "/static/docs"
 ALIAS_PREFIX = "/api"
@@ -44,6 +45,26 @@ HIDE_CLIENT_FIELDS = (
 )
 
 
+def add_security_schemes(document: dict[str, Any]) -> None:
+    """The schemes the signed-in operations name (`flint.users.api.SECURITY`): FastAPI lists
+    only those of security dependencies, which the authenticator does without."""
+    document.setdefault("components", {})["securitySchemes"] = security_schemes()
+
+
+def document_security(app: FastAPI) -> None:
+    """``app``'s document gets `add_security_schemes` once."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = generate()
+        add_security_schemes(document)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def alias_document(
     app: FastAPI, routers: Sequence[APIRouter], operation_id: Callable[[APIRoute], str]
 ) -> dict[str, Any]:
@@ -57,6 +78,7 @@ def alias_document(
         description=app.description,
         routes=aliases.routes,
     )
+    add_security_schemes(document)
     document["info"]["description"] = (
         f"{app.description}\n\nThis document shows the unversioned `/api` paths; "
         "[the /api/v1 document](/docs) has the same operations."

@@ -16,7 +16,7 @@ from flint import __version__, webhooks
 from flint.accounts.router import router as accounts_router
 from flint.accounts.webhook_router import router as accounts_webhooks_router
 from flint.alerts.router import router as alerts_router
-from flint.app.docs import STATIC, install_docs
+from flint.app.docs import STATIC, document_security, install_docs
 from flint.app.edge import Edge
 from flint.app.methods import AllowedMethods
 from flint.app.metrics import router as metrics_router
@@ -47,7 +47,7 @@ from flint.portfolio.router import router as portfolio_router
 from flint.reports.router import router as reports_router
 from flint.runtime import Runtime
 from flint.trades.router import router as trades_router
-from flint.users.api import declare_scopes, get_current_user_id
+from flint.users.api import SECURITY, declare_scopes, get_current_user_id
 from flint.users.keys_router import router as api_keys_router
 from flint.users.router import router as users_router
 from flint.watchlist.router import router as watchlist_router
@@ -141,13 +141,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     document_problems(app)
+    document_security(app)
     app.state.runtime = runtime
     app.state.sessionmaker = runtime.sessions
     app.state.read_sessionmaker = runtime.readers
     app.state.request_read_sessionmaker = runtime.request_readers
 
     install_error_handlers(app)
-    declare_scopes(API_ROUTERS, get_current_user_id)
+    declare_scopes(API_ROUTERS, get_current_user_id, SECURITY)
     app.include_router(ops_router)
     app.include_router(metrics_router)
     app.include_router(auth_pages)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from flint.db import commit
 from flint.errors import problem_responses
@@ -13,7 +13,7 @@ from flint.market.deps import MarketDep
 from flint.market.providers.types import Interval
 from flint.market.schemas import HistoricalBar, History, RealTimeQuote, SearchResult, SearchResults
 from flint.users.api import CurrentUserId
-from flint.web import SessionsDep
+from flint.web import SessionsDep, sessionmaker
 
 router = APIRouter(prefix="/market", tags=["market"])
 
@@ -28,11 +28,13 @@ SymbolPath = Annotated[Symbol, Path(description=SYMBOL_RULE, examples=["AAPL"])]
     responses=problem_responses(401, 404, 422, 503),
 )
 async def real_time(
-    symbol: SymbolPath, market: MarketDep, sessions: SessionsDep, _: CurrentUserId
+    symbol: SymbolPath, market: MarketDep, _: CurrentUserId, request: Request
 ) -> RealTimeQuote:
     view = await market.cached_quote(symbol)
     if view is None:  # only a miss needs a transaction: the fetched quote is stored
-        async with sessions() as session:
+        # (the sessionmaker from the request, not `SessionsDep`: a dependency FastAPI would
+        # solve on every request, hits included, for the rare miss)
+        async with sessionmaker(request)() as session:
             view = await market.quote(session, symbol)
             await commit(session)
     quote = view.quote

@@ -4,11 +4,13 @@ are private to the feature, and `make lint` holds them to that)."""
 from flint.users.auth0 import Auth0Verifier
 from flint.users.auth0_users import Auth0Users
 from flint.users.deps import (
+    SECURITY,
     CurrentUser,
     CurrentUserId,
     PrincipalsDep,
     ProfilesDep,
     get_current_user_id,
+    security_schemes,
 )
 from flint.users.keys import ApiKeys
 from flint.users.models import User
@@ -19,6 +21,7 @@ from flint.users.service import AccountSummaries, Profiles
 from flint.users.tokens import AccessClaims, TokenIssuer
 
 __all__ = [
+    "SECURITY",
     "SESSION",
     "TRADING",
     "AccessClaims",
@@ -40,4 +43,5 @@ __all__ = [
     "UserProfile",
     "declare_scopes",
     "get_current_user_id",
+    "security_schemes",
 ]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import BackgroundTasks, Depends, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from flint.errors import Unauthorized
 from flint.runtime import Runtime
@@ -37,19 +39,40 @@ PrincipalsDep = Annotated[Principals, Depends(part(Principals))]
 ApiKeysDep = Annotated[ApiKeys, Depends(part(ApiKeys))]
 
 
-async def get_current_user_id(
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-    request: Request,
-    api_key: Annotated[str | None, Depends(api_key_header)],
-    later: BackgroundTasks,
-) -> uuid.UUID:
+SECURITY: list[dict[str, list[str]]] = [
+    {oauth2_scheme.scheme_name: []},
+    {api_key_header.scheme_name: []},
+]
+"""The OpenAPI ``security`` of every signed-in operation (`flint.users.scopes.declare_scopes`),
+whose ``securitySchemes`` are `security_schemes()`."""
+
+
+def security_schemes() -> dict[str, Any]:
+    """The OpenAPI ``components.securitySchemes`` the signed-in operations name."""
+    return {
+        scheme.scheme_name: jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)
+        for scheme in (oauth2_scheme, api_key_header)
+    }
+
+
+def _bearer(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer <token>``, as `oauth2_scheme` reads it."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    return token if scheme.lower() == "bearer" and token else None
+
+
+async def get_current_user_id(request: Request, later: BackgroundTasks) -> uuid.UUID:
     """The caller, for routes that need only who it is: no database transaction when the
     caller's sign-in state is cached (see `flint.users.principals`). An API key must also hold
     the scope the route declares (see `flint.users.keys`).
 
-    The runtime's parts are taken from the request rather than declared as dependencies: this
-    runs on every signed-in request, and each dependency FastAPI resolves costs a nested
-    solve (about 20 µs each on a small machine), more than the lookup itself."""
+    The headers and the runtime's parts are taken from the request rather than declared as
+    dependencies (`oauth2_scheme`, `api_key_header`, `part(...)`): this runs on every signed-in
+    request, and each dependency FastAPI resolves costs a nested solve (about 20 µs each on a
+    small machine), more than the lookup itself. The OpenAPI document declares the two
+    schemes all the same (`SECURITY`)."""
+    token = _bearer(request)
+    api_key = request.headers.get(api_key_header.model.name)
     runtime: Runtime = request.app.state.runtime
     if api_key is not None or looks_like_key(token):
         key = api_key if api_key is not None else token

@@ -55,10 +55,17 @@ def _calls(dependant: Dependant, call: Callable[..., Any]) -> bool:
     return any(dep.call is call or _calls(dep, call) for dep in dependant.dependencies)
 
 
-def declare_scopes(routers: Iterable[APIRouter], authenticator: Callable[..., Any]) -> None:
-    """Write every authenticated route's scope into its OpenAPI operation (before the routers
-    are included). Routes that do not depend on ``authenticator`` take no key and say none."""
+def declare_scopes(
+    routers: Iterable[APIRouter],
+    authenticator: Callable[..., Any],
+    security: list[dict[str, list[str]]],
+) -> None:
+    """Write every authenticated route's scope and ``security`` into its OpenAPI operation
+    (before the routers are included). Routes that do not depend on ``authenticator`` take no
+    key and say none. (The authenticator reads its headers itself rather than through
+    FastAPI's security dependencies, each a dependency solved on every request.)"""
     for router in routers:
         for route in router.routes:
             if isinstance(route, APIRoute) and _calls(route.dependant, authenticator):
-                route.openapi_extra = {**(route.openapi_extra or {}), EXTENSION: scope_of(route)}
+                declared = {EXTENSION: scope_of(route), "security": security}
+                route.openapi_extra = {**(route.openapi_extra or {}), **declared}
