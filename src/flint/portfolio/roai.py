@@ -28,12 +28,14 @@ given prices, weekends included, and a listed symbol's closes.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+
+import numpy as np
 
 from flint.portfolio.roai_schemas import PERIOD_KEYS, Roai, RoaiPeriod, RoaiPosition
 from flint.portfolio.valuation import Entry, Series
@@ -104,44 +106,77 @@ class _Prices:
     buy or sale on or before it, else 0."""
 
     def __init__(self, known: Series, trades: Sequence[_Order]) -> None:
-        self.days = [d.astype(date) for d in known.days]
-        self.values = [Decimal(repr(float(v))) for v in known.values]
+        self.known = known
         self.trade_days = [o.day for o in trades]
         self.trade_prices = [o.price for o in trades]
+        self.seen: dict[date, Decimal] = {}
 
     def at(self, day: date) -> Decimal:
-        i = bisect_right(self.days, day)
-        if i:
-            return self.values[i - 1]
-        j = bisect_right(self.trade_days, day)
-        return self.trade_prices[j - 1] if j else ZERO
+        price = self.seen.get(day)
+        if price is None:
+            i = int(np.searchsorted(self.known.days, np.datetime64(day, "D"), side="right"))
+            if i:
+                price = Decimal(repr(float(self.known.values[i - 1])))
+            else:
+                j = bisect_right(self.trade_days, day)
+                price = self.trade_prices[j - 1] if j else ZERO
+            self.seen[day] = price
+        return price
 
 
 @dataclass
 class _Symbol:
-    """One symbol's figures (Ghostfolio's ``SymbolMetrics``)."""
+    """One symbol's figures (Ghostfolio's ``SymbolMetrics``), with its state after each of its
+    activities, from which its chart figures on any day follow (a chart day without activity
+    changes nothing but the price)."""
 
+    prices: _Prices
+    splits: Sequence[tuple[date, Decimal]]
+    first: date
     quantity: Decimal = ZERO
     investment: Decimal = ZERO
     gross: Decimal = ZERO
     fees: Decimal = ZERO
     twi: Decimal = ZERO
+    weighted_at_end: Decimal = ZERO
     price: Decimal = ZERO
-    value: dict[date, Decimal] = field(default_factory=dict)
-    net: dict[date, Decimal] = field(default_factory=dict)
-    invested: dict[date, Decimal] = field(default_factory=dict)
-    weighted: dict[date, Decimal] = field(default_factory=dict)
+    days: list[date] = field(default_factory=list)
+    states: list[tuple[Decimal, Decimal, Decimal, Decimal, int]] = field(default_factory=list)
+    """After each activity: units, investment, realised gross, fees, splits applied."""
 
+    def _state(self, day: date) -> tuple[Decimal, Decimal, Decimal, Decimal] | None:
+        i = bisect_right(self.days, day) - 1
+        if day < self.first or i < 0:
+            return None
+        qty, inv, sells, fees, applied = self.states[i]
+        for on, ratio in self.splits[applied:]:
+            if on <= day:
+                qty *= ratio
+        return qty, inv, sells, fees
 
-def _orders(real: Sequence[_Order], chart: Sequence[date], start: date, end: date) -> list[_Order]:
-    """The symbol's activities with the synthetic start, end and chart-day orders, in
-    Ghostfolio's order."""
-    taken = {o.day for o in real} | {start, end}
-    first = real[0].day
-    synthetic = [_Order(d, "chart") for d in chart if d not in taken and first <= d <= end]
-    rank = {"start": -1, "end": 1}
-    merged = [_Order(start, "start"), *real, *synthetic, _Order(end, "end")]
-    return sorted(merged, key=lambda o: (o.day, rank.get(o.kind, 0)))
+    def value(self, day: date) -> Decimal:
+        state = self._state(day)
+        return ZERO if state is None else state[0] * self.prices.at(day)
+
+    def invested(self, day: date) -> Decimal:
+        state = self._state(day)
+        return ZERO if state is None else state[1]
+
+    def net(self, day: date) -> Decimal:
+        """Ghostfolio's ``netPerformanceValues[day]`` (0 before the first activity)."""
+        state = self._state(day)
+        if state is None:
+            return ZERO
+        qty, inv, sells, fees = state
+        return qty * self.prices.at(day) - inv + sells - fees
+
+    def segments(self, end: date) -> list[tuple[date, date, Decimal]]:
+        """The investment held over [from, to) between activities (and through ``end``)."""
+        bounds = [*self.days[1:], end + timedelta(days=1)]
+        return [
+            (day, until, state[1])
+            for day, until, state in zip(self.days, bounds, self.states, strict=True)
+        ]
 
 
 def _symbol(
@@ -152,20 +187,31 @@ def _symbol(
     start: date,
     end: date,
 ) -> _Symbol:
-    out = _Symbol(price=prices.at(end))
+    """Ghostfolio's ``getSymbolMetrics`` over the symbol's activities and the synthetic end
+    order; the chart days between two of them count, day-weighted, in the time-weighted
+    investment as Ghostfolio's synthetic chart-day orders do (prices are never 0, so a held
+    position always has a value)."""
+    out = _Symbol(prices, splits, real[0].day, price=prices.at(end))
     qty = inv = sells = fees = ZERO
     bought = bought_qty = average = ZERO
     days = weighted = ZERO
-    pending = list(splits)
-    orders = _orders(real, chart, start, end)
+    applied = 0
     previous = start
-    for order in orders[1:]:
-        while pending and pending[0][0] <= order.day:
-            ratio = pending.pop(0)[1]
+    for order in [*real, _Order(end, "end")]:
+        lo = bisect_right(chart, previous)
+        hi = bisect_left(chart, order.day)
+        if hi > lo and previous >= out.first:  # chart days between: synthetic orders
+            if qty > 0:
+                apart = Decimal((chart[hi - 1] - previous).days)
+                days += apart
+                weighted += inv * apart
+            previous = chart[hi - 1]
+        while applied < len(splits) and splits[applied][0] <= order.day:
+            ratio = splits[applied][1]
+            applied += 1
             qty, bought_qty = qty * ratio, bought_qty * ratio
             average = bought / bought_qty if bought_qty else ZERO
-        market = prices.at(order.day)
-        value_before = qty * market
+        held = qty > 0
         change = ZERO
         if order.kind == "buy":
             change = order.quantity * order.price
@@ -184,22 +230,18 @@ def _symbol(
         average = bought / bought_qty if bought_qty else ZERO
         if qty == 0:
             bought = bought_qty = ZERO
-        value = qty * market
-        gross = value - inv + sells
-        if value_before > 0 and order.kind in ("buy", "sell", "chart", "end"):
+        if held and order.kind in ("buy", "sell", "end"):
             apart = Decimal((order.day - previous).days) or EPSILON
             days += apart
             weighted += before * apart
-        out.value[order.day] = value
-        out.net[order.day] = gross - fees
-        out.invested[order.day] = inv
-        out.weighted[order.day] = weighted / days if days > EPSILON else (inv if inv > 0 else ZERO)
-        out.gross = gross
         previous = order.day
-        if order.kind == "end":
-            break
+        if order.kind != "end":
+            out.days.append(order.day)
+            out.states.append((qty, inv, sells, fees, applied))
     out.quantity, out.investment, out.fees = qty, inv, fees
+    out.gross = qty * out.price - inv + sells
     out.twi = weighted / days if days > 0 else ZERO
+    out.weighted_at_end = weighted / days if days > EPSILON else (inv if inv > 0 else ZERO)
     return out
 
 
@@ -207,22 +249,35 @@ def _ratio(num: Decimal, den: Decimal) -> float:
     return float(num / den) if den > 0 else 0.0
 
 
+def _held_on_chart(
+    segments: Sequence[tuple[date, date, Decimal]], chart: Sequence[date], since: date, end: date
+) -> tuple[Decimal, int]:
+    """The sum and count of the investment on the chart days of [since, end] holding one."""
+    total, count = ZERO, 0
+    for day, until, invested in segments:
+        if invested <= 0:
+            continue
+        lo = bisect_left(chart, max(day, since))
+        hi = bisect_left(chart, min(until, end + timedelta(days=1)))
+        if hi > lo:
+            total += invested * (hi - lo)
+            count += hi - lo
+    return total, count
+
+
 def _symbol_periods(
     metrics: _Symbol, chart: Sequence[date], start: date, end: date
 ) -> dict[str, RoaiPeriod]:
     """``netPerformanceWithCurrencyEffectMap`` and its percentage map."""
     out: dict[str, RoaiPeriod] = {}
+    segments = metrics.segments(end)
     for key, first in range_starts(end).items():
         since = start if first is None or first < start else first
-        opened = metrics.value.get(since, ZERO) - metrics.invested.get(since, ZERO)
-        held = [
-            metrics.invested[d] + opened
-            for d in chart
-            if since <= d <= end and metrics.invested.get(d, ZERO) > 0
-        ]
-        average = sum(held, ZERO) / len(held) if held else ZERO
-        base = ZERO if first is None else metrics.net.get(since, ZERO)
-        change = metrics.net.get(end, ZERO) - base
+        opened = metrics.value(since) - metrics.invested(since)
+        total, count = _held_on_chart(segments, chart, since, end)
+        average = (total + opened * count) / count if count else ZERO
+        base = ZERO if first is None else metrics.net(since)
+        change = metrics.net(end) - base
         out[key] = RoaiPeriod(
             start=since, net_performance=change, net_performance_percentage=_ratio(change, average)
         )
@@ -230,17 +285,29 @@ def _symbol_periods(
 
 
 def _portfolio_periods(
-    net: Mapping[date, Decimal], invested: Mapping[date, Decimal], chart: Sequence[date], end: date
+    symbols: Sequence[_Symbol], chart: Sequence[date], end: date
 ) -> dict[str, RoaiPeriod]:
-    """Ghostfolio's ``getPerformance`` over each range (the performance endpoint)."""
+    """Ghostfolio's ``getPerformance`` over each range (its performance endpoint): the change
+    of the chart's net performance, over the average investment of its days holding one."""
+    steps = [ZERO] * (len(chart) + 1)
+    for metrics in symbols:
+        for day, until, invested in metrics.segments(end):
+            steps[bisect_left(chart, day)] += invested
+            steps[bisect_left(chart, until)] -= invested
+    invested_on: list[Decimal] = []
+    running = ZERO
+    for step in steps[:-1]:
+        running += step
+        invested_on.append(running)
+    at_end = sum((m.net(end) for m in symbols), ZERO)
     out: dict[str, RoaiPeriod] = {}
     for key, first in range_starts(end).items():
-        days = [d for d in chart if (first is None or d >= first) and d <= end]
-        held = [invested[d] for d in days if invested[d] > 0]
+        lo = 0 if first is None else bisect_left(chart, first)
+        held = [v for v in invested_on[lo:] if v > 0]
         average = sum(held, ZERO) / len(held) if held else ZERO
-        change = net[end] - net[days[0]]
+        change = at_end - sum((m.net(chart[lo]) for m in symbols), ZERO)
         out[key] = RoaiPeriod(
-            start=days[0],
+            start=chart[lo],
             net_performance=change,
             net_performance_percentage=_ratio(change, average),
         )
@@ -278,18 +345,13 @@ def compute(entries: Sequence[Entry], quoted: Mapping[str, Series], as_of: date)
         elif e.type == "split" and e.quantity:
             splits[e.symbol].append((e.date, e.quantity))
     positions: list[RoaiPosition] = []
-    net_by_day: dict[date, Decimal] = dict.fromkeys(chart, ZERO)
-    invested_by_day: dict[date, Decimal] = dict.fromkeys(chart, ZERO)
-    weighted_by_day: dict[date, Decimal] = dict.fromkeys(chart, ZERO)
+    symbols: list[_Symbol] = []
     for symbol in sorted(real):
         orders = real[symbol]
         trades = [o for o in orders if o.kind in ("buy", "sell")]
         prices = _Prices(quoted.get(symbol, _NO_PRICES), trades)
         m = _symbol(orders, splits[symbol], prices, chart, start, as_of)
-        for day in chart:
-            net_by_day[day] += m.net.get(day, ZERO)
-            invested_by_day[day] += m.invested.get(day, ZERO)
-            weighted_by_day[day] += m.weighted.get(day, ZERO)
+        symbols.append(m)
         net = m.gross - m.fees
         positions.append(
             RoaiPosition(
@@ -311,7 +373,8 @@ def compute(entries: Sequence[Entry], quoted: Mapping[str, Series], as_of: date)
                 periods=_symbol_periods(m, chart, start, as_of),
             )
         )
-    weighted = weighted_by_day[as_of]
+    weighted = sum((m.weighted_at_end for m in symbols), ZERO)
+    net_at_end = sum((m.net(as_of) for m in symbols), ZERO)
     return Roai(
         as_of=as_of,
         current_value=sum((p.value for p in positions), ZERO),
@@ -321,8 +384,8 @@ def compute(entries: Sequence[Entry], quoted: Mapping[str, Series], as_of: date)
         fees=sum((_fee(e) for e in ledger), ZERO),
         dividends=sum((e.amount or ZERO for e in ledger if e.type == "dividend"), ZERO),
         time_weighted_investment=weighted,
-        net_performance_percentage=(float(net_by_day[as_of] / weighted) if weighted != 0 else 0.0),
-        periods=_portfolio_periods(net_by_day, invested_by_day, chart, as_of),
+        net_performance_percentage=(float(net_at_end / weighted) if weighted != 0 else 0.0),
+        periods=_portfolio_periods(symbols, chart, as_of),
         positions=positions,
     )
 
