@@ -23,6 +23,11 @@ _PERIODS = (
     "before for 1Y and 5Y; never before the day before the first activity) to `asOf`."
 )
 
+PERIODS_EXAMPLE = {
+    "1D": {"start": "2021-12-17", "netPerformance": "10.00", "netPerformancePercentage": 0.0366},
+    "MAX": {"start": "2021-11-29", "netPerformance": "23.05", "netPerformancePercentage": 0.0844},
+}
+
 
 class RoaiPeriod(ApiModel):
     start: Annotated[date, Field(examples=["2021-12-17"])] = Field(
@@ -86,7 +91,7 @@ class RoaiPosition(ApiModel):
         "days without units do not count).",
         examples=["273.20"],
     )
-    periods: dict[str, RoaiPeriod] = Field(description=_PERIODS)
+    periods: dict[str, RoaiPeriod] = Field(description=_PERIODS, examples=[PERIODS_EXAMPLE])
 
 
 class Roai(ApiModel):
@@ -136,7 +141,8 @@ class Roai(ApiModel):
     periods: dict[str, RoaiPeriod] = Field(
         description=_PERIODS + " Portfolio-wide as Ghostfolio's performance endpoint: the "
         "change of the net performance over the range, over the average of the investment "
-        "on the range's chart days that hold one."
+        "on the range's chart days that hold one.",
+        examples=[PERIODS_EXAMPLE],
     )
     positions: list[RoaiPosition] = Field(
         description="Each symbol bought (closed ones included, with quantity 0)."
