@@ -170,13 +170,11 @@ class _Symbol:
         qty, inv, sells, fees = state
         return qty * self.prices.at(day) - inv + sells - fees
 
-    def segments(self, end: date) -> list[tuple[date, date, Decimal]]:
-        """The investment held over [from, to) between activities (and through ``end``)."""
-        bounds = [*self.days[1:], end + timedelta(days=1)]
-        return [
-            (day, until, state[1])
-            for day, until, state in zip(self.days, bounds, self.states, strict=True)
-        ]
+    def spans(self, chart: Sequence[date]) -> list[tuple[int, int, Decimal]]:
+        """The investment held between activities, as [from, to) indices of ``chart``."""
+        starts = [bisect_left(chart, day) for day in self.days]
+        ends = [*starts[1:], len(chart)]
+        return [(lo, hi, s[1]) for lo, hi, s in zip(starts, ends, self.states, strict=True)]
 
 
 def _symbol(
@@ -249,19 +247,15 @@ def _ratio(num: Decimal, den: Decimal) -> float:
     return float(num / den) if den > 0 else 0.0
 
 
-def _held_on_chart(
-    segments: Sequence[tuple[date, date, Decimal]], chart: Sequence[date], since: date, end: date
-) -> tuple[Decimal, int]:
-    """The sum and count of the investment on the chart days of [since, end] holding one."""
+def _held_on_chart(spans: Sequence[tuple[int, int, Decimal]], since: int) -> tuple[Decimal, int]:
+    """The sum and count of the investment on the chart days from index ``since`` on that
+    hold one."""
     total, count = ZERO, 0
-    for day, until, invested in segments:
-        if invested <= 0:
-            continue
-        lo = bisect_left(chart, max(day, since))
-        hi = bisect_left(chart, min(until, end + timedelta(days=1)))
-        if hi > lo:
-            total += invested * (hi - lo)
-            count += hi - lo
+    for lo, hi, invested in spans:
+        days = hi - max(lo, since)
+        if invested > 0 and days > 0:
+            total += invested * days
+            count += days
     return total, count
 
 
@@ -270,11 +264,11 @@ def _symbol_periods(
 ) -> dict[str, RoaiPeriod]:
     """``netPerformanceWithCurrencyEffectMap`` and its percentage map."""
     out: dict[str, RoaiPeriod] = {}
-    segments = metrics.segments(end)
+    spans = metrics.spans(chart)
     for key, first in range_starts(end).items():
         since = start if first is None or first < start else first
         opened = metrics.value(since) - metrics.invested(since)
-        total, count = _held_on_chart(segments, chart, since, end)
+        total, count = _held_on_chart(spans, bisect_left(chart, since))
         average = (total + opened * count) / count if count else ZERO
         base = ZERO if first is None else metrics.net(since)
         change = metrics.net(end) - base
@@ -291,9 +285,9 @@ def _portfolio_periods(
     of the chart's net performance, over the average investment of its days holding one."""
     steps = [ZERO] * (len(chart) + 1)
     for metrics in symbols:
-        for day, until, invested in metrics.segments(end):
-            steps[bisect_left(chart, day)] += invested
-            steps[bisect_left(chart, until)] -= invested
+        for lo, hi, invested in metrics.spans(chart):
+            steps[lo] += invested
+            steps[hi] -= invested
     invested_on: list[Decimal] = []
     running = ZERO
     for step in steps[:-1]:
