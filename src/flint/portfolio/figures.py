@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from flint.portfolio import metrics
+from flint.portfolio import metrics, roai
 from flint.portfolio.performance import Inputs, Window
 from flint.portfolio.schemas import AllocationOut, HoldingPerformance, Performance, SeriesPoint
 from flint.portfolio.symbols import SymbolBook
@@ -173,6 +173,7 @@ def figures(got: Inputs, window: Window, base: str) -> Performance:
         allocation=allocation(rows, got.book, cash, market_value, base),
         holdings=rows,
         series=series(shown, aligned),
+        roai=roai.compute(got.entries, got.quoted, window.end),
     )
 
 

@@ -16,7 +16,7 @@ gain (final value less net external flows) over the money put in (the positive f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -110,6 +110,9 @@ class Inputs:
     priced: dict[str, Series]
     benchmark: Series
     book: SymbolBook
+    quoted: dict[str, Series] = field(default_factory=dict)
+    """Each symbol's prices on its own days, in the base currency: a custom asset's given prices
+    (weekends included), a listed symbol's closes (Ghostfolio's ROAI, `flint.portfolio.roai`)."""
 
 
 LEAD_IN = timedelta(days=10)
@@ -214,6 +217,7 @@ async def load(
     if isinstance(closes, Lacking):
         return closes
     given = await custom_closes(session, book.custom.values(), window.end)
+    own_days = {**closes, **{symbol: Series.of(series) for symbol, series in given.items()}}
     closes.update(
         {symbol: _on_trading_days(series, window.end) for symbol, series in given.items()}
     )
@@ -231,6 +235,7 @@ async def load(
         return Series(series.days, series.values * factor * fx.at(series.days))
 
     priced = {s: convert(s, closes.get(s, EMPTY)) for s in symbols}
+    quoted = {s: convert(s, own_days.get(s, EMPTY)) for s in symbols}
 
     def to_base(entry: PortfolioTransaction, amount: Decimal | None) -> Decimal | None:
         if amount is None or entry.symbol is None:
@@ -254,7 +259,7 @@ async def load(
         )
         for e in ledger
     ]
-    return Inputs(entries, priced, closes.get(window.benchmark, EMPTY), book)
+    return Inputs(entries, priced, closes.get(window.benchmark, EMPTY), book, quoted)
 
 
 async def inputs(

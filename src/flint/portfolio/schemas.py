@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, model_validator
 from flint.kit.money import JsonDecimal
 from flint.kit.schema import ApiModel, RequestModel
 from flint.kit.symbols import AnySymbol
+from flint.portfolio.roai_schemas import Roai
 
 MAX_AMOUNT = Decimal("1000000000000")
 
@@ -224,6 +225,11 @@ class Performance(ApiModel):
     allocation: list[AllocationOut]
     holdings: list[HoldingPerformance]
     series: list[SeriesPoint]
+    roai: Roai | None = Field(
+        None,
+        description="Ghostfolio's ROAI (return on average investment) with Ghostfolio's "
+        "definitions, for users coming from it; null for an empty ledger. See `Roai`.",
+    )
 
 
 ChartKind = Literal["value", "drawdown", "allocation", "benchmark"]
