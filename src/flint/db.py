@@ -19,7 +19,7 @@ import aiosqlite
 import structlog
 from sqlalchemy import JSON, DateTime, MetaData, Numeric, String, TypeDecorator, Uuid, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -245,7 +245,7 @@ INLINE_READ_BUSY_MS = 2000
 waits only in rare cases (recovery after a crash); the wait would hold up the event loop."""
 
 
-class InlineSqlite(aiosqlite.Connection):
+class _InlineSqlite(aiosqlite.Connection):
     """aiosqlite's connection with its calls made in the caller's thread, not handed to its
     worker thread. Each hand-off (cursor, execute, fetch, close, commit: 13 for a two-query
     read) cost a thread wake-up, a future and a wake-up of the event loop, and under load the
@@ -263,13 +263,6 @@ class InlineSqlite(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
-    @property
-    def sqlite(self) -> sqlite3.Connection:
-        """The driver's connection, for `flint.reads` (its calls are made here anyway)."""
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return self._connection
-
 
 def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
     """An engine for the short reads of requests (`flint.web.get_session` for a GET,
@@ -280,7 +273,7 @@ def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
     (ping, BEGIN, the statement, ROLLBACK); under READ COMMITTED each statement had its own
     snapshot anyway. A connection the server has closed fails its statement and SQLAlchemy
     then replaces every connection of the pool (`flint.reads` tries such a read once more).
-    On a SQLite file: connections run in the caller's thread (`InlineSqlite`). In memory
+    On a SQLite file: connections run in the caller's thread (`_InlineSqlite`). In memory
     (tests): `engine` with the read-only options, sharing its one database."""
     url = engine.url
     if url.get_backend_name() == "postgresql":
@@ -302,7 +295,7 @@ def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
         return connection
 
     async def connect() -> aiosqlite.Connection:
-        return await InlineSqlite(connector)
+        return await _InlineSqlite(connector)
 
     reader = create_async_engine(
         url,
@@ -313,6 +306,30 @@ def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
     )
     _configure_sqlite(reader, busy_ms=INLINE_READ_BUSY_MS)
     return reader.execution_options(**READ_ONLY)
+
+
+def open_sqlite_reader(engine: AsyncEngine) -> sqlite3.Connection | None:
+    """For `flint.reads` on a SQLite file: a driver connection of its own, read-only
+    (``query_only``) and in autocommit (each SELECT is its own read transaction, which in WAL
+    mode never waits for a writer), for calls made in the event loop's thread. None for other
+    databases (and in memory, where only the engine's own connection sees the data)."""
+    url = engine.url
+    if not is_sqlite_file(url):
+        return None
+    args, found = engine.dialect.create_connect_args(url)
+    params = {
+        **found,
+        "timeout": INLINE_READ_BUSY_MS / 1000,
+        "check_same_thread": False,
+        "isolation_level": None,
+    }
+    connection: sqlite3.Connection = sqlite3.connect(*args, **params)  # type: ignore[call-overload]
+    connection.execute("PRAGMA query_only=ON")
+    return connection
+
+
+def is_sqlite_file(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and not _in_memory(url.database)
 
 
 def _in_memory(database: str | None) -> bool:

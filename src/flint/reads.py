@@ -16,8 +16,11 @@ same connect-time set-up as every other connection):
 * PostgreSQL: autocommit, read-only by the server's ``default_transaction_read_only``. Each
   statement is its own transaction; under READ COMMITTED each had its own snapshot anyway.
   asyncpg prepares each statement once per connection and keeps it.
-* SQLite: the in-thread readers; a SELECT outside a transaction is its own (deferred) read
-  transaction, which in WAL mode never waits for a writer.
+* SQLite: one driver connection of its own (`flint.db.open_sqlite_reader`: read-only, in
+  autocommit), called in the event loop's thread. A read runs from its statement to its last
+  row without yielding to the loop, so no two reads ever use it at once, and no pool or thread
+  hand-off is needed. Each SELECT is its own read transaction, which in WAL mode never waits
+  for a writer.
 
 The read pool has no ping on checkout (a round trip per read): a connection the server closed
 (a restart) fails its statement, and the read is tried once more on a fresh pool.
@@ -36,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn
 
-from flint.db import InlineSqlite
+from flint.db import is_sqlite_file, open_sqlite_reader
 
 Processor = Callable[[Any], Any] | None
 
@@ -114,6 +117,8 @@ class Reads:
         self.engine = engine
         self.dialect = engine.dialect
         self._postgres = engine.dialect.name == "postgresql"
+        self._sqlite: sqlite3.Connection | None = None
+        self._sqlite_file = is_sqlite_file(engine.url)
         self._statement_errors, self._disconnects = _errors(engine)
 
     def _statement_failed(self, exc: BaseException) -> bool:
@@ -141,7 +146,18 @@ class Reads:
         row = await self.first(query, **params)
         return None if row is None else row[0]
 
+    def close(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
+
     async def _run(self, query: Query, sql: str, values: Sequence[Any]) -> list[Any]:
+        if self._sqlite_file:
+            if self._sqlite is None:
+                self._sqlite = open_sqlite_reader(self.engine)
+                assert self._sqlite is not None
+            found = self._sqlite.execute(sql, values).fetchall()
+            return query.rows(query.readers(self.dialect, _untyped(query)), found)
         connection = await self.engine.raw_connection()
         try:
             driver: Any = connection.driver_connection
@@ -153,13 +169,10 @@ class Reads:
                 prepared = await driver.prepare(sql)
                 rows = await prepared.fetch(*values)
                 types = [field.type.oid for field in prepared.get_attributes()]
-            elif isinstance(driver, InlineSqlite):  # sqlite3 calls in this thread
-                rows = driver.sqlite.execute(sql, values).fetchall()
-                types = [None] * len(query.statement.selected_columns)
             else:  # an in-memory database's aiosqlite connection
                 cursor = await driver.execute(sql, values)
                 rows = await cursor.fetchall()
-                types = [None] * len(query.statement.selected_columns)
+                types = _untyped(query)
         except BaseException as exc:
             if self._statement_failed(exc):
                 await greenlet_spawn(connection.close)  # the connection is fine
@@ -168,6 +181,10 @@ class Reads:
             raise
         await greenlet_spawn(connection.close)  # back to the pool
         return query.rows(query.readers(self.dialect, types), rows)
+
+
+def _untyped(query: Query) -> list[None]:
+    return [None] * len(query.statement.selected_columns)
 
 
 def _converted(readers: tuple[Processor, ...], row: Sequence[Any]) -> list[Any]:

@@ -51,9 +51,10 @@ class Runtime:
         `flint.db.create_read_engine`), for the short reads of a request. A read that may be
         long (a portfolio's ledger and ten years of closes) uses `readers`, whose calls run in
         aiosqlite's thread, so the event loop answers other requests meanwhile."""
-        self._parts: dict[Any, Any] = {Settings: settings, Reads: Reads(reader)}
+        reads = Reads(reader)
+        self._parts: dict[Any, Any] = {Settings: settings, Reads: reads}
         self._starters: list[Hook] = []
-        self._closers: list[Hook] = [engine.dispose]
+        self._closers: list[Hook] = [engine.dispose, reads.close]
         if reader.sync_engine.pool is not engine.sync_engine.pool:
             self._closers.append(reader.dispose)
 

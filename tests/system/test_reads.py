@@ -4,6 +4,7 @@ refuses writes; a read survives the server closing its connection."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -16,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from flint.app import models  # noqa: F401 (every table)
-from flint.db import create_engine, create_read_engine
+from flint.db import create_engine, create_read_engine, open_sqlite_reader
 from flint.kit.time import utcnow
 from flint.notifications import inbox
 from flint.notifications.models import Notification
@@ -181,3 +182,19 @@ async def test_a_read_survives_the_server_closing_its_connection(world: World) -
     assert await world.reads.scalar(PID) != pid  # a fresh connection answered
     assert len(await world.reads.all(watchlist.LIST, user_id=world.user)) == 0
     assert await world.reads.scalar(inbox.UNREAD, user_id=world.user) == 3
+
+
+async def test_the_sqlite_reader_refuses_writes_and_sees_each_commit(world: World) -> None:
+    if world.engine.dialect.name != "sqlite":
+        return  # PostgreSQL's read pool: test_the_postgresql_read_pool_refuses_writes
+    reader = open_sqlite_reader(world.engine)
+    assert reader is not None
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.execute("DELETE FROM notifications")
+    finally:
+        reader.close()
+    assert await inbox.count_unread(world.reads, world.user) == 3
+    async with world.engine.begin() as conn:  # a write committed after the reader's last read
+        await conn.execute(text("UPDATE notifications SET read_at = NULL"))
+    assert await inbox.count_unread(world.reads, world.user) == 5
