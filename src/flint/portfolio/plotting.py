@@ -59,10 +59,11 @@ def _money(currency: str) -> FuncFormatter:
     return FuncFormatter(lambda x, _: f"{x:,.0f} {currency}")
 
 
-def _date_axis(axes: Axes) -> None:
+def _date_axis(axes: Axes, width: float) -> None:
     """Ticks that each carry a whole date ("15 Aug 2026", "Sep 2026" or "2026"), not ConciseDate's
-    default of bare days with the year in a corner."""
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+    default of bare days with the year in a corner; as many as fit ``width`` inches."""
+    most = max(3, int(width * 0.9))
+    locator = mdates.AutoDateLocator(minticks=2, maxticks=most)  # type: ignore[no-untyped-call]
     formats = ["%Y", "%b %Y", _DAY, _DAY, _DAY, _DAY]
     concise = mdates.ConciseDateFormatter(  # type: ignore[no-untyped-call]
         locator, formats=formats, zero_formats=formats, show_offset=False
@@ -262,7 +263,7 @@ def draw(
             _drawdown(axes, perf)
         else:
             _benchmark(axes, perf)
-        _date_axis(axes)
+        _date_axis(axes, size[0])
         axes.grid(True, alpha=0.3)
         axes.legend(loc="best")
     buffer = io.BytesIO()
