@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from matplotlib import image
 
+from flint.portfolio.api import ChartKind, Performance, draw_chart
 from tests.conftest import Account, assert_problem, error_fields
 from tests.portfolio.test_performance_api import V1, make_portfolio
 
@@ -320,3 +321,23 @@ async def test_a_png_value_chart_shows_its_marks_and_contributions_at_the_promis
 
     for colour in ("#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#7f7f7f"):  # marks, contributions
         assert share_of(colour) > 0.0001, colour
+
+
+@pytest.mark.parametrize("kind", ["value", "allocation"])
+async def test_a_chart_of_incomplete_data_says_so(
+    client: httpx.AsyncClient, alice: Account, kind: ChartKind
+) -> None:
+    """A performance answer with ``dataStatus.complete`` false (prices still loading) is drawn
+    with a warning naming what is missing; a complete one without."""
+    portfolio_id, _, end = await make_portfolio(client, alice)
+    answer = await _performance(client, alice, portfolio_id, end=end.isoformat())
+    perf = Performance.model_validate(answer).model_dump(by_alias=True)
+    missing = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOG", "META", "TSLA"]
+    perf["dataStatus"] = {"complete": False, "missingSymbols": missing, "progress": 0.4}
+    root = ET.fromstring(draw_chart(perf, kind, "svg", "Growth"))  # noqa: S314 (our own output)
+    assert "Data incomplete: no prices yet for AAPL, MSFT, NVDA, AMZN, GOOG and 2 more" in (
+        _texts(root)
+    )
+    perf["dataStatus"] = {"complete": True, "missingSymbols": [], "progress": 1.0}
+    root = ET.fromstring(draw_chart(perf, kind, "svg", "Growth"))  # noqa: S314 (our own output)
+    assert not [t for t in _texts(root) if t.startswith("Data incomplete")]
