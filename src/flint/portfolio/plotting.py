@@ -184,8 +184,6 @@ def _allocation(axes: Axes, perf: dict[str, Any]) -> None:
             counterclock=False,
             wedgeprops={"linewidth": 1, "edgecolor": "white"},
         )
-        for wedge, (_, name) in zip(wedges, held, strict=True):
-            wedge.set_gid(f"slice-{name.split(' ')[0]}")
         axes.legend(
             wedges,
             [f"{name}: {value / total:.1%}".replace("$", r"\$") for value, name in held],
@@ -216,7 +214,7 @@ def _subtitle(perf: dict[str, Any], kind: Kind) -> str:
         return f"On {as_of:{_DAY}} \u00b7 {total:,.0f} {currency} \u00b7 % of value"
     first: date = series[0]["date"] if series else as_of
     last: date = series[-1]["date"] if series else as_of
-    units = f"in {currency}" if kind == "value" else "in % (time-weighted)"
+    units = f"in {currency}" if kind == "value" else "in %"
     return f"{first:{_DAY}} to {last:{_DAY}} \u00b7 {units}"
 
 

@@ -269,8 +269,8 @@ async def performance_chart(
     contributions: Annotated[
         bool,
         Query(
-            description="Value chart: also draw the net contributions (the value on the first "
-            "day plus the external flows since) as a step line"
+            description="Value chart: also draw the net contributions (the external flows "
+            "of the window, and what was held before it) as a step line"
         ),
     ] = False,
 ) -> Response:

@@ -168,11 +168,11 @@ def _charts(material: Material, kinds: list[ChartKind]) -> list[Chart]:
     marks = chart_marks(material.ledger)
     charts: list[Chart] = []
     for kind in kinds:
-        share, size = 1.0, (10.0, 5.5)
-        if material.type == "portfolio_summary":
-            share, size = _SUMMARY_CHARTS[kind]
+        share, size, dpi = 1.0, (10.0, 5.5), 100
+        if material.type == "portfolio_summary":  # smaller charts, as sharp in print
+            (share, size), dpi = _SUMMARY_CHARTS[kind], 150
         png = draw_chart(
-            perf_dict, kind, "png", material.portfolio_name, marks=marks, size=size, dpi=150
+            perf_dict, kind, "png", material.portfolio_name, marks=marks, size=size, dpi=dpi
         )
         caption = _CHART_CAPTIONS[kind].format(benchmark=perf.benchmark)
         charts.append(Chart(caption, png, aspect=size[1] / size[0], share=share))
@@ -223,6 +223,8 @@ def periods_table(perf: Performance) -> Table | None:
     periods: Any = getattr(perf, "periods", None)
     if not periods:
         return None
+    if hasattr(periods, "model_dump"):  # a model whose fields are aliased "1D", "WTD", ...
+        periods = periods.model_dump(by_alias=True)
     items = periods.items() if isinstance(periods, Mapping) else vars(periods).items()
     rows: list[list[str]] = []
     for name, period in items:
@@ -236,7 +238,7 @@ def periods_table(perf: Performance) -> Table | None:
                 else getattr(period, field or "", None)
             )
             if field == "start":
-                row.append(day(value))
+                row.append(value if isinstance(value, str) else day(value))
             elif field in ("twr", "mwr"):
                 row.append(percent(value))
             else:
