@@ -6,6 +6,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -341,3 +342,33 @@ async def test_a_chart_of_incomplete_data_says_so(
     perf["dataStatus"] = {"complete": True, "missingSymbols": [], "progress": 1.0}
     root = ET.fromstring(draw_chart(perf, kind, "svg", "Growth"))  # noqa: S314 (our own output)
     assert not [t for t in _texts(root) if t.startswith("Data incomplete")]
+
+
+MONEY_FIELDS = {"value", "netFlow", "benchmarkValue"}
+
+
+def _as_decimals(data: Any) -> Any:
+    """The performance with its money as `Decimal`s, as the answer holds them once its money
+    fields are decimal strings."""
+    if isinstance(data, dict):
+        return {
+            k: Decimal(str(v)) if k in MONEY_FIELDS and v is not None else _as_decimals(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_as_decimals(v) for v in data]
+    return data
+
+
+@pytest.mark.parametrize("kind", ["value", "drawdown", "allocation", "benchmark"])
+async def test_money_as_decimals_draws_the_same_chart_as_money_as_floats(
+    client: httpx.AsyncClient, alice: Account, kind: ChartKind
+) -> None:
+    portfolio_id, _, end = await _busy_portfolio(client, alice)
+    answer = await _performance(client, alice, portfolio_id, end=end.isoformat())
+    perf = Performance.model_validate(answer).model_dump(by_alias=True)
+    marks = [(date.fromisoformat(p["date"]), "deposit") for p in answer["series"][::20]]
+    floats = draw_chart(perf, kind, "svg", "Growth", marks=marks, contributions=True)
+    exact = draw_chart(_as_decimals(perf), kind, "svg", "Growth", marks=marks, contributions=True)
+    assert exact == floats
+    assert b"Growth: " in exact

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -13,12 +14,11 @@ from pypdf import PdfReader
 
 from flint.kit.time import utcnow
 from flint.market.api import load_universe
+from flint.reports.document import money, percent
 from tests.conftest import Account
 from tests.portfolio.test_performance_api import make_portfolio
 from tests.reports.conftest import download, finished, request_report
 from tests.reports.test_reports_api import PORTFOLIO, performance_of
-
-pytestmark = pytest.mark.usefixtures("worker")
 
 
 def _percent(value: float | None) -> str:
@@ -57,6 +57,7 @@ async def _portfolio_of(client: httpx.AsyncClient, who: Account, holdings: int) 
     return portfolio_id
 
 
+@pytest.mark.usefixtures("worker")
 async def test_the_summary_shows_the_benchmarks_return_beside_the_portfolios_and_the_risk(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
@@ -84,6 +85,7 @@ async def test_the_summary_shows_the_benchmarks_return_beside_the_portfolios_and
     assert perf["volatility"] is not None
 
 
+@pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize("holdings", [2, 10])
 async def test_a_usual_portfolios_summary_is_one_full_page(
     client: httpx.AsyncClient, alice: Account, holdings: int
@@ -101,6 +103,7 @@ async def test_a_usual_portfolios_summary_is_one_full_page(
     assert len(page.images) == 2  # the two charts
 
 
+@pytest.mark.usefixtures("worker")
 async def test_a_long_summary_flows_onto_a_second_page_with_the_tables_header_and_whole_charts(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
@@ -119,3 +122,19 @@ async def test_a_long_summary_flows_onto_a_second_page_with_the_tables_header_an
     assert [len(page.images) for page in pdf.pages] == [0, 2]  # the chart row is not split
     assert "Notes" in second
     assert "Page 2 of 2" in second
+
+
+@pytest.mark.parametrize(
+    ("value", "as_money", "as_percent"),
+    [
+        (1234.5, "1,234.50", "123,450.00%"),
+        (Decimal("1234.5"), "1,234.50", "123,450.00%"),
+        ("1234.50", "1,234.50", "123,450.00%"),
+        ("-0.001", "0.00", "-0.10%"),
+    ],
+)
+def test_report_figures_read_floats_decimals_and_decimal_strings_alike(
+    value: float | Decimal | str, as_money: str, as_percent: str
+) -> None:
+    assert money(value) == as_money
+    assert percent(value) == as_percent
