@@ -5,6 +5,7 @@ from flint.portfolio.charts import MEDIA_TYPES as CHART_MEDIA_TYPES
 from flint.portfolio.charts import Format as ChartFormat
 from flint.portfolio.charts import Kind as ChartKind
 from flint.portfolio.charts import draw as draw_chart
+from flint.portfolio.charts import marks_of as chart_marks
 from flint.portfolio.csvio import render as ledger_csv
 from flint.portfolio.figures import figures as performance_figures
 from flint.portfolio.following import Followers
@@ -26,6 +27,7 @@ __all__ = [
     "Portfolio",
     "PortfolioTransaction",
     "Window",
+    "chart_marks",
     "draw_chart",
     "get_portfolio",
     "inputs",

@@ -29,7 +29,7 @@ from flint.portfolio.schemas import (
     Transactions,
 )
 from flint.users.api import CurrentUserId
-from flint.web import ReadsDep, SessionDep
+from flint.web import ReadsDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
@@ -247,6 +247,7 @@ async def performance_of(
 @router.get(
     "/{portfolioId}/performance/chart",
     summary="A chart of the performance: value, drawdown, allocation or against the benchmark",
+    description=charts.DESCRIPTION,
     response_class=Response,
     responses={
         200: {
@@ -259,17 +260,28 @@ async def performance_of(
 async def performance_chart(
     portfolio: ReadablePortfolio,
     performance: PerformanceDep,
+    session: ReadSessionDep,
     kind: Annotated[charts.Kind, Query()] = "value",
     format: Annotated[charts.Format, Query()] = "png",
     start: Start = None,
     end: End = None,
     benchmark: Benchmark = "SPY",
+    contributions: Annotated[
+        bool,
+        Query(
+            description="Value chart: also draw the net contributions (the external flows "
+            "of the window, and what was held before it) as a step line"
+        ),
+    ] = False,
 ) -> Response:
     raw = await performance.json(portfolio, performance.window(start, end, benchmark))
+    marks = charts.marks_of(await service.ledger(session, portfolio)) if kind == "value" else []
 
     def draw() -> bytes:
         perf = Performance.model_validate_json(raw).model_dump(by_alias=True)
-        return charts.draw(perf, kind, format, portfolio.name)
+        return charts.draw(
+            perf, kind, format, portfolio.name, marks=marks, contributions=contributions
+        )
 
     image = await anyio.to_thread.run_sync(draw)
     return Response(image, media_type=charts.MEDIA_TYPES[format])

@@ -15,9 +15,11 @@ CSV by type:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
-from flint.portfolio.api import ChartKind, draw_chart
+from flint.portfolio.api import ChartKind, Performance, chart_marks, draw_chart
 from flint.reports.csvexport import to_csv
 from flint.reports.document import (
     Chart,
@@ -74,17 +76,10 @@ def build(material: Material, *, with_charts: bool) -> Document:
     )
     kinds: list[ChartKind] = []
     if material.type == "portfolio_summary":
-        document.figures = [
-            ("Market value", money(perf.market_value)),
-            ("Cost basis", money(perf.cost_basis)),
-            ("Unrealized P&L", money(perf.unrealized_pnl)),
-            ("Realized P&L", money(perf.realized_pnl)),
-            ("Dividends", money(perf.dividends)),
-            ("Total return", percent(perf.total_return)),
-            ("Time-weighted return", percent(perf.twr)),
-            ("Money-weighted return", percent(perf.mwr)),
-        ]
-        document.tables = [holdings_table(perf)]
+        document.figures = _summary_figures(perf)
+        document.one_page = True
+        periods = periods_table(perf)
+        document.tables = [*([periods] if periods else []), holdings_table(perf)]
         document.notes = [_performance_note(material)]
         kinds = ["value", "allocation"]
     elif material.type == "performance":
@@ -149,23 +144,117 @@ def build(material: Material, *, with_charts: bool) -> Document:
             f"{day(material.end)}.",
         ]
     if with_charts and kinds:
-        perf_dict = perf.model_dump(by_alias=True)
-        document.charts = [
-            Chart(
-                _CHART_CAPTIONS[kind].format(benchmark=perf.benchmark),
-                draw_chart(perf_dict, kind, "png", material.portfolio_name),
-            )
-            for kind in kinds
-        ]
+        document.charts = _charts(material, kinds)
     return document
 
 
 _CHART_CAPTIONS: dict[str, str] = {
     "value": "Value over the period",
-    "allocation": "Allocation at the end of the period",
+    "allocation": "Allocation at the end",
     "benchmark": "Cumulative return against {benchmark}",
     "drawdown": "Drawdown from the previous peak",
 }
+_SUMMARY_CHARTS: dict[str, tuple[float, tuple[float, float]]] = {
+    # kind: (share of the page's width, size drawn in inches); side by side, at about 4/5 of
+    # the drawn size, so the summary fits one page with its text at 6 points or more
+    "value": (0.6, (5.0, 3.0)),
+    "allocation": (0.4, (3.4, 3.0)),
+}
+
+
+def _charts(material: Material, kinds: list[ChartKind]) -> list[Chart]:
+    perf = material.performance
+    perf_dict = perf.model_dump(by_alias=True)
+    marks = chart_marks(material.ledger)
+    charts: list[Chart] = []
+    for kind in kinds:
+        share, size, dpi = 1.0, (10.0, 5.5), 100
+        if material.type == "portfolio_summary":  # smaller charts, as sharp in print
+            (share, size), dpi = _SUMMARY_CHARTS[kind], 150
+        png = draw_chart(
+            perf_dict, kind, "png", material.portfolio_name, marks=marks, size=size, dpi=dpi
+        )
+        caption = _CHART_CAPTIONS[kind].format(benchmark=perf.benchmark)
+        charts.append(Chart(caption, png, aspect=size[1] / size[0], share=share))
+    return charts
+
+
+def _summary_figures(perf: Performance) -> list[tuple[str, str]]:
+    """Four rows: money; returns; the portfolio's return beside the benchmark's, with beta and
+    alpha; risk."""
+    return [
+        ("Market value", money(perf.market_value)),
+        ("Cost basis", money(perf.cost_basis)),
+        ("Unrealized P&L", money(perf.unrealized_pnl)),
+        ("Realized P&L", money(perf.realized_pnl)),
+        ("Dividends", money(perf.dividends)),
+        ("Total return", percent(perf.total_return)),
+        ("Money-weighted return", percent(perf.mwr)),
+        ("Annualized return", percent(perf.annualized_return)),
+        ("Time-weighted return", percent(perf.twr)),
+        (f"{perf.benchmark} return (benchmark)", percent(perf.benchmark_return)),
+        (f"Beta to {perf.benchmark}", ratio(perf.beta)),
+        ("Alpha (annualized)", percent(perf.alpha)),
+        ("Volatility (annualized)", percent(perf.volatility)),
+        ("Sharpe ratio", ratio(perf.sharpe)),
+        ("Sortino ratio", ratio(perf.sortino)),
+        ("Max drawdown", percent(perf.max_drawdown)),
+    ]
+
+
+# --- the period table (1D .. MAX), wired when the performance carries `periods` ---------------
+
+
+PERIOD_COLUMNS = (
+    ("Period", None),
+    ("From", "start"),
+    ("Start value", "start_value"),
+    ("Net flows", "net_flows"),
+    ("Gain", "absolute_gain"),
+    ("End value", "end_value"),
+    ("TWR", "twr"),
+    ("MWR", "mwr"),
+)
+
+
+def periods_table(perf: Performance) -> Table | None:
+    """The figures of each period (1D, WTD, MTD, YTD, 1Y, 3Y, 5Y, MAX), or None when the
+    performance has no ``periods`` (the table is then left out)."""
+    periods: Any = getattr(perf, "periods", None)
+    if not periods:
+        return None
+    if hasattr(periods, "model_dump"):  # a model whose fields are aliased "1D", "WTD", ...
+        periods = periods.model_dump(by_alias=True)
+    items = periods.items() if isinstance(periods, Mapping) else vars(periods).items()
+    rows: list[list[str]] = []
+    for name, period in items:
+        if period is None:
+            continue
+        row = [str(name)]
+        for _, field in PERIOD_COLUMNS[1:]:
+            value = (
+                period.get(field, period.get(_camel(field or "")))
+                if isinstance(period, Mapping)
+                else getattr(period, field or "", None)
+            )
+            if field == "start":
+                row.append(value if isinstance(value, str) else day(value))
+            elif field in ("twr", "mwr"):
+                row.append(percent(value))
+            else:
+                row.append(money(value))
+        rows.append(row)
+    return Table(
+        "Periods",
+        [Column(PERIOD_COLUMNS[0][0]), *(Column(c, numeric=True) for c, _ in PERIOD_COLUMNS[1:])],
+        rows,
+        empty="No periods.",
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _performance_note(material: Material) -> str:

@@ -57,6 +57,10 @@ class Table:
 class Chart:
     caption: str
     png: bytes
+    aspect: float = 5.5 / 10
+    """Height over width, as drawn."""
+    share: float = 1.0
+    """The part of the page's width it takes: charts whose shares add up to 1 share a row."""
 
 
 @dataclass
@@ -72,22 +76,32 @@ class Document:
     tables: list[Table] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    one_page: bool = False
+    """Printed on one page if smaller charts make it fit (a summary); else as it flows."""
 
 
 # --- formatting ---------------------------------------------------------------------------------
 
 
-def money(value: float | Decimal | None) -> str:
+Number = float | Decimal | str
+"""A figure as the performance gives it: a float, a Decimal, or a decimal string."""
+
+
+def _exact_number(value: Number) -> float | Decimal:
+    return Decimal(value) if isinstance(value, str) else value
+
+
+def money(value: Number | None) -> str:
     if value is None:
         return DASH
-    text = f"{value:,.2f}"
+    text = f"{_exact_number(value):,.2f}"
     return "0.00" if text == "-0.00" else text
 
 
-def percent(value: float | Decimal | None) -> str:
+def percent(value: Number | None) -> str:
     if value is None:
         return DASH
-    text = f"{value * 100:,.2f}%"
+    text = f"{_exact_number(value) * 100:,.2f}%"
     return "0.00%" if text == "-0.00%" else text
 
 
@@ -100,8 +114,8 @@ def exact(value: Decimal | None) -> str:
     return format(value.normalize(), ",f")
 
 
-def ratio(value: float | None) -> str:
-    return DASH if value is None else f"{value:,.2f}"
+def ratio(value: Number | None) -> str:
+    return DASH if value is None else f"{_exact_number(value):,.2f}"
 
 
 def quantity(value: Decimal | None) -> str:

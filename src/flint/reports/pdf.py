@@ -44,7 +44,6 @@ SHADE = colors.HexColor("#f3f5f8")
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 18 * mm
 WIDTH = PAGE_WIDTH - 2 * MARGIN
-CHART_ASPECT = 5.5 / 10  # flint.portfolio.charts draws 10 x 5.5 inch figures
 
 _fonts_lock = threading.Lock()
 _fonts_ready = False
@@ -75,6 +74,7 @@ HEADING = _style("heading", fontName=BOLD, fontSize=12, leading=15, spaceBefore=
 LABEL = _style("label", fontSize=7, leading=9, textColor=MUTED)
 FIGURE = _style("figure", fontName=BOLD, fontSize=12.5, leading=16)
 NOTE = _style("note", fontSize=7.5, leading=10.5, textColor=MUTED, spaceAfter=4)
+CAPTION = _style("caption", fontName=BOLD, fontSize=10, leading=13, spaceAfter=3)
 EMPTY = _style("empty", fontSize=9, leading=12, textColor=MUTED)
 
 
@@ -84,7 +84,7 @@ def _text(value: str, style: ParagraphStyle) -> Paragraph:
 
 def _figures(figures: list[tuple[str, str]], per_row: int = 4) -> list[Flowable]:
     """Key figures as rows of boxes: a small label over the value."""
-    gap = 3 * mm
+    gap = 2 * mm
     box = (WIDTH - gap * (per_row - 1)) / per_row
     out: list[Flowable] = []
     for start in range(0, len(figures), per_row):
@@ -94,8 +94,8 @@ def _figures(figures: list[tuple[str, str]], per_row: int = 4) -> list[Flowable]
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LEFTPADDING", (0, 0), (-1, -1), 7),
             ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-            ("TOPPADDING", (0, 0), (-1, -1), 6),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+            ("TOPPADDING", (0, 0), (-1, -1), 4),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
         ]
         for i, (label, value) in enumerate(chunk):
             cells.append([_text(label.upper(), LABEL), _text(value, FIGURE)])
@@ -128,8 +128,8 @@ def _table(data: DataTable) -> list[Flowable]:
         ("FONTNAME", (0, 0), (-1, 0), BOLD),
         ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
         ("BACKGROUND", (0, 0), (-1, 0), INK),
-        ("TOPPADDING", (0, 0), (-1, -1), 3.5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
         ("LEFTPADDING", (0, 0), (-1, -1), 5),
         ("RIGHTPADDING", (0, 0), (-1, -1), 5),
         ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE),
@@ -149,12 +149,40 @@ def _table(data: DataTable) -> list[Flowable]:
     return [heading, table]
 
 
-def _chart(chart: Chart) -> Flowable:
-    image = Image(io.BytesIO(chart.png), width=WIDTH, height=WIDTH * CHART_ASPECT)
-    return KeepTogether([_text(chart.caption, HEADING), image])
+def _chart_rows(charts: list[Chart], scale: float = 1.0) -> list[list[Flowable]]:
+    """Charts in rows: those whose shares of the width add up to 1 sit side by side, each
+    under its caption; the flowables of each row, to be kept together (`KeepTogether`s do not
+    nest: an inner one makes the outer think it never fits). ``scale`` shrinks the charts
+    side by side (to fit a page)."""
+    rows: list[list[Chart]] = []
+    for chart in charts:
+        if rows and sum(c.share for c in rows[-1]) + chart.share <= 1 + 1e-9:
+            rows[-1].append(chart)
+        else:
+            rows.append([chart])
+    out: list[list[Flowable]] = []
+    for row in rows:
+        if len(row) == 1 and row[0].share >= 1:
+            (chart,) = row
+            image = Image(io.BytesIO(chart.png), width=WIDTH, height=WIDTH * chart.aspect)
+            out.append([_text(chart.caption, HEADING), image])
+            continue
+        gap = 4 * mm
+        widths = [(WIDTH * c.share - gap * (len(row) - 1) / len(row)) * scale for c in row]
+        cells = [
+            [_text(c.caption, CAPTION), Image(io.BytesIO(c.png), width=w, height=w * c.aspect)]
+            for c, w in zip(row, widths, strict=True)
+        ]
+        padding = [("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0)]
+        style = TableStyle([("VALIGN", (0, 0), (-1, -1), "BOTTOM"), *padding])
+        spaced = [x for i, w in enumerate(widths) for x in ([w] if i == 0 else [gap, w])]
+        spaced_cells = [x for i, c in enumerate(cells) for x in ([c] if i == 0 else ["", c])]
+        table = Table([spaced_cells], colWidths=spaced, style=style, hAlign="CENTER")
+        out.append([Spacer(1, 3 * mm), table])
+    return out
 
 
-def _story(document: Document) -> list[Flowable]:
+def _story(document: Document, scale: float = 1.0) -> list[Flowable]:
     meta = f"Period {document.period} \u00b7 Currency {document.currency}"
     if document.benchmark:
         meta += f" \u00b7 Benchmark {document.benchmark}"
@@ -162,15 +190,17 @@ def _story(document: Document) -> list[Flowable]:
         _text(document.title, TITLE),
         _text(document.portfolio, SUBTITLE),
         _text(meta, META),
-        Spacer(1, 6 * mm),
+        Spacer(1, 4 * mm),
         *_figures(document.figures),
     ]
     for table in document.tables:
         story += _table(table)
-    story += [_chart(chart) for chart in document.charts]
+    rows = _chart_rows(document.charts, scale)
+    notes = [_text("Notes", HEADING), *(_text(n, NOTE) for n in document.notes)]
+    # The last chart row and the notes move together: notes never sit alone on a last page.
     if document.notes:
-        story.append(_text("Notes", HEADING))
-        story += [_text(note, NOTE) for note in document.notes]
+        rows = [*rows[:-1], [*(rows[-1] if rows else []), *notes]]
+    story += [KeepTogether(row) for row in rows]
     return story
 
 
@@ -198,8 +228,24 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]  # ReportLab has no types
         super().save()
 
 
+FIT_SCALES = (1.0, 0.9, 0.8, 0.7)
+"""The sizes a one-page document's side-by-side charts are tried at, largest first."""
+
+
 def render(document: Document) -> bytes:
+    """The PDF; a `Document.one_page` document is laid out again with smaller charts while it
+    runs over one page, and as it flows if even the smallest do not fit."""
     _register_fonts()
+    first = b""
+    for scale in FIT_SCALES if document.one_page else (1.0,):
+        data, pages = _render(document, scale)
+        first = first or data
+        if pages == 1:
+            return data
+    return first
+
+
+def _render(document: Document, scale: float) -> tuple[bytes, int]:
     buffer = io.BytesIO()
     generated = f"Generated {document.generated_at:%Y-%m-%d %H:%M} UTC by Flint"
 
@@ -233,5 +279,7 @@ def render(document: Document) -> bytes:
         subject=f"{document.title}, {document.period}",
         creator="Flint",
     )
-    doc.build(_story(document), onFirstPage=frame, onLaterPages=frame, canvasmaker=_NumberedCanvas)
-    return buffer.getvalue()
+    doc.build(
+        _story(document, scale), onFirstPage=frame, onLaterPages=frame, canvasmaker=_NumberedCanvas
+    )
+    return buffer.getvalue(), doc.page

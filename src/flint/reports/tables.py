@@ -30,7 +30,7 @@ def _window_entries(material: Material) -> list[tuple[PortfolioTransaction, Entr
 
 def _lots(material: Material) -> fifo_lots.Lots:
     prices = {
-        h.symbol: Decimal(repr(h.price))
+        h.symbol: Decimal(str(h.price))
         for h in material.performance.holdings
         if h.price is not None
     }
