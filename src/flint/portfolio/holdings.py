@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from flint.portfolio._xirr import DAYS_PER_YEAR, _xirr_rows
+from flint.portfolio._xirr import _xirr_rows
 from flint.portfolio.figure_schemas import ClosedPosition
 from flint.portfolio.periods import YEAR_DAYS, Opening
 from flint.portfolio.replay import Replay, in_currency
@@ -42,45 +42,52 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _ratio(num: float, den: float) -> float:
+    return num / den if den != 0.0 else 1.0
+
+
 def returns(valued: Valuation, run: Replay, opens: Opening | None) -> dict[str, Returns]:
-    """Every symbol's returns over the window (see the module docstring)."""
+    """Every symbol's returns over the window (see the module docstring). Between its own
+    trading days a position's daily returns telescope to the ratio of the values at both ends,
+    so only those days are read from the valuation."""
     if opens is None or not valued.symbols:
         return {}
-    column = {symbol: i for i, symbol in enumerate(valued.symbols)}
-    row = {day: i for i, day in enumerate(valued.dates)}
-    n, m = valued.quantities.shape
-    money_in, money_out = np.zeros((n, m)), np.zeros((n, m))
-    for (day, symbol), (paid, received) in run.trades.items():
-        money_in[row[day], column[symbol]] += float(paid)
-        money_out[row[day], column[symbol]] += float(received)
-    first = opens.first
-    worth = (valued.quantities * valued.prices)[first:].T
-    into, out_of = money_in[first:].T.copy(), money_out[first:].T.copy()
-    if opens.opened:
-        into[:, 0] = out_of[:, 0] = 0.0
-    before = np.concatenate([np.zeros((m, 1)), worth[:, :-1]], axis=1) + into
-    with np.errstate(divide="ignore", invalid="ignore"):
-        daily = np.where(before != 0.0, (worth + out_of) / before - 1.0, 0.0)
-    if opens.opened:
-        daily[:, 0] = 0.0
-    growth = np.prod(1.0 + daily, axis=1) - 1.0
-    dates = valued.dates[first:]
-    amounts = out_of - into
-    if opens.opened:
-        amounts[:, 0] = -worth[:, 0]
-    amounts[:, -1] += worth[:, -1]
-    cols = np.flatnonzero(amounts.any(axis=0))
-    day0 = dates[cols[0]] if len(cols) else dates[0]
-    years = [(dates[c] - day0).days / DAYS_PER_YEAR for c in cols.tolist()]
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        rates = _xirr_rows(amounts[:, cols], years) if len(cols) else [None] * m
+    first, last = opens.first, len(valued.dates) - 1
+    row = {day: i for i, day in enumerate(valued.dates) if i >= first}
+    events: dict[str, list[tuple[int, float, float]]] = {s: [] for s in valued.symbols}
+    for (day, symbol), (paid, received) in run.trades.items():  # in ledger order
+        at = row.get(day)
+        if at is not None and not (opens.opened and at == first):
+            events[symbol].append((at, float(paid), float(received)))
+    q, p, dates = valued.quantities, valued.prices, valued.dates
     out: dict[str, Returns] = {}
-    for symbol, i in column.items():
-        flowing = np.flatnonzero(amounts[i])
-        days = (dates[flowing[-1]] - dates[flowing[0]]).days if len(flowing) else 0
-        x = rates[i]
+    for col, symbol in enumerate(valued.symbols):
+
+        def worth(i: int, col: int = col) -> float:
+            return float(q[i, col] * p[i, col]) if i >= first else 0.0
+
+        growth, since = 1.0, first  # the start of the stretch without trades being crossed
+        amounts = [-worth(first)] if opens.opened else []
+        when = [dates[first]] if opens.opened else []
+        for at, bought, got in events[symbol]:
+            if at > since:
+                growth *= _ratio(worth(at - 1), worth(since))
+            growth *= _ratio(worth(at) + got, worth(at - 1) + bought)
+            since = at
+            amounts.append(got - bought)
+            when.append(dates[at])
+        growth *= _ratio(worth(last), worth(since)) if last > since else 1.0
+        amounts.append(worth(last))
+        when.append(dates[last])
+        flowing = [d for d, a in zip(when, amounts, strict=True) if a != 0.0]
+        days = (flowing[-1] - flowing[0]).days if flowing else 0
+        x = None
+        if days > 0:
+            years = [(d - when[0]).days / YEAR_DAYS for d in when]
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                x = _xirr_rows(np.array([amounts]), years)[0]
         out[symbol] = Returns(
-            twr=_finite(float(growth[i])),
+            twr=_finite(growth - 1.0),
             mwr=_finite(math.pow(1.0 + x, days / YEAR_DAYS) - 1.0) if x is not None else None,
             irr=x if days >= YEAR_DAYS else None,
         )

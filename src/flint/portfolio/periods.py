@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -85,16 +86,26 @@ def base_date(key: str, end: date, dates: list[date]) -> date | None:
     return None
 
 
-def _row(valued: Valuation, i: int) -> list[tuple[str, float]]:
-    return list(zip(valued.symbols, valued.prices[i].tolist(), strict=True))
-
-
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+class _Values:
+    """The Decimal value at the close of a valued day, each worked out once."""
+
+    def __init__(self, valued: Valuation, run: Replay, currency: str) -> None:
+        self.valued, self.run, self.currency = valued, run, currency
+        self.known: dict[int, Decimal] = {}
+
+    def at(self, i: int) -> Decimal:
+        if i not in self.known:
+            row = list(zip(self.valued.symbols, self.valued.prices[i].tolist(), strict=True))
+            self.known[i] = value_at(self.run, self.valued.dates[i], row, self.currency)
+        return self.known[i]
+
+
 def period(
-    valued: Valuation, run: Replay, base: int, from_nothing: bool, currency: str
+    valued: Valuation, run: Replay, base: int, from_nothing: bool, values_at: _Values
 ) -> PeriodOut:
     """The figures of the period that starts from the close of day ``base`` (or, with
     ``from_nothing``, from that day's flows)."""
@@ -104,12 +115,13 @@ def period(
     flows = valued.flows[base:].copy()
     if not from_nothing:
         flows[0] = 0.0
-    end_value = value_at(run, dates[last], _row(valued, last), currency)
+    currency = values_at.currency
+    end_value = values_at.at(last)
     if from_nothing:
         start_value = ZERO
         net = run.flows_between(dates[base] - timedelta(days=1), dates[last])
     else:
-        start_value = value_at(run, dates[base], _row(valued, base), currency)
+        start_value = values_at.at(base)
         net = run.flows_between(dates[base], dates[last])
     net_flows = in_currency(net, currency)
     days = (dates[last] - dates[base]).days
@@ -150,6 +162,7 @@ def table(
         return {}
     days: Any = np.array(valued.dates, dtype="datetime64[D]")
     out: dict[str, PeriodOut] = {}
+    values_at = _Values(valued, run, currency)
     for key in PERIODS:
         wanted = base_date(key, end, valued.dates)
         base = (
@@ -158,7 +171,7 @@ def table(
             else -1
         )
         if base < opens.first:
-            out[key] = period(valued, run, opens.first, not opens.opened, currency)
+            out[key] = period(valued, run, opens.first, not opens.opened, values_at)
         else:
-            out[key] = period(valued, run, base, False, currency)
+            out[key] = period(valued, run, base, False, values_at)
     return out

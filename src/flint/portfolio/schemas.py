@@ -254,7 +254,17 @@ class SeriesPoint(ApiModel):
 class Performance(ApiModel):
     """Figures are not rounded. Conventions: `flint.portfolio.metrics` (252 periods a year;
     TWR chains daily returns with flows at the start of the day; MWR is the XIRR of the flows
-    and the final value)."""
+    and the final value).
+
+    Beside them: `periods` (1D, WTD, MTD, YTD, 1Y, 3Y, 5Y, MAX from the one daily series;
+    annualised forms only for periods of at least 365 days), `totals` (fees, interest, taxes,
+    net contributions, cash, cost basis with and without fees, gain gross and net of fees),
+    each holding's own figures and returns, `closedPositions`, `allocationGroups` grouped by
+    `groupBy` (symbol, assetClass, currency, sector) and `drawdown` (current, longest, time
+    to recover). Their money is a decimal string at the base currency's precision, computed
+    from the Decimal ledger. A window (`start`, `end`) applies to every figure: what is
+    tallied (realised P&L, dividends, fees, interest, taxes, flows) counts the window's days
+    only; positions and cash are the state at its end. See docs/api.md."""
 
     as_of: date = Field(examples=["2024-06-03"])
     base_currency: str = Field(examples=["USD"])
@@ -284,6 +294,22 @@ class Performance(ApiModel):
         default_factory=dict,
         description="`1D`, `WTD`, `MTD`, `YTD`, `1Y`, `3Y`, `5Y`, `MAX`, within the window "
         "(a period reaching before it is `MAX`).",
+        examples=[
+            {
+                "MTD": {
+                    "start": "2024-05-31",
+                    "days": 3,
+                    "twr": 0.0123,
+                    "mwr": 0.0119,
+                    "annualizedTwr": None,
+                    "annualizedMwr": None,
+                    "absoluteGain": "412.35",
+                    "netFlows": "1000.00",
+                    "startValue": "16826.26",
+                    "endValue": "18238.61",
+                }
+            }
+        ],
     )
     totals: TotalsOut | None = None
     closed_positions: list[ClosedPosition] = Field(default_factory=list)
