@@ -201,6 +201,12 @@ def test_a_position_has_its_own_returns() -> None:
     rate = pyxirr.xirr([date(2024, 1, 2), date(2024, 1, 3), end], [-1001, 5, 1199])
     assert got.mwr == pytest.approx((1 + rate) ** (2 / 365) - 1, rel=1e-9)
     assert got.irr is None  # two days are not a year
+    # A window from the 3rd opens on the 2nd's close: 1000 put in, 5 and 1199 out.
+    later = replay(ledger, end, date(2024, 1, 3))
+    opened = holdings.returns(valued, later, periods.opening(valued, date(2024, 1, 3)))["AAA"]
+    assert opened.twr == pytest.approx((1105 / 1000) * (1199 / 1100) - 1, rel=1e-12)
+    rate = pyxirr.xirr([date(2024, 1, 2), date(2024, 1, 3), end], [-1000, 5, 1199])
+    assert opened.mwr == pytest.approx((1 + rate) ** (2 / 365) - 1, rel=1e-9)
     book = SymbolBook(load_universe(), {})
     (shut,) = holdings.closed(run, book, {"AAA": got}, "USD")
     assert shut.realized_pnl == D("198.00")  # 1199 less the 1001 cost
@@ -288,3 +294,35 @@ def test_drawdown_agrees_with_quantstats(count: int) -> None:
     last_under = pd.Timestamp(worst["end"]).date()
     recovered = None if last_under == dates[-1] else last_under + timedelta(days=1)
     assert out.max_recovered_on == recovered
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_decimal_replay_books_what_the_float_series_books(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(60)]
+    closes = {s: {d: round(float(rng.uniform(5, 50)), 2) for d in days} for s in ("AAA", "BBB")}
+    held = {"AAA": D(0), "BBB": D(0)}
+    ledger = []
+    for day in sorted(rng.choice(len(days), 40).tolist()):
+        kind = str(rng.choice(["deposit", "withdrawal", "buy", "sell", "tax", "fee", "interest"]))
+        symbol = str(rng.choice(["AAA", "BBB"]))
+        money = D(str(round(float(rng.uniform(1, 500)), 2)))
+        units = D(int(rng.integers(1, 20)))
+        price, fee = D(str(closes[symbol][days[day]])), D(str(round(float(rng.uniform(0, 2)), 2)))
+        if kind == "buy":
+            held[symbol] += units
+            ledger.append(Entry(days[day], "buy", symbol, units, price, fee=fee))
+        elif kind == "sell" and held[symbol] >= units:
+            held[symbol] -= units
+            ledger.append(Entry(days[day], "sell", symbol, units, price, fee=fee))
+        elif kind != "sell":
+            ledger.append(Entry(days[day], kind, amount=money))
+    valued = value(ledger, closes, days[-1])
+    run = replay(ledger, days[-1])
+    assert [float(run.cash(d)) for d in valued.dates] == pytest.approx(valued.cash.tolist())
+    flows = [float(run.flows.get(d, 0)) for d in valued.dates]
+    assert flows == pytest.approx(valued.flows.tolist())
+    assert run.totals.realized == valued.realized
+    assert {s: h.cost for s, h in run.holdings.items() if h.quantity} == {
+        s: p.cost for s, p in valued.positions.items()
+    }

@@ -191,8 +191,9 @@ def _apply(out: Replay, entry: Entry, today: _Day, tally: bool) -> None:
         elif entry.type == "sell":
             assert entry.price is not None
             proceeds = entry.quantity * entry.price - entry.fee
-            share = entry.quantity / h.quantity if h.quantity else ZERO
-            released, released_ex = h.cost * share, h.cost_ex_fees * share
+            units = h.quantity  # the cost released as `valuation` works it out, digit for digit
+            released = h.cost * entry.quantity / units if units else ZERO
+            released_ex = h.cost_ex_fees * entry.quantity / units if units else ZERO
             h.quantity -= entry.quantity
             h.cost -= released
             h.cost_ex_fees -= released_ex
