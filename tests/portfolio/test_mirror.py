@@ -59,7 +59,7 @@ def test_each_kind_of_activity_maps_to_its_ledger_row_and_the_rest_is_counted() 
         ("/dx", "dividend", None, None, None, Decimal("1.5")),
         ("/i", "interest", None, None, None, Decimal("0.7")),
         ("/f", "fee", None, None, None, Decimal(3)),
-        ("/t", "fee", None, None, None, Decimal("1.1")),
+        ("/t", "tax", None, None, None, Decimal("1.1")),
         ("/in", "deposit", None, None, None, Decimal(1000)),
         ("/out", "withdrawal", None, None, None, Decimal(200)),
         ("/tin", "deposit", None, None, None, Decimal(50)),

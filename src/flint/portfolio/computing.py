@@ -25,6 +25,7 @@ from flint.errors import NotFound
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.portfolio import service
+from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.figures import to_json
 from flint.portfolio.models import Portfolio
 from flint.portfolio.performance import Inputs, Lacking, Window, check_window, load
@@ -89,8 +90,10 @@ class PerformanceService:
     """Writable sessions, for the closes a computation lacks."""
     risk_free: float
 
-    def window(self, start: date | None, end: date | None, benchmark: str) -> Window:
-        return Window(start, end or utcnow().date(), benchmark, self.risk_free)
+    def window(
+        self, start: date | None, end: date | None, benchmark: str, group_by: GroupBy = "symbol"
+    ) -> Window:
+        return Window(start, end or utcnow().date(), benchmark, self.risk_free, group_by)
 
     async def json(self, portfolio: Portfolio, window: Window) -> bytes:
         """The performance as the API's JSON bytes, from the cache or computed."""
@@ -115,5 +118,5 @@ def cache_key(portfolio: Portfolio, window: Window) -> str:
     """Per ledger version, window and day (the closes of a new day change the figures)."""
     return (
         f"flint:performance:{portfolio.id}:{portfolio.version}:{window.start}:{window.end}:"
-        f"{window.benchmark}:{window.risk_free}:{utcnow().date()}"
+        f"{window.benchmark}:{window.risk_free}:{window.group_by}:{utcnow().date()}"
     )

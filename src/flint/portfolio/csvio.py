@@ -4,7 +4,7 @@ Columns (header names are case-insensitive; the usual aliases are accepted):
 ``date`` (trade_date), ``symbol`` (ticker), ``type`` (action, side, transaction_type),
 ``quantity`` (qty, shares, units), ``price`` (unit_price, price_per_share), ``fee``
 (fees, commission), ``amount`` (optional), ``currency``. Cash rows (dividend, interest, fee,
-deposit, withdrawal) take ``amount``; without an amount column, their amount is
+tax, deposit, withdrawal) take ``amount``; without an amount column, their amount is
 ``quantity x price`` when both are given, else whichever is.
 """
 
@@ -45,7 +45,7 @@ ALIASES = {
 }
 REQUIRED = ("date", "type")
 COLUMNS = ("date", "symbol", "type", "quantity", "price", "fee", "amount", "currency")
-CASH_TYPES = {"dividend", "interest", "fee", "deposit", "withdrawal"}
+CASH_TYPES = {"dividend", "interest", "fee", "tax", "deposit", "withdrawal"}
 
 
 class CsvRefused(Exception):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from flint.portfolio import metrics, roai
+from flint.portfolio import breakdown, metrics, roai
 from flint.portfolio.performance import Inputs, Window
 from flint.portfolio.schemas import AllocationOut, HoldingPerformance, Performance, SeriesPoint
 from flint.portfolio.symbols import SymbolBook
@@ -148,14 +148,17 @@ def figures(got: Inputs, window: Window, base: str) -> Performance:
     market_value = float(shown.values[-1]) if len(shown.values) else 0.0
     rows = holdings(valued, market_value)
     cash = float(valued.cash[-1]) if valued.dates else 0.0
+    more = breakdown.build(
+        got, valued, window, (shown.values, shown.flows, shown.dates), rows, base
+    )
     return Performance(
         as_of=window.end,
         base_currency=base,
         market_value=market_value,
         cost_basis=float(sum(p.cost for p in valued.positions.values())),
         unrealized_pnl=float(sum(row.pnl for row in rows)),
-        realized_pnl=float(valued.realized),
-        dividends=float(valued.dividends),
+        realized_pnl=float(more.run.totals.realized),
+        dividends=float(more.run.totals.dividends),
         total_return=total_return(shown, market_value),
         twr=m.twr if m else None,
         mwr=m.mwr if m else None,
@@ -171,9 +174,10 @@ def figures(got: Inputs, window: Window, base: str) -> Performance:
         benchmark=window.benchmark,
         benchmark_return=m.benchmark_return if m else None,
         allocation=allocation(rows, got.book, cash, market_value, base),
-        holdings=rows,
+        holdings=more.holdings,
         series=series(shown, aligned),
         roai=roai.compute(got.entries, got.quoted, window.end),
+        **more.fields,
     )
 
 

@@ -44,15 +44,16 @@ _RANK = {
     "dividend": 4,
     "interest": 5,
     "fee": 6,
-    "withdrawal": 7,
-    "closing": 8,
+    "tax": 7,
+    "withdrawal": 8,
+    "closing": 9,
 }
 _TRADES = {"buy": "buy", "sell": "sell", "reinvestment": "buy"}
 _CASH = {
     "dividend": "dividend",
     "interest": "interest",
     "fee": "fee",
-    "tax": "fee",
+    "tax": "tax",
     "deposit": "deposit",
     "withdrawal": "withdrawal",
 }

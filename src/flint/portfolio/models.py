@@ -1,7 +1,7 @@
 """Portfolios and their transaction ledger.
 
 A portfolio's lots (its "assets") are the ledger's buys; every other kind of transaction
-(sell, dividend, interest, fee, deposit, withdrawal, split) lives in the same ledger, so
+(sell, dividend, interest, fee, tax, deposit, withdrawal, split) lives in the same ledger, so
 history can be replayed exactly. ``version`` goes up with every change to the ledger, so
 results computed from it can be cached per version.
 
@@ -23,7 +23,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 from flint.db import Base, Price, UUIDPk
 from flint.kit.time import utcnow
 
-TRANSACTION_TYPES = ("buy", "sell", "dividend", "interest", "fee", "deposit", "withdrawal", "split")
+TRANSACTION_TYPES = (
+    "buy",
+    "sell",
+    "dividend",
+    "interest",
+    "fee",
+    "tax",
+    "deposit",
+    "withdrawal",
+    "split",
+)
 
 
 class Portfolio(UUIDPk, Base):
@@ -63,7 +73,7 @@ class PortfolioTransaction(UUIDPk, Base):
     price: Mapped[Decimal | None] = mapped_column(Price())
     fee: Mapped[Decimal] = mapped_column(Price(), default=Decimal(0))
     amount: Mapped[Decimal | None] = mapped_column(Price())
-    """Cash amount for dividend, interest, fee, deposit and withdrawal (positive)."""
+    """Cash amount for dividend, interest, fee, tax, deposit and withdrawal (positive)."""
     currency: Mapped[str] = mapped_column(String(8), default="USD")
     source_transaction_id: Mapped[str | None] = mapped_column(String(200))
     """Set on rows mirrored from a followed account: ``<linked account id>/<the provider's

@@ -30,6 +30,7 @@ from flint.kit.time import utcnow
 from flint.market.api import Instrument, MarketData, calendar_for, closed_days
 from flint.portfolio import prices
 from flint.portfolio.assets.service import closes as custom_closes
+from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.symbols import Instruments, SymbolBook
 from flint.portfolio.symbols import book as symbol_book
@@ -42,6 +43,8 @@ class Window:
     end: date
     benchmark: str
     risk_free: float
+    group_by: GroupBy = "symbol"
+    """How `allocationGroups` groups the positions."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from flint.kit.symbols import Symbol
 from flint.market.api import MarketDep
 from flint.portfolio import charts, csvio, following, service
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
+from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
     AssetOut,
@@ -148,8 +149,8 @@ async def replace(
 
 FOLLOWING = (
     "The account (one of your linked brokerage accounts) is mirrored into the ledger now and "
-    "after every sync of it: trades as buys and sells; dividends, interest, fees, deposits and "
-    "withdrawals as such; anything else is skipped and counted in `syncReport`. Opening buys "
+    "after every sync of it: trades as buys and sells; dividends, interest, fees, taxes, deposits "
+    "and withdrawals as such; anything else is skipped and counted in `syncReport`. Opening buys "
     "and closing sales (`#opening:` / `#closing:` sources) make the positions equal the "
     "broker's where its history does not explain them. Mirrored rows carry "
     "`sourceTransactionId` and change only through the sync; rows you enter by hand stay. "
@@ -197,7 +198,8 @@ async def delete(portfolio: OwnedPortfolio, session: SessionDep) -> None:
 @router.post(
     "/{portfolioId}/transactions",
     status_code=status.HTTP_201_CREATED,
-    summary="Record a transaction (buy, sell, dividend, interest, fee, deposit, withdrawal, split)",
+    summary="Record a transaction (buy, sell, dividend, interest, fee, tax, deposit, withdrawal, "
+    "split)",
     responses=problem_responses(400, 401, 404, 422),
 )
 async def add_transaction(
@@ -223,6 +225,9 @@ async def list_transactions(portfolio: OwnedPortfolio, session: SessionDep) -> T
 Start = Annotated[date | None, Query(description="First day (default: the first trade)")]
 End = Annotated[date | None, Query(description="Last day (default: today)")]
 Benchmark = Annotated[Symbol, Query(description="The benchmark's symbol")]
+GroupByQuery = Annotated[
+    GroupBy, Query(alias="groupBy", description="How `allocationGroups` groups the positions")
+]
 
 
 @router.get(
@@ -238,9 +243,11 @@ async def performance_of(
     start: Start = None,
     end: End = None,
     benchmark: Benchmark = "SPY",
+    group_by: GroupByQuery = "symbol",
 ) -> Response:
     # Serialized once where it was computed (and cached as such): sent as it is.
-    raw = await performance.json(portfolio, performance.window(start, end, benchmark))
+    window = performance.window(start, end, benchmark, group_by)
+    raw = await performance.json(portfolio, window)
     return Response(raw, media_type="application/json")
 
 

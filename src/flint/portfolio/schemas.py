@@ -7,9 +7,17 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from flint.kit.money import JsonDecimal
+from flint.kit.money import DecimalString, JsonDecimal
 from flint.kit.schema import ApiModel, RequestModel
 from flint.kit.symbols import AnySymbol
+from flint.portfolio.figure_schemas import (
+    AllocationGroup,
+    ClosedPosition,
+    DrawdownOut,
+    GroupBy,
+    PeriodOut,
+    TotalsOut,
+)
 from flint.portfolio.roai_schemas import Roai
 
 MAX_AMOUNT = Decimal("1000000000000")
@@ -35,7 +43,7 @@ Positive = Annotated[Decimal, AfterValidator(_positive)]
 NotNegative = Annotated[Decimal, AfterValidator(_not_negative)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
 TransactionType = Literal[
-    "buy", "sell", "dividend", "interest", "fee", "deposit", "withdrawal", "split"
+    "buy", "sell", "dividend", "interest", "fee", "tax", "deposit", "withdrawal", "split"
 ]
 
 
@@ -130,7 +138,10 @@ class TransactionIn(RequestModel):
     price: Positive | None = Field(None, description="Per unit (buy, sell).")
     fee: NotNegative = Decimal(0)
     amount: Positive | None = Field(
-        None, description="Cash (dividend, interest, fee, deposit, withdrawal), positive."
+        None,
+        description="Cash (dividend, interest, fee, tax, deposit, withdrawal), positive. A "
+        "tax (withholding, capital gains) leaves the cash like a fee; with a symbol it is "
+        "charged to that position.",
     )
     currency: Currency = "USD"
 
@@ -143,6 +154,7 @@ class TransactionIn(RequestModel):
             "dividend": ("symbol", "amount"),
             "interest": ("amount",),
             "fee": ("amount",),
+            "tax": ("amount",),
             "deposit": ("amount",),
             "withdrawal": ("amount",),
         }
@@ -185,6 +197,50 @@ class HoldingPerformance(ApiModel):
     pnl: float = Field(examples=[25.9])
     pnl_percent: float | None = Field(None, examples=[0.0138])
     weight: float | None = Field(None, examples=[0.1041])
+    name: str | None = Field(None, examples=["Apple Inc."])
+    currency: str | None = Field(
+        None,
+        description="The currency it trades in (figures are in the base currency).",
+        examples=["USD"],
+    )
+    cost_basis: DecimalString | None = Field(
+        None,
+        description="Average cost of the units held, buy fees included.",
+        examples=["1872.50"],
+    )
+    cost_basis_without_fees: DecimalString | None = Field(None, examples=["1871.50"])
+    realized_pnl: DecimalString | None = Field(
+        None,
+        description="Realised in the window (average cost, fees included); `pnl` is "
+        "the unrealised P&L.",
+        examples=["120.00"],
+    )
+    dividends: DecimalString | None = Field(None, examples=["9.60"])
+    fees: DecimalString | None = Field(
+        None,
+        description="Its trade fees and the fee transactions charged to it, in the window.",
+        examples=["1.00"],
+    )
+    taxes: DecimalString | None = Field(None, examples=["0.00"])
+    first_buy_date: date | None = Field(None, examples=["2024-03-01"])
+    twr: float | None = Field(
+        None,
+        description="Its own time-weighted return over the window: buys at the start "
+        "of their day, sales and dividends at its end.",
+        examples=[0.0138],
+    )
+    mwr: float | None = Field(
+        None,
+        description="Its money-weighted return over the window, not annualised: "
+        "`(1 + irr) ** (days / 365) - 1` over the days from its first flow to the end.",
+        examples=[0.0135],
+    )
+    irr: float | None = Field(
+        None,
+        description="The XIRR of its flows and its end value (actual/365). Null when "
+        "they span less than 365 days.",
+        examples=[None],
+    )
 
 
 class SeriesPoint(ApiModel):
@@ -199,7 +255,17 @@ class SeriesPoint(ApiModel):
 class Performance(ApiModel):
     """Figures are not rounded. Conventions: `flint.portfolio.metrics` (252 periods a year;
     TWR chains daily returns with flows at the start of the day; MWR is the XIRR of the flows
-    and the final value)."""
+    and the final value).
+
+    Beside them: `periods` (1D, WTD, MTD, YTD, 1Y, 3Y, 5Y, MAX from the one daily series;
+    annualised forms only for periods of at least 365 days), `totals` (fees, interest, taxes,
+    net contributions, cash, cost basis with and without fees, gain gross and net of fees),
+    each holding's own figures and returns, `closedPositions`, `allocationGroups` grouped by
+    `groupBy` (symbol, assetClass, currency, sector) and `drawdown` (current, longest, time
+    to recover). Their money is a decimal string at the base currency's precision, computed
+    from the Decimal ledger. A window (`start`, `end`) applies to every figure: what is
+    tallied (realised P&L, dividends, fees, interest, taxes, flows) counts the window's days
+    only; positions and cash are the state at its end. See docs/api.md."""
 
     as_of: date = Field(examples=["2024-06-03"])
     base_currency: str = Field(examples=["USD"])
@@ -230,6 +296,32 @@ class Performance(ApiModel):
         description="Ghostfolio's ROAI (return on average investment) with Ghostfolio's "
         "definitions, for users coming from it; null for an empty ledger. See `Roai`.",
     )
+    periods: dict[str, PeriodOut] = Field(
+        default_factory=dict,
+        description="`1D`, `WTD`, `MTD`, `YTD`, `1Y`, `3Y`, `5Y`, `MAX`, within the window "
+        "(a period reaching before it is `MAX`).",
+        examples=[
+            {
+                "MTD": {
+                    "start": "2024-05-31",
+                    "days": 3,
+                    "twr": 0.0123,
+                    "mwr": 0.0119,
+                    "annualizedTwr": None,
+                    "annualizedMwr": None,
+                    "absoluteGain": "412.35",
+                    "netFlows": "1000.00",
+                    "startValue": "16826.26",
+                    "endValue": "18238.61",
+                }
+            }
+        ],
+    )
+    totals: TotalsOut | None = None
+    closed_positions: list[ClosedPosition] = Field(default_factory=list)
+    group_by: GroupBy = Field("symbol", description="How `allocationGroups` is grouped.")
+    allocation_groups: list[AllocationGroup] = Field(default_factory=list)
+    drawdown: DrawdownOut | None = None
 
 
 ChartKind = Literal["value", "drawdown", "allocation", "benchmark"]

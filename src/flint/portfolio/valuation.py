@@ -7,7 +7,7 @@ Conventions (the performance module's inputs; see `flint.portfolio.metrics` for 
   plus the transaction days themselves. Prices carry forward between closes; before a
   symbol's first close its last purchase price stands in.
 * Cash: the portfolio has a cash balance. Buys take ``quantity x price + fee`` from it, sales
-  add ``quantity x price - fee``, dividends and interest add, fees take, deposits add and
+  add ``quantity x price - fee``, dividends and interest add, fees and taxes take, deposits add and
   withdrawals take. Deposits and withdrawals are external flows.
 * A buy the cash cannot pay for is funded from outside: the shortfall is an external flow on
   that day (so a portfolio of lots alone has each purchase as a deposit). Cash never goes
@@ -191,6 +191,8 @@ def value(
             cash_delta[day] += float(amount)
         elif entry.type == "fee":
             fees += amount
+            cash_delta[day] -= float(amount)
+        elif entry.type == "tax":
             cash_delta[day] -= float(amount)
         elif entry.type == "deposit":
             cash_delta[day] += float(amount)

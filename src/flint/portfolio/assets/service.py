@@ -34,6 +34,7 @@ class Custom:
     currency: str
     asset_class: str
     first_date: date | None
+    name: str | None = None
 
 
 async def create(session: AsyncSession, owner_id: uuid.UUID, body: CustomAssetIn) -> CustomAsset:
@@ -241,7 +242,9 @@ async def catalog(
         .where(CustomAsset.owner_id == owner_id, CustomAsset.symbol.in_(wanted))
     )
     return {
-        asset.symbol: Custom(asset.id, asset.symbol, asset.currency, asset.asset_class, day)
+        asset.symbol: Custom(
+            asset.id, asset.symbol, asset.currency, asset.asset_class, day, asset.name
+        )
         for asset, day in await session.execute(stmt)
     }
 
