@@ -79,6 +79,24 @@ async def test_the_summary_shows_the_benchmarks_return_beside_the_portfolios_and
     }
     for label, value in expected.items():
         assert lines[lines.index(label) + 1] == value, label
+    # The period table: a row per period of the answer, its returns as the API gives them.
+    text = [" ".join(_lines(page)) for page in pdf.pages]
+    periods = perf["periods"]
+    assert set(periods) >= {"1D", "WTD", "MTD", "YTD", "MAX"}
+    shown = [
+        name
+        for name, period in periods.items()
+        if name == "MAX" or period["start"] != periods["MAX"]["start"]
+    ]
+    assert "1D" in shown
+    assert shown[-1] == "MAX"
+    for name in shown:
+        period = periods[name]
+        row = f"{name} {period['start']}"
+        found = [page for page in text if row in page]
+        assert found, f"no row for {name}"
+        after = found[0].split(row, 1)[1]
+        assert f"{_percent(period['twr'])} {_percent(period['mwr'])}" in after, name
     # Side by side: the benchmark's box follows the portfolio's in the same row.
     assert lines.index("SPY RETURN (BENCHMARK)") == lines.index("TIME-WEIGHTED RETURN") + 2
     assert perf["benchmarkReturn"] is not None
@@ -86,11 +104,10 @@ async def test_the_summary_shows_the_benchmarks_return_beside_the_portfolios_and
 
 
 @pytest.mark.usefixtures("worker")
-@pytest.mark.parametrize("holdings", [2, 10])
-async def test_a_usual_portfolios_summary_is_one_full_page(
-    client: httpx.AsyncClient, alice: Account, holdings: int
+async def test_a_small_portfolios_summary_is_one_full_page(
+    client: httpx.AsyncClient, alice: Account
 ) -> None:
-    portfolio_id = await _portfolio_of(client, alice, holdings)
+    portfolio_id = await _portfolio_of(client, alice, 2)
     pdf = await _summary(client, alice, portfolio_id)
     assert len(pdf.pages) == 1
     (page,) = pdf.pages
@@ -98,30 +115,34 @@ async def test_a_usual_portfolios_summary_is_one_full_page(
     perf = await performance_of(client, alice, portfolio_id, utcnow().date())
     for holding in perf["holdings"]:
         assert holding["symbol"] in lines
-    for text in ("Value over the period", "Allocation at the end", "Notes", "Page 1 of 1"):
+    for text in ("Periods", "Value over the period", "Allocation at the end", "Notes"):
         assert text in lines
+    assert "Page 1 of 1" in lines
     assert len(page.images) == 2  # the two charts
 
 
 @pytest.mark.usefixtures("worker")
-async def test_a_long_summary_flows_onto_a_second_page_with_the_tables_header_and_whole_charts(
-    client: httpx.AsyncClient, alice: Account
+@pytest.mark.parametrize(("holdings", "pages"), [(10, 2), (40, 3)])
+async def test_a_longer_summary_flows_on_with_the_tables_header_and_whole_charts(
+    client: httpx.AsyncClient, alice: Account, holdings: int, pages: int
 ) -> None:
-    portfolio_id = await _portfolio_of(client, alice, 40)
+    """The figures, periods and holdings first; the chart row and the notes together on the
+    last page, never a chart alone."""
+    portfolio_id = await _portfolio_of(client, alice, holdings)
     pdf = await _summary(client, alice, portfolio_id)
-    assert len(pdf.pages) == 2
-    first, second = (_lines(page) for page in pdf.pages)
+    assert len(pdf.pages) == pages
+    texts = [_lines(page) for page in pdf.pages]
     perf = await performance_of(client, alice, portfolio_id, utcnow().date())
     symbols = [h["symbol"] for h in perf["holdings"]]
-    on_first = [s for s in symbols if s in first]
-    assert 0 < len(on_first) < len(symbols)  # the table fills page one, then goes on
-    assert symbols[len(on_first) :] == [s for s in symbols if s in second]
+    listed = [s for lines in texts for s in symbols if s in lines]
+    assert listed == symbols  # each once, in order, across the pages
     header = "Symbol Quantity Avg cost Price Value P&L P&L % Weight"
-    assert header in " ".join(first)
-    assert header in " ".join(second)
-    assert [len(page.images) for page in pdf.pages] == [0, 2]  # the chart row is not split
-    assert "Notes" in second
-    assert "Page 2 of 2" in second
+    for lines in texts:
+        if any(s in lines for s in symbols):
+            assert header in " ".join(lines)  # a continued table repeats its header
+    assert [len(page.images) for page in pdf.pages] == [0] * (pages - 1) + [2]
+    assert "Notes" in texts[-1]
+    assert f"Page {pages} of {pages}" in texts[-1]
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,7 @@ CSV by type:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
 from flint.portfolio.api import ChartKind, Performance, chart_marks, draw_chart
 from flint.reports.csvexport import to_csv
@@ -219,42 +217,32 @@ PERIOD_COLUMNS = (
 
 def periods_table(perf: Performance) -> Table | None:
     """The figures of each period (1D, WTD, MTD, YTD, 1Y, 3Y, 5Y, MAX), or None when the
-    performance has no ``periods`` (the table is then left out)."""
-    periods: Any = getattr(perf, "periods", None)
+    performance has none. A period reaching back to the first day is the same as MAX and
+    shown once, as MAX (a young portfolio's YTD, 1Y, 3Y and 5Y)."""
+    periods = perf.periods
     if not periods:
         return None
-    if hasattr(periods, "model_dump"):  # a model whose fields are aliased "1D", "WTD", ...
-        periods = periods.model_dump(by_alias=True)
-    items = periods.items() if isinstance(periods, Mapping) else vars(periods).items()
-    rows: list[list[str]] = []
-    for name, period in items:
-        if period is None:
-            continue
-        row = [str(name)]
-        for _, field in PERIOD_COLUMNS[1:]:
-            value = (
-                period.get(field, period.get(_camel(field or "")))
-                if isinstance(period, Mapping)
-                else getattr(period, field or "", None)
-            )
-            if field == "start":
-                row.append(value if isinstance(value, str) else day(value))
-            elif field in ("twr", "mwr"):
-                row.append(percent(value))
-            else:
-                row.append(money(value))
-        rows.append(row)
+    whole = periods.get("MAX")
+    rows = [
+        [
+            name,
+            day(period.start),
+            money(period.start_value),
+            money(period.net_flows),
+            money(period.absolute_gain),
+            money(period.end_value),
+            percent(period.twr),
+            percent(period.mwr),
+        ]
+        for name, period in periods.items()
+        if name == "MAX" or whole is None or period.start != whole.start
+    ]
     return Table(
         "Periods",
         [Column(PERIOD_COLUMNS[0][0]), *(Column(c, numeric=True) for c, _ in PERIOD_COLUMNS[1:])],
         rows,
         empty="No periods.",
     )
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _performance_note(material: Material) -> str:
