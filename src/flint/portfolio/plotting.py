@@ -41,10 +41,10 @@ def draw(perf: dict[str, Any], kind: Kind, fmt: Format, title: str) -> bytes:
     series: list[dict[str, Any]] = perf["series"]
     currency = perf["baseCurrency"]
     if kind == "allocation":
-        slices = [a for a in perf["allocation"] if a["value"] > 0]
+        slices = [a for a in perf["allocation"] if float(a["value"]) > 0]
         if slices:
             axes.pie(
-                [a["value"] for a in slices],
+                [float(a["value"]) for a in slices],
                 labels=[f"{a['symbol']} ({a['assetClass']})" for a in slices],
                 autopct="%1.1f%%",
                 startangle=90,
@@ -55,7 +55,7 @@ def draw(perf: dict[str, Any], kind: Kind, fmt: Format, title: str) -> bytes:
     else:
         days = _dates(series)
         if kind == "value":
-            axes.plot(days, [p["value"] for p in series], color="#1f77b4", label="Value")
+            axes.plot(days, [float(p["value"]) for p in series], color="#1f77b4", label="Value")
             axes.set_ylabel(f"Value ({currency})")
             axes.yaxis.set_major_formatter(_money(currency))
             axes.set_title(f"{title}: value")
