@@ -82,6 +82,11 @@ PRICE = (
 UNITS = "Units (a split's ratio): a decimal string, exact."
 AS_GIVEN = "As given (in the currency given with it): a decimal string, exact."
 RATIO = "A ratio or return: a JSON number at full precision, not rounded."
+SCALED = (
+    RATIO + " Scaled to a year by the square root of 252 periods, as is usual, over any "
+    "window (a scale, not a compounding: unlike `annualizedReturn` it is given for short "
+    "windows too); null with fewer than 2 returns."
+)
 
 
 class AssetOut(ApiModel):
@@ -246,9 +251,9 @@ class Performance(ApiModel):
         "`(1 + twr) ** (365 / days) - 1`; null for a window shorter than a year.",
         examples=[0.1734],
     )
-    volatility: float | None = Field(None, examples=[0.1421])
-    sharpe: float | None = Field(None, examples=[1.08])
-    sortino: float | None = Field(None, examples=[1.52])
+    volatility: float | None = Field(None, description=SCALED, examples=[0.1421])
+    sharpe: float | None = Field(None, description=SCALED, examples=[1.08])
+    sortino: float | None = Field(None, description=SCALED, examples=[1.52])
     max_drawdown: float | None = Field(None, examples=[-0.0587])
     max_drawdown_start: date | None = Field(None, examples=["2024-03-28"])
     max_drawdown_end: date | None = Field(None, examples=["2024-04-19"])
