@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ async def test_the_demo_user_has_everything_and_a_second_run_duplicates_nothing(
         assert days[-1] - days[0] > timedelta(days=3 * 365 - 40)
         assert {row["type"] for row in ledger} >= {"deposit", "buy", "sell", "dividend"}
         performance = await get(http, f"/portfolio/{imported[0]}/performance")
-        assert performance["marketValue"] > 0
+        assert Decimal(performance["marketValue"]) > 0
 
         ((report_id, status, fmt, of),) = first["reports"]
         assert (status, fmt, of) == ("completed", "pdf", imported[0])

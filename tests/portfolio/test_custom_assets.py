@@ -5,11 +5,11 @@ between prices the last one carries forward."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from flint.kit.calendar import is_trading_day
 from flint.kit.time import utcnow
 from tests.conftest import Account, assert_problem, error_fields
 
@@ -81,7 +81,7 @@ async def test_a_custom_asset_is_created_upper_cased_and_listed_with_its_price_s
     assert asset["symbol"] == "MY:HOUSE"
     assert asset["firstPriceDate"] == "2024-01-02"
     assert asset["lastPriceDate"] == "2024-07-01"
-    assert asset["lastPrice"] == 450000.5
+    assert asset["lastPrice"] == "450000.50"
     assert asset["priceCount"] == 2
 
     # Prices are an upsert by day: one replaced, one added, the other kept.
@@ -92,9 +92,9 @@ async def test_a_custom_asset_is_created_upper_cased_and_listed_with_its_price_s
     assert (again.json()["inserted"], again.json()["updated"]) == (1, 1)
     prices = await client.get(f"{ASSETS}/MY:HOUSE/prices", headers=alice.headers)
     assert prices.json()["prices"] == [
-        {"date": "2024-01-02", "price": 400000},
-        {"date": "2024-07-01", "price": 460000},
-        {"date": "2024-10-01", "price": 470000},
+        {"date": "2024-01-02", "price": "400000.00"},
+        {"date": "2024-07-01", "price": "460000.00"},
+        {"date": "2024-10-01", "price": "470000.00"},
     ]
     window = await client.get(
         f"{ASSETS}/MY:HOUSE/prices",
@@ -147,7 +147,7 @@ async def test_bad_assets_and_prices_are_refused_and_change_nothing(
     assert_problem(empty, 422)
 
     prices = await client.get(f"{ASSETS}/MY:HOUSE/prices", headers=alice.headers)
-    assert prices.json()["prices"] == [{"date": "2024-01-02", "price": 400000}]
+    assert prices.json()["prices"] == [{"date": "2024-01-02", "price": "400000.00"}]
 
 
 async def test_a_custom_asset_is_its_owners_alone(
@@ -180,9 +180,9 @@ async def test_a_custom_asset_is_its_owners_alone(
     await create_house(client, bob, name="Bob's flat")
     await put_prices(client, bob, "MY:HOUSE", {date(2023, 5, 1): "250000"})
     mine = await client.get(f"{ASSETS}/MY:HOUSE/prices", headers=bob.headers)
-    assert mine.json()["prices"] == [{"date": "2023-05-01", "price": 250000}]
+    assert mine.json()["prices"] == [{"date": "2023-05-01", "price": "250000.00"}]
     theirs = await client.get(f"{ASSETS}/MY:HOUSE/prices", headers=alice.headers)
-    assert theirs.json()["prices"] == [{"date": "2024-01-02", "price": 400000}]
+    assert theirs.json()["prices"] == [{"date": "2024-01-02", "price": "400000.00"}]
 
 
 async def test_a_custom_asset_cannot_be_bought_before_its_first_price(
@@ -221,24 +221,23 @@ async def test_a_custom_asset_is_valued_with_its_last_given_price_carried_forwar
     portfolio_id = await hold(client, alice, "Home", "MY:HOUSE", "400000", "2024-01-02")
 
     before = await performance(client, alice, portfolio_id, date(2024, 6, 28))
-    assert before["marketValue"] == 400000
-    assert before["unrealizedPnl"] == 0
+    assert before["marketValue"] == "400000.00"
+    assert before["unrealizedPnl"] == "0.00"
     after = await performance(client, alice, portfolio_id, date(2024, 7, 5))
-    assert after["marketValue"] == 450000
-    assert after["holdings"][0]["price"] == 450000
-    assert after["holdings"][0]["pnl"] == 50000
+    assert after["marketValue"] == "450000.00"
+    assert after["holdings"][0]["price"] == "450000.00"
+    assert after["holdings"][0]["pnl"] == "50000.00"
     assert after["allocation"] == [
-        {"symbol": "MY:HOUSE", "assetClass": "real_estate", "weight": 1.0, "value": 450000}
+        {"symbol": "MY:HOUSE", "assetClass": "real_estate", "weight": 1.0, "value": "450000.00"}
     ]
     assert after["twr"] == 450000 / 400000 - 1
-    # Valued on the trading calendar: no weekend or holiday days in the series.
-    days = [date.fromisoformat(point["date"]) for point in after["series"]]
-    assert days[0] == date(2024, 1, 2)
-    assert all(is_trading_day(day) for day in days)
-    assert date(2024, 7, 4) not in days  # Independence Day
+    # Valued on its own calendar: the days it has a price, through the end asked for.
     values = {point["date"]: point["value"] for point in after["series"]}
-    assert values["2024-06-28"] == 400000
-    assert values["2024-07-01"] == 450000
+    assert values == {
+        "2024-01-02": "400000.00",
+        "2024-07-01": "450000.00",
+        "2024-07-05": "450000.00",
+    }
 
     # New prices make the cached result stale: the portfolio's version moves.
     version = (await client.get(f"{PORTFOLIO}/{portfolio_id}", headers=alice.headers)).json()[
@@ -248,7 +247,7 @@ async def test_a_custom_asset_is_valued_with_its_last_given_price_carried_forwar
     moved = (await client.get(f"{PORTFOLIO}/{portfolio_id}", headers=alice.headers)).json()
     assert moved["version"] == version + 1
     repriced = await performance(client, alice, portfolio_id, date(2024, 7, 5))
-    assert repriced["marketValue"] == 500000
+    assert repriced["marketValue"] == "500000.00"
 
     chart = await client.get(
         f"{PORTFOLIO}/{portfolio_id}/performance/chart",
@@ -271,8 +270,8 @@ async def test_a_custom_asset_in_another_currency_is_converted_to_the_base_curre
         params={"start": "2024-04-20", "end": "2024-04-30"},
         headers=alice.headers,
     )
-    rate = bars.json()["bars"][-1]["close"]
-    assert abs(perf["marketValue"] - 200000 * rate) < 1e-6
+    rate = Decimal(str(bars.json()["bars"][-1]["close"]))
+    assert perf["marketValue"] == str((200000 * rate).quantize(Decimal("0.01")))
 
 
 async def test_custom_assets_work_in_transactions_import_and_export(
@@ -310,9 +309,9 @@ async def test_custom_assets_work_in_transactions_import_and_export(
     assert "PE:ACME" in exported.text
     perf = await performance(client, alice, portfolio_id, date(2024, 1, 31))
     (holding,) = perf["holdings"]
-    assert holding["quantity"] == 600
-    assert holding["value"] == 600 * 14
-    assert perf["realizedPnl"] == 400 * (14 - 10)
+    assert holding["quantity"] == "600.00"
+    assert holding["value"] == "8400.00"
+    assert perf["realizedPnl"] == "1600.00"  # 400 x (14 - 10)
 
 
 async def test_a_custom_asset_in_a_ledger_cannot_be_deleted_until_it_leaves_it(

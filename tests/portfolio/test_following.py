@@ -293,13 +293,15 @@ async def test_a_trade_through_flint_arrives_in_the_ledger_once_and_performance_
                 headers=alice.headers,
             )
         ).json()["bars"]
-        last_close = bars[-1]["close"]
-        assert held["price"] == pytest.approx(last_close)
-        assert held["value"] == pytest.approx(float(held["quantity"]) * last_close)
-    cash = next(a["value"] for a in perf["allocation"] if a["assetClass"] == "cash")
+        last_close = Decimal(str(bars[-1]["close"]))
+        assert Decimal(held["price"]) == last_close
+        worth = Decimal(held["quantity"]) * last_close
+        assert held["value"] == str(worth.quantize(Decimal("0.01")))
+    cash = Decimal(next(a["value"] for a in perf["allocation"] if a["assetClass"] == "cash"))
     trades_count = sum(1 for r in rows if r["type"] in ("buy", "sell"))
-    assert cash == pytest.approx(float(detail["balances"]["cash"]), abs=0.005 * trades_count)
-    assert perf["marketValue"] == pytest.approx(sum(h["value"] for h in perf["holdings"]) + cash)
+    assert abs(cash - Decimal(str(detail["balances"]["cash"]))) <= Decimal("0.005") * trades_count
+    # Exact money: the total is the sum of its parts to the cent.
+    assert Decimal(perf["marketValue"]) == sum(Decimal(h["value"]) for h in perf["holdings"]) + cash
 
 
 async def test_unfollowing_keeps_the_ledger_and_stops_the_updates(
@@ -330,7 +332,7 @@ async def test_unfollowing_keeps_the_ledger_and_stops_the_updates(
     after = await ledger(client, alice, portfolio_id)
     assert after[: len(rows)] == rows
     assert [(r["type"], r["symbol"], r["quantity"]) for r in after[len(rows) :]] == [
-        ("buy", "KO", 2)
+        ("buy", "KO", "2.00")
     ]
 
 
@@ -415,7 +417,7 @@ async def test_rows_entered_by_hand_stay_beside_the_mirrored_ones(
     created = await follow_new(client, alice, account_id, assets=[lot])
     portfolio_id = created["portfolioId"]
     hand_lot = [a for a in created["assets"] if a["sourceTransactionId"] is None]
-    assert [(a["symbol"], a["quantity"]) for a in hand_lot] == [("GOOGL", 4)]
+    assert [(a["symbol"], a["quantity"]) for a in hand_lot] == [("GOOGL", "4.00")]
     deposit = {"date": "2024-06-03", "type": "deposit", "amount": "250"}
     added = await client.post(
         f"{V1}/{portfolio_id}/transactions", json=deposit, headers=alice.headers

@@ -42,9 +42,9 @@ async def test_a_csv_with_aliased_columns_imports_every_row(
         ("2024-06-10", "split", "AAPL"),
         ("2024-07-01", "sell", "AAPL"),
     ]
-    assert rows[0]["amount"] == 10000
-    assert rows[1]["fee"] == 1
-    assert rows[3]["amount"] == 2.4  # 10 x 0.24 without an amount column
+    assert rows[0]["amount"] == "10000.00"
+    assert rows[1]["fee"] == "1.00"
+    assert rows[3]["amount"] == "2.40"  # 10 x 0.24 without an amount column
 
 
 async def test_every_bad_row_is_named_and_nothing_is_imported(

@@ -4,6 +4,7 @@ stored closes, with each other and with the series they come from."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -79,12 +80,13 @@ async def test_performance_agrees_with_the_closes_and_its_own_series(
     # From before the start: a window opening on a day without a session (a weekend) measures
     # the benchmark from the close before it, as it values everything else.
     spy = await closes(client, alice, "SPY", start - timedelta(days=10), end)
-    last_aapl, last_btc = aapl[max(aapl)], btc[max(btc)]
-    expected_value = 10 * last_aapl + 0.25 * last_btc + 1000  # the deposit sits in cash
-    assert abs(perf["marketValue"] - expected_value) < 1e-6
-    assert perf["costBasis"] == 10 * 150 + 0.25 * 40000
-    assert abs(perf["unrealizedPnl"] - (10 * last_aapl + 0.25 * last_btc - 11500)) < 1e-6
-    assert perf["realizedPnl"] == 0
+    last_aapl, last_btc = Decimal(str(aapl[max(aapl)])), Decimal(str(btc[max(btc)]))
+    cent = Decimal("0.01")
+    held = (10 * last_aapl).quantize(cent) + (Decimal("0.25") * last_btc).quantize(cent)
+    assert perf["marketValue"] == str(held + 1000)  # the deposit sits in cash
+    assert perf["costBasis"] == "11500.00"
+    assert perf["unrealizedPnl"] == str(held - 11500)
+    assert perf["realizedPnl"] == "0.00"
     assert perf["baseCurrency"] == "USD"
     assert perf["benchmark"] == "SPY"
 
@@ -92,12 +94,13 @@ async def test_performance_agrees_with_the_closes_and_its_own_series(
     assert series[0]["date"] == start.isoformat()
     assert series[-1]["date"] == end.isoformat() or series[-1]["date"] <= end.isoformat()
     assert [p["date"] for p in series] == sorted(p["date"] for p in series)
-    flows = {p["date"]: p["netFlow"] for p in series if p["netFlow"]}
+    flows = {p["date"]: p["netFlow"] for p in series if p["netFlow"] != "0.00"}
     assert flows == {
-        start.isoformat(): 1500.0,
-        (start + timedelta(days=30)).isoformat(): 10000.0,
-        (start + timedelta(days=45)).isoformat(): 1000.0,
+        start.isoformat(): "1500.00",
+        (start + timedelta(days=30)).isoformat(): "10000.00",
+        (start + timedelta(days=45)).isoformat(): "1000.00",
     }
+    assert series[-1]["value"] == perf["marketValue"]
     returns = np.array([p["dailyReturn"] for p in series if p["dailyReturn"] is not None])
     assert abs(perf["twr"] - (np.prod(1 + returns) - 1)) < 1e-12
     assert abs(perf["volatility"] - returns.std(ddof=1) * np.sqrt(252)) < 1e-12
@@ -145,8 +148,8 @@ async def test_a_window_and_a_new_transaction_change_the_figures(
         await client.post(f"{V1}/{portfolio_id}/transactions", json=sale, headers=alice.headers)
     ).status_code == 201
     after = (await client.get(url, params={"end": end.isoformat()}, headers=alice.headers)).json()
-    assert after["realizedPnl"] == 4 * 200 - 4 * 150
-    assert [h["quantity"] for h in after["holdings"] if h["symbol"] == "AAPL"] == [6]
+    assert after["realizedPnl"] == "200.00"
+    assert [h["quantity"] for h in after["holdings"] if h["symbol"] == "AAPL"] == ["6.00"]
 
 
 async def test_bad_queries_and_other_users_are_refused(
@@ -166,7 +169,7 @@ async def test_bad_queries_and_other_users_are_refused(
         f"{V1}/{empty.json()['portfolioId']}/performance", headers=alice.headers
     )
     assert nothing.status_code == 200
-    assert nothing.json()["marketValue"] == 0
+    assert nothing.json()["marketValue"] == "0.00"
     assert nothing.json()["series"] == []
 
 
@@ -189,10 +192,10 @@ async def test_a_portfolio_of_one_day_or_only_cash_has_figures_without_risk_metr
         )
         assert response.status_code == 200, response.text
         perf = response.json()
-        assert perf["marketValue"] == 2500
+        assert perf["marketValue"] == "2500.00"
         assert perf["holdings"] == []
         assert perf["allocation"] == [
-            {"symbol": "USD", "assetClass": "cash", "weight": 1.0, "value": 2500}
+            {"symbol": "USD", "assetClass": "cash", "weight": 1.0, "value": "2500.00"}
         ]
     chart = await client.get(
         f"{V1}/{portfolio_id}/performance/chart",

@@ -70,9 +70,11 @@ async def test_unchanged_series_are_served_from_memory_and_a_write_is_seen_at_on
     assert set(first) == {"AAPL", "MSFT"}
     assert first["AAPL"].closes.tolist() == [10.0] * 21
 
-    again = await closes(sessions, ["AAPL", "MSFT"], date(2024, 1, 10))
+    again = await closes(sessions, ["AAPL", "MSFT"], date(2024, 1, 1))
     assert again["AAPL"] is first["AAPL"]  # the same arrays: nothing was read
     assert again["MSFT"] is first["MSFT"]
+    later = await closes(sessions, ["AAPL"], date(2024, 1, 10))
+    assert np.shares_memory(later["AAPL"].closes, first["AAPL"].closes)  # cut, not read
 
     # One close of AAPL is corrected: AAPL is read again, MSFT still comes from memory.
     await write(sessions, "AAPL", bars(date(2024, 1, 31), date(2024, 1, 31), "11"))
@@ -90,6 +92,20 @@ async def test_an_earlier_start_than_held_is_read_again(
     early = await closes(sessions, ["AAPL"], date(2024, 1, 1))
     assert early["AAPL"].days.tolist()[0] == date(2024, 1, 2)
     assert len(early["AAPL"].days) == 41
+
+
+async def test_what_is_held_from_earlier_is_cut_to_what_a_cold_read_gives(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await write(sessions, "AAPL", bars(date(2024, 1, 1), date(2024, 2, 29), "10"))
+    await write(sessions, "AAPL", bars(date(2024, 2, 5), date(2024, 2, 5), "12"))
+    await closes(sessions, ["AAPL"], date(2024, 1, 1))  # held from January on
+    warm = (await closes(sessions, ["AAPL"], date(2024, 2, 1)))["AAPL"]
+    prices.clear()
+    cold = (await closes(sessions, ["AAPL"], date(2024, 2, 1)))["AAPL"]
+    assert warm.days.tolist() == cold.days.tolist()
+    assert warm.days.tolist()[0] == date(2024, 2, 1)
+    assert warm.closes.tolist() == cold.closes.tolist()
 
 
 async def test_two_databases_never_share_what_is_held(

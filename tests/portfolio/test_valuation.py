@@ -79,3 +79,24 @@ def test_a_split_keeps_the_cost(ratio: str) -> None:
     ]
     result = value(ledger, CLOSES, date(2024, 1, 4))
     assert result.positions["AAA"] == Position("AAA", D(4) * D(ratio), D(200))
+
+
+def test_cash_and_flows_are_also_kept_exact_and_cash_alone_is_valued_every_day() -> None:
+    ledger = [
+        Entry(date(2024, 1, 6), "deposit", amount=D("0.1")),
+        Entry(date(2024, 1, 6), "deposit", amount=D("0.2")),
+        Entry(date(2024, 1, 9), "interest", amount=D("0.01")),
+    ]
+    result = value(ledger, {}, date(2024, 1, 10), every_day=True)
+    assert result.dates == [date(2024, 1, d) for d in range(6, 11)]
+    assert result.exact_cash == [D("0.3")] * 3 + [D("0.31")] * 2
+    assert result.exact_flows == [D("0.3"), D(0), D(0), D(0), D(0)]
+    assert value(ledger, {}, date(2024, 1, 5), every_day=True).dates == []
+
+
+def test_through_end_values_the_day_asked_for() -> None:
+    ledger = [Entry(date(2024, 1, 3), "buy", "AAA", D(1), D(50))]
+    assert value(ledger, CLOSES, date(2024, 1, 6)).dates[-1] == date(2024, 1, 4)
+    ends = value(ledger, CLOSES, date(2024, 1, 6), through_end=True)
+    assert ends.dates[-1] == date(2024, 1, 6)
+    assert ends.values[-1] == 55.0

@@ -100,13 +100,13 @@ async def test_a_pdf_summary_is_rendered_by_the_worker_with_the_portfolios_figur
     lines = pdf_lines(response.content)
     assert "Growth" in lines
     assert f"Period {start.isoformat()} to {end.isoformat()}" in " ".join(lines)
-    market_value = f"{perf['marketValue']:,.2f}"
+    market_value = f"{Decimal(perf['marketValue']):,.2f}"
     assert lines[lines.index("MARKET VALUE") + 1] == market_value
-    assert lines[lines.index("COST BASIS") + 1] == f"{perf['costBasis']:,.2f}"
+    assert lines[lines.index("COST BASIS") + 1] == f"{Decimal(perf['costBasis']):,.2f}"
     for holding in perf["holdings"]:  # each row: symbol, quantity, avg cost, price, value, ...
         row = lines.index(holding["symbol"])
         assert lines[row + 1] == shown(holding["quantity"])
-        assert lines[row + 4] == f"{holding['value']:,.2f}"
+        assert lines[row + 4] == f"{Decimal(holding['value']):,.2f}"
     assert lines[lines.index("Total") + 1] == market_value
     assert "Value over the period" in lines
     assert any(line.startswith("Generated ") and line.endswith(" UTC by Flint") for line in lines)
@@ -219,7 +219,8 @@ async def test_each_type_is_a_statement_in_pdf_and_html(
     title = TITLES[kind]
     assert lines[lines.index(title) + 1] == "Growth"  # the title block, after the page header
     assert f"<h1>{title}</h1>" in page
-    market_value = f"{(await performance_of(client, alice, portfolio_id, end))['marketValue']:,.2f}"
+    perf = await performance_of(client, alice, portfolio_id, end)
+    market_value = f"{Decimal(perf['marketValue']):,.2f}"
     if kind == "transactions":
         assert lines[lines.index("TRANSACTIONS") + 1] == "4"
         assert "sell AAPL 4 170.00" in text
@@ -342,8 +343,8 @@ async def test_a_tax_lot_csv_matches_sales_to_the_oldest_lots(
             "quantity": "5",
             "cost_basis": "600.00",
             "proceeds": "",
-            "market_value": f"{Decimal(repr(price)) * 5:.2f}",
-            "gain": f"{Decimal(repr(price)) * 5 - 600:.2f}",
+            "market_value": f"{Decimal(price) * 5:.2f}",
+            "gain": f"{Decimal(price) * 5 - 600:.2f}",
             "term": "short",
         },
         {
@@ -388,8 +389,8 @@ async def test_performance_and_summary_csvs_are_the_performance_endpoints_tables
     series = parse_csv(await download(client, alice, done))
     assert [row["date"] for row in series] == [p["date"] for p in perf["series"]]
     for row, point in zip(series, perf["series"], strict=True):
-        assert float(row["value"]) == point["value"]
-        assert float(row["net_flow"]) == point["netFlow"]
+        assert row["value"] == point["value"]  # money as the API sends it
+        assert row["net_flow"] == point["netFlow"]
         assert float(row["cumulative_return"]) == point["cumulativeReturn"]
         assert (float(row["daily_return"]) if row["daily_return"] else None) == point["dailyReturn"]
 
@@ -401,9 +402,9 @@ async def test_performance_and_summary_csvs_are_the_performance_endpoints_tables
     ]
     for row, holding in zip(holdings, perf["holdings"], strict=False):
         assert Decimal(row["quantity"]) == Decimal(str(holding["quantity"]))
-        assert float(row["value"]) == holding["value"]
+        assert row["value"] == holding["value"]
         assert float(row["weight"]) == holding["weight"]
-    assert sum(float(row["value"]) for row in holdings) == pytest.approx(perf["marketValue"])
+    assert sum(Decimal(row["value"]) for row in holdings) == Decimal(perf["marketValue"])
 
 
 async def test_a_report_whose_portfolio_is_deleted_before_it_renders_fails_with_the_reason(

@@ -7,7 +7,7 @@ than 15 significant digits (none that Flint produces for prices) would lose the 
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated
 
 from pydantic import PlainSerializer, WithJsonSchema
@@ -34,3 +34,40 @@ DecimalString = Annotated[
 ]
 """Money sent as a decimal string (``"1234.50"``): every digit kept, whatever the client's
 JSON numbers are."""
+
+
+_MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG"), 0),
+    **dict.fromkeys(("RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    "CLF": 4,
+    "UYW": 4,
+}
+"""ISO 4217's minor units where they are not 2."""
+
+PRICE_PLACES = 8
+"""Decimal places a price keeps when it is worked out (a converted close, an average cost):
+the ledger's own precision."""
+
+
+def minor_units(currency: str) -> int:
+    """The decimal places of ``currency`` (ISO 4217: 2 for most, 0 for JPY, 3 for KWD)."""
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def in_currency(value: Decimal, currency: str) -> Decimal:
+    """``value`` rounded (half even) to the minor unit of ``currency``."""
+    return value.quantize(Decimal(1).scaleb(-minor_units(currency)), ROUND_HALF_EVEN)
+
+
+def as_price(value: Decimal) -> Decimal:
+    """A worked-out price: at most `PRICE_PLACES` places, no trailing zeros beyond those the
+    JSON form shows (``"150.00"``, ``"172.90665"``)."""
+    return value.quantize(Decimal(1).scaleb(-PRICE_PLACES), ROUND_HALF_EVEN).normalize()
+
+
+def exact(value: float) -> Decimal:
+    """A float read from stored decimal text (a close) back as that text: the shortest
+    representation that round-trips is the stored decimal whenever it has 15 digits or
+    fewer, which every stored close has."""
+    return Decimal(repr(value))

@@ -5,15 +5,31 @@ its own. CPU work: call it off the event loop.
 ``totalReturn`` is the gain (final value less net external flows) over the money put in (the
 positive flows); a window that starts later opens on the day before's value, which counts as
 money put in.
+
+Money is exact: cash, flows, costs, realised P&L and dividends come from the `Decimal` ledger,
+the last prices from the stored closes and rates (`Inputs.last_prices`), and every amount is
+rounded (half even) to the minor unit of the base currency once, per holding, so that the
+totals add up to the cent (value = holdings + cash, unrealised P&L = value of the holdings
+less their cost). A series point's value is the day's holdings (valued in float64, as the
+metrics read them) rounded to the minor unit plus the day's exact cash; the last point is the
+market value itself. Ratios and returns stay floats, unrounded.
+
+Annualised figures (``annualizedReturn``, ``alpha``) need a window of at least a year
+(`MIN_ANNUALISED_DAYS` calendar days from the series' base point to its last day) and are null
+otherwise; ``annualizedReturn`` compounds over calendar time, ``(1 + twr) ** (365 / days) - 1``,
+whatever the valuation calendar (sessions, or every day for crypto, cash and custom assets).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
+from flint.kit.money import as_price, exact, in_currency
 from flint.portfolio import breakdown, metrics, roai
 from flint.portfolio.performance import Inputs, Window
 from flint.portfolio.schemas import AllocationOut, HoldingPerformance, Performance, SeriesPoint
@@ -21,6 +37,9 @@ from flint.portfolio.symbols import SymbolBook
 from flint.portfolio.valuation import Series, Valuation, value
 
 Array = np.ndarray[Any, Any]
+
+MIN_ANNUALISED_DAYS = 365
+"""The shortest window, in calendar days, whose figures are annualised."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,8 @@ class Span:
     dates: list[Any]
     opened: bool
     """Whether the window opens on the value of a day before its start."""
+    first: int = 0
+    """The index of the first shown day among the valued days."""
 
 
 def span(valued: Valuation, window: Window) -> Span:
@@ -41,13 +62,65 @@ def span(valued: Valuation, window: Window) -> Span:
     days = np.array(valued.dates, dtype="datetime64[D]")
     first = int(np.searchsorted(days, np.datetime64(window.start), side="left"))
     if first == 0 or first >= len(valued.values):
-        return Span(valued.values[first:], valued.flows[first:].copy(), valued.dates[first:], False)
+        shown = valued.dates[first:]
+        return Span(valued.values[first:], valued.flows[first:].copy(), shown, False, first)
     return Span(
         valued.values[first - 1 :],
         np.concatenate([[0.0], valued.flows[first:]]),
         valued.dates[first - 1 :],
         opened=True,
+        first=first - 1,
     )
+
+
+@dataclass(frozen=True)
+class Money:
+    """The exact amounts of a valuation, in the base currency (rounded to its minor unit)."""
+
+    valued: Valuation
+    currency: str
+    holdings: list[HoldingPerformance]
+    cash: Decimal
+    market_value: Decimal
+
+    def value_on(self, day: int) -> Decimal:
+        """A day's value: its holdings (float64) rounded, plus its exact cash."""
+        held = float(self.valued.values[day] - self.valued.cash[day])
+        return in_currency(exact(held) + self.valued.exact_cash[day], self.currency)
+
+    def flow_on(self, shown: Span, i: int) -> Decimal:
+        if shown.opened and i == 0:
+            return in_currency(Decimal(0), self.currency)
+        return in_currency(self.valued.exact_flows[shown.first + i], self.currency)
+
+
+def money_of(valued: Valuation, last_prices: dict[str, Decimal], currency: str) -> Money:
+    """Each position held at the end (so valued on some day) at its last price, and the cash;
+    a position without a stored close is valued at the price the valuation used."""
+    column = {symbol: i for i, symbol in enumerate(valued.symbols)}
+    worth: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+    for symbol, position in sorted(valued.positions.items()):
+        price = last_prices.get(symbol)
+        if price is None:
+            price = as_price(exact(float(valued.prices[-1, column[symbol]])))
+        value = in_currency(position.quantity * price, currency)
+        worth[symbol] = (price, value, in_currency(position.cost, currency))
+    cash = in_currency(valued.exact_cash[-1] if valued.dates else Decimal(0), currency)
+    market_value = sum((value for _, value, _ in worth.values()), cash)
+    rows = [
+        HoldingPerformance(
+            symbol=symbol,
+            quantity=valued.positions[symbol].quantity,
+            avg_cost=as_price(cost / valued.positions[symbol].quantity),
+            price=price,
+            value=value,
+            pnl=value - cost,
+            pnl_percent=float(value - cost) / float(cost) if cost else None,
+            weight=float(value) / float(market_value) if market_value else None,
+        )
+        for symbol, (price, value, cost) in worth.items()
+    ]
+    return Money(valued, currency, rows, cash, market_value)
 
 
 def benchmark_on(benchmark: Series, dates: list[Any]) -> Array:
@@ -59,49 +132,25 @@ def benchmark_on(benchmark: Series, dates: list[Any]) -> Array:
     return aligned
 
 
-def series(shown: Span, aligned: Array) -> list[SeriesPoint]:
+def series(shown: Span, aligned: Array, money: Money) -> list[SeriesPoint]:
     returns = metrics.daily_returns(shown.values, shown.flows) if shown.dates else np.zeros(0)
     offset = len(shown.dates) - len(returns)
     cumulative = np.cumprod(1 + returns) - 1 if len(returns) else returns
+    last = len(shown.dates) - 1
     return [
         SeriesPoint(
             date=day,
-            value=float(shown.values[i]),
-            net_flow=float(shown.flows[i]),
+            value=money.market_value if i == last else money.value_on(shown.first + i),
+            net_flow=money.flow_on(shown, i),
             daily_return=float(returns[i - offset]) if i >= offset else None,
             cumulative_return=float(cumulative[i - offset]) if i >= offset else 0.0,
-            benchmark_value=None if np.isnan(aligned[i]) else float(aligned[i]),
+            benchmark_value=None if np.isnan(aligned[i]) else exact(float(aligned[i])),
         )
         for i, day in enumerate(shown.dates)
     ]
 
 
-def holdings(valued: Valuation, market_value: float) -> list[HoldingPerformance]:
-    """Each position held at the end (so valued on some day), at the last day's price."""
-    column = {symbol: i for i, symbol in enumerate(valued.symbols)}
-    rows: list[HoldingPerformance] = []
-    for symbol, position in sorted(valued.positions.items()):
-        i = column[symbol]
-        worth = float(valued.quantities[-1, i] * valued.prices[-1, i])
-        cost = float(position.cost)
-        rows.append(
-            HoldingPerformance(
-                symbol=symbol,
-                quantity=position.quantity,
-                avg_cost=cost / float(position.quantity) if position.quantity else None,
-                price=float(valued.prices[-1, i]),
-                value=worth,
-                pnl=worth - cost,
-                pnl_percent=(worth - cost) / cost if cost else None,
-                weight=worth / market_value if market_value else None,
-            )
-        )
-    return rows
-
-
-def allocation(
-    rows: list[HoldingPerformance], book: SymbolBook, cash: float, market_value: float, base: str
-) -> list[AllocationOut]:
+def allocation(money: Money, book: SymbolBook) -> list[AllocationOut]:
     parts = [
         AllocationOut(
             symbol=row.symbol,
@@ -109,11 +158,16 @@ def allocation(
             weight=row.weight,
             value=row.value,
         )
-        for row in rows
+        for row in money.holdings
     ]
-    if cash:
-        weight = cash / market_value if market_value else None
-        parts.append(AllocationOut(symbol=base, asset_class="cash", weight=weight, value=cash))
+    if money.cash:
+        total = money.market_value
+        weight = float(money.cash) / float(total) if total else None
+        parts.append(
+            AllocationOut(
+                symbol=money.currency, asset_class="cash", weight=weight, value=money.cash
+            )
+        )
     return parts
 
 
@@ -130,9 +184,38 @@ def total_return(shown: Span, market_value: float) -> float | None:
     return gain / put_in if put_in else None
 
 
+def elapsed_days(shown: Span) -> int:
+    """Calendar days the returns span: from the start of the first day when it opens with a
+    flow (its return counts), else from its close, to the close of the last."""
+    if not shown.dates:
+        return 0
+    days: int = (shown.dates[-1] - shown.dates[0]).days
+    return days + 1 if len(shown.flows) and shown.flows[0] > 0 else days
+
+
+def annualised(m: metrics.Metrics, shown: Span) -> tuple[float | None, float | None]:
+    """The annualised return (over calendar time) and alpha, for a window of a year or more."""
+    days = elapsed_days(shown)
+    if m.twr is None or days < MIN_ANNUALISED_DAYS:
+        return None, None
+    try:
+        rate = math.pow(1.0 + m.twr, 365.0 / days) - 1.0
+    except (OverflowError, ValueError):
+        return None, m.alpha
+    return (rate if math.isfinite(rate) else None), m.alpha
+
+
 def figures(got: Inputs, window: Window, base: str) -> Performance:
-    valued = value(got.entries, got.priced, window.end)
+    symbols = {e.symbol for e in got.entries if e.symbol is not None}
+    valued = value(
+        got.entries,
+        got.priced,
+        window.end,
+        every_day=not symbols,
+        through_end=any(s in got.book.custom for s in symbols),
+    )
     shown = span(valued, window)
+    money = money_of(valued, got.last_prices, base)
     aligned = benchmark_on(got.benchmark, shown.dates)
     m = (
         metrics.compute(
@@ -145,24 +228,24 @@ def figures(got: Inputs, window: Window, base: str) -> Performance:
         if shown.dates
         else None
     )
-    market_value = float(shown.values[-1]) if len(shown.values) else 0.0
-    rows = holdings(valued, market_value)
-    cash = float(valued.cash[-1]) if valued.dates else 0.0
+    annual, alpha = annualised(m, shown) if m else (None, None)
+    zero = in_currency(Decimal(0), base)
     more = breakdown.build(
-        got, valued, window, (shown.values, shown.flows, shown.dates), rows, base
+        got, valued, window, (shown.values, shown.flows, shown.dates), money.holdings, base
     )
     return Performance(
         as_of=window.end,
         base_currency=base,
-        market_value=market_value,
-        cost_basis=float(sum(p.cost for p in valued.positions.values())),
-        unrealized_pnl=float(sum(row.pnl for row in rows)),
-        realized_pnl=float(more.run.totals.realized),
-        dividends=float(more.run.totals.dividends),
-        total_return=total_return(shown, market_value),
+        market_value=money.market_value if shown.dates else zero,
+        cost_basis=sum((in_currency(p.cost, base) for p in valued.positions.values()), zero),
+        unrealized_pnl=sum((row.pnl for row in money.holdings), zero),
+        # the window's tallies (`breakdown`), exact
+        realized_pnl=in_currency(more.run.totals.realized, base),
+        dividends=in_currency(more.run.totals.dividends, base),
+        total_return=total_return(shown, float(money.market_value)),
         twr=m.twr if m else None,
         mwr=m.mwr if m else None,
-        annualized_return=m.annualized_return if m else None,
+        annualized_return=annual,
         volatility=m.volatility if m else None,
         sharpe=m.sharpe if m else None,
         sortino=m.sortino if m else None,
@@ -170,12 +253,12 @@ def figures(got: Inputs, window: Window, base: str) -> Performance:
         max_drawdown_start=m.max_drawdown_start if m else None,
         max_drawdown_end=m.max_drawdown_end if m else None,
         beta=m.beta if m else None,
-        alpha=m.alpha if m else None,
+        alpha=alpha,
         benchmark=window.benchmark,
         benchmark_return=m.benchmark_return if m else None,
-        allocation=allocation(rows, got.book, cash, market_value, base),
+        allocation=allocation(money, got.book),
         holdings=more.holdings,
-        series=series(shown, aligned),
+        series=series(shown, aligned, money),
         roai=roai.compute(got.entries, got.quoted, window.end),
         **more.fields,
     )

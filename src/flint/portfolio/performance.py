@@ -8,9 +8,15 @@ transaction on; when storage lacks some, `load` answers `Lacking`, the caller fe
 none. A symbol quoted in another currency is converted with the daily close of
 its FX pair (``EURUSD=X``, or the inverse pair); pence (``GBp``) are pounds / 100. Purchase
 prices and cash amounts are converted at the rate of their own day. A custom asset
-(``MY:HOUSE``) is priced by its owner: each NYSE session from its first given price takes the
-last price given on or before it, in the asset's own currency. ``totalReturn`` is the
-gain (final value less net external flows) over the money put in (the positive flows).
+(``MY:HOUSE``) is priced by its owner and keeps its own calendar: its closes are the prices
+given, on the days given (weekends and holidays included), in the asset's own currency (in
+another currency than the base, also on its rate's sessions, as its value moves with it), and
+the valuation days of a portfolio are the union of its listed symbols' sessions and its custom
+assets' price days (`valuation`). ``totalReturn`` is the gain (final value less net external
+flows) over the money put in (the positive flows).
+
+Each symbol's last price is also worked out exactly (`Inputs.last_prices`: the stored close
+times the stored rate, as `Decimal`), for the money figures.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.errors import ValidationFailed
-from flint.kit.calendar import XNYS, trading_days
+from flint.kit.money import as_price, exact
 from flint.kit.time import utcnow
 from flint.market.api import Instrument, MarketData, calendar_for, closed_days
 from flint.portfolio import prices
@@ -74,15 +80,15 @@ def _pair(market: Instruments, currency: str, base: str) -> tuple[str, bool] | N
     return None
 
 
-def _on_trading_days(given: Mapping[date, float], end: date) -> Series:
-    """A custom asset's prices as daily closes on the NYSE calendar: each session from the first
-    given price to ``end`` takes the last price given on or before it (carried forward)."""
-    if not given:
-        return EMPTY
-    stated = Series.of(given)
-    days = np.array(trading_days(min(given), end, XNYS), dtype="datetime64[D]")
-    at = np.searchsorted(stated.days, days, side="right") - 1
-    return Series(days, stated.values[at])
+def _own_days(given: Series, rates: Series) -> Series:
+    """A custom asset's closes: the prices given, on the days given; in another currency, also
+    on its rate's sessions after its first price (the last given price carried forward), since
+    its value in the base currency moves with the rate."""
+    if not len(given.days) or not len(rates.days):
+        return given
+    days = np.union1d(given.days, rates.days[rates.days > given.days[0]])
+    at = np.searchsorted(given.days, days, side="right") - 1
+    return Series(days, given.values[at])
 
 
 class _Rates:
@@ -103,6 +109,14 @@ class _Rates:
     def on(self, day: date) -> float:
         return float(self.at(np.array([day], dtype="datetime64[D]"))[0])
 
+    def exact_on(self, day: np.datetime64) -> Decimal:
+        """The rate of ``day`` as the stored decimal (inverted exactly for an inverse pair)."""
+        if not len(self.series.days):
+            return Decimal(1)
+        index = max(int(np.searchsorted(self.series.days, day, side="right")) - 1, 0)
+        rate = exact(float(self.series.values[index]))
+        return Decimal(1) / rate if self.inverse else rate
+
 
 @dataclass(frozen=True)
 class Inputs:
@@ -115,7 +129,10 @@ class Inputs:
     book: SymbolBook
     quoted: dict[str, Series] = field(default_factory=dict)
     """Each symbol's prices on its own days, in the base currency: a custom asset's given prices
-    (weekends included), a listed symbol's closes (Ghostfolio's ROAI, `flint.portfolio.roai`)."""
+    (weekends included), a listed symbol's closes (Ghostfolio's ROAI, `flint.portfolio.roai`).
+    Since custom assets are valued on their own days, the same series as `priced`."""
+    last_prices: dict[str, Decimal] = field(default_factory=dict)
+    """Each symbol's last close up to the window's end in the base currency, exact."""
 
 
 LEAD_IN = timedelta(days=10)
@@ -219,16 +236,15 @@ async def load(
     closes = await _stored_closes(session, market, windows, complete=complete)
     if isinstance(closes, Lacking):
         return closes
-    given = await custom_closes(session, book.custom.values(), window.end)
-    own_days = {**closes, **{symbol: Series.of(series) for symbol, series in given.items()}}
-    closes.update(
-        {symbol: _on_trading_days(series, window.end) for symbol, series in given.items()}
-    )
     rates = {
         currency: _Rates(closes.get(pair[0], EMPTY), pair[1])
         for currency, pair in pairs.items()
         if pair is not None
     }
+    given = await custom_closes(session, book.custom.values(), window.end)
+    for symbol, series in given.items():
+        fx = rates.get(quote[symbol][0]) if symbol in quote else None
+        closes[symbol] = _own_days(Series.of(series), fx.series if fx else EMPTY)
 
     def convert(symbol: str, series: Series) -> Series:
         currency, factor = quote[symbol]
@@ -238,7 +254,17 @@ async def load(
         return Series(series.days, series.values * factor * fx.at(series.days))
 
     priced = {s: convert(s, closes.get(s, EMPTY)) for s in symbols}
-    quoted = {s: convert(s, own_days.get(s, EMPTY)) for s in symbols}
+
+    def last_price(symbol: str) -> Decimal | None:
+        series = closes.get(symbol, EMPTY)
+        if not len(series.days):
+            return None
+        currency, factor = quote[symbol]
+        price = exact(float(series.values[-1])) * Decimal(str(factor))
+        fx = rates.get(currency)
+        return as_price(price * fx.exact_on(series.days[-1]) if fx is not None else price)
+
+    last_prices = {s: p for s in symbols if (p := last_price(s)) is not None}
 
     def to_base(entry: PortfolioTransaction, amount: Decimal | None) -> Decimal | None:
         if amount is None or entry.symbol is None:
@@ -262,7 +288,8 @@ async def load(
         )
         for e in ledger
     ]
-    return Inputs(entries, priced, closes.get(window.benchmark, EMPTY), book, quoted)
+    benchmark = closes.get(window.benchmark, EMPTY)
+    return Inputs(entries, priced, benchmark, book, quoted=priced, last_prices=last_prices)
 
 
 async def inputs(

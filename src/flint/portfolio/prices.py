@@ -52,7 +52,8 @@ async def daily_closes(
 ) -> dict[str, DailyCloses]:
     """Every stored daily close of ``symbols`` from ``start`` on, through the last stored (so
     a later end needs no new read; the caller slices with `between`); a symbol without any is
-    absent."""
+    absent. A series held from earlier than ``start`` is cut at ``start``: the answer is what
+    a cold read gives, whatever was read before."""
     if not symbols:
         return {}
     database = _database(session)
@@ -64,7 +65,7 @@ async def daily_closes(
             held = _held.get((database, symbol))
             token = tokens.get(symbol)
             if held is not None and token == held.token and held.since <= start:
-                out[symbol] = held.closes
+                out[symbol] = since(held.closes, start)
             else:
                 stale.append(symbol)
     if not stale:
@@ -86,6 +87,18 @@ def clear() -> None:
     """Forget every cached series (for tests and benchmarks that time a first read)."""
     with _lock:
         _held.clear()
+
+
+def since(closes: DailyCloses, start: date) -> DailyCloses:
+    """``closes`` from ``start`` on (inclusive)."""
+    first = int(np.searchsorted(closes.days, np.datetime64(start, "D"), side="left"))
+    if first == 0:
+        return closes
+    return DailyCloses(
+        closes.days[first:],
+        closes.closes[first:],
+        closes.provisional[closes.provisional >= np.datetime64(start, "D")],
+    )
 
 
 def between(closes: DailyCloses, end: date) -> DailyCloses:

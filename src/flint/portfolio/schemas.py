@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from flint.kit.money import DecimalString, JsonDecimal
+from flint.kit.money import DecimalString
 from flint.kit.schema import ApiModel, RequestModel
 from flint.kit.symbols import AnySymbol
 from flint.portfolio.figure_schemas import (
@@ -80,11 +80,29 @@ SOURCE_FIELD = Field(
 )
 
 
+MONEY = (
+    "Money in the base currency: a decimal string rounded (half even) to the currency's minor "
+    "unit, computed from the exact ledger."
+)
+PRICE = (
+    "A price per unit in the base currency: a decimal string with the precision of the price "
+    "(a worked-out one, such as a converted close or an average cost, keeps at most 8 places)."
+)
+UNITS = "Units (a split's ratio): a decimal string, exact."
+AS_GIVEN = "As given (in the currency given with it): a decimal string, exact."
+RATIO = "A ratio or return: a JSON number at full precision, not rounded."
+SCALED = (
+    RATIO + " Scaled to a year by the square root of 252 periods, as is usual, over any "
+    "window (a scale, not a compounding: unlike `annualizedReturn` it is given for short "
+    "windows too); null with fewer than 2 returns."
+)
+
+
 class AssetOut(ApiModel):
     lot_id: uuid.UUID = Field(examples=["c9bf9e57-1685-4c89-bafb-ff5af830be8a"])
     symbol: str = Field(examples=["AAPL"])
-    quantity: JsonDecimal = Field(examples=[10])
-    purchase_price: JsonDecimal = Field(examples=[187.25])
+    quantity: DecimalString = Field(description=UNITS, examples=["10.00"])
+    purchase_price: DecimalString = Field(description=AS_GIVEN, examples=["187.25"])
     purchase_date: date = Field(examples=["2024-03-01"])
     source_transaction_id: Annotated[str | None, Field(examples=[None])] = SOURCE_FIELD
 
@@ -169,10 +187,10 @@ class TransactionOut(ApiModel):
     date: Annotated[date, Field(examples=["2024-03-01"])]
     type: str = Field(examples=["buy"])
     symbol: str | None = Field(None, examples=["AAPL"])
-    quantity: JsonDecimal | None = Field(None, examples=[10])
-    price: JsonDecimal | None = Field(None, examples=[187.25])
-    fee: JsonDecimal = Field(examples=[1.0])
-    amount: JsonDecimal | None = Field(None, examples=[None])
+    quantity: DecimalString | None = Field(None, description=UNITS, examples=["10.00"])
+    price: DecimalString | None = Field(None, description=AS_GIVEN, examples=["187.25"])
+    fee: DecimalString = Field(description=AS_GIVEN, examples=["1.00"])
+    amount: DecimalString | None = Field(None, description=AS_GIVEN, examples=[None])
     currency: str = Field(examples=["USD"])
     source_transaction_id: Annotated[str | None, Field(examples=[None])] = SOURCE_FIELD
 
@@ -184,19 +202,19 @@ class Transactions(ApiModel):
 class AllocationOut(ApiModel):
     symbol: str = Field(examples=["VTI"])
     asset_class: str = Field(examples=["etf"])
-    weight: float | None = Field(None, examples=[0.6248])
-    value: float = Field(examples=[11395.53])
+    weight: float | None = Field(None, description=RATIO, examples=[0.6248])
+    value: DecimalString = Field(description=MONEY, examples=["11395.53"])
 
 
 class HoldingPerformance(ApiModel):
     symbol: str = Field(examples=["AAPL"])
-    quantity: JsonDecimal = Field(examples=[10])
-    avg_cost: float | None = Field(None, examples=[187.25])
-    price: float | None = Field(None, examples=[189.84])
-    value: float = Field(examples=[1898.4])
-    pnl: float = Field(examples=[25.9])
-    pnl_percent: float | None = Field(None, examples=[0.0138])
-    weight: float | None = Field(None, examples=[0.1041])
+    quantity: DecimalString = Field(description=UNITS, examples=["10.00"])
+    avg_cost: DecimalString | None = Field(None, description=PRICE, examples=["187.25"])
+    price: DecimalString | None = Field(None, description=PRICE, examples=["189.84"])
+    value: DecimalString = Field(description=MONEY, examples=["1898.40"])
+    pnl: DecimalString = Field(description=MONEY, examples=["25.90"])
+    pnl_percent: float | None = Field(None, description=RATIO, examples=[0.0138])
+    weight: float | None = Field(None, description=RATIO, examples=[0.1041])
     name: str | None = Field(None, examples=["Apple Inc."])
     currency: str | None = Field(
         None,
@@ -245,47 +263,72 @@ class HoldingPerformance(ApiModel):
 
 class SeriesPoint(ApiModel):
     date: Annotated[date, Field(examples=["2024-06-03"])]
-    value: float = Field(examples=[18238.61])
-    net_flow: float = Field(examples=[0.0])
-    daily_return: float | None = Field(None, examples=[0.0042])
-    cumulative_return: float = Field(examples=[0.0735])
-    benchmark_value: float | None = Field(None, examples=[5283.4])
+    value: DecimalString = Field(
+        description=MONEY + " The holdings (valued in float64, as the metrics read them) "
+        "rounded to the minor unit plus the exact cash; the last point is `marketValue`.",
+        examples=["18238.61"],
+    )
+    net_flow: DecimalString = Field(description=MONEY, examples=["0.00"])
+    daily_return: float | None = Field(None, description=RATIO, examples=[0.0042])
+    cumulative_return: float = Field(description=RATIO, examples=[0.0735])
+    benchmark_value: DecimalString | None = Field(
+        None,
+        description="The benchmark's close, as stored (a decimal string).",
+        examples=["5283.40"],
+    )
 
 
 class Performance(ApiModel):
-    """Figures are not rounded. Conventions: `flint.portfolio.metrics` (252 periods a year;
-    TWR chains daily returns with flows at the start of the day; MWR is the XIRR of the flows
-    and the final value).
+    """Money (values, costs, P&L, cash, dividends, prices, units) is a decimal string, exact
+    and rounded to the base currency's minor unit (prices: their own precision); ratios and
+    returns are JSON numbers, not rounded. Conventions: `flint.portfolio.metrics` (252 periods
+    a year; TWR chains daily returns with flows at the start of the day; MWR is the XIRR of the
+    flows and the final value). Valuation days: the listed symbols' sessions, the days a custom
+    asset has a price (and the window's end, for a portfolio holding one), every calendar day
+    for a ledger of cash alone. Annualised figures (`annualizedReturn`, `alpha`) need a window
+    of a year or more, null otherwise.
 
     Beside them: `periods` (1D, WTD, MTD, YTD, 1Y, 3Y, 5Y, MAX from the one daily series;
     annualised forms only for periods of at least 365 days), `totals` (fees, interest, taxes,
     net contributions, cash, cost basis with and without fees, gain gross and net of fees),
     each holding's own figures and returns, `closedPositions`, `allocationGroups` grouped by
-    `groupBy` (symbol, assetClass, currency, sector) and `drawdown` (current, longest, time
-    to recover). Their money is a decimal string at the base currency's precision, computed
-    from the Decimal ledger. A window (`start`, `end`) applies to every figure: what is
-    tallied (realised P&L, dividends, fees, interest, taxes, flows) counts the window's days
+    `groupBy` (symbol, assetClass, currency, sector), `drawdown` (current, longest, time to
+    recover) and Ghostfolio's `roai`. A window (`start`, `end`) applies to every figure: what
+    is tallied (realised P&L, dividends, fees, interest, taxes, flows) counts the window's days
     only; positions and cash are the state at its end. See docs/api.md."""
 
     as_of: date = Field(examples=["2024-06-03"])
     base_currency: str = Field(examples=["USD"])
-    market_value: float = Field(examples=[18238.61])
-    cost_basis: float = Field(examples=[16990.0])
-    unrealized_pnl: float = Field(examples=[1248.61])
-    realized_pnl: float = Field(examples=[312.4])
-    dividends: float = Field(examples=[86.12])
-    total_return: float | None = Field(None, examples=[0.0735])
+    market_value: DecimalString = Field(
+        description=MONEY + " Holdings plus cash.", examples=["18238.61"]
+    )
+    cost_basis: DecimalString = Field(description=MONEY, examples=["16990.00"])
+    unrealized_pnl: DecimalString = Field(
+        description=MONEY + " The holdings' value less their cost basis.", examples=["1248.61"]
+    )
+    realized_pnl: DecimalString = Field(description=MONEY, examples=["312.40"])
+    dividends: DecimalString = Field(description=MONEY, examples=["86.12"])
+    total_return: float | None = Field(None, description=RATIO, examples=[0.0735])
     twr: float | None = Field(None, examples=[0.0712])
     mwr: float | None = Field(None, examples=[0.0698])
-    annualized_return: float | None = Field(None, examples=[0.1734])
-    volatility: float | None = Field(None, examples=[0.1421])
-    sharpe: float | None = Field(None, examples=[1.08])
-    sortino: float | None = Field(None, examples=[1.52])
+    annualized_return: float | None = Field(
+        None,
+        description=RATIO + " The TWR compounded over calendar time, "
+        "`(1 + twr) ** (365 / days) - 1`; null for a window shorter than a year.",
+        examples=[0.1734],
+    )
+    volatility: float | None = Field(None, description=SCALED, examples=[0.1421])
+    sharpe: float | None = Field(None, description=SCALED, examples=[1.08])
+    sortino: float | None = Field(None, description=SCALED, examples=[1.52])
     max_drawdown: float | None = Field(None, examples=[-0.0587])
     max_drawdown_start: date | None = Field(None, examples=["2024-03-28"])
     max_drawdown_end: date | None = Field(None, examples=["2024-04-19"])
     beta: float | None = Field(None, examples=[0.94])
-    alpha: float | None = Field(None, examples=[0.0123])
+    alpha: float | None = Field(
+        None,
+        description=RATIO + " Annualised; null for a window shorter than a year.",
+        examples=[0.0123],
+    )
     benchmark: str = Field(examples=["SPY"])
     benchmark_return: float | None = Field(None, examples=[0.1089])
     allocation: list[AllocationOut]

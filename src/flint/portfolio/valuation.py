@@ -3,9 +3,12 @@
 Conventions (the performance module's inputs; see `flint.portfolio.metrics` for the math):
 
 * Calendar: every day from the first transaction to ``end`` on which any of the portfolio's
-  symbols has a close (crypto trades daily, so a portfolio holding it is valued every day),
-  plus the transaction days themselves. Prices carry forward between closes; before a
-  symbol's first close its last purchase price stands in.
+  symbols has a close (crypto trades daily, so a portfolio holding it is valued every day; a
+  custom asset's closes are the days its owner gave a price for), plus the transaction days
+  themselves, plus ``end`` itself with ``through_end`` (a portfolio holding a custom asset:
+  its calendar is its own, so its series ends on the day asked for). A ledger of cash alone
+  (``every_day``) is valued on every calendar day. Prices carry forward between closes;
+  before a symbol's first close its last purchase price stands in.
 * Cash: the portfolio has a cash balance. Buys take ``quantity x price + fee`` from it, sales
   add ``quantity x price - fee``, dividends and interest add, fees and taxes take, deposits add and
   withdrawals take. Deposits and withdrawals are external flows.
@@ -13,7 +16,8 @@ Conventions (the performance module's inputs; see `flint.portfolio.metrics` for 
   that day (so a portfolio of lots alone has each purchase as a deposit). Cash never goes
   below zero.
 * Value of a day = sum of quantity x close (in the base currency) + cash, at the end of the day;
-  flows happen at the start of their day.
+  flows happen at the start of their day. Cash and flows are also kept exact (`Decimal`, from
+  the ledger); the float arrays are what the vectorised metrics read.
 * Splits multiply the quantity held (a ratio of 4 turns 10 shares into 40) and leave cost.
 * Realised P&L uses average cost: a sale realises ``proceeds - fee - average cost x units``.
 """
@@ -84,6 +88,10 @@ class Valuation:
     prices: FloatArray
     """Days x symbols, the close used (base currency)."""
     symbols: list[str]
+    exact_cash: list[Decimal] = field(default_factory=list)
+    """Each day's cash, exact."""
+    exact_flows: list[Decimal] = field(default_factory=list)
+    """Each day's external flow, exact."""
     positions: dict[str, Position] = field(default_factory=dict)
     realized: Decimal = Decimal(0)
     dividends: Decimal = Decimal(0)
@@ -112,11 +120,21 @@ def _price_matrix(
 
 
 def _calendar(
-    entries: Sequence[Entry], closes: Mapping[str, Series], symbols: Sequence[str], end: date
+    entries: Sequence[Entry],
+    closes: Mapping[str, Series],
+    symbols: Sequence[str],
+    end: date,
+    *,
+    every_day: bool,
+    through_end: bool,
 ) -> DayArray:
     first = np.datetime64(min(e.date for e in entries), "D")
     last = np.datetime64(end, "D")
+    if every_day:
+        return np.arange(first, last + 1, dtype="datetime64[D]")
     parts = [np.array([e.date for e in entries if e.date <= end], dtype="datetime64[D]")]
+    if through_end and first <= last:
+        parts.append(np.array([last]))
     for name in symbols:
         days = closes.get(name, EMPTY).days
         lo = np.searchsorted(days, first, side="left")
@@ -125,13 +143,21 @@ def _calendar(
     return np.unique(np.concatenate(parts))
 
 
+def _add(by_day: dict[int, Decimal], day: int, amount: Decimal) -> None:
+    by_day[day] = by_day.get(day, Decimal(0)) + amount
+
+
 def value(
     entries: Sequence[Entry],
     closes: Mapping[str, Series] | Mapping[str, Mapping[date, float]],
     end: date,
+    *,
+    every_day: bool = False,
+    through_end: bool = False,
 ) -> Valuation:
     """Replay ``entries`` (in ledger order) against ``closes`` (per symbol, in the base
-    currency: a `Series`, or a mapping of day to close) up to ``end``."""
+    currency: a `Series`, or a mapping of day to close) up to ``end`` (the calendar's options:
+    see the module docstring)."""
     if not entries:
         empty = np.zeros(0)
         return Valuation([], empty, empty, empty, np.zeros((0, 0)), np.zeros((0, 0)), [])
@@ -141,14 +167,16 @@ def value(
     }
     symbols = sorted({e.symbol for e in entries if e.symbol is not None})
     column = {symbol: i for i, symbol in enumerate(symbols)}
-    calendar = _calendar(entries, series, symbols, end)
+    calendar = _calendar(
+        entries, series, symbols, end, every_day=every_day, through_end=through_end
+    )
     dates: list[date] = calendar.astype(object).tolist()
     index = {d: i for i, d in enumerate(dates)}
     n, m = len(dates), len(symbols)
 
     quantities = np.zeros((n, m))
-    cash_delta = np.zeros(n)
-    external = np.zeros(n)
+    cash_delta: dict[int, Decimal] = {}
+    external: dict[int, Decimal] = {}
     held: dict[str, Decimal] = {}
     cost: dict[str, Decimal] = {}
     last_price: dict[str, float] = {}
@@ -167,7 +195,7 @@ def value(
                 assert entry.price is not None
                 spend = entry.quantity * entry.price + entry.fee
                 held[symbol], cost[symbol] = units + entry.quantity, basis + spend
-                cash_delta[day] -= float(spend)
+                _add(cash_delta, day, -spend)
                 last_price.setdefault(symbol, float(entry.price))
                 fees += entry.fee
             elif entry.type == "sell":
@@ -176,7 +204,7 @@ def value(
                 released = basis * entry.quantity / units if units else Decimal(0)
                 realized += proceeds - released
                 held[symbol], cost[symbol] = units - entry.quantity, basis - released
-                cash_delta[day] += float(proceeds)
+                _add(cash_delta, day, proceeds)
                 fees += entry.fee
             else:
                 held[symbol] = units * entry.quantity
@@ -185,30 +213,35 @@ def value(
         amount = entry.amount or Decimal(0)
         if entry.type == "dividend":
             dividends += amount
-            cash_delta[day] += float(amount)
+            _add(cash_delta, day, amount)
         elif entry.type == "interest":
             interest += amount
-            cash_delta[day] += float(amount)
+            _add(cash_delta, day, amount)
         elif entry.type == "fee":
             fees += amount
-            cash_delta[day] -= float(amount)
+            _add(cash_delta, day, -amount)
         elif entry.type == "tax":
-            cash_delta[day] -= float(amount)
+            _add(cash_delta, day, -amount)
         elif entry.type == "deposit":
-            cash_delta[day] += float(amount)
-            external[day] += float(amount)
+            _add(cash_delta, day, amount)
+            _add(external, day, amount)
         elif entry.type == "withdrawal":
-            cash_delta[day] -= float(amount)
-            external[day] -= float(amount)
+            _add(cash_delta, day, -amount)
+            _add(external, day, -amount)
 
-    cash = np.zeros(n)
-    balance = 0.0
+    exact_cash: list[Decimal] = []
+    exact_flows: list[Decimal] = []
+    balance = zero = Decimal(0)
     for day in range(n):
-        balance += cash_delta[day]
-        if balance < 0:  # funded from outside
-            external[day] += -balance
-            balance = 0.0
-        cash[day] = balance
+        flow = external.get(day, zero)
+        if day in cash_delta:
+            balance += cash_delta[day]
+            if balance < 0:  # funded from outside
+                flow, balance = flow - balance, zero
+        exact_cash.append(balance)
+        exact_flows.append(flow)
+    cash = np.array(exact_cash, dtype=np.float64)
+    flows = np.array(exact_flows, dtype=np.float64)
 
     prices = _price_matrix(calendar, symbols, series, last_price)
     values = (quantities * prices).sum(axis=1) + cash
@@ -220,11 +253,13 @@ def value(
     return Valuation(
         dates,
         values,
-        external,
+        flows,
         cash,
         quantities,
         prices,
         symbols,
+        exact_cash,
+        exact_flows,
         positions,
         realized,
         dividends,

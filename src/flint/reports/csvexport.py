@@ -23,6 +23,11 @@ def _number(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
+def _money(value: Decimal | None) -> str:
+    """Money as the API sends it: the exact decimal string."""
+    return "" if value is None else format(value, "f")
+
+
 def to_csv(material: Material) -> str:
     if material.type == "transactions":
         return ledger_csv([row for row, _ in _window_entries(material)])
@@ -50,16 +55,16 @@ def to_csv(material: Material) -> str:
                     h.symbol,
                     classes.get(h.symbol, ""),
                     _exact(h.quantity),
-                    _number(h.avg_cost),
-                    _number(h.price),
-                    _number(h.value),
-                    _number(h.pnl),
+                    _money(h.avg_cost),
+                    _money(h.price),
+                    _money(h.value),
+                    _money(h.pnl),
                     _number(h.pnl_percent),
                     _number(h.weight),
                 ]
             )
         for cash in (a for a in perf.allocation if a.asset_class == "cash"):
-            row = [cash.symbol, "cash", "", "", "", _number(cash.value), "", ""]
+            row = [cash.symbol, "cash", "", "", "", _money(cash.value), "", ""]
             writer.writerow([*row, _number(cash.weight)])
     elif material.type == "performance":
         writer.writerow(
@@ -69,11 +74,11 @@ def to_csv(material: Material) -> str:
             writer.writerow(
                 [
                     p.date.isoformat(),
-                    _number(p.value),
-                    _number(p.net_flow),
+                    _money(p.value),
+                    _money(p.net_flow),
                     _number(p.daily_return),
                     _number(p.cumulative_return),
-                    _number(p.benchmark_value),
+                    _money(p.benchmark_value),
                 ]
             )
     else:

@@ -29,11 +29,7 @@ def _window_entries(material: Material) -> list[tuple[PortfolioTransaction, Entr
 
 
 def _lots(material: Material) -> fifo_lots.Lots:
-    prices = {
-        h.symbol: Decimal(str(h.price))
-        for h in material.performance.holdings
-        if h.price is not None
-    }
+    prices = {h.symbol: h.price for h in material.performance.holdings if h.price is not None}
     found = fifo_lots.fifo(material.base_entries, prices, material.end)
     closed = [lot for lot in found.closed if material.in_period(lot.sold)]
     return fifo_lots.Lots(found.open, closed)

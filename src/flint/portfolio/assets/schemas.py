@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, RootModel
 
-from flint.kit.money import JsonDecimal
+from flint.kit.money import DecimalString
 from flint.kit.schema import ApiModel, RequestModel
 from flint.kit.symbols import CustomSymbol
 from flint.portfolio.schemas import Currency, Positive
@@ -40,7 +40,7 @@ class CustomAssetUpdate(RequestModel):
 
 class PricePoint(ApiModel):
     date: dt.date = Field(examples=["2024-06-30"])
-    price: JsonDecimal = Field(examples=[450000])
+    price: DecimalString = Field(description="As given: a decimal string.", examples=["450000.00"])
 
 
 class PricePointIn(RequestModel):
@@ -61,7 +61,9 @@ class CustomAssetOut(ApiModel):
         description="Before this day the asset has no value and cannot be bought.",
         examples=["2021-04-30"],
     )
-    last_price: JsonDecimal | None = Field(examples=[450000])
+    last_price: DecimalString | None = Field(
+        description="As given: a decimal string.", examples=["450000.00"]
+    )
     last_price_date: dt.date | None = Field(examples=["2024-06-30"])
     price_count: int = Field(examples=[4])
     created_at: dt.datetime = Field(examples=["2024-01-20T18:02:11Z"])

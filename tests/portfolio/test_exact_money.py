@@ -1,0 +1,115 @@
+"""Money in the portfolio and performance answers is exact: decimal strings rounded to the
+base currency's minor unit, computed from the Decimal ledger, whose parts add up to the cent;
+ratios and returns stay JSON numbers."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from tests.conftest import Account
+
+PORTFOLIO = "/api/v1/portfolio"
+CENTS = re.compile(r"^-?\d+\.\d{2}$")
+MONEY = ("marketValue", "costBasis", "unrealizedPnl", "realizedPnl", "dividends")
+
+
+async def test_every_money_field_is_an_exact_decimal_string_whose_parts_add_up(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    lots = [
+        {"symbol": "AAPL", "quantity": "3.3", "purchasePrice": "190.17"},
+        {"symbol": "BTC-USD", "quantity": "0.0137", "purchasePrice": "42123.45"},
+    ]
+    lots[0]["purchaseDate"], lots[1]["purchaseDate"] = "2024-02-05", "2024-02-10"
+    created = await client.post(
+        f"{PORTFOLIO}/", json={"name": "Cents", "assets": lots}, headers=alice.headers
+    )
+    assert created.status_code == 201, created.text
+    portfolio_id = created.json()["portfolioId"]
+    for body in (
+        {"date": "2024-02-12", "type": "deposit", "amount": "0.1"},
+        {"date": "2024-02-13", "type": "deposit", "amount": "0.2"},
+        {
+            "date": "2024-03-01",
+            "type": "sell",
+            "symbol": "AAPL",
+            "quantity": "1.1",
+            "price": "179.33",
+        }
+        | {"fee": "0.07"},
+        {"date": "2024-03-05", "type": "dividend", "symbol": "AAPL", "amount": "0.53"},
+    ):
+        added = await client.post(
+            f"{PORTFOLIO}/{portfolio_id}/transactions", json=body, headers=alice.headers
+        )
+        assert added.status_code == 201, added.text
+    response = await client.get(
+        f"{PORTFOLIO}/{portfolio_id}/performance",
+        params={"end": "2024-04-30"},
+        headers=alice.headers,
+    )
+    assert response.status_code == 200, response.text
+    perf: dict[str, Any] = response.json()
+
+    for name in MONEY:
+        assert CENTS.match(perf[name]), (name, perf[name])
+    for holding in perf["holdings"]:
+        for name in ("value", "pnl"):
+            assert CENTS.match(holding[name]), (name, holding)
+        assert isinstance(holding["price"], str)
+        assert isinstance(holding["avgCost"], str)
+        assert isinstance(holding["quantity"], str)
+        assert isinstance(holding["weight"], float)
+    for point in perf["series"]:
+        assert CENTS.match(point["value"]), point
+        assert CENTS.match(point["netFlow"]), point
+        assert isinstance(point["benchmarkValue"], str)
+        assert isinstance(point["cumulativeReturn"], float)
+    assert isinstance(perf["twr"], float)
+
+    cash = next(Decimal(a["value"]) for a in perf["allocation"] if a["assetClass"] == "cash")
+    # 0.1 + 0.2 paid in, 1.1 x 179.33 - 0.07 from the sale, 0.53 of dividend: 198.023, to the cent.
+    assert str(cash) == "198.02"
+    values = [Decimal(h["value"]) for h in perf["holdings"]]
+    assert Decimal(perf["marketValue"]) == sum(values) + cash
+    assert Decimal(perf["unrealizedPnl"]) == sum(values) - Decimal(perf["costBasis"])
+    assert Decimal(perf["unrealizedPnl"]) == sum(Decimal(h["pnl"]) for h in perf["holdings"])
+    assert perf["series"][-1]["value"] == perf["marketValue"]
+    assert perf["dividends"] == "0.53"
+    # Realised: 1.1 x 179.33 - 0.07 less the average cost of 1.1 of the 3.3 units.
+    realized = (
+        Decimal("1.1") * Decimal("179.33")
+        - Decimal("0.07")
+        - Decimal("3.3") * Decimal("190.17") * Decimal("1.1") / Decimal("3.3")
+    )
+    assert perf["realizedPnl"] == str(realized.quantize(Decimal("0.01")))
+
+    portfolio = (await client.get(f"{PORTFOLIO}/{portfolio_id}", headers=alice.headers)).json()
+    assert {(a["quantity"], a["purchasePrice"]) for a in portfolio["assets"]} == {
+        ("3.30", "190.17"),
+        ("0.0137", "42123.45"),
+    }
+
+
+async def test_the_openapi_schema_says_which_fields_are_money_and_which_are_ratios(
+    app: FastAPI,
+) -> None:
+    schemas = app.openapi()["components"]["schemas"]
+    performance = schemas["Performance"]["properties"]
+    for name in MONEY:
+        assert performance[name]["type"] == "string", name
+        assert "decimal string" in performance[name]["description"], name
+    for name in ("twr", "totalReturn", "annualizedReturn"):
+        assert {"type": "number"} in performance[name]["anyOf"], name
+    assert "shorter than a year" in performance["annualizedReturn"]["description"]
+    point = schemas["SeriesPoint"]["properties"]
+    assert point["value"]["type"] == "string"
+    assert point["netFlow"]["type"] == "string"
+    holding = schemas["HoldingPerformance"]["properties"]
+    assert holding["pnl"]["type"] == "string"
+    assert holding["weight"]["anyOf"][0]["type"] == "number"
