@@ -127,7 +127,7 @@ async def test_every_period_agrees_with_the_series(
     assert whole["startValue"] == "0.00"
     assert whole["netFlows"] == "19000.00"
     assert abs(whole["twr"] - perf["twr"]) < 1e-12
-    assert abs(float(whole["endValue"]) - perf["marketValue"]) < 0.005
+    assert whole["endValue"] == perf["marketValue"]  # both exact, to the cent
     assert D(whole["absoluteGain"]) == D(whole["endValue"]) - D(19000)
     for key in ("1Y", "3Y", "5Y"):  # the ledger is younger: the whole of it
         assert table[key] == whole
@@ -135,7 +135,7 @@ async def test_every_period_agrees_with_the_series(
     one_day = table["1D"]
     assert one_day["start"] == series[-2]["date"]
     assert abs(one_day["twr"] - series[-1]["dailyReturn"]) < 1e-12
-    assert abs(float(one_day["startValue"]) - series[-2]["value"]) < 0.005
+    assert abs(float(one_day["startValue"]) - float(series[-2]["value"])) < 0.005
     assert perf["drawdown"]["max"] == perf["maxDrawdown"]
     assert perf["drawdown"]["current"] <= 0
 
@@ -149,8 +149,8 @@ async def test_a_window_applies_to_realised_pnl_dividends_and_every_total(
         client, alice, portfolio_id, start=since.isoformat(), end=end.isoformat()
     )
     # Only the AAPL sale (and its fee) and the withdrawal fall in the window.
-    assert perf["realizedPnl"] == 198.6
-    assert perf["dividends"] == 0
+    assert perf["realizedPnl"] == "198.60"
+    assert perf["dividends"] == "0.00"
     totals = perf["totals"]
     assert (totals["realizedPnl"], totals["dividends"], totals["fees"]) == (
         "198.60",
@@ -166,7 +166,7 @@ async def test_a_window_applies_to_realised_pnl_dividends_and_every_total(
     assert perf["holdings"][0]["dividends"] == "0.00"
     whole = perf["periods"]["MAX"]
     assert whole["start"] == perf["series"][0]["date"]
-    assert abs(float(whole["startValue"]) - perf["series"][0]["value"]) < 0.005
+    assert abs(float(whole["startValue"]) - float(perf["series"][0]["value"])) < 0.005
 
 
 async def test_allocation_groups_by_what_is_asked(
