@@ -94,11 +94,11 @@ class PerformanceService:
 
     async def json(self, portfolio: Portfolio, window: Window) -> bytes:
         """The performance as the API's JSON bytes, from the cache or computed."""
+        check_window(self.market, window)
         key = cache_key(portfolio, window)
         hit = await self.cache.get(key)
         if isinstance(hit, str):
             return hit.encode()
-        check_window(self.market, window)
         answer = await self.computer.compute(portfolio.id, window, complete=True)
         if isinstance(answer, Lacking):
             async with self.sessions() as session:

@@ -44,6 +44,7 @@ async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioO
         portfolio_id=portfolio.id,
         name=portfolio.name,
         base_currency=portfolio.base_currency,
+        allow_negative_cash=portfolio.allow_negative_cash,
         assets=[
             AssetOut(
                 lot_id=lot.id,
@@ -220,8 +221,13 @@ async def list_transactions(portfolio: OwnedPortfolio, session: SessionDep) -> T
     return Transactions(transactions=[transaction_out(e) for e in entries])
 
 
-Start = Annotated[date | None, Query(description="First day (default: the first trade)")]
-End = Annotated[date | None, Query(description="Last day (default: today)")]
+Start = Annotated[
+    date | None,
+    Query(description="First day (default: the first trade); from 1900-01-01 to today, else 422"),
+]
+End = Annotated[
+    date | None, Query(description="Last day (default: today); from 1900-01-01 to today, else 422")
+]
 Benchmark = Annotated[Symbol, Query(description="The benchmark's symbol")]
 
 

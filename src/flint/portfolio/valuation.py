@@ -9,9 +9,12 @@ Conventions (the performance module's inputs; see `flint.portfolio.metrics` for 
 * Cash: the portfolio has a cash balance. Buys take ``quantity x price + fee`` from it, sales
   add ``quantity x price - fee``, dividends and interest add, fees take, deposits add and
   withdrawals take. Deposits and withdrawals are external flows.
-* A buy the cash cannot pay for is funded from outside: the shortfall is an external flow on
-  that day (so a portfolio of lots alone has each purchase as a deposit). Cash never goes
-  below zero.
+* A buy (or fee) the cash cannot pay for is funded from outside: the shortfall is an external
+  flow on that day (so a portfolio of lots alone has each purchase as a deposit). Within a day,
+  the money coming in (deposits, sales, income) pays for the day's buys and fees first
+  (`settle`). A withdrawal is never funded that way: its flow is exactly the ledger's amount.
+  Writes refuse a withdrawal the cash cannot pay (`flint.portfolio.cash`) unless the portfolio
+  allows negative cash; then, and only then, cash goes below zero.
 * Value of a day = sum of quantity x close (in the base currency) + cash, at the end of the day;
   flows happen at the start of their day.
 * Splits multiply the quantity held (a ratio of 4 turns 10 shares into 40) and leave cost.
@@ -24,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +56,18 @@ class Series:
 
 
 EMPTY = Series(np.zeros(0, dtype="datetime64[D]"), np.zeros(0))
+
+
+N = TypeVar("N", float, Decimal)
+
+
+def settle(balance: N, inflow: N, spend: N, withdrawn: N) -> tuple[N, N]:
+    """One day of the cash account: what is funded from outside, and the balance at its end.
+    Buys and fees beyond the cash held (when it is positive) and the day's inflow are funded;
+    withdrawals are not (a balance below zero stays: only allowed negative cash makes one)."""
+    zero = balance - balance
+    funded = max(zero, spend - inflow - max(balance, zero))
+    return funded, balance + inflow - spend + funded - withdrawn
 
 
 @dataclass(frozen=True)
@@ -147,7 +163,7 @@ def value(
     n, m = len(dates), len(symbols)
 
     quantities = np.zeros((n, m))
-    cash_delta = np.zeros(n)
+    inflow, spend, withdrawn = np.zeros(n), np.zeros(n), np.zeros(n)
     external = np.zeros(n)
     held: dict[str, Decimal] = {}
     cost: dict[str, Decimal] = {}
@@ -165,9 +181,9 @@ def value(
             basis = cost.get(symbol, Decimal(0))
             if entry.type == "buy":
                 assert entry.price is not None
-                spend = entry.quantity * entry.price + entry.fee
-                held[symbol], cost[symbol] = units + entry.quantity, basis + spend
-                cash_delta[day] -= float(spend)
+                cost_of = entry.quantity * entry.price + entry.fee
+                held[symbol], cost[symbol] = units + entry.quantity, basis + cost_of
+                spend[day] += float(cost_of)
                 last_price.setdefault(symbol, float(entry.price))
                 fees += entry.fee
             elif entry.type == "sell":
@@ -176,7 +192,7 @@ def value(
                 released = basis * entry.quantity / units if units else Decimal(0)
                 realized += proceeds - released
                 held[symbol], cost[symbol] = units - entry.quantity, basis - released
-                cash_delta[day] += float(proceeds)
+                inflow[day] += float(proceeds)
                 fees += entry.fee
             else:
                 held[symbol] = units * entry.quantity
@@ -185,27 +201,25 @@ def value(
         amount = entry.amount or Decimal(0)
         if entry.type == "dividend":
             dividends += amount
-            cash_delta[day] += float(amount)
+            inflow[day] += float(amount)
         elif entry.type == "interest":
             interest += amount
-            cash_delta[day] += float(amount)
+            inflow[day] += float(amount)
         elif entry.type == "fee":
             fees += amount
-            cash_delta[day] -= float(amount)
+            spend[day] += float(amount)
         elif entry.type == "deposit":
-            cash_delta[day] += float(amount)
+            inflow[day] += float(amount)
             external[day] += float(amount)
         elif entry.type == "withdrawal":
-            cash_delta[day] -= float(amount)
+            withdrawn[day] += float(amount)
             external[day] -= float(amount)
 
     cash = np.zeros(n)
     balance = 0.0
     for day in range(n):
-        balance += cash_delta[day]
-        if balance < 0:  # funded from outside
-            external[day] += -balance
-            balance = 0.0
+        funded, balance = settle(balance, inflow[day], spend[day], withdrawn[day])
+        external[day] += funded
         cash[day] = balance
 
     prices = _price_matrix(calendar, symbols, series, last_price)
