@@ -210,6 +210,14 @@ async def test_a_first_day_withdrawal_is_booked_as_the_ledger_says(
     assert perf["series"][0]["netFlow"] == 700
     assert perf["series"][0]["value"] == 700
 
+    # Alone on the first day (where negative cash is allowed): taken out, not netted to 0.
+    overdrawn = await new_portfolio(client, alice, allowNegativeCash=True)
+    alone = await record(client, alice, overdrawn, date=day, type="withdrawal", amount=300)
+    assert alone.status_code == 201, alone.text
+    perf = await performance(client, alice, overdrawn)
+    assert perf["series"][0]["netFlow"] == -300
+    assert perf["series"][0]["value"] == -300
+
 
 async def test_negative_cash_when_the_portfolio_allows_it_books_the_ledgers_flow(
     client: httpx.AsyncClient, alice: Account
