@@ -236,6 +236,11 @@ async def list_transactions(portfolio: OwnedPortfolio, session: SessionDep) -> T
     return Transactions(transactions=[transaction_out(e) for e in entries])
 
 
+BUDGET_NOTE = (
+    "\n\n`start` and `end` must lie between 1900-01-01 and today (else 422). A computation "
+    "that runs past its time budget (`FLINT_PERFORMANCE_BUDGET_SECONDS`) is stopped and "
+    "answers 503 `/problems/performance-budget`: ask for a shorter window."
+)
 Start = Annotated[
     date | None,
     Query(description="First day (default: the first trade); from 1900-01-01 to today, else 422"),
@@ -249,7 +254,7 @@ Benchmark = Annotated[Symbol, Query(description="The benchmark's symbol")]
 @router.get(
     "/{portfolioId}/performance",
     summary="Performance against a benchmark: value, P&L, TWR, MWR, risk, allocation, series",
-    description=Performance.__doc__ or "",
+    description=(Performance.__doc__ or "") + BUDGET_NOTE,
     response_model=Performance,
     responses=problem_responses(401, 404, 422, 503),
 )
