@@ -1,8 +1,11 @@
 """Portfolios and their ledger: create, read, replace, delete; record and list transactions.
 
 Every write is checked by replaying the whole ledger in (date, seq) order: a sell may never
-take a position below zero (splits multiply it), and every symbol must be one the market data
-service knows. A refused write changes nothing (the request's transaction rolls back).
+take a position below zero (splits multiply it), a dividend needs a position bought by its day,
+every symbol must be one the market data service knows, every date lies in 1900-01-01..today
+(`dates`), every currency is one the market converts to the base currency (`currencies`), and a
+withdrawal may not overdraw the cash unless the portfolio allows it (`cash`). A refused write
+changes nothing (the request's transaction rolls back).
 """
 
 from __future__ import annotations
