@@ -292,6 +292,9 @@ class Settings(
     performance_workers: int = Field(1, ge=0, le=64)
     """Processes the API computes portfolio performance in (`flint.portfolio.workers`), so the
     event loop stays free; 0 computes in the API process (in a thread)."""
+    performance_budget_seconds: float = Field(30.0, gt=0, le=600)
+    """How long one performance computation may take in a worker: past it the worker is
+    stopped (and replaced) and the request answers 503 ``/problems/performance-budget``."""
     trade_wait_seconds: float = Field(5.0, ge=0, le=30)
     """How long `POST /trades/execute` waits for the broker's answer before replying 202."""
     credentials_keys: SecretStr | None = None

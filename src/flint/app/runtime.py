@@ -223,9 +223,12 @@ def _auth0(runtime: Runtime, cache: Cache) -> Auth0Users | None:
 
 def _computer(runtime: Runtime, market: MarketData) -> Computer:
     settings = runtime.settings
+    budget = settings.performance_budget_seconds
     if not settings.performance_workers:
-        return InProcess(runtime.readers, market)
-    pool = PerformancePool(settings.performance_workers, partial(performance.build, settings))
+        return InProcess(runtime.readers, market, budget)
+    pool = PerformancePool(
+        settings.performance_workers, partial(performance.build, settings), budget=budget
+    )
     runtime.add(pool, close=pool.close)
     warming: list[asyncio.Task[None]] = []
 

@@ -11,17 +11,19 @@ valuing with what there is if a provider has none.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
+from weakref import WeakValueDictionary
 
 import anyio
 from cashews import Cache
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.db import commit
-from flint.errors import NotFound
+from flint.errors import NotFound, ServiceUnavailable
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.portfolio import service
@@ -32,6 +34,19 @@ from flint.portfolio.performance import Inputs, Lacking, Window, check_window, l
 from flint.portfolio.symbols import Instruments
 
 CACHE_SECONDS = 600
+
+
+class OverBudget(ServiceUnavailable):
+    """A computation ran past its time budget and was stopped."""
+
+    title, slug = "Computation over budget", "performance-budget"
+
+    @classmethod
+    def after(cls, seconds: float) -> OverBudget:
+        return cls(
+            f"Computing this portfolio's performance took longer than its {seconds:g} s "
+            "budget and was stopped; ask for a shorter window (start, end), or try later."
+        )
 
 
 class Computer(Protocol):
@@ -68,27 +83,41 @@ class InProcess:
 
     readers: async_sessionmaker[AsyncSession]
     instruments: Instruments
+    budget: float | None = None
+    """Bounds the wait only: a thread cannot be stopped (the pool's processes can)."""
 
     async def compute(
         self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
     ) -> bytes | Lacking:
-        async with self.readers() as session:
-            got, base = await read_inputs(
-                session, self.instruments, portfolio_id, window, complete=complete
-            )
-        if isinstance(got, Lacking):
-            return got
-        return await anyio.to_thread.run_sync(to_json, got, window, base)
+        try:
+            with anyio.fail_after(self.budget):
+                async with self.readers() as session:
+                    got, base = await read_inputs(
+                        session, self.instruments, portfolio_id, window, complete=complete
+                    )
+                if isinstance(got, Lacking):
+                    return got
+                return await anyio.to_thread.run_sync(
+                    to_json, got, window, base, abandon_on_cancel=True
+                )
+        except TimeoutError as exc:
+            raise OverBudget.after(self.budget or 0) from exc
 
 
 @dataclass(frozen=True)
 class PerformanceService:
+    """Each user has at most one computation under way (further requests of theirs wait their
+    turn here, in the API, and find the first one's answer in the cache when they ask the
+    same): one user's many or slow requests can take at most one worker, for at most its time
+    budget, from everyone else."""
+
     market: MarketData
     cache: Cache
     computer: Computer
     sessions: async_sessionmaker[AsyncSession]
     """Writable sessions, for the closes a computation lacks."""
     risk_free: float
+    turns: WeakValueDictionary[uuid.UUID, asyncio.Lock] = field(default_factory=WeakValueDictionary)
 
     def window(
         self, start: date | None, end: date | None, benchmark: str, group_by: GroupBy = "symbol"
@@ -97,11 +126,19 @@ class PerformanceService:
 
     async def json(self, portfolio: Portfolio, window: Window) -> bytes:
         """The performance as the API's JSON bytes, from the cache or computed."""
+        check_window(self.market, window)
         key = cache_key(portfolio, window)
         hit = await self.cache.get(key)
         if isinstance(hit, str):
             return hit.encode()
-        check_window(self.market, window)
+        turn = self.turns.setdefault(portfolio.user_id, asyncio.Lock())
+        async with turn:
+            hit = await self.cache.get(key)
+            if isinstance(hit, str):  # computed while this request waited its turn
+                return hit.encode()
+            return await self._compute(portfolio, window, key)
+
+    async def _compute(self, portfolio: Portfolio, window: Window, key: str) -> bytes:
         answer = await self.computer.compute(portfolio.id, window, complete=True)
         if isinstance(answer, Lacking):
             async with self.sessions() as session:

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flint.db import Base, Price, UUIDPk
@@ -44,6 +44,8 @@ class Portfolio(UUIDPk, Base):
     name: Mapped[str] = mapped_column(String(200))
     base_currency: Mapped[str] = mapped_column(String(8), default="USD")
     version: Mapped[int] = mapped_column(default=0)
+    allow_negative_cash: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Whether a withdrawal may take the cash below zero (else it is refused)."""
     account_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("linked_accounts.id", ondelete="SET NULL"), index=True
     )

@@ -5,18 +5,19 @@ Prices are the stored daily closes (`prices`: read for all symbols at once and k
 until a write touches them). Each listed symbol needs every closed session from its first
 transaction on; when storage lacks some, `load` answers `Lacking`, the caller fetches them
 (`MarketData.backfill_windows`) and loads again, valuing with what there is if a provider has
-none. A symbol quoted in another currency is converted with the daily close of
-its FX pair (``EURUSD=X``, or the inverse pair); pence (``GBp``) are pounds / 100. Purchase
-prices and cash amounts are converted at the rate of their own day. A custom asset
-(``MY:HOUSE``) is priced by its owner and keeps its own calendar: its closes are the prices
-given, on the days given (weekends and holidays included), in the asset's own currency (in
-another currency than the base, also on its rate's sessions, as its value moves with it), and
-the valuation days of a portfolio are the union of its listed symbols' sessions and its custom
-assets' price days (`valuation`). ``totalReturn`` is the gain (final value less net external
-flows) over the money put in (the positive flows).
+none. A symbol quoted in another currency is converted with the daily closes of its FX pairs
+(`currencies`: ``EURUSD=X``, the inverse pair, or across the dollar); pence (``GBp``) are
+pounds / 100. Every amount of the ledger (prices, fees, cash) is in its transaction's
+``currency`` and is converted at the rate of its own day. A custom asset (``MY:HOUSE``) is
+priced by its owner and keeps its own calendar: its closes are the prices given, on the days
+given (weekends and holidays included), in the asset's own currency (in another currency than
+the base, also on its rates' sessions, as its value moves with them), and the valuation days
+of a portfolio are the union of its listed symbols' sessions and its custom assets' price days
+(`valuation`). ``totalReturn`` is the gain (final value less net external flows) over the
+money put in (the positive flows).
 
 Each symbol's last price is also worked out exactly (`Inputs.last_prices`: the stored close
-times the stored rate, as `Decimal`), for the money figures.
+times the stored rates, as `Decimal`), for the money figures.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from flint.errors import ValidationFailed
 from flint.kit.money import as_price, exact
 from flint.kit.time import utcnow
 from flint.market.api import Instrument, MarketData, calendar_for, closed_days
-from flint.portfolio import prices
+from flint.portfolio import currencies, prices
 from flint.portfolio.assets.service import closes as custom_closes
+from flint.portfolio.dates import date_problem
 from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.symbols import Instruments, SymbolBook
@@ -63,59 +65,28 @@ class Lacking:
 
 
 def check_window(market: Instruments, window: Window) -> None:
-    """Refuse a window that cannot be computed (before anything is read)."""
+    """Refuse a window that cannot be computed (before anything is read or queued): an
+    unknown benchmark, or a day outside 1900-01-01..today (`dates`)."""
+    today = utcnow().date()
+    for where, day in (("query.start", window.start), ("query.end", window.end)):
+        wrong = date_problem(day, today) if day is not None else None
+        if wrong is not None:
+            raise ValidationFailed.at(where, f"{where.removeprefix('query.')}: {wrong}.")
     if market.instrument(window.benchmark) is None:
         raise ValidationFailed.at("query.benchmark", f"Unknown benchmark {window.benchmark}.")
     if window.start is not None and window.start > window.end:
         raise ValidationFailed.at("query.start", "start must not be after end.")
 
 
-def _pair(market: Instruments, currency: str, base: str) -> tuple[str, bool] | None:
-    direct = f"{currency}{base}=X"
-    if market.instrument(direct) is not None:
-        return direct, False
-    inverse = f"{base}{currency}=X"
-    if market.instrument(inverse) is not None:
-        return inverse, True
-    return None
-
-
-def _own_days(given: Series, rates: Series) -> Series:
+def _own_days(given: Series, rate_days: np.ndarray[Any, Any]) -> Series:
     """A custom asset's closes: the prices given, on the days given; in another currency, also
-    on its rate's sessions after its first price (the last given price carried forward), since
-    its value in the base currency moves with the rate."""
-    if not len(given.days) or not len(rates.days):
+    on its rates' sessions after its first price (the last given price carried forward), since
+    its value in the base currency moves with the rates."""
+    if not len(given.days) or not len(rate_days):
         return given
-    days = np.union1d(given.days, rates.days[rates.days > given.days[0]])
+    days = np.union1d(given.days, rate_days[rate_days > given.days[0]])
     at = np.searchsorted(given.days, days, side="right") - 1
     return Series(days, given.values[at])
-
-
-class _Rates:
-    """One FX pair's daily closes: a day's rate is the last close on or before it (the first
-    close for days before any); 1 without closes."""
-
-    def __init__(self, series: Series, inverse: bool) -> None:
-        self.series = series
-        self.inverse = inverse
-
-    def at(self, days: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        if not len(self.series.days):
-            return np.ones(len(days))
-        index = np.searchsorted(self.series.days, days, side="right") - 1
-        rates = self.series.values[np.clip(index, 0, None)]
-        return 1.0 / rates if self.inverse else rates
-
-    def on(self, day: date) -> float:
-        return float(self.at(np.array([day], dtype="datetime64[D]"))[0])
-
-    def exact_on(self, day: np.datetime64) -> Decimal:
-        """The rate of ``day`` as the stored decimal (inverted exactly for an inverse pair)."""
-        if not len(self.series.days):
-            return Decimal(1)
-        index = max(int(np.searchsorted(self.series.days, day, side="right")) - 1, 0)
-        rate = exact(float(self.series.values[index]))
-        return Decimal(1) / rate if self.inverse else rate
 
 
 @dataclass(frozen=True)
@@ -221,60 +192,35 @@ async def load(
     symbols = sorted({e.symbol for e in ledger if e.symbol})
     book = await symbol_book(session, market, portfolio.user_id, symbols)
     quote = {s: book.currency(s) for s in symbols}
-    pairs = {
-        currency: _pair(market, currency, base)
-        for currency, _ in quote.values()
-        if currency != base
-    }
+    fx = currencies.pairs(market, [*quote.values(), *(e.currency for e in ledger)], base)
     bought: dict[str, date] = {}  # a symbol no longer listed has no closes: its cost stands in
     for entry in ledger:
         if entry.symbol and book.listed(entry.symbol):
             bought[entry.symbol] = min(entry.date, bought.get(entry.symbol, entry.date))
     windows = {symbol: (day, window.end) for symbol, day in bought.items() if day <= window.end}
-    for symbol in [window.benchmark, *(p[0] for p in pairs.values() if p)]:
+    for symbol in [window.benchmark, *sorted(fx)]:
         windows[symbol] = (first, window.end)
     closes = await _stored_closes(session, market, windows, complete=complete)
     if isinstance(closes, Lacking):
         return closes
-    rates = {
-        currency: _Rates(closes.get(pair[0], EMPTY), pair[1])
-        for currency, pair in pairs.items()
-        if pair is not None
-    }
+    rates = currencies.Rates(market, base, {pair: closes.get(pair, EMPTY) for pair in fx})
     given = await custom_closes(session, book.custom.values(), window.end)
     for symbol, series in given.items():
-        fx = rates.get(quote[symbol][0]) if symbol in quote else None
-        closes[symbol] = _own_days(Series.of(series), fx.series if fx else EMPTY)
-
-    def convert(symbol: str, series: Series) -> Series:
-        currency, factor = quote[symbol]
-        fx = rates.get(currency)
-        if fx is None:
-            return series if factor == 1.0 else Series(series.days, series.values * factor)
-        return Series(series.days, series.values * factor * fx.at(series.days))
-
-    priced = {s: convert(s, closes.get(s, EMPTY)) for s in symbols}
+        closes[symbol] = _own_days(Series.of(series), rates.days(quote.get(symbol, base)))
+    priced = {s: rates.series(quote[s], closes.get(s, EMPTY)) for s in symbols}
 
     def last_price(symbol: str) -> Decimal | None:
         series = closes.get(symbol, EMPTY)
         if not len(series.days):
             return None
-        currency, factor = quote[symbol]
-        price = exact(float(series.values[-1])) * Decimal(str(factor))
-        fx = rates.get(currency)
-        return as_price(price * fx.exact_on(series.days[-1]) if fx is not None else price)
+        price = exact(float(series.values[-1]))
+        return as_price(price * rates.exact_on(quote[symbol], series.days[-1]))
 
     last_prices = {s: p for s in symbols if (p := last_price(s)) is not None}
 
     def to_base(entry: PortfolioTransaction, amount: Decimal | None) -> Decimal | None:
-        if amount is None or entry.symbol is None:
-            return amount
-        currency, factor = quote[entry.symbol]
-        fx = rates.get(currency)
-        if fx is None and factor == 1.0:
-            return amount
-        rate = fx.on(entry.date) if fx is not None else 1.0
-        return amount * Decimal(str(factor * rate))
+        """Every amount is in the entry's own currency, converted at its day's rate."""
+        return None if amount is None else rates.convert(amount, entry.currency, entry.date)
 
     entries = [
         Entry(
@@ -284,7 +230,7 @@ async def load(
             e.quantity,
             to_base(e, e.price),
             to_base(e, e.fee) or Decimal(0),
-            to_base(e, e.amount) if e.type == "dividend" else e.amount,
+            to_base(e, e.amount),
         )
         for e in ledger
     ]

@@ -45,6 +45,7 @@ async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioO
         portfolio_id=portfolio.id,
         name=portfolio.name,
         base_currency=portfolio.base_currency,
+        allow_negative_cash=portfolio.allow_negative_cash,
         assets=[
             AssetOut(
                 lot_id=lot.id,
@@ -86,8 +87,10 @@ def transaction_out(entry: PortfolioTransaction) -> TransactionOut:
     "/",
     status_code=status.HTTP_201_CREATED,
     summary="Create a portfolio, optionally with its lots, optionally following an account",
-    description="Each asset is a lot (a buy). Unknown symbols and future dates are refused, "
-    "naming every bad row. With `accountId` (one of your linked brokerage accounts) the "
+    description="Each asset is a lot (a buy), priced in its symbol's quote currency. Unknown "
+    "symbols and dates outside 1900-01-01..today are refused, naming every bad row; so is a "
+    "`baseCurrency` the market cannot convert US dollars into (422 at `body.baseCurrency`). "
+    "With `accountId` (one of your linked brokerage accounts) the "
     "portfolio follows that account: see `PUT /portfolio/{portfolioId}/follow`. Beyond your "
     "plan's portfolios (`GET /billing/subscription`): 403 `/plan-limit`.",
     responses=problem_responses(400, 401, 403, 404, 422),
@@ -135,7 +138,9 @@ async def read(portfolio: OwnedPortfolio, session: SessionDep) -> PortfolioOut:
     summary="Replace a portfolio's name, currency and lots",
     description="The ledger's other transactions stay, and so do the lots mirrored from a "
     "followed account (only the sync changes those: send only the lots you entered); a "
-    "replacement that would leave a sale without the units it sold is refused.",
+    "replacement that would leave a sale without the units it sold, a dividend without its "
+    "position or a withdrawal without the cash it takes is refused (422 at `body.assets`), "
+    "and so is turning `allowNegativeCash` off while the cash is below zero.",
     responses=problem_responses(400, 401, 404, 422),
 )
 async def replace(
@@ -195,11 +200,22 @@ async def delete(portfolio: OwnedPortfolio, session: SessionDep) -> None:
     await service.remove(session, portfolio)
 
 
+LEDGER_RULES = (
+    "Refused with 422, naming the field: a date before 1900-01-01 or after today; an unknown "
+    "symbol; a `currency` the market cannot convert to the base currency (amounts are "
+    "converted at their day's rate); a sale beyond the position; a dividend on a symbol not "
+    "bought on or before its day; and, unless the portfolio has `allowNegativeCash`, a "
+    "withdrawal the cash cannot pay (the detail says how short), or a transaction that would "
+    "leave a later withdrawal short (at `body`)."
+)
+
+
 @router.post(
     "/{portfolioId}/transactions",
     status_code=status.HTTP_201_CREATED,
     summary="Record a transaction (buy, sell, dividend, interest, fee, tax, deposit, withdrawal, "
     "split)",
+    description=LEDGER_RULES,
     responses=problem_responses(400, 401, 404, 422),
 )
 async def add_transaction(
@@ -222,8 +238,18 @@ async def list_transactions(portfolio: OwnedPortfolio, session: SessionDep) -> T
     return Transactions(transactions=[transaction_out(e) for e in entries])
 
 
-Start = Annotated[date | None, Query(description="First day (default: the first trade)")]
-End = Annotated[date | None, Query(description="Last day (default: today)")]
+BUDGET_NOTE = (
+    "\n\n`start` and `end` must lie between 1900-01-01 and today (else 422). A computation "
+    "that runs past its time budget (`FLINT_PERFORMANCE_BUDGET_SECONDS`) is stopped and "
+    "answers 503 `/problems/performance-budget`: ask for a shorter window."
+)
+Start = Annotated[
+    date | None,
+    Query(description="First day (default: the first trade); from 1900-01-01 to today, else 422"),
+]
+End = Annotated[
+    date | None, Query(description="Last day (default: today); from 1900-01-01 to today, else 422")
+]
 Benchmark = Annotated[Symbol, Query(description="The benchmark's symbol")]
 GroupByQuery = Annotated[
     GroupBy, Query(alias="groupBy", description="How `allocationGroups` groups the positions")
@@ -233,7 +259,7 @@ GroupByQuery = Annotated[
 @router.get(
     "/{portfolioId}/performance",
     summary="Performance against a benchmark: value, P&L, TWR, MWR, risk, allocation, series",
-    description=Performance.__doc__ or "",
+    description=(Performance.__doc__ or "") + BUDGET_NOTE,
     response_model=Performance,
     responses=problem_responses(401, 404, 422, 503),
 )
@@ -298,7 +324,9 @@ async def performance_chart(
     "/{portfolioId}/import",
     status_code=status.HTTP_201_CREATED,
     summary="Import transactions from CSV (all rows or none)",
-    description=(csvio.__doc__ or "") + "\n\nEvery bad row is named (`line N`). Files up to 5 MiB.",
+    description=(csvio.__doc__ or "")
+    + "\n\nEvery bad row is named (`line N`). Files up to 5 MiB. The rows are held to the "
+    "rules of `POST /portfolio/{portfolioId}/transactions`: " + LEDGER_RULES,
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -42,6 +42,19 @@ def _not_negative(value: Decimal) -> Decimal:
 Positive = Annotated[Decimal, AfterValidator(_positive)]
 NotNegative = Annotated[Decimal, AfterValidator(_not_negative)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
+AmountCurrency = Annotated[str, Field(pattern=r"^(?:[A-Z]{3}|GBp)$", examples=["EUR"])]
+"""An amount's currency: an ISO 4217 code, or ``GBp`` (pence, as London prices are quoted)."""
+BASE_CURRENCY = Field(
+    "USD",
+    description="The currency every figure is in: an ISO 4217 code the market can convert US "
+    "dollars into (its FX pairs, directly, inversely or across the dollar); others are 422.",
+)
+ALLOW_NEGATIVE_CASH = Field(
+    False,
+    description="Whether a withdrawal may take the cash below zero. By default one the cash "
+    "cannot pay (at its day, in the base currency) is refused with 422 naming the shortfall, "
+    "and so is a change that would leave a later withdrawal short.",
+)
 TransactionType = Literal[
     "buy", "sell", "dividend", "interest", "fee", "tax", "deposit", "withdrawal", "split"
 ]
@@ -56,7 +69,8 @@ class AssetIn(RequestModel):
 
 class PortfolioIn(RequestModel):
     name: str = Field(min_length=1, max_length=200, examples=["Retirement"])
-    base_currency: Currency = "USD"
+    base_currency: Currency = BASE_CURRENCY
+    allow_negative_cash: bool = ALLOW_NEGATIVE_CASH
     assets: list[AssetIn] = Field(default_factory=list, max_length=5000)
 
 
@@ -122,6 +136,7 @@ class PortfolioOut(ApiModel):
     portfolio_id: uuid.UUID = Field(examples=["8f14e45f-ceea-4e7a-9b3d-2c1a6b7e9d10"])
     name: str = Field(examples=["Retirement"])
     base_currency: str = Field(examples=["USD"])
+    allow_negative_cash: bool = Field(examples=[False])
     assets: list[AssetOut]
     version: int = Field(examples=[7])
     account_id: uuid.UUID | None = Field(
@@ -161,7 +176,12 @@ class TransactionIn(RequestModel):
         "tax (withholding, capital gains) leaves the cash like a fee; with a symbol it is "
         "charged to that position.",
     )
-    currency: Currency = "USD"
+    currency: AmountCurrency | None = Field(
+        None,
+        description="The currency of price, fee and amount, converted to the portfolio's base "
+        "currency at the day's rate. Default: the symbol's quote currency (buy, sell, "
+        "dividend, split), else the base currency. One the market cannot convert is 422.",
+    )
 
     @model_validator(mode="after")
     def _fields_for_the_type(self) -> TransactionIn:

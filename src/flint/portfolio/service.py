@@ -1,15 +1,18 @@
 """Portfolios and their ledger: create, read, replace, delete; record and list transactions.
 
 Every write is checked by replaying the whole ledger in (date, seq) order: a sell may never
-take a position below zero (splits multiply it), and every symbol must be one the market data
-service knows. A refused write changes nothing (the request's transaction rolls back).
+take a position below zero (splits multiply it), a dividend needs a position bought by its day,
+every symbol must be one the market data service knows, every date lies in 1900-01-01..today
+(`dates`), every currency is one the market converts to the base currency (`currencies`), and a
+withdrawal may not overdraw the cash unless the portfolio allows it (`cash`). A refused write
+changes nothing (the request's transaction rolls back).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace as changed
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -21,26 +24,44 @@ from flint.billing.api import Limit, Plans
 from flint.errors import NotFound, ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
+from flint.portfolio import cash, currencies
+from flint.portfolio.cash import Row
+from flint.portfolio.dates import date_problem
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import AssetIn, PortfolioIn, TransactionIn
-from flint.portfolio.symbols import book
+from flint.portfolio.symbols import SymbolBook, book
 from flint.reads import Query, Reads
 
-
-@dataclass(frozen=True)
-class Row:
-    """A ledger entry to check: where it came from in the request, and what it says."""
-
-    field: str
-    date: date
-    type: str
-    symbol: str | None
-    quantity: Decimal | None
+QUOTED = ("buy", "sell", "dividend", "split")
+"""Types whose amounts default to the symbol's quote currency (others: the base currency)."""
 
 
 def _refuse(problems: list[tuple[str, str]]) -> ValidationFailed:
     detail = "; ".join(f"{where}: {why}" for where, why in problems)
     return ValidationFailed(detail, errors=[field_error(where, why) for where, why in problems])
+
+
+def _currency_problems(
+    market: MarketData, rows: Sequence[Row], symbols: SymbolBook, base: str
+) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for row in rows:
+        assert row.currency is not None
+        if row.type == "buy" and row.symbol is not None:
+            quoted = symbols.currency(row.symbol)
+            if not currencies.convertible(market, quoted, base):
+                why = f"{row.symbol} is quoted in {quoted}, which cannot be converted to {base}"
+                problems.append((f"{row.field}.symbol", why))
+                continue
+        if not currencies.convertible(market, row.currency, base):
+            problems.append(
+                (
+                    f"{row.field}.currency",
+                    f"{row.currency} cannot be converted to the portfolio's {base}: the market "
+                    "has no exchange rate for it",
+                )
+            )
+    return problems
 
 
 async def check_rows(
@@ -49,17 +70,27 @@ async def check_rows(
     owner_id: uuid.UUID,
     rows: Sequence[Row],
     today: date,
-) -> None:
-    """Refuse future dates, unknown symbols (another user's custom asset is unknown), and buys
-    before the symbol has a price: before a custom asset's first given price, or before a
-    listed symbol's first daily close. Every bad row is named."""
+    base: str,
+) -> list[Row]:
+    """Refuse dates outside 1900-01-01..today, unknown symbols (another user's custom asset
+    is unknown), currencies the market cannot convert to ``base``, and buys before the symbol
+    has a price: before a custom asset's first given price, or before a listed symbol's first
+    daily close. Every bad row is named. Answers the rows with their currency settled (the
+    symbol's quote currency for its trades and dividends, else ``base``, when not given)."""
     symbols = await book(session, market, owner_id, (row.symbol for row in rows))
     problems: list[tuple[str, str]] = []
     for row in rows:
-        if row.date > today:
-            problems.append((f"{row.field}.date", f"{row.date} is in the future"))
+        wrong = date_problem(row.date, today)
+        if wrong is not None:
+            problems.append((f"{row.field}.date", wrong))
         if row.symbol is not None and not symbols.known(row.symbol):
             problems.append((f"{row.field}.symbol", f"unknown symbol {row.symbol}"))
+    if problems:
+        raise _refuse(problems)
+    rows = [
+        changed(row, currency=row.currency or _default_currency(row, symbols, base)) for row in rows
+    ]
+    problems = _currency_problems(market, rows, symbols, base)
     if problems:
         raise _refuse(problems)
     buys = [row for row in rows if row.type == "buy" and row.symbol is not None]
@@ -101,10 +132,47 @@ async def check_rows(
         )
     if problems:
         raise _refuse(problems)
+    return rows
 
 
-def check_positions(rows: Sequence[Row]) -> None:
-    """Replay in date order (stable within a day): no sell may exceed the position."""
+def _default_currency(row: Row, symbols: SymbolBook, base: str) -> str:
+    if row.symbol is not None and row.type in QUOTED:
+        return symbols.currency(row.symbol)
+    return base
+
+
+def _unheld_dividends(rows: Sequence[Row]) -> list[Row]:
+    """Dividends on a symbol not bought on or before their day (never held then)."""
+    first: dict[str, date] = {}
+    for row in rows:
+        if row.type == "buy" and row.symbol is not None:
+            first[row.symbol] = min(row.date, first.get(row.symbol, row.date))
+    return [
+        row
+        for row in rows
+        if row.type == "dividend"
+        and row.symbol is not None
+        and (row.symbol not in first or first[row.symbol] > row.date)
+    ]
+
+
+def check_positions(
+    rows: Sequence[Row], before: Sequence[Row] = (), *, culprit: str = "body"
+) -> None:
+    """Replay in date order (stable within a day): no sell may exceed the position, and no
+    dividend may be paid on a symbol never held by its day (refused rather than booked as
+    income from nowhere). A dividend ``before`` (the ledger as it was) already had unheld
+    stays: mirrored from a broker, or stored before the rule; ``culprit`` is blamed when a
+    change leaves a stored one unheld."""
+    already = {row.field for row in _unheld_dividends(before)}
+    for row in _unheld_dividends(rows):
+        if row.new or row.field not in already:
+            where = f"{row.field}.symbol" if row.new else culprit
+            why = (
+                f"a dividend on {row.symbol} on {row.date}, which is not held then: record "
+                f"the buy first (dividends are paid on a position)"
+            )
+            raise _refuse([(where, why)])
     held: dict[str, Decimal] = {}
     for row in sorted(rows, key=lambda r: r.date):
         if row.symbol is None or row.quantity is None:
@@ -145,14 +213,33 @@ async def ledger(session: AsyncSession, portfolio: Portfolio) -> list[PortfolioT
 
 
 def _stored_row(entry: PortfolioTransaction) -> Row:
-    return Row(f"ledger[{entry.id}]", entry.date, entry.type, entry.symbol, entry.quantity)
+    return Row(
+        f"ledger[{entry.id}]",
+        entry.date,
+        entry.type,
+        entry.symbol,
+        entry.quantity,
+        entry.price,
+        entry.fee,
+        entry.amount,
+        entry.currency,
+        new=False,
+    )
 
 
 def _asset_row(index: int, asset: AssetIn) -> Row:
-    return Row(f"body.assets[{index}]", asset.purchase_date, "buy", asset.symbol, asset.quantity)
+    return Row(
+        f"body.assets[{index}]",
+        asset.purchase_date,
+        "buy",
+        asset.symbol,
+        asset.quantity,
+        asset.purchase_price,
+    )
 
 
-def _lot(portfolio: Portfolio, seq: int, asset: AssetIn) -> PortfolioTransaction:
+def _lot(portfolio: Portfolio, seq: int, asset: AssetIn, row: Row) -> PortfolioTransaction:
+    """A lot, priced in its symbol's quote currency (``row``: the lot as checked)."""
     return PortfolioTransaction(
         portfolio_id=portfolio.id,
         seq=seq,
@@ -162,8 +249,31 @@ def _lot(portfolio: Portfolio, seq: int, asset: AssetIn) -> PortfolioTransaction
         quantity=asset.quantity,
         price=asset.purchase_price,
         fee=Decimal(0),
-        currency="USD",
+        currency=row.currency,
     )
+
+
+def check_base(market: MarketData, base: str, rows: Sequence[Row] = ()) -> None:
+    """Refuse a base currency the market cannot convert US dollars (what listed instruments
+    are quoted in) into, or the ledger's own currencies (``rows``)."""
+    if not currencies.is_base(market, base):
+        raise ValidationFailed.at(
+            "body.baseCurrency",
+            f"{base} cannot be a base currency: it is not an ISO 4217 code the market has "
+            "exchange rates for",
+        )
+    stuck = sorted(
+        {
+            row.currency
+            for row in rows
+            if row.currency and not currencies.convertible(market, row.currency, base)
+        }
+    )
+    if stuck:
+        raise ValidationFailed.at(
+            "body.baseCurrency",
+            f"the ledger has amounts in {', '.join(stuck)}, which cannot be converted to {base}",
+        )
 
 
 def _touch(portfolio: Portfolio) -> None:
@@ -175,15 +285,23 @@ async def create(
     session: AsyncSession, market: MarketData, plans: Plans, user_id: uuid.UUID, body: PortfolioIn
 ) -> Portfolio:
     """A new portfolio with its lots; beyond the plan's portfolios, 403."""
+    check_base(market, body.base_currency)
     rows = [_asset_row(i, asset) for i, asset in enumerate(body.assets)]
-    await check_rows(session, market, user_id, rows, utcnow().date())
+    rows = await check_rows(session, market, user_id, rows, utcnow().date(), body.base_currency)
     await plans.enforce(session, user_id, Limit.PORTFOLIOS)
     portfolio = Portfolio(
-        user_id=user_id, name=body.name, base_currency=body.base_currency, version=1
+        user_id=user_id,
+        name=body.name,
+        base_currency=body.base_currency,
+        allow_negative_cash=body.allow_negative_cash,
+        version=1,
     )
     session.add(portfolio)
     await session.flush()
-    session.add_all(_lot(portfolio, seq, asset) for seq, asset in enumerate(body.assets))
+    session.add_all(
+        _lot(portfolio, seq, asset, row)
+        for seq, (asset, row) in enumerate(zip(body.assets, rows, strict=True))
+    )
     await session.flush()
     return portfolio
 
@@ -198,14 +316,20 @@ async def replace(
 ) -> Portfolio:
     """New name, currency and lots; the ledger's other entries stay and must still add up.
     Lots mirrored from a followed account stay too: only its sync changes them."""
+    base = body.base_currency
+    stored = await ledger(session, portfolio)
+    kept = [e for e in stored if e.type != "buy" or e.source_transaction_id is not None]
+    before = [_stored_row(e) for e in stored]
+    check_base(market, base, [_stored_row(e) for e in kept])
     rows = [_asset_row(i, asset) for i, asset in enumerate(body.assets)]
-    await check_rows(session, market, portfolio.user_id, rows, utcnow().date())
-    kept = [
-        e
-        for e in await ledger(session, portfolio)
-        if e.type != "buy" or e.source_transaction_id is not None
-    ]
-    check_positions([*rows, *(_stored_row(e) for e in kept)])
+    rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
+    after = sorted([*rows, *(_stored_row(e) for e in kept)], key=lambda r: r.date)
+    check_positions(after, before, culprit="body.assets")
+    if not body.allow_negative_cash:
+        # Turning the setting off must leave no withdrawal short: compare with an empty ledger.
+        turned_off = portfolio.allow_negative_cash
+        where = "body.allowNegativeCash" if turned_off else "body.assets"
+        await cash.check(session, market, base, [] if turned_off else before, after, culprit=where)
     await session.execute(
         delete(PortfolioTransaction).where(
             PortfolioTransaction.portfolio_id == portfolio.id,
@@ -218,9 +342,13 @@ async def replace(
     by_hand = [e for e in kept if e.source_transaction_id is None]
     for offset, entry in enumerate(by_hand):
         entry.seq = len(body.assets) + offset
-    session.add_all(_lot(portfolio, i, asset) for i, asset in enumerate(body.assets))
+    session.add_all(
+        _lot(portfolio, i, asset, row)
+        for i, (asset, row) in enumerate(zip(body.assets, rows, strict=True))
+    )
     portfolio.name = body.name
     portfolio.base_currency = body.base_currency
+    portfolio.allow_negative_cash = body.allow_negative_cash
     _touch(portfolio)
     await session.flush()
     return portfolio
@@ -246,13 +374,16 @@ async def add_transactions(
     """Record ``entries`` (all or none), after the existing ledger; ``names`` say where each
     came from in the request, for the errors (default ``body``)."""
     labels = list(names) if names is not None else ["body"] * len(entries)
+    base = portfolio.base_currency
     rows = [
-        Row(label, e.date, e.type, e.symbol, e.quantity)
+        Row(label, e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount, e.currency)
         for label, e in zip(labels, entries, strict=True)
     ]
-    await check_rows(session, market, portfolio.user_id, rows, utcnow().date())
-    existing = await ledger(session, portfolio)
-    check_positions([*(_stored_row(e) for e in existing), *rows])
+    rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
+    existing = [_stored_row(e) for e in await ledger(session, portfolio)]
+    check_positions([*existing, *rows], existing)
+    if not portfolio.allow_negative_cash:
+        await cash.check(session, market, base, existing, [*existing, *rows], culprit="body")
     start = await _next_seq(session, portfolio)
     created = [
         PortfolioTransaction(
@@ -265,9 +396,9 @@ async def add_transactions(
             price=e.price,
             fee=e.fee,
             amount=e.amount,
-            currency=e.currency,
+            currency=row.currency,
         )
-        for i, e in enumerate(entries)
+        for i, (e, row) in enumerate(zip(entries, rows, strict=True))
     ]
     session.add_all(created)
     _touch(portfolio)

@@ -33,15 +33,12 @@ class SymbolBook:
     def listed(self, symbol: str) -> bool:
         return symbol not in self.custom and self.market.instrument(symbol) is not None
 
-    def currency(self, symbol: str) -> tuple[str, float]:
-        """The currency a symbol is quoted in, and the factor to its major unit (GBp -> GBP)."""
+    def currency(self, symbol: str) -> str:
+        """The currency a symbol is quoted in, as the market spells it (``GBp``: pence)."""
         if symbol in self.custom:
-            return self.custom[symbol].currency, 1.0
+            return self.custom[symbol].currency
         known = self.market.instrument(symbol)
-        currency = known.currency if known else "USD"
-        if currency == "GBp":
-            return "GBP", 0.01
-        return currency.upper(), 1.0
+        return known.currency if known else "USD"
 
     def asset_class(self, symbol: str) -> str:
         if symbol in self.custom:

@@ -12,9 +12,12 @@ Conventions (the performance module's inputs; see `flint.portfolio.metrics` for 
 * Cash: the portfolio has a cash balance. Buys take ``quantity x price + fee`` from it, sales
   add ``quantity x price - fee``, dividends and interest add, fees and taxes take, deposits add and
   withdrawals take. Deposits and withdrawals are external flows.
-* A buy the cash cannot pay for is funded from outside: the shortfall is an external flow on
-  that day (so a portfolio of lots alone has each purchase as a deposit). Cash never goes
-  below zero.
+* A buy (or fee) the cash cannot pay for is funded from outside: the shortfall is an external
+  flow on that day (so a portfolio of lots alone has each purchase as a deposit). Within a day,
+  the money coming in (deposits, sales, income) pays for the day's buys and fees first
+  (`settle`). A withdrawal is never funded that way: its flow is exactly the ledger's amount.
+  Writes refuse a withdrawal the cash cannot pay (`flint.portfolio.cash`) unless the portfolio
+  allows negative cash; then, and only then, cash goes below zero.
 * Value of a day = sum of quantity x close (in the base currency) + cash, at the end of the day;
   flows happen at the start of their day. Cash and flows are also kept exact (`Decimal`, from
   the ledger); the float arrays are what the vectorised metrics read.
@@ -28,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +60,18 @@ class Series:
 
 
 EMPTY = Series(np.zeros(0, dtype="datetime64[D]"), np.zeros(0))
+
+
+N = TypeVar("N", float, Decimal)
+
+
+def settle(balance: N, inflow: N, spend: N, withdrawn: N) -> tuple[N, N]:
+    """One day of the cash account: what is funded from outside, and the balance at its end.
+    Buys and fees beyond the cash held (when it is positive) and the day's inflow are funded;
+    withdrawals are not (a balance below zero stays: only allowed negative cash makes one)."""
+    zero = balance - balance
+    funded = max(zero, spend - inflow - max(balance, zero))
+    return funded, balance + inflow - spend + funded - withdrawn
 
 
 @dataclass(frozen=True)
@@ -175,7 +191,9 @@ def value(
     n, m = len(dates), len(symbols)
 
     quantities = np.zeros((n, m))
-    cash_delta: dict[int, Decimal] = {}
+    inflow: dict[int, Decimal] = {}
+    spend: dict[int, Decimal] = {}
+    withdrawn: dict[int, Decimal] = {}
     external: dict[int, Decimal] = {}
     held: dict[str, Decimal] = {}
     cost: dict[str, Decimal] = {}
@@ -193,9 +211,9 @@ def value(
             basis = cost.get(symbol, Decimal(0))
             if entry.type == "buy":
                 assert entry.price is not None
-                spend = entry.quantity * entry.price + entry.fee
-                held[symbol], cost[symbol] = units + entry.quantity, basis + spend
-                _add(cash_delta, day, -spend)
+                cost_of = entry.quantity * entry.price + entry.fee
+                held[symbol], cost[symbol] = units + entry.quantity, basis + cost_of
+                _add(spend, day, cost_of)
                 last_price.setdefault(symbol, float(entry.price))
                 fees += entry.fee
             elif entry.type == "sell":
@@ -204,7 +222,7 @@ def value(
                 released = basis * entry.quantity / units if units else Decimal(0)
                 realized += proceeds - released
                 held[symbol], cost[symbol] = units - entry.quantity, basis - released
-                _add(cash_delta, day, proceeds)
+                _add(inflow, day, proceeds)
                 fees += entry.fee
             else:
                 held[symbol] = units * entry.quantity
@@ -213,33 +231,31 @@ def value(
         amount = entry.amount or Decimal(0)
         if entry.type == "dividend":
             dividends += amount
-            _add(cash_delta, day, amount)
+            _add(inflow, day, amount)
         elif entry.type == "interest":
             interest += amount
-            _add(cash_delta, day, amount)
+            _add(inflow, day, amount)
         elif entry.type == "fee":
             fees += amount
-            _add(cash_delta, day, -amount)
+            _add(spend, day, amount)
         elif entry.type == "tax":
-            _add(cash_delta, day, -amount)
+            _add(spend, day, amount)
         elif entry.type == "deposit":
-            _add(cash_delta, day, amount)
+            _add(inflow, day, amount)
             _add(external, day, amount)
         elif entry.type == "withdrawal":
-            _add(cash_delta, day, -amount)
+            _add(withdrawn, day, amount)
             _add(external, day, -amount)
 
     exact_cash: list[Decimal] = []
     exact_flows: list[Decimal] = []
     balance = zero = Decimal(0)
     for day in range(n):
-        flow = external.get(day, zero)
-        if day in cash_delta:
-            balance += cash_delta[day]
-            if balance < 0:  # funded from outside
-                flow, balance = flow - balance, zero
+        funded, balance = settle(
+            balance, inflow.get(day, zero), spend.get(day, zero), withdrawn.get(day, zero)
+        )
         exact_cash.append(balance)
-        exact_flows.append(flow)
+        exact_flows.append(external.get(day, zero) + funded)
     cash = np.array(exact_cash, dtype=np.float64)
     flows = np.array(exact_flows, dtype=np.float64)
 

@@ -9,6 +9,11 @@ and the packaged instruments), reads the ledger and the stored closes itself
 (`computing.read_inputs`), keeps the closes it has read in memory (`flint.portfolio.prices`),
 computes, and hands back the JSON bytes the API sends as they are. It is a `computing.Computer`:
 what happens when closes are missing is `computing`'s business.
+
+Each computation has a time budget (``FLINT_PERFORMANCE_BUDGET_SECONDS``): the pool is
+`pebble`'s, which stops the one process still computing past it and starts another, so a
+runaway computation frees its worker instead of holding every later request up, and the request
+answers 503 (`computing.OverBudget`).
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import structlog
+from pebble import ProcessExpired, ProcessPool
 
-from flint.portfolio.computing import read_inputs
+from flint.portfolio.computing import OverBudget, read_inputs
 from flint.portfolio.figures import to_json
 from flint.portfolio.performance import Lacking, Window
 from flint.portfolio.symbols import Instruments
@@ -39,6 +45,8 @@ log = structlog.get_logger(__name__)
 NICENESS = 15
 """How much lower than the API's the workers' CPU priority is."""
 PARENT_CHECK_SECONDS = 1.0
+CLOSE_SECONDS = 30.0
+"""How long closing waits for the computations under way before stopping them."""
 
 
 # --- inside a worker process -------------------------------------------------------------------
@@ -101,33 +109,40 @@ async def _render(portfolio_id: uuid.UUID, window: Window, complete: bool) -> by
 class PerformancePool:
     """The API's side: submits computations to the worker processes (a `computing.Computer`).
     ``build`` makes a process's runtime: it is pickled to each process, so a module-level
-    function or a `functools.partial` of one."""
+    function or a `functools.partial` of one. ``budget`` bounds each computation (seconds)."""
 
-    def __init__(self, workers: int, build: Callable[[], Runtime]) -> None:
+    def __init__(
+        self, workers: int, build: Callable[[], Runtime], *, budget: float | None = None
+    ) -> None:
         self.workers = workers
         self.build = build
-        self._pool: ProcessPoolExecutor | None = None
+        self.budget = budget
+        self._pool: ProcessPool | None = None
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executor(self) -> ProcessPool:
+        if self._pool is not None and not self._pool.active:  # an idle worker died: broken
+            log.warning("performance_pool_broken")
+            pool, self._pool = self._pool, None
+            pool.stop()  # type: ignore[no-untyped-call]
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
+            self._pool = ProcessPool(
                 max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
+                context=multiprocessing.get_context("spawn"),
                 initializer=_start,
                 initargs=(self.build,),
             )
         return self._pool
 
+    async def _submit(self, fn: Any, *args: Any) -> Any:
+        future = self._executor().schedule(fn, args=args, timeout=self.budget)
+        return await asyncio.wrap_future(future)
+
     async def _run(self, fn: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        executor = self._executor()
         try:
-            return await loop.run_in_executor(executor, fn, *args)
-        except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh once
-            log.warning("performance_pool_broken")
-            if self._pool is executor:  # not already replaced by a request that met it too
-                self._discard()
-            return await loop.run_in_executor(self._executor(), fn, *args)
+            return await self._submit(fn, *args)
+        except (ProcessExpired, BrokenProcessPool):  # a worker died (killed, out of memory)
+            log.warning("performance_worker_died")
+            return await self._submit(fn, *args)  # on its replacement, or a new pool
 
     async def warm(self) -> None:
         """Start every worker process now, so the first request does not wait for them (a
@@ -140,14 +155,22 @@ class PerformancePool:
     async def compute(
         self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
     ) -> bytes | Lacking:
-        answer: bytes | Lacking = await self._run(_compute, portfolio_id, window, complete)
+        try:
+            answer: bytes | Lacking = await self._run(_compute, portfolio_id, window, complete)
+        except FuturesTimeout as exc:  # pebble stopped the worker and starts another
+            log.warning("performance_over_budget", portfolio_id=str(portfolio_id))
+            raise OverBudget.after(self.budget or 0) from exc
         return answer
 
-    def _discard(self, *, wait: bool = False) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=wait, cancel_futures=True)
-
     def close(self) -> None:
-        """Stop the processes and wait for them (a computation under way finishes first)."""
-        self._discard(wait=True)
+        """Stop the processes and wait for them (a computation under way finishes first, for
+        up to `CLOSE_SECONDS`)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        pool.close()  # type: ignore[no-untyped-call]
+        try:
+            pool.join(timeout=CLOSE_SECONDS)
+        except TimeoutError:  # still computing: stop it
+            pool.stop()  # type: ignore[no-untyped-call]
+            pool.join()

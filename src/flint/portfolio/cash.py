@@ -1,0 +1,150 @@
+"""The cash account of a ledger, and the rule that a withdrawal may not overdraw it.
+
+Each day settles as the valuation does (`valuation.settle`): money coming in (deposits, sales,
+dividends, interest) pays for the day's buys and fees first; what they still lack is funded
+from outside (so a portfolio of lots alone has each purchase as a deposit). A withdrawal is
+never funded from outside: it takes exactly what the ledger says, and when the cash does not
+hold that much the write is refused (422, naming the shortfall), unless the portfolio's
+``allowNegativeCash`` lets the cash go below zero. Every amount counts in the base currency at
+its day's rate (`currencies`).
+
+Edits are held to the same rule: a write is refused when it leaves some day's cash shorter than
+it was before (so removing or shrinking a deposit, or adding a buy, ahead of a withdrawal that
+needs that cash is refused too); a shortfall already in the ledger (rows mirrored from a
+broker, or stored before this rule) does not block unrelated writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.errors import ValidationFailed, field_error
+from flint.kit.time import utcnow
+from flint.market.api import MarketData
+from flint.portfolio import currencies, prices
+from flint.portfolio.valuation import Series, settle
+
+FX_LOOKBACK = timedelta(days=10)
+FX_YEARS = timedelta(days=30 * 365)
+"""How far back FX closes are fetched for a write's check (the market's range limit); earlier
+days take the first close."""
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Row:
+    """A ledger entry to check: where it came from in the request, and what it says (amounts
+    in ``currency``; None while the request did not say and the symbol is not yet known)."""
+
+    field: str
+    date: date
+    type: str
+    symbol: str | None
+    quantity: Decimal | None
+    price: Decimal | None = None
+    fee: Decimal = ZERO
+    amount: Decimal | None = None
+    currency: str | None = None
+    new: bool = True
+    """Whether the request adds this row (else it is already in the ledger)."""
+
+
+Convert = Callable[[Decimal, str, date], Decimal]
+
+
+@dataclass(frozen=True)
+class Day:
+    date: date
+    balance: Decimal
+    """The cash at the end of the day, in the base currency."""
+    withdrawal: Row | None
+    """The last withdrawal on or before the day."""
+
+
+def replay(rows: Sequence[Row], convert: Convert, base: str) -> list[Day]:
+    """The cash at the end of each day of ``rows`` (given in ledger order)."""
+    days: dict[date, list[Row]] = {}
+    for row in sorted(rows, key=lambda r: r.date):
+        days.setdefault(row.date, []).append(row)
+    balance = ZERO
+    last: Row | None = None
+    out: list[Day] = []
+    for day, entries in days.items():
+        inflow = spend = withdrawn = ZERO
+        for row in entries:
+
+            def of(amount: Decimal | None, row: Row = row) -> Decimal:
+                return convert(amount or ZERO, row.currency or base, row.date)
+
+            gross = of((row.quantity or ZERO) * (row.price or ZERO))
+            if row.type == "buy":
+                spend += gross + of(row.fee)
+            elif row.type == "sell":
+                inflow += gross - of(row.fee)
+            elif row.type in ("dividend", "interest", "deposit"):
+                inflow += of(row.amount)
+            elif row.type == "fee":
+                spend += of(row.amount)
+            elif row.type == "withdrawal":
+                withdrawn += of(row.amount)
+                last = row
+        _, balance = settle(balance, inflow, spend, withdrawn)
+        out.append(Day(day, balance, last))
+    return out
+
+
+def _shortfall_on(days: Sequence[Day], day: date) -> Decimal:
+    """How far below zero the cash of ``days`` was at the end of ``day``."""
+    before = [d for d in days if d.date <= day]
+    return max(ZERO, -before[-1].balance) if before else ZERO
+
+
+async def rates(
+    session: AsyncSession, market: MarketData, base: str, rows: Sequence[Row]
+) -> currencies.Rates:
+    """The rates the rows' currencies need, from stored closes (fetching what is missing)."""
+    pairs = sorted(currencies.pairs(market, {r.currency for r in rows if r.currency}, base))
+    closes: dict[str, Series] = {}
+    if pairs:
+        today = utcnow().date()
+        first = max(min(r.date for r in rows) - FX_LOOKBACK, today - FX_YEARS)
+        await market.backfill_windows(session, dict.fromkeys(pairs, (first, today)))
+        stored = await prices.daily_closes(session, pairs, first)
+        closes = {pair: Series(c.days, c.closes) for pair, c in stored.items()}
+    return currencies.Rates(market, base, closes)
+
+
+async def check(
+    session: AsyncSession,
+    market: MarketData,
+    base: str,
+    before: Sequence[Row],
+    after: Sequence[Row],
+    *,
+    culprit: str,
+) -> None:
+    """Refuse the write that turns the ledger ``before`` into ``after`` (both in ledger order)
+    when it leaves a withdrawal short of cash; ``culprit`` names the request's part to blame
+    when the withdrawal was already in the ledger."""
+    if not any(row.type == "withdrawal" for row in after):
+        return
+    fx = await rates(session, market, base, [*before, *after])
+    was = replay(before, fx.convert, base)
+    for day in replay(after, fx.convert, base):
+        short = max(ZERO, -day.balance)
+        if short <= _shortfall_on(was, day.date) or day.withdrawal is None:
+            continue
+        w = day.withdrawal
+        where = f"{w.field}.amount" if w.new else culprit
+        detail = (
+            f"the withdrawal of {w.amount} {w.currency or base} on {w.date} overdraws the cash: "
+            f"it is {short.quantize(CENT):,} {base} short on {day.date}. Record the money "
+            "coming in first, or set allowNegativeCash on the portfolio"
+        )
+        raise ValidationFailed(detail, errors=[field_error(where, detail)])
