@@ -292,6 +292,9 @@ class Settings(
     performance_workers: int = Field(1, ge=0, le=64)
     """Processes the API computes portfolio performance in (`flint.portfolio.workers`), so the
     event loop stays free; 0 computes in the API process (in a thread)."""
+    performance_inline_bars: int = Field(10_000, ge=0)
+    """At most this many missing daily closes are fetched while a performance request waits;
+    more (a fresh import's history) are stored in the background and the answer says so."""
     trade_wait_seconds: float = Field(5.0, ge=0, le=30)
     """How long `POST /trades/execute` waits for the broker's answer before replying 202."""
     credentials_keys: SecretStr | None = None

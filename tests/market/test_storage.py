@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flint.db import create_engine, create_sessionmaker, to_stored_price
 from flint.kit.calendar import session_open, trading_days
-from flint.market import bar_copy, storage
+from flint.market import bar_copy, bar_sqlite, storage
 from flint.market.models import MarketBar
 from flint.market.providers.types import Bar, Interval, Quote
 
@@ -375,8 +375,8 @@ async def test_ten_thousand_bars_upsert_in_bulk(
     else:
         assert inserts
         assert all(many and "ON CONFLICT" in sql for sql, many in inserts)
-        assert len(inserts) == -(-10_000 // storage.SQLITE_CHUNK) + -(
-            -6_000 // storage.SQLITE_CHUNK
+        assert len(inserts) == -(-10_000 // bar_sqlite.CHUNK_ROWS) + -(
+            -6_000 // bar_sqlite.CHUNK_ROWS
         )
 
 

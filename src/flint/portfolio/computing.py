@@ -4,9 +4,13 @@
 and day). A `Computer` makes them: in worker processes (`workers.PerformancePool`, so the event
 loop only waits) or in this process, off the loop (`InProcess`). Both read only what is
 committed, through a read-only session of their own, and neither calls a market-data provider:
-when storage lacks closes they answer `Lacking`, the service fetches and stores them in a short
-transaction of its own (the request's own stays read-only and holds no lock), and asks again,
-valuing with what there is if a provider has none.
+when storage lacks closes they answer `Lacking`. A few missing closes (at most
+``inline_bars``: a benchmark asked for the first time, a day's new close) the service fetches
+and stores in a short transaction of its own (the request's own stays read-only and holds no
+lock) and asks again, valuing with what there is if a provider has none. More than that is a
+fresh import's history, which `history` stores in the background (`backfill`): the service
+answers at once from what is stored, with a ``dataStatus`` naming what is missing, and caches
+nothing.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from flint.db import commit
 from flint.errors import NotFound
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
-from flint.portfolio import service
+from flint.portfolio import backfill, service
 from flint.portfolio.figures import to_json
 from flint.portfolio.models import Portfolio
 from flint.portfolio.performance import Inputs, Lacking, Window, check_window, load
+from flint.portfolio.schemas import DataStatus
 from flint.portfolio.symbols import Instruments
 
 CACHE_SECONDS = 600
@@ -39,7 +44,12 @@ class Computer(Protocol):
     meanwhile."""
 
     async def compute(
-        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
+        self,
+        portfolio_id: uuid.UUID,
+        window: Window,
+        *,
+        complete: bool,
+        status: DataStatus | None = None,
     ) -> bytes | Lacking: ...
 
 
@@ -69,7 +79,12 @@ class InProcess:
     instruments: Instruments
 
     async def compute(
-        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
+        self,
+        portfolio_id: uuid.UUID,
+        window: Window,
+        *,
+        complete: bool,
+        status: DataStatus | None = None,
     ) -> bytes | Lacking:
         async with self.readers() as session:
             got, base = await read_inputs(
@@ -77,7 +92,7 @@ class InProcess:
             )
         if isinstance(got, Lacking):
             return got
-        return await anyio.to_thread.run_sync(to_json, got, window, base)
+        return await anyio.to_thread.run_sync(to_json, got, window, base, status)
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,9 @@ class PerformanceService:
     sessions: async_sessionmaker[AsyncSession]
     """Writable sessions, for the closes a computation lacks."""
     risk_free: float
+    inline_bars: int = 10_000
+    """At most this many missing closes are fetched while the request waits (more: `history`
+    stores them in the background and the answer says what is missing)."""
 
     def window(self, start: date | None, end: date | None, benchmark: str) -> Window:
         return Window(start, end or utcnow().date(), benchmark, self.risk_free)
@@ -100,6 +118,8 @@ class PerformanceService:
             return hit.encode()
         check_window(self.market, window)
         answer = await self.computer.compute(portfolio.id, window, complete=True)
+        if isinstance(answer, Lacking) and answer.bars > self.inline_bars:
+            return await self._incomplete(portfolio, window, answer)
         if isinstance(answer, Lacking):
             async with self.sessions() as session:
                 await self.market.backfill_windows(session, answer.windows)
@@ -108,6 +128,18 @@ class PerformanceService:
         assert isinstance(answer, bytes)  # only a complete computation can lack anything
         # As text: the cache keeps JSON values, which bytes are not.
         await self.cache.set(key, answer.decode(), expire=CACHE_SECONDS)
+        return answer
+
+    async def _incomplete(self, portfolio: Portfolio, window: Window, lacking: Lacking) -> bytes:
+        """What the stored closes give while `history` stores the rest (not cached)."""
+        await backfill.request(self.cache, portfolio, window.benchmark)
+        status = DataStatus(
+            complete=False,
+            missing_symbols=sorted(lacking.windows),
+            progress=round(lacking.progress, 4),
+        )
+        answer = await self.computer.compute(portfolio.id, window, complete=False, status=status)
+        assert isinstance(answer, bytes)  # only a complete computation can lack anything
         return answer
 
 

@@ -195,6 +195,26 @@ class SeriesPoint(ApiModel):
     benchmark_value: float | None = Field(None, examples=[5283.4])
 
 
+class DataStatus(ApiModel):
+    """Whether every daily close the figures need is stored. A fresh import's history is
+    stored in the background (a few seconds for a decade of hundreds of symbols); until then
+    the figures are computed from what is stored (a symbol without its closes is valued at its
+    cost), `complete` is false and the answer is not cached."""
+
+    complete: bool = Field(True, examples=[False])
+    missing_symbols: list[str] = Field(
+        default_factory=list,
+        examples=[["AAPL", "MSFT"]],
+        description="Symbols whose closes are still being stored.",
+    )
+    progress: float = Field(
+        1.0,
+        examples=[0.42],
+        description="The share of the portfolio's symbols (with the benchmark and FX pairs) "
+        "whose closes are stored, from 0 to 1.",
+    )
+
+
 class Performance(ApiModel):
     """Figures are not rounded. Conventions: `flint.portfolio.metrics` (252 periods a year;
     TWR chains daily returns with flows at the start of the day; MWR is the XIRR of the flows
@@ -224,6 +244,7 @@ class Performance(ApiModel):
     allocation: list[AllocationOut]
     holdings: list[HoldingPerformance]
     series: list[SeriesPoint]
+    data_status: DataStatus = Field(default_factory=DataStatus)
 
 
 ChartKind = Literal["value", "drawdown", "allocation", "benchmark"]

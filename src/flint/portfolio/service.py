@@ -20,6 +20,7 @@ from flint.billing.api import Limit, Plans
 from flint.errors import NotFound, ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
+from flint.portfolio import backfill
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import AssetIn, PortfolioIn, TransactionIn
 from flint.portfolio.symbols import book
@@ -183,6 +184,8 @@ async def create(
     await session.flush()
     session.add_all(_lot(portfolio, seq, asset) for seq, asset in enumerate(body.assets))
     await session.flush()
+    if body.assets:
+        backfill.start(session, portfolio.id)
     return portfolio
 
 
@@ -221,6 +224,7 @@ async def replace(
     portfolio.base_currency = body.base_currency
     _touch(portfolio)
     await session.flush()
+    backfill.start(session, portfolio.id)
     return portfolio
 
 
@@ -270,6 +274,7 @@ async def add_transactions(
     session.add_all(created)
     _touch(portfolio)
     await session.flush()
+    backfill.start(session, portfolio.id)
     return created
 
 

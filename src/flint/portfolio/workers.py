@@ -31,6 +31,7 @@ import structlog
 from flint.portfolio.computing import read_inputs
 from flint.portfolio.figures import to_json
 from flint.portfolio.performance import Lacking, Window
+from flint.portfolio.schemas import DataStatus
 from flint.portfolio.symbols import Instruments
 from flint.runtime import Runtime
 
@@ -82,19 +83,23 @@ async def _connect() -> None:
         pass
 
 
-def _compute(portfolio_id: uuid.UUID, window: Window, complete: bool) -> bytes | Lacking:
+def _compute(
+    portfolio_id: uuid.UUID, window: Window, complete: bool, status: DataStatus | None
+) -> bytes | Lacking:
     assert _loop is not None
-    return _loop.run_until_complete(_render(portfolio_id, window, complete))
+    return _loop.run_until_complete(_render(portfolio_id, window, complete, status))
 
 
-async def _render(portfolio_id: uuid.UUID, window: Window, complete: bool) -> bytes | Lacking:
+async def _render(
+    portfolio_id: uuid.UUID, window: Window, complete: bool, status: DataStatus | None
+) -> bytes | Lacking:
     assert _runtime is not None
     instruments = _runtime.get(Instruments)
     async with _runtime.sessions() as session:
         got, base = await read_inputs(session, instruments, portfolio_id, window, complete=complete)
     if isinstance(got, Lacking):
         return got
-    return to_json(got, window, base)
+    return to_json(got, window, base, status)
 
 
 # --- in the API process ------------------------------------------------------------------------
@@ -138,9 +143,14 @@ class PerformancePool:
             log.exception("performance_pool_warm_failed")
 
     async def compute(
-        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
+        self,
+        portfolio_id: uuid.UUID,
+        window: Window,
+        *,
+        complete: bool,
+        status: DataStatus | None = None,
     ) -> bytes | Lacking:
-        answer: bytes | Lacking = await self._run(_compute, portfolio_id, window, complete)
+        answer: bytes | Lacking = await self._run(_compute, portfolio_id, window, complete, status)
         return answer
 
     def _discard(self, *, wait: bool = False) -> None:
