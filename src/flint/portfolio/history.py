@@ -44,9 +44,11 @@ async def plan(
     instruments: Instruments,
     portfolio_id: uuid.UUID,
     benchmark: str = DEFAULT_BENCHMARK,
+    *,
+    size: int = BATCH_SYMBOLS,
 ) -> list[Windows]:
     """The windows (per symbol, inclusive dates) storage lacks for the portfolio's performance
-    up to today, in batches of `BATCH_SYMBOLS` symbols; none for a portfolio gone."""
+    up to today, in batches of ``size`` symbols; none for a portfolio gone."""
     if instruments.instrument(benchmark) is None:
         benchmark = DEFAULT_BENCHMARK
     async with readers() as session:
@@ -59,7 +61,7 @@ async def plan(
     if not isinstance(got, Lacking):
         return []
     symbols = sorted(got.windows)
-    return [{symbol: got.windows[symbol] for symbol in batch} for batch in _batches(symbols)]
+    return [{symbol: got.windows[symbol] for symbol in batch} for batch in _batches(symbols, size)]
 
 
 async def store(
@@ -94,5 +96,5 @@ def parse(text: str) -> Windows:
     }
 
 
-def _batches(symbols: list[str]) -> list[list[str]]:
-    return [symbols[at : at + BATCH_SYMBOLS] for at in range(0, len(symbols), BATCH_SYMBOLS)]
+def _batches(symbols: list[str], size: int) -> list[list[str]]:
+    return [symbols[at : at + size] for at in range(0, len(symbols), size)]
