@@ -3,7 +3,10 @@ per portfolio and stored per batch of symbols."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import uuid
+from collections.abc import Iterator
 
 import structlog
 
@@ -12,6 +15,24 @@ from flint.market.api import MarketData
 from flint.portfolio import backfill, history
 
 log = structlog.get_logger(__name__)
+
+NICENESS = 19
+"""The CPU priority a batch is stored at: below the API and its performance processes (15),
+so a fresh import's history never slows the requests asked meanwhile."""
+
+
+@contextlib.contextmanager
+def _low_priority() -> Iterator[None]:
+    """This process at `NICENESS` for the block, then back where it was (when permitted:
+    raising a priority again may need privileges, and without them it stays low)."""
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, max(before, NICENESS))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, before)
 
 
 @celery_app.task(name=backfill.PLAN_TASK, ignore_result=True)
@@ -32,9 +53,10 @@ def backfill_history(portfolio_id: str, benchmark: str = backfill.DEFAULT_BENCHM
 def store_history(windows: str) -> int:
     """Store the closes one batch lacks (safe to run twice: what is stored is not fetched)."""
     process = runtime()
-    written = run_async(
-        history.store(
-            process.readers, process.sessions, process.get(MarketData), history.parse(windows)
+    with _low_priority():
+        written = run_async(
+            history.store(
+                process.readers, process.sessions, process.get(MarketData), history.parse(windows)
+            )
         )
-    )
     return sum(written.values())
