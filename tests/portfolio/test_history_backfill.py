@@ -174,3 +174,18 @@ async def test_the_backfill_resumes_where_it_stopped(
     stored = await stored_symbols(runtime)
     assert stored["MSFT"] == checked["MSFT"] + half["MSFT"] + rest["MSFT"]
     assert stored["AAPL"] == checked["AAPL"] + written["AAPL"]
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"performance_inline_bars": 0, "performance_workers": 1}]
+)
+async def test_the_performance_processes_answer_with_what_is_stored_too(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    first = utcnow().date() - timedelta(days=365)
+    portfolio_id = await import_portfolio(client, alice, first)
+    response = await client.get(f"{V1}/{portfolio_id}/performance", headers=alice.headers)
+    assert response.status_code == 200, response.text
+    status = response.json()["dataStatus"]
+    assert status["complete"] is False
+    assert status["missingSymbols"] == sorted([*SYMBOLS, "SPY"])

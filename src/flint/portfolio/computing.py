@@ -49,8 +49,54 @@ class Computer(Protocol):
         window: Window,
         *,
         complete: bool,
-        status: DataStatus | None = None,
-    ) -> bytes | Lacking: ...
+        partial_above: int | None = None,
+    ) -> bytes | Lacking | Partial: ...
+
+
+@dataclass(frozen=True)
+class Partial:
+    """The answer from what is stored, when storage lacks more than ``partial_above`` closes
+    (`history` is storing them): with its ``dataStatus``, and not to be cached."""
+
+    lacking: Lacking
+    body: bytes
+
+
+def status_of(lacking: Lacking) -> DataStatus:
+    return DataStatus(
+        complete=False,
+        missing_symbols=sorted(lacking.windows),
+        progress=round(lacking.progress, 4),
+    )
+
+
+async def read_answer(
+    session: AsyncSession,
+    instruments: Instruments,
+    portfolio_id: uuid.UUID,
+    window: Window,
+    *,
+    complete: bool,
+    partial_above: int | None,
+) -> tuple[Inputs, str, Lacking | None] | Lacking:
+    """What to compute the answer from, read (only) in ``session``: the inputs and the base
+    currency, with what storage lacks when that is more than ``partial_above`` closes (the
+    inputs are then what is stored); or, lacking fewer, `Lacking` alone."""
+    got, base = await read_inputs(session, instruments, portfolio_id, window, complete=complete)
+    if not isinstance(got, Lacking):
+        return got, base, None
+    if partial_above is None or got.bars <= partial_above:
+        return got
+    stored, base = await read_inputs(session, instruments, portfolio_id, window, complete=False)
+    assert isinstance(stored, Inputs)  # only a complete load can lack anything
+    return stored, base, got
+
+
+def render(got: Inputs, window: Window, base: str, lacking: Lacking | None) -> bytes | Partial:
+    """The JSON bytes (CPU work), or a `Partial` when closes are missing."""
+    if lacking is None:
+        return to_json(got, window, base)
+    return Partial(lacking, to_json(got, window, base, status_of(lacking)))
 
 
 async def read_inputs(
@@ -84,15 +130,21 @@ class InProcess:
         window: Window,
         *,
         complete: bool,
-        status: DataStatus | None = None,
-    ) -> bytes | Lacking:
+        partial_above: int | None = None,
+    ) -> bytes | Lacking | Partial:
         async with self.readers() as session:
-            got, base = await read_inputs(
-                session, self.instruments, portfolio_id, window, complete=complete
+            got = await read_answer(
+                session,
+                self.instruments,
+                portfolio_id,
+                window,
+                complete=complete,
+                partial_above=partial_above,
             )
         if isinstance(got, Lacking):
             return got
-        return await anyio.to_thread.run_sync(to_json, got, window, base, status)
+        inputs, base, lacking = got
+        return await anyio.to_thread.run_sync(render, inputs, window, base, lacking)
 
 
 @dataclass(frozen=True)
@@ -117,9 +169,12 @@ class PerformanceService:
         if isinstance(hit, str):
             return hit.encode()
         check_window(self.market, window)
-        answer = await self.computer.compute(portfolio.id, window, complete=True)
-        if isinstance(answer, Lacking) and answer.bars > self.inline_bars:
-            return await self._incomplete(portfolio, window, answer)
+        answer = await self.computer.compute(
+            portfolio.id, window, complete=True, partial_above=self.inline_bars
+        )
+        if isinstance(answer, Partial):  # `history` stores the rest meanwhile
+            await backfill.request(self.cache, portfolio, window.benchmark)
+            return answer.body
         if isinstance(answer, Lacking):
             async with self.sessions() as session:
                 await self.market.backfill_windows(session, answer.windows)
@@ -128,18 +183,6 @@ class PerformanceService:
         assert isinstance(answer, bytes)  # only a complete computation can lack anything
         # As text: the cache keeps JSON values, which bytes are not.
         await self.cache.set(key, answer.decode(), expire=CACHE_SECONDS)
-        return answer
-
-    async def _incomplete(self, portfolio: Portfolio, window: Window, lacking: Lacking) -> bytes:
-        """What the stored closes give while `history` stores the rest (not cached)."""
-        await backfill.request(self.cache, portfolio, window.benchmark)
-        status = DataStatus(
-            complete=False,
-            missing_symbols=sorted(lacking.windows),
-            progress=round(lacking.progress, 4),
-        )
-        answer = await self.computer.compute(portfolio.id, window, complete=False, status=status)
-        assert isinstance(answer, bytes)  # only a complete computation can lack anything
         return answer
 
 
