@@ -255,6 +255,39 @@ def uvicorn_server(
         stop_process(process)
 
 
+@contextlib.contextmanager
+def flint_worker(
+    env: Mapping[str, str], cwd: Path, processes: int, *, start_within: float = 120.0
+) -> Iterator[subprocess.Popen[Any]]:
+    """``flint worker`` (prefork, ``processes`` processes) on the broker and database ``env``
+    names, in a subprocess, until the block ends; yielded once Celery says it is ready."""
+    log = cwd / "worker.log"
+    command = [
+        sys.executable,
+        "-m",
+        "flint.app.cli",
+        "worker",
+        f"--concurrency={processes}",
+        "--loglevel=INFO",
+    ]
+    environment = dict(env) | {"FLINT_LOG_LEVEL": "INFO"}  # Celery's "ready" line is INFO
+    with log.open("wb") as sink:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            command, env=environment, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + start_within
+        while b" ready." not in log.read_bytes():
+            if process.poll() is not None:
+                raise RuntimeError(f"the worker exited with {process.returncode}:\n{tail(log)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker was not ready within {start_within:g} s")
+            time.sleep(0.1)
+        yield process
+    finally:
+        stop_process(process)
+
+
 def _wait_workers(server: Server, workers: int, within: float) -> None:
     """Every worker of a supervisor is up (the first may answer before the others start)."""
     deadline = time.monotonic() + within

@@ -295,6 +295,9 @@ class Settings(
     performance_budget_seconds: float = Field(30.0, gt=0, le=600)
     """How long one performance computation may take in a worker: past it the worker is
     stopped (and replaced) and the request answers 503 ``/problems/performance-budget``."""
+    performance_inline_bars: int = Field(10_000, ge=0)
+    """At most this many missing daily closes are fetched while a performance request waits;
+    more (a fresh import's history) are stored in the background and the answer says so."""
     trade_wait_seconds: float = Field(5.0, ge=0, le=30)
     """How long `POST /trades/execute` waits for the broker's answer before replying 202."""
     credentials_keys: SecretStr | None = None

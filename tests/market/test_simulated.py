@@ -426,3 +426,15 @@ def test_tick_path_reaches_high_and_low_even_when_the_bridge_stays_on_one_side(
     path = _simpath.tick_path(shape, 0.0, 0.05, -0.04, 0.01)
     assert (path[0], path[-1]) == (0.0, 0.01)
     assert (path.max(), path.min()) == (0.05, -0.04)
+
+
+@pytest.mark.parametrize("symbol", ["AAPL", "NVDA", "BTC-USD", "EURUSD=X", "SPY"])
+def test_a_year_of_days_made_at_once_is_each_day_made_alone(symbol: str) -> None:
+    from flint.market.providers import simulated
+
+    market = SimulatedMarket()
+    _, pricing = market._resolve(symbol)
+    for year in (2015, 2020, 2024):
+        series = _simpath.year_series(pricing.model, year)
+        alone = [simulated._day(pricing, series, i) for i in range(len(series.days))]
+        assert simulated._days(pricing, series, 0, len(series.days)) == alone

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from flint.db import create_engine, create_sessionmaker, to_stored_price
+from flint.db import canonical_price, create_engine, create_sessionmaker, to_stored_price
 from flint.kit.calendar import session_open, trading_days
-from flint.market import bar_copy, storage
+from flint.market import bar_copy, bar_sqlite, storage
 from flint.market.models import MarketBar
 from flint.market.providers.types import Bar, Interval, Quote
 
@@ -224,6 +224,38 @@ def test_copy_price_text_agrees_with_to_stored_price_on_any_decimal(
     assert stored_text(value) == kept_text(value)
 
 
+def sqlite_text(value: Decimal) -> str | type[Exception]:
+    """What the SQLite bulk path writes for ``value``, or the error it raises."""
+    try:
+        return bar_sqlite.price(value)
+    except ValueError:
+        return ValueError
+
+
+def price_column_text(value: Decimal) -> str | type[Exception]:
+    """What SQLite's price column (`flint.db.Price`) keeps for ``value``."""
+    try:
+        return format(canonical_price(to_stored_price(value)), "f")
+    except ValueError:
+        return ValueError
+
+
+@pytest.mark.parametrize("value", [*PRICE_EDGES, "100.00", "0.000", "-0.00", "12.3400", "1E+3"])
+def test_sqlite_price_text_is_what_the_price_column_keeps(value: str) -> None:
+    assert sqlite_text(D(value)) == price_column_text(D(value))
+
+
+@given(
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.integers(min_value=-30, max_value=5),
+)
+def test_sqlite_price_text_agrees_with_the_price_column_on_any_decimal(
+    digits: int, exponent: int
+) -> None:
+    value = D(digits).scaleb(exponent, Context(prec=60))
+    assert sqlite_text(value) == price_column_text(value)
+
+
 async def test_symbols_and_providers_with_copy_special_characters_are_stored_as_given(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -375,8 +407,8 @@ async def test_ten_thousand_bars_upsert_in_bulk(
     else:
         assert inserts
         assert all(many and "ON CONFLICT" in sql for sql, many in inserts)
-        assert len(inserts) == -(-10_000 // storage.SQLITE_CHUNK) + -(
-            -6_000 // storage.SQLITE_CHUNK
+        assert len(inserts) == -(-10_000 // bar_sqlite.CHUNK_ROWS) + -(
+            -6_000 // bar_sqlite.CHUNK_ROWS
         )
 
 

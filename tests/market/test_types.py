@@ -51,6 +51,25 @@ def test_a_positive_price_stays_positive_after_quantizing(
     assert quantize_price(value, kind) > 0
 
 
+@given(
+    value=st.one_of(
+        prices,
+        st.floats(min_value=1.0, max_value=1e16),
+        # Exact ties at the last place kept (x.xxx5 and x.xx5) round half-even.
+        st.integers(min_value=2_000, max_value=20_000).map(lambda n: (n + 0.5) / 1000),
+        st.integers(min_value=2_000, max_value=2_000_000).map(lambda n: (n + 0.5) / 100),
+        st.integers(min_value=0, max_value=20).map(lambda n: 10.0**n / 8),
+    ),
+    kind=kinds,
+)
+def test_a_float_price_is_quantized_as_its_exact_decimal_value(
+    value: float, kind: InstrumentType
+) -> None:
+    fast, exact = quantize_price(value, kind), quantize_price(Decimal(value), kind)
+    assert fast == exact
+    assert str(fast) == str(exact)  # the same places too
+
+
 def test_percentages_have_two_decimal_places() -> None:
     assert quantize_percent(Decimal("1.23456")) == Decimal("1.23")
 

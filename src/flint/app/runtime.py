@@ -196,7 +196,12 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
     runtime.on_start(hub.start)
     runtime.add(
         PerformanceService(
-            market, cache, _computer(runtime, market), runtime.sessions, settings.risk_free_rate
+            market,
+            cache,
+            _computer(runtime, market),
+            runtime.sessions,
+            settings.risk_free_rate,
+            inline_bars=settings.performance_inline_bars,
         )
     )
 

@@ -38,6 +38,7 @@ TASK_MODULES = [
     "flint.accounts.webhook_tasks",
     "flint.trades.tasks",
     "flint.reports.tasks",
+    "flint.portfolio.tasks",
     "flint.billing.tasks",
     "flint.app.analytics_tasks",
 ]

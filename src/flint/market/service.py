@@ -213,12 +213,17 @@ class MarketData:
         return await self.backfill_windows(session, dict.fromkeys(symbols, (start, end)))
 
     async def backfill_windows(
-        self, session: AsyncSession, windows: Mapping[str, tuple[date, date]]
+        self,
+        session: AsyncSession,
+        windows: Mapping[str, tuple[date, date]],
+        *,
+        skip_failed: bool = False,
     ) -> dict[str, int]:
-        """`backfill`, each symbol over its own window (inclusive dates)."""
+        """`backfill`, each symbol over its own window (inclusive dates). With ``skip_failed``
+        a symbol no provider answers for is left out (and absent from the result)."""
         for start, end in windows.values():
             validate_range(start, end)
-        return await self._backfill(session, windows)
+        return await self._backfill(session, windows, skip_failed=skip_failed)
 
     async def _backfill(
         self,
@@ -229,16 +234,43 @@ class MarketData:
     ) -> dict[str, int]:
         """Backfill each symbol over its own window, in one bulk write. With ``skip_failed``
         a symbol no provider answers for is left out (and absent from the result)."""
+        series = await self.missing_history(session, windows, skip_failed=skip_failed)
+        await storage.upsert_bars_many(session, series)
+        written: dict[str, int] = {}
+        for item in series:
+            written[item.symbol] = written.get(item.symbol, 0) + len(item.bars)
+        return written
+
+    async def store_history(
+        self, session: AsyncSession, series: Sequence[storage.BarSeries]
+    ) -> None:
+        """Store what `missing_history` fetched, in one bulk write in ``session``."""
+        await storage.upsert_bars_many(session, series)
+
+    async def missing_history(
+        self,
+        session: AsyncSession,
+        windows: Mapping[str, tuple[date, date]],
+        *,
+        skip_failed: bool = False,
+    ) -> list[storage.BarSeries]:
+        """The closed daily bars of each symbol's window (inclusive dates) that storage lacks,
+        fetched and not stored (`storage.upsert_bars_many` stores them): reading only, so a
+        caller can fetch in a read-only session and write in a short transaction. A symbol
+        lacking nothing has one empty series; with ``skip_failed`` a symbol no provider
+        answers for has none. Unknown symbols raise
+        NotFound before anything is fetched."""
         instruments = {symbol: self.universe.get(symbol) for symbol in windows}
         unknown = [symbol for symbol, known in instruments.items() if known is None]
         if unknown:
             raise NotFound(f"Unknown symbols: {', '.join(unknown)}.")
-        written: dict[str, int] = {}
+        now = utcnow()
         series: list[storage.BarSeries] = []
         for symbol, known in instruments.items():
             assert known is not None
             start, end = windows[symbol]
-            expected = closed_sessions(calendar_for(known.type), start, end, utcnow())
+            validate_range(start, end)
+            expected = closed_sessions(calendar_for(known.type), start, end, now)
             missing = await storage.missing_ranges(session, symbol, Interval.D1, expected)
             fetched: list[storage.BarSeries] = []
             try:
@@ -252,10 +284,8 @@ class MarketData:
                     raise
                 log.info("backfill_skipped", symbol=symbol, detail=exc.detail)
                 continue
-            series.extend(fetched)
-            written[symbol] = sum(len(item.bars) for item in fetched)
-        await storage.upsert_bars_many(session, series)
-        return written
+            series.extend(fetched if fetched else [storage.BarSeries(symbol, Interval.D1, [], "")])
+        return series
 
     async def without_history(
         self, session: AsyncSession, wanted: Mapping[str, date]
@@ -377,10 +407,13 @@ def validate_range(start: date, end: date) -> None:
 
 
 def closed_days(calendar: str, start: date, end: date, now: datetime) -> list[date]:
-    """The trading days in [start, end] whose session has closed by ``now``."""
-    return [
-        day for day in trading_days(start, end, calendar) if session_close(day, calendar) <= now
-    ]
+    """The trading days in [start, end] whose session has closed by ``now`` (sessions close in
+    day order, so only the last days are checked)."""
+    days = trading_days(start, end, calendar)
+    closed = len(days)
+    while closed and session_close(days[closed - 1], calendar) > now:
+        closed -= 1
+    return days[:closed]
 
 
 def closed_sessions(calendar: str, start: date, end: date, now: datetime) -> list[datetime]:

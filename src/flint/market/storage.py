@@ -39,16 +39,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from flint.db import to_stored_price
 from flint.kit.time import utcnow
-from flint.market import bar_copy
+from flint.market import bar_copy, bar_sqlite
 from flint.market.models import DATA_TYPES, MarketBar, MarketDataWrite, MarketQuote
 from flint.market.providers.types import Bar, Interval, Quote
 
 WriteStrategy = Literal["copy", "executemany"]
-
-SQLITE_CHUNK = 2000
-"""Rows per executemany on SQLite: bounds the parameter list held in memory at once."""
 
 _BARS: Table = MarketBar.__table__  # type: ignore[assignment]
 _QUOTES: Table = MarketQuote.__table__  # type: ignore[assignment]
@@ -147,7 +143,7 @@ async def upsert_bars_many(session: AsyncSession, many: Sequence[BarSeries]) -> 
         stored = await bar_copy.any_stored(conn, runs)
         await bar_copy.copy_upsert(conn, _BARS, _COLUMNS, _KEY, chunks, maybe_stored=stored)
     else:
-        await _executemany_upsert(conn, _sqlite_rows(runs, fetched_at))
+        await bar_sqlite.executemany_upsert(conn, _BARS, _COLUMNS, _KEY, runs, fetched_at)
     await _renew_tokens(conn, sorted({(run.symbol, run.step) for run in runs}), fetched_at)
     return sum(len(run.bars) for run in runs)
 
@@ -198,33 +194,6 @@ def _origin(item: tuple[tuple[str, str, datetime], tuple[_Run, Bar]]) -> tuple[s
     return (run.symbol, run.step, run.data_type, run.provider)
 
 
-def _sqlite_rows(runs: list[_Run], fetched_at: datetime) -> list[dict[str, Any]]:
-    return [
-        dict(
-            zip(
-                _COLUMNS,
-                (
-                    run.symbol,
-                    run.step,
-                    stamp,
-                    to_stored_price(bar.open),
-                    to_stored_price(bar.high),
-                    to_stored_price(bar.low),
-                    to_stored_price(bar.close),
-                    to_stored_price(bar.adj_close),
-                    bar.volume,
-                    run.data_type,
-                    run.provider,
-                    fetched_at,
-                ),
-                strict=True,
-            )
-        )
-        for run in runs
-        for stamp, bar in zip(run.stamps, run.bars, strict=True)
-    ]
-
-
 async def _renew_tokens(
     conn: AsyncConnection, series: list[tuple[str, str]], now: datetime
 ) -> None:
@@ -260,19 +229,6 @@ async def write_tokens(
         )
         out.update((symbol, token) for symbol, token in result)
     return out
-
-
-def _replace_all(excluded: Any) -> dict[str, Any]:
-    return {name: excluded[name] for name in _COLUMNS if name not in _KEY}
-
-
-async def _executemany_upsert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    statement = sqlite.insert(_BARS)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(_KEY), set_=_replace_all(statement.excluded)
-    )
-    for first in range(0, len(rows), SQLITE_CHUNK):
-        await conn.execute(statement, rows[first : first + SQLITE_CHUNK])
 
 
 async def load_bars(

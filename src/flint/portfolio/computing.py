@@ -4,9 +4,13 @@
 and day). A `Computer` makes them: in worker processes (`workers.PerformancePool`, so the event
 loop only waits) or in this process, off the loop (`InProcess`). Both read only what is
 committed, through a read-only session of their own, and neither calls a market-data provider:
-when storage lacks closes they answer `Lacking`, the service fetches and stores them in a short
-transaction of its own (the request's own stays read-only and holds no lock), and asks again,
-valuing with what there is if a provider has none.
+when storage lacks closes they answer `Lacking`. A few missing closes (at most
+``inline_bars``: a benchmark asked for the first time, a day's new close) the service fetches
+and stores in a short transaction of its own (the request's own stays read-only and holds no
+lock) and asks again, valuing with what there is if a provider has none. More than that is a
+fresh import's history, which `history` stores in the background (`backfill`): the service
+answers at once from what is stored, with a ``dataStatus`` naming what is missing, and caches
+nothing.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from flint.db import commit
 from flint.errors import NotFound, ServiceUnavailable
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
-from flint.portfolio import service
+from flint.portfolio import backfill, service
 from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.figures import to_json
 from flint.portfolio.models import Portfolio
 from flint.portfolio.performance import Inputs, Lacking, Window, check_window, load
+from flint.portfolio.schemas import DataStatus
 from flint.portfolio.symbols import Instruments
 
 CACHE_SECONDS = 600
@@ -55,8 +60,59 @@ class Computer(Protocol):
     meanwhile."""
 
     async def compute(
-        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
-    ) -> bytes | Lacking: ...
+        self,
+        portfolio_id: uuid.UUID,
+        window: Window,
+        *,
+        complete: bool,
+        partial_above: int | None = None,
+    ) -> bytes | Lacking | Partial: ...
+
+
+@dataclass(frozen=True)
+class Partial:
+    """The answer from what is stored, when storage lacks more than ``partial_above`` closes
+    (`history` is storing them): with its ``dataStatus``, and not to be cached."""
+
+    lacking: Lacking
+    body: bytes
+
+
+def status_of(lacking: Lacking) -> DataStatus:
+    return DataStatus(
+        complete=False,
+        missing_symbols=sorted(lacking.windows),
+        progress=round(lacking.progress, 4),
+    )
+
+
+async def read_answer(
+    session: AsyncSession,
+    instruments: Instruments,
+    portfolio_id: uuid.UUID,
+    window: Window,
+    *,
+    complete: bool,
+    partial_above: int | None,
+) -> tuple[Inputs, str, Lacking | None] | Lacking:
+    """What to compute the answer from, read (only) in ``session``: the inputs and the base
+    currency, with what storage lacks when that is more than ``partial_above`` closes (the
+    inputs are then what is stored); or, lacking fewer, `Lacking` alone."""
+    got, base = await read_inputs(session, instruments, portfolio_id, window, complete=complete)
+    if not isinstance(got, Lacking):
+        return got, base, None
+    if partial_above is None or got.bars <= partial_above:
+        return got
+    stored, base = await read_inputs(session, instruments, portfolio_id, window, complete=False)
+    assert isinstance(stored, Inputs)  # only a complete load can lack anything
+    return stored, base, got
+
+
+def render(got: Inputs, window: Window, base: str, lacking: Lacking | None) -> bytes | Partial:
+    """The JSON bytes (CPU work), or a `Partial` when closes are missing."""
+    if lacking is None:
+        return to_json(got, window, base)
+    return Partial(lacking, to_json(got, window, base, status_of(lacking)))
 
 
 async def read_inputs(
@@ -87,18 +143,29 @@ class InProcess:
     """Bounds the wait only: a thread cannot be stopped (the pool's processes can)."""
 
     async def compute(
-        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
-    ) -> bytes | Lacking:
+        self,
+        portfolio_id: uuid.UUID,
+        window: Window,
+        *,
+        complete: bool,
+        partial_above: int | None = None,
+    ) -> bytes | Lacking | Partial:
         try:
             with anyio.fail_after(self.budget):
                 async with self.readers() as session:
-                    got, base = await read_inputs(
-                        session, self.instruments, portfolio_id, window, complete=complete
+                    got = await read_answer(
+                        session,
+                        self.instruments,
+                        portfolio_id,
+                        window,
+                        complete=complete,
+                        partial_above=partial_above,
                     )
                 if isinstance(got, Lacking):
                     return got
+                inputs, base, lacking = got
                 return await anyio.to_thread.run_sync(
-                    to_json, got, window, base, abandon_on_cancel=True
+                    render, inputs, window, base, lacking, abandon_on_cancel=True
                 )
         except TimeoutError as exc:
             raise OverBudget.after(self.budget or 0) from exc
@@ -118,6 +185,9 @@ class PerformanceService:
     """Writable sessions, for the closes a computation lacks."""
     risk_free: float
     turns: WeakValueDictionary[uuid.UUID, asyncio.Lock] = field(default_factory=WeakValueDictionary)
+    inline_bars: int = 10_000
+    """At most this many missing closes are fetched while the request waits (more: `history`
+    stores them in the background and the answer says what is missing)."""
 
     def window(
         self, start: date | None, end: date | None, benchmark: str, group_by: GroupBy = "symbol"
@@ -139,7 +209,12 @@ class PerformanceService:
             return await self._compute(portfolio, window, key)
 
     async def _compute(self, portfolio: Portfolio, window: Window, key: str) -> bytes:
-        answer = await self.computer.compute(portfolio.id, window, complete=True)
+        answer = await self.computer.compute(
+            portfolio.id, window, complete=True, partial_above=self.inline_bars
+        )
+        if isinstance(answer, Partial):  # `history` stores the rest meanwhile
+            await backfill.request(self.cache, portfolio, window.benchmark)
+            return answer.body
         if isinstance(answer, Lacking):
             async with self.sessions() as session:
                 await self.market.backfill_windows(session, answer.windows)

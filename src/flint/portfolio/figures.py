@@ -32,7 +32,13 @@ import numpy as np
 from flint.kit.money import as_price, exact, in_currency
 from flint.portfolio import breakdown, metrics, roai
 from flint.portfolio.performance import Inputs, Window
-from flint.portfolio.schemas import AllocationOut, HoldingPerformance, Performance, SeriesPoint
+from flint.portfolio.schemas import (
+    AllocationOut,
+    DataStatus,
+    HoldingPerformance,
+    Performance,
+    SeriesPoint,
+)
 from flint.portfolio.symbols import SymbolBook
 from flint.portfolio.valuation import Series, Valuation, value
 
@@ -264,6 +270,10 @@ def figures(got: Inputs, window: Window, base: str) -> Performance:
     )
 
 
-def to_json(got: Inputs, window: Window, base: str) -> bytes:
-    """The API's answer, serialized once (the cache and the response share the bytes)."""
-    return figures(got, window, base).model_dump_json(by_alias=True).encode()
+def to_json(got: Inputs, window: Window, base: str, status: DataStatus | None = None) -> bytes:
+    """The API's answer, serialized once (the cache and the response share the bytes), with
+    ``status`` when closes are still missing."""
+    answer = figures(got, window, base)
+    if status is not None:
+        answer.data_status = status
+    return answer.model_dump_json(by_alias=True).encode()

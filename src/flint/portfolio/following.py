@@ -48,7 +48,7 @@ from flint.errors import FlintError, NotFound, ValidationFailed
 from flint.kit.symbols import normalize_symbol
 from flint.kit.time import utcnow
 from flint.market.api import Interval, MarketData
-from flint.portfolio import mirror, service
+from flint.portfolio import backfill, mirror, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import PortfolioCreate
 
@@ -359,6 +359,7 @@ async def _mirror(
     if report.changed:
         portfolio.version += 1
         portfolio.updated_at = utcnow()
+        backfill.start(session, portfolio.id)
     portfolio.last_synced_at = utcnow()
     portfolio.sync_report = report.as_json()
     await session.flush()

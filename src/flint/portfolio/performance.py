@@ -59,9 +59,21 @@ class Window:
 class Lacking:
     """Storage lacks closed daily bars some listed symbols need: fetch these windows (per
     symbol, inclusive dates) with `MarketData.backfill_windows`, then load again. An answer,
-    not an error: it crosses from a performance process to the API as a value."""
+    not an error: it crosses from a performance process to the API as a value. ``of`` is how
+    many symbols were checked (the progress of a backfill is the share of them stored)."""
 
     windows: dict[str, tuple[date, date]]
+    of: int = 0
+
+    @property
+    def progress(self) -> float:
+        """The share of the checked symbols whose closes are all stored (0 to 1)."""
+        return 1.0 - len(self.windows) / self.of if self.of else 0.0
+
+    @property
+    def bars(self) -> int:
+        """About how many daily bars the missing windows hold (five a week)."""
+        return sum(((end - start).days + 1) * 5 // 7 + 1 for start, end in self.windows.values())
 
 
 def check_window(market: Instruments, window: Window) -> None:
@@ -173,7 +185,7 @@ async def _stored_closes(
         if held is not None:
             held = prices.between(held, end)
             out[symbol] = Series(held.days, held.closes)
-    return Lacking(missing) if missing else out
+    return Lacking(missing, len(windows)) if missing else out
 
 
 async def load(

@@ -264,6 +264,17 @@ def draw(
         _date_axis(axes, size[0])
         axes.grid(True, alpha=0.3)
         axes.legend(loc="best")
+    status = perf.get("dataStatus") or {}
+    if status.get("complete") is False:  # a fresh import's history is still being stored
+        figure.text(
+            0.995,
+            0.005,
+            f"Data incomplete: price history still loading ({status['progress']:.0%} stored)",
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="#b03a2e",
+        )
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     return buffer.getvalue()

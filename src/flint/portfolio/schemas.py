@@ -298,6 +298,26 @@ class SeriesPoint(ApiModel):
     )
 
 
+class DataStatus(ApiModel):
+    """Whether every daily close the figures need is stored. A fresh import's history is
+    stored in the background (a few seconds for a decade of hundreds of symbols); until then
+    the figures are computed from what is stored (a symbol without its closes is valued at its
+    cost), `complete` is false and the answer is not cached."""
+
+    complete: bool = Field(True, examples=[False])
+    missing_symbols: list[str] = Field(
+        default_factory=list,
+        examples=[["AAPL", "MSFT"]],
+        description="Symbols whose closes are still being stored.",
+    )
+    progress: float = Field(
+        1.0,
+        examples=[0.42],
+        description="The share of the portfolio's symbols (with the benchmark and FX pairs) "
+        "whose closes are stored, from 0 to 1.",
+    )
+
+
 class Performance(ApiModel):
     """Money (values, costs, P&L, cash, dividends, prices, units) is a decimal string, exact
     and rounded to the base currency's minor unit (prices: their own precision); ratios and
@@ -385,6 +405,7 @@ class Performance(ApiModel):
     group_by: GroupBy = Field("symbol", description="How `allocationGroups` is grouped.")
     allocation_groups: list[AllocationGroup] = Field(default_factory=list)
     drawdown: DrawdownOut | None = None
+    data_status: DataStatus = Field(default_factory=DataStatus)
 
 
 ChartKind = Literal["value", "drawdown", "allocation", "benchmark"]

@@ -24,7 +24,7 @@ from flint.billing.api import Limit, Plans
 from flint.errors import NotFound, ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
-from flint.portfolio import cash, currencies
+from flint.portfolio import backfill, cash, currencies
 from flint.portfolio.cash import Row
 from flint.portfolio.dates import date_problem
 from flint.portfolio.models import Portfolio, PortfolioTransaction
@@ -303,6 +303,8 @@ async def create(
         for seq, (asset, row) in enumerate(zip(body.assets, rows, strict=True))
     )
     await session.flush()
+    if body.assets:
+        backfill.start(session, portfolio.id)
     return portfolio
 
 
@@ -351,6 +353,7 @@ async def replace(
     portfolio.allow_negative_cash = body.allow_negative_cash
     _touch(portfolio)
     await session.flush()
+    backfill.start(session, portfolio.id)
     return portfolio
 
 
@@ -403,6 +406,7 @@ async def add_transactions(
     session.add_all(created)
     _touch(portfolio)
     await session.flush()
+    backfill.start(session, portfolio.id)
     return created
 
 

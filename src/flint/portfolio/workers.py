@@ -6,7 +6,7 @@ API therefore keeps a small `ProcessPoolExecutor` (``FLINT_PERFORMANCE_WORKERS``
 started with ``spawn``, at a lower CPU priority than the API). Each process builds its own
 runtime (the composition root's ``performance`` role: a read-only engine on the same database
 and the packaged instruments), reads the ledger and the stored closes itself
-(`computing.read_inputs`), keeps the closes it has read in memory (`flint.portfolio.prices`),
+(`computing.read_answer`), keeps the closes it has read in memory (`flint.portfolio.prices`),
 computes, and hands back the JSON bytes the API sends as they are. It is a `computing.Computer`:
 what happens when closes are missing is `computing`'s business.
 
@@ -34,8 +34,7 @@ from typing import Any
 import structlog
 from pebble import ProcessExpired, ProcessPool
 
-from flint.portfolio.computing import OverBudget, read_inputs
-from flint.portfolio.figures import to_json
+from flint.portfolio.computing import OverBudget, Partial, read_answer, render
 from flint.portfolio.performance import Lacking, Window
 from flint.portfolio.symbols import Instruments
 from flint.runtime import Runtime
@@ -90,19 +89,31 @@ async def _connect() -> None:
         pass
 
 
-def _compute(portfolio_id: uuid.UUID, window: Window, complete: bool) -> bytes | Lacking:
+def _compute(
+    portfolio_id: uuid.UUID, window: Window, complete: bool, partial_above: int | None
+) -> bytes | Lacking | Partial:
     assert _loop is not None
-    return _loop.run_until_complete(_render(portfolio_id, window, complete))
+    return _loop.run_until_complete(_render(portfolio_id, window, complete, partial_above))
 
 
-async def _render(portfolio_id: uuid.UUID, window: Window, complete: bool) -> bytes | Lacking:
+async def _render(
+    portfolio_id: uuid.UUID, window: Window, complete: bool, partial_above: int | None
+) -> bytes | Lacking | Partial:
     assert _runtime is not None
     instruments = _runtime.get(Instruments)
     async with _runtime.sessions() as session:
-        got, base = await read_inputs(session, instruments, portfolio_id, window, complete=complete)
+        got = await read_answer(
+            session,
+            instruments,
+            portfolio_id,
+            window,
+            complete=complete,
+            partial_above=partial_above,
+        )
     if isinstance(got, Lacking):
         return got
-    return to_json(got, window, base)
+    inputs, base, lacking = got
+    return render(inputs, window, base, lacking)
 
 
 # --- in the API process ------------------------------------------------------------------------
@@ -153,10 +164,17 @@ class PerformancePool:
             log.exception("performance_pool_warm_failed")
 
     async def compute(
-        self, portfolio_id: uuid.UUID, window: Window, *, complete: bool
-    ) -> bytes | Lacking:
+        self,
+        portfolio_id: uuid.UUID,
+        window: Window,
+        *,
+        complete: bool,
+        partial_above: int | None = None,
+    ) -> bytes | Lacking | Partial:
         try:
-            answer: bytes | Lacking = await self._run(_compute, portfolio_id, window, complete)
+            answer: bytes | Lacking | Partial = await self._run(
+                _compute, portfolio_id, window, complete, partial_above
+            )
         except FuturesTimeout as exc:  # pebble stopped the worker and starts another
             log.warning("performance_over_budget", portfolio_id=str(portfolio_id))
             raise OverBudget.after(self.budget or 0) from exc

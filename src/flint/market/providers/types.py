@@ -139,6 +139,7 @@ _DEFAULT_SIGNIFICANT = 4
 _MIN_PLACES = 2
 _MAX_PLACES = 18
 _STEPS = {places: Decimal(1).scaleb(-places) for places in range(_MAX_PLACES + 1)}
+_FAST_BELOW = 1e15
 
 
 def price_places(value: Decimal, kind: InstrumentType) -> int:
@@ -158,6 +159,11 @@ def quantize_price(value: float | Decimal, kind: InstrumentType) -> Decimal:
     ``low <= open, close <= high`` true for a bar that satisfied it before rounding, and a
     positive price stays positive.
     """
+    if type(value) is float and 1.0 <= value < _FAST_BELOW and kind not in _SIGNIFICANT:
+        # The same Decimal, several times faster (the simulated market makes millions): 3
+        # places below 10, else 2, and float formatting rounds the exact binary value half-even
+        # as quantize does.
+        return Decimal(f"{value:.3f}" if value < 10.0 else f"{value:.2f}")
     exact = value if isinstance(value, Decimal) else Decimal(value)
     step = _STEPS[price_places(exact, kind)]
     rounded = exact.quantize(step, rounding=ROUND_HALF_EVEN)
