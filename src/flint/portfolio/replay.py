@@ -9,8 +9,8 @@ settles as a whole (`valuation.settle`): the day's money coming in pays for its 
 taxes first, what they still lack beyond the cash is funded from outside (an external flow); a
 withdrawal is never funded, it takes exactly the ledger's amount (cash below zero only when the
 portfolio allows negative cash). Amounts are in the base currency already (converted at each
-entry's day rate, as the valuation gets them). Realised P&L uses average cost with fees in the cost: a sale realises
-``proceeds - fee - average cost x units``.
+entry's day rate, as the valuation gets them). Realised P&L uses average cost with fees in the
+cost: a sale realises ``proceeds - fee - average cost x units``.
 
 A window (``since``) limits what is *tallied* (fees, interest, taxes, dividends, realised P&L,
 deposits, withdrawals, outside funding: those of days on or after ``since``); positions and
