@@ -203,6 +203,24 @@ async def test_a_withdrawal_larger_than_the_cash_is_refused_naming_the_shortfall
     assert flows[str(later)] == "-500.00"  # exactly the ledger's amount
 
 
+async def test_taxes_take_from_the_cash_a_withdrawal_may_use(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice)
+    first, later = weekday(50), weekday(20)
+    for kind, amount in (("deposit", 550), ("tax", 100)):
+        made = await record(client, alice, portfolio_id, date=first, type=kind, amount=amount)
+        assert made.status_code == 201, made.text
+    refused = await record(client, alice, portfolio_id, date=later, type="withdrawal", amount=500)
+    body = assert_problem(refused, 422)  # the valuation leaves 450 after the tax
+    assert error_fields(body) == {"body.amount"}
+    assert "50.00 USD short" in body["detail"]
+    taken = await record(client, alice, portfolio_id, date=later, type="withdrawal", amount=450)
+    assert taken.status_code == 201, taken.text
+    perf = await performance(client, alice, portfolio_id)
+    assert perf["series"][-1]["value"] == "0.00"
+
+
 async def test_a_first_day_withdrawal_is_booked_as_the_ledger_says(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
