@@ -5,6 +5,7 @@ from 1900 to today, dividends only on positions held."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import httpx
@@ -16,6 +17,11 @@ from tests.conftest import Account, assert_problem, error_fields
 V1 = "/api/v1/portfolio"
 HISTORY = "/api/v1/market/historical"
 CSV = {"Content-Type": "text/csv"}
+
+
+def cents(value: Decimal) -> str:
+    """Money in US dollars or euros as the API writes it: to the cent, half to even."""
+    return format(value.quantize(Decimal("0.01"), ROUND_HALF_EVEN), "f")
 
 
 def weekday(days_ago: int) -> date:
@@ -90,16 +96,17 @@ async def test_amounts_in_euros_are_converted_to_the_base_currency_at_their_days
     plain = await record(client, alice, portfolio_id, date=day, type="interest", amount=5)
     assert plain.json()["currency"] == "USD"  # a cash row without one: the base currency
 
-    rate = await rate_on(client, alice, "EURUSD=X", day)
+    # The close as stored (its shortest float text): the amounts convert at it exactly.
+    rate = Decimal(repr(await rate_on(client, alice, "EURUSD=X", day)))
     perf = await performance(client, alice, portfolio_id)
     first = perf["series"][0]
     assert first["date"] == str(day)
-    assert first["netFlow"] == pytest.approx(1000 * rate, rel=1e-12)
-    assert perf["costBasis"] == pytest.approx(200 * rate, rel=1e-12)
+    assert first["netFlow"] == cents(1000 * rate)
+    assert perf["costBasis"] == cents(200 * rate)
     (aapl,) = perf["holdings"]
-    assert aapl["avgCost"] == pytest.approx(100 * rate, rel=1e-12)
+    assert Decimal(aapl["avgCost"]) == (100 * rate).quantize(Decimal("1e-8"), ROUND_HALF_EVEN)
     cash = [a for a in perf["allocation"] if a["assetClass"] == "cash"]
-    assert cash[0]["value"] == pytest.approx(800 * rate + 5, rel=1e-12)
+    assert cash[0]["value"] == cents(800 * rate + 5)
 
 
 async def test_a_currency_the_market_cannot_convert_is_refused(
@@ -152,7 +159,7 @@ async def test_dollar_holdings_are_converted_into_a_euro_base(
     perf = await performance(client, alice, portfolio_id)
     rate = await rate_on(client, alice, "EURUSD=X", day)
     assert perf["baseCurrency"] == "EUR"
-    assert perf["costBasis"] == pytest.approx(450 / rate, rel=1e-12)
+    assert perf["costBasis"] == cents(450 / Decimal(repr(rate)))
 
 
 # --- 3. withdrawals and the cash --------------------------------------------------------------
@@ -192,8 +199,26 @@ async def test_a_withdrawal_larger_than_the_cash_is_refused_naming_the_shortfall
     assert [t["type"] for t in ledger.json()["transactions"]] == ["deposit", "withdrawal"]
     perf = await performance(client, alice, portfolio_id)
     flows = {point["date"]: point["netFlow"] for point in perf["series"]}
-    assert flows[str(first)] == 550
-    assert flows[str(later)] == -500  # exactly the ledger's amount
+    assert flows[str(first)] == "550.00"
+    assert flows[str(later)] == "-500.00"  # exactly the ledger's amount
+
+
+async def test_taxes_take_from_the_cash_a_withdrawal_may_use(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice)
+    first, later = weekday(50), weekday(20)
+    for kind, amount in (("deposit", 550), ("tax", 100)):
+        made = await record(client, alice, portfolio_id, date=first, type=kind, amount=amount)
+        assert made.status_code == 201, made.text
+    refused = await record(client, alice, portfolio_id, date=later, type="withdrawal", amount=500)
+    body = assert_problem(refused, 422)  # the valuation leaves 450 after the tax
+    assert error_fields(body) == {"body.amount"}
+    assert "50.00 USD short" in body["detail"]
+    taken = await record(client, alice, portfolio_id, date=later, type="withdrawal", amount=450)
+    assert taken.status_code == 201, taken.text
+    perf = await performance(client, alice, portfolio_id)
+    assert perf["series"][-1]["value"] == "0.00"
 
 
 async def test_a_first_day_withdrawal_is_booked_as_the_ledger_says(
@@ -207,16 +232,16 @@ async def test_a_first_day_withdrawal_is_booked_as_the_ledger_says(
     taken = await record(client, alice, portfolio_id, date=day, type="withdrawal", amount=300)
     assert taken.status_code == 201, taken.text
     perf = await performance(client, alice, portfolio_id)
-    assert perf["series"][0]["netFlow"] == 700
-    assert perf["series"][0]["value"] == 700
+    assert perf["series"][0]["netFlow"] == "700.00"
+    assert perf["series"][0]["value"] == "700.00"
 
     # Alone on the first day (where negative cash is allowed): taken out, not netted to 0.
     overdrawn = await new_portfolio(client, alice, allowNegativeCash=True)
     alone = await record(client, alice, overdrawn, date=day, type="withdrawal", amount=300)
     assert alone.status_code == 201, alone.text
     perf = await performance(client, alice, overdrawn)
-    assert perf["series"][0]["netFlow"] == -300
-    assert perf["series"][0]["value"] == -300
+    assert perf["series"][0]["netFlow"] == "-300.00"
+    assert perf["series"][0]["value"] == "-300.00"
 
 
 async def test_negative_cash_when_the_portfolio_allows_it_books_the_ledgers_flow(
@@ -233,8 +258,8 @@ async def test_negative_cash_when_the_portfolio_allows_it_books_the_ledgers_flow
     assert taken.status_code == 201, taken.text
     perf = await performance(client, alice, portfolio_id)
     flows = {point["date"]: point for point in perf["series"]}
-    assert flows[str(later)]["netFlow"] == -5000
-    assert flows[str(later)]["value"] == -4450
+    assert flows[str(later)]["netFlow"] == "-5000.00"
+    assert flows[str(later)]["value"] == "-4450.00"
 
     # Turning the setting off while the cash is below zero is refused; nothing changes.
     off = await client.put(f"{V1}/{portfolio_id}", json={"name": "Ledger"}, headers=alice.headers)
@@ -386,4 +411,4 @@ async def test_a_dividend_on_a_symbol_never_held_is_refused(
     )
     assert error_fields(assert_problem(emptied, 422)) == {"body.assets"}
     perf = await performance(client, alice, portfolio_id)
-    assert perf["dividends"] == 12
+    assert perf["dividends"] == "12.00"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flint.portfolio.currencies import major
 from flint.portfolio.figure_schemas import AllocationGroup, GroupBy
 from flint.portfolio.replay import ZERO, Replay, in_currency
 from flint.portfolio.symbols import SymbolBook
@@ -23,7 +24,7 @@ def key_of(book: SymbolBook, symbol: str, group_by: GroupBy) -> str | None:
     if group_by == "assetClass":
         return book.asset_class(symbol)
     if group_by == "currency":
-        return book.currency(symbol)[0]
+        return major(book.currency(symbol))[0]
     if symbol in book.custom:
         return None
     known = book.market.instrument(symbol)

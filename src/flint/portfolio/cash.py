@@ -1,7 +1,7 @@
 """The cash account of a ledger, and the rule that a withdrawal may not overdraw it.
 
 Each day settles as the valuation does (`valuation.settle`): money coming in (deposits, sales,
-dividends, interest) pays for the day's buys and fees first; what they still lack is funded
+dividends, interest) pays for the day's buys, fees and taxes first; what they still lack is funded
 from outside (so a portfolio of lots alone has each purchase as a deposit). A withdrawal is
 never funded from outside: it takes exactly what the ledger says, and when the cash does not
 hold that much the write is refused (422, naming the shortfall), unless the portfolio's
@@ -89,7 +89,7 @@ def replay(rows: Sequence[Row], convert: Convert, base: str) -> list[Day]:
                 inflow += gross - of(row.fee)
             elif row.type in ("dividend", "interest", "deposit"):
                 inflow += of(row.amount)
-            elif row.type == "fee":
+            elif row.type in ("fee", "tax"):
                 spend += of(row.amount)
             elif row.type == "withdrawal":
                 withdrawn += of(row.amount)

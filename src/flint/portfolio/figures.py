@@ -117,7 +117,7 @@ def money_of(valued: Valuation, last_prices: dict[str, Decimal], currency: str) 
         HoldingPerformance(
             symbol=symbol,
             quantity=valued.positions[symbol].quantity,
-            avg_cost=as_price(cost / valued.positions[symbol].quantity),
+            avg_cost=as_price(valued.positions[symbol].cost / valued.positions[symbol].quantity),
             price=price,
             value=value,
             pnl=value - cost,

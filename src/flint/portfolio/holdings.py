@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from flint.portfolio._xirr import _xirr_rows
+from flint.portfolio.currencies import major
 from flint.portfolio.figure_schemas import ClosedPosition
 from flint.portfolio.periods import YEAR_DAYS, Opening
 from flint.portfolio.replay import Replay, in_currency
@@ -117,7 +118,7 @@ def extend(
             row.model_copy(
                 update={
                     "name": name(book, row.symbol),
-                    "currency": book.currency(row.symbol)[0],
+                    "currency": major(book.currency(row.symbol))[0],
                     "cost_basis": in_currency(h.cost, base),
                     "cost_basis_without_fees": in_currency(h.cost_ex_fees, base),
                     "realized_pnl": in_currency(h.realized, base),
@@ -148,7 +149,7 @@ def closed(
             ClosedPosition(
                 symbol=symbol,
                 name=name(book, symbol),
-                currency=book.currency(symbol)[0],
+                currency=major(book.currency(symbol))[0],
                 first_buy_date=h.first_buy,
                 closed_on=h.last_sell,
                 realized_pnl=in_currency(h.realized, base),

@@ -4,10 +4,13 @@ exactly, never from the float series.
 
 It follows `valuation`'s rules to the letter (the float series and this replay must agree):
 buys take ``quantity x price + fee`` from cash, sales add ``quantity x price - fee``,
-dividends and interest add, fees and taxes take, deposits add and withdrawals take; at the end
-of each day a negative balance is funded from outside (an external flow) and cash goes back to
-0. Realised P&L uses average cost with fees in the cost: a sale realises
-``proceeds - fee - average cost x units``.
+dividends and interest add, fees and taxes take, deposits add and withdrawals take. Each day
+settles as a whole (`valuation.settle`): the day's money coming in pays for its buys, fees and
+taxes first, what they still lack beyond the cash is funded from outside (an external flow); a
+withdrawal is never funded, it takes exactly the ledger's amount (cash below zero only when the
+portfolio allows negative cash). Amounts are in the base currency already (converted at each
+entry's day rate, as the valuation gets them). Realised P&L uses average cost with fees in the
+cost: a sale realises ``proceeds - fee - average cost x units``.
 
 A window (``since``) limits what is *tallied* (fees, interest, taxes, dividends, realised P&L,
 deposits, withdrawals, outside funding: those of days on or after ``since``); positions and
@@ -23,7 +26,7 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import groupby
 
-from flint.portfolio.valuation import Entry
+from flint.portfolio.valuation import Entry, settle
 
 ZERO = Decimal(0)
 
@@ -78,7 +81,7 @@ class Totals:
     deposits: Decimal = ZERO
     withdrawals: Decimal = ZERO
     funded: Decimal = ZERO
-    """Buys the cash could not pay for, funded from outside."""
+    """Buys, fees and taxes the cash could not pay for, funded from outside."""
 
     @property
     def net_contributions(self) -> Decimal:
@@ -121,10 +124,12 @@ class Replay:
 
 
 class _Day:
-    """The cash and flow tally of the day being replayed."""
+    """The cash and flow tally of the day being replayed (settled as a whole at its end)."""
 
     def __init__(self) -> None:
-        self.cash = ZERO
+        self.inflow = ZERO
+        self.spend = ZERO
+        self.withdrawn = ZERO
         self.external = ZERO
 
 
@@ -141,12 +146,11 @@ def replay(entries: Sequence[Entry], end: date, since: date | None = None) -> Re
         today = _Day()
         for entry in todays:
             _apply(out, entry, today, tally)
-        balance += today.cash
-        if balance < 0:  # funded from outside
-            today.external -= balance
+        funded, balance = settle(balance, today.inflow, today.spend, today.withdrawn)
+        if funded:
+            today.external += funded
             if tally:
-                totals.funded -= balance
-            balance = ZERO
+                totals.funded += funded
         if today.external:
             out.flows[day] = today.external
         out._cash.append((day, balance))
@@ -186,7 +190,7 @@ def _apply(out: Replay, entry: Entry, today: _Day, tally: bool) -> None:
             h.cost += spend
             h.cost_ex_fees += entry.quantity * entry.price
             h.first_buy = h.first_buy or entry.date
-            today.cash -= spend
+            today.spend += spend
             _trade(out, entry.date, h.symbol, spend, ZERO)
         elif entry.type == "sell":
             assert entry.price is not None
@@ -198,7 +202,7 @@ def _apply(out: Replay, entry: Entry, today: _Day, tally: bool) -> None:
             h.cost -= released
             h.cost_ex_fees -= released_ex
             h.last_sell = entry.date
-            today.cash += proceeds
+            today.inflow += proceeds
             _trade(out, entry.date, h.symbol, ZERO, proceeds)
             if tally:
                 h.realized += proceeds - released
@@ -215,27 +219,27 @@ def _apply(out: Replay, entry: Entry, today: _Day, tally: bool) -> None:
     charged = entry.symbol is not None and entry.type in ("dividend", "fee", "tax")
     to = _holding(out, entry.symbol) if charged and entry.symbol else None
     if entry.type == "dividend":
-        today.cash += amount
+        today.inflow += amount
         if tally:
             totals.dividends += amount
     elif entry.type == "interest":
-        today.cash += amount
+        today.inflow += amount
         if tally:
             totals.interest += amount
     elif entry.type in ("fee", "tax"):
-        today.cash -= amount
+        today.spend += amount
         if tally:
             if entry.type == "fee":
                 totals.fees += amount
             else:
                 totals.taxes += amount
     elif entry.type == "deposit":
-        today.cash += amount
+        today.inflow += amount
         today.external += amount
         if tally:
             totals.deposits += amount
     elif entry.type == "withdrawal":
-        today.cash -= amount
+        today.withdrawn += amount
         today.external -= amount
         if tally:
             totals.withdrawals += amount
