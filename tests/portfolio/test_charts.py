@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import matplotlib.style
 import numpy as np
 import pytest
 from matplotlib import image
@@ -372,3 +373,23 @@ async def test_money_as_decimals_draws_the_same_chart_as_money_as_floats(
     exact = draw_chart(_as_decimals(perf), kind, "svg", "Growth", marks=marks, contributions=True)
     assert exact == floats
     assert b"Growth: " in exact
+
+
+@pytest.mark.parametrize("kind", ["value", "allocation"])
+async def test_a_restyled_matplotlib_draws_the_same_chart(
+    client: httpx.AsyncClient, alice: Account, kind: ChartKind
+) -> None:
+    """A library that restyles matplotlib globally when imported (quantstats sets a seaborn
+    theme: no tick marks, other fonts) changes no chart: the same bytes, tick marks on the
+    axes."""
+    portfolio_id, _, end = await _busy_portfolio(client, alice)
+    answer = await _performance(client, alice, portfolio_id, end=end.isoformat())
+    perf = Performance.model_validate(answer).model_dump(by_alias=True)
+    plain = draw_chart(perf, kind, "svg", "Growth")
+    with matplotlib.style.context("seaborn-v0_8-darkgrid"):
+        restyled = draw_chart(perf, kind, "svg", "Growth")
+    assert restyled == plain
+    if kind == "value":
+        root = ET.fromstring(restyled)  # noqa: S314 (our own output)
+        assert len(_ticks(root, "x")) >= 2
+        assert len(_ticks(root, "y")) >= 2

@@ -1,8 +1,11 @@
 """Charts of a portfolio's performance, drawn with matplotlib's Agg backend (no display);
 imported only when a chart is drawn (`charts.draw`).
 
-Each chart is a new ``Figure`` (not pyplot's global state), so requests drawing at the same
-time on worker threads never share anything. SVG text is written as text (``<text>``), not as
+Each chart is a new ``Figure`` (not pyplot's global state), drawn under matplotlib's own
+default style (`_STYLE`) whatever the process's global ``rcParams`` hold: a library that
+restyles matplotlib when imported (quantstats sets a seaborn theme: no tick marks, other fonts
+and colours) changes no chart. The style is global to matplotlib, so one chart is drawn at a
+time per process (`_DRAWING`). SVG text is written as text (``<text>``), not as
 glyph outlines, so a chart's title, labels and dates can be read, searched and copied.
 Amounts are read with ``float()``, which takes a JSON number, a ``Decimal`` or a decimal
 string alike.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import threading
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -23,6 +27,7 @@ import numpy.typing as npt
 matplotlib.use("Agg")
 
 import matplotlib.dates as mdates
+import matplotlib.style
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
@@ -30,8 +35,14 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 from flint.portfolio.schemas import ChartFormat as Format
 from flint.portfolio.schemas import ChartKind as Kind
 
-matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text in SVG
-matplotlib.rcParams["svg.hashsalt"] = "flint"  # the same chart, the same bytes
+_STYLE: list[str | dict[str, Any]] = [
+    "default",
+    {
+        "svg.fonttype": "none",  # text stays text in SVG
+        "svg.hashsalt": "flint",  # the same chart, the same bytes
+    },
+]
+_DRAWING = threading.Lock()
 
 _MARKERS: dict[str, tuple[str, str, str]] = {
     # kind: (legend label, marker, colour); buys and sells are hollow, so a deposit and a buy
@@ -239,6 +250,23 @@ def draw(
     contributions: bool = False,
     size: tuple[float, float] = (10, 5.5),
     dpi: int = 100,
+) -> bytes:
+    with _DRAWING, matplotlib.style.context(_STYLE):
+        return _draw(
+            perf, kind, fmt, title, marks=marks, contributions=contributions, size=size, dpi=dpi
+        )
+
+
+def _draw(
+    perf: dict[str, Any],
+    kind: Kind,
+    fmt: Format,
+    title: str,
+    *,
+    marks: Sequence[tuple[date, str]],
+    contributions: bool,
+    size: tuple[float, float],
+    dpi: int,
 ) -> bytes:
     title = title.replace("$", r"\$")  # a name like "$x^$" would be mathtext to matplotlib
     figure = Figure(figsize=size, dpi=dpi, layout="constrained")
