@@ -235,9 +235,11 @@ def _incomplete(perf: dict[str, Any]) -> str | None:
     if not isinstance(status, dict) or status.get("complete", True):
         return None
     missing = status.get("missingSymbols") or []
-    named = f": no prices yet for {', '.join(map(str, missing[:5]))}" if missing else ""
+    progress = status.get("progress")
+    stored = f" ({progress:.0%} stored)" if isinstance(progress, int | float) else ""
+    named = f"; no prices yet for {', '.join(map(str, missing[:5]))}" if missing else ""
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-    return f"Data incomplete{named}{more}"
+    return f"Data incomplete: price history still loading{stored}{named}{more}"
 
 
 def draw(
@@ -292,17 +294,6 @@ def _draw(
         _date_axis(axes, size[0])
         axes.grid(True, alpha=0.3)
         axes.legend(loc="best")
-    status = perf.get("dataStatus") or {}
-    if status.get("complete") is False:  # a fresh import's history is still being stored
-        figure.text(
-            0.995,
-            0.005,
-            f"Data incomplete: price history still loading ({status['progress']:.0%} stored)",
-            ha="right",
-            va="bottom",
-            fontsize=8,
-            color="#b03a2e",
-        )
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     return buffer.getvalue()
