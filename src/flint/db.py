@@ -288,17 +288,11 @@ def create_read_engine(engine: AsyncEngine) -> AsyncEngine:
             max_overflow=PG_READ_POOL_OVERFLOW,
             connect_args={"server_settings": {"default_transaction_read_only": "on"}},
         )
-    if url.get_backend_name() != "sqlite" or _in_memory(url.database):
+    if not is_sqlite_file(url):
         return engine.execution_options(**READ_ONLY)
-    args, found = engine.dialect.create_connect_args(url)
-    params = {**found, "timeout": INLINE_READ_BUSY_MS / 1000, "check_same_thread": False}
-
-    def connector() -> sqlite3.Connection:
-        connection: sqlite3.Connection = sqlite3.connect(*args, **params)  # type: ignore[call-overload]
-        return connection
 
     async def connect() -> aiosqlite.Connection:
-        return await _InlineSqlite(connector)
+        return await _InlineSqlite(lambda: _inline_connection(engine))
 
     reader = create_async_engine(
         url,
@@ -316,18 +310,24 @@ def open_sqlite_reader(engine: AsyncEngine) -> sqlite3.Connection | None:
     (``query_only``) and in autocommit (each SELECT is its own read transaction, which in WAL
     mode never waits for a writer), for calls made in the event loop's thread. None for other
     databases (and in memory, where only the engine's own connection sees the data)."""
-    url = engine.url
-    if not is_sqlite_file(url):
+    if not is_sqlite_file(engine.url):
         return None
-    args, found = engine.dialect.create_connect_args(url)
+    connection = _inline_connection(engine, isolation_level=None)
+    connection.execute("PRAGMA query_only=ON")
+    return connection
+
+
+def _inline_connection(engine: AsyncEngine, **extra: Any) -> sqlite3.Connection:
+    """A driver connection to ``engine``'s SQLite file for calls in the event loop's thread:
+    a lock waits at most `INLINE_READ_BUSY_MS`."""
+    args, found = engine.dialect.create_connect_args(engine.url)
     params = {
         **found,
         "timeout": INLINE_READ_BUSY_MS / 1000,
         "check_same_thread": False,
-        "isolation_level": None,
+        **extra,
     }
     connection: sqlite3.Connection = sqlite3.connect(*args, **params)  # type: ignore[call-overload]
-    connection.execute("PRAGMA query_only=ON")
     return connection
 
 

@@ -66,8 +66,6 @@ class Query:
         self._compiled: dict[str, _Compiled] = {}
         self._readers: dict[str, tuple[Processor, ...]] = {}
         """Per dialect: found on the first run, as some need the column's database type."""
-        self.known = self._readers.keys()
-        """The dialects whose result processors are known."""
 
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
@@ -91,6 +89,10 @@ class Query:
             for name in names
         )
         return _Compiled(compiled.string, names, defaults, binders)
+
+    def knows_types(self, dialect: Dialect) -> bool:
+        """Whether the columns' result processors for ``dialect`` are found already."""
+        return dialect.name in self._readers
 
     def readers(self, dialect: Dialect, types: Sequence[Any]) -> tuple[Processor, ...]:
         """The columns' result processors, given the database's type of each (as the driver
@@ -131,12 +133,13 @@ class Reads:
         values = _bind(compiled, params)
         try:
             return await self._run(query, compiled.sql, values)
-        except Exception as exc:
-            if self._statement_failed(exc):
-                raise
-            # The connection broke: the server closed the pool's connections (a restart).
+        except _Broken as broken:
+            # The server closed the pool's connections (a restart): try once on a fresh pool.
             await self.engine.dispose(close=False)
-            return await self._run(query, compiled.sql, values)
+            try:
+                return await self._run(query, compiled.sql, values)
+            except _Broken as again:
+                raise again.cause from broken.cause
 
     async def first(self, query: Query, **params: Any) -> Any | None:
         rows = await self.all(query, **params)
@@ -158,10 +161,13 @@ class Reads:
                 assert self._sqlite is not None
             found = self._sqlite.execute(sql, values).fetchall()
             return query.rows(query.readers(self.dialect, _untyped(query)), found)
-        connection = await self.engine.raw_connection()
+        try:
+            connection = await self.engine.raw_connection()
+        except Exception as exc:  # no connection to be had (the server is restarting)
+            raise _Broken(exc) from exc
         try:
             driver: Any = connection.driver_connection
-            if self._postgres and self.dialect.name in query.known:
+            if self._postgres and query.knows_types(self.dialect):
                 # asyncpg prepares the statement once per connection and keeps it
                 rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *values)
                 types: Sequence[Any] = ()
@@ -176,11 +182,21 @@ class Reads:
         except BaseException as exc:
             if self._statement_failed(exc):
                 await greenlet_spawn(connection.close)  # the connection is fine
-            else:  # cancelled mid-statement, or the connection is gone
-                await greenlet_spawn(connection.invalidate)
+                raise
+            await greenlet_spawn(connection.invalidate)
+            if isinstance(exc, Exception):  # the connection is gone (not a cancellation)
+                raise _Broken(exc) from exc
             raise
         await greenlet_spawn(connection.close)  # back to the pool
         return query.rows(query.readers(self.dialect, types), rows)
+
+
+class _Broken(Exception):
+    """A read's connection broke under it, or none could be had (``cause`` says how)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(cause)
+        self.cause = cause
 
 
 def _untyped(query: Query) -> list[None]:

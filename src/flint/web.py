@@ -29,8 +29,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         async with readers(info={READ_ONLY_SESSION: True}) as session:
             yield session
         return
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
+    async with sessionmaker(request)() as session:
         try:
             yield session
         except FlintError as exc:

@@ -78,10 +78,7 @@ async def count_unread(reads: Reads, user_id: uuid.UUID) -> int:
 
 async def unread_count(session: AsyncSession, user_id: uuid.UUID) -> int:
     """In the session's transaction (after marking some read, say)."""
-    stmt = select(func.count()).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None)
-    )
-    return int((await session.execute(stmt)).scalar_one())
+    return int((await session.execute(UNREAD.statement, {"user_id": user_id})).scalar_one())
 
 
 async def get(
