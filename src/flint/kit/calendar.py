@@ -176,6 +176,22 @@ def session_open(d: date, calendar: str = XNYS) -> datetime:
     return found.open
 
 
+def session_opens(start: date, end: date, calendar: str = XNYS) -> tuple[datetime, ...]:
+    """Opening instants (UTC) of the sessions in ``[start, end]``, ascending (cached: the
+    symbols of one backfill share their windows, a decade of sessions each)."""
+    return _session_opens(start, end, canonical(calendar))
+
+
+@lru_cache(maxsize=256)
+def _session_opens(start: date, end: date, code: str) -> tuple[datetime, ...]:
+    opens: list[datetime] = []
+    for day in trading_days(start, end, code):
+        found = _session(day, code)
+        assert found is not None  # a trading day holds a session
+        opens.append(found.open)
+    return tuple(opens)
+
+
 def session_close(d: date, calendar: str = XNYS) -> datetime:
     """Closing instant (UTC) of the session on ``d``; ValueError when ``d`` does not trade."""
     found = session(d, calendar)

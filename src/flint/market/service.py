@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import metrics
 from flint.errors import NotFound, ServiceUnavailable, ValidationFailed, field_error
-from flint.kit.calendar import session_close, session_open, trading_days
+from flint.kit.calendar import session_close, session_opens, trading_days
 from flint.kit.time import utcnow
 from flint.market import storage
 from flint.market.providers.errors import ProviderError
@@ -419,7 +419,8 @@ def closed_days(calendar: str, start: date, end: date, now: datetime) -> list[da
 def closed_sessions(calendar: str, start: date, end: date, now: datetime) -> list[datetime]:
     """Opening instants of the sessions in [start, end] that have closed by ``now``: the
     timestamps of the daily bars that exist and will not change."""
-    return [session_open(day, calendar) for day in closed_days(calendar, start, end, now)]
+    days = closed_days(calendar, start, end, now)
+    return list(session_opens(days[0], days[-1], calendar)) if days else []
 
 
 REFRESH_BATCH = 50
