@@ -24,6 +24,7 @@ from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.market.models import MarketBar
 from flint.portfolio import history
+from flint.portfolio.computing import PARTIAL_SECONDS
 from flint.runtime import Runtime
 from tests.conftest import Account
 from tests.reports.conftest import running_worker
@@ -189,3 +190,31 @@ async def test_the_performance_processes_answer_with_what_is_stored_too(
     status = response.json()["dataStatus"]
     assert status["complete"] is False
     assert status["missingSymbols"] == sorted([*SYMBOLS, "SPY"])
+
+
+async def test_an_answer_from_part_of_the_history_is_served_again_only_for_a_moment(
+    client: httpx.AsyncClient, alice: Account, app: FastAPI
+) -> None:
+    """A client polling during an import: asked again at once, the answer is the one just
+    computed (a batch stored meanwhile shows from `PARTIAL_SECONDS` on), so the polls do not
+    keep a performance process from the batches."""
+    runtime: Runtime = app.state.runtime
+    market = runtime.get(MarketData)
+    first = utcnow().date() - timedelta(days=365)
+    portfolio_id = await import_portfolio(client, alice, first)
+    url = f"{V1}/{portfolio_id}/performance"
+    before = await client.get(url, headers=alice.headers)
+    assert before.status_code == 200, before.text
+    assert before.json()["dataStatus"]["progress"] == 0.0
+
+    planned = await history.plan(runtime.readers, market, uuid.UUID(portfolio_id), size=2)
+    await history.store(runtime.readers, runtime.sessions, market, planned[0])
+    again = await client.get(url, headers=alice.headers)
+    assert again.content == before.content
+
+    await asyncio.sleep(PARTIAL_SECONDS + 0.1)
+    later = await client.get(url, headers=alice.headers)
+    status = later.json()["dataStatus"]
+    assert status["complete"] is False
+    assert status["progress"] > 0.0
+    assert set(status["missingSymbols"]) == {*SYMBOLS, "SPY"} - set(planned[0])

@@ -10,7 +10,7 @@ and stores in a short transaction of its own (the request's own stays read-only 
 lock) and asks again, valuing with what there is if a provider has none. More than that is a
 fresh import's history, which `history` stores in the background (`backfill`): the service
 answers at once from what is stored, with a ``dataStatus`` naming what is missing, and caches
-nothing.
+that answer only for ``PARTIAL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ from flint.portfolio.schemas import DataStatus
 from flint.portfolio.symbols import Instruments
 
 CACHE_SECONDS = 600
+PARTIAL_SECONDS = 1.0
+"""How long an answer from part of the history is served again: a client polling during an
+import meets it instead of a new computation every time (each one takes a performance process
+from the batches being stored), and sees the progress at most this much late."""
 
 
 class OverBudget(ServiceUnavailable):
@@ -72,7 +76,7 @@ class Computer(Protocol):
 @dataclass(frozen=True)
 class Partial:
     """The answer from what is stored, when storage lacks more than ``partial_above`` closes
-    (`history` is storing them): with its ``dataStatus``, and not to be cached."""
+    (`history` is storing them): with its ``dataStatus``, cached only for moments."""
 
     lacking: Lacking
     body: bytes
@@ -214,6 +218,7 @@ class PerformanceService:
         )
         if isinstance(answer, Partial):  # `history` stores the rest meanwhile
             await backfill.request(self.cache, portfolio, window.benchmark)
+            await self.cache.set(key, answer.body.decode(), expire=PARTIAL_SECONDS)
             return answer.body
         if isinstance(answer, Lacking):
             async with self.sessions() as session:
