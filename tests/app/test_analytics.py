@@ -16,7 +16,7 @@ import pytest
 from flint.analytics import safe_properties
 from tests.conftest import Account
 from tests.notifications.conftest import eventually
-from tests.stubs.mixpanel import TOKEN, MixpanelControl, mixpanel_app
+from tests.stubs.mixpanel_api import TOKEN, MixpanelControl, mixpanel_app
 from tests.stubs.server import RunningStub, run_stub
 from tests.trades.conftest import link_sandbox, worker
 

@@ -22,8 +22,8 @@ from tests.billing.conftest import stripe_settings, subscribe
 from tests.conftest import Account
 from tests.portfolio.test_performance_api import make_portfolio
 from tests.reports.conftest import finished, request_report
-from tests.stubs import stripe as stripe_stub
-from tests.stubs.mixpanel import TOKEN, mixpanel_app
+from tests.stubs import stripe_api as stripe_stub
+from tests.stubs.mixpanel_api import TOKEN, mixpanel_app
 from tests.stubs.server import RunningStub, run_stub
 from tests.trades.conftest import worker
 

@@ -1,4 +1,4 @@
-"""Fixtures of the billing tests: a local Stripe (tests/stubs/stripe.py) the app is configured
+"""Fixtures of the billing tests: a local Stripe (tests/stubs/stripe_api.py) the app is configured
 for, a real Celery worker (the trades tests' own) for the webhook's work, and helpers that sign
 and deliver the stub's events the way Stripe does."""
 
@@ -15,14 +15,14 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+
+from flint.billing.models import BillingAccount, BillingEvent
 from tests.conftest import Account
 from tests.notifications.conftest import eventually
-from tests.stubs import stripe as stripe_stub
+from tests.stubs import stripe_api as stripe_stub
 from tests.stubs.fixtures import stub
 from tests.stubs.server import RunningStub
 from tests.trades.conftest import worker
-
-from flint.billing.models import BillingAccount, BillingEvent
 
 __all__ = ["eventually", "stub", "worker"]
 
@@ -65,7 +65,7 @@ def sessions(app: FastAPI) -> async_sessionmaker[AsyncSession]:
 
 def signed(event: dict[str, Any], **signing: Any) -> dict[str, Any]:
     """The keyword arguments of a webhook delivery of ``event`` (``signing``: see
-    :func:`tests.stubs.stripe.signature`)."""
+    :func:`tests.stubs.stripe_api.signature`)."""
     body = json.dumps(event)
     return {
         "content": body,

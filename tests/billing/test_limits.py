@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from tests.billing.conftest import all_handled, deliver, standing, stripe_settings, subscribe
-from tests.billing.limits import (
+from tests.billing.plan_limits import (
     ADDERS,
     add_link,
     add_portfolio,
@@ -20,7 +21,7 @@ from tests.billing.limits import (
     request_report,
 )
 from tests.conftest import Account
-from tests.stubs import stripe as stripe_stub
+from tests.stubs import stripe_api as stripe_stub
 from tests.stubs.server import RunningStub
 
 FREE = {"connections": 2, "watchlist": 25, "portfolios": 2, "alerts": 5}

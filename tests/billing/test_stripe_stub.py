@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import stripe as sdk
-from tests.stubs import stripe as stripe_stub
+
+from tests.stubs import stripe_api as stripe_stub
 from tests.stubs.server import RunningStub
 
 

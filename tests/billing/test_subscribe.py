@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from tests.billing.conftest import (
     V1,
     account_of,
@@ -20,7 +21,7 @@ from tests.billing.conftest import (
     subscribe,
 )
 from tests.conftest import Account, assert_problem
-from tests.stubs import stripe as stripe_stub
+from tests.stubs import stripe_api as stripe_stub
 
 FREE_LIMITS = {
     "connections": 2,

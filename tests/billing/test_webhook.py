@@ -16,6 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from flint.billing import tasks
+from flint.billing.models import BillingEvent
+from flint.kit.time import utcnow
+from flint.notifications.models import OutboxMessage
 from tests.billing.conftest import (
     V1,
     account_of,
@@ -29,12 +34,7 @@ from tests.billing.conftest import (
     subscribe,
 )
 from tests.conftest import Account, assert_problem
-from tests.stubs import stripe as stripe_stub
-
-from flint.billing import tasks
-from flint.billing.models import BillingEvent
-from flint.kit.time import utcnow
-from flint.notifications.models import OutboxMessage
+from tests.stubs import stripe_api as stripe_stub
 
 
 @pytest.fixture

@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from tests.billing.conftest import V1, signed, standing, stored_events
-from tests.billing.limits import add_portfolio, add_watch, assert_plan_limit, request_report
+from tests.billing.plan_limits import add_portfolio, add_watch, assert_plan_limit, request_report
 from tests.conftest import Account, assert_problem
-from tests.stubs import stripe as stripe_stub
+from tests.stubs import stripe_api as stripe_stub
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+
 from tests.conftest import Account, assert_problem
 
 Adder = Callable[[httpx.AsyncClient, Account, int], Awaitable[httpx.Response]]
