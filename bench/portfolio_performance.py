@@ -34,7 +34,9 @@ Entries: ``portfolio_performance[.postgresql].cold`` (one second over the cold m
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import multiprocessing
 import random
 import statistics
@@ -326,6 +328,36 @@ def ledger_rows(today: date) -> list[dict[str, Any]]:
             rows.append({"date": day, "type": kind, "symbol": None, "amount": _money(rng, 5000)})
     if len(rows) != TRANSACTIONS:
         raise RuntimeError(f"built {len(rows)} rows, wanted {TRANSACTIONS}")
+    return _funded(rows)
+
+
+def _funded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with each withdrawal within the cash the ledger holds that day (Flint refuses
+    one that overdraws it, `flint.portfolio.cash`): at most half of what the day's money
+    coming in leaves after its buys and fees (these are funded from outside when the cash
+    lacks them); one with less than a dollar to take becomes a deposit."""
+    cash = 0.0
+    for _, same_day in itertools.groupby(rows, key=lambda row: row["date"]):  # in date order
+        today = list(same_day)
+        for row in today:
+            kind = row["type"]
+            if kind in ("deposit", "dividend"):
+                cash += float(row["amount"])
+            elif kind in ("buy", "sell"):
+                value = row["quantity"] * float(row["price"])
+                cash += -value - float(row["fee"]) if kind == "buy" else value - float(row["fee"])
+        taken = 0.0
+        for row in today:
+            if row["type"] != "withdrawal":
+                continue
+            amount = min(float(row["amount"]), (max(cash, 0.0) - taken) / 2)
+            if amount < 1:  # money coming in, settled with the day's buys like the rest
+                row["type"] = "deposit"
+                cash += float(row["amount"])
+            else:
+                row["amount"] = f"{math.floor(amount * 100) / 100:.2f}"
+                taken += float(row["amount"])
+        cash = max(cash, 0.0) - taken
     return rows
 
 
