@@ -102,14 +102,12 @@ async def read_answer(
     """What to compute the answer from, read (only) in ``session``: the inputs and the base
     currency, with what storage lacks when that is more than ``partial_above`` closes (the
     inputs are then what is stored); or, lacking fewer, `Lacking` alone."""
-    got, base = await read_inputs(session, instruments, portfolio_id, window, complete=complete)
-    if not isinstance(got, Lacking):
-        return got, base, None
-    if partial_above is None or got.bars <= partial_above:
+    got, base = await read_inputs(
+        session, instruments, portfolio_id, window, complete=complete, partial_above=partial_above
+    )
+    if isinstance(got, Lacking):
         return got
-    stored, base = await read_inputs(session, instruments, portfolio_id, window, complete=False)
-    assert isinstance(stored, Inputs)  # only a complete load can lack anything
-    return stored, base, got
+    return got, base, got.lacking
 
 
 def render(got: Inputs, window: Window, base: str, lacking: Lacking | None) -> bytes | Partial:
@@ -126,13 +124,23 @@ async def read_inputs(
     window: Window,
     *,
     complete: bool,
+    partial_above: int | None = None,
 ) -> tuple[Inputs | Lacking, str]:
-    """The inputs (or what storage lacks) and the base currency, read (only) in ``session``."""
+    """The inputs (or what storage lacks) and the base currency, read (only) in ``session``
+    (`load`)."""
     portfolio = await session.get(Portfolio, portfolio_id)
     if portfolio is None:  # deleted since the API read it: the API answers 404
         raise NotFound(f"No portfolio {portfolio_id}.")
     ledger = await service.ledger(session, portfolio)
-    got = await load(session, instruments, portfolio, ledger, window, complete=complete)
+    got = await load(
+        session,
+        instruments,
+        portfolio,
+        ledger,
+        window,
+        complete=complete,
+        partial_above=partial_above,
+    )
     return got, portfolio.base_currency
 
 

@@ -116,6 +116,9 @@ class Inputs:
     Since custom assets are valued on their own days, the same series as `priced`."""
     last_prices: dict[str, Decimal] = field(default_factory=dict)
     """Each symbol's last close up to the window's end in the base currency, exact."""
+    lacking: Lacking | None = None
+    """What storage lacks, when these inputs are what it holds meanwhile (`load`'s
+    ``partial_above``)."""
 
 
 LEAD_IN = timedelta(days=10)
@@ -158,12 +161,12 @@ async def _stored_closes(
     windows: Mapping[str, tuple[date, date]],
     *,
     complete: bool,
-) -> dict[str, Series] | Lacking:
-    """The stored closes of listed symbols over their windows. With ``complete``, `Lacking`
-    names the symbols whose closed sessions are not all stored (a bar stored while its session
-    was open counts as missing)."""
+) -> tuple[dict[str, Series], Lacking | None]:
+    """The stored closes of listed symbols over their windows; with ``complete``, also `Lacking`
+    naming the symbols whose closed sessions are not all stored (a bar stored while its
+    session was open counts as missing; theirs are left out of the closes)."""
     if not windows:
-        return {}
+        return {}, None
     first = min(start for start, _ in windows.values())
     sessions = _Sessions(first, max(end for _, end in windows.values()))
     loaded = await prices.daily_closes(session, list(windows), sessions.first)
@@ -181,11 +184,10 @@ async def _stored_closes(
             if not np.isin(expected, stored, assume_unique=True).all():
                 lead = expected[0].astype(date) if len(expected) else start
                 missing[symbol] = (min(lead, start), end)
-                continue
         if held is not None:
             held = prices.between(held, end)
             out[symbol] = Series(held.days, held.closes)
-    return Lacking(missing, len(windows)) if missing else out
+    return out, Lacking(missing, len(windows)) if missing else None
 
 
 async def load(
@@ -196,9 +198,11 @@ async def load(
     window: Window,
     *,
     complete: bool = True,
+    partial_above: int | None = None,
 ) -> Inputs | Lacking:
     """The inputs from what is stored, reading only; with ``complete``, `Lacking` when storage
-    lacks closes (without, what there is is valued)."""
+    lacks closes (without, what there is is valued), or, when it lacks more than
+    ``partial_above`` closes, the inputs from what is stored with their `Inputs.lacking`."""
     base = portfolio.base_currency
     first = min((e.date for e in ledger), default=window.end)
     symbols = sorted({e.symbol for e in ledger if e.symbol})
@@ -212,9 +216,9 @@ async def load(
     windows = {symbol: (day, window.end) for symbol, day in bought.items() if day <= window.end}
     for symbol in [window.benchmark, *sorted(fx)]:
         windows[symbol] = (first, window.end)
-    closes = await _stored_closes(session, market, windows, complete=complete)
-    if isinstance(closes, Lacking):
-        return closes
+    closes, lacking = await _stored_closes(session, market, windows, complete=complete)
+    if lacking is not None and (partial_above is None or lacking.bars <= partial_above):
+        return lacking
     rates = currencies.Rates(market, base, {pair: closes.get(pair, EMPTY) for pair in fx})
     given = await custom_closes(session, book.custom.values(), window.end)
     for symbol, series in given.items():
@@ -247,7 +251,9 @@ async def load(
         for e in ledger
     ]
     benchmark = closes.get(window.benchmark, EMPTY)
-    return Inputs(entries, priced, benchmark, book, quoted=priced, last_prices=last_prices)
+    return Inputs(
+        entries, priced, benchmark, book, quoted=priced, last_prices=last_prices, lacking=lacking
+    )
 
 
 async def inputs(
