@@ -194,16 +194,15 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
     )
     runtime.add(hub, close=hub.stop)
     runtime.on_start(hub.start)
-    runtime.add(
-        PerformanceService(
-            market,
-            cache,
-            _computer(runtime, market),
-            runtime.sessions,
-            settings.risk_free_rate,
-            inline_bars=settings.performance_inline_bars,
-        )
+    answers = PerformanceService(
+        market,
+        cache,
+        _computer(runtime, market),
+        runtime.sessions,
+        settings.risk_free_rate,
+        inline_bars=settings.performance_inline_bars,
     )
+    runtime.add(answers, close=answers.close)
 
 
 def _auth0(runtime: Runtime, cache: Cache) -> Auth0Users | None:

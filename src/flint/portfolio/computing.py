@@ -10,7 +10,8 @@ and stores in a short transaction of its own (the request's own stays read-only 
 lock) and asks again, valuing with what there is if a provider has none. More than that is a
 fresh import's history, which `history` stores in the background (`backfill`): the service
 answers at once from what is stored, with a ``dataStatus`` naming what is missing, and caches
-that answer only for ``PARTIAL_SECONDS``.
+that answer for ``PARTIAL_SECONDS``; after that the next request gets it again at once while
+a new one is computed in the background (stale while revalidating).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Protocol
 from weakref import WeakValueDictionary
 
 import anyio
+import structlog
 from cashews import Cache
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,11 +41,17 @@ from flint.portfolio.performance import Inputs, Lacking, Window, check_window, l
 from flint.portfolio.schemas import DataStatus
 from flint.portfolio.symbols import Instruments
 
+log = structlog.get_logger(__name__)
+
 CACHE_SECONDS = 600
 PARTIAL_SECONDS = 1.0
-"""How long an answer from part of the history is served again: a client polling during an
+"""How long an answer from part of the history is served as it is: a client polling during an
 import meets it instead of a new computation every time (each one takes a performance process
-from the batches being stored), and sees the progress at most this much late."""
+from the batches being stored)."""
+STALE_SECONDS = 120
+"""How long an answer from part of the history stays at hand once `PARTIAL_SECONDS` have
+passed: the next request is answered with it at once while the answer is computed again in the
+background, so no poll waits for a computation slowed by the batches being stored."""
 
 
 class OverBudget(ServiceUnavailable):
@@ -200,6 +209,8 @@ class PerformanceService:
     inline_bars: int = 10_000
     """At most this many missing closes are fetched while the request waits (more: `history`
     stores them in the background and the answer says what is missing)."""
+    refreshing: dict[str, asyncio.Task[bytes]] = field(default_factory=dict)
+    """The answers from part of the history being computed again in the background, by key."""
 
     def window(
         self, start: date | None, end: date | None, benchmark: str, group_by: GroupBy = "symbol"
@@ -213,6 +224,16 @@ class PerformanceService:
         hit = await self.cache.get(key)
         if isinstance(hit, str):
             return hit.encode()
+        stale = await self.cache.get(_stale(key))
+        if isinstance(stale, str):  # an import's history is being stored: answer at once
+            if key not in self.refreshing:
+                task = asyncio.create_task(self._turn(portfolio, window, key))
+                self.refreshing[key] = task
+                task.add_done_callback(partial(self._refreshed, key))
+            return stale.encode()
+        return await self._turn(portfolio, window, key)
+
+    async def _turn(self, portfolio: Portfolio, window: Window, key: str) -> bytes:
         turn = self.turns.setdefault(portfolio.user_id, asyncio.Lock())
         async with turn:
             hit = await self.cache.get(key)
@@ -226,7 +247,9 @@ class PerformanceService:
         )
         if isinstance(answer, Partial):  # `history` stores the rest meanwhile
             await backfill.request(self.cache, portfolio, window.benchmark)
-            await self.cache.set(key, answer.body.decode(), expire=PARTIAL_SECONDS)
+            body = answer.body.decode()
+            await self.cache.set(key, body, expire=PARTIAL_SECONDS)
+            await self.cache.set(_stale(key), body, expire=STALE_SECONDS)
             return answer.body
         if isinstance(answer, Lacking):
             async with self.sessions() as session:
@@ -236,7 +259,24 @@ class PerformanceService:
         assert isinstance(answer, bytes)  # only a complete computation can lack anything
         # As text: the cache keeps JSON values, which bytes are not.
         await self.cache.set(key, answer.decode(), expire=CACHE_SECONDS)
+        await self.cache.delete(_stale(key))
         return answer
+
+    def _refreshed(self, key: str, task: asyncio.Task[bytes]) -> None:
+        self.refreshing.pop(key, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("performance_refresh_failed", key=key, error=repr(error))
+
+    async def close(self) -> None:
+        """Stop the computations under way in the background (shutdown)."""
+        tasks = list(self.refreshing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _stale(key: str) -> str:
+    return f"{key}:partial"
 
 
 def cache_key(portfolio: Portfolio, window: Window) -> str:
