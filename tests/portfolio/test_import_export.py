@@ -133,3 +133,52 @@ async def test_an_export_imports_back_to_the_same_ledger(
     assert_problem(await client.get(f"{V1}/{source}/export", headers=bob.headers), 404)
     bad = await client.get(f"{V1}/{source}/export", params={"format": "xls"}, headers=alice.headers)
     assert_problem(bad, 422)
+
+
+async def test_numbers_beyond_any_price_are_422_naming_the_line(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Quantities and prices a Decimal holds but no ledger can (an exponent past the context,
+    signalling NaN, infinities): 422 naming each line, nothing imported (they were 500s)."""
+    portfolio_id = await new_portfolio(client, alice)
+    bad = (
+        "date,symbol,type,quantity,price\n"
+        "2025-03-04,,deposit,1e999999,1e999999\n"
+        "2025-03-05,,deposit,sNaN,2\n"
+        "2025-03-06,,deposit,Infinity,\n"
+        "2025-03-07,AAPL,buy,1,-Infinity\n"
+        "2025-03-10,AAPL,buy,NaN,100\n"
+        "2025-03-11,,deposit,,1E+400\n"
+    )
+    response = await client.post(
+        f"{V1}/{portfolio_id}/import", content=bad, headers=alice.headers | CSV
+    )
+    body = assert_problem(response, 422)
+    named = {field.split(".")[0] for field in error_fields(body)}
+    assert named == {"line 2", "line 3", "line 4", "line 5", "line 6", "line 7"}
+    ledger = await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)
+    assert ledger.json()["transactions"] == []
+
+
+async def test_the_preset_names_the_format_and_auto_recognises_flints_own(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice)
+    url = f"{V1}/{portfolio_id}/import"
+    auto = await client.post(
+        url, params={"preset": "auto"}, content=GOOD, headers=alice.headers | CSV
+    )
+    assert auto.status_code == 201, auto.text
+    assert len(auto.json()["transactions"]) == 6
+
+    unknown = await client.post(
+        url, params={"preset": "quicken"}, content=GOOD, headers=alice.headers | CSV
+    )
+    assert "query.preset" in error_fields(assert_problem(unknown, 422))
+    unrecognised = await client.post(
+        url, params={"preset": "auto"}, content=b"when,what\n1,2\n", headers=alice.headers | CSV
+    )
+    body = assert_problem(unrecognised, 422)
+    assert "no preset recognises this file" in body["detail"]
+    ledger = await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)
+    assert len(ledger.json()["transactions"]) == 6

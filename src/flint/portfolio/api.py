@@ -6,9 +6,9 @@ from flint.portfolio.charts import Format as ChartFormat
 from flint.portfolio.charts import Kind as ChartKind
 from flint.portfolio.charts import draw as draw_chart
 from flint.portfolio.charts import marks_of as chart_marks
-from flint.portfolio.csvio import render as ledger_csv
 from flint.portfolio.figures import figures as performance_figures
 from flint.portfolio.following import Followers
+from flint.portfolio.imports.flint_csv import render as ledger_csv
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.performance import Inputs, Window, inputs
 from flint.portfolio.schemas import Performance

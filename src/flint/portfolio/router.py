@@ -11,9 +11,10 @@ from flint.billing.api import PlansDep
 from flint.errors import ValidationFailed, field_error, problem_responses
 from flint.kit.symbols import Symbol
 from flint.market.api import MarketDep
-from flint.portfolio import charts, csvio, following, service
+from flint.portfolio import charts, following, imports, service
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
 from flint.portfolio.figure_schemas import GroupBy
+from flint.portfolio.imports import flint_csv
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
     AssetOut,
@@ -323,8 +324,11 @@ async def performance_chart(
 @router.post(
     "/{portfolioId}/import",
     status_code=status.HTTP_201_CREATED,
-    summary="Import transactions from CSV (all rows or none)",
-    description=(csvio.__doc__ or "")
+    summary="Import transactions from a file (all rows or none)",
+    description="The file is read by its `preset`: "
+    + "; ".join(f"`{p.name}`, {p.title}" for p in imports.PRESETS.values())
+    + "; `auto` picks the first that recognises the file.\n\n"
+    + (flint_csv.__doc__ or "")
     + "\n\nEvery bad row is named (`line N`). Files up to 5 MiB. The rows are held to the "
     "rules of `POST /portfolio/{portfolioId}/transactions`: " + LEDGER_RULES,
     openapi_extra={
@@ -340,15 +344,20 @@ async def import_csv(
     request: Request,
     session: SessionDep,
     market: MarketDep,
+    preset: Annotated[
+        imports.PresetName, Query(description="The file's format (`auto`: recognised).")
+    ] = "flint",
 ) -> Transactions:
     try:
-        entries, labels = csvio.parse(await request.body())
-    except csvio.CsvRefused as exc:
+        parsed = imports.parse(await request.body(), preset)
+    except imports.ImportRefused as exc:
         raise ValidationFailed(
             f"The file was not imported: {exc}",
             errors=[field_error(where, why) for where, why in exc.problems],
         ) from exc
-    created = await service.add_transactions(session, market, portfolio, entries, names=labels)
+    created = await service.add_transactions(
+        session, market, portfolio, parsed.entries, names=parsed.labels
+    )
     return Transactions(transactions=[transaction_out(e) for e in created])
 
 
@@ -376,7 +385,7 @@ async def export(
     stem = f"portfolio-{portfolio.id}"
     if format == "csv":
         return Response(
-            csvio.render(entries),
+            flint_csv.render(entries),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
         )
