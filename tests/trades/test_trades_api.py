@@ -228,7 +228,7 @@ async def test_a_resting_limit_order_is_accepted_then_canceled(
     assert canceled.status_code == 200, canceled.text
     assert canceled.json()["status"] == "canceled"
     again = await client.delete(f"{V1}/{trade_id}", headers=alice.headers)
-    assert_problem(again, 422)
+    assert_problem(again, 409)
     trail = (await client.get(f"{V1}/{trade_id}/events", headers=alice.headers)).json()["events"]
     assert [event["status"] for event in trail] == ["pending", "submitted", "canceled"]
 

@@ -106,7 +106,7 @@ router.add_api_route(
 )
 
 
-@router.get("", summary="Your trades, newest first", responses=problem_responses(401, 422))
+@router.get("", summary="Your trades, newest first", responses=problem_responses(401, 404, 422))
 async def list_trades(
     user_id: CurrentUserId,
     reads: ReadsDep,
@@ -153,8 +153,10 @@ async def resolve_trade(
 @router.delete(
     "/{tradeId}",
     summary="Cancel an open trade",
-    description="Returns the trade as it stands after: canceled, or filled if it filled first.",
-    responses=problem_responses(401, 403, 404, 422, 503),
+    description="Returns the trade as it stands after: canceled, or filled if it filled first. "
+    "A trade already final (filled, canceled, rejected, expired), or sent and not yet confirmed "
+    "by the broker, is a 409.",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
     openapi_extra=TRADING,
 )
 async def cancel_trade(trade: OwnedTrade, session: SessionDep, trading: TradingDep) -> TradeOut:

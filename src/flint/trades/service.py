@@ -41,7 +41,7 @@ from flint.brokerage.api import (
     OrderStatus,
 )
 from flint.db import commit
-from flint.errors import NotFound, ServiceUnavailable, ValidationFailed
+from flint.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.vendor_errors import ProviderError
 from flint.reads import Query, Reads
 from flint.trades import preview_store
@@ -247,7 +247,7 @@ async def create(
 
 async def cancel(session: AsyncSession, ctx: TradingContext, trade: Trade) -> Trade:
     if OrderStatus(trade.status).final:
-        raise ValidationFailed.at("path.tradeId", f"The trade is already {trade.status}.")
+        raise Conflict(f"The trade is already {trade.status}: there is nothing to cancel.")
     if trade.provider_order_id is None:
         # Not at the provider yet: holding the row lock keeps the worker from placing it.
         held = await locked(session, trade.id)
@@ -258,10 +258,9 @@ async def cancel(session: AsyncSession, ctx: TradingContext, trade: Trade) -> Tr
             await session.flush()
             return held
         if held.provider_order_id is None:
-            raise ValidationFailed.at(
-                "path.tradeId",
+            raise Conflict(
                 "The order was sent and the broker has not confirmed it yet; it cannot be "
-                "canceled until it is known.",
+                "canceled until it is known."
             )
     account = await account_of(session, trade)
     assert trade.provider_order_id is not None
@@ -371,6 +370,14 @@ LISTS = {
 }
 
 
+OWN_ACCOUNT = Query(
+    select(LinkedAccount.id).where(
+        LinkedAccount.id == bindparam("account_id"), LinkedAccount.user_id == bindparam("user_id")
+    )
+)
+"""The caller's account, linked or no longer (its trades stay listed after an unlink)."""
+
+
 async def list_trades(
     reads: Reads,
     user_id: uuid.UUID,
@@ -378,9 +385,12 @@ async def list_trades(
     status: str | None,
     limit: int,
 ) -> list[Any]:
-    """Newest first; rows of `TRADE_COLUMNS`."""
+    """Newest first; rows of `TRADE_COLUMNS`. Another user's account, or an unknown one, is
+    404 like everywhere else."""
     params: dict[str, Any] = {"user_id": user_id, "limit": limit}
     if account_id is not None:
+        if await reads.first(OWN_ACCOUNT, account_id=account_id, user_id=user_id) is None:
+            raise NotFound(f"No account {account_id}.")
         params["account_id"] = account_id
     if status is not None:
         params["status"] = status
