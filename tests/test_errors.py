@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from flint.app.main import REQUEST_ID
 from flint.config import Settings
@@ -408,3 +410,22 @@ async def test_openapi_operation_ids_are_unique(client: httpx.AsyncClient) -> No
     ids = [op["operationId"] for item in schema["paths"].values() for op in item.values()]
 
     assert len(ids) == len(set(ids))
+
+
+async def test_sqlite_busy_past_its_timeout_is_a_503_with_retry_after(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The database cannot be used just now (SQLite's "database is locked" after its busy
+    timeout; PostgreSQL down is tests/system/test_database_down.py): 503 with Retry-After,
+    while a statement gone wrong stays a 500 (above)."""
+
+    async def locked(session: SessionDep) -> None:
+        raise OperationalError(
+            "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+        )
+
+    app.add_api_route("/locked", locked)
+    response = await client.get("/locked")
+    body = assert_problem(response, 503)
+    assert body["type"] == "/problems/database-unavailable"
+    assert response.headers["Retry-After"] == "5"

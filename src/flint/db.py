@@ -7,6 +7,7 @@ Celery tasks) is registered with `after_commit` and runs only if the commit succ
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg  # type: ignore[import-untyped]
 import structlog
 from sqlalchemy import JSON, DateTime, MetaData, Numeric, String, TypeDecorator, Uuid, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -382,3 +385,48 @@ def dialect_insert(session: AsyncSession) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset: the server is down or restarting
+    socket.gaierror,  # its host name does not resolve
+    sa_exc.TimeoutError,  # no pooled connection came free in time
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+)
+
+
+_SQLITE_AWAY = (
+    "database is locked",  # busy past the timeout
+    "database table is locked",
+    "unable to open database file",
+    "disk I/O error",
+)
+"""SQLite's words for a database it cannot use just now (its other OperationalErrors, such as
+"no such table", are statements gone wrong: a 500)."""
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the database cannot be reached or used just
+    now, rather than that a statement was wrong: the API answers those 503 with Retry-After."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, sqlite3.OperationalError) and str(current).startswith(_SQLITE_AWAY):
+            return True
+        if isinstance(current, sa_exc.DBAPIError):
+            if current.connection_invalidated:
+                return True
+            pending.append(current.orig)  # the driver's own error
+        pending += [current.__cause__, current.__context__]
+    return False

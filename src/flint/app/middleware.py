@@ -173,10 +173,10 @@ class Answers:
             await self.app(scope, receive, answer)
         except HTTPException:
             raise  # the body-size limit's signal, answered outside
-        except Exception:
+        except Exception as error:
             if response_started:
                 raise  # half a response: only closing the connection can end it
-            await unexpected_problem(Request(scope))(scope, receive, answer)
+            await unexpected_problem(Request(scope), error)(scope, receive, answer)
 
 
 class TrustedHosts:

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from flint.db import database_unavailable
 from flint.errors import (
     PROBLEM_JSON,
     FieldError,
@@ -132,9 +133,29 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def unexpected_problem(request: Request) -> JSONResponse:
+DATABASE_RETRY_SECONDS = 5
+"""The ``Retry-After`` of an answer given while the database cannot be reached."""
+
+
+def unexpected_problem(request: Request, error: BaseException | None = None) -> JSONResponse:
     """The 500 for an exception nothing else handled: logged with its traceback, answered with
-    only the request id."""
+    only the request id. One that says the database cannot be reached just now (down,
+    restarting, out of connections) is a 503 with ``Retry-After``, as `/readyz` says."""
+    if error is not None and database_unavailable(error):
+        log.warning(
+            "database_unavailable",
+            path=request.url.path,
+            method=request.method,
+            error=f"{type(error).__name__}: {error}",
+        )
+        return problem_response(
+            request,
+            status=503,
+            title="Database unavailable",
+            slug="database-unavailable",
+            detail="The database cannot be reached just now; try again shortly.",
+            headers={"Retry-After": str(DATABASE_RETRY_SECONDS)},
+        )
     log.exception("unhandled_error", path=request.url.path, method=request.method)
     return problem_response(
         request,
@@ -151,7 +172,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     Starlette runs it in ServerErrorMiddleware, outside CorrelationIdMiddleware, so that
     middleware never sees this response: the request id header is added here.
     """
-    response = unexpected_problem(request)
+    response = unexpected_problem(request, exc)
     request_id = correlation_id.get()
     if request_id:
         response.headers["X-Request-ID"] = request_id
