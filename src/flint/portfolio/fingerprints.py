@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVarTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.errors import ValidationFailed, field_error
@@ -35,11 +35,12 @@ from flint.portfolio.models import ImportFingerprint, Portfolio, PortfolioTransa
 from flint.portfolio.schemas import TransactionIn
 from flint.portfolio.symbols import book
 
+Ts = TypeVarTuple("Ts")
 OnDuplicate = Literal["skip", "fail"]
 LISTED_MAX = 500
 """Up to this many fingerprints are looked up by name; a bigger file reads the portfolio's
-fingerprints whole (one query either way, within the bind-parameter limits of both
-databases)."""
+fingerprints whole (one query either way, within the bind-parameter limits of both databases;
+refusing a file takes one more, for the dates)."""
 ID_MAX = 180
 """A longer ``<preset>:<id>`` is stored as ``<preset>:sha256:<the id's hash>`` (the column
 takes 200 characters, with room for ``#k``)."""
@@ -122,18 +123,29 @@ async def _lock(session: AsyncSession, portfolio: Portfolio) -> None:
         await session.execute(stmt.execution_options(populate_existing=True))
 
 
-async def _known(
-    session: AsyncSession, portfolio: Portfolio, prints: Sequence[str]
-) -> dict[str, datetime]:
-    """The portfolio's fingerprints among ``prints``, with when each was imported."""
-    wanted = set(prints)
-    stmt = select(ImportFingerprint.fingerprint, ImportFingerprint.created_at).where(
-        ImportFingerprint.portfolio_id == portfolio.id
-    )
+def _among(stmt: Select[*Ts], portfolio: Portfolio, wanted: set[str]) -> Select[*Ts]:
+    """``stmt`` limited to the portfolio's fingerprints, by name when they are few (the caller
+    keeps only ``wanted`` from the whole set read otherwise)."""
+    stmt = stmt.where(ImportFingerprint.portfolio_id == portfolio.id)
     if len(wanted) <= LISTED_MAX:
         stmt = stmt.where(ImportFingerprint.fingerprint.in_(wanted))
-    rows = await session.execute(stmt)
-    return {fingerprint: at for fingerprint, at in rows if fingerprint in wanted}
+    return stmt
+
+
+async def _known(session: AsyncSession, portfolio: Portfolio, prints: Sequence[str]) -> set[str]:
+    """Those of ``prints`` the portfolio has."""
+    wanted = set(prints)
+    found = await session.scalars(_among(select(ImportFingerprint.fingerprint), portfolio, wanted))
+    return {fingerprint for fingerprint in found if fingerprint in wanted}
+
+
+async def _imported_on(
+    session: AsyncSession, portfolio: Portfolio, known: set[str]
+) -> dict[str, datetime]:
+    """When each of ``known`` was imported (read only to refuse a file: timestamps cost)."""
+    stmt = select(ImportFingerprint.fingerprint, ImportFingerprint.created_at)
+    rows = await session.execute(_among(stmt, portfolio, known))
+    return {fingerprint: at for fingerprint, at in rows if fingerprint in known}
 
 
 async def import_rows(
@@ -152,8 +164,9 @@ async def import_rows(
     prints = fingerprints(parsed, preset, currencies)
     known = await _known(session, portfolio, prints)
     if known and on_duplicate == "fail":
+        imported_on = await _imported_on(session, portfolio, known)
         problems = [
-            (label, f"already imported on {known[fp].date().isoformat()}")
+            (label, f"already imported on {imported_on[fp].date().isoformat()}")
             for label, fp in zip(parsed.labels, prints, strict=True)
             if fp in known
         ]
