@@ -124,6 +124,7 @@ async def test_on_duplicate_fail_names_every_known_row_and_adds_nothing(
     assert error_fields(body) == {"line 2", "line 3", "line 4", "line 6"}
     today = datetime.now(UTC).date().isoformat()
     assert {e["message"] for e in body["errors"]} == {f"already imported on {today}"}
+    assert f"line 6: already imported on {today}" in body["detail"]
     assert await _ledger(client, alice, portfolio_id) == before
 
     # A file with no known row imports as usual with fail.

@@ -171,7 +171,8 @@ async def import_rows(
             if fp in known
         ]
         raise ValidationFailed(
-            f"The file was not imported: {len(problems)} rows were imported before.",
+            "The file was not imported (onDuplicate=fail): "
+            + "; ".join(f"{where}: {why}" for where, why in problems),
             errors=[field_error(where, why) for where, why in problems],
         )
     new = [i for i, fp in enumerate(prints) if fp not in known]
