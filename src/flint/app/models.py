@@ -22,7 +22,7 @@ from flint.idempotency import IdempotencyKey
 from flint.market.models import MarketBar, MarketQuote
 from flint.notifications.models import Notification, NotificationPreference, OutboxMessage
 from flint.portfolio.assets.models import CustomAsset, CustomAssetPrice
-from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.models import ImportFingerprint, Portfolio, PortfolioTransaction
 from flint.reports.models import Report
 from flint.trades.models import Trade, TradeEvent
 from flint.trades.preview_store import TradePreview
@@ -41,6 +41,7 @@ __all__ = [
     "CustomAsset",
     "CustomAssetPrice",
     "IdempotencyKey",
+    "ImportFingerprint",
     "LinkedAccount",
     "MarketBar",
     "MarketQuote",

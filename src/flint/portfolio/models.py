@@ -8,6 +8,9 @@ results computed from it can be cached per version.
 A portfolio may follow a linked brokerage account (``account_id``): its activities are
 mirrored into the ledger as rows carrying ``source_transaction_id`` (see
 `flint.portfolio.following`); rows entered by hand have none.
+
+Rows imported from a file leave a fingerprint each (`ImportFingerprint`), so importing the
+same file again adds only what is new (see `flint.portfolio.fingerprints`).
 """
 
 from __future__ import annotations
@@ -81,4 +84,22 @@ class PortfolioTransaction(UUIDPk, Base):
     """Set on rows mirrored from a followed account: ``<linked account id>/<the provider's
     transaction id>``, or ``<linked account id>#<reconciliation>:<symbol>``. Such rows are
     written and replaced only by the sync."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportFingerprint(Base):
+    """One imported row, as the portfolio has seen it: ``<preset>:<the source's id>`` or the
+    hash of the normalised row (``<sha256>#<k>``, the k-th equal row of its file). It outlives
+    the transaction it created (``transaction_id`` is then null), so a row deleted or edited
+    by hand is not imported again."""
+
+    __tablename__ = "portfolio_import_fingerprints"
+
+    portfolio_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("portfolios.id", ondelete="CASCADE"), primary_key=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    transaction_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("portfolio_transactions.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import date
 from typing import Annotated, Literal
 
@@ -11,7 +12,7 @@ from flint.billing.api import PlansDep
 from flint.errors import ValidationFailed, field_error, problem_responses
 from flint.kit.symbols import Symbol
 from flint.market.api import MarketDep
-from flint.portfolio import charts, following, imports, service
+from flint.portfolio import charts, fingerprints, following, imports, service
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
 from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.imports import flint_csv
@@ -19,6 +20,7 @@ from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
     AssetOut,
     FollowIn,
+    ImportResult,
     Performance,
     PortfolioCreate,
     PortfolioIn,
@@ -321,6 +323,17 @@ async def performance_chart(
     return Response(image, media_type=charts.MEDIA_TYPES[format])
 
 
+DUPLICATES = (
+    "A row imported into this portfolio before (by the source's own transaction id where the "
+    "format has one, else by its date, symbol, type, quantity, price, fee, amount and currency; "
+    "the k-th of a file's equal rows as such) is skipped and counted in `skipped`; with "
+    "`onDuplicate=fail` the file is refused (422 naming each such row: `already imported on "
+    "<date>`). A transaction you deleted or changed after importing it is not imported again; "
+    "rows entered by hand are not matched. 201 with what was added; 200 when every row had been "
+    "imported before (nothing added)."
+)
+
+
 @router.post(
     "/{portfolioId}/import",
     status_code=status.HTTP_201_CREATED,
@@ -330,35 +343,49 @@ async def performance_chart(
     + "; `auto` picks the first that recognises the file.\n\n"
     + (flint_csv.__doc__ or "")
     + "\n\nEvery bad row is named (`line N`). Files up to 5 MiB. The rows are held to the "
-    "rules of `POST /portfolio/{portfolioId}/transactions`: " + LEDGER_RULES,
+    "rules of `POST /portfolio/{portfolioId}/transactions`: " + LEDGER_RULES + "\n\n" + DUPLICATES,
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {"text/csv": {"schema": {"type": "string"}}},
         }
     },
-    responses=problem_responses(400, 401, 404, 413, 422),
+    responses={
+        200: {"model": ImportResult, "description": "Every row had been imported before"},
+        **problem_responses(400, 401, 404, 413, 422),
+    },
 )
 async def import_csv(
     portfolio: OwnedPortfolio,
     request: Request,
+    response: Response,
     session: SessionDep,
     market: MarketDep,
     preset: Annotated[
         imports.PresetName, Query(description="The file's format (`auto`: recognised).")
     ] = "flint",
-) -> Transactions:
+    on_duplicate: Annotated[
+        fingerprints.OnDuplicate,
+        Query(alias="onDuplicate", description="Rows imported before: skipped, or 422."),
+    ] = "skip",
+) -> ImportResult:
+    data = await request.body()
     try:
-        parsed = imports.parse(await request.body(), preset)
+        parsed = imports.parse(data, preset)
     except imports.ImportRefused as exc:
         raise ValidationFailed(
             f"The file was not imported: {exc}",
             errors=[field_error(where, why) for where, why in exc.problems],
         ) from exc
-    created = await service.add_transactions(
-        session, market, portfolio, parsed.entries, names=parsed.labels
+    name = fingerprints.preset_of(data, preset)
+    done = await fingerprints.import_rows(session, market, portfolio, parsed, name, on_duplicate)
+    if not done.created:
+        response.status_code = status.HTTP_200_OK
+    return ImportResult(
+        transactions=[transaction_out(e) for e in done.created],
+        skipped=done.skipped,
+        imported=dict(Counter(e.type for e in done.created)),
     )
-    return Transactions(transactions=[transaction_out(e) for e in created])
 
 
 @router.get(

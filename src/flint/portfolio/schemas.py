@@ -219,6 +219,19 @@ class Transactions(ApiModel):
     transactions: list[TransactionOut]
 
 
+class ImportResult(Transactions):
+    """What an import added (``transactions``, in the file's order) and what it skipped."""
+
+    skipped: int = Field(
+        0, description="Rows not added: the portfolio had imported them before.", examples=[2]
+    )
+    imported: dict[str, int] = Field(
+        default_factory=dict,
+        description="How many transactions of each type were added.",
+        examples=[{"buy": 3, "dividend": 1}],
+    )
+
+
 class AllocationOut(ApiModel):
     symbol: str = Field(examples=["VTI"])
     asset_class: str = Field(examples=["etf"])

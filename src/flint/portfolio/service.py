@@ -88,7 +88,8 @@ async def check_rows(
     if problems:
         raise _refuse(problems)
     rows = [
-        changed(row, currency=row.currency or _default_currency(row, symbols, base)) for row in rows
+        changed(row, currency=row.currency or default_currency(row.symbol, row.type, symbols, base))
+        for row in rows
     ]
     problems = _currency_problems(market, rows, symbols, base)
     if problems:
@@ -135,9 +136,11 @@ async def check_rows(
     return rows
 
 
-def _default_currency(row: Row, symbols: SymbolBook, base: str) -> str:
-    if row.symbol is not None and row.type in QUOTED:
-        return symbols.currency(row.symbol)
+def default_currency(symbol: str | None, type: str, symbols: SymbolBook, base: str) -> str:
+    """The currency of a row that names none: its symbol's quote currency for trades and
+    dividends, else the portfolio's base currency."""
+    if symbol is not None and type in QUOTED:
+        return symbols.currency(symbol)
     return base
 
 
