@@ -134,6 +134,26 @@ async def test_a_bank_statement_in_ofx_2_xml_moves_the_cash_in_its_currency(
     assert perf["holdings"] == []
 
 
+async def test_a_rows_currency_is_its_currency_element_else_the_statements(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice, base="EUR")
+    other = "<CURRENCY><CURRATE>0.92</CURRATE><CURSYM>USD</CURSYM></CURRENCY>"
+    converted = "<ORIGCURRENCY><CURRATE>0.92</CURRATE><CURSYM>USD</CURSYM></ORIGCURRENCY>"
+    data = replaced(BANK, "<NAME>Salary July</NAME>", f"<NAME>Salary July</NAME>{other}")
+    data = replaced(data, "<NAME>Account fee</NAME>", f"<NAME>Account fee</NAME>{converted}")
+    response = await import_file(client, alice, portfolio_id, data)
+    assert response.status_code == 201, response.text
+    rows = await ledger(client, alice, portfolio_id)
+    assert [(r["type"], r["currency"]) for r in rows] == [
+        ("deposit", "USD"),  # CURRENCY: its amount is in dollars
+        ("withdrawal", "EUR"),
+        ("fee", "EUR"),  # ORIGCURRENCY: converted to CURDEF already
+        ("withdrawal", "EUR"),
+        ("interest", "EUR"),
+    ]
+
+
 async def test_a_qfx_credit_card_statement_imports_payments_purchases_and_charges(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

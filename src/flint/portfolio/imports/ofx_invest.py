@@ -114,7 +114,8 @@ def _trade(at: _At, txn: Any) -> None:
         why = f"{kind}: Flint's ledger has no short positions"
         raise Refusal(why, "BUYTYPE" if buying else "SELLTYPE")
     if number(getattr(txn, "accrdint", None), "ACCRDINT"):
-        raise Refusal("a bond's accrued interest is not imported: enter the trade by hand")
+        why = "a bond's accrued interest is not imported: enter the trade by hand"
+        raise Refusal(why, "ACCRDINT")
     units = number(inner.units, "UNITS")
     fee = _sum(inner, "COMMISSION", "FEES", "LOAD", *(() if buying else ("PENALTY",)))
     taxes = _sum(inner, "TAXES", *(() if buying else ("WITHHOLDING", "STATEWITHHOLDING")))
