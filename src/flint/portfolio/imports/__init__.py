@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flint.portfolio.imports import flint_csv
+from flint.portfolio.imports import flint_csv, ofx
 from flint.portfolio.imports.base import ImportRefused, Parsed, Preset
 
 __all__ = ["PRESETS", "ImportRefused", "Parsed", "Preset", "PresetName", "parse"]
 
-PresetName = Literal["flint", "auto"]
+PresetName = Literal["flint", "ofx", "auto"]
 
 PRESETS: dict[str, Preset] = {
     preset.name: preset
@@ -25,6 +25,12 @@ PRESETS: dict[str, Preset] = {
             "Flint's CSV (the export's columns)",
             flint_csv.parse_file,
             flint_csv.recognises,
+        ),
+        Preset(
+            "ofx",
+            "OFX or QFX statements, 1.x (SGML) and 2.x (XML): investment, bank and credit card",
+            ofx.parse_file,
+            ofx.recognises,
         ),
     )
 }
