@@ -54,14 +54,6 @@ class Imported:
     """The rows the portfolio had imported before."""
 
 
-def preset_of(data: bytes, preset: str) -> str:
-    """The preset that read the file: ``auto`` is the first that recognises it, as in
-    `imports.parse`."""
-    if preset != "auto":
-        return preset
-    return next((p.name for p in imports.PRESETS.values() if p.recognises(data)), preset)
-
-
 def _number(value: Decimal | None) -> str:
     if value is None:
         return ""

@@ -40,6 +40,13 @@ router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 IMPORT_PATH = re.compile(r"/api(?:/v1)?/portfolio/[^/]+/import")
 """The import route takes files up to 5 MiB (the body-size middleware's override)."""
+IMPORT_MEDIA_TYPES = (
+    "text/csv",
+    "application/x-ofx",
+    "application/vnd.intu.qfx",
+    "application/xml",
+)
+"""What the import's body may be sent as (it is read by its ``preset``, whatever the type)."""
 
 
 async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioOut:
@@ -342,12 +349,13 @@ DUPLICATES = (
     + "; ".join(f"`{p.name}`, {p.title}" for p in imports.PRESETS.values())
     + "; `auto` picks the first that recognises the file.\n\n"
     + (flint_csv.__doc__ or "")
-    + "\n\nEvery bad row is named (`line N`). Files up to 5 MiB. The rows are held to the "
+    + "\n\nEvery bad row is named (`line N`, or the element: `BANKTRANLIST/STMTTRN[5].TRNAMT`). "
+    "Files up to 5 MiB. The rows are held to the "
     "rules of `POST /portfolio/{portfolioId}/transactions`: " + LEDGER_RULES + "\n\n" + DUPLICATES,
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "content": {media: {"schema": {"type": "string"}} for media in IMPORT_MEDIA_TYPES},
         }
     },
     responses={
@@ -370,15 +378,16 @@ async def import_csv(
     ] = "skip",
 ) -> ImportResult:
     data = await request.body()
-    try:
-        parsed = imports.parse(data, preset)
+    try:  # CPU work (a 5 MiB file takes seconds): in a thread, so the loop keeps answering
+        parsed = await anyio.to_thread.run_sync(imports.parse, data, preset)
     except imports.ImportRefused as exc:
         raise ValidationFailed(
             f"The file was not imported: {exc}",
             errors=[field_error(where, why) for where, why in exc.problems],
         ) from exc
-    name = fingerprints.preset_of(data, preset)
-    done = await fingerprints.import_rows(session, market, portfolio, parsed, name, on_duplicate)
+    done = await fingerprints.import_rows(
+        session, market, portfolio, parsed, parsed.preset, on_duplicate
+    )
     if not done.created:
         response.status_code = status.HTTP_200_OK
     return ImportResult(

@@ -46,5 +46,8 @@ def parse(data: bytes, preset: str) -> Parsed:
             raise ImportRefused(
                 [("body", f"no preset recognises this file; name one with ?preset= ({known})")]
             )
-        return found.parse(data)
-    return PRESETS[preset].parse(data)
+    else:
+        found = PRESETS[preset]
+    parsed = found.parse(data)
+    parsed.preset = found.name
+    return parsed

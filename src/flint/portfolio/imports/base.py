@@ -27,6 +27,8 @@ class Parsed:
     """Each entry's name in the file (``line 7``), for the problems the ledger's rules find."""
     ids: list[str | None] = field(default_factory=list)
     """Each entry's id in its source (a broker's trade or transaction id), when it has one."""
+    preset: str = ""
+    """The preset that read the file (`imports.parse` says: ``auto`` names the one it chose)."""
 
     def add(self, entry: TransactionIn, label: str, source_id: str | None = None) -> None:
         self.entries.append(entry)
