@@ -200,3 +200,70 @@ def test_every_unmapped_row_is_named() -> None:
     with pytest.raises(imports.ImportRefused) as refused:
         imports.parse(schwab.encode(), "schwab")
     assert {where for where, _ in refused.value.problems} == {"line 15", "line 16.Quantity"}
+
+
+def test_degiro_finds_a_us_listing_by_its_name_and_refuses_one_it_cannot() -> None:
+    header = (
+        "Date,Time,Product,ISIN,Reference exchange,Venue,Quantity,Price,,Local value,,Value,,"
+        "Exchange rate,Transaction and/or third party fees,,Total,,Order ID\n"
+    )
+    row = "15-01-2024,15:32,{},{},NDQ,XNAS,1,140.00,USD,-140.00,USD,-128.32,EUR,1.0910,,,,,o{}\n"
+    good = header + row.format("ALPHABET INC. - CLASS A", "US02079K3059", 1)
+    (entry,) = imports.parse(good.encode(), "degiro").entries
+    assert entry.symbol == "GOOGL"  # not GOOG, the class C shares
+    bad = good + row.format("NO SUCH COMPANY INC", "US0000000000", 2)
+    with pytest.raises(imports.ImportRefused) as refused:
+        imports.parse(bad.encode(), "degiro")
+    assert [where for where, _ in refused.value.problems] == ["line 3.Product"]
+    assert "no US listing Flint knows by that name" in refused.value.problems[0][1]
+
+
+def test_a_cancelled_flex_trade_is_refused_not_booked_as_a_sale() -> None:
+    flex = (
+        '<FlexQueryResponse><FlexStatements><FlexStatement><Trades><Trade currency="USD" '
+        'assetCategory="STK" symbol="AAPL" listingExchange="NASDAQ" tradeDate="20240115" '
+        'quantity="-1" tradePrice="185" buySell="SELL (Ca.)"/></Trades></FlexStatement>'
+        "</FlexStatements></FlexQueryResponse>"
+    )
+    with pytest.raises(imports.ImportRefused, match="cancelled trade"):
+        imports.parse(flex.encode(), "ibkr-flex")
+
+
+def test_degiro_leaves_out_the_moves_inside_the_account() -> None:
+    account = (
+        "Date,Time,Value date,Product,ISIN,Description,FX,Change,,Balance,,Order Id\n"
+        '10-01-2024,09:12,10-01-2024,,,Degiro Cash Sweep Transfer,,EUR,"-100,00",EUR,"0,00",\n'
+        "10-01-2024,09:12,10-01-2024,,,Transfer from your Cash Account at flatex Bank,,EUR,"
+        '"100,00",EUR,"100,00",\n'
+        '11-01-2024,09:12,11-01-2024,,,Flatex Interest Income,,EUR,"0,10",EUR,"100,10",\n'
+    )
+    parsed = imports.parse(account.encode(), "degiro")
+    assert [(e.type, e.amount) for e in parsed.entries] == [("interest", Decimal("0.10"))]
+
+
+def test_schwab_and_degiro_spell_these_too() -> None:
+    schwab = (
+        '"Date","Action","Symbol","Description","Quantity","Price","Fees & Comm","Amount"\n'
+        '"03/28/2023","Long Term Cap Gain Reinvest","VOO","VANGUARD S&P 500","","","","$99.02"\n'
+        '"06/20/2023","Special Non Qual Div","VOO","VANGUARD S&P 500","","","","$11.41"\n'
+        '"10/18/2023","Wire Sent","","WIRED FUNDS DISBURSED","","","","-$1,000.00"\n'
+        'Transactions Total,,,,,,,"-$889.57"\n'
+    )
+    parsed = imports.parse(schwab.encode(), "schwab")
+    assert [(e.type, e.amount) for e in parsed.entries] == [
+        ("dividend", Decimal("99.02")),
+        ("dividend", Decimal("11.41")),
+        ("withdrawal", Decimal("1000.00")),
+    ]
+    account = (
+        "Date,Time,Value date,Product,ISIN,Description,FX,Change,,Balance,,Order Id\n"
+        '15-12-2022,16:55,15-12-2022,APPLE INC. - COMMON ST,US0378331005,"Buy 1 @ 133,9 USD",,'
+        'USD,"-133,90",USD,"-133,90",5925d76b\n'
+    )
+    (entry,) = imports.parse(account.encode(), "degiro").entries
+    assert (entry.type, entry.symbol, entry.quantity, entry.price) == (
+        "buy",
+        "AAPL",
+        Decimal(1),
+        Decimal("133.9"),
+    )

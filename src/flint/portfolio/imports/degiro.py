@@ -14,7 +14,8 @@ or as a ``fee`` row of its own when in another currency than the price (DEGIRO c
 in the account's). Account statement: ``Buy``/``Sell N PRODUCT@PRICE CUR`` rows as trades,
 ``Dividend``, ``Dividend Tax`` (tax), deposits, withdrawals, interest (negative interest as a
 fee) and DEGIRO's fees; rows that move cash inside the account (FX credits and debits of a
-currency conversion, cash sweep transfers, reservations) or move none are left out; any
+currency conversion, cash sweep transfers and other transfers between DEGIRO's own
+accounts, reservations, money market fund settlements) or move none are left out; any
 other description is refused. Import one of the two exports for the trades, not both.
 """
 
@@ -40,11 +41,14 @@ LEGAL = {
 }  # fmt: skip
 _TOKEN = re.compile(r"[0-9a-z&]+")
 _TRADE = re.compile(
-    r"^(?P<side>Buy|Sell)\s+(?P<quantity>[\d.,]+)\s+(?P<product>.+?)\s*@\s*"
+    r"^(?P<side>Buy|Sell)\s+(?P<quantity>[\d.,]+)\s*(?P<product>.*?)\s*@\s*"
     r"(?P<price>[\d.,]+)\s+(?P<currency>[A-Z]{3}|GBX)\b",
     re.IGNORECASE,
 )
-SKIPPED = ("fx credit", "fx debit", "fx withdrawal", "cash sweep", "reservation", "transfer")
+SKIPPED = (
+    "fx credit", "fx debit", "fx withdrawal", "cash sweep", "reservation", "transfer",
+    "money market fund", "fundsettlement", "processed flatex withdrawal",
+)  # fmt: skip
 
 
 def _words(name: str) -> tuple[str, ...]:
@@ -167,7 +171,7 @@ def _statement_row(out: Builder, row: Row) -> None:
     description = row.get("description")
     amount = row.number("changeamount")
     lowered = description.lower()
-    if not amount or any(lowered.startswith(word) for word in SKIPPED):
+    if not amount or any(word in lowered for word in SKIPPED):
         return
     when = row.day("date", DATES)
     code = rows.currency(row.get("change"))

@@ -7,12 +7,13 @@ Trades in stocks and ETFs (``assetCategory`` STK) are buys (positive ``quantity`
 commission in another currency is a ``fee`` row of its own. FX conversions (``assetCategory``
 CASH, such as EUR.USD) are left out: they move money between the account's currency balances,
 and Flint's cash is one balance in the base currency. Options, futures, bonds and other
-categories are refused. Cash transactions: deposits and withdrawals, dividends and payments
-in lieu, withholding tax (``tax``), broker or bond interest received (``interest``), broker
-interest paid and other fees (``fee``); a reversal (a dividend taken back, a tax or fee
-refunded) is refused, as are other types. Corporate actions: forward and reverse splits
-(``SPLIT 4 FOR 1``), others refused. Summary rows (``levelOfDetail`` other than the detail)
-are left out. Dates are ``yyyyMMdd`` or ``yyyy-MM-dd`` (the query's date format).
+categories are refused, and so are cancellations (``buySell`` ``SELL (Ca.)``). Cash
+transactions: deposits and withdrawals, dividends and payments in lieu, withholding tax
+(``tax``), broker or bond interest received (``interest``), broker interest paid and other
+fees (``fee``); a reversal (a dividend taken back, a tax or fee refunded) is refused, as are
+other types. Corporate actions: forward and reverse splits (``SPLIT 4 FOR 1``), others
+refused. Summary rows (``levelOfDetail`` other than the detail) are left out. Dates are
+``yyyyMMdd`` or ``yyyy-MM-dd`` (the query's date format).
 """
 
 from __future__ import annotations
@@ -173,6 +174,10 @@ def _trade(out: Builder, row: Row) -> None:
         return  # an FX conversion between the account's currency balances: left out
     if category not in {"STK", ""}:
         raise ValueError(f"a trade in {category} (only stocks and ETFs, STK, are imported)")
+    if "(ca.)" in row.get("buysell").lower():
+        raise ValueError(
+            "a cancelled trade (and the trade it cancels) cannot be booked: leave both out"
+        )
     code = rows.currency(row.get("currency", "currencyprimary"))
     quantity = row.number("quantity")
     if not quantity:
@@ -223,6 +228,7 @@ CASH_TYPES = {
     "broker interest received": ("interest", None),
     "bond interest received": ("interest", None),
     "broker interest paid": (None, "fee"),
+    "bond interest paid": (None, "fee"),
     "other fees": (None, "fee"),
     "commission adjustments": (None, "fee"),
 }

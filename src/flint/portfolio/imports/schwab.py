@@ -10,7 +10,8 @@ Schwab lists it. Interest, transfers (``MoneyLink Transfer``, ``Journal``, wires
 when money comes in, a withdrawal when it goes out), taxes (``NRA Tax Adj``, ``Foreign Tax
 Paid``: ``tax``) and fees. A ``Stock Split`` gives the added shares: its ratio is worked out
 from the holding the file shows before it (refused when the file does not show one). Other
-actions, and refunds of a tax or fee, are refused.
+actions (options' ``Buy to Open``, ``Reverse Split``, ...), and refunds of a tax or fee, are
+refused.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from flint.portfolio.imports.rows import Builder, CellError, Row
 
 COLUMNS = {"date", "action", "symbol", "description", "quantity", "price", "feescomm", "amount"}
 DATES = ("%m/%d/%Y",)
-BUYS = {"buy", "reinvest shares", "buy to open"}
-SELLS = {"sell", "sell to close"}
+BUYS = {"buy", "reinvest shares"}
+SELLS = {"sell"}
 DIVIDENDS = (
     "qualified dividend", "cash dividend", "non-qualified div", "reinvest dividend",
     "qual div reinvest", "special qual div", "special dividend", "pr yr cash div",
@@ -58,7 +59,7 @@ def _day(row: Row, text: str) -> date:
 
 def _category(action: str) -> str:
     """What a cash action is (before its sign says which way the money went)."""
-    if action in DIVIDENDS or action.endswith(" div") or "dividend" in action:
+    if action.startswith(DIVIDENDS) or action.endswith(" div") or "dividend" in action:
         return "dividend"
     for words, category in ((TAXES, "tax"), (FEES, "fee"), (INTEREST, "interest")):
         if any(action.startswith(word) for word in words):
