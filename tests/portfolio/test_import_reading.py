@@ -46,13 +46,19 @@ def test_a_number_reads_back_in_every_way_brokers_write_it(value: Decimal) -> No
         ("1'234.50", None, Decimal("1234.50")),
         ("+3", None, Decimal("3")),
         ("USD 12.00", None, Decimal("12.00")),
+        ("12,50", False, Decimal("12.50")),  # no grouping: the comma is the decimal mark
+        ("1.234.567", None, Decimal("1234567")),
+        ("1,234,567", True, Decimal("1234567")),
+        ("1.5", True, Decimal("1.5")),  # a point in a comma file where it cannot group
     ],
 )
 def test_the_ambiguous_numbers(text: str, comma: bool | None, expected: Decimal) -> None:
     assert number(text, decimal_comma=comma) == expected
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1,2,3", "1.2.3", "NaN", "Infinity", "--5", "1e5"])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "1,2,3", "1.2.3", "NaN", "Infinity", "--5", "1e5", "1,2.5", "12.3,4.5"]
+)
 def test_what_is_no_number(text: str) -> None:
     with pytest.raises(ValueError, match=r"not a number|is empty"):
         number(text)
@@ -134,11 +140,14 @@ def test_listings_outside_the_us_take_yahoo_suffixes_where_the_file_says_the_ven
 def test_a_listing_whose_venue_the_file_does_not_say_is_refused() -> None:
     t212 = T212_HEADER + (
         "Market buy,2024-01-03 09:00:00,NL0010273215,ASML,ASML,1,612.4,EUR,1.00,612.4,EUR,E2\n"
+        "Market buy,2024-01-03 09:00:00,IE00B5BMR087,CSPX,iShares Core S&P 500,1,480.1,USD,"
+        "1.00,480.1,USD,E3\n"
     )
     with pytest.raises(imports.ImportRefused) as refused:
         imports.parse(t212.encode(), "trading212")
-    assert [where for where, _ in refused.value.problems] == ["line 2"]
+    assert [where for where, _ in refused.value.problems] == ["line 2", "line 3"]
     assert "does not say where ASML" in refused.value.problems[0][1]
+    assert "does not say where CSPX" in refused.value.problems[1][1]  # London's, in dollars
     flex = (
         '<FlexQueryResponse><FlexStatements><FlexStatement><Trades><Trade currency="EUR" '
         'assetCategory="STK" symbol="XYZ" listingExchange="MOONEX" tradeDate="20240115" '
@@ -267,3 +276,18 @@ def test_schwab_and_degiro_spell_these_too() -> None:
         Decimal(1),
         Decimal("133.9"),
     )
+
+
+def test_a_trading212_dividend_taxed_in_its_own_currency_is_grossed_up() -> None:
+    t212 = (
+        "Action,Time,ISIN,Ticker,Name,No. of shares,Price / share,Currency (Price / share),"
+        "Total,Currency (Total),Withholding tax,Currency (Withholding tax),ID\n"
+        "Dividend (Ordinary),2024-02-15 11:20:31,US0378331005,AAPL,Apple,10,0.24,USD,2.04,USD,"
+        "0.36,USD,\n"
+    )
+    parsed = imports.parse(t212.encode(), "trading212")
+    assert [(e.type, e.symbol, e.amount, e.currency) for e in parsed.entries] == [
+        ("dividend", "AAPL", Decimal("2.40"), "USD"),  # 2.04 paid in + 0.36 withheld
+        ("tax", "AAPL", Decimal("0.36"), "USD"),
+    ]
+    assert parsed.labels == ["line 2", "line 2"]

@@ -13,14 +13,16 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 _CURRENCY_MARKS = re.compile(r"[$€£¥\s\u00a0\u202f']|\b[A-Z]{3}\b")
-_GROUPED = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_GROUPED = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+_GROUPED_POINTS = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
 _PLAIN = re.compile(r"^\d+(?:\.\d+)?$|^\.\d+$")
 
 
 def number(text: str, *, decimal_comma: bool | None = None) -> Decimal:
     """The number in ``text``: currency marks, spaces and thousands separators dropped, a
-    leading ``-``/``+`` or enclosing parentheses for the sign. ``decimal_comma``: whether a
-    lone comma is the decimal mark (None: it is one unless it groups thousands, ``1,234``)."""
+    leading ``-``/``+`` or enclosing parentheses for the sign. ``decimal_comma``: whether the
+    file's decimal mark is a comma, which settles only what is ambiguous (``1,234`` and
+    ``1.234``; None: a point); ``12,50`` and ``1,234,567`` say their marks themselves."""
     raw = text.strip()
     if not raw:
         raise ValueError("is empty")
@@ -35,20 +37,27 @@ def number(text: str, *, decimal_comma: bool | None = None) -> Decimal:
     if "," in body and "." in body:
         # The later mark is the decimal one: 1,234.56 or 1.234,56.
         thousands = "," if body.rfind(",") < body.rfind(".") else "."
-        body = body.replace(thousands, "")
-        body = body.replace(",", ".")
+        mark = "." if thousands == "," else ","
+        whole, _, fraction = body.rpartition(mark)
+        grouped = _GROUPED if thousands == "," else _GROUPED_POINTS
+        if not grouped.fullmatch(whole):
+            raise ValueError(f"{raw!r} is not a number")
+        body = f"{whole.replace(thousands, '')}.{fraction}"
     elif "," in body:
-        comma_is_decimal = (
-            decimal_comma if decimal_comma is not None else not _GROUPED.fullmatch(body)
-        )
-        if comma_is_decimal:
-            if body.count(",") > 1:
+        # A comma groups thousands where it must (1,234,567) or where the file's mark is a
+        # point and it may (1,234); else it is the decimal mark (12,50).
+        if body.count(",") > 1 or (_GROUPED.fullmatch(body) and not decimal_comma):
+            if not _GROUPED.fullmatch(body):
                 raise ValueError(f"{raw!r} is not a number")
-            body = body.replace(",", ".")
-        else:
             body = body.replace(",", "")
-    elif decimal_comma and body.count(".") >= 1 and re.fullmatch(r"\d{1,3}(\.\d{3})+", body):
-        body = body.replace(".", "")  # 1.234 with a decimal comma: thousands
+        else:
+            body = body.replace(",", ".")
+    elif "." in body and (body.count(".") > 1 or decimal_comma):
+        # Likewise a point: 1.234.567, or 1.234 where the file's mark is a comma.
+        if _GROUPED_POINTS.fullmatch(body):
+            body = body.replace(".", "")
+        elif body.count(".") > 1:
+            raise ValueError(f"{raw!r} is not a number")
     if not _PLAIN.fullmatch(body):
         raise ValueError(f"{raw!r} is not a number")
     try:

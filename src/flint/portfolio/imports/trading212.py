@@ -4,9 +4,11 @@ Its columns vary with what the account did (a fee or tax column appears only onc
 they are read by name. Buys and sells take the share count, the price per share in its
 currency (``GBX``: pence, ``GBp``) and their fees; a fee in another currency than the price
 (a currency conversion fee is charged in the account's) is a ``fee`` row of its own on the
-same symbol. Dividends take ``Total`` (what was paid in, in ``Currency (Total)``): with a
-withholding tax in that currency the dividend is grossed up and the tax booked as ``tax``;
-one in another currency was already taken from the total and is not booked again. Deposits,
+same symbol. A symbol is the ticker for a US ISIN, with ``.L`` for a price in GBX or GBP;
+any other listing is refused (the file names no venue). Dividends take ``Total`` (what was
+paid in, in ``Currency (Total)``): with a withholding tax in that currency the dividend is
+grossed up and the tax booked as ``tax``; one in another currency was already taken from the
+total and is not booked again. Deposits,
 withdrawals, interest on cash and lending interest take ``Total``. Currency conversions
 between the account's cash balances are left out (Flint's cash is one balance in the base
 currency); any other action is refused.
@@ -55,11 +57,14 @@ def recognises(data: bytes) -> bool:
 
 
 def _symbol(row: Row, price_currency: str | None) -> str:
+    """A US ISIN's ticker as it is; London's (in pence or pounds) with ``.L``. Trading 212
+    names no venue, and a fund with an Irish ISIN in dollars (CSPX) is London's too, so any
+    other listing is refused rather than guessed."""
     ticker = row.get("ticker")
     if not ticker:
         raise ValueError("the row has no Ticker")
     isin = row.get("isin").upper()
-    if not isin or isin.startswith("US") or price_currency == "USD":
+    if not isin or isin.startswith("US"):
         return rows.listed(ticker)
     if price_currency in {"GBp", "GBP"}:
         return rows.with_suffix(ticker, ".L")
