@@ -170,6 +170,8 @@ def test_a_flex_report_with_a_document_type_is_refused() -> None:
 
 def test_a_flex_csv_without_header_records_reads_each_section_by_its_header() -> None:
     flex = (
+        '"ClientAccountID","AccountType","CustomerType"\n'  # Account Information: not read
+        '"U1","Individual","Individual"\n'
         '"ClientAccountID","CurrencyPrimary","AssetClass","Symbol","ListingExchange",'
         '"TradeDate","Quantity","TradePrice","IBCommission","TransactionID"\n'
         '"U1","USD","STK","BRK B","NYSE","20240115","2","400","-1","11"\n'
@@ -178,13 +180,13 @@ def test_a_flex_csv_without_header_records_reads_each_section_by_its_header() ->
         '"ClientAccountID","CurrencyPrimary","Symbol","Date/Time","Amount","Type","TransactionID"\n'
         '"U1","USD","","2024-01-10;09:00:00","1,000.00","Deposits/Withdrawals","12"\n'
     )
-    parsed = imports.parse(flex.encode(), "ibkr-flex")
+    parsed = imports.parse(flex.encode(), "auto")
     assert [(e.type, e.symbol, e.date) for e in parsed.entries] == [
         ("buy", "BRK.B", date(2024, 1, 15)),
         ("deposit", None, date(2024, 1, 10)),
     ]
     assert parsed.entries[1].amount == Decimal(1000)
-    assert parsed.labels == ["line 2", "line 6"]
+    assert parsed.labels == ["line 4", "line 8"]
     assert parsed.ids == ["11", "12"]
 
 

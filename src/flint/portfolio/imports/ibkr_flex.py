@@ -74,7 +74,8 @@ def recognises(data: bytes) -> bool:
         return False
     if first[0][:1] == ["BOF"]:
         return True
-    return _section([rows.key(cell) for cell in first[0]]) is not None
+    keys = [rows.key(cell) for cell in first[0]]
+    return "clientaccountid" in keys or _section(keys) is not None
 
 
 def _section(keys: list[str]) -> str | None:
