@@ -10,12 +10,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flint.portfolio.imports import flint_csv, ofx
+from flint.portfolio.imports import (
+    degiro,
+    fidelity,
+    flint_csv,
+    ibkr_flex,
+    ofx,
+    schwab,
+    trading212,
+)
 from flint.portfolio.imports.base import ImportRefused, Parsed, Preset
 
 __all__ = ["PRESETS", "ImportRefused", "Parsed", "Preset", "PresetName", "parse"]
 
-PresetName = Literal["flint", "ofx", "auto"]
+PresetName = Literal[
+    "flint", "ofx", "ibkr-flex", "trading212", "degiro", "schwab", "fidelity", "auto"
+]
 
 PRESETS: dict[str, Preset] = {
     preset.name: preset
@@ -31,6 +41,38 @@ PRESETS: dict[str, Preset] = {
             "OFX or QFX statements, 1.x (SGML) and 2.x (XML): investment, bank and credit card",
             ofx.parse_file,
             ofx.recognises,
+        ),
+        # Each broker's recognises looks for columns of its own that Flint's CSV (which has
+        # no unknown columns) never has, so the order among them does not matter.
+        Preset(
+            "ibkr-flex",
+            "Interactive Brokers Flex Query, XML or CSV (trades, cash transactions, splits)",
+            ibkr_flex.parse,
+            ibkr_flex.recognises,
+        ),
+        Preset(
+            "trading212",
+            "Trading 212's CSV history export",
+            trading212.parse,
+            trading212.recognises,
+        ),
+        Preset(
+            "degiro",
+            "DEGIRO's Transactions or Account statement CSV (English headers)",
+            degiro.parse,
+            degiro.recognises,
+        ),
+        Preset(
+            "schwab",
+            "Charles Schwab's transaction history CSV",
+            schwab.parse,
+            schwab.recognises,
+        ),
+        Preset(
+            "fidelity",
+            "Fidelity's Accounts history CSV",
+            fidelity.parse,
+            fidelity.recognises,
         ),
     )
 }
