@@ -142,6 +142,17 @@ async def test_a_ghostfolio_export_becomes_a_portfolio_per_account(
     # Cash follows the balances: 798.68 after the activities, 1000 on 2023-12-31, 2500 later.
     deposits = [(r["date"], Decimal(r["amount"])) for r in rows if r["type"] == "deposit"]
     assert deposits == [("2023-12-31", Decimal("201.32")), ("2024-06-30", Decimal(1500))]
+    reported = [
+        (f["where"], f["date"], f["type"], Decimal(f["amount"]))
+        for f in by_account[IBKR]["balanceFlows"]
+    ]
+    assert reported == [
+        ("accounts[0].balances[1]", "2023-12-31", "deposit", Decimal("201.32")),
+        ("accounts[0].balances[0]", "2024-06-30", "deposit", Decimal(1500)),
+    ]
+    assert [(f["type"], f["amount"]) for f in by_account[PRIVATE]["balanceFlows"]] == [
+        ("withdrawal", "50.00")
+    ]
 
     perf = await performance(client, alice, ibkr)
     held = {h["symbol"]: h for h in perf["holdings"]}
@@ -323,3 +334,31 @@ async def test_an_older_file_with_one_balance_and_files_up_to_5_mib(
         IMPORT, content=big, headers=alice.headers | {"Content-Type": "application/json"}
     )
     assert_problem(response, 413)
+
+
+async def test_an_account_in_euros_holds_dollar_shares_and_ends_at_its_euro_balance(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    doc = sample()
+    account = doc["accounts"][0] | {"currency": "EUR", "balances": []}
+    account["balances"] = [{"date": "2024-06-28T00:00:00.000Z", "value": 500}]
+    doc["accounts"] = [account]
+    doc["activities"] = [doc["activities"][i] for i in (2, 3, 7)]  # MSFT, AAPL in US dollars
+    doc["tags"], doc["platforms"] = [], []
+    response = await send(client, alice, doc)
+    assert response.status_code == 201, response.text
+    (only,) = response.json()["portfolios"]
+    assert only["baseCurrency"] == "EUR"
+    assert only["transactions"] == {"buy": 2, "sell": 1, "withdrawal": 1}
+    # The sale's 781.44 dollars, in euros at their day's rate, are more than 500 euros.
+    (flow,) = only["balanceFlows"]
+    assert (flow["date"], flow["type"]) == ("2024-06-28", "withdrawal")
+    assert 100 < Decimal(flow["amount"]) < 300
+    rows = await ledger(client, alice, only["portfolioId"])
+    assert [r["currency"] for r in rows] == ["USD", "USD", "USD", "EUR"]
+    perf = await performance(client, alice, only["portfolioId"])
+    assert Decimal(perf["totals"]["cash"]) == Decimal(500)
+    # An account in a currency Flint cannot value is named.
+    doc["accounts"][0]["currency"] = "XYZ"
+    body = assert_problem(await send(client, alice, doc), 422)
+    assert "accounts[0].currency" in error_fields(body)

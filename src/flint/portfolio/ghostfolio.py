@@ -118,6 +118,8 @@ def parse(data: bytes) -> GfFile:
         raw = json.loads(data, parse_float=Decimal)
     except (UnicodeDecodeError, ValueError) as exc:
         raise _refuse([("body", f"not JSON: {exc}")]) from exc
+    if isinstance(raw, dict) and "activities" not in raw and "orders" in raw:
+        raw["activities"] = raw.pop("orders")  # the oldest files' name for them
     try:
         return GfFile.model_validate(raw)
     except ValidationError as exc:
@@ -237,8 +239,8 @@ class Reader:
             self.problems.append(
                 (
                     f"{where}.symbol",
-                    f"unknown symbol {symbol} (dataSource {a.data_source}): Flint's market "
-                    "does not list it",
+                    f"unknown symbol {symbol} (dataSource {a.data_source or 'none'}): "
+                    "Flint's market does not list it",
                 )
             )
             return None

@@ -28,6 +28,7 @@ from flint.portfolio.assets.schemas import CustomAssetIn, PricePointIn
 from flint.portfolio.cash import Row
 from flint.portfolio.ghostfolio import CustomPlan, PortfolioPlan
 from flint.portfolio.ghostfolio_schemas import (
+    BalanceFlow,
     GhostfolioImport,
     ImportedAsset,
     ImportedPortfolio,
@@ -130,6 +131,10 @@ async def _portfolio(
         account_id=plan.account_id,
         allow_negative_cash=portfolio.allow_negative_cash,
         transactions=dict(Counter(e.type for e in created)),
+        balance_flows=[
+            BalanceFlow(where=w, date=f.date, type=f.type, amount=f.amount or ZERO)
+            for f, w in flows
+        ],
     )
 
 
@@ -168,9 +173,8 @@ async def _balance_flows(
         if target is not None:
             want = sum((fx.convert(v, c, day) for v, c in target.parts), ZERO)
             negative = negative or want < 0
-            gap = (want - (balance + inflow - spend - withdrawn)).quantize(
-                ghostfolio.PLACES, rounding=ROUND_CEILING
-            )
+            gap = want - (balance + inflow - spend - withdrawn)
+            gap = gap.quantize(ghostfolio.PLACES, rounding=ROUND_CEILING).normalize()
             if gap:
                 flows.append((_flow(day, gap, plan.base), target.where))
                 inflow, withdrawn = (

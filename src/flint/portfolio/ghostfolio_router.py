@@ -37,7 +37,8 @@ assets (`GF:NAME`; `GF_MY_HOUSE`, as Flint's own export writes `MY:HOUSE`, back 
 as listed symbols Flint's market knows. A LIABILITY, tags, platforms and comments are not
 imported and are listed in `notImported`. Each account balance becomes a deposit or withdrawal
 on its day, so the cash equals the account's balance then (and ends at the last one). Files up
-to 5 MiB. See docs/api.md ("Ghostfolio")."""
+to 5 MiB. More portfolios than your plan allows (`GET /billing/subscription`): 403
+`/plan-limit`, nothing created. See docs/api.md ("Ghostfolio migration")."""
 
 
 @router.post(

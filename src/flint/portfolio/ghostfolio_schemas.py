@@ -7,12 +7,14 @@ are read as exact decimals from the JSON text."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
 
+from flint.kit.money import DecimalString
 from flint.kit.schema import ApiModel
 
 
@@ -73,6 +75,15 @@ class GfFile(ApiModel):
     user: dict[str, Any] | None = None
 
 
+class BalanceFlow(ApiModel):
+    """A deposit or withdrawal that makes the cash the account's balance on its day."""
+
+    where: str = Field(examples=["accounts[0].balances[1]"])
+    date: dt.date = Field(examples=["2023-12-31"])
+    type: str = Field(examples=["deposit"])
+    amount: DecimalString = Field(description="In the base currency.", examples=["201.32"])
+
+
 class ImportedPortfolio(ApiModel):
     portfolio_id: uuid.UUID = Field(examples=["8f14e45f-ceea-4e7a-9b3d-2c1a6b7e9d10"])
     name: str = Field(examples=["My Online Trading Account"])
@@ -86,6 +97,10 @@ class ImportedPortfolio(ApiModel):
     transactions: dict[str, int] = Field(
         description="Ledger rows created, per Flint transaction type.",
         examples=[{"buy": 3, "sell": 1, "dividend": 2, "deposit": 1}],
+    )
+    balance_flows: list[BalanceFlow] = Field(
+        description="The deposits and withdrawals (among `transactions`) added for the "
+        "account's cash balances."
     )
 
 
