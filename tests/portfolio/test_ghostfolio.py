@@ -221,6 +221,7 @@ async def test_bad_activities_are_named_and_nothing_is_created(
     bad["activities"][4]["type"] = "SPLIT"
     bad["activities"][7]["date"] = "2023-13-45T00:00:00.000Z"
     bad["activities"][9]["accountId"] = "not-an-account"
+    bad["user"]["settings"]["currency"] = "usd"  # the activities without an account's
     body = assert_problem(await send(client, alice, bad), 422)
     assert error_fields(body) == {
         "activities[2].symbol",
@@ -228,7 +229,14 @@ async def test_bad_activities_are_named_and_nothing_is_created(
         "activities[4].type",
         "activities[7].date",
         "activities[9].accountId",
+        "user.settings.currency",
     }
+    assert "NOSUCHCO" in body["detail"]
+    unreadable = copy.deepcopy(doc)
+    unreadable["activities"][1]["fee"] = "forty-nine"
+    del unreadable["activities"][5]["unitPrice"]
+    body = assert_problem(await send(client, alice, unreadable), 422)
+    assert error_fields(body) == {"activities[1].fee", "activities[5].unitPrice"}
     # A ledger rule (selling more than held) refuses it all too, after portfolios were made.
     oversold = copy.deepcopy(doc)
     oversold["activities"][7]["quantity"] = 11
@@ -362,3 +370,29 @@ async def test_an_account_in_euros_holds_dollar_shares_and_ends_at_its_euro_bala
     doc["accounts"][0]["currency"] = "XYZ"
     body = assert_problem(await send(client, alice, doc), 422)
     assert "accounts[0].currency" in error_fields(body)
+
+
+async def test_a_portfolio_in_euros_with_dollar_trades_exports_its_euro_cash(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    created = await client.post(
+        f"{V1}/", json={"name": "Euro", "baseCurrency": "EUR"}, headers=alice.headers
+    )
+    pid = created.json()["portfolioId"]
+    for row in (
+        {"date": "2024-01-02", "type": "deposit", "amount": "5000"},
+        {"date": "2024-01-03", "type": "buy", "symbol": "AAPL", "quantity": "10", "price": "180"},
+    ):
+        added = await client.post(f"{V1}/{pid}/transactions", json=row, headers=alice.headers)
+        assert added.status_code == 201, added.text
+    exported = await client.get(
+        f"{V1}/{pid}/export", params={"format": "ghostfolio"}, headers=alice.headers
+    )
+    assert exported.status_code == 200, exported.text
+    (account,) = exported.json()["accounts"]
+    assert (account["currency"], account["balances"]) == (
+        "EUR",
+        [{"date": "2024-01-02T00:00:00.000Z", "value": 5000}],
+    )
+    (buy,) = exported.json()["activities"]
+    assert (buy["currency"], buy["dataSource"], buy["symbol"]) == ("USD", "YAHOO", "AAPL")

@@ -47,6 +47,7 @@ CLASSES = {
     "COMMODITY": "commodity",
     "LIQUIDITY": "cash_equivalent",
 }
+BASE = re.compile(r"^[A-Z]{3}$")
 FLINT_MANUAL = re.compile(r"^GF_([A-Z][A-Z0-9]{0,7})_(.+)$")
 """How Flint's export names a custom asset for Ghostfolio (``MY:HOUSE`` as ``GF_MY_HOUSE``)."""
 
@@ -183,6 +184,7 @@ class Reader:
     problems: list[tuple[str, str]] = field(default_factory=list)
     not_imported: list[tuple[str, str]] = field(default_factory=list)
     customs: dict[str, CustomPlan] = field(default_factory=dict)
+    user_checked: bool = False
 
     def day(self, text: str, where: str) -> date | None:
         try:
@@ -280,7 +282,7 @@ class Reader:
             if a.symbol in self.customs and price > 0:
                 self.customs[a.symbol].trades.append((day, price, kind_ == "buy"))
         elif kind == "FEE":
-            tax = (a.comment or "").strip().lower() == TAX_MARK
+            tax = is_tax(a.comment)
             rows.append({"type": "tax" if tax else "fee", "symbol": symbol, "amount": value + fee})
         else:  # DIVIDEND, INTEREST: the fee leaves the cash as a fee of its own
             rows.append({"type": kind.lower(), "symbol": symbol, "amount": value})
@@ -300,10 +302,7 @@ class Reader:
         accounts = list(self.doc.accounts or ())
         ids = [a.id for a in accounts]
         for k, account in enumerate(accounts):
-            if not currencies.is_base(self.market, account.currency):
-                self.problems.append(
-                    (f"accounts[{k}].currency", f"{account.currency} cannot be a base currency")
-                )
+            self.check_base(account.currency, f"accounts[{k}].currency")
             if account.id is not None and ids.count(account.id) > 1:
                 self.problems.append((f"accounts[{k}].id", f"{account.id} is given twice"))
         self.plan_customs()
@@ -315,7 +314,8 @@ class Reader:
             plans[None] = PortfolioPlan(None, name, currency)
         else:
             for account in accounts:
-                plans[account.id] = PortfolioPlan(account.id, account.name[:200], account.currency)
+                title = account.name.strip()[:200] or "Ghostfolio account"
+                plans[account.id] = PortfolioPlan(account.id, title, account.currency)
         history = [self.balances(account, k) for k, account in enumerate(accounts)]
         if mode == "one":
             lasts = [h[-1] for h in history if h]
@@ -373,10 +373,20 @@ class Reader:
                 out.append(Balance(day, parts, f"accounts[{k}].balance"))
         return sorted(out, key=lambda b: b.day)
 
+    def check_base(self, currency: str, where: str) -> None:
+        if not BASE.fullmatch(currency) or not currencies.is_base(self.market, currency):
+            self.problems.append((where, f"{currency[:10]!r} cannot be a base currency"))
+
     def _user_currency(self) -> str | None:
+        """The file's user currency (checked once read, as it may be a portfolio's base)."""
         settings = (self.doc.user or {}).get("settings") or {}
         currency = settings.get("currency")
-        return currency if isinstance(currency, str) and currency else None
+        if not isinstance(currency, str) or not currency:
+            return None
+        if not self.user_checked:
+            self.user_checked = True
+            self.check_base(currency, "user.settings.currency")
+        return currency
 
     def _report_unused(self) -> None:
         if self.doc.tags:
@@ -385,12 +395,15 @@ class Reader:
         if self.doc.platforms:
             names = ", ".join(str(p.get("name")) for p in self.doc.platforms)
             self.not_imported.append(("platforms", f"Flint has no platforms: {names}"))
-        comments = [i for i, a in enumerate(self.doc.activities) if a.comment]
-        comments = [i for i in comments if self.doc.activities[i].comment != TAX_MARK]
+        comments = [a for a in self.doc.activities if a.comment and not is_tax(a.comment)]
         if comments:
             self.not_imported.append(
                 ("activities[].comment", f"{len(comments)} comment(s): Flint's ledger has none")
             )
+
+
+def is_tax(comment: str | None) -> bool:
+    return (comment or "").strip().lower() == TAX_MARK
 
 
 def _camel(name: str) -> str:

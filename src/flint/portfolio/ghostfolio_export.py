@@ -18,8 +18,9 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from flint.db import commit
 from flint.kit.symbols import is_custom
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
@@ -75,12 +76,13 @@ def _adjusted(entries: Sequence[PortfolioTransaction]) -> list[Entry]:
 
 
 async def _balances(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     market: MarketData,
     portfolio: Portfolio,
     entries: Sequence[PortfolioTransaction],
 ) -> list[dict[str, Any]]:
-    """The cash at the end of each day with a deposit or withdrawal, newest first."""
+    """The cash at the end of each day with a deposit or withdrawal, newest first. The FX
+    closes it lacks are stored in a session of its own (a GET's session is read-only)."""
     flow_days = {e.date for e in entries if e.type in ("deposit", "withdrawal")}
     if not flow_days:
         return []
@@ -89,7 +91,9 @@ async def _balances(
         Row("", e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount, e.currency)
         for e in entries
     ]
-    fx = await cash.rates(session, market, base, rows)
+    async with sessions() as session:
+        fx = await cash.rates(session, market, base, rows)
+        await commit(session)
     days = cash.replay(rows, fx.convert, base)
     return [
         {"date": _stamp(d.date), "value": d.balance} for d in reversed(days) if d.date in flow_days
@@ -147,7 +151,12 @@ def _profile(
     }
 
 
-async def export(session: AsyncSession, market: MarketData, portfolio: Portfolio) -> bytes:
+async def export(
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    market: MarketData,
+    portfolio: Portfolio,
+) -> bytes:
     stored = await service.ledger(session, portfolio)
     base = portfolio.base_currency
     account = str(portfolio.id)
@@ -192,7 +201,7 @@ async def export(session: AsyncSession, market: MarketData, portfolio: Portfolio
         "meta": {"date": utcnow().isoformat().replace("+00:00", "Z"), "version": VERSION},
         "accounts": [
             {
-                "balances": await _balances(session, market, portfolio, stored),
+                "balances": await _balances(sessions, market, portfolio, stored),
                 "comment": None,
                 "currency": base,
                 "id": account,

@@ -31,7 +31,7 @@ from flint.portfolio.schemas import (
     Transactions,
 )
 from flint.users.api import CurrentUserId
-from flint.web import ReadsDep, ReadSessionDep, SessionDep
+from flint.web import ReadsDep, ReadSessionDep, SessionDep, SessionsDep
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
@@ -389,13 +389,14 @@ async def import_csv(
 async def export(
     portfolio: OwnedPortfolio,
     session: SessionDep,
+    sessions: SessionsDep,
     market: MarketDep,
     format: Annotated[Literal["csv", "json", "ghostfolio"], Query()] = "csv",
 ) -> Response:
     stem = f"portfolio-{portfolio.id}"
     if format == "ghostfolio":
         return Response(
-            await ghostfolio_export.export(session, market, portfolio),
+            await ghostfolio_export.export(session, sessions, market, portfolio),
             media_type="application/json",
             headers={"Content-Disposition": f'attachment; filename="{stem}-ghostfolio.json"'},
         )
