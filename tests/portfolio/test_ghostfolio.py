@@ -237,6 +237,23 @@ async def test_bad_activities_are_named_and_nothing_is_created(
     del unreadable["activities"][5]["unitPrice"]
     body = assert_problem(await send(client, alice, unreadable), 422)
     assert error_fields(body) == {"activities[1].fee", "activities[5].unitPrice"}
+    huge = json.dumps(doc).replace('"quantity": 5,', '"quantity": 1e999999999,', 1)
+    huge = huge.replace('"unitPrice": 145.43', '"unitPrice": NaN', 1)
+    huge = huge.replace('"value": 2500', '"value": 1e40', 1)
+    huge = huge.replace(
+        '"quantity": 5, "type": "DIVIDEND", "unitPrice": 0.68',
+        '"quantity": 1e12, "type": "DIVIDEND", "unitPrice": 1e12',
+        1,
+    )
+    huge = huge.replace('"2023-01-03T00:00:00.000Z"', '"0001-01-01T00:00:00+05:00"', 1)
+    response = await client.post(IMPORT, content=huge, headers=alice.headers)
+    assert error_fields(assert_problem(response, 422)) == {
+        "activities[1].date",
+        "activities[2].quantity",
+        "activities[3].unitPrice",
+        "activities[4].unitPrice",
+        "accounts[0].balances[0].value",
+    }
     # A ledger rule (selling more than held) refuses it all too, after portfolios were made.
     oversold = copy.deepcopy(doc)
     oversold["activities"][7]["quantity"] = 11

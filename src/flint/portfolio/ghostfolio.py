@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -21,7 +21,7 @@ from flint.kit.symbols import CUSTOM_SYMBOL_PATTERN, normalize_symbol
 from flint.portfolio import currencies
 from flint.portfolio.dates import date_problem
 from flint.portfolio.ghostfolio_schemas import GfAccount, GfActivity, GfAssetProfile, GfFile
-from flint.portfolio.schemas import TransactionIn
+from flint.portfolio.schemas import MAX_AMOUNT, TransactionIn
 from flint.portfolio.symbols import Instruments
 
 Mode = Literal["each", "one"]
@@ -135,11 +135,23 @@ def day_of(text: str) -> date:
     return moment.date()
 
 
+def number_problem(value: Decimal) -> str | None:
+    """Why a number of the file cannot be an amount, price or quantity, if it cannot."""
+    if not value.is_finite():
+        return "is not a number"
+    if value.copy_abs() > MAX_AMOUNT:  # abs() would round, and overflow
+        return f"must be at most {MAX_AMOUNT:,}"
+    return None
+
+
 def exact(value: Decimal) -> Decimal:
     """Ghostfolio's numbers are doubles: kept to Flint's 8 decimal places."""
     if not value.is_finite():
         return value
-    return value.quantize(PLACES, rounding=ROUND_HALF_EVEN).normalize()
+    try:
+        return value.quantize(PLACES, rounding=ROUND_HALF_EVEN).normalize()
+    except InvalidOperation:  # more digits than the context holds: refused as too large
+        return value
 
 
 def asset_class(profile: GfAssetProfile | None) -> str:
@@ -189,7 +201,7 @@ class Reader:
     def day(self, text: str, where: str) -> date | None:
         try:
             day = day_of(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             self.problems.append((where, f"{text[:40]!r} is not an ISO 8601 date"))
             return None
         wrong = date_problem(day, self.today)
@@ -220,8 +232,11 @@ class Reader:
             for j, point in enumerate((profile.market_data if profile else None) or ()):
                 where = f"assetProfiles[{self._profile_index(a.symbol)}].marketData[{j}]"
                 day = self.day(point.date, f"{where}.date")
-                if not point.market_price.is_finite() or point.market_price <= 0:
-                    self.problems.append((f"{where}.marketPrice", "must be greater than 0"))
+                wrong = number_problem(point.market_price)
+                if wrong is None and point.market_price <= 0:
+                    wrong = "must be greater than 0"
+                if wrong is not None:
+                    self.problems.append((f"{where}.marketPrice", wrong))
                 elif day is not None:
                     plan.prices[day] = exact(point.market_price)
 
@@ -264,9 +279,13 @@ class Reader:
         kind = a.type.upper()
         day = self.day(a.date, f"{where}.date")
         symbol = self.symbol_of(a, where, kind)
-        bad = [n for n in ("quantity", "unit_price", "fee") if not getattr(a, n).is_finite()]
+        bad = [
+            (f"{where}.{_camel(n)}", why)
+            for n in ("quantity", "unit_price", "fee")
+            if (why := number_problem(getattr(a, n))) is not None
+        ]
         if bad:
-            self.problems.extend((f"{where}.{_camel(n)}", "is not a number") for n in bad)
+            self.problems.extend(bad)
             return []
         if day is None or (symbol is None and kind in ASSET_TRADES):
             return []
@@ -361,11 +380,16 @@ class Reader:
             for j, b in enumerate(account.balances):
                 where = f"accounts[{k}].balances[{j}]"
                 day = self.day(b.date, f"{where}.date")
-                if not b.value.is_finite():
-                    self.problems.append((f"{where}.value", "is not a number"))
+                wrong = number_problem(b.value)
+                if wrong is not None:
+                    self.problems.append((f"{where}.value", wrong))
                 elif day is not None:
                     out.append(Balance(day, ((exact(b.value), account.currency),), where))
-        elif account.balance is not None and account.balance.is_finite():
+        elif account.balance is not None:
+            wrong = number_problem(account.balance)
+            if wrong is not None:
+                self.problems.append((f"accounts[{k}].balance", wrong))
+                return out
             stamp = str((self.doc.meta or {}).get("date") or self.today.isoformat())
             day = self.day(stamp, "meta.date")
             if day is not None:

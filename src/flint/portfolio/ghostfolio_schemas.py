@@ -10,17 +10,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from flint.kit.money import DecimalString
 from flint.kit.schema import ApiModel
 
+Number = Annotated[Decimal, Field(allow_inf_nan=True)]
+"""A number of the file, NaN and infinities too: the reader names them with the other
+problems."""
+
 
 class GfMarketData(ApiModel):
     date: str
-    market_price: Decimal
+    market_price: Number
 
 
 class GfAssetProfile(ApiModel):
@@ -35,14 +39,14 @@ class GfAssetProfile(ApiModel):
 
 class GfBalance(ApiModel):
     date: str
-    value: Decimal
+    value: Number
 
 
 class GfAccount(ApiModel):
     id: str | None = None
     name: str
     currency: str
-    balance: Decimal | None = None
+    balance: Number | None = None
     """Older files: the cash balance as of the export."""
     balances: list[GfBalance] | None = None
     """Newer files: the cash balance's history."""
@@ -57,11 +61,11 @@ class GfActivity(ApiModel):
     currency: str | None = None
     data_source: str | None = None
     date: str
-    fee: Decimal = Decimal(0)
-    quantity: Decimal
+    fee: Number = Decimal(0)
+    quantity: Number
     symbol: str | None = None
     type: str
-    unit_price: Decimal
+    unit_price: Number
     tags: list[str] | None = None
 
 
