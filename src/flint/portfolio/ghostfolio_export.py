@@ -198,7 +198,10 @@ async def export(
         )
     profiles.extend(_profile(s, name, base, []) for s, name in labels.items())
     document = {
-        "meta": {"date": utcnow().isoformat().replace("+00:00", "Z"), "version": VERSION},
+        "meta": {
+            "date": utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "version": VERSION,
+        },
         "accounts": [
             {
                 "balances": await _balances(sessions, market, portfolio, stored),
