@@ -77,6 +77,7 @@ read    GET    /portfolio/{portfolioId}/performance
 read    GET    /portfolio/{portfolioId}/performance/chart
 write   POST   /portfolio/{portfolioId}/import
 read    GET    /portfolio/{portfolioId}/export
+write   POST   /portfolio/import/ghostfolio
 write   POST   /assets
 read    GET    /assets
 read    GET    /assets/{symbol}

@@ -42,6 +42,8 @@ from flint.market.ws import router as market_stream_router
 from flint.metrics import mark_process_dead
 from flint.notifications.router import router as notifications_router
 from flint.portfolio.assets.router import router as assets_router
+from flint.portfolio.ghostfolio_router import GHOSTFOLIO_PATH
+from flint.portfolio.ghostfolio_router import router as ghostfolio_router
 from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.router import router as portfolio_router
 from flint.reports.router import router as reports_router
@@ -62,6 +64,7 @@ API_ROUTERS: list[APIRouter] = [
     accounts_router,
     trades_router,
     portfolio_router,
+    ghostfolio_router,
     assets_router,
     reports_router,
     notifications_router,
@@ -169,7 +172,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        overrides=[(IMPORT_PATH, IMPORT_MAX_BYTES), (webhooks.PATHS, webhooks.MAX_BYTES)],
+        overrides=[
+            (IMPORT_PATH, IMPORT_MAX_BYTES),
+            (GHOSTFOLIO_PATH, IMPORT_MAX_BYTES),
+            (webhooks.PATHS, webhooks.MAX_BYTES),
+        ],
     )
     if settings.rate_limits_enabled:
         app.add_middleware(

@@ -67,33 +67,45 @@ class Day:
     """The last withdrawal on or before the day."""
 
 
-def replay(rows: Sequence[Row], convert: Convert, base: str) -> list[Day]:
-    """The cash at the end of each day of ``rows`` (given in ledger order)."""
+def totals(entries: Sequence[Row], convert: Convert, base: str) -> tuple[Decimal, Decimal, Decimal]:
+    """One day's money coming in, spent (buys, fees, taxes) and withdrawn, in the base currency:
+    what `settle` takes."""
+    inflow = spend = withdrawn = ZERO
+    for row in entries:
+
+        def of(amount: Decimal | None, row: Row = row) -> Decimal:
+            return convert(amount or ZERO, row.currency or base, row.date)
+
+        gross = of((row.quantity or ZERO) * (row.price or ZERO))
+        if row.type == "buy":
+            spend += gross + of(row.fee)
+        elif row.type == "sell":
+            inflow += gross - of(row.fee)
+        elif row.type in ("dividend", "interest", "deposit"):
+            inflow += of(row.amount)
+        elif row.type in ("fee", "tax"):
+            spend += of(row.amount)
+        elif row.type == "withdrawal":
+            withdrawn += of(row.amount)
+    return inflow, spend, withdrawn
+
+
+def by_day(rows: Sequence[Row]) -> dict[date, list[Row]]:
+    """The rows of each day, days in order (rows in their given order within a day)."""
     days: dict[date, list[Row]] = {}
     for row in sorted(rows, key=lambda r: r.date):
         days.setdefault(row.date, []).append(row)
+    return days
+
+
+def replay(rows: Sequence[Row], convert: Convert, base: str) -> list[Day]:
+    """The cash at the end of each day of ``rows`` (given in ledger order)."""
     balance = ZERO
     last: Row | None = None
     out: list[Day] = []
-    for day, entries in days.items():
-        inflow = spend = withdrawn = ZERO
-        for row in entries:
-
-            def of(amount: Decimal | None, row: Row = row) -> Decimal:
-                return convert(amount or ZERO, row.currency or base, row.date)
-
-            gross = of((row.quantity or ZERO) * (row.price or ZERO))
-            if row.type == "buy":
-                spend += gross + of(row.fee)
-            elif row.type == "sell":
-                inflow += gross - of(row.fee)
-            elif row.type in ("dividend", "interest", "deposit"):
-                inflow += of(row.amount)
-            elif row.type in ("fee", "tax"):
-                spend += of(row.amount)
-            elif row.type == "withdrawal":
-                withdrawn += of(row.amount)
-                last = row
+    for day, entries in by_day(rows).items():
+        inflow, spend, withdrawn = totals(entries, convert, base)
+        last = next((r for r in reversed(entries) if r.type == "withdrawal"), last)
         _, balance = settle(balance, inflow, spend, withdrawn)
         out.append(Day(day, balance, last))
     return out

@@ -12,7 +12,14 @@ from flint.billing.api import PlansDep
 from flint.errors import ValidationFailed, field_error, problem_responses
 from flint.kit.symbols import Symbol
 from flint.market.api import MarketDep
-from flint.portfolio import charts, fingerprints, following, imports, service
+from flint.portfolio import (
+    charts,
+    fingerprints,
+    following,
+    ghostfolio_export,
+    imports,
+    service,
+)
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
 from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.imports import flint_csv
@@ -33,7 +40,7 @@ from flint.portfolio.schemas import (
     Transactions,
 )
 from flint.users.api import CurrentUserId
-from flint.web import ReadsDep, ReadSessionDep, SessionDep
+from flint.web import ReadsDep, ReadSessionDep, SessionDep, SessionsDep
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
@@ -399,13 +406,23 @@ async def import_csv(
 
 @router.get(
     "/{portfolioId}/export",
-    summary="The ledger as CSV (the import's columns) or JSON",
+    summary="The ledger as CSV (the import's columns), JSON, or Ghostfolio's export file",
+    description="`format=ghostfolio` writes Ghostfolio's export file (what its Export button "
+    "writes and its import reads; `POST /portfolio/import/ghostfolio` reads it back): "
+    + (ghostfolio_export.__doc__ or "").split("\n\n", 1)[-1],
     response_class=Response,
     responses={
         200: {
             "content": {
                 "text/csv": {},
-                "application/json": {"schema": {"$ref": "#/components/schemas/Transactions"}},
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/Transactions"},
+                            {"type": "object", "description": "Ghostfolio's export file"},
+                        ]
+                    }
+                },
             },
             "description": "The ledger",
         },
@@ -415,10 +432,18 @@ async def import_csv(
 async def export(
     portfolio: OwnedPortfolio,
     session: SessionDep,
-    format: Annotated[Literal["csv", "json"], Query()] = "csv",
+    sessions: SessionsDep,
+    market: MarketDep,
+    format: Annotated[Literal["csv", "json", "ghostfolio"], Query()] = "csv",
 ) -> Response:
-    entries = await service.ledger(session, portfolio)
     stem = f"portfolio-{portfolio.id}"
+    if format == "ghostfolio":
+        return Response(
+            await ghostfolio_export.export(session, sessions, market, portfolio),
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{stem}-ghostfolio.json"'},
+        )
+    entries = await service.ledger(session, portfolio)
     if format == "csv":
         return Response(
             flint_csv.render(entries),

@@ -1,0 +1,189 @@
+"""A Ghostfolio file's plan carried out: custom assets with their prices, one portfolio per
+account (or one for all), each ledger through `service.add_transactions` (all or nothing: the
+request's transaction rolls back on the first refusal).
+
+The account's cash balances become deposits and withdrawals: on each day Ghostfolio recorded a
+balance, the difference between that balance and the cash the activities leave that day (after
+Flint's own rule that buys and fees beyond the cash are funded from outside) is deposited or
+withdrawn, so the portfolio's cash is the account's on those days and ends at its last balance.
+A negative balance turns `allowNegativeCash` on."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import date
+from decimal import ROUND_CEILING, Decimal
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.billing.api import Plans
+from flint.errors import ValidationFailed, field_error
+from flint.kit.time import utcnow
+from flint.market.api import MarketData
+from flint.portfolio import cash, currencies, ghostfolio, service
+from flint.portfolio.assets import service as assets
+from flint.portfolio.assets.schemas import CustomAssetIn, PricePointIn
+from flint.portfolio.cash import Row
+from flint.portfolio.ghostfolio import CustomPlan, PortfolioPlan
+from flint.portfolio.ghostfolio_schemas import (
+    BalanceFlow,
+    GhostfolioImport,
+    ImportedAsset,
+    ImportedPortfolio,
+    NotImported,
+)
+from flint.portfolio.schemas import PortfolioIn, TransactionIn
+from flint.portfolio.valuation import settle
+
+ZERO = Decimal(0)
+
+
+async def import_file(
+    session: AsyncSession,
+    market: MarketData,
+    plans: Plans,
+    user_id: uuid.UUID,
+    data: bytes,
+    *,
+    mode: ghostfolio.Mode,
+    name: str,
+    base: str | None,
+) -> GhostfolioImport:
+    if base is not None and not currencies.is_base(market, base):
+        raise ValidationFailed.at("query.baseCurrency", f"{base} cannot be a base currency")
+    doc = ghostfolio.parse(data)
+    mine = await assets.list_assets(session, user_id)
+    existing = {a.symbol: (a.name, a.currency) for a in mine}
+    reader = ghostfolio.Reader(doc, market, existing, utcnow().date())
+    plan = reader.read(mode, name, base)
+    assets_out = [await _custom(session, user_id, c, c.symbol in existing) for c in plan.customs]
+    portfolios_out = [await _portfolio(session, market, plans, user_id, p) for p in plan.portfolios]
+    return GhostfolioImport(
+        portfolios=portfolios_out,
+        custom_assets=assets_out,
+        not_imported=[NotImported(where=w, reason=r) for w, r in plan.not_imported],
+    )
+
+
+async def _custom(
+    session: AsyncSession, user_id: uuid.UUID, custom: CustomPlan, reuse: bool
+) -> ImportedAsset:
+    where = f"assetProfiles[symbol={custom.ghostfolio_symbol}]"
+    try:
+        body = CustomAssetIn(
+            symbol=custom.symbol,
+            name=custom.name,
+            currency=custom.currency,
+            asset_class=custom.asset_class,
+        )
+        points = [PricePointIn(date=d, price=p) for d, p in sorted(custom.prices.items())]
+    except ValidationError as exc:
+        errors = [(f"{where}.{e['loc'][0] if e['loc'] else ''}", e["msg"]) for e in exc.errors()]
+        detail = "; ".join(f"{w}: {m}" for w, m in errors)
+        raise ValidationFailed(detail, errors=[field_error(w, m) for w, m in errors]) from exc
+    if reuse:
+        asset = await assets.get(session, user_id, custom.symbol)
+        stored = {p.date for p in await assets.prices(session, asset, None, None)}
+        points = [p for p in points if p.date not in stored]
+    else:
+        asset = await assets.create(session, user_id, body)
+    if points:
+        await assets.put_prices(session, asset, points)
+    return ImportedAsset(
+        ghostfolio_symbol=custom.ghostfolio_symbol,
+        symbol=custom.symbol,
+        name=custom.name,
+        created=not reuse,
+        prices=len(points),
+    )
+
+
+async def _portfolio(
+    session: AsyncSession,
+    market: MarketData,
+    plans: Plans,
+    user_id: uuid.UUID,
+    plan: PortfolioPlan,
+) -> ImportedPortfolio:
+    portfolio = await service.create(
+        session,
+        market,
+        plans,
+        user_id,
+        PortfolioIn(name=plan.name, base_currency=plan.base),
+    )
+    flows, negative = await _balance_flows(session, market, user_id, plan)
+    if negative:
+        portfolio.allow_negative_cash = True
+    paired = sorted(
+        [*zip(plan.entries, plan.labels, strict=True), *flows], key=lambda pair: pair[0].date
+    )
+    created = []
+    if paired:
+        entries, labels = [e for e, _ in paired], [w for _, w in paired]
+        created = await service.add_transactions(session, market, portfolio, entries, names=labels)
+    return ImportedPortfolio(
+        portfolio_id=portfolio.id,
+        name=portfolio.name,
+        base_currency=portfolio.base_currency,
+        account_id=plan.account_id,
+        allow_negative_cash=portfolio.allow_negative_cash,
+        transactions=dict(Counter(e.type for e in created)),
+        balance_flows=[
+            BalanceFlow(where=w, date=f.date, type=f.type, amount=f.amount or ZERO)
+            for f, w in flows
+        ],
+    )
+
+
+async def _balance_flows(
+    session: AsyncSession, market: MarketData, user_id: uuid.UUID, plan: PortfolioPlan
+) -> tuple[list[tuple[TransactionIn, str]], bool]:
+    """The deposits and withdrawals that make the cash the account's balance on each day it
+    recorded one, and whether a balance is below zero."""
+    if not plan.balances:
+        return [], False
+    rows = [
+        Row(w, e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount, e.currency)
+        for e, w in zip(plan.entries, plan.labels, strict=True)
+    ]
+    today = utcnow().date()
+    rows = await service.check_rows(session, market, user_id, rows, today, plan.base)
+    parts = [
+        Row(b.where, b.day, "deposit", None, None, amount=v, currency=c)
+        for b in plan.balances
+        for v, c in b.parts
+    ]
+    for row in parts:
+        assert row.currency is not None
+        if not currencies.convertible(market, row.currency, plan.base):
+            raise ValidationFailed.at(
+                row.field, f"{row.currency} cannot be converted to {plan.base}"
+            )
+    fx = await cash.rates(session, market, plan.base, [*rows, *parts])
+    days = cash.by_day(rows)
+    targets = {b.day: b for b in plan.balances}
+    balance, negative = ZERO, False
+    flows: list[tuple[TransactionIn, str]] = []
+    for day in sorted(set(days) | set(targets)):
+        inflow, spend, withdrawn = cash.totals(days.get(day, []), fx.convert, plan.base)
+        target = targets.get(day)
+        if target is not None:
+            want = sum((fx.convert(v, c, day) for v, c in target.parts), ZERO)
+            negative = negative or want < 0
+            gap = want - (balance + inflow - spend - withdrawn)
+            gap = gap.quantize(ghostfolio.PLACES, rounding=ROUND_CEILING).normalize()
+            if gap:
+                flows.append((_flow(day, gap, plan.base), target.where))
+                inflow, withdrawn = (
+                    (inflow + gap, withdrawn) if gap > 0 else (inflow, withdrawn - gap)
+                )
+        _, balance = settle(balance, inflow, spend, withdrawn)
+    return flows, negative
+
+
+def _flow(day: date, gap: Decimal, currency: str) -> TransactionIn:
+    kind = "deposit" if gap > 0 else "withdrawal"
+    return TransactionIn(date=day, type=kind, amount=abs(gap), currency=currency)

@@ -1,0 +1,233 @@
+"""A portfolio as Ghostfolio's export file (its `ExportResponse`), so a Flint ledger can be
+taken to Ghostfolio or brought back into Flint (`ghostfolio.read` reads it back).
+
+One account (the portfolio); buys, sells, dividends, interest and fees as Ghostfolio's
+activities; a tax as a FEE whose comment is ``flint:tax``; deposits and withdrawals as the
+account's balance on their days (Ghostfolio keeps cash as a balance, not as activities); a
+split by adjusting the trades before it (quantity times the ratio, price divided by it), as
+Ghostfolio reads split-adjusted prices. Custom assets are MANUAL asset profiles
+(``MY:HOUSE`` as ``GF_MY_HOUSE``) with their prices as ``marketData``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from flint.db import commit
+from flint.kit.symbols import is_custom
+from flint.kit.time import utcnow
+from flint.market.api import MarketData
+from flint.portfolio import cash, service
+from flint.portfolio.assets import service as assets
+from flint.portfolio.cash import Row
+from flint.portfolio.ghostfolio import PLACES, TAX_MARK
+from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.valuation import Entry
+
+VERSION = "flint"
+CLASSES: dict[str, tuple[str | None, str | None]] = {
+    "real_estate": ("REAL_ESTATE", None),
+    "private_equity": ("EQUITY", "PRIVATE_EQUITY"),
+    "bond": ("FIXED_INCOME", "BOND"),
+    "fund": ("EQUITY", "MUTUALFUND"),
+    "cash_equivalent": ("LIQUIDITY", "CASH"),
+    "commodity": ("COMMODITY", "COMMODITY"),
+    "collectible": ("ALTERNATIVE_INVESTMENT", "COLLECTIBLE"),
+    "crypto": ("LIQUIDITY", "CRYPTOCURRENCY"),
+}
+LABELS = {"fee": "Fee", "interest": "Interest", "tax": "Tax"}
+
+
+def _stamp(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00.000Z"
+
+
+def manual_symbol(symbol: str) -> str:
+    """A custom symbol as Ghostfolio accepts a MANUAL one (prefix ``GF_``)."""
+    namespace, name = symbol.split(":", 1)
+    return f"GF_{namespace}_{name}"
+
+
+def _adjusted(entries: Sequence[PortfolioTransaction]) -> list[Entry]:
+    """The ledger without its splits: the trades before each split in post-split units."""
+    out: list[Entry] = []
+    for e in entries:
+        if e.type == "split" and e.symbol and e.quantity:
+            ratio = e.quantity
+            for k, earlier in enumerate(out):
+                if earlier.symbol == e.symbol and earlier.type in ("buy", "sell"):
+                    out[k] = replace(
+                        earlier,
+                        quantity=(earlier.quantity or Decimal(0)) * ratio,
+                        price=((earlier.price or Decimal(0)) / ratio).quantize(
+                            PLACES, rounding=ROUND_HALF_EVEN
+                        ),
+                    )
+            continue
+        out.append(Entry(e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount))
+    return out
+
+
+async def _balances(
+    sessions: async_sessionmaker[AsyncSession],
+    market: MarketData,
+    portfolio: Portfolio,
+    entries: Sequence[PortfolioTransaction],
+) -> list[dict[str, Any]]:
+    """The cash at the end of each day with a deposit or withdrawal, newest first. The FX
+    closes it lacks are stored in a session of its own (a GET's session is read-only)."""
+    flow_days = {e.date for e in entries if e.type in ("deposit", "withdrawal")}
+    if not flow_days:
+        return []
+    base = portfolio.base_currency
+    rows = [
+        Row("", e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount, e.currency)
+        for e in entries
+    ]
+    async with sessions() as session:
+        fx = await cash.rates(session, market, base, rows)
+        await commit(session)
+    days = cash.replay(rows, fx.convert, base)
+    return [
+        {"date": _stamp(d.date), "value": d.balance} for d in reversed(days) if d.date in flow_days
+    ]
+
+
+async def _profiles(
+    session: AsyncSession, portfolio: Portfolio, symbols: set[str]
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for symbol in sorted(symbols):
+        asset = await assets.get(session, portfolio.user_id, symbol)
+        points = await assets.prices(session, asset, None, None)
+        asset_class, sub_class = CLASSES.get(asset.asset_class, (None, None))
+        out.append(
+            _profile(
+                manual_symbol(symbol),
+                asset.name,
+                asset.currency,
+                [{"date": _stamp(p.date), "marketPrice": p.price} for p in points],
+                asset_class,
+                sub_class,
+            )
+        )
+    return out
+
+
+def _profile(
+    symbol: str,
+    name: str,
+    currency: str,
+    market_data: list[dict[str, Any]],
+    asset_class: str | None = None,
+    sub_class: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "assetClass": asset_class,
+        "assetSubClass": sub_class,
+        "comment": None,
+        "countries": [],
+        "currency": currency,
+        "cusip": None,
+        "dataSource": "MANUAL",
+        "figi": None,
+        "figiComposite": None,
+        "figiShareClass": None,
+        "holdings": [],
+        "isActive": True,
+        "isin": None,
+        "marketData": market_data,
+        "name": name,
+        "sectors": [],
+        "symbol": symbol,
+        "url": None,
+    }
+
+
+async def export(
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    market: MarketData,
+    portfolio: Portfolio,
+) -> bytes:
+    stored = await service.ledger(session, portfolio)
+    base = portfolio.base_currency
+    account = str(portfolio.id)
+    customs = {e.symbol for e in stored if e.symbol and is_custom(e.symbol)}
+    profiles = await _profiles(session, portfolio, customs)
+    labels: dict[str, str] = {}
+    activities: list[dict[str, Any]] = []
+    for e, entry in zip(_adjusted(stored), (s for s in stored if s.type != "split"), strict=True):
+        if e.type in ("deposit", "withdrawal"):
+            continue
+        kind = {"tax": "FEE"}.get(e.type, e.type.upper())
+        symbol, source = e.symbol, "YAHOO"
+        if symbol and is_custom(symbol):
+            symbol, source = manual_symbol(symbol), "MANUAL"
+        elif symbol is None:
+            symbol = str(uuid.uuid5(portfolio.id, e.type))
+            source = "MANUAL"
+            labels.setdefault(symbol, LABELS.get(e.type, e.type))
+        quantity, price, fee = e.quantity, e.price, e.fee
+        if e.type in ("dividend", "interest"):
+            quantity, price, fee = Decimal(1), e.amount, Decimal(0)
+        elif e.type in ("fee", "tax"):
+            quantity, price, fee = Decimal(0), Decimal(0), e.amount or Decimal(0)
+        activities.append(
+            {
+                "accountId": account,
+                "comment": TAX_MARK if e.type == "tax" else None,
+                "fee": fee,
+                "id": str(entry.id),
+                "quantity": quantity,
+                "type": kind,
+                "unitPrice": price,
+                "currency": entry.currency,
+                "dataSource": source,
+                "date": _stamp(e.date),
+                "symbol": symbol,
+                "tags": [],
+            }
+        )
+    profiles.extend(_profile(s, name, base, []) for s, name in labels.items())
+    document = {
+        "meta": {
+            "date": utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "version": VERSION,
+        },
+        "accounts": [
+            {
+                "balances": await _balances(sessions, market, portfolio, stored),
+                "comment": None,
+                "currency": base,
+                "id": account,
+                "name": portfolio.name,
+                "platformId": None,
+                "tags": [],
+            }
+        ],
+        "assetProfiles": profiles,
+        "platforms": [],
+        "tags": [],
+        "activities": activities,
+        "user": {"settings": {"currency": base, "performanceCalculationType": "ROAI"}},
+    }
+    return dumps(document).encode()
+
+
+def dumps(value: Any) -> str:
+    """JSON with decimals written as exact numbers (``json`` would need floats)."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(dumps(v) for v in value) + "]"
+    return json.dumps(value)
