@@ -12,7 +12,7 @@ from flint.errors import problem_responses
 from flint.market.api import MarketDep
 from flint.portfolio import ghostfolio_apply
 from flint.portfolio.ghostfolio import Mode
-from flint.portfolio.ghostfolio_schemas import GhostfolioImport
+from flint.portfolio.ghostfolio_schemas import FILE_SCHEMA, GhostfolioImport
 from flint.portfolio.schemas import Currency
 from flint.users.api import CurrentUserId
 from flint.web import SessionDep
@@ -49,7 +49,7 @@ to 5 MiB. More portfolios than your plan allows (`GET /billing/subscription`): 4
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {"application/json": {"schema": FILE_SCHEMA}},
         }
     },
     responses=problem_responses(400, 401, 403, 413, 422),

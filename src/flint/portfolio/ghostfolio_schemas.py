@@ -129,3 +129,55 @@ class GhostfolioImport(ApiModel):
     portfolios: list[ImportedPortfolio]
     custom_assets: list[ImportedAsset]
     not_imported: list[NotImported]
+
+
+FILE_SCHEMA: dict[str, Any] = {
+    "title": "GhostfolioExport",
+    "type": "object",
+    "description": "Ghostfolio's export file (its Export button's JSON), as written and read.",
+    "required": ["activities"],
+    "properties": {
+        "meta": {
+            "type": "object",
+            "description": "`date` of the export and Ghostfolio's `version`.",
+        },
+        "accounts": {"type": "array", "items": {"type": "object"}},
+        "activities": {"type": "array", "items": {"type": "object"}},
+        "assetProfiles": {"type": "array", "items": {"type": "object"}},
+        "platforms": {"type": "array", "items": {"type": "object"}},
+        "tags": {"type": "array", "items": {"type": "object"}},
+        "user": {"type": "object"},
+    },
+    "examples": [
+        {
+            "meta": {"date": "2024-07-01T08:15:42.318Z", "version": "2.95.0"},
+            "accounts": [
+                {
+                    "id": "b2d3fe1d-d6a8-41a3-be39-07ef5e9480f0",
+                    "name": "Interactive Brokers",
+                    "currency": "USD",
+                    "balances": [{"date": "2024-06-30T00:00:00.000Z", "value": 2500}],
+                    "comment": None,
+                    "platformId": None,
+                }
+            ],
+            "activities": [
+                {
+                    "accountId": "b2d3fe1d-d6a8-41a3-be39-07ef5e9480f0",
+                    "comment": None,
+                    "currency": "USD",
+                    "dataSource": "YAHOO",
+                    "date": "2023-01-03T00:00:00.000Z",
+                    "fee": 1,
+                    "quantity": 10,
+                    "symbol": "AAPL",
+                    "type": "BUY",
+                    "unitPrice": 125.07,
+                }
+            ],
+            "assetProfiles": [],
+            "user": {"settings": {"currency": "USD"}},
+        }
+    ],
+}
+"""What the OpenAPI document says of the file (`GfFile` reads it, numbers exactly)."""

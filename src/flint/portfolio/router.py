@@ -22,6 +22,7 @@ from flint.portfolio import (
 )
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
 from flint.portfolio.figure_schemas import GroupBy
+from flint.portfolio.ghostfolio_schemas import FILE_SCHEMA
 from flint.portfolio.imports import flint_csv
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
@@ -417,10 +418,7 @@ async def import_csv(
                 "text/csv": {},
                 "application/json": {
                     "schema": {
-                        "oneOf": [
-                            {"$ref": "#/components/schemas/Transactions"},
-                            {"type": "object", "description": "Ghostfolio's export file"},
-                        ]
+                        "anyOf": [{"$ref": "#/components/schemas/Transactions"}, FILE_SCHEMA]
                     }
                 },
             },
