@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Account, assert_problem
+from tests.conftest import Account, assert_problem, error_fields
 from tests.trades.conftest import link_sandbox
 
 V1 = "/api/v1/trades"
@@ -47,3 +47,23 @@ async def test_canceling_a_filled_or_canceled_trade_is_a_409(
     assert "already filled" in body["detail"]
     after = await client.get(f"{V1}/{filled.json()['tradeId']}", headers=alice.headers)
     assert after.json()["status"] == "filled"
+
+
+@pytest.mark.parametrize("quantity", ["1_000", "\uff11\uff12", "1,000", "0x10", " 1e2_0 "])
+async def test_a_quantity_is_ascii_decimal_text_or_refused(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, quantity: str
+) -> None:
+    """One decimal grammar for money and quantities (ASCII digits, a point, an exponent):
+    Python's Decimal also reads ``1_000`` and full-width digits, which placed a 1,000-share
+    order and booked 12 units."""
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    body = order(account_id) | {"quantity": quantity}
+    refused = await client.post(f"{V1}/execute", json=body, headers=alice.headers)
+    assert "body.quantity" in error_fields(assert_problem(refused, 422))
+    assert (await client.get(V1, headers=alice.headers)).json()["trades"] == []
+
+    portfolio = await client.post("/api/v1/portfolio/", json={"name": "P"}, headers=alice.headers)
+    url = f"/api/v1/portfolio/{portfolio.json()['portfolioId']}/transactions"
+    entry = {"date": "2024-01-02", "type": "deposit", "amount": quantity}
+    booked = await client.post(url, json=entry, headers=alice.headers)
+    assert "body.amount" in error_fields(assert_problem(booked, 422))

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+import types
+from decimal import Decimal
+from functools import cache
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
+
+DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""The one grammar of a number given as text (money, quantities, prices): ASCII digits, a
+point, an exponent. Python's `Decimal` also reads ``1_000``, full-width digits and ``NaN``,
+which no request means."""
 
 
 class ApiModel(BaseModel):
@@ -17,6 +28,35 @@ class ApiModel(BaseModel):
 
 
 class RequestModel(ApiModel):
-    """Request bodies refuse unknown fields so a misspelt name is an error, not silently ignored."""
+    """Request bodies refuse unknown fields so a misspelt name is an error, not silently ignored,
+    and read every decimal given as text by `DECIMAL_TEXT`."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _decimal_text(cls, value: Any, info: ValidationInfo) -> Any:
+        decimal = isinstance(value, str) and info.field_name in _decimal_fields(cls)
+        if decimal and not DECIMAL_TEXT.fullmatch(value.strip()):
+            raise ValueError(
+                "must be a decimal number written with ASCII digits, such as 1000 or 12.50"
+            )
+        return value
+
+
+@cache
+def _decimal_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(
+        name for name, field in model.model_fields.items() if _holds_decimal(field.annotation)
+    )
+
+
+def _holds_decimal(annotation: Any) -> bool:
+    if annotation is Decimal:
+        return True
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _holds_decimal(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(_holds_decimal(arg) for arg in get_args(annotation))
+    return False
