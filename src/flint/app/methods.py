@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi.routing import iter_route_contexts
 from starlette._utils import get_route_path
@@ -31,12 +31,13 @@ class Template:
     path: str
     pattern: re.Pattern[str]
     methods: frozenset[str]
+    specificity: tuple[int, ...] = field(init=False, compare=False)
+    """Sorts first for the more specific template: 0 for a literal segment, 1 for a parameter,
+    compared from the left (worked out once: `owner` compares it on every request)."""
 
-    @property
-    def specificity(self) -> tuple[int, ...]:
-        """Sorts first for the more specific template: 0 for a literal segment, 1 for a
-        parameter, compared from the left."""
-        return tuple(1 if "{" in part else 0 for part in self.path.split("/"))
+    def __post_init__(self) -> None:
+        rank = tuple(1 if "{" in part else 0 for part in self.path.split("/"))
+        object.__setattr__(self, "specificity", rank)
 
 
 def templates(routes: Sequence[BaseRoute]) -> list[Template]:
