@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from flint.portfolio.imports import rows
 from flint.portfolio.imports.base import Parsed
-from flint.portfolio.imports.rows import Builder, CellError, Row
+from flint.portfolio.imports.rows import Builder, CellError, Row, signed_type
 
 DATES = ("%m/%d/%Y", "%Y-%m-%d")
 CORE = {"SPAXX", "FDRXX", "FZFXX", "SPRXX", "FCASH", "CORE"}
@@ -53,16 +53,6 @@ def _category(action: str) -> str:
     raise ValueError(f"the action {action.upper()!r} is not one Flint maps")
 
 
-SIGNED = {
-    # category: (type when money comes in, when it goes out); a string with a space refuses
-    "dividend": ("dividend", "a dividend taken back"),
-    "interest": ("interest", "fee"),
-    "tax": ("a tax refunded", "tax"),
-    "fee": ("a fee refunded", "fee"),
-    "transfer": ("deposit", "withdrawal"),
-}
-
-
 def _row(out: Builder, row: Row) -> None:
     action = " ".join(row.get("action").lower().split())
     when = row.day("rundate", DATES)
@@ -89,15 +79,9 @@ def _row(out: Builder, row: Row) -> None:
             currency="USD",
         )
         return
-    category = _category(action)
-    amount = row.number("amount")
-    if not amount:
-        raise CellError(row.at("amount"), "the amount is empty or 0")
-    kind = SIGNED[category][0 if amount > 0 else 1]
+    kind, amount = signed_type(row, _category(action))
     if kind == "dividend" and core:
         kind = "interest"  # the core money-market fund's dividends are the cash's interest
-    if " " in kind:
-        raise CellError(row.at("amount"), f"{kind} is not booked")
     out.add(
         row.where,
         None,

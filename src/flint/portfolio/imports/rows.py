@@ -196,3 +196,26 @@ def currency(code: str) -> str | None:
     if not code:
         return None
     return "GBp" if code.upper() in {"GBX", "GBP.P"} or code == "GBp" else code.upper()
+
+
+SIGNED = {
+    # category: (type when money comes in, when it goes out); a string with a space refuses
+    "dividend": ("dividend", "a dividend taken back"),
+    "interest": ("interest", "fee"),
+    "tax": ("a tax refunded", "tax"),
+    "fee": ("a fee refunded", "fee"),
+    "transfer": ("deposit", "withdrawal"),
+}
+"""The ledger type of a cash row of a statement that signs its amounts (Schwab, Fidelity)."""
+
+
+def signed_type(row: Row, category: str) -> tuple[str, Decimal]:
+    """A signed cash row's type (`SIGNED`, by which way its amount went) and its amount;
+    `CellError` for an amount of 0 and for the reversals Flint does not book."""
+    amount = row.number("amount")
+    if not amount:
+        raise CellError(row.at("amount"), "the amount is empty or 0")
+    kind = SIGNED[category][0 if amount > 0 else 1]
+    if " " in kind:
+        raise CellError(row.at("amount"), f"{kind} is not booked")
+    return kind, amount

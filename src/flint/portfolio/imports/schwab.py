@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from flint.portfolio.imports import rows
 from flint.portfolio.imports.base import Parsed
-from flint.portfolio.imports.rows import Builder, CellError, Row
+from flint.portfolio.imports.rows import Builder, CellError, Row, signed_type
 
 COLUMNS = {"date", "action", "symbol", "description", "quantity", "price", "feescomm", "amount"}
 DATES = ("%m/%d/%Y",)
@@ -69,16 +69,6 @@ def _category(action: str) -> str:
     raise ValueError(f"the action {action!r} is not one Flint maps")
 
 
-SIGNED = {
-    # category: (type when money comes in, when it goes out); a string with a space refuses
-    "dividend": ("dividend", "a dividend taken back"),
-    "tax": ("a tax refunded", "tax"),
-    "fee": ("a fee refunded", "fee"),
-    "interest": ("interest", "fee"),
-    "transfer": ("deposit", "withdrawal"),
-}
-
-
 def parse(data: bytes) -> Parsed:
     out = Builder()
     splits: list[tuple[Row, date, str, Decimal]] = []
@@ -112,13 +102,7 @@ def parse(data: bytes) -> Parsed:
                     raise CellError(row.at("quantity"), "a stock split needs the shares added")
                 splits.append((row, when, symbol, added))
             else:
-                category = _category(action)
-                amount = row.number("amount")
-                if not amount:
-                    raise CellError(row.at("amount"), "the amount is empty or 0")
-                kind = SIGNED[category][0 if amount > 0 else 1]
-                if " " in kind:
-                    raise CellError(row.at("amount"), f"{kind} is not booked")
+                kind, amount = signed_type(row, _category(action))
                 with_symbol = kind in {"dividend", "tax"} and symbol
                 out.add(
                     row.where,
