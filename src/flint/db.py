@@ -19,7 +19,7 @@ from typing import Any
 import aiosqlite
 import asyncpg  # type: ignore[import-untyped]
 import structlog
-from sqlalchemy import JSON, DateTime, MetaData, Numeric, String, TypeDecorator, Uuid, event
+from sqlalchemy import JSON, DateTime, MetaData, Numeric, String, Table, TypeDecorator, Uuid, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Dialect, make_url
@@ -151,6 +151,15 @@ class Price(TypeDecorator[Decimal]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, for Core statements: a bulk insert of plain rows into it skips
+    the ORM's per-row bookkeeping (an ORM bulk insert also starts a new statement whenever a
+    row's None columns differ from the row before's)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class UUIDPk:

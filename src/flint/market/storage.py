@@ -27,7 +27,6 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
-    Table,
     Text,
     case,
     cast,
@@ -39,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from flint.db import table_of
 from flint.kit.time import utcnow
 from flint.market import bar_copy, bar_sqlite
 from flint.market.models import DATA_TYPES, MarketBar, MarketDataWrite, MarketQuote
@@ -46,9 +46,9 @@ from flint.market.providers.types import Bar, Interval, Quote
 
 WriteStrategy = Literal["copy", "executemany"]
 
-_BARS: Table = MarketBar.__table__  # type: ignore[assignment]
-_QUOTES: Table = MarketQuote.__table__  # type: ignore[assignment]
-_WRITES: Table = MarketDataWrite.__table__  # type: ignore[assignment]
+_BARS = table_of(MarketBar)
+_QUOTES = table_of(MarketQuote)
+_WRITES = table_of(MarketDataWrite)
 _KEY = ("symbol", "interval", "timestamp")
 _COLUMNS = (
     "symbol",

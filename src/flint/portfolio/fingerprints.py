@@ -27,11 +27,12 @@ from typing import Literal, TypeVarTuple
 from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flint.db import table_of
 from flint.errors import ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.portfolio import imports, service
-from flint.portfolio.models import ImportFingerprint, Portfolio, PortfolioTransaction
+from flint.portfolio.models import ImportFingerprint, Portfolio
 from flint.portfolio.schemas import TransactionIn
 from flint.portfolio.symbols import book
 
@@ -48,7 +49,7 @@ takes 200 characters, with room for ``#k``)."""
 
 @dataclass(frozen=True)
 class Imported:
-    created: list[PortfolioTransaction]
+    created: list[service.Booked]
     """The transactions added, in the file's order."""
     skipped: int
     """The rows the portfolio had imported before."""
@@ -179,7 +180,7 @@ async def import_rows(
     )
     now = utcnow()
     await session.execute(
-        insert(ImportFingerprint),
+        insert(table_of(ImportFingerprint)),
         [
             {
                 "portfolio_id": portfolio.id,

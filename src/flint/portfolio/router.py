@@ -86,7 +86,7 @@ async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioO
     )
 
 
-def transaction_out(entry: PortfolioTransaction) -> TransactionOut:
+def transaction_out(entry: PortfolioTransaction | service.Booked) -> TransactionOut:
     return TransactionOut(
         transaction_id=entry.id,
         date=entry.date,
