@@ -132,6 +132,19 @@ class ServiceUnavailable(FlintError):
     status, title, slug = 503, "Service unavailable", "unavailable"
 
 
+def problem_of(exc: FlintError, *, instance: str | None = None) -> Problem:
+    """The problem document ``exc`` stands for, for work that answers later (an import job
+    keeps the 422 its file would have had)."""
+    return Problem(
+        type=f"/problems/{exc.slug}",
+        title=exc.title,
+        status=exc.status,
+        detail=exc.detail,
+        instance=instance,
+        errors=exc.errors,
+    )
+
+
 def field_error(field: str, message: str, type_: str = "value_error") -> FieldError:
     return FieldError(field=field, message=message, type=type_)
 

@@ -76,6 +76,8 @@ read    GET    /portfolio/{portfolioId}/transactions
 read    GET    /portfolio/{portfolioId}/performance
 read    GET    /portfolio/{portfolioId}/performance/chart
 write   POST   /portfolio/{portfolioId}/import
+read    GET    /portfolio/{portfolioId}/imports
+read    GET    /portfolio/{portfolioId}/imports/{jobId}
 read    GET    /portfolio/{portfolioId}/export
 write   POST   /portfolio/import/ghostfolio
 write   POST   /assets

@@ -44,7 +44,8 @@ from flint.notifications.router import router as notifications_router
 from flint.portfolio.assets.router import router as assets_router
 from flint.portfolio.ghostfolio_router import GHOSTFOLIO_PATH
 from flint.portfolio.ghostfolio_router import router as ghostfolio_router
-from flint.portfolio.router import IMPORT_MAX_BYTES, IMPORT_PATH
+from flint.portfolio.import_router import IMPORT_MAX_BYTES, IMPORT_PATH
+from flint.portfolio.import_router import router as import_router
 from flint.portfolio.router import router as portfolio_router
 from flint.reports.router import router as reports_router
 from flint.runtime import Runtime
@@ -64,6 +65,7 @@ API_ROUTERS: list[APIRouter] = [
     accounts_router,
     trades_router,
     portfolio_router,
+    import_router,
     ghostfolio_router,
     assets_router,
     reports_router,

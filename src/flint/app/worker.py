@@ -55,6 +55,11 @@ def schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": 30.0,
             "options": {"expires": 30},
         },
+        "imports-sweep": {
+            "task": "flint.portfolio.sweep_imports",
+            "schedule": 60.0,
+            "options": {"expires": 60},
+        },
         "reports-sweep": {
             "task": "flint.reports.sweep",
             "schedule": 60.0,

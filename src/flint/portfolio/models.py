@@ -10,7 +10,8 @@ mirrored into the ledger as rows carrying ``source_transaction_id`` (see
 `flint.portfolio.following`); rows entered by hand have none.
 
 Rows imported from a file leave a fingerprint each (`ImportFingerprint`), so importing the
-same file again adds only what is new (see `flint.portfolio.fingerprints`).
+same file again adds only what is new (see `flint.portfolio.fingerprints`). A large file is
+imported in the background (`ImportJob`, see `flint.portfolio.import_jobs`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flint.db import Base, Price, UUIDPk
@@ -103,3 +104,30 @@ class ImportFingerprint(Base):
         ForeignKey("portfolio_transactions.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+IMPORT_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ImportJob(UUIDPk, Base):
+    """A file imported by a worker: kept until the worker has imported it (or refused it),
+    then only its outcome. ``result`` is what the import's 201 says (the counts); ``problem``
+    the 422 problem document it would have answered."""
+
+    __tablename__ = "portfolio_import_jobs"
+    __table_args__ = (Index("ix_portfolio_import_jobs_portfolio", "portfolio_id", "created_at"),)
+
+    portfolio_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))
+    preset: Mapped[str] = mapped_column(String(16))
+    """As asked (``auto`` included); the preset that read the file is in ``result``."""
+    on_duplicate: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    size_bytes: Mapped[int]
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    """The file, until the import is done or refused (never read by a status request)."""
+    result: Mapped[dict[str, Any] | None]
+    problem: Mapped[dict[str, Any] | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

@@ -1,23 +1,19 @@
 from __future__ import annotations
 
-import re
-from collections import Counter
 from datetime import date
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from flint.billing.api import PlansDep
-from flint.errors import ValidationFailed, field_error, problem_responses
+from flint.errors import problem_responses
 from flint.kit.symbols import Symbol
 from flint.market.api import MarketDep
 from flint.portfolio import (
     charts,
-    fingerprints,
     following,
     ghostfolio_export,
-    imports,
     service,
 )
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
@@ -28,7 +24,6 @@ from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
     AssetOut,
     FollowIn,
-    ImportResult,
     Performance,
     PortfolioCreate,
     PortfolioIn,
@@ -44,17 +39,6 @@ from flint.users.api import CurrentUserId
 from flint.web import ReadsDep, ReadSessionDep, SessionDep, SessionsDep
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
-
-IMPORT_MAX_BYTES = 5 * 1024 * 1024
-IMPORT_PATH = re.compile(r"/api(?:/v1)?/portfolio/[^/]+/import")
-"""The import route takes files up to 5 MiB (the body-size middleware's override)."""
-IMPORT_MEDIA_TYPES = (
-    "text/csv",
-    "application/x-ofx",
-    "application/vnd.intu.qfx",
-    "application/xml",
-)
-"""What the import's body may be sent as (it is read by its ``preset``, whatever the type)."""
 
 
 async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioOut:
@@ -336,73 +320,6 @@ async def performance_chart(
 
     image = await anyio.to_thread.run_sync(draw)
     return Response(image, media_type=charts.MEDIA_TYPES[format])
-
-
-DUPLICATES = (
-    "A row imported into this portfolio before (by the source's own transaction id where the "
-    "format has one, else by its date, symbol, type, quantity, price, fee, amount and currency; "
-    "the k-th of a file's equal rows as such) is skipped and counted in `skipped`; with "
-    "`onDuplicate=fail` the file is refused (422 naming each such row: `already imported on "
-    "<date>`). A transaction you deleted or changed after importing it is not imported again; "
-    "rows entered by hand are not matched. 201 with what was added; 200 when every row had been "
-    "imported before (nothing added)."
-)
-
-
-@router.post(
-    "/{portfolioId}/import",
-    status_code=status.HTTP_201_CREATED,
-    summary="Import transactions from a file (all rows or none)",
-    description="The file is read by its `preset`: "
-    + "; ".join(f"`{p.name}`, {p.title}" for p in imports.PRESETS.values())
-    + "; `auto` picks the first that recognises the file.\n\n"
-    + (flint_csv.__doc__ or "")
-    + "\n\nEvery bad row is named (`line N`, or the element: `BANKTRANLIST/STMTTRN[5].TRNAMT`). "
-    "Files up to 5 MiB. The rows are held to the "
-    "rules of `POST /portfolio/{portfolioId}/transactions`: " + LEDGER_RULES + "\n\n" + DUPLICATES,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {media: {"schema": {"type": "string"}} for media in IMPORT_MEDIA_TYPES},
-        }
-    },
-    responses={
-        200: {"model": ImportResult, "description": "Every row had been imported before"},
-        **problem_responses(400, 401, 404, 413, 422),
-    },
-)
-async def import_csv(
-    portfolio: OwnedPortfolio,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    market: MarketDep,
-    preset: Annotated[
-        imports.PresetName, Query(description="The file's format (`auto`: recognised).")
-    ] = "flint",
-    on_duplicate: Annotated[
-        fingerprints.OnDuplicate,
-        Query(alias="onDuplicate", description="Rows imported before: skipped, or 422."),
-    ] = "skip",
-) -> ImportResult:
-    data = await request.body()
-    try:  # CPU work (a 5 MiB file takes seconds): in a thread, so the loop keeps answering
-        parsed = await anyio.to_thread.run_sync(imports.parse, data, preset)
-    except imports.ImportRefused as exc:
-        raise ValidationFailed(
-            f"The file was not imported: {exc}",
-            errors=[field_error(where, why) for where, why in exc.problems],
-        ) from exc
-    done = await fingerprints.import_rows(
-        session, market, portfolio, parsed, parsed.preset, on_duplicate
-    )
-    if not done.created:
-        response.status_code = status.HTTP_200_OK
-    return ImportResult(
-        transactions=[transaction_out(e) for e in done.created],
-        skipped=done.skipped,
-        imported=dict(Counter(e.type for e in done.created)),
-    )
 
 
 @router.get(

@@ -1,5 +1,6 @@
 """Celery tasks of portfolios: store the closes a ledger's performance needs (`history`), planned
-per portfolio and stored per batch of symbols."""
+per portfolio and stored per batch of symbols; import a file in the background (`import_jobs`)
+and sweep up imports whose task was lost."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import structlog
 
+from flint.db import database_unavailable
+from flint.errors import FlintError
 from flint.jobs import celery_app, run_async, runtime, send
 from flint.market.api import MarketData
-from flint.portfolio import backfill, history
+from flint.portfolio import backfill, history, import_jobs
 
 log = structlog.get_logger(__name__)
 
@@ -60,3 +64,54 @@ def store_history(windows: str) -> int:
             )
         )
     return sum(written.values())
+
+
+IMPORT_RETRIES = 5
+
+
+class ImportCrashed(FlintError):
+    status, title, slug = 500, "Import failed", "import-failed"
+
+
+async def _import(job_id: uuid.UUID) -> str:
+    process = runtime()
+    return await import_jobs.run(process.sessions, process.get(MarketData), job_id)
+
+
+async def _import_failed(job_id: uuid.UUID, problem: FlintError) -> str:
+    async with runtime().sessions() as session:
+        return await import_jobs.fail(session, job_id, problem)
+
+
+@celery_app.task(name=import_jobs.TASK, bind=True, max_retries=IMPORT_RETRIES)
+def import_file(self: Any, job_id: str) -> str:
+    """Acked late (worker config): a worker that dies mid-way leaves the job to another, which
+    imports it once (`import_jobs`). The database unreachable is retried with backoff."""
+    jid = uuid.UUID(job_id)
+    try:
+        return run_async(_import(jid))
+    except Exception as exc:
+        if database_unavailable(exc) and self.request.retries < IMPORT_RETRIES:
+            log.warning("import_retry", job_id=job_id, error=repr(exc))
+            raise self.retry(exc=exc, countdown=min(2**self.request.retries, 60)) from exc
+        log.exception("import_crashed", job_id=job_id)
+        problem = ImportCrashed(
+            f"The file could not be imported ({type(exc).__name__}; the error was logged). "
+            "Nothing was added."
+        )
+        return run_async(_import_failed(jid, problem))
+
+
+@celery_app.task(name=import_jobs.SWEEP_TASK)
+def sweep_imports() -> int:
+    """Every minute: publish again the imports left queued (a lost message) or running for
+    long (a worker gone for good)."""
+
+    async def _stale() -> list[uuid.UUID]:
+        async with runtime().sessions() as session:
+            return await import_jobs.stale(session)
+
+    ids = run_async(_stale())
+    for job_id in ids:
+        send(import_jobs.TASK, str(job_id))
+    return len(ids)
