@@ -179,16 +179,17 @@ async def import_rows(
         names=[parsed.labels[i] for i in new],
     )
     now = utcnow()
-    await session.execute(
+    made = sorted(zip((prints[i] for i in new), created), key=lambda pair: pair[0])
+    await session.execute(  # in the key's order: the primary key's B-tree grows at one end
         insert(table_of(ImportFingerprint)),
         [
             {
                 "portfolio_id": portfolio.id,
-                "fingerprint": prints[i],
+                "fingerprint": fingerprint,
                 "transaction_id": entry.id,
                 "created_at": now,
             }
-            for i, entry in zip(new, created, strict=True)
+            for fingerprint, entry in made
         ],
     )
     return Imported(created, len(prints) - len(new))
