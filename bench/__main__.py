@@ -24,6 +24,7 @@ from bench import (
     bars_ingest,
     cold_quote_coalescing,
     http_hotpaths,
+    import_large,
     metrics_speed,
     portfolio_performance,
     ws_fanout,
@@ -39,6 +40,7 @@ BENCHMARKS: list[Benchmark] = [
     ws_fanout.run,
     metrics_speed.run,
     portfolio_performance.run,
+    import_large.run,
 ]
 """Add a benchmark by importing its module above and appending its ``run``; its name is the
 module's (``bench.ws_fanout.run`` runs as ``ws_fanout``)."""

@@ -1,0 +1,240 @@
+"""``import_large``: a 100,000-row CSV (about 3.4 MB, under the import's 5 MiB) imported
+through the API, and ``/healthz`` while it runs.
+
+One uvicorn process serves Flint as ``make run`` does (SQLite in a scratch data directory,
+the simulated market, the server-less Celery transport on a SQLite file) with one ``flint
+worker`` (two processes) beside it; then the same on PostgreSQL when it is reachable. The file
+is seeded: a deposit, then on every weekday of ten years ending yesterday buys of 200 listed
+US equities, partial sales of what is held, dividends on held symbols, deposits and
+withdrawals.
+
+The clock starts as the file is posted (the answer is 202 with a job) and stops when a poll of
+the job (every ``POLL_EVERY`` s) finds it ``done``; ``/healthz`` is probed every 10 ms by a
+client in its own process while idle and during the import.
+
+Entries: ``import_large[.postgresql].complete`` (``WITHIN`` s over the time to the job done,
+target ≥ 1: the issue's "completes in ≤ 5 s") and ``.healthz`` (idle p99 over the p99 during
+the import, target ≥ 0.5: at most doubled).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import URL
+
+from bench._common import (
+    Result,
+    Skipped,
+    flint_env,
+    flint_worker,
+    migrate,
+    percentile,
+    postgres_database,
+    run_async,
+    say,
+    scratch_dir,
+    sign_up,
+    uvicorn_server,
+)
+from bench.portfolio_performance import Probe, _probe
+from flint.market.providers.types import InstrumentType
+from flint.market.universe import load_universe
+
+ROWS = 100_000
+HOLDINGS = 200
+YEARS = 10
+SEED = 20261204
+WITHIN = 5.0
+"""The import through the API done within this passes."""
+HEALTHZ_TARGET = 0.5
+IDLE_SECONDS = 5.0
+POLL_EVERY = 0.1
+TIMEOUT = 600.0
+WORKER_PROCESSES = 2
+MAX_BYTES = 5 * 1024 * 1024
+
+
+def run() -> list[Result]:
+    say("sqlite")
+    results = _on_backend(None)
+    try:
+        results += run_async(_on_postgresql())
+    except Skipped as skip:
+        say(f"postgresql skipped: {skip}")
+        results[0].details["notes"] = [f"not run on PostgreSQL: {skip}"]
+    return results
+
+
+async def _on_postgresql() -> list[Result]:
+    async with postgres_database() as url:
+        say("postgresql")
+        return _on_backend(url)
+
+
+def _on_backend(database: URL | None) -> list[Result]:
+    with scratch_dir("flint-bench-import-") as data:
+        if database is None:
+            env = flint_env(data, broker_url="")
+            migrate(env, data)
+        else:
+            url = database.render_as_string(hide_password=False)
+            env = flint_env(data, database_url=url, broker_url="")
+        with (
+            flint_worker(env, data, WORKER_PROCESSES),
+            uvicorn_server("bench._server:create", env, data, start_within=120.0) as server,
+        ):
+            results = _measure(server.url, "sqlite" if database is None else "postgresql")
+    if database is not None:
+        for result in results:
+            result.name = result.name.replace(".", ".postgresql.", 1)
+    return results
+
+
+def ledger_csv(today: date) -> bytes:
+    """`ROWS` seeded rows (the first a deposit that funds the rest) on the weekdays of
+    `YEARS` years ending the day before ``today``, in date order."""
+    rng = random.Random(SEED)  # noqa: S311 - seeded test data, not secrets
+    equities = [
+        item.symbol
+        for item in load_universe()
+        if item.type is InstrumentType.EQUITY and item.currency == "USD"
+    ][:HOLDINGS]
+    start = today - timedelta(days=365 * YEARS)
+    days = [start + timedelta(days=k) for k in range((today - start).days)]
+    weekdays = [day for day in days if day.weekday() < 5]
+    lines = ["date,symbol,type,quantity,price,fee,amount"]
+    lines.append(f"{weekdays[0].isoformat()},,deposit,,,,100000000.00")
+    held: dict[str, int] = {}
+    written = 1
+    for k, day in enumerate(weekdays):
+        iso = day.isoformat()
+        due = round((k + 1) * ROWS / len(weekdays)) - written
+        for _ in range(max(0, due)):
+            lines.append(_row(rng, iso, equities, held))
+            written += 1
+    if written != ROWS:
+        raise RuntimeError(f"built {written} rows, wanted {ROWS}")
+    data = ("\n".join(lines) + "\n").encode()
+    if len(data) > MAX_BYTES:
+        raise RuntimeError(f"the file is {len(data)} bytes, over the import's {MAX_BYTES}")
+    return data
+
+
+def _row(rng: random.Random, iso: str, equities: list[str], held: dict[str, int]) -> str:
+    draw = rng.random()
+    if draw < 0.5 or not held:
+        symbol, quantity = rng.choice(equities), rng.randrange(1, 50)
+        held[symbol] = held.get(symbol, 0) + quantity
+        fee = rng.choice(["0.00", "1.00", "4.95"])
+        return f"{iso},{symbol},buy,{quantity},{rng.uniform(10, 400):.2f},{fee},"
+    if draw < 0.8:
+        symbol = rng.choice(sorted(held))
+        quantity = max(1, held[symbol] // 3)
+        held[symbol] -= quantity
+        if not held[symbol]:
+            del held[symbol]
+        return f"{iso},{symbol},sell,{quantity},{rng.uniform(10, 400):.2f},0.00,"
+    if draw < 0.92:
+        return f"{iso},{rng.choice(sorted(held))},dividend,,,,{rng.uniform(1, 200):.2f}"
+    if draw < 0.97:
+        return f"{iso},,deposit,,,,{rng.uniform(1, 5000):.2f}"
+    return f"{iso},,withdrawal,,,,{rng.uniform(1, 500):.2f}"
+
+
+def _measure(url: str, backend: str) -> list[Result]:
+    token = sign_up(url)
+    data = ledger_csv(datetime.now(UTC).date())
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+        created = client.post(
+            "/api/v1/portfolio/", json={"name": "Bench import", "baseCurrency": "USD", "assets": []}
+        )
+        _expect(created, 201)
+        portfolio = created.json()["portfolioId"]
+        say(f"/healthz idle for {IDLE_SECONDS:g} s")
+        idle = _probe(url, lambda: time.sleep(IDLE_SECONDS))
+        say(f"importing {ROWS:,} rows ({len(data):,} bytes), polling the job")
+        timings: dict[str, Any] = {}
+
+        def import_and_wait() -> None:
+            started = time.perf_counter()
+            posted = client.post(
+                f"/api/v1/portfolio/{portfolio}/import",
+                content=data,
+                headers={"Content-Type": "text/csv"},
+                timeout=TIMEOUT,
+            )
+            timings["accepted"] = time.perf_counter() - started
+            _expect(posted, 202)
+            location = posted.headers["location"]
+            while time.perf_counter() - started < TIMEOUT:
+                job = client.get(location, timeout=30.0)
+                _expect(job, 200)
+                body = job.json()
+                if body["status"] in ("done", "failed"):
+                    timings["done"] = time.perf_counter() - started
+                    timings["job"] = body
+                    return
+                time.sleep(POLL_EVERY)
+            raise RuntimeError(f"the import was not done within {TIMEOUT:g} s")
+
+        during = _probe(url, import_and_wait)
+    job = timings["job"]
+    if job["status"] != "done" or job["result"]["added"] != ROWS:
+        raise RuntimeError(f"the import did not add every row: {job}")
+    return _results(backend, len(data), timings, idle, during)
+
+
+def _results(
+    backend: str, size: int, timings: dict[str, Any], idle: Probe, during: Probe
+) -> list[Result]:
+    done = timings["done"]
+    job = timings["job"]
+    idle_p99 = percentile(idle.latencies, 0.99)
+    during_p99 = percentile(during.latencies, 0.99)
+    return [
+        Result(
+            name="import_large.complete",
+            value=round(done, 2),
+            unit="s",
+            baseline=WITHIN,
+            ratio=round(WITHIN / done, 3),
+            target=1.0,
+            details={
+                "meaning": f"{WITHIN:g} s over the time from posting the file to the job done",
+                "database": backend,
+                "rows": ROWS,
+                "bytes": size,
+                "accepted_seconds": round(timings["accepted"], 3),
+                "imported": job["result"]["imported"],
+                "job_started_at": job["startedAt"],
+                "job_finished_at": job["finishedAt"],
+                "worker_processes": WORKER_PROCESSES,
+            },
+        ),
+        Result(
+            name="import_large.healthz",
+            value=round(during_p99 * 1000, 2),
+            unit="ms p99",
+            baseline=round(idle_p99 * 1000, 2),
+            ratio=round(idle_p99 / during_p99, 3),
+            target=HEALTHZ_TARGET,
+            details={
+                "meaning": "idle p99 over p99 during the import (≥ 0.5: at most 2x)",
+                "idle": idle.as_json(),
+                "during": during.as_json(),
+            },
+        ),
+    ]
+
+
+def _expect(response: httpx.Response, status: int) -> None:
+    if response.status_code != status:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:2000]}"
+        )
