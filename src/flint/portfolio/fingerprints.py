@@ -24,10 +24,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal, TypeVarTuple
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.db import table_of
+from flint.db import bulk_insert, table_of
 from flint.errors import ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
@@ -180,8 +180,9 @@ async def import_rows(
     )
     now = utcnow()
     made = sorted(zip((prints[i] for i in new), created), key=lambda pair: pair[0])
-    await session.execute(  # in the key's order: the primary key's B-tree grows at one end
-        insert(table_of(ImportFingerprint)),
+    await bulk_insert(  # in the key's order: the primary key's B-tree grows at one end
+        session,
+        table_of(ImportFingerprint),
         [
             {
                 "portfolio_id": portfolio.id,

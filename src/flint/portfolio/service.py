@@ -18,11 +18,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.billing.api import Limit, Plans
-from flint.db import table_of
+from flint.db import bulk_insert, table_of
 from flint.errors import NotFound, ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
@@ -425,9 +425,9 @@ async def add_transactions(
         )
         for e, row in zip(entries, rows, strict=True)
     ]
-    await session.execute(  # every row has every key (a None rendered as NULL: without
-        # render_nulls a row whose Nones differ from the previous row's starts a new statement)
-        insert(table_of(PortfolioTransaction)),
+    await bulk_insert(
+        session,
+        table_of(PortfolioTransaction),
         [
             {
                 "id": b.id,

@@ -1,0 +1,84 @@
+"""`flint.db.bulk_insert`: PostgreSQL's COPY and the Core executemany elsewhere store what an
+ORM insert stores, values through their column type's rules (a price rounded to 18 places, a
+price that is not finite refused), in the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from flint.db import bulk_insert, table_of
+from flint.kit.time import utcnow
+from flint.portfolio.models import PortfolioTransaction
+from tests.conftest import Account
+
+
+async def _portfolio(client: httpx.AsyncClient, who: Account) -> uuid.UUID:
+    created = await client.post(
+        "/api/v1/portfolio/", json={"name": "Bulk", "baseCurrency": "USD"}, headers=who.headers
+    )
+    assert created.status_code == 201, created.text
+    return uuid.UUID(created.json()["portfolioId"])
+
+
+def _row(portfolio_id: uuid.UUID, seq: int, quantity: Decimal | None) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "portfolio_id": portfolio_id,
+        "seq": seq,
+        "date": date(2024, 1, 2),
+        "type": "buy",
+        "symbol": "AAPL",
+        "quantity": quantity,
+        "price": Decimal("185.50"),
+        "fee": Decimal(0),
+        "amount": None,
+        "currency": "USD",
+        "created_at": utcnow(),
+    }
+
+
+async def test_rows_are_stored_through_their_column_types(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await _portfolio(client, alice)
+    quantities = [Decimal("1.1234567890123456789"), Decimal("10"), None]
+    rows = [_row(portfolio_id, seq, q) for seq, q in enumerate(quantities)]
+    async with app.state.runtime.sessions() as session:
+        await bulk_insert(session, table_of(PortfolioTransaction), rows)
+        await session.commit()
+    async with app.state.runtime.sessions() as session:
+        stored = (
+            await session.scalars(
+                select(PortfolioTransaction)
+                .where(PortfolioTransaction.portfolio_id == portfolio_id)
+                .order_by(PortfolioTransaction.seq)
+            )
+        ).all()
+    assert [e.id for e in stored] == [r["id"] for r in rows]
+    assert [e.quantity for e in stored] == [Decimal("1.123456789012345679"), Decimal(10), None]
+    assert {e.price for e in stored} == {Decimal("185.5")}
+    assert [e.created_at for e in stored] == [r["created_at"] for r in rows]
+
+
+async def test_a_value_its_column_refuses_stores_nothing(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await _portfolio(client, alice)
+    rows = [_row(portfolio_id, 0, Decimal(1)), _row(portfolio_id, 1, Decimal("Infinity"))]
+    async with app.state.runtime.sessions() as session:
+        with pytest.raises(Exception, match="finite"):
+            await bulk_insert(session, table_of(PortfolioTransaction), rows)
+        await session.rollback()
+    async with app.state.runtime.sessions() as session:
+        count = await session.scalars(
+            select(PortfolioTransaction.id).where(PortfolioTransaction.portfolio_id == portfolio_id)
+        )
+        assert count.all() == []
