@@ -179,7 +179,7 @@ async def import_rows(
         names=[parsed.labels[i] for i in new],
     )
     now = utcnow()
-    made = sorted(zip((prints[i] for i in new), created), key=lambda pair: pair[0])
+    made = sorted(zip([prints[i] for i in new], created, strict=True), key=lambda pair: pair[0])
     await bulk_insert(  # in the key's order: the primary key's B-tree grows at one end
         session,
         table_of(ImportFingerprint),
