@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from dataclasses import replace as changed
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,15 +45,22 @@ def _currency_problems(
     market: MarketData, rows: Sequence[Row], symbols: SymbolBook, base: str
 ) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
+    answers: dict[str, bool] = {}
+
+    def convertible(currency: str) -> bool:
+        if currency not in answers:
+            answers[currency] = currencies.convertible(market, currency, base)
+        return answers[currency]
+
     for row in rows:
         assert row.currency is not None
         if row.type == "buy" and row.symbol is not None:
             quoted = symbols.currency(row.symbol)
-            if not currencies.convertible(market, quoted, base):
+            if not convertible(quoted):
                 why = f"{row.symbol} is quoted in {quoted}, which cannot be converted to {base}"
                 problems.append((f"{row.field}.symbol", why))
                 continue
-        if not currencies.convertible(market, row.currency, base):
+        if not convertible(row.currency):
             problems.append(
                 (
                     f"{row.field}.currency",
@@ -89,10 +94,7 @@ async def check_rows(
             problems.append((f"{row.field}.symbol", f"unknown symbol {row.symbol}"))
     if problems:
         raise _refuse(problems)
-    rows = [
-        changed(row, currency=row.currency or default_currency(row.symbol, row.type, symbols, base))
-        for row in rows
-    ]
+    rows = _with_currencies(rows, symbols, base)
     problems = _currency_problems(market, rows, symbols, base)
     if problems:
         raise _refuse(problems)
@@ -136,6 +138,22 @@ async def check_rows(
     if problems:
         raise _refuse(problems)
     return rows
+
+
+def _with_currencies(rows: Sequence[Row], symbols: SymbolBook, base: str) -> list[Row]:
+    """``rows`` with their currency settled (`default_currency` where none is given; worked
+    out once per symbol and type)."""
+    settled: dict[tuple[str | None, str], str] = {}
+    out: list[Row] = []
+    for row in rows:
+        currency = row.currency
+        if currency is None:
+            key = (row.symbol, row.type)
+            currency = settled.get(key)
+            if currency is None:
+                currency = settled[key] = default_currency(row.symbol, row.type, symbols, base)
+        out.append(row.in_currency(currency) if currency != row.currency else row)
+    return out
 
 
 def default_currency(symbol: str | None, type: str, symbols: SymbolBook, base: str) -> str:
@@ -371,8 +389,7 @@ async def _next_seq(session: AsyncSession, portfolio: Portfolio) -> int:
     return 0 if last is None else last + 1
 
 
-@dataclass(frozen=True, slots=True)
-class Booked:
+class Booked(NamedTuple):
     """A transaction as `add_transactions` wrote it (the bulk path builds no ORM objects: an
     import of 100,000 rows spent more time making them than writing the rows)."""
 
@@ -411,41 +428,31 @@ async def add_transactions(
         await cash.check(session, market, base, existing, [*existing, *rows], culprit="body")
     start = await _next_seq(session, portfolio)
     now = utcnow()
-    created = [
-        Booked(
-            id=uuid.uuid4(),
-            date=e.date,
-            type=e.type,
-            symbol=e.symbol,
-            quantity=e.quantity,
-            price=e.price,
-            fee=e.fee,
-            amount=e.amount,
-            currency=row.currency or base,
-        )
-        for e, row in zip(entries, rows, strict=True)
-    ]
-    await bulk_insert(
-        session,
-        table_of(PortfolioTransaction),
-        [
+    created: list[Booked] = []
+    values: list[dict[str, Any]] = []
+    for seq, (e, row) in enumerate(zip(entries, rows, strict=True), start=start):
+        booked = Booked(
+            uuid.uuid4(), e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount,
+            row.currency or base,
+        )  # fmt: skip
+        created.append(booked)
+        values.append(
             {
-                "id": b.id,
+                "id": booked.id,
                 "portfolio_id": portfolio.id,
-                "seq": start + i,
-                "date": b.date,
-                "type": b.type,
-                "symbol": b.symbol,
-                "quantity": b.quantity,
-                "price": b.price,
-                "fee": b.fee,
-                "amount": b.amount,
-                "currency": b.currency,
+                "seq": seq,
+                "date": booked.date,
+                "type": booked.type,
+                "symbol": booked.symbol,
+                "quantity": booked.quantity,
+                "price": booked.price,
+                "fee": booked.fee,
+                "amount": booked.amount,
+                "currency": booked.currency,
                 "created_at": now,
             }
-            for i, b in enumerate(created)
-        ],
-    )
+        )
+    await bulk_insert(session, table_of(PortfolioTransaction), values)
     _touch(portfolio)
     await session.flush()
     backfill.start(session, portfolio.id)

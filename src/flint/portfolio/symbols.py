@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,24 +26,34 @@ class Instruments(Protocol):
 class SymbolBook:
     market: Instruments
     custom: dict[str, Custom]
+    _listed: dict[str, Instrument | None] = field(default_factory=dict, compare=False)
+    """The market's answer per symbol, asked once (an import of 100,000 rows asks about a few
+    hundred symbols several times a row)."""
+
+    def _instrument(self, symbol: str) -> Instrument | None:
+        try:
+            return self._listed[symbol]
+        except KeyError:
+            known = self._listed[symbol] = self.market.instrument(symbol)
+            return known
 
     def known(self, symbol: str) -> bool:
-        return symbol in self.custom or self.market.instrument(symbol) is not None
+        return symbol in self.custom or self._instrument(symbol) is not None
 
     def listed(self, symbol: str) -> bool:
-        return symbol not in self.custom and self.market.instrument(symbol) is not None
+        return symbol not in self.custom and self._instrument(symbol) is not None
 
     def currency(self, symbol: str) -> str:
         """The currency a symbol is quoted in, as the market spells it (``GBp``: pence)."""
         if symbol in self.custom:
             return self.custom[symbol].currency
-        known = self.market.instrument(symbol)
+        known = self._instrument(symbol)
         return known.currency if known else "USD"
 
     def asset_class(self, symbol: str) -> str:
         if symbol in self.custom:
             return self.custom[symbol].asset_class
-        known = self.market.instrument(symbol)
+        known = self._instrument(symbol)
         return known.type.value if known else "custom"
 
 
