@@ -17,6 +17,15 @@ point, an exponent. Python's `Decimal` also reads ``1_000``, full-width digits a
 which no request means."""
 
 
+def is_decimal_text(text: str) -> bool:
+    """Whether ``text`` is a number by `DECIMAL_TEXT` (plain ASCII digits with at most one
+    point, the common case, are answered without the expression: a 100,000-row import reads
+    400,000 numbers)."""
+    if text.isascii() and text.replace(".", "", 1).isdigit():
+        return True  # [0-9]+, [0-9]+.[0-9]*, .[0-9]+: each within the grammar
+    return DECIMAL_TEXT.fullmatch(text) is not None
+
+
 class ApiModel(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -37,7 +46,7 @@ class RequestModel(ApiModel):
     @classmethod
     def _decimal_text(cls, value: Any, info: ValidationInfo) -> Any:
         decimal = isinstance(value, str) and info.field_name in _decimal_fields(cls)
-        if decimal and not DECIMAL_TEXT.fullmatch(value.strip()):
+        if decimal and not is_decimal_text(value.strip()):
             raise ValueError(
                 "must be a decimal number written with ASCII digits, such as 1000 or 12.50"
             )
