@@ -413,3 +413,26 @@ async def test_a_portfolio_in_euros_with_dollar_trades_exports_its_euro_cash(
     )
     (buy,) = exported.json()["activities"]
     assert (buy["currency"], buy["dataSource"], buy["symbol"]) == ("USD", "YAHOO", "AAPL")
+
+
+async def test_the_portfolios_own_export_imported_into_it_adds_nothing(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Ghostfolio's rows are fingerprinted like a file's: the portfolio's CSV export (the same
+    rows, written by Flint) imported into it is every row known (it doubled the ledger)."""
+    response = await send(client, alice, sample())
+    assert response.status_code == 201, response.text
+    for made in response.json()["portfolios"]:
+        pid = made["portfolioId"]
+        before = await ledger(client, alice, pid)
+        exported = await client.get(f"{V1}/{pid}/export", headers=alice.headers)
+        assert exported.status_code == 200, exported.text
+        again = await client.post(
+            f"{V1}/{pid}/import",
+            content=exported.content,
+            headers=alice.headers | {"Content-Type": "text/csv"},
+        )
+        assert again.status_code == 200, again.text
+        assert again.json()["skipped"] == len(before)
+        assert again.json()["imported"] == {}
+        assert await ledger(client, alice, pid) == before

@@ -1,6 +1,7 @@
 """A Ghostfolio file's plan carried out: custom assets with their prices, one portfolio per
-account (or one for all), each ledger through `service.add_transactions` (all or nothing: the
-request's transaction rolls back on the first refusal).
+account (or one for all), each ledger through `fingerprints.import_rows` (all or nothing: the
+request's transaction rolls back on the first refusal; every row fingerprinted, so a later
+import of the same rows into the portfolio adds nothing).
 
 The account's cash balances become deposits and withdrawals: on each day Ghostfolio recorded a
 balance, the difference between that balance and the cash the activities leave that day (after
@@ -22,7 +23,7 @@ from flint.billing.api import Plans
 from flint.errors import ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
-from flint.portfolio import cash, currencies, ghostfolio, service
+from flint.portfolio import cash, currencies, fingerprints, ghostfolio, imports, service
 from flint.portfolio.assets import service as assets
 from flint.portfolio.assets.schemas import CustomAssetIn, PricePointIn
 from flint.portfolio.cash import Row
@@ -38,6 +39,7 @@ from flint.portfolio.schemas import PortfolioIn, TransactionIn
 from flint.portfolio.valuation import settle
 
 ZERO = Decimal(0)
+PRESET = "ghostfolio"
 
 
 async def import_file(
@@ -123,7 +125,11 @@ async def _portfolio(
     created = []
     if paired:
         entries, labels = [e for e, _ in paired], [w for _, w in paired]
-        created = await service.add_transactions(session, market, portfolio, entries, names=labels)
+        # With fingerprints, as a file imported into the portfolio: its own CSV export (or
+        # any file holding the same rows) imported into it later adds only what is new.
+        parsed = imports.Parsed(entries, labels, [None] * len(entries), preset=PRESET)
+        done = await fingerprints.import_rows(session, market, portfolio, parsed, PRESET)
+        created = done.created
     return ImportedPortfolio(
         portfolio_id=portfolio.id,
         name=portfolio.name,
