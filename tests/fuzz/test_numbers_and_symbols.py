@@ -20,6 +20,8 @@ from flint.kit.symbols import (
     normalize_any_symbol,
     normalize_symbol,
 )
+from flint.market.providers.alpha_vantage.mapping import Symbol as AlphaVantageSymbol
+from flint.market.universe import load_universe
 from flint.portfolio.imports.numbers import day, decimal_comma_in, number, optional_number
 from flint.portfolio.schemas import MAX_AMOUNT, TransactionIn
 from flint.trades.schemas import ExecuteTrade
@@ -178,3 +180,18 @@ def test_a_ledger_symbol_is_valid_or_422(value: Any) -> None:
         assert SYMBOL_PATTERN.fullmatch(entry.symbol) or CUSTOM_SYMBOL_PATTERN.fullmatch(
             entry.symbol
         )
+
+
+UNIVERSE = load_universe()
+
+
+@fuzz(300)
+@given(text=st.one_of(st.text(max_size=20), st.from_regex(r"[A-Z0-9.\-^=:]{0,12}", fullmatch=True)))
+def test_the_vendors_and_the_universe_take_any_symbol_text(text: str) -> None:
+    """What a vendor adapter is asked for and the universe's lookup: an answer, never an
+    exception, whatever the text (the routes check symbols first; the adapters do not rely
+    on it)."""
+    asked = AlphaVantageSymbol.parse(text)
+    assert isinstance(asked.currency, str)
+    found = UNIVERSE.instrument(text)
+    assert found is None or found.symbol == text
