@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # answer /healthz on a 2-core machine instead of 4).
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test lint format bench bootstrap clean
+.PHONY: run test lint format bench fuzz bootstrap clean
 
 bootstrap: $(STAMP)
 
@@ -45,6 +45,13 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench
+
+# The parser fuzz tests (tests/fuzz) run long: FLINT_FUZZ_EXAMPLES random examples per property
+# (CI runs a fixed, derandomized few), without the per-test timeout.
+FLINT_FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	FLINT_FUZZ_EXAMPLES=$(FLINT_FUZZ_EXAMPLES) $(VENV)/bin/pytest -p no:cacheprovider -q \
+		--timeout=0 -n 2 --dist loadgroup tests/fuzz $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

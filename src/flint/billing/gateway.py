@@ -55,13 +55,15 @@ class StripeGateway:
         """The event in ``payload`` once its `Stripe-Signature` is checked against the
         endpoint's secret and found recent; WebhookRefused otherwise."""
         try:
-            stripe.Webhook.construct_event(
-                payload, signature, self._webhook_secret, tolerance=TOLERANCE_SECONDS
+            # Only the signature: stripe's construct_event also builds its own event object,
+            # which fails with AttributeError on a signed body that is JSON but not an object.
+            stripe.WebhookSignature.verify_header(
+                payload, signature, self._webhook_secret, TOLERANCE_SECONDS
             )
             event = json.loads(payload)
         except stripe.SignatureVerificationError as exc:
             raise WebhookRefused(str(exc._message or "bad signature")) from exc
-        except ValueError as exc:  # not UTF-8 or not JSON, though signed
+        except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON or too deep, signed
             raise WebhookRefused("the body is not a JSON event") from exc
         if not (
             isinstance(event, dict)

@@ -89,6 +89,11 @@ class OrderStatus(StrEnum):
         return self in FINAL_STATUSES
 
 
+MAX_NUMBER = Decimal("1e18")
+"""Beyond any real quantity, price or amount a brokerage or bank reports: a vendor's number
+(or a product of two) at or past it is garbage. Flint stores them as NUMERIC(38, 18), 20
+integer digits, and two numbers under it multiply without overflowing `Decimal`."""
+
 FINAL_STATUSES = frozenset(
     {
         OrderStatus.FILLED,

@@ -403,8 +403,8 @@ class Reader:
 
     def _user_currency(self) -> str | None:
         """The file's user currency (checked once read, as it may be a portfolio's base)."""
-        settings = (self.doc.user or {}).get("settings") or {}
-        currency = settings.get("currency")
+        settings = (self.doc.user or {}).get("settings")
+        currency = settings.get("currency") if isinstance(settings, dict) else None
         if not isinstance(currency, str) or not currency:
             return None
         if not self.user_checked:

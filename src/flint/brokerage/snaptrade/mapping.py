@@ -42,6 +42,7 @@ import structlog
 
 from flint.brokerage.snaptrade.client import NAME
 from flint.brokerage.types import (
+    MAX_NUMBER,
     AccountType,
     Holding,
     Order,
@@ -50,6 +51,7 @@ from flint.brokerage.types import (
     ProviderAccount,
     Transaction,
 )
+from flint.kit.schema import DECIMAL_TEXT
 from flint.kit.vendor_errors import ProviderGarbage
 
 log = structlog.get_logger(__name__)
@@ -143,14 +145,23 @@ def _dec(value: object, what: str) -> Decimal:
     elif isinstance(value, int) and not isinstance(value, bool):
         number = Decimal(value)
     elif isinstance(value, str):
+        if not DECIMAL_TEXT.fullmatch(value.strip()):  # Decimal reads 1_000 too
+            raise ProviderGarbage(NAME, f"{what} is not a number")
         try:
             number = Decimal(value.strip())
-        except InvalidOperation:
+        except InvalidOperation:  # pragma: no cover - the grammar admits only numbers
             raise ProviderGarbage(NAME, f"{what} is not a number") from None
     else:
         raise ProviderGarbage(NAME, f"{what} is missing or not a number")
     if not number.is_finite():
         raise ProviderGarbage(NAME, f"{what} is not a finite number")
+    return plausible(number, what)
+
+
+def plausible(number: Decimal, what: str) -> Decimal:
+    """``number`` unless it is beyond `MAX_NUMBER` (and so beyond any real account)."""
+    if number.copy_abs() >= MAX_NUMBER:  # copy_abs: abs() would round
+        raise ProviderGarbage(NAME, f"{what} is too large")
     return number
 
 
@@ -253,13 +264,16 @@ def position(raw: dict[str, Any]) -> Holding | None:
             log.warning("snaptrade_position_without_units", symbol=symbol)
             return None
         quantity = sum((size for size in sizes if size is not None), Decimal(0))
+        quantity = plausible(quantity, f"the units of {symbol}")
     unit_cost = opt_dec(raw.get("cost_basis"), f"the cost basis of {symbol}")
     currency = _text(raw.get("currency")) or _text(instrument.get("currency")) or "USD"
     return Holding(
         symbol=symbol,
         quantity=quantity,
         price=opt_dec(raw.get("price"), f"the price of {symbol}"),
-        cost_basis=None if unit_cost is None else unit_cost * quantity,
+        cost_basis=None
+        if unit_cost is None
+        else plausible(unit_cost * quantity, f"the cost basis of {symbol}"),
         currency=currency.upper(),
         name=_text(instrument.get("description")),
     )
@@ -285,6 +299,7 @@ def transaction(raw: dict[str, Any]) -> Transaction:
     amount = opt_dec(raw.get("amount"), "an activity's amount")
     if amount is None:
         amount = units * price if units is not None and price is not None else Decimal(0)
+        amount = plausible(amount, "an activity's amount")
     if kind in _INFLOWS:
         amount = amount.copy_abs()
     elif kind in _OUTFLOWS:
@@ -344,6 +359,7 @@ def order(raw: dict[str, Any], client_order_id: str | None) -> Order:
         ]
         known = any(part is not None for part in parts)
         quantity = sum((part for part in parts if part is not None), Decimal(0))
+        quantity = plausible(quantity, f"the quantity of order {order_id}")
     price = opt_dec(raw.get("execution_price"), f"the price of order {order_id}")
     echoed = raw.get("client_order_id")
     extra = {

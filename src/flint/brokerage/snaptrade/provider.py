@@ -219,6 +219,7 @@ class SnapTradeProvider:
                 (h.quantity * h.price for h in held if h.price is not None),
                 Decimal(0),
             )
+            total = mapping.plausible(total, "the account's value")
         return Balances(
             currency=currency, current=total, available=cash, cash=cash, buying_power=buying_power
         )

@@ -77,9 +77,11 @@ def verify_webhook(
         raise WebhookRefused("no Signature header")
     try:
         payload = json.loads(body)
+        expected = webhook_signature(consumer_key, payload)
     except ValueError:
         raise WebhookRefused("the body is not JSON") from None
-    expected = webhook_signature(consumer_key, payload)
+    except RecursionError:  # the signature is over the parsed JSON, so this comes before it
+        raise WebhookRefused("the body's JSON is nested too deeply") from None
     if not hmac.compare_digest(signature.strip().encode(), expected.encode()):
         raise WebhookRefused("the Signature does not match the body")
     if not isinstance(payload, dict):

@@ -10,7 +10,8 @@ from typing import Any
 import structlog
 
 from flint.brokerage.teller.client import NAME
-from flint.brokerage.types import AccountType, Balances, ProviderAccount, Transaction
+from flint.brokerage.types import MAX_NUMBER, AccountType, Balances, ProviderAccount, Transaction
+from flint.kit.schema import DECIMAL_TEXT
 from flint.kit.vendor_errors import ProviderGarbage
 
 log = structlog.get_logger(__name__)
@@ -34,12 +35,16 @@ def _decimal(value: Any, what: str, *, optional: bool = False) -> Decimal | None
         return None
     if not isinstance(value, str):
         raise ProviderGarbage(NAME, f"{what} is missing or not a decimal string")
+    if not DECIMAL_TEXT.fullmatch(value):  # Decimal also reads 1_000 and full-width digits
+        raise ProviderGarbage(NAME, f"{what} is not a number")
     try:
         number = Decimal(value)
-    except InvalidOperation:
+    except InvalidOperation:  # pragma: no cover - the grammar admits only numbers
         raise ProviderGarbage(NAME, f"{what} is not a number") from None
     if not number.is_finite():
         raise ProviderGarbage(NAME, f"{what} is not a finite number")
+    if number.copy_abs() >= MAX_NUMBER:
+        raise ProviderGarbage(NAME, f"{what} is too large")
     return number
 
 

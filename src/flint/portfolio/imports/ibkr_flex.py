@@ -102,6 +102,8 @@ def _xml_rows(data: bytes) -> Iterator[tuple[str, Row]]:
         root = ElementTree.fromstring(data)  # noqa: S314
     except ElementTree.ParseError as exc:
         raise ImportRefused([("body", f"not XML: {exc}")]) from exc
+    except LookupError as exc:  # <?xml encoding="..."?> naming no codec Python has
+        raise ImportRefused([("body", f"not XML: {exc}")]) from exc
     if root.tag != "FlexQueryResponse":
         raise ImportRefused([("body", f"not a Flex Query report (<{root.tag}>)")])
     counts = {TRADES: 0, CASH: 0, ACTIONS: 0}

@@ -13,9 +13,11 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 _CURRENCY_MARKS = re.compile(r"[$€£¥\s\u00a0\u202f']|\b[A-Z]{3}\b")
-_GROUPED = re.compile(r"^\d{1,3}(?:,\d{3})+$")
-_GROUPED_POINTS = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
-_PLAIN = re.compile(r"^\d+(?:\.\d+)?$|^\.\d+$")
+# ASCII digits only: `\d` and `Decimal` also take other scripts' digits (full-width,
+# Arabic-Indic), which no broker writes in a number.
+_GROUPED = re.compile(r"^[0-9]{1,3}(?:,[0-9]{3})+$")
+_GROUPED_POINTS = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{3})+$")
+_PLAIN = re.compile(r"^[0-9]+(?:\.[0-9]+)?$|^\.[0-9]+$")
 
 
 def number(text: str, *, decimal_comma: bool | None = None) -> Decimal:
@@ -31,7 +33,7 @@ def number(text: str, *, decimal_comma: bool | None = None) -> Decimal:
     if body.startswith("(") and body.endswith(")"):
         negative, body = True, body[1:-1]
     body = _CURRENCY_MARKS.sub("", body)
-    if body[:1] in "+-":
+    if body.startswith(("+", "-")):  # not body[:1] in "+-": "" is in every string
         negative, body = negative ^ (body[0] == "-"), body[1:]
     body = _CURRENCY_MARKS.sub("", body)
     if "," in body and "." in body:

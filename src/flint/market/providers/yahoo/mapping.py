@@ -101,10 +101,10 @@ def chart_quote(sym: str, result: dict[str, Any]) -> Quote:
     previous = _either(field("previousClose"), field("chartPreviousClose"))
     high = _either(field("regularMarketDayHigh"), today.high)
     low = _either(field("regularMarketDayLow"), today.low)
-    stamp = meta.get("regularMarketTime")
+    stamp = _moment(meta.get("regularMarketTime"))
     if price is None or previous is None or high is None or low is None:
         raise ProviderGarbage(NAME, f"{what} is missing prices")
-    if not isinstance(stamp, int):
+    if stamp is None:
         raise ProviderGarbage(NAME, f"{what} has no time")
     volume = meta.get("regularMarketVolume")
     traded = today.volume if volume is None else _volume(volume, what)
@@ -115,7 +115,7 @@ def chart_quote(sym: str, result: dict[str, Any]) -> Quote:
             so_far,
             previous,
             currency=_currency(meta),
-            timestamp=datetime.fromtimestamp(stamp, UTC),
+            timestamp=stamp,
             provider=NAME,
         )
     )
@@ -178,9 +178,9 @@ def chart_rows(result: dict[str, Any], what: str) -> list[tuple[datetime, Bar]]:
     adjusted_closes = _column(adjusted, "adjclose", len(stamps)) if adjusted else closes
     rows: list[tuple[datetime, Bar]] = []
     for i, stamp in enumerate(stamps):
-        if not isinstance(stamp, int):
+        when = _moment(stamp)
+        if when is None:
             raise ProviderGarbage(NAME, "the chart has a bad timestamp")
-        when = datetime.fromtimestamp(stamp, UTC)
         label = f"{what} at {when:%Y-%m-%d %H:%M} UTC"
         o, h, lo, c = (_price(column[i], label) for column in (opens, highs, lows, closes))
         if o is None or h is None or lo is None or c is None:
@@ -190,6 +190,17 @@ def chart_rows(result: dict[str, Any], what: str) -> list[tuple[datetime, Bar]]:
         bar = Bar(when, o, h, lo, c, c if adj is None else adj, volume)
         rows.append((when, check_bar(NAME, bar, label)))
     return rows
+
+
+def _moment(stamp: object) -> datetime | None:
+    """A Unix time as a UTC datetime; None for anything else (a bool, a float, a time beyond
+    what datetime holds)."""
+    if not isinstance(stamp, int) or isinstance(stamp, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(stamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _column(columns: dict[str, Any], name: str, length: int) -> list[Any]:
@@ -218,11 +229,16 @@ def sessions(meta: dict[str, Any], zone: tzinfo) -> Callable[[date], tuple[datet
             return opens, opens + timedelta(days=1)
 
         return whole_day
-    regular = (meta.get("currentTradingPeriod") or {}).get("regular") or {}
-    start, end = regular.get("start"), regular.get("end")
-    if isinstance(start, int) and isinstance(end, int):
-        open_at = datetime.fromtimestamp(start, UTC).astimezone(zone).time()
-        close_at = datetime.fromtimestamp(end, UTC).astimezone(zone).time()
+    period = meta.get("currentTradingPeriod")
+    regular = period.get("regular") if isinstance(period, dict) else None
+    start, end = (
+        (_moment(regular.get("start")), _moment(regular.get("end")))
+        if isinstance(regular, dict)
+        else (None, None)
+    )
+    if start is not None and end is not None:
+        open_at = start.astimezone(zone).time()
+        close_at = end.astimezone(zone).time()
     else:
         open_at, close_at = time(), time(23, 59, 59)
 
