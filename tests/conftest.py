@@ -37,6 +37,9 @@ from flint.app.main import create_app  # noqa: E402
 from flint.app.models import Base  # noqa: E402
 from flint.config import Settings  # noqa: E402
 from flint.db import create_engine  # noqa: E402
+from tests.skip_summary import pytest_terminal_summary  # noqa: E402
+
+__all__ = ["pytest_terminal_summary"]  # the hook: skips summarised by reason
 
 # CI explores the same examples on every run (a red main must mean a regression); elsewhere
 # property tests draw new examples each run and keep the failures they find in .hypothesis/.
