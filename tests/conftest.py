@@ -109,13 +109,18 @@ def postgres_database() -> Iterator[str]:
         in_thread(asyncio.run, admin(sql))
 
     run(f'CREATE DATABASE "{name}"')
+    # A test database outlives no crash: commits need not wait for the WAL to reach the disk
+    # (every session of this database, the apps' included; fsync stays as the server has it).
+    run(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     url = base.set(database=name).render_as_string(hide_password=False)
     migrate(url)
     yield url
     run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-TABLES = ", ".join(f'"{table.name}"' for table in reversed(Base.metadata.sorted_tables))
+TABLES = [f'"{table.name}"' for table in reversed(Base.metadata.sorted_tables)]
+"""Every table of the app's models, those that reference others first."""
+_EMPTY_TABLES = "".join(f"DELETE FROM {table};" for table in TABLES)  # noqa: S608 (our names)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -135,9 +140,12 @@ def _truncate(url: str) -> None:
     import asyncio
 
     async def run() -> None:
+        # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives each of the tables
+        # new files (0.1 s idle, 0.4-0.7 s on a busy machine; DELETE: 25 ms). One round trip.
         engine = create_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.execute(f"BEGIN;{_EMPTY_TABLES}COMMIT;")
         await engine.dispose()
 
     in_thread(asyncio.run, run())
