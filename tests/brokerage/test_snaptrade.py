@@ -33,7 +33,7 @@ from flint.kit.vendor_errors import ProviderError, ProviderGarbage, ProviderUnav
 from tests.stubs import snaptrade as stub_module
 from tests.stubs.contract import Contract
 from tests.stubs.fixtures import closing, control, stub
-from tests.stubs.server import RunningStub, StubControl
+from tests.stubs.server import HOLD, RunningStub, StubControl
 from tests.stubs.snaptrade.fixtures import (
     NO_CA,
     Build,
@@ -228,7 +228,7 @@ async def test_a_registration_whose_answer_is_lost_is_not_sent_again_but_recover
 ) -> None:
     # SnapTrade creates the user, then its answer is lost (a 500, or a read timeout): sending
     # the registration again would only get "already exists" and never the secret.
-    control.set(scenario, times=1, delay=1.0)
+    control.set(scenario, times=1, delay=HOLD)
     key = f"flint-{uuid.uuid4()}"
     identity = await provider.register(key)
     assert state.users[identity["userId"]].secret == identity["userSecret"]
@@ -417,7 +417,7 @@ async def test_reads_are_retried(
 async def test_a_slow_snaptrade_is_unavailable_after_the_retries(
     provider: SnapTradeProvider, linked: Linked, control: StubControl
 ) -> None:
-    control.set("slow", delay=1.0)
+    control.set("slow", delay=HOLD)
     with pytest.raises(ProviderUnavailable):
         await provider.accounts(linked.identity, linked.credentials)
     assert control.count() == 2

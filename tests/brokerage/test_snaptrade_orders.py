@@ -24,7 +24,7 @@ from flint.brokerage.types import (
 from flint.kit.time import utcnow
 from flint.kit.vendor_errors import ProviderError, ProviderUnavailable
 from tests.stubs.fixtures import closing, control, stub
-from tests.stubs.server import StubControl
+from tests.stubs.server import HOLD, StubControl
 from tests.stubs.snaptrade import SnapTradeState
 from tests.stubs.snaptrade.fixtures import (
     Build,
@@ -174,7 +174,7 @@ async def test_after_a_lost_response_the_order_is_found_or_unconfirmed_never_dou
         )
         account_id = link.accounts[0].id
     request = market(linked, account_id=account_id, not_before=utcnow() - timedelta(seconds=1))
-    control.set(scenario, times=1, delay=1.0)
+    control.set(scenario, times=1, delay=HOLD)
     with pytest.raises(ProviderUnavailable):
         await build().place_order(linked.identity, linked.credentials, request)
     assert len(ours(state, request.client_order_id)) == 1

@@ -41,7 +41,7 @@ from flint.kit.vendor_errors import ProviderGarbage, ProviderThrottled, Provider
 from flint.kit.vendor_status import ProviderMisconfigured
 from tests.stubs import teller as stub_data
 from tests.stubs.fixtures import Closing, closing
-from tests.stubs.server import RunningStub, ServerTLS, run_stub
+from tests.stubs.server import HOLD, RunningStub, ServerTLS, run_stub
 from tests.stubs.teller import (
     CHECKING_ID,
     CHECKING_NEWEST,
@@ -91,9 +91,10 @@ def stub(certs: CertificateSet) -> Iterator[RunningStub]:
 
 
 @pytest.fixture
-def control(stub: RunningStub) -> TellerControl:
+def control(stub: RunningStub) -> Iterator[TellerControl]:
     stub.control.reset()
-    return cast(TellerControl, stub.control)
+    yield cast(TellerControl, stub.control)
+    stub.control.release()
 
 
 @pytest.fixture
@@ -425,7 +426,7 @@ async def test_since_cuts_the_list_and_stops_paging(
 async def test_a_first_transactions_call_that_times_out_is_retried(
     teller: TellerProvider, control: TellerControl
 ) -> None:
-    control.set("slow@transactions", times=1, delay=1.5)  # beyond FAST's 0.5 s read timeout
+    control.set("slow@transactions", times=1, delay=HOLD)  # FAST's 0.5 s read timeout ends it
     transactions = await teller.transactions({}, CREDS, CHECKING_ID)
 
     assert len(transactions) == 600
@@ -439,7 +440,7 @@ async def test_even_a_one_attempt_policy_retries_the_slow_first_call(
     assert DEFAULT_POLICY.attempts >= 2
     assert DEFAULT_POLICY.backoff_initial >= 1  # "wait a few seconds and try again"
     teller = build(policy=replace(FAST, attempts=1))
-    control.set("slow@transactions", times=1, delay=1.5)
+    control.set("slow@transactions", times=1, delay=HOLD)
 
     transactions = await teller.transactions({}, CREDS, CREDIT_ID)
     assert [t.id for t in transactions] == [
@@ -451,7 +452,7 @@ async def test_even_a_one_attempt_policy_retries_the_slow_first_call(
 async def test_transactions_that_stay_slow_are_unavailable(
     teller: TellerProvider, control: TellerControl
 ) -> None:
-    control.set("slow@transactions", delay=1.0)
+    control.set("slow@transactions", delay=HOLD)
     with pytest.raises(ProviderUnavailable) as failed:
         await teller.transactions({}, CREDS, CREDIT_ID)
     assert failed.value.reason == "the provider timed out"
@@ -613,7 +614,7 @@ async def test_the_access_token_never_reaches_logs_or_errors(
     with structlog.testing.capture_logs() as logs:
         control.set("500", times=1)  # a retry, which logs
         await teller.accounts({}, CREDS)
-        control.set("slow@transactions", times=1, delay=1.0)  # a timeout, retried
+        control.set("slow@transactions", times=1, delay=HOLD)  # a timeout, retried
         await teller.transactions({}, CREDS, CREDIT_ID)
         for scenario in ("revoked", "500", "html"):
             control.set(scenario)

@@ -25,7 +25,7 @@ from flint.kit.http import VendorClient, VendorPolicy, retry_after_seconds
 from flint.kit.vendor_errors import ProviderThrottled, ProviderUnavailable
 from tests.conftest import service_url
 from tests.stubs.fixtures import Closing
-from tests.stubs.server import RunningStub, StubControl, closed_port, stub_app
+from tests.stubs.server import HOLD, RunningStub, StubControl, closed_port, stub_app
 
 FAST = VendorPolicy(
     connect_timeout=1.0,
@@ -47,7 +47,7 @@ def _vendor_app() -> Starlette:
     async def thing(request: Request) -> Response:
         scenario = control.record(request)
         if scenario == "slow":
-            await asyncio.sleep(control.delay)
+            await control.pause()
         if scenario.startswith("status:"):
             _, code, *retry = scenario.split(":")
             headers = {"Retry-After": retry[0]} if retry else {}
@@ -208,12 +208,14 @@ async def test_429_on_every_attempt_is_throttled(
 async def test_read_timeout_is_honoured_and_retried(
     client_for: Callable[..., VendorClient], control: StubControl
 ) -> None:
-    control.set("slow", delay=3)
+    control.set("slow", delay=HOLD)  # no answer until the test is over
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable) as caught:
         await client_for(read_timeout=0.2, attempts=2).get("/thing")
     assert caught.value.reason == "the provider timed out"
-    assert time.monotonic() - started < 1.5
+    # Two 0.2 s waits: any timeout but the policy's (FAST's 1 s, httpx's 5 s, the default
+    # policy's 10 s) would take at least 2 s, however idle the machine.
+    assert time.monotonic() - started < 2 * FAST.read_timeout
     assert control.count() == 2
 
 

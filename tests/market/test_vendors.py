@@ -15,7 +15,7 @@ from flint.market.providers.types import (
     SymbolNotFound,
 )
 from tests.market.vendors import ALPHA_VANTAGE, YAHOO, Build, Vendor
-from tests.stubs.server import StubControl
+from tests.stubs.server import HOLD, StubControl
 
 
 @pytest.fixture(scope="module", params=[ALPHA_VANTAGE, YAHOO], ids=lambda vendor: vendor.name)
@@ -74,7 +74,7 @@ async def test_persistent_failures_give_up_after_the_retries(
 
 
 async def test_slow_answers_time_out(build: Build, vendor: Vendor, control: StubControl) -> None:
-    control.set("slow", delay=2)
+    control.set("slow", delay=HOLD)
     with pytest.raises(ProviderUnavailable, match="timed out"):
         await build().quote(vendor.symbol)
     assert control.count() == 2

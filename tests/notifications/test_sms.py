@@ -23,7 +23,7 @@ from flint.notifications.sms import MaybeSent
 from tests.conftest import Account
 from tests.notifications.conftest import PHONE, outbox, send, sms_only, twilio_settings
 from tests.stubs import twilio
-from tests.stubs.server import RunningStub, closed_port
+from tests.stubs.server import HOLD, RunningStub, closed_port
 from tests.stubs.twilio import TwilioControl
 
 
@@ -227,7 +227,7 @@ async def test_a_message_twilio_sent_before_the_answer_was_lost_is_not_sent_agai
     scenario: str,
 ) -> None:
     message = await queued_sms(client, sessions, alice)
-    control.set(scenario, times=1, delay=3.0)  # slow: longer than the 1 s read timeout
+    control.set(scenario, times=1, delay=HOLD)  # slow: until the 1 s read timeout
 
     with pytest.raises(MaybeSent):
         await deliver(sessions, settings, message.id)

@@ -21,7 +21,6 @@ transport ``500``, ``slow`` (sleeps ``delay`` first),
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from datetime import date, timedelta
@@ -363,7 +362,7 @@ def create_app(keys: dict[str, str] | None = None) -> Starlette:
         if scenario == "500":
             return PlainTextResponse("Internal Server Error", status_code=500)
         if scenario == "slow":
-            await asyncio.sleep(control.delay)
+            await control.pause()
         if scenario == "html":
             return HTMLResponse("<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>")
         plan = plans.get(params.get("apikey", ""))

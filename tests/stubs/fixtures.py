@@ -46,9 +46,11 @@ def stub(served_app: Starlette) -> Iterator[RunningStub]:
 
 
 @pytest.fixture
-def control(stub: RunningStub) -> StubControl:
+def control(stub: RunningStub) -> Iterator[StubControl]:
+    """The stub's control, reset; answers the test held back are let go when it ends."""
     stub.control.reset()
-    return stub.control
+    yield stub.control
+    stub.control.release()
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ requiring a client certificate (mutual TLS, as Teller does): pass a :class:`Serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import socket
 import ssl
 import threading
@@ -29,6 +31,11 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 SUCCESS = "success"
 
+HOLD = math.inf
+"""A ``delay`` that lasts until the test lets the answer go (:meth:`StubControl.release`, which
+``reset`` and the end of the stub also do): a client's read timeout then happens for sure,
+however busy the machine, and no test races a stub's sleep against a client's timeout."""
+
 
 @dataclass
 class Seen:
@@ -48,8 +55,14 @@ class StubControl:
     scenario: str = SUCCESS
     times: int | None = None
     delay: float = 2.0
+    """How long a slow scenario waits before answering, in seconds; :data:`HOLD`: until
+    released."""
     requests: list[Seen] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _held: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(
+        default_factory=list, repr=False
+    )
+    _waiting: int = field(default=0, repr=False)
 
     def set(self, scenario: str, times: int | None = None, delay: float | None = None) -> None:
         with self._lock:
@@ -61,6 +74,43 @@ class StubControl:
         with self._lock:
             self.scenario, self.times, self.delay = SUCCESS, None, 2.0
             self.requests.clear()
+        self.release()
+
+    async def pause(self) -> None:
+        """What a slow scenario does before answering: sleep ``delay`` seconds or, with
+        :data:`HOLD`, wait until the test calls :meth:`release` (however long the client
+        waits, or whether it is still there)."""
+        if self.delay != HOLD:
+            await asyncio.sleep(self.delay)
+            return
+        released = asyncio.Event()
+        with self._lock:
+            self._held.append((asyncio.get_running_loop(), released))
+            self._waiting += 1
+        try:
+            await released.wait()
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    @property
+    def held(self) -> int:
+        """Answers being held back (see :data:`HOLD`) right now."""
+        with self._lock:
+            return self._waiting
+
+    def release(self, within: float = 5.0) -> None:
+        """Let every answer held so far go, and wait (up to ``within`` seconds) until their
+        handlers have moved on; answers held from now on wait for the next release. Call it
+        from the test's thread, never from the stub's."""
+        with self._lock:
+            held, self._held = self._held, []
+        for loop, released in held:
+            with contextlib.suppress(RuntimeError):  # the stub's loop is gone: nothing waits
+                loop.call_soon_threadsafe(released.set)
+        deadline = time.monotonic() + within
+        while self.held and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def record(self, request: Request) -> str:
         """Log ``request`` and return the scenario it gets."""
@@ -207,8 +257,12 @@ class RunningStub:
 @contextmanager
 def run_stub(app: Starlette, *, tls: ServerTLS | None = None) -> Iterator[RunningStub]:
     """:func:`serve` for an app built by :func:`stub_app` (over TLS with ``tls``)."""
+    control: StubControl = app.state.control
     with serve(app, tls=tls) as url:
-        yield RunningStub(url, app.state.control)
+        try:
+            yield RunningStub(url, control)
+        finally:
+            control.release()  # before the server stops: it would wait for held answers
 
 
 def closed_port() -> str:

@@ -39,7 +39,8 @@ caps every page (e.g. at 100, below the ``count`` asked for), as a vendor may.
 codes and messages other than the sampled ones are the stub's own wording.
 
 Scenarios (see :class:`tests.stubs.server.StubControl`): ``success``; transport ``500``,
-``429``, ``slow`` (sleeps ``delay`` first), ``html``, ``truncated``; auth ``revoked`` (403) and
+``429``, ``slow`` (waits ``delay`` first; :data:`~tests.stubs.server.HOLD`: until released),
+``html``, ``truncated``; auth ``revoked`` (403) and
 ``401``; ``disconnected`` (404, the sampled MFA-required body); ``gone`` (404 not found); data
 ``missing`` (a required field dropped from every object) and ``bad_amount`` (amounts and
 balances that are not numbers); ``missing_certificate`` answers as if no client certificate
@@ -52,7 +53,6 @@ slow.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import copy
@@ -343,7 +343,7 @@ def create_app() -> Starlette:
                 error_body("too_many_requests", "Too many requests"), status_code=429
             )
         if scenario == "slow":
-            await asyncio.sleep(control.delay)
+            await control.pause()
         if scenario == "html":
             return HTMLResponse("<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>")
         if "teller-version" not in request.headers:

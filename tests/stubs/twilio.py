@@ -26,7 +26,6 @@ then answer 500).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import re
@@ -160,7 +159,7 @@ def create_app() -> Starlette:
         with control._lock:
             control.messages.append(message)
         if scenario == "slow":
-            await asyncio.sleep(control.delay)
+            await control.pause()
         if scenario == "500_after_create":
             return error(500, 20500, "An internal server error has occurred")
         return JSONResponse(message, status_code=201)

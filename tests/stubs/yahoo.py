@@ -19,7 +19,6 @@ and ``no_price`` (no ``regularMarketPrice`` in meta).
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import itertools
 import json
@@ -373,7 +372,7 @@ def create_app() -> Starlette:
         if scenario == "429" or not _browser(request):
             return scenario, PlainTextResponse("Too Many Requests", status_code=429)
         if scenario == "slow":
-            await asyncio.sleep(control.delay)
+            await control.pause()
         if scenario == "html":
             page = "<!DOCTYPE html><html><body>Will be right back...</body></html>"
             return scenario, HTMLResponse(page)

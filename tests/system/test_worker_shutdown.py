@@ -19,12 +19,10 @@ from cryptography.fernet import Fernet
 
 from tests.conftest import DEFAULT_PASSWORD, service_url
 from tests.stubs import snaptrade as snaptrade_stub
-from tests.stubs.server import RunningStub, run_stub
+from tests.stubs.server import HOLD, RunningStub, run_stub
 from tests.system.processes import Processes, flint_env, fresh_databases, running
 
 pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
-
-HELD_BACK_SECONDS = 6.0
 
 
 @pytest.fixture
@@ -87,8 +85,8 @@ def walk_through(
     assert linked.status_code == 201, linked.text
     account_id = linked.json()["accountId"]
 
-    # The broker records the order, then holds its answer back for a while.
-    stub.control.set("lost_response_timeout", delay=HELD_BACK_SECONDS)
+    # The broker records the order, then holds its answer back until the test lets it go.
+    stub.control.set("lost_response_timeout", delay=HOLD)
     placed = http.post(
         "/api/v1/trades/execute",
         json={"accountId": account_id, "asset": "AAPL", "action": "buy", "quantity": "2"},
@@ -99,14 +97,15 @@ def walk_through(
 
     worker = processes.start("worker", "worker", "--concurrency=1")
     processes.wait_for("the order at the broker", lambda: len(state.orders_placed()) == 1)
-    signalled_at = time.monotonic()
     worker.popen.send_signal(signal.SIGTERM)  # the main process only, as PID 1 gets it
     time.sleep(1)
     assert worker.alive(), "the worker exited with a task running"
     assert http.get(f"/api/v1/trades/{trade_id}", headers=me).json()["status"] == "pending"
+    assert stub.control.held == 1  # the order's answer has not come back yet
+    assert worker.alive(), "the worker exited with a task running"
 
-    assert worker.popen.wait(timeout=HELD_BACK_SECONDS + 30) == 0, worker.output()
-    assert time.monotonic() - signalled_at >= HELD_BACK_SECONDS - 1.5
+    stub.control.release()  # the answer arrives only now
+    assert worker.popen.wait(timeout=30) == 0, worker.output()
     trade = http.get(f"/api/v1/trades/{trade_id}", headers=me).json()
     assert trade["status"] == "filled", trade
     assert trade["providerOrderId"] == state.orders_placed()[0]["brokerage_order_id"]

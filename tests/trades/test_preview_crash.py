@@ -20,10 +20,10 @@ from cryptography.fernet import Fernet
 from tests.conftest import DEFAULT_PASSWORD, service_url
 from tests.notifications.test_outbox import free_port
 from tests.stubs import snaptrade as snaptrade_stub
-from tests.stubs.server import RunningStub, run_stub
+from tests.stubs.server import HOLD, RunningStub, run_stub
 from tests.stubs.snaptrade.state import ImpactState
 from tests.trades.test_trades_snaptrade import FUNDS
-from tests.trades.test_worker_crash import STALL_SECONDS, _ready, start, stop, wait_for
+from tests.trades.test_worker_crash import _ready, start, stop, wait_for
 
 pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
 
@@ -92,8 +92,9 @@ def test_a_preview_from_one_api_process_is_placed_once_through_a_worker_crash(
             "/api/v1/trades/preview", json=order | {"quantity": "2"}, headers=headers
         )
         assert previewed.status_code == 201, previewed.text
-        # SnapTrade will record the checked trade's order, then not answer for a while.
-        stub.control.set("lost_response_timeout", delay=STALL_SECONDS)
+        # SnapTrade will record the checked trade's order, then not answer until the worker is
+        # dead.
+        stub.control.set("lost_response_timeout", delay=HOLD)
         placed = other.post(
             "/api/v1/trades/execute",
             json={"previewId": previewed.json()["previewId"]},
@@ -105,6 +106,7 @@ def test_a_preview_from_one_api_process_is_placed_once_through_a_worker_crash(
         processes.append(start("worker", "--pool=solo", "--name=first", env=env, log=log))
         wait_for("the order at SnapTrade", lambda: len(at_broker.orders) > seeded, log)
         stop(processes[-1], signal.SIGKILL)  # between SnapTrade's record and Flint's
+        stub.control.release()  # to nobody
         stub.control.set("success")
         processes.append(start("worker", "--pool=solo", "--name=second", env=env, log=log))
         wait_for(

@@ -22,11 +22,9 @@ from cryptography.fernet import Fernet
 from tests.conftest import DEFAULT_PASSWORD, service_url
 from tests.notifications.test_outbox import free_port
 from tests.stubs import snaptrade as snaptrade_stub
-from tests.stubs.server import RunningStub, run_stub
+from tests.stubs.server import HOLD, RunningStub, run_stub
 
 pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
-
-STALL_SECONDS = 12.0
 
 
 def start(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -124,8 +122,8 @@ def test_a_worker_killed_mid_order_leaves_exactly_one_order_and_a_final_trade(
         assert linked.status_code == 201, linked.text
         account_id = linked.json()["accountId"]
 
-        # The broker will record the order, then not answer for a while.
-        stub.control.set("lost_response_timeout", delay=STALL_SECONDS)
+        # The broker will record the order, then not answer until the worker is dead.
+        stub.control.set("lost_response_timeout", delay=HOLD)
         placed = http.post(
             "/api/v1/trades/execute",
             json={"accountId": account_id, "asset": "AAPL", "action": "buy", "quantity": "2"},
@@ -138,6 +136,7 @@ def test_a_worker_killed_mid_order_leaves_exactly_one_order_and_a_final_trade(
         workers.append(start("worker", "--pool=solo", "--name=first", env=env, log=log))
         wait_for("the order at the broker", lambda: len(_orders(state)) == 1, log)
         stop(workers[0], signal.SIGKILL)  # between the broker's record and Flint's
+        stub.control.release()  # to nobody
         # From now on the broker's order records carry no client order id, as SnapTrade
         # documents them: the next worker must recognise the order from Flint's own record.
         stub.control.set("no_client_ids")

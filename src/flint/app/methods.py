@@ -11,17 +11,17 @@ that template's routes serve answers 405 with all of their methods in `Allow`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import _IncludedRouter
 from starlette._utils import get_route_path
 from starlette.requests import Request
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flint.app.problems import problem_response
-from flint.app.routing import PathIndex
+from flint.app.routing import PathIndex, included_routes
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,33 @@ class Template:
 def templates(routes: Sequence[BaseRoute]) -> list[Template]:
     """Every HTTP path template of `routes` (included routers flattened), methods merged."""
     found: dict[str, tuple[re.Pattern[str], set[str]]] = {}
-    for context in iter_route_contexts(routes):
-        methods, path = context.methods, context.path_format
-        pattern = getattr(context, "path_regex", None)
+    for methods, path, pattern in _http_routes(routes):
         if not methods or not path or pattern is None:  # mounts and WebSockets
             continue
         found.setdefault(path, (pattern, set()))[1].update(methods)
     return [
         Template(path, pattern, frozenset(methods)) for path, (pattern, methods) in found.items()
     ]
+
+
+def _http_routes(
+    routes: Sequence[BaseRoute],
+) -> Iterator[tuple[set[str] | None, str | None, re.Pattern[str] | None]]:
+    """The methods, path template and pattern of each route; an included router's routes from
+    their full paths (`included_routes`: FastAPI builds their contexts only once a path reaches
+    them, and this table is built at the first request, whatever it asks)."""
+    for route in routes:
+        if not isinstance(route, _IncludedRouter):
+            yield (
+                getattr(route, "methods", None),
+                getattr(route, "path_format", None),
+                getattr(route, "path_regex", None),
+            )
+            continue
+        for path, included in included_routes(route):
+            pattern, path_format, _ = compile_path(path)
+            methods = included.methods if isinstance(included, Route) else None  # not WebSockets
+            yield methods, path_format, pattern
 
 
 def owner(table: Sequence[Template] | PathIndex[Template], path: str) -> Template | None:

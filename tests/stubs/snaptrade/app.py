@@ -10,7 +10,6 @@ such a factory in a module of this package and add it to :data:`ROUTES` (or pass
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import time
@@ -110,7 +109,7 @@ class Stub:
             detail = "Request was throttled. Expected available in 1 second."
             return JSONResponse({"detail": detail}, 429, headers={"Retry-After": "0"})
         if scenario == "slow":
-            await asyncio.sleep(self.control.delay)
+            await self.control.pause()
         if scenario == "html":
             fault(request)
             return HTMLResponse("<!DOCTYPE html><html><body>Maintenance</body></html>")

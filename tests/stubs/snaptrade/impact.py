@@ -30,7 +30,6 @@ tests move its ``clock`` to expire checked trades.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import uuid
 from datetime import timedelta
@@ -153,7 +152,7 @@ def routes(stub: Stub) -> list[Route]:
         if call.scenario == "lost_response":
             return sample_error(500)
         if call.scenario == "lost_response_timeout":
-            await asyncio.sleep(control.delay)
+            await control.pause()
         return 200, served(order)
 
     return [

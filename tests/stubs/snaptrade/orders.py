@@ -3,7 +3,6 @@ orders, order detail, placing and cancelling."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -114,7 +113,7 @@ def routes(stub: Stub) -> list[Route]:
         if call.scenario == "lost_response":
             return sample_error(500)
         if call.scenario == "lost_response_timeout":
-            await asyncio.sleep(control.delay)
+            await control.pause()
         return 200, served(order)
 
     async def cancel(call: Call) -> Result:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ def routes(stub: Stub) -> list[Route]:
         if call.scenario == "register_lost":  # created, then the answer is lost
             return sample_error(500)
         if call.scenario == "register_timeout":
-            await asyncio.sleep(control.delay)
+            await control.pause()
         return 200, {"userId": user.user_id, "userSecret": user.secret}
 
     async def reset_secret(call: Call) -> Result:
