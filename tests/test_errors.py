@@ -378,6 +378,7 @@ async def test_every_api_v1_operation_answers_the_same_under_api(
             alertId=uuid.uuid4(),
             reportId=uuid.uuid4(),
             keyId=uuid.uuid4(),
+            jobId=uuid.uuid4(),
         )
         twin = "/api/" + concrete.removeprefix("/api/v1/")
         kwargs: dict[str, Any] = {"json": {}} if method in {"POST", "PATCH", "PUT"} else {}

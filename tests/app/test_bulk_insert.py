@@ -1,4 +1,4 @@
-"""`flint.db.bulk_insert`: PostgreSQL's COPY and the Core executemany elsewhere store what an
+"""`flint.bulk.bulk_insert`: PostgreSQL's COPY and the Core executemany elsewhere store what an
 ORM insert stores, values through their column type's rules (a price rounded to 18 places, a
 price that is not finite refused), in the caller's transaction."""
 
@@ -14,7 +14,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from flint.db import bulk_insert, table_of
+from flint.bulk import bulk_insert
+from flint.db import table_of
 from flint.kit.time import utcnow
 from flint.portfolio.models import PortfolioTransaction
 from tests.conftest import Account

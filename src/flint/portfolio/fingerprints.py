@@ -27,7 +27,8 @@ from typing import Literal, TypeVarTuple
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint.db import bulk_insert, table_of
+from flint.bulk import bulk_insert
+from flint.db import table_of
 from flint.errors import ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData

@@ -20,7 +20,8 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.billing.api import Limit, Plans
-from flint.db import bulk_insert, table_of
+from flint.bulk import bulk_insert
+from flint.db import table_of
 from flint.errors import NotFound, ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
