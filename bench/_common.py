@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import multiprocessing
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -392,3 +393,109 @@ async def postgres_database() -> AsyncIterator[URL]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+Measure = Callable[["Server", str], list[Result]]
+
+
+def with_worker_on_each_database(prefix: str, workers: int, measure: Measure) -> list[Result]:
+    """``measure(server, backend)`` against Flint served as ``make run`` serves it (one
+    uvicorn process, a ``flint worker`` of ``workers`` processes beside it, the server-less
+    broker on a file they share), on SQLite, then on a scratch PostgreSQL database when one is
+    reachable (its entries renamed ``<bench>.postgresql.<entry>``)."""
+    say("sqlite")
+    results = _with_worker(prefix, workers, measure, None)
+    try:
+        results += run_async(_with_worker_on_postgresql(prefix, workers, measure))
+    except Skipped as skip:
+        say(f"postgresql skipped: {skip}")
+        results[0].details["notes"] = [f"not run on PostgreSQL: {skip}"]
+    return results
+
+
+async def _with_worker_on_postgresql(prefix: str, workers: int, measure: Measure) -> list[Result]:
+    async with postgres_database() as url:
+        say("postgresql")
+        return _with_worker(prefix, workers, measure, url)
+
+
+def _with_worker(prefix: str, workers: int, measure: Measure, database: URL | None) -> list[Result]:
+    with scratch_dir(prefix) as data:
+        if database is None:
+            env = flint_env(data, broker_url="")
+            migrate(env, data)
+        else:
+            url = database.render_as_string(hide_password=False)
+            env = flint_env(data, database_url=url, broker_url="")
+        with (
+            flint_worker(env, data, workers),
+            uvicorn_server("bench._server:create", env, data, start_within=120.0) as server,
+        ):
+            results = measure(server, "sqlite" if database is None else "postgresql")
+    if database is not None:
+        for result in results:
+            result.name = result.name.replace(".", ".postgresql.", 1)
+    return results
+
+
+PROBE_EVERY = 0.01
+"""How often `probe_healthz` asks ``/healthz``."""
+
+
+@dataclass
+class Probe:
+    latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        ms = [v * 1000 for v in self.latencies]
+        return {
+            "probes": len(ms),
+            "failures": self.failures,
+            "p50_ms": round(percentile(ms, 0.5), 2),
+            "p99_ms": round(percentile(ms, 0.99), 2),
+            "max_ms": round(max(ms), 2) if ms else None,
+        }
+
+
+def probe_healthz(url: str, while_running: Any) -> Probe:
+    """Probe ``/healthz`` every ``PROBE_EVERY`` seconds from a process of its own (so nothing
+    this process does, such as parsing a large answer, delays a probe) while
+    ``while_running()`` runs."""
+    context = multiprocessing.get_context("spawn")
+    ready, done = context.Event(), context.Event()
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_probe_loop, args=(url, ready, done, send), daemon=True)
+    process.start()
+    try:
+        if not ready.wait(60):
+            raise RuntimeError("the /healthz probe did not start")
+        while_running()
+    finally:
+        done.set()
+    latencies, failures = receive.recv()
+    process.join(30)
+    if failures:
+        raise RuntimeError(f"/healthz failed {failures} times")
+    return Probe(latencies, failures)
+
+
+def _probe_loop(url: str, ready: Any, done: Any, send: Any) -> None:
+    latencies: list[float] = []
+    failures = 0
+    with httpx.Client(base_url=url, timeout=30.0) as client:
+        client.get("/healthz")  # connect before timing
+        ready.set()
+        while not done.is_set():
+            started = time.perf_counter()
+            try:
+                ok = client.get("/healthz").status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            elapsed = time.perf_counter() - started
+            if ok:
+                latencies.append(elapsed)
+            else:
+                failures += 1
+            done.wait(max(0.0, PROBE_EVERY - elapsed))
+    send.send((latencies, failures))

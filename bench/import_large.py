@@ -25,23 +25,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import URL
 
 from bench._common import (
+    Probe,
     Result,
-    Skipped,
-    flint_env,
-    flint_worker,
-    migrate,
+    Server,
     percentile,
-    postgres_database,
-    run_async,
+    probe_healthz,
     say,
-    scratch_dir,
     sign_up,
-    uvicorn_server,
+    with_worker_on_each_database,
 )
-from bench.portfolio_performance import Probe, _probe
 from flint.market.providers.types import InstrumentType
 from flint.market.universe import load_universe
 
@@ -60,39 +54,7 @@ MAX_BYTES = 5 * 1024 * 1024
 
 
 def run() -> list[Result]:
-    say("sqlite")
-    results = _on_backend(None)
-    try:
-        results += run_async(_on_postgresql())
-    except Skipped as skip:
-        say(f"postgresql skipped: {skip}")
-        results[0].details["notes"] = [f"not run on PostgreSQL: {skip}"]
-    return results
-
-
-async def _on_postgresql() -> list[Result]:
-    async with postgres_database() as url:
-        say("postgresql")
-        return _on_backend(url)
-
-
-def _on_backend(database: URL | None) -> list[Result]:
-    with scratch_dir("flint-bench-import-") as data:
-        if database is None:
-            env = flint_env(data, broker_url="")
-            migrate(env, data)
-        else:
-            url = database.render_as_string(hide_password=False)
-            env = flint_env(data, database_url=url, broker_url="")
-        with (
-            flint_worker(env, data, WORKER_PROCESSES),
-            uvicorn_server("bench._server:create", env, data, start_within=120.0) as server,
-        ):
-            results = _measure(server.url, "sqlite" if database is None else "postgresql")
-    if database is not None:
-        for result in results:
-            result.name = result.name.replace(".", ".postgresql.", 1)
-    return results
+    return with_worker_on_each_database("flint-bench-import-", WORKER_PROCESSES, _measure)
 
 
 def ledger_csv(today: date) -> bytes:
@@ -146,7 +108,8 @@ def _row(rng: random.Random, iso: str, equities: list[str], held: dict[str, int]
     return f"{iso},,withdrawal,,,,{rng.uniform(1, 500):.2f}"
 
 
-def _measure(url: str, backend: str) -> list[Result]:
+def _measure(server: Server, backend: str) -> list[Result]:
+    url = server.url
     token = sign_up(url)
     data = ledger_csv(datetime.now(UTC).date())
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
@@ -156,7 +119,7 @@ def _measure(url: str, backend: str) -> list[Result]:
         _expect(created, 201)
         portfolio = created.json()["portfolioId"]
         say(f"/healthz idle for {IDLE_SECONDS:g} s")
-        idle = _probe(url, lambda: time.sleep(IDLE_SECONDS))
+        idle = probe_healthz(url, lambda: time.sleep(IDLE_SECONDS))
         say(f"importing {ROWS:,} rows ({len(data):,} bytes), polling the job")
         timings: dict[str, Any] = {}
 
@@ -182,7 +145,7 @@ def _measure(url: str, backend: str) -> list[Result]:
                 time.sleep(POLL_EVERY)
             raise RuntimeError(f"the import was not done within {TIMEOUT:g} s")
 
-        during = _probe(url, import_and_wait)
+        during = probe_healthz(url, import_and_wait)
     job = timings["job"]
     if job["status"] != "done" or job["result"]["added"] != ROWS:
         raise RuntimeError(f"the import did not add every row: {job}")

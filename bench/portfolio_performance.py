@@ -37,31 +37,22 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import multiprocessing
 import random
 import statistics
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import URL
 
 from bench._common import (
     Result,
     Server,
-    Skipped,
-    flint_env,
-    flint_worker,
-    migrate,
     percentile,
-    postgres_database,
-    run_async,
+    probe_healthz,
     say,
-    scratch_dir,
     sign_up,
-    uvicorn_server,
+    with_worker_on_each_database,
 )
 from flint.market.providers.types import InstrumentType
 from flint.market.universe import load_universe
@@ -72,7 +63,6 @@ YEARS = 10
 BENCHMARK = "SPY"
 COLD_RUNS = 7
 WARM_RUNS = 30
-PROBE_EVERY = 0.01
 IDLE_SECONDS = 8.0
 LOAD_REQUESTS = 30
 BUDGET_SECONDS = 1.0
@@ -88,40 +78,7 @@ SEED = 20261124
 
 
 def run() -> list[Result]:
-    say("sqlite")
-    results = _on_backend(None)
-    try:
-        results += run_async(_on_postgresql())
-    except Skipped as skip:
-        say(f"postgresql skipped: {skip}")
-        results[0].details["notes"] = [f"not run on PostgreSQL: {skip}"]
-    return results
-
-
-async def _on_postgresql() -> list[Result]:
-    async with postgres_database() as url:
-        say("postgresql")
-        return _on_backend(url)
-
-
-def _on_backend(database: URL | None) -> list[Result]:
-    with scratch_dir("flint-bench-performance-") as data:
-        # The server-less broker on a file the server and the worker share (not in-memory).
-        if database is None:
-            env = flint_env(data, broker_url="")
-            migrate(env, data)
-        else:
-            url = database.render_as_string(hide_password=False)
-            env = flint_env(data, database_url=url, broker_url="")
-        with (
-            flint_worker(env, data, WORKER_PROCESSES),
-            uvicorn_server("bench._server:create", env, data, start_within=120.0) as server,
-        ):
-            results = _measure(server, "sqlite" if database is None else "postgresql")
-    if database is not None:
-        for result in results:
-            result.name = result.name.replace(".", ".postgresql.", 1)
-    return results
+    return with_worker_on_each_database("flint-bench-performance-", WORKER_PROCESSES, _measure)
 
 
 def _measure(server: Server, backend: str) -> list[Result]:
@@ -161,7 +118,7 @@ def _measure(server: Server, backend: str) -> list[Result]:
                 time.sleep(POLL_EVERY)
             raise RuntimeError(f"no complete answer within {FIRST_TIMEOUT:g} s")
 
-        waiting = _probe(server.url, import_and_wait)
+        waiting = probe_healthz(server.url, import_and_wait)
         to_complete = time.perf_counter() - started
         import_seconds = polls[0]
         first = answer
@@ -177,7 +134,7 @@ def _measure(server: Server, backend: str) -> list[Result]:
         warm = [_timed(client, path, {"benchmark": BENCHMARK})[0] for _ in range(WARM_RUNS)]
 
         say(f"/healthz idle for {IDLE_SECONDS:g} s")
-        idle = _probe(server.url, lambda: time.sleep(IDLE_SECONDS))
+        idle = probe_healthz(server.url, lambda: time.sleep(IDLE_SECONDS))
         say(f"/healthz during {LOAD_REQUESTS} cold performance requests")
         loaded_cold: list[float] = []
 
@@ -185,7 +142,7 @@ def _measure(server: Server, backend: str) -> list[Result]:
             for k in range(LOAD_REQUESTS):
                 loaded_cold.append(_timed(client, path, cold_params(COLD_RUNS + 1 + k))[0])
 
-        during = _probe(server.url, load)
+        during = probe_healthz(server.url, load)
 
     slowest = max([*polls[1:], *waiting.latencies])
     cold_median = statistics.median(cold)
@@ -419,62 +376,3 @@ def _check(body: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     for name in ("twr", "mwr", "volatility", "sharpe", "maxDrawdown", "beta"):
         if body[name] is None:
             raise RuntimeError(f"{name} is null")
-
-
-@dataclass
-class Probe:
-    latencies: list[float] = field(default_factory=list)
-    failures: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        ms = [v * 1000 for v in self.latencies]
-        return {
-            "probes": len(ms),
-            "failures": self.failures,
-            "p50_ms": round(percentile(ms, 0.5), 2),
-            "p99_ms": round(percentile(ms, 0.99), 2),
-            "max_ms": round(max(ms), 2) if ms else None,
-        }
-
-
-def _probe(url: str, while_running: Any) -> Probe:
-    """Probe ``/healthz`` every ``PROBE_EVERY`` seconds from a process of its own (so nothing
-    this process does, such as parsing a large answer, delays a probe) while
-    ``while_running()`` runs."""
-    context = multiprocessing.get_context("spawn")
-    ready, done = context.Event(), context.Event()
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_probe_loop, args=(url, ready, done, send), daemon=True)
-    process.start()
-    try:
-        if not ready.wait(60):
-            raise RuntimeError("the /healthz probe did not start")
-        while_running()
-    finally:
-        done.set()
-    latencies, failures = receive.recv()
-    process.join(30)
-    if failures:
-        raise RuntimeError(f"/healthz failed {failures} times")
-    return Probe(latencies, failures)
-
-
-def _probe_loop(url: str, ready: Any, done: Any, send: Any) -> None:
-    latencies: list[float] = []
-    failures = 0
-    with httpx.Client(base_url=url, timeout=30.0) as client:
-        client.get("/healthz")  # connect before timing
-        ready.set()
-        while not done.is_set():
-            started = time.perf_counter()
-            try:
-                ok = client.get("/healthz").status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            elapsed = time.perf_counter() - started
-            if ok:
-                latencies.append(elapsed)
-            else:
-                failures += 1
-            done.wait(max(0.0, PROBE_EVERY - elapsed))
-    send.send((latencies, failures))
