@@ -178,9 +178,11 @@ async def test_concurrent_cold_quotes_in_two_processes_sharing_redis_make_one_pr
 ) -> None:
     """Two market services with their own providers and cache clients, as two API processes
     have, coalesce through Redis's lock."""
-    # A Redis database of its own: other tests (other xdist workers) cache quotes in the usual
-    # one, and a quote of theirs landing mid-test would answer without any provider call.
-    redis_url = service_url("FLINT_TEST_REDIS_URL", "Redis").rsplit("/", 1)[0] + "/13"
+    # A Redis database of its own, and one for each backend's run: other tests (other xdist
+    # workers) cache quotes in the usual one, and the other run's quote landing mid-test
+    # would answer without any provider call.
+    own = 13 if settings.database_url.startswith("sqlite") else 14
+    redis_url = service_url("FLINT_TEST_REDIS_URL", "Redis").rsplit("/", 1)[0] + f"/{own}"
     shared = settings.model_copy(update={"redis_url": redis_url})
     caches = [create_cache(redis_url), create_cache(redis_url)]
     markets = [build_market(shared, cache) for cache in caches]
