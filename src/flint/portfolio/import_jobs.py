@@ -51,14 +51,11 @@ MAX_ATTEMPTS = 5
 Sessions = Callable[[], AsyncSession]
 
 
-class GaveUp(FlintError):
-    status, title, slug = 500, "Import failed", "import-failed"
+class ImportFailed(FlintError):
+    """An import that failed for a reason of Flint's, not the file's (kept as the job's
+    problem: the import stopped too often, or an error nobody expected)."""
 
-    def __init__(self, attempts: int) -> None:
-        super().__init__(
-            f"The file could not be imported: its import stopped {attempts} times without "
-            "finishing (the error was logged). Nothing was added."
-        )
+    status, title, slug = 500, "Import failed", "import-failed"
 
 
 def refused(exc: imports.ImportRefused) -> ValidationFailed:
@@ -117,7 +114,6 @@ async def recent(session: AsyncSession, portfolio: Portfolio) -> Sequence[Import
 class Work:
     payload: bytes
     preset: str
-    on_duplicate: fingerprints.OnDuplicate
 
 
 async def _locked(
@@ -138,13 +134,16 @@ async def begin(session: AsyncSession, job_id: uuid.UUID) -> Work | None:
     if job is None or job.status in FINAL or job.payload is None:
         return None
     if job.attempts >= MAX_ATTEMPTS:
-        _finish(job, result=None, problem=GaveUp(job.attempts))
+        stopped = ImportFailed(
+            f"The file could not be imported: its import stopped {job.attempts} times without "
+            "finishing (the error was logged). Nothing was added."
+        )
+        _finish(job, result=None, problem=stopped)
         return None
     job.status = "running"
     job.started_at = utcnow()
     job.attempts += 1
-    on_duplicate: fingerprints.OnDuplicate = "fail" if job.on_duplicate == "fail" else "skip"
-    return Work(job.payload, job.preset, on_duplicate)
+    return Work(job.payload, job.preset)
 
 
 def _finish(job: ImportJob, *, result: dict[str, Any] | None, problem: FlintError | None) -> None:

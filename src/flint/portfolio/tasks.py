@@ -69,10 +69,6 @@ def store_history(windows: str) -> int:
 IMPORT_RETRIES = 5
 
 
-class ImportCrashed(FlintError):
-    status, title, slug = 500, "Import failed", "import-failed"
-
-
 async def _import(job_id: uuid.UUID) -> str:
     process = runtime()
     return await import_jobs.run(process.sessions, process.get(MarketData), job_id)
@@ -95,7 +91,7 @@ def import_file(self: Any, job_id: str) -> str:
             log.warning("import_retry", job_id=job_id, error=repr(exc))
             raise self.retry(exc=exc, countdown=min(2**self.request.retries, 60)) from exc
         log.exception("import_crashed", job_id=job_id)
-        problem = ImportCrashed(
+        problem = import_jobs.ImportFailed(
             f"The file could not be imported ({type(exc).__name__}; the error was logged). "
             "Nothing was added."
         )
