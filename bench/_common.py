@@ -499,3 +499,35 @@ def _probe_loop(url: str, ready: Any, done: Any, send: Any) -> None:
                 failures += 1
             done.wait(max(0.0, PROBE_EVERY - elapsed))
     send.send((latencies, failures))
+
+
+def expect(response: httpx.Response, status: int) -> None:
+    """Stop the benchmark when ``response`` is not ``status``, saying what was answered."""
+    if response.status_code != status:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:2000]}"
+        )
+
+
+HEALTHZ_TARGET = 0.5
+"""Idle p99 over loaded p99: at least this, so the p99 at most doubles under load."""
+
+
+def healthz_result(name: str, idle: Probe, during: Probe, while_what: str) -> Result:
+    """The ``/healthz`` entry: idle p99 over the p99 while ``while_what`` ran."""
+    idle_p99 = percentile(idle.latencies, 0.99)
+    during_p99 = percentile(during.latencies, 0.99)
+    return Result(
+        name=name,
+        value=round(during_p99 * 1000, 2),
+        unit="ms p99",
+        baseline=round(idle_p99 * 1000, 2),
+        ratio=round(idle_p99 / during_p99, 3),
+        target=HEALTHZ_TARGET,
+        details={
+            "meaning": f"idle p99 over p99 during {while_what} (≥ 0.5: at most 2x)",
+            "idle": idle.as_json(),
+            "during": during.as_json(),
+        },
+    )

@@ -30,7 +30,8 @@ from bench._common import (
     Probe,
     Result,
     Server,
-    percentile,
+    expect,
+    healthz_result,
     probe_healthz,
     say,
     sign_up,
@@ -38,6 +39,7 @@ from bench._common import (
 )
 from flint.market.providers.types import InstrumentType
 from flint.market.universe import load_universe
+from flint.portfolio.import_router import IMPORT_MAX_BYTES
 
 ROWS = 100_000
 HOLDINGS = 200
@@ -45,12 +47,10 @@ YEARS = 10
 SEED = 20261204
 WITHIN = 5.0
 """The import through the API done within this passes."""
-HEALTHZ_TARGET = 0.5
 IDLE_SECONDS = 5.0
 POLL_EVERY = 0.1
 TIMEOUT = 600.0
 WORKER_PROCESSES = 2
-MAX_BYTES = 5 * 1024 * 1024
 
 
 def run() -> list[Result]:
@@ -82,8 +82,8 @@ def ledger_csv(today: date) -> bytes:
     if written != ROWS:
         raise RuntimeError(f"built {written} rows, wanted {ROWS}")
     data = ("\n".join(lines) + "\n").encode()
-    if len(data) > MAX_BYTES:
-        raise RuntimeError(f"the file is {len(data)} bytes, over the import's {MAX_BYTES}")
+    if len(data) > IMPORT_MAX_BYTES:
+        raise RuntimeError(f"the file is {len(data)} bytes, over the import's {IMPORT_MAX_BYTES}")
     return data
 
 
@@ -116,7 +116,7 @@ def _measure(server: Server, backend: str) -> list[Result]:
         created = client.post(
             "/api/v1/portfolio/", json={"name": "Bench import", "baseCurrency": "USD", "assets": []}
         )
-        _expect(created, 201)
+        expect(created, 201)
         portfolio = created.json()["portfolioId"]
         say(f"/healthz idle for {IDLE_SECONDS:g} s")
         idle = probe_healthz(url, lambda: time.sleep(IDLE_SECONDS))
@@ -132,11 +132,11 @@ def _measure(server: Server, backend: str) -> list[Result]:
                 timeout=TIMEOUT,
             )
             timings["accepted"] = time.perf_counter() - started
-            _expect(posted, 202)
+            expect(posted, 202)
             location = posted.headers["location"]
             while time.perf_counter() - started < TIMEOUT:
                 job = client.get(location, timeout=30.0)
-                _expect(job, 200)
+                expect(job, 200)
                 body = job.json()
                 if body["status"] in ("done", "failed"):
                     timings["done"] = time.perf_counter() - started
@@ -157,8 +157,6 @@ def _results(
 ) -> list[Result]:
     done = timings["done"]
     job = timings["job"]
-    idle_p99 = percentile(idle.latencies, 0.99)
-    during_p99 = percentile(during.latencies, 0.99)
     return [
         Result(
             name="import_large.complete",
@@ -179,25 +177,5 @@ def _results(
                 "worker_processes": WORKER_PROCESSES,
             },
         ),
-        Result(
-            name="import_large.healthz",
-            value=round(during_p99 * 1000, 2),
-            unit="ms p99",
-            baseline=round(idle_p99 * 1000, 2),
-            ratio=round(idle_p99 / during_p99, 3),
-            target=HEALTHZ_TARGET,
-            details={
-                "meaning": "idle p99 over p99 during the import (≥ 0.5: at most 2x)",
-                "idle": idle.as_json(),
-                "during": during.as_json(),
-            },
-        ),
+        healthz_result("import_large.healthz", idle, during, "the import"),
     ]
-
-
-def _expect(response: httpx.Response, status: int) -> None:
-    if response.status_code != status:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path} answered "
-            f"{response.status_code}: {response.text[:2000]}"
-        )

@@ -48,6 +48,8 @@ import httpx
 from bench._common import (
     Result,
     Server,
+    expect,
+    healthz_result,
     percentile,
     probe_healthz,
     say,
@@ -67,8 +69,6 @@ IDLE_SECONDS = 8.0
 LOAD_REQUESTS = 30
 BUDGET_SECONDS = 1.0
 """A cold answer within this passes ("well under a second" is the issue's words)."""
-HEALTHZ_TARGET = 0.5
-"""Idle p99 over loaded p99: at least this, so the p99 at most doubles under load."""
 FIRST_TIMEOUT = 900.0
 COMPLETE_WITHIN = 10.0
 """Import through the API to a complete performance answer within this passes."""
@@ -90,7 +90,7 @@ def _measure(server: Server, backend: str) -> list[Result]:
         created = client.post(
             "/api/v1/portfolio/", json={"name": "Bench 500", "baseCurrency": "USD", "assets": []}
         )
-        _expect(created, 201)
+        expect(created, 201)
         portfolio = created.json()["portfolioId"]
         say(f"importing {len(rows)} transactions, then asking until the answer is complete")
         path = f"/api/v1/portfolio/{portfolio}/performance"
@@ -107,7 +107,7 @@ def _measure(server: Server, backend: str) -> list[Result]:
                 headers={"Content-Type": "text/csv"},
             )
             polls.append(time.perf_counter() - started)
-            _expect(imported, 201)
+            expect(imported, 201)
             while time.perf_counter() - started < FIRST_TIMEOUT:
                 took, body = _timed(client, path, {"benchmark": BENCHMARK})
                 polls.append(took)
@@ -147,8 +147,6 @@ def _measure(server: Server, backend: str) -> list[Result]:
     slowest = max([*polls[1:], *waiting.latencies])
     cold_median = statistics.median(cold)
     warm_median = statistics.median(warm)
-    idle_p99 = percentile(idle.latencies, 0.99)
-    during_p99 = percentile(during.latencies, 0.99)
     shape = {
         "holdings": HOLDINGS,
         "transactions": len(rows),
@@ -185,19 +183,7 @@ def _measure(server: Server, backend: str) -> list[Result]:
                 "warm_p99_seconds": round(percentile(warm, 0.99), 4),
             },
         ),
-        Result(
-            name="portfolio_performance.healthz",
-            value=round(during_p99 * 1000, 2),
-            unit="ms p99",
-            baseline=round(idle_p99 * 1000, 2),
-            ratio=round(idle_p99 / during_p99, 3),
-            target=HEALTHZ_TARGET,
-            details={
-                "meaning": "idle p99 over p99 during cold performance requests (≥ 0.5: at most 2x)",
-                "idle": idle.as_json(),
-                "during": during.as_json(),
-            },
-        ),
+        healthz_result("portfolio_performance.healthz", idle, during, "cold performance requests"),
         Result(
             name="portfolio_performance.import_to_complete",
             value=round(to_complete, 2),
@@ -344,19 +330,11 @@ def to_csv(rows: list[dict[str, Any]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _expect(response: httpx.Response, status: int) -> None:
-    if response.status_code != status:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path} answered "
-            f"{response.status_code}: {response.text[:2000]}"
-        )
-
-
 def _timed(client: httpx.Client, path: str, params: dict[str, str]) -> tuple[float, bytes]:
     started = time.perf_counter()
     response = client.get(path, params=params)
     elapsed = time.perf_counter() - started
-    _expect(response, 200)
+    expect(response, 200)
     return elapsed, response.content
 
 
