@@ -161,6 +161,8 @@ class Finding:
 @dataclass
 class Report:
     operations: set[str] = field(default_factory=set)
+    expected: set[str] = field(default_factory=set)
+    """Every operation of the document but the `EXCLUDED`: what the run should reach."""
     cases: Counter[str] = field(default_factory=Counter)
     """Requests sent, by phase."""
     findings: list[Finding] = field(default_factory=list)
@@ -214,6 +216,10 @@ def run(app: Any, document: str, seeded: Seeded, prefix: str) -> Report:
     where the seeded user was made)."""
     schema = schemathesis.openapi.from_asgi(document, app, config=config(seeded, prefix))
     report = Report()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.path.removeprefix(prefix) not in EXCLUDED:
+            report.expected.add(operation.label)
     started = time.monotonic()
     for event in from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):

@@ -54,13 +54,14 @@ def add_security_schemes(document: dict[str, Any]) -> None:
         if name in form:
             form[name]["minLength"] = 1
     if "grant_type" in form:
-        form["grant_type"]["anyOf"][0] = {"type": "string", "enum": ["password"]}
+        form["grant_type"] = {"title": "Grant Type", "type": "string", "enum": ["password"]}
 
 
 TOKEN_FORM = "Body_auth-token"  # noqa: S105 - a schema name
 """The OAuth2 password form (FastAPI's): an empty field is a missing one to the server (422),
-so the document says each is at least one character; and ``grant_type`` is ``password``
-exactly (the pattern ``^password$`` also let ``password\\n`` pass a Python reader)."""
+so the document says each is at least one character; and ``grant_type``, when given, is
+``password`` exactly (the pattern ``^password$`` also let ``password\\n`` pass a Python reader,
+and a null sent in a form is no grant type)."""
 
 
 def document_security(app: FastAPI) -> None:
