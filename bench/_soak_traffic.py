@@ -71,7 +71,6 @@ class SoakUser:
 
     email: str
     token: str
-    user_id: str
     account: str
     """Flint's id of the sandbox brokerage account."""
     remote: str

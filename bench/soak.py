@@ -71,7 +71,7 @@ from bench._common import (
 from bench._loadgen import require_wrk
 from bench._soak_logs import keep, logged_errors, worker_tasks
 from bench._soak_memory import Memory, watched
-from bench._soak_reconcile import Reconciliation, reconcile, sandbox_books, settle
+from bench._soak_reconcile import Books, Reconciliation, reconcile, sandbox_books, settle
 from bench._soak_traffic import IMPORT_ROWS, ROUTES, RouteLoad, SoakUser, drive_mix
 from bench._soak_ws import Subscribers, subscribed
 
@@ -88,7 +88,7 @@ WORKER_PROCESSES = 2
 KEEP_ALIVE = 30.0
 SETTLE_WITHIN = 120.0
 MEMORY_GROWTH = 0.10
-"""RSS may grow this much over the soak (noise: allocator arenas, argon2's 19 MiB buffers)."""
+"""RSS may grow this much over the soak (noise: caches and allocator arenas filling up)."""
 LINK_CODE = "soak-{tag}-{index}:always-open:fees-1:cash-1000000"
 
 
@@ -178,8 +178,7 @@ async def _run(
     sandbox_dsn: str,
     data: Path,
 ) -> Soak:
-    users = await _users(_sign_up(apis, tag), flint_dsn, sandbox_dsn)
-    opening = await sandbox_books(sandbox_dsn, [u.remote for u in users])
+    users, opening = await _users(_sign_up(apis, tag), flint_dsn, sandbox_dsn)
     urls = [api.url for api in apis]
     with subscribed(urls, [u.token for u in users]) as report:
         say(f"warm-up: {WARMUP:g} s of the mix")
@@ -306,7 +305,6 @@ def _sign_up(apis: list[Server], tag: str) -> list[dict[str, str]]:
             {
                 "email": email,
                 "token": token,
-                "user_id": registered.json()["userId"],
                 "account": brokerage["accountId"],
                 "portfolio": portfolio.json()["portfolioId"],
             }
@@ -314,9 +312,11 @@ def _sign_up(apis: list[Server], tag: str) -> list[dict[str, str]]:
     return made
 
 
-async def _users(made: list[dict[str, str]], flint_dsn: str, sandbox_dsn: str) -> list[SoakUser]:
-    """The users ``_sign_up`` made, with their accounts' ids at the sandbox; each sells a
-    thousandth of its largest position."""
+async def _users(
+    made: list[dict[str, str]], flint_dsn: str, sandbox_dsn: str
+) -> tuple[list[SoakUser], Books]:
+    """The users ``_sign_up`` made, with their accounts' ids at the sandbox (each sells a
+    thousandth of its largest position), and the accounts' opening books at the sandbox."""
     import asyncpg
 
     conn = await asyncpg.connect(flint_dsn)
@@ -341,7 +341,7 @@ async def _users(made: list[dict[str, str]], flint_dsn: str, sandbox_dsn: str) -
             SoakUser(**m, remote=remote[m["account"]], sell=symbol, sell_quantity=str(quantity))
         )
     say(f"{len(users)} users signed in, each with a sandbox brokerage and a portfolio")
-    return users
+    return users, opening
 
 
 def _import_date() -> str:
