@@ -2,7 +2,8 @@
 under /api/v1 and /api, and every id it takes in its path, query, body or headers, Bob sending
 Alice's id is answered exactly as an id that exists nowhere (404 for Flint's own ids), sees none
 of Alice's data and changes none of Alice's rows; and the same request with Bob's own id is
-answered otherwise, so each call reached what it is meant to.
+answered otherwise, so each call reached what it is meant to; and nothing Bob reads of his
+own holds any of Alice's data.
 
 Both have one of everything (`tests.authz.world`); the routes, their ids and bodies are the one
 table of routes (`tests.routes`): a route, or an id of a route, it does not know fails here.
@@ -68,6 +69,11 @@ async def test_another_users_ids_answer_as_unknown_ones_and_change_nothing(
         wrong += found
     after = await views(client, alice)
     wrong += [f"Alice's GET {path} changed" for path in before if after[path] != before[path]]
+
+    for path, (_, seen) in (await views(client, bob)).items():
+        text = seen.decode("utf-8", "replace") if isinstance(seen, bytes) else str(seen)
+        if leaked := sorted(secret for secret in alice.secrets if secret in text):
+            wrong.append(f"Bob's own GET {path} holds Alice's {leaked}")
 
     for case in control_order(walked):
         own = await call(client, case, bob, bob.ids, wrong)

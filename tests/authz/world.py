@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from flint.trades.models import Trade
+from tests.auth.helpers_two_factor import Clock, turn_on
 from tests.conftest import Account, sign_up
 from tests.notifications.conftest import eventually
 from tests.routes import (
@@ -61,7 +63,8 @@ async def build(client: httpx.AsyncClient, app: FastAPI, name: str) -> World:
     """`name`'s account with a linked sandbox (brokerage, checking, savings), a custom asset
     with prices, a portfolio (lots, a deposit, an import job done in the background), a
     watchlist item, an alert, a trade preview, a filled trade, a trade left `unknown`, a
-    completed report, notifications and an API key. Needs the `worker` fixture."""
+    completed report, notifications, an API key and two-factor sign-in. Needs the `worker`
+    fixture."""
     tag = name.upper()
     account = await sign_up(client, f"{name.lower()}@example.com")
     world = World(account, {USER: account.user_id, LISTED: "MSFT", IDEMPOTENCY: f"{tag}-key-1"})
@@ -97,6 +100,7 @@ async def build(client: httpx.AsyncClient, app: FastAPI, name: str) -> World:
     notices = ok(await client.get(f"{V1}/notifications", headers=headers))
     ids[NOTIFICATION] = notices["notifications"][0]["notificationId"]
     ids[KEY] = (await make_key(client, account, "read"))["id"]
+    await turn_on(client, account, Clock(datetime.now(UTC)))  # the app's clock is the wall's
     world.secrets = {value for kind, value in ids.items() if kind != LISTED}
     world.secrets |= {account.email, f"{name}'s house", f"{name}'s savings"}
     return world
