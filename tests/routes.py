@@ -118,6 +118,9 @@ class Route:
     """A raw body: (media type, template)."""
     undo: str | None = None
     """A route that creates under a name the caller picks: the path to DELETE after it did."""
+    own: int | None = None
+    """What the owner's own call answers when it is not a success (the owner's data as the
+    authorization walk leaves it: a filled trade cannot be cancelled)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -260,7 +263,10 @@ LOT = {
 CALLS: dict[str, dict[str, Any]] = {
     "POST /watchlist/add": {"body": {"userId": "{user}", "asset": "MSFT"}},
     "GET /market/search": {"query": {"query": "apple"}},
-    "POST /accounts/connect": {"body": {"provider": "sandbox", "reconnect": "{account}"}},
+    "POST /accounts/connect": {  # the sandbox's links need no repair
+        "body": {"provider": "sandbox", "reconnect": "{account}"},
+        "own": 422,
+    },
     "POST /trades/preview": {"body": ORDER_BODY, "headers": IDEMPOTENT},
     "POST /trades/execute": {
         "body": ORDER_BODY,
@@ -268,7 +274,11 @@ CALLS: dict[str, dict[str, Any]] = {
         "headers": IDEMPOTENT,
     },
     "GET /trades": {"query": {"accountId": "{account}"}},
-    "POST /trades/{tradeId}/resolve": {"body": {"placed": True, "providerOrderId": "{order}"}},
+    "POST /trades/{tradeId}/resolve": {  # the owner's order is their filled trade's
+        "body": {"placed": True, "providerOrderId": "{order}"},
+        "own": 422,
+    },
+    "DELETE /trades/{tradeId}": {"own": 409},  # filled: nothing to cancel
     "POST /portfolio/": {"body": {"name": "Following", "assets": [LOT], "accountId": "{account}"}},
     "PUT /portfolio/{portfolioId}": {"body": {"name": "Renamed", "assets": [LOT]}},
     "PUT /portfolio/{portfolioId}/follow": {"body": {"accountId": "{account}"}},
@@ -282,7 +292,12 @@ CALLS: dict[str, dict[str, Any]] = {
             "date,symbol,type,quantity,price\n2024-07-02,{symbol},buy,1,310000\n",
         )
     },
-    "POST /assets": {"body": {"symbol": "{symbol}", "name": "A house"}, "undo": "/assets/{symbol}"},
+    "POST /assets": {  # the owner's symbol is taken
+        "body": {"symbol": "{symbol}", "name": "A house"},
+        "undo": "/assets/{symbol}",
+        "own": 409,
+    },
+    "DELETE /assets/{symbol}": {"own": 409},  # the owner's ledgers name it
     "PUT /assets/{symbol}": {"body": {"name": "Renamed", "assetClass": "real_estate"}},
     "PUT /assets/{symbol}/prices": {"body": [{"date": "2024-06-03", "price": "310000"}]},
     "POST /reports/": {

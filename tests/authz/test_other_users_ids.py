@@ -2,8 +2,9 @@
 under /api/v1 and /api, and every id it takes in its path, query, body or headers, Bob sending
 Alice's id is answered exactly as an id that exists nowhere (404 for Flint's own ids), sees none
 of Alice's data and changes none of Alice's rows; and the same request with Bob's own id is
-answered otherwise, so each call reached what it is meant to; and nothing Bob reads of his
-own holds any of Alice's data.
+answered otherwise (a success, or the refusal the table names: cancelling his filled trade is
+409), so each call reached what it is meant to; and nothing Bob reads of his own holds any of
+Alice's data.
 
 Both have one of everything (`tests.authz.world`); the routes, their ids and bodies are the one
 table of routes (`tests.routes`): a route, or an id of a route, it does not know fails here.
@@ -79,5 +80,7 @@ async def test_another_users_ids_answer_as_unknown_ones_and_change_nothing(
         own = await call(client, case, bob, bob.ids, wrong)
         if answer(own, bob.ids[case.kind]) == unknown[case]:
             wrong.append(f"{case}: Bob's own id is answered as an unknown one: {own.text[:300]}")
+        elif not (own.status_code == case.route.own if case.route.own else own.is_success):
+            wrong.append(f"{case}: Bob's own call answers {own.status_code}: {own.text[:300]}")
     assert not wrong, "\n".join(wrong)
     assert len(walked) > 100
