@@ -27,6 +27,10 @@ from tests.market.test_stream import close_code
 from tests.routes import OUTSIDE, PREFIXES, TABLE, USER, WEBSOCKETS, api_routes, app_routes, nobody
 from tests.routes import split as split_api
 
+# Refusing a credential reads no more of the database than the sign-in's state, which the auth
+# tests check on both: these walks run on SQLite only.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:

@@ -25,6 +25,7 @@ from tests.routes import PREFIXES, TABLE, nobody
 KINDS = {kind for route in TABLE.values() for kind in route.ids.values()}
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_every_route_and_every_id_it_takes_is_in_the_table(app: FastAPI) -> None:
     assert table_problems(app) == []
 
