@@ -1,5 +1,6 @@
 """The authorization tests: every route, another user's ids and every kind of bad credential.
-They run a real Celery worker (the trades tests' own) for the work users' data comes from."""
+The matrix of ids runs a real Celery worker (the trades tests' own) for the work its users'
+data comes from (fills, reports, imports in the background)."""
 
 from __future__ import annotations
 

@@ -101,8 +101,8 @@ async def cross(
     caller: World,
     unknown: str,
 ) -> tuple[list[str], tuple[Any, ...]]:
-    """The caller sends the owner's id, then one that exists nowhere (`unknown`): what is
-    wrong with the first answer, and the second."""
+    """The caller sends an id that exists nowhere (`unknown`), then the owner's: what is wrong
+    with the owner's id's answer, and the unknown one's answer."""
     kind = case.kind
     wrong: list[str] = []
     nowhere = await call(client, case, caller, {**caller.ids, kind: unknown}, wrong)

@@ -70,8 +70,8 @@ async def build(client: httpx.AsyncClient, app: FastAPI, name: str) -> World:
     world = World(account, {USER: account.user_id, LISTED: "MSFT", IDEMPOTENCY: f"{tag}-key-1"})
     ids, headers = world.ids, account.headers
 
-    async def post(path: str, body: Any, *statuses: int, **more: Any) -> dict[str, Any]:
-        return ok(await client.post(V1 + path, json=body, headers=headers, **more), *statuses)
+    async def post(path: str, body: Any) -> dict[str, Any]:
+        return ok(await client.post(V1 + path, json=body, headers=headers))
 
     linked = await link_sandbox(client, account, f"{name.lower()}-login")  # a login of their own
     ids[ACCOUNT] = next(a["accountId"] for a in linked["accounts"] if a["canTrade"])
