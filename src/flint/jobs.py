@@ -49,11 +49,6 @@ def prepare_broker(settings: Settings) -> None:
         private_file(settings.data_dir / "broker.db")
 
 
-EMBEDDED_POLLING_SECONDS = 0.1
-"""How often a worker looks for new jobs in the embedded broker (a table it polls; kombu's
-default of 1 s held every background job up to a second before it started)."""
-
-
 def create_celery(settings: Settings) -> Celery:
     """The app every process publishes with; the worker adds its task modules and schedule."""
     app = Celery("flint", broker=broker_url(settings), backend=settings.result_backend)
@@ -71,8 +66,6 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue=settings.task_queue,
         worker_hijack_root_logger=False,
     )
-    if not settings.broker_url:
-        app.conf.broker_transport_options = {"polling_interval": EMBEDDED_POLLING_SECONDS}
     return app
 
 
