@@ -16,11 +16,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from flint.accounts import service
-from flint.accounts.api import Accounts
-from flint.accounts.models import AccountHolding, AccountLink, LinkedAccount
+from flint.accounts.models import AccountHolding
 from flint.brokerage.types import OrderAction, OrderRequest
 from flint.db import commit
-from tests.accounts.test_accounts_api import by_type, linked
+from tests.accounts.test_accounts_api import linked_brokerage
 from tests.conftest import Account
 
 SYNCS = 6
@@ -29,18 +28,8 @@ SYNCS = 6
 async def test_six_concurrent_syncs_of_one_link_all_succeed_and_keep_one_row_per_holding(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    accounts = by_type(await linked(client, alice, "demo-code:always-open"))
-    brokerage_id = uuid.UUID(accounts["brokerage"]["accountId"])
-    ctx = app.state.runtime.get(Accounts)
-    sandbox = ctx.providers.get("sandbox")
-    async with app.state.runtime.sessions() as session:
-        account = await session.get(LinkedAccount, brokerage_id)
-        assert account is not None
-        record = await session.get(AccountLink, account.link_id)
-        assert record is not None
-        assert record.sealed_credentials
-        credentials = ctx.box.open(record.sealed_credentials)
-    link_id, remote = account.link_id, account.provider_account_id
+    brokerage = await linked_brokerage(app, client, alice)
+    link_id, remote = brokerage.account.link_id, brokerage.account.provider_account_id
     # A position the last sync has not seen yet, so every sync rewrites the holdings.
     order = OrderRequest(
         account_id=remote,
@@ -49,11 +38,12 @@ async def test_six_concurrent_syncs_of_one_link_all_succeed_and_keep_one_row_per
         action=OrderAction.BUY,
         quantity=Decimal("3"),
     )
-    assert (await sandbox.place_order({}, credentials, order)).filled_quantity == 3
+    filled = await brokerage.sandbox.place_order({}, brokerage.credentials, order)
+    assert filled.filled_quantity == 3
 
     async def sync() -> int:
         async with app.state.runtime.sessions() as session:
-            synced = await service.sync_link(session, ctx, link_id)
+            synced = await service.sync_link(session, brokerage.ctx, link_id)
             await commit(session)
             return synced
 
@@ -61,18 +51,21 @@ async def test_six_concurrent_syncs_of_one_link_all_succeed_and_keep_one_row_per
 
     assert results == [3] * SYNCS  # every sync synced the link's three accounts, none failed
     expected = {
-        held.symbol: held.quantity for held in await sandbox.holdings({}, credentials, remote)
+        held.symbol: held.quantity
+        for held in await brokerage.sandbox.holdings({}, brokerage.credentials, remote)
     }
     assert expected["MSFT"] >= 3
     async with app.state.runtime.sessions() as session:
         rows = (
             await session.execute(
                 select(AccountHolding.symbol, AccountHolding.quantity).where(
-                    AccountHolding.account_id == brokerage_id
+                    AccountHolding.account_id == brokerage.account.id
                 )
             )
         ).all()
     assert not [symbol for symbol, count in Counter(s for s, _ in rows).items() if count > 1]
     assert dict(rows) == expected
-    shown = (await client.get(f"/api/v1/accounts/{brokerage_id}", headers=alice.headers)).json()
+    shown = (
+        await client.get(f"/api/v1/accounts/{brokerage.account.id}", headers=alice.headers)
+    ).json()
     assert {h["symbol"]: Decimal(str(h["quantity"])) for h in shown["holdings"]} == expected
