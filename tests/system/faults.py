@@ -76,7 +76,11 @@ class GateThread:
 
     def __enter__(self) -> GateThread:
         self._thread.start()
-        self.open()
+        try:
+            self.open()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(
