@@ -46,12 +46,13 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench
 
-# The parser fuzz tests (tests/fuzz) run long: FLINT_FUZZ_EXAMPLES random examples per property
-# (CI runs a fixed, derandomized few), without the per-test timeout.
+# The parser fuzz tests (tests/fuzz) and the schemathesis runs over the API (tests/contract) run
+# long: FLINT_FUZZ_EXAMPLES random examples per property, and per operation and phase (CI runs a
+# fixed, derandomized few), without the per-test timeout.
 FLINT_FUZZ_EXAMPLES ?= 2000
 fuzz: $(STAMP)
 	FLINT_FUZZ_EXAMPLES=$(FLINT_FUZZ_EXAMPLES) $(VENV)/bin/pytest -p no:cacheprovider -q \
-		--timeout=0 -n 2 --dist loadgroup tests/fuzz $(PYTEST_ARGS)
+		--timeout=0 -n 2 --dist loadgroup tests/fuzz tests/contract $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

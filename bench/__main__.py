@@ -27,6 +27,7 @@ from bench import (
     import_large,
     metrics_speed,
     portfolio_performance,
+    soak,
     ws_fanout,
 )
 from bench._common import Result, Skipped
@@ -41,6 +42,7 @@ BENCHMARKS: list[Benchmark] = [
     metrics_speed.run,
     portfolio_performance.run,
     import_large.run,
+    soak.run,
 ]
 """Add a benchmark by importing its module above and appending its ``run``; its name is the
 module's (``bench.ws_fanout.run`` runs as ``ws_fanout``)."""

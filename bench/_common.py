@@ -367,8 +367,9 @@ def asyncpg_dsn(url: URL) -> str:
 
 
 @contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[URL]:
-    """A scratch database ``flint_bench_<random>``, migrated, on the server named by
+async def postgres_database(*, migrated: bool = True) -> AsyncIterator[URL]:
+    """A scratch database ``flint_bench_<random>``, migrated (or left empty, for the sandbox
+    institution, which makes its own tables), on the server named by
     ``FLINT_BENCH_POSTGRES_URL``; dropped when the block ends. Raises :class:`Skipped` when
     the server cannot be reached."""
     import asyncpg
@@ -384,10 +385,12 @@ async def postgres_database() -> AsyncIterator[URL]:
         await admin.execute(f'CREATE DATABASE "{name}"')
         try:
             url = base.set(database=name)
-            with scratch_dir("flint-bench-pg-") as data:
-                migrate(
-                    flint_env(data, database_url=url.render_as_string(hide_password=False)), data
-                )
+            if migrated:
+                with scratch_dir("flint-bench-pg-") as data:
+                    migrate(
+                        flint_env(data, database_url=url.render_as_string(hide_password=False)),
+                        data,
+                    )
             yield url
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -18,6 +18,7 @@ from flint.config import Settings
 from flint.errors import PlanLimitReached
 from flint.web import SessionDep
 from tests.conftest import DEFAULT_PASSWORD, Account, assert_problem, error_fields
+from tests.routes import TABLE, nobody
 
 LEAKS = ("Traceback", "SELECT", "sqlalchemy", "no_such_table", 'File "', "secret kaboom")
 
@@ -367,19 +368,8 @@ async def test_every_api_v1_operation_answers_the_same_under_api(
     assert len(operations) >= 10
 
     for method, path in operations:
-        concrete = path.format(
-            userId=uuid.uuid4(),
-            asset="AAPL",
-            symbol="AAPL",
-            accountId=uuid.uuid4(),
-            tradeId=uuid.uuid4(),
-            portfolioId=uuid.uuid4(),
-            notificationId=uuid.uuid4(),
-            alertId=uuid.uuid4(),
-            reportId=uuid.uuid4(),
-            keyId=uuid.uuid4(),
-            jobId=uuid.uuid4(),
-        )
+        route = TABLE[(method, path.removeprefix("/api/v1"))]
+        concrete = "/api/v1" + route.request(nobody()).path  # ids filled as the table says
         twin = "/api/" + concrete.removeprefix("/api/v1/")
         kwargs: dict[str, Any] = {"json": {}} if method in {"POST", "PATCH", "PUT"} else {}
         v1 = await client.request(method, concrete, **kwargs)

@@ -79,6 +79,11 @@ class _PromptAMQP(AMQP):  # type: ignore[misc]
     Connection = PromptConnection
 
 
+EMBEDDED_POLLING_SECONDS = 0.1
+"""How often a worker looks for new jobs in the embedded broker (a table it polls; kombu's
+default of 1 s held every background job up to a second before it started)."""
+
+
 def create_celery(settings: Settings) -> Celery:
     """The app every process publishes with; the worker adds its task modules and schedule."""
     app = Celery(
@@ -101,6 +106,8 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue=settings.task_queue,
         worker_hijack_root_logger=False,
     )
+    if not settings.broker_url:
+        app.conf.broker_transport_options = {"polling_interval": EMBEDDED_POLLING_SECONDS}
     return app
 
 

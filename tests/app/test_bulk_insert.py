@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from flint.bulk import bulk_insert
+from flint.bulk import LARGE, LARGE_CACHE, bulk_insert, new_ids
 from flint.db import table_of
 from flint.kit.time import utcnow
 from flint.portfolio.models import PortfolioTransaction
@@ -46,6 +46,10 @@ def _row(portfolio_id: uuid.UUID, seq: int, quantity: Decimal | None) -> dict[st
     }
 
 
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
 async def test_rows_are_stored_through_their_column_types(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
@@ -53,7 +57,7 @@ async def test_rows_are_stored_through_their_column_types(
     quantities = [Decimal("1.1234567890123456789"), Decimal("10"), None]
     rows = [_row(portfolio_id, seq, q) for seq, q in enumerate(quantities)]
     async with app.state.runtime.sessions() as session:
-        await bulk_insert(session, table_of(PortfolioTransaction), rows)
+        await bulk_insert(session, table_of(PortfolioTransaction), _columns(rows))
         await session.commit()
     async with app.state.runtime.sessions() as session:
         stored = (
@@ -76,10 +80,44 @@ async def test_a_value_its_column_refuses_stores_nothing(
     rows = [_row(portfolio_id, 0, Decimal(1)), _row(portfolio_id, 1, Decimal("Infinity"))]
     async with app.state.runtime.sessions() as session:
         with pytest.raises(Exception, match="finite"):
-            await bulk_insert(session, table_of(PortfolioTransaction), rows)
+            await bulk_insert(session, table_of(PortfolioTransaction), _columns(rows))
         await session.rollback()
     async with app.state.runtime.sessions() as session:
         count = await session.scalars(
             select(PortfolioTransaction.id).where(PortfolioTransaction.portfolio_id == portfolio_id)
         )
         assert count.all() == []
+
+
+async def test_columns_of_different_lengths_are_refused(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await _portfolio(client, alice)
+    columns = _columns([_row(portfolio_id, 0, Decimal(1)), _row(portfolio_id, 1, Decimal(2))])
+    columns["seq"] = [0]
+    async with app.state.runtime.sessions() as session:
+        with pytest.raises(ValueError, match="differ in length"):
+            await bulk_insert(session, table_of(PortfolioTransaction), columns)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_large_insert_leaves_sqlites_page_cache_as_it_was(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await _portfolio(client, alice)
+    rows = [_row(portfolio_id, seq, Decimal(seq + 1)) for seq in range(LARGE)]
+    async with app.state.runtime.sessions() as session:
+        connection = await session.connection()
+        size = (await connection.exec_driver_sql("PRAGMA cache_size")).scalar_one()
+        await bulk_insert(session, table_of(PortfolioTransaction), _columns(rows))
+        after = (await connection.exec_driver_sql("PRAGMA cache_size")).scalar_one()
+        await session.commit()
+    assert after == size != LARGE_CACHE
+
+
+def test_new_ids_are_distinct_random_uuids_in_order() -> None:
+    ids = new_ids(1000)
+    assert ids == sorted(set(ids))
+    assert {uid.version for uid in ids} == {4}
+    assert {uid.variant for uid in ids} == {uuid.RFC_4122}
+    assert new_ids(0) == []

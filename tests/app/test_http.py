@@ -1,5 +1,5 @@
 """HTTP itself: every 405 names every method its path allows, a path belongs to its most specific
-route, and a 500 leaves a keep-alive connection usable."""
+route, a 500 leaves a keep-alive connection usable, and a client gone mid-request is no 500."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
@@ -245,3 +246,53 @@ async def test_a_204_has_no_body_and_no_content_type(
     assert response.content == b""
     assert "content-type" not in response.headers
     assert response.headers.get("content-length", "0") == "0"
+
+
+async def test_a_client_gone_before_its_upload_arrived_is_no_server_error(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A client that hangs up before the body it announced has arrived (a closed tab, a load
+    generator stopping with requests in flight: the soak bench found it on the import route)
+    is not Flint's failure: answered 499 (nginx's "client closed request", seen only by the
+    access log and the metrics, the client being gone) with an info record, not the 500
+    `unhandled_error` with its traceback at error level, which alerting and Sentry take for a
+    defect."""
+    created = await client.post("/api/v1/portfolio/", json={"name": "Gone"}, headers=alice.headers)
+    assert created.status_code == 201, created.text
+    portfolio = f"/api/v1/portfolio/{created.json()['portfolioId']}"
+    path = f"{portfolio}/import"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", alice.headers["Authorization"].encode()),
+            (b"content-type", b"text/csv"),
+            (b"content-length", b"120"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def hung_up() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with structlog.testing.capture_logs() as logs:
+        await app(scope, hung_up, send)
+
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [499]
+    assert [e["event"] for e in logs if e["log_level"] in ("error", "critical")] == []
+    assert [e["path"] for e in logs if e["event"] == "client_disconnected"] == [path]
+    listed = await client.get(f"{portfolio}/transactions", headers=alice.headers)
+    assert listed.json()["transactions"] == []

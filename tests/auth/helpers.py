@@ -7,11 +7,14 @@ import email
 import email.policy
 import json
 import re
+import time
+import uuid
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,6 +48,31 @@ async def me(client: httpx.AsyncClient, token: str) -> httpx.Response:
 
 async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
     return await client.post(f"{V1}/refresh", json={"refreshToken": refresh_token})
+
+
+SECRET = "test-signing-key-" + "k" * 48
+"""A signing key for tests that forge tokens (`settings_overrides`: `jwt_secret`)."""
+
+
+def claims(user_id: str, **changes: Any) -> dict[str, Any]:
+    """Claims like the app's own; a change to None drops that claim."""
+    now = int(time.time())
+    values: dict[str, Any] = {
+        "sub": user_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 900,
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
+        "iss": "flint",
+        "ver": 0,
+    }
+    values.update(changes)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def forge(payload: dict[str, Any], *, key: str = SECRET, algorithm: str = "HS256") -> str:
+    return jwt.encode(payload, key, algorithm=algorithm)
 
 
 def without_request_id(body: dict[str, Any]) -> dict[str, Any]:

@@ -13,37 +13,15 @@ import pytest
 from fastapi import FastAPI
 
 from flint.config import Settings
-from tests.auth.helpers import V1, b64url, b64url_json, login, me, segments
+from tests.auth.helpers import SECRET, V1, b64url, b64url_json, claims, forge, login, me, segments
 from tests.conftest import Account, assert_problem
 
-SECRET = "test-signing-key-" + "k" * 48
 INVALID = "The access token is invalid or has expired."
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {"jwt_secret": SECRET}
-
-
-def claims(user_id: str, **changes: Any) -> dict[str, Any]:
-    """Claims like the app's own; a change to None drops that claim."""
-    now = int(time.time())
-    values: dict[str, Any] = {
-        "sub": user_id,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 900,
-        "jti": uuid.uuid4().hex,
-        "typ": "access",
-        "iss": "flint",
-        "ver": 0,
-    }
-    values.update(changes)
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def forge(payload: dict[str, Any], *, key: str = SECRET, algorithm: str = "HS256") -> str:
-    return jwt.encode(payload, key, algorithm=algorithm)
 
 
 def assert_invalid_token(response: httpx.Response) -> None:

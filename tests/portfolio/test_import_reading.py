@@ -293,3 +293,22 @@ def test_a_trading212_dividend_taxed_in_its_own_currency_is_grossed_up() -> None
         ("tax", "AAPL", Decimal("0.36"), "USD"),
     ]
     assert parsed.labels == ["line 2", "line 2"]
+
+
+@pytest.mark.parametrize(
+    ("quantity", "price"), [("1", "1e45"), ("1e45", "1"), ("1e30", "1e30"), ("0.5", "2e40")]
+)
+def test_a_cash_rows_amount_beyond_any_amount_is_refused(quantity: str, price: str) -> None:
+    """Without an amount column a cash row's amount is quantity x price; a product too large
+    to work out was taken as the quantity alone (a deposit of 1 x 1e45 became a deposit of 1)."""
+    csv = f"date,type,quantity,price\n2024-01-02,deposit,{quantity},{price}\n".encode()
+    with pytest.raises(imports.ImportRefused) as refused:
+        imports.parse(csv, "flint")
+    too_large = "Value error, must be at most 1,000,000,000,000"
+    assert refused.value.problems == [("line 2.amount", too_large)]
+
+
+def test_a_cash_rows_amount_is_quantity_times_price() -> None:
+    csv = b"date,type,quantity,price\n2024-01-02,deposit,4,2.50\n2024-01-03,interest,,0.75\n"
+    parsed = imports.parse(csv, "flint")
+    assert [entry.amount for entry in parsed.entries] == [Decimal("10.00"), Decimal("0.75")]

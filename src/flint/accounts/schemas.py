@@ -4,13 +4,18 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from flint.kit.money import JsonDecimal
 from flint.kit.schema import ApiModel, RequestModel
 
+PROVIDERS: list[JsonValue] = ["sandbox", "snaptrade", "teller"]
 PROVIDER_FIELD = Field(
-    min_length=1, max_length=32, description="sandbox, snaptrade or teller", examples=["sandbox"]
+    min_length=1,
+    max_length=32,
+    description="sandbox, snaptrade or teller (one this server is not configured for: 422)",
+    examples=["sandbox"],
+    json_schema_extra={"enum": PROVIDERS},
 )
 
 
@@ -26,7 +31,14 @@ class LinkRequest(RequestModel):
 
 
 class ConnectRequest(RequestModel):
-    provider: str = PROVIDER_FIELD
+    provider: str = Field(
+        min_length=1,
+        max_length=32,
+        description="snaptrade, the provider with a hosted portal (the others link with "
+        "`POST /accounts/link`: 422)",
+        examples=["snaptrade"],
+        json_schema_extra={"enum": ["snaptrade"]},
+    )
     redirect_url: str | None = Field(None, max_length=2000)
     reconnect: uuid.UUID | None = Field(
         None,

@@ -49,6 +49,19 @@ def add_security_schemes(document: dict[str, Any]) -> None:
     """The schemes the signed-in operations name (`flint.users.api.SECURITY`): FastAPI lists
     only those of security dependencies, which the authenticator does without."""
     document.setdefault("components", {})["securitySchemes"] = security_schemes()
+    form = document["components"].get("schemas", {}).get(TOKEN_FORM, {}).get("properties", {})
+    for name in ("username", "password"):
+        if name in form:
+            form[name]["minLength"] = 1
+    if "grant_type" in form:
+        form["grant_type"] = {"title": "Grant Type", "type": "string", "enum": ["password"]}
+
+
+TOKEN_FORM = "Body_auth-token"  # noqa: S105 - a schema name
+"""The OAuth2 password form (FastAPI's): an empty field is a missing one to the server (422),
+so the document says each is at least one character; and ``grant_type``, when given, is
+``password`` exactly (the pattern ``^password$`` also let ``password\\n`` pass a Python reader,
+and a null sent in a form is no grant type)."""
 
 
 def document_security(app: FastAPI) -> None:

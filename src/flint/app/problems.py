@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from flint.db import database_unavailable
 from flint.errors import (
@@ -137,10 +138,26 @@ DATABASE_RETRY_SECONDS = 5
 """The ``Retry-After`` of an answer given while the database cannot be reached."""
 
 
+CLIENT_CLOSED_REQUEST = 499
+"""nginx's status for a client that hung up before its request had arrived: no client reads
+it, the access log and the metrics do."""
+
+
 def unexpected_problem(request: Request, error: BaseException | None = None) -> JSONResponse:
     """The 500 for an exception nothing else handled: logged with its traceback, answered with
     only the request id. One that says the database cannot be reached just now (down,
-    restarting, out of connections) is a 503 with ``Retry-After``, as `/readyz` says."""
+    restarting, out of connections) is a 503 with ``Retry-After``, as `/readyz` says. A client
+    that hung up before its body arrived (`ClientDisconnect`, from a route reading the raw
+    body) is no failure of Flint's: 499, logged at info."""
+    if isinstance(error, ClientDisconnect):
+        log.info("client_disconnected", path=request.url.path, method=request.method)
+        return problem_response(
+            request,
+            status=CLIENT_CLOSED_REQUEST,
+            title="Client closed request",
+            slug="client-closed-request",
+            detail="The connection closed before the request had arrived whole.",
+        )
     if error is not None and database_unavailable(error):
         log.warning(
             "database_unavailable",

@@ -3,8 +3,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    JsonValue,
+    StringConstraints,
+    model_validator,
+)
 
+from flint.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from flint.kit.schema import ApiModel, RequestModel
 
 Password = Field(min_length=1, max_length=1024, examples=["correct horse battery staple"])
@@ -15,6 +25,11 @@ would make ` secret ` and `secret` one password for the JSON routes and two for 
 form (which is not a RequestModel and never strips)."""
 
 
+NEW_PASSWORD: dict[str, JsonValue] = {"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
+"""What a new password's schema says: the policy's lengths (`password_problem` gives the
+refusal its own words, and the rest of the policy, which no schema can state)."""
+
+
 class RegisterRequest(RequestModel):
     email: EmailStr = Field(max_length=320, examples=["ada@example.com"])
     password: Verbatim = Field(
@@ -22,6 +37,7 @@ class RegisterRequest(RequestModel):
         max_length=1024,
         examples=["correct horse battery staple"],
         description="10-128 characters, not a commonly used password.",
+        json_schema_extra=NEW_PASSWORD,
     )
 
 
@@ -75,7 +91,12 @@ class ResetRequest(RequestModel):
 
 class ResetConfirm(RequestModel):
     token: str = Field(min_length=1, max_length=512)
-    new_password: Verbatim = Field(min_length=1, max_length=1024)
+    new_password: Verbatim = Field(
+        min_length=1,
+        max_length=1024,
+        description="10-128 characters, not a commonly used password.",
+        json_schema_extra=NEW_PASSWORD,
+    )
 
 
 class Message(ApiModel):
@@ -102,17 +123,30 @@ def _without_spaces(value: object) -> object:
     return "".join(value.split()) if isinstance(value, str) else value
 
 
+_TOTP = r"(?:[0-9]\s*){6}"
+_RECOVERY = r"(?:[A-Za-z0-9]\s*){5}(?:-\s*)?(?:[A-Za-z0-9]\s*){5}"
+"""The codes as the documents give them: whitespace anywhere, as `_without_spaces` takes it
+(the validators' own patterns, checked after it, never reached the documents)."""
+
 TotpCode = Annotated[
     str,
     BeforeValidator(_without_spaces),
     StringConstraints(pattern=r"^[0-9]{6}$"),
-    Field(description="The six digits the authenticator app shows now.", examples=["123456"]),
+    Field(
+        description="The six digits the authenticator app shows now.",
+        examples=["123456"],
+        json_schema_extra={"pattern": rf"^\s*{_TOTP}$"},
+    ),
 ]
 RecoveryCodeText = Annotated[
     str,
     BeforeValidator(_without_spaces),
     StringConstraints(pattern=r"^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$"),
-    Field(description="One of the recovery codes, each usable once.", examples=["k7mxq-p2dwa"]),
+    Field(
+        description="One of the recovery codes, each usable once.",
+        examples=["k7mxq-p2dwa"],
+        json_schema_extra={"pattern": rf"^\s*{_RECOVERY}$"},
+    ),
 ]
 
 
@@ -152,12 +186,25 @@ class DisableTwoFactor(RequestModel):
         str,
         BeforeValidator(_without_spaces),
         StringConstraints(pattern=r"^([0-9]{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5})$"),
-        Field(description="A current code or an unused recovery code.", examples=["123456"]),
+        Field(
+            description="A current code or an unused recovery code.",
+            examples=["123456"],
+            json_schema_extra={"pattern": rf"^\s*(?:{_TOTP}|{_RECOVERY})$"},
+        ),
     ]
 
 
 class VerifyTwoFactor(RequestModel):
     """The second step of signing in: the mfaToken and either a code or a recovery code."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("code", "recoveryCode")
+            ]
+        }
+    )
 
     mfa_token: str = Field(min_length=1, max_length=512)
     code: TotpCode | None = None

@@ -8,13 +8,17 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 """The one grammar of a number given as text (money, quantities, prices): ASCII digits, a
 point, an exponent. Python's `Decimal` also reads ``1_000``, full-width digits and ``NaN``,
 which no request means."""
+DECIMAL_SCHEMA_PATTERN = rf"^\s*{DECIMAL_TEXT.pattern}\s*$"
+"""`DECIMAL_TEXT` as the documents state it (surrounding whitespace is ignored)."""
 
 
 def is_decimal_text(text: str) -> bool:
@@ -51,6 +55,22 @@ class RequestModel(ApiModel):
                 "must be a decimal number written with ASCII digits, such as 1000 or 12.50"
             )
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """A decimal field's text form carries `DECIMAL_SCHEMA_PATTERN`: the documents said
+        any string, and only that grammar is read."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        properties = schema.get("properties", {})
+        for name in _decimal_fields(cls):
+            field = cls.model_fields[name]
+            prop = properties.get(field.alias or name, {})
+            for branch in prop.get("anyOf", [prop]):
+                if branch.get("type") == "string":
+                    branch["pattern"] = DECIMAL_SCHEMA_PATTERN
+        return schema
 
 
 @cache

@@ -1,7 +1,26 @@
 """Timezone-aware UTC time, the only kind Flint stores or returns."""
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_text(value: object) -> object:
+    """A date parameter is a date: pydantic would also read ``0`` or ``1700000000`` as Unix
+    time (``start=0`` was 1970-01-01)."""
+    if isinstance(value, str) and not ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date: YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+"""A date given as text (a query parameter): YYYY-MM-DD and nothing else."""

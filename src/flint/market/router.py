@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from flint.db import commit
 from flint.errors import problem_responses
 from flint.kit.symbols import SYMBOL_RULE, Symbol
-from flint.kit.time import utcnow
+from flint.kit.time import IsoDate, utcnow
 from flint.market.deps import MarketDep
 from flint.market.providers.types import Interval
 from flint.market.schemas import HistoricalBar, History, RealTimeQuote, SearchResult, SearchResults
@@ -69,8 +69,8 @@ async def historical(
     market: MarketDep,
     sessions: SessionsDep,
     _: CurrentUserId,
-    start: Annotated[date | None, Query(examples=["2024-01-01"])] = None,
-    end: Annotated[date | None, Query(examples=["2024-12-31"])] = None,
+    start: Annotated[IsoDate | None, Query(examples=["2024-01-01"])] = None,
+    end: Annotated[IsoDate | None, Query(examples=["2024-12-31"])] = None,
     interval: Interval = Interval.D1,
 ) -> History:
     last = end or utcnow().date()

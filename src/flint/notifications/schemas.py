@@ -84,6 +84,16 @@ class PreferencesIn(RequestModel):
         examples=[
             {"trade": {"email": True, "sms": True}, "report": {"email": False, "sms": False}}
         ],
+        json_schema_extra={
+            "properties": {
+                "security": {
+                    "type": "object",
+                    "properties": {"email": {"const": True}, "sms": {"const": False}},
+                    "required": ["email", "sms"],
+                    "additionalProperties": False,
+                }
+            }
+        },
     )
 
 

@@ -179,19 +179,15 @@ async def import_rows(
         [parsed.entries[i] for i in new],
         names=[parsed.labels[i] for i in new],
     )
-    now = utcnow()
     made = sorted(zip([prints[i] for i in new], created, strict=True), key=lambda pair: pair[0])
     await bulk_insert(  # in the key's order: the primary key's B-tree grows at one end
         session,
         table_of(ImportFingerprint),
-        [
-            {
-                "portfolio_id": portfolio.id,
-                "fingerprint": fingerprint,
-                "transaction_id": entry.id,
-                "created_at": now,
-            }
-            for fingerprint, entry in made
-        ],
+        {
+            "portfolio_id": [portfolio.id] * len(new),
+            "fingerprint": [fingerprint for fingerprint, _ in made],
+            "transaction_id": [entry.id for _, entry in made],
+            "created_at": [utcnow()] * len(new),
+        },
     )
     return Imported(created, len(prints) - len(new))

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 import anyio
@@ -9,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from flint.billing.api import PlansDep
 from flint.errors import problem_responses
 from flint.kit.symbols import Symbol
+from flint.kit.time import IsoDate
 from flint.market.api import MarketDep
 from flint.portfolio import (
     charts,
@@ -246,11 +246,12 @@ BUDGET_NOTE = (
     "answers 503 `/problems/performance-budget`: ask for a shorter window."
 )
 Start = Annotated[
-    date | None,
+    IsoDate | None,
     Query(description="First day (default: the first trade); from 1900-01-01 to today, else 422"),
 ]
 End = Annotated[
-    date | None, Query(description="Last day (default: today); from 1900-01-01 to today, else 422")
+    IsoDate | None,
+    Query(description="Last day (default: today); from 1900-01-01 to today, else 422"),
 ]
 Benchmark = Annotated[Symbol, Query(description="The benchmark's symbol")]
 GroupByQuery = Annotated[

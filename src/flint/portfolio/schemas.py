@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from flint.kit.money import DecimalString
 from flint.kit.schema import ApiModel, RequestModel
@@ -163,6 +163,20 @@ class Portfolios(ApiModel):
     portfolios: list[PortfolioSummary]
 
 
+NEEDS: dict[str, tuple[str, ...]] = {
+    "buy": ("symbol", "quantity", "price"),
+    "sell": ("symbol", "quantity", "price"),
+    "split": ("symbol", "quantity"),
+    "dividend": ("symbol", "amount"),
+    "interest": ("amount",),
+    "fee": ("amount",),
+    "tax": ("amount",),
+    "deposit": ("amount",),
+    "withdrawal": ("amount",),
+}
+"""The fields each transaction type needs (and cannot send as null): the documents say it too."""
+
+
 class TransactionIn(RequestModel):
     date: date
     type: TransactionType
@@ -183,20 +197,24 @@ class TransactionIn(RequestModel):
         "dividend, split), else the base currency. One the market cannot convert is 422.",
     )
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"type": {"const": kind}}},
+                    "then": {
+                        "required": list(names),
+                        "properties": {name: {"not": {"type": "null"}} for name in names},
+                    },
+                }
+                for kind, names in NEEDS.items()
+            ]
+        }
+    )
+
     @model_validator(mode="after")
     def _fields_for_the_type(self) -> TransactionIn:
-        needs: dict[str, tuple[str, ...]] = {
-            "buy": ("symbol", "quantity", "price"),
-            "sell": ("symbol", "quantity", "price"),
-            "split": ("symbol", "quantity"),
-            "dividend": ("symbol", "amount"),
-            "interest": ("amount",),
-            "fee": ("amount",),
-            "tax": ("amount",),
-            "deposit": ("amount",),
-            "withdrawal": ("amount",),
-        }
-        missing = [name for name in needs[self.type] if getattr(self, name) is None]
+        missing = [name for name in NEEDS[self.type] if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.type} needs {', '.join(missing)}")
         return self

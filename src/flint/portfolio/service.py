@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.billing.api import Limit, Plans
-from flint.bulk import bulk_insert
+from flint.bulk import bulk_insert, new_ids
 from flint.db import table_of
 from flint.errors import NotFound, ValidationFailed, field_error
 from flint.kit.time import utcnow
@@ -406,6 +406,10 @@ class Booked(NamedTuple):
     source_transaction_id: str | None = None
 
 
+_BOOKED_COLUMNS = Booked._fields[:-1]
+"""What a `Booked` row gives the table's columns (its ``source_transaction_id`` is not set here)."""
+
+
 async def add_transactions(
     session: AsyncSession,
     market: MarketData,
@@ -428,32 +432,23 @@ async def add_transactions(
     if not portfolio.allow_negative_cash:
         await cash.check(session, market, base, existing, [*existing, *rows], culprit="body")
     start = await _next_seq(session, portfolio)
-    now = utcnow()
-    created: list[Booked] = []
-    values: list[dict[str, Any]] = []
-    for seq, (e, row) in enumerate(zip(entries, rows, strict=True), start=start):
-        booked = Booked(
-            uuid.uuid4(), e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount,
+    count = len(entries)
+    created = [
+        Booked(
+            uid, e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount,
             row.currency or base,
-        )  # fmt: skip
-        created.append(booked)
-        values.append(
-            {
-                "id": booked.id,
-                "portfolio_id": portfolio.id,
-                "seq": seq,
-                "date": booked.date,
-                "type": booked.type,
-                "symbol": booked.symbol,
-                "quantity": booked.quantity,
-                "price": booked.price,
-                "fee": booked.fee,
-                "amount": booked.amount,
-                "currency": booked.currency,
-                "created_at": now,
-            }
         )
-    await bulk_insert(session, table_of(PortfolioTransaction), values)
+        for uid, e, row in zip(new_ids(count), entries, rows, strict=True)
+    ]  # fmt: skip
+    columns: dict[str, Sequence[Any]] = {
+        name: [getattr(booked, name) for booked in created] for name in _BOOKED_COLUMNS
+    }
+    columns |= {
+        "portfolio_id": [portfolio.id] * count,
+        "seq": range(start, start + count),
+        "created_at": [utcnow()] * count,
+    }
+    await bulk_insert(session, table_of(PortfolioTransaction), columns)
     _touch(portfolio)
     await session.flush()
     backfill.start(session, portfolio.id)

@@ -9,6 +9,7 @@ from pydantic import Discriminator, Tag
 
 from flint.brokerage.api import OrderStatus
 from flint.errors import problem_responses
+from flint.idempotency import MAX_KEY_LENGTH
 from flint.trades import preview, service
 from flint.trades.deps import OwnedTrade, TradingDep, UntaggedErrors
 from flint.trades.preview_schemas import ExecutePreview, PreviewOut
@@ -27,7 +28,12 @@ router = APIRouter(prefix="/trades", tags=["trades"])
 
 PREVIEW_KEYS = frozenset({"previewId", "preview_id"})
 IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", description="Up to 255 characters")
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Up to 255 characters",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    ),
 ]
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from flint.billing.api import PlansDep
 from flint.errors import ValidationFailed, problem_responses
-from flint.kit.symbols import SYMBOL_RULE, normalize_symbol
+from flint.kit.symbols import SYMBOL_RULE, SYMBOL_SCHEMA_PATTERN, normalize_symbol, schema_pattern
 from flint.users.api import CurrentUser, CurrentUserId
 from flint.watchlist import service
 from flint.watchlist.schemas import AddToWatchlist, Watchlist, WatchlistEntry
@@ -61,7 +61,15 @@ async def read(userId: uuid.UUID, user_id: CurrentUserId, reads: ReadsDep) -> Wa
 )
 async def remove(
     userId: uuid.UUID,
-    asset: Annotated[str, Path(max_length=64, description=SYMBOL_RULE, examples=["AAPL"])],
+    asset: Annotated[
+        str,
+        Path(
+            max_length=64,
+            description=SYMBOL_RULE,
+            examples=["AAPL"],
+            json_schema_extra=schema_pattern(SYMBOL_SCHEMA_PATTERN),
+        ),
+    ],
     user: CurrentUser,
     session: SessionDep,
 ) -> None:

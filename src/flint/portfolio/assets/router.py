@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, status
 
 from flint.errors import problem_responses
-from flint.kit.symbols import CUSTOM_SYMBOL_RULE
+from flint.kit.symbols import CUSTOM_SYMBOL_RULE, CUSTOM_SYMBOL_SCHEMA_PATTERN, schema_pattern
+from flint.kit.time import IsoDate
 from flint.portfolio.assets import service
 from flint.portfolio.assets.schemas import (
     CustomAssetIn,
@@ -26,7 +26,13 @@ from flint.web import SessionDep
 router = APIRouter(prefix="/assets", tags=["assets"])
 
 SymbolPath = Annotated[
-    str, Path(max_length=64, description=CUSTOM_SYMBOL_RULE, examples=["MY:HOUSE"])
+    str,
+    Path(
+        max_length=64,
+        description=CUSTOM_SYMBOL_RULE,
+        examples=["MY:HOUSE"],
+        json_schema_extra=schema_pattern(CUSTOM_SYMBOL_SCHEMA_PATTERN),
+    ),
 ]
 
 
@@ -113,8 +119,8 @@ async def prices(
     symbol: SymbolPath,
     user_id: CurrentUserId,
     session: SessionDep,
-    start: Annotated[date | None, Query()] = None,
-    end: Annotated[date | None, Query()] = None,
+    start: Annotated[IsoDate | None, Query()] = None,
+    end: Annotated[IsoDate | None, Query()] = None,
 ) -> Prices:
     asset = await service.get(session, user_id, symbol)
     rows = await service.prices(session, asset, start, end)

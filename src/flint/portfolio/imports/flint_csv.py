@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from flint.kit.schema import is_decimal_text
 from flint.portfolio.imports.base import ImportRefused, Parsed
 from flint.portfolio.models import PortfolioTransaction
 from flint.portfolio.schemas import TransactionIn
@@ -46,6 +47,7 @@ ALIASES = {
 }
 REQUIRED = ("date", "type")
 COLUMNS = ("date", "symbol", "type", "quantity", "price", "fee", "amount", "currency")
+NUMBERS = ("quantity", "price", "fee", "amount")
 CASH_TYPES = {"dividend", "interest", "fee", "tax", "deposit", "withdrawal"}
 MAX_DIGITS = 40
 """A product of more integer digits than this is no amount (the checks allow 13)."""
@@ -57,27 +59,29 @@ class _NotANumber(ValueError):
         self.column = column
 
 
-def _decimal(column: str, text: str | None) -> Decimal | None:
-    """The number in a cell (None when it is empty or not a number at all: the row's checks
-    name that); `_NotANumber` for NaN and infinities."""
+def _number(column: str, text: str) -> Decimal | None:
+    """The number a cell holds, read once here (None when it is not written by the one grammar
+    of numbers, or not a number at all: the row's checks name that); `_NotANumber` for NaN
+    and infinities."""
+    if is_decimal_text(text):
+        return Decimal(text)
     try:
-        value = Decimal(text or "")
+        value = Decimal(text)
     except InvalidOperation:
         return None
     if not value.is_finite():
-        raise _NotANumber(column, text or "")
-    return value
+        raise _NotANumber(column, text)
+    return None
 
 
-def _cash_amount(quantity: str | None, price: str | None) -> str | None:
+def _cash_amount(quantity: Decimal | str | None, price: Decimal | str | None) -> Any:
     """A cash row's amount without an amount column: ``quantity x price`` when both are
-    given, else whichever is (as given: the row's checks bound it)."""
-    q, p = _decimal("quantity", quantity), _decimal("price", price)
-    if q is not None and p is not None:
-        if q and p and q.adjusted() + p.adjusted() > MAX_DIGITS:
-            return f"{q:E}"  # the product is beyond any amount: the checks refuse it
-        return str(q * p)
-    return price if p is not None else quantity if q is not None else None
+    numbers, else whichever is given (as given: the row's checks bound it)."""
+    if isinstance(quantity, Decimal) and isinstance(price, Decimal):
+        if quantity and price and quantity.adjusted() + price.adjusted() > MAX_DIGITS:
+            return max(quantity, price, key=abs)  # beyond any amount, as the product is
+        return quantity * price
+    return price if price is not None else quantity
 
 
 def recognises(data: bytes) -> bool:
@@ -131,30 +135,31 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
     except csv.Error as exc:
         raise ImportRefused([("body", f"not CSV: {exc}")]) from exc
     for number, row in enumerate(rows, start=2):
-        if not any(cell.strip() for cell in row):
+        cells = [cell.strip() for cell in row]
+        if not any(cells):
             continue
         where = f"line {number}"
-        if len(row) != len(header):
-            problems.append((where, f"{len(row)} fields, the header has {len(header)}"))
+        if len(cells) != len(header):
+            problems.append((where, f"{len(cells)} fields, the header has {len(header)}"))
             continue
         values: dict[str, Any] = {
-            name: cell.strip()
-            for name, cell in zip(names, row, strict=True)
-            if name and cell.strip()
+            name: cell for name, cell in zip(names, cells, strict=True) if name and cell
         }
-        values["type"] = str(values.get("type", "")).lower()
+        values["type"] = values.get("type", "").lower()
         if "symbol" in values:
-            values["symbol"] = str(values["symbol"]).upper()
+            values["symbol"] = values["symbol"].upper()
         try:
-            for column in ("quantity", "price", "fee", "amount"):
-                _decimal(column, values.get(column))
-            if values["type"] in CASH_TYPES and "amount" not in values:
-                amount = _cash_amount(values.pop("quantity", None), values.pop("price", None))
-                if amount is not None:
-                    values["amount"] = amount
+            for column in NUMBERS:
+                cell = values.get(column)
+                if cell is not None and (read := _number(column, cell)) is not None:
+                    values[column] = read
         except _NotANumber as exc:
             problems.append((f"{where}.{exc.column}", str(exc)))
             continue
+        if values["type"] in CASH_TYPES and "amount" not in values:
+            amount = _cash_amount(values.pop("quantity", None), values.pop("price", None))
+            if amount is not None:
+                values["amount"] = amount
         try:
             entries.append(TransactionIn.model_validate(values))
             labels.append(where)

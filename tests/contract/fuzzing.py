@@ -1,0 +1,280 @@
+"""One schemathesis run over an OpenAPI document Flint serves, in process, as its command line
+runs one (`st run`): every phase (examples, coverage, fuzzing, stateful), every check, a fixed
+seed; and what it found, as a report a failing test prints.
+
+``FLINT_FUZZ_EXAMPLES=N`` (what ``make fuzz`` sets) runs N random examples per operation and
+phase instead of CI's fixed, derandomized few.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemathesis
+from schemathesis.engine import events, from_schema
+
+from tests.contract.seed import Seeded
+
+LONG = int(os.environ.get("FLINT_FUZZ_EXAMPLES", "0") or 0)
+EXAMPLES = LONG or 10
+"""Examples per operation and phase: few in CI (each is a request; the run repeats per document
+and database), `LONG` under ``make fuzz``."""
+SEED = 20
+"""CI explores the same cases on every run: a red main means a regression, not a new draw."""
+
+PINNED = {
+    "userId": "[^/]*\\{userId\\}",
+    "accountId": "/accounts/\\{accountId\\}",
+    "portfolioId": "/portfolio/\\{portfolioId\\}",
+    "tradeId": "/trades/\\{tradeId\\}",
+    "alertId": "/alerts/\\{alertId\\}",
+    "symbol": "/assets/\\{symbol\\}",
+    "reportId": "/reports/\\{reportId\\}",
+    "notificationId": "/notifications/\\{notificationId\\}",
+}
+"""Path parameters bound to the seeded user's rows (path regexes), so the reads read rows and
+the writes change them. Deletes draw their ids (a 404), except in the stateful phase, which
+deletes what it created: deleting the seeded rows first would leave the rest nothing to read."""
+
+
+EXCLUDED = {
+    "/billing/webhook": "Stripe's webhook: every request without Stripe's signature over its "
+    "exact body is refused before the body is read (tests/fuzz/test_webhooks.py fuzzes it with "
+    "and without signatures)",
+    "/webhooks/snaptrade": "SnapTrade's webhook: likewise, its HMAC signature (fuzzed in "
+    "tests/fuzz/test_webhooks.py)",
+}
+"""Operations left out, with the reason: a blind request can never reach past the signature."""
+
+
+@dataclass(frozen=True)
+class Unstatable:
+    """A refusal (a 422 naming ``field`` with a message matching ``message``) of a request the
+    schema allows, by a rule the schema does not state: ``why`` says why it cannot, or that it
+    can and is still to be written (``todo``)."""
+
+    field: str
+    message: str
+    why: str
+    todo: bool = False
+    operation: str = ""
+    """A regex the operation's label must contain a match of (any operation when empty)."""
+
+    def covers(self, operation: str, error: dict[str, Any]) -> bool:
+        return bool(
+            re.search(self.operation, operation)
+            and re.fullmatch(self.field, str(error.get("field", "")))
+            and re.search(self.message, str(error.get("message", "")))
+        )
+
+
+UNSTATABLE = [
+    Unstatable(
+        "body.(password|newPassword)",
+        "too common|must not be your email",
+        "the password policy's list of leaked passwords and runs",
+    ),
+    Unstatable(
+        "body.token",
+        "invalid, expired or already used",
+        "which reset tokens exist only the server knows",
+    ),
+    Unstatable("query.cursor", "not one this API gave out", "a cursor is opaque"),
+    Unstatable("body", "file", "what a file holds is not JSON Schema's to state"),
+    Unstatable(
+        ".*",
+        ".*",
+        "the Ghostfolio export's own schema (the reader's models) is not in the document",
+        todo=True,
+        operation="/portfolio/import/ghostfolio",
+    ),
+    Unstatable(
+        r"(query|body)\.\w+",
+        "in the future|must be in the future|before 1900",
+        "dates relative to today",
+    ),
+    Unstatable(
+        r"query\.(start|end)|body\.(start|end)",
+        "after end|before start",
+        "one parameter against another's value (start <= end)",
+    ),
+    Unstatable(
+        r"(query|body)\.(symbol|benchmark|asset)",
+        "(?i)^unknown (symbol|benchmark)",
+        "the market's symbols are the provider's, not the document's",
+    ),
+    Unstatable(
+        "body.provider",
+        "is not configured on this server",
+        "which providers are configured is the server's setting",
+    ),
+    Unstatable(
+        r"path\.tradeId|body\.assets",
+        "is pending, not unknown|not held then|short",
+        "the resource's state (should be 409)",
+        todo=True,
+    ),
+    Unstatable(
+        r"body(\.\w+)*\.?(quantity|price|purchasePrice|amount|fee|threshold|"
+        r"limitPrice|stopPrice)",
+        "at most|greater than 0|decimal places|must not be negative|threshold",
+        "decimal ranges and scales (numbers: minimum/maximum/multipleOf; text: a "
+        "pattern per range)",
+        todo=True,
+    ),
+    Unstatable("body", "does not apply to|needs", "cross-field order rules (if/then)", todo=True),
+    Unstatable(
+        r"body\.(phoneNumber|channels.*)",
+        "E.164|phone|SMS",
+        "the phone number's pattern and its requirement when SMS is chosen",
+        todo=True,
+    ),
+]
+"""Rules a schema does not state (``todo=False``: cannot), whose refusals of schema-valid
+requests the run counts instead of failing on. Every other refusal of a valid request fails."""
+
+
+@dataclass
+class Finding:
+    phase: str
+    operation: str
+    check: str
+    title: str
+    message: str
+    request: str
+    response: str
+
+    def __str__(self) -> str:
+        return (
+            f"[{self.phase}] {self.operation}: {self.check}: {self.title}\n"
+            f"  {self.message.strip().replace(chr(10), chr(10) + '  ')}\n"
+            f"  {self.request}\n  -> {self.response}"
+        )
+
+
+@dataclass
+class Report:
+    operations: set[str] = field(default_factory=set)
+    expected: set[str] = field(default_factory=set)
+    """Every operation of the document but the `EXCLUDED`: what the run should reach."""
+    cases: Counter[str] = field(default_factory=Counter)
+    """Requests sent, by phase."""
+    findings: list[Finding] = field(default_factory=list)
+    unstatable: Counter[str] = field(default_factory=Counter)
+    """Refusals by a rule in `UNSTATABLE`, by its reason."""
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        phases = ", ".join(f"{phase} {count}" for phase, count in sorted(self.cases.items()))
+        return (
+            f"{len(self.operations)} operations, {sum(self.cases.values())} requests "
+            f"({phases}) in {self.seconds:.1f} s; {len(self.findings)} failures, "
+            f"{len(self.errors)} errors; refused by rules no schema states: "
+            f"{dict(self.unstatable) or 'none'}"
+        )
+
+    def details(self) -> str:
+        return "\n\n".join([self.summary(), *self.errors, *map(str, self.findings)])
+
+
+def config(seeded: Seeded, prefix: str) -> schemathesis.Config:
+    """Every check and phase, as the signed-in seeded user, with the seeded rows pinned."""
+    operations: list[dict[str, Any]] = [
+        {
+            "include-path-regex": f"^{prefix}{path}",
+            "exclude-method": "DELETE",
+            "parameters": {f"path.{name}": seeded.ids[name]},
+        }
+        for name, path in PINNED.items()
+        if name in seeded.ids
+    ]
+    operations += [
+        {"include-path-regex": f"^{prefix}{path}$", "enabled": False} for path in EXCLUDED
+    ]
+    generation: dict[str, Any] = {"max-examples": EXAMPLES, "database": "none"}
+    if not LONG:
+        generation["deterministic"] = True
+    return schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "generation": generation,
+            "headers": seeded.headers,
+            "operations": operations,
+        }
+    )
+
+
+def run(app: Any, document: str, seeded: Seeded, prefix: str) -> Report:
+    """Run schemathesis over `document` of `app` (in process, on schemathesis' own event loop,
+    where the seeded user was made)."""
+    schema = schemathesis.openapi.from_asgi(document, app, config=config(seeded, prefix))
+    report = Report()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.path.removeprefix(prefix) not in EXCLUDED:
+            report.expected.add(operation.label)
+    started = time.monotonic()
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            _record(report, event)
+        elif isinstance(event, events.NonFatalError):
+            report.errors.append(f"{event.label}: {event.info.title}: {event.info.message}")
+        elif isinstance(event, events.FatalError):
+            report.errors.append(f"fatal: {event.exception!r}")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _record(report: Report, event: events.ScenarioFinished) -> None:
+    recorder = event.recorder
+    if event.label and event.phase.value != "stateful":
+        report.operations.add(event.label)
+    report.cases[event.phase.value] += len(recorder.interactions)
+    for case_id, checks in recorder.checks.items():
+        for check in checks:
+            info = check.failure_info
+            if info is None:
+                continue
+            interaction = recorder.interactions.get(case_id)
+            response = interaction.response if interaction is not None else None
+            rule = _unstatable(str(event.label), check.name, response)
+            if rule is not None:
+                report.unstatable[rule.why] += 1
+                continue
+            answer = (
+                f"{response.status_code} {(response.content or b'')[:600]!r}"
+                if response is not None
+                else "no response"
+            )
+            report.findings.append(
+                Finding(
+                    phase=event.phase.value,
+                    operation=info.failure.operation or str(event.label),
+                    check=check.name,
+                    title=info.failure.title,
+                    message=info.failure.message,
+                    request=info.code_sample,
+                    response=answer,
+                )
+            )
+
+
+def _unstatable(operation: str, check: str, response: Any) -> Unstatable | None:
+    """The `UNSTATABLE` rule a refusal of a valid request is by, if every error it names is."""
+    if check != "positive_data_acceptance" or response is None or response.status_code != 422:
+        return None
+    try:
+        errors = json.loads(response.content or b"{}").get("errors") or []
+    except ValueError:
+        return None
+    rules = [next((r for r in UNSTATABLE if r.covers(operation, e)), None) for e in errors]
+    if not rules or None in rules:
+        return None
+    return rules[0]

@@ -1,0 +1,204 @@
+"""Rules the server enforces that the documents did not state (what schemathesis found): for
+each, the document's schema and the server now agree on a value either side of the rule.
+Each value here was one the schema allowed and the server refused, or the other way round."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+
+from tests.conftest import Account
+
+V1 = "/api/v1"
+
+
+@pytest.fixture
+async def spec(client: httpx.AsyncClient) -> dict[str, Any]:
+    document: dict[str, Any] = (await client.get("/openapi.json")).json()
+    return document
+
+
+def allows(spec: dict[str, Any], schema: dict[str, Any], value: Any) -> bool:
+    """Whether `schema` (of `spec`, its references resolved there) allows `value`."""
+    resolver = {**schema, "components": spec["components"]}
+    checker = Draft202012Validator.FORMAT_CHECKER
+    return Draft202012Validator(resolver, format_checker=checker).is_valid(value)
+
+
+def body_schema(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    content = spec["paths"][f"{V1}{path}"][method]["requestBody"]["content"]
+    schema: dict[str, Any] = next(iter(content.values()))["schema"]
+    return schema
+
+
+def parameter_schema(spec: dict[str, Any], method: str, path: str, name: str) -> dict[str, Any]:
+    for parameter in spec["paths"][f"{V1}{path}"][method]["parameters"]:
+        if parameter["name"] == name:
+            schema: dict[str, Any] = parameter["schema"]
+            return schema
+    raise AssertionError(name)
+
+
+def refused_at(response: httpx.Response, field: str) -> bool:
+    if response.status_code != 422:
+        return False
+    return field in {error["field"] for error in response.json()["errors"]}
+
+
+@pytest.mark.parametrize(
+    ("password", "valid"),
+    [("short-pw1", False), ("a-long-enough-pw", True), ("x7-" * 43, False)],
+)
+async def test_a_new_passwords_length_is_in_the_schema(
+    client: httpx.AsyncClient, spec: dict[str, Any], password: str, valid: bool
+) -> None:
+    """The schema said 1-1,024 characters; the server takes 10-128."""
+    body = {"email": "new@example.com", "password": password}
+    assert allows(spec, body_schema(spec, "post", "/auth/register"), body) is valid
+    response = await client.post(f"{V1}/auth/register", json=body)
+    assert refused_at(response, "body.password") is not valid, response.text
+    reset = {"token": "t", "newPassword": password}
+    assert allows(spec, body_schema(spec, "post", "/auth/reset-password/confirm"), reset) is valid
+
+
+@pytest.mark.parametrize(
+    ("start", "valid"), [("0", False), ("1700000000", False), ("2024-01-05", True)]
+)
+async def test_a_date_parameter_is_a_date(
+    client: httpx.AsyncClient, alice: Account, spec: dict[str, Any], start: str, valid: bool
+) -> None:
+    """`start=0` was read as Unix time: 1970-01-01."""
+    path = "/portfolio/{portfolioId}/performance"
+    assert allows(spec, parameter_schema(spec, "get", path, "start"), start) is valid
+    portfolio = await client.post(f"{V1}/portfolio/", json={"name": "P"}, headers=alice.headers)
+    pid = portfolio.json()["portfolioId"]
+    response = await client.get(
+        f"{V1}/portfolio/{pid}/performance", params={"start": start}, headers=alice.headers
+    )
+    assert refused_at(response, "query.start") is not valid, response.text
+
+
+@pytest.mark.parametrize(
+    ("asset", "valid"),
+    [("aapl", True), (" BRK.B ", True), ("MY:HOUSE", False), ("\ufb00", False), ("A B", False)],
+)
+async def test_a_symbols_pattern_is_in_the_schema(
+    client: httpx.AsyncClient, alice: Account, spec: dict[str, Any], asset: str, valid: bool
+) -> None:
+    """The schema said any 1-15 characters; "ﬀ" (upper-cased "FF") was taken as a symbol."""
+    body = {"userId": alice.user_id, "asset": asset}
+    assert allows(spec, body_schema(spec, "post", "/watchlist/add"), body) is valid
+    response = await client.post(f"{V1}/watchlist/add", json=body, headers=alice.headers)
+    assert refused_at(response, "body.asset") is not valid, response.text
+
+
+@pytest.mark.parametrize(
+    ("quantity", "valid"),
+    [("1_000", False), ("\uff11\uff12", False), ("1e3", True), (" 12 ", True)],
+)
+async def test_decimal_text_has_one_grammar_in_the_schema_too(
+    client: httpx.AsyncClient, alice: Account, spec: dict[str, Any], quantity: str, valid: bool
+) -> None:
+    body = {
+        "date": "2024-01-02",
+        "type": "buy",
+        "symbol": "AAPL",
+        "quantity": quantity,
+        "price": "1",
+    }
+    assert (
+        allows(spec, body_schema(spec, "post", "/portfolio/{portfolioId}/transactions"), body)
+        is valid
+    )
+    portfolio = await client.post(f"{V1}/portfolio/", json={"name": "P"}, headers=alice.headers)
+    pid = portfolio.json()["portfolioId"]
+    response = await client.post(
+        f"{V1}/portfolio/{pid}/transactions", json=body, headers=alice.headers
+    )
+    assert refused_at(response, "body.quantity") is not valid, response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"type": "buy", "symbol": "AAPL", "quantity": "1", "price": "1"}, True),
+        ({"type": "buy", "symbol": "AAPL", "quantity": None, "price": "1"}, False),
+        ({"type": "deposit"}, False),
+        ({"type": "deposit", "amount": "5"}, True),
+    ],
+)
+async def test_what_each_transaction_type_needs_is_in_the_schema(
+    spec: dict[str, Any], body: dict[str, Any], valid: bool
+) -> None:
+    body = {"date": "2024-01-02", **body}
+    schema = body_schema(spec, "post", "/portfolio/{portfolioId}/transactions")
+    assert allows(spec, schema, body) is valid
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"code": "123 456"}, True),
+        ({"recoveryCode": "k7mxq-p2dwa"}, True),
+        ({"code": "123456", "recoveryCode": "k7mxq-p2dwa"}, False),
+        ({}, False),
+        ({"code": "</head>"}, False),
+    ],
+)
+async def test_two_factor_codes_are_stated(
+    spec: dict[str, Any], body: dict[str, Any], valid: bool
+) -> None:
+    """The codes' patterns never reached the document, nor did "either code or recoveryCode"."""
+    body = {"mfaToken": "m", **body}
+    assert allows(spec, body_schema(spec, "post", "/auth/2fa/verify"), body) is valid
+
+
+async def test_the_idempotency_key_length_is_stated(spec: dict[str, Any]) -> None:
+    schema = parameter_schema(spec, "post", "/trades/execute", "Idempotency-Key")
+    assert not allows(spec, schema, "")
+    assert not allows(spec, schema, "k" * 256)
+    assert allows(spec, schema, "k" * 255)
+
+
+@pytest.mark.parametrize(
+    ("path", "provider", "valid"),
+    [
+        ("/accounts/link", "sandbox", True),
+        ("/accounts/link", "simulated", False),
+        ("/accounts/connect", "snaptrade", True),
+        ("/accounts/connect", "sandbox", False),
+    ],
+)
+async def test_the_providers_are_named(
+    spec: dict[str, Any], path: str, provider: str, valid: bool
+) -> None:
+    body = (
+        {"provider": provider, "authCode": "x"} if path.endswith("link") else {"provider": provider}
+    )
+    assert allows(spec, body_schema(spec, "post", path), body) is valid
+
+
+@pytest.mark.parametrize(
+    ("security", "valid"),
+    [({"email": True, "sms": False}, True), ({"email": False, "sms": False}, False), ("x", False)],
+)
+async def test_security_notices_cannot_be_changed_says_the_schema(
+    spec: dict[str, Any], security: Any, valid: bool
+) -> None:
+    body = {"channels": {"security": security}}
+    assert allows(spec, body_schema(spec, "put", "/notifications/preferences"), body) is valid
+
+
+@pytest.mark.parametrize("document", ["/openapi.json", "/api/openapi.json"])
+async def test_the_token_form_states_what_the_server_reads(
+    client: httpx.AsyncClient, document: str
+) -> None:
+    """An empty field is a missing one; `grant_type` is `password`, not `password\\n`."""
+    spec = (await client.get(document)).json()
+    schema = {"$ref": "#/components/schemas/Body_auth-token"}
+    assert not allows(spec, schema, {"username": "", "password": "p"})
+    assert not allows(spec, schema, {"username": "u", "password": "p", "grant_type": "password\n"})
+    assert allows(spec, schema, {"username": "u", "password": "p", "grant_type": "password"})
