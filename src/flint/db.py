@@ -370,19 +370,21 @@ AfterCommit = Callable[[], Awaitable[None] | None]
 
 READ_ONLY_SESSION = "flint_read_only_session"
 """``session.info`` key of a request's read-only session (a GET's), which never commits."""
+AFTER_COMMIT = "after_commit"
+"""``session.info`` key of the callbacks waiting for the commit (dropped on a rollback)."""
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     """Run `callback` once this session's transaction has committed; never if it rolls back."""
     if session.info.get(READ_ONLY_SESSION):
         raise RuntimeError("a GET's session never commits: open a session of its own to write")
-    session.info.setdefault("after_commit", []).append(callback)
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 async def run_after_commit(session: AsyncSession) -> None:
-    """The transaction is already durable: a failing callback is logged, never raised, and the
-    outbox sweeper picks up whatever it failed to dispatch."""
-    callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
+    """The transaction is already durable: a failing callback is logged, never raised; a job
+    it failed to hand off is relayed (`flint.jobs.relay`)."""
+    callbacks: list[AfterCommit] = session.info.pop(AFTER_COMMIT, [])
     for callback in callbacks:
         try:
             result = callback()

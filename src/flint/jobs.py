@@ -6,29 +6,42 @@ SQLite file in the data dir, so `make run` needs no server.
 
 Services never import task modules: they call ``enqueue(session, "flint.trades.submit", id)``
 and the message leaves only once the session's transaction has committed (a rolled-back
-change sends nothing). Task modules import services; only the worker (`flint.app.worker`)
-imports the task modules. Tasks are synchronous and thin: each runs its async service call on
-this process's one event loop (`run_async`), with a session of its own, and is safe to run
-twice.
+change sends nothing). The job is also written in that transaction (`flint.handoffs`) and
+deleted once the broker has it, so a hand-off that fails (the broker down, the process killed
+between its commit and its publish) is not lost: `relay` hands it off again, which a worker
+does each time it connects to the broker and beat every half minute. Task modules import
+services; only the worker (`flint.app.worker`) imports the task modules. Tasks are synchronous
+and thin: each runs its async service call on this process's one event loop (`run_async`),
+with a session of its own, and is safe to run twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable, Coroutine
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+import structlog
 from asgi_correlation_id import correlation_id
 from celery import Celery
+from celery.app.amqp import AMQP
+from kombu.connection import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flint import handoffs
 from flint.config import Settings, get_settings
-from flint.db import after_commit
+from flint.db import AFTER_COMMIT, after_commit
 from flint.kit.files import private_file
 from flint.runtime import Runtime
+
+log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -49,9 +62,28 @@ def prepare_broker(settings: Settings) -> None:
         private_file(settings.data_dir / "broker.db")
 
 
+class PromptConnection(Connection):
+    """kombu's connection, trying again every second at most while the broker is away: kombu's
+    own schedule waits 2 s longer after each failed try (up to 30 s), so a worker took 10 s to
+    notice RabbitMQ was back."""
+
+    def ensure_connection(self, *args: Any, **kwargs: Any) -> PromptConnection:
+        kwargs.setdefault("interval_start", 0.5)
+        kwargs.setdefault("interval_step", 0.5)
+        kwargs.setdefault("interval_max", 1.0)
+        super().ensure_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        return self
+
+
+class _PromptAMQP(AMQP):  # type: ignore[misc]
+    Connection = PromptConnection
+
+
 def create_celery(settings: Settings) -> Celery:
     """The app every process publishes with; the worker adds its task modules and schedule."""
-    app = Celery("flint", broker=broker_url(settings), backend=settings.result_backend)
+    app = Celery(
+        "flint", broker=broker_url(settings), backend=settings.result_backend, amqp=_PromptAMQP
+    )
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -63,6 +95,9 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_ignore_result=settings.result_backend is None,
         broker_connection_retry_on_startup=True,
+        # Workers and beat wait for the broker however long it is away (a try a second), rather
+        # than exiting after 100 tries.
+        broker_connection_max_retries=None,
         task_default_queue=settings.task_queue,
         worker_hijack_root_logger=False,
     )
@@ -78,23 +113,92 @@ celery_app = create_celery(get_settings())
 REQUEST_ID_HEADER = "flint_request_id"
 """The message header carrying the id of the request (or task) that sent it."""
 
+RELAY = "flint.jobs.relay"
+RELAY_AFTER = timedelta(seconds=3)
+"""A hand-off is over within milliseconds of its commit: one still owed this long after it
+was enqueued has failed, and `relay` sends it again."""
+RELAY_BATCH = 100
 
-def send(name: str, *args: str) -> None:
+
+def send(name: str, *args: str, request_id: str | None = None) -> None:
     """Publish the task ``name`` now (blocking I/O in kombu: from a task, or a thread), with
-    the current request id, which the task then logs and reports its errors under."""
-    request_id = correlation_id.get()
+    the id of the request that sent it (by default the current one), which the task then logs
+    and reports its errors under."""
+    request_id = request_id or correlation_id.get()
     headers = {REQUEST_ID_HEADER: request_id} if request_id else None
     celery_app.send_task(name, args=list(args), headers=headers)
 
 
-async def send_async(name: str, *args: str) -> None:
+async def send_async(name: str, *args: str, request_id: str | None = None) -> None:
     """`send` from the event loop, on a worker thread."""
-    await anyio.to_thread.run_sync(partial(send, name, *args))
+    await anyio.to_thread.run_sync(partial(send, name, *args, request_id=request_id))
 
 
 def enqueue(session: AsyncSession, name: str, *args: str) -> None:
-    """Publish the task ``name`` once ``session`` has committed; never if it rolls back."""
-    after_commit(session, partial(send_async, name, *args))
+    """Publish the task ``name`` once ``session`` has committed; never if it rolls back. The
+    job is kept in the same transaction until the broker has it (see `relay`)."""
+    outgoing = session.info.get(_OUTGOING)
+    if not isinstance(outgoing, _Outgoing) or outgoing.send not in session.info.get(
+        AFTER_COMMIT, ()
+    ):
+        outgoing = session.info[_OUTGOING] = _Outgoing(session)
+        after_commit(session, outgoing.send)
+    outgoing.owed.append(handoffs.record(session, name, args, correlation_id.get()))
+
+
+_OUTGOING = "flint.jobs.outgoing"
+
+
+@dataclass(eq=False)
+class _Outgoing:
+    """The jobs a transaction enqueued, handed off together once it has committed."""
+
+    session: AsyncSession
+    owed: list[handoffs.JobHandoff] = field(default_factory=list)
+
+    async def send(self) -> None:
+        owed, self.owed = self.owed, []
+        self.session.info.pop(_OUTGOING, None)
+        sent = await _publish(owed, "job_handoff_failed")
+        if not sent:
+            return
+        try:
+            await handoffs.handed_off(self.session, sent)
+            await self.session.commit()
+        except Exception:  # the relay will send them once more: tasks are safe to run twice
+            log.exception("job_handoff_not_recorded", jobs=len(sent))
+            with contextlib.suppress(Exception):
+                await self.session.rollback()
+
+
+async def _publish(owed: Sequence[handoffs.JobHandoff], failure: str) -> list[uuid.UUID]:
+    """Publish in order until the broker fails; the ids of those it took."""
+    sent: list[uuid.UUID] = []
+    for job in owed:
+        try:
+            await send_async(job.name, *job.args, request_id=job.request_id)
+        except Exception as exc:
+            log.warning(failure, task=job.name, error=str(exc), left=len(owed) - len(sent))
+            break
+        sent.append(job.id)
+    return sent
+
+
+async def relay(session: AsyncSession, older_than: timedelta = RELAY_AFTER) -> int:
+    """Hand off again every job still owed ``older_than`` after it was enqueued (its first
+    hand-off failed); returns how many the broker took. Each batch is one transaction: its
+    jobs locked on PostgreSQL (another relay skips them), deleted once sent."""
+    relayed = 0
+    while True:
+        owed = await handoffs.overdue(session, older_than, RELAY_BATCH)
+        sent = await _publish(owed, "job_relay_failed")
+        await handoffs.handed_off(session, sent)
+        await session.commit()
+        relayed += len(sent)
+        if len(sent) < RELAY_BATCH:
+            if relayed:
+                log.info("jobs_relayed", jobs=relayed)
+            return relayed
 
 
 # --- the task side ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from flint.config import Settings
-from flint.db import READ_ONLY_SESSION, commit
+from flint.db import AFTER_COMMIT, READ_ONLY_SESSION, commit
 from flint.errors import FlintError
 from flint.reads import Reads
 from flint.runtime import Kind, Runtime, T, name_of
@@ -36,11 +36,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             if exc.commit:
                 await commit(session)
             else:
-                session.info.pop("after_commit", None)
+                session.info.pop(AFTER_COMMIT, None)
                 await session.rollback()
             raise
         except BaseException:
-            session.info.pop("after_commit", None)
+            session.info.pop(AFTER_COMMIT, None)
             await session.rollback()
             raise
         await commit(session)

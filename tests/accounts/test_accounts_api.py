@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +38,31 @@ async def linked(
 
 def by_type(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {account["type"]: account for account in body["accounts"]}
+
+
+@dataclass
+class Brokerage:
+    """The sandbox's brokerage account as linked, and what Flint holds to act on it there."""
+
+    account: LinkedAccount
+    credentials: dict[str, Any]
+    sandbox: Any
+    ctx: Accounts
+
+
+async def linked_brokerage(app: FastAPI, client: httpx.AsyncClient, who: Account) -> Brokerage:
+    """The sandbox linked (always open: a market order fills whatever the hour the test runs
+    at), its brokerage account and the link's credentials, opened."""
+    accounts = by_type(await linked(client, who, "demo-code:always-open"))
+    ctx = app.state.runtime.get(Accounts)
+    async with app.state.runtime.sessions() as session:
+        account = await session.get(LinkedAccount, uuid.UUID(accounts["brokerage"]["accountId"]))
+        assert account is not None
+        record = await session.get(AccountLink, account.link_id)
+        assert record is not None
+        assert record.sealed_credentials
+    credentials = ctx.box.open(record.sealed_credentials)
+    return Brokerage(account, credentials, ctx.providers.get("sandbox"), ctx)
 
 
 async def test_linking_the_sandbox_creates_a_brokerage_a_checking_and_a_savings_account(
@@ -171,31 +197,22 @@ async def test_credentials_are_sealed_and_never_returned(
 async def test_a_sync_brings_the_institutions_changes(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    # always-open: the market order fills whatever the hour the test runs at
-    accounts = by_type(await linked(client, alice, "demo-code:always-open"))
-    brokerage_id = uuid.UUID(accounts["brokerage"]["accountId"])
-    ctx = app.state.runtime.get(Accounts)
-    sandbox = ctx.providers.get("sandbox")
+    brokerage = await linked_brokerage(app, client, alice)
+    account = brokerage.account
+    order = OrderRequest(
+        account_id=account.provider_account_id,
+        client_order_id=str(uuid.uuid4()),
+        symbol="MSFT",
+        action=OrderAction.BUY,
+        quantity=Decimal("2"),
+    )
+    filled = await brokerage.sandbox.place_order({}, brokerage.credentials, order)
+    assert filled.average_price is not None
     async with app.state.runtime.sessions() as session:
-        account = await session.get(LinkedAccount, brokerage_id)
-        assert account is not None
-        record = await session.get(AccountLink, account.link_id)
-        assert record is not None
-        assert record.sealed_credentials
-        credentials = ctx.box.open(record.sealed_credentials)
-        order = OrderRequest(
-            account_id=account.provider_account_id,
-            client_order_id=str(uuid.uuid4()),
-            symbol="MSFT",
-            action=OrderAction.BUY,
-            quantity=Decimal("2"),
-        )
-        filled = await sandbox.place_order({}, credentials, order)
-        assert filled.average_price is not None
-        assert await service.sync_link(session, ctx, account.link_id) == 3
+        assert await service.sync_link(session, brokerage.ctx, account.link_id) == 3
         await commit(session)
 
-    after = (await client.get(f"{V1}/{brokerage_id}", headers=alice.headers)).json()
+    after = (await client.get(f"{V1}/{account.id}", headers=alice.headers)).json()
     cost = Decimal(2) * filled.average_price
     assert Decimal(str(after["balances"]["cash"])) == Decimal(100000) - cost.quantize(
         Decimal("0.01")

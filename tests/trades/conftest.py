@@ -5,6 +5,7 @@ same publish → worker → provider path as in production."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -16,14 +17,21 @@ from flint.config import Settings
 from tests.conftest import Account
 
 
-@pytest.fixture
-def worker(settings: Settings) -> Iterator[None]:
+@contextmanager
+def worker_running(settings: Settings) -> Iterator[None]:
+    """A worker of ``settings`` in a thread of this process until the block ends."""
     celery_app = configure(settings)
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
             yield
     finally:
         configure(None)
+
+
+@pytest.fixture
+def worker(settings: Settings) -> Iterator[None]:
+    with worker_running(settings):
+        yield
 
 
 async def link_sandbox(

@@ -18,6 +18,7 @@ from flint.auth.models import (
 )
 from flint.billing.models import BillingAccount, BillingEvent
 from flint.db import Base
+from flint.handoffs import JobHandoff
 from flint.idempotency import IdempotencyKey
 from flint.market.models import MarketBar, MarketQuote
 from flint.notifications.models import Notification, NotificationPreference, OutboxMessage
@@ -42,6 +43,7 @@ __all__ = [
     "CustomAssetPrice",
     "IdempotencyKey",
     "ImportFingerprint",
+    "JobHandoff",
     "LinkedAccount",
     "MarketBar",
     "MarketQuote",

@@ -22,6 +22,7 @@ from celery.signals import setup_logging, task_postrun, task_prerun, worker_shut
 
 from flint import jobs
 from flint.app.metrics import count_tasks
+from flint.app.relay_tasks import RelayOnConnect
 from flint.app.runtime import build_runtime
 from flint.app.sentry import init_sentry
 from flint.config import Settings, get_settings
@@ -41,11 +42,17 @@ TASK_MODULES = [
     "flint.portfolio.tasks",
     "flint.billing.tasks",
     "flint.app.analytics_tasks",
+    "flint.app.relay_tasks",
 ]
 
 
 def schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
+        "jobs-relay": {
+            "task": jobs.RELAY,
+            "schedule": 30.0,
+            "options": {"expires": 30},
+        },
         "notifications-resend-stale": {
             "task": "flint.notifications.resend_stale",
             "schedule": 60.0,
@@ -101,6 +108,7 @@ def configure(settings: Settings | None = None) -> Celery:
     celery_app.conf.update(include=TASK_MODULES, beat_schedule=schedule(settings or get_settings()))
     for module in TASK_MODULES:
         importlib.import_module(module)
+    celery_app.steps["consumer"].add(RelayOnConnect)
     jobs.prepare_broker(settings or get_settings())
     jobs.process.use(_build, settings)
     init_sentry(settings or get_settings(), "worker")
