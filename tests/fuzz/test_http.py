@@ -30,8 +30,10 @@ HTTP_EXAMPLES = min(LONG, 500) or 25
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    """SnapTrade and Stripe configured (never called: a refused webhook goes nowhere)."""
+    """SnapTrade and Stripe configured (never called: a refused webhook goes nowhere); no rate
+    limits (`make fuzz` sends one user's imports faster than 600 a minute: 429s, not findings)."""
     return {
+        "rate_limits_enabled": False,
         "snaptrade_client_id": CLIENT_ID,
         "snaptrade_consumer_key": CONSUMER_KEY,
         "snaptrade_base_url": "http://127.0.0.1:9",
