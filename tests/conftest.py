@@ -7,6 +7,7 @@ Without them those tests are skipped with the reason; with CI=true a missing one
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import os
@@ -301,6 +302,26 @@ async def alice(client: httpx.AsyncClient) -> Account:
 @pytest.fixture
 async def bob(client: httpx.AsyncClient) -> Account:
     return await sign_up(client, "bob@example.com")
+
+
+async def until_final(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    final: tuple[str, ...],
+    seconds: float = 60,
+    every: float = 0.05,
+) -> dict[str, Any]:
+    """GET ``url`` every ``every`` s until its ``status`` is one of ``final``; the body then."""
+    body: dict[str, Any] = {}
+    for _ in range(int(seconds / every)):
+        response = await client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if body["status"] in final:
+            return body
+        await asyncio.sleep(every)
+    raise AssertionError(f"{url} is still {body.get('status')} after {seconds} s")
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:

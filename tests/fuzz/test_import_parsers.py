@@ -19,6 +19,7 @@ from flint.market.universe import load_universe
 from flint.portfolio import ghostfolio, imports
 from flint.portfolio.imports import ImportRefused, Parsed
 from tests.fuzz.support import fuzz, json_bytes, json_values, mutated_json, mutated_text
+from tests.portfolio.test_import_export import GOOD
 
 SAMPLES = Path(__file__).parent.parent / "portfolio" / "samples"
 PRESET_NAMES = [*imports.PRESETS, "auto"]
@@ -31,14 +32,7 @@ SAMPLE_FILES = {
     "schwab": ["schwab.csv"],
     "fidelity": ["fidelity.csv"],
 }
-FLINT_CSV = """Date,Ticker,Action,Shares,Price,Commission,Currency
-2024-01-02,,deposit,,10000,,USD
-2024-01-03,AAPL,BUY,10,185.50,1.00,USD
-2024-02-01,btc-usd,buy,0.05,42000,,USD
-2024-03-01,AAPL,dividend,10,0.24,,USD
-2024-06-10,AAPL,split,4,,,USD
-2024-07-01,AAPL,sell,15,210,1,USD
-"""
+FLINT_CSV = GOOD
 
 
 def sample_texts(preset: str) -> list[str]:

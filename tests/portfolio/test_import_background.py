@@ -4,7 +4,6 @@ task adds nothing; the sweep publishes a job whose message was lost; another use
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import uuid
 from datetime import date, timedelta
@@ -21,7 +20,7 @@ from flint.kit.time import utcnow
 from flint.portfolio import import_jobs, tasks
 from flint.portfolio.import_router import wants_async
 from flint.portfolio.models import ImportJob, Portfolio, PortfolioTransaction
-from tests.conftest import Account, assert_problem, error_fields
+from tests.conftest import Account, assert_problem, error_fields, until_final
 from tests.portfolio.test_import_export import CSV, V1, new_portfolio
 from tests.reports.conftest import running_worker
 from tests.trades.conftest import worker
@@ -83,15 +82,8 @@ async def accepted(
 async def finished(
     client: httpx.AsyncClient, who: Account, portfolio_id: str, job_id: str, seconds: float = 60
 ) -> dict[str, Any]:
-    job: dict[str, Any] = {}
-    for _ in range(int(seconds / 0.05)):
-        response = await client.get(f"{V1}/{portfolio_id}/imports/{job_id}", headers=who.headers)
-        assert response.status_code == 200, response.text
-        job = response.json()
-        if job["status"] in ("done", "failed"):
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the import is still {job.get('status')} after {seconds} s")
+    url = f"{V1}/{portfolio_id}/imports/{job_id}"
+    return await until_final(client, url, who.headers, ("done", "failed"), seconds)
 
 
 async def ledger_size(app: FastAPI, portfolio_id: str) -> int:

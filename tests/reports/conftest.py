@@ -4,7 +4,6 @@ production."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +14,7 @@ from celery.contrib.testing.worker import start_worker
 
 from flint.app.worker import configure
 from flint.config import Settings
-from tests.conftest import Account
+from tests.conftest import Account, until_final
 from tests.trades.conftest import worker
 
 __all__ = ["worker"]
@@ -53,15 +52,8 @@ async def finished(
     client: httpx.AsyncClient, who: Account, report_id: str, seconds: float = 60
 ) -> dict[str, Any]:
     """Poll the report until it is completed or failed."""
-    report: dict[str, Any] = {}
-    for _ in range(int(seconds / 0.1)):
-        response = await client.get(f"{V1}/{report_id}", headers=who.headers)
-        assert response.status_code == 200, response.text
-        report = response.json()
-        if report["status"] in ("completed", "failed"):
-            return report
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"report still {report.get('status')} after {seconds} s")
+    final = ("completed", "failed")
+    return await until_final(client, f"{V1}/{report_id}", who.headers, final, seconds, 0.1)
 
 
 async def download(
