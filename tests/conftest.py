@@ -33,13 +33,15 @@ import httpx  # noqa: E402
 import pytest  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import delete, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 from flint.app.main import create_app  # noqa: E402
 from flint.app.models import Base  # noqa: E402
 from flint.config import Settings  # noqa: E402
 from flint.db import create_engine  # noqa: E402
+from flint.handoffs import JobHandoff  # noqa: E402
 from tests.skip_summary import pytest_terminal_summary  # noqa: E402
 
 __all__ = ["pytest_terminal_summary"]  # the hook: skips summarised by reason
@@ -322,6 +324,13 @@ async def until_final(
             return body
         await asyncio.sleep(every)
     raise AssertionError(f"{url} is still {body.get('status')} after {seconds} s")
+
+
+async def lose_handoffs(session: AsyncSession) -> None:
+    """Forget every task owed to the broker, as when the broker took a message (so its
+    hand-off was deleted) and then lost it: only the sweeps can find that work again."""
+    await session.flush()  # a bulk DELETE does not flush the rows added before it
+    await session.execute(delete(JobHandoff))
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:

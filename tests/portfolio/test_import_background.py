@@ -20,7 +20,7 @@ from flint.kit.time import utcnow
 from flint.portfolio import import_jobs, tasks
 from flint.portfolio.import_router import wants_async
 from flint.portfolio.models import ImportJob, Portfolio, PortfolioTransaction
-from tests.conftest import Account, assert_problem, error_fields, until_final
+from tests.conftest import Account, assert_problem, error_fields, lose_handoffs, until_final
 from tests.portfolio.test_import_export import CSV, V1, new_portfolio
 from tests.reports.conftest import running_worker
 from tests.trades.conftest import worker
@@ -175,11 +175,12 @@ async def test_a_refused_file_fails_the_job_with_its_422_and_adds_nothing(
 
 
 async def lost_job(app: FastAPI, portfolio_id: str, body: str) -> str:
-    """A job committed without the message that would have sent it to a worker (lost)."""
+    """A job committed, its message then lost (taken by the broker, its hand-off deleted)."""
     async with app.state.runtime.sessions() as session:
         portfolio = await session.get(Portfolio, uuid.UUID(portfolio_id))
         assert portfolio is not None
         job = await import_jobs.create(session, portfolio, body.encode(), "flint", "skip")
+        await lose_handoffs(session)
         await session.commit()  # not flint.db.commit: the publish waiting for it never runs
         return str(job.id)
 

@@ -29,7 +29,7 @@ from flint.notifications.models import OutboxMessage
 from flint.reports import service, tasks
 from flint.reports.models import Report
 from flint.reports.schemas import ReportIn
-from tests.conftest import IN_CI, Account, assert_problem, error_fields
+from tests.conftest import IN_CI, Account, assert_problem, error_fields, lose_handoffs
 from tests.portfolio.test_performance_api import make_portfolio
 from tests.reports.conftest import V1, download, finished, request_report, running_worker
 
@@ -499,6 +499,7 @@ async def test_the_sweep_publishes_a_report_whose_job_was_lost(
         report = await service.request(
             session, runtime.get(MarketData), runtime.get(Plans), uuid.UUID(alice.user_id), body
         )
+        await lose_handoffs(session)  # and the message the broker took, lost
         await session.commit()
         report_id = str(report.id)
     async with running_worker(settings):
