@@ -77,7 +77,16 @@ def new_ids(count: int) -> list[uuid.UUID]:
     the system's randomness instead of one each, in order: rows inserted in key order grow the
     primary key's B-tree at one end (a 100,000-row ledger insert on SQLite: 1.2 s -> 0.55 s)."""
     raw = os.urandom(16 * count)
-    return sorted(uuid.UUID(bytes=raw[k : k + 16], version=4) for k in range(0, 16 * count, 16))
+    ordered = sorted(  # as integers: sorting UUID objects compares in Python (twice as slow)
+        int.from_bytes(raw[k : k + 16]) & _V4_KEEP | _V4_SET for k in range(0, 16 * count, 16)
+    )
+    return [uuid.UUID(int=value) for value in ordered]
+
+
+_V4_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_V4_SET = (4 << 76) | (0x8000 << 48)
+"""What ``uuid.UUID(..., version=4)`` does to 128 random bits: the version nibble set to 4 and
+the variant bits to RFC 4122's."""
 
 
 Rule = Callable[[Any], Any]

@@ -33,6 +33,8 @@ from asgi_correlation_id import correlation_id
 from celery import Celery
 from celery.app.amqp import AMQP
 from kombu.connection import Connection
+from kombu.transport import TRANSPORT_ALIASES
+from kombu.transport import sqlalchemy as kombu_sqlalchemy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import handoffs
@@ -46,13 +48,27 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
+class EmbeddedTransport(kombu_sqlalchemy.Transport):
+    """kombu's SQLAlchemy transport, looking for messages every 0.1 s instead of
+    every second: a job sent to an idle embedded worker waited half a second on average, a
+    whole one at worst. (The interval cannot go in the transport options: this transport
+    hands them all to SQLAlchemy's ``create_engine``, which refuses the unknown one.)"""
+
+    polling_interval = 0.1
+
+
+EMBEDDED = "flint-sqla"
+"""The URL scheme prefix of the embedded broker (`EmbeddedTransport`)."""
+TRANSPORT_ALIASES[EMBEDDED] = f"{__name__}:EmbeddedTransport"
+
+
 def broker_url(settings: Settings) -> str:
     """The configured broker, else the embedded one (its directory is made by the runtime of
     whatever process uses it: importing this module creates nothing)."""
     if settings.broker_url:
         return settings.broker_url
     path = (settings.data_dir / "broker.db").resolve()
-    return f"sqla+sqlite:///{path}"
+    return f"{EMBEDDED}+sqlite:///{path}"
 
 
 def prepare_broker(settings: Settings) -> None:

@@ -22,9 +22,10 @@ from flint.portfolio import backfill, history, import_jobs
 log = structlog.get_logger(__name__)
 
 NICENESS = 19
-"""The CPU priority a batch of history is stored and a file imported at: below the API and its
-performance processes (15), so neither slows the requests asked meanwhile (a 100,000-row
-import at the worker's own priority doubled /healthz's p99 on 2 cores; at 19, +45 %)."""
+"""The CPU priority a portfolio's history is planned and stored and a file imported at: below
+the API and its performance processes (15), so neither slows the requests asked meanwhile (a
+100,000-row import at the worker's own priority doubled /healthz's p99 on 2 cores; at 19,
++45 %)."""
 
 
 @contextlib.contextmanager
@@ -44,11 +45,16 @@ def _low_priority() -> Iterator[None]:
 @celery_app.task(name=backfill.PLAN_TASK, ignore_result=True)
 def backfill_history(portfolio_id: str, benchmark: str = backfill.DEFAULT_BENCHMARK) -> int:
     """Send one `store_history` per batch of symbols whose closes the portfolio lacks; returns
-    how many were sent (a portfolio gone or lacking nothing: none)."""
+    how many were sent (a portfolio gone or lacking nothing: none). Planned at `NICENESS`: it
+    reads the whole ledger (a 100,000-row import's plan ran at full priority just as the
+    import finished, and /healthz felt it)."""
     process = runtime()
-    planned = run_async(
-        history.plan(process.readers, process.get(MarketData), uuid.UUID(portfolio_id), benchmark)
-    )
+    with _low_priority():
+        planned = run_async(
+            history.plan(
+                process.readers, process.get(MarketData), uuid.UUID(portfolio_id), benchmark
+            )
+        )
     for windows in planned:
         send(backfill.STORE_TASK, history.dump(windows))
     log.info("history_planned", portfolio_id=portfolio_id, batches=len(planned))
