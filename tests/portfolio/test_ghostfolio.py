@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from decimal import Decimal
@@ -436,3 +437,104 @@ async def test_the_portfolios_own_export_imported_into_it_adds_nothing(
         assert again.json()["skipped"] == len(before)
         assert again.json()["imported"] == {}
         assert await ledger(client, alice, pid) == before
+
+
+async def test_importing_again_or_a_newer_export_adds_only_what_is_new(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    """A Ghostfolio account imported once is imported into the same portfolio again (it made a
+    second set of portfolios and ledgers every time)."""
+    first = await send(client, alice, sample())
+    assert first.status_code == 201, first.text
+    made = {p["accountId"]: p for p in first.json()["portfolios"]}
+    assert all(p["created"] and p["skipped"] == 0 for p in made.values())
+    ledgers = {a: await ledger(client, alice, p["portfolioId"]) for a, p in made.items()}
+
+    again = await send(client, alice, sample())
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert {p["accountId"]: p["portfolioId"] for p in body["portfolios"]} == {
+        a: p["portfolioId"] for a, p in made.items()
+    }
+    for p in body["portfolios"]:
+        assert (p["created"], p["transactions"], p["balanceFlows"]) == (False, {}, [])
+        assert p["skipped"] == len(ledgers[p["accountId"]])
+    assert all(not a["created"] and a["prices"] == 0 for a in body["customAssets"])
+    listed = await client.get(f"{V1}/", headers=alice.headers)
+    assert len(listed.json()["portfolios"]) == 3
+    for account, rows in ledgers.items():
+        assert await ledger(client, alice, made[account]["portfolioId"]) == rows
+
+    # A newer export: one more trade and a later balance of the IBKR account.
+    newer = sample()
+    newer["activities"].append(
+        newer["activities"][2] | {"date": "2024-07-15T00:00:00.000Z", "quantity": 2, "fee": 1}
+    )
+    newer["accounts"][0]["balances"].insert(0, {"date": "2024-07-31T00:00:00.000Z", "value": 2100})
+    response = await send(client, alice, newer)
+    assert response.status_code == 201, response.text
+    ibkr = next(p for p in response.json()["portfolios"] if p["accountId"] == IBKR)
+    assert (ibkr["portfolioId"], ibkr["created"]) == (made[IBKR]["portfolioId"], False)
+    assert ibkr["transactions"] == {"buy": 1, "deposit": 1}
+    assert ibkr["skipped"] == len(ledgers[IBKR])
+    (flow,) = ibkr["balanceFlows"]
+    # 2,500 on 2024-06-30, less 2 x 239.58 + 1 for the buy: 2,019.84; 2,100 wanted.
+    assert (flow["date"], flow["type"], Decimal(flow["amount"])) == (
+        "2024-07-31",
+        "deposit",
+        Decimal("80.16"),
+    )
+    perf = await performance(client, alice, made[IBKR]["portfolioId"])
+    assert Decimal(perf["totals"]["cash"]) == Decimal(2100)
+    assert len(await ledger(client, alice, made[IBKR]["portfolioId"])) == len(ledgers[IBKR]) + 2
+
+    # With portfolios=one, the name is what the portfolio is known by.
+    one = await send(client, alice, sample(), portfolios="one", name="Everything")
+    assert one.status_code == 201, one.text
+    (everything,) = one.json()["portfolios"]
+    twice = await send(client, alice, sample(), portfolios="one", name="Everything")
+    assert twice.status_code == 200, twice.text
+    assert twice.json()["portfolios"][0]["portfolioId"] == everything["portfolioId"]
+    other = await send(client, alice, sample(), portfolios="one", name="Another")
+    assert other.status_code == 201, other.text
+    assert other.json()["portfolios"][0]["portfolioId"] != everything["portfolioId"]
+
+    # Another user's import of the same file makes portfolios of their own.
+    theirs = await send(client, bob, sample())
+    assert theirs.status_code == 201, theirs.text
+    assert all(p["created"] for p in theirs.json()["portfolios"])
+    assert not {p["portfolioId"] for p in theirs.json()["portfolios"]} & {
+        p["portfolioId"] for p in made.values()
+    }
+
+
+async def test_the_same_file_imported_twice_at_once_makes_one_set(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """They queue on the user: the first makes the portfolios, the others find them (the
+    second's custom assets broke their unique key on PostgreSQL: 500)."""
+    answers = await asyncio.gather(*(send(client, alice, sample()) for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 201], [a.text for a in answers]
+    listed = await client.get(f"{V1}/", headers=alice.headers)
+    assert len(listed.json()["portfolios"]) == 3
+    mine = await client.get("/api/v1/assets", headers=alice.headers)
+    assert len(mine.json()["assets"]) == 2
+
+
+async def test_an_account_below_zero_allows_negative_cash_and_ends_at_its_balance(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """(On PostgreSQL the flag was lost before the ledger was written, and the withdrawal to
+    the negative balance refused: 422.)"""
+    doc = sample()
+    doc["accounts"] = [doc["accounts"][1]]
+    doc["accounts"][0]["balances"] = [{"date": "2024-03-31T00:00:00.000Z", "value": -75.5}]
+    doc["activities"] = [a for a in doc["activities"] if a["accountId"] == PRIVATE]
+    response = await send(client, alice, doc)
+    assert response.status_code == 201, response.text
+    (only,) = response.json()["portfolios"]
+    assert only["allowNegativeCash"] is True
+    settings = await client.get(f"{V1}/{only['portfolioId']}", headers=alice.headers)
+    assert settings.json()["allowNegativeCash"] is True
+    perf = await performance(client, alice, only["portfolioId"])
+    assert Decimal(perf["totals"]["cash"]) == Decimal("-75.5")

@@ -13,7 +13,7 @@ from flint.alerts.schemas import AlertIn, AlertState
 from flint.billing.api import Limit, Plans
 from flint.errors import Conflict, NotFound, ValidationFailed
 from flint.market.api import MarketData
-from flint.users.api import User
+from flint.users.api import lock_user
 
 
 async def create(
@@ -30,11 +30,7 @@ async def create(
     if market.instrument(body.symbol) is None:
         raise ValidationFailed.at("body.symbol", f"Unknown symbol {body.symbol}.")
     await plans.enforce(session, user_id, Limit.ALERTS)
-    if session.get_bind().dialect.name == "postgresql":
-        # Two concurrent creates must not both pass the count: they queue on the user's row.
-        # (FOR NO KEY UPDATE: foreign-key checks of notifications for the user go on).
-        lock = select(User.id).where(User.id == user_id).with_for_update(key_share=True)
-        await session.execute(lock)
+    await lock_user(session, user_id)  # two concurrent creates must not both pass the count
     held = await session.scalar(select(func.count()).where(Alert.user_id == user_id))
     if (held or 0) >= limit:
         raise Conflict(f"You have {held} price alerts, the most allowed; delete one first.")

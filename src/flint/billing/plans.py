@@ -19,13 +19,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.billing.models import BillingAccount
 from flint.config import Settings
 from flint.errors import PlanLimitReached
-from flint.users.api import User
+from flint.users.api import lock_user
 
 
 class PlanName(StrEnum):
@@ -101,14 +100,6 @@ def subscribed_plan(account: BillingAccount | None, premium_price_id: str | None
     if premium_price_id is not None and account.price_id == premium_price_id:
         return PlanName.PREMIUM
     return PlanName.FREE
-
-
-async def lock_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """Queue concurrent adds of one user on the user's row (PostgreSQL; SQLite has one writer
-    at a time). FOR NO KEY UPDATE, so inserts referencing the user still go on."""
-    if session.get_bind().dialect.name == "postgresql":
-        lock = select(User.id).where(User.id == user_id).with_for_update(key_share=True)
-        await session.execute(lock)
 
 
 @dataclass

@@ -54,6 +54,8 @@ class Imported:
     """The transactions added, in the file's order."""
     skipped: int
     """The rows the portfolio had imported before."""
+    rows: list[int]
+    """Which of the file's rows were added (their positions, in order)."""
 
 
 def _number(value: Decimal | None) -> str:
@@ -171,7 +173,7 @@ async def import_rows(
         )
     new = [i for i, fp in enumerate(prints) if fp not in known]
     if not new:
-        return Imported([], len(prints))
+        return Imported([], len(prints), [])
     created = await service.add_transactions(
         session,
         market,
@@ -190,4 +192,4 @@ async def import_rows(
             "created_at": [utcnow()] * len(new),
         },
     )
-    return Imported(created, len(prints) - len(new))
+    return Imported(created, len(prints) - len(new), new)

@@ -3,6 +3,12 @@ account (or one for all), each ledger through `fingerprints.import_rows` (all or
 request's transaction rolls back on the first refusal; every row fingerprinted, so a later
 import of the same rows into the portfolio adds nothing).
 
+A portfolio remembers the account it was made of (`Portfolio.source`): importing the same
+file again, or a newer export of the same Ghostfolio account, goes into that portfolio and
+adds only the activities and balances it lacks (in the portfolio's base currency, if its
+owner has changed it since). With ``portfolios=one`` the portfolio's ``name`` is what it is
+known by.
+
 The account's cash balances become deposits and withdrawals: on each day Ghostfolio recorded a
 balance, the difference between that balance and the cash the activities leave that day (after
 Flint's own rule that buys and fees beyond the cash are funded from outside) is deposited or
@@ -11,12 +17,15 @@ A negative balance turns `allowNegativeCash` on."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import uuid
 from collections import Counter
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.billing.api import Plans
@@ -27,7 +36,7 @@ from flint.portfolio import cash, currencies, fingerprints, ghostfolio, imports,
 from flint.portfolio.assets import service as assets
 from flint.portfolio.assets.schemas import CustomAssetIn, PricePointIn
 from flint.portfolio.cash import Row
-from flint.portfolio.ghostfolio import CustomPlan, PortfolioPlan
+from flint.portfolio.ghostfolio import CustomPlan, Mode, PortfolioPlan
 from flint.portfolio.ghostfolio_schemas import (
     BalanceFlow,
     GhostfolioImport,
@@ -35,8 +44,10 @@ from flint.portfolio.ghostfolio_schemas import (
     ImportedPortfolio,
     NotImported,
 )
+from flint.portfolio.models import Portfolio
 from flint.portfolio.schemas import PortfolioIn, TransactionIn
 from flint.portfolio.valuation import settle
+from flint.users.api import lock_user
 
 ZERO = Decimal(0)
 PRESET = "ghostfolio"
@@ -56,17 +67,48 @@ async def import_file(
     if base is not None and not currencies.is_base(market, base):
         raise ValidationFailed.at("query.baseCurrency", f"{base} cannot be a base currency")
     doc = ghostfolio.parse(data)
+    # One import of a user's at a time: the same file sent twice at once waits for the first
+    # and then finds its portfolios and custom assets.
+    await lock_user(session, user_id)
     mine = await assets.list_assets(session, user_id)
     existing = {a.symbol: (a.name, a.currency) for a in mine}
     reader = ghostfolio.Reader(doc, market, existing, utcnow().date())
     plan = reader.read(mode, name, base)
     assets_out = [await _custom(session, user_id, c, c.symbol in existing) for c in plan.customs]
-    portfolios_out = [await _portfolio(session, market, plans, user_id, p) for p in plan.portfolios]
+    portfolios_out = [
+        await _portfolio(session, market, plans, user_id, p, source_of(p, mode, name))
+        for p in plan.portfolios
+    ]
     return GhostfolioImport(
         portfolios=portfolios_out,
         custom_assets=assets_out,
         not_imported=[NotImported(where=w, reason=r) for w, r in plan.not_imported],
     )
+
+
+def added_anything(done: GhostfolioImport) -> bool:
+    """Whether the import made or added anything (else every row was known)."""
+    return any(p.created or p.transactions for p in done.portfolios) or any(
+        a.created or a.prices for a in done.custom_assets
+    )
+
+
+SOURCE_ID_MAX = 150
+"""A longer Ghostfolio account id is kept as its SHA-256 (the column takes 200 characters)."""
+
+
+def source_of(plan: PortfolioPlan, mode: Mode, name: str) -> str:
+    """What the portfolio of ``plan`` is known by: its Ghostfolio account, the activities
+    without one, or (``one``) the name asked for."""
+    if mode == "one":
+        key = f"one:{name.strip()}"
+    elif plan.account_id is None:
+        key = "no-account"
+    else:
+        key = f"account:{plan.account_id}"
+    if len(key) > SOURCE_ID_MAX:
+        key = f"sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return f"{PRESET}:{key}"
 
 
 async def _custom(
@@ -108,38 +150,57 @@ async def _portfolio(
     plans: Plans,
     user_id: uuid.UUID,
     plan: PortfolioPlan,
+    source: str,
 ) -> ImportedPortfolio:
-    portfolio = await service.create(
-        session,
-        market,
-        plans,
-        user_id,
-        PortfolioIn(name=plan.name, base_currency=plan.base),
+    portfolio = await session.scalar(
+        select(Portfolio).where(Portfolio.user_id == user_id, Portfolio.source == source)
     )
+    created = portfolio is None
+    if portfolio is None:
+        portfolio = await service.create(
+            session,
+            market,
+            plans,
+            user_id,
+            PortfolioIn(name=plan.name, base_currency=plan.base),
+        )
+        portfolio.source = source
+    else:  # the balances in the portfolio's own currency, which its owner may have changed
+        plan = dataclasses.replace(plan, base=portfolio.base_currency)
     flows, negative = await _balance_flows(session, market, user_id, plan)
     if negative:
         portfolio.allow_negative_cash = True
-    paired = sorted(
-        [*zip(plan.entries, plan.labels, strict=True), *flows], key=lambda pair: pair[0].date
+    # Written now: the ledger's lock reads the portfolio again (on PostgreSQL), and this
+    # session does not flush by itself, so a change still pending would be lost.
+    await session.flush()
+    rows = sorted(
+        [*((e, w, False) for e, w in zip(plan.entries, plan.labels, strict=True))]
+        + [(f, w, True) for f, w in flows],
+        key=lambda row: row[0].date,
     )
-    created = []
-    if paired:
-        entries, labels = [e for e, _ in paired], [w for _, w in paired]
-        # With fingerprints, as a file imported into the portfolio: its own CSV export (or
-        # any file holding the same rows) imported into it later adds only what is new.
+    added: list[service.Booked] = []
+    skipped = 0
+    added_flows: list[tuple[TransactionIn, str]] = []
+    if rows:
+        entries, labels = [e for e, _, _ in rows], [w for _, w, _ in rows]
+        # With fingerprints, as a file imported into the portfolio: this file again, a newer
+        # export, or its own CSV export imported into it later adds only what is new.
         parsed = imports.Parsed(entries, labels, [None] * len(entries), preset=PRESET)
         done = await fingerprints.import_rows(session, market, portfolio, parsed, PRESET)
-        created = done.created
+        added, skipped = done.created, done.skipped
+        added_flows = [(rows[i][0], rows[i][1]) for i in done.rows if rows[i][2]]
     return ImportedPortfolio(
         portfolio_id=portfolio.id,
         name=portfolio.name,
         base_currency=portfolio.base_currency,
         account_id=plan.account_id,
+        created=created,
         allow_negative_cash=portfolio.allow_negative_cash,
-        transactions=dict(Counter(e.type for e in created)),
+        transactions=dict(Counter(e.type for e in added)),
+        skipped=skipped,
         balance_flows=[
             BalanceFlow(where=w, date=f.date, type=f.type, amount=f.amount or ZERO)
-            for f, w in flows
+            for f, w in added_flows
         ],
     )
 

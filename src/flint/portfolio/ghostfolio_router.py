@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from flint.billing.api import PlansDep
 from flint.errors import problem_responses
@@ -38,7 +38,12 @@ as listed symbols Flint's market knows. A LIABILITY, tags, platforms and comment
 imported and are listed in `notImported`. Each account balance becomes a deposit or withdrawal
 on its day, so the cash equals the account's balance then (and ends at the last one). Files up
 to 5 MiB. More portfolios than your plan allows (`GET /billing/subscription`): 403
-`/plan-limit`, nothing created. See docs/api.md ("Ghostfolio migration")."""
+`/plan-limit`, nothing created.
+
+Importing again (the same file, or a newer export of the same Ghostfolio accounts) adds to the
+portfolios the earlier import made (by Ghostfolio account id, or with `portfolios=one` by
+`name`) only the activities and balances they lack, and the custom assets' new prices: 200
+when nothing was new. See docs/api.md ("Ghostfolio migration")."""
 
 
 @router.post(
@@ -52,10 +57,14 @@ to 5 MiB. More portfolios than your plan allows (`GET /billing/subscription`): 4
             "content": {"application/json": {"schema": FILE_SCHEMA}},
         }
     },
-    responses=problem_responses(400, 401, 403, 413, 422),
+    responses={
+        200: {"model": GhostfolioImport, "description": "Everything had been imported before"},
+        **problem_responses(400, 401, 403, 413, 422),
+    },
 )
 async def import_ghostfolio(
     request: Request,
+    response: Response,
     user_id: CurrentUserId,
     session: SessionDep,
     market: MarketDep,
@@ -70,7 +79,7 @@ async def import_ghostfolio(
         Currency | None, Query(alias="baseCurrency", description="With `one`.")
     ] = None,
 ) -> GhostfolioImport:
-    return await ghostfolio_apply.import_file(
+    done = await ghostfolio_apply.import_file(
         session,
         market,
         plans,
@@ -80,3 +89,6 @@ async def import_ghostfolio(
         name=name,
         base=base_currency,
     )
+    if not ghostfolio_apply.added_anything(done):
+        response.status_code = status.HTTP_200_OK
+    return done

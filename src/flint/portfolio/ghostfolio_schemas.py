@@ -97,10 +97,20 @@ class ImportedPortfolio(ApiModel):
         "every account with `portfolios=one`).",
         examples=["b2d3fe1d-d6a8-41a3-be39-07ef5e9480f0"],
     )
+    created: bool = Field(
+        description="False when the portfolio an earlier import made of this account (or, "
+        "with `portfolios=one`, of this name) was used: only what it lacked was added.",
+        examples=[True],
+    )
     allow_negative_cash: bool = Field(examples=[False])
     transactions: dict[str, int] = Field(
         description="Ledger rows created, per Flint transaction type.",
         examples=[{"buy": 3, "sell": 1, "dividend": 2, "deposit": 1}],
+    )
+    skipped: int = Field(
+        description="The file's rows (balance flows included) the portfolio had imported "
+        "before, and so were not added again.",
+        examples=[0],
     )
     balance_flows: list[BalanceFlow] = Field(
         description="The deposits and withdrawals (among `transactions`) added for the "

@@ -42,7 +42,10 @@ TRANSACTION_TYPES = (
 
 class Portfolio(UUIDPk, Base):
     __tablename__ = "portfolios"
-    __table_args__ = (Index("ix_portfolios_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_portfolios_user_created", "user_id", "created_at"),
+        Index("uq_portfolios_user_source", "user_id", "source", unique=True),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
@@ -54,6 +57,9 @@ class Portfolio(UUIDPk, Base):
         ForeignKey("linked_accounts.id", ondelete="SET NULL"), index=True
     )
     """The linked brokerage account the portfolio follows, if any."""
+    source: Mapped[str | None] = mapped_column(String(200))
+    """What an import made the portfolio of (``ghostfolio:account:<id>``), so importing a newer
+    export of it adds to this portfolio instead of making another; one per user and source."""
     last_synced_at: Mapped[datetime | None]
     sync_report: Mapped[dict[str, Any] | None]
     """What the last sync from the account did (counts and notes), for the API."""

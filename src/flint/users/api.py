@@ -17,7 +17,7 @@ from flint.users.models import User
 from flint.users.principals import EndedSessions, Principals
 from flint.users.schemas import LinkedAccountSummary, UserProfile
 from flint.users.scopes import SESSION, TRADING, Scope, declare_scopes
-from flint.users.service import AccountSummaries, Profiles
+from flint.users.service import AccountSummaries, Profiles, lock_user
 from flint.users.tokens import AccessClaims, TokenIssuer
 
 __all__ = [
@@ -43,5 +43,6 @@ __all__ = [
     "UserProfile",
     "declare_scopes",
     "get_current_user_id",
+    "lock_user",
     "security_schemes",
 ]

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.errors import NotFound
@@ -13,6 +14,15 @@ from flint.users.schemas import LinkedAccountSummary, Preferences, UpdateMe, Use
 
 AccountSummaries = Callable[[AsyncSession, uuid.UUID], Awaitable[list[LinkedAccountSummary]]]
 """A user's linked accounts, for the profile (the accounts feature, above this one, answers)."""
+
+
+async def lock_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Queue this transaction behind any other holding the user's row (PostgreSQL; SQLite has
+    one writer at a time): concurrent adds of one user that check what the user has first. FOR
+    NO KEY UPDATE, so inserts referencing the user still go on."""
+    if session.get_bind().dialect.name == "postgresql":
+        lock = select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+        await session.execute(lock)
 
 
 async def no_accounts(session: AsyncSession, user_id: uuid.UUID) -> list[LinkedAccountSummary]:
