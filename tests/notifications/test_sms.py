@@ -29,7 +29,13 @@ from tests.stubs.twilio import TwilioControl
 
 @pytest.fixture
 def settings_overrides(stub: RunningStub) -> dict[str, Any]:
-    return {**twilio_settings(stub), "vendor_read_timeout": 1.0, "vendor_retry_attempts": 2}
+    """A generous read timeout: an answer the stub gives at once must never time out on a busy
+    machine (1 s did, in CI); the test of a lost answer shortens it for its one held request."""
+    return {**twilio_settings(stub), "vendor_read_timeout": 10.0, "vendor_retry_attempts": 2}
+
+
+HELD_FOR = 1.0
+"""The read timeout of a request the stub holds (`HOLD`): how long it waits for no answer."""
 
 
 async def queued_sms(
@@ -227,10 +233,11 @@ async def test_a_message_twilio_sent_before_the_answer_was_lost_is_not_sent_agai
     scenario: str,
 ) -> None:
     message = await queued_sms(client, sessions, alice)
-    control.set(scenario, times=1, delay=HOLD)  # slow: until the 1 s read timeout
+    control.set(scenario, times=1, delay=HOLD)  # slow: until the read timeout
 
+    impatient = settings.model_copy(update={"vendor_read_timeout": HELD_FOR})
     with pytest.raises(MaybeSent):
-        await deliver(sessions, settings, message.id)
+        await deliver(sessions, impatient, message.id)
     [sent] = control.messages
 
     assert await deliver(sessions, settings, message.id) == "sent"
