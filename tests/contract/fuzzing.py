@@ -115,8 +115,13 @@ UNSTATABLE = [
         "which providers are configured is the server's setting",
     ),
     Unstatable(
-        r"path\.tradeId|body\.assets",
-        "is pending, not unknown|not held then|short",
+        "body.authCode",
+        "not a SnapTrade connection id|refused the code|unknown",
+        "which connection ids (and codes) exist only the institution knows",
+    ),
+    Unstatable(
+        r"body\.assets",
+        "not held then|short",
         "the resource's state (should be 409)",
         todo=True,
     ),

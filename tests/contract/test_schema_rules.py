@@ -96,6 +96,65 @@ async def test_a_symbols_pattern_is_in_the_schema(
 
 
 @pytest.mark.parametrize(
+    ("name", "valid"),
+    [("\f", False), (" \t\u3000", False), ("  Villa ", True), ("\u00e9t\u00e9", True)],
+)
+async def test_a_text_of_whitespace_alone_is_refused_by_the_schema_too(
+    client: httpx.AsyncClient, alice: Account, spec: dict[str, Any], name: str, valid: bool
+) -> None:
+    """Request texts are stripped before their length is checked: the schema said minLength 1,
+    so "\\f" was valid there and refused by the server (make fuzz found it)."""
+    body = {"name": name}
+    assert allows(spec, body_schema(spec, "post", "/portfolio/"), body) is valid
+    response = await client.post(f"{V1}/portfolio/", json=body, headers=alice.headers)
+    assert refused_at(response, "body.name") is not valid, response.text
+
+
+@pytest.mark.parametrize(("currency", "valid"), [("LSQ", False), ("SEK", False), ("EUR", True)])
+async def test_the_base_currencies_are_listed(
+    client: httpx.AsyncClient, alice: Account, spec: dict[str, Any], currency: str, valid: bool
+) -> None:
+    """The schema said any three capitals; only those the market converts dollars into are
+    taken (make fuzz sent "LSQ")."""
+    body = {"name": "Abroad", "baseCurrency": currency}
+    assert allows(spec, body_schema(spec, "post", "/portfolio/"), body) is valid
+    response = await client.post(f"{V1}/portfolio/", json=body, headers=alice.headers)
+    assert refused_at(response, "body.baseCurrency") is not valid, response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [
+        ({"placed": True}, False),
+        ({"placed": True, "providerOrderId": "ord-1"}, True),
+        ({"placed": False, "providerOrderId": "ord-1"}, False),
+        ({"placed": False}, True),
+    ],
+)
+async def test_settling_a_trade_says_when_the_order_id_goes(
+    spec: dict[str, Any], body: dict[str, Any], valid: bool
+) -> None:
+    """The server wants providerOrderId exactly with placed: true; the schema said either was
+    optional (the server's refusals are in tests/trades/test_trades_snaptrade.py)."""
+    assert allows(spec, body_schema(spec, "post", "/trades/{tradeId}/resolve"), body) is valid
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"), [("Villa\x00", False), ("\x00", False), ("Villa", True)]
+)
+async def test_the_nul_character_is_refused_in_text(
+    client: httpx.AsyncClient, alice: Account, spec: dict[str, Any], text: str, valid: bool
+) -> None:
+    """PostgreSQL cannot store it: a custom asset named with it was a 500 there (schemathesis
+    found it); now the schema excludes it and the server answers 422."""
+    body = {"symbol": "MY:VILLA", "name": text}
+    assert allows(spec, body_schema(spec, "post", "/assets"), body) is valid
+    response = await client.post(f"{V1}/assets", json=body, headers=alice.headers)
+    assert refused_at(response, "body.name") is not valid, response.text
+    assert response.status_code == (201 if valid else 422), response.text
+
+
+@pytest.mark.parametrize(
     ("quantity", "valid"),
     [("1_000", False), ("\uff11\uff12", False), ("1e3", True), (" 12 ", True)],
 )

@@ -42,35 +42,71 @@ class ApiModel(BaseModel):
 
 class RequestModel(ApiModel):
     """Request bodies refuse unknown fields so a misspelt name is an error, not silently ignored,
-    and read every decimal given as text by `DECIMAL_TEXT`."""
+    read every decimal given as text by `DECIMAL_TEXT`, and refuse the NUL character in text
+    (PostgreSQL cannot store it: it was a 500 there)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @field_validator("*", mode="before")
     @classmethod
     def _decimal_text(cls, value: Any, info: ValidationInfo) -> Any:
-        decimal = isinstance(value, str) and info.field_name in _decimal_fields(cls)
+        name = info.field_name
+        decimal = isinstance(value, str) and name in _decimal_fields(cls)
         if decimal and not is_decimal_text(value.strip()):
             raise ValueError(
                 "must be a decimal number written with ASCII digits, such as 1000 or 12.50"
             )
+        texts = value if isinstance(value, list) else [value]
+        if name not in _verbatim_fields(cls) and any(
+            isinstance(text, str) and "\x00" in text for text in texts
+        ):
+            raise ValueError("must not contain the NUL character (U+0000)")
         return value
 
     @classmethod
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        """A decimal field's text form carries `DECIMAL_SCHEMA_PATTERN`: the documents said
-        any string, and only that grammar is read."""
+        """The text rules the server applies, in the document: a decimal field's text form
+        carries `DECIMAL_SCHEMA_PATTERN` (the documents said any string, and only that grammar
+        is read); any other text without a pattern of its own carries `NO_NUL`, or `NOT_BLANK`
+        when it must not be empty (the body's text is stripped before its length is checked,
+        so one of whitespace alone, ``"\\f"``, was refused although its length is 1)."""
         schema = handler.resolve_ref_schema(handler(core_schema))
         properties = schema.get("properties", {})
-        for name in _decimal_fields(cls):
-            field = cls.model_fields[name]
+        decimals, verbatim = _decimal_fields(cls), _verbatim_fields(cls)
+        for name, field in cls.model_fields.items():
             prop = properties.get(field.alias or name, {})
             for branch in prop.get("anyOf", [prop]):
-                if branch.get("type") == "string":
+                if branch.get("type") == "array":
+                    branch = branch.get("items", {})
+                if branch.get("type") != "string" or name in verbatim:
+                    continue
+                if name in decimals:
                     branch["pattern"] = DECIMAL_SCHEMA_PATTERN
+                elif not {"pattern", "enum", "const", "format"} & set(branch):
+                    required = branch.get("minLength", 0) >= 1
+                    branch["pattern"] = NOT_BLANK if required else NO_NUL
         return schema
+
+
+NO_NUL = r"^[^\x00]*$"
+"""The pattern of a request's text: anything but the NUL character."""
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+"""The pattern of a text a request body must not leave empty: `NO_NUL`, with a character
+that is not whitespace somewhere (whitespace as Python's ``str.strip`` takes it, which is what
+a regular expression's ``\\s`` matches in Python)."""
+
+
+@cache
+def _verbatim_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Fields that keep their text as given (``StringConstraints(strip_whitespace=False)``, a
+    password: every character of it counts, and it is never stored)."""
+    return frozenset(
+        name
+        for name, field in model.model_fields.items()
+        if any(getattr(item, "strip_whitespace", None) is False for item in field.metadata)
+    )
 
 
 @cache

@@ -12,6 +12,7 @@ any).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -71,6 +72,20 @@ def is_base(market: Instruments, currency: str) -> bool:
     """Whether ``currency`` can be a portfolio's base: the market converts US dollars (what
     listed instruments are quoted in) into it."""
     return convertible(market, HUB, currency)
+
+
+_PAIR = re.compile(r"([A-Z]{3})([A-Z]{3})=X")
+
+
+def base_currencies(market: Instruments, symbols: Iterable[str]) -> list[str]:
+    """Every currency `is_base` takes, of those named by the FX pairs among ``symbols`` (the
+    market's): the ones the documents list for a portfolio's ``baseCurrency``."""
+    named = {HUB}
+    for symbol in symbols:
+        found = _PAIR.fullmatch(symbol)
+        if found is not None:
+            named.update(found.groups())
+    return sorted(currency for currency in named if is_base(market, currency))
 
 
 def pairs(market: Instruments, currencies: Iterable[str], base: str) -> set[str]:

@@ -13,7 +13,7 @@ from flint.market.api import MarketDep
 from flint.portfolio import ghostfolio_apply
 from flint.portfolio.ghostfolio import Mode
 from flint.portfolio.ghostfolio_schemas import FILE_SCHEMA, GhostfolioImport
-from flint.portfolio.schemas import Currency
+from flint.portfolio.schemas import BaseCurrency
 from flint.users.api import CurrentUserId
 from flint.web import SessionDep
 
@@ -76,7 +76,7 @@ async def import_ghostfolio(
         str, Query(min_length=1, max_length=150, description="The portfolio's name (`one`).")
     ] = "Ghostfolio",
     base_currency: Annotated[
-        Currency | None, Query(alias="baseCurrency", description="With `one`.")
+        BaseCurrency | None, Query(alias="baseCurrency", description="With `one`.")
     ] = None,
 ) -> GhostfolioImport:
     done = await ghostfolio_apply.import_file(

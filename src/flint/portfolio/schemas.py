@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
@@ -42,6 +42,21 @@ def _not_negative(value: Decimal) -> Decimal:
 Positive = Annotated[Decimal, AfterValidator(_positive)]
 NotNegative = Annotated[Decimal, AfterValidator(_not_negative)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
+
+
+def _bases(schema: dict[str, Any]) -> None:
+    """The documents list the base currencies (the packaged universe's, which every market
+    has): a three-letter code such as ``LSQ`` looked valid there and was refused. Imported
+    here, when a document is made: `currencies` reads the symbols, which read these schemas."""
+    from flint.market.api import load_universe
+    from flint.portfolio.currencies import base_currencies
+
+    universe = load_universe()
+    schema["enum"] = base_currencies(universe, (item.symbol for item in universe))
+
+
+BaseCurrency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", json_schema_extra=_bases)]
+"""A portfolio's base currency: one the market converts US dollars into."""
 AmountCurrency = Annotated[str, Field(pattern=r"^(?:[A-Z]{3}|GBp)$", examples=["EUR"])]
 """An amount's currency: an ISO 4217 code, or ``GBp`` (pence, as London prices are quoted)."""
 BASE_CURRENCY = Field(
@@ -69,7 +84,7 @@ class AssetIn(RequestModel):
 
 class PortfolioIn(RequestModel):
     name: str = Field(min_length=1, max_length=200, examples=["Retirement"])
-    base_currency: Currency = BASE_CURRENCY
+    base_currency: BaseCurrency = BASE_CURRENCY
     allow_negative_cash: bool = ALLOW_NEGATIVE_CASH
     assets: list[AssetIn] = Field(default_factory=list, max_length=5000)
 

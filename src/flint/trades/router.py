@@ -146,8 +146,9 @@ async def trade_events(trade: OwnedTrade, session: SessionDep) -> TradeEvents:
     description="For a trade left `unknown` (sent, but the broker could not say whether it "
     "placed it): `{placed: true, providerOrderId}` records the broker's order (it must be this "
     "trade's symbol, side and quantity), `{placed: false}` ends the trade `failed`. Nothing is "
-    "sent to the broker.",
-    responses=problem_responses(400, 401, 403, 404, 422, 503),
+    "sent to the broker. A trade that is not `unknown` (settled already, or never in doubt) is "
+    "a 409.",
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
     openapi_extra=TRADING,
 )
 async def resolve_trade(

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from flint.brokerage.api import OrderAction, OrderType, TimeInForce
 from flint.kit.money import JsonDecimal
@@ -144,6 +144,17 @@ class SettleTrade(RequestModel):
         max_length=128,
         description="The broker's id of the order (with placed: true)",
         examples=["66a033fa-da74-4fcf-b527-feefdec9257e"],
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"placed": {"const": True}}},
+            "then": {
+                "required": ["providerOrderId"],
+                "properties": {"providerOrderId": {"type": "string"}},
+            },
+            "else": {"properties": {"providerOrderId": {"type": "null"}}},
+        }
     )
 
     @model_validator(mode="after")

@@ -289,7 +289,7 @@ async def settle(
     held = await locked(session, trade.id)
     assert held is not None
     if held.status != OrderStatus.UNKNOWN.value:
-        raise ValidationFailed.at("path.tradeId", f"The trade is {held.status}, not unknown.")
+        raise Conflict(f"The trade is {held.status}, not unknown: there is nothing to settle.")
     before = held.status
     if body.provider_order_id is None:
         end(session, held, OrderStatus.FAILED, "the user found no order at the broker")
