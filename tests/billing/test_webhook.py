@@ -54,7 +54,17 @@ def refusals(event: dict[str, Any]) -> dict[str, dict[str, Any]]:
     tampered = body.replace('"active"', '"trialing"')
     assert tampered != body
     not_an_event = json.dumps({"hello": "world"})
+    # Signed, and shaped like an event, but holding what no column takes (a 500 before).
+    out_of_range = {
+        "signed, created beyond 64 bits": {**event, "created": 2**63},
+        "signed, created before 1970": {**event, "created": -1},
+        "signed, created true": {**event, "created": True},
+        "signed, an id of 256 characters": {**event, "id": "evt_" + "x" * 252},
+        "signed, an empty id": {**event, "id": ""},
+        "signed, a NUL in the id": {**event, "id": "evt_\u0000"},
+    }
     return {
+        **{name: signed(bad) for name, bad in out_of_range.items()},
         "unsigned": {"content": body, "headers": {"Content-Type": "application/json"}},
         "another secret": signed(event, secret="whsec_someone_else"),
         "body changed after signing": with_body(event, tampered),

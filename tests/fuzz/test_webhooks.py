@@ -111,7 +111,9 @@ def stripe(body: bytes, signature: str | None) -> dict[str, Any] | None:
         refused(str(exc), stripe_stub.WEBHOOK_SECRET)
         return None
     assert isinstance(event["id"], str)
-    assert isinstance(event["created"], int)
+    assert 0 < len(event["id"]) <= 255  # the inbox's key column
+    assert type(event["created"]) is int
+    assert 0 <= event["created"] < 2**63  # a 64-bit column
     return event
 
 

@@ -67,9 +67,9 @@ class StripeGateway:
             raise WebhookRefused("the body is not a JSON event") from exc
         if not (
             isinstance(event, dict)
-            and isinstance(event.get("id"), str)
+            and _event_id(event.get("id"))
             and isinstance(event.get("type"), str)
-            and isinstance(event.get("created"), int)
+            and _unix_seconds(event.get("created"))
             and isinstance(event.get("data"), dict)
             and isinstance(event["data"].get("object"), dict)
         ):
@@ -156,3 +156,17 @@ def _date_of(headers: Any) -> int | None:
         return int(parsedate_to_datetime(raw).timestamp())
     except (TypeError, ValueError):
         return None
+
+
+EVENT_ID_MAX = 255
+"""The longest event id kept (the inbox's key column; Stripe's are about 30 characters)."""
+
+
+def _event_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= EVENT_ID_MAX and "\x00" not in value
+
+
+def _unix_seconds(value: object) -> bool:
+    """A time in whole seconds since 1970 that a 64-bit column holds (``True`` is an int to
+    Python, and no time)."""
+    return type(value) is int and 0 <= value < 2**63
