@@ -50,6 +50,18 @@ class AccountLink(UUIDPk, Base):
     unlinked_at: Mapped[datetime | None]
 
 
+class LinkSyncRequest(Base):
+    """A sync of the link sent to the worker and not yet begun: a request meanwhile adds
+    nothing, since that sync will read the institution after it (`sync_requests`)."""
+
+    __tablename__ = "account_link_sync_requests"
+
+    link_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account_links.id", ondelete="CASCADE"), primary_key=True
+    )
+    queued_at: Mapped[datetime]
+
+
 class LinkedAccount(UUIDPk, Base):
     __tablename__ = "linked_accounts"
     __table_args__ = (

@@ -155,7 +155,7 @@ async def read_account(
     responses=problem_responses(401, 404, 422),
 )
 async def sync(account: OwnedAccount, session: SessionDep) -> SyncQueued:
-    service.request_sync(session, account)
+    await service.request_sync(session, account)
     return SyncQueued(account_id=account.id)
 
 

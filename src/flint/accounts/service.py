@@ -17,7 +17,6 @@ import structlog
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flint import jobs
 from flint.accounts.models import (
     AccountHolding,
     AccountLink,
@@ -25,6 +24,7 @@ from flint.accounts.models import (
     LinkedAccount,
     ProviderIdentity,
 )
+from flint.accounts.sync_requests import queue_sync
 from flint.analytics import track
 from flint.billing.api import Limit, Plans
 from flint.brokerage.api import (
@@ -226,12 +226,10 @@ async def account_credentials(
     return await credentials_for(session, ctx, record, field=field)
 
 
-SYNC_LINK = "flint.accounts.sync_link"
-
-
-def request_sync(session: AsyncSession, account: LinkedAccount) -> None:
-    """Sync the account's link in the background, once this transaction has committed."""
-    jobs.enqueue(session, SYNC_LINK, str(account.link_id))
+async def request_sync(session: AsyncSession, account: LinkedAccount) -> None:
+    """Sync the account's link in the background, once this transaction has committed (one
+    sync for a burst of requests: `sync_requests`)."""
+    await queue_sync(session, account.link_id)
 
 
 async def sync_link(session: AsyncSession, ctx: Accounts, link_id: uuid.UUID) -> int:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from flint.accounts import service
+from flint.accounts import service, sync_requests
 from flint.db import commit
 from flint.jobs import celery_app, run_async, runtime
 from flint.kit.vendor_errors import ProviderError
 
 
 @celery_app.task(
-    name=service.SYNC_LINK,
+    name=sync_requests.SYNC_LINK,
     autoretry_for=(ProviderError,),
     retry_backoff=30,
     retry_backoff_max=1800,
@@ -21,9 +21,13 @@ from flint.kit.vendor_errors import ProviderError
 def sync_link(link_id: str) -> int:
     async def _run() -> int:
         process = runtime()
+        link = uuid.UUID(link_id)
+        async with process.sessions() as session:  # requests from now on send another sync
+            await sync_requests.sync_begun(session, link)
+            await commit(session)
         async with process.sessions() as session:
             accounts = process.get(service.Accounts)
-            synced = await service.sync_link(session, accounts, uuid.UUID(link_id))
+            synced = await service.sync_link(session, accounts, link)
             await commit(session)
             return synced
 

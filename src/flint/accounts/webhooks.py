@@ -42,12 +42,12 @@ from flint import webhooks as inbox
 from flint.accounts.models import AccountLink, LinkedAccount, ProviderIdentity
 from flint.accounts.reading import get_account
 from flint.accounts.service import (
-    SYNC_LINK,
     Accounts,
     _adopt,
     credentials_for,
     forget_link,
 )
+from flint.accounts.sync_requests import queue_sync
 from flint.accounts.webhook_models import SnapTradeWebhook
 from flint.brokerage.api import (
     AccountProviderError,
@@ -180,11 +180,11 @@ async def _apply(session: AsyncSession, ctx: Accounts, row: SnapTradeWebhook) ->
     if row.event_type == FIXED:
         await _set_accounts_error(session, link, None)
         link.status = "active"
-        jobs.enqueue(session, SYNC_LINK, str(link.id))
+        await queue_sync(session, link.id)
         return "active, sync queued"
     if row.event_type == NEW_ACCOUNT:
         return await _new_accounts(session, ctx, link)
-    jobs.enqueue(session, SYNC_LINK, str(link.id))
+    await queue_sync(session, link.id)
     return "sync queued"
 
 
@@ -370,7 +370,7 @@ async def _new_accounts(session: AsyncSession, ctx: Accounts, link: AccountLink)
         return f"ignored: {exc}"[:200]
     known = {account.provider_account_id for account in await _accounts(session, link)}
     added = [await _adopt(session, link, item) for item in found if item.id not in known]
-    jobs.enqueue(session, SYNC_LINK, str(link.id))
+    await queue_sync(session, link.id)
     return f"{len(added)} account(s) linked, sync queued"
 
 

@@ -5,6 +5,7 @@ from flint.accounts.models import (
     AccountLink,
     AccountTransaction,
     LinkedAccount,
+    LinkSyncRequest,
     ProviderIdentity,
 )
 from flint.accounts.webhook_models import SnapTradeWebhook
@@ -44,6 +45,7 @@ __all__ = [
     "IdempotencyKey",
     "ImportFingerprint",
     "JobHandoff",
+    "LinkSyncRequest",
     "LinkedAccount",
     "MarketBar",
     "MarketQuote",

@@ -126,7 +126,7 @@ async def notify_change(session: AsyncSession, trade: Trade, before: str) -> Non
     if trade.status == before:
         return
     if trade.status in FILLS:
-        accounts.request_sync(session, await account_of(session, trade))
+        await accounts.request_sync(session, await account_of(session, trade))
     if trade.status == OrderStatus.FILLED.value:
         await track(
             session,
