@@ -133,7 +133,6 @@ UNSTATABLE = [
         "pattern per range)",
         todo=True,
     ),
-    Unstatable("body", "does not apply to|needs", "cross-field order rules (if/then)", todo=True),
     Unstatable(
         r"body\.(phoneNumber|channels.*)",
         "E.164|phone|SMS",

@@ -4,6 +4,7 @@ Each value here was one the schema allowed and the server refused, or the other 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -152,6 +153,35 @@ async def test_the_nul_character_is_refused_in_text(
     response = await client.post(f"{V1}/assets", json=body, headers=alice.headers)
     assert refused_at(response, "body.name") is not valid, response.text
     assert response.status_code == (201 if valid else 422), response.text
+
+
+@pytest.mark.parametrize(
+    ("order", "valid"),
+    [
+        ({}, True),
+        ({"limitPrice": "180"}, False),
+        ({"orderType": "market", "stopPrice": "170"}, False),
+        ({"orderType": "limit"}, False),
+        ({"orderType": "limit", "limitPrice": "180"}, True),
+        ({"orderType": "stop", "stopPrice": "170"}, True),
+        ({"orderType": "stop_limit", "stopPrice": "170"}, False),
+        ({"orderType": "stop_limit", "stopPrice": "170", "limitPrice": "171"}, True),
+    ],
+)
+async def test_which_prices_each_order_type_takes_is_in_the_schema(
+    client: httpx.AsyncClient,
+    alice: Account,
+    spec: dict[str, Any],
+    order: dict[str, Any],
+    valid: bool,
+) -> None:
+    """The schema let a market order carry a limit price, which the server refuses."""
+    body = {"accountId": str(uuid.uuid4()), "asset": "AAPL", "action": "buy", "quantity": "1"}
+    body |= order
+    assert allows(spec, body_schema(spec, "post", "/trades/execute"), body) is valid
+    response = await client.post(f"{V1}/trades/execute", json=body, headers=alice.headers)
+    # A valid order for an account that is not there is 404; an invalid one 422 on the body.
+    assert response.status_code == (404 if valid else 422), response.text
 
 
 @pytest.mark.parametrize(

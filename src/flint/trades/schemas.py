@@ -56,7 +56,26 @@ Quantity = Annotated[
 OrderPrice = Annotated[Decimal | None, AfterValidator(_price)]
 
 
+def _price_goes_with(field: str, kinds: list[str]) -> dict[str, Any]:
+    """The schema of "``field`` is given exactly for these order types" (``market`` when the
+    type is left out)."""
+    return {
+        "if": {"required": ["orderType"], "properties": {"orderType": {"enum": kinds}}},
+        "then": {"required": [field], "properties": {field: {"not": {"type": "null"}}}},
+        "else": {"properties": {field: {"type": "null"}}},
+    }
+
+
 class ExecuteTrade(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _price_goes_with("limitPrice", [OrderType.LIMIT.value, OrderType.STOP_LIMIT.value]),
+                _price_goes_with("stopPrice", [OrderType.STOP.value, OrderType.STOP_LIMIT.value]),
+            ]
+        }
+    )
+
     account_id: uuid.UUID
     asset: Symbol
     action: OrderAction
