@@ -133,12 +133,6 @@ UNSTATABLE = [
         "pattern per range)",
         todo=True,
     ),
-    Unstatable(
-        r"body\.(phoneNumber|channels.*)",
-        "E.164|phone|SMS",
-        "the phone number's pattern and its requirement when SMS is chosen",
-        todo=True,
-    ),
 ]
 """Rules a schema does not state (``todo=False``: cannot), whose refusals of schema-valid
 requests the run counts instead of failing on. Every other refusal of a valid request fails."""

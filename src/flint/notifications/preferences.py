@@ -23,9 +23,13 @@ from flint.notifications.kinds import (
 )
 from flint.notifications.models import NotificationPreference
 
-E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
+"""ASCII digits: Python's ``\\d`` also takes other scripts' digits (Arabic-Indic ones, say),
+which no carrier reads."""
 E164_RULE = "an E.164 number: +, the country code and the number, 15 digits at most"
 _SEPARATORS = re.compile(r"[\s\-().]")
+PHONE_PATTERN = r"^[\s().-]*\+[\s().-]*[1-9](?:[\s().-]*[0-9]){1,14}[\s().-]*$"
+"""What `normalize_phone` takes, as the documents state it: `E164` with `_SEPARATORS` anywhere."""
 _CHANNEL_NAMES = frozenset(channel.value for channel in Channel)
 
 

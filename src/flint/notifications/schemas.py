@@ -4,11 +4,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StrictBool
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool
 
 from flint.kit.schema import ApiModel, RequestModel
 from flint.notifications.kinds import NotificationKind
-from flint.notifications.preferences import E164_RULE, normalize_phone
+from flint.notifications.preferences import E164_RULE, PHONE_PATTERN, normalize_phone
 
 
 class NotificationOut(ApiModel):
@@ -66,13 +66,36 @@ class ChannelsOut(ApiModel):
 
 Phone = Annotated[
     str,
-    Field(min_length=2, max_length=32, examples=["+14155552671"], description=E164_RULE),
+    Field(
+        min_length=2,
+        max_length=32,
+        examples=["+14155552671"],
+        description=E164_RULE,
+        json_schema_extra={"pattern": PHONE_PATTERN},  # stated; `normalize_phone` decides
+    ),
     AfterValidator(normalize_phone),
 ]
 
 
 class PreferencesIn(RequestModel):
     """A replacement: kinds left out go back to their defaults (email on, SMS off)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={  # a kind with SMS chosen needs the number
+            "if": {
+                "required": ["channels"],
+                "properties": {
+                    "channels": {
+                        "not": {"additionalProperties": {"properties": {"sms": {"const": False}}}}
+                    }
+                },
+            },
+            "then": {
+                "required": ["phoneNumber"],
+                "properties": {"phoneNumber": {"type": "string"}},
+            },
+        }
+    )
 
     phone_number: Phone | None = Field(
         None, description=f"Where SMS go: {E164_RULE}. Required when SMS is chosen."
