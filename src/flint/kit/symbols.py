@@ -33,24 +33,25 @@ def schema_pattern(pattern: str) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
+def _folded(value: str) -> str:
+    """Stripped, and upper-cased when ASCII: ``"ﬀ".upper()`` is ``"FF"``, which would make a
+    symbol of a character no symbol has."""
+    value = value.strip()
+    return value.upper() if value.isascii() else value
+
+
 @lru_cache(maxsize=4096)
 def normalize_symbol(value: str) -> str:
     """Upper-case and check a symbol; raises ValueError naming the rule (remembered: a
     100,000-row import names a few hundred symbols)."""
-    symbol = value.strip()
-    symbol = symbol.upper() if symbol.isascii() else symbol
+    symbol = _folded(value)
     if not SYMBOL_PATTERN.fullmatch(symbol):
         raise ValueError(f"invalid symbol {value[:20]!r}: expected {SYMBOL_RULE}")
     return symbol
 
 
 def _upper_if_str(value: object) -> object:
-    """Stripped, and upper-cased when ASCII: ``"ﬀ".upper()`` is ``"FF"``, which would make a
-    symbol of a character no symbol has."""
-    if not isinstance(value, str):
-        return value
-    value = value.strip()
-    return value.upper() if value.isascii() else value
+    return _folded(value) if isinstance(value, str) else value
 
 
 Symbol = Annotated[
@@ -79,8 +80,7 @@ def is_custom(symbol: str) -> bool:
 
 
 def normalize_custom_symbol(value: str) -> str:
-    symbol = value.strip()
-    symbol = symbol.upper() if symbol.isascii() else symbol
+    symbol = _folded(value)
     if not CUSTOM_SYMBOL_PATTERN.fullmatch(symbol):
         raise ValueError(f"invalid custom symbol {value[:40]!r}: expected {CUSTOM_SYMBOL_RULE}")
     return symbol
