@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 import uuid
@@ -13,10 +14,11 @@ import httpx
 import pytest
 import redis
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from purgatory.domain.messages.events import ContextChanged
 
-from flint.app.metrics import count_tasks
+from flint.app.metrics import RequestCounts, count_tasks, flush_request_counts
 from flint.config import Settings
 from flint.jobs import celery_app
 from flint.kit.http import _watch_breaker
@@ -102,6 +104,34 @@ async def test_requests_are_counted_by_route_template_and_unmatched_urls_share_o
     assert moved(before, after, timed, route=template, method="GET") == 1
     assert random not in (await client.get("/metrics")).text
     assert after[key("flint_http_requests_in_flight")] == 1  # the scrape itself
+
+
+async def test_request_counts_reach_the_metrics_within_a_second_without_a_scrape(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """The edge layer gathers counts and writes them on a timer (`RequestCounts.flush`), so a
+    scrape from another process sees them at most a second late, and the in-flight gauge
+    comes back down once the requests are over, with no scrape to move it."""
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    flush_request_counts()  # earlier tests' apps, idle now, settle their in-flight share
+    route = {"route": "/api/v1/auth/me", "method": "GET"}
+    counted = {**route, "status": "200"}
+    before = sample("flint_http_requests_total", **counted)
+    timed_before = sample("flint_http_request_duration_seconds_bucket", **route, le="+Inf")
+    in_flight = sample("flint_http_requests_in_flight")
+    answers = [await client.get("/api/v1/auth/me", headers=alice.headers) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200] * 3
+
+    deadline = time.monotonic() + RequestCounts.FLUSH_SECONDS + 2
+    while sample("flint_http_requests_total", **counted) - before < 3:
+        assert time.monotonic() < deadline, "the counts never reached the metrics"
+        await asyncio.sleep(0.05)
+    timed = sample("flint_http_request_duration_seconds_bucket", **route, le="+Inf")
+    assert timed - timed_before == 3
+    assert sample("flint_http_requests_in_flight") == in_flight
 
 
 async def test_metrics_are_not_in_the_public_openapi_document(client: httpx.AsyncClient) -> None:

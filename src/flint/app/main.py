@@ -19,8 +19,9 @@ from flint.alerts.router import router as alerts_router
 from flint.app.docs import STATIC, document_security, install_docs
 from flint.app.edge import Edge
 from flint.app.methods import AllowedMethods
+from flint.app.metrics import flush_request_counts
 from flint.app.metrics import router as metrics_router
-from flint.app.middleware import Answers, BodySizeLimit, RequestId, TrustedHosts, new_request_id
+from flint.app.middleware import Answers, BodySizeLimit, TrustedHosts
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.ratelimit import ApiRateLimit, Subject
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await runtime.aclose()
+            flush_request_counts()
             mark_process_dead()
 
     app = FastAPIOffline(
@@ -198,12 +200,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
         )
     app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)
-    app.add_middleware(Edge)
     app.add_middleware(
-        RequestId,
-        header_name="X-Request-ID",
-        generator=new_request_id,
-        validator=lambda value: bool(REQUEST_ID.fullmatch(value)),
+        Edge,
+        valid_request_id=lambda value: bool(REQUEST_ID.fullmatch(value)),
         tag_sentry=sentry_on,
     )
     return app

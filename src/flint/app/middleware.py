@@ -1,15 +1,12 @@
 """ASGI middleware: request-body size limit, the 500 for an unexpected exception and bodiless
-204s (`Answers`), and the trusted hosts. The outermost layer (access log, metrics, security
-headers) is `flint.app.edge`."""
+204s (`Answers`), and the trusted hosts. The outermost layer (request id, access log, metrics,
+security headers) is `flint.app.edge`."""
 
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from asgi_correlation_id import CorrelationIdMiddleware
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -17,30 +14,6 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flint.app.problems import problem_response, unexpected_problem
-
-
-def new_request_id() -> str:
-    """32 random hex digits, as `uuid4().hex` but without building a UUID (a third of the
-    cost, on every request)."""
-    return secrets.token_hex(16)
-
-
-@dataclass
-class RequestId(CorrelationIdMiddleware):
-    """asgi-correlation-id's middleware (the request id in the `correlation_id` context, the
-    `X-Request-ID` header both ways), tagging Sentry's scope with it only when Sentry is on:
-    its Sentry hook looked the scope up on every request whether Sentry was set up or not."""
-
-    tag_sentry: bool = field(default=False, kw_only=True)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.tag_sentry:
-            self.sentry_extension = _no_tag
-
-
-def _no_tag(_: str) -> None:
-    return None
 
 
 class _TooLarge(HTTPException):
