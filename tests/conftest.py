@@ -223,6 +223,9 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, An
         # Performance is computed in the test's process (a thread); the worker processes the
         # API uses by default are tested in tests/portfolio/test_performance_workers.py.
         "performance_workers": 0,
+        # One process builds an app per test: freezing its heap each time would keep every
+        # earlier test's objects from the collector (tested in tests/app/test_hot_paths.py).
+        "freeze_heap": False,
         # Rate-limit counts of this test's own: the shared Redis keeps other runs' counts.
         "rate_limit_namespace": f"flint-test-{uuid.uuid4().hex}",
     }

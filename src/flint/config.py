@@ -188,6 +188,9 @@ class Settings(
     """`flint run` also makes the demo user (`flint demo`) and prints its credentials."""
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     cors_origins: list[str] = []
+    freeze_heap: bool = True
+    """Once started, the API moves its start-up objects out of the garbage collector's reach
+    (`flint.app.main.settle_heap`). Off in the tests, whose one process builds many apps."""
 
     # --- storage ------------------------------------------------------------------------------
     database_url: str | None = None

@@ -272,3 +272,53 @@ async def test_concurrent_reads_reuse_the_readers_they_opened(
     finally:
         event.remove(reader, "connect", count)
     assert len(opened) <= 32, len(opened)
+
+
+FROZEN = """
+import asyncio, gc, sys
+import httpx
+from flint.app.main import create_app
+from flint.config import Settings
+
+async def main() -> None:
+    settings = Settings(
+        _env_file=None, data_dir=sys.argv[1], log_level="WARNING", freeze_heap=sys.argv[2] == "on"
+    )
+    app = create_app(settings)
+    before = gc.get_freeze_count()
+    async with app.router.lifespan_context(app):
+        after = gc.get_freeze_count()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            answer = await client.get("/healthz")
+    print("frozen", before, after, answer.status_code)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("setting", ["on", "off"])
+def test_a_started_api_takes_its_start_up_heap_out_of_the_collectors_full_walks(
+    tmp_path: Any, setting: str
+) -> None:
+    """Full collections walked the whole start-up heap (120-140 ms each, every request held
+    up): `settle_heap` freezes it once the app has started, unless `freeze_heap` is off."""
+    import subprocess
+    import sys
+
+    (tmp_path / "data").mkdir()
+    done = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", FROZEN, str(tmp_path / "data"), setting],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("frozen "))
+    before, after, status = map(int, line.split()[1:])
+    assert (before, status) == (0, 200)
+    if setting == "on":
+        assert after > 100_000, "the start-up heap was not frozen"
+    else:
+        assert after == 0

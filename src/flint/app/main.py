@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -97,6 +98,20 @@ Flint is a self-hostable backend for personal finance and investing.
 """
 
 
+def settle_heap() -> None:
+    """Move everything the start-up made (modules, models, routes, the runtime's parts: about
+    230,000 objects the collector tracks) out of the garbage collector's reach.
+
+    Python's full collection walks every tracked object, however old. With Flint's start-up
+    heap each took 120-140 ms on a small machine, all that time holding up every request
+    in the process: an authenticated read at 32 connections on PostgreSQL, whose driver makes
+    enough garbage for one every second or so, had a p99 of 140-160 ms, about one such pause.
+    Frozen (`gc.freeze`, for objects that live as long as the process), they are never walked
+    again; what requests make is still collected as before."""
+    gc.collect()
+    gc.freeze()
+
+
 def _token_subject(runtime: Runtime) -> Subject:
     """The user a bearer token names, verified by the same issuer (and its memory of verified
     tokens) the routes authenticate with."""
@@ -127,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
             await runtime.start()
+            if settings.freeze_heap:
+                settle_heap()
             yield
         finally:
             await runtime.aclose()
