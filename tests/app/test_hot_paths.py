@@ -307,7 +307,7 @@ def test_a_started_api_takes_its_start_up_heap_out_of_the_collectors_full_walks(
     import sys
 
     (tmp_path / "data").mkdir()
-    done = subprocess.run(  # noqa: S603 - our interpreter, our script
+    done = subprocess.run(
         [sys.executable, "-c", FROZEN, str(tmp_path / "data"), setting],
         capture_output=True,
         text=True,
