@@ -13,9 +13,13 @@ SQLAlchemy would have returned (`tests/system/test_reads.py` compares them). `Re
 on a connection checked out from the read engine's pool (`flint.db.create_read_engine`: the
 same connect-time set-up as every other connection):
 
-* PostgreSQL: autocommit, read-only by the server's ``default_transaction_read_only``. Each
-  statement is its own transaction; under READ COMMITTED each had its own snapshot anyway.
-  asyncpg prepares each statement once per connection and keeps it.
+* PostgreSQL: asyncpg's own pool (`asyncpg.create_pool`, as large as the read engine's),
+  autocommit, read-only by the server's ``default_transaction_read_only``. Each statement is
+  its own transaction; under READ COMMITTED each had its own snapshot anyway. asyncpg
+  prepares each statement once per connection and keeps it. SQLAlchemy's pool cost two
+  greenlet switches a read (check-out and return, about a fifth of an authenticated read's
+  CPU); asyncpg's pool is native to the event loop. Its connections get the JSON codecs
+  SQLAlchemy's asyncpg dialect sets, so rows stay what SQLAlchemy returns.
 * SQLite: one driver connection of its own (`flint.db.open_sqlite_reader`: read-only, in
   autocommit), called in the event loop's thread. A read runs from its statement to its last
   row without yielding to the loop, so no two reads ever use it at once, and no pool or thread
@@ -23,23 +27,27 @@ same connect-time set-up as every other connection):
   for a writer.
 
 The read pool has no ping on checkout (a round trip per read): a connection the server closed
-(a restart) fails its statement, and the read is tried once more on a fresh pool.
+(a restart) fails its statement, every pooled connection is then replaced, and the read is
+tried once more.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn
 
-from flint.db import is_sqlite_file, open_sqlite_reader
+from flint.db import PG_READ_POOL_OVERFLOW, PG_READ_POOL_SIZE, is_sqlite_file, open_sqlite_reader
 
 Processor = Callable[[Any], Any] | None
 
@@ -122,6 +130,9 @@ class Reads:
         self._sqlite: sqlite3.Connection | None = None
         self._sqlite_file = is_sqlite_file(engine.url)
         self._statement_errors, self._disconnects = _errors(engine)
+        self._pool: Any = None
+        """PostgreSQL: asyncpg's pool, opened by the first read."""
+        self._opening: asyncio.Lock | None = None
 
     def _statement_failed(self, exc: BaseException) -> bool:
         """Whether the statement failed on a connection still fit for use (an error the server
@@ -134,8 +145,11 @@ class Reads:
         try:
             return await self._run(query, compiled.sql, values)
         except _Broken as broken:
-            # The server closed the pool's connections (a restart): try once on a fresh pool.
-            await self.engine.dispose(close=False)
+            # The server closed the pool's connections (a restart): try once on fresh ones.
+            if self._pool is not None:
+                await self._pool.expire_connections()
+            else:
+                await self.engine.dispose(close=False)
             try:
                 return await self._run(query, compiled.sql, values)
             except _Broken as again:
@@ -149,10 +163,16 @@ class Reads:
         row = await self.first(query, **params)
         return None if row is None else row[0]
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self._sqlite is not None:
             self._sqlite.close()
             self._sqlite = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=CLOSE_SECONDS)
+            except TimeoutError:  # a read still holds a connection: end them all now
+                pool.terminate()
 
     async def _run(self, query: Query, sql: str, values: Sequence[Any]) -> list[Any]:
         if self._sqlite_file:
@@ -161,24 +181,17 @@ class Reads:
                 assert self._sqlite is not None
             found = self._sqlite.execute(sql, values).fetchall()
             return query.rows(query.readers(self.dialect, _untyped(query)), found)
+        if self._postgres:
+            return await self._run_postgres(query, sql, values)
         try:
             connection = await self.engine.raw_connection()
         except Exception as exc:  # no connection to be had (the server is restarting)
             raise _Broken(exc) from exc
         try:
-            driver: Any = connection.driver_connection
-            if self._postgres and query.knows_types(self.dialect):
-                # asyncpg prepares the statement once per connection and keeps it
-                rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *values)
-                types: Sequence[Any] = ()
-            elif self._postgres:  # the first run: the result types as the server says
-                prepared = await driver.prepare(sql)
-                rows = await prepared.fetch(*values)
-                types = [field.type.oid for field in prepared.get_attributes()]
-            else:  # an in-memory database's aiosqlite connection
-                cursor = await driver.execute(sql, values)
-                rows = await cursor.fetchall()
-                types = _untyped(query)
+            driver: Any = connection.driver_connection  # an in-memory database's aiosqlite
+            cursor = await driver.execute(sql, values)
+            rows: Sequence[Sequence[Any]] = await cursor.fetchall()
+            types: Sequence[Any] = _untyped(query)
         except BaseException as exc:
             if self._statement_failed(exc):
                 await greenlet_spawn(connection.close)  # the connection is fine
@@ -189,6 +202,61 @@ class Reads:
             raise
         await greenlet_spawn(connection.close)  # back to the pool
         return query.rows(query.readers(self.dialect, types), rows)
+
+    async def _run_postgres(self, query: Query, sql: str, values: Sequence[Any]) -> list[Any]:
+        pool = self._pool if self._pool is not None else await self._open_pool()
+        try:
+            async with pool.acquire() as driver:
+                if query.knows_types(self.dialect):
+                    # asyncpg prepares the statement once per connection and keeps it
+                    rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *values)
+                    types: Sequence[Any] = ()
+                else:  # the first run: the result types as the server says
+                    prepared = await driver.prepare(sql)
+                    rows = await prepared.fetch(*values)
+                    types = [field.type.oid for field in prepared.get_attributes()]
+        except Exception as exc:
+            if self._statement_failed(exc):
+                raise  # the server refused the statement; the connection is fine
+            raise _Broken(exc) from exc  # the connection is gone, or none could be had
+        return query.rows(query.readers(self.dialect, types), rows)
+
+    async def _open_pool(self) -> Any:
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._pool is None:
+                url = self.engine.url.set(drivername="postgresql")
+                self._pool = await asyncpg.create_pool(
+                    url.render_as_string(hide_password=False),
+                    min_size=0,
+                    max_size=PG_READ_POOL_SIZE + PG_READ_POOL_OVERFLOW,
+                    server_settings={"default_transaction_read_only": "on"},
+                    init=self._set_codecs,
+                )
+        return self._pool
+
+    async def _set_codecs(self, connection: Any) -> None:
+        """JSON and JSONB decoded as SQLAlchemy's asyncpg dialect decodes them."""
+        loads = getattr(self.dialect, "_json_deserializer", None) or json.loads
+        await connection.set_type_codec(
+            "json",
+            encoder=str.encode,
+            decoder=lambda value: loads(value.decode()),
+            schema="pg_catalog",
+            format="binary",
+        )
+        await connection.set_type_codec(
+            "jsonb",
+            encoder=lambda value: b"\x01" + value.encode(),
+            decoder=lambda value: loads(value[1:].decode()),
+            schema="pg_catalog",
+            format="binary",
+        )
+
+
+CLOSE_SECONDS = 5.0
+"""How long closing waits for reads still running before it ends their connections."""
 
 
 class _Broken(Exception):
@@ -224,6 +292,4 @@ def _errors(
     connection is gone after all."""
     if engine.dialect.name != "postgresql":
         return (sqlite3.Error,), ()
-    import asyncpg  # type: ignore[import-untyped]
-
     return (asyncpg.PostgresError,), (asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError)

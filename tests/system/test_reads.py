@@ -103,6 +103,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
                 )
             )
     yield found
+    await found.reads.close()
     await reader.dispose()
     await engine.dispose()
 
@@ -169,6 +170,20 @@ async def test_the_postgresql_read_pool_refuses_writes(world: World) -> None:
         with pytest.raises(DBAPIError, match="read-only transaction"):
             await conn.execute(text("DELETE FROM notifications"))
     assert await inbox.count_unread(world.reads, world.user) == 3
+
+
+READ_ONLY = Query(select(func.current_setting("transaction_read_only").label("read_only")))
+
+
+@ON_POSTGRESQL
+async def test_the_reads_pool_is_read_only_and_decodes_json_as_sqlalchemy_does(
+    world: World,
+) -> None:
+    """`Reads` keeps a pool of its own on PostgreSQL (asyncpg's): its transactions are
+    read-only like the read engine's, and JSON comes back decoded, not as text."""
+    assert await world.reads.scalar(READ_ONLY) == "on"
+    first, _ = await inbox.page(world.reads, world.user, unread=False, limit=1, cursor=None)
+    assert first[0].data == {"tradeId": str(first[0].id), "price": "187.25", "nested": [1, None]}
 
 
 PID = Query(select(func.pg_backend_pid().label("pid")))
