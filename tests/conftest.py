@@ -17,7 +17,7 @@ from pathlib import Path
 # Before anything imports flint: the module-level Celery app reads these once.
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="flint-tests-"))
 os.environ["FLINT_DATA_DIR"] = str(_SESSION_DIR / "default")
-os.environ["FLINT_BROKER_URL"] = "memory://"
+os.environ["FLINT_BROKER_URL"] = "flint-test-memory://"  # tests/memory_broker.py
 os.environ["FLINT_ENV"] = "test"
 for _name in ("FLINT_DATABASE_URL", "FLINT_REDIS_URL", "FLINT_SMTP_HOST", "FLINT_JWT_SECRET"):
     os.environ.pop(_name, None)
@@ -42,6 +42,7 @@ from flint.app.models import Base  # noqa: E402
 from flint.config import Settings  # noqa: E402
 from flint.db import create_engine  # noqa: E402
 from flint.handoffs import JobHandoff  # noqa: E402
+from tests import memory_broker  # noqa: E402
 from tests.skip_summary import pytest_terminal_summary  # noqa: E402
 
 __all__ = ["pytest_terminal_summary"]  # the hook: skips summarised by reason
@@ -215,7 +216,7 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, An
         "env": "test",
         "data_dir": tmp_path / "data",
         "database_url": database_url,
-        "broker_url": "memory://",
+        "broker_url": memory_broker.URL,
         "redis_url": None,
         "log_format": "console",
         "log_level": "WARNING",

@@ -16,13 +16,23 @@ from flint.app.worker import configure
 from flint.config import Settings
 from tests.conftest import Account
 
+TIMER_PRECISION = 0.05
+"""How long the worker's timer (retries and countdowns) sleeps at most between looks: Celery's
+second stalled each worker's stop by up to a second (the queue's waits: tests/memory_broker.py)."""
+
 
 @contextmanager
 def worker_running(settings: Settings) -> Iterator[None]:
     """A worker of ``settings`` in a thread of this process until the block ends."""
     celery_app = configure(settings)
     try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        with start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            shutdown_timeout=30,
+            timer_precision=TIMER_PRECISION,
+        ):
             yield
     finally:
         configure(None)
