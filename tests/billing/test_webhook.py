@@ -33,6 +33,7 @@ from tests.billing.conftest import (
     stored_events,
     subscribe,
 )
+from tests.billing.test_subscribe import FREE_LIMITS
 from tests.conftest import Account, assert_problem
 from tests.stubs import stripe_api as stripe_stub
 
@@ -249,6 +250,29 @@ async def test_two_changes_in_one_second_are_settled_by_reading_stripe(
 
     assert (await standing(client, alice))["cancelAtPeriodEnd"] is False  # as Stripe has it
     assert stripe.count_path(path) > reads
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_deletion_in_the_second_of_the_last_change_ends_the_plan_when_stripes_date_lags(
+    client: httpx.AsyncClient,
+    alice: Account,
+    stripe: stripe_stub.StripeControl,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """An update and the deletion stamped in one second are settled by reading Stripe, whose
+    `Date` here is a few seconds behind the events' clock (a server's date is to the second,
+    and not the same clock): the read is still newer than both, so the plan ends."""
+    subscription_id = await subscribe(client, stripe, sessions, alice)
+    ahead = int(time.time()) + 3
+    await deliver(
+        client, stripe.update_subscription(subscription_id, at=ahead, cancel_at_period_end=True)
+    )
+    await all_handled(sessions, 4)
+    await deliver(client, stripe.cancel_subscription(subscription_id, at=ahead))
+    await all_handled(sessions, 5)
+
+    ended = await standing(client, alice)
+    assert (ended["plan"], ended["status"], ended["limits"]) == ("free", "canceled", FREE_LIMITS)
 
 
 @pytest.mark.usefixtures("worker")

@@ -10,7 +10,8 @@ A `customer.subscription.*` event carries the subscription as it was at the even
 the same second the order is unknown, so Flint reads the subscription from Stripe instead,
 as it always does for the events that carry no subscription (`checkout.session.completed`,
 `invoice.paid`, `invoice.payment_failed`); a state read from Stripe is versioned by the `Date`
-of Stripe's answer. Two rules need no clock: a subscription that has ended (canceled,
+of Stripe's answer, or the event's ``created`` if that is later (the read came after the
+event). Two rules need no clock: a subscription that has ended (canceled,
 incomplete_expired) never comes back, and a live subscription is never replaced by an ended
 one of the same user.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -158,12 +159,16 @@ async def _snapshot(ctx: Handling, event: Mapping[str, Any], *, read: bool) -> S
     if event["type"] in SUBSCRIPTION_EVENTS and not read:
         return Snapshot(data=dict(event["data"]["object"]), version=event["created"], fetched=False)
     try:
-        return await ctx.gateway.subscription(named)
+        fetched = await ctx.gateway.subscription(named)
     except StripeRefused as exc:
         if exc.code == "resource_missing":  # deleted at Stripe: nothing to know any more
             log.warning("stripe_subscription_missing", subscription=named)
             return None
         raise
+    # Read after the event existed, so at least as new as it: Stripe's `Date` is to the second
+    # and may lag the clock that stamped the event (a deletion in the same second as an update
+    # was read with a Date a second behind, judged older, and the user kept a plan that ended).
+    return replace(fetched, version=max(fetched.version, int(event["created"])))
 
 
 async def _settle(
