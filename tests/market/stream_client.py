@@ -103,12 +103,15 @@ async def send(ws: ClientConnection, message: dict[str, Any]) -> None:
     await ws.send(json.dumps(message))
 
 
-async def exchange(ws: ClientConnection, message: dict[str, Any]) -> list[dict[str, Any]]:
-    """Send a (un)subscribe and return what came back, up to and with its `subscriptions`."""
+async def exchange(
+    ws: ClientConnection, message: dict[str, Any], *, within: float = 5.0
+) -> list[dict[str, Any]]:
+    """Send a (un)subscribe and return what came back, up to and with its `subscriptions`
+    (each reply within ``within`` seconds)."""
     await send(ws, message)
-    replies = [await receive(ws)]
+    replies = [await receive(ws, within)]
     while replies[-1]["type"] != "subscriptions":
-        replies.append(await receive(ws))
+        replies.append(await receive(ws, within))
     return replies
 
 
