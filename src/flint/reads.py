@@ -43,7 +43,9 @@ from typing import Any, NamedTuple
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn
 
@@ -132,6 +134,9 @@ class Reads:
         self._statement_errors, self._disconnects = _errors(engine)
         self._pool: Any = None
         """PostgreSQL: asyncpg's pool, opened by the first read."""
+        pool = engine.sync_engine.pool
+        self._pool_timeout = pool.timeout() if isinstance(pool, QueuePool) else None
+        """How long a read waits for a pooled PostgreSQL connection: the read engine's own."""
         self._opening: asyncio.Lock | None = None
 
     def _statement_failed(self, exc: BaseException) -> bool:
@@ -206,7 +211,7 @@ class Reads:
     async def _run_postgres(self, query: Query, sql: str, values: Sequence[Any]) -> list[Any]:
         pool = self._pool if self._pool is not None else await self._open_pool()
         try:
-            async with pool.acquire() as driver:
+            async with pool.acquire(timeout=self._pool_timeout) as driver:
                 if query.knows_types(self.dialect):
                     # asyncpg prepares the statement once per connection and keeps it
                     rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *values)
@@ -215,6 +220,11 @@ class Reads:
                     prepared = await driver.prepare(sql)
                     rows = await prepared.fetch(*values)
                     types = [field.type.oid for field in prepared.get_attributes()]
+        except TimeoutError as exc:  # none came free in time: say it as SQLAlchemy's pool does
+            timed_out = PoolTimeout(
+                f"no PostgreSQL read connection came free within {self._pool_timeout} s"
+            )
+            raise _Broken(timed_out) from exc
         except Exception as exc:
             if self._statement_failed(exc):
                 raise  # the server refused the statement; the connection is fine

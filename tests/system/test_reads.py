@@ -4,6 +4,7 @@ refuses writes; a read survives the server closing its connection."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -14,10 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from flint import reads as reads_module
 from flint.app import models  # noqa: F401 (every table)
-from flint.db import create_engine, create_read_engine, open_sqlite_reader
+from flint.db import create_engine, create_read_engine, database_unavailable, open_sqlite_reader
 from flint.kit.time import utcnow
 from flint.notifications import inbox
 from flint.notifications.models import Notification
@@ -184,6 +187,29 @@ async def test_the_reads_pool_is_read_only_and_decodes_json_as_sqlalchemy_does(
     assert await world.reads.scalar(READ_ONLY) == "on"
     first, _ = await inbox.page(world.reads, world.user, unread=False, limit=1, cursor=None)
     assert first[0].data == {"tradeId": str(first[0].id), "price": "187.25", "nested": [1, None]}
+
+
+@ON_POSTGRESQL
+async def test_a_read_waits_for_a_pooled_connection_no_longer_than_the_pool_timeout(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every read connection taken, a read gives up after the read engine's pool timeout
+    with SQLAlchemy's pool error, which the API answers 503 (asyncpg's pool waits forever)."""
+    monkeypatch.setattr(reads_module, "PG_READ_POOL_SIZE", 1)
+    monkeypatch.setattr(reads_module, "PG_READ_POOL_OVERFLOW", 0)
+    engine = create_async_engine(world.reads.engine.url, pool_timeout=0.2)
+    reads = Reads(engine)
+    try:
+        assert await reads.scalar(READ_ONLY) == "on"  # opens the pool of one
+        assert reads._pool is not None
+        async with reads._pool.acquire():  # the only connection, held
+            with pytest.raises(PoolTimeout) as refused:
+                await asyncio.wait_for(reads.scalar(READ_ONLY), timeout=10)
+        assert database_unavailable(refused.value)
+        assert await reads.scalar(READ_ONLY) == "on"  # free again
+    finally:
+        await reads.close()
+        await engine.dispose()
 
 
 PID = Query(select(func.pg_backend_pid().label("pid")))
