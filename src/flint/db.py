@@ -189,7 +189,7 @@ on SQLite they begin a deferred transaction instead of taking the write lock; on
 
 def prepare_sqlite_file(url: str) -> None:
     """Create a SQLite database file owner-only before SQLite does (it would use the umask,
-    0644 by default; its -wal and -shm files copy the database file's mode)."""
+    0644 by default; its -wal and -shm files copy the database file's mode), in WAL mode."""
     parsed = make_url(url)
     database = parsed.database
     if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
@@ -197,6 +197,22 @@ def prepare_sqlite_file(url: str) -> None:
     if database.startswith("file:"):  # a URI filename: SQLite's to interpret
         return
     private_file(Path(database))
+    _persist_wal(database)
+
+
+def _persist_wal(database: str) -> None:
+    """Switch the file to WAL mode (which it keeps) before any pool opens a connection to it.
+
+    Switching takes the database's exclusive lock. When the first connections of a server, its
+    readers and a worker each switched it in their connect hook, one could find another inside
+    a read in rollback-journal mode: a writer that already reads cannot wait for that lock
+    (SQLite answers "database is locked" at once, not after the busy timeout), and a sign-up
+    failed with 503. Here nothing else holds a lock, so the switch waits its turn."""
+    connection = sqlite3.connect(database, timeout=30, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+    finally:
+        connection.close()
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -15,6 +18,7 @@ from sqlalchemy.engine import Connection
 from flint.app.cli import _alembic_config
 from flint.app.models import Base
 from flint.db import create_engine
+from tests.conftest import migrate
 
 
 async def _inspect(url: str, fn: Any) -> Any:
@@ -57,3 +61,36 @@ async def test_migrations_downgrade_to_empty_and_upgrade_again(database_url: str
         "alembic_version",
         *(table.name for table in Base.metadata.sorted_tables),
     }
+
+
+def _in_wal_mode(path: Path) -> bool:
+    return path.read_bytes()[18:20] == b"\x02\x02"  # the header's file format write/read versions
+
+
+async def test_a_sqlite_file_is_in_wal_mode_before_the_first_connection(tmp_path: Path) -> None:
+    # A file in rollback-journal mode (as migrations used to leave it): the first connections
+    # each switched it to WAL, which takes the exclusive lock, and a connection already inside
+    # a read kept the others from it ("database is locked", a sign-up answered 503).
+    path = tmp_path / "flint.db"
+    with closing(sqlite3.connect(path)) as made:
+        made.execute("CREATE TABLE t (x INTEGER)")
+        made.commit()
+    assert not _in_wal_mode(path)
+
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        assert _in_wal_mode(path)
+        with closing(sqlite3.connect(path, isolation_level=None)) as reader:
+            reader.execute("BEGIN")
+            assert reader.execute("SELECT count(*) FROM t").fetchone() == (0,)
+            async with engine.begin() as conn:  # writes while the other reads, waiting for none
+                await conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            reader.execute("COMMIT")
+    finally:
+        await engine.dispose()
+
+
+def test_migrations_leave_a_sqlite_file_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "migrated.db"
+    migrate(f"sqlite+aiosqlite:///{path}")
+    assert _in_wal_mode(path)
