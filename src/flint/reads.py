@@ -28,7 +28,8 @@ same connect-time set-up as every other connection):
 
 The read pool has no ping on checkout (a round trip per read): a connection the server closed
 (a restart) fails its statement, every pooled connection is then replaced, and the read is
-tried once more.
+tried once more. A read that finds no connection free within the pool's timeout fails at once
+with SQLAlchemy's pool error (answered 503), the busy connections left as they are.
 """
 
 from __future__ import annotations
@@ -190,6 +191,8 @@ class Reads:
             return await self._run_postgres(query, sql, values)
         try:
             connection = await self.engine.raw_connection()
+        except PoolTimeout:  # every connection busy: nothing to replace
+            raise
         except Exception as exc:  # no connection to be had (the server is restarting)
             raise _Broken(exc) from exc
         try:
@@ -221,10 +224,11 @@ class Reads:
                     rows = await prepared.fetch(*values)
                     types = [field.type.oid for field in prepared.get_attributes()]
         except TimeoutError as exc:  # none came free in time: say it as SQLAlchemy's pool does
-            timed_out = PoolTimeout(
+            # (at once: the connections are busy, not broken; replacing them all and waiting
+            # once more, as for a restart, doubled the wait and dropped the busy ones)
+            raise PoolTimeout(
                 f"no PostgreSQL read connection came free within {self._pool_timeout} s"
-            )
-            raise _Broken(timed_out) from exc
+            ) from exc
         except Exception as exc:
             if self._statement_failed(exc):
                 raise  # the server refused the statement; the connection is fine
