@@ -23,7 +23,7 @@ from flint.config import Settings
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.market.models import MarketBar
-from flint.portfolio import history
+from flint.portfolio import computing, history
 from flint.portfolio.computing import PARTIAL_SECONDS
 from flint.runtime import Runtime
 from tests.conftest import Account
@@ -227,3 +227,35 @@ async def test_an_answer_from_part_of_the_history_is_answered_at_once_and_renewe
     status = await until(renewed, seconds=30)
     assert status["complete"] is False
     assert set(status["missingSymbols"]) == {*SYMBOLS, "SPY"} - set(planned[0])
+
+
+async def test_a_partial_answer_gives_way_as_soon_as_every_symbol_it_lacked_is_stored(
+    client: httpx.AsyncClient, alice: Account, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last batch stored, the next requests find the complete answer (computed behind the
+    first of them), not the partial one for the rest of its `PARTIAL_SECONDS` (here a minute,
+    so only noticing the writes can end it); a batch that leaves symbols missing does not."""
+    monkeypatch.setattr(computing, "PARTIAL_SECONDS", 60.0)
+    runtime: Runtime = app.state.runtime
+    market = runtime.get(MarketData)
+    first = utcnow().date() - timedelta(days=365)
+    portfolio_id = await import_portfolio(client, alice, first)
+    url = f"{V1}/{portfolio_id}/performance"
+    before = await client.get(url, headers=alice.headers)
+    assert before.json()["dataStatus"]["complete"] is False
+
+    planned = await history.plan(runtime.readers, market, uuid.UUID(portfolio_id), size=2)
+    assert len(planned) == 3
+    for batch in planned[:-1]:
+        await history.store(runtime.readers, runtime.sessions, market, batch)
+    assert (await client.get(url, headers=alice.headers)).content == before.content
+    await history.store(runtime.readers, runtime.sessions, market, planned[-1])
+
+    async def complete() -> dict[str, Any] | None:
+        answer = await client.get(url, headers=alice.headers)
+        assert answer.status_code == 200, answer.text
+        got: dict[str, Any] = answer.json()
+        return got if got["dataStatus"]["complete"] else None
+
+    done = await until(complete, seconds=30)
+    assert done["dataStatus"] == {"complete": True, "missingSymbols": [], "progress": 1.0}

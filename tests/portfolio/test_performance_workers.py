@@ -94,7 +94,12 @@ async def in_process(app: FastAPI, portfolio_id: str, window: performance.Window
     runtime: Runtime = app.state.runtime
     market = runtime.get(MarketData)
     uncached = PerformanceService(
-        market, create_cache(None), InProcess(runtime.readers, market), runtime.sessions, 0.0
+        market,
+        create_cache(None),
+        InProcess(runtime.readers, market),
+        runtime.sessions,
+        runtime.readers,
+        0.0,
     )
     async with runtime.readers() as session:  # as the route reads it: no write lock held
         portfolio = await session.get(Portfolio, uuid.UUID(portfolio_id))
@@ -172,7 +177,7 @@ async def test_the_answer_is_cached_as_json_text_in_redis_and_served_as_the_same
     shared = create_cache(service_url("FLINT_TEST_REDIS_URL", "Redis"))
     served = runtime.get(PerformanceService)
     service = PerformanceService(
-        served.market, shared, pool(app), runtime.sessions, served.risk_free
+        served.market, shared, pool(app), runtime.sessions, runtime.readers, served.risk_free
     )
     try:
         window = performance.Window(None, utcnow().date(), "SPY", 0.0)

@@ -199,6 +199,7 @@ def _api(runtime: Runtime, cache: Cache, market: MarketData) -> None:
         cache,
         _computer(runtime, market),
         runtime.sessions,
+        runtime.readers,
         settings.risk_free_rate,
         inline_bars=settings.performance_inline_bars,
     )

@@ -11,12 +11,16 @@ lock) and asks again, valuing with what there is if a provider has none. More th
 fresh import's history, which `history` stores in the background (`backfill`): the service
 answers at once from what is stored, with a ``dataStatus`` naming what is missing, and caches
 that answer for ``PARTIAL_SECONDS``; after that the next request gets it again at once while
-a new one is computed in the background (stale while revalidating).
+a new one is computed in the background (stale while revalidating). A partial answer is not
+kept for its moment once storage has been written for every symbol it lacked (their write
+tokens have all moved): the history has just been stored, and the complete answer is computed
+at once instead of a second later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from flint.db import commit
 from flint.errors import NotFound, ServiceUnavailable
 from flint.kit.time import utcnow
-from flint.market.api import MarketData
+from flint.market.api import Interval, MarketData, write_tokens
 from flint.portfolio import backfill, service
 from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.figures import to_json
@@ -204,6 +208,8 @@ class PerformanceService:
     computer: Computer
     sessions: async_sessionmaker[AsyncSession]
     """Writable sessions, for the closes a computation lacks."""
+    readers: async_sessionmaker[AsyncSession]
+    """Read-only sessions, for the write tokens a partial answer waits on."""
     risk_free: float
     turns: WeakValueDictionary[uuid.UUID, asyncio.Lock] = field(default_factory=WeakValueDictionary)
     inline_bars: int = 10_000
@@ -223,7 +229,9 @@ class PerformanceService:
         key = cache_key(portfolio, window)
         hit = await self.cache.get(key)
         if isinstance(hit, str):
-            return hit.encode()
+            if not await self._history_arrived(key):
+                return hit.encode()
+            await self.cache.delete(key)  # a partial answer whose history is stored now
         stale = await self.cache.get(_stale(key))
         if isinstance(stale, str):  # an import's history is being stored: answer at once
             if key not in self.refreshing:
@@ -248,6 +256,8 @@ class PerformanceService:
         if isinstance(answer, Partial):  # `history` stores the rest meanwhile
             await backfill.request(self.cache, portfolio, window.benchmark)
             body = answer.body.decode()
+            tokens = json.dumps(answer.lacking.tokens)
+            await self.cache.set(_awaited(key), tokens, expire=STALE_SECONDS)
             await self.cache.set(key, body, expire=PARTIAL_SECONDS)
             await self.cache.set(_stale(key), body, expire=STALE_SECONDS)
             return answer.body
@@ -260,7 +270,23 @@ class PerformanceService:
         # As text: the cache keeps JSON values, which bytes are not.
         await self.cache.set(key, answer.decode(), expire=CACHE_SECONDS)
         await self.cache.delete(_stale(key))
+        await self.cache.delete(_awaited(key))
         return answer
+
+    async def _history_arrived(self, key: str) -> bool:
+        """Whether ``key`` holds a partial answer and bars have been written since for every
+        symbol it lacked (one small read of their write tokens; a symbol no provider serves
+        never moves, and its answer is then computed again as `PARTIAL_SECONDS` say)."""
+        awaited = await self.cache.get(_awaited(key))
+        if not isinstance(awaited, str):
+            return False
+        tokens: dict[str, str] = json.loads(awaited)
+        async with self.readers() as session:
+            now = await write_tokens(session, list(tokens), Interval.D1)
+        if any(now.get(symbol, "") == token for symbol, token in tokens.items()):
+            return False
+        await self.cache.delete(_awaited(key))
+        return True
 
     def _refreshed(self, key: str, task: asyncio.Task[bytes]) -> None:
         self.refreshing.pop(key, None)
@@ -277,6 +303,10 @@ class PerformanceService:
 
 def _stale(key: str) -> str:
     return f"{key}:partial"
+
+
+def _awaited(key: str) -> str:
+    return f"{key}:awaited"
 
 
 def cache_key(portfolio: Portfolio, window: Window) -> str:

@@ -64,6 +64,10 @@ class Lacking:
 
     windows: dict[str, tuple[date, date]]
     of: int = 0
+    tokens: dict[str, str] = field(default_factory=dict)
+    """The write token of each symbol in ``windows`` as its closes were read ("" for none
+    written yet): once every one has moved, storage has been written for all of them since
+    (`computing.PerformanceService` then computes again without waiting)."""
 
     @property
     def progress(self) -> float:
@@ -169,7 +173,8 @@ async def _stored_closes(
         return {}, None
     first = min(start for start, _ in windows.values())
     sessions = _Sessions(first, max(end for _, end in windows.values()))
-    loaded = await prices.daily_closes(session, list(windows), sessions.first)
+    read = await prices.read_closes(session, list(windows), sessions.first)
+    loaded = read.closes
     missing: dict[str, tuple[date, date]] = {}
     out: dict[str, Series] = {}
     for symbol, (start, end) in windows.items():
@@ -187,7 +192,9 @@ async def _stored_closes(
         if held is not None:
             held = prices.between(held, end)
             out[symbol] = Series(held.days, held.closes)
-    return out, Lacking(missing, len(windows)) if missing else None
+    if not missing:
+        return out, None
+    return out, Lacking(missing, len(windows), {s: read.tokens.get(s, "") for s in missing})
 
 
 async def load(

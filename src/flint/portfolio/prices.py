@@ -54,8 +54,21 @@ async def daily_closes(
     a later end needs no new read; the caller slices with `between`); a symbol without any is
     absent. A series held from earlier than ``start`` is cut at ``start``: the answer is what
     a cold read gives, whatever was read before."""
+    return (await read_closes(session, symbols, start)).closes
+
+
+@dataclass(frozen=True)
+class Read:
+    closes: dict[str, DailyCloses]
+    tokens: dict[str, str]
+    """The write token of each symbol (`flint.market.write_tokens`), read before its closes:
+    a symbol whose token has moved since has had bars written after this read."""
+
+
+async def read_closes(session: AsyncSession, symbols: Sequence[str], start: date) -> Read:
+    """`daily_closes`, with the write tokens they were read under."""
     if not symbols:
-        return {}
+        return Read({}, {})
     database = _database(session)
     tokens = await write_tokens(session, symbols, Interval.D1)
     out: dict[str, DailyCloses] = {}
@@ -69,7 +82,7 @@ async def daily_closes(
             else:
                 stale.append(symbol)
     if not stale:
-        return out
+        return Read(out, tokens)
     loaded = await load_daily_closes(session, stale, start)
     with _lock:
         for symbol in stale:
@@ -80,7 +93,7 @@ async def daily_closes(
             token = tokens.get(symbol)
             if token is not None:  # read after the token: a newer write only re-reads later
                 _held[(database, symbol)] = _Held(token, start, closes)
-    return out
+    return Read(out, tokens)
 
 
 def clear() -> None:
