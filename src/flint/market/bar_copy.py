@@ -90,9 +90,11 @@ def encode(runs: Sequence[BarRun], fetched_at: datetime) -> list[bytes]:
             when = stamp_texts.get(stamp)
             if when is None:
                 when = stamp_texts[stamp] = stamp.isoformat()
+            close = price(bar.close)
+            adjusted = close if bar.adj_close is bar.close else price(bar.adj_close)
             lines.append(
                 f"{head}{when}\t{price(bar.open)}\t{price(bar.high)}\t{price(bar.low)}\t"
-                f"{price(bar.close)}\t{price(bar.adj_close)}\t{index(bar.volume)}{tail}"
+                f"{close}\t{adjusted}\t{index(bar.volume)}{tail}"
             )
             if len(lines) == CHUNK_ROWS:
                 chunks.append("".join(lines).encode())

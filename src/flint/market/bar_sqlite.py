@@ -26,7 +26,13 @@ def price(value: Decimal) -> str:
     """``value`` as SQLite's price column keeps it (`flint.db.Price`: fixed-point text without
     trailing zeros, after `to_stored_price`). The plain-notation text of a short finite
     Decimal is stored as it is (`bar_copy.price_text`'s argument): only its trailing zeros are
-    cut, which is what `canonical_price` does to it."""
+    cut, which is what `canonical_price` does to it. (A text with a point and no exponent is
+    such a Decimal's; the check is here first, as a bar's five prices are millions in a
+    history's backfill.)"""
+    text_ = str(value)
+    if len(text_) <= 20 and "." in text_ and "E" not in text_:
+        text_ = text_.rstrip("0").rstrip(".")
+        return "0" if text_ in ("", "-") else text_
     text_ = price_text(value)
     if "." in text_ and "E" not in text_:
         text_ = text_.rstrip("0").rstrip(".")
@@ -45,6 +51,7 @@ def rows(runs: Sequence[BarRun], fetched_at: datetime, stamp_text: Any) -> list[
             when = texts.get(stamp)
             if when is None:
                 when = texts[stamp] = stamp_text(stamp)
+            close = price(bar.close)
             out.append(
                 (
                     run.symbol,
@@ -53,8 +60,8 @@ def rows(runs: Sequence[BarRun], fetched_at: datetime, stamp_text: Any) -> list[
                     price(bar.open),
                     price(bar.high),
                     price(bar.low),
-                    price(bar.close),
-                    price(bar.adj_close),
+                    close,
+                    close if bar.adj_close is bar.close else price(bar.adj_close),
                     index(bar.volume),
                     run.data_type,
                     run.provider,
