@@ -26,7 +26,7 @@ from flint.app.middleware import Answers, BodySizeLimit, TrustedHosts
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.ratelimit import ApiRateLimit, Subject
-from flint.app.routing import guard_includes, index_routes
+from flint.app.routing import guard_includes, index_routes, serve_lean
 from flint.app.runtime import build_runtime
 from flint.app.sentry import init_sentry
 from flint.auth.pages import router as auth_pages
@@ -186,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api/v1")
         app.include_router(router, prefix="/api")
     guard_includes(app)
+    serve_lean(app)
     index_routes(app)
 
     app.add_middleware(Answers)

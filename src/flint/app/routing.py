@@ -33,6 +33,7 @@ from typing import Generic, TypeVar
 
 from fastapi import FastAPI
 from fastapi.routing import (
+    APIRoute,
     APIRouter,
     _apply_router_form_limits,
     _EffectiveRouteContext,
@@ -43,6 +44,8 @@ from fastapi.telemetry._api import _route_selected
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match, Mount, compile_path
 from starlette.types import Receive, Scope, Send
+
+from flint.app.lean import LeanRoute
 
 T = TypeVar("T")
 DEPTH = 3
@@ -153,6 +156,18 @@ def guard_includes(app: FastAPI) -> None:
         heads = None if [] in firsts else frozenset(first[0] for first in firsts)
         values = {field.name: getattr(route, field.name) for field in fields(route) if field.init}
         routes[index] = _PrefixedInclude(**values, literal=common_prefix(formats), heads=heads)
+
+
+def serve_lean(app: FastAPI) -> None:
+    """Make every plain `APIRoute` the app includes a `flint.app.lean.LeanRoute` (the same
+    route; only the handler FastAPI builds for it differs). Call before the first request: a
+    router's handlers are built when a path first reaches it. Routes of another class of their
+    own (`trades.deps.UntaggedErrors`) keep it."""
+    for route in app.router.routes:
+        if isinstance(route, _IncludedRouter):
+            for _, included in included_routes(route):
+                if type(included) is APIRoute:
+                    included.__class__ = LeanRoute
 
 
 class PathIndex(Generic[T]):
