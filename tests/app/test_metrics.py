@@ -21,6 +21,7 @@ from purgatory.domain.messages.events import ContextChanged
 from flint.app.metrics import RequestCounts, count_tasks, flush_request_counts
 from flint.config import Settings
 from flint.jobs import celery_app
+from flint.kit.cache import Lookups
 from flint.kit.http import _watch_breaker
 from flint.market.stream.client import Client
 from flint.notifications.models import OutboxMessage
@@ -132,6 +133,33 @@ async def test_request_counts_reach_the_metrics_within_a_second_without_a_scrape
     timed = sample("flint_http_request_duration_seconds_bucket", **route, le="+Inf")
     assert timed - timed_before == 3
     assert sample("flint_http_requests_in_flight") == in_flight
+
+
+async def test_cache_lookups_reach_the_metrics_within_a_second_without_a_scrape(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """The cache's lookups are gathered like the request counts (`Lookups`) and written on a
+    timer of the loop that counted them, so another process's scrape sees them a second late at
+    most."""
+
+    def principal_lookups() -> float:
+        return sum(
+            REGISTRY.get_sample_value(
+                "flint_cache_lookups_total", {"namespace": "principal", "result": result}
+            )
+            or 0.0
+            for result in ("hit", "miss")
+        )
+
+    flush_request_counts()
+    before = principal_lookups()
+    for _ in range(3):
+        assert (await client.get("/api/v1/auth/me", headers=alice.headers)).status_code == 200
+    deadline = time.monotonic() + Lookups.FLUSH_SECONDS + 2
+    while principal_lookups() - before < 3:
+        assert time.monotonic() < deadline, "the lookups never reached the metrics"
+        await asyncio.sleep(0.05)
+    assert principal_lookups() - before == 3
 
 
 async def test_metrics_are_not_in_the_public_openapi_document(client: httpx.AsyncClient) -> None:

@@ -34,6 +34,7 @@ from starlette.types import Scope
 from flint import metrics
 from flint.app.ops import RuntimeDep
 from flint.errors import Forbidden, Unauthorized
+from flint.kit.cache import LOOKUPS
 from flint.notifications.models import OutboxMessage
 
 router = APIRouter(tags=["operations"])
@@ -104,10 +105,11 @@ _live: weakref.WeakSet[RequestCounts] = weakref.WeakSet()
 
 
 def flush_request_counts() -> None:
-    """Every app's request counts in this process, to the metrics now (before a scrape and at
-    shutdown)."""
+    """Every app's request counts and the cache's lookups in this process, to the metrics now
+    (before a scrape and at shutdown)."""
     for counts in list(_live):
         counts.flush()
+    LOOKUPS.flush()
 
 
 def route_template(scope: Scope) -> str:

@@ -5,6 +5,8 @@ Values are stored as JSON (never pickle), so a shared Redis cannot hand a proces
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 from cashews import Cache, Command
@@ -22,18 +24,51 @@ def namespace(key: str) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == "flint" else "other"
 
 
+class Lookups:
+    """The cache's hits and misses, gathered in process and written to ``flint_cache_lookups``
+    at most `FLUSH_SECONDS` later (a timer on the loop that counted, every ``/metrics`` answer
+    of the process, and the API's shutdown): writing the counter on every lookup (its label
+    lookup and a locked write to the multiprocess file) cost about as much as the lookup, and a
+    signed-in quote makes two."""
+
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()  # the test workers' loops run in threads of their own
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+
+    def count(self, key: str, hit: bool) -> None:
+        counted = (namespace(key), "hit" if hit else "miss")
+        with self._lock:
+            self._counts[counted] = self._counts.get(counted, 0) + 1
+        loop = asyncio.get_running_loop()
+        if self._timer_loop is not loop:  # none due on this loop (a closed one's never runs)
+            self._timer_loop = loop
+            loop.call_later(self.FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Write what was counted since the last flush to the metrics."""
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            self._timer_loop = None
+        for (kind, result), times in counts.items():
+            metrics.CACHE_LOOKUPS.labels(kind, result).inc(times)
+
+
+LOOKUPS = Lookups()
+
+
 async def count_reads(call: Any, cmd: Command, backend: Backend, *args: Any, **kwargs: Any) -> Any:
-    """A cashews middleware: every ``get`` counts a hit or a miss in ``flint_cache_lookups``,
-    the reads of the ``@cache`` decorator included (it reads through this wrapper)."""
+    """A cashews middleware: every ``get`` counts a hit or a miss (`LOOKUPS`), the reads of the
+    ``@cache`` decorator included (it reads through this wrapper)."""
     if cmd is not Command.GET:
         return await call(*args, **kwargs)
     default = kwargs.get("default")
     kwargs["default"] = _MISSING
     value = await call(*args, **kwargs)
     hit = value is not _MISSING
-    metrics.CACHE_LOOKUPS.labels(
-        namespace(str(kwargs.get("key", ""))), "hit" if hit else "miss"
-    ).inc()
+    LOOKUPS.count(str(kwargs.get("key", "")), hit)
     return value if hit else default
 
 
