@@ -16,9 +16,10 @@ same connect-time set-up as every other connection):
 * PostgreSQL: asyncpg's own pool (`asyncpg.create_pool`, as large as the read engine's),
   autocommit, read-only by the server's ``default_transaction_read_only``. Each statement is
   its own transaction; under READ COMMITTED each had its own snapshot anyway. asyncpg
-  prepares each statement once per connection and keeps it. SQLAlchemy's pool cost two
-  greenlet switches a read (check-out and return, about a fifth of an authenticated read's
-  CPU); asyncpg's pool is native to the event loop. Its connections get the JSON codecs
+  prepares each statement once per connection and keeps it, and a connection handed back
+  goes without the reset query asyncpg sends by default (`_unchanged`). SQLAlchemy's pool
+  cost two greenlet switches a read (check-out and return, about a fifth of an authenticated
+  read's CPU); asyncpg's pool is native to the event loop. Its connections get the JSON codecs
   SQLAlchemy's asyncpg dialect sets, so rows stay what SQLAlchemy returns.
 * SQLite: one driver connection of its own (`flint.db.open_sqlite_reader`: read-only, in
   autocommit), called in the event loop's thread. A read runs from its statement to its last
@@ -247,6 +248,7 @@ class Reads:
                     max_size=PG_READ_POOL_SIZE + PG_READ_POOL_OVERFLOW,
                     server_settings={"default_transaction_read_only": "on"},
                     init=self._set_codecs,
+                    reset=_unchanged,
                 )
         return self._pool
 
@@ -267,6 +269,13 @@ class Reads:
             schema="pg_catalog",
             format="binary",
         )
+
+
+async def _unchanged(connection: Any) -> None:
+    """What the read pool does to a connection handed back: nothing more than asyncpg's own
+    (a transaction left open is rolled back). Its default sends ``pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL`` first, a second round trip for every read, to undo
+    session state a `Query`'s one SELECT in autocommit never makes."""
 
 
 CLOSE_SECONDS = 5.0

@@ -222,6 +222,20 @@ PID = Query(select(func.pg_backend_pid().label("pid")))
 
 
 @ON_POSTGRESQL
+async def test_a_read_is_one_statement_on_the_server(world: World) -> None:
+    """A connection handed back to the read pool is not sent asyncpg's reset query
+    (``RESET ALL`` and the rest: a second round trip per read); the server's last statement on
+    it is the read itself."""
+    pid = await world.reads.scalar(PID)
+    async with world.engine.connect() as conn:
+        last = await conn.scalar(
+            text("SELECT query FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        )
+    assert "pg_backend_pid" in last
+    assert "RESET ALL" not in last
+
+
+@ON_POSTGRESQL
 async def test_a_read_survives_the_server_closing_its_connection(world: World) -> None:
     pid = await world.reads.scalar(PID)
     async with world.engine.connect() as conn:
