@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from flint import reads as reads_module
 from flint.app import models  # noqa: F401 (every table)
 from flint.db import create_engine, create_read_engine, database_unavailable, open_sqlite_reader
+from flint.kit.paging import page_of
 from flint.kit.time import utcnow
 from flint.notifications import inbox
 from flint.notifications.models import Notification
@@ -146,16 +147,25 @@ async def test_rows_are_what_sqlalchemy_returns(world: World) -> None:
 
 
 async def test_keyset_pages_follow_the_cursor(world: World) -> None:
-    first, cursor = await inbox.page(world.reads, world.user, unread=False, limit=2, cursor=None)
-    assert [row.id for row in first] == world.notifications[:2]
-    assert cursor is not None
-    second, cursor = await inbox.page(world.reads, world.user, unread=False, limit=2, cursor=cursor)
-    assert [row.id for row in second] == world.notifications[2:4]
-    last, cursor = await inbox.page(world.reads, world.user, unread=False, limit=2, cursor=cursor)
-    assert [row.id for row in last] == world.notifications[4:]
-    assert cursor is None
+    def page(cursor: str | None, unread: bool = False) -> Any:
+        return inbox.page(world.reads, world.user, unread=unread, limit=2, cursor=cursor)
+
+    first = await page(None)
+    assert [row.id for row in first.rows] == world.notifications[:2]
+    assert first.next_cursor is not None
+    second = await page(first.next_cursor)
+    assert [row.id for row in second.rows] == world.notifications[2:4]
+    last = await page(second.next_cursor)
+    assert [row.id for row in last.rows] == world.notifications[4:]
+    assert last.next_cursor is None
+    # Every page, and a page past the end, says the user's whole unread count.
+    _, at_the_end = page_of([last.rows[-1]] * 2, 1, "created_at", "id")  # its own cursor
+    beyond = await page(at_the_end)
+    assert beyond.rows == []
+    assert [p.unread for p in (first, second, last, beyond)] == [3, 3, 3, 3]
     assert await inbox.count_unread(world.reads, world.user) == 3
-    assert first[0].data == {"tradeId": str(first[0].id), "price": "187.25", "nested": [1, None]}
+    row = first.rows[0]
+    assert row.data == {"tradeId": str(row.id), "price": "187.25", "nested": [1, None]}
 
 
 async def test_an_unknown_parameter_name_is_refused(world: World) -> None:
@@ -186,7 +196,7 @@ async def test_the_reads_pool_is_read_only_and_decodes_json_as_sqlalchemy_does(
     """`Reads` keeps a pool of its own on PostgreSQL (asyncpg's): its transactions are
     read-only like the read engine's, and JSON comes back decoded, not as text."""
     assert await world.reads.scalar(READ_ONLY) == "on"
-    first, _ = await inbox.page(world.reads, world.user, unread=False, limit=1, cursor=None)
+    first = (await inbox.page(world.reads, world.user, unread=False, limit=1, cursor=None)).rows
     assert first[0].data == {"tradeId": str(first[0].id), "price": "187.25", "nested": [1, None]}
 
 

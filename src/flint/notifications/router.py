@@ -61,11 +61,11 @@ async def list_notifications(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> NotificationPage:
-    rows, next_cursor = await inbox.page(reads, user_id, unread=unread, limit=limit, cursor=cursor)
+    found = await inbox.page(reads, user_id, unread=unread, limit=limit, cursor=cursor)
     return NotificationPage(
-        notifications=[notification_out(row) for row in rows],
-        unread_count=await inbox.count_unread(reads, user_id),
-        next_cursor=next_cursor,
+        notifications=[notification_out(row) for row in found.rows],
+        unread_count=found.unread,
+        next_cursor=found.next_cursor,
     )
 
 
