@@ -254,18 +254,10 @@ class _Solving:
             if step.name is not None:
                 values[step.name] = solved
         request = self.request
-        if needs.path:
-            found, errors = _validated(needs.path, request.path_params)
-            values.update(found)
-            if errors:
-                self.errors += errors
-                failed = True
-        if needs.query:
-            found, errors = _validated(needs.query, request.query_params)
-            values.update(found)
-            if errors:
-                self.errors += errors
-                failed = True
+        if needs.path and not self._take(values, needs.path, request.path_params):
+            failed = True
+        if needs.query and not self._take(values, needs.query, request.query_params):
+            failed = True
         if needs.request is not None:
             values[needs.request] = request
         if needs.background is not None:
@@ -273,6 +265,15 @@ class _Solving:
         if needs.response is not None:
             values[needs.response] = self.response
         return values, not failed
+
+    def _take(
+        self, values: dict[str, Any], fields: tuple[_Param, ...] | list[ModelField], received: Any
+    ) -> bool:
+        """Validate ``fields`` into ``values``; False (the errors kept) when one is wrong."""
+        found, errors = _validated(fields, received)
+        values.update(found)
+        self.errors += errors
+        return not errors
 
 
 class LeanRoute(APIRoute):
