@@ -8,6 +8,7 @@ import io
 import re
 import shutil
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -576,6 +577,14 @@ async def test_another_users_reports_are_404_everywhere(
     assert_problem(await client.get(f"{V1}/{report_id}"), 401)
 
 
+@dataclass(frozen=True)
+class FromToday:
+    """A date ``days`` from the day the test runs (not the day the module was read: the two
+    differ when a run crosses midnight, and tomorrow became today)."""
+
+    days: int
+
+
 def _body(**changes: Any) -> dict[str, Any]:
     today = utcnow().date()
     body: dict[str, Any] = {
@@ -585,7 +594,11 @@ def _body(**changes: Any) -> dict[str, Any]:
         "end": (today - timedelta(days=1)).isoformat(),
     }
     body.update(changes)
-    return {k: v for k, v in body.items() if v is not None}
+    return {
+        k: (today + timedelta(days=v.days)).isoformat() if isinstance(v, FromToday) else v
+        for k, v in body.items()
+        if v is not None
+    }
 
 
 @pytest.mark.parametrize(
@@ -595,11 +608,8 @@ def _body(**changes: Any) -> dict[str, Any]:
         ({"format": "docx"}, {"body.format"}),
         ({"type": None}, {"body.type"}),
         ({"start": "2024-02-30"}, {"body.start"}),
-        (
-            {"start": str(utcnow().date()), "end": str(utcnow().date() - timedelta(days=1))},
-            {"body.start"},
-        ),
-        ({"end": str(utcnow().date() + timedelta(days=1))}, {"body.end"}),
+        ({"start": FromToday(0), "end": FromToday(-1)}, {"body.start"}),
+        ({"end": FromToday(1)}, {"body.end"}),
         ({"benchmark": "NOPE-NOPE"}, {"body.benchmark"}),
         ({"color": "blue"}, {"body.color"}),
     ],
