@@ -17,8 +17,12 @@ DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-
 """The one grammar of a number given as text (money, quantities, prices): ASCII digits, a
 point, an exponent. Python's `Decimal` also reads ``1_000``, full-width digits and ``NaN``,
 which no request means."""
-DECIMAL_SCHEMA_PATTERN = rf"^\s*{DECIMAL_TEXT.pattern}\s*$"
-"""`DECIMAL_TEXT` as the documents state it (surrounding whitespace is ignored)."""
+REQUEST_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+"""`DECIMAL_TEXT` with an exponent of at most four digits: what a request body's decimal is. A
+longer one is past any amount Flint takes, and past Decimal's range it was refused as "not a
+valid decimal" although the documents allowed it."""
+DECIMAL_SCHEMA_PATTERN = rf"^\s*{REQUEST_DECIMAL_TEXT.pattern}\s*$"
+"""`REQUEST_DECIMAL_TEXT` as the documents state it (surrounding whitespace is ignored)."""
 
 
 def is_decimal_text(text: str) -> bool:
@@ -28,6 +32,12 @@ def is_decimal_text(text: str) -> bool:
     if text.isascii() and text.replace(".", "", 1).isdigit():
         return True  # [0-9]+, [0-9]+.[0-9]*, .[0-9]+: each within the grammar
     return DECIMAL_TEXT.fullmatch(text) is not None
+
+
+def _request_decimal(text: str) -> bool:
+    if text.isascii() and text.replace(".", "", 1).isdigit():
+        return True  # the common case, as `is_decimal_text`
+    return REQUEST_DECIMAL_TEXT.fullmatch(text) is not None
 
 
 class ApiModel(BaseModel):
@@ -52,9 +62,10 @@ class RequestModel(ApiModel):
     def _decimal_text(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):  # the common case first: a large import checks millions
             name = info.field_name
-            if name in _decimal_fields(cls) and not is_decimal_text(value.strip()):
+            if name in _decimal_fields(cls) and not _request_decimal(value.strip()):
                 raise ValueError(
-                    "must be a decimal number written with ASCII digits, such as 1000 or 12.50"
+                    "must be a decimal number written with ASCII digits (an exponent of at most "
+                    "four digits), such as 1000 or 12.50"
                 )
             if "\x00" in value and name not in _verbatim_fields(cls):
                 raise ValueError(NUL_REFUSED)
