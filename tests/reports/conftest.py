@@ -10,12 +10,11 @@ from typing import Any
 
 import anyio
 import httpx
-from celery.contrib.testing.worker import start_worker
 
 from flint.app.worker import configure
 from flint.config import Settings
 from tests.conftest import Account, until_final
-from tests.trades.conftest import TIMER_PRECISION, worker
+from tests.trades.conftest import solo_worker, worker
 
 __all__ = ["worker"]
 
@@ -27,13 +26,7 @@ async def running_worker(settings: Settings) -> AsyncIterator[None]:
     """A worker thread for the rest of the block, in a test that must act before it starts.
     Started and stopped off the event loop: its runtime runs an event loop of its own."""
     celery_app = await anyio.to_thread.run_sync(configure, settings)
-    thread = start_worker(
-        celery_app,
-        pool="solo",
-        perform_ping_check=False,
-        shutdown_timeout=30,
-        timer_precision=TIMER_PRECISION,
-    )
+    thread = solo_worker(celery_app)
     await anyio.to_thread.run_sync(thread.__enter__)
     try:
         yield

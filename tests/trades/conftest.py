@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
 from flint.app.worker import configure
@@ -21,18 +22,24 @@ TIMER_PRECISION = 0.05
 second stalled each worker's stop by up to a second (the queue's waits: tests/memory_broker.py)."""
 
 
+def solo_worker(celery_app: Celery) -> Any:
+    """Celery's test worker for ``celery_app`` (a context manager: a solo worker in a thread of
+    this process while it is entered), as every worker of the tests runs."""
+    return start_worker(
+        celery_app,
+        pool="solo",
+        perform_ping_check=False,
+        shutdown_timeout=30,
+        timer_precision=TIMER_PRECISION,
+    )
+
+
 @contextmanager
 def worker_running(settings: Settings) -> Iterator[None]:
     """A worker of ``settings`` in a thread of this process until the block ends."""
     celery_app = configure(settings)
     try:
-        with start_worker(
-            celery_app,
-            pool="solo",
-            perform_ping_check=False,
-            shutdown_timeout=30,
-            timer_precision=TIMER_PRECISION,
-        ):
+        with solo_worker(celery_app):
             yield
     finally:
         configure(None)
