@@ -297,8 +297,7 @@ def lean_handler(route: Any, fastapi_handler: Handler) -> Handler | None:
         or route.is_sse_stream
         or route.is_json_stream
         or route.stream_item_field is not None
-        or not _is_coroutine_callable(dependant.call)
-        or _is_async_gen_callable(dependant.call)
+        or not _is_coroutine_callable(dependant.call)  # not an async generator either
         or not plain(dependant)
     ):
         return None
