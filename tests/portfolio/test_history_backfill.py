@@ -192,6 +192,27 @@ async def test_the_performance_processes_answer_with_what_is_stored_too(
     assert status["missingSymbols"] == sorted([*SYMBOLS, "SPY"])
 
 
+async def partly_imported(
+    client: httpx.AsyncClient, who: Account, app: FastAPI
+) -> tuple[str, httpx.Response, list[history.Windows]]:
+    """A year's ledger imported with no worker running: its performance URL, the first
+    answer (from what is stored), and its history planned in batches of two symbols."""
+    portfolio_id = await import_portfolio(client, who, utcnow().date() - timedelta(days=365))
+    url = f"{V1}/{portfolio_id}/performance"
+    before = await client.get(url, headers=who.headers)
+    assert before.status_code == 200, before.text
+    runtime: Runtime = app.state.runtime
+    market = runtime.get(MarketData)
+    planned = await history.plan(runtime.readers, market, uuid.UUID(portfolio_id), size=2)
+    return url, before, planned
+
+
+async def store(app: FastAPI, batch: history.Windows) -> None:
+    """One batch stored, as the worker's task does."""
+    runtime: Runtime = app.state.runtime
+    await history.store(runtime.readers, runtime.sessions, runtime.get(MarketData), batch)
+
+
 async def test_an_answer_from_part_of_the_history_is_answered_at_once_and_renewed_behind(
     client: httpx.AsyncClient, alice: Account, app: FastAPI
 ) -> None:
@@ -199,17 +220,10 @@ async def test_an_answer_from_part_of_the_history_is_answered_at_once_and_renewe
     the one just computed (the polls do not keep a performance process from the batches);
     asked later, the request is still answered with it at once while it is computed again in
     the background, and the requests after that see the batch stored meanwhile."""
-    runtime: Runtime = app.state.runtime
-    market = runtime.get(MarketData)
-    first = utcnow().date() - timedelta(days=365)
-    portfolio_id = await import_portfolio(client, alice, first)
-    url = f"{V1}/{portfolio_id}/performance"
-    before = await client.get(url, headers=alice.headers)
-    assert before.status_code == 200, before.text
+    url, before, planned = await partly_imported(client, alice, app)
     assert before.json()["dataStatus"]["progress"] == 0.0
 
-    planned = await history.plan(runtime.readers, market, uuid.UUID(portfolio_id), size=2)
-    await history.store(runtime.readers, runtime.sessions, market, planned[0])
+    await store(app, planned[0])
     again = await client.get(url, headers=alice.headers)
     assert again.content == before.content
 
@@ -236,20 +250,14 @@ async def test_a_partial_answer_gives_way_as_soon_as_every_symbol_it_lacked_is_s
     first of them), not the partial one for the rest of its `PARTIAL_SECONDS` (here a minute,
     so only noticing the writes can end it); a batch that leaves symbols missing does not."""
     monkeypatch.setattr(computing, "PARTIAL_SECONDS", 60.0)
-    runtime: Runtime = app.state.runtime
-    market = runtime.get(MarketData)
-    first = utcnow().date() - timedelta(days=365)
-    portfolio_id = await import_portfolio(client, alice, first)
-    url = f"{V1}/{portfolio_id}/performance"
-    before = await client.get(url, headers=alice.headers)
+    url, before, planned = await partly_imported(client, alice, app)
     assert before.json()["dataStatus"]["complete"] is False
 
-    planned = await history.plan(runtime.readers, market, uuid.UUID(portfolio_id), size=2)
     assert len(planned) == 3
     for batch in planned[:-1]:
-        await history.store(runtime.readers, runtime.sessions, market, batch)
+        await store(app, batch)
     assert (await client.get(url, headers=alice.headers)).content == before.content
-    await history.store(runtime.readers, runtime.sessions, market, planned[-1])
+    await store(app, planned[-1])
 
     async def complete() -> dict[str, Any] | None:
         answer = await client.get(url, headers=alice.headers)
