@@ -599,6 +599,38 @@ async def test_missing_ranges_count_real_time_bars_and_other_symbols_as_missing(
         assert await storage.missing_ranges(session, AAPL, Interval.D1, JANUARY) == []
 
 
+async def test_missing_ranges_of_many_symbols_read_each_symbols_own_span(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `missing_ranges` answers per symbol, for many symbols a statement: a symbol's bars
+    outside its own span (but inside another's) never count for it, nor another symbol's."""
+    monkeypatch.setattr(storage, "RANGES_PER_QUERY", 2)  # three statements for five symbols
+    await write(sessions, AAPL, Interval.D1, [bar(stamp) for stamp in JANUARY[:10]])
+    await write(sessions, "MSFT", Interval.D1, [bar(stamp) for stamp in JANUARY[10:]])
+    await write(sessions, "NVDA", Interval.D1, [bar(JANUARY[5])], data_type="real-time")
+    expected = {
+        AAPL: JANUARY[5:15],
+        "MSFT": JANUARY[:12],
+        "NVDA": JANUARY[3:8],
+        "VTI": JANUARY,
+        "AMZN": [],
+    }
+    async with sessions() as session:
+        many = await storage.missing_ranges_many(session, Interval.D1, expected)
+        one_by_one = {
+            symbol: await storage.missing_ranges(session, symbol, Interval.D1, stamps)
+            for symbol, stamps in expected.items()
+        }
+    assert many == one_by_one
+    assert many == {
+        AAPL: [(JANUARY[10].date(), JANUARY[14].date())],
+        "MSFT": [(JANUARY[0].date(), JANUARY[9].date())],
+        "NVDA": [(JANUARY[3].date(), JANUARY[7].date())],
+        "VTI": [(JANUARY[0].date(), JANUARY[-1].date())],
+        "AMZN": [],
+    }
+
+
 async def test_intraday_gaps_on_one_day_give_that_day_once(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

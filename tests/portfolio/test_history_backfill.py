@@ -214,12 +214,13 @@ async def store(app: FastAPI, batch: history.Windows) -> None:
 
 
 async def test_an_answer_from_part_of_the_history_is_answered_at_once_and_renewed_behind(
-    client: httpx.AsyncClient, alice: Account, app: FastAPI
+    client: httpx.AsyncClient, alice: Account, app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A client polling during an import: asked again within `PARTIAL_SECONDS`, the answer is
     the one just computed (the polls do not keep a performance process from the batches);
     asked later, the request is still answered with it at once while it is computed again in
     the background, and the requests after that see the batch stored meanwhile."""
+    monkeypatch.setattr(computing, "PARTIAL_COST_TIMES", 0.0)  # fresh for PARTIAL_SECONDS
     url, before, planned = await partly_imported(client, alice, app)
     assert before.json()["dataStatus"]["progress"] == 0.0
 
@@ -241,6 +242,29 @@ async def test_an_answer_from_part_of_the_history_is_answered_at_once_and_renewe
     status = await until(renewed, seconds=30)
     assert status["complete"] is False
     assert set(status["missingSymbols"]) == {*SYMBOLS, "SPY"} - set(planned[0])
+
+
+async def test_a_partial_answer_that_was_costly_to_compute_is_kept_longer(
+    client: httpx.AsyncClient, alice: Account, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer from part of the history is kept `PARTIAL_COST_TIMES` as long as it took to
+    compute (when that is longer than `PARTIAL_SECONDS`): a large portfolio's polls do not
+    recompute it every second, each time taking a performance process from the batches.
+    Here the factor is so large that no poll within the test renews it, while with
+    `PARTIAL_SECONDS` alone it would have been renewed behind the first poll."""
+    monkeypatch.setattr(computing, "PARTIAL_SECONDS", 0.05)
+    monkeypatch.setattr(computing, "PARTIAL_COST_TIMES", 1e6)
+    url, before, planned = await partly_imported(client, alice, app)
+    assert before.json()["dataStatus"]["progress"] == 0.0
+
+    await store(app, planned[0])
+    for _ in range(3):
+        await asyncio.sleep(0.5)  # time enough for a renewal behind a poll to finish
+        again = await client.get(url, headers=alice.headers)
+        assert again.status_code == 200, again.text
+        assert again.content == before.content
+    service = app.state.runtime.get(computing.PerformanceService)
+    assert not service.refreshing
 
 
 async def test_a_partial_answer_gives_way_as_soon_as_every_symbol_it_lacked_is_stored(

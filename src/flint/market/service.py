@@ -265,16 +265,18 @@ class MarketData:
         if unknown:
             raise NotFound(f"Unknown symbols: {', '.join(unknown)}.")
         now = utcnow()
-        series: list[storage.BarSeries] = []
+        expected: dict[str, list[datetime]] = {}
         for symbol, known in instruments.items():
             assert known is not None
             start, end = windows[symbol]
             validate_range(start, end)
-            expected = closed_sessions(calendar_for(known.type), start, end, now)
-            missing = await storage.missing_ranges(session, symbol, Interval.D1, expected)
+            expected[symbol] = closed_sessions(calendar_for(known.type), start, end, now)
+        missing = await storage.missing_ranges_many(session, Interval.D1, expected)
+        series: list[storage.BarSeries] = []
+        for symbol in instruments:
             fetched: list[storage.BarSeries] = []
             try:
-                for first, last in missing:
+                for first, last in missing[symbol]:
                     bars, provider = await self._first_with_name(
                         symbol, partial(_daily_history, symbol=symbol, start=first, end=last)
                     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -28,10 +28,12 @@ import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
     Text,
+    and_,
     case,
     cast,
     func,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -356,20 +358,47 @@ async def missing_ranges(
     modelled session lies within one UTC day). Runs that share a date (intraday gaps on one
     day) are merged, so no day is fetched twice. Nothing missing gives ``[]``.
     """
-    wanted = sorted({_utc(stamp, "expected timestamp") for stamp in expected})
-    if not wanted:
-        return []
+    return (await missing_ranges_many(session, interval, {symbol: expected}))[symbol]
+
+
+RANGES_PER_QUERY = 100
+"""Symbols whose stored bars `missing_ranges_many` reads in one statement (each its own
+indexed time span)."""
+
+
+async def missing_ranges_many(
+    session: AsyncSession, interval: Interval, expected: Mapping[str, Sequence[datetime]]
+) -> dict[str, list[tuple[date, date]]]:
+    """`missing_ranges` of every symbol of ``expected`` (its expected timestamps), the stored
+    bars read for `RANGES_PER_QUERY` symbols a statement: an import checks hundreds of
+    symbols, a query each cost about a millisecond apiece."""
+    wanted = {
+        symbol: sorted({_utc(stamp, "expected timestamp") for stamp in stamps})
+        for symbol, stamps in expected.items()
+    }
+    spans = [(symbol, stamps[0], stamps[-1]) for symbol, stamps in wanted.items() if stamps]
+    stored: dict[str, set[datetime]] = {symbol: set() for symbol in wanted}
     t = _BARS.c
-    result = await session.execute(
-        select(t.timestamp).where(
-            t.symbol == symbol,
-            t.interval == Interval(interval).value,
-            t.data_type == "historical",
-            t.timestamp >= wanted[0],
-            t.timestamp <= wanted[-1],
+    for first in range(0, len(spans), RANGES_PER_QUERY):
+        chunk = spans[first : first + RANGES_PER_QUERY]
+        result = await session.execute(
+            select(t.symbol, t.timestamp).where(
+                t.interval == Interval(interval).value,
+                t.data_type == "historical",
+                or_(
+                    *(
+                        and_(t.symbol == symbol, t.timestamp >= lo, t.timestamp <= hi)
+                        for symbol, lo, hi in chunk
+                    )
+                ),
+            )
         )
-    )
-    stored = set(result.scalars())
+        for symbol, stamp in result:
+            stored[symbol].add(_utc(stamp, "stored timestamp"))
+    return {symbol: _runs(stamps, stored[symbol]) for symbol, stamps in wanted.items()}
+
+
+def _runs(wanted: Sequence[datetime], stored: set[datetime]) -> list[tuple[date, date]]:
     ranges: list[tuple[date, date]] = []
     run: list[datetime] = []
     for stamp in [*wanted, None]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -49,9 +50,14 @@ log = structlog.get_logger(__name__)
 
 CACHE_SECONDS = 600
 PARTIAL_SECONDS = 1.0
-"""How long an answer from part of the history is served as it is: a client polling during an
-import meets it instead of a new computation every time (each one takes a performance process
-from the batches being stored)."""
+"""How long an answer from part of the history is served as it is, at least: a client polling
+during an import meets it instead of a new computation every time (each one takes a performance
+process from the batches being stored)."""
+PARTIAL_COST_TIMES = 4.0
+"""...and at least this many times as long as computing it took, so the answers computed again
+while the history is stored take at most about a fifth of a performance process however large
+the portfolio (a decade of 500 symbols, in `make bench`: 0.6-1.2 s each while the batches run,
+three of them in ten seconds where one a second took a third of the machine's CPU)."""
 STALE_SECONDS = 120
 """How long an answer from part of the history stays at hand once `PARTIAL_SECONDS` have
 passed: the next request is answered with it at once while the answer is computed again in the
@@ -250,15 +256,17 @@ class PerformanceService:
             return await self._compute(portfolio, window, key)
 
     async def _compute(self, portfolio: Portfolio, window: Window, key: str) -> bytes:
+        started = time.monotonic()
         answer = await self.computer.compute(
             portfolio.id, window, complete=True, partial_above=self.inline_bars
         )
         if isinstance(answer, Partial):  # `history` stores the rest meanwhile
+            fresh = max(PARTIAL_SECONDS, PARTIAL_COST_TIMES * (time.monotonic() - started))
             await backfill.request(self.cache, portfolio, window.benchmark)
             body = answer.body.decode()
             tokens = json.dumps(answer.lacking.tokens)
             await self.cache.set(_awaited(key), tokens, expire=STALE_SECONDS)
-            await self.cache.set(key, body, expire=PARTIAL_SECONDS)
+            await self.cache.set(key, body, expire=fresh)
             await self.cache.set(_stale(key), body, expire=STALE_SECONDS)
             return answer.body
         if isinstance(answer, Lacking):
