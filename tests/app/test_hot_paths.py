@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from celery.signals import worker_init
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, _IncludedRouter, iter_route_contexts
 from sqlalchemy import event, text
@@ -28,7 +29,10 @@ from flint.app.routing import (
     included_routes,
     literal_segments,
 )
+from flint.app.worker import configure
+from flint.config import Settings
 from flint.db import create_engine, create_read_engine
+from flint.kit.calendar import WARM_YEARS, trading_days_in_year
 from flint.web import SessionDep
 from tests.conftest import Account, sign_up
 
@@ -279,6 +283,7 @@ import asyncio, gc, sys
 import httpx
 from flint.app.main import create_app
 from flint.config import Settings
+from flint.kit.calendar import trading_days_in_year
 
 async def main() -> None:
     settings = Settings(
@@ -286,12 +291,15 @@ async def main() -> None:
     )
     app = create_app(settings)
     before = gc.get_freeze_count()
+    cold = trading_days_in_year.cache_info().currsize
     async with app.router.lifespan_context(app):
         after = gc.get_freeze_count()
+        warm = trading_days_in_year.cache_info().currsize
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             answer = await client.get("/healthz")
     print("frozen", before, after, answer.status_code)
+    print("calendar", cold, warm)
 
 asyncio.run(main())
 """
@@ -302,7 +310,8 @@ def test_a_started_api_takes_its_start_up_heap_out_of_the_collectors_full_walks(
     tmp_path: Any, setting: str
 ) -> None:
     """Full collections walked the whole start-up heap (120-140 ms each, every request held
-    up): `settle_heap` freezes it once the app has started, unless `freeze_heap` is off."""
+    up): `settle_heap` freezes it once the app has started, unless `freeze_heap` is off. What
+    the first requests would work out is worked out before (`warm_process`), either way."""
     import subprocess
     import sys
 
@@ -322,3 +331,18 @@ def test_a_started_api_takes_its_start_up_heap_out_of_the_collectors_full_walks(
         assert after > 100_000, "the start-up heap was not frozen"
     else:
         assert after == 0
+    line = next(line for line in done.stdout.splitlines() if line.startswith("calendar "))
+    cold, warm = map(int, line.split()[1:])
+    assert (cold, warm) == (0, WARM_YEARS + 2)
+
+
+def test_a_worker_works_out_the_calendar_before_its_pool_starts(settings: Settings) -> None:
+    """Celery's ``worker_init`` (the worker's main process, before its pool's processes are
+    forked from it) runs `warm_process`, so no task of a fresh pool process works it out."""
+    configure(settings)
+    try:
+        trading_days_in_year.cache_clear()
+        worker_init.send(sender=None)
+        assert trading_days_in_year.cache_info().currsize == WARM_YEARS + 2
+    finally:
+        configure(None)

@@ -162,3 +162,19 @@ def test_calendar_names_accept_aliases_and_reject_unknown_ones() -> None:
 def test_naive_instants_are_rejected() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         latest_session(datetime(2024, 6, 10, 15, 0), XNYS)  # noqa: DTZ001
+
+
+def test_warm_works_out_the_recent_years_so_a_first_use_finds_them_ready() -> None:
+    """`warm` (a process's start) leaves nothing for a decade's trading days to work out."""
+    calendar.trading_days_in_year.cache_clear()
+    calendar.nyse_early_closes.cache_clear()
+    today = date(2026, 12, 3)
+    calendar.warm(today)
+    misses = calendar.trading_days_in_year.cache_info().misses
+    early = calendar.nyse_early_closes.cache_info().misses
+    days = calendar.trading_days(date(2016, 12, 3), date(2027, 12, 31))
+    assert calendar.trading_days_in_year.cache_info().misses == misses
+    assert days[0] == date(2016, 12, 5)
+    assert days[-1] == date(2027, 12, 31)
+    calendar.session_close(date(2016, 11, 25))  # the day after Thanksgiving: an early close
+    assert calendar.nyse_early_closes.cache_info().misses == early

@@ -27,7 +27,7 @@ from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.ratelimit import ApiRateLimit, Subject
 from flint.app.routing import guard_includes, index_routes, serve_lean
-from flint.app.runtime import build_runtime
+from flint.app.runtime import build_runtime, warm_process
 from flint.app.sentry import init_sentry
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
             await runtime.start()
+            warm_process()
             if settings.freeze_heap:
                 settle_heap()
             yield

@@ -28,6 +28,7 @@ from functools import partial
 
 from cashews import Cache
 from limits.aio.storage import Storage
+from sqlalchemy.orm import configure_mappers
 
 from flint.accounts.api import Accounts, summaries
 from flint.accounts.service import count_connections
@@ -45,10 +46,12 @@ from flint.brokerage.api import AccountProviders, credential_box
 from flint.config import Settings
 from flint.db import create_engine, create_sessionmaker
 from flint.jobs import prepare_broker
+from flint.kit import calendar
 from flint.kit.cache import create_cache
 from flint.kit.crypto import CredentialBox
 from flint.kit.ratelimit import make_storage
 from flint.kit.secrets import load_or_create_key
+from flint.kit.time import utcnow
 from flint.market.api import MarketData, QuoteFeed
 from flint.market.providers.factory import build_market
 from flint.market.stream import QuoteHub, create_broadcast
@@ -79,6 +82,15 @@ PLAN_COUNTERS = {
     Limit.PDF_REPORTS: count_pdf_reports,
 }
 """How many of each thing a plan limits a user holds: each counted by the feature owning it."""
+
+
+def warm_process() -> None:
+    """Work out now what a process's first request or task would otherwise: the NYSE calendar
+    of recent years (`flint.kit.calendar.warm`) and SQLAlchemy's mapper configuration. The API
+    calls it as it starts, a worker before its pool starts (its child processes inherit what
+    it made): a fresh worker's first history plan took 0.30 s instead of 0.10."""
+    calendar.warm(utcnow().date())
+    configure_mappers()
 
 
 def build_runtime(settings: Settings, role: Role) -> Runtime:

@@ -18,12 +18,18 @@ from celery import Celery, Task
 from celery.apps.worker import Worker, _shutdown_handler, on_cold_shutdown
 from celery.exceptions import SecurityWarning
 from celery.platforms import EX_FAILURE
-from celery.signals import setup_logging, task_postrun, task_prerun, worker_shutting_down
+from celery.signals import (
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_shutting_down,
+)
 
 from flint import jobs
 from flint.app.metrics import count_tasks
 from flint.app.relay_tasks import RelayOnConnect
-from flint.app.runtime import build_runtime
+from flint.app.runtime import build_runtime, warm_process
 from flint.app.sentry import init_sentry
 from flint.config import Settings, get_settings
 from flint.kit.logging import configure_logging
@@ -119,8 +125,14 @@ def configure(settings: Settings | None = None) -> Celery:
     task_prerun.connect(_bind_request_id, weak=False, dispatch_uid="flint.request_id")
     task_postrun.connect(_unbind_request_id, weak=False, dispatch_uid="flint.request_id")
     worker_shutting_down.connect(_log_shutdown, weak=False, dispatch_uid="flint.shutdown")
+    worker_init.connect(_warm, weak=False, dispatch_uid="flint.warm")
     count_tasks()
     return celery_app
+
+
+def _warm(**_: Any) -> None:
+    """Before the pool starts, in the worker's main process (`warm_process`)."""
+    warm_process()
 
 
 def _setup_logging(loglevel: int | str | None = None, **_: Any) -> None:

@@ -111,6 +111,20 @@ def trading_days_in_year(year: int, calendar: str = XNYS) -> tuple[date, ...]:
     return tuple(d for d in days if _trades_on(d, code))
 
 
+WARM_YEARS = 12
+"""The years before this one whose NYSE calendar `warm` works out (a decade of history, the
+usual span of an import, and a little more)."""
+
+
+def warm(today: date) -> None:
+    """Work out the NYSE calendar from `WARM_YEARS` years ago to next year now, at a process's
+    start, rather than in its first request or task: the first use imports the holidays
+    package's financial calendars (about 300 modules, 0.1 s) and builds each year's days."""
+    for year in range(today.year - WARM_YEARS, today.year + 2):
+        trading_days_in_year(year, XNYS)
+        nyse_early_closes(year)
+
+
 def is_trading_day(d: date, calendar: str = XNYS) -> bool:
     """True when ``calendar`` holds a session on date ``d``."""
     return _trades_on(d, canonical(calendar))
