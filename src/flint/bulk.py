@@ -48,6 +48,10 @@ async def bulk_insert(
         )
     )
     if copy:
+        # SQLAlchemy's asyncpg adapter sends BEGIN with a session's first statement; a COPY
+        # on the driver's connection before any would run outside the transaction, kept
+        # whatever the session does after it.
+        await connection.exec_driver_sql("SELECT 1")
         driver: Any = (await connection.get_raw_connection()).driver_connection
         await driver.copy_records_to_table(table.name, records=records, columns=names)
         return

@@ -121,3 +121,21 @@ def test_new_ids_are_distinct_random_uuids_in_order() -> None:
     assert {uid.version for uid in ids} == {4}
     assert {uid.variant for uid in ids} == {uuid.RFC_4122}
     assert new_ids(0) == []
+
+
+async def test_a_bulk_insert_as_the_sessions_first_statement_is_rolled_back_with_it(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    """On PostgreSQL the COPY went to the driver's connection before SQLAlchemy had begun the
+    session's transaction (it does so at the first statement), and was kept whatever came
+    after: here, a rollback."""
+    portfolio_id = await _portfolio(client, alice)
+    rows = [_row(portfolio_id, seq, Decimal(seq + 1)) for seq in range(3)]
+    async with app.state.runtime.sessions() as session:
+        await bulk_insert(session, table_of(PortfolioTransaction), _columns(rows))
+        await session.rollback()
+    async with app.state.runtime.sessions() as session:
+        kept = await session.scalars(
+            select(PortfolioTransaction.id).where(PortfolioTransaction.portfolio_id == portfolio_id)
+        )
+        assert kept.all() == []

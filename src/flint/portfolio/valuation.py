@@ -148,15 +148,22 @@ def _calendar(
     last = np.datetime64(end, "D")
     if every_day:
         return np.arange(first, last + 1, dtype="datetime64[D]")
-    parts = [np.array([e.date for e in entries if e.date <= end], dtype="datetime64[D]")]
-    if through_end and first <= last:
-        parts.append(np.array([last]))
+    if last < first:
+        return np.zeros(0, dtype="datetime64[D]")
+    # The union as marks on the days from first to last (no sort of every symbol's days
+    # together: 500 symbols of a decade are 1.25 million days, of about 3,650 distinct).
+    origin = first.astype(np.int64)
+    marked = np.zeros(int(last.astype(np.int64) - origin) + 1, dtype=bool)
+    ledger = np.array([e.date for e in entries if e.date <= end], dtype="datetime64[D]")
+    marked[ledger.astype(np.int64) - origin] = True
+    if through_end:
+        marked[-1] = True
     for name in symbols:
         days = closes.get(name, EMPTY).days
         lo = np.searchsorted(days, first, side="left")
         hi = np.searchsorted(days, last, side="right")
-        parts.append(days[lo:hi])
-    return np.unique(np.concatenate(parts))
+        marked[days[lo:hi].astype(np.int64) - origin] = True
+    return (np.flatnonzero(marked) + origin).astype("datetime64[D]")
 
 
 def _add(by_day: dict[int, Decimal], day: int, amount: Decimal) -> None:
