@@ -10,9 +10,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from flint.market import storage
+from flint.market import router, storage
+from flint.market.api import MarketData
 from flint.market.providers.simulated import SimulatedMarket
 from flint.market.providers.types import Interval
+from flint.market.service import quote_key
 from tests.conftest import Account, assert_problem, error_fields
 
 QUOTE_KEYS = {
@@ -83,6 +85,33 @@ async def test_quotes_are_cached_between_requests(
     second = (await client.get("/api/v1/market/real-time/ETH-USD", headers=alice.headers)).json()
 
     assert first == second
+
+
+async def test_a_cached_quote_answers_as_its_model_would_and_a_renewed_one_anew(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A cached quote's answer is made once and served again (`router._cached_answer`): the
+    same bytes the `RealTimeQuote` model makes, whatever the caller; once the cache holds
+    another quote, that one is answered."""
+    url = "/api/v1/market/real-time/NVDA"
+    first = await client.get(url, headers=alice.headers)
+    again = await client.get(url, headers=alice.headers)
+    assert first.status_code == again.status_code == 200, first.text
+    assert again.content == first.content
+    assert first.headers["content-type"] == "application/json"
+    market = app.state.runtime.get(MarketData)
+    cached = await market.cached_quote_json("NVDA")
+    assert cached is not None
+    made = router._answer(market.view_of("NVDA", cached)).model_dump_json(by_alias=True)
+    assert first.content == made.encode()
+
+    renewed = {**cached, "price": str(Decimal(cached["price"]) + 1)}
+    await market.cache.set(quote_key("NVDA"), renewed, expire=60)
+    after = (await client.get(url, headers=alice.headers)).json()
+    assert Decimal(str(after["price"])) == Decimal(cached["price"]) + 1
+    assert {k: v for k, v in after.items() if k != "price"} == {
+        k: v for k, v in first.json().items() if k != "price"
+    }
 
 
 @pytest.mark.parametrize("symbol", ["NOPE123", "ZZZZZZZZ"])

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from flint.db import commit
 from flint.errors import problem_responses
@@ -12,6 +12,7 @@ from flint.kit.time import IsoDate, utcnow
 from flint.market.deps import MarketDep
 from flint.market.providers.types import Interval
 from flint.market.schemas import HistoricalBar, History, RealTimeQuote, SearchResult, SearchResults
+from flint.market.service import MarketData, QuoteView
 from flint.users.api import CurrentUserId
 from flint.web import SessionsDep, sessionmaker
 
@@ -25,18 +26,46 @@ SymbolPath = Annotated[Symbol, Path(description=SYMBOL_RULE, examples=["AAPL"])]
     summary="The latest quote of a symbol",
     description="Cached for a few seconds. When every provider fails the last stored quote is "
     "returned with `stale: true`; with none stored, 503 names each provider's failure.",
+    response_model=RealTimeQuote,
     responses=problem_responses(401, 404, 422, 503),
 )
 async def real_time(
     symbol: SymbolPath, market: MarketDep, _: CurrentUserId, request: Request
-) -> RealTimeQuote:
-    view = await market.cached_quote(symbol)
-    if view is None:  # only a miss needs a transaction: the fetched quote is stored
-        # (the sessionmaker from the request, not `SessionsDep`: a dependency FastAPI would
-        # solve on every request, hits included, for the rare miss)
-        async with sessionmaker(request)() as session:
-            view = await market.quote(session, symbol)
-            await commit(session)
+) -> RealTimeQuote | Response:
+    cached = await market.cached_quote_json(symbol)
+    if cached is not None:
+        return _cached_answer(market, symbol, cached)
+    # Only a miss needs a transaction: the fetched quote is stored (the sessionmaker from the
+    # request, not `SessionsDep`: a dependency FastAPI would solve on every request, hits
+    # included, for the rare miss).
+    async with sessionmaker(request)() as session:
+        view = await market.quote(session, symbol)
+        await commit(session)
+    return _answer(view)
+
+
+ANSWERS_KEPT = 4096
+"""Symbols whose last cached quote's answer `_cached_answer` keeps (all of them, then)."""
+_answers: dict[str, tuple[dict[str, Any], str, bytes]] = {}
+
+
+def _cached_answer(market: MarketData, symbol: str, cached: dict[str, Any]) -> Response:
+    """The answer to a cached quote, as JSON. The cache's quote is the same for every caller
+    until it is renewed, so its answer is made once (the `RealTimeQuote` built, checked and
+    serialized: a fifth of a signed-in quote's time) and kept with the quote it came from;
+    an answer is served again only while the cache holds an equal quote."""
+    name = market.name_of(symbol)
+    kept = _answers.get(symbol)
+    if kept is not None and kept[1] == name and kept[0] == cached:
+        return Response(kept[2], media_type="application/json")
+    body = _answer(market.view_of(symbol, cached)).model_dump_json(by_alias=True).encode()
+    if len(_answers) >= ANSWERS_KEPT:
+        _answers.clear()
+    _answers[symbol] = (cached, name, body)
+    return Response(body, media_type="application/json")
+
+
+def _answer(view: QuoteView) -> RealTimeQuote:
     quote = view.quote
     return RealTimeQuote(
         symbol=quote.symbol,

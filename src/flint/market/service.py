@@ -141,10 +141,21 @@ class MarketData:
 
     async def cached_quote(self, symbol: str) -> QuoteView | None:
         """The quote the cache holds for ``symbol``, if it holds one (no provider, no lock)."""
+        cached = await self.cached_quote_json(symbol)
+        return None if cached is None else self.view_of(symbol, cached)
+
+    async def cached_quote_json(self, symbol: str) -> dict[str, Any] | None:
+        """What the cache holds for ``symbol``'s quote (`quote_to_json`'s form), if anything."""
         cached: dict[str, Any] | None = await self.cache.get(quote_key(symbol))
-        if cached is None:
-            return None
-        return QuoteView(quote_from_json(cached), self._name(symbol), stale=False)
+        return cached
+
+    def view_of(self, symbol: str, cached: dict[str, Any]) -> QuoteView:
+        """The quote that ``cached`` (`cached_quote_json`'s answer) holds."""
+        return QuoteView(quote_from_json(cached), self.name_of(symbol), stale=False)
+
+    def name_of(self, symbol: str) -> str:
+        """The instrument's name (the symbol itself when the universe does not know it)."""
+        return self._name(symbol)
 
     async def latest(self, symbol: str) -> QuoteView:
         """The current quote for pricing (an order fill, a valuation): the cached one, else
