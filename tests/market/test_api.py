@@ -14,7 +14,7 @@ from flint.market import router, storage
 from flint.market.api import MarketData
 from flint.market.providers.simulated import SimulatedMarket
 from flint.market.providers.types import Interval
-from flint.market.service import quote_key
+from flint.market.service import quote_key, view_of
 from tests.conftest import Account, assert_problem, error_fields
 
 QUOTE_KEYS = {
@@ -102,7 +102,7 @@ async def test_a_cached_quote_answers_as_its_model_would_and_a_renewed_one_anew(
     market = app.state.runtime.get(MarketData)
     cached = await market.cached_quote_json("NVDA")
     assert cached is not None
-    made = router._answer(market.view_of("NVDA", cached)).model_dump_json(by_alias=True)
+    made = router._answer(view_of(cached, market.name_of("NVDA"))).model_dump_json(by_alias=True)
     assert first.content == made.encode()
 
     renewed = {**cached, "price": str(Decimal(cached["price"]) + 1)}

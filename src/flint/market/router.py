@@ -12,7 +12,7 @@ from flint.kit.time import IsoDate, utcnow
 from flint.market.deps import MarketDep
 from flint.market.providers.types import Interval
 from flint.market.schemas import HistoricalBar, History, RealTimeQuote, SearchResult, SearchResults
-from flint.market.service import MarketData, QuoteView
+from flint.market.service import MarketData, QuoteView, view_of
 from flint.users.api import CurrentUserId
 from flint.web import SessionsDep, sessionmaker
 
@@ -58,7 +58,7 @@ def _cached_answer(market: MarketData, symbol: str, cached: dict[str, Any]) -> R
     kept = _answers.get(symbol)
     if kept is not None and kept[1] == name and kept[0] == cached:
         return Response(kept[2], media_type="application/json")
-    body = _answer(market.view_of(symbol, cached)).model_dump_json(by_alias=True).encode()
+    body = _answer(view_of(cached, name)).model_dump_json(by_alias=True).encode()
     if len(_answers) >= ANSWERS_KEPT:
         _answers.clear()
     _answers[symbol] = (cached, name, body)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 from cashews import Cache
@@ -77,6 +77,11 @@ def quote_to_json(quote: Quote) -> dict[str, Any]:
     return data
 
 
+def view_of(cached: dict[str, Any], name: str) -> QuoteView:
+    """The quote that ``cached`` (`MarketData.cached_quote_json`'s answer) holds."""
+    return QuoteView(quote_from_json(cached), name, stale=False)
+
+
 def quote_from_json(data: dict[str, Any]) -> Quote:
     values = dict(data)
     for name in _DECIMAL_FIELDS:
@@ -121,7 +126,8 @@ class MarketData:
     def instrument(self, symbol: str) -> Instrument | None:
         return self.universe.get(symbol)
 
-    def _name(self, symbol: str) -> str:
+    def name_of(self, symbol: str) -> str:
+        """The instrument's name (the symbol itself when the universe does not know it)."""
         known = self.universe.get(symbol)
         return known.name if known else symbol
 
@@ -136,37 +142,24 @@ class MarketData:
             if last is None:
                 raise
             log.warning("quote_stale", symbol=symbol, provider=last.provider)
-            return QuoteView(last, self._name(symbol), stale=True)
-        return QuoteView(quote_from_json(cached), self._name(symbol), stale=False)
-
-    async def cached_quote(self, symbol: str) -> QuoteView | None:
-        """The quote the cache holds for ``symbol``, if it holds one (no provider, no lock)."""
-        cached = await self.cached_quote_json(symbol)
-        return None if cached is None else self.view_of(symbol, cached)
+            return QuoteView(last, self.name_of(symbol), stale=True)
+        return view_of(cached, self.name_of(symbol))
 
     async def cached_quote_json(self, symbol: str) -> dict[str, Any] | None:
-        """What the cache holds for ``symbol``'s quote (`quote_to_json`'s form), if anything."""
-        cached: dict[str, Any] | None = await self.cache.get(quote_key(symbol))
-        return cached
-
-    def view_of(self, symbol: str, cached: dict[str, Any]) -> QuoteView:
-        """The quote that ``cached`` (`cached_quote_json`'s answer) holds."""
-        return QuoteView(quote_from_json(cached), self.name_of(symbol), stale=False)
-
-    def name_of(self, symbol: str) -> str:
-        """The instrument's name (the symbol itself when the universe does not know it)."""
-        return self._name(symbol)
+        """What the cache holds for ``symbol``'s quote (`quote_to_json`'s form), if anything
+        (no provider, no lock): `view_of` reads it."""
+        return cast("dict[str, Any] | None", await self.cache.get(quote_key(symbol)))
 
     async def latest(self, symbol: str) -> QuoteView:
         """The current quote for pricing (an order fill, a valuation): the cached one, else
         fresh from the providers and cached, without touching the database. NotFound for an
         unknown symbol, ProvidersFailed when no provider answers."""
-        view = await self.cached_quote(symbol)
-        if view is not None:
-            return view
+        cached = await self.cached_quote_json(symbol)
+        if cached is not None:
+            return view_of(cached, self.name_of(symbol))
         quote = await self._ask_quote(symbol)
         await self.cache.set(quote_key(symbol), quote_to_json(quote), self.quote_ttl)
-        return QuoteView(quote, self._name(symbol), stale=False)
+        return QuoteView(quote, self.name_of(symbol), stale=False)
 
     async def _ask_quote(self, symbol: str) -> Quote:
         return await self._first(symbol, lambda provider: provider.quote(symbol))
