@@ -303,6 +303,10 @@ class Settings(
     more (a fresh import's history) are stored in the background and the answer says so."""
     trade_wait_seconds: float = Field(5.0, ge=0, le=30)
     """How long `POST /trades/execute` waits for the broker's answer before replying 202."""
+    trade_send_window_seconds: float = Field(30.0, gt=0, le=3600)
+    """How long after a trade was sent another delivery of its job waits before asking the
+    broker for the order (the first worker may still be sending it); keep it above the
+    broker's longest answer (`vendor_read_timeout` and its retries)."""
     credentials_keys: SecretStr | None = None
     """Fernet keys encrypting provider credentials at rest, comma-separated, newest first (so
     a key can be rotated); unset means one is generated once into data_dir/credentials.key."""

@@ -56,6 +56,9 @@ def test_a_preview_from_one_api_process_is_placed_once_through_a_worker_crash(
         "FLINT_SNAPTRADE_BASE_URL": stub.url,
         "FLINT_TRADE_WAIT_SECONDS": "0",
         "FLINT_VENDOR_READ_TIMEOUT": "60",
+        # The first worker is dead before the second starts: a short send window lets the
+        # second ask the broker after 6 s instead of 30.
+        "FLINT_TRADE_SEND_WINDOW_SECONDS": "6",
     }
     log = tmp_path / "processes.log"
     first_api = start("serve", env=env | {"FLINT_PORT": str(ports[0])}, log=log)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +19,11 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from flint.kit.time import utcnow
 from flint.notifications.models import OutboxMessage
 from flint.trades import orders
 from flint.trades.context import TradingContext
+from flint.trades.models import Trade
 from tests.conftest import Account
 from tests.stubs import snaptrade as snaptrade_stub
 from tests.stubs.contract import Contract
@@ -284,3 +287,48 @@ async def test_the_sweep_settles_an_unknown_trade_once_snaptrade_can_tell(
 def trading_context(app: FastAPI) -> TradingContext:
     found: TradingContext = app.state.runtime.get(TradingContext)
     return found
+
+
+async def test_a_second_delivery_within_the_send_window_waits_for_its_end_and_no_longer(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: Account,
+    broker: tuple[RunningStub, snaptrade_stub.SnapTradeState],
+) -> None:
+    """A trade's job delivered again while an earlier worker may still be sending the order
+    (within `Settings.trade_send_window_seconds` of ``submitted_at``) neither sends nor asks:
+    `StillSending`, to be retried as the window closes (what is left of it); after the window
+    the broker is asked, and an order it never got fails the trade."""
+    _, state = broker
+    account_id = await link_snaptrade(client, alice, state)
+    response = await client.post(  # no worker: the trade stays pending, its job unsent
+        f"{V1}/trades/execute",
+        json={"accountId": account_id, "asset": "AAPL", "action": "buy", "quantity": "1"},
+        headers=alice.headers,
+    )
+    assert response.status_code == 202, response.text
+    trade_id = uuid.UUID(response.json()["tradeId"])
+    ctx = app.state.runtime.get(TradingContext)
+    window = ctx.send_window.total_seconds()
+    assert window == 30  # the default
+
+    async def submitted(ago: float) -> None:
+        async with ctx.sessions() as session:
+            trade = await session.get(Trade, trade_id)
+            assert trade is not None
+            trade.submitted_at = utcnow() - timedelta(seconds=ago)
+            await session.commit()
+
+    await submitted(ago=10)
+    async with ctx.sessions() as session:
+        with pytest.raises(orders.StillSending) as still:
+            await orders.submit(session, ctx, trade_id)
+    assert still.value.retry_after is not None
+    assert window - 10 - 2 < still.value.retry_after <= window - 10
+    assert placed_orders(state, str(trade_id)) == []
+
+    await submitted(ago=window + 1)
+    async with ctx.sessions() as session:
+        assert await orders.submit(session, ctx, trade_id) == "failed"
+        await session.commit()
+    assert placed_orders(state, str(trade_id)) == []

@@ -87,6 +87,9 @@ def test_a_worker_killed_mid_order_leaves_exactly_one_order_and_a_final_trade(
         "FLINT_SNAPTRADE_BASE_URL": f"{stub.url}/api/v1",
         "FLINT_TRADE_WAIT_SECONDS": "0",
         "FLINT_VENDOR_READ_TIMEOUT": "60",
+        # The first worker is dead before the second starts: a short send window lets the
+        # second ask the broker after 6 s instead of 30.
+        "FLINT_TRADE_SEND_WINDOW_SECONDS": "6",
     }
     log = tmp_path / "processes.log"
     base = f"http://127.0.0.1:{port}"

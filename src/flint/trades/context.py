@@ -35,6 +35,11 @@ class TradingContext:
         return self.settings.trade_wait_seconds
 
     @property
+    def send_window(self) -> timedelta:
+        """How long a send may still be under way (`Settings.trade_send_window_seconds`)."""
+        return timedelta(seconds=self.settings.trade_send_window_seconds)
+
+    @property
     def abandoned_after(self) -> timedelta:
         """An Idempotency-Key still without an answer after this long lost its request."""
         return timedelta(seconds=self.wait_seconds) + ANSWER_GRACE

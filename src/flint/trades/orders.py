@@ -175,9 +175,12 @@ async def locked(session: AsyncSession, trade_id: uuid.UUID) -> Trade | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-SEND_WINDOW = timedelta(seconds=30)
-"""How long a send may still be under way: another delivery of the job waits this long after
-``submitted_at`` before it asks the provider (an earlier worker may still be sending)."""
+class StillSending(ProviderUnavailable):
+    """Another delivery of a trade's job came within its send window (`TradingContext.
+    send_window`: an earlier worker may still be sending the order); ``retry_after`` is what
+    is left of the window, when the provider may be asked."""
+
+
 LOST_ANSWER = "the provider's answer was lost; checking whether the order was placed"
 
 
@@ -200,7 +203,9 @@ async def submit(session: AsyncSession, ctx: TradingContext, trade_id: uuid.UUID
         provider, identity, credentials = await provider_for(session, ctx, account)
         request = await preview_store.request_for(session, trade, _request(trade, account))
         if trade.submitted_at is not None:
-            await _recover(session, trade, provider, identity, credentials, request)
+            await _recover(
+                session, trade, provider, identity, credentials, request, ctx.send_window
+            )
         else:
             trade = await _mark_sent(session, trade_id)
             if trade.status != OrderStatus.PENDING.value:
@@ -245,14 +250,21 @@ async def _recover(
     identity: Identity,
     credentials: Credentials,
     request: OrderRequest,
+    window: timedelta,
 ) -> None:
     """The trade was sent before: record the provider's order, or fail it when the provider
-    says it has none; never send it again."""
+    says it has none; never send it again. Within ``window`` of the send (and no lost answer
+    recorded), an earlier worker may still be sending it: `StillSending`."""
     sent = trade.submitted_at
     assert sent is not None
     sent = sent if sent.tzinfo else sent.replace(tzinfo=UTC)
-    if trade.reason is None and utcnow() - sent < SEND_WINDOW:
-        raise ProviderUnavailable("flint", "an earlier attempt may still be sending this order")
+    left = sent + window - utcnow()
+    if trade.reason is None and left > timedelta(0):
+        raise StillSending(
+            "flint",
+            "an earlier attempt may still be sending this order",
+            retry_after=left.total_seconds(),
+        )
     existing = await provider.find_order(
         identity, credentials, request.account_id, trade.client_order_id, request=request
     )

@@ -11,8 +11,9 @@ Guarantees, and what makes them hold:
   provider for the order instead (`find_order`) and records it; when the provider cannot tell
   whether it was placed, the trade stops ``unknown`` (the sweep asks again, a person settles
   it), and a provider that says it has no such order fails it. Another delivery of the job
-  within `flint.trades.orders.SEND_WINDOW` of the send waits (an earlier worker may still be
-  sending). The worker holds the trade row's lock (``FOR UPDATE``) while it decides.
+  within the send window (`FLINT_TRADE_SEND_WINDOW_SECONDS`, 30) of the send waits for its end
+  (an earlier worker may still be sending). The worker holds the trade row's lock (``FOR
+  UPDATE``) while it decides.
 * Audited: every change appends a `TradeEvent`.
 """
 

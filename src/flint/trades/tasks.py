@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -42,7 +43,10 @@ def submit(self: Any, trade_id: str) -> str:
         if self.request.retries >= MAX_SUBMIT_RETRIES:
             run_async(_give_up(f"the provider stayed unavailable: {exc.reason}"))
             return "given_up"
-        raise self.retry(exc=exc, countdown=min(2**self.request.retries, 60)) from exc
+        countdown: float = min(2**self.request.retries, 60)
+        if isinstance(exc, orders.StillSending) and exc.retry_after is not None:
+            countdown = math.ceil(exc.retry_after)  # asked again as the window closes
+        raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 @celery_app.task(name="flint.trades.refresh")
