@@ -22,7 +22,7 @@ from tests.conftest import Account, assert_problem
 
 V1 = "/api/v1/portfolio"
 BUDGET = 2.5
-"""Half what the slow portfolio's computation takes on this machine (about 5 s)."""
+"""Well under what the slow portfolio's computation takes (about 12 s on a 2-core machine)."""
 
 
 @pytest.fixture
