@@ -225,6 +225,24 @@ async def test_every_element_that_cannot_be_imported_is_named_and_nothing_is_kep
     assert await ledger(client, alice, portfolio_id) == []
 
 
+async def test_a_seclist_entry_that_is_no_security_is_named_not_a_server_error(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Found by `make fuzz`: with a BUYMF's ``</SECID>`` gone and ``<NaN>`` where the second
+    ``<STOCKINFO>`` opens, ofxtools reads a SECLIST entry as a bare SECINFO, and its missing
+    ``secinfo`` escaped as an AttributeError (a 500). It is named, and nothing is kept."""
+    portfolio_id = await new_portfolio(client, alice)
+    text = INVESTMENT.decode().replace("\r\n", "\n")  # as the fuzz test reads the sample
+    first, second, *rest = text.split("<STOCKINFO>")
+    bad = first + "<STOCKINFO>" + second + "<NaN>" + "<STOCKINFO>".join(rest)
+    bad = replaced(bad.encode(), "<UNIQUEIDTYPE>ISIN\n</SECID>\n<UNITS>15", "<UNITS>15")
+    response = await import_file(client, alice, portfolio_id, bad)
+    body = assert_problem(response, 422)
+    why = {e["field"]: e["message"] for e in body["errors"]}
+    assert why["SECLIST/SECINFO[1]"] == "<SECINFO> is not a security (no SECINFO)"
+    assert await ledger(client, alice, portfolio_id) == []
+
+
 async def test_the_ledger_rules_name_the_element_that_breaks_them(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

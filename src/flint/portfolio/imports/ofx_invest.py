@@ -59,6 +59,9 @@ def securities(root: ET.Element, problems: list[tuple[str, str]]) -> Securities:
                 name = f"{where}.{refused.element}" if refused.element else where
                 problems.append((name, refused.why))
                 continue
+            except AttributeError:  # ofxtools read it as some other aggregate (a bad tag)
+                problems.append((where, f"<{element.tag}> is not a security (no SECINFO)"))
+                continue
             key = (str(info.secid.uniqueidtype).upper(), str(info.secid.uniqueid))
             found[key] = (str(info.ticker).strip() if info.ticker else None, str(info.secname))
     return found
