@@ -13,6 +13,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
+from flint.db import driver_in_transaction
+
 
 async def bulk_insert(
     session: AsyncSession, table: Table, columns: Mapping[str, Sequence[Any]]
@@ -48,11 +50,7 @@ async def bulk_insert(
         )
     )
     if copy:
-        # SQLAlchemy's asyncpg adapter sends BEGIN with a session's first statement; a COPY
-        # on the driver's connection before any would run outside the transaction, kept
-        # whatever the session does after it.
-        await connection.exec_driver_sql("SELECT 1")
-        driver: Any = (await connection.get_raw_connection()).driver_connection
+        driver = await driver_in_transaction(connection)
         await driver.copy_records_to_table(table.name, records=records, columns=names)
         return
     marks = ", ".join("?" * len(names))

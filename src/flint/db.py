@@ -34,6 +34,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -414,6 +415,15 @@ async def commit(session: AsyncSession) -> None:
     """Commit, then run what was waiting for the commit (used by requests and tasks alike)."""
     await session.commit()
     await run_after_commit(session)
+
+
+async def driver_in_transaction(conn: AsyncConnection) -> Any:
+    """The driver's own connection under ``conn`` (asyncpg's, for a COPY), inside the
+    transaction ``conn`` is in. SQLAlchemy's asyncpg adapter sends BEGIN with the first
+    statement it runs: a COPY on the driver's connection before any would run outside the
+    transaction, kept whatever the session does next (a rollback kept its rows)."""
+    await conn.exec_driver_sql("SELECT 1")
+    return (await conn.get_raw_connection()).driver_connection
 
 
 def dialect_insert(session: AsyncSession) -> Any:

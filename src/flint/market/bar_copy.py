@@ -21,14 +21,14 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from operator import index
-from typing import Any, Protocol
+from typing import Protocol
 
 from asyncpg.exceptions import UniqueViolationError  # type: ignore[import-untyped]
 from sqlalchemy import Table, column, select, table, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flint.db import to_stored_price
+from flint.db import driver_in_transaction, to_stored_price
 from flint.market.providers.types import Bar
 
 CHUNK_ROWS = 10_000
@@ -153,9 +153,7 @@ async def copy_upsert(
     one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` in key order (so concurrent writers
     lock rows in the same order).
     """
-    # SQLAlchemy begins the transaction (and the savepoint) before the COPY runs on the same
-    # driver connection.
-    driver: Any = (await conn.get_raw_connection()).driver_connection
+    driver = await driver_in_transaction(conn)
     if not maybe_stored:
         try:
             async with conn.begin_nested():
