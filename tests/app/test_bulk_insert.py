@@ -50,6 +50,15 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {name: [row[name] for row in rows] for name in rows[0]}
 
 
+async def _kept(app: FastAPI, portfolio_id: uuid.UUID) -> list[uuid.UUID]:
+    """The ids of the portfolio's stored transactions."""
+    async with app.state.runtime.sessions() as session:
+        ids = await session.scalars(
+            select(PortfolioTransaction.id).where(PortfolioTransaction.portfolio_id == portfolio_id)
+        )
+        return list(ids)
+
+
 async def test_rows_are_stored_through_their_column_types(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:
@@ -82,11 +91,7 @@ async def test_a_value_its_column_refuses_stores_nothing(
         with pytest.raises(Exception, match="finite"):
             await bulk_insert(session, table_of(PortfolioTransaction), _columns(rows))
         await session.rollback()
-    async with app.state.runtime.sessions() as session:
-        count = await session.scalars(
-            select(PortfolioTransaction.id).where(PortfolioTransaction.portfolio_id == portfolio_id)
-        )
-        assert count.all() == []
+    assert await _kept(app, portfolio_id) == []
 
 
 async def test_columns_of_different_lengths_are_refused(
@@ -134,8 +139,4 @@ async def test_a_bulk_insert_as_the_sessions_first_statement_is_rolled_back_with
     async with app.state.runtime.sessions() as session:
         await bulk_insert(session, table_of(PortfolioTransaction), _columns(rows))
         await session.rollback()
-    async with app.state.runtime.sessions() as session:
-        kept = await session.scalars(
-            select(PortfolioTransaction.id).where(PortfolioTransaction.portfolio_id == portfolio_id)
-        )
-        assert kept.all() == []
+    assert await _kept(app, portfolio_id) == []
