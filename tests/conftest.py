@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -31,7 +33,9 @@ from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
+from argon2 import PasswordHasher, Type  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from fastapi.dependencies import models as fastapi_dependencies  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 from sqlalchemy import delete, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -39,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 from flint.app.main import create_app  # noqa: E402
 from flint.app.models import Base  # noqa: E402
+from flint.auth import passwords  # noqa: E402
 from flint.config import Settings  # noqa: E402
 from flint.db import create_engine  # noqa: E402
 from flint.handoffs import JobHandoff  # noqa: E402
@@ -107,6 +112,39 @@ def migrations_digest() -> str:
         digest.update(path.relative_to(MIGRATIONS).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+QUICK_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
+"""argon2id at 1 MiB and one pass: about 1 ms a hash or check, where OWASP's parameters cost
+about 17 ms of CPU each, by design (a sign-up hashes, a sign-in checks: 5 % of the suite's CPU
+went to them). Only the cost differs, so what a test of signing in proves holds with either."""
+
+
+@pytest.fixture(autouse=True)
+def password_hashing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """The in-process tests hash passwords with `QUICK_HASHER`, except those marked
+    ``owasp_hashing`` (the parameters themselves, and upgrading a weaker hash to them); an API
+    or worker a test starts as a process of its own hashes as production does."""
+    if request.node.get_closest_marker("owasp_hashing") is None:
+        monkeypatch.setattr(passwords, "_hasher", QUICK_HASHER)
+    passwords._dummy_hash.cache_clear()  # made again by the hasher in force
+    yield
+    passwords._dummy_hash.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def forget_apps() -> Iterator[None]:
+    """After each test, empty FastAPI's caches of the dependencies and endpoints it has seen
+    (`fastapi.dependencies.models`, up to 4,096 callables each): they hold them strongly, and
+    an app's own endpoints hold the app, so each test's app stayed alive until pushed out,
+    hundreds at once. The heap a garbage collection walks stayed at millions of objects,
+    2-3 s a full collection. One process serves one app, so only tests meet this."""
+    yield
+    for cached in vars(fastapi_dependencies).values():
+        if isinstance(cached, functools._lru_cache_wrapper):
+            cached.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -259,6 +297,23 @@ async def other_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield http
     finally:
         await application.state.runtime.aclose()
+
+
+_DOCUMENTS: dict[str, bytes] = {}
+
+
+async def served_document(client: httpx.AsyncClient, path: str = "/openapi.json") -> dict[str, Any]:
+    """The OpenAPI document at ``path`` as a client fetches it, fetched once per test process
+    (a fresh copy each call): every app is built from the same routers, and the settings do not
+    enter its documents (tests/docs/test_openapi.py checks that), while making one takes
+    0.5-1.5 s."""
+    if path not in _DOCUMENTS:
+        response = await client.get(path)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        _DOCUMENTS[path] = response.content
+    document: dict[str, Any] = json.loads(_DOCUMENTS[path])
+    return document
 
 
 @dataclass

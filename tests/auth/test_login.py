@@ -127,6 +127,7 @@ async def test_login_records_the_time_of_the_last_sign_in(
     assert before - timedelta(seconds=1) <= last_login <= utcnow()
 
 
+@pytest.mark.owasp_hashing
 async def test_login_upgrades_a_hash_made_with_weaker_parameters(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], alice: Account
 ) -> None:

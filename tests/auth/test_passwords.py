@@ -19,6 +19,7 @@ from tests.conftest import DEFAULT_PASSWORD, Account, sign_up
 ARGON2 = re.compile(r"^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$")
 
 
+@pytest.mark.owasp_hashing
 async def test_stored_password_is_an_argon2id_hash_with_owasp_parameters(
     sessions: async_sessionmaker[AsyncSession], alice: Account
 ) -> None:

@@ -11,15 +11,14 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.conftest import Account
+from tests.conftest import Account, served_document
 
 V1 = "/api/v1"
 
 
 @pytest.fixture
 async def spec(client: httpx.AsyncClient) -> dict[str, Any]:
-    document: dict[str, Any] = (await client.get("/openapi.json")).json()
-    return document
+    return await served_document(client)
 
 
 def allows(spec: dict[str, Any], schema: dict[str, Any], value: Any) -> bool:

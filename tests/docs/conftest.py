@@ -10,16 +10,14 @@ import pytest
 
 from flint.app.main import create_app
 from flint.config import Settings
+from tests.conftest import served_document
 from tests.stubs.server import serve
 
 
 @pytest.fixture
 async def spec(client: httpx.AsyncClient) -> dict[str, Any]:
     """The OpenAPI document as a client fetches it."""
-    response = await client.get("/openapi.json")
-    assert response.status_code == 200, response.text
-    document: dict[str, Any] = response.json()
-    return document
+    return await served_document(client)
 
 
 @pytest.fixture

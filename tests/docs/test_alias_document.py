@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from flint.app.methods import templates
+from tests.conftest import served_document
 from tests.docs.test_offline_docs import fetch_page
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -17,11 +18,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 
 @pytest.fixture
 async def alias_spec(client: httpx.AsyncClient) -> dict[str, Any]:
-    response = await client.get("/api/openapi.json")
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "application/json"
-    document: dict[str, Any] = response.json()
-    return document
+    return await served_document(client, "/api/openapi.json")
 
 
 def documented(*documents: dict[str, Any]) -> set[tuple[str, str]]:

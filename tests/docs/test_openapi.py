@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 from fastapi.routing import APIRoute
 
-from flint.app.main import API_ROUTERS
+from flint.app.main import API_ROUTERS, create_app
+from flint.config import Settings
 from flint.errors import PROBLEM_JSON
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -61,6 +62,38 @@ def example(schema: dict[str, Any], field: str) -> Any:
     examples = schema["properties"][field].get("examples")
     assert examples, f"{schema.get('title')}.{field} has no examples"
     return examples[0]
+
+
+async def test_an_apps_settings_do_not_enter_its_documents(settings: Settings) -> None:
+    """What lets the tests fetch each document once per process (`served_document`): an app
+    configured otherwise in every way a document could follow serves the same two documents."""
+    other = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        **{
+            **settings.model_dump(),
+            "auth0_domain": "tenant.example.com",
+            "auth0_audience": "https://flint.example.com",
+            "auth0_only": True,
+            "rate_limits_enabled": False,
+            "cors_origins": ["https://app.example.com"],
+            "metrics_token": "m" * 32,
+            "public_url": "https://flint.example.com",
+            "demo": True,
+            "stripe_secret_key": "sk_test_x",
+            "stripe_webhook_secret": "whsec_x",
+            "stripe_premium_price_id": "price_x",
+        },
+    )
+    documents = []
+    for configured in (settings, other):
+        app = create_app(configured)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            answers = [await http.get(path) for path in ("/openapi.json", "/api/openapi.json")]
+        await app.state.runtime.aclose()
+        assert [answer.status_code for answer in answers] == [200, 200]
+        documents.append([answer.json() for answer in answers])
+    assert documents[0] == documents[1]
 
 
 def test_the_document_lists_the_versioned_api_operations(spec: dict[str, Any]) -> None:
