@@ -17,7 +17,7 @@ from tests.stubs import alpha_vantage as alpha_vantage_stub
 from tests.stubs import yahoo as yahoo_stub
 
 FAST = VendorPolicy(
-    connect_timeout=1.0,
+    connect_timeout=5.0,
     read_timeout=1.5,
     attempts=2,
     backoff_initial=0.01,
@@ -25,7 +25,9 @@ FAST = VendorPolicy(
     breaker_threshold=100,
 )
 """Quick to give up, so failure tests take milliseconds; the breaker stays out of the way. The
-read timeout leaves room for a loaded CI machine (the stub shares the test's process)."""
+read timeout leaves room for a loaded CI machine (the stub shares the test's process); no test
+here times a connection out, and on a busy machine a 1 s connect to the stub on loopback once
+did, so a 500 scenario saw one request instead of two."""
 
 Build = Callable[..., Any]
 """The ``build`` fixture: vendor options and :class:`VendorPolicy` overrides -> an adapter."""
