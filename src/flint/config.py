@@ -190,7 +190,8 @@ class Settings(
     cors_origins: list[str] = []
     freeze_heap: bool = True
     """Once started, the API moves its start-up objects out of the garbage collector's reach
-    (`flint.app.main.settle_heap`). Off in the tests, whose one process builds many apps."""
+    (`flint.app.runtime.settle_heap`), and so does a worker before its pool starts. Off in the
+    tests, whose one process builds many apps (and runs its workers in threads)."""
 
     # --- storage ------------------------------------------------------------------------------
     database_url: str | None = None

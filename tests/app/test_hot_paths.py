@@ -6,6 +6,7 @@ PostgreSQL a write slipped into a GET fails instead of committing."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 import time
@@ -334,6 +335,23 @@ def test_a_started_api_takes_its_start_up_heap_out_of_the_collectors_full_walks(
     line = next(line for line in done.stdout.splitlines() if line.startswith("calendar "))
     cold, warm = map(int, line.split()[1:])
     assert (cold, warm) == (0, WARM_YEARS + 2)
+
+
+def test_a_worker_settles_its_start_up_heap_before_its_pool_starts(settings: Settings) -> None:
+    """With `freeze_heap` (a deployment's default), ``worker_init`` moves the start-up heap out
+    of the collector's reach before the pool's processes are forked from it; off (the tests'
+    own setting, their worker being a thread of the test process), it leaves the heap alone."""
+    assert gc.get_freeze_count() == 0
+    configure(settings)
+    try:
+        worker_init.send(sender=None)
+        assert gc.get_freeze_count() == 0
+        configure(settings.model_copy(update={"freeze_heap": True}))
+        worker_init.send(sender=None)
+        assert gc.get_freeze_count() > 100_000
+    finally:
+        gc.unfreeze()
+        configure(None)
 
 
 def test_a_worker_works_out_the_calendar_before_its_pool_starts(settings: Settings) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,7 +26,7 @@ from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.ratelimit import ApiRateLimit, Subject
 from flint.app.routing import guard_includes, index_routes, serve_lean
-from flint.app.runtime import build_runtime, warm_process
+from flint.app.runtime import build_runtime, settle_heap, warm_process
 from flint.app.sentry import init_sentry
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
@@ -96,20 +95,6 @@ Flint is a self-hostable backend for personal finance and investing.
   flint_…`. Each operation names the scope a key needs in `x-flint-scope`: `read`, `write`,
   `trade`, or `session` (no key: sign in).
 """
-
-
-def settle_heap() -> None:
-    """Move everything the start-up made (modules, models, routes, the runtime's parts: about
-    230,000 objects the collector tracks) out of the garbage collector's reach.
-
-    Python's full collection walks every tracked object, however old. With Flint's start-up
-    heap each took 120-140 ms on a small machine, all that time holding up every request
-    in the process: an authenticated read at 32 connections on PostgreSQL, whose driver makes
-    enough garbage for one every second or so, had a p99 of 140-160 ms, about one such pause.
-    Frozen (`gc.freeze`, for objects that live as long as the process), they are never walked
-    again; what requests make is still collected as before."""
-    gc.collect()
-    gc.freeze()
 
 
 def _token_subject(runtime: Runtime) -> Subject:
