@@ -142,6 +142,13 @@ def forget_apps() -> Iterator[None]:
     hundreds at once. The heap a garbage collection walks stayed at millions of objects,
     2-3 s a full collection. One process serves one app, so only tests meet this."""
     yield
+    forget_fastapi_callables()
+
+
+def forget_fastapi_callables() -> None:
+    """Empty every cache of `fastapi.dependencies.models` (`forget_apps`; that this lets a
+    closed app go is checked by tests/test_suite_heap.py, so a FastAPI that keeps them
+    elsewhere is noticed)."""
     for cached in vars(fastapi_dependencies).values():
         if isinstance(cached, functools._lru_cache_wrapper):
             cached.cache_clear()
