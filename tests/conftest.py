@@ -230,10 +230,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     url: str = request.getfixturevalue("postgres_database")
     yield url
-    _truncate(url)
+    empty_database(url)
 
 
-def _truncate(url: str) -> None:
+def empty_database(url: str) -> None:
+    """Delete every row of the PostgreSQL database at `url`, as after each test using it."""
     import asyncio
 
     async def run() -> None:

@@ -4,13 +4,13 @@ The database sits behind a `faults.Gate`, so no other test loses its server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import Account, assert_problem
+from tests.conftest import Account, assert_problem, empty_database
 from tests.system.faults import Gate
 
 pytestmark = pytest.mark.postgres
@@ -26,9 +26,12 @@ async def gate(postgres_database: str) -> AsyncIterator[Gate]:
 
 
 @pytest.fixture
-def database_url(postgres_database: str, gate: Gate) -> str:
+def database_url(postgres_database: str, gate: Gate) -> Iterator[str]:
     url = make_url(postgres_database).set(port=gate.port)
-    return url.render_as_string(hide_password=False)
+    yield url.render_as_string(hide_password=False)
+    # The worker's database, emptied as the shared fixture empties it: the next test on this
+    # worker found this one's Alice and its sign-up answered 409.
+    empty_database(postgres_database)
 
 
 async def test_every_database_route_answers_503_while_postgresql_is_down_then_recovers(
