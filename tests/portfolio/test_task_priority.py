@@ -1,26 +1,68 @@
 """The worker's heavy portfolio tasks (planning and storing a history, importing a file) run
-below every request: a low nice value and Linux's idle scheduling class, then back."""
+below every request: every thread of the process at a low nice value and in Linux's idle
+scheduling class for the task, then each back where it was.
+
+Checked in a process of its own: the block lowers every thread of the process it runs in."""
 
 from __future__ import annotations
 
-import os
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
-from flint.portfolio.tasks import NICENESS, _low_priority
-from tests.conftest import in_thread
+CHECK = textwrap.dedent(
+    """
+    import json, os, threading
+    from flint.portfolio.tasks import NICENESS, _low_priority
+
+    def priority(tid):
+        return [os.getpriority(os.PRIO_PROCESS, tid), os.sched_getscheduler(tid)]
+
+    tids, started, stop = {}, threading.Semaphore(0), threading.Event()
+
+    def helper(name):
+        tids[name] = threading.get_native_id()
+        started.release()
+        stop.wait()
+
+    def start(name):
+        threading.Thread(target=helper, args=(name,), daemon=True).start()
+        started.acquire()
+
+    start("earlier")  # as a database connection's thread opened by an earlier task
+    tids["caller"] = threading.get_native_id()
+    base = priority(tids["caller"])
+    with _low_priority():
+        start("meanwhile")  # as one the task opens
+        inside = {name: priority(tid) for name, tid in tids.items()}
+    after = {name: priority(tid) for name, tid in tids.items()}
+    stop.set()
+    print(json.dumps({"base": base, "inside": inside, "after": after,
+                      "niceness": NICENESS, "idle": os.SCHED_IDLE}))
+    """
+)
 
 
-def test_a_low_priority_block_runs_in_the_idle_class_and_gives_its_priority_back() -> None:
-    seen: dict[str, tuple[int, int]] = {}
-
-    def check() -> None:  # a thread of its own: the test process keeps its priority
-        seen["before"] = (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0))
-        with _low_priority():
-            seen["inside"] = (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0))
-        seen["after"] = (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0))
-
-    in_thread(check)
-
-    nice, policy = seen["before"]
-    assert policy != os.SCHED_IDLE
-    assert seen["inside"] == (max(nice, NICENESS), os.SCHED_IDLE)
-    assert seen["after"] == (nice, policy)
+def test_every_thread_runs_low_and_idle_for_the_block_and_goes_back_after(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    nice, policy = seen["base"]
+    assert policy != seen["idle"]
+    low = [max(nice, seen["niceness"]), seen["idle"]]
+    assert seen["inside"] == {"earlier": low, "caller": low, "meanwhile": low}
+    # Back where each was; the thread started in the block as its starter was before it.
+    assert seen["after"] == {
+        "earlier": [nice, policy],
+        "caller": [nice, policy],
+        "meanwhile": [nice, policy],
+    }

@@ -30,27 +30,56 @@ until its slice ends when the API wakes, an idle-class one gives it up at once (
 import on SQLite: /healthz's p99 3.0x idle at nice 19 alone, 1.6-1.9x with it)."""
 
 
+Priority = tuple[int, int | None]
+"""A thread's niceness and, on Linux, its scheduling policy."""
+
+
+def _threads() -> list[int]:
+    """This process's threads (Linux: ``/proc/self/task``); elsewhere the calling one (0)."""
+    try:
+        return [int(tid) for tid in os.listdir("/proc/self/task")]
+    except OSError:
+        return [0]
+
+
+def _priority_of(tid: int) -> Priority:
+    policy = os.sched_getscheduler(tid) if hasattr(os, "SCHED_IDLE") else None
+    return os.getpriority(os.PRIO_PROCESS, tid), policy
+
+
+def _set_priority(tid: int, priority: Priority) -> None:
+    """Each part as far as permitted (raising a priority again may need privileges, and a
+    thread may have ended meanwhile)."""
+    nice, policy = priority
+    if policy is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(tid, policy, os.sched_param(0))
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
 @contextlib.contextmanager
 def _low_priority() -> Iterator[None]:
-    """This process at `NICENESS` and in the idle scheduling class for the block, then back
-    where it was (when permitted: raising a priority again may need privileges, and without
-    them it stays low)."""
-    before = os.getpriority(os.PRIO_PROCESS, 0)
-    idle = hasattr(os, "SCHED_IDLE")  # Linux's; elsewhere the niceness alone
-    policy = os.sched_getscheduler(0) if idle else None
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, 0, max(before, NICENESS))
-    if idle:
+    """Every thread of this process at `NICENESS` and in the idle scheduling class for the
+    block, then each back where it was; a thread started meanwhile as the calling one was.
+
+    Linux keeps both per thread: lowering only the calling one left the database's own threads
+    (aiosqlite runs each SQLite connection on one) at full priority when they existed before,
+    and low for good when the block started them, for every later task on that connection."""
+    threads = _threads()
+    before: dict[int, Priority] = {}
+    for tid in threads:
         with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            before[tid] = _priority_of(tid)
+    mine = _priority_of(0)
+    idle = os.SCHED_IDLE if hasattr(os, "SCHED_IDLE") else None
+    for tid, (nice, _) in before.items():
+        _set_priority(tid, (max(nice, NICENESS), idle))
     try:
         yield
     finally:
-        if policy is not None:
-            with contextlib.suppress(OSError):
-                os.sched_setscheduler(0, policy, os.sched_param(0))
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, 0, before)
+        for tid in _threads():
+            _set_priority(tid, before.get(tid, mine))
 
 
 @contextlib.contextmanager
