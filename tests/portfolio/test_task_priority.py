@@ -31,6 +31,11 @@ CHECK = textwrap.dedent(
         threading.Thread(target=helper, args=(name,), daemon=True).start()
         started.acquire()
 
+    try:  # from normal priority, whatever the test process's was
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except OSError:
+        pass
     start("earlier")  # as a database connection's thread opened by an earlier task
     tids["caller"] = threading.get_native_id()
     base = priority(tids["caller"])
@@ -38,8 +43,25 @@ CHECK = textwrap.dedent(
         start("meanwhile")  # as one the task opens
         inside = {name: priority(tid) for name, tid in tids.items()}
     after = {name: priority(tid) for name, tid in tids.items()}
+
+    # Two blocks on two threads, overlapping: the process goes back only when both are over.
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    def first():
+        with _low_priority():
+            first_in.set()
+            second_in.wait()
+        first_out.set()
+    other = threading.Thread(target=first)
+    other.start()
+    first_in.wait()
+    with _low_priority():
+        second_in.set()
+        first_out.wait()
+        overlapped = priority(tids["caller"])
+    other.join()
     stop.set()
-    print(json.dumps({"base": base, "inside": inside, "after": after,
+    print(json.dumps({"base": base, "inside": inside, "after": after, "overlapped": overlapped,
+                      "finally": {name: priority(tid) for name, tid in tids.items()},
                       "niceness": NICENESS, "idle": os.SCHED_IDLE}))
     """
 )
@@ -61,6 +83,8 @@ def test_every_thread_runs_low_and_idle_for_the_block_and_goes_back_after(tmp_pa
     low = [max(nice, seen["niceness"]), seen["idle"]]
     assert seen["inside"] == {"earlier": low, "caller": low, "meanwhile": low}
     # Back where each was; the thread started in the block as its starter was before it.
+    assert seen["overlapped"] == low  # the first block ended while the second was open
+    assert seen["finally"] == seen["after"]
     assert seen["after"] == {
         "earlier": [nice, policy],
         "caller": [nice, policy],

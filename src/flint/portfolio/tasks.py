@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -58,28 +59,47 @@ def _set_priority(tid: int, priority: Priority) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, nice)
 
 
+class _Lowered:
+    """The process-wide state of `_low_priority`: how many blocks are open, and what each
+    thread was before the first of them (blocks may overlap when tasks run in threads)."""
+
+    lock = threading.Lock()
+    depth = 0
+    before: dict[int, Priority] = {}
+    starter: Priority = (0, None)
+
+
 @contextlib.contextmanager
 def _low_priority() -> Iterator[None]:
-    """Every thread of this process at `NICENESS` and in the idle scheduling class for the
-    block, then each back where it was; a thread started meanwhile as the calling one was.
+    """Every thread of this process at `NICENESS` and in the idle scheduling class while a
+    block is open, then each back where it was before the first one opened; a thread started
+    meanwhile as the first block's caller was.
 
     Linux keeps both per thread: lowering only the calling one left the database's own threads
     (aiosqlite runs each SQLite connection on one) at full priority when they existed before,
-    and low for good when the block started them, for every later task on that connection."""
-    threads = _threads()
-    before: dict[int, Priority] = {}
-    for tid in threads:
-        with contextlib.suppress(OSError):
-            before[tid] = _priority_of(tid)
-    mine = _priority_of(0)
-    idle = os.SCHED_IDLE if hasattr(os, "SCHED_IDLE") else None
-    for tid, (nice, _) in before.items():
-        _set_priority(tid, (max(nice, NICENESS), idle))
+    and low for good when the block started them, for every later task on that connection.
+    Blocks that overlap (tasks on threads of one process) lower once and restore once, when
+    the last ends: each restoring what it saw would leave the process low."""
+    with _Lowered.lock:
+        _Lowered.depth += 1
+        if _Lowered.depth == 1:
+            _Lowered.before = {}
+            for tid in _threads():
+                with contextlib.suppress(OSError):
+                    _Lowered.before[tid] = _priority_of(tid)
+            _Lowered.starter = _priority_of(0)
+        idle = os.SCHED_IDLE if hasattr(os, "SCHED_IDLE") else None
+        for tid in _threads():
+            nice = _Lowered.before.get(tid, _Lowered.starter)[0]
+            _set_priority(tid, (max(nice, NICENESS), idle))
     try:
         yield
     finally:
-        for tid in _threads():
-            _set_priority(tid, before.get(tid, mine))
+        with _Lowered.lock:
+            _Lowered.depth -= 1
+            if _Lowered.depth == 0:
+                for tid in _threads():
+                    _set_priority(tid, _Lowered.before.get(tid, _Lowered.starter))
 
 
 @contextlib.contextmanager
