@@ -82,14 +82,15 @@ def _low_priority() -> Iterator[None]:
     the last ends: each restoring what it saw would leave the process low."""
     with _Lowered.lock:
         _Lowered.depth += 1
+        threads = _threads()
         if _Lowered.depth == 1:
             _Lowered.before = {}
-            for tid in _threads():
+            for tid in threads:
                 with contextlib.suppress(OSError):
                     _Lowered.before[tid] = _priority_of(tid)
             _Lowered.starter = _priority_of(0)
         idle = os.SCHED_IDLE if hasattr(os, "SCHED_IDLE") else None
-        for tid in _threads():
+        for tid in threads:
             nice = _Lowered.before.get(tid, _Lowered.starter)[0]
             _set_priority(tid, (max(nice, NICENESS), idle))
     try:
