@@ -212,12 +212,14 @@ async def test_a_read_waits_for_a_pooled_connection_no_longer_than_the_pool_time
     reads = Reads(engine)
     try:
         pid = await reads.scalar(PID)  # opens the pool of one
-        assert reads._pool is not None
-        async with reads._pool.acquire():  # the only connection, held
-            waited = time.monotonic()
-            with pytest.raises(PoolTimeout) as refused:
-                await asyncio.wait_for(reads.scalar(READ_ONLY), timeout=10)
-            waited = time.monotonic() - waited
+        slow = asyncio.create_task(reads.scalar(SLEEP))  # the only connection, held
+        await asyncio.sleep(0.2)
+        waited = time.monotonic()
+        with pytest.raises(PoolTimeout) as refused:
+            await asyncio.wait_for(reads.scalar(READ_ONLY), timeout=10)
+        waited = time.monotonic() - waited
+        assert not slow.done()
+        await slow
         assert database_unavailable(refused.value)
         # At once, and the busy connection kept: a timeout is not a broken connection (every
         # connection was replaced and the read waited a second time).
@@ -229,6 +231,7 @@ async def test_a_read_waits_for_a_pooled_connection_no_longer_than_the_pool_time
 
 
 PID = Query(select(func.pg_backend_pid().label("pid")))
+SLEEP = Query(select(func.pg_sleep(1.5).label("slept")))
 
 
 @ON_POSTGRESQL
