@@ -8,8 +8,8 @@ and currency, the one the row names or the one the ledger gives it; numbers by v
 is one. Equal rows within a file are counted: the k-th gets ``#k``, so two equal buys on a
 day are two rows, and a later export with a third adds only the third.
 
-Fingerprints outlive the transaction they made (its ``transaction_id`` is set null): a row
-deleted or changed by hand is not imported again. Rows entered by hand have none, so a file
+Fingerprints outlive the transactions they made, and do not name them: a row deleted or
+changed by hand is not imported again. Rows entered by hand have none, so a file
 holding a trade entered by hand adds it: two equal trades on one day are legitimate, and a
 hand-entered row cannot say which of a file's equal rows it is.
 """
@@ -181,14 +181,12 @@ async def import_rows(
         [parsed.entries[i] for i in new],
         names=[parsed.labels[i] for i in new],
     )
-    made = sorted(zip([prints[i] for i in new], created, strict=True), key=lambda pair: pair[0])
     await bulk_insert(  # in the key's order: the primary key's B-tree grows at one end
         session,
         table_of(ImportFingerprint),
         {
             "portfolio_id": [portfolio.id] * len(new),
-            "fingerprint": [fingerprint for fingerprint, _ in made],
-            "transaction_id": [entry.id for _, entry in made],
+            "fingerprint": sorted(prints[i] for i in new),
             "created_at": [utcnow()] * len(new),
         },
     )
