@@ -1,12 +1,16 @@
 """The embedded broker (no `FLINT_BROKER_URL`): kombu's SQLAlchemy transport on a SQLite file
 in the data dir, through Flint's subclass of it that looks for messages ten times a second
 (kombu's own waits a second between looks, which every job sent to an idle embedded worker
-waited out: half a second on average)."""
+waited out: half a second on average), and that answers the worker's waits for messages
+within `jobs.DRAIN_SECONDS`, so a worker told to stop stops at once."""
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
+import pytest
 from kombu import Connection
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
 
@@ -38,3 +42,25 @@ def test_the_celery_app_publishes_to_the_embedded_transport(tmp_path: Path) -> N
     app = jobs.create_celery(Settings(data_dir=tmp_path, broker_url=None))
     with app.connection_for_write() as connection:
         assert isinstance(connection.transport, jobs.EmbeddedTransport)
+
+
+def test_a_wait_for_messages_ends_soon_so_a_worker_told_to_stop_stops_at_once(
+    tmp_path: Path,
+) -> None:
+    """Celery's worker loop asks the transport to wait 2 s for a message and looks at its stop
+    flag only between waits: the demo's worker, or ``make run``'s on Ctrl-C, took 2-4 s to
+    stop. A wait now ends within `jobs.DRAIN_SECONDS` (a message still arrives)."""
+    settings = Settings(data_dir=tmp_path, broker_url=None)
+    jobs.prepare_broker(settings)
+    url = jobs.broker_url(settings)
+    with Connection(url) as receiver, Connection(url) as sender:
+        inbox = receiver.SimpleQueue("flint-test-drain")
+        started = time.monotonic()
+        with pytest.raises(socket.timeout):
+            receiver.drain_events(timeout=2.0)
+        assert time.monotonic() - started < 1.0
+        sender.SimpleQueue("flint-test-drain").put({"job": "two"})
+        message = inbox.get(timeout=5)
+        assert message.payload == {"job": "two"}
+        message.ack()
+        inbox.close()
