@@ -56,14 +56,16 @@ class EmbeddedTransport(kombu_sqlalchemy.Transport):
 
     polling_interval = 0.1
 
-    def drain_events(self, connection: Any, timeout: float | None = None) -> Any:
+    def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         """Wait for a message at most `DRAIN_SECONDS` at a time. Celery's worker loop (the
         blocking one, for transports that poll) asks for two seconds and looks for a stop
         only between waits: an embedded worker told to stop (``make run`` on Ctrl-C, the
         demo's worker when its user is ready) took two to four seconds to do so."""
         if timeout is not None:  # None: a caller that blocks until a message comes
             timeout = min(timeout, DRAIN_SECONDS)
-        return super().drain_events(connection, timeout=timeout)
+        return super().drain_events(  # type: ignore[no-untyped-call]
+            connection, timeout=timeout, **kwargs
+        )
 
 
 DRAIN_SECONDS = 0.25
