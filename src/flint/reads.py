@@ -222,7 +222,7 @@ class Reads:
         pool = self._pool if self._pool is not None else await self._open_pool()
         try:
             # Only a read that may wait for a connection needs the timeout: asyncpg waits in a
-            # task of its own with a timer, a third of a read's CPU. The pool serves only these
+            # task of its own with a timer, a fifth of a read's CPU. The pool serves only these
             # reads, so one is free while fewer than its size are running.
             wait = None if self._running < self._pool_size else self._pool_timeout
             self._running += 1
