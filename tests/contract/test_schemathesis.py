@@ -1,8 +1,9 @@
 """Schemathesis over every operation of both OpenAPI documents Flint serves (`/openapi.json`,
 the `/api/v1` operations and the probes; `/api/openapi.json`, the unversioned aliases), signed
-in as a user with a row of every kind, on SQLite and PostgreSQL, with every phase and every
-check: no server error, no answer outside its own schema, no invalid input accepted, no valid
-input refused, 405s with their `Allow`, and the stateful links followed.
+in as a user with a row of every kind, on SQLite and PostgreSQL (the aliases on SQLite: they
+are the versioned operations' handlers), with every phase and every check: no server error, no
+answer outside its own schema, no invalid input accepted, no valid input refused, 405s with
+their `Allow`, and the stateful links followed.
 
 Left out: nothing. The webhooks are fuzzed too (they refuse what carries no valid signature,
 as their documents say); the quote stream is a WebSocket, which OpenAPI cannot describe, so no
@@ -77,12 +78,21 @@ def served(settings: Settings) -> Iterator[tuple[FastAPI, Seeded]]:
         asgi.shutdown_lifespans()
 
 
-@pytest.mark.parametrize(
-    ("document", "prefix"), [("/openapi.json", "/api/v1"), ("/api/openapi.json", "/api")]
-)
-def test_schemathesis_finds_nothing(
-    served: tuple[FastAPI, Seeded], document: str, prefix: str
+def test_schemathesis_finds_nothing(served: tuple[FastAPI, Seeded]) -> None:
+    """The versioned document, on both databases."""
+    _finds_nothing(served, "/openapi.json", "/api/v1")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_schemathesis_finds_nothing_in_the_unversioned_aliases(
+    served: tuple[FastAPI, Seeded],
 ) -> None:
+    """The aliases' document, on SQLite: they are the versioned operations' own handlers, so
+    what the database changes is the versioned run's to find (a run took 40-55 s)."""
+    _finds_nothing(served, "/api/openapi.json", "/api")
+
+
+def _finds_nothing(served: tuple[FastAPI, Seeded], document: str, prefix: str) -> None:
     app, seeded = served
     report = fuzzing.run(app, document, seeded, prefix)
     print(report.summary())
