@@ -48,6 +48,7 @@ from flint.config import Settings  # noqa: E402
 from flint.db import create_engine  # noqa: E402
 from flint.handoffs import JobHandoff  # noqa: E402
 from tests import memory_broker  # noqa: E402
+from tests.shared_fields import share_response_fields  # noqa: E402
 from tests.skip_summary import pytest_terminal_summary  # noqa: E402
 
 __all__ = ["pytest_terminal_summary"]  # the hook: skips summarised by reason
@@ -57,6 +58,8 @@ __all__ = ["pytest_terminal_summary"]  # the hook: skips summarised by reason
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI") == "true":
     hypothesis_settings.load_profile("ci")
+
+share_response_fields()  # built once per test process, as production builds them once
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
