@@ -122,9 +122,16 @@ class Query:
 
     def rows(self, readers: tuple[Processor, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
         make = self.row
-        if not any(readers):
+        converting = [(at, read) for at, read in enumerate(readers) if read is not None]
+        if not converting:
             return [make(row) for row in rows]
-        return [make(_converted(readers, row)) for row in rows]
+        made = []
+        for row in rows:  # only the columns that have a processor (often one: a timestamp)
+            values = list(row)
+            for at, read in converting:
+                values[at] = read(values[at])
+            made.append(make(values))
+        return made
 
 
 class Reads:
@@ -311,12 +318,6 @@ class _Broken(Exception):
 
 def _untyped(query: Query) -> list[None]:
     return [None] * len(query.statement.selected_columns)
-
-
-def _converted(readers: tuple[Processor, ...], row: Sequence[Any]) -> list[Any]:
-    return [
-        value if read is None else read(value) for read, value in zip(readers, row, strict=True)
-    ]
 
 
 def _bind(compiled: _Compiled, params: dict[str, Any]) -> list[Any]:
