@@ -57,6 +57,8 @@ from sqlalchemy.util import greenlet_spawn
 from flint.db import PG_READ_POOL_OVERFLOW, PG_READ_POOL_SIZE, is_sqlite_file, open_sqlite_reader
 
 Processor = Callable[[Any], Any] | None
+Reader = tuple[int, Callable[[Any], Any]]
+"""A column's position in a row and its result processor."""
 
 
 class _Compiled(NamedTuple):
@@ -79,8 +81,9 @@ class Query:
         row_type: Any = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
         self.row: Callable[[Sequence[Any]], Any] = row_type._make
         self._compiled: dict[str, _Compiled] = {}
-        self._readers: dict[str, tuple[Processor, ...]] = {}
-        """Per dialect: found on the first run, as some need the column's database type."""
+        self._readers: dict[str, tuple[Reader, ...]] = {}
+        """Per dialect, the columns that have a result processor (their positions) and those
+        processors: found on the first run, as some need the column's database type."""
 
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._compiled.get(dialect.name)
@@ -109,20 +112,23 @@ class Query:
         """Whether the columns' result processors for ``dialect`` are found already."""
         return dialect.name in self._readers
 
-    def readers(self, dialect: Dialect, types: Sequence[Any]) -> tuple[Processor, ...]:
-        """The columns' result processors, given the database's type of each (as the driver
-        describes them: PostgreSQL's type oids; None on SQLite)."""
+    def readers(self, dialect: Dialect, types: Sequence[Any]) -> tuple[Reader, ...]:
+        """The columns' result processors (with each column's position; a column without one
+        is left out), given the database's type of each (as the driver describes them:
+        PostgreSQL's type oids; None on SQLite)."""
         found = self._readers.get(dialect.name)
         if found is None:
-            found = self._readers[dialect.name] = tuple(
+            processors = (
                 column.type.dialect_impl(dialect).result_processor(dialect, kind)
                 for column, kind in zip(self.statement.selected_columns, types, strict=True)
             )
+            found = self._readers[dialect.name] = tuple(
+                (at, read) for at, read in enumerate(processors) if read is not None
+            )
         return found
 
-    def rows(self, readers: tuple[Processor, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
+    def rows(self, converting: tuple[Reader, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
         make = self.row
-        converting = [(at, read) for at, read in enumerate(readers) if read is not None]
         if not converting:
             return [make(row) for row in rows]
         made = []
