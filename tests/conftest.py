@@ -138,6 +138,13 @@ def password_hashing(
 
 
 @pytest.fixture(autouse=True)
+def empty_broker() -> None:
+    """Each test starts with the in-process broker's queues empty: a job an earlier test sent
+    and never ran (a worker it did not start) is not run by this test's worker."""
+    memory_broker.forget_messages()
+
+
+@pytest.fixture(autouse=True)
 def forget_apps() -> Iterator[None]:
     """After each test, empty FastAPI's caches of the dependencies and endpoints it has seen
     (`fastapi.dependencies.models`, up to 4,096 callables each): they hold them strongly, and

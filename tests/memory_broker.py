@@ -6,7 +6,9 @@ Celery's solo worker looks at its stop flag only between two waits for messages,
 4-5 s stopping it (about a hundred tests). Short waits let it stop within a fraction of a
 second, and a message sent to an idle worker is taken within `POLLING_SECONDS`, not a second.
 The queues are the memory transport's own, shared by every connection in the process, so the
-API's side publishes to them with the same URL."""
+API's side publishes to them with the same URL. They outlive a test, so each test starts with
+them empty (`forget_messages`): a message a test sent and never consumed was otherwise taken
+by the next worker started in that process, another test's."""
 
 from __future__ import annotations
 
@@ -25,6 +27,16 @@ class QuickMemoryTransport(memory.Transport):  # type: ignore[misc]
     def drain_events(self, connection: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         wait = DRAIN_SECONDS if timeout is None else min(timeout, DRAIN_SECONDS)
         return super().drain_events(connection, timeout=wait, **kwargs)
+
+
+def forget_messages() -> int:
+    """Empty every queue of the process's memory broker; the count of messages dropped."""
+    dropped = 0
+    for queue in memory.Channel.queues.values():
+        with queue.mutex:
+            dropped += len(queue.queue)
+            queue.queue.clear()
+    return dropped
 
 
 TRANSPORT_ALIASES["flint-test-memory"] = f"{__name__}:QuickMemoryTransport"
