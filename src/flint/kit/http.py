@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import math
 import ssl
@@ -137,6 +138,15 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+@functools.cache
+def system_tls() -> ssl.SSLContext:
+    """The client TLS context trusting the public CAs (httpx's bundle, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR``), made once per process and shared by every client that needs no more:
+    making one reads and parses the whole CA bundle, 30-40 ms of CPU, and httpx makes one for
+    each client it builds (an SMS sent built one per message). A context is safe to share."""
+    return httpx.create_ssl_context()
+
+
 class VendorClient:
     """HTTP to one vendor (``provider`` names it in errors, logs, rate-limit keys and the
     breaker). Use as an async context manager or call :meth:`aclose`."""
@@ -151,10 +161,10 @@ class VendorClient:
         storage: Storage | None = None,
         breakers: AsyncCircuitBreakerFactory | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        verify: ssl.SSLContext | bool = True,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
-        """``verify``: an ``ssl.SSLContext`` for vendors that need more than the system's CAs,
-        e.g. one carrying a client certificate for mutual TLS (Teller)."""
+        """``verify``: an ``ssl.SSLContext`` for vendors that need more than the system's CAs
+        (`system_tls`), e.g. one carrying a client certificate for mutual TLS (Teller)."""
         self.provider = provider
         self.policy = policy or VendorPolicy()
         if self.policy.attempts < 1:
@@ -178,7 +188,7 @@ class VendorClient:
             timeout=httpx.Timeout(self.policy.read_timeout, connect=self.policy.connect_timeout),
             transport=transport,
             follow_redirects=False,
-            verify=verify,
+            verify=verify or system_tls(),
         )
 
     async def __aenter__(self) -> Self:

@@ -20,6 +20,7 @@ import jwt
 import structlog
 
 from flint.errors import ServiceUnavailable, Unauthorized
+from flint.kit.http import system_tls
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +57,9 @@ class Auth0Verifier:
         self.jwks_url = f"{(base_url or self.issuer).rstrip('/')}/.well-known/jwks.json"
         self.userinfo_url = f"{(base_url or self.issuer).rstrip('/')}/userinfo"
         self.refresh_seconds = refresh_seconds
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0, connect=5.0), verify=system_tls()
+        )
         self._owns_client = client is None
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
