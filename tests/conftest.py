@@ -49,6 +49,7 @@ from flint.db import create_engine  # noqa: E402
 from flint.handoffs import JobHandoff  # noqa: E402
 from tests import memory_broker  # noqa: E402
 from tests.shared_fields import share_response_fields  # noqa: E402
+from tests.shared_tls import share_tls_context  # noqa: E402
 from tests.skip_summary import pytest_terminal_summary  # noqa: E402
 
 __all__ = ["pytest_terminal_summary"]  # the hook: skips summarised by reason
@@ -60,6 +61,7 @@ if os.environ.get("CI") == "true":
     hypothesis_settings.load_profile("ci")
 
 share_response_fields()  # built once per test process, as production builds them once
+share_tls_context()  # the tests' HTTP clients share one, as Flint's own do
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
