@@ -37,6 +37,7 @@ from argon2 import PasswordHasher, Type  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.dependencies import models as fastapi_dependencies  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
 from sqlalchemy import delete, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
@@ -289,7 +290,17 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, An
         "rate_limit_namespace": f"flint-test-{uuid.uuid4().hex}",
     }
     values.update(settings_overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return explicit_settings(values)
+
+
+def explicit_settings(values: dict[str, Any]) -> Settings:
+    """``Settings(_env_file=None, **values)``: validated by the same schema, but without looking
+    at the environment, which pydantic-settings does afresh for each of the 111 fields of every
+    instance (10 ms of CPU, 1.5 % of the suite's; this: 0.05 ms). A test's settings are what it
+    says and the defaults; a FLINT_ variable in the shell that runs the tests changes none."""
+    made = Settings.__new__(Settings)
+    BaseModel.__init__(made, **values)
+    return made
 
 
 @pytest.fixture
