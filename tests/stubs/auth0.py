@@ -31,6 +31,9 @@ from starlette.routing import Route
 
 from tests.stubs.server import RunningStub, StubControl, run_stub, stub_app
 
+_RSA_KEYS: list[rsa.RSAPrivateKey] = []
+_drawn = 0
+
 
 @dataclass
 class SigningKey:
@@ -39,7 +42,14 @@ class SigningKey:
 
     @classmethod
     def new(cls) -> SigningKey:
-        return cls(f"key-{uuid.uuid4().hex[:8]}", rsa.generate_private_key(65537, 2048))
+        """A key with a kid of its own and an RSA key no other key of this test has: the n-th
+        made since the test's `tenant` began is the n-th of the process's (making a 2048-bit
+        RSA key costs 50-200 ms of CPU; tests of a tenant made one to four each)."""
+        global _drawn
+        if _drawn == len(_RSA_KEYS):
+            _RSA_KEYS.append(rsa.generate_private_key(65537, 2048))
+        _drawn += 1
+        return cls(f"key-{uuid.uuid4().hex[:8]}", _RSA_KEYS[_drawn - 1])
 
     def jwk(self) -> dict[str, Any]:
         found: dict[str, Any] = RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
@@ -148,6 +158,8 @@ def requests_to(control: StubControl, path: str) -> int:
 @pytest.fixture
 def tenant() -> Tenant:
     """A tenant with one key, whose ``/userinfo`` knows the default user, ``auth0|alice``."""
+    global _drawn
+    _drawn = 0  # a new test: its keys are drawn from the first again
     found = Tenant()
     found.rotate()
     found.profiles["auth0|alice"] = {
