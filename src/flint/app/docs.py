@@ -103,61 +103,90 @@ def install_docs(
     app: FastAPI, routers: Sequence[APIRouter], operation_id: Callable[[APIRoute], str]
 ) -> None:
     """The second document, the four docs pages (Swagger UI and ReDoc for each), and `/`
-    sending a browser to the docs (a newcomer's first address)."""
-    cache: dict[str, dict[str, Any]] = {}
-
-    @app.get("/", include_in_schema=False)
-    async def front_door(request: Request) -> RedirectResponse:
-        return RedirectResponse(f"{request.scope.get('root_path', '')}/docs")
-
-    @app.get(ALIAS_OPENAPI, include_in_schema=False)
-    async def alias_openapi() -> JSONResponse:
-        if "document" not in cache:
-            cache["document"] = alias_document(app, routers, operation_id)
-        return JSONResponse(cache["document"])
-
-    @app.get(OAUTH2_REDIRECT, include_in_schema=False)
-    async def oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
-
-    for page, (document, shown) in PAGES.items():
-        redoc = page.endswith("/redoc")
+    sending a browser to the docs (a newcomer's first address). The endpoints are the module's
+    own and read the app from the request, so an app's routes hold nothing made for it."""
+    app.state.docs_aliases = (routers, operation_id)
+    app.add_api_route("/", front_door, methods=["GET"], include_in_schema=False)
+    app.add_api_route(ALIAS_OPENAPI, alias_openapi, methods=["GET"], include_in_schema=False)
+    app.add_api_route(OAUTH2_REDIRECT, oauth2_redirect, methods=["GET"], include_in_schema=False)
+    for page, endpoint in _PAGE_ENDPOINTS.items():
+        kind = "redoc" if page.endswith("/redoc") else "swagger"
         app.add_api_route(
             page,
-            _redoc(app, document, shown) if redoc else _swagger(app, document, shown),
+            endpoint,
             methods=["GET"],
             include_in_schema=False,
-            name=f"{'redoc' if redoc else 'swagger'}{page.replace('/', '-')}",
+            name=f"{kind}{page.replace('/', '-')}",
         )
 
 
-def _swagger(app: FastAPI, document: str, shown: str) -> Callable[[Request], Any]:
-    async def page(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        html = get_swagger_ui_html(
-            openapi_url=f"{root}{document}",
-            title=f"{app.title} {shown} - Swagger UI",
-            oauth2_redirect_url=OAUTH2_REDIRECT,
-            swagger_js_url=f"{root}{STATIC}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{STATIC}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{STATIC}/favicon.png",
-            swagger_ui_parameters=app.swagger_ui_parameters,
-        )
-        body = bytes(html.body).decode().replace("</head>", f"{HIDE_CLIENT_FIELDS}</head>", 1)
-        return HTMLResponse(body)
-
-    return page
+async def front_door(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/docs")
 
 
-def _redoc(app: FastAPI, document: str, shown: str) -> Callable[[Request], Any]:
-    async def page(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=f"{root}{document}",
-            title=f"{app.title} {shown} - ReDoc",
-            redoc_js_url=f"{root}{STATIC}/redoc.standalone.js",
-            with_google_fonts=False,
-            redoc_favicon_url=f"{root}{STATIC}/favicon.png",
-        )
+async def alias_openapi(request: Request) -> JSONResponse:
+    app: FastAPI = request.app
+    document: dict[str, Any] | None = getattr(app.state, "docs_alias_document", None)
+    if document is None:
+        routers, operation_id = app.state.docs_aliases
+        document = app.state.docs_alias_document = alias_document(app, routers, operation_id)
+    return JSONResponse(document)
 
-    return page
+
+async def oauth2_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+def _swagger(request: Request, page: str) -> HTMLResponse:
+    app: FastAPI = request.app
+    document, shown = PAGES[page]
+    root = request.scope.get("root_path", "")
+    html = get_swagger_ui_html(
+        openapi_url=f"{root}{document}",
+        title=f"{app.title} {shown} - Swagger UI",
+        oauth2_redirect_url=OAUTH2_REDIRECT,
+        swagger_js_url=f"{root}{STATIC}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{STATIC}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{STATIC}/favicon.png",
+        swagger_ui_parameters=app.swagger_ui_parameters,
+    )
+    body = bytes(html.body).decode().replace("</head>", f"{HIDE_CLIENT_FIELDS}</head>", 1)
+    return HTMLResponse(body)
+
+
+def _redoc(request: Request, page: str) -> HTMLResponse:
+    app: FastAPI = request.app
+    document, shown = PAGES[page]
+    root = request.scope.get("root_path", "")
+    return get_redoc_html(
+        openapi_url=f"{root}{document}",
+        title=f"{app.title} {shown} - ReDoc",
+        redoc_js_url=f"{root}{STATIC}/redoc.standalone.js",
+        with_google_fonts=False,
+        redoc_favicon_url=f"{root}{STATIC}/favicon.png",
+    )
+
+
+async def swagger_versioned(request: Request) -> HTMLResponse:
+    return _swagger(request, "/docs")
+
+
+async def redoc_versioned(request: Request) -> HTMLResponse:
+    return _redoc(request, "/redoc")
+
+
+async def swagger_aliases(request: Request) -> HTMLResponse:
+    return _swagger(request, f"{ALIAS_PREFIX}/docs")
+
+
+async def redoc_aliases(request: Request) -> HTMLResponse:
+    return _redoc(request, f"{ALIAS_PREFIX}/redoc")
+
+
+_PAGE_ENDPOINTS: dict[str, Callable[[Request], Any]] = {
+    "/docs": swagger_versioned,
+    "/redoc": redoc_versioned,
+    f"{ALIAS_PREFIX}/docs": swagger_aliases,
+    f"{ALIAS_PREFIX}/redoc": redoc_aliases,
+}
+assert _PAGE_ENDPOINTS.keys() == PAGES.keys()
