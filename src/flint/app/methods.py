@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from fastapi.routing import _IncludedRouter
 from starlette._utils import get_route_path
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route, compile_path
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flint.app.problems import problem_response
-from flint.app.routing import PathIndex, included_routes
+from flint.app.routing import PathIndex, compiled_path, included_routes
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _http_routes(
             )
             continue
         for path, included in included_routes(route):
-            pattern, path_format, _ = compile_path(path)
+            pattern, path_format, _ = compiled_path(path)
             methods = included.methods if isinstance(included, Route) else None  # not WebSockets
             yield methods, path_format, pattern
 

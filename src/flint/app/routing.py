@@ -27,9 +27,11 @@ how many are tried:
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI
 from fastapi.routing import (
@@ -42,6 +44,7 @@ from fastapi.routing import (
 )
 from fastapi.telemetry._api import _route_selected
 from starlette._utils import get_route_path
+from starlette.convertors import Convertor
 from starlette.routing import BaseRoute, Match, Mount, compile_path
 from starlette.types import Receive, Scope, Send
 
@@ -141,6 +144,14 @@ def _included(prefix: str, router: APIRouter) -> Iterator[tuple[str, BaseRoute]]
             yield prefix + path, route
 
 
+@functools.lru_cache(maxsize=4096)
+def compiled_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[Any]]]:
+    """Starlette's `compile_path` of ``path``, worked out once per process: the included
+    routes' paths are compiled for each app (`guard_includes`, `flint.app.methods.templates`),
+    and the tests make an app per test."""
+    return compile_path(path)
+
+
 def guard_includes(app: FastAPI) -> None:
     """Give every router `app` includes its literal-prefix check. Call once every router is
     included; routes added to an included router later would be missed by its prefix, so the
@@ -149,7 +160,7 @@ def guard_includes(app: FastAPI) -> None:
     for index, route in enumerate(routes):
         if type(route) is not _IncludedRouter:
             continue
-        formats = [compile_path(path)[1] for path, _ in included_routes(route)]
+        formats = [compiled_path(path)[1] for path, _ in included_routes(route)]
         if not formats:
             continue
         firsts = [literal_segments(path)[:1] for path in formats]
