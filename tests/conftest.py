@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import functools
+import gc
 import hashlib
 import json
 import os
@@ -167,6 +168,16 @@ def forget_fastapi_callables() -> None:
     for cached in vars(fastapi_dependencies).values():
         if isinstance(cached, functools._lru_cache_wrapper):
             cached.cache_clear()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once the tests are collected, the test process's start-up heap (Flint's modules and the
+    tests', their routers and schemas: 270,000 objects) is taken out of the garbage collector's
+    walks, as a Flint process does with its own once started (`flint.app.runtime.settle_heap`):
+    every full collection walked it again (tests/watchlist, alerts and notifications spent 4.6 s
+    in the collector, 3.1 s with it frozen)."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")

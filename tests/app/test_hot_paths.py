@@ -343,17 +343,18 @@ def test_a_started_api_takes_its_start_up_heap_out_of_the_collectors_full_walks(
 def test_a_worker_settles_its_start_up_heap_before_its_pool_starts(settings: Settings) -> None:
     """With `freeze_heap` (a deployment's default), ``worker_init`` moves the start-up heap out
     of the collector's reach before the pool's processes are forked from it; off (the tests'
-    own setting, their worker being a thread of the test process), it leaves the heap alone."""
-    assert gc.get_freeze_count() == 0
+    own setting, their worker being a thread of the test process), it leaves the heap alone.
+    (The test process froze its own start-up heap once it had collected the tests.)"""
+    gc.collect()
+    before = gc.get_freeze_count()
     configure(settings)
     try:
         worker_init.send(sender=None)
-        assert gc.get_freeze_count() == 0
+        assert gc.get_freeze_count() <= before  # frozen objects may be freed meanwhile
         configure(settings.model_copy(update={"freeze_heap": True}))
         worker_init.send(sender=None)
-        assert gc.get_freeze_count() > 100_000
+        assert gc.get_freeze_count() > before
     finally:
-        gc.unfreeze()
         configure(None)
 
 
