@@ -309,6 +309,9 @@ class Emptier:
                 await self._close()
                 if attempt == 2:
                     raise
+            except BaseException:
+                await self._close()  # a failed script leaves its transaction open: start afresh
+                raise
 
     async def _close(self) -> None:
         if self._connection is not None:
