@@ -29,12 +29,8 @@ STATIC = "/static/docs"
 ALIAS_PREFIX = "/api"
 ALIAS_OPENAPI = f"{ALIAS_PREFIX}/openapi.json"
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
-PAGES = {  # docs page -> (its document, which API it shows)
-    "/docs": ("/openapi.json", "/api/v1"),
-    "/redoc": ("/openapi.json", "/api/v1"),
-    f"{ALIAS_PREFIX}/docs": (ALIAS_OPENAPI, ALIAS_PREFIX),
-    f"{ALIAS_PREFIX}/redoc": (ALIAS_OPENAPI, ALIAS_PREFIX),
-}
+VERSIONED = ("/openapi.json", "/api/v1")  # a docs page's document, and which API it shows
+ALIASES = (ALIAS_OPENAPI, ALIAS_PREFIX)
 
 # Flint's token endpoint is the OAuth2 password flow for its own users: there is no client to
 # identify. Swagger UI always draws client id, secret and credentials-location fields for that
@@ -109,7 +105,7 @@ def install_docs(
     app.add_api_route("/", front_door, methods=["GET"], include_in_schema=False)
     app.add_api_route(ALIAS_OPENAPI, alias_openapi, methods=["GET"], include_in_schema=False)
     app.add_api_route(OAUTH2_REDIRECT, oauth2_redirect, methods=["GET"], include_in_schema=False)
-    for page, endpoint in _PAGE_ENDPOINTS.items():
+    for page, endpoint in PAGES.items():
         kind = "redoc" if page.endswith("/redoc") else "swagger"
         app.add_api_route(
             page,
@@ -137,9 +133,8 @@ async def oauth2_redirect() -> HTMLResponse:
     return get_swagger_ui_oauth2_redirect_html()
 
 
-def _swagger(request: Request, page: str) -> HTMLResponse:
+def _swagger(request: Request, document: str, shown: str) -> HTMLResponse:
     app: FastAPI = request.app
-    document, shown = PAGES[page]
     root = request.scope.get("root_path", "")
     html = get_swagger_ui_html(
         openapi_url=f"{root}{document}",
@@ -154,9 +149,8 @@ def _swagger(request: Request, page: str) -> HTMLResponse:
     return HTMLResponse(body)
 
 
-def _redoc(request: Request, page: str) -> HTMLResponse:
+def _redoc(request: Request, document: str, shown: str) -> HTMLResponse:
     app: FastAPI = request.app
-    document, shown = PAGES[page]
     root = request.scope.get("root_path", "")
     return get_redoc_html(
         openapi_url=f"{root}{document}",
@@ -168,25 +162,25 @@ def _redoc(request: Request, page: str) -> HTMLResponse:
 
 
 async def swagger_versioned(request: Request) -> HTMLResponse:
-    return _swagger(request, "/docs")
+    return _swagger(request, *VERSIONED)
 
 
 async def redoc_versioned(request: Request) -> HTMLResponse:
-    return _redoc(request, "/redoc")
+    return _redoc(request, *VERSIONED)
 
 
 async def swagger_aliases(request: Request) -> HTMLResponse:
-    return _swagger(request, f"{ALIAS_PREFIX}/docs")
+    return _swagger(request, *ALIASES)
 
 
 async def redoc_aliases(request: Request) -> HTMLResponse:
-    return _redoc(request, f"{ALIAS_PREFIX}/redoc")
+    return _redoc(request, *ALIASES)
 
 
-_PAGE_ENDPOINTS: dict[str, Callable[[Request], Any]] = {
+PAGES: dict[str, Callable[[Request], Any]] = {
     "/docs": swagger_versioned,
     "/redoc": redoc_versioned,
     f"{ALIAS_PREFIX}/docs": swagger_aliases,
     f"{ALIAS_PREFIX}/redoc": redoc_aliases,
 }
-assert _PAGE_ENDPOINTS.keys() == PAGES.keys()
+"""Each docs page and its endpoint."""
