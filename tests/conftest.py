@@ -52,7 +52,7 @@ from flint.config import Settings  # noqa: E402
 from flint.db import create_engine  # noqa: E402
 from flint.handoffs import JobHandoff  # noqa: E402
 from tests import memory_broker  # noqa: E402
-from tests.shared_fields import share_response_fields  # noqa: E402
+from tests.shared_fields import share_route_state  # noqa: E402
 from tests.shared_tls import share_tls_context  # noqa: E402
 from tests.skip_summary import pytest_terminal_summary  # noqa: E402
 
@@ -64,7 +64,7 @@ hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI") == "true":
     hypothesis_settings.load_profile("ci")
 
-share_response_fields()  # built once per test process, as production builds them once
+share_route_state()  # FastAPI's per-app route state built once per test process
 share_tls_context()  # the tests' HTTP clients share one, as Flint's own do
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -90,7 +90,7 @@ def shared_body(
     return found[1]
 
 
-def share_response_fields() -> None:
+def share_route_state() -> None:
     fastapi.routing.create_model_field = shared_response_field  # type: ignore[assignment]
     fastapi.routing._build_dependant_with_parameterless_dependencies = shared_tree
     fastapi.routing._get_body_field = shared_body
