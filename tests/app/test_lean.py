@@ -187,6 +187,11 @@ async def paged(limit: Annotated[int, Query(ge=1, le=10)] = 5, after: int | None
     return f"{limit}:{after}"
 
 
+def next_label() -> str:
+    calls.append("factory")  # a default made by a factory is made for each request
+    return f"made-{len(calls)}"
+
+
 async def refuses(code: int) -> int:
     if code == 13:
         raise ValueError("unlucky")  # the app's 500, as any dependency raising
@@ -209,6 +214,21 @@ def _router() -> APIRouter:
         exact: Annotated[list[int] | None, Query()] = None,
     ) -> dict[str, Any]:
         return {"tags": tags, "size": size, "exact": exact}
+
+    @router.get("/defaults")
+    async def defaults(
+        label: Annotated[str, Query(default_factory=next_label)],
+        fixed: int = 3,
+        flag: bool = False,
+        ratio: float | None = 0.5,
+    ) -> dict[str, Any]:
+        return {"fixed": fixed, "label": label, "flag": flag, "ratio": ratio}
+
+    @router.get("/checked")
+    async def checked(
+        short: Annotated[str, Query(validate_default=True, max_length=2)] = "abc",
+    ) -> str:
+        return short  # never: FastAPI validates the default, and it is too long
 
     @router.get("/filtered")
     async def filtered(query: Annotated[Filter, Query()]) -> Filter:
@@ -284,6 +304,12 @@ def _app() -> FastAPI:
 CASES = [
     ("/v1/items/7?limit=3&after=2", True),
     ("/v1/items/7", True),
+    ("/v1/items/7?", True),
+    ("/v1/items/7?other=1", True),  # a query string without the route's parameters
+    ("/v1/defaults", True),
+    ("/v1/defaults?fixed=4&label=given&flag=true&ratio=", True),
+    ("/v1/checked", True),
+    ("/v1/checked?short=ab", True),
     ("/v1/items/x?limit=0&after=y", True),  # errors of the path, then of the queries
     ("/v1/items/7?limit=11", True),
     ("/v1/listed?tags=a&tags=b&page-size=3&exact=1&exact=2", True),

@@ -71,6 +71,23 @@ class _Param:
     """Read as every value of its key (a sequence, not a JSON field, from a multi-dict)."""
     sequence: bool
     loc: str
+    absent: Any = Undefined
+    """Its value when the request does not send it, where that needs no work: the default
+    itself when it is one FastAPI would copy (`copy.deepcopy`) into the same value and not
+    validate (None, a bool, a number, a text: immutable); else `Undefined` (FastAPI's own
+    path)."""
+
+
+_ATOMS = (type(None), bool, int, float, str, bytes)
+_NO_QUERY = ImmutableMultiDict[str, str]()
+"""The query parameters of a request without a query string."""
+
+
+def _absent(field: ModelField) -> Any:
+    info = field.field_info
+    if info.is_required() or info.validate_default or info.default_factory is not None:
+        return Undefined  # (a factory's value is made afresh for each request)
+    return field.default if type(field.default) in _ATOMS else Undefined
 
 
 def _params(fields: list[ModelField]) -> tuple[_Param, ...] | list[ModelField]:
@@ -89,6 +106,7 @@ def _params(fields: list[ModelField]) -> tuple[_Param, ...] | list[ModelField]:
                 listed=sequence and not _is_json_field(field),
                 sequence=sequence,
                 loc=info.in_.value,
+                absent=_absent(field),
             )
         )
     return tuple(made)
@@ -109,6 +127,9 @@ def _validated(
             alias = next((key for key in param.aliases if key in received), alias)
         value = received.getlist(alias) if param.listed and multi else received.get(alias)
         if value is None or (param.sequence and len(value) == 0):
+            if param.absent is not Undefined:
+                values[param.field.name] = param.absent
+                continue
             value = Undefined
         found, wrong = _validate_value_with_model_field(
             field=param.field, value=value, values=values, loc=(param.loc, alias)
@@ -256,7 +277,9 @@ class _Solving:
         request = self.request
         if needs.path and not self._take(values, needs.path, request.path_params):
             failed = True
-        if needs.query and not self._take(values, needs.query, request.query_params):
+        # no query string, no parameters to read from it: nothing to parse
+        received = request.query_params if request.scope.get("query_string") else _NO_QUERY
+        if needs.query and not self._take(values, needs.query, received):
             failed = True
         if needs.request is not None:
             values[needs.request] = request
