@@ -29,7 +29,6 @@ from flint.portfolio.schemas import (
     PortfolioIn,
     PortfolioOut,
     Portfolios,
-    PortfolioSummary,
     SyncReport,
     TransactionIn,
     TransactionOut,
@@ -111,19 +110,7 @@ async def create(
 @router.get("/", summary="Your portfolios", responses=problem_responses(401))
 async def list_portfolios(user_id: CurrentUserId, reads: ReadsDep) -> Portfolios:
     rows = await service.list_portfolios(reads, user_id)
-    return Portfolios(
-        portfolios=[
-            PortfolioSummary(
-                portfolio_id=row.id,
-                name=row.name,
-                base_currency=row.base_currency,
-                account_id=row.account_id,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-            )
-            for row in rows
-        ]
-    )
+    return Portfolios.model_validate({"portfolios": [row._asdict() for row in rows]})
 
 
 @router.get(

@@ -457,7 +457,7 @@ async def add_transactions(
 
 LIST = Query(
     select(
-        Portfolio.id,
+        Portfolio.id.label("portfolio_id"),
         Portfolio.name,
         Portfolio.base_currency,
         Portfolio.account_id,
@@ -470,7 +470,8 @@ LIST = Query(
 
 
 async def list_portfolios(reads: Reads, user_id: uuid.UUID) -> list[Any]:
-    """The user's portfolios, oldest first (rows of the `Portfolio` columns a summary shows)."""
+    """The user's portfolios, oldest first (rows of the `Portfolio` columns a summary shows, the
+    id as ``portfolio_id``)."""
     return await reads.all(LIST, user_id=user_id)
 
 

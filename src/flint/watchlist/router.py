@@ -50,7 +50,7 @@ async def add(
 async def read(userId: uuid.UUID, user_id: CurrentUserId, reads: ReadsDep) -> Watchlist:
     service.require_self(user_id, userId)
     items = await service.list_items(reads, user_id)
-    return Watchlist(watchlist=[WatchlistEntry.model_validate(item) for item in items])
+    return Watchlist.model_validate({"watchlist": [item._asdict() for item in items]})
 
 
 @router.delete(
