@@ -6,7 +6,7 @@ call and a wrapped `send`, and these all look at the same start of the answer.""
 from __future__ import annotations
 
 import logging
-import secrets
+import os
 import time
 from collections.abc import Callable
 
@@ -56,9 +56,10 @@ REQUEST_ID = b"x-request-id"
 
 
 def new_request_id() -> str:
-    """32 random hex digits, as `uuid4().hex` but without building a UUID (a third of the
-    cost, on every request)."""
-    return secrets.token_hex(16)
+    """32 random hex digits from the system's generator, as `uuid4().hex` but without building
+    a UUID (a third of the cost, on every request), and as `secrets.token_hex` without its two
+    calls around `os.urandom`."""
+    return os.urandom(16).hex()
 
 
 class Edge:

@@ -11,10 +11,11 @@ on SQLite is a deferred (read) transaction: checking a token never waits for a w
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from cashews import Cache
 from sqlalchemy import select
@@ -41,7 +42,10 @@ async def no_ended_sessions(
     return []
 
 
+@functools.lru_cache(maxsize=4096)
 def principal_key(user_id: uuid.UUID) -> str:
+    """The cache key of the user's sign-in state (formatting a UUID costs more than the cache
+    read it names: made once per user and process)."""
     return PRINCIPAL_KEY.format(user_id=user_id)
 
 
@@ -92,14 +96,16 @@ class Principals:
         token version nor sign-in to end)."""
         return bool(await self._state(user_id))
 
-    async def _state(self, user_id: uuid.UUID) -> dict[str, Any]:
+    async def _state(self, user_id: uuid.UUID) -> Mapping[str, Any]:
+        """The user's sign-in state, read only (the in-process cache hands out the object it
+        keeps)."""
         key = principal_key(user_id)
         state: Any = await self.cache.get(key) if self.ttl else None
         if state is None:
             state = await self._load(user_id)
             if self.ttl:
                 await self.cache.set(key, state, expire=self.ttl)
-        return dict(state)
+        return cast("Mapping[str, Any]", state)
 
     async def forget(self, user_id: uuid.UUID) -> None:
         """Call after committing a change to the user's ``is_active`` or ``token_version``, or
