@@ -139,16 +139,23 @@ async def _on_postgresql(data: Path) -> list[Result]:
         return _on_database(data, url)
 
 
-def _on_database(data: Path, database: URL | None) -> list[Result]:
-    backend = "sqlite" if database is None else "postgresql"
-    say(backend)
-    data.mkdir(mode=0o700, exist_ok=True)
+def server_env(data: Path, database: URL | None) -> dict[str, str]:
+    """The settings the hot paths are served with: SQLite in ``data`` (migrated) unless
+    ``database`` names a PostgreSQL one, the quote cached for the run, rate limits counted."""
     overrides = {"quote_ttl_seconds": "3600", **HIGH_RATE_LIMITS}
     if database is not None:
         overrides["database_url"] = database.render_as_string(hide_password=False)
     env = flint_env(data, **overrides)
     if database is None:
         migrate(env, data)
+    return env
+
+
+def _on_database(data: Path, database: URL | None) -> list[Result]:
+    backend = "sqlite" if database is None else "postgresql"
+    say(backend)
+    data.mkdir(mode=0o700, exist_ok=True)
+    env = server_env(data, database)
     loads: dict[str, Load] = {}
     with uvicorn_server("bench._bare:fastapi", env, data, cpus=SERVER_CPU) as bare:
         before = _load(bare, BARE_PATH, {})

@@ -37,16 +37,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench._common import (
-    HIGH_RATE_LIMITS,
-    PASSWORD,
-    flint_env,
-    migrate,
-    postgres_database,
-    run_async,
-)
+from sqlalchemy.engine import URL
 
-ROUTES = ("ok", "healthz", "quote", "watchlist", "portfolios", "trades", "notifications")
+from bench._common import PASSWORD, postgres_database, run_async
+
+ROUTES = ("healthz", "ok", "quote", "watchlist", "portfolios", "trades", "notifications")
 CONCURRENCY = 16
 LONGER = 5
 """The second run makes this many times the first's requests."""
@@ -60,85 +55,76 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--direct", action="store_true", help="CPU time, without valgrind")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.requests = max(CONCURRENCY, args.requests - args.requests % CONCURRENCY)
-    if args.serve or args.direct:
-        seconds = _serve(args.route, args.database, args.requests)
-        if args.direct:
-            print(f"{args.route}: {1e6 * seconds / args.requests:.1f} µs of CPU per request")
+    requests = max(CONCURRENCY, args.requests - args.requests % CONCURRENCY)
+    if args.serve:  # a child: the settings are in its environment
+        print(_serve(args.route, requests))
         return 0
-    # once without valgrind first, so both counted runs load the same compiled modules
-    subprocess.run([*_command(args.route, args.database, CONCURRENCY)], check=True, env=_env())  # noqa: S603
-    with ThreadPoolExecutor(2) as pool:  # one run a core
-        shorter, longer = pool.map(
-            lambda n: _counted(args.route, args.database, n),
-            (args.requests, args.requests * LONGER),
-        )
-    per_request = (longer - shorter) / (args.requests * (LONGER - 1))
-    print(f"{args.route} ({args.database}): {per_request:,.0f} instructions per request")
+    with tempfile.TemporaryDirectory(prefix="flint-instructions-") as scratch:
+        if args.database == "sqlite":
+            print(_measure(Path(scratch), None, args.route, requests, args.direct))
+        else:
+            print(run_async(_on_postgresql(Path(scratch), args.route, requests, args.direct)))
     return 0
 
 
-def _counted(route: str, database: str, requests: int) -> int:
-    """The instructions of one whole run of ``requests`` requests (start-up included)."""
-    with tempfile.TemporaryDirectory(prefix="flint-instructions-") as scratch:
-        out = Path(scratch) / "callgrind.out"
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-        command += _command(route, database, requests)
-        subprocess.run(command, check=True, env=_env(), capture_output=True)  # noqa: S603
-        found = re.search(r"^summary:\s+(\d+)", out.read_text(), re.MULTILINE)
-        if found is None:
-            raise RuntimeError("callgrind wrote no summary")
-        return int(found.group(1))
-
-
-def _command(route: str, database: str, requests: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "bench.instructions",
-        route,
-        "--serve",
-        f"--database={database}",
-        f"--requests={requests}",
-    ]
-
-
-def _env() -> dict[str, str]:
-    """The same hash seed each run, and compiled modules written and kept (compiling all of
-    Flint's sources under valgrind took most of a run)."""
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    environment["PYTHONHASHSEED"] = "0"
-    return environment
-
-
-def _serve(route: str, database: str, requests: int) -> float:
-    """Build the app, make the user, then ``requests`` requests of ``route``: their CPU time."""
-    with tempfile.TemporaryDirectory(prefix="flint-instructions-") as scratch:
-        if database == "sqlite":
-            return _in_process(Path(scratch), None, route, requests)
-        return run_async(_on_postgresql(Path(scratch), route, requests))
-
-
-async def _on_postgresql(data: Path, route: str, requests: int) -> float:
+async def _on_postgresql(data: Path, route: str, requests: int, direct: bool) -> str:
     async with postgres_database() as url:
-        return await asyncio.to_thread(_in_process, data, url, route, requests)
+        return await asyncio.to_thread(_measure, data, url, route, requests, direct)
 
 
-def _in_process(data: Path, database: Any, route: str, requests: int) -> float:
-    overrides = {"quote_ttl_seconds": "3600", **HIGH_RATE_LIMITS}
-    if database is not None:
-        overrides["database_url"] = database.render_as_string(hide_password=False)
-    env = flint_env(data, **overrides)
-    if database is None:
-        migrate(env, data)
-    os.environ.update(env)
-    from bench._server import create  # after the environment: the app reads its settings
+def _measure(data: Path, database: URL | None, route: str, requests: int, direct: bool) -> str:
+    from bench.http_hotpaths import server_env  # (imports Flint: not in the children's parent)
 
-    app = create()
-    return run_async(_load(app, route, requests))
+    env = server_env(data, database)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled modules kept between runs: compiling
+    env["PYTHONHASHSEED"] = "0"  # Flint's sources under valgrind took most of a run
+    backend = "sqlite" if database is None else "postgresql"
+    if direct:
+        seconds = float(_run(_command(route, requests), env).strip().splitlines()[-1])
+        return f"{route} ({backend}): {1e6 * seconds / requests:.1f} µs of CPU per request"
+    _run(_command(route, CONCURRENCY), env)  # every module compiled before the counted runs
+    with ThreadPoolExecutor(2) as pool:  # one run a core
+        shorter, longer = pool.map(
+            lambda n: _counted(route, n, env, data), (requests, requests * LONGER)
+        )
+    per_request = (longer - shorter) / (requests * (LONGER - 1))
+    return f"{route} ({backend}): {per_request:,.0f} instructions per request"
+
+
+def _counted(route: str, requests: int, env: dict[str, str], data: Path) -> int:
+    """The instructions of one whole run of ``requests`` requests (start-up included)."""
+    out = data / f"callgrind-{requests}.out"
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+    _run(command + _command(route, requests), env)
+    found = re.search(r"^summary:\s+(\d+)", out.read_text(), re.MULTILINE)
+    if found is None:
+        raise RuntimeError("callgrind wrote no summary")
+    return int(found.group(1))
+
+
+def _command(route: str, requests: int) -> list[str]:
+    module = [sys.executable, "-m", "bench.instructions", route, "--serve"]
+    return [*module, f"--requests={requests}"]
+
+
+def _run(command: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:3])} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def _serve(route: str, requests: int) -> float:
+    """Build the app from the environment's settings, make the user, then ``requests``
+    requests of ``route``: their CPU seconds."""
+    from bench._server import create
+
+    return run_async(_load(create(), route, requests))
 
 
 async def _load(app: Any, route: str, requests: int) -> float:
+    from bench.http_hotpaths import Caller
+
     state: dict[str, Any] = {}
 
     async def call(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> Any:
@@ -187,21 +173,13 @@ async def _load(app: Any, route: str, requests: int) -> float:
         body = {"email": f"instructions-{os.urandom(4).hex()}@example.com", "password": PASSWORD}
         user = await call("POST", "/api/v1/auth/register", {}, json.dumps(body).encode())
         token = (await call("POST", "/api/v1/auth/login", {}, json.dumps(body).encode()))["token"]
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = Caller(token=token, user_id=user["userId"]).auth
         for symbol in ("AAPL", "MSFT", "VTI", "BTC-USD", "NVDA"):
             added = {"userId": user["userId"], "asset": symbol}
             await call("POST", "/api/v1/watchlist/add", auth, json.dumps(added).encode())
         for name in ("Retirement", "Taxable", "Kids"):
             await call("POST", "/api/v1/portfolio/", auth, json.dumps({"name": name}).encode())
-        path, headers = {
-            "ok": ("/bench/ok", {}),
-            "healthz": ("/healthz", {}),
-            "quote": ("/api/v1/market/real-time/AAPL", auth),
-            "watchlist": (f"/api/v1/watchlist/{user['userId']}", auth),
-            "portfolios": ("/api/v1/portfolio/", auth),
-            "trades": ("/api/v1/trades", auth),
-            "notifications": ("/api/v1/notifications", auth),
-        }[route]
+        path, headers = Caller(token=token, user_id=user["userId"]).paths()[route]
 
         async def caller(count: int) -> None:
             for _ in range(count):
