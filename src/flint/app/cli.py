@@ -33,12 +33,12 @@ def importing() -> Iterator[None]:
     collector walked the growing heap 551 times meanwhile: 0.30-0.35 s of the 2.0-2.5 s of CPU
     a process spent importing Flint. What each command runs after its imports runs with the
     collector on."""
-    paused = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if paused:
+        if was_enabled:
             gc.enable()
 
 
