@@ -80,6 +80,9 @@ TARGETS = {
     "notifications": 0.3,
 }
 READS = ("watchlist", "portfolios", "trades", "notifications")
+WATCHED = ("AAPL", "MSFT", "VTI", "BTC-USD", "NVDA")
+PORTFOLIOS = ("Retirement", "Taxable", "Kids")
+"""The caller's data (`_set_up`): what the watchlist and portfolio list reads answer."""
 WORKERS_TARGET = 1.6
 
 
@@ -260,10 +263,10 @@ def _set_up(base_url: str) -> Caller:
         registered = _ok(client.post("/api/v1/auth/register", json=body), 201)
         token = _ok(client.post("/api/v1/auth/login", json=body), 200)["token"]
         caller = Caller(token=token, user_id=registered["userId"])
-        for symbol in ("AAPL", "MSFT", "VTI", "BTC-USD", "NVDA"):
+        for symbol in WATCHED:
             add = {"userId": caller.user_id, "asset": symbol}
             _ok(client.post("/api/v1/watchlist/add", json=add, headers=caller.auth), 201)
-        for name in ("Retirement", "Taxable", "Kids"):
+        for name in PORTFOLIOS:
             _ok(client.post("/api/v1/portfolio/", json={"name": name}, headers=caller.auth), 201)
         for path, headers in caller.paths().values():
             _ok(client.get(path, headers=headers), 200)

@@ -40,8 +40,10 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from bench._common import PASSWORD, postgres_database, run_async
+from bench._server import create
+from bench.http_hotpaths import PORTFOLIOS, TARGETS, WATCHED, Caller, server_env
 
-ROUTES = ("healthz", "ok", "quote", "watchlist", "portfolios", "trades", "notifications")
+ROUTES = tuple(TARGETS)
 CONCURRENCY = 16
 LONGER = 5
 """The second run makes this many times the first's requests."""
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     requests = max(CONCURRENCY, args.requests - args.requests % CONCURRENCY)
-    if args.serve:  # a child: the settings are in its environment
+    if args.serve:  # a child: its settings are in the environment the parent gave it
         print(_serve(args.route, requests))
         return 0
     with tempfile.TemporaryDirectory(prefix="flint-instructions-") as scratch:
@@ -73,8 +75,6 @@ async def _on_postgresql(data: Path, route: str, requests: int, direct: bool) ->
 
 
 def _measure(data: Path, database: URL | None, route: str, requests: int, direct: bool) -> str:
-    from bench.http_hotpaths import server_env  # (imports Flint: not in the children's parent)
-
     env = server_env(data, database)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled modules kept between runs: compiling
     env["PYTHONHASHSEED"] = "0"  # Flint's sources under valgrind took most of a run
@@ -117,14 +117,10 @@ def _run(command: list[str], env: dict[str, str]) -> str:
 def _serve(route: str, requests: int) -> float:
     """Build the app from the environment's settings, make the user, then ``requests``
     requests of ``route``: their CPU seconds."""
-    from bench._server import create
-
     return run_async(_load(create(), route, requests))
 
 
 async def _load(app: Any, route: str, requests: int) -> float:
-    from bench.http_hotpaths import Caller
-
     state: dict[str, Any] = {}
 
     async def call(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> Any:
@@ -173,21 +169,22 @@ async def _load(app: Any, route: str, requests: int) -> float:
         body = {"email": f"instructions-{os.urandom(4).hex()}@example.com", "password": PASSWORD}
         user = await call("POST", "/api/v1/auth/register", {}, json.dumps(body).encode())
         token = (await call("POST", "/api/v1/auth/login", {}, json.dumps(body).encode()))["token"]
-        auth = Caller(token=token, user_id=user["userId"]).auth
-        for symbol in ("AAPL", "MSFT", "VTI", "BTC-USD", "NVDA"):
-            added = {"userId": user["userId"], "asset": symbol}
-            await call("POST", "/api/v1/watchlist/add", auth, json.dumps(added).encode())
-        for name in ("Retirement", "Taxable", "Kids"):
-            await call("POST", "/api/v1/portfolio/", auth, json.dumps({"name": name}).encode())
-        path, headers = Caller(token=token, user_id=user["userId"]).paths()[route]
+        caller = Caller(token=token, user_id=user["userId"])
+        for symbol in WATCHED:
+            added = {"userId": caller.user_id, "asset": symbol}
+            await call("POST", "/api/v1/watchlist/add", caller.auth, json.dumps(added).encode())
+        for name in PORTFOLIOS:
+            named = json.dumps({"name": name}).encode()
+            await call("POST", "/api/v1/portfolio/", caller.auth, named)
+        path, headers = caller.paths()[route]
 
-        async def caller(count: int) -> None:
+        async def repeat(count: int) -> None:
             for _ in range(count):
                 await call("GET", path, headers)
 
-        await caller(CONCURRENCY)  # warm: the first request builds the route's handler
+        await repeat(CONCURRENCY)  # warm: the first request builds the route's handler
         before = resource.getrusage(resource.RUSAGE_SELF)
-        await asyncio.gather(*(caller(requests // CONCURRENCY) for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(repeat(requests // CONCURRENCY) for _ in range(CONCURRENCY)))
         after = resource.getrusage(resource.RUSAGE_SELF)
     return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
