@@ -6,7 +6,7 @@ import re
 import types
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
@@ -43,6 +43,15 @@ class ApiModel(BaseModel):
         serialize_by_alias=True,
         from_attributes=True,
     )
+
+    @classmethod
+    def from_fields(cls, data: Any) -> Self:
+        """The model of ``data`` (an object's attributes or a mapping's keys) read by field name,
+        the snake_case Flint's own objects use, never by the camelCase alias a request body may
+        use. Validated as usual otherwise; a field with a ``validation_alias`` of its own is not
+        for this. Pydantic tries each alias first, and on an object each miss raises (and
+        catches) an AttributeError inside: a year of daily bars took 1.9 µs more a bar."""
+        return cls.model_validate(data, from_attributes=True, by_alias=False, by_name=True)
 
 
 class RequestModel(ApiModel):

@@ -11,7 +11,7 @@ from flint.kit.symbols import SYMBOL_RULE, Symbol
 from flint.kit.time import IsoDate, utcnow
 from flint.market.deps import MarketDep
 from flint.market.providers.types import Interval
-from flint.market.schemas import HistoricalBar, History, RealTimeQuote, SearchResult, SearchResults
+from flint.market.schemas import History, RealTimeQuote, SearchResult, SearchResults
 from flint.market.service import MarketData, QuoteView, view_of
 from flint.users.api import CurrentUserId
 from flint.web import SessionsDep, sessionmaker
@@ -109,11 +109,13 @@ async def historical(
     async with sessions() as session:
         view = await market.history(session, symbol, first, last, interval)
         await commit(session)
-    return History(
-        symbol=view.symbol,
-        interval=view.interval,
-        currency=view.currency,
-        bars=[HistoricalBar.model_validate(bar) for bar in view.bars],
+    return History.from_fields(
+        {
+            "symbol": view.symbol,
+            "interval": view.interval,
+            "currency": view.currency,
+            "bars": view.bars,
+        }
     )
 
 

@@ -16,7 +16,6 @@ from flint.trades.preview_schemas import ExecutePreview, PreviewOut
 from flint.trades.schemas import (
     ExecuteTrade,
     SettleTrade,
-    TradeEventOut,
     TradeEvents,
     TradeOut,
     Trades,
@@ -137,7 +136,7 @@ async def read_trade(trade: OwnedTrade) -> TradeOut:
 )
 async def trade_events(trade: OwnedTrade, session: SessionDep) -> TradeEvents:
     rows = await service.events(session, trade)
-    return TradeEvents(events=[TradeEventOut.model_validate(event) for event in rows])
+    return TradeEvents.from_fields({"events": rows})
 
 
 @router.post(
