@@ -12,12 +12,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select, text
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from flint.db import canonical_price, create_engine, create_sessionmaker, to_stored_price
+from flint.db import Price, canonical_price, create_engine, create_sessionmaker, to_stored_price
 from flint.kit.calendar import session_open, trading_days
 from flint.market import bar_copy, bar_sqlite, storage
 from flint.market.models import MarketBar
@@ -254,6 +255,41 @@ def test_sqlite_price_text_agrees_with_the_price_column_on_any_decimal(
 ) -> None:
     value = D(digits).scaleb(exponent, Context(prec=60))
     assert sqlite_text(value) == price_column_text(value)
+
+
+def read_back(text_: str) -> str:
+    """What SQLite's price column answers for ``text_`` kept in it, exponent and digits."""
+    value = Price().process_result_value(text_, sqlite_dialect())
+    assert value is not None
+    return repr(value)
+
+
+@pytest.mark.parametrize(
+    "text_", [*PRICE_EDGES, "100.00", "0.000", "-0.00", "12.3400", "1E+3", "1e-5", "5.", ".5", "-0"]
+)
+def test_sqlite_price_text_reads_back_as_its_canonical_decimal_whoever_wrote_it(
+    text_: str,
+) -> None:
+    if not D(text_).is_finite():
+        return  # never kept: both writers refuse it
+    assert read_back(text_) == repr(canonical_price(D(text_)))
+
+
+@given(
+    st.integers(min_value=-(10**38), max_value=10**38),
+    st.integers(min_value=-18, max_value=5),
+    st.sampled_from(["f", "e", "raw"]),
+)
+def test_any_kept_price_text_reads_back_as_its_canonical_decimal(
+    digits: int, exponent: int, form: str
+) -> None:
+    value = D(digits).scaleb(exponent, Context(prec=60))
+    assume(kept_text(value) is not ValueError)  # a price no writer keeps is never read
+    text_ = {"f": format(value, "f"), "e": format(value, "e"), "raw": str(value)}[form]
+    assert read_back(text_) == repr(canonical_price(D(text_)))
+    if (written := sqlite_text(value)) is not ValueError:
+        assert isinstance(written, str)
+        assert read_back(written) == repr(canonical_price(to_stored_price(value)))
 
 
 async def test_symbols_and_providers_with_copy_special_characters_are_stored_as_given(
