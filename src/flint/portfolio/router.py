@@ -110,7 +110,7 @@ async def create(
 @router.get("/", summary="Your portfolios", responses=problem_responses(401))
 async def list_portfolios(user_id: CurrentUserId, reads: ReadsDep) -> Portfolios:
     rows = await service.list_portfolios(reads, user_id)
-    return Portfolios.model_validate({"portfolios": [row._asdict() for row in rows]})
+    return Portfolios.from_fields({"portfolios": rows})
 
 
 @router.get(
