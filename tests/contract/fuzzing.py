@@ -87,6 +87,7 @@ UNSTATABLE = [
     ),
     Unstatable("query.cursor", "not one this API gave out", "a cursor is opaque"),
     Unstatable("body", "file", "what a file holds is not JSON Schema's to state"),
+    Unstatable(r"line \d+(\.\w+)?", ".*", "what a file holds is not JSON Schema's to state"),
     Unstatable(
         ".*",
         ".*",
@@ -108,6 +109,11 @@ UNSTATABLE = [
         r"(query|body)\.(symbol|benchmark|asset)",
         "(?i)^unknown (symbol|benchmark)",
         "the market's symbols are the provider's, not the document's",
+    ),
+    Unstatable(
+        r"body(\.\w+|\[\d+\])*\.(symbol|date)",
+        "has no prices yet|has no price before",
+        "which days a symbol has prices for is the market's (a custom asset's, its owner's)",
     ),
     Unstatable(
         "body.provider",

@@ -1,0 +1,79 @@
+"""The schemathesis run's list of rules no schema states (`fuzzing.UNSTATABLE`): what it lets
+through is only what it names. Each refusal below is one a run met (the seed of a phase run
+alone found them), so a change of seed or of operation order does not turn main red."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.contract import fuzzing
+
+
+@dataclass
+class Answer:
+    """What `fuzzing._unstatable` reads of a schemathesis response."""
+
+    status_code: int
+    content: bytes
+
+
+def refusal(*errors: tuple[str, str]) -> Answer:
+    body = {"errors": [{"field": field, "message": message} for field, message in errors]}
+    return Answer(422, json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    ("operation", "errors", "why"),
+    [
+        (
+            "POST /api/v1/portfolio/{portfolioId}/transactions",
+            [("body.symbol", "A:0 has no prices yet")],
+            "which days a symbol has prices for",
+        ),
+        (
+            "PUT /api/v1/portfolio/{portfolioId}",
+            [("body.assets[2].date", "A:0 has no price before 2024-01-05; it cannot be bought")],
+            "which days a symbol has prices for",
+        ),
+        (
+            "POST /api/v1/portfolio/{portfolioId}/import",
+            [
+                ("line 1", "no 'date' column"),
+                ("line 1", "unknown column '\\x10'"),
+                ("line 7.quantity", "not a number"),
+            ],
+            "what a file holds",
+        ),
+    ],
+)
+def test_a_refusal_by_a_rule_no_schema_states_is_counted_not_failed(
+    operation: str, errors: list[tuple[str, str]], why: str
+) -> None:
+    rule = fuzzing._unstatable(operation, "positive_data_acceptance", refusal(*errors))
+    assert rule is not None
+    assert rule.why.startswith(why)
+
+
+@pytest.mark.parametrize(
+    ("check", "answer"),
+    [
+        # a rule the schema could state (a name's length) fails the run
+        ("positive_data_acceptance", refusal(("body.name", "at most 100 characters"))),
+        # one stated refusal does not carry an unstated one with it
+        (
+            "positive_data_acceptance",
+            refusal(("body.symbol", "A:0 has no prices yet"), ("body.name", "too long")),
+        ),
+        # a file's line in a JSON body's field name is not a file's line
+        ("positive_data_acceptance", refusal(("body.line 1", "no 'date' column"))),
+        # only refusals of valid input are ever counted
+        ("not_a_server_error", refusal(("body.symbol", "A:0 has no prices yet"))),
+        ("positive_data_acceptance", Answer(500, b"{}")),
+    ],
+)
+def test_anything_else_is_a_finding(check: str, answer: Any) -> None:
+    assert fuzzing._unstatable("POST /api/v1/portfolio", check, answer) is None
