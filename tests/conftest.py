@@ -52,12 +52,13 @@ from flint.config import Settings  # noqa: E402
 from flint.db import create_engine  # noqa: E402
 from flint.handoffs import JobHandoff  # noqa: E402
 from tests import memory_broker  # noqa: E402
+from tests.scheduling import pytest_collection_modifyitems  # noqa: E402
 from tests.shared_fields import share_route_state  # noqa: E402
 from tests.shared_sql import share_compiled_sql  # noqa: E402
 from tests.shared_tls import share_tls_context  # noqa: E402
 from tests.skip_summary import pytest_terminal_summary  # noqa: E402
 
-__all__ = ["pytest_terminal_summary"]  # the hook: skips summarised by reason
+__all__ = ["pytest_collection_modifyitems", "pytest_terminal_summary"]  # hooks kept elsewhere
 
 # CI explores the same examples on every run (a red main must mean a regression); elsewhere
 # property tests draw new examples each run and keep the failures they find in .hypothesis/.

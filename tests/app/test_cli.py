@@ -29,6 +29,7 @@ from flint.app.cli import app, importing
 from tests.conftest import DEFAULT_PASSWORD
 from tests.notifications.test_outbox import free_port
 
+pytestmark = pytest.mark.processes
 FLINT = str(Path(sys.executable).with_name("flint"))
 TABLES = {
     "users",
