@@ -20,9 +20,13 @@ from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.runtime import Runtime
 from tests.conftest import Account, assert_problem
 
+pytestmark = pytest.mark.processes
 V1 = "/api/v1/portfolio"
 BUDGET = 2.5
 """Well under what the slow portfolio's computation takes (about 12 s on a 2-core machine)."""
+WARM_TRIES = 3
+"""The worker runs at nice 15: on a machine the rest of the suite keeps busy, its first answer
+(a fresh process) once took longer than the budget. The warm-up only has to get it going."""
 
 
 @pytest.fixture
@@ -76,8 +80,11 @@ async def test_a_slow_portfolio_is_stopped_at_its_budget_and_does_not_delay_anot
 ) -> None:
     slow = await cash_portfolio(client, alice)
     quick = await cash_portfolio(client, bob)
-    warm = await client.get(f"{V1}/{quick}/performance", headers=bob.headers)
-    assert warm.status_code == 200, warm.text  # the worker is up and the closes are stored
+    for _ in range(WARM_TRIES):  # the worker is up and the closes are stored
+        warm = await client.get(f"{V1}/{quick}/performance", headers=bob.headers)
+        if warm.status_code != 503:
+            break
+    assert warm.status_code == 200, warm.text
     await make_slow(app, slow)
 
     today = utcnow().date()
