@@ -1,5 +1,6 @@
 """The suite's groups hold: the tests of one ``xdist_group`` (those that stop RabbitMQ, restart
-Redis, or start processes, tests/scheduling.py) run on one xdist worker, one after another.
+Redis, or mostly wait, tests/scheduling.py) run on one xdist worker, one after another, and
+the groups are spread through the run.
 
 pytest 9.2 gives a test's id a structure of its own, and xdist 3.8 still marks a test's group
 by rewriting the old string field, so its groups were silently dropped: the tests that stop
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INI = """\
 [pytest]
 markers =
-    processes: starts processes of its own
+    waits: mostly waits
 """
 CONFTEST = "from tests.scheduling import pytest_collection_modifyitems  # noqa: F401\n"
 GROUPED = """\
@@ -36,7 +37,7 @@ def test_one(k):
 WAITING = """\
 import pytest
 
-pytestmark = pytest.mark.processes
+pytestmark = pytest.mark.waits
 
 @pytest.mark.parametrize("k", range(4))
 def test_waits(k):
@@ -92,7 +93,7 @@ def pytest_in(at: Path, *args: str) -> str:
 
 def test_the_tests_of_a_group_run_on_one_worker(tmp_path: Path) -> None:
     write_suite(tmp_path)
-    out = pytest_in(tmp_path, "-n", "2", "--dist", "loadgroup", "-v")
+    out = pytest_in(tmp_path, "-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder", "-v")
     workers: dict[str, set[str]] = defaultdict(set)
     for worker, nodeid in re.findall(r"\[(gw\d+)\] \[ *\d+%\] PASSED (\S+)", out):
         workers[nodeid.split("::")[0]].add(worker)
@@ -100,5 +101,28 @@ def test_the_tests_of_a_group_run_on_one_worker(tmp_path: Path) -> None:
     for module in ("test_b_grouped.py", "test_d_waiting.py", "test_f_waiting.py"):
         assert len(workers[module]) == 1, (module, out)
     assert "@stops-a-server" in out
-    assert "@processes:test_d_waiting.py" in out  # a module marked `processes`: its own group
-    assert "@processes:test_f_waiting.py" in out
+    assert "@waits:test_d_waiting.py" in out  # a module marked `waits`: its own group
+    assert "@waits:test_f_waiting.py" in out
+
+
+def test_the_groups_are_spread_through_the_first_part_of_the_run(tmp_path: Path) -> None:
+    write_suite(tmp_path)
+    order = [
+        line.split("::")[0]
+        for line in pytest_in(tmp_path, "--collect-only", "-q").splitlines()
+        if "::" in line
+    ]
+    assert len(order) == 6 + 2 * 4 + 3 * 30
+    firsts = [
+        order.index(m) for m in ("test_b_grouped.py", "test_d_waiting.py", "test_f_waiting.py")
+    ]
+    # three groups over the 90 other tests: at 0, 0.7 * 90 / 3 and twice that, each whole
+    assert firsts == [0, 6 + 21, 6 + 4 + 42]
+    for module, size in (
+        ("test_b_grouped.py", 6),
+        ("test_d_waiting.py", 4),
+        ("test_f_waiting.py", 4),
+    ):
+        first = order.index(module)
+        assert order[first : first + size] == [module] * size
+    assert order[-30:] == ["test_e_plain.py"] * 30  # the end of the run is the others'

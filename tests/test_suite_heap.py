@@ -11,6 +11,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.waits
+
 CHECK = textwrap.dedent(
     """
     import asyncio, gc, sys, weakref

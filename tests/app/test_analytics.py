@@ -22,7 +22,7 @@ from tests.trades.conftest import link_sandbox, worker
 
 __all__ = ["worker"]
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.waits, pytest.mark.timeout(90)]
 
 
 @pytest.fixture

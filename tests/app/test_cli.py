@@ -29,7 +29,7 @@ from flint.app.cli import app, importing
 from tests.conftest import DEFAULT_PASSWORD
 from tests.notifications.test_outbox import free_port
 
-pytestmark = pytest.mark.processes
+pytestmark = pytest.mark.waits
 FLINT = str(Path(sys.executable).with_name("flint"))
 TABLES = {
     "users",

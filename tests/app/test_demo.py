@@ -21,7 +21,7 @@ from flint.app.main import create_app
 from flint.config import Settings
 from tests.app.test_cli import FLINT, clean_env
 
-pytestmark = [pytest.mark.processes, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.waits, pytest.mark.timeout(400)]
 V1 = "/api/v1"
 BANNER = re.compile(r"^Demo user ready: (\S+@\S+) / (\S+)$", re.MULTILINE)
 

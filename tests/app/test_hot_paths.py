@@ -37,6 +37,8 @@ from flint.kit.calendar import WARM_YEARS, trading_days_in_year
 from flint.web import SessionDep
 from tests.conftest import Account, sign_up
 
+pytestmark = pytest.mark.waits
+
 
 @pytest.fixture
 def route_matches(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -22,7 +22,7 @@ import pytest
 from tests.app.test_cli import FLINT, clean_env, processes_in_group
 from tests.notifications.test_outbox import free_port
 
-pytestmark = [pytest.mark.processes, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.waits, pytest.mark.timeout(300)]
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from flint.kit.ratelimit import RETRY_SECONDS
 from tests.auth.helpers import WRONG, login
 from tests.conftest import sign_up
 
-pytestmark = [pytest.mark.processes, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.waits, pytest.mark.timeout(120)]
 
 EPHEMERAL = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
 

@@ -22,7 +22,7 @@ from celery import Celery
 from tests.conftest import DEFAULT_PASSWORD, service_url
 from tests.notifications.test_outbox import free_port
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("rabbitmq")]
+pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("rabbitmq")]
 
 # A loaded 2-core CI machine can take more than httpx's default 5 s to hash a password.
 http = httpx.Client(timeout=30)

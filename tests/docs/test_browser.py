@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import IN_CI
 from tests.docs.test_offline_docs import parse
 
-pytestmark = [pytest.mark.processes, pytest.mark.browser]
+pytestmark = [pytest.mark.waits, pytest.mark.browser]
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -38,6 +38,8 @@ from tests.market.stream_client import (
     stream,
 )
 
+pytestmark = pytest.mark.waits
+
 SECRET = "stream-tests-secret-0123456789abcdef"
 QUOTE_KEYS = {"type", "symbol", "price", "change", "changePercent", "volume", "timestamp"}
 

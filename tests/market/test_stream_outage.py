@@ -25,7 +25,7 @@ from tests.market.stream_client import exchange, receive, serving, stream
 from tests.market.test_stream import current, moved
 from tests.system.faults import Gate
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("redis-gate")]
+pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("redis-gate")]
 
 DATABASE = 10
 OUTAGE = 4.0

@@ -28,7 +28,7 @@ from tests.conftest import service_url, sign_up
 from tests.market.stream_client import WS_PATH, exchange, open_socket, receive
 from tests.notifications.test_outbox import free_port
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("stream-processes")]
+pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("stream-processes")]
 
 
 @dataclass

@@ -17,6 +17,8 @@ from flint.market.providers.types import (
 from tests.market.vendors import ALPHA_VANTAGE, YAHOO, Build, Vendor
 from tests.stubs.server import HOLD, StubControl
 
+pytestmark = pytest.mark.waits
+
 
 @pytest.fixture(scope="module", params=[ALPHA_VANTAGE, YAHOO], ids=lambda vendor: vendor.name)
 def vendor(request: pytest.FixtureRequest) -> Vendor:

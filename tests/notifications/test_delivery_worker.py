@@ -24,7 +24,7 @@ from tests.notifications.test_outbox import Inbox, free_port
 from tests.stubs.server import RunningStub
 from tests.stubs.twilio import TwilioControl
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.waits, pytest.mark.timeout(90)]
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from flint.runtime import Runtime
 from tests.conftest import Account
 from tests.reports.conftest import running_worker
 
+pytestmark = pytest.mark.waits
+
 V1 = "/api/v1/portfolio"
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "KO", "XOM"]
 

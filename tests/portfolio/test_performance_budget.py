@@ -20,7 +20,7 @@ from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.runtime import Runtime
 from tests.conftest import Account, assert_problem
 
-pytestmark = pytest.mark.processes
+pytestmark = pytest.mark.waits
 V1 = "/api/v1/portfolio"
 BUDGET = 2.5
 """Well under what the slow portfolio's computation takes (about 12 s on a 2-core machine)."""

@@ -26,7 +26,7 @@ from flint.portfolio.workers import PerformancePool, _ready
 from flint.runtime import Runtime
 from tests.conftest import Account, service_url
 
-pytestmark = pytest.mark.processes
+pytestmark = pytest.mark.waits
 V1 = "/api/v1/portfolio"
 
 

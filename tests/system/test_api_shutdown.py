@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import DEFAULT_PASSWORD
 from tests.system.processes import Process, Processes, flint_env, running
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("api-shutdown")]
+pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("api-shutdown")]
 
 
 @pytest.fixture

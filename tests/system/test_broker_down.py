@@ -24,7 +24,7 @@ from tests.system.faults import GateThread
 from tests.system.processes import Process, Processes
 from tests.system.trading import Trader, snaptrade_trader, trading_api
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
+pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
 
 OUTAGE = 7.0
 """Long enough for Celery's own reconnect backoff (2, 4, 6 s...) to have grown: its tries

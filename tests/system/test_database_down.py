@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import Account, assert_problem, empty_database
 from tests.system.faults import Gate
 
-pytestmark = [pytest.mark.processes, pytest.mark.postgres]
+pytestmark = [pytest.mark.waits, pytest.mark.postgres]
 
 
 @pytest.fixture

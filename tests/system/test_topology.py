@@ -30,7 +30,7 @@ from tests.conftest import DEFAULT_PASSWORD, service_url
 from tests.market.stream_client import WS_PATH, exchange, open_socket, receive
 from tests.system.processes import Process, Processes, flint_env, fresh_databases, running
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
+pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from tests.stubs.server import HOLD, RunningStub
 from tests.system.processes import Processes
 from tests.system.trading import snaptrade_trader, trading_api
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
+pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
 
 
 @pytest.mark.timeout(180)

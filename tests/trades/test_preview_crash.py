@@ -25,7 +25,7 @@ from tests.stubs.snaptrade.state import ImpactState
 from tests.trades.test_trades_snaptrade import FUNDS
 from tests.trades.test_worker_crash import _ready, start, stop, wait_for
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
+pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
 
 Broker = tuple[RunningStub, snaptrade_stub.SnapTradeState, ImpactState]
 

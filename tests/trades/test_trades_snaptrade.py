@@ -29,6 +29,8 @@ from tests.stubs import snaptrade as snaptrade_stub
 from tests.stubs.contract import Contract
 from tests.stubs.server import RunningStub, run_stub
 
+pytestmark = pytest.mark.waits
+
 V1 = "/api/v1"
 
 

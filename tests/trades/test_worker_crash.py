@@ -24,7 +24,7 @@ from tests.notifications.test_outbox import free_port
 from tests.stubs import snaptrade as snaptrade_stub
 from tests.stubs.server import HOLD, RunningStub, run_stub
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
+pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("rabbitmq"), pytest.mark.postgres]
 
 
 def start(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
