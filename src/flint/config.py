@@ -299,6 +299,10 @@ class Settings(
     performance_budget_seconds: float = Field(30.0, gt=0, le=600)
     """How long one performance computation may take in a worker: past it the worker is
     stopped (and replaced) and the request answers 503 ``/problems/performance-budget``."""
+    performance_niceness: int = Field(15, ge=0, le=19)
+    """How much lower than the API's the performance processes' CPU priority is (``nice``):
+    on a machine the API shares, its requests come first; 0 where the processes have cores of
+    their own."""
     performance_inline_bars: int = Field(10_000, ge=0)
     """At most this many missing daily closes are fetched while a performance request waits;
     more (a fresh import's history) are stored in the background and the answer says so."""

@@ -25,13 +25,19 @@ V1 = "/api/v1/portfolio"
 BUDGET = 2.5
 """Well under what the slow portfolio's computation takes (about 12 s on a 2-core machine)."""
 WARM_TRIES = 3
-"""The worker runs at nice 15: on a machine the rest of the suite keeps busy, its first answer
-(a fresh process) once took longer than the budget. The warm-up only has to get it going."""
+"""The warm-up only has to get the worker going: on a busy machine a fresh worker's first
+answer once took longer than the budget."""
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"performance_workers": 1, "performance_budget_seconds": BUDGET}
+    return {
+        "performance_workers": 1,
+        "performance_budget_seconds": BUDGET,
+        # The worker at the API's priority: at nice 15 on a machine the rest of the suite keeps
+        # busy, Bob's quick answer from a fresh worker once took longer than the budget.
+        "performance_niceness": 0,
+    }
 
 
 async def cash_portfolio(client: httpx.AsyncClient, who: Account) -> str:

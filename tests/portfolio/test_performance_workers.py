@@ -212,3 +212,20 @@ async def test_a_portfolio_deleted_before_its_worker_reads_it_is_not_found(
     window = performance.Window(None, utcnow().date(), "SPY", 0.0)
     with pytest.raises(NotFound):
         await workers.compute(uuid.UUID(portfolio_id), window, complete=False)
+
+
+@pytest.mark.parametrize(
+    ("settings_overrides", "lower"),
+    [({"performance_workers": 1}, 15), ({"performance_workers": 1, "performance_niceness": 0}, 0)],
+    ids=["default", "told-0"],
+)
+async def test_the_workers_run_below_the_apis_priority_by_their_niceness(
+    app: FastAPI, lower: int
+) -> None:
+    """By ``FLINT_PERFORMANCE_NICENESS`` (15 unless told): the API's requests come first on a
+    machine they share; 0 where the processes have cores of their own (and in the budget's test,
+    whose answers must not wait for a busy machine's other processes)."""
+    pid = await pool(app)._run(_ready)
+    assert pid != os.getpid()
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + lower)

@@ -261,7 +261,10 @@ def _computer(runtime: Runtime, market: MarketData) -> Computer:
     if not settings.performance_workers:
         return InProcess(runtime.readers, market, budget)
     pool = PerformancePool(
-        settings.performance_workers, partial(performance.build, settings), budget=budget
+        settings.performance_workers,
+        partial(performance.build, settings),
+        budget=budget,
+        niceness=settings.performance_niceness,
     )
     runtime.add(pool, close=pool.close)
     warming: list[asyncio.Task[None]] = []

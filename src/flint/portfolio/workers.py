@@ -42,7 +42,8 @@ from flint.runtime import Runtime
 log = structlog.get_logger(__name__)
 
 NICENESS = 15
-"""How much lower than the API's the workers' CPU priority is."""
+"""How much lower than the API's the workers' CPU priority is, unless told otherwise
+(``FLINT_PERFORMANCE_NICENESS``)."""
 PARENT_CHECK_SECONDS = 1.0
 CLOSE_SECONDS = 30.0
 """How long closing waits for the computations under way before stopping them."""
@@ -53,7 +54,7 @@ _loop: asyncio.AbstractEventLoop | None = None
 _runtime: Runtime | None = None
 
 
-def _start(build: Callable[[], Runtime]) -> None:
+def _start(build: Callable[[], Runtime], niceness: int = NICENESS) -> None:
     """Process initializer: lower priority, one event loop and one runtime for its lifetime,
     and an end when the API process is gone (even killed, with no time to say so)."""
     global _loop, _runtime
@@ -62,7 +63,7 @@ def _start(build: Callable[[], Runtime]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_follow_parent, args=(os.getppid(),), daemon=True).start()
     with contextlib.suppress(OSError):  # not permitted here: run at the same priority
-        os.nice(NICENESS)
+        os.nice(niceness)
     _loop = asyncio.new_event_loop()
     asyncio.set_event_loop(_loop)
     _runtime = build()
@@ -120,14 +121,21 @@ async def _render(
 class PerformancePool:
     """The API's side: submits computations to the worker processes (a `computing.Computer`).
     ``build`` makes a process's runtime: it is pickled to each process, so a module-level
-    function or a `functools.partial` of one. ``budget`` bounds each computation (seconds)."""
+    function or a `functools.partial` of one. ``budget`` bounds each computation (seconds);
+    ``niceness`` lowers the processes' CPU priority below the API's."""
 
     def __init__(
-        self, workers: int, build: Callable[[], Runtime], *, budget: float | None = None
+        self,
+        workers: int,
+        build: Callable[[], Runtime],
+        *,
+        budget: float | None = None,
+        niceness: int = NICENESS,
     ) -> None:
         self.workers = workers
         self.build = build
         self.budget = budget
+        self.niceness = niceness
         self._pool: ProcessPool | None = None
 
     def _executor(self) -> ProcessPool:
@@ -140,7 +148,7 @@ class PerformancePool:
                 max_workers=self.workers,
                 context=multiprocessing.get_context("spawn"),
                 initializer=_start,
-                initargs=(self.build,),
+                initargs=(self.build, self.niceness),
             )
         return self._pool
 
