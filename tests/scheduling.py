@@ -33,7 +33,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if group is None:
             rest.append(item)
         else:
-            blocks.setdefault(str(group.args[0] if group.args else group.kwargs), []).append(item)
+            name = group.args[0] if group.args else group.kwargs.get("name", "default")
+            blocks.setdefault(str(name), []).append(item)  # as xdist names the group
     if not blocks:
         return
     step = SPREAD * len(rest) / len(blocks)

@@ -41,9 +41,6 @@ from flint.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
-NICENESS = 15
-"""How much lower than the API's the workers' CPU priority is, unless told otherwise
-(``FLINT_PERFORMANCE_NICENESS``)."""
 PARENT_CHECK_SECONDS = 1.0
 CLOSE_SECONDS = 30.0
 """How long closing waits for the computations under way before stopping them."""
@@ -54,7 +51,7 @@ _loop: asyncio.AbstractEventLoop | None = None
 _runtime: Runtime | None = None
 
 
-def _start(build: Callable[[], Runtime], niceness: int = NICENESS) -> None:
+def _start(build: Callable[[], Runtime], niceness: int) -> None:
     """Process initializer: lower priority, one event loop and one runtime for its lifetime,
     and an end when the API process is gone (even killed, with no time to say so)."""
     global _loop, _runtime
@@ -122,15 +119,16 @@ class PerformancePool:
     """The API's side: submits computations to the worker processes (a `computing.Computer`).
     ``build`` makes a process's runtime: it is pickled to each process, so a module-level
     function or a `functools.partial` of one. ``budget`` bounds each computation (seconds);
-    ``niceness`` lowers the processes' CPU priority below the API's."""
+    ``niceness`` lowers the processes' CPU priority below the API's
+    (``FLINT_PERFORMANCE_NICENESS``)."""
 
     def __init__(
         self,
         workers: int,
         build: Callable[[], Runtime],
         *,
+        niceness: int,
         budget: float | None = None,
-        niceness: int = NICENESS,
     ) -> None:
         self.workers = workers
         self.build = build
