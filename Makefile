@@ -35,10 +35,11 @@ $(STAMP): $(UV) uv.lock pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/flint run
 
-# One test process more than there are cores: a third of the suite's time goes to waiting on
-# the processes, servers and clocks it starts, and a spare process keeps the cores busy then
-# (2 cores: 532 s with two processes, 456 s with three).
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# Two test processes more than there are cores: a third of the suite's time goes to waiting on
+# the processes, servers and clocks it starts, and the spare processes keep the cores busy then
+# (2 cores, one host: 532 s with two processes, 456 s with three; another: 306 s with three,
+# 95 core-seconds idle, and 284-305 s with four, 36 idle, nearly all of it while collecting).
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 2 )))
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)

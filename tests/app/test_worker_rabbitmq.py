@@ -60,6 +60,7 @@ def topology(tmp_path: Path) -> Iterator[tuple[str, Path, Path, dict[str, str]]]
         "FLINT_TASK_QUEUE": f"flint-test-{uuid.uuid4().hex[:8]}",
         "FLINT_PORT": str(port),
         "FLINT_LOG_LEVEL": "INFO",
+        "FLINT_PERFORMANCE_WORKERS": "0",  # no chart or performance here
     }
     log = tmp_path / "processes.log"
     subprocess.run(

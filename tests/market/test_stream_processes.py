@@ -53,7 +53,11 @@ def start_api(name: str, tmp_path: Path, **variables: str) -> Api:
     port = free_port()
     log = tmp_path / f"{name}.log"
     env = clean_env(
-        FLINT_PORT=str(port), FLINT_LOG_FORMAT="console", FLINT_LOG_LEVEL="INFO", **variables
+        FLINT_PORT=str(port),
+        FLINT_LOG_FORMAT="console",
+        FLINT_LOG_LEVEL="INFO",
+        FLINT_PERFORMANCE_WORKERS="0",  # no chart or performance here
+        **variables,
     )
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -50,6 +50,7 @@ def test_a_preview_from_one_api_process_is_placed_once_through_a_worker_crash(
         "FLINT_BROKER_URL": service_url("FLINT_TEST_AMQP_URL", "RabbitMQ"),
         "FLINT_TASK_QUEUE": f"flint-preview-{uuid.uuid4().hex[:8]}",
         "FLINT_LOG_LEVEL": "INFO",
+        "FLINT_PERFORMANCE_WORKERS": "0",  # no chart or performance here
         "FLINT_CREDENTIALS_KEYS": Fernet.generate_key().decode(),
         "FLINT_SNAPTRADE_CLIENT_ID": snaptrade_stub.CLIENT_ID,
         "FLINT_SNAPTRADE_CONSUMER_KEY": snaptrade_stub.CONSUMER_KEY,

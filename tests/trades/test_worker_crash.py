@@ -81,6 +81,7 @@ def test_a_worker_killed_mid_order_leaves_exactly_one_order_and_a_final_trade(
         "FLINT_TASK_QUEUE": f"flint-crash-{uuid.uuid4().hex[:8]}",
         "FLINT_PORT": str(port),
         "FLINT_LOG_LEVEL": "INFO",
+        "FLINT_PERFORMANCE_WORKERS": "0",  # no chart or performance here
         "FLINT_CREDENTIALS_KEYS": Fernet.generate_key().decode(),
         "FLINT_SNAPTRADE_CLIENT_ID": snaptrade_stub.CLIENT_ID,
         "FLINT_SNAPTRADE_CONSUMER_KEY": snaptrade_stub.CONSUMER_KEY,
