@@ -223,9 +223,13 @@ async def test_the_workers_run_below_the_apis_priority_by_their_niceness(
     app: FastAPI, lower: int
 ) -> None:
     """By ``FLINT_PERFORMANCE_NICENESS`` (15 unless told): the API's requests come first on a
-    machine they share; 0 where the processes have cores of their own (and in the budget's test,
-    whose answers must not wait for a busy machine's other processes)."""
+    machine they share, and the processes are in Linux's idle class, which gives way to a
+    request at once; 0 where the processes have cores of their own (and in the budget's test,
+    whose answers must not wait for a busy machine's other processes): as the API."""
     pid = await pool(app)._run(_ready)
     assert pid != os.getpid()
     ours = os.getpriority(os.PRIO_PROCESS, 0)
     assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + lower)
+    if hasattr(os, "SCHED_IDLE"):
+        policy = os.SCHED_IDLE if lower else os.sched_getscheduler(0)
+        assert os.sched_getscheduler(pid) == policy
