@@ -9,18 +9,16 @@ from datetime import date, timedelta
 from decimal import Decimal as D
 
 import numpy as np
+import pandas as pd
 import pytest
 import pyxirr
+import quantstats as qs
 
 from flint.market.api import load_universe
 from flint.portfolio import allocation, drawdown, holdings, periods
 from flint.portfolio.replay import in_currency, replay
 from flint.portfolio.symbols import SymbolBook
 from flint.portfolio.valuation import Entry, value
-from tests.lazy_modules import lazy
-
-pd = lazy("pandas")
-qs = lazy("quantstats")
 
 CLOSES = {
     "AAA": {
