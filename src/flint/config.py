@@ -188,6 +188,10 @@ class Settings(
     """`flint run` also makes the demo user (`flint demo`) and prints its credentials."""
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     cors_origins: list[str] = []
+    prepare_routes: bool = True
+    """Once started, the API builds every route's request handling (`flint.app.routing.
+    prepare_routes`) rather than leaving each router's to its first request. Off in the tests,
+    whose one process builds an app per test and uses few of its routes."""
     freeze_heap: bool = True
     """Once started, the API moves its start-up objects out of the garbage collector's reach
     (`flint.app.runtime.settle_heap`), and so does a worker before its pool starts. Off in the

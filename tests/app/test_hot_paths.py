@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from starlette.routing import compile_path
 
+from flint.app.main import create_app
 from flint.app.methods import owner, templates
 from flint.app.routing import (
     PathIndex,
@@ -373,3 +374,39 @@ def test_a_worker_works_out_the_calendar_before_its_pool_starts(settings: Settin
         assert trading_days_in_year.cache_info().currsize == WARM_YEARS + 2
     finally:
         configure(None)
+
+
+def _unbuilt(routes: list[Any]) -> list[str]:
+    """The included routers whose routes FastAPI has not built yet (asking would build them)."""
+    missing: list[str] = []
+    for route in routes:
+        if not isinstance(route, _IncludedRouter):
+            continue
+        built = route.__dict__.get("_effective_candidates")
+        if route.__dict__.get("_effective_candidates_version") is None or built is None:
+            missing.append(route.include_context.prefix or "/")
+        else:
+            missing += _unbuilt(built)
+    return missing
+
+
+@pytest.mark.parametrize("prepare", [True, False])
+async def test_a_started_api_has_built_every_routes_handling(
+    settings: Settings, prepare: bool
+) -> None:
+    """FastAPI builds an included router's routes when the first request reaches it: 10-30 ms of
+    the event loop, once per router and process, while that process answered others (30 ms in
+    the first file import after a start). A deployment's API builds them all as it starts
+    (`prepare_routes`); the tests' apps (off) leave them to their first request."""
+    app = create_app(settings.model_copy(update={"prepare_routes": prepare}))
+    assert len(_unbuilt(app.router.routes)) > 10
+    async with app.router.lifespan_context(app):
+        left = _unbuilt(app.router.routes)
+        if prepare:
+            assert left == []
+        else:
+            assert len(left) > 10
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+                assert (await c.get("/api/v1/auth/me")).status_code == 401
+            assert 0 < len(left) - len(_unbuilt(app.router.routes)) < len(left)

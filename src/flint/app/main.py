@@ -25,7 +25,7 @@ from flint.app.middleware import Answers, BodySizeLimit, TrustedHosts
 from flint.app.ops import router as ops_router
 from flint.app.problems import document_problems, install_error_handlers
 from flint.app.ratelimit import ApiRateLimit, Subject
-from flint.app.routing import guard_includes, index_routes, serve_lean
+from flint.app.routing import guard_includes, index_routes, prepare_routes, serve_lean
 from flint.app.runtime import build_runtime, settle_heap, warm_process
 from flint.app.sentry import init_sentry
 from flint.auth.pages import router as auth_pages
@@ -128,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await runtime.start()
             warm_process()
+            if settings.prepare_routes:
+                prepare_routes(app)
             if settings.freeze_heap:
                 settle_heap()
             yield
