@@ -6,7 +6,6 @@ settings are read fresh, as a user's shell would give them.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import signal
@@ -25,7 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from flint.app.cli import app, importing
+from flint.app.cli import app
 from tests.conftest import DEFAULT_PASSWORD
 from tests.notifications.test_outbox import free_port
 
@@ -270,19 +269,3 @@ def test_backfill_refuses_unknown_symbols_and_bad_dates_and_stores_nothing(
     )
     assert reversed_range.returncode == 1
     assert query(tmp_path / "data" / "flint.db", "SELECT count(*) FROM market_data") == [(0,)]
-
-
-def test_imports_run_without_the_collector_and_what_follows_with_it() -> None:
-    with importing():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()  # a process that turned it off keeps it off
-    try:
-        with importing():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-    with pytest.raises(ImportError), importing():
-        import flint.no_such_module  # type: ignore[import-not-found]  # noqa: F401
-    assert gc.isenabled()

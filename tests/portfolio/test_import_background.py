@@ -4,7 +4,6 @@ task adds nothing; the sweep publishes a job whose message was lost; another use
 
 from __future__ import annotations
 
-import gc
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -280,22 +279,3 @@ async def test_another_users_import_is_not_found(
 )
 def test_the_prefer_header_is_read_as_rfc_7240_writes_it(prefer: str, wanted: bool) -> None:
     assert wants_async(prefer) is wanted
-
-
-def test_the_cycle_collector_is_off_while_a_file_is_imported_and_as_it_was_after() -> None:
-    def failing_import() -> None:
-        with tasks._collector_paused():
-            assert not gc.isenabled()
-            raise RuntimeError("the import failed")
-
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError):
-        failing_import()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with tasks._collector_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    finally:
-        gc.enable()

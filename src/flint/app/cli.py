@@ -3,16 +3,15 @@ backfill and demo."""
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from flint.kit.heap import collector_paused
 
 if TYPE_CHECKING:
     import httpx
@@ -26,22 +25,6 @@ WORKER_NICENESS = 10
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-@contextmanager
-def importing() -> Iterator[None]:
-    """Flint's modules imported with the cyclic garbage collector paused: importing them makes
-    hundreds of thousands of objects that live as long as the process and no garbage, and the
-    collector walked the growing heap 551 times meanwhile: 0.30-0.35 s of the 2.0-2.5 s of CPU
-    a process spent importing Flint. What each command runs after its imports runs with the
-    collector on."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _alembic_config() -> object:
     from alembic.config import Config
 
@@ -53,7 +36,7 @@ def _alembic_config() -> object:
 @app.command()
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Apply database migrations (SQLite or PostgreSQL, from FLINT_DATABASE_URL)."""
-    with importing():
+    with collector_paused():
         from alembic import command
 
         import flint.app.models  # noqa: F401  (what the migrations' env imports)
@@ -140,7 +123,7 @@ def serve(
     """Start the HTTP API. SIGTERM stops accepting connections, lets the requests in flight
     finish (at most --graceful-timeout seconds; a deployment's stop timeout must be longer),
     closes WebSockets, then exits. With --workers, a supervisor passes SIGTERM to each."""
-    with importing():
+    with collector_paused():
         import uvicorn
 
         import flint.app.main  # noqa: F401  (what uvicorn imports for the app of one process)
@@ -211,7 +194,7 @@ def worker(
 
     settings = get_settings()
     _share_metrics(settings.ensure_data_dir())
-    with importing():
+    with collector_paused():
         from flint.app.worker import configure  # after the line above: it counts tasks
 
     celery_app = configure(settings)
@@ -239,7 +222,7 @@ def worker(
 @app.command()
 def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
     """Start the periodic scheduler (run exactly one in a deployment)."""
-    with importing():
+    with collector_paused():
         from flint.app.worker import configure
         from flint.config import get_settings
 
@@ -347,7 +330,7 @@ def backfill(
     import asyncio
     from datetime import date, timedelta
 
-    with importing():
+    with collector_paused():
         from flint.app.runtime import build_runtime
         from flint.config import get_settings
         from flint.db import commit
@@ -389,7 +372,7 @@ def demo() -> None:
     print its email and password: a linked sandbox bank and brokerage, a watchlist, price
     alerts, two portfolios (one following the brokerage, one with three years of imported
     history), a finished PDF report and notifications. Migrates the database first."""
-    with importing():
+    with collector_paused():
         from alembic import command
 
         from flint.app.demo import DemoFailed, credentials_banner, run_demo
@@ -418,7 +401,7 @@ def openapi(
     """Print the OpenAPI document (touches no database and leaves no data directory behind)."""
     import tempfile
 
-    with importing():
+    with collector_paused():
         from flint.app.main import create_app
         from flint.config import get_settings
 

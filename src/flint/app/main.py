@@ -36,6 +36,7 @@ from flint.billing.pages import router as billing_pages
 from flint.billing.router import router as billing_router
 from flint.config import Settings, get_settings
 from flint.errors import Unauthorized
+from flint.kit.heap import collector_paused
 from flint.kit.logging import configure_logging
 from flint.market.router import router as market_router
 from flint.market.ws import redact_query_tokens
@@ -126,12 +127,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
-            await runtime.start()
-            warm_process()
-            if settings.prepare_routes:
-                prepare_routes(app)
-            if settings.freeze_heap:
-                settle_heap()
+            with collector_paused():  # what starting makes lives as long as the process
+                await runtime.start()
+                warm_process()
+                if settings.prepare_routes:
+                    prepare_routes(app)
+                if settings.freeze_heap:
+                    settle_heap()
             yield
         finally:
             await runtime.aclose()

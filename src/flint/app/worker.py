@@ -32,6 +32,7 @@ from flint.app.relay_tasks import RelayOnConnect
 from flint.app.runtime import build_runtime, settle_heap, warm_process
 from flint.app.sentry import init_sentry
 from flint.config import Settings, get_settings
+from flint.kit.heap import collector_paused
 from flint.kit.logging import configure_logging
 from flint.runtime import Runtime
 
@@ -133,10 +134,12 @@ def configure(settings: Settings | None = None) -> Celery:
 def _warm(**_: Any) -> None:
     """Before the pool starts, in the worker's main process: `warm_process`, then the heap
     that made settled (`settle_heap`) unless the settings say not to (a test's worker runs in
-    the test's own process)."""
-    warm_process()
-    if jobs.process.settings().freeze_heap:
-        settle_heap()
+    the test's own process). What the warming makes lives as long as the process: it runs with
+    the collector paused."""
+    with collector_paused():
+        warm_process()
+        if jobs.process.settings().freeze_heap:
+            settle_heap()
 
 
 def _setup_logging(loglevel: int | str | None = None, **_: Any) -> None:

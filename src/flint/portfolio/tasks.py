@@ -5,7 +5,6 @@ and sweep up imports whose task was lost."""
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import threading
 import uuid
@@ -17,6 +16,7 @@ import structlog
 from flint.db import database_unavailable
 from flint.errors import FlintError
 from flint.jobs import celery_app, run_async, runtime, send
+from flint.kit.heap import collector_paused
 from flint.market.api import MarketData
 from flint.portfolio import backfill, history, import_jobs
 
@@ -103,21 +103,6 @@ def _low_priority() -> Iterator[None]:
                     _set_priority(tid, _Lowered.before.get(tid, _Lowered.starter))
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off for the block, as it was after. An import (or a history
-    batch) makes hundreds of thousands of objects that live until it ends and form no cycles;
-    while it ran, the collector walked them all again and again (a 100,000-row import: about
-    1 s of its 7). What cycles the block leaves are collected once it is back on."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 @celery_app.task(name=backfill.PLAN_TASK, ignore_result=True)
 def backfill_history(portfolio_id: str, benchmark: str = backfill.DEFAULT_BENCHMARK) -> int:
     """Send one `store_history` per batch of symbols whose closes the portfolio lacks; returns
@@ -125,7 +110,7 @@ def backfill_history(portfolio_id: str, benchmark: str = backfill.DEFAULT_BENCHM
     reads the whole ledger (a 100,000-row import's plan ran at full priority just as the
     import finished, and /healthz felt it), without the cycle collector."""
     process = runtime()
-    with _collector_paused(), _low_priority():
+    with collector_paused(), _low_priority():
         planned = run_async(
             history.plan(
                 process.readers, process.get(MarketData), uuid.UUID(portfolio_id), benchmark
@@ -143,7 +128,7 @@ def store_history(windows: str) -> int:
     `NICENESS`, without the cycle collector: a batch of 25 symbols' decade is about 63,000 bars,
     and the full collections they set off took a batch from 0.45 s of CPU to 0.73 now and then."""
     process = runtime()
-    with _collector_paused(), _low_priority():
+    with collector_paused(), _low_priority():
         written = run_async(
             history.store(
                 process.readers, process.sessions, process.get(MarketData), history.parse(windows)
@@ -172,7 +157,7 @@ def import_file(self: Any, job_id: str) -> str:
     `NICENESS`, without the cycle collector."""
     jid = uuid.UUID(job_id)
     try:
-        with _collector_paused(), _low_priority():
+        with collector_paused(), _low_priority():
             return run_async(_import(jid))
     except Exception as exc:
         if database_unavailable(exc) and self.request.retries < IMPORT_RETRIES:
