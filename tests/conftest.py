@@ -54,6 +54,7 @@ from flint.handoffs import JobHandoff  # noqa: E402
 from tests import memory_broker  # noqa: E402
 from tests.scheduling import pytest_collection_modifyitems  # noqa: E402
 from tests.shared_fields import share_route_state  # noqa: E402
+from tests.shared_queues import task_queue  # noqa: E402, F401  (a fixture)
 from tests.shared_sql import share_compiled_sql  # noqa: E402
 from tests.shared_tls import share_tls_context  # noqa: E402
 from tests.skip_summary import pytest_terminal_summary  # noqa: E402

@@ -50,14 +50,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def topology(tmp_path: Path) -> Iterator[tuple[str, Path, Path, dict[str, str]]]:
+def topology(tmp_path: Path, task_queue: str) -> Iterator[tuple[str, Path, Path, dict[str, str]]]:
     amqp = service_url("FLINT_TEST_AMQP_URL", "RabbitMQ")
     port = free_port()
     env = {
         **os.environ,
         "FLINT_DATA_DIR": str(tmp_path / "data"),
         "FLINT_BROKER_URL": amqp,
-        "FLINT_TASK_QUEUE": f"flint-test-{uuid.uuid4().hex[:8]}",
+        "FLINT_TASK_QUEUE": task_queue,
         "FLINT_PORT": str(port),
         "FLINT_LOG_LEVEL": "INFO",
         "FLINT_PERFORMANCE_WORKERS": "0",  # no chart or performance here

@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("rabbitmq"), pytest.mar
 
 
 @pytest.fixture
-def topology(tmp_path: Path) -> Iterator[tuple[Processes, Process, Process]]:
+def topology(tmp_path: Path, task_queue: str) -> Iterator[tuple[Processes, Process, Process]]:
     redis = service_url("FLINT_TEST_REDIS_URL", "Redis")
     amqp = service_url("FLINT_TEST_AMQP_URL", "RabbitMQ")
     tag = uuid.uuid4().hex[:8]
@@ -46,7 +46,7 @@ def topology(tmp_path: Path) -> Iterator[tuple[Processes, Process, Process]]:
             FLINT_SANDBOX_DATABASE_URL=sandbox,
             FLINT_REDIS_URL=redis,
             FLINT_BROKER_URL=amqp,
-            FLINT_TASK_QUEUE=f"flint-system-{tag}",
+            FLINT_TASK_QUEUE=task_queue,
             FLINT_STREAM_CHANNEL=f"flint:quotes:system-{tag}",
             # Limits of this run's own: the shared Redis keeps every earlier run's counts, and
             # the sign-up budget (20 an hour per address) is soon spent on 127.0.0.1.

@@ -15,6 +15,7 @@ import httpx
 from cryptography.fernet import Fernet
 
 from tests.conftest import DEFAULT_PASSWORD
+from tests.shared_queues import own_task_queue
 from tests.stubs import snaptrade as snaptrade_stub
 from tests.system.processes import Process, Processes, flint_env, fresh_databases, running
 
@@ -81,12 +82,12 @@ def trading_api(tmp_path: Path, stub_url: str, broker: str) -> Iterator[tuple[Pr
     """A fresh PostgreSQL database, migrated, and the API serving on it (not yet ready), its
     processes' settings trading through the SnapTrade stub at ``stub_url`` on ``broker`` (a
     queue of their own); every process the test starts is stopped at the end."""
-    with fresh_databases("flint") as (database,):
+    with fresh_databases("flint") as (database,), own_task_queue() as queue:
         env = flint_env(
             FLINT_DATA_DIR=str(tmp_path / "data"),
             FLINT_DATABASE_URL=database,
             FLINT_BROKER_URL=broker,
-            FLINT_TASK_QUEUE=f"flint-system-{uuid.uuid4().hex[:8]}",
+            FLINT_TASK_QUEUE=queue,
             FLINT_CREDENTIALS_KEYS=Fernet.generate_key().decode(),
             FLINT_PERFORMANCE_WORKERS="0",
             FLINT_SNAPTRADE_CLIENT_ID=snaptrade_stub.CLIENT_ID,

@@ -39,7 +39,7 @@ def broker_stub() -> Iterator[Broker]:
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_preview_from_one_api_process_is_placed_once_through_a_worker_crash(
-    database_url: str, tmp_path: Path, broker_stub: Broker
+    database_url: str, tmp_path: Path, broker_stub: Broker, task_queue: str
 ) -> None:
     stub, state, impact = broker_stub
     ports = free_port(), free_port()
@@ -48,7 +48,7 @@ def test_a_preview_from_one_api_process_is_placed_once_through_a_worker_crash(
         "FLINT_DATA_DIR": str(tmp_path / "data"),
         "FLINT_DATABASE_URL": database_url,
         "FLINT_BROKER_URL": service_url("FLINT_TEST_AMQP_URL", "RabbitMQ"),
-        "FLINT_TASK_QUEUE": f"flint-preview-{uuid.uuid4().hex[:8]}",
+        "FLINT_TASK_QUEUE": task_queue,
         "FLINT_LOG_LEVEL": "INFO",
         "FLINT_PERFORMANCE_WORKERS": "0",  # no chart or performance here
         "FLINT_CREDENTIALS_KEYS": Fernet.generate_key().decode(),

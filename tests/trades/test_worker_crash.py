@@ -69,6 +69,7 @@ def test_a_worker_killed_mid_order_leaves_exactly_one_order_and_a_final_trade(
     database_url: str,
     tmp_path: Path,
     broker_stub: tuple[RunningStub, snaptrade_stub.SnapTradeState],
+    task_queue: str,
 ) -> None:
     stub, state = broker_stub
     amqp = service_url("FLINT_TEST_AMQP_URL", "RabbitMQ")
@@ -78,7 +79,7 @@ def test_a_worker_killed_mid_order_leaves_exactly_one_order_and_a_final_trade(
         "FLINT_DATA_DIR": str(tmp_path / "data"),
         "FLINT_DATABASE_URL": database_url,
         "FLINT_BROKER_URL": amqp,
-        "FLINT_TASK_QUEUE": f"flint-crash-{uuid.uuid4().hex[:8]}",
+        "FLINT_TASK_QUEUE": task_queue,
         "FLINT_PORT": str(port),
         "FLINT_LOG_LEVEL": "INFO",
         "FLINT_PERFORMANCE_WORKERS": "0",  # no chart or performance here
