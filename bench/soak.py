@@ -253,8 +253,9 @@ def _amqp() -> Iterator[Any]:
 
 @contextlib.contextmanager
 def _forgotten(env: dict[str, str]) -> Iterator[None]:
-    """At the end, remove what the run left in the shared servers: its RabbitMQ queue, and in
-    its Redis database its rate-limit counts and what the servers cached (quotes, sign-ins)."""
+    """At the end, remove what the run left in the shared servers: its RabbitMQ queue and the
+    exchange of the same name Celery declares with it, and in its Redis database its
+    rate-limit counts and what the servers cached (quotes, sign-ins)."""
     try:
         yield
     finally:
@@ -262,6 +263,7 @@ def _forgotten(env: dict[str, str]) -> Iterator[None]:
 
         with contextlib.suppress(Exception), _amqp() as amqp:
             amqp.default_channel.queue_delete(env["FLINT_TASK_QUEUE"])
+            amqp.default_channel.exchange_delete(env["FLINT_TASK_QUEUE"])
         client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
         for pattern in (
             f"{env['FLINT_RATE_LIMIT_NAMESPACE']}:*",
