@@ -142,23 +142,38 @@ class TestTiming:
     async def test_a_known_and_an_unknown_email_are_answered_in_the_same_time(
         self, client: httpx.AsyncClient, alice: Account
     ) -> None:
-        async def answer_time(address: str) -> float:
-            started = time.perf_counter()
+        """Medians of interleaved requests: the time an answer takes, which on a busy machine
+        is mostly waiting for a core (a run beside five test processes on two cores took
+        17.0 ms known and 12.3 ms unknown, the same code), and the CPU this process spent on
+        it, the work itself, which the machine's load does not change (a lookup or a hash
+        for known addresses only would show there first)."""
+
+        async def answer(address: str) -> tuple[float, float]:
+            started, cpu = time.perf_counter(), time.process_time()
             response = await request_reset(client, address)
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - started, time.process_time() - cpu
             assert response.status_code == 202, response.text
             return elapsed
 
         for _ in range(3):  # warm both paths up
-            await answer_time(alice.email)
-            await answer_time("nobody@example.com")
-        known: list[float] = []
-        unknown: list[float] = []
+            await answer(alice.email)
+            await answer("nobody@example.com")
+        known: list[tuple[float, float]] = []
+        unknown: list[tuple[float, float]] = []
         for _ in range(25):  # interleaved, so load on the machine hits both alike
-            known.append(await answer_time(alice.email))
-            unknown.append(await answer_time("nobody@example.com"))
+            known.append(await answer(alice.email))
+            unknown.append(await answer("nobody@example.com"))
 
-        known_ms, unknown_ms = statistics.median(known) * 1000, statistics.median(unknown) * 1000
-        timing = f"median {known_ms:.1f} ms known, {unknown_ms:.1f} ms unknown"
+        def medians(times: list[tuple[float, float]]) -> tuple[float, float]:
+            return (
+                statistics.median(wall for wall, _ in times) * 1000,
+                statistics.median(cpu for _, cpu in times) * 1000,
+            )
+
+        (known_ms, known_cpu), (unknown_ms, unknown_cpu) = medians(known), medians(unknown)
+        timing = (
+            f"median {known_ms:.1f} ms known, {unknown_ms:.1f} ms unknown; CPU "
+            f"{known_cpu:.2f} ms known, {unknown_cpu:.2f} ms unknown"
+        )
         assert 1 / 2 <= known_ms / unknown_ms <= 2, timing
-        assert abs(known_ms - unknown_ms) < 4, timing
+        assert abs(known_cpu - unknown_cpu) < 1.5, timing
