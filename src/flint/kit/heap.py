@@ -7,8 +7,9 @@ and finds nothing to free. Measured on one 2-core machine:
 
 * importing Flint's modules (the API's or the worker's): 0.30-0.35 s of the 2.0-2.5 s of CPU a
   process spent importing Flint, 551 collections;
-* the API's start-up after its imports (the runtime started, `warm_process`, `prepare_routes`):
-  0.77-0.87 s of CPU with the collector, 0.52-0.57 s without;
+* the API's start-up after its imports (the runtime started, `warm_process`, `prepare_routes`,
+  `settle_heap`): 0.78-0.93 s of CPU with the collector on, 0.64-0.81 s with it paused (five
+  runs each); a whole ``flint serve`` start, 2.56 s of CPU against 2.37 (eight runs each);
 * a 100,000-row import or a history batch in the worker: about 1 s of the import's 7.
 
 What cycles such a block does leave are collected once the collector is back on (the API and
