@@ -1,6 +1,5 @@
-"""A task queue of a test's own on the shared RabbitMQ (`own_task_queue`, or the
-`task_queue` fixture), removed at its
-end.
+"""A task queue of a test's own on the shared RabbitMQ (`own_task_queue`, or the `task_queue`
+fixture), removed at its end.
 
 Tests that run Flint's processes on RabbitMQ give them a queue of their own
 (``FLINT_TASK_QUEUE``), so no other test's worker takes their tasks. Celery declares it, and a
