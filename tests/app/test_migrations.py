@@ -6,6 +6,8 @@ import sqlite3
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from flint.app.cli import _alembic_config
 from flint.app.models import Base
 from flint.db import create_engine
+from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.users.models import User
 from tests.conftest import migrate
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
 async def _inspect(url: str, fn: Any) -> Any:
@@ -94,3 +102,51 @@ def test_migrations_leave_a_sqlite_file_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "migrated.db"
     migrate(f"sqlite+aiosqlite:///{path}")
     assert _in_wal_mode(path)
+
+
+def _source_index(connection: Connection) -> tuple[str, str]:
+    """The index that keeps one mirrored row per source id: its definition, and the answer to
+    rows of one portfolio without a source id, then twice the same source id."""
+    if connection.dialect.name == "sqlite":
+        sql = "SELECT sql FROM sqlite_master WHERE name = 'uq_portfolio_transactions_source'"
+    else:
+        sql = "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_portfolio_transactions_source'"
+    definition = str(connection.exec_driver_sql(sql).scalar_one())
+    session = Session(bind=connection)
+    user = User(email="source@example.com", hashed_password="-")
+    session.add(user)
+    session.flush()
+    portfolio = Portfolio(user_id=user.id, name="P")
+    session.add(portfolio)
+    session.flush()
+
+    def row(source: str | None) -> PortfolioTransaction:
+        return PortfolioTransaction(
+            portfolio_id=portfolio.id,
+            seq=0,
+            date=NOW.date(),
+            type="deposit",
+            amount=Decimal(1),
+            source_transaction_id=source,
+        )
+
+    session.add_all([row(None), row(None), row("account/1")])
+    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row("account/1"))
+    except IntegrityError:
+        return definition, "refused"
+    return definition, "accepted"
+
+
+async def test_a_source_id_is_unique_per_portfolio_and_rows_without_one_stay_out_of_its_index(
+    database_url: str,
+) -> None:
+    """A 100,000-row import wrote 100,000 NULL entries into this unique index; rows without a
+    source id are left out now, and a second mirrored row with the same id is still refused."""
+    definition, second = await _inspect(database_url, _source_index)
+
+    assert "WHERE" in definition.upper()
+    assert "source_transaction_id IS NOT NULL" in definition.replace("(", "").replace(")", "")
+    assert second == "refused"

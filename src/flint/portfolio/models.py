@@ -21,7 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flint.db import Base, Price, UUIDPk
@@ -71,7 +71,16 @@ class PortfolioTransaction(UUIDPk, Base):
     __tablename__ = "portfolio_transactions"
     __table_args__ = (
         Index("ix_portfolio_transactions_ledger", "portfolio_id", "date", "seq"),
-        UniqueConstraint("portfolio_id", "source_transaction_id"),
+        # Only mirrored rows carry a source id: the rows imported or entered by hand (nearly
+        # all of a large import) are left out of the index instead of each adding a NULL entry.
+        Index(
+            "uq_portfolio_transactions_source",
+            "portfolio_id",
+            "source_transaction_id",
+            unique=True,
+            postgresql_where=text("source_transaction_id IS NOT NULL"),
+            sqlite_where=text("source_transaction_id IS NOT NULL"),
+        ),
     )
 
     portfolio_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))
