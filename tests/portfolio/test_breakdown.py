@@ -9,16 +9,20 @@ from datetime import date, timedelta
 from decimal import Decimal as D
 
 import numpy as np
-import pandas as pd
 import pytest
 import pyxirr
-import quantstats as qs
 
 from flint.market.api import load_universe
 from flint.portfolio import allocation, drawdown, holdings, periods
 from flint.portfolio.replay import in_currency, replay
 from flint.portfolio.symbols import SymbolBook
 from flint.portfolio.valuation import Entry, value
+from tests.references import GROUP, Deferred
+
+pd = Deferred("pandas")
+qs = Deferred("quantstats")
+
+pytestmark = pytest.mark.xdist_group(GROUP)
 
 CLOSES = {
     "AAA": {

@@ -33,17 +33,21 @@ import math
 from decimal import Decimal
 from typing import Any
 
-import empyrical as ep
 import numpy as np
-import pandas as pd
 import pytest
 import pyxirr
-import quantstats as qs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flint.portfolio import _xirr
 from flint.portfolio.metrics import Metrics, compute, compute_many, daily_returns, xirr
+from tests.references import GROUP, Deferred
+
+pd = Deferred("pandas")
+qs = Deferred("quantstats")
+ep = Deferred("empyrical")
+
+pytestmark = pytest.mark.xdist_group(GROUP)
 
 REL = 1e-9
 ABS = 1e-12
