@@ -4,10 +4,14 @@ lack fetched by the API first, and a worker that dies replaced."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import sys
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -168,6 +172,33 @@ async def test_a_worker_that_dies_is_replaced(
     )
     assert again.status_code == 200, again.text
     assert await workers._run(_ready) != pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time process ``pid`` has used (user and system, from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_a_replaced_worker_does_not_import_flint_again(app: FastAPI) -> None:
+    """A worker stopped over its budget or killed is replaced by a fork of the server process
+    that imported Flint once: a fresh interpreter spent 1.1-1.4 s of CPU importing it before
+    the replacement could take the next computation, which waited meanwhile. Measured as the
+    replacement's own CPU time, which a busy machine does not stretch."""
+    workers = pool(app)
+    pid = await workers._run(_ready)
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(200):  # the pool notices the death, then starts another
+        try:
+            replacement = await workers._run(_ready)
+            break
+        except (BrokenProcessPool, RuntimeError):
+            await asyncio.sleep(0.05)
+    else:
+        pytest.fail("no worker answered after the first was killed")
+    assert replacement != pid
+    assert cpu_seconds(replacement) < 0.5
 
 
 async def test_the_answer_is_cached_as_json_text_in_redis_and_served_as_the_same_bytes(

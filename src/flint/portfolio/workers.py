@@ -2,13 +2,13 @@
 
 Valuing a decade of 500 holdings is CPU work for a few hundred milliseconds; in a thread of the
 API process it would hold the GIL that every other request needs (``/healthz`` included). The
-API therefore keeps a small `ProcessPoolExecutor` (``FLINT_PERFORMANCE_WORKERS`` processes,
-started with ``spawn``, at a lower CPU priority than the API). Each process builds its own
-runtime (the composition root's ``performance`` role: a read-only engine on the same database
-and the packaged instruments), reads the ledger and the stored closes itself
-(`computing.read_answer`), keeps the closes it has read in memory (`flint.portfolio.prices`),
-computes, and hands back the JSON bytes the API sends as they are. It is a `computing.Computer`:
-what happens when closes are missing is `computing`'s business.
+API therefore keeps a small `pebble` process pool (``FLINT_PERFORMANCE_WORKERS`` processes,
+forked from a server process that imported Flint once, `start_method`, at a lower CPU priority
+than the API). Each process builds its own runtime (the composition root's ``performance``
+role: a read-only engine on the same database and the packaged instruments), reads the ledger
+and the stored closes itself (`computing.read_answer`), keeps the closes it has read in memory
+(`flint.portfolio.prices`), computes, and hands back the JSON bytes the API sends as they are.
+It is a `computing.Computer`: what happens when closes are missing is `computing`'s business.
 
 Each computation has a time budget (``FLINT_PERFORMANCE_BUDGET_SECONDS``): the pool is
 `pebble`'s, which stops the one process still computing past it and starts another, so a
@@ -127,6 +127,21 @@ async def _render(
 
 
 # --- in the API process ------------------------------------------------------------------------
+def start_method() -> multiprocessing.context.BaseContext:
+    """How the worker processes start: forked from a server process that has imported this
+    module once (``forkserver``, where the platform has it), else each a fresh interpreter
+    (``spawn``). Never forked from the API itself, whose threads and open connections a child
+    must not inherit. A fresh interpreter imported Flint for 1.1-1.4 s of CPU at every start,
+    so a worker stopped over its budget or killed left the next computation waiting that long
+    for its replacement; forked from the server, a replacement is ready in milliseconds, and
+    two or more workers share the imported modules' memory."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 class PerformancePool:
     """The API's side: submits computations to the worker processes (a `computing.Computer`).
     ``build`` makes a process's runtime: it is pickled to each process, so a module-level
@@ -156,7 +171,7 @@ class PerformancePool:
         if self._pool is None:
             self._pool = ProcessPool(
                 max_workers=self.workers,
-                context=multiprocessing.get_context("spawn"),
+                context=start_method(),
                 initializer=_start,
                 initargs=(self.build, self.niceness),
             )
