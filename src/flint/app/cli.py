@@ -330,21 +330,23 @@ def backfill(
     import asyncio
     from datetime import date, timedelta
 
-    with collector_paused():
-        from flint.app.runtime import build_runtime
-        from flint.config import get_settings
-        from flint.db import commit
-        from flint.errors import FlintError
-        from flint.kit.symbols import normalize_symbol
-        from flint.kit.time import utcnow
-        from flint.market.api import MarketData
+    from flint.kit.symbols import normalize_symbol
+    from flint.kit.time import utcnow
 
-    try:
+    try:  # before the application is imported: a mistyped date is refused at once
         wanted = [normalize_symbol(symbol) for symbol in symbols]
         last = date.fromisoformat(end) if end else utcnow().date()
         first = date.fromisoformat(start) if start else last - timedelta(days=365)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+
+    with collector_paused():
+        from flint.app.runtime import build_runtime
+        from flint.config import get_settings
+        from flint.db import commit
+        from flint.errors import FlintError
+        from flint.market.api import MarketData
+
     settings = get_settings()
 
     async def run() -> dict[str, int]:
