@@ -12,8 +12,9 @@ and finds nothing to free. Measured on one 2-core machine:
   runs each); a whole ``flint serve`` start, 2.56 s of CPU against 2.37 (eight runs each);
 * a 100,000-row import or a history batch in the worker: about 1 s of the import's 7.
 
-What cycles such a block does leave are collected once the collector is back on (the API and
-the worker collect and freeze their start-up heap right after it: `settle_heap`).
+What cycles such a block does leave are collected once the collector is back on; the API's and
+the worker's start-ups end inside the block with `settle_heap`, whose explicit collection runs
+whether the collector is on or not, then freezes what is left.
 """
 
 from __future__ import annotations
