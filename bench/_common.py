@@ -34,7 +34,7 @@ DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 LOOPBACK = "127.0.0.1"
 PASSWORD = "bench-Tr0ub4dor&3-horse-staple"  # noqa: S105 - a throwaway local account
 JWT_SECRET = "bench-only-secret-" + "x" * 40
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 T = TypeVar("T")
 
@@ -192,7 +192,7 @@ def process_cpu_seconds(pid: int) -> float:
     """utime + stime of a live process, from /proc (Linux)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 @contextlib.contextmanager

@@ -6,7 +6,9 @@ process may (root, Debian), and refuses otherwise: a load generator written in P
 share the cores with the server it measures and report ratios that mean nothing, so there is
 no fallback. While the measured period runs, the server's CPU time is sampled from /proc, so
 each result also says how busy the server was: a server well under 100 % of a core was
-limited by something other than its own work (the generator, or another process).
+limited by something other than its own work (the generator, or another process). The whole
+machine's busy time is read from /proc/stat too, so what neither the server nor wrk used (the
+database's processes, the kernel's network work, anything else running) shows as ``other``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench._common import process_cpu_seconds, say
+from bench._common import CLOCK_TICKS, process_cpu_seconds, say
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Load:
     p99_ms: float | None
     server_cpu_seconds: float
     generator_cpu_seconds: float
+    machine_cpu_seconds: float = 0.0
+    """Core-seconds the whole machine worked over the period (`machine_busy_seconds`)."""
 
     @property
     def rps(self) -> float:
@@ -47,7 +51,17 @@ class Load:
 
     @property
     def server_cpu_us_per_request(self) -> float:
-        return 1e6 * self.server_cpu_seconds / self.requests if self.requests else float("nan")
+        return self._per_request(self.server_cpu_seconds)
+
+    @property
+    def other_cpu_seconds(self) -> float:
+        """What the machine was busy with besides the server and wrk."""
+        return max(
+            0.0, self.machine_cpu_seconds - self.server_cpu_seconds - self.generator_cpu_seconds
+        )
+
+    def _per_request(self, seconds: float) -> float:
+        return 1e6 * seconds / self.requests if self.requests else float("nan")
 
     def merged(self, other: Load) -> Load:
         """Two periods of the same route as one (for ABBA ordering). Percentiles are
@@ -68,6 +82,7 @@ class Load:
             p99_ms=mix(self.p99_ms, other.p99_ms),
             server_cpu_seconds=self.server_cpu_seconds + other.server_cpu_seconds,
             generator_cpu_seconds=self.generator_cpu_seconds + other.generator_cpu_seconds,
+            machine_cpu_seconds=self.machine_cpu_seconds + other.machine_cpu_seconds,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -84,6 +99,11 @@ class Load:
             "generator_cpu_busy": round(self.generator_cpu_seconds / self.seconds, 3)
             if self.seconds
             else None,
+            "generator_cpu_us_per_request": round(self._per_request(self.generator_cpu_seconds), 1),
+            "machine_cpu_busy": round(self.machine_cpu_seconds / self.seconds, 3)
+            if self.seconds
+            else None,
+            "other_cpu_us_per_request": round(self._per_request(self.other_cpu_seconds), 1),
         }
 
 
@@ -151,11 +171,11 @@ def drive(
             _wrk(url, headers, connections, warmup, cpus), capture_output=True, check=True
         )
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu0, wall0 = _cpu(server_pids), time.perf_counter()
+    cpu0, busy0, wall0 = _cpu(server_pids), machine_busy_seconds(), time.perf_counter()
     done = subprocess.run(  # noqa: S603 - wrk with our arguments
         _wrk(url, headers, connections, seconds, cpus), capture_output=True, text=True, check=True
     )
-    cpu1, wall1 = _cpu(server_pids), time.perf_counter()
+    cpu1, busy1, wall1 = _cpu(server_pids), machine_busy_seconds(), time.perf_counter()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = done.stdout
     total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
@@ -177,7 +197,18 @@ def drive(
         server_cpu_seconds=(cpu1 - cpu0) * elapsed / (wall1 - wall0),
         generator_cpu_seconds=(after.ru_utime + after.ru_stime)
         - (children.ru_utime + children.ru_stime),
+        machine_cpu_seconds=(busy1 - busy0) * elapsed / (wall1 - wall0),
     )
+
+
+def machine_busy_seconds() -> float:
+    """Core-seconds this machine's cores have spent working since boot: /proc/stat's first
+    line, user, nice, system and interrupt time (not idle, iowait, nor the steal time the
+    hypervisor gave to other guests; guest time is inside user time already)."""
+    with open("/proc/stat") as stat:
+        fields = [int(field) for field in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS
 
 
 def _cpu(pids: list[int]) -> float:
