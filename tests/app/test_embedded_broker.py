@@ -106,7 +106,7 @@ def test_a_delivered_message_leaves_no_row_behind(tmp_path: Path) -> None:
 
 def test_an_idle_look_for_messages_runs_no_statement_and_takes_no_lock(tmp_path: Path) -> None:
     """kombu's look for a message takes SQLite's write lock and runs two queries, ten times a
-    second per queue, and finds nothing nearly always: an idle embedded worker used 2.7 % of a
+    second per queue, and finds nothing nearly always: an idle embedded worker used 2.8 % of a
     core. A queue found empty is looked into again only once something has been committed to
     the broker file; a message another connection sends then arrives at the next look."""
     settings = Settings(data_dir=tmp_path, broker_url=None)
