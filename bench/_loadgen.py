@@ -54,6 +54,10 @@ class Load:
         return self._per_request(self.server_cpu_seconds)
 
     @property
+    def machine_cpu_us_per_request(self) -> float:
+        return self._per_request(self.machine_cpu_seconds)
+
+    @property
     def other_cpu_seconds(self) -> float:
         """What the machine was busy with besides the server and wrk."""
         return max(

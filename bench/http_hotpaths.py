@@ -224,10 +224,10 @@ def _workers(data: Path, env: dict[str, str], caller: Caller) -> Result:
     one, two = loads[1], loads[2]
     # With every core busy, two processes serve at most cores / (CPU a request costs the whole
     # machine): the API's, wrk's and the rest (PostgreSQL's backends, the kernel).
-    per_request = two.machine_cpu_seconds / two.requests if two.requests else float("nan")
-    ceiling = (os.cpu_count() or 1) / per_request / one.rps if one.rps else float("nan")
+    per_request = two.machine_cpu_us_per_request
+    ceiling = (os.cpu_count() or 1) * 1e6 / per_request / one.rps if one.rps else float("nan")
     say(
-        f"two processes: {1e6 * per_request:.0f} us of machine CPU a request "
+        f"two processes: {per_request:.0f} us of machine CPU a request "
         f"(API {two.server_cpu_us_per_request:.0f}), at most {ceiling:.2f}x one process"
     )
     return Result(
@@ -243,7 +243,7 @@ def _workers(data: Path, env: dict[str, str], caller: Caller) -> Result:
             "share both cores",
             "one_process": one.as_json(),
             "two_processes": two.as_json(),
-            "machine_cpu_us_per_request": round(1e6 * per_request, 1),
+            "machine_cpu_us_per_request": round(per_request, 1),
             "ceiling_with_every_core_busy": round(ceiling, 3),
         },
     )

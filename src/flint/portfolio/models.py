@@ -67,6 +67,10 @@ class Portfolio(UUIDPk, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+_HAS_SOURCE = text("source_transaction_id IS NOT NULL")
+"""The rows mirrored from a followed account (the others carry no source id)."""
+
+
 class PortfolioTransaction(UUIDPk, Base):
     __tablename__ = "portfolio_transactions"
     __table_args__ = (
@@ -78,8 +82,8 @@ class PortfolioTransaction(UUIDPk, Base):
             "portfolio_id",
             "source_transaction_id",
             unique=True,
-            postgresql_where=text("source_transaction_id IS NOT NULL"),
-            sqlite_where=text("source_transaction_id IS NOT NULL"),
+            postgresql_where=_HAS_SOURCE,
+            sqlite_where=_HAS_SOURCE,
         ),
     )
 
