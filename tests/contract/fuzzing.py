@@ -65,14 +65,46 @@ class Unstatable:
     todo: bool = False
     operation: str = ""
     """A regex the operation's label must contain a match of (any operation when empty)."""
+    numbers: bool = False
+    """Only where the request gave the field a JSON number (not text)."""
 
-    def covers(self, operation: str, error: dict[str, Any]) -> bool:
+    def covers(self, operation: str, error: dict[str, Any], body: Any = None) -> bool:
+        field = str(error.get("field", ""))
         return bool(
             re.search(self.operation, operation)
-            and re.fullmatch(self.field, str(error.get("field", "")))
+            and re.fullmatch(self.field, field)
             and re.search(self.message, str(error.get("message", "")))
+            and (not self.numbers or _is_number(_value_at(body, field)))
         )
 
+
+MISSING = object()
+
+
+def _value_at(body: Any, field: str) -> Any:
+    """The value a field name of an error (``body.assets[2].quantity``) points at in a JSON
+    request body (`MISSING` when it points nowhere)."""
+    if not field.startswith("body"):
+        return MISSING
+    value = body
+    for name, index in re.findall(r"\.(\w+)|\[(\d+)\]", field.removeprefix("body")):
+        index = index or (name if name.isdigit() else "")
+        if index and isinstance(value, list) and int(index) < len(value):
+            value = value[int(index)]
+        elif name and isinstance(value, dict) and name in value:
+            value = value[name]
+        else:
+            return MISSING
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+NESTED = r"(\.\w+|\[\d+\])*"
+"""The fields and items between a body and a field within it, as errors name them: Flint's own
+checks write ``body.assets[2].date``, the request's schema ``body.2.price``."""
 
 UNSTATABLE = [
     Unstatable(
@@ -96,7 +128,7 @@ UNSTATABLE = [
         operation="/portfolio/import/ghostfolio",
     ),
     Unstatable(
-        r"(query|body)\.\w+",
+        rf"(query|body){NESTED}\.\w+",
         "in the future|must be in the future|before 1900",
         "dates relative to today",
     ),
@@ -106,12 +138,12 @@ UNSTATABLE = [
         "one parameter against another's value (start <= end)",
     ),
     Unstatable(
-        r"(query|body)\.(symbol|benchmark|asset)",
+        rf"(query|body){NESTED}\.(symbol|benchmark|asset)",
         "(?i)^unknown (symbol|benchmark)",
         "the market's symbols are the provider's, not the document's",
     ),
     Unstatable(
-        r"body(\.\w+|\[\d+\])*\.(symbol|date)",
+        rf"body{NESTED}\.(symbol|date)",
         "has no prices yet|has no price before",
         "which days a symbol has prices for is the market's (a custom asset's, its owner's)",
     ),
@@ -132,12 +164,12 @@ UNSTATABLE = [
         "arithmetic, which no schema states",
     ),
     Unstatable(
-        r"body(\.\w+)*\.?(quantity|price|purchasePrice|amount|fee|threshold|"
+        rf"body{NESTED}\.(quantity|price|purchasePrice|amount|fee|threshold|"
         r"limitPrice|stopPrice)",
-        "at most|greater than 0|decimal places|must not be negative|threshold",
-        "decimal ranges and scales (numbers: minimum/maximum/multipleOf; text: a "
-        "pattern per range)",
-        todo=True,
+        "decimal places",
+        "a JSON number's scale: multipleOf 0.00000001 is inexact on the doubles a schema "
+        "validator reads numbers as (the range is stated, and text's scale by its pattern)",
+        numbers=True,
     ),
 ]
 """Rules a schema does not state (``todo=False``: cannot), whose refusals of schema-valid
@@ -248,7 +280,8 @@ def _record(report: Report, event: events.ScenarioFinished) -> None:
                 continue
             interaction = recorder.interactions.get(case_id)
             response = interaction.response if interaction is not None else None
-            rule = _unstatable(str(event.label), check.name, response)
+            sent = interaction.request.body if interaction is not None else None
+            rule = _unstatable(str(event.label), check.name, response, sent)
             if rule is not None:
                 report.unstatable[rule.why] += 1
                 continue
@@ -270,15 +303,22 @@ def _record(report: Report, event: events.ScenarioFinished) -> None:
             )
 
 
-def _unstatable(operation: str, check: str, response: Any) -> Unstatable | None:
-    """The `UNSTATABLE` rule a refusal of a valid request is by, if every error it names is."""
+def _unstatable(
+    operation: str, check: str, response: Any, sent: bytes | None = None
+) -> Unstatable | None:
+    """The `UNSTATABLE` rule a refusal of a valid request (its body ``sent``) is by, if every
+    error it names is."""
     if check != "positive_data_acceptance" or response is None or response.status_code != 422:
         return None
     try:
         errors = json.loads(response.content or b"{}").get("errors") or []
     except ValueError:
         return None
-    rules = [next((r for r in UNSTATABLE if r.covers(operation, e)), None) for e in errors]
+    try:
+        body = json.loads(sent) if sent else None
+    except ValueError:
+        body = None
+    rules = [next((r for r in UNSTATABLE if r.covers(operation, e, body)), None) for e in errors]
     if not rules or None in rules:
         return None
     return rules[0]

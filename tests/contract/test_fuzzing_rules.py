@@ -40,6 +40,14 @@ def refusal(*errors: tuple[str, str]) -> Answer:
             "which days a symbol has prices for",
         ),
         (
+            "POST /api/v1/portfolio/",
+            [
+                ("body.assets[0].date", "3294-07-10 is in the future"),
+                ("body.assets[0].symbol", "unknown symbol DH^Z0FO86ZSY7W"),
+            ],
+            "dates relative to today",
+        ),
+        (
             "POST /api/v1/portfolio/{portfolioId}/import",
             [
                 ("line 1", "no 'date' column"),
@@ -56,6 +64,34 @@ def test_a_refusal_by_a_rule_no_schema_states_is_counted_not_failed(
     rule = fuzzing._unstatable(operation, "positive_data_acceptance", refusal(*errors))
     assert rule is not None
     assert rule.why.startswith(why)
+
+
+PLACES = "has at most 8 decimal places"
+
+
+@pytest.mark.parametrize(
+    ("field", "sent", "counted"),
+    [
+        ("body.quantity", {"quantity": 1.000000001}, True),
+        ("body.assets[1].purchasePrice", {"assets": [{}, {"purchasePrice": 1e-9}]}, True),
+        ("body.1.price", [{"price": "1"}, {"price": 1.767486611231248e-214}], True),
+        ("body.0.price", [{"price": "1.000000001"}], False),
+        # text states its scale (its pattern): refusing one the pattern allows is a finding
+        ("body.quantity", {"quantity": "1.000000001"}, False),
+        ("body.assets[1].purchasePrice", {"assets": [{"purchasePrice": 1e-9}]}, False),
+        ("body.quantity", {}, False),
+        ("body.quantity", {"quantity": True}, False),
+    ],
+)
+def test_only_a_json_numbers_scale_is_unstatable(field: str, sent: Any, counted: bool) -> None:
+    """A decimal's range is in its schema, and its scale too when it is text; a number's scale
+    is the one part no validator of doubles can check."""
+    answer = refusal((field, PLACES))
+    body = json.dumps(sent).encode()
+    rule = fuzzing._unstatable("POST /api/v1/x", "positive_data_acceptance", answer, body)
+    assert (rule is not None) is counted
+    at_most = refusal((field, "must be at most 1,000,000,000,000"))
+    assert fuzzing._unstatable("POST /api/v1/x", "positive_data_acceptance", at_most, body) is None
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ async def test_canceling_a_filled_or_canceled_trade_is_a_409(
 async def test_a_quantity_is_ascii_decimal_text_or_refused(
     app: FastAPI, client: httpx.AsyncClient, alice: Account, quantity: str
 ) -> None:
-    """One decimal grammar for money and quantities (ASCII digits, a point, an exponent):
+    """One decimal grammar for money and quantities (ASCII digits and a point):
     Python's Decimal also reads ``1_000`` and full-width digits, which placed a 1,000-share
     order and booked 12 units."""
     account_id = (await link_sandbox(client, alice))["accountId"]

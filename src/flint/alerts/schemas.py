@@ -5,17 +5,20 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from flint.kit.money import JsonDecimal
-from flint.kit.schema import ApiModel, RequestModel
+from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side
 from flint.kit.symbols import Symbol
 
-MAX_PRICE = Decimal("100000000")
-MAX_RISE_PERCENT = Decimal(1000)
-"""A day's rise beyond this is no alert anyone means."""
-MIN_FALL_PERCENT = Decimal(-100)
-"""A price cannot fall by 100 % or more."""
+PRICE_RANGE = DecimalRange(Side(8))
+"""A price threshold: above 0, at most 100,000,000, 8 decimals."""
+PERCENT_RANGE = DecimalRange(Side(3), below=Side(2, reaches=False), places=4)
+"""A percent_change threshold: not 0, above -100 (a price cannot fall by 100 % or more), at most
+1,000 (a day's rise beyond is no alert anyone means), 4 decimals."""
+MAX_PRICE = PRICE_RANGE.top
+MAX_RISE_PERCENT = PERCENT_RANGE.top
+MIN_FALL_PERCENT = PERCENT_RANGE.bottom
 
 
 class AlertCondition(StrEnum):
@@ -38,6 +41,22 @@ CONDITIONS_DOC = (
 
 
 class AlertIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"required": ["condition"], "properties": {"condition": {"const": kind}}},
+                    "then": {"properties": {"threshold": limits.schema()}},
+                }
+                for kind, limits in (
+                    ("percent_change", PERCENT_RANGE),
+                    ("above", PRICE_RANGE),
+                    ("below", PRICE_RANGE),
+                )
+            ]
+        }
+    )
+
     symbol: Symbol
     condition: AlertCondition = Field(description=CONDITIONS_DOC)
     threshold: Decimal = Field(

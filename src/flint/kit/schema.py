@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import types
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, Self, Union, get_args, get_origin
@@ -18,10 +19,11 @@ DECIMAL_TEXT = re.compile(rf"{_NUMBER}(?:[eE][+-]?[0-9]+)?")
 """The one grammar of a number given as text (money, quantities, prices): ASCII digits, a
 point, an exponent. Python's `Decimal` also reads ``1_000``, full-width digits and ``NaN``,
 which no request means."""
-REQUEST_DECIMAL_TEXT = re.compile(rf"{_NUMBER}(?:[eE][+-]?[0-9]{{1,4}})?")
-"""`DECIMAL_TEXT` with an exponent of at most four digits: what a request body's decimal is. A
-longer one is past any amount Flint takes, and past Decimal's range it was refused as "not a
-valid decimal" although the documents allowed it."""
+REQUEST_DECIMAL_TEXT = re.compile(_NUMBER)
+"""What a request body's decimal is when given as text: `DECIMAL_TEXT` without an exponent,
+digits with at most one point, as money is written. Each decimal field's range and scale is
+then a pattern its document states exactly (`DecimalRange`), which no pattern could do for
+exponents (``"1234e-3"`` within eight places and ``"1e12"`` at the top of a range)."""
 DECIMAL_SCHEMA_PATTERN = rf"^\s*{REQUEST_DECIMAL_TEXT.pattern}\s*$"
 """`REQUEST_DECIMAL_TEXT` as the documents state it (surrounding whitespace is ignored)."""
 
@@ -71,8 +73,8 @@ class RequestModel(ApiModel):
                 value.strip(), REQUEST_DECIMAL_TEXT
             ):
                 raise ValueError(
-                    "must be a decimal number written with ASCII digits (an exponent of at most "
-                    "four digits), such as 1000 or 12.50"
+                    "must be a decimal number written with ASCII digits and at most one point, "
+                    "such as 1000 or 12.50"
                 )
             if "\x00" in value and name not in _verbatim_fields(cls):
                 raise ValueError(NUL_REFUSED)
@@ -102,7 +104,7 @@ class RequestModel(ApiModel):
                 if branch.get("type") != "string" or name in verbatim:
                     continue
                 if name in decimals:
-                    branch["pattern"] = DECIMAL_SCHEMA_PATTERN
+                    branch.setdefault("pattern", DECIMAL_SCHEMA_PATTERN)  # a range's own first
                 elif not {"pattern", "enum", "const", "format"} & set(branch):
                     required = branch.get("minLength", 0) >= 1
                     branch["pattern"] = NOT_BLANK if required else NO_NUL
@@ -145,3 +147,100 @@ def _holds_decimal(annotation: Any) -> bool:
     if origin in (Union, types.UnionType):
         return any(_holds_decimal(arg) for arg in get_args(annotation))
     return False
+
+
+@dataclass(frozen=True)
+class Side:
+    """The magnitudes one side of zero takes: below ``10 ** digits``, and that bound itself when
+    ``reaches``."""
+
+    digits: int
+    reaches: bool = True
+
+    def __post_init__(self) -> None:
+        if self.digits < 1:
+            raise ValueError("a side's bound is 10 or more")
+
+    @property
+    def bound(self) -> Decimal:
+        return Decimal(10) ** self.digits
+
+    def pattern(self, places: int) -> str:
+        """Text of a magnitude on this side (not zero; at most ``places`` decimals, then any
+        zeros), in `REQUEST_DECIMAL_TEXT`'s grammar without its sign."""
+        whole = rf"[1-9][0-9]{{0,{self.digits - 1}}}(?:\.[0-9]{{0,{places}}}0*)?"
+        fraction = rf"\.[0-9]{{0,{places - 1}}}[1-9]0*"
+        top = rf"|1{'0' * self.digits}(?:\.0*)?" if self.reaches else ""
+        return rf"0*(?:{whole}|{fraction}{top})"
+
+
+ZERO_TEXT = r"(?:0+(?:\.0*)?|0*\.0+)"
+
+
+@dataclass(frozen=True)
+class DecimalRange:
+    """A request decimal's range and scale as its schema states them, exactly: the number form
+    bounded (``minimum``/``maximum``, exclusive where the bound is not taken), the text form
+    a pattern of the values in range with at most ``places`` decimals (trailing zeros aside).
+    Positive values are ``above`` zero's side, negative ones ``below`` it (none when absent);
+    ``zero`` takes 0 (``-0`` too). Bounds are powers of ten.
+
+    The validators enforce the same range with their own messages; this states it (an
+    `Annotated` decimal's metadata, or `schema` for a model's conditional parts). What the
+    number form cannot state is the scale: ``multipleOf: 0.00000001`` is inexact on the
+    binary doubles a schema validator reads numbers as (three of it is 3.0000000000000004e-08)."""
+
+    above: Side | None
+    below: Side | None = None
+    zero: bool = False
+    places: int = 8
+
+    def __post_init__(self) -> None:
+        if self.places < 1:
+            raise ValueError("a range's decimals are one or more")
+
+    @property
+    def top(self) -> Decimal:
+        """The upper bound (taken or not)."""
+        return self.above.bound if self.above is not None else Decimal(0)
+
+    @property
+    def bottom(self) -> Decimal:
+        """The lower bound (taken or not)."""
+        return -self.below.bound if self.below is not None else Decimal(0)
+
+    def text_pattern(self) -> str:
+        forms = []
+        if self.above is not None:
+            forms.append(rf"\+?{self.above.pattern(self.places)}")
+        if self.below is not None:
+            forms.append(rf"-{self.below.pattern(self.places)}")
+        if self.zero:
+            forms.append(rf"[+-]?{ZERO_TEXT}")
+        return rf"^\s*(?:{'|'.join(forms)})\s*$"
+
+    def number_schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "number"}
+        taken = self.zero if self.below is None else self.below.reaches
+        out["minimum" if taken else "exclusiveMinimum"] = int(self.bottom)
+        taken = self.zero if self.above is None else self.above.reaches
+        out["maximum" if taken else "exclusiveMaximum"] = int(self.top)
+        if not self.zero and self.above is not None and self.below is not None:
+            out["not"] = {"const": 0}
+        return out
+
+    def schema(self) -> dict[str, Any]:
+        """Both forms, as a decimal field's ``anyOf``."""
+        return {"anyOf": [self.number_schema(), {"type": "string", "pattern": self.text_pattern()}]}
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        for branch in target.get("anyOf", [target]):
+            if branch.get("type") == "number":
+                branch.update(self.number_schema())
+            elif branch.get("type") == "string":
+                branch["pattern"] = self.text_pattern()
+        return schema

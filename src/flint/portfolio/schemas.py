@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from flint.kit.money import DecimalString
-from flint.kit.schema import ApiModel, RequestModel
+from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side
 from flint.kit.symbols import AnySymbol
 from flint.portfolio.figure_schemas import (
     AllocationGroup,
@@ -39,8 +39,12 @@ def _not_negative(value: Decimal) -> Decimal:
     return _positive(value) if value else value
 
 
-Positive = Annotated[Decimal, AfterValidator(_positive)]
-NotNegative = Annotated[Decimal, AfterValidator(_not_negative)]
+AMOUNT_DIGITS = 12
+"""`MAX_AMOUNT` is ten to this."""
+Positive = Annotated[Decimal, AfterValidator(_positive), DecimalRange(Side(AMOUNT_DIGITS))]
+NotNegative = Annotated[
+    Decimal, AfterValidator(_not_negative), DecimalRange(Side(AMOUNT_DIGITS), zero=True)
+]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
 
 

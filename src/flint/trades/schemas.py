@@ -9,15 +9,17 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from flint.brokerage.api import OrderAction, OrderType, TimeInForce
 from flint.kit.money import JsonDecimal
-from flint.kit.schema import ApiModel, RequestModel
+from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side
 from flint.kit.symbols import Symbol
 
 if TYPE_CHECKING:
     from flint.trades.models import Trade
 
-MAX_QUANTITY = Decimal("1000000000")
+QUANTITY_DIGITS = 9
+MAX_QUANTITY = Decimal(10) ** QUANTITY_DIGITS
 """More than any real order; larger is a typo (or an attack on arithmetic)."""
-MAX_PRICE = Decimal("100000000")
+PRICE_DIGITS = 8
+MAX_PRICE = Decimal(10) ** PRICE_DIGITS
 
 
 def _quantity(value: Decimal) -> Decimal:
@@ -52,8 +54,9 @@ Quantity = Annotated[
         examples=["10", "0.015"],
     ),
     AfterValidator(_quantity),
+    DecimalRange(Side(QUANTITY_DIGITS)),
 ]
-OrderPrice = Annotated[Decimal | None, AfterValidator(_price)]
+OrderPrice = Annotated[Decimal | None, AfterValidator(_price), DecimalRange(Side(PRICE_DIGITS))]
 
 
 def _price_goes_with(field: str, kinds: list[str]) -> dict[str, Any]:
