@@ -13,6 +13,7 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,8 +66,8 @@ class Unstatable:
     todo: bool = False
     operation: str = ""
     """A regex the operation's label must contain a match of (any operation when empty)."""
-    numbers: bool = False
-    """Only where the request gave the field a JSON number (not text)."""
+    when: Callable[[Any, str], bool] | None = None
+    """Only where this holds of the request's JSON body and the error's field."""
 
     def covers(self, operation: str, error: dict[str, Any], body: Any = None) -> bool:
         field = str(error.get("field", ""))
@@ -74,7 +75,7 @@ class Unstatable:
             re.search(self.operation, operation)
             and re.fullmatch(self.field, field)
             and re.search(self.message, str(error.get("message", "")))
-            and (not self.numbers or _is_number(_value_at(body, field)))
+            and (self.when is None or self.when(body, field))
         )
 
 
@@ -98,10 +99,24 @@ def _value_at(body: Any, field: str) -> Any:
     return value
 
 
-def _is_number(value: Any) -> bool:
+def a_json_number(body: Any, field: str) -> bool:
+    """The request gave the field a JSON number (not text)."""
+    value = _value_at(body, field)
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def a_cash_activity(body: Any, field: str) -> bool:
+    """The field is of a Ghostfolio activity whose amount is quantity x unitPrice (+ fee)."""
+    found = re.match(r"activities\[(\d+)\]", field)
+    if found is None or not isinstance(body, dict):
+        return False
+    rows = body.get("activities", body.get("orders"))
+    activity = _value_at({"rows": rows}, f"body.rows[{found[1]}]")
+    kind = activity.get("type") if isinstance(activity, dict) else None
+    return isinstance(kind, str) and kind.upper() in {"DIVIDEND", "INTEREST", "FEE"}
+
+
+GHOSTFOLIO = "/portfolio/import/ghostfolio$"
 NESTED = r"(\.\w+|\[\d+\])*"
 """The fields and items between a body and a field within it, as errors name them: Flint's own
 checks write ``body.assets[2].date``, the request's schema ``body.2.price``."""
@@ -120,13 +135,6 @@ UNSTATABLE = [
     Unstatable("query.cursor", "not one this API gave out", "a cursor is opaque"),
     Unstatable("body", "file", "what a file holds is not JSON Schema's to state"),
     Unstatable(r"line \d+(\.\w+)?", ".*", "what a file holds is not JSON Schema's to state"),
-    Unstatable(
-        ".*",
-        ".*",
-        "the Ghostfolio export's own schema (the reader's models) is not in the document",
-        todo=True,
-        operation="/portfolio/import/ghostfolio",
-    ),
     Unstatable(
         rf"(query|body){NESTED}\.\w+",
         "in the future|must be in the future|before 1900",
@@ -169,7 +177,49 @@ UNSTATABLE = [
         "decimal places",
         "a JSON number's scale: multipleOf 0.00000001 is inexact on the doubles a schema "
         "validator reads numbers as (the range is stated, and text's scale by its pattern)",
-        numbers=True,
+        when=a_json_number,
+    ),
+    # The Ghostfolio file's, whose errors name the file's own fields (`activities[3].date`).
+    Unstatable(
+        r"(activities\[\d+\]|accounts\[\d+\]\.balances\[\d+\]|"
+        r"assetProfiles\[\d+\]\.marketData\[\d+\]|meta)\.date",
+        "in the future|before 1900",
+        "dates relative to today",
+        operation=GHOSTFOLIO,
+    ),
+    Unstatable(
+        r"activities\[\d+\]\.symbol",
+        "^(unknown|invalid) symbol",
+        "the market's symbols are the provider's, not the document's",
+        operation=GHOSTFOLIO,
+    ),
+    Unstatable(
+        r"activities\[\d+\]\.accountId|accounts\[\d+\]\.id",
+        "^no account|is given twice",
+        "references within the file (an activity's account among the accounts' ids, each "
+        "given once)",
+        operation=GHOSTFOLIO,
+    ),
+    Unstatable(
+        r"activities\[\d+\]\.(unitPrice|fee)",
+        "greater than 0|at most",
+        "a DIVIDEND's, INTEREST's or FEE's amount is quantity x unitPrice (+ fee): arithmetic",
+        operation=GHOSTFOLIO,
+        when=a_cash_activity,
+    ),
+    Unstatable(
+        r"user\.settings\.currency",
+        "cannot be a base currency",
+        "the user's currency is read only where a portfolio takes it (the query's "
+        "portfolios=one without baseCurrency, or activities without an account)",
+        operation=GHOSTFOLIO,
+    ),
+    Unstatable(
+        r"assetProfiles\[symbol=.*\]\.\w+",
+        ".*",
+        "a custom asset is made of the MANUAL profile its activities name (a reference "
+        "within the file)",
+        operation=GHOSTFOLIO,
     ),
 ]
 """Rules a schema does not state (``todo=False``: cannot), whose refusals of schema-valid

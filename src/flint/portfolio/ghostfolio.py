@@ -127,12 +127,36 @@ def parse(data: bytes) -> GfFile:
         raise _refuse([(_where(e["loc"]), e["msg"]) for e in exc.errors()]) from exc
 
 
+ISO_DAY = re.compile(
+    r"(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[Tt](?P<time>[0-9]{2}:[0-9]{2}):(?P<second>[0-9]{2})(?:\.[0-9]+)?"
+    r"(?P<zone>[Zz]|[+-][0-9]{2}:[0-9]{2}))?"
+)
+"""A date of the file: RFC 3339's full-date or date-time (what Ghostfolio writes, and what the
+document's ``format: date`` and ``format: date-time`` say), nothing else ISO 8601 allows. Not
+a leap second (``23:59:60``), which JavaScript never writes and the validators refuse."""
+
+
 def day_of(text: str) -> date:
-    """An ISO date or date-time's day, in UTC (as Ghostfolio's server keeps it)."""
-    moment = datetime.fromisoformat(text.strip())
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.date()
+    """An RFC 3339 date or date-time's day, in UTC (as Ghostfolio's server keeps it); a year
+    0000 is the first day Python has (refused as before 1900 by the caller)."""
+    match = ISO_DAY.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    if match["day"].startswith("0000-"):
+        date.fromisoformat(f"0001{match['day'][4:]}")  # the rest of it must still be a day
+        return date.min
+    if match["time"] is None:
+        return date.fromisoformat(match["day"])
+    zone = "+00:00" if match["zone"] in "Zz" else match["zone"]
+    moment = datetime.fromisoformat(f"{match['day']}T{match['time']}:{match['second']}{zone}")
+    return moment.astimezone(UTC).date()
+
+
+def kind_of(text: str | None) -> str:
+    """A type or data source of the file, upper-cased if ASCII (as the document's patterns
+    take them: Unicode's upper case also turns ``\\u017fell``, a long s, into ``SELL``)."""
+    return text.upper() if text is not None and text.isascii() else (text or "")
 
 
 def number_problem(value: Decimal) -> str | None:
@@ -202,7 +226,13 @@ class Reader:
         try:
             day = day_of(text)
         except (ValueError, OverflowError):
-            self.problems.append((where, f"{text[:40]!r} is not an ISO 8601 date"))
+            self.problems.append(
+                (
+                    where,
+                    f"{text[:40]!r} is not an ISO 8601 date (2024-01-31 or RFC 3339's "
+                    "2024-01-31T09:30:00.000Z)",
+                )
+            )
             return None
         wrong = date_problem(day, self.today)
         if wrong is not None:
@@ -210,12 +240,34 @@ class Reader:
             return None
         return day
 
+    def manual_prices(self) -> dict[str, dict[date, Decimal]]:
+        """The prices of every MANUAL asset profile (Ghostfolio's custom assets), by symbol,
+        each checked whether an activity trades it or not: a day, and a price above 0 at
+        Flint's eight places (the last profile of a symbol given twice)."""
+        out: dict[str, dict[date, Decimal]] = {}
+        for k, profile in enumerate(self.doc.asset_profiles or ()):
+            if profile.data_source != "MANUAL":
+                continue
+            prices = out[profile.symbol] = {}
+            for j, point in enumerate(profile.market_data or ()):
+                where = f"assetProfiles[{k}].marketData[{j}]"
+                day = self.day(point.date, f"{where}.date")
+                wrong = number_problem(point.market_price)
+                if wrong is None and exact(point.market_price) <= 0:
+                    wrong = "must be greater than 0 (at 8 decimal places)"
+                if wrong is not None:
+                    self.problems.append((f"{where}.marketPrice", wrong))
+                elif day is not None:
+                    prices[day] = exact(point.market_price)
+        return out
+
     def plan_customs(self) -> None:
         profiles = {p.symbol: p for p in self.doc.asset_profiles or () if p.data_source == "MANUAL"}
+        prices = self.manual_prices()
         taken = set(self.existing)
         for a in self.doc.activities:
-            kind = a.type.upper()
-            manual = kind == "ITEM" or (a.data_source or "").upper() == "MANUAL"
+            kind = kind_of(a.type)
+            manual = kind == "ITEM" or kind_of(a.data_source) == "MANUAL"
             if kind not in ASSET_TRADES or not manual or not a.symbol:
                 continue
             if a.symbol in self.customs:
@@ -227,24 +279,9 @@ class Reader:
             if self.existing.get(symbol) != (name[:200], currency):
                 symbol = custom_symbol(a.symbol, name, taken)
             taken.add(symbol)
-            plan = CustomPlan(a.symbol, symbol, name[:200], currency, asset_class(profile), {})
+            given = dict(prices.get(a.symbol, {}))
+            plan = CustomPlan(a.symbol, symbol, name[:200], currency, asset_class(profile), given)
             self.customs[a.symbol] = plan
-            for j, point in enumerate((profile.market_data if profile else None) or ()):
-                where = f"assetProfiles[{self._profile_index(a.symbol)}].marketData[{j}]"
-                day = self.day(point.date, f"{where}.date")
-                wrong = number_problem(point.market_price)
-                if wrong is None and point.market_price <= 0:
-                    wrong = "must be greater than 0"
-                if wrong is not None:
-                    self.problems.append((f"{where}.marketPrice", wrong))
-                elif day is not None:
-                    plan.prices[day] = exact(point.market_price)
-
-    def _profile_index(self, symbol: str) -> int:
-        for k, p in enumerate(self.doc.asset_profiles or ()):
-            if p.symbol == symbol:
-                return k
-        return -1
 
     def listed(self, a: GfActivity, where: str) -> str | None:
         try:
@@ -268,7 +305,7 @@ class Reader:
         there is none."""
         if a.symbol in self.customs:
             return self.customs[a.symbol].symbol
-        if kind in ("FEE", "INTEREST") and (a.data_source or "MANUAL").upper() == "MANUAL":
+        if kind in ("FEE", "INTEREST") and kind_of(a.data_source or "MANUAL") == "MANUAL":
             return None  # Ghostfolio's label for a fee or interest, not an asset
         if not a.symbol:
             self.problems.append((f"{where}.symbol", "a symbol is needed"))
@@ -276,7 +313,7 @@ class Reader:
         return self.listed(a, where)
 
     def entries(self, a: GfActivity, where: str) -> list[TransactionIn]:
-        kind = a.type.upper()
+        kind = kind_of(a.type)
         day = self.day(a.date, f"{where}.date")
         symbol = self.symbol_of(a, where, kind)
         bad = [
@@ -317,13 +354,26 @@ class Reader:
                     self.problems.append((f"{where}{_field(name, kind)}", e["msg"]))
         return out
 
+    def exported_on(self) -> date:
+        """The export's day (``meta.date``, checked whenever given), else today."""
+        stamp = (self.doc.meta or {}).get("date")
+        if stamp is None:
+            return self.today
+        if not isinstance(stamp, str):
+            self.problems.append(("meta.date", "must be a date-time, as Ghostfolio writes it"))
+            return self.today
+        return self.day(stamp, "meta.date") or self.today
+
     def read(self, mode: Mode, name: str, base: str | None) -> Plan:
         accounts = list(self.doc.accounts or ())
         ids = [a.id for a in accounts]
+        exported = self.exported_on()
         for k, account in enumerate(accounts):
             self.check_base(account.currency, f"accounts[{k}].currency")
             if account.id is not None and ids.count(account.id) > 1:
                 self.problems.append((f"accounts[{k}].id", f"{account.id} is given twice"))
+            if account.balance is not None and (wrong := number_problem(account.balance)):
+                self.problems.append((f"accounts[{k}].balance", wrong))
         self.plan_customs()
         plans: dict[str | None, PortfolioPlan] = {}
         if mode == "one":
@@ -335,7 +385,7 @@ class Reader:
             for account in accounts:
                 title = account.name.strip()[:200] or "Ghostfolio account"
                 plans[account.id] = PortfolioPlan(account.id, title, account.currency)
-        history = [self.balances(account, k) for k, account in enumerate(accounts)]
+        history = [self.balances(account, k, exported) for k, account in enumerate(accounts)]
         if mode == "one":
             lasts = [h[-1] for h in history if h]
             if lasts:
@@ -347,7 +397,7 @@ class Reader:
                 plans[account.id].balances.extend(own)
         for i, a in enumerate(self.doc.activities):
             where = f"activities[{i}]"
-            kind = a.type.upper()
+            kind = kind_of(a.type)
             if kind not in TYPES:
                 self.problems.append((f"{where}.type", f"{a.type!r} is not a Ghostfolio type"))
                 continue
@@ -373,7 +423,7 @@ class Reader:
         self._report_unused()
         return Plan(list(plans.values()), list(self.customs.values()), self.not_imported)
 
-    def balances(self, account: GfAccount, k: int) -> list[Balance]:
+    def balances(self, account: GfAccount, k: int, exported: date) -> list[Balance]:
         """The account's balance history (older files: its one balance, on the export's day)."""
         out: list[Balance] = []
         if account.balances:
@@ -385,16 +435,9 @@ class Reader:
                     self.problems.append((f"{where}.value", wrong))
                 elif day is not None:
                     out.append(Balance(day, ((exact(b.value), account.currency),), where))
-        elif account.balance is not None:
-            wrong = number_problem(account.balance)
-            if wrong is not None:
-                self.problems.append((f"accounts[{k}].balance", wrong))
-                return out
-            stamp = str((self.doc.meta or {}).get("date") or self.today.isoformat())
-            day = self.day(stamp, "meta.date")
-            if day is not None:
-                parts = ((exact(account.balance), account.currency),)
-                out.append(Balance(day, parts, f"accounts[{k}].balance"))
+        elif account.balance is not None and number_problem(account.balance) is None:
+            parts = ((exact(account.balance), account.currency),)
+            out.append(Balance(exported, parts, f"accounts[{k}].balance"))
         return sorted(out, key=lambda b: b.day)
 
     def check_base(self, currency: str, where: str) -> None:

@@ -12,7 +12,8 @@ from flint.errors import problem_responses
 from flint.market.api import MarketDep
 from flint.portfolio import ghostfolio_apply
 from flint.portfolio.ghostfolio import Mode
-from flint.portfolio.ghostfolio_schemas import FILE_SCHEMA, GhostfolioImport
+from flint.portfolio.ghostfolio_document import FILE_SCHEMA
+from flint.portfolio.ghostfolio_schemas import GhostfolioImport
 from flint.portfolio.schemas import BaseCurrency
 from flint.users.api import CurrentUserId
 from flint.web import SessionDep

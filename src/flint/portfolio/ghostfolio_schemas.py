@@ -9,25 +9,43 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from flint.kit.money import DecimalString
 from flint.kit.schema import ApiModel
 
-Number = Annotated[Decimal, Field(allow_inf_nan=True)]
-"""A number of the file, NaN and infinities too: the reader names them with the other
-problems."""
+
+def _json_number(value: Any) -> Any:
+    """A number as JSON writes it (read exactly, `parse`), never text: Ghostfolio writes
+    numbers (its import checks ``@IsNumber``), and Python's Decimal reads texts no document
+    could state (``"1_000"``, full-width digits)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return value
 
 
-class GfMarketData(ApiModel):
+Number = Annotated[Decimal, Field(allow_inf_nan=True), BeforeValidator(_json_number)]
+"""A number of the file, NaN and infinities too (JSON has none, Python's reader does): the
+reader names them with the other problems."""
+
+
+class GfModel(ApiModel):
+    """A part of the file, read by its camelCase names only (Ghostfolio's; a snake_case key is
+    one more field the file may carry and Flint ignores, as the document says)."""
+
+    model_config = ConfigDict(validate_by_name=False)
+
+
+class GfMarketData(GfModel):
     date: str
     market_price: Number
 
 
-class GfAssetProfile(ApiModel):
+class GfAssetProfile(GfModel):
     symbol: str
     data_source: str
     currency: str | None = None
@@ -37,12 +55,12 @@ class GfAssetProfile(ApiModel):
     market_data: list[GfMarketData] | None = None
 
 
-class GfBalance(ApiModel):
+class GfBalance(GfModel):
     date: str
     value: Number
 
 
-class GfAccount(ApiModel):
+class GfAccount(GfModel):
     id: str | None = None
     name: str
     currency: str
@@ -55,7 +73,7 @@ class GfAccount(ApiModel):
     tags: list[str] | None = None
 
 
-class GfActivity(ApiModel):
+class GfActivity(GfModel):
     account_id: str | None = None
     comment: str | None = None
     currency: str | None = None
@@ -69,7 +87,7 @@ class GfActivity(ApiModel):
     tags: list[str] | None = None
 
 
-class GfFile(ApiModel):
+class GfFile(GfModel):
     meta: dict[str, Any] | None = None
     accounts: list[GfAccount] | None = None
     activities: list[GfActivity]
@@ -141,53 +159,211 @@ class GhostfolioImport(ApiModel):
     not_imported: list[NotImported]
 
 
-FILE_SCHEMA: dict[str, Any] = {
-    "title": "GhostfolioExport",
-    "type": "object",
-    "description": "Ghostfolio's export file (its Export button's JSON), as written and read.",
-    "required": ["activities"],
-    "properties": {
-        "meta": {
-            "type": "object",
-            "description": "`date` of the export and Ghostfolio's `version`.",
+MAX_NUMBER = 1_000_000_000_000
+"""The largest magnitude of a number of the file (Flint's largest amount)."""
+HALF_PLACE = 0.000000005
+"""Half of Flint's eighth decimal place: a number is kept to eight places, half to even, so a
+positive one must be above this not to become 0 (and a negative one at least its negative to
+become -0)."""
+TYPES = ("BUY", "SELL", "DIVIDEND", "FEE", "INTEREST", "ITEM", "LIABILITY")
+CURRENCY_PATTERN = r"^\s*(?:[A-Z]{3}|GBp)\s*$"
+"""An activity's currency, as a ledger row takes it (`flint.portfolio.schemas.AmountCurrency`,
+around which a request's text may have whitespace)."""
+
+
+def any_case(*words: str) -> str:
+    """A pattern of ``words`` in any ASCII case (what the reader upper-cases)."""
+    spelled = ("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in w) for w in words)
+    return f"^(?:{'|'.join(spelled)})$"
+
+
+def _date() -> dict[str, Any]:
+    return {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
+
+
+def _number(**bounds: float) -> dict[str, Any]:
+    return {"type": "number", "minimum": -MAX_NUMBER, "maximum": MAX_NUMBER, **bounds}
+
+
+def _text_or_null() -> dict[str, Any]:
+    return {"type": ["string", "null"]}
+
+
+def _is(field: str, pattern: str) -> dict[str, Any]:
+    return {"required": [field], "properties": {field: {"type": "string", "pattern": pattern}}}
+
+
+def _activity() -> dict[str, Any]:
+    """An activity: its types everywhere; the reader's rules on all but a LIABILITY (which is
+    listed as not imported, nothing of it read)."""
+    manual_or_none = {
+        "anyOf": [
+            {"not": {"required": ["dataSource"]}},
+            {"properties": {"dataSource": {"type": "null"}}},
+            {"properties": {"dataSource": {"const": ""}}},
+            _is("dataSource", any_case("MANUAL")),
+        ]
+    }
+    imported = {
+        "properties": {
+            "date": _date(),
+            "quantity": _number(),
+            "unitPrice": _number(),
+            "fee": _number(),
+            "currency": {
+                "anyOf": [{"type": "null"}, {"type": "string", "pattern": CURRENCY_PATTERN}]
+            },
         },
-        "accounts": {"type": "array", "items": {"type": "object"}},
-        "activities": {"type": "array", "items": {"type": "object"}},
-        "assetProfiles": {"type": "array", "items": {"type": "object"}},
-        "platforms": {"type": "array", "items": {"type": "object"}},
-        "tags": {"type": "array", "items": {"type": "object"}},
-        "user": {"type": "object"},
-    },
-    "examples": [
-        {
-            "meta": {"date": "2024-07-01T08:15:42.318Z", "version": "2.95.0"},
-            "accounts": [
-                {
-                    "id": "b2d3fe1d-d6a8-41a3-be39-07ef5e9480f0",
-                    "name": "Interactive Brokers",
-                    "currency": "USD",
-                    "balances": [{"date": "2024-06-30T00:00:00.000Z", "value": 2500}],
-                    "comment": None,
-                    "platformId": None,
-                }
-            ],
-            "activities": [
-                {
-                    "accountId": "b2d3fe1d-d6a8-41a3-be39-07ef5e9480f0",
-                    "comment": None,
-                    "currency": "USD",
-                    "dataSource": "YAHOO",
-                    "date": "2023-01-03T00:00:00.000Z",
-                    "fee": 1,
-                    "quantity": 10,
-                    "symbol": "AAPL",
-                    "type": "BUY",
-                    "unitPrice": 125.07,
-                }
-            ],
-            "assetProfiles": [],
-            "user": {"settings": {"currency": "USD"}},
-        }
-    ],
-}
-"""What the OpenAPI document says of the file (`GfFile` reads it, numbers exactly)."""
+        "allOf": [
+            {
+                # a trade's units and price become a buy's or sell's (above 0 at 8 places),
+                # and no fee of any kind but a FEE's own is below 0
+                "if": _is("type", any_case("BUY", "SELL", "ITEM")),
+                "then": {
+                    "properties": {
+                        "quantity": _number(exclusiveMinimum=HALF_PLACE),
+                        "unitPrice": _number(exclusiveMinimum=HALF_PLACE),
+                    }
+                },
+            },
+            {
+                "if": _is("type", any_case("FEE")),
+                "else": {"properties": {"fee": _number(minimum=-HALF_PLACE)}},
+            },
+            {
+                # a symbol: always, but for a FEE or INTEREST of no listed data source
+                "if": {"allOf": [_is("type", any_case("FEE", "INTEREST")), manual_or_none]},
+                "else": {
+                    "required": ["symbol"],
+                    "properties": {"symbol": {"type": "string", "minLength": 1}},
+                },
+            },
+        ],
+    }
+    return {
+        "type": "object",
+        "required": ["date", "quantity", "type", "unitPrice"],
+        "properties": {
+            "accountId": _text_or_null(),
+            "comment": _text_or_null(),
+            "currency": _text_or_null(),
+            "dataSource": _text_or_null(),
+            "date": {"type": "string"},
+            "fee": {"type": "number"},
+            "quantity": {"type": "number"},
+            "symbol": _text_or_null(),
+            "type": {"type": "string", "pattern": any_case(*TYPES)},
+            "unitPrice": {"type": "number"},
+            "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+        },
+        "if": _is("type", any_case("LIABILITY")),
+        "else": imported,
+    }
+
+
+def _account(bases: Sequence[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["name", "currency"],
+        "properties": {
+            "id": _text_or_null(),
+            "name": {"type": "string"},
+            "currency": {"type": "string", "enum": list(bases)},
+            "balance": {"anyOf": [{"type": "null"}, _number()]},
+            "balances": {
+                "type": ["array", "null"],
+                "items": {
+                    "type": "object",
+                    "required": ["date", "value"],
+                    "properties": {"date": _date(), "value": _number()},
+                },
+            },
+            "comment": _text_or_null(),
+            "platformId": _text_or_null(),
+            "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+        },
+    }
+
+
+def _asset_profile() -> dict[str, Any]:
+    point = {
+        "type": "object",
+        "required": ["date", "marketPrice"],
+        "properties": {"date": {"type": "string"}, "marketPrice": {"type": "number"}},
+    }
+    manual_point = {
+        "properties": {"date": _date(), "marketPrice": _number(exclusiveMinimum=HALF_PLACE)}
+    }
+    return {
+        "type": "object",
+        "required": ["symbol", "dataSource"],
+        "properties": {
+            "symbol": {"type": "string"},
+            "dataSource": {"type": "string"},
+            **{name: _text_or_null() for name in ("currency", "name", "assetClass")},
+            "assetSubClass": _text_or_null(),
+            "marketData": {"type": ["array", "null"], "items": point},
+        },
+        "if": {"required": ["dataSource"], "properties": {"dataSource": {"const": "MANUAL"}}},
+        "then": {"properties": {"marketData": {"items": manual_point}}},
+    }
+
+
+def file_schema(bases: Sequence[str]) -> dict[str, Any]:
+    """What the OpenAPI document says of the file (`GfFile` reads it, numbers exactly, and
+    `flint.portfolio.ghostfolio.Reader` checks it): every rule the reader applies that a
+    schema can state. ``bases``: the currencies an account may be in (a portfolio's base)."""
+    activities = {"type": "array", "items": _activity()}
+    objects = {"type": ["array", "null"], "items": {"type": "object"}}
+    return {
+        "title": "GhostfolioExport",
+        "type": "object",
+        "description": "Ghostfolio's export file (its Export button's JSON), as written and "
+        "read. The oldest files name the activities `orders`.",
+        "properties": {
+            "meta": {
+                "type": ["object", "null"],
+                "description": "`date` of the export and Ghostfolio's `version`.",
+                "properties": {"date": {"anyOf": [{"type": "null"}, _date()]}},
+            },
+            "accounts": {"type": ["array", "null"], "items": _account(bases)},
+            "activities": activities,
+            "assetProfiles": {"type": ["array", "null"], "items": _asset_profile()},
+            "platforms": objects,
+            "tags": objects,
+            "user": {"type": ["object", "null"]},
+        },
+        "if": {"required": ["activities"]},
+        "else": {"required": ["orders"], "properties": {"orders": activities}},
+        "examples": [
+            {
+                "meta": {"date": "2024-07-01T08:15:42.318Z", "version": "2.95.0"},
+                "accounts": [
+                    {
+                        "id": "b2d3fe1d-d6a8-41a3-be39-07ef5e9480f0",
+                        "name": "Interactive Brokers",
+                        "currency": "USD",
+                        "balances": [{"date": "2024-06-30T00:00:00.000Z", "value": 2500}],
+                        "comment": None,
+                        "platformId": None,
+                    }
+                ],
+                "activities": [
+                    {
+                        "accountId": "b2d3fe1d-d6a8-41a3-be39-07ef5e9480f0",
+                        "comment": None,
+                        "currency": "USD",
+                        "dataSource": "YAHOO",
+                        "date": "2023-01-03T00:00:00.000Z",
+                        "fee": 1,
+                        "quantity": 10,
+                        "symbol": "AAPL",
+                        "type": "BUY",
+                        "unitPrice": 125.07,
+                    }
+                ],
+                "assetProfiles": [],
+                "user": {"settings": {"currency": "USD"}},
+            }
+        ],
+    }

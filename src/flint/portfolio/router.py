@@ -18,7 +18,7 @@ from flint.portfolio import (
 )
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
 from flint.portfolio.figure_schemas import GroupBy
-from flint.portfolio.ghostfolio_schemas import FILE_SCHEMA
+from flint.portfolio.ghostfolio_document import FILE_SCHEMA
 from flint.portfolio.imports import flint_csv
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
