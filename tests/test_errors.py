@@ -82,6 +82,37 @@ async def test_validation_errors_list_each_field_with_message_and_type(
     assert "body.email" in body["detail"]
 
 
+async def test_a_validators_message_reads_as_written(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Pydantic writes a validator's ValueError as "Value error, <message>"; the answers,
+    a CSV's refused lines and a Ghostfolio file's refused activities showed that prefix."""
+    portfolio = await client.post("/api/v1/portfolio/", json={"name": "P"}, headers=alice.headers)
+    pid = portfolio.json()["portfolioId"]
+    entry = {"date": "2024-01-02", "type": "deposit", "amount": "0"}
+    booked = await client.post(
+        f"/api/v1/portfolio/{pid}/transactions", json=entry, headers=alice.headers
+    )
+    file = "date,type,amount\n2024-01-02,deposit,0\n"
+    imported = await client.post(
+        f"/api/v1/portfolio/{pid}/import",
+        content=file,
+        headers=alice.headers | {"Content-Type": "text/csv"},
+    )
+    fee = {"type": "FEE", "date": "2024-01-02", "quantity": 0, "unitPrice": 0, "fee": 0}
+    gf = await client.post(
+        "/api/v1/portfolio/import/ghostfolio", json={"activities": [fee]}, headers=alice.headers
+    )
+    for response, field in [
+        (booked, "body.amount"),
+        (imported, "line 2.amount"),
+        (gf, "activities[0].fee"),
+    ]:
+        body = assert_problem(response, 422)
+        messages = {e["field"]: e["message"] for e in body["errors"]}
+        assert messages[field] == "must be greater than 0", body
+
+
 async def test_malformed_json_is_a_400_naming_json_invalid(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/v1/auth/login",

@@ -6,6 +6,7 @@ No web framework here: services, tasks and migrations raise and import these wit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -147,6 +148,19 @@ def problem_of(exc: FlintError, *, instance: str | None = None) -> Problem:
 
 def field_error(field: str, message: str, type_: str = "value_error") -> FieldError:
     return FieldError(field=field, message=message, type=type_)
+
+
+_RAISED = ("Value error, ", "Assertion failed, ")
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message as a person reads it: pydantic writes a validator's own
+    ``ValueError`` as ``Value error, <its text>``, which answers showed as it was."""
+    message = str(error["msg"])
+    for prefix in _RAISED:
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

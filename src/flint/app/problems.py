@@ -21,6 +21,7 @@ from flint.errors import (
     FlintError,
     Problem,
     ValidationFailed,
+    error_message,
     problem_responses,
 )
 
@@ -76,7 +77,9 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
     return [
-        FieldError(field=_location(err.get("loc", ())), message=err["msg"], type=err["type"])
+        FieldError(
+            field=_location(err.get("loc", ())), message=error_message(err), type=err["type"]
+        )
         for err in exc.errors()
     ]
 

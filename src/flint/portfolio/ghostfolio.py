@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from flint.errors import ValidationFailed, field_error
+from flint.errors import ValidationFailed, error_message, field_error
 from flint.kit.symbols import CUSTOM_SYMBOL_PATTERN, normalize_symbol
 from flint.portfolio import currencies
 from flint.portfolio.dates import date_problem
@@ -124,7 +124,7 @@ def parse(data: bytes) -> GfFile:
     try:
         return GfFile.model_validate(raw)
     except ValidationError as exc:
-        raise _refuse([(_where(e["loc"]), e["msg"]) for e in exc.errors()]) from exc
+        raise _refuse([(_where(e["loc"]), error_message(e)) for e in exc.errors()]) from exc
 
 
 ISO_DAY = re.compile(
@@ -351,7 +351,7 @@ class Reader:
             except ValidationError as exc:
                 for e in exc.errors():
                     name = str(e["loc"][0]) if e["loc"] else ""
-                    self.problems.append((f"{where}{_field(name, kind)}", e["msg"]))
+                    self.problems.append((f"{where}{_field(name, kind)}", error_message(e)))
         return out
 
     def exported_on(self) -> date:

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.billing.api import Plans
-from flint.errors import ValidationFailed, field_error
+from flint.errors import ValidationFailed, error_message, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.portfolio import cash, currencies, fingerprints, ghostfolio, imports, service
@@ -124,7 +124,9 @@ async def _custom(
         )
         points = [PricePointIn(date=d, price=p) for d, p in sorted(custom.prices.items())]
     except ValidationError as exc:
-        errors = [(f"{where}.{e['loc'][0] if e['loc'] else ''}", e["msg"]) for e in exc.errors()]
+        errors = [
+            (f"{where}.{e['loc'][0] if e['loc'] else ''}", error_message(e)) for e in exc.errors()
+        ]
         detail = "; ".join(f"{w}: {m}" for w, m in errors)
         raise ValidationFailed(detail, errors=[field_error(w, m) for w, m in errors]) from exc
     if reuse:

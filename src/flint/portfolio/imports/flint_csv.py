@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from flint.errors import error_message
 from flint.kit.schema import is_decimal_text
 from flint.portfolio.imports.base import ImportRefused, Parsed
 from flint.portfolio.models import PortfolioTransaction
@@ -166,7 +167,9 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
         except ValidationError as exc:
             for error in exc.errors():
                 field = ".".join(str(part) for part in error["loc"]) or "row"
-                problems.append((f"{where}.{field}" if field != "row" else where, error["msg"]))
+                problems.append(
+                    (f"{where}.{field}" if field != "row" else where, error_message(error))
+                )
     if problems:
         raise ImportRefused(problems)
     if not entries:

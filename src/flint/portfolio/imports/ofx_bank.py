@@ -19,6 +19,7 @@ from ofxtools.models.bank.stmt import STMTTRN
 from ofxtools.models.base import Aggregate, UnknownTagWarning
 from pydantic import ValidationError
 
+from flint.errors import error_message
 from flint.portfolio.imports.base import Parsed
 from flint.portfolio.schemas import TransactionIn
 
@@ -56,7 +57,7 @@ class Reader:
         except ValidationError as exc:
             for error in exc.errors():
                 name = elements.get(str(error["loc"][0])) if error["loc"] else None
-                self.problems.append((f"{where}.{name}" if name else where, error["msg"]))
+                self.problems.append((f"{where}.{name}" if name else where, error_message(error)))
             return
         self.parsed.add(entry, where, source_id)
 

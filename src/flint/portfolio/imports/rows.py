@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from flint.errors import error_message
 from flint.portfolio.imports import numbers
 from flint.portfolio.imports.base import ImportRefused, Parsed
 from flint.portfolio.imports.numbers import optional_number
@@ -158,7 +159,7 @@ class Builder:
         except ValidationError as exc:
             for error in exc.errors():
                 field = ".".join(str(part) for part in error["loc"])
-                self.refuse(f"{where}.{field}" if field else where, error["msg"])
+                self.refuse(f"{where}.{field}" if field else where, error_message(error))
             return
         self.parsed.add(entry, where, source_id or None)
 
