@@ -340,7 +340,9 @@ async def _users(
         if quantity <= 0:
             raise RuntimeError(f"the sandbox gave {m['email']} too little to sell: {held}")
         users.append(
-            SoakUser(**m, remote=remote[m["account"]], sell=symbol, sell_quantity=str(quantity))
+            SoakUser(
+                **m, remote=remote[m["account"]], sell=symbol, sell_quantity=format(quantity, "f")
+            )
         )
     say(f"{len(users)} users signed in, each with a sandbox brokerage and a portfolio")
     return users, opening

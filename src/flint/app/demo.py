@@ -199,7 +199,7 @@ class Demo:
                 threshold = Decimal(5)
             else:
                 threshold = (await self.quote(symbol) * factor).quantize(Decimal("0.01"))
-            body = {"symbol": symbol, "condition": condition, "threshold": str(threshold)}
+            body = {"symbol": symbol, "condition": condition, "threshold": format(threshold, "f")}
             await self.call("POST", "/alerts", json=body, ok=(201,))
         await self._refresh_quotes_until_checked()
 
