@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
+import email_validator
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -30,8 +31,25 @@ NEW_PASSWORD: dict[str, JsonValue] = {"minLength": MIN_LENGTH, "maxLength": MAX_
 refusal its own words, and the rest of the policy, which no schema can state)."""
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" for c in word)
+
+
+RESERVED_DOMAIN = (
+    "@(?:[^@]*\\.)?(?:"
+    + "|".join(_any_case(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+    + ")$"
+)
+"""An address at a special-use or reserved name (``.test``, ``.local``, ``localhost``...),
+which the address check refuses (no mail reaches it) and ``format: email`` allows."""
+
+
 class RegisterRequest(RequestModel):
-    email: EmailStr = Field(max_length=320, examples=["ada@example.com"])
+    email: EmailStr = Field(
+        max_length=320,
+        examples=["ada@example.com"],
+        json_schema_extra={"not": {"pattern": RESERVED_DOMAIN}},
+    )
     password: Verbatim = Field(
         min_length=1,
         max_length=1024,
