@@ -59,8 +59,8 @@ class ApiModel(BaseModel):
 
 class RequestModel(ApiModel):
     """Request bodies refuse unknown fields so a misspelt name is an error, not silently ignored,
-    read every decimal given as text by `DECIMAL_TEXT`, and refuse the NUL character in text
-    (PostgreSQL cannot store it: it was a 500 there)."""
+    read every decimal given as text by `REQUEST_DECIMAL_TEXT`, and refuse the NUL character in
+    text (PostgreSQL cannot store it: it was a 500 there)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
