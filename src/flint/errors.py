@@ -6,7 +6,7 @@ No web framework here: services, tasks and migrations raise and import these wit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -148,6 +148,16 @@ def problem_of(exc: FlintError, *, instance: str | None = None) -> Problem:
 
 def field_error(field: str, message: str, type_: str = "value_error") -> FieldError:
     return FieldError(field=field, message=message, type=type_)
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """A pydantic error's location as Flint names fields: ``body.assets[2].quantity`` (list
+    items in brackets, as Flint's own checks write them; FastAPI's ``body.assets.2.quantity``
+    named the same field another way)."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 _RAISED = ("Value error, ", "Assertion failed, ")

@@ -118,8 +118,9 @@ def a_cash_activity(body: Any, field: str) -> bool:
 
 GHOSTFOLIO = "/portfolio/import/ghostfolio$"
 NESTED = r"(\.\w+|\[\d+\])*"
-"""The fields and items between a body and a field within it, as errors name them: Flint's own
-checks write ``body.assets[2].date``, the request's schema ``body.2.price``."""
+"""The fields and items between a body and a field within it, as errors name them
+(``body.assets[2].date``, ``body[1].price``; ``body.1.price`` as FastAPI wrote it before
+`flint.errors.field_path`)."""
 
 UNSTATABLE = [
     Unstatable(

@@ -75,6 +75,7 @@ PLACES = "has at most 8 decimal places"
         ("body.quantity", {"quantity": 1.000000001}, True),
         ("body.assets[1].purchasePrice", {"assets": [{}, {"purchasePrice": 1e-9}]}, True),
         ("body.1.price", [{"price": "1"}, {"price": 1.767486611231248e-214}], True),
+        ("body[1].price", [{"price": "1"}, {"price": 1.767486611231248e-214}], True),
         ("body.0.price", [{"price": "1.000000001"}], False),
         # text states its scale (its pattern): refusing one the pattern allows is a finding
         ("body.quantity", {"quantity": "1.000000001"}, False),

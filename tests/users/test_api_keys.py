@@ -150,7 +150,7 @@ async def test_malformed_or_unknown_keys_are_401(
         ({"name": "   ", "scopes": ["read"]}, "name"),
         ({"name": "x" * 101, "scopes": ["read"]}, "name"),
         ({"name": "ok", "scopes": []}, "scopes"),
-        ({"name": "ok", "scopes": ["admin"]}, "scopes.0"),
+        ({"name": "ok", "scopes": ["admin"]}, "scopes[0]"),
         ({"name": "ok"}, "scopes"),
         ({"name": "ok", "scopes": ["read"], "expiresAt": "2020-01-01T00:00:00Z"}, "expiresAt"),
         ({"name": "ok", "scopes": ["read"], "expiresAt": "2999-01-01T00:00:00"}, "expiresAt"),

@@ -22,6 +22,7 @@ from flint.errors import (
     Problem,
     ValidationFailed,
     error_message,
+    field_path,
     problem_responses,
 )
 
@@ -71,14 +72,10 @@ _HTTP_TITLES: dict[int, tuple[str, str]] = {
 }
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc)
-
-
 def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
     return [
         FieldError(
-            field=_location(err.get("loc", ())), message=error_message(err), type=err["type"]
+            field=field_path(err.get("loc", ())), message=error_message(err), type=err["type"]
         )
         for err in exc.errors()
     ]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from flint.errors import ValidationFailed, error_message, field_error
+from flint.errors import ValidationFailed, error_message, field_error, field_path
 from flint.kit.symbols import CUSTOM_SYMBOL_PATTERN, normalize_symbol
 from flint.portfolio import currencies
 from flint.portfolio.dates import date_problem
@@ -103,10 +103,7 @@ class Plan:
 
 
 def _where(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
+    return field_path(loc) or "body"
 
 
 def _refuse(problems: list[tuple[str, str]]) -> ValidationFailed:
