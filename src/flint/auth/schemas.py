@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from flint.auth.passwords import MAX_LENGTH, MIN_LENGTH
-from flint.kit.schema import ApiModel, RequestModel
+from flint.kit.schema import ApiModel, RequestModel, any_case
 
 Password = Field(min_length=1, max_length=1024, examples=["correct horse battery staple"])
 
@@ -31,13 +31,9 @@ NEW_PASSWORD: dict[str, JsonValue] = {"minLength": MIN_LENGTH, "maxLength": MAX_
 refusal its own words, and the rest of the policy, which no schema can state)."""
 
 
-def _any_case(word: str) -> str:
-    return "".join(f"[{c.upper()}{c.lower()}]" for c in word)
-
-
 RESERVED_DOMAIN = (
     "@(?:[^@]*\\.)?(?:"
-    + "|".join(_any_case(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+    + "|".join(any_case(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
     + ")$"
 )
 """An address at a special-use or reserved name (``.test``, ``.local``, ``localhost``...),

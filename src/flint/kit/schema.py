@@ -177,6 +177,12 @@ class Side:
 ZERO_TEXT = r"(?:0+(?:\.0*)?|0*\.0+)"
 
 
+def any_case(word: str) -> str:
+    """A pattern of ``word`` in any ASCII case, for a document (ECMA-262 patterns take no
+    flags): ``[Tt][Ee][Ss][Tt]``."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
 @dataclass(frozen=True)
 class DecimalRange:
     """A request decimal's range and scale as its schema states them, exactly: the number form

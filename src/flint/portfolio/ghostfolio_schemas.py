@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from flint.kit.money import DecimalString
-from flint.kit.schema import ApiModel
+from flint.kit.schema import ApiModel, any_case
 
 
 def _json_number(value: Any) -> Any:
@@ -171,10 +171,9 @@ CURRENCY_PATTERN = r"^\s*(?:[A-Z]{3}|GBp)\s*$"
 around which a request's text may have whitespace)."""
 
 
-def any_case(*words: str) -> str:
-    """A pattern of ``words`` in any ASCII case (what the reader upper-cases)."""
-    spelled = ("".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in w) for w in words)
-    return f"^(?:{'|'.join(spelled)})$"
+def one_of(*words: str) -> str:
+    """A pattern of any of ``words`` in any ASCII case (what the reader upper-cases)."""
+    return f"^(?:{'|'.join(any_case(word) for word in words)})$"
 
 
 def _date() -> dict[str, Any]:
@@ -201,7 +200,7 @@ def _activity() -> dict[str, Any]:
             {"not": {"required": ["dataSource"]}},
             {"properties": {"dataSource": {"type": "null"}}},
             {"properties": {"dataSource": {"const": ""}}},
-            _is("dataSource", any_case("MANUAL")),
+            _is("dataSource", one_of("MANUAL")),
         ]
     }
     imported = {
@@ -218,7 +217,7 @@ def _activity() -> dict[str, Any]:
             {
                 # a trade's units and price become a buy's or sell's (above 0 at 8 places),
                 # and no fee of any kind but a FEE's own is below 0
-                "if": _is("type", any_case("BUY", "SELL", "ITEM")),
+                "if": _is("type", one_of("BUY", "SELL", "ITEM")),
                 "then": {
                     "properties": {
                         "quantity": _number(exclusiveMinimum=HALF_PLACE),
@@ -227,12 +226,12 @@ def _activity() -> dict[str, Any]:
                 },
             },
             {
-                "if": _is("type", any_case("FEE")),
+                "if": _is("type", one_of("FEE")),
                 "else": {"properties": {"fee": _number(minimum=-HALF_PLACE)}},
             },
             {
                 # a symbol: always, but for a FEE or INTEREST of no listed data source
-                "if": {"allOf": [_is("type", any_case("FEE", "INTEREST")), manual_or_none]},
+                "if": {"allOf": [_is("type", one_of("FEE", "INTEREST")), manual_or_none]},
                 "else": {
                     "required": ["symbol"],
                     "properties": {"symbol": {"type": "string", "minLength": 1}},
@@ -252,11 +251,11 @@ def _activity() -> dict[str, Any]:
             "fee": {"type": "number"},
             "quantity": {"type": "number"},
             "symbol": _text_or_null(),
-            "type": {"type": "string", "pattern": any_case(*TYPES)},
+            "type": {"type": "string", "pattern": one_of(*TYPES)},
             "unitPrice": {"type": "number"},
             "tags": {"type": ["array", "null"], "items": {"type": "string"}},
         },
-        "if": _is("type", any_case("LIABILITY")),
+        "if": _is("type", one_of("LIABILITY")),
         "else": imported,
     }
 
