@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from flint.kit.money import exact
+from flint.market.api import load_universe
 from flint.portfolio.symbols import Instruments
 from flint.portfolio.valuation import EMPTY, Series
 
@@ -86,6 +87,13 @@ def base_currencies(market: Instruments, symbols: Iterable[str]) -> list[str]:
         if found is not None:
             named.update(found.groups())
     return sorted(currency for currency in named if is_base(market, currency))
+
+
+def packaged_bases() -> list[str]:
+    """`base_currencies` of the packaged universe (which every market has): what the documents
+    list for a portfolio's ``baseCurrency`` and a Ghostfolio account's ``currency``."""
+    universe = load_universe()
+    return base_currencies(universe, (item.symbol for item in universe))
 
 
 def pairs(market: Instruments, currencies: Iterable[str], base: str) -> set[str]:

@@ -4,8 +4,7 @@ as the routers are made (`flint.portfolio.schemas` cannot: the currencies read i
 
 from __future__ import annotations
 
-from flint.market.api import load_universe
-from flint.portfolio.currencies import base_currencies
+from flint.portfolio.currencies import packaged_bases
 from flint.portfolio.ghostfolio_schemas import file_schema
 
-FILE_SCHEMA = file_schema(base_currencies(load_universe(), (i.symbol for i in load_universe())))
+FILE_SCHEMA = file_schema(packaged_bases())

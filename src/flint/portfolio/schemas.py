@@ -52,11 +52,9 @@ def _bases(schema: dict[str, Any]) -> None:
     """The documents list the base currencies (the packaged universe's, which every market
     has): a three-letter code such as ``LSQ`` looked valid there and was refused. Imported
     here, when a document is made: `currencies` reads the symbols, which read these schemas."""
-    from flint.market.api import load_universe
-    from flint.portfolio.currencies import base_currencies
+    from flint.portfolio.currencies import packaged_bases
 
-    universe = load_universe()
-    schema["enum"] = base_currencies(universe, (item.symbol for item in universe))
+    schema["enum"] = packaged_bases()
 
 
 BaseCurrency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", json_schema_extra=_bases)]
