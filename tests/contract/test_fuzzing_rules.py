@@ -96,6 +96,28 @@ def test_only_a_json_numbers_scale_is_unstatable(field: str, sent: Any, counted:
 
 
 @pytest.mark.parametrize(
+    ("kind", "key", "counted"),
+    [
+        ("DIVIDEND", "activities", True),
+        ("fee", "activities", True),
+        ("INTEREST", "orders", True),
+        ("BUY", "activities", False),
+        ("\u017fell", "activities", False),
+    ],
+)
+def test_only_a_cash_activitys_amount_is_ghostfolio_arithmetic(
+    kind: str, key: str, counted: bool
+) -> None:
+    """A DIVIDEND's, INTEREST's or FEE's amount is quantity x unitPrice (+ fee); a trade's unit
+    price above 0 is in the schema, so its refusal is a finding."""
+    sent = json.dumps({key: [{"type": "BUY"}, {"type": kind}]}).encode()
+    answer = refusal(("activities[1].unitPrice", "must be greater than 0"))
+    operation = "POST /api/v1/portfolio/import/ghostfolio"
+    rule = fuzzing._unstatable(operation, "positive_data_acceptance", answer, sent)
+    assert (rule is not None) is counted
+
+
+@pytest.mark.parametrize(
     ("check", "answer"),
     [
         # a rule the schema could state (a name's length) fails the run
