@@ -113,3 +113,46 @@ async def test_the_openapi_schema_says_which_fields_are_money_and_which_are_rati
     holding = schemas["HoldingPerformance"]["properties"]
     assert holding["pnl"]["type"] == "string"
     assert holding["weight"]["anyOf"][0]["type"] == "number"
+
+
+async def test_the_cost_basis_is_one_figure_in_the_answer_the_sum_of_the_holdings_rows(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Each holding's cost basis is rounded to the cent; the answer's cost basis, at the top
+    and in its totals, is their sum (the table adds up), not the exact sum rounded once: three
+    holdings that cost 100.004 each and two that cost 70.007 and 180.007 are 550.02 in both
+    places, where rounding once said 550.03 beside the top's 550.02 (and 550.02 without the
+    fees, beside the rows' 550.00)."""
+    lots = [
+        {"symbol": symbol, "quantity": "1", "purchasePrice": "100.004", "purchaseDate": day}
+        for symbol, day in (("AAPL", "2024-02-05"), ("MSFT", "2024-02-06"), ("VTI", "2024-02-07"))
+    ]
+    created = await client.post(
+        f"{PORTFOLIO}/", json={"name": "Rows", "assets": lots}, headers=alice.headers
+    )
+    assert created.status_code == 201, created.text
+    portfolio_id = created.json()["portfolioId"]
+    for body in (
+        {"date": "2024-02-08", "type": "buy", "symbol": "BND", "quantity": "1"}
+        | {"price": "70.003", "fee": "0.004"},
+        {"date": "2024-02-09", "type": "buy", "symbol": "GLD", "quantity": "1"}
+        | {"price": "180.003", "fee": "0.004"},
+    ):
+        added = await client.post(
+            f"{PORTFOLIO}/{portfolio_id}/transactions", json=body, headers=alice.headers
+        )
+        assert added.status_code == 201, added.text
+    response = await client.get(
+        f"{PORTFOLIO}/{portfolio_id}/performance",
+        params={"end": "2024-04-30"},
+        headers=alice.headers,
+    )
+    assert response.status_code == 200, response.text
+    perf: dict[str, Any] = response.json()
+    rows = perf["holdings"]
+    assert [row["symbol"] for row in rows] == ["AAPL", "BND", "GLD", "MSFT", "VTI"]
+    assert [row["costBasis"] for row in rows] == ["100.00", "70.01", "180.01", "100.00", "100.00"]
+    without_fees = [row["costBasisWithoutFees"] for row in rows]
+    assert without_fees == ["100.00", "70.00", "180.00", "100.00", "100.00"]
+    assert perf["costBasis"] == perf["totals"]["costBasis"] == "550.02"
+    assert perf["totals"]["costBasisWithoutFees"] == "550.00"

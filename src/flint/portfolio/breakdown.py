@@ -24,9 +24,13 @@ class Breakdown:
 
 
 def totals(run: Replay, net_gain: Any, base: str) -> TotalsOut:
+    """The window's tallies, each exact and rounded once; the cost basis of what is held is
+    the sum of the holdings' rows, each rounded (as the answer's own ``costBasis`` is: rounded
+    once, the total was a cent off the top's beside it)."""
     t = run.totals
-    cost = sum((h.cost for h in run.holdings.values() if h.quantity), ZERO)
-    cost_ex = sum((h.cost_ex_fees for h in run.holdings.values() if h.quantity), ZERO)
+    held = [h for h in run.holdings.values() if h.quantity]
+    cost = sum((in_currency(h.cost, base) for h in held), in_currency(ZERO, base))
+    cost_ex = sum((in_currency(h.cost_ex_fees, base) for h in held), in_currency(ZERO, base))
     fees = in_currency(t.fees, base)
     return TotalsOut(
         fees=fees,
@@ -38,8 +42,8 @@ def totals(run: Replay, net_gain: Any, base: str) -> TotalsOut:
         withdrawals=in_currency(t.withdrawals, base),
         net_contributions=in_currency(t.net_contributions, base),
         cash=in_currency(run.cash_at_end, base),
-        cost_basis=in_currency(cost, base),
-        cost_basis_without_fees=in_currency(cost_ex, base),
+        cost_basis=cost,
+        cost_basis_without_fees=cost_ex,
         net_gain=net_gain,
         gross_gain=net_gain + fees,
     )
