@@ -203,3 +203,40 @@ async def test_a_portfolio_of_one_day_or_only_cash_has_figures_without_risk_metr
         headers=alice.headers,
     )
     assert chart.status_code == 200, chart.text
+
+
+async def test_the_money_weighted_return_is_over_the_window_like_the_time_weighted_one(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """``mwr`` is the window's return, as ``twr`` beside it and each period's and holding's
+    ``mwr`` are; the XIRR itself (a rate a year) is ``annualizedMwr``, for a window of a year or
+    more. With one flow, at the start, the two returns are one. The top's ``mwr`` was the XIRR,
+    a rate a year beside a ``twr`` over the whole window, in the answer and in the reports (the
+    demo's imported portfolio: 24 % beside 76 % over three years)."""
+    end = utcnow().date() - timedelta(days=3)
+    start = end - timedelta(days=730)
+    lot = {"symbol": "AAPL", "quantity": "10", "purchasePrice": "150", "purchaseDate": str(start)}
+    created = await client.post(
+        f"{V1}/", json={"name": "One flow", "assets": [lot]}, headers=alice.headers
+    )
+    assert created.status_code == 201, created.text
+    portfolio_id = created.json()["portfolioId"]
+    for window in ({}, {"start": str(start + timedelta(days=500))}):
+        response = await client.get(
+            f"{V1}/{portfolio_id}/performance",
+            params={"end": end.isoformat(), **window},
+            headers=alice.headers,
+        )
+        assert response.status_code == 200, response.text
+        perf = response.json()
+        whole = perf["periods"]["MAX"]
+        assert perf["mwr"] == whole["mwr"]
+        assert perf["annualizedMwr"] == whole["annualizedMwr"]
+        if not window:  # one flow, at the start
+            assert abs(perf["mwr"] - perf["twr"]) < 1e-9
+            assert perf["annualizedMwr"] is not None
+            years = whole["days"] / 365
+            assert abs((1 + perf["annualizedMwr"]) ** years - 1 - perf["mwr"]) < 1e-9
+        else:  # under a year: no rate a year
+            assert perf["annualizedMwr"] is None
+            assert perf["mwr"] is not None

@@ -230,6 +230,7 @@ def figures(got: Inputs, window: Window, base: str) -> Performance:
             shown.dates,
             aligned if not np.isnan(aligned).any() else None,
             window.risk_free,
+            money_weighted=False,  # the window's MWR is the `MAX` period's
         )
         if shown.dates
         else None
@@ -239,6 +240,7 @@ def figures(got: Inputs, window: Window, base: str) -> Performance:
     more = breakdown.build(
         got, valued, window, (shown.values, shown.flows, shown.dates), money.holdings, base
     )
+    whole = more.fields["periods"].get("MAX")
     return Performance(
         as_of=window.end,
         base_currency=base,
@@ -250,7 +252,9 @@ def figures(got: Inputs, window: Window, base: str) -> Performance:
         dividends=in_currency(more.run.totals.dividends, base),
         total_return=total_return(shown, float(money.market_value)),
         twr=m.twr if m else None,
-        mwr=m.mwr if m else None,
+        # the window's, as `twr` (the metrics' `mwr` is the XIRR: `annualized_mwr`)
+        mwr=whole.mwr if whole else None,
+        annualized_mwr=whole.annualized_mwr if whole else None,
         annualized_return=annual,
         volatility=m.volatility if m else None,
         sharpe=m.sharpe if m else None,

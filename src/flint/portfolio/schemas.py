@@ -370,11 +370,12 @@ class Performance(ApiModel):
     """Money (values, costs, P&L, cash, dividends, prices, units) is a decimal string, exact
     and rounded to the base currency's minor unit (prices: their own precision); ratios and
     returns are JSON numbers, not rounded. Conventions: `flint.portfolio.metrics` (252 periods
-    a year; TWR chains daily returns with flows at the start of the day; MWR is the XIRR of the
-    flows and the final value). Valuation days: the listed symbols' sessions, the days a custom
-    asset has a price (and the window's end, for a portfolio holding one), every calendar day
-    for a ledger of cash alone. Annualised figures (`annualizedReturn`, `alpha`) need a window
-    of a year or more, null otherwise.
+    a year; TWR chains daily returns with flows at the start of the day; MWR comes from the
+    XIRR of the flows and the final value). Returns are over the window (`twr`, `mwr`), a rate
+    a year only where the name says so. Valuation days: the listed symbols' sessions, the days
+    a custom asset has a price (and the window's end, for a portfolio holding one), every
+    calendar day for a ledger of cash alone. Annualised figures (`annualizedReturn`,
+    `annualizedMwr`, `alpha`) need a window of a year or more, null otherwise.
 
     Beside them: `periods` (1D, WTD, MTD, YTD, 1Y, 3Y, 5Y, MAX from the one daily series;
     annualised forms only for periods of at least 365 days), `totals` (fees, interest, taxes,
@@ -397,8 +398,25 @@ class Performance(ApiModel):
     realized_pnl: DecimalString = Field(description=MONEY, examples=["312.40"])
     dividends: DecimalString = Field(description=MONEY, examples=["86.12"])
     total_return: float | None = Field(None, description=RATIO, examples=[0.0735])
-    twr: float | None = Field(None, examples=[0.0712])
-    mwr: float | None = Field(None, examples=[0.0698])
+    twr: float | None = Field(
+        None,
+        description=RATIO + " The time-weighted return over the window (its daily returns "
+        "chained): the `MAX` period's `twr`.",
+        examples=[0.0712],
+    )
+    mwr: float | None = Field(
+        None,
+        description=RATIO + " The money-weighted return over the window, not annualised, "
+        "like `twr`: `(1 + x) ** (days / 365) - 1` from the XIRR `x` of the window's flows and "
+        "its end value (the `MAX` period's `mwr`); null without a root.",
+        examples=[0.0698],
+    )
+    annualized_mwr: float | None = Field(
+        None,
+        description=RATIO + " The XIRR `x` itself (actual/365), for a window of a year or more "
+        "(the `MAX` period's `annualizedMwr`); null otherwise.",
+        examples=[None],
+    )
     annualized_return: float | None = Field(
         None,
         description=RATIO + " The TWR compounded over calendar time, "
