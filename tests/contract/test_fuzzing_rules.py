@@ -48,6 +48,28 @@ def refusal(*errors: tuple[str, str]) -> Answer:
             "dates relative to today",
         ),
         (
+            "POST /api/portfolio/{portfolioId}/transactions",
+            [
+                (
+                    "body.amount",
+                    "the withdrawal of 0.47720 USD on 2024-01-08 overdraws the cash: it is 0.48 "
+                    "USD short on 2024-01-08. Record the money coming in first, or set "
+                    "allowNegativeCash on the portfolio",
+                )
+            ],
+            "the ledger's rules",
+        ),
+        (
+            "POST /api/v1/portfolio/{portfolioId}/transactions",
+            [("body.quantity", "selling 3 AAPL on 2024-01-08 exceeds the 0 held then")],
+            "the ledger's rules",
+        ),
+        (
+            "PUT /api/v1/portfolio/{portfolioId}",
+            [("body.assets", "selling 3 AAPL on 2024-01-08 exceeds the 0 held then")],
+            "the ledger's rules",
+        ),
+        (
             "POST /api/v1/portfolio/{portfolioId}/import",
             [
                 ("line 1", "no 'date' column"),
