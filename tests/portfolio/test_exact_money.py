@@ -156,3 +156,42 @@ async def test_the_cost_basis_is_one_figure_in_the_answer_the_sum_of_the_holding
     assert without_fees == ["100.00", "70.00", "180.00", "100.00", "100.00"]
     assert perf["costBasis"] == perf["totals"]["costBasis"] == "550.02"
     assert perf["totals"]["costBasisWithoutFees"] == "550.00"
+
+
+async def test_a_window_without_a_session_is_worth_what_its_end_is_worth(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A window of a weekend (or a holiday) has no valued day of its own: its market value is
+    the holdings at their last close and the cash, as they are at its end (and its returns are
+    null). It answered a market value of 0.00 beside holdings worth thousands."""
+    lots = [
+        {"symbol": "AAPL", "quantity": "10", "purchasePrice": "185", "purchaseDate": "2024-02-05"}
+    ]
+    created = await client.post(
+        f"{PORTFOLIO}/", json={"name": "Weekend", "assets": lots}, headers=alice.headers
+    )
+    assert created.status_code == 201, created.text
+    portfolio_id = created.json()["portfolioId"]
+    deposit = {"date": "2024-02-06", "type": "deposit", "amount": "250.50"}
+    added = await client.post(
+        f"{PORTFOLIO}/{portfolio_id}/transactions", json=deposit, headers=alice.headers
+    )
+    assert added.status_code == 201, added.text
+
+    async def performance(**window: str) -> dict[str, Any]:
+        response = await client.get(
+            f"{PORTFOLIO}/{portfolio_id}/performance", params=window, headers=alice.headers
+        )
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    to_sunday = await performance(end="2024-03-10")  # Friday the 8th is its last session
+    weekend = await performance(start="2024-03-09", end="2024-03-10")
+    assert weekend["series"] == []
+    assert weekend["twr"] is None
+    values = sum(Decimal(h["value"]) for h in weekend["holdings"])
+    assert values > 1000
+    assert Decimal(weekend["marketValue"]) == values + Decimal("250.50")
+    assert weekend["marketValue"] == to_sunday["marketValue"]
+    assert Decimal(weekend["unrealizedPnl"]) == values - Decimal(weekend["costBasis"])

@@ -244,7 +244,8 @@ def figures(got: Inputs, window: Window, base: str) -> Performance:
     return Performance(
         as_of=window.end,
         base_currency=base,
-        market_value=money.market_value if shown.dates else zero,
+        # what the end is worth, even in a window without a valued day (a weekend's)
+        market_value=money.market_value,
         cost_basis=sum((in_currency(p.cost, base) for p in valued.positions.values()), zero),
         unrealized_pnl=sum((row.pnl for row in money.holdings), zero),
         # the window's tallies (`breakdown`), exact
