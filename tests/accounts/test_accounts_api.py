@@ -76,9 +76,9 @@ async def test_linking_the_sandbox_creates_a_brokerage_a_checking_and_a_savings_
     assert body["accountId"] == accounts["brokerage"]["accountId"]
     brokerage = accounts["brokerage"]
     assert brokerage["canTrade"] is True
-    assert brokerage["balances"]["cash"] == 100000
-    assert brokerage["balances"]["buyingPower"] == 100000
-    assert brokerage["balances"]["current"] > 100000  # cash plus the positions
+    assert brokerage["balances"]["cash"] == "100000.00"
+    assert brokerage["balances"]["buyingPower"] == "100000.00"
+    assert Decimal(brokerage["balances"]["current"]) > 100000  # cash plus the positions
     assert brokerage["lastSyncedAt"] is not None
 
     listed = (await client.get(V1, headers=alice.headers)).json()["accounts"]
@@ -98,11 +98,8 @@ async def test_an_account_shows_holdings_priced_and_a_year_of_transactions_paged
     ).json()
     assert brokerage["holdings"]
     for holding in brokerage["holdings"]:
-        assert (
-            Decimal(str(holding["value"]))
-            == Decimal(str(holding["quantity"])) * Decimal(str(holding["price"]))
-            or abs(holding["value"] - holding["quantity"] * holding["price"]) < 1e-6
-        )
+        value, quantity, price = (Decimal(holding[k]) for k in ("value", "quantity", "price"))
+        assert value == quantity * price
 
     checking_id = accounts["checking"]["accountId"]
     seen: list[dict[str, Any]] = []
@@ -121,8 +118,8 @@ async def test_an_account_shows_holdings_priced_and_a_year_of_transactions_paged
     dates = [t["date"] for t in seen]
     assert dates == sorted(dates, reverse=True)
     assert dates[0] > dates[-1]
-    assert any(t["amount"] > 0 for t in seen)
-    assert any(t["amount"] < 0 for t in seen)
+    assert any(Decimal(t["amount"]) > 0 for t in seen)
+    assert any(Decimal(t["amount"]) < 0 for t in seen)
 
 
 async def test_a_bad_cursor_or_limit_is_a_422(client: httpx.AsyncClient, alice: Account) -> None:

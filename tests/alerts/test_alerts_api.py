@@ -26,11 +26,11 @@ async def test_an_alert_is_created_armed_and_listed_newest_first(
     second = await create_alert(client, alice, "BTC-USD", "percent_change", "-7.25")
 
     assert first["symbol"] == "AAPL"
-    assert (first["condition"], first["threshold"], first["state"]) == ("above", 200.5, "armed")
+    assert (first["condition"], first["threshold"], first["state"]) == ("above", "200.5", "armed")
     for empty in ("lastPrice", "lastChangePercent", "lastCheckedAt", "lastFiredAt"):
         assert first[empty] is None
     assert first["createdAt"]
-    assert (second["condition"], second["threshold"]) == ("percent_change", -7.25)
+    assert (second["condition"], second["threshold"]) == ("percent_change", "-7.25")
     assert [a["alertId"] for a in await listed(client, alice)] == [
         second["alertId"],
         first["alertId"],

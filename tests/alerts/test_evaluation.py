@@ -39,13 +39,13 @@ async def test_an_above_alert_fires_once_rearms_when_false_and_fires_again(
     assert await feed(sessions, quote("200", change_percent="1.5", second=2)) == 1
     fired = await read_alert(client, alice, alert_id)
     assert fired["state"] == "fired"
-    assert (fired["lastPrice"], fired["lastChangePercent"]) == (200, 1.5)
+    assert (fired["lastPrice"], fired["lastChangePercent"]) == ("200", 1.5)
     assert fired["lastCheckedAt"] == "2026-03-02T15:00:02Z"
     assert fired["lastFiredAt"] is not None
 
     assert await feed(sessions, quote("205", second=3)) == 0  # still above: no refire
     assert await feed(sessions, quote("210", second=4)) == 0
-    assert (await read_alert(client, alice, alert_id))["lastPrice"] == 210
+    assert (await read_alert(client, alice, alert_id))["lastPrice"] == "210"
 
     assert await feed(sessions, quote("199.5", second=5)) == 0
     assert (await read_alert(client, alice, alert_id))["state"] == "armed"
@@ -116,7 +116,7 @@ async def test_an_older_or_repeated_quote_changes_nothing(
     assert await feed(sessions, quote("150", second=5)) == 0  # late, out of order
     assert await feed(sessions, quote("150", second=10)) == 0  # same instant
     after = await read_alert(client, alice, alert["alertId"])
-    assert (after["state"], after["lastPrice"]) == ("fired", 201)
+    assert (after["state"], after["lastPrice"]) == ("fired", "201")
 
     # In one batch the newest quote of a symbol is the one that counts.
     assert await feed(sessions, quote("150", second=12), quote("199", second=11)) == 0
@@ -231,4 +231,4 @@ async def test_a_batch_costs_one_select_and_one_update_whatever_the_number_of_al
         "UPDATE",
     ]
     listed = (await client.get(V1, headers=alice.headers)).json()["alerts"]
-    assert {a["lastPrice"] for a in listed} == {100}
+    assert {a["lastPrice"] for a in listed} == {"100"}

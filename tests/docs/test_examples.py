@@ -2,8 +2,8 @@
 
 An example counts where the schema (or the component it names) carries `examples`, or is a
 `const`/`enum`, or is an object each of whose properties has one (Swagger UI composes those).
-A new response schema must come with its examples. Money (`JsonDecimal`) is a JSON number in a
-response, so its examples are numbers too (`187.25`), not the decimal strings a request accepts.
+A new response schema must come with its examples. Money, prices and quantities are decimal
+strings in a response (tests/docs/test_money_is_text.py), so their examples are too (`"187.25"`).
 """
 
 from __future__ import annotations

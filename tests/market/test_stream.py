@@ -209,7 +209,9 @@ async def test_subscribing_sends_each_current_quote_at_once_equal_to_the_rest_qu
     assert set(quotes) == {"AAPL", "BTC-USD"}
     for symbol, quote in quotes.items():
         assert set(quote) == QUOTE_KEYS
-        assert all(isinstance(quote[key], int | float) for key in ("price", "change", "volume"))
+        assert all(isinstance(quote[key], str) for key in ("price", "change"))
+        assert isinstance(quote["volume"], int)
+        assert isinstance(quote["changePercent"], int | float)
         rest = await served.http.get(f"/api/v1/market/real-time/{symbol}", headers=carol.headers)
         assert rest.status_code == 200, rest.text
         body = rest.json()

@@ -179,7 +179,7 @@ async def test_a_following_portfolio_mirrors_the_accounts_activity_and_ends_at_i
         == trades
     )
     cash = sorted(
-        (t["date"], t["type"], dec(abs(t["amount"])))
+        (t["date"], t["type"], abs(dec(t["amount"])))
         for t in detail["transactions"]
         if t["type"] in ("deposit", "dividend")
     )

@@ -30,8 +30,9 @@ def weekday(days_ago: int) -> date:
     return day - timedelta(days=(day.weekday() - 2) % 7)
 
 
-async def rate_on(client: httpx.AsyncClient, who: Account, pair: str, day: date) -> float:
-    """The pair's last close on or before ``day``, from the market's own history."""
+async def rate_on(client: httpx.AsyncClient, who: Account, pair: str, day: date) -> Decimal:
+    """The pair's last close on or before ``day``, from the market's own history (as stored:
+    the amounts convert at it exactly)."""
     response = await client.get(
         f"{HISTORY}/{pair}",
         params={"start": str(day - timedelta(days=10)), "end": str(day)},
@@ -39,8 +40,7 @@ async def rate_on(client: httpx.AsyncClient, who: Account, pair: str, day: date)
     )
     assert response.status_code == 200, response.text
     closes = {bar["timestamp"][:10]: bar["close"] for bar in response.json()["bars"]}
-    close: float = closes[max(d for d in closes if d <= str(day))]
-    return close
+    return Decimal(closes[max(d for d in closes if d <= str(day))])
 
 
 async def new_portfolio(client: httpx.AsyncClient, who: Account, **fields: Any) -> str:
@@ -96,8 +96,7 @@ async def test_amounts_in_euros_are_converted_to_the_base_currency_at_their_days
     plain = await record(client, alice, portfolio_id, date=day, type="interest", amount=5)
     assert plain.json()["currency"] == "USD"  # a cash row without one: the base currency
 
-    # The close as stored (its shortest float text): the amounts convert at it exactly.
-    rate = Decimal(repr(await rate_on(client, alice, "EURUSD=X", day)))
+    rate = await rate_on(client, alice, "EURUSD=X", day)
     perf = await performance(client, alice, portfolio_id)
     first = perf["series"][0]
     assert first["date"] == str(day)
@@ -159,7 +158,7 @@ async def test_dollar_holdings_are_converted_into_a_euro_base(
     perf = await performance(client, alice, portfolio_id)
     rate = await rate_on(client, alice, "EURUSD=X", day)
     assert perf["baseCurrency"] == "EUR"
-    assert perf["costBasis"] == cents(450 / Decimal(repr(rate)))
+    assert perf["costBasis"] == cents(450 / rate)
 
 
 # --- 3. withdrawals and the cash --------------------------------------------------------------
@@ -184,7 +183,7 @@ async def test_a_withdrawal_larger_than_the_cash_is_refused_naming_the_shortfall
     assert "4,450.00 USD short" in body["detail"]
     # Euros count at their day's rate: the 550 USD cannot pay 560 USD worth of euros.
     rate = await rate_on(client, alice, "EURUSD=X", later)
-    euros = round(560 / rate, 2)
+    euros = round(560 / float(rate), 2)
     refused = await record(
         client, alice, portfolio_id, date=later, type="withdrawal", amount=euros, currency="EUR"
     )

@@ -27,7 +27,7 @@ async def closes(
         headers=who.headers,
     )
     assert response.status_code == 200, response.text
-    return {bar["timestamp"][:10]: bar["close"] for bar in response.json()["bars"]}
+    return {bar["timestamp"][:10]: float(bar["close"]) for bar in response.json()["bars"]}
 
 
 async def make_portfolio(client: httpx.AsyncClient, who: Account) -> tuple[str, date, date]:

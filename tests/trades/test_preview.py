@@ -99,7 +99,7 @@ async def test_a_limit_preview_says_it_would_rest_and_executes_as_that_limit(
     )
     assert placed.status_code == 202, placed.text
     trade = placed.json()
-    assert (trade["status"], trade["orderType"], trade["limitPrice"]) == ("submitted", "limit", 1)
+    assert (trade["status"], trade["orderType"], trade["limitPrice"]) == ("submitted", "limit", "1")
 
 
 @pytest.mark.usefixtures("worker")

@@ -161,7 +161,7 @@ def test_a_worker_killed_mid_order_leaves_exactly_one_order_and_a_final_trade(
         assert len(orders) == 1  # never a second order
         assert orders[0]["client_order_id"] == trade_id
         assert trade["providerOrderId"] == orders[0]["brokerage_order_id"]
-        assert trade["filledQuantity"] == 2
+        assert trade["filledQuantity"] == "2"
         trail = http.get(f"/api/v1/trades/{trade_id}/events", headers=headers).json()["events"]
         assert [event["status"] for event in trail] == ["pending", "filled"]
         assert trail[1]["detail"]["source"] == "recovered"

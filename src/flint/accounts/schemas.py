@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, JsonValue
 
-from flint.kit.money import JsonDecimal
+from flint.kit.money import DecimalString, DecimalText
 from flint.kit.schema import ApiModel, RequestModel
 
 PROVIDERS: list[JsonValue] = ["sandbox", "snaptrade", "teller"]
@@ -57,10 +57,10 @@ class ConnectPortal(ApiModel):
 
 
 class Balances(ApiModel):
-    current: JsonDecimal | None = Field(None, examples=[25310.42])
-    available: JsonDecimal | None = Field(None, examples=[4210.17])
-    cash: JsonDecimal | None = Field(None, examples=[4210.17])
-    buying_power: JsonDecimal | None = Field(None, examples=[8420.34])
+    current: DecimalString | None = Field(None, examples=["25310.42"])
+    available: DecimalString | None = Field(None, examples=["4210.17"])
+    cash: DecimalString | None = Field(None, examples=["4210.17"])
+    buying_power: DecimalString | None = Field(None, examples=["8420.34"])
 
 
 class AccountSummary(ApiModel):
@@ -96,18 +96,18 @@ class Accounts(ApiModel):
 class HoldingOut(ApiModel):
     symbol: str = Field(examples=["VTI"])
     name: str | None = Field(None, examples=["Vanguard Total Stock Market ETF"])
-    quantity: JsonDecimal = Field(examples=[42.5])
-    price: JsonDecimal | None = Field(None, examples=[268.13])
-    value: JsonDecimal | None = Field(None, examples=[11395.53])
-    cost_basis: JsonDecimal | None = Field(None, examples=[9875.0])
+    quantity: DecimalText = Field(examples=["42.5"])
+    price: DecimalText | None = Field(None, examples=["268.13"])
+    value: DecimalString | None = Field(None, examples=["11395.53"])
+    cost_basis: DecimalString | None = Field(None, examples=["9875.00"])
     currency: str = Field(examples=["USD"])
 
 
 class TransactionOut(ApiModel):
     transaction_id: uuid.UUID = Field(examples=["d4e6f8a0-2c4e-4a6b-9d1f-3a5c7e9b1d2f"])
     date: Annotated[date, Field(examples=["2024-05-28"])]
-    amount: JsonDecimal = Field(
-        description="Signed: money in is positive, money out negative.", examples=[-1871.5]
+    amount: DecimalString = Field(
+        description="Signed: money in is positive, money out negative.", examples=["-1871.50"]
     )
     currency: str = Field(examples=["USD"])
     description: str = Field(examples=["Bought 10 AAPL @ 187.15"])
@@ -115,8 +115,8 @@ class TransactionOut(ApiModel):
     category: str | None = Field(None, examples=["investment"])
     type: str | None = Field(None, examples=["buy"])
     symbol: str | None = Field(None, examples=["AAPL"])
-    quantity: JsonDecimal | None = Field(None, examples=[10])
-    price: JsonDecimal | None = Field(None, examples=[187.15])
+    quantity: DecimalText | None = Field(None, examples=["10"])
+    price: DecimalText | None = Field(None, examples=["187.15"])
 
 
 class AccountDetail(AccountSummary):

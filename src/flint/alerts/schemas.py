@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from flint.kit.money import JsonDecimal
+from flint.kit.money import DecimalText, JsonDecimal
 from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side
 from flint.kit.symbols import Symbol
 
@@ -96,13 +96,13 @@ class AlertOut(ApiModel):
     alert_id: uuid.UUID = Field(examples=["6e8a0c2e-4a6c-4e8b-a1c3-5e7a9c1e3b4d"])
     symbol: str = Field(examples=["AAPL"])
     condition: AlertCondition
-    threshold: JsonDecimal = Field(examples=[200])
+    threshold: DecimalText = Field(examples=["200"])
     state: AlertState = Field(
         description="`armed`: fires when the condition holds. `fired`: it held at the last "
         "check; the alert re-arms once it no longer holds."
     )
-    last_price: JsonDecimal | None = Field(
-        None, description="The price at the last check.", examples=[189.84]
+    last_price: DecimalText | None = Field(
+        None, description="The price at the last check.", examples=["189.84"]
     )
     last_change_percent: JsonDecimal | None = Field(None, examples=[0.64])
     last_checked_at: datetime | None = Field(

@@ -1,8 +1,9 @@
-"""Decimals on the wire: exact in the domain, JSON numbers in responses.
+"""Decimals on the wire: exact in the domain and in responses.
 
-Prices and amounts stay `Decimal` end to end; only the response encoder turns them into JSON
-numbers, through their shortest decimal form, so `189.84` is sent as `189.84`. Values with more
-than 15 significant digits (none that Flint produces for prices) would lose the excess digits.
+Money, prices and quantities stay `Decimal` end to end and are sent as decimal strings, every
+digit kept (`DecimalText`; money at least to the cent, `DecimalString`): a client reading JSON
+numbers as doubles would round ``0.1 + 0.2`` and 16-digit amounts. Percents and ratios are
+JSON numbers (`JsonDecimal` for those kept as decimals).
 """
 
 from __future__ import annotations
@@ -17,6 +18,22 @@ JsonDecimal = Annotated[
     PlainSerializer(float, return_type=float, when_used="json"),
     WithJsonSchema({"type": "number"}),
 ]
+"""A percent or ratio kept as a `Decimal` (a quote's change in percent) sent as a JSON number,
+as ratios and returns are; money, prices and quantities are text (`DecimalText`,
+`DecimalString`)."""
+
+
+def _text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+DecimalText = Annotated[
+    Decimal,
+    PlainSerializer(_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "decimal"}),
+]
+"""A price or a quantity sent as a decimal string with every digit it has (``"187.25"``,
+``"0.0137"``, ``"10"``): a client's JSON numbers (doubles) would round it."""
 
 
 def _money_text(value: Decimal) -> str:

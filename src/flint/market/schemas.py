@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from flint.kit.money import JsonDecimal
+from flint.kit.money import DecimalText, JsonDecimal
 from flint.kit.schema import ApiModel
 from flint.market.providers.types import InstrumentType, Interval
 
@@ -12,13 +12,13 @@ from flint.market.providers.types import InstrumentType, Interval
 class RealTimeQuote(ApiModel):
     symbol: str = Field(examples=["AAPL"])
     name: str = Field(examples=["Apple Inc."])
-    price: JsonDecimal = Field(examples=[189.84])
-    change: JsonDecimal = Field(examples=[1.21])
+    price: DecimalText = Field(examples=["189.84"])
+    change: DecimalText = Field(examples=["1.21"])
     change_percent: JsonDecimal = Field(description="Percent, 2 decimals.", examples=[0.64])
-    open: JsonDecimal = Field(examples=[188.5])
-    high: JsonDecimal = Field(examples=[190.12])
-    low: JsonDecimal = Field(examples=[188.01])
-    previous_close: JsonDecimal = Field(examples=[188.63])
+    open: DecimalText = Field(examples=["188.50"])
+    high: DecimalText = Field(examples=["190.12"])
+    low: DecimalText = Field(examples=["188.01"])
+    previous_close: DecimalText = Field(examples=["188.63"])
     volume: int = Field(examples=[52164839])
     currency: str = Field(examples=["USD"])
     timestamp: datetime = Field(
@@ -36,11 +36,11 @@ class HistoricalBar(ApiModel):
         description="Start of the bar; daily bars start at the open.",
         examples=["2024-06-03T13:30:00Z"],
     )
-    open: JsonDecimal = Field(examples=[188.5])
-    high: JsonDecimal = Field(examples=[190.12])
-    low: JsonDecimal = Field(examples=[188.01])
-    close: JsonDecimal = Field(examples=[189.84])
-    adj_close: JsonDecimal = Field(examples=[189.84])
+    open: DecimalText = Field(examples=["188.50"])
+    high: DecimalText = Field(examples=["190.12"])
+    low: DecimalText = Field(examples=["188.01"])
+    close: DecimalText = Field(examples=["189.84"])
+    adj_close: DecimalText = Field(examples=["189.84"])
     volume: int = Field(examples=[52164839])
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from flint.kit.money import DecimalString, JsonDecimal
+from flint.kit.money import DecimalString, DecimalText
 from flint.kit.schema import ApiModel
 
 PERIOD_KEYS = ("1D", "WTD", "MTD", "YTD", "1Y", "5Y", "MAX")
@@ -46,7 +46,7 @@ class RoaiPeriod(ApiModel):
 
 class RoaiPosition(ApiModel):
     symbol: str = Field(examples=["AAPL"])
-    quantity: JsonDecimal = Field(examples=[2])
+    quantity: DecimalText = Field(examples=["2"])
     date_of_first_activity: Annotated[date, Field(examples=["2021-11-30"])]
     activities_count: int = Field(
         description="Buys, sells, dividends and fees of the symbol.", examples=[1]

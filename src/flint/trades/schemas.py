@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from flint.brokerage.api import OrderAction, OrderType, TimeInForce
-from flint.kit.money import JsonDecimal
+from flint.kit.money import DecimalString, DecimalText
 from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side
 from flint.kit.symbols import Symbol
 
@@ -111,20 +111,20 @@ class TradeOut(ApiModel):
     account_id: uuid.UUID = Field(examples=["5b0d7c1e-3f4a-4d2b-9c8e-7a6f5e4d3c2b"])
     asset: str = Field(examples=["AAPL"])
     action: str = Field(examples=["buy"])
-    quantity: JsonDecimal = Field(examples=[10])
+    quantity: DecimalText = Field(examples=["10"])
     order_type: str = Field(examples=["limit"])
     time_in_force: str = Field(examples=["day"])
-    limit_price: JsonDecimal | None = Field(None, examples=[187.5])
-    stop_price: JsonDecimal | None = Field(None, examples=[None])
+    limit_price: DecimalText | None = Field(None, examples=["187.50"])
+    stop_price: DecimalText | None = Field(None, examples=[None])
     status: str = Field(
         description="pending, submitted, partially_filled, filled, rejected, canceled, "
         "expired, failed or unknown (sent, but the broker could not confirm whether it was "
         "placed: it is never sent again)",
         examples=["filled"],
     )
-    filled_quantity: JsonDecimal = Field(examples=[10])
-    average_price: JsonDecimal | None = Field(None, examples=[187.25])
-    fees: JsonDecimal = Field(examples=[0])
+    filled_quantity: DecimalText = Field(examples=["10"])
+    average_price: DecimalText | None = Field(None, examples=["187.25"])
+    fees: DecimalString = Field(examples=["0.00"])
     reason: str | None = Field(None, examples=[None])
     provider_order_id: str | None = Field(None, examples=["ord_8c1f2b7e"])
     created_at: datetime = Field(examples=["2024-06-03T14:30:00Z"])

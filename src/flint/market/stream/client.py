@@ -8,6 +8,7 @@ import asyncio
 import collections
 from collections.abc import Callable, Coroutine, Generator, Hashable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from flint import metrics
@@ -64,7 +65,7 @@ class Client:
         self.queue_size = queue_size
         self.queue: collections.deque[str] = collections.deque()
         self.symbols: set[str] = set()
-        self.sent: dict[str, tuple[datetime, float]] = {}
+        self.sent: dict[str, tuple[datetime, Decimal]] = {}
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self.close_reason = ""

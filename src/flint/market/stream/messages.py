@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from flint.kit.schema import is_decimal_text
 from flint.market.providers.types import Quote
 
 
@@ -28,14 +30,14 @@ def _timestamp(at: datetime) -> str:
 
 
 def quote_message(quote: Quote) -> str:
-    """The quote as clients receive it (and as it travels on the channel): JSON numbers, like
-    the REST quote, so both show the same values."""
+    """The quote as clients receive it (and as it travels on the channel), spelt as the REST
+    quote spells it: the price and the change as decimal strings, the percent a number."""
     return _dumps(
         {
             "type": "quote",
             "symbol": quote.symbol,
-            "price": float(quote.price),
-            "change": float(quote.change),
+            "price": format(quote.price, "f"),
+            "change": format(quote.change, "f"),
             "changePercent": float(quote.change_percent),
             "volume": quote.volume,
             "timestamp": _timestamp(quote.timestamp),
@@ -64,12 +66,12 @@ class Delivery:
 
     symbol: str
     at: datetime
-    price: float
+    price: Decimal
     text: str
 
     @classmethod
     def of(cls, quote: Quote) -> Delivery:
-        return cls(quote.symbol, quote.timestamp, float(quote.price), quote_message(quote))
+        return cls(quote.symbol, quote.timestamp, quote.price, quote_message(quote))
 
     @classmethod
     def decode(cls, text: str) -> Delivery | None:
@@ -81,8 +83,8 @@ class Delivery:
                 return None
             at = datetime.fromisoformat(data["timestamp"])
             price = data["price"]
-            if at.tzinfo is None or not isinstance(price, int | float):
+            if at.tzinfo is None or not isinstance(price, str) or not is_decimal_text(price):
                 return None
-            return cls(str(data["symbol"]), at, float(price), text)
+            return cls(str(data["symbol"]), at, Decimal(price), text)
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
