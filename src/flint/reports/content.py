@@ -86,7 +86,6 @@ def build(material: Material, *, with_charts: bool) -> Document:
             ("Time-weighted return", percent(perf.twr)),
             ("Money-weighted return", percent(perf.mwr)),
             ("Annualized return", percent(perf.annualized_return)),
-            ("Annualized money-weighted return", percent(perf.annualized_mwr)),
             ("Volatility", percent(perf.volatility)),
             ("Sharpe ratio", ratio(perf.sharpe)),
             ("Sortino ratio", ratio(perf.sortino)),
