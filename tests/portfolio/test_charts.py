@@ -395,3 +395,34 @@ async def test_a_restyled_matplotlib_draws_the_same_chart(
         root = ET.fromstring(restyled)  # noqa: S314 (our own output)
         assert len(_ticks(root, "x")) >= 2
         assert len(_ticks(root, "y")) >= 2
+
+
+@pytest.mark.parametrize("kind", ["value", "drawdown", "benchmark"])
+async def test_a_window_without_a_valued_day_is_drawn_as_such_not_as_1970(
+    client: httpx.AsyncClient, alice: Account, kind: str
+) -> None:
+    """A weekend's window has no valued day: the chart says so (the value chart with what the
+    window's end is worth) instead of empty axes dated 1 January 1970 and valued "-0 USD"."""
+    lot = {"symbol": "AAPL", "quantity": "10", "purchasePrice": "185", "purchaseDate": "2024-02-05"}
+    created = await client.post(
+        f"{V1}/", json={"name": "Growth", "assets": [lot]}, headers=alice.headers
+    )
+    assert created.status_code == 201, created.text
+    portfolio_id = created.json()["portfolioId"]
+    saturday = date(2024, 3, 9)
+    window = {"start": saturday.isoformat(), "end": (saturday + timedelta(days=1)).isoformat()}
+    perf = await _performance(client, alice, portfolio_id, **window)
+    assert perf["series"] == []
+    response = await client.get(
+        f"{V1}/{portfolio_id}/performance/chart",
+        params={"kind": kind, "format": "svg", **window},
+        headers=alice.headers,
+    )
+    root = _svg(response)
+    texts = _texts(root)
+    assert "No valued day in this window (its markets had no session)" in texts
+    worth = f"Its value on {saturday + timedelta(days=1):%d %b %Y}: "
+    worth += f"{Decimal(perf['marketValue']):,} USD"
+    assert (worth in texts) == (kind == "value")
+    assert not [t for t in texts if "1970" in t]
+    assert _ticks(root, "x") == _ticks(root, "y") == []

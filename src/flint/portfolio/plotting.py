@@ -18,6 +18,7 @@ import io
 import threading
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import matplotlib
@@ -215,6 +216,25 @@ _HEADINGS: dict[str, str] = {
 }
 
 
+NO_DAY = "No valued day in this window (its markets had no session)"
+
+
+def _nothing_to_draw(axes: Axes, perf: dict[str, Any], kind: Kind) -> None:
+    """A window without a valued day (a weekend's) has no line: say so, and for the value what
+    the window's end is worth, on bare axes (empty ones were dated 1 January 1970)."""
+    lines = [NO_DAY]
+    if kind == "value":
+        as_of = date.fromisoformat(str(perf["asOf"]))
+        worth = Decimal(str(perf["marketValue"]))
+        lines.append(f"Its value on {as_of:{_DAY}}: {worth:,} {perf['baseCurrency']}")
+    axes.text(
+        0.5, 0.5, "\n".join(lines).replace("$", r"\$"), transform=axes.transAxes,
+        ha="center", va="center", color="#5b6675", gid="no-day",
+    )  # fmt: skip
+    axes.set_xticks([])
+    axes.set_yticks([])
+
+
 def _subtitle(perf: dict[str, Any], kind: Kind) -> str:
     """The period (or the day, for the allocation) and the units, under the title."""
     series: list[dict[str, Any]] = perf["series"]
@@ -223,9 +243,11 @@ def _subtitle(perf: dict[str, Any], kind: Kind) -> str:
     if kind == "allocation":
         total = sum(float(a["value"]) for a in perf["allocation"])
         return f"On {as_of:{_DAY}} \u00b7 {total:,.0f} {currency} \u00b7 % of value"
-    first: date = series[0]["date"] if series else as_of
-    last: date = series[-1]["date"] if series else as_of
     units = f"in {currency}" if kind == "value" else "in %"
+    if not series:
+        return f"Up to {as_of:{_DAY}} \u00b7 {units}"
+    first: date = series[0]["date"]
+    last: date = series[-1]["date"]
     return f"{first:{_DAY}} to {last:{_DAY}} \u00b7 {units}"
 
 
@@ -284,6 +306,8 @@ def _draw(
         )  # fmt: skip
     if kind == "allocation":
         _allocation(axes, perf)
+    elif not perf["series"]:
+        _nothing_to_draw(axes, perf, kind)
     else:
         if kind == "value":
             _value(axes, perf, marks, contributions)
