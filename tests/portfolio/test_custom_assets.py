@@ -309,7 +309,7 @@ async def test_custom_assets_work_in_transactions_import_and_export(
     assert "PE:ACME" in exported.text
     perf = await performance(client, alice, portfolio_id, date(2024, 1, 31))
     (holding,) = perf["holdings"]
-    assert holding["quantity"] == "600.00"
+    assert holding["quantity"] == "600"
     assert holding["value"] == "8400.00"
     assert perf["realizedPnl"] == "1600.00"  # 400 x (14 - 10)
 

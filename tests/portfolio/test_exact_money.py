@@ -91,7 +91,7 @@ async def test_every_money_field_is_an_exact_decimal_string_whose_parts_add_up(
 
     portfolio = (await client.get(f"{PORTFOLIO}/{portfolio_id}", headers=alice.headers)).json()
     assert {(a["quantity"], a["purchasePrice"]) for a in portfolio["assets"]} == {
-        ("3.30", "190.17"),
+        ("3.3", "190.17"),
         ("0.0137", "42123.45"),
     }
 

@@ -335,7 +335,7 @@ async def test_unfollowing_keeps_the_ledger_and_stops_the_updates(
     after = await ledger(client, alice, portfolio_id)
     assert after[: len(rows)] == rows
     assert [(r["type"], r["symbol"], r["quantity"]) for r in after[len(rows) :]] == [
-        ("buy", "KO", "2.00")
+        ("buy", "KO", "2")
     ]
 
 
@@ -420,7 +420,7 @@ async def test_rows_entered_by_hand_stay_beside_the_mirrored_ones(
     created = await follow_new(client, alice, account_id, assets=[lot])
     portfolio_id = created["portfolioId"]
     hand_lot = [a for a in created["assets"] if a["sourceTransactionId"] is None]
-    assert [(a["symbol"], a["quantity"]) for a in hand_lot] == [("GOOGL", "4.00")]
+    assert [(a["symbol"], a["quantity"]) for a in hand_lot] == [("GOOGL", "4")]
     deposit = {"date": "2024-06-03", "type": "deposit", "amount": "250"}
     added = await client.post(
         f"{V1}/{portfolio_id}/transactions", json=deposit, headers=alice.headers

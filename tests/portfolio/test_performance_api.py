@@ -149,7 +149,7 @@ async def test_a_window_and_a_new_transaction_change_the_figures(
     ).status_code == 201
     after = (await client.get(url, params={"end": end.isoformat()}, headers=alice.headers)).json()
     assert after["realizedPnl"] == "200.00"
-    assert [h["quantity"] for h in after["holdings"] if h["symbol"] == "AAPL"] == ["6.00"]
+    assert [h["quantity"] for h in after["holdings"] if h["symbol"] == "AAPL"] == ["6"]
 
 
 async def test_bad_queries_and_other_users_are_refused(

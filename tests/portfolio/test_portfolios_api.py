@@ -40,8 +40,8 @@ async def test_a_portfolio_is_created_with_its_lots_and_listed(
     assert [
         (a["symbol"], a["quantity"], a["purchasePrice"], a["purchaseDate"]) for a in body["assets"]
     ] == [
-        ("BTC-USD", "0.50", "42000.00", "2024-01-15"),
-        ("AAPL", "10.00", "150.25", "2024-03-01"),
+        ("BTC-USD", "0.5", "42000.00", "2024-01-15"),
+        ("AAPL", "10", "150.25", "2024-03-01"),
     ]
     listed = (await client.get(f"{V1}/", headers=alice.headers)).json()["portfolios"]
     assert [p["portfolioId"] for p in listed] == [body["portfolioId"]]
@@ -139,8 +139,8 @@ async def test_replacing_keeps_the_ledger_consistent(
     body = replaced.json()
     assert (body["name"], body["baseCurrency"]) == ("Renamed", "EUR")
     assert [(a["symbol"], a["quantity"]) for a in body["assets"]] == [
-        ("AAPL", "6.00"),
-        ("MSFT", "2.00"),
+        ("AAPL", "6"),
+        ("MSFT", "2"),
     ]
     ledger = (await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)).json()
     assert [t["type"] for t in ledger["transactions"]] == ["buy", "buy", "sell"]

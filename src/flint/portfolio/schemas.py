@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from flint.kit.money import DecimalString
+from flint.kit.money import DecimalString, DecimalText
 from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side
 from flint.kit.symbols import AnySymbol
 from flint.portfolio.figure_schemas import (
@@ -132,7 +132,7 @@ SCALED = (
 class AssetOut(ApiModel):
     lot_id: uuid.UUID = Field(examples=["c9bf9e57-1685-4c89-bafb-ff5af830be8a"])
     symbol: str = Field(examples=["AAPL"])
-    quantity: DecimalString = Field(description=UNITS, examples=["10.00"])
+    quantity: DecimalText = Field(description=UNITS, examples=["10"])
     purchase_price: DecimalString = Field(description=AS_GIVEN, examples=["187.25"])
     purchase_date: date = Field(examples=["2024-03-01"])
     source_transaction_id: Annotated[str | None, Field(examples=[None])] = SOURCE_FIELD
@@ -242,7 +242,7 @@ class TransactionOut(ApiModel):
     date: Annotated[date, Field(examples=["2024-03-01"])]
     type: str = Field(examples=["buy"])
     symbol: str | None = Field(None, examples=["AAPL"])
-    quantity: DecimalString | None = Field(None, description=UNITS, examples=["10.00"])
+    quantity: DecimalText | None = Field(None, description=UNITS, examples=["10"])
     price: DecimalString | None = Field(None, description=AS_GIVEN, examples=["187.25"])
     fee: DecimalString = Field(description=AS_GIVEN, examples=["1.00"])
     amount: DecimalString | None = Field(None, description=AS_GIVEN, examples=[None])
@@ -276,7 +276,7 @@ class AllocationOut(ApiModel):
 
 class HoldingPerformance(ApiModel):
     symbol: str = Field(examples=["AAPL"])
-    quantity: DecimalString = Field(description=UNITS, examples=["10.00"])
+    quantity: DecimalText = Field(description=UNITS, examples=["10"])
     avg_cost: DecimalString | None = Field(None, description=PRICE, examples=["187.25"])
     price: DecimalString | None = Field(None, description=PRICE, examples=["189.84"])
     value: DecimalString = Field(description=MONEY, examples=["1898.40"])
