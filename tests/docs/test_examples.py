@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from tests.docs.openapi_walk import one_response, success_schemas
+
 ELSEWHERE = {
     "/readyz",  # its response schema is `{}`: the probe's owner gives it one on their branch
 }
@@ -45,42 +47,23 @@ def gaps(
 
 def response_gaps(spec: dict[str, Any]) -> set[str]:
     found: set[str] = set()
-    for path, item in spec["paths"].items():
-        for operation in item.values():
-            for status, response in operation["responses"].items():
-                media = response.get("content", {}).get("application/json")
-                if status.startswith("2") and media:
-                    found.update(gaps(spec, media["schema"], path, frozenset()))
+    for path, schema in success_schemas(spec):
+        found.update(gaps(spec, schema, path, frozenset()))
     return found
 
 
 def test_the_walk_finds_a_response_schema_without_examples() -> None:
-    spec: dict[str, Any] = {
-        "paths": {
-            "/x": {
-                "get": {
-                    "responses": {
-                        "200": {
-                            "content": {
-                                "application/json": {"schema": {"$ref": "#/components/schemas/Out"}}
-                            }
-                        }
-                    }
+    spec = one_response(
+        {
+            "Out": {
+                "properties": {
+                    "a": {"type": "string", "examples": ["A"]},
+                    "b": {"$ref": "#/components/schemas/In"},
                 }
-            }
-        },
-        "components": {
-            "schemas": {
-                "Out": {
-                    "properties": {
-                        "a": {"type": "string", "examples": ["A"]},
-                        "b": {"$ref": "#/components/schemas/In"},
-                    }
-                },
-                "In": {"properties": {"c": {"type": "string"}}},
-            }
-        },
-    }
+            },
+            "In": {"properties": {"c": {"type": "string"}}},
+        }
+    )
     assert response_gaps(spec) == {"In"}
     spec["components"]["schemas"]["In"]["examples"] = [{"c": "C"}]
     assert response_gaps(spec) == set()

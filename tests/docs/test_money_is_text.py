@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from tests.docs.openapi_walk import one_response, success_schemas
+
 RATIOS = {
     # returns and their rates a year
     "twr",
@@ -75,14 +77,9 @@ def numbers(
 
 def response_numbers(spec: dict[str, Any]) -> set[str]:
     found: set[str] = set()
-    for path, item in spec["paths"].items():
-        if path in OTHER_FORMATS:
-            continue
-        for operation in item.values():
-            for status, response in operation.get("responses", {}).items():
-                media = response.get("content", {}).get("application/json")
-                if status.startswith("2") and media:
-                    found.update(numbers(spec, media["schema"], path, frozenset()))
+    for path, schema in success_schemas(spec):
+        if path not in OTHER_FORMATS:
+            found.update(numbers(spec, schema, path, frozenset()))
     return found
 
 
@@ -97,32 +94,17 @@ def test_a_name_allowed_with_its_schema_is_money_elsewhere() -> None:
 
 
 def test_the_walk_finds_a_number_under_a_reference_an_array_and_a_nullable() -> None:
-    spec: dict[str, Any] = {
-        "paths": {
-            "/x": {
-                "get": {
-                    "responses": {
-                        "200": {
-                            "content": {
-                                "application/json": {"schema": {"$ref": "#/components/schemas/Out"}}
-                            }
-                        }
-                    }
+    spec = one_response(
+        {
+            "Out": {
+                "properties": {
+                    "rows": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
+                    "total": {"anyOf": [{"type": "number"}, {"type": "null"}]},
                 }
-            }
-        },
-        "components": {
-            "schemas": {
-                "Out": {
-                    "properties": {
-                        "rows": {"type": "array", "items": {"$ref": "#/components/schemas/Row"}},
-                        "total": {"anyOf": [{"type": "number"}, {"type": "null"}]},
-                    }
-                },
-                "Row": {"properties": {"price": {"type": "number"}, "name": {"type": "string"}}},
-            }
-        },
-    }
+            },
+            "Row": {"properties": {"price": {"type": "number"}, "name": {"type": "string"}}},
+        }
+    )
     assert response_numbers(spec) == {"Out.total", "Row.price"}
 
 

@@ -12,10 +12,18 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import Account
+from tests.portfolio.test_valuation_days import new_portfolio, performance_of
 
 PORTFOLIO = "/api/v1/portfolio"
 CENTS = re.compile(r"^-?\d+\.\d{2}$")
 MONEY = ("marketValue", "costBasis", "unrealizedPnl", "realizedPnl", "dividends")
+
+
+async def performance(
+    client: httpx.AsyncClient, who: Account, portfolio_id: str, **window: str
+) -> dict[str, Any]:
+    answer: dict[str, Any] = (await performance_of(client, who, portfolio_id, **window)).json()
+    return answer
 
 
 async def test_every_money_field_is_an_exact_decimal_string_whose_parts_add_up(
@@ -26,35 +34,19 @@ async def test_every_money_field_is_an_exact_decimal_string_whose_parts_add_up(
         {"symbol": "BTC-USD", "quantity": "0.0137", "purchasePrice": "42123.45"},
     ]
     lots[0]["purchaseDate"], lots[1]["purchaseDate"] = "2024-02-05", "2024-02-10"
-    created = await client.post(
-        f"{PORTFOLIO}/", json={"name": "Cents", "assets": lots}, headers=alice.headers
+    portfolio_id = await new_portfolio(
+        client,
+        alice,
+        lots=lots,
+        transactions=[
+            {"date": "2024-02-12", "type": "deposit", "amount": "0.1"},
+            {"date": "2024-02-13", "type": "deposit", "amount": "0.2"},
+            {"date": "2024-03-01", "type": "sell", "symbol": "AAPL", "quantity": "1.1"}
+            | {"price": "179.33", "fee": "0.07"},
+            {"date": "2024-03-05", "type": "dividend", "symbol": "AAPL", "amount": "0.53"},
+        ],
     )
-    assert created.status_code == 201, created.text
-    portfolio_id = created.json()["portfolioId"]
-    for body in (
-        {"date": "2024-02-12", "type": "deposit", "amount": "0.1"},
-        {"date": "2024-02-13", "type": "deposit", "amount": "0.2"},
-        {
-            "date": "2024-03-01",
-            "type": "sell",
-            "symbol": "AAPL",
-            "quantity": "1.1",
-            "price": "179.33",
-        }
-        | {"fee": "0.07"},
-        {"date": "2024-03-05", "type": "dividend", "symbol": "AAPL", "amount": "0.53"},
-    ):
-        added = await client.post(
-            f"{PORTFOLIO}/{portfolio_id}/transactions", json=body, headers=alice.headers
-        )
-        assert added.status_code == 201, added.text
-    response = await client.get(
-        f"{PORTFOLIO}/{portfolio_id}/performance",
-        params={"end": "2024-04-30"},
-        headers=alice.headers,
-    )
-    assert response.status_code == 200, response.text
-    perf: dict[str, Any] = response.json()
+    perf = await performance(client, alice, portfolio_id, end="2024-04-30")
 
     for name in MONEY:
         assert CENTS.match(perf[name]), (name, perf[name])
@@ -127,28 +119,18 @@ async def test_the_cost_basis_is_one_figure_in_the_answer_the_sum_of_the_holding
         {"symbol": symbol, "quantity": "1", "purchasePrice": "100.004", "purchaseDate": day}
         for symbol, day in (("AAPL", "2024-02-05"), ("MSFT", "2024-02-06"), ("VTI", "2024-02-07"))
     ]
-    created = await client.post(
-        f"{PORTFOLIO}/", json={"name": "Rows", "assets": lots}, headers=alice.headers
+    portfolio_id = await new_portfolio(
+        client,
+        alice,
+        lots=lots,
+        transactions=[
+            {"date": "2024-02-08", "type": "buy", "symbol": "BND", "quantity": "1"}
+            | {"price": "70.003", "fee": "0.004"},
+            {"date": "2024-02-09", "type": "buy", "symbol": "GLD", "quantity": "1"}
+            | {"price": "180.003", "fee": "0.004"},
+        ],
     )
-    assert created.status_code == 201, created.text
-    portfolio_id = created.json()["portfolioId"]
-    for body in (
-        {"date": "2024-02-08", "type": "buy", "symbol": "BND", "quantity": "1"}
-        | {"price": "70.003", "fee": "0.004"},
-        {"date": "2024-02-09", "type": "buy", "symbol": "GLD", "quantity": "1"}
-        | {"price": "180.003", "fee": "0.004"},
-    ):
-        added = await client.post(
-            f"{PORTFOLIO}/{portfolio_id}/transactions", json=body, headers=alice.headers
-        )
-        assert added.status_code == 201, added.text
-    response = await client.get(
-        f"{PORTFOLIO}/{portfolio_id}/performance",
-        params={"end": "2024-04-30"},
-        headers=alice.headers,
-    )
-    assert response.status_code == 200, response.text
-    perf: dict[str, Any] = response.json()
+    perf = await performance(client, alice, portfolio_id, end="2024-04-30")
     rows = perf["holdings"]
     assert [row["symbol"] for row in rows] == ["AAPL", "BND", "GLD", "MSFT", "VTI"]
     assert [row["costBasis"] for row in rows] == ["100.00", "70.01", "180.01", "100.00", "100.00"]
@@ -167,27 +149,11 @@ async def test_a_window_without_a_session_is_worth_what_its_end_is_worth(
     lots = [
         {"symbol": "AAPL", "quantity": "10", "purchasePrice": "185", "purchaseDate": "2024-02-05"}
     ]
-    created = await client.post(
-        f"{PORTFOLIO}/", json={"name": "Weekend", "assets": lots}, headers=alice.headers
-    )
-    assert created.status_code == 201, created.text
-    portfolio_id = created.json()["portfolioId"]
     deposit = {"date": "2024-02-06", "type": "deposit", "amount": "250.50"}
-    added = await client.post(
-        f"{PORTFOLIO}/{portfolio_id}/transactions", json=deposit, headers=alice.headers
-    )
-    assert added.status_code == 201, added.text
-
-    async def performance(**window: str) -> dict[str, Any]:
-        response = await client.get(
-            f"{PORTFOLIO}/{portfolio_id}/performance", params=window, headers=alice.headers
-        )
-        assert response.status_code == 200, response.text
-        answer: dict[str, Any] = response.json()
-        return answer
-
-    to_sunday = await performance(end="2024-03-10")  # Friday the 8th is its last session
-    weekend = await performance(start="2024-03-09", end="2024-03-10")
+    portfolio_id = await new_portfolio(client, alice, [deposit], lots)
+    # Friday the 8th is the last session
+    to_sunday = await performance(client, alice, portfolio_id, end="2024-03-10")
+    weekend = await performance(client, alice, portfolio_id, start="2024-03-09", end="2024-03-10")
     assert weekend["series"] == []
     assert weekend["twr"] is None
     values = sum(Decimal(h["value"]) for h in weekend["holdings"])
