@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from flint.errors import error_message
+from flint.errors import error_message, field_path
 from flint.kit.schema import is_decimal_text
 from flint.portfolio.imports.base import ImportRefused, Parsed
 from flint.portfolio.models import PortfolioTransaction
@@ -166,7 +166,7 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
             labels.append(where)
         except ValidationError as exc:
             for error in exc.errors():
-                field = ".".join(str(part) for part in error["loc"]) or "row"
+                field = field_path(error["loc"]) or "row"
                 problems.append(
                     (f"{where}.{field}" if field != "row" else where, error_message(error))
                 )

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from flint.errors import error_message
+from flint.errors import error_message, field_path
 from flint.portfolio.imports import numbers
 from flint.portfolio.imports.base import ImportRefused, Parsed
 from flint.portfolio.imports.numbers import optional_number
@@ -158,7 +158,7 @@ class Builder:
             entry = TransactionIn.model_validate(fields)
         except ValidationError as exc:
             for error in exc.errors():
-                field = ".".join(str(part) for part in error["loc"])
+                field = field_path(error["loc"])
                 self.refuse(f"{where}.{field}" if field else where, error_message(error))
             return
         self.parsed.add(entry, where, source_id or None)
