@@ -224,7 +224,7 @@ def _nothing_to_draw(axes: Axes, perf: dict[str, Any], kind: Kind) -> None:
     the window's end is worth, on bare axes (empty ones were dated 1 January 1970)."""
     lines = [NO_DAY]
     if kind == "value":
-        as_of = date.fromisoformat(str(perf["asOf"]))
+        as_of: date = perf["asOf"]
         worth = Decimal(str(perf["marketValue"]))
         lines.append(f"Its value on {as_of:{_DAY}}: {worth:,} {perf['baseCurrency']}")
     axes.text(
