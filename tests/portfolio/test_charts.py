@@ -18,6 +18,7 @@ from matplotlib import image
 from flint.portfolio.api import ChartKind, Performance, draw_chart
 from tests.conftest import Account, assert_problem, error_fields
 from tests.portfolio.test_performance_api import V1, make_portfolio
+from tests.portfolio.test_valuation_days import new_portfolio
 
 
 @pytest.mark.parametrize("kind", ["value", "drawdown", "allocation", "benchmark"])
@@ -404,11 +405,7 @@ async def test_a_window_without_a_valued_day_is_drawn_as_such_not_as_1970(
     """A weekend's window has no valued day: the chart says so (the value chart with what the
     window's end is worth) instead of empty axes dated 1 January 1970 and valued "-0 USD"."""
     lot = {"symbol": "AAPL", "quantity": "10", "purchasePrice": "185", "purchaseDate": "2024-02-05"}
-    created = await client.post(
-        f"{V1}/", json={"name": "Growth", "assets": [lot]}, headers=alice.headers
-    )
-    assert created.status_code == 201, created.text
-    portfolio_id = created.json()["portfolioId"]
+    portfolio_id = await new_portfolio(client, alice, [], [lot])
     saturday = date(2024, 3, 9)
     window = {"start": saturday.isoformat(), "end": (saturday + timedelta(days=1)).isoformat()}
     perf = await _performance(client, alice, portfolio_id, **window)
