@@ -38,6 +38,18 @@ async def test_an_alert_is_created_armed_and_listed_newest_first(
     assert await read_alert(client, alice, first["alertId"]) == first
 
 
+async def test_an_alert_is_on_the_symbol_as_the_market_names_it(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """``BRK.B`` is the market's ``BRK-B``: its quotes come under that name, the alert with
+    them (it said ``BRK.B``, unlike the quote it is checked against)."""
+    alert = await create_alert(client, alice, "brk.b", "above", "1")
+
+    assert alert["symbol"] == "BRK-B"
+    quote = await client.get("/api/v1/market/real-time/BRK.B", headers=alice.headers)
+    assert quote.json()["symbol"] == alert["symbol"]
+
+
 async def test_a_deleted_alert_is_gone(client: httpx.AsyncClient, alice: Account) -> None:
     alert = await create_alert(client, alice, "MSFT", "below", "300")
 

@@ -6,7 +6,7 @@ import sqlite3
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from flint.alerts.models import Alert
 from flint.app.cli import _alembic_config
 from flint.app.models import Base
 from flint.db import create_engine
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.users.models import User
+from flint.watchlist.models import WatchlistItem
 from tests.conftest import migrate
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -150,3 +152,96 @@ async def test_a_source_id_is_unique_per_portfolio_and_rows_without_one_stay_out
     assert "WHERE" in definition.upper()
     assert "source_transaction_id IS NOT NULL" in definition.replace("(", "").replace(")", "")
     assert second == "refused"
+
+
+def _spelled_both_ways(connection: Connection) -> dict[str, Any]:
+    """Rows kept before revision 0026 under both spellings of listed symbols (``BRK.B`` and
+    the market's ``BRK-B``), and one symbol with a point that is no other's spelling."""
+    session = Session(bind=connection)
+    first, second = (User(email=f"{n}@example.com", hashed_password="-") for n in "ab")
+    session.add_all([first, second])
+    session.flush()
+    portfolio = Portfolio(user_id=first.id, name="P")
+    session.add(portfolio)
+    session.flush()
+    for seq, symbol in enumerate(["BRK.B", "BRK-B", "XYZ.W"]):
+        session.add(
+            PortfolioTransaction(
+                portfolio_id=portfolio.id,
+                seq=seq,
+                date=NOW.date(),
+                type="buy",
+                symbol=symbol,
+                quantity=Decimal(2 + seq),
+                price=Decimal(500),
+                fee=Decimal(0),
+                currency="USD",
+            )
+        )
+    later = NOW + timedelta(minutes=1)
+    items = {
+        "first's older BRK.B": WatchlistItem(user_id=first.id, symbol="BRK.B", added_at=NOW),
+        "first's newer BRK-B": WatchlistItem(user_id=first.id, symbol="BRK-B", added_at=later),
+        "second's older BRK-B": WatchlistItem(user_id=second.id, symbol="BRK-B", added_at=NOW),
+        "second's newer BRK.B": WatchlistItem(user_id=second.id, symbol="BRK.B", added_at=later),
+        "second's BF.B": WatchlistItem(user_id=second.id, symbol="BF.B", added_at=NOW),
+    }
+    session.add_all(items.values())
+    session.add(
+        Alert(
+            user_id=first.id,
+            symbol="BRK.B",
+            condition="above",
+            threshold=Decimal(600),
+            state="armed",
+        )
+    )
+    session.flush()
+    return {"users": (first.id, second.id), "items": {k: v.id for k, v in items.items()}}
+
+
+def _symbols_kept(connection: Connection) -> dict[str, Any]:
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in connection.exec_driver_sql(sql)]
+
+    return {
+        "ledger": rows("SELECT symbol FROM portfolio_transactions ORDER BY seq"),
+        "watchlist": rows("SELECT id, user_id, symbol FROM watchlist_items"),
+        "alerts": rows("SELECT symbol FROM alerts"),
+    }
+
+
+async def _write(url: str, fn: Any) -> Any:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            return await conn.run_sync(fn)
+    finally:
+        await engine.dispose()
+
+
+async def test_rows_kept_under_another_spelling_of_a_listed_symbol_take_the_markets(
+    database_url: str,
+) -> None:
+    """``BRK.B`` and ``BRK-B`` were two positions in one ledger and two items on a watchlist;
+    revision 0026 renames the rows kept before to the market's name, keeping a watchlist's
+    older item of the two."""
+    config: Any = _alembic_config()
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(command.downgrade, config, "0025").result()
+        made = await _write(database_url, _spelled_both_ways)
+        pool.submit(command.upgrade, config, "head").result()
+
+    kept = await _inspect(database_url, _symbols_kept)
+
+    assert kept["ledger"] == [("BRK-B",), ("BRK-B",), ("XYZ.W",)]
+    assert kept["alerts"] == [("BRK-B",)]
+    first, second = made["users"]
+    items = made["items"]
+    hexes = {(str(i).replace("-", ""), str(u).replace("-", ""), s) for i, u, s in kept["watchlist"]}
+    assert hexes == {
+        (items["first's older BRK.B"].hex, first.hex, "BRK-B"),
+        (items["second's older BRK-B"].hex, second.hex, "BRK-B"),
+        (items["second's BF.B"].hex, second.hex, "BF-B"),
+    }

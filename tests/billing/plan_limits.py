@@ -7,13 +7,18 @@ from typing import Any
 
 import httpx
 
+from flint.market.universe import load_universe
 from tests.conftest import Account, assert_problem
 
 Adder = Callable[[httpx.AsyncClient, Account, int], Awaitable[httpx.Response]]
 
 
+WATCHABLE = [instrument.symbol for instrument in load_universe()]
+"""Symbols the market knows (a watchlist refuses others), a different one for each ``n``."""
+
+
 async def add_watch(client: httpx.AsyncClient, who: Account, n: int) -> httpx.Response:
-    body = {"userId": who.user_id, "asset": f"TICK{n}"}
+    body = {"userId": who.user_id, "asset": WATCHABLE[n]}
     return await client.post("/api/v1/watchlist/add", json=body, headers=who.headers)
 
 

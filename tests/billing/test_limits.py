@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.billing.conftest import all_handled, deliver, standing, stripe_settings, subscribe
 from tests.billing.plan_limits import (
     ADDERS,
+    WATCHABLE,
     add_link,
     add_portfolio,
     add_watch,
@@ -168,4 +169,4 @@ async def test_concurrent_adds_of_one_new_symbol_at_the_edge_all_end_with_it_on_
     responses = await asyncio.gather(*(add_watch(client, alice, 99) for _ in range(20)))
 
     assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
-    assert {r.json()["asset"] for r in responses} == {"TICK99"}
+    assert {r.json()["asset"] for r in responses} == {WATCHABLE[99]}

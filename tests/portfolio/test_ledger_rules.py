@@ -411,3 +411,49 @@ async def test_a_dividend_on_a_symbol_never_held_is_refused(
     assert error_fields(assert_problem(emptied, 422)) == {"body.assets"}
     perf = await performance(client, alice, portfolio_id)
     assert perf["dividends"] == "12.00"
+
+
+async def test_either_spelling_of_a_listed_symbol_is_one_position_kept_as_the_market_names_it(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """The market reads ``BRK.B`` as its ``BRK-B``, but the ledger kept each row's spelling:
+    two buys of Berkshire, spelt both ways, were two positions, and selling what they held
+    together was refused ("exceeds the 2 held then"). Lots, transactions and imported rows are
+    kept under the market's name now."""
+    day = weekday(60)
+    portfolio_id = await new_portfolio(
+        client,
+        alice,
+        baseCurrency="USD",
+        assets=[
+            {"symbol": "brk.b", "quantity": "1", "purchasePrice": "500", "purchaseDate": str(day)}
+        ],
+    )
+    deposit = await record(client, alice, portfolio_id, date=day, type="deposit", amount=10_000)
+    dotted = await record(
+        client, alice, portfolio_id, date=day, type="buy", symbol="BRK.B", quantity=2, price=500
+    )
+    assert (deposit.status_code, dotted.status_code) == (201, 201), dotted.text
+    assert dotted.json()["symbol"] == "BRK-B"
+    rows = f"date,symbol,type,quantity,price\n{day + timedelta(days=1)},BRK-B,buy,3,500\n"
+    imported = await client.post(
+        f"{V1}/{portfolio_id}/import", content=rows.encode(), headers=alice.headers | CSV
+    )
+    assert imported.status_code == 201, imported.text
+
+    sold = await record(
+        client,
+        alice,
+        portfolio_id,
+        date=day + timedelta(days=2),
+        type="sell",
+        symbol="Brk.B",
+        quantity=5,
+        price=510,
+    )
+
+    assert sold.status_code == 201, sold.text
+    ledger = await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)
+    assert {row["symbol"] for row in ledger.json()["transactions"]} == {None, "BRK-B"}
+    perf = await performance(client, alice, portfolio_id)
+    assert [(h["symbol"], h["quantity"]) for h in perf["holdings"]] == [("BRK-B", "1")]

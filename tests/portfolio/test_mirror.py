@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from flint.brokerage.types import Transaction
-from flint.portfolio import mirror
+from flint.market.universe import load_universe
+from flint.portfolio import following, mirror
 
 D1, D2, D3 = date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)
 
@@ -137,3 +138,21 @@ def test_mirrored_rows_are_numbered_below_zero_within_their_day_in_a_stable_orde
         "/w": -1,
         "/c": -1,
     }
+
+
+def test_a_brokers_symbol_is_mirrored_under_the_markets_name() -> None:
+    """A broker writing Berkshire as ``BRK.B`` (the market's ``BRK-B``) mirrored a second
+    position beside the hand-entered one; an unknown or malformed symbol is not mirrored."""
+    known_to_market = following.known_as(load_universe())
+    result = mirror.mirror(
+        [activity("b", "buy", "-1000", symbol="brk.b", quantity=Decimal(2), price=Decimal(500))],
+        known_to_market,
+    )
+
+    assert [(r.symbol, r.quantity) for r in result.rows] == [("BRK-B", Decimal(2))]
+    assert [known_to_market(s) for s in ("BRK-B", "AAPL", "NOSUCH", "A$B")] == [
+        "BRK-B",
+        "AAPL",
+        None,
+        None,
+    ]

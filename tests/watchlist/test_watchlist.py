@@ -100,14 +100,14 @@ async def test_lower_case_input_is_normalized_to_upper_case(
     ("asset", "stored"),
     [
         ("AAPL", "AAPL"),
-        ("BRK.B", "BRK.B"),
-        ("brk.b", "BRK.B"),
+        ("BRK.B", "BRK-B"),
+        ("brk.b", "BRK-B"),
+        ("BRK-B", "BRK-B"),
         ("BTC-USD", "BTC-USD"),
         ("^GSPC", "^GSPC"),
         ("EURUSD=X", "EURUSD=X"),
         ("eurusd=x", "EURUSD=X"),
         ("A", "A"),
-        ("ABCDEFGHIJKLMN5", "ABCDEFGHIJKLMN5"),
     ],
 )
 async def test_valid_symbols_are_added_listed_and_removed(
@@ -121,6 +121,38 @@ async def test_valid_symbols_are_added_listed_and_removed(
     removed = await remove(client, alice, asset)
 
     assert removed.status_code == 204, removed.text
+    assert await assets(client, alice) == []
+
+
+async def test_either_spelling_of_a_listed_symbol_is_one_item_kept_as_the_market_names_it(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """The market reads ``BRK.B`` as its ``BRK-B`` (the quote answers under that name): the
+    watchlist held Berkshire twice, once per spelling."""
+    dotted = await add(client, alice, "BRK.B")
+    dashed = await add(client, alice, "BRK-B")
+
+    assert (dotted.status_code, dashed.status_code) == (201, 200), dashed.text
+    assert dashed.json() == dotted.json()
+    assert dotted.json()["asset"] == "BRK-B"
+    assert await assets(client, alice) == ["BRK-B"]
+
+    removed = await remove(client, alice, "brk.b")
+
+    assert removed.status_code == 204, removed.text
+    assert await assets(client, alice) == []
+
+
+@pytest.mark.parametrize("asset", ["ABCDEFGHIJKLMN5", "ZZZZQ", "BRK.Z"])
+async def test_a_well_formed_symbol_the_market_does_not_know_is_refused_and_nothing_is_added(
+    client: httpx.AsyncClient, alice: Account, asset: str
+) -> None:
+    """As an alert, a trade or a portfolio refuses it: no quote could ever be shown for it."""
+    response = await add(client, alice, asset)
+
+    body = assert_problem(response, 422)
+    assert error_fields(body) == {"body.asset"}
+    assert f"Unknown symbol {asset}" in body["detail"]
     assert await assets(client, alice) == []
 
 

@@ -26,8 +26,10 @@ async def create(
     limit: int,
 ) -> Alert:
     """Refused with 422 for a symbol the market does not know, 403 beyond the plan's alerts,
-    409 beyond ``limit`` alerts (the server's cap, whatever the plan)."""
-    if market.instrument(body.symbol) is None:
+    409 beyond ``limit`` alerts (the server's cap, whatever the plan). The alert is on the
+    symbol as the market names it (``BRK.B`` is ``BRK-B``), the one its quotes come under."""
+    known = market.instrument(body.symbol)
+    if known is None:
         raise ValidationFailed.at("body.symbol", f"Unknown symbol {body.symbol}.")
     await plans.enforce(session, user_id, Limit.ALERTS)
     await lock_user(session, user_id)  # two concurrent creates must not both pass the count
@@ -36,7 +38,7 @@ async def create(
         raise Conflict(f"You have {held} price alerts, the most allowed; delete one first.")
     alert = Alert(
         user_id=user_id,
-        symbol=body.symbol,
+        symbol=known.symbol,
         condition=body.condition.value,
         threshold=body.threshold,
         state=AlertState.ARMED.value,

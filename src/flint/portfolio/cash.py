@@ -55,14 +55,14 @@ class Row(NamedTuple):
     new: bool = True
     """Whether the request adds this row (else it is already in the ledger)."""
 
-    def in_currency(self, currency: str) -> Row:
-        """This row with its currency settled (made directly: ``_replace`` goes through a
-        dictionary of the fields)."""
+    def in_currency(self, currency: str, symbol: str | None = None) -> Row:
+        """This row with its currency settled, and its symbol when ``symbol`` is given (made
+        directly: ``_replace`` goes through a dictionary of the fields)."""
         return Row(
             self.field,
             self.date,
             self.type,
-            self.symbol,
+            self.symbol if symbol is None else symbol,
             self.quantity,
             self.price,
             self.fee,

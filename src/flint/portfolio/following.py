@@ -51,6 +51,7 @@ from flint.market.api import Interval, MarketData
 from flint.portfolio import backfill, mirror, service
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import PortfolioCreate
+from flint.portfolio.symbols import Instruments
 
 log = structlog.get_logger(__name__)
 
@@ -203,13 +204,17 @@ async def _lock(session: AsyncSession, stmt: Select[Portfolio]) -> list[Portfoli
 # --- mirroring ------------------------------------------------------------------------------
 
 
-def _known(market: MarketData) -> Callable[[str], str | None]:
+def known_as(market: Instruments) -> Callable[[str], str | None]:
+    """A broker's symbol as the ledger keeps it: the market's name for it (a broker's
+    ``BRK.B`` is ``BRK-B``, as a hand-entered row is), None when the market does not know it."""
+
     def known(symbol: str) -> str | None:
         try:
             name = normalize_symbol(symbol)
         except ValueError:
             return None
-        return name if market.instrument(name) is not None else None
+        instrument = market.instrument(name)
+        return instrument.symbol if instrument is not None else None  # as the market names it
 
     return known
 
@@ -284,7 +289,7 @@ async def _reconciliation(
 async def _account_state(
     session: AsyncSession, market: MarketData, account: LinkedAccount, report: Report
 ) -> tuple[mirror.Mirrored, dict[str, AccountHolding]]:
-    known = _known(market)
+    known = known_as(market)
     mirrored = mirror.mirror(await accounts.activities(session, account), known)
     for reason, count in sorted(mirrored.skipped.items()):
         report.notes.append(f"{reason}: {count} skipped")

@@ -84,7 +84,8 @@ async def check_rows(
     is unknown), currencies the market cannot convert to ``base``, and buys before the symbol
     has a price: before a custom asset's first given price, or before a listed symbol's first
     daily close. Every bad row is named. Answers the rows with their currency settled (the
-    symbol's quote currency for its trades and dividends, else ``base``, when not given)."""
+    symbol's quote currency for its trades and dividends, else ``base``, when not given) and
+    their symbol as the market names it (``BRK.B`` is the universe's ``BRK-B``)."""
     symbols = await book(session, market, owner_id, (row.symbol for row in rows))
     problems: list[tuple[str, str]] = []
     for row in rows:
@@ -143,17 +144,26 @@ async def check_rows(
 
 def _with_currencies(rows: Sequence[Row], symbols: SymbolBook, base: str) -> list[Row]:
     """``rows`` with their currency settled (`default_currency` where none is given; worked
-    out once per symbol and type)."""
+    out once per symbol and type) and their symbol as the market names it
+    (`SymbolBook.canonical`: a ledger holds ``BRK-B`` once, however a row spells it)."""
     settled: dict[tuple[str | None, str], str] = {}
+    names: dict[str, str] = {}
     out: list[Row] = []
     for row in rows:
+        symbol = row.symbol
+        if symbol is not None:
+            named = names.get(symbol)
+            if named is None:
+                named = names[symbol] = symbols.canonical(symbol)
+            symbol = named
         currency = row.currency
         if currency is None:
-            key = (row.symbol, row.type)
+            key = (symbol, row.type)
             currency = settled.get(key)
             if currency is None:
-                currency = settled[key] = default_currency(row.symbol, row.type, symbols, base)
-        out.append(row.in_currency(currency) if currency != row.currency else row)
+                currency = settled[key] = default_currency(symbol, row.type, symbols, base)
+        changed = currency != row.currency or symbol != row.symbol
+        out.append(row.in_currency(currency, symbol) if changed else row)
     return out
 
 
@@ -263,13 +273,14 @@ def _asset_row(index: int, asset: AssetIn) -> Row:
 
 
 def _lot(portfolio: Portfolio, seq: int, asset: AssetIn, row: Row) -> PortfolioTransaction:
-    """A lot, priced in its symbol's quote currency (``row``: the lot as checked)."""
+    """A lot, priced in its symbol's quote currency, under its symbol as the market names it
+    (``row``: the lot as checked)."""
     return PortfolioTransaction(
         portfolio_id=portfolio.id,
         seq=seq,
         date=asset.purchase_date,
         type="buy",
-        symbol=asset.symbol,
+        symbol=row.symbol,
         quantity=asset.quantity,
         price=asset.purchase_price,
         fee=Decimal(0),
@@ -435,7 +446,7 @@ async def add_transactions(
     count = len(entries)
     created = [
         Booked(
-            uid, e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount,
+            uid, e.date, e.type, row.symbol, e.quantity, e.price, e.fee, e.amount,
             row.currency or base,
         )
         for uid, e, row in zip(new_ids(count), entries, rows, strict=True)

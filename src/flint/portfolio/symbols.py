@@ -40,6 +40,15 @@ class SymbolBook:
     def known(self, symbol: str) -> bool:
         return symbol in self.custom or self._instrument(symbol) is not None
 
+    def canonical(self, symbol: str) -> str:
+        """The symbol as the market names it: one instrument has one name in a ledger, so
+        ``BRK.B`` and ``BRK-B`` (the universe's, Yahoo's spelling) are one position. A custom
+        asset's or an unknown symbol is itself."""
+        if symbol in self.custom:
+            return symbol
+        known = self._instrument(symbol)
+        return known.symbol if known is not None else symbol
+
     def listed(self, symbol: str) -> bool:
         return symbol not in self.custom and self._instrument(symbol) is not None
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Response, status
 from flint.billing.api import PlansDep
 from flint.errors import ValidationFailed, problem_responses
 from flint.kit.symbols import SYMBOL_RULE, SYMBOL_SCHEMA_PATTERN, normalize_symbol, schema_pattern
+from flint.market.api import MarketDep
 from flint.users.api import CurrentUser, CurrentUserId
 from flint.watchlist import service
 from flint.watchlist.schemas import AddToWatchlist, Watchlist, WatchlistEntry
@@ -21,8 +22,9 @@ router = APIRouter(prefix="/watchlist", tags=["watchlist"])
     status_code=status.HTTP_201_CREATED,
     summary="Add an asset to your watchlist",
     description="201 with the new item; 200 with the existing item when it is already there. "
-    "A new item beyond your plan's watchlist (`GET /billing/subscription`) is 403 "
-    "`/plan-limit`.",
+    "The asset is kept as the market names it (`BRK.B` is `BRK-B`, so either spelling is "
+    "one item); a symbol the market does not know is 422. A new item beyond your plan's "
+    "watchlist (`GET /billing/subscription`) is 403 `/plan-limit`.",
     responses={
         200: {"model": WatchlistEntry, "description": "Already on the watchlist"},
         **problem_responses(400, 401, 403, 404, 422),
@@ -33,10 +35,14 @@ async def add(
     user: CurrentUser,
     session: SessionDep,
     plans: PlansDep,
+    market: MarketDep,
     response: Response,
 ) -> WatchlistEntry:
     service.require_self(user.id, body.user_id)
-    item, created = await service.add(session, plans, user, body.asset)
+    known = market.instrument(body.asset)
+    if known is None:
+        raise ValidationFailed.at("body.asset", f"Unknown symbol {body.asset}.")
+    item, created = await service.add(session, plans, user, known.symbol)
     if not created:
         response.status_code = status.HTTP_200_OK
     return WatchlistEntry.model_validate(item)
@@ -72,10 +78,12 @@ async def remove(
     ],
     user: CurrentUser,
     session: SessionDep,
+    market: MarketDep,
 ) -> None:
     service.require_self(user.id, userId)
     try:
         symbol = normalize_symbol(asset)
     except ValueError as exc:
         raise ValidationFailed.at("path.asset", str(exc)) from exc
-    await service.remove(session, user, symbol)
+    known = market.instrument(symbol)  # either spelling removes the item (`add`)
+    await service.remove(session, user, known.symbol if known is not None else symbol)
