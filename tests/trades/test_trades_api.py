@@ -98,6 +98,29 @@ async def test_a_new_user_buys_fractional_bitcoin_and_whole_shares_then_sells_th
 
 
 @pytest.mark.usefixtures("worker")
+async def test_a_position_is_sold_under_either_spelling_of_its_symbol(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Bought as ``BRK-B`` (the market's name), held under it, and sold as ``BRK.B``: the
+    check before sending compared the broker's holdings by spelling and found none held."""
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    bought = await client.post(
+        f"{V1}/execute", json=order(account_id, asset="BRK-B"), headers=alice.headers
+    )
+    assert bought.json()["status"] == "filled", bought.text
+
+    sold = await client.post(
+        f"{V1}/execute",
+        json=order(account_id, asset="brk.b", action="sell"),
+        headers=alice.headers,
+    )
+
+    assert sold.status_code == 201, sold.text
+    assert sold.json()["status"] == "filled", sold.text
+    assert sold.json()["filledQuantity"] == "2"
+
+
+@pytest.mark.usefixtures("worker")
 async def test_refused_trades_are_422_and_nothing_is_created(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:

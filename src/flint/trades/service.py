@@ -44,6 +44,7 @@ from flint.brokerage.api import (
 from flint.db import commit
 from flint.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from flint.kit.vendor_errors import ProviderError
+from flint.market.api import Instrument
 from flint.reads import Query, Reads
 from flint.trades import preview_store
 from flint.trades.context import TradingContext
@@ -164,7 +165,8 @@ async def check(
         ) from exc
     if Capability.TRADING not in provider.capabilities:
         raise ValidationFailed.at("body.accountId", f"{account.provider} accounts cannot trade.")
-    if ctx.market.instrument(body.asset) is None:
+    instrument = ctx.market.instrument(body.asset)
+    if instrument is None:
         raise ValidationFailed.at("body.asset", f"Unknown symbol {body.asset}.")
     with broker_answers(account):
         try:
@@ -188,7 +190,7 @@ async def check(
                     (
                         h.quantity
                         for h in await provider.holdings(identity, credentials, remote)
-                        if h.symbol == body.asset
+                        if _names(ctx, h.symbol, instrument)
                     ),
                     Decimal(0),
                 )
@@ -200,6 +202,13 @@ async def check(
         except NotFound as exc:
             raise ValidationFailed.at("body.asset", f"Unknown symbol {body.asset}.") from exc
     return account
+
+
+def _names(ctx: TradingContext, symbol: str, instrument: Instrument) -> bool:
+    """Whether a broker's ``symbol`` is ``instrument`` (``BRK.B`` and the market's ``BRK-B``
+    are one: a position is sold under either spelling)."""
+    known = ctx.market.instrument(symbol)
+    return known is not None and known.symbol == instrument.symbol
 
 
 @contextmanager

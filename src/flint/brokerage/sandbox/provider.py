@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from flint.brokerage.sandbox import accounts, orders, store
 from flint.brokerage.sandbox.data import CodeRefused, code_key, parse_code
 from flint.brokerage.sandbox.estimates import estimate
 from flint.brokerage.sandbox.matching import (
+    Request,
     expired,
     held_reason,
     open_now,
@@ -155,10 +157,19 @@ class SandboxProvider:
     async def _quote(self, symbol: str) -> QuoteView:
         return await quote(self.name, self.market, symbol)
 
+    def _validate(self, order: OrderRequest) -> Request:
+        """`validate`, with the symbol as the market names it: a broker trades an instrument
+        however its ticker is spelt, so ``BRK.B`` sells what ``BRK-B`` bought."""
+        request = validate(self.name, order)
+        known = self.market.instrument(request.symbol)
+        if known is None or known.symbol == request.symbol:
+            return request
+        return replace(request, symbol=known.symbol)
+
     async def place_order(
         self, identity: Identity, credentials: Credentials, order: OrderRequest
     ) -> Order:
-        request = validate(self.name, order)
+        request = self._validate(order)
         async with self._db.read() as conn:
             account = await accounts.owned(conn, self.name, credentials, request.account_id)
             existing = await store.order_row(
@@ -178,7 +189,7 @@ class SandboxProvider:
         self, identity: Identity, credentials: Credentials, order: OrderRequest
     ) -> OrderPreview:
         """What placing ``order`` now would do, by the placing rules (see `estimates`)."""
-        request = validate(self.name, order)
+        request = self._validate(order)
         async with self._db.read() as conn:
             account = await accounts.owned(conn, self.name, credentials, request.account_id)
             position = await store.position_row(conn, account.id, request.symbol)
