@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -14,7 +15,7 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from flint.alerts.models import Alert
 from flint.app.cli import _alembic_config
 from flint.app.models import Base
 from flint.db import create_engine
+from flint.notifications.models import NotificationPreference
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.users.models import User
 from flint.watchlist.models import WatchlistItem
@@ -244,4 +246,67 @@ async def test_rows_kept_under_another_spelling_of_a_listed_symbol_take_the_mark
         (items["first's older BRK.B"].hex, first.hex, "BRK-B"),
         (items["second's older BRK-B"].hex, second.hex, "BRK-B"),
         (items["second's BF.B"].hex, second.hex, "BF-B"),
+    }
+
+
+def _profiles_before_0027(connection: Connection) -> dict[str, uuid.UUID]:
+    """Users as revision 0026 left them: the profile's switches on the user's row, and for one
+    a per-kind choice of SMS with a number."""
+    session = Session(bind=connection)
+    people = {
+        "email off": {"theme": "dark", "notifications": {"email": False, "sms": False}},
+        "email off, texts trades": {"theme": "system", "notifications": {"email": False}},
+        "as by default": {"theme": "light", "notifications": {"email": True, "sms": True}},
+    }
+    made = {}
+    for name, preferences in people.items():
+        user = User(email=f"{len(made)}@example.com", hashed_password="-", preferences=preferences)
+        session.add(user)
+        session.flush()
+        made[name] = user.id
+    session.add(
+        NotificationPreference(
+            user_id=made["email off, texts trades"],
+            channels={"trade": ["email", "sms"], "report": []},
+            phone_number="+14155552671",
+        )
+    )
+    session.flush()
+    return made
+
+
+def _profiles_kept(connection: Connection) -> dict[str, Any]:
+    session = Session(bind=connection)
+    users = {user.id: user.preferences for user in session.scalars(select(User))}
+    choices = {
+        row.user_id: (row.channels, row.phone_number)
+        for row in session.scalars(select(NotificationPreference))
+    }
+    return {"users": users, "choices": choices}
+
+
+async def test_a_profile_that_turned_email_off_keeps_it_off_for_every_kind(
+    database_url: str,
+) -> None:
+    """Revision 0027: ``email: false`` on the profile was kept and never read (mail went on);
+    it is carried over to every kind's choice, the rest of a choice kept, and the profile's
+    old copy dropped."""
+    config: Any = _alembic_config()
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(command.downgrade, config, "0026").result()
+        made = await _write(database_url, _profiles_before_0027)
+        pool.submit(command.upgrade, config, "head").result()
+
+    kept = await _inspect(database_url, _profiles_kept)
+
+    assert kept["users"] == {
+        made["email off"]: {"theme": "dark"},
+        made["email off, texts trades"]: {"theme": "system"},
+        made["as by default"]: {"theme": "light"},
+    }
+    none = {kind: [] for kind in ("trade", "report", "price_alert", "account", "billing")}
+    assert kept["choices"] == {
+        made["email off"]: (none, None),
+        made["email off, texts trades"]: ({**none, "trade": ["sms"]}, "+14155552671"),
     }

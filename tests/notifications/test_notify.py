@@ -172,3 +172,24 @@ async def test_an_unknown_kind_is_refused(
             await notify(
                 session, user_id=uuid.UUID(alice.user_id), kind="newsletter", title="t", body="b"
             )
+
+
+async def test_the_profiles_email_switch_turned_off_sends_no_email_but_security_notices(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], alice: Account
+) -> None:
+    """``PATCH /users/me`` took ``notifications: {email: false}``, showed it back, and every
+    notification went on being emailed: nothing read it. It is the same choice as the
+    preferences' now, for every kind at once."""
+    off = await client.patch(
+        "/api/v1/users/me",
+        json={"preferences": {"notifications": {"email": False}}},
+        headers=alice.headers,
+    )
+    assert off.status_code == 200, off.text
+    assert off.json()["preferences"]["notifications"] == {"email": False, "sms": False}
+
+    for kind in ("trade", "report", "price_alert", "account", "billing", "security"):
+        await send(sessions, alice, kind, title=f"A {kind} notice")
+
+    assert len(await in_app(sessions, alice)) == 6
+    assert [(m.kind, m.channel) for m in await outbox(sessions)] == [("security", "email")]

@@ -79,6 +79,66 @@ async def test_a_replacement_is_kept_and_kinds_left_out_go_back_to_their_default
     assert await current(client, bob) == DEFAULTS
 
 
+async def test_what_is_read_can_be_sent_back_as_it_is(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """The answer names ``inApp`` for every kind, and a replacement carrying it was refused
+    (extra field): reading, changing one switch and sending it back failed."""
+    read = await current(client, alice)
+    read["channels"]["report"]["email"] = False
+
+    sent = await put_preferences(client, alice, read)
+
+    assert sent.status_code == 200, sent.text
+    assert sent.json() == read
+    off = {"inApp": False, "email": True, "sms": False}
+    refused = await put_preferences(client, alice, {"channels": {"trade": off}})
+    assert error_fields(assert_problem(refused, 422)) == {"body.channels.trade.inApp"}
+    assert await current(client, alice) == read
+
+
+async def test_the_profile_shows_and_sets_the_same_choices_for_every_kind_at_once(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """``GET /users/me``'s two switches are these preferences: SMS for one kind shows SMS on;
+    turning SMS on there chooses it for every kind (with the number kept here), and without a
+    number it is refused, nothing changed."""
+    refused = await client.patch(
+        "/api/v1/users/me",
+        json={"preferences": {"theme": "dark", "notifications": {"sms": True}}},
+        headers=alice.headers,
+    )
+    assert error_fields(assert_problem(refused, 422)) == {"body.preferences.notifications.sms"}
+    assert "phone number" in refused.json()["detail"]
+    assert await current(client, alice) == DEFAULTS
+    me = await client.get("/api/v1/users/me", headers=alice.headers)
+    assert me.json()["preferences"] == {
+        "theme": "system",
+        "notifications": {"email": True, "sms": False},
+    }
+
+    one = {"email": True, "sms": True}
+    chosen = await put_preferences(
+        client, alice, {"phoneNumber": PHONE, "channels": {"trade": one}}
+    )
+    assert chosen.status_code == 200, chosen.text
+    me = await client.get("/api/v1/users/me", headers=alice.headers)
+    assert me.json()["preferences"]["notifications"] == {"email": True, "sms": True}
+
+    everywhere = await client.patch(
+        "/api/v1/users/me",
+        json={"preferences": {"notifications": {"email": False, "sms": True}}},
+        headers=alice.headers,
+    )
+
+    assert everywhere.status_code == 200, everywhere.text
+    texted = {"inApp": True, "email": False, "sms": True}
+    assert await current(client, alice) == {
+        "phoneNumber": PHONE,
+        "channels": {**dict.fromkeys(DEFAULTS["channels"], texted), "security": ON},
+    }
+
+
 async def test_security_may_be_sent_back_as_it_is_but_not_changed(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

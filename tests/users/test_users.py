@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import Account, assert_problem, error_fields, sign_up
+from tests.notifications.conftest import PHONE, put_preferences
 
 PROFILE_KEYS = {"userId", "name", "email", "accounts", "createdAt", "lastLogin", "preferences"}
 DEFAULT_PREFERENCES = {"theme": "system", "notifications": {"email": True, "sms": False}}
@@ -169,10 +170,18 @@ async def test_a_regular_user_cannot_read_the_superusers_profile(
 # --- updating your profile --------------------------------------------------------------------
 
 
+async def with_phone(client: httpx.AsyncClient, who: Account) -> None:
+    """The number SMS go to, kept with the notification preferences: the profile's SMS switch
+    needs it."""
+    kept = await put_preferences(client, who, {"phoneNumber": PHONE})
+    assert kept.status_code == 200, kept.text
+
+
 @pytest.mark.parametrize("prefix", ["/api/v1", "/api"])
 async def test_patch_sets_name_and_preferences_and_returns_the_profile(
     client: httpx.AsyncClient, alice: Account, prefix: str
 ) -> None:
+    await with_phone(client, alice)
     update = {
         "name": "Alice Liddell",
         "preferences": {"theme": "dark", "notifications": {"email": False, "sms": True}},
@@ -189,6 +198,7 @@ async def test_patch_sets_name_and_preferences_and_returns_the_profile(
 async def test_changing_only_the_theme_keeps_notifications(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
+    await with_phone(client, alice)
     notifications = {"email": False, "sms": True}
     first = await patch_me(client, alice, {"preferences": {"notifications": notifications}})
     assert first.status_code == 200, first.text
@@ -202,6 +212,7 @@ async def test_changing_only_the_theme_keeps_notifications(
 async def test_changing_one_notification_keeps_the_other_and_the_theme(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
+    await with_phone(client, alice)
     await patch_me(client, alice, {"preferences": {"theme": "dark"}})
 
     response = await patch_me(client, alice, {"preferences": {"notifications": {"sms": True}}})
@@ -269,6 +280,7 @@ async def test_a_null_name_clears_the_name(client: httpx.AsyncClient, alice: Acc
 async def test_null_puts_a_preference_back_to_its_default(
     client: httpx.AsyncClient, alice: Account, patch: dict[str, Any], expected: dict[str, Any]
 ) -> None:
+    await with_phone(client, alice)
     custom = {"theme": "dark", "notifications": {"email": False, "sms": True}}
     await patch_me(client, alice, {"preferences": custom})
 

@@ -56,6 +56,7 @@ from flint.kit.time import utcnow
 from flint.market.api import MarketData, QuoteFeed
 from flint.market.providers.factory import build_market
 from flint.market.stream import QuoteHub, create_broadcast
+from flint.notifications.api import ProfileSwitches
 from flint.portfolio.api import Followers
 from flint.portfolio.computing import Computer, InProcess, PerformanceService
 from flint.portfolio.service import count_portfolios
@@ -143,7 +144,7 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
             box=box,
         )
     )
-    runtime.add(Profiles(accounts=summaries))
+    runtime.add(Profiles(ProfileSwitches(), accounts=summaries))
     runtime.add(TradingContext(accounts, market, runtime.sessions, engine, settings))
     store = runtime.add(build_store(settings), kind=ReportStore)
     runtime.add(RenderContext(settings, market, store))

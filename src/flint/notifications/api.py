@@ -2,6 +2,7 @@
 are private to the feature, and `make lint` holds them to that)."""
 
 from flint.notifications.kinds import NotificationKind
+from flint.notifications.preferences import ProfileSwitches
 from flint.notifications.service import Secrets, notify
 
-__all__ = ["NotificationKind", "Secrets", "notify"]
+__all__ = ["NotificationKind", "ProfileSwitches", "Secrets", "notify"]

@@ -105,3 +105,58 @@ async def replace(
     row.phone_number = phone_number
     await session.flush()
     return _from_row(row)
+
+
+def switches(prefs: Preferences) -> tuple[bool, bool]:
+    """Whether any kind the user chooses goes by email, and by SMS: the profile's two
+    switches (``GET /users/me``'s ``preferences.notifications``)."""
+    chosen = [prefs.for_kind(kind) for kind in CHOOSABLE]
+    return any(Channel.EMAIL in c for c in chosen), any(Channel.SMS in c for c in chosen)
+
+
+async def switch_all(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    email: bool | None,
+    sms: bool | None,
+    at: str,
+) -> Preferences:
+    """Email, SMS or both on or off for every kind the user chooses at once (None: each kind
+    as it is): the profile's switches. SMS on needs the phone number the preferences keep
+    (422 at ``{at}.sms``, nothing changed); security notices stay as they always are."""
+    prefs = await load(session, user_id)
+    if sms and prefs.phone_number is None:
+        raise ValidationFailed.at(
+            f"{at}.sms",
+            "SMS needs a phone number first: PUT /notifications/preferences with phoneNumber.",
+        )
+    channels: dict[NotificationKind, frozenset[Channel]] = {}
+    for kind in CHOOSABLE:
+        chosen = set(prefs.channels[kind])
+        for channel, on in ((Channel.EMAIL, email), (Channel.SMS, sms)):
+            if on is True:
+                chosen.add(channel)
+            elif on is False:
+                chosen.discard(channel)
+        channels[kind] = frozenset(chosen)
+    return await replace(session, user_id, channels, prefs.phone_number)
+
+
+class ProfileSwitches:
+    """The profile's ``preferences.notifications`` (`flint.users.service.Profiles`), read from
+    and written to these preferences: one place says where notifications go."""
+
+    async def read(self, session: AsyncSession, user_id: uuid.UUID) -> tuple[bool, bool]:
+        return switches(await load(session, user_id))
+
+    async def write(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        *,
+        email: bool | None,
+        sms: bool | None,
+        at: str,
+    ) -> None:
+        await switch_all(session, user_id, email=email, sms=sms, at=at)

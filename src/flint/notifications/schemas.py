@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StrictBool
 
@@ -54,6 +54,11 @@ class MarkedRead(ApiModel):
 class ChannelChoice(RequestModel):
     """In-app is always on; these add an email and a text message."""
 
+    in_app: Literal[True] = Field(
+        True,
+        description="Always true: taken so that what `GET /notifications/preferences` answers "
+        "can be sent back as it is (a choice with it was refused).",
+    )
     email: StrictBool
     sms: StrictBool
 

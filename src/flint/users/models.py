@@ -15,7 +15,9 @@ NO_PASSWORD = "!"  # noqa: S105 (a marker, not a password)
 
 
 def default_preferences() -> dict[str, Any]:
-    return {"theme": "system", "notifications": {"email": True, "sms": False}}
+    """The profile's own preferences (where notifications go is the notification
+    preferences', which the profile shows: `flint.users.service.Profiles`)."""
+    return {"theme": "system"}
 
 
 class User(UUIDPk, Timestamped, Base):

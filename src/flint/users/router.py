@@ -26,7 +26,7 @@ async def read_me(user: CurrentUser, session: SessionDep, profiles: ProfilesDep)
 async def update_me(
     body: UpdateMe, user: CurrentUser, session: SessionDep, profiles: ProfilesDep
 ) -> UserProfile:
-    updated = await service.update_me(session, user, body)
+    updated = await profiles.update(session, user, body)
     return await profiles.of(session, updated)
 
 

@@ -12,6 +12,9 @@ Theme = Literal["light", "dark", "system"]
 
 
 class NotificationPreferences(ApiModel):
+    """Whether any kind of notification goes by email, and by SMS
+    (`GET /notifications/preferences` says which)."""
+
     email: bool = Field(True, examples=[True])
     sms: bool = Field(False, examples=[False])
 
@@ -53,7 +56,9 @@ class PreferencesPatch(RequestModel):
 
 class UpdateMe(RequestModel):
     """Only the fields sent are changed (JSON merge patch): `name: null` clears the name, and
-    `null` for a preference, or a group of them, puts it back to its default."""
+    `null` for a preference, or a group of them, puts it back to its default. The
+    notification switches turn email or SMS on or off for every kind of notification at once
+    (`PUT /notifications/preferences` chooses per kind; SMS needs its phone number first)."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200, examples=["Ada Lovelace"])
     preferences: PreferencesPatch | None = None
