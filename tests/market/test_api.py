@@ -183,6 +183,37 @@ async def test_history_for_a_range_equals_the_provider_bars_and_is_stored(
     assert [bar.close for bar in stored] == [bar.close for bar in expected]
 
 
+async def test_history_of_either_spelling_is_the_markets_and_stored_once(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A quote of ``BRK.B`` answers as ``BRK-B``; its history answered as ``BRK.B`` and was
+    fetched and stored a second time under that spelling."""
+    params = {"start": "2024-01-02", "end": "2024-01-31"}
+    dotted = await client.get(
+        "/api/v1/market/historical/brk.b", params=params, headers=alice.headers
+    )
+    dashed = await client.get(
+        "/api/v1/market/historical/BRK-B", params=params, headers=alice.headers
+    )
+
+    assert dotted.status_code == 200, dotted.text
+    assert dotted.json() == dashed.json()
+    assert dotted.json()["symbol"] == "BRK-B"
+    assert len(dotted.json()["bars"]) == 21  # January 2024's sessions
+    async with app.state.runtime.sessions() as session:
+        spelt = {
+            name: await storage.load_bars(
+                session,
+                name,
+                Interval.D1,
+                datetime(2024, 1, 1, tzinfo=UTC),
+                datetime(2024, 2, 1, tzinfo=UTC),
+            )
+            for name in ("BRK.B", "BRK-B")
+        }
+    assert (len(spelt["BRK.B"]), len(spelt["BRK-B"])) == (0, 21)
+
+
 async def test_crypto_history_has_a_bar_every_day(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

@@ -194,6 +194,8 @@ class MarketData:
         validate_range(start, end)
         known = self.universe.get(symbol)
         currency = known.currency if known else "USD"
+        if known is not None:  # one name, one stored history: BRK.B is the universe's BRK-B
+            symbol = known.symbol
         if interval is not Interval.D1 or known is None:
             bars = await self._fetch_and_store(session, symbol, start, end, interval)
             return HistoryView(symbol, interval, currency, bars)
