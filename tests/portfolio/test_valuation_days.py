@@ -136,6 +136,33 @@ async def test_a_ledger_of_cash_alone_is_valued_every_day_and_a_short_window_not
     assert perf["alpha"] is None
 
 
+async def test_a_first_day_worth_exactly_its_deposit_shows_a_return_of_zero(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """The demo's first day: 1,000.00 deposited and spent on four funds at the day's closes,
+    worth 1,000.00 that evening, showed a daily and cumulative return of -1.1e-16 (the float
+    sum behind it)."""
+    day = "2023-12-06"
+    buys = [("VTI", "1.8551", "269.52"), ("BND", "2.8835", "69.36")]
+    buys += [("AAPL", "0.4567", "328.40"), ("MSFT", "0.4647", "322.77")]
+    portfolio_id = await new_portfolio(
+        client,
+        alice,
+        [{"date": day, "type": "deposit", "amount": "1000"}]
+        + [
+            {"date": day, "type": "buy", "symbol": s, "quantity": q, "price": p} for s, q, p in buys
+        ],
+    )
+
+    perf = (await performance_of(client, alice, portfolio_id, end="2023-12-08")).json()
+
+    first, second = perf["series"][:2]
+    assert (first["date"], first["value"], first["netFlow"]) == (day, "1000.00", "1000.00")
+    assert (first["dailyReturn"], first["cumulativeReturn"]) == (0.0, 0.0)
+    assert second["dailyReturn"] == pytest.approx(second["cumulativeReturn"], abs=1e-15)
+    assert second["dailyReturn"] != 0.0
+
+
 async def test_only_windows_of_a_year_or_more_are_annualised(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

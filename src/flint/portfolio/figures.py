@@ -138,6 +138,17 @@ def benchmark_on(benchmark: Series, dates: list[Any]) -> Array:
     return aligned
 
 
+NO_RETURN = 1e-12
+"""A series' return closer to zero than this is shown as 0: the values behind the returns are
+sums of floats, a few units in their last place off the exact money, and a first day worth
+exactly its deposit showed a return of -1.1e-16. (A cent on ten billion; the other returns
+are left as computed, so the series still compounds to the window's TWR.)"""
+
+
+def _shown(ratio: float) -> float:
+    return 0.0 if abs(ratio) < NO_RETURN else ratio
+
+
 def series(shown: Span, aligned: Array, money: Money) -> list[SeriesPoint]:
     returns = metrics.daily_returns(shown.values, shown.flows) if shown.dates else np.zeros(0)
     offset = len(shown.dates) - len(returns)
@@ -148,8 +159,8 @@ def series(shown: Span, aligned: Array, money: Money) -> list[SeriesPoint]:
             date=day,
             value=money.market_value if i == last else money.value_on(shown.first + i),
             net_flow=money.flow_on(shown, i),
-            daily_return=float(returns[i - offset]) if i >= offset else None,
-            cumulative_return=float(cumulative[i - offset]) if i >= offset else 0.0,
+            daily_return=_shown(float(returns[i - offset])) if i >= offset else None,
+            cumulative_return=_shown(float(cumulative[i - offset])) if i >= offset else 0.0,
             benchmark_value=None if np.isnan(aligned[i]) else exact(float(aligned[i])),
         )
         for i, day in enumerate(shown.dates)
