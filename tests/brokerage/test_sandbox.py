@@ -868,52 +868,89 @@ async def test_cancel_an_open_order_and_a_filled_one_stays_filled(
     assert kept == filled
 
 
-async def test_a_resting_order_that_cannot_be_paid_for_is_rejected(
+async def test_cash_an_open_buy_holds_back_cannot_be_spent_again(
     sandbox: SandboxProvider, market: MarketData
 ) -> None:
+    """As a broker does: a resting limit buy holds its cost back from the buying power, so a
+    second buy that the cash alone would pay is refused when placed (two weekend buys of 190
+    AAPL against 100,000 were both accepted, the second rejected only at the open)."""
     who = await link(sandbox, new_code(":cash-1000"))
     await set_price(market, "NVDA", "100.00")
-    placed = await sandbox.place_order(
-        {},
-        who.credentials,
-        order(
-            who,
-            "NVDA",
-            BUY,
-            "9",
-            order_type=OrderType.LIMIT,
-            limit_price=Decimal("90"),
-            time_in_force=TimeInForce.GTC,
-        ),
+    resting = order(
+        who,
+        "NVDA",
+        BUY,
+        "9",
+        order_type=OrderType.LIMIT,
+        limit_price=Decimal("90"),
+        time_in_force=TimeInForce.GTC,
     )
+    placed = await sandbox.place_order({}, who.credentials, resting)
     assert placed.status is OrderStatus.SUBMITTED
-    await sandbox.place_order({}, who.credentials, order(who, "NVDA", BUY, "5"))  # 500 spent
+    balances = await sandbox.balances({}, who.credentials, who.brokerage)
+    assert (balances.cash, balances.buying_power) == (Decimal("1000.00"), Decimal("190.00"))
+
+    with pytest.raises(OrderRejected, match="insufficient buying power"):
+        await sandbox.preview_order({}, who.credentials, order(who, "NVDA", BUY, "5"))
+    with pytest.raises(OrderRejected, match="insufficient buying power"):
+        await sandbox.place_order({}, who.credentials, order(who, "NVDA", BUY, "5"))
+    assert await cash(sandbox, who) == Decimal("1000.00")
+    small = await sandbox.place_order({}, who.credentials, order(who, "NVDA", BUY, "1"))
+    assert small.status is OrderStatus.FILLED
+
     await set_price(market, "NVDA", "89.00")
-    [rejected] = await sandbox.match_open_orders(who.brokerage)
-    assert rejected.status is OrderStatus.REJECTED
-    assert rejected.reason == "insufficient buying power"
-    assert await cash(sandbox, who) == Decimal("500.00")
+    [filled] = await sandbox.match_open_orders(who.brokerage)
+    assert filled.status is OrderStatus.FILLED
+    assert await cash(sandbox, who) == Decimal("1000.00") - Decimal("100.00") - Decimal("801.00")
 
 
-async def test_a_resting_sale_of_a_position_sold_meanwhile_is_rejected(
+async def test_a_stop_buy_that_fills_above_what_it_held_back_and_cannot_be_paid_is_rejected(
     sandbox: SandboxProvider, market: MarketData
 ) -> None:
+    """What an open order holds back is its price when placed; the fill is at the price then,
+    and one the cash no longer covers is rejected then, nothing spent."""
+    who = await link(sandbox, new_code(":cash-1000"))
+    await set_price(market, "NVDA", "90.00")
+    stop = order(
+        who,
+        "NVDA",
+        BUY,
+        "9",
+        order_type=OrderType.STOP,
+        stop_price=Decimal("100"),
+        time_in_force=TimeInForce.GTC,
+    )
+    placed = await sandbox.place_order({}, who.credentials, stop)
+    assert placed.status is OrderStatus.SUBMITTED
+
+    await set_price(market, "NVDA", "120.00")
+    [rejected] = await sandbox.match_open_orders(who.brokerage)
+
+    assert rejected.status is OrderStatus.REJECTED
+    assert rejected.reason == "insufficient buying power"
+    assert await cash(sandbox, who) == Decimal("1000.00")
+
+
+async def test_units_an_open_sale_holds_back_cannot_be_sold_again(
+    sandbox: SandboxProvider, market: MarketData
+) -> None:
+    """A resting sale of every unit held used to leave them free to be sold again (and was
+    rejected at its fill); a broker holds them for it."""
     who = await link(sandbox, new_code(":cash-1000"))
     await sandbox.place_order({}, who.credentials, order(who, "NVDA", BUY, "2"))
     quantity = await held(sandbox, who, "NVDA")
-    placed = await sandbox.place_order(
-        {},
-        who.credentials,
-        order(
-            who, "NVDA", SELL, str(quantity), order_type=OrderType.LIMIT, limit_price=Decimal("500")
-        ),
+    resting = order(
+        who, "NVDA", SELL, str(quantity), order_type=OrderType.LIMIT, limit_price=Decimal("500")
     )
-    await sandbox.place_order({}, who.credentials, order(who, "NVDA", SELL, "1"))
+    placed = await sandbox.place_order({}, who.credentials, resting)
+
+    with pytest.raises(OrderRejected, match="insufficient position"):
+        await sandbox.place_order({}, who.credentials, order(who, "NVDA", SELL, "1"))
+
     await set_price(market, "NVDA", "501.00")
     got = await sandbox.get_order({}, who.credentials, who.brokerage, placed.provider_order_id)
-    assert got.status is OrderStatus.REJECTED
-    assert got.reason == "insufficient position"
-    assert await held(sandbox, who, "NVDA") == quantity - 1
+    assert got.status is OrderStatus.FILLED
+    assert await held(sandbox, who, "NVDA") == 0
 
 
 async def test_orders_survive_a_restart(

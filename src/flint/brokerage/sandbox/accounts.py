@@ -25,7 +25,8 @@ from flint.brokerage.sandbox.data import (
     money,
     plan_holdings,
 )
-from flint.brokerage.sandbox.pricing import historical_fills, quote
+from flint.brokerage.sandbox.matching import held_back
+from flint.brokerage.sandbox.pricing import historical_fills, prices_now, quote
 from flint.brokerage.types import (
     AccountGone,
     AccountType,
@@ -268,9 +269,12 @@ async def balances(
                 select(store.positions).where(store.positions.c.account_id == account_id)
             )
         ).all()
+        working = await store.open_orders(conn, account_id)
+        terms = await store.terms_of(conn, account_id)
     cash: Decimal = account.cash
     if account.kind != AccountType.BROKERAGE:
         return Balances(currency=account.currency, current=cash, available=cash)
+    back = held_back(working, await prices_now(provider, market, working), terms)
     try:
         views = await asyncio.gather(*(quote(provider, market, row.symbol) for row in held))
     except OrderRejected as exc:  # a held symbol the market no longer knows
@@ -284,7 +288,7 @@ async def balances(
         current=cash + value,
         available=cash,
         cash=cash,
-        buying_power=cash,
+        buying_power=cash - back.cash,  # what open buys hold back is not there to spend
     )
 
 

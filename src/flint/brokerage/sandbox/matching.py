@@ -4,7 +4,8 @@ expire). Writing what they decide is `orders`; the rules in prose are the packag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
@@ -115,6 +116,33 @@ def validate(provider: str, order: OrderRequest) -> Request:
         limit,
         stop,
     )
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """What an account's open orders hold back, as a broker holds it until they fill or end:
+    cash for buys, units for sales."""
+
+    cash: Decimal = Decimal("0.00")
+    units: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+def held_back(working: Iterable[Row[Any]], prices: Mapping[str, Decimal], terms: Terms) -> HeldBack:
+    """What ``working`` (open orders) hold back: a buy, its units left at its limit (its stop,
+    for a stop order; ``prices``' price now, for a market order) and the commission its first
+    fill pays; a sale, its units left. A market buy whose symbol has no price holds nothing."""
+    cash = Decimal("0.00")
+    units: dict[str, Decimal] = {}
+    for order in working:
+        left: Decimal = order.quantity - order.filled_quantity
+        if order.action == OrderAction.SELL.value:
+            units[order.symbol] = units.get(order.symbol, Decimal(0)) + left
+            continue
+        at = order.limit_price if order.limit_price is not None else order.stop_price
+        at = at if at is not None else prices.get(order.symbol)
+        if at is not None:
+            cash += money(left * at) + (Decimal(0) if order.filled_quantity else terms.commission)
+    return HeldBack(cash, units)
 
 
 def precheck(

@@ -3,6 +3,7 @@ position and transaction, change together in one transaction that first locks th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from flint.brokerage.sandbox.matching import (
     decide,
     expired,
     held,
+    held_back,
     order_session,
     precheck,
 )
@@ -75,10 +77,13 @@ async def place(
     price: Decimal,
     now: datetime,
     calendar: str,
+    prices: Mapping[str, Decimal],
 ) -> Order:
     """Record ``request`` as ``order_id`` and decide it at once at ``price`` (the existing order
     if its ``client_order_id`` is already there). Placed outside its market's session, it is
-    held for the next one (``calendar`` says when that is)."""
+    held for the next one (``calendar`` says when that is). The account's open orders hold
+    back their cash and units first (``prices``: the price now of their market buys'
+    symbols)."""
     async with db.write() as conn:
         account = await owned(conn, provider, credentials, request.account_id, lock=True)
         terms = await store.terms_of(conn, account.id)
@@ -87,7 +92,10 @@ async def place(
             return to_order(existing, terms.commission)
         position = await store.position_row(conn, account.id, request.symbol)
         held: Decimal = position.quantity if position else Decimal(0)
-        precheck(provider, request, price, account.cash, held, terms)
+        working = await store.open_orders(conn, account.id)
+        back = held_back(working, {**prices, request.symbol: price}, terms)
+        free = held - back.units.get(request.symbol, Decimal(0))
+        precheck(provider, request, price, account.cash - back.cash, free, terms)
         await conn.execute(
             insert(store.orders).values(
                 id=order_id,

@@ -4,8 +4,12 @@ with the market's failures said as the institution's, and which instrument kinds
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row
 
 from flint.brokerage.sandbox.data import Fill, PlannedBuy
 from flint.brokerage.types import OrderRejected
@@ -32,6 +36,28 @@ async def quote(provider: str, market: MarketData, symbol: str) -> QuoteView:
         raise OrderRejected(provider, f"unknown symbol {symbol}") from None
     except ProvidersFailed as exc:
         raise ProviderUnavailable(provider, f"no market price for {symbol} now") from exc
+
+
+async def prices_now(
+    provider: str, market: MarketData, working: Iterable[Row[Any]]
+) -> dict[str, Decimal]:
+    """The price now of each symbol an open market buy of ``working`` is for (what it holds
+    back: `matching.held_back`); a symbol without one is left out."""
+    symbols = sorted(
+        {
+            order.symbol
+            for order in working
+            if order.action == "buy" and order.limit_price is None and order.stop_price is None
+        }
+    )
+    views = await asyncio.gather(
+        *(quote(provider, market, symbol) for symbol in symbols), return_exceptions=True
+    )
+    return {
+        symbol: view.quote.price
+        for symbol, view in zip(symbols, views, strict=True)
+        if not isinstance(view, BaseException)
+    }
 
 
 def check_kind(provider: str, market: MarketData, symbol: str) -> None:

@@ -21,13 +21,20 @@ from flint.brokerage.sandbox.estimates import estimate
 from flint.brokerage.sandbox.matching import (
     Request,
     expired,
+    held_back,
     held_reason,
     open_now,
     order_session,
     session_of,
     validate,
 )
-from flint.brokerage.sandbox.pricing import calendar_of, check_kind, opening_price, quote
+from flint.brokerage.sandbox.pricing import (
+    calendar_of,
+    check_kind,
+    opening_price,
+    prices_now,
+    quote,
+)
 from flint.brokerage.types import (
     AccountGone,
     AccountType,
@@ -175,14 +182,16 @@ class SandboxProvider:
             existing = await store.order_row(
                 conn, account.id, client_order_id=request.client_order_id
             )
+            working = await store.open_orders(conn, account.id)
         if existing is not None:
             return await self._settle(existing)
         price = await self._trade_price(account, request.symbol)
+        prices = await prices_now(self.name, self.market, working)
         now = self._clock()
         order_id = f"sbx_ord_{uuid.uuid4().hex}"
         calendar = await self._calendar(request.account_id, request.symbol)
         return await orders.place(
-            self._db, self.name, credentials, request, order_id, price, now, calendar
+            self._db, self.name, credentials, request, order_id, price, now, calendar, prices
         )
 
     async def preview_order(
@@ -194,14 +203,18 @@ class SandboxProvider:
             account = await accounts.owned(conn, self.name, credentials, request.account_id)
             position = await store.position_row(conn, account.id, request.symbol)
             terms = await store.terms_of(conn, request.account_id)
+            working = await store.open_orders(conn, account.id)
         price = await self._trade_price(account, request.symbol)
+        prices = await prices_now(self.name, self.market, working)
+        back = held_back(working, {**prices, request.symbol: price}, terms)
         held: Decimal = position.quantity if position else Decimal(0)
+        held -= back.units.get(request.symbol, Decimal(0))
         calendar = CRYPTO if terms.always_open else calendar_of(self.market, request.symbol)
         now = self._clock()
         closed = (
             None if open_now(now, calendar) else held_reason(order_session(now, calendar), calendar)
         )
-        return estimate(self.name, request, price, account.cash, held, terms, closed)
+        return estimate(self.name, request, price, account.cash - back.cash, held, terms, closed)
 
     async def _trade_price(self, account: Row[Any], symbol: str) -> Decimal:
         """The price ``symbol`` trades at in ``account``; OrderRejected when it cannot trade."""

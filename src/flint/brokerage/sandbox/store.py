@@ -223,6 +223,16 @@ async def terms_of(conn: AsyncConnection, account_id: str) -> Terms:
     return Terms(row.commission, bool(row.partial), bool(row.always_open))
 
 
+OPEN = ("submitted", "partially_filled")
+"""The statuses of an order still working (`OrderStatus`'s values)."""
+
+
+async def open_orders(conn: AsyncConnection, account_id: str) -> list[Row[Any]]:
+    """The account's orders still working, oldest first."""
+    stmt = select(orders).where(orders.c.account_id == account_id, orders.c.status.in_(OPEN))
+    return list((await conn.execute(stmt.order_by(orders.c.placed_at, orders.c.id))).all())
+
+
 async def order_row(conn: AsyncConnection, account_id: str, **where: str) -> Row[Any] | None:
     stmt = select(orders).where(orders.c.account_id == account_id)
     for column, value in where.items():
