@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,21 @@ def demo_command(tmp_path: Path) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def demo_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str, str]:
+    """One first run of ``flint demo`` for this module (the two tests run in one worker, their
+    group): its directory, the user's email and password, and what it printed. Each test goes
+    on in a copy of it (`fresh_copy`): a first run is about 15 s of CPU."""
+    where = tmp_path_factory.mktemp("demo-world")
+    email, password, printed = run_demo(where)
+    return where, email, password, printed
+
+
+def fresh_copy(world: Path, tmp_path: Path) -> None:
+    """The first run's data dir as a newcomer's own (reports are kept by key under it)."""
+    shutil.copytree(world / "data", tmp_path / "data")
 
 
 def run_demo(tmp_path: Path) -> tuple[str, str, str]:
@@ -110,9 +126,10 @@ async def everything(http: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def test_the_demo_user_has_everything_and_a_second_run_duplicates_nothing(
-    tmp_path: Path,
+    tmp_path: Path, demo_world: tuple[Path, str, str, str]
 ) -> None:
-    email, password, printed = run_demo(tmp_path)
+    world, email, password, printed = demo_world
+    fresh_copy(world, tmp_path)
     assert "warning" not in printed.lower(), printed
     async with signed_in(tmp_path / "data", email, password) as http:
         first = await everything(http)
@@ -147,9 +164,10 @@ async def test_the_demo_user_has_everything_and_a_second_run_duplicates_nothing(
 
 
 async def test_a_demo_user_whose_password_is_not_the_kept_one_is_refused_and_left_alone(
-    tmp_path: Path,
+    tmp_path: Path, demo_world: tuple[Path, str, str, str]
 ) -> None:
-    email, password, _ = run_demo(tmp_path)
+    world, email, password, _ = demo_world
+    fresh_copy(world, tmp_path)
     kept = tmp_path / "data" / "demo.json"
     kept.write_text(json.dumps({"email": email, "password": "not-the-password-1"}))
 
