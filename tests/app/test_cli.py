@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -236,9 +237,21 @@ def test_run_serves_the_api_delivers_email_through_the_worker_and_stops_on_sigte
     assert process.wait(timeout=1) == 0, log.read_text()[-3000:]
 
 
-def test_backfill_stores_the_missing_daily_history_once(tmp_path: Path) -> None:
-    env = clean_env(FLINT_DATA_DIR=str(tmp_path / "data"), FLINT_MARKET_PROVIDERS="simulated")
-    assert flint("migrate", cwd=tmp_path, env=env).returncode == 0
+def migrated_data_dir(tmp_path: Path, template: Path) -> dict[str, str]:
+    """A data dir holding a migrated database (a copy of the suite's template: ``flint
+    migrate`` has tests of its own, and a process of it is 2-3 s of CPU), and the environment
+    of a ``flint`` command on it with the simulated market."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    shutil.copyfile(template, data / "flint.db")
+    (data / "flint.db").chmod(0o600)
+    return clean_env(FLINT_DATA_DIR=str(data), FLINT_MARKET_PROVIDERS="simulated")
+
+
+def test_backfill_stores_the_missing_daily_history_once(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    env = migrated_data_dir(tmp_path, sqlite_template)
     args = ("backfill", "aapl", "BTC-USD", "--start", "2024-01-01", "--end", "2024-03-31")
 
     first = flint(*args, cwd=tmp_path, env=env)
@@ -256,10 +269,9 @@ def test_backfill_stores_the_missing_daily_history_once(tmp_path: Path) -> None:
 
 
 def test_backfill_refuses_unknown_symbols_and_bad_dates_and_stores_nothing(
-    tmp_path: Path,
+    tmp_path: Path, sqlite_template: Path
 ) -> None:
-    env = clean_env(FLINT_DATA_DIR=str(tmp_path / "data"), FLINT_MARKET_PROVIDERS="simulated")
-    assert flint("migrate", cwd=tmp_path, env=env).returncode == 0
+    env = migrated_data_dir(tmp_path, sqlite_template)
     unknown = flint("backfill", "AAPL", "NOSUCHCO", cwd=tmp_path, env=env)
     assert unknown.returncode == 1
     assert "Unknown symbols: NOSUCHCO." in unknown.stderr
