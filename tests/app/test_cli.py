@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -27,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from flint.app.cli import app
-from tests.conftest import DEFAULT_PASSWORD
+from tests.conftest import DEFAULT_PASSWORD, migrated_data_dir
 from tests.notifications.test_outbox import free_port
 
 pytestmark = pytest.mark.waits
@@ -237,21 +236,17 @@ def test_run_serves_the_api_delivers_email_through_the_worker_and_stops_on_sigte
     assert process.wait(timeout=1) == 0, log.read_text()[-3000:]
 
 
-def migrated_data_dir(tmp_path: Path, template: Path) -> dict[str, str]:
-    """A data dir holding a migrated database (a copy of the suite's template: ``flint
-    migrate`` has tests of its own, and a process of it is 2-3 s of CPU), and the environment
-    of a ``flint`` command on it with the simulated market."""
-    data = tmp_path / "data"
-    data.mkdir(mode=0o700)
-    shutil.copyfile(template, data / "flint.db")
-    (data / "flint.db").chmod(0o600)
+def simulated_on_migrated(tmp_path: Path, template: Path) -> dict[str, str]:
+    """The environment of a ``flint`` command on a migrated data dir (`migrated_data_dir`:
+    ``flint migrate`` has tests of its own) with the simulated market."""
+    data = migrated_data_dir(tmp_path / "data", template)
     return clean_env(FLINT_DATA_DIR=str(data), FLINT_MARKET_PROVIDERS="simulated")
 
 
 def test_backfill_stores_the_missing_daily_history_once(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
-    env = migrated_data_dir(tmp_path, sqlite_template)
+    env = simulated_on_migrated(tmp_path, sqlite_template)
     args = ("backfill", "aapl", "BTC-USD", "--start", "2024-01-01", "--end", "2024-03-31")
 
     first = flint(*args, cwd=tmp_path, env=env)
@@ -271,7 +266,7 @@ def test_backfill_stores_the_missing_daily_history_once(
 def test_backfill_refuses_unknown_symbols_and_bad_dates_and_stores_nothing(
     tmp_path: Path, sqlite_template: Path
 ) -> None:
-    env = migrated_data_dir(tmp_path, sqlite_template)
+    env = simulated_on_migrated(tmp_path, sqlite_template)
     unknown = flint("backfill", "AAPL", "NOSUCHCO", cwd=tmp_path, env=env)
     assert unknown.returncode == 1
     assert "Unknown symbols: NOSUCHCO." in unknown.stderr

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from celery import Celery
 
-from tests.conftest import DEFAULT_PASSWORD, service_url
+from tests.conftest import DEFAULT_PASSWORD, migrated_data_dir, service_url
 from tests.notifications.test_outbox import free_port
 
 pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("rabbitmq")]
@@ -50,12 +50,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def topology(tmp_path: Path, task_queue: str) -> Iterator[tuple[str, Path, Path, dict[str, str]]]:
+def topology(
+    tmp_path: Path, task_queue: str, sqlite_template: Path
+) -> Iterator[tuple[str, Path, Path, dict[str, str]]]:
     amqp = service_url("FLINT_TEST_AMQP_URL", "RabbitMQ")
     port = free_port()
     env = {
         **os.environ,
-        "FLINT_DATA_DIR": str(tmp_path / "data"),
+        "FLINT_DATA_DIR": str(migrated_data_dir(tmp_path / "data", sqlite_template)),
         "FLINT_BROKER_URL": amqp,
         "FLINT_TASK_QUEUE": task_queue,
         "FLINT_PORT": str(port),
@@ -63,9 +65,6 @@ def topology(tmp_path: Path, task_queue: str) -> Iterator[tuple[str, Path, Path,
         "FLINT_PERFORMANCE_WORKERS": "0",  # no chart or performance here
     }
     log = tmp_path / "processes.log"
-    subprocess.run(
-        [sys.executable, "-m", "flint.app.cli", "migrate"], env=env, check=True, capture_output=True
-    )
     processes = [
         flint("worker", "--pool=solo", "--loglevel=INFO", env=env, log=log),
         flint("serve", env=env, log=log),

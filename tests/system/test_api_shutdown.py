@@ -19,22 +19,21 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DEFAULT_PASSWORD
+from tests.conftest import DEFAULT_PASSWORD, migrated_data_dir
 from tests.system.processes import Process, Processes, flint_env, running
 
 pytestmark = [pytest.mark.waits, pytest.mark.xdist_group("api-shutdown")]
 
 
 @pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
+def processes(tmp_path: Path, sqlite_template: Path) -> Iterator[Processes]:
     env = flint_env(
-        FLINT_DATA_DIR=str(tmp_path / "data"),
+        FLINT_DATA_DIR=str(migrated_data_dir(tmp_path / "data", sqlite_template)),
         FLINT_BROKER_URL="memory://",
         FLINT_PERFORMANCE_WORKERS="0",
         FLINT_JWT_SECRET=f"shutdown-{uuid.uuid4().hex}",
     )
     with running(tmp_path, env) as started:
-        started.run("migrate", "migrate")
         yield started
 
 
