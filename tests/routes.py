@@ -49,6 +49,7 @@ REPORT = "report"  # a completed report
 NOTIFICATION = "notification"
 KEY = "key"  # an API key's id
 JOB = "job"  # an import job of the portfolio
+HELD_LOT = "lot"  # a lot (a buy entered) of the portfolio
 SYMBOL = "symbol"  # a custom asset's symbol
 IDEMPOTENCY = "idempotency"  # an Idempotency-Key the owner used
 LISTED = "listed"
@@ -59,7 +60,7 @@ ONCE = frozenset({IDEMPOTENCY})
 under /api/v1 is the sender's own under /api afterwards."""
 UUID_KINDS = frozenset(
     {USER, ACCOUNT, PORTFOLIO, TRADE, UNKNOWN_TRADE, PREVIEW, ALERT, REPORT, NOTIFICATION}
-    | {KEY, JOB}
+    | {KEY, JOB, HELD_LOT}
 )
 """Kinds whose unknown values (and other users') answer 404."""
 KINDS = UUID_KINDS | {SYMBOL, ORDER, IDEMPOTENCY, LISTED}
@@ -209,6 +210,7 @@ read    GET    /portfolio/
 read    GET    /portfolio/{portfolioId}                path.portfolioId=portfolio
 write   PUT    /portfolio/{portfolioId}                path.portfolioId=portfolio
                                                        body.assets.symbol=symbol
+                                                       body.assets.lotId=lot
 write   PUT    /portfolio/{portfolioId}/follow         path.portfolioId=portfolio
                                                        body.accountId=account
 write   DELETE /portfolio/{portfolioId}/follow         path.portfolioId=portfolio
@@ -280,7 +282,9 @@ CALLS: dict[str, dict[str, Any]] = {
     },
     "DELETE /trades/{tradeId}": {"own": 409},  # filled: nothing to cancel
     "POST /portfolio/": {"body": {"name": "Following", "assets": [LOT], "accountId": "{account}"}},
-    "PUT /portfolio/{portfolioId}": {"body": {"name": "Renamed", "assets": [LOT]}},
+    "PUT /portfolio/{portfolioId}": {
+        "body": {"name": "Renamed", "assets": [LOT | {"lotId": "{lot}"}]}
+    },
     "PUT /portfolio/{portfolioId}/follow": {"body": {"accountId": "{account}"}},
     "POST /portfolio/{portfolioId}/transactions": {
         "body": {"date": "2024-07-01", "type": "buy", "symbol": "{symbol}", "quantity": "1"}

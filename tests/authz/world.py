@@ -20,6 +20,7 @@ from tests.notifications.conftest import eventually
 from tests.routes import (
     ACCOUNT,
     ALERT,
+    HELD_LOT,
     IDEMPOTENCY,
     JOB,
     KEY,
@@ -87,6 +88,7 @@ async def build(client: httpx.AsyncClient, app: FastAPI, name: str) -> World:
     ]
     portfolio = await post("/portfolio/", {"name": f"{name}'s savings", "assets": lots})
     ids[PORTFOLIO] = portfolio["portfolioId"]
+    ids[HELD_LOT] = portfolio["assets"][0]["lotId"]
     ledger = f"/portfolio/{ids[PORTFOLIO]}"
     await post(
         f"{ledger}/transactions", {"date": "2024-04-01", "type": "deposit", "amount": "5000"}

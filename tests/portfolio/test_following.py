@@ -339,6 +339,28 @@ async def test_unfollowing_keeps_the_ledger_and_stops_the_updates(
     ]
 
 
+async def test_mirrored_lots_sent_back_with_their_ids_are_left_as_the_sync_made_them(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A following portfolio read and sent back renamed, every lot as read: the mirrored ones
+    (only the sync changes them) were added again as lots entered by hand, doubling them."""
+    account_id = await brokerage_of(client, alice)
+    created = await follow_new(client, alice, account_id)
+    portfolio_id = created["portfolioId"]
+    read = await portfolio(client, alice, portfolio_id)
+    assert read["assets"]
+    assert all(a["sourceTransactionId"] for a in read["assets"])
+    rows = await ledger(client, alice, portfolio_id)
+
+    lots = [{k: v for k, v in lot.items() if k != "sourceTransactionId"} for lot in read["assets"]]
+    body = {"name": "Renamed", "baseCurrency": read["baseCurrency"], "assets": lots}
+    renamed = await client.put(f"{V1}/{portfolio_id}", json=body, headers=alice.headers)
+
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["assets"] == read["assets"]
+    assert await ledger(client, alice, portfolio_id) == rows
+
+
 async def test_unlinking_the_account_stops_the_following_and_keeps_the_ledger(
     app: FastAPI, client: httpx.AsyncClient, alice: Account
 ) -> None:

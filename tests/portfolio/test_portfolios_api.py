@@ -146,6 +146,71 @@ async def test_replacing_keeps_the_ledger_consistent(
     assert [t["type"] for t in ledger["transactions"]] == ["buy", "buy", "sell"]
 
 
+async def test_a_portfolio_read_and_sent_back_renamed_keeps_its_lots_as_they_were(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Renaming is a `PUT` of the whole portfolio, so a client sends back the lots it read: they
+    came back without their fees and in their symbols' quote currency (a buy of 1 MSFT at 400
+    EUR with a fee of 1 became one at 400 USD without a fee), under new ids."""
+    portfolio_id = (await create(client, alice, assets=[])).json()["portfolioId"]
+    rows = [
+        {"date": "2024-03-01", "type": "deposit", "amount": "10000"},
+        {"date": "2024-03-04", "type": "buy", "symbol": "AAPL", "quantity": "2", "price": "170"}
+        | {"fee": "4.95"},
+        {"date": "2024-03-04", "type": "buy", "symbol": "MSFT", "quantity": "1", "price": "400"}
+        | {"fee": "1", "currency": "EUR"},
+    ]
+    for row in rows:
+        added = await client.post(
+            f"{V1}/{portfolio_id}/transactions", json=row, headers=alice.headers
+        )
+        assert added.status_code == 201, added.text
+    read = (await client.get(f"{V1}/{portfolio_id}", headers=alice.headers)).json()
+    ledger = (await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)).json()
+    assert [(a["symbol"], a["fee"], a["currency"]) for a in read["assets"]] == [
+        ("AAPL", "4.95", "USD"),
+        ("MSFT", "1.00", "EUR"),
+    ]
+
+    back = {
+        "name": "Renamed",
+        "baseCurrency": read["baseCurrency"],
+        "assets": [sent_back(lot) for lot in read["assets"]],
+    }
+    renamed = await client.put(f"{V1}/{portfolio_id}", json=back, headers=alice.headers)
+
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["name"] == "Renamed"
+    assert renamed.json()["assets"] == read["assets"]
+    after = (await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)).json()
+    assert after == ledger
+
+
+def sent_back(read: dict[str, Any]) -> dict[str, Any]:
+    """A lot as `GET` answers it, as a replacement takes it (only the sync sets a source)."""
+    return {name: value for name, value in read.items() if name != "sourceTransactionId"}
+
+
+async def test_lot_ids_that_name_no_lot_of_the_portfolio_are_refused_and_change_nothing(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    created = (await create(client, alice)).json()
+    other = (await create(client, alice)).json()
+    mine = created["assets"][0]
+    path = f"{V1}/{created['portfolioId']}"
+    for lot_id in (uuid.uuid4(), other["assets"][0]["lotId"]):
+        body = {"name": "X", "assets": [lot() | {"lotId": str(lot_id)}]}
+        refused = await client.put(path, json=body, headers=alice.headers)
+        assert str(lot_id) in assert_problem(refused, 404)["detail"]
+    twice = {"name": "X", "assets": [lot() | {"lotId": mine["lotId"]}] * 2}
+    refused = await client.put(path, json=twice, headers=alice.headers)
+    assert error_fields(assert_problem(refused, 422)) == {"body.assets[1].lotId"}
+    new = {"name": "N", "assets": [lot() | {"lotId": mine["lotId"]}]}
+    refused = await client.post(f"{V1}/", json=new, headers=alice.headers)
+    assert error_fields(assert_problem(refused, 422)) == {"body.assets[0].lotId"}
+    assert (await client.get(path, headers=alice.headers)).json() == created
+
+
 async def test_another_users_portfolio_is_404_and_delete_removes_the_ledger(
     client: httpx.AsyncClient, alice: Account, bob: Account
 ) -> None:

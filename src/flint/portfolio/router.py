@@ -26,8 +26,8 @@ from flint.portfolio.schemas import (
     FollowIn,
     Performance,
     PortfolioCreate,
-    PortfolioIn,
     PortfolioOut,
+    PortfolioReplace,
     Portfolios,
     SyncReport,
     TransactionIn,
@@ -54,6 +54,8 @@ async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioO
                 quantity=lot.quantity or 0,
                 purchase_price=lot.price or 0,
                 purchase_date=lot.date,
+                fee=lot.fee,
+                currency=lot.currency,
                 source_transaction_id=lot.source_transaction_id,
             )
             for lot in lots
@@ -125,8 +127,12 @@ async def read(portfolio: OwnedPortfolio, session: SessionDep) -> PortfolioOut:
 @router.put(
     "/{portfolioId}",
     summary="Replace a portfolio's name, currency and lots",
-    description="The ledger's other transactions stay, and so do the lots mirrored from a "
-    "followed account (only the sync changes those: send only the lots you entered); a "
+    description="The lots sent replace the lots entered in the portfolio: one with the "
+    "`lotId` of one of them keeps its id (one of no lot of the portfolio is 404), and the "
+    "lots `GET` answers can be sent back (fees and currencies included; without "
+    "`sourceTransactionId`, which only the sync sets). The ledger's other transactions "
+    "stay, and so do the lots mirrored from a followed account (only the sync changes those: "
+    "one sent back with its `lotId` is left as it is); a "
     "replacement that would leave a sale without the units it sold, a dividend without its "
     "position or a withdrawal without the cash it takes is refused (422 at `body.assets`), "
     "and so is turning `allowNegativeCash` off while the cash is below zero.",
@@ -134,7 +140,7 @@ async def read(portfolio: OwnedPortfolio, session: SessionDep) -> PortfolioOut:
 )
 async def replace(
     portfolio: OwnedPortfolio,
-    body: PortfolioIn,
+    body: PortfolioReplace,
     session: SessionDep,
     market: MarketDep,
 ) -> PortfolioOut:

@@ -78,10 +78,33 @@ TransactionType = Literal[
 
 
 class AssetIn(RequestModel):
+    """A lot: a buy. What `GET /portfolio/{portfolioId}` answers for one can be sent back
+    (without its `sourceTransactionId`, which only the sync sets)."""
+
     symbol: AnySymbol
     quantity: Positive = Field(examples=["10"])
     purchase_price: Positive = Field(examples=["150.25"])
     purchase_date: date = Field(examples=["2024-03-01"])
+    fee: NotNegative = Field(Decimal(0), description="In the lot's currency.", examples=["1.00"])
+    currency: AmountCurrency | None = Field(
+        None,
+        description="The currency of the price and fee. Default: the symbol's quote currency. "
+        "One the market cannot convert is 422.",
+        examples=["USD"],
+    )
+
+
+class LotIn(AssetIn):
+    """A lot of a replacement (`PUT /portfolio/{portfolioId}`): a new one, or one of the
+    portfolio's by its ``lotId``."""
+
+    lot_id: uuid.UUID | None = Field(
+        None,
+        description="The lot of this portfolio it replaces, which keeps its id (a mirrored "
+        "lot's is left as the sync made it); left out or null, a new lot. An id of no lot of "
+        "this portfolio is 404.",
+        examples=[None],
+    )
 
 
 class PortfolioIn(RequestModel):
@@ -89,6 +112,10 @@ class PortfolioIn(RequestModel):
     base_currency: BaseCurrency = BASE_CURRENCY
     allow_negative_cash: bool = ALLOW_NEGATIVE_CASH
     assets: list[AssetIn] = Field(default_factory=list, max_length=5000)
+
+
+class PortfolioReplace(PortfolioIn):
+    assets: list[LotIn] = Field(default_factory=list, max_length=5000)  # type: ignore[assignment]
 
 
 class PortfolioCreate(PortfolioIn):
@@ -135,6 +162,8 @@ class AssetOut(ApiModel):
     quantity: DecimalText = Field(description=UNITS, examples=["10"])
     purchase_price: DecimalString = Field(description=AS_GIVEN, examples=["187.25"])
     purchase_date: date = Field(examples=["2024-03-01"])
+    fee: DecimalString = Field(description=AS_GIVEN, examples=["1.00"])
+    currency: str = Field(description="The currency of the price and fee.", examples=["USD"])
     source_transaction_id: Annotated[str | None, Field(examples=[None])] = SOURCE_FIELD
 
 

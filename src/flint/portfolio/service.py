@@ -29,7 +29,7 @@ from flint.portfolio import backfill, cash, currencies
 from flint.portfolio.cash import Row
 from flint.portfolio.dates import date_problem
 from flint.portfolio.models import Portfolio, PortfolioTransaction
-from flint.portfolio.schemas import AssetIn, PortfolioIn, TransactionIn
+from flint.portfolio.schemas import AssetIn, LotIn, PortfolioIn, PortfolioReplace, TransactionIn
 from flint.portfolio.symbols import SymbolBook, book
 from flint.reads import Query, Reads
 
@@ -269,13 +269,20 @@ def _asset_row(index: int, asset: AssetIn) -> Row:
         asset.symbol,
         asset.quantity,
         asset.purchase_price,
+        asset.fee,
+        None,
+        asset.currency,
     )
 
 
-def _lot(portfolio: Portfolio, seq: int, asset: AssetIn, row: Row) -> PortfolioTransaction:
-    """A lot, priced in its symbol's quote currency, under its symbol as the market names it
-    (``row``: the lot as checked)."""
+def _lot(
+    portfolio: Portfolio, seq: int, asset: AssetIn, row: Row, lot_id: uuid.UUID | None = None
+) -> PortfolioTransaction:
+    """A lot (under ``lot_id`` when it replaces one), priced in its currency (by default its
+    symbol's quote currency), under its symbol as the market names it (``row``: the lot as
+    checked)."""
     return PortfolioTransaction(
+        id=lot_id or uuid.uuid4(),
         portfolio_id=portfolio.id,
         seq=seq,
         date=asset.purchase_date,
@@ -283,9 +290,29 @@ def _lot(portfolio: Portfolio, seq: int, asset: AssetIn, row: Row) -> PortfolioT
         symbol=row.symbol,
         quantity=asset.quantity,
         price=asset.purchase_price,
-        fee=Decimal(0),
+        fee=asset.fee,
         currency=row.currency,
     )
+
+
+def _check_lot_ids(
+    assets: Sequence[LotIn], replaceable: set[uuid.UUID], mirrored: set[uuid.UUID]
+) -> None:
+    """Each lot id sent names a lot this request may replace (``replaceable``: the lots
+    entered in the portfolio) or a mirrored one (left as the sync made it), once: 404 for
+    one of no lot of the portfolio (another user's is as unknown), 422 for one sent twice."""
+    problems: list[tuple[str, str]] = []
+    seen: set[uuid.UUID] = set()
+    for index, asset in enumerate(assets):
+        if asset.lot_id is None:
+            continue
+        if asset.lot_id not in replaceable and asset.lot_id not in mirrored:
+            raise NotFound(f"No lot {asset.lot_id} in this portfolio (body.assets[{index}]).")
+        if asset.lot_id in seen:
+            problems.append((f"body.assets[{index}].lotId", f"lot {asset.lot_id} is sent twice"))
+        seen.add(asset.lot_id)
+    if problems:
+        raise _refuse(problems)
 
 
 def check_base(market: MarketData, base: str, rows: Sequence[Row] = ()) -> None:
@@ -349,16 +376,22 @@ async def count_portfolios(session: AsyncSession, user_id: uuid.UUID) -> int:
 
 
 async def replace(
-    session: AsyncSession, market: MarketData, portfolio: Portfolio, body: PortfolioIn
+    session: AsyncSession, market: MarketData, portfolio: Portfolio, body: PortfolioReplace
 ) -> Portfolio:
     """New name, currency and lots; the ledger's other entries stay and must still add up.
-    Lots mirrored from a followed account stay too: only its sync changes them."""
+    Lots mirrored from a followed account stay too: only its sync changes them (one sent
+    back with its ``lot_id`` is left as it is). A lot sent with the ``lot_id`` of one entered
+    here replaces it under the same id."""
     base = body.base_currency
     stored = await ledger(session, portfolio)
     kept = [e for e in stored if e.type != "buy" or e.source_transaction_id is not None]
+    mirrored = {e.id for e in kept if e.type == "buy"}
+    _check_lot_ids(body.assets, {e.id for e in stored} - {e.id for e in kept}, mirrored)
+    sent = [(i, asset) for i, asset in enumerate(body.assets) if asset.lot_id not in mirrored]
+    assets = [asset for _, asset in sent]
     before = [_stored_row(e) for e in stored]
     check_base(market, base, [_stored_row(e) for e in kept])
-    rows = [_asset_row(i, asset) for i, asset in enumerate(body.assets)]
+    rows = [_asset_row(i, asset) for i, asset in sent]
     rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
     after = sorted([*rows, *(_stored_row(e) for e in kept)], key=lambda r: r.date)
     check_positions(after, before, culprit="body.assets")
@@ -378,10 +411,10 @@ async def replace(
     # their own order, before the day's hand-entered rows).
     by_hand = [e for e in kept if e.source_transaction_id is None]
     for offset, entry in enumerate(by_hand):
-        entry.seq = len(body.assets) + offset
+        entry.seq = len(assets) + offset
     session.add_all(
-        _lot(portfolio, i, asset, row)
-        for i, (asset, row) in enumerate(zip(body.assets, rows, strict=True))
+        _lot(portfolio, i, asset, row, asset.lot_id)
+        for i, (asset, row) in enumerate(zip(assets, rows, strict=True))
     )
     portfolio.name = body.name
     portfolio.base_currency = body.base_currency
