@@ -213,13 +213,21 @@ def _symbols_kept(connection: Connection) -> dict[str, Any]:
     }
 
 
-async def _write(url: str, fn: Any) -> Any:
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            return await conn.run_sync(fn)
-    finally:
-        await engine.dispose()
+async def _upgraded_from(url: str, revision: str, write: Any) -> Any:
+    """The database at ``url`` taken down to ``revision``, ``write`` run on it (committed),
+    and migrated up again; what ``write`` answered."""
+    config: Any = _alembic_config()
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(command.downgrade, config, revision).result()
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                written = await conn.run_sync(write)
+        finally:
+            await engine.dispose()
+        pool.submit(command.upgrade, config, "head").result()
+    return written
 
 
 async def test_rows_kept_under_another_spelling_of_a_listed_symbol_take_the_markets(
@@ -228,12 +236,7 @@ async def test_rows_kept_under_another_spelling_of_a_listed_symbol_take_the_mark
     """``BRK.B`` and ``BRK-B`` were two positions in one ledger and two items on a watchlist;
     revision 0026 renames the rows kept before to the market's name, keeping a watchlist's
     older item of the two."""
-    config: Any = _alembic_config()
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(command.downgrade, config, "0025").result()
-        made = await _write(database_url, _spelled_both_ways)
-        pool.submit(command.upgrade, config, "head").result()
+    made = await _upgraded_from(database_url, "0025", _spelled_both_ways)
 
     kept = await _inspect(database_url, _symbols_kept)
 
@@ -291,12 +294,7 @@ async def test_a_profile_that_turned_email_off_keeps_it_off_for_every_kind(
     """Revision 0027: ``email: false`` on the profile was kept and never read (mail went on);
     it is carried over to every kind's choice, the rest of a choice kept, and the profile's
     old copy dropped."""
-    config: Any = _alembic_config()
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(command.downgrade, config, "0026").result()
-        made = await _write(database_url, _profiles_before_0027)
-        pool.submit(command.upgrade, config, "head").result()
+    made = await _upgraded_from(database_url, "0026", _profiles_before_0027)
 
     kept = await _inspect(database_url, _profiles_kept)
 
