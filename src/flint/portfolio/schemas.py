@@ -19,6 +19,7 @@ from flint.portfolio.figure_schemas import (
     TotalsOut,
 )
 from flint.portfolio.roai_schemas import Roai
+from flint.portfolio.wording import AS_GIVEN, MONEY, PRICE, RATIO, SCALED, UNITS
 
 MAX_AMOUNT = Decimal("1000000000000")
 
@@ -135,24 +136,6 @@ SOURCE_FIELD = Field(
     description="Set on rows mirrored from a followed account (`<accountId>/<the provider's "
     "id>`, or `<accountId>#opening:<symbol>` / `#closing:<symbol>` for reconciliation); "
     "only the sync changes them. Null for rows entered by hand.",
-)
-
-
-MONEY = (
-    "Money in the base currency: a decimal string rounded (half even) to the currency's minor "
-    "unit, computed from the exact ledger."
-)
-PRICE = (
-    "A price per unit in the base currency: a decimal string with the precision of the price "
-    "(a worked-out one, such as a converted close or an average cost, keeps at most 8 places)."
-)
-UNITS = "Units (a split's ratio): a decimal string, exact."
-AS_GIVEN = "As given (in the currency given with it): a decimal string, exact."
-RATIO = "A ratio or return: a JSON number at full precision, not rounded."
-SCALED = (
-    RATIO + " Scaled to a year by the square root of 252 periods, as is usual, over any "
-    "window (a scale, not a compounding: unlike `annualizedReturn` it is given for short "
-    "windows too); null with fewer than 2 returns."
 )
 
 

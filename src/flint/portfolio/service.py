@@ -25,11 +25,11 @@ from flint.db import table_of
 from flint.errors import NotFound, ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
-from flint.portfolio import backfill, cash, currencies
+from flint.portfolio import backfill, cash, currencies, lots
 from flint.portfolio.cash import Row
 from flint.portfolio.dates import date_problem
 from flint.portfolio.models import Portfolio, PortfolioTransaction
-from flint.portfolio.schemas import AssetIn, LotIn, PortfolioIn, PortfolioReplace, TransactionIn
+from flint.portfolio.schemas import LotIn, PortfolioIn, PortfolioReplace, TransactionIn
 from flint.portfolio.symbols import SymbolBook, book
 from flint.reads import Query, Reads
 
@@ -261,40 +261,6 @@ def _stored_row(entry: PortfolioTransaction) -> Row:
     )
 
 
-def _asset_row(index: int, asset: AssetIn) -> Row:
-    return Row(
-        f"body.assets[{index}]",
-        asset.purchase_date,
-        "buy",
-        asset.symbol,
-        asset.quantity,
-        asset.purchase_price,
-        asset.fee,
-        None,
-        asset.currency,
-    )
-
-
-def _lot(
-    portfolio: Portfolio, seq: int, asset: AssetIn, row: Row, lot_id: uuid.UUID | None = None
-) -> PortfolioTransaction:
-    """A lot (under ``lot_id`` when it replaces one), priced in its currency (by default its
-    symbol's quote currency), under its symbol as the market names it (``row``: the lot as
-    checked)."""
-    return PortfolioTransaction(
-        id=lot_id or uuid.uuid4(),
-        portfolio_id=portfolio.id,
-        seq=seq,
-        date=asset.purchase_date,
-        type="buy",
-        symbol=row.symbol,
-        quantity=asset.quantity,
-        price=asset.purchase_price,
-        fee=asset.fee,
-        currency=row.currency,
-    )
-
-
 def _check_lot_ids(
     assets: Sequence[LotIn], replaceable: set[uuid.UUID], mirrored: set[uuid.UUID]
 ) -> None:
@@ -348,7 +314,7 @@ async def create(
 ) -> Portfolio:
     """A new portfolio with its lots; beyond the plan's portfolios, 403."""
     check_base(market, body.base_currency)
-    rows = [_asset_row(i, asset) for i, asset in enumerate(body.assets)]
+    rows = [lots.asset_row(i, asset) for i, asset in enumerate(body.assets)]
     rows = await check_rows(session, market, user_id, rows, utcnow().date(), body.base_currency)
     await plans.enforce(session, user_id, Limit.PORTFOLIOS)
     portfolio = Portfolio(
@@ -361,7 +327,7 @@ async def create(
     session.add(portfolio)
     await session.flush()
     session.add_all(
-        _lot(portfolio, seq, asset, row)
+        lots.lot(portfolio, seq, asset, row)
         for seq, (asset, row) in enumerate(zip(body.assets, rows, strict=True))
     )
     await session.flush()
@@ -391,7 +357,7 @@ async def replace(
     assets = [asset for _, asset in sent]
     before = [_stored_row(e) for e in stored]
     check_base(market, base, [_stored_row(e) for e in kept])
-    rows = [_asset_row(i, asset) for i, asset in sent]
+    rows = [lots.asset_row(i, asset) for i, asset in sent]
     rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
     after = sorted([*rows, *(_stored_row(e) for e in kept)], key=lambda r: r.date)
     check_positions(after, before, culprit="body.assets")
@@ -413,7 +379,7 @@ async def replace(
     for offset, entry in enumerate(by_hand):
         entry.seq = len(assets) + offset
     session.add_all(
-        _lot(portfolio, i, asset, row, asset.lot_id)
+        lots.lot(portfolio, i, asset, row, asset.lot_id)
         for i, (asset, row) in enumerate(zip(assets, rows, strict=True))
     )
     portfolio.name = body.name
