@@ -23,13 +23,14 @@ as ratios and returns are; money, prices and quantities are text (`DecimalText`,
 `DecimalString`)."""
 
 
-def _text(value: Decimal) -> str:
+def decimal_text(value: Decimal) -> str:
+    """``value`` as a decimal string with every digit it has (never an exponent)."""
     return format(value, "f")
 
 
 DecimalText = Annotated[
     Decimal,
-    PlainSerializer(_text, return_type=str, when_used="json"),
+    PlainSerializer(decimal_text, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "decimal"}),
 ]
 """A price or a quantity sent as a decimal string with every digit it has (``"187.25"``,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from flint.brokerage.sandbox.data import Fill, PlannedBuy
-from flint.brokerage.types import OrderRejected
+from flint.brokerage.types import OrderAction, OrderRejected
 from flint.errors import NotFound
 from flint.kit.calendar import Session, local_date
 from flint.kit.vendor_errors import ProviderUnavailable
@@ -47,7 +47,9 @@ async def prices_now(
         {
             order.symbol
             for order in working
-            if order.action == "buy" and order.limit_price is None and order.stop_price is None
+            if order.action == OrderAction.BUY.value
+            and order.limit_price is None
+            and order.stop_price is None
         }
     )
     views = await asyncio.gather(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, delete
 from sqlalchemy.exc import IntegrityError
 
 from flint.brokerage.sandbox import accounts, orders, store
@@ -65,9 +65,6 @@ log = structlog.get_logger(__name__)
 
 def _wall_clock() -> datetime:
     return utcnow()  # looked up at each call (a test may set the module's clock)
-
-
-OPEN = (OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
 
 
 class SandboxProvider:
@@ -273,12 +270,8 @@ class SandboxProvider:
     async def match_open_orders(self, account_id: str | None = None) -> list[Order]:
         """Evaluate every open order (of one account, or all), oldest first, at the current
         prices; returns the orders that changed (filled, triggered, rejected, expired)."""
-        table = store.orders
-        stmt = select(table).where(table.c.status.in_(OPEN))
-        if account_id is not None:
-            stmt = stmt.where(table.c.account_id == account_id)
         async with self._db.read() as conn:
-            rows = (await conn.execute(stmt.order_by(table.c.placed_at, table.c.id))).all()
+            rows = await store.open_orders(conn, account_id)
         changed: list[Order] = []
         for row in rows:
             settled, moved = await self._evaluate(row)

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
 
+from flint.brokerage.types import OrderStatus
 from flint.db import NAMING_CONVENTION, READ_ONLY, UTCDateTime, create_engine
 
 _SETUP_LOCK_ID = 0x5A4D_B0C5  # pg_advisory_xact_lock key: one create_all at a time
@@ -223,13 +224,15 @@ async def terms_of(conn: AsyncConnection, account_id: str) -> Terms:
     return Terms(row.commission, bool(row.partial), bool(row.always_open))
 
 
-OPEN = ("submitted", "partially_filled")
-"""The statuses of an order still working (`OrderStatus`'s values)."""
+OPEN = (OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
+"""The statuses of an order still working."""
 
 
-async def open_orders(conn: AsyncConnection, account_id: str) -> list[Row[Any]]:
-    """The account's orders still working, oldest first."""
-    stmt = select(orders).where(orders.c.account_id == account_id, orders.c.status.in_(OPEN))
+async def open_orders(conn: AsyncConnection, account_id: str | None) -> list[Row[Any]]:
+    """The orders still working, of one account or (None) all, oldest first."""
+    stmt = select(orders).where(orders.c.status.in_(OPEN))
+    if account_id is not None:
+        stmt = stmt.where(orders.c.account_id == account_id)
     return list((await conn.execute(stmt.order_by(orders.c.placed_at, orders.c.id))).all())
 
 

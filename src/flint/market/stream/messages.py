@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from flint.kit.money import decimal_text
 from flint.kit.schema import is_decimal_text
 from flint.market.providers.types import Quote
 
@@ -36,8 +37,8 @@ def quote_message(quote: Quote) -> str:
         {
             "type": "quote",
             "symbol": quote.symbol,
-            "price": format(quote.price, "f"),
-            "change": format(quote.change, "f"),
+            "price": decimal_text(quote.price),
+            "change": decimal_text(quote.change),
             "changePercent": float(quote.change_percent),
             "volume": quote.volume,
             "timestamp": _timestamp(quote.timestamp),
