@@ -168,6 +168,7 @@ public  POST   /auth/token                             # the same, as the docs' 
 public  POST   /auth/refresh                           # the refresh token is the credential
 session POST   /auth/logout
 read    GET    /auth/me
+session POST   /auth/change-password
 public  POST   /auth/reset-password                    # a forgotten password
 public  POST   /auth/reset-password/confirm            # the emailed reset token is the credential
 session GET    /auth/2fa

@@ -150,6 +150,10 @@ async def test_the_user_auth0_made_cannot_sign_in_or_reset_a_password_locally(
     assert reset.status_code == 202
     assert await run_reset_jobs(app) == 1
     assert await outbox(app.state.runtime.sessions) == []
+    body = {"currentPassword": DEFAULT_PASSWORD, "newPassword": "A-brand-new-passphrase-42"}
+    changed = await client.post(f"{V1}/change-password", json=body, headers=bearer(tenant.token()))
+    assert "Auth0" in assert_problem(changed, 409)["detail"]
+    assert_problem(await login(client, "alice@example.com", body["newPassword"]), 401)
 
 
 async def test_a_rotated_key_is_fetched_and_works(

@@ -11,10 +11,12 @@ from flint.auth.deps import (
     AuthDep,
     ResetThrottleDep,
     ThrottleDep,
+    TwoFactorDep,
     client_ip,
     no_store,
 )
 from flint.auth.schemas import (
+    ChangePassword,
     LoginRequest,
     Message,
     MfaRequired,
@@ -154,6 +156,37 @@ async def logout(
 @router.get("/me", summary="The signed-in user", responses=problem_responses(401))
 async def me(user: CurrentUser, session: SessionDep, profiles: ProfilesDep) -> UserProfile:
     return await profiles.of(session, user)
+
+
+@router.post(
+    "/change-password",
+    dependencies=LOCAL_SIGN_IN,
+    summary="Change your password (signed in, knowing the current one)",
+    description="Takes the current password and, when two-factor sign-in is on, a current "
+    "code or a recovery code (`code`). Every sign-in of the account ends, on every device, "
+    "and the answer is a new token pair for this one; a security notice is sent. A wrong "
+    "password or code is a 403, and five within 15 minutes answer 429 with `Retry-After`. "
+    "409 for an account that signs in with Auth0 (it has no Flint password).",
+    responses=problem_responses(400, 401, 403, 409, 422, 429),
+    openapi_extra=SESSION,
+)
+async def change_password(
+    body: ChangePassword,
+    user: CurrentUser,
+    session: SessionDep,
+    config: AuthDep,
+    two_factor: TwoFactorDep,
+) -> TokenPair:
+    tokens = await service.change_password(
+        session,
+        config,
+        two_factor,
+        user,
+        current=body.current_password,
+        new=body.new_password,
+        code=body.code,
+    )
+    return _pair(tokens)
 
 
 @router.post(

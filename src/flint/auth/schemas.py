@@ -194,18 +194,34 @@ class RecoveryCodes(ApiModel):
     )
 
 
+SecondFactor = Annotated[
+    str,
+    BeforeValidator(_without_spaces),
+    StringConstraints(pattern=r"^([0-9]{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5})$"),
+    Field(
+        description="A current code or an unused recovery code.",
+        examples=["123456"],
+        json_schema_extra={"pattern": rf"^\s*(?:{_TOTP}|{_RECOVERY})$"},
+    ),
+]
+
+
 class DisableTwoFactor(RequestModel):
     password: Verbatim = Password
-    code: Annotated[
-        str,
-        BeforeValidator(_without_spaces),
-        StringConstraints(pattern=r"^([0-9]{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5})$"),
-        Field(
-            description="A current code or an unused recovery code.",
-            examples=["123456"],
-            json_schema_extra={"pattern": rf"^\s*(?:{_TOTP}|{_RECOVERY})$"},
-        ),
-    ]
+    code: SecondFactor
+
+
+class ChangePassword(RequestModel):
+    current_password: Verbatim = Password
+    new_password: Verbatim = Field(
+        min_length=1,
+        max_length=1024,
+        description="10-128 characters, not a commonly used password, not the current one.",
+        json_schema_extra=NEW_PASSWORD,
+    )
+    code: SecondFactor | None = Field(
+        None, description="When two-factor sign-in is on: a current code or a recovery code."
+    )
 
 
 class VerifyTwoFactor(RequestModel):

@@ -368,6 +368,61 @@ async def send_password_reset(session: AsyncSession, mail: ResetMail, email: str
     log.info("password_reset_requested", user_id=str(user.id))
 
 
+async def change_password(
+    session: AsyncSession,
+    config: AuthConfig,
+    two_factor: twofactor.TwoFactorConfig,
+    user: User,
+    *,
+    current: str,
+    new: str,
+    code: str | None,
+) -> IssuedTokens:
+    """Set a new password for a signed-in user who gives the current one (and a code when
+    two-factor sign-in is on): every sign-in of the account ends, the caller's included, whose
+    new pair this answers; a security notice tells the user."""
+    if not user.has_password:
+        raise Conflict(
+            "This account signs in with Auth0 and has no Flint password: change it at Auth0."
+        )
+    await twofactor.confirm(
+        session, two_factor, user, password=current, code=code, action="change_password"
+    )
+    _check_password(new, user.email, "body.newPassword")
+    if new == current:
+        raise ValidationFailed.at(
+            "body.newPassword", "The new password is the current one.", "is the current password"
+        )
+    await _end_every_sign_in(session, user, utcnow())
+    user.hashed_password = await hash_password(new)
+    after_commit(session, partial(config.principals.forget, user.id))
+    await notify(
+        session,
+        user_id=user.id,
+        kind=NotificationKind.SECURITY,
+        title="Your Flint password was changed",
+        body=(
+            "The password of your Flint account was changed, and every device signed in to it "
+            "was signed out. If it was not you, reset your password now and check your "
+            "account's security."
+        ),
+        data={"event": "password_changed"},
+    )
+    log.info("password_changed", user_id=str(user.id))
+    return await _issue(session, config, user)
+
+
+async def _end_every_sign_in(session: AsyncSession, user: User, now: datetime) -> None:
+    """Every access token issued before stops working (``token_version``), and every refresh
+    token with it; `Principals.forget` must follow the commit."""
+    user.token_version += 1
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
 async def confirm_password_reset(session: AsyncSession, token: str, new_password: str) -> uuid.UUID:
     """Set the new password; returns the user's id (whose sign-in state just changed)."""
     now = utcnow()
@@ -399,11 +454,6 @@ async def confirm_password_reset(session: AsyncSession, token: str, new_password
         .values(used_at=now)
     )
     user.hashed_password = await hash_password(new_password)
-    user.token_version += 1  # ends every access token issued before
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    await _end_every_sign_in(session, user, now)
     log.info("password_reset_completed", user_id=str(user.id))
     return user.id
