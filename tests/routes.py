@@ -179,6 +179,7 @@ session POST   /auth/2fa/disable
 public  POST   /auth/2fa/verify                        # the sign-in's mfaToken and a code
 read    GET    /users/me
 write   PATCH  /users/me
+session DELETE /users/me
 read    GET    /users/{userId}                         path.userId=user
 session POST   /api-keys
 session GET    /api-keys

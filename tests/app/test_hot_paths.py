@@ -356,8 +356,10 @@ def test_a_started_api_takes_its_start_up_heap_out_of_the_collectors_full_walks(
     collections = line.split()[1:]
     if setting == "on":
         assert collections == ["2"], "only settle_heap's full collection"
-    else:  # at most the youngest generation's, as the collector comes back on
-        assert collections in ([], ["0"])
+    else:  # at most one of the young generations', as the collector comes back on (which
+        # of the two depends on how many objects the imports made: neither walks the start-up
+        # heap, which is in the oldest generation by then)
+        assert collections in ([], ["0"], ["1"])
     # Importing ofxtools took an eighth of a process's start-up: the first OFX file read does.
     assert "ofxtools 0" in done.stdout.splitlines()
     # Sentry's SDK (and urllib3, which it brings) without a DSN: 0.15-0.2 s of every start.

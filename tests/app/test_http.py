@@ -42,7 +42,7 @@ def test_the_walk_sees_every_api_route_and_the_pairs_that_overlap(app: FastAPI) 
     table = templates(app.routes)
     assert owner(table, "/api/v1/trades/execute").path == "/api/v1/trades/execute"  # type: ignore[union-attr]
     assert owner(table, f"/api/v1/trades/{uuid.uuid4()}").path == "/api/v1/trades/{tradeId}"  # type: ignore[union-attr]
-    assert owner(table, "/api/v1/users/me").methods == {"GET", "PATCH"}  # type: ignore[union-attr]
+    assert owner(table, "/api/v1/users/me").methods == {"DELETE", "GET", "PATCH"}  # type: ignore[union-attr]
     assert owner(table, "/api/v1/nowhere") is None
 
 
@@ -77,7 +77,7 @@ async def test_every_405_names_exactly_the_methods_its_path_answers(
         ("GET", "/watchlist/add", "POST"),
         ("DELETE", "/accounts/connect", "POST"),
         ("GET", "/accounts/link", "POST"),
-        ("PUT", "/users/me", "GET, PATCH"),
+        ("PUT", "/users/me", "DELETE, GET, PATCH"),
         ("GET", "/reports/user/download", "GET"),  # not reportId "user": the user's reports
     ],
 )
@@ -203,7 +203,13 @@ NO_CONTENT: dict[tuple[str, str], Callable[[httpx.AsyncClient, Account], Awaitab
         _created(client, who, f"{V1}/api-keys", {"name": "script", "scopes": ["read"]}),
         "/api-keys/{id}",
     ),
+    ("DELETE", "/users/me"): lambda client, who: _path("/users/me"),
 }
+BODIES: dict[str, Callable[[Account], Any]] = {
+    "/auth/logout": lambda who: {"refreshToken": who.refresh_token},
+    "/users/me": lambda who: {"email": who.email, "password": who.password},
+}
+"""The body each of them takes."""
 V1 = "/api/v1"
 HOUSE = {"symbol": "my:house", "name": "Our house", "currency": "USD", "assetClass": "real_estate"}
 ALERT = {"symbol": "AAPL", "condition": "above", "threshold": "200.5"}
@@ -238,9 +244,9 @@ def test_the_walk_knows_how_to_reach_every_route_that_declares_204() -> None:
 async def test_a_204_has_no_body_and_no_content_type(
     client: httpx.AsyncClient, alice: Account, operation: tuple[str, str]
 ) -> None:
-    method, _ = operation
+    method, template = operation
     path = V1 + await NO_CONTENT[operation](client, alice)
-    body = {"refreshToken": alice.refresh_token} if method == "POST" else None
+    body = BODIES.get(template, lambda who: None)(alice)
     response = await client.request(method, path, json=body, headers=alice.headers)
     assert response.status_code == 204, response.text
     assert response.content == b""

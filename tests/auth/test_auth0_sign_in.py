@@ -156,6 +156,35 @@ async def test_the_user_auth0_made_cannot_sign_in_or_reset_a_password_locally(
     assert_problem(await login(client, "alice@example.com", body["newPassword"]), 401)
 
 
+async def test_the_user_auth0_made_closes_the_account_with_its_email_alone(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    token = tenant.token()
+    first = await client.get(ME, headers=bearer(token))
+    assert first.status_code == 200
+    closed_id = first.json()["userId"]
+    wrong = {"email": "bob@example.com"}
+    refused = await client.request("DELETE", ME, json=wrong, headers=bearer(token))
+    assert_problem(refused, 422)
+    body = {"email": "alice@example.com"}
+    closed = await client.request("DELETE", ME, json=body, headers=bearer(token))
+    assert closed.status_code == 204, closed.text
+    assert await users_named(sessions, "alice@example.com") == []
+    assert_problem(await client.get(ME, headers=bearer(token)), 401)  # every sign-in ended
+    cold = app.state.runtime.get(Principals)
+    await cold.cache.clear()  # nothing cached decides it: the closing is stored
+    assert_problem(await client.get(ME, headers=bearer(tenant.token(jti="same-day"))), 401)
+    later = tenant.token(  # Auth0 signs in again: its new token carries the email
+        jti="again", iat=int(time.time()) + 2, email="alice@example.com", email_verified=True
+    )
+    fresh = await client.get(ME, headers=bearer(later))  # at Auth0 again: a new, empty account
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.json()["userId"] != closed_id
+
+
 async def test_a_rotated_key_is_fetched_and_works(
     app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, tenant_stub: RunningStub
 ) -> None:

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from flint.trades.models import Trade
-from tests.auth.helpers_two_factor import Clock, turn_on
+from tests.auth.helpers_two_factor import Authenticator, Clock, turn_on
 from tests.conftest import Account, sign_up
 from tests.notifications.conftest import eventually
 from tests.routes import (
@@ -48,6 +48,8 @@ class World:
     ids: dict[str, str]
     secrets: set[str] = field(default_factory=set)
     """Everything of this user's another user must never see: ids, names, the email."""
+    authenticator: Authenticator | None = None
+    """The user's authenticator app (two-factor sign-in is on)."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -102,7 +104,8 @@ async def build(client: httpx.AsyncClient, app: FastAPI, name: str) -> World:
     notices = ok(await client.get(f"{V1}/notifications", headers=headers))
     ids[NOTIFICATION] = notices["notifications"][0]["notificationId"]
     ids[KEY] = (await make_key(client, account, "read"))["id"]
-    await turn_on(client, account, Clock(datetime.now(UTC)))  # the app's clock is the wall's
+    # The app's clock is the wall's.
+    world.authenticator = await turn_on(client, account, Clock(datetime.now(UTC)))
     world.secrets = {value for kind, value in ids.items() if kind != LISTED}
     world.secrets |= {account.email, f"{name}'s house", f"{name}'s savings"}
     return world

@@ -80,3 +80,38 @@ async def test_unlinking_deletes_the_connection_at_snaptrade_or_changes_nothing(
     assert connection not in state.connections
     deletes = [s.path for s in broker.control.requests if s.path.startswith("/connection/")]
     assert deletes == [f"/connection/{connection}"]
+
+
+async def test_closing_the_account_deletes_the_connection_and_the_user_at_snaptrade(
+    client: httpx.AsyncClient, alice: Account, broker: RunningStub, broker_app: Starlette
+) -> None:
+    state: snaptrade_stub.SnapTradeState = broker_app.state.snaptrade
+    portal = await client.post(
+        f"{V1}/accounts/connect", json={"provider": "snaptrade"}, headers=alice.headers
+    )
+    assert portal.status_code == 200, portal.text
+    registered = alice.user_id  # Flint registers its user id at SnapTrade
+    assert registered in state.users
+    connection = state.connect(registered)
+    linked = await client.post(
+        f"{V1}/accounts/link",
+        json={"provider": "snaptrade", "authCode": connection},
+        headers=alice.headers,
+    )
+    assert linked.status_code == 201, linked.text
+    body = {"email": alice.email, "password": alice.password}
+
+    broker.control.set("500")
+    refused = await client.request("DELETE", f"{V1}/users/me", json=body, headers=alice.headers)
+    assert "snaptrade is unavailable" in refused.json()["detail"], refused.text
+    assert refused.status_code == 503
+    assert connection in state.connections
+    assert registered in state.users
+    assert (await client.get(f"{V1}/accounts", headers=alice.headers)).json()["accounts"]
+
+    broker.control.reset()
+    closed = await client.request("DELETE", f"{V1}/users/me", json=body, headers=alice.headers)
+    assert closed.status_code == 204, closed.text
+    assert connection not in state.connections
+    assert registered not in state.users
+    assert registered in state.deleted_users

@@ -3,7 +3,9 @@ as Stripe signs them.
 
 Objects are built from Stripe's own example objects (``samples/stripe_fixtures3_objects.json``,
 from stripe/openapi's fixtures3; provenance in ``samples/SOURCES.md``) with fresh ids and
-times: ``POST /v1/customers``, ``GET /v1/customers/{id}``, ``POST /v1/checkout/sessions``
+times: ``POST /v1/customers``, ``GET`` and ``DELETE /v1/customers/{id}`` (deleting one ends its
+subscriptions at once, each with a ``customer.subscription.deleted`` event, as Stripe's
+reference says), ``POST /v1/checkout/sessions``
 (subscription mode), ``GET /v1/checkout/sessions/{id}``, ``POST /v1/billing_portal/sessions``
 and ``GET /v1/subscriptions/{id}``. Requests are form-encoded with Stripe's bracket notation
 (``line_items[0][price]``) and authenticated with ``Authorization: Bearer`` :data:`SECRET_KEY`.
@@ -197,6 +199,26 @@ class StripeControl(StubControl):
             event = self._emit("customer.subscription.deleted", subscription, now)
         self._deliver([event])
         return event
+
+    def delete_customer(self, customer_id: str) -> dict[str, Any] | None:
+        """``DELETE /v1/customers/{id}``: the customer gone, its live subscriptions cancelled
+        now; the deleted object Stripe answers, None for an unknown customer."""
+        now = int(time.time())
+        with self._lock:
+            if self.customers.pop(customer_id, None) is None:
+                return None
+            emitted = []
+            for subscription in self.subscriptions.values():
+                if subscription.get("customer") == customer_id and subscription.get(
+                    "status"
+                ) not in (
+                    "canceled",
+                    "incomplete_expired",
+                ):
+                    subscription.update(status="canceled", canceled_at=now, ended_at=now)
+                    emitted.append(self._emit("customer.subscription.deleted", subscription, now))
+        self._deliver(emitted)
+        return {"id": customer_id, "object": "customer", "deleted": True}
 
     def fail_renewal(self, subscription_id: str, *, at: int | None = None) -> list[dict[str, Any]]:
         """A renewal's payment fails: the invoice stays open and the subscription is past
@@ -398,6 +420,11 @@ def create_app() -> Starlette:
         found = control.customers.get(request.path_params["id"])
         return found or missing("customer", request.path_params["id"], "id", 404)
 
+    def delete_customer(request: Request, params: dict[str, Any]) -> Any:
+        customer_id = request.path_params["id"]
+        deleted = control.delete_customer(customer_id)
+        return deleted or missing("customer", customer_id, "id", 404)
+
     def create_session(request: Request, params: dict[str, Any]) -> Any:
         if params.get("mode") != "subscription":
             message = "The stub sells subscriptions only (mode=subscription)."
@@ -502,6 +529,7 @@ def create_app() -> Starlette:
     routes = [
         route("/v1/customers", create_customer, "POST"),
         route("/v1/customers/{id}", read_customer, "GET"),
+        route("/v1/customers/{id}", delete_customer, "DELETE"),
         route("/v1/checkout/sessions", create_session, "POST"),
         route("/v1/checkout/sessions/{id}", read_session, "GET"),
         route("/v1/billing_portal/sessions", create_portal, "POST"),

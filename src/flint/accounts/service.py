@@ -75,7 +75,7 @@ class Accounts:
     listeners: tuple[AccountListener, ...] = ()
 
 
-def _unavailable(provider: str, exc: ProviderError) -> ServiceUnavailable:
+def unavailable(provider: str, exc: ProviderError) -> ServiceUnavailable:
     return ServiceUnavailable(f"{provider} is unavailable right now ({exc.reason}); try again.")
 
 
@@ -91,7 +91,7 @@ async def _identity(
     try:
         identity = await provider.register(str(user_id))
     except ProviderError as exc:
-        raise _unavailable(name, exc) from exc
+        raise unavailable(name, exc) from exc
     if identity:
         session.add(ProviderIdentity(user_id=user_id, provider=name, sealed=ctx.box.seal(identity)))
         await session.flush()
@@ -109,7 +109,7 @@ async def connect_url(
     try:
         return await provider.connect_url(identity, redirect_url=redirect)
     except ProviderError as exc:
-        raise _unavailable(name, exc) from exc
+        raise unavailable(name, exc) from exc
 
 
 async def link(
@@ -132,7 +132,7 @@ async def link(
         detail = f"{name} refused the code: {exc.reason}"
         raise ValidationFailed.at("body.authCode", detail, exc.reason) from exc
     except ProviderError as exc:
-        raise _unavailable(name, exc) from exc
+        raise unavailable(name, exc) from exc
     if not linked.accounts:
         detail = f"{name} linked no accounts with that code."
         raise ValidationFailed.at("body.authCode", detail)
@@ -399,15 +399,22 @@ async def unlink(session: AsyncSession, ctx: Accounts, account: LinkedAccount) -
     # (nor deadlock with) the key-share locks of rows being inserted that refer to the link.
     record = await session.get(AccountLink, account.link_id, with_for_update={"key_share": True})
     assert record is not None
-    if record.sealed_credentials is not None:
-        try:
-            provider, identity, credentials = await credentials_for(session, ctx, record)
-            await provider.unlink(identity, credentials)
-        except ProviderError as exc:
-            raise _unavailable(record.provider, exc) from exc
-        except AccountProviderError as exc:
-            log.warning("unlink_at_provider_failed", provider=record.provider, reason=str(exc))
+    await revoke(session, ctx, record)
     await forget_link(session, ctx, record)
+
+
+async def revoke(session: AsyncSession, ctx: Accounts, record: AccountLink) -> None:
+    """Revoke a live link at its provider: 503 when the provider cannot be reached; a link it
+    no longer knows, or a revocation it refuses for good, is logged and counts as revoked."""
+    if record.sealed_credentials is None:
+        return
+    try:
+        provider, identity, credentials = await credentials_for(session, ctx, record)
+        await provider.unlink(identity, credentials)
+    except ProviderError as exc:
+        raise unavailable(record.provider, exc) from exc
+    except AccountProviderError as exc:
+        log.warning("unlink_at_provider_failed", provider=record.provider, reason=str(exc))
 
 
 async def forget_link(session: AsyncSession, ctx: Accounts, record: AccountLink) -> None:

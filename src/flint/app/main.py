@@ -28,6 +28,7 @@ from flint.app.ratelimit import ApiRateLimit, Subject
 from flint.app.routing import guard_includes, index_routes, prepare_routes, serve_lean
 from flint.app.runtime import build_runtime, settle_heap, warm_process
 from flint.app.sentry import init_sentry
+from flint.auth.closing_router import router as closing_router
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
 from flint.auth.service import AuthConfig
@@ -61,6 +62,7 @@ API_ROUTERS: list[APIRouter] = [
     auth_router,
     two_factor_router,
     users_router,
+    closing_router,
     api_keys_router,
     watchlist_router,
     market_router,

@@ -31,6 +31,7 @@ from cashews import Cache
 from limits.aio.storage import Storage
 from sqlalchemy.orm import configure_mappers
 
+from flint.accounts import closing as accounts_closing
 from flint.accounts.api import Accounts, summaries
 from flint.accounts.service import count_connections
 from flint.alerts.evaluation import listener as alert_listener
@@ -38,9 +39,11 @@ from flint.alerts.service import count_alerts
 from flint.alerts.service import watched_symbols as alerted_symbols
 from flint.analytics import ENABLED as ANALYTICS_ENABLED
 from flint.app import performance
+from flint.auth.closing import Closing
 from flint.auth.service import AuthConfig, ResetMail, ended_sessions
 from flint.auth.throttle import LoginThrottle, ResetThrottle
 from flint.auth.twofactor import FailureBudget, TwoFactorConfig
+from flint.billing import service as billing_service
 from flint.billing.api import Limit, Plans
 from flint.billing.service import Billing
 from flint.brokerage.api import AccountProviders, credential_box
@@ -61,6 +64,7 @@ from flint.portfolio.api import Followers
 from flint.portfolio.computing import Computer, InProcess, PerformanceService
 from flint.portfolio.service import count_portfolios
 from flint.portfolio.workers import PerformancePool
+from flint.reports import service as reports_service
 from flint.reports.service import RenderContext, count_pdf_reports
 from flint.reports.storage import ReportStore, build_store
 from flint.runtime import Role, Runtime
@@ -151,6 +155,17 @@ def build_runtime(settings: Settings, role: Role) -> Runtime:
     runtime.add(Plans.from_settings(settings, PLAN_COUNTERS))
     billing = runtime.add(Billing.from_settings(settings))
     runtime.add_closer(billing.aclose)
+    # Closing an account: Stripe first (a charge for an account that is gone is the worst
+    # outcome), then the providers, then the reports' files once the rows are gone.
+    runtime.add(
+        Closing(
+            farewells=(
+                partial(billing_service.let_go, billing=billing),
+                partial(accounts_closing.let_go, ctx=accounts),
+                partial(reports_service.let_go, store=store),
+            )
+        )
+    )
     if role == "api":
         _api(runtime, cache, market)
     return runtime

@@ -211,6 +211,24 @@ class DisableTwoFactor(RequestModel):
     code: SecondFactor
 
 
+class CloseAccount(RequestModel):
+    email: str = Field(
+        min_length=1,
+        max_length=320,
+        description="The account's email address, typed out to confirm.",
+        examples=["ada@example.com"],
+    )
+    password: Verbatim | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description="Required unless the account signs in with Auth0 (it has no password).",
+    )
+    code: SecondFactor | None = Field(
+        None, description="When two-factor sign-in is on: a current code or a recovery code."
+    )
+
+
 class ChangePassword(RequestModel):
     current_password: Verbatim = Password
     new_password: Verbatim = Field(

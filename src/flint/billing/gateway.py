@@ -122,6 +122,16 @@ class StripeGateway:
         )
         return str(session.url)
 
+    async def delete_customer(self, customer: str) -> None:
+        """Delete the customer, which ends its subscriptions at once (no further charge; Stripe
+        keeps the invoices). One Stripe no longer has is deleted already."""
+        try:
+            await self._call(self.client.v1.customers.delete_async(customer))
+        except StripeRefused as exc:
+            if exc.code != "resource_missing":
+                raise
+        log.info("stripe_customer_deleted")
+
     async def subscription(self, subscription_id: str) -> Snapshot:
         """The subscription as it is now. Its version is the `Date` of Stripe's answer: no
         event created before that second can describe a newer state."""

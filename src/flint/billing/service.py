@@ -209,3 +209,21 @@ async def receive(
         jobs.enqueue(session, HANDLE, event["id"])
     log.info("stripe_event_received", event_id=event["id"], type=event["type"], first=first)
     return first
+
+
+async def let_go(session: AsyncSession, billing: Billing, user_id: uuid.UUID) -> None:
+    """Before the user is deleted: their Stripe customer deleted, which ends its subscriptions
+    at once, so nobody is charged for an account that is gone. 503 when Stripe cannot be
+    reached or refuses (the account stays, and is charged as before). A server without
+    billing cannot ask Stripe: a customer it made while it had billing is logged and left."""
+    stmt = select(BillingAccount).where(BillingAccount.user_id == user_id).with_for_update()
+    account = (await session.execute(stmt)).scalar_one_or_none()
+    if account is None or account.customer_id is None:
+        return
+    if billing.gateway is None:
+        log.warning("closing_stripe_customer_left", reason="billing is not configured")
+        return
+    try:
+        await billing.gateway.delete_customer(account.customer_id)
+    except ProviderError as exc:
+        raise _unavailable(exc) from exc

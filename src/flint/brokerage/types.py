@@ -246,6 +246,11 @@ class AccountProvider(Protocol):
         and not personal (Flint's user id). ``{}`` when the provider has no such notion."""
         ...
 
+    async def deregister(self, identity: Identity) -> None:
+        """Delete the provider-side user `register` made, with whatever it still holds (the
+        Flint user is leaving); never raises for a user the provider no longer knows."""
+        ...
+
     async def connect_url(self, identity: Identity, *, redirect_url: str | None) -> str:
         """The hosted portal where the user connects an institution (``PORTAL``)."""
         ...

@@ -175,6 +175,22 @@ async def remove(session: AsyncSession, store: ReportStore, report: Report) -> N
         after_commit(session, lambda: store.delete(key))
 
 
+async def let_go(session: AsyncSession, store: ReportStore, user_id: uuid.UUID) -> None:
+    """Before the user is deleted (their report rows go with them): the files of their
+    reports, removed once that is committed."""
+    keys = await session.scalars(
+        select(Report.storage_key).where(Report.user_id == user_id, Report.storage_key.is_not(None))
+    )
+    stored = [key for key in keys.all() if key is not None]
+
+    async def remove() -> None:
+        for key in stored:
+            await store.delete(key)
+
+    if stored:
+        after_commit(session, remove)
+
+
 async def download(store: ReportStore, report: Report) -> AsyncIterator[bytes]:
     """The stored file's bytes: 409 before the report is completed, 404 if the file is gone.
     Checked before streaming starts, so the answer can still be a problem document."""

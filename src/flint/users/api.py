@@ -13,7 +13,7 @@ from flint.users.deps import (
     security_schemes,
 )
 from flint.users.keys import ApiKeys
-from flint.users.models import User
+from flint.users.models import ClosedAuth0User, User
 from flint.users.principals import EndedSessions, Principals
 from flint.users.schemas import LinkedAccountSummary, UserProfile
 from flint.users.scopes import SESSION, TRADING, Scope, declare_scopes
@@ -29,6 +29,7 @@ __all__ = [
     "ApiKeys",
     "Auth0Users",
     "Auth0Verifier",
+    "ClosedAuth0User",
     "CurrentUser",
     "CurrentUserId",
     "EndedSessions",

@@ -39,6 +39,8 @@ class Auth0Claims:
     sub: str
     email: str | None
     email_verified: bool
+    issued_at: int | None = None
+    """The token's ``iat`` (unix seconds), when it has one."""
 
 
 class Auth0Verifier:
@@ -105,6 +107,7 @@ class Auth0Verifier:
             sub=str(claims["sub"]),
             email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
             email_verified=claims.get("email_verified") is True,
+            issued_at=claims["iat"] if isinstance(claims.get("iat"), int) else None,
         )
 
     async def userinfo(self, token: str) -> dict[str, Any]:

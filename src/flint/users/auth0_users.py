@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from flint.db import READ_ONLY
 from flint.errors import Conflict, Unauthorized
+from flint.kit.secrets import token_digest
 from flint.kit.time import utcnow
 from flint.users.auth0 import INVALID, Auth0Claims, Auth0Verifier
-from flint.users.models import NO_PASSWORD, User
+from flint.users.models import NO_PASSWORD, ClosedAuth0User, User
 from flint.users.tokens import AccessClaims
 
 log = structlog.get_logger(__name__)
@@ -92,7 +93,28 @@ class Auth0Users:
             ).scalar_one_or_none()
         return found
 
+    async def forget(self, sub: str) -> None:
+        """Call after committing the deletion of the user ``sub`` names."""
+        await self.cache.delete(SUBJECT_KEY.format(sub=sub))
+
+    async def _closed_since(self, claims: Auth0Claims) -> bool:
+        """Whether ``sub``'s Flint account was closed after the token was issued."""
+        async with self._reader.connect() as conn:
+            closed = (
+                await conn.execute(
+                    select(ClosedAuth0User.closed_at).where(
+                        ClosedAuth0User.sub_digest == token_digest(claims.sub)
+                    )
+                )
+            ).scalar_one_or_none()
+        if closed is None:
+            return False
+        return claims.issued_at is None or claims.issued_at <= closed.timestamp()
+
     async def _first_sight(self, token: str, claims: Auth0Claims) -> uuid.UUID:
+        if await self._closed_since(claims):
+            log.info("auth0_token_of_closed_account")
+            raise Unauthorized(INVALID)
         email, verified, name = claims.email, claims.email_verified, None
         if email is None:
             profile = await self.verifier.userinfo(token)

@@ -47,6 +47,17 @@ Index("uq_users_email_lower", func.lower(User.email), unique=True)
 Index("uq_users_auth0_sub", User.auth0_sub, unique=True)
 
 
+class ClosedAuth0User(Base):
+    """An Auth0 user whose Flint account was closed, kept as the SHA-256 of its ``sub`` and
+    when: Auth0's tokens issued before then name nobody (401) rather than a new, empty account
+    made on their next use; signing in at Auth0 again makes one."""
+
+    __tablename__ = "closed_auth0_users"
+
+    sub_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    closed_at: Mapped[datetime]
+
+
 class ApiKey(UUIDPk, Base):
     """A long-lived credential for scripts: only the SHA-256 of the key is kept (the key is 256
     random bits, so a slow hash would add nothing), with its first characters to tell keys

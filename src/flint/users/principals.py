@@ -107,10 +107,13 @@ class Principals:
                 await self.cache.set(key, state, expire=self.ttl)
         return cast("Mapping[str, Any]", state)
 
-    async def forget(self, user_id: uuid.UUID) -> None:
+    async def forget(self, user_id: uuid.UUID, auth0_sub: str | None = None) -> None:
         """Call after committing a change to the user's ``is_active`` or ``token_version``, or
-        after ending one of the user's sign-ins."""
+        after ending one of the user's sign-ins; with ``auth0_sub``, after deleting the user
+        (the Auth0 user it named is looked up again)."""
         await self.cache.delete(principal_key(user_id))
+        if auth0_sub is not None and self.auth0 is not None:
+            await self.auth0.forget(auth0_sub)
 
     async def _load(self, user_id: uuid.UUID) -> dict[str, Any]:
         """``{}`` for a user that is gone or inactive (cached too: a deleted user's tokens

@@ -99,6 +99,9 @@ class SandboxProvider:
     async def register(self, user_key: str) -> Identity:
         return {}
 
+    async def deregister(self, identity: Identity) -> None:
+        return None  # no users here: `register` made none
+
     async def connect_url(self, identity: Identity, *, redirect_url: str | None) -> str:
         raise Unsupported(self.name, "the sandbox links with a code, not through a portal")
 

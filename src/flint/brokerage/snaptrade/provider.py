@@ -127,6 +127,13 @@ class SnapTradeProvider:
         """``POST /snapTrade/registerUser``, once; see :mod:`.users` for the recovery."""
         return await users.register(self._http, user_key)
 
+    async def deregister(self, identity: Identity) -> None:
+        """``DELETE /snapTrade/deleteUser``: SnapTrade queues the user's deletion, its
+        connections with it (a ``USER_DELETED`` webhook follows); see :mod:`.users`."""
+        user_id = identity.get(USER_ID)
+        if user_id:
+            await users.delete_user(self._http, user_id)
+
     async def connect_url(
         self, identity: Identity, *, redirect_url: str | None, reconnect: str | None = None
     ) -> str:

@@ -55,7 +55,7 @@ async def register(http: SnapTradeClient, user_key: str) -> Identity:
         identity = None
     if identity is not None:
         return identity
-    await _delete_user(http, user_key)
+    await delete_user(http, user_key)
     fresh = _recovered(user_key)
     identity = await _register(http, fresh)
     if identity is None:
@@ -82,9 +82,10 @@ async def _register(http: SnapTradeClient, user_id: str) -> Identity | None:
     }
 
 
-async def _delete_user(http: SnapTradeClient, user_id: str) -> None:
-    """Delete a user whose secret was lost (404: there is none to delete)."""
+async def delete_user(http: SnapTradeClient, user_id: str) -> None:
+    """Delete a user (one leaving Flint, or one whose secret was lost); 404: there is none to
+    delete."""
     response = await http.call("DELETE", "/snapTrade/deleteUser", params={"userId": user_id})
     if response.status_code != httpx.codes.NOT_FOUND:
         http.ok(response, "the deleted user", gone=AccountProviderError)
-    log.info("snaptrade_orphan_user_deleted", found=response.is_success)
+    log.info("snaptrade_user_deleted", found=response.is_success)

@@ -90,6 +90,9 @@ class TellerProvider:
     async def register(self, user_key: str) -> Identity:
         return {}
 
+    async def deregister(self, identity: Identity) -> None:
+        return None  # no users here: `register` made none
+
     async def connect_url(self, identity: Identity, *, redirect_url: str | None) -> str:
         raise Unsupported(
             self.name, "Teller Connect runs in the browser; link with its access token"
