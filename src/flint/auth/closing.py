@@ -65,6 +65,10 @@ async def close(
         session, two_factor, user, password=password, code=code, action="close_account"
     )
     user_id, address, sub = user.id, user.email, user.auth0_sub
+    if user.has_password:
+        warning = "someone knew your password: change it wherever you use it."
+    else:
+        warning = "someone could sign in as you: check your sign-in's security."
     for farewell in closing.farewells:
         await farewell(session, user_id=user_id)
     session.expunge(user)
@@ -84,7 +88,7 @@ async def close(
             "Your Flint account and everything it held (portfolios, linked accounts, trades, "
             "reports, alerts, notifications, API keys) were deleted, the links to your bank "
             "and broker were revoked, and any subscription was cancelled.\n\n"
-            "If it was not you, someone knew your password: change it wherever you use it."
+            f"If it was not you, {warning}"
         ),
         kind=NotificationKind.SECURITY.value,
     )

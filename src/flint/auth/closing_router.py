@@ -29,9 +29,9 @@ ClosingDep = Annotated[Closing, Depends(part(Closing))]
     "your Stripe subscription ends at once (Stripe keeps its invoices), and every portfolio, "
     "transaction, trade, alert, watchlist item, report, notification and API key is deleted "
     "with the account; every sign-in ends, the quote streams close with 4401, and an email "
-    "confirms it. It cannot be undone. A wrong password or code is a 403 (five within 15 "
-    "minutes answer 429); 503, and nothing changed here, when a provider or Stripe cannot be "
-    "reached: ask again.",
+    "confirms it. Orders still open at your broker stay open there. It cannot be undone. A "
+    "wrong password or code is a 403 (five within 15 minutes answer 429); 503, and nothing "
+    "changed here, when a provider or Stripe cannot be reached: ask again.",
     responses=problem_responses(400, 401, 403, 422, 429, 503),
     openapi_extra=SESSION,
 )
