@@ -50,6 +50,7 @@ NOTIFICATION = "notification"
 KEY = "key"  # an API key's id
 JOB = "job"  # an import job of the portfolio
 HELD_LOT = "lot"  # a lot (a buy entered) of the portfolio
+TRANSACTION = "transaction"  # a ledger row entered by hand (a deposit) of the portfolio
 SYMBOL = "symbol"  # a custom asset's symbol
 IDEMPOTENCY = "idempotency"  # an Idempotency-Key the owner used
 LISTED = "listed"
@@ -60,7 +61,7 @@ ONCE = frozenset({IDEMPOTENCY})
 under /api/v1 is the sender's own under /api afterwards."""
 UUID_KINDS = frozenset(
     {USER, ACCOUNT, PORTFOLIO, TRADE, UNKNOWN_TRADE, PREVIEW, ALERT, REPORT, NOTIFICATION}
-    | {KEY, JOB, HELD_LOT}
+    | {KEY, JOB, HELD_LOT, TRANSACTION}
 )
 """Kinds whose unknown values (and other users') answer 404."""
 KINDS = UUID_KINDS | {SYMBOL, ORDER, IDEMPOTENCY, LISTED}
@@ -219,6 +220,13 @@ write   DELETE /portfolio/{portfolioId}/follow         path.portfolioId=portfoli
 write   DELETE /portfolio/{portfolioId}                path.portfolioId=portfolio
 write   POST   /portfolio/{portfolioId}/transactions   path.portfolioId=portfolio body.symbol=symbol
 read    GET    /portfolio/{portfolioId}/transactions   path.portfolioId=portfolio
+read    GET    /portfolio/{portfolioId}/transactions/{transactionId}  path.portfolioId=portfolio
+                                                       path.transactionId=transaction
+write   PUT    /portfolio/{portfolioId}/transactions/{transactionId}  path.portfolioId=portfolio
+                                                       path.transactionId=transaction
+                                                       body.symbol=symbol
+write   DELETE /portfolio/{portfolioId}/transactions/{transactionId}  path.portfolioId=portfolio
+                                                       path.transactionId=transaction
 read    GET    /portfolio/{portfolioId}/performance    path.portfolioId=portfolio
 read    GET    /portfolio/{portfolioId}/performance/chart  path.portfolioId=portfolio
 write   POST   /portfolio/{portfolioId}/import         path.portfolioId=portfolio
@@ -289,6 +297,10 @@ CALLS: dict[str, dict[str, Any]] = {
     },
     "PUT /portfolio/{portfolioId}/follow": {"body": {"accountId": "{account}"}},
     "POST /portfolio/{portfolioId}/transactions": {
+        "body": {"date": "2024-07-01", "type": "buy", "symbol": "{symbol}", "quantity": "1"}
+        | {"price": "310000"}
+    },
+    "PUT /portfolio/{portfolioId}/transactions/{transactionId}": {  # the deposit, a buy now
         "body": {"date": "2024-07-01", "type": "buy", "symbol": "{symbol}", "quantity": "1"}
         | {"price": "310000"}
     },

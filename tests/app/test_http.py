@@ -171,6 +171,13 @@ async def _portfolio(client: httpx.AsyncClient, who: Account) -> str:
     return str((await _created(client, who, f"{V1}/portfolio/", {"name": "Spare"}))["portfolioId"])
 
 
+async def _deposit(client: httpx.AsyncClient, who: Account) -> str:
+    portfolio = await _portfolio(client, who)
+    row = {"date": "2024-04-01", "type": "deposit", "amount": "10"}
+    made = await _created(client, who, f"{V1}/portfolio/{portfolio}/transactions", row)
+    return f"/portfolio/{portfolio}/transactions/{made['transactionId']}"
+
+
 async def _report(client: httpx.AsyncClient, who: Account) -> str:
     body = {"type": "portfolio_summary", "format": "pdf"}
     body["portfolioId"] = await _portfolio(client, who)
@@ -204,6 +211,9 @@ NO_CONTENT: dict[tuple[str, str], Callable[[httpx.AsyncClient, Account], Awaitab
         "/api-keys/{id}",
     ),
     ("DELETE", "/users/me"): lambda client, who: _path("/users/me"),
+    ("DELETE", "/portfolio/{portfolioId}/transactions/{transactionId}"): lambda client, who: (
+        _deposit(client, who)
+    ),
 }
 BODIES: dict[str, Callable[[Account], Any]] = {
     "/auth/logout": lambda who: {"refreshToken": who.refresh_token},

@@ -77,8 +77,14 @@ async def test_another_users_ids_answer_as_unknown_ones_and_change_nothing(
         if leaked := sorted(secret for secret in alice.secrets if secret in text):
             wrong.append(f"Bob's own GET {path} holds Alice's {leaked}")
 
+    deleted: dict[tuple[str, str], httpx.Response] = {}
     for case in control_order(walked):
-        own = await call(client, case, bob, bob.ids, wrong)
+        if case.route.method == "DELETE" and case.route.key in deleted:
+            own = deleted[case.route.key]  # gone after the first: that answer is each id's
+        else:
+            own = await call(client, case, bob, bob.ids, wrong)
+            if case.route.method == "DELETE":
+                deleted[case.route.key] = own
         if answer(own, bob.ids[case.kind]) == unknown[case]:
             wrong.append(f"{case}: Bob's own id is answered as an unknown one: {own.text[:300]}")
         elif not (own.status_code == case.route.own if case.route.own else own.is_success):

@@ -33,6 +33,7 @@ from tests.routes import (
     SYMBOL,
     TABLE,
     TRADE,
+    TRANSACTION,
     UNKNOWN_TRADE,
     USER,
 )
@@ -92,9 +93,8 @@ async def build(client: httpx.AsyncClient, app: FastAPI, name: str) -> World:
     ids[PORTFOLIO] = portfolio["portfolioId"]
     ids[HELD_LOT] = portfolio["assets"][0]["lotId"]
     ledger = f"/portfolio/{ids[PORTFOLIO]}"
-    await post(
-        f"{ledger}/transactions", {"date": "2024-04-01", "type": "deposit", "amount": "5000"}
-    )
+    deposit = {"date": "2024-04-01", "type": "deposit", "amount": "5000"}
+    ids[TRANSACTION] = (await post(f"{ledger}/transactions", deposit))["transactionId"]
     await post("/watchlist/add", {"userId": ids[USER], "asset": ids[LISTED]})
     alert = {"symbol": "AAPL", "condition": "above", "threshold": "100000"}
     ids[ALERT] = (await post("/alerts", alert))["alertId"]

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from flint.billing.api import PlansDep
 from flint.errors import problem_responses
@@ -12,6 +13,7 @@ from flint.kit.time import IsoDate
 from flint.market.api import MarketDep
 from flint.portfolio import (
     charts,
+    editing,
     following,
     ghostfolio_export,
     service,
@@ -231,6 +233,64 @@ async def add_transaction(
 async def list_transactions(portfolio: OwnedPortfolio, session: SessionDep) -> Transactions:
     entries = await service.ledger(session, portfolio)
     return Transactions(transactions=[transaction_out(e) for e in entries])
+
+
+TransactionPath = Annotated[uuid.UUID, Path(alias="transactionId")]
+BY_HAND = (
+    " Rows mirrored from the account the portfolio follows (`sourceTransactionId`) change only "
+    "with its sync: 409."
+)
+
+
+@router.get(
+    "/{portfolioId}/transactions/{transactionId}",
+    summary="One transaction of the portfolio's ledger",
+    responses=problem_responses(401, 404, 422),
+)
+async def read_transaction(
+    portfolio: ReadablePortfolio, transaction_id: TransactionPath, session: ReadSessionDep
+) -> TransactionOut:
+    return transaction_out(await editing.entry(session, portfolio, transaction_id))
+
+
+@router.put(
+    "/{portfolioId}/transactions/{transactionId}",
+    summary="Correct a transaction: it is replaced by the body, under its id",
+    description="The body is what `POST /portfolio/{portfolioId}/transactions` takes, held to "
+    "the same rules, and the ledger as it would be afterwards must still add up: "
+    + LEDGER_RULES
+    + BY_HAND,
+    responses=problem_responses(400, 401, 404, 409, 422),
+)
+async def replace_transaction(
+    portfolio: OwnedPortfolio,
+    transaction_id: TransactionPath,
+    body: Annotated[TransactionIn, Body()],
+    session: SessionDep,
+    market: MarketDep,
+) -> TransactionOut:
+    replaced = await editing.replace(session, market, portfolio, transaction_id, body)
+    return transaction_out(replaced)
+
+
+@router.delete(
+    "/{portfolioId}/transactions/{transactionId}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a transaction",
+    description="Refused (422, naming the row that would break) when the ledger without it "
+    "no longer adds up: a later sale of more than would be held, a dividend on a position no "
+    "longer bought by its day, or (unless the portfolio has `allowNegativeCash`) a withdrawal "
+    "the cash could no longer pay. An imported row stays known to its file: importing the file "
+    "again does not bring it back." + BY_HAND,
+    responses=problem_responses(401, 404, 409, 422),
+)
+async def delete_transaction(
+    portfolio: OwnedPortfolio,
+    transaction_id: TransactionPath,
+    session: SessionDep,
+    market: MarketDep,
+) -> None:
+    await editing.remove(session, market, portfolio, transaction_id)
 
 
 BUDGET_NOTE = (

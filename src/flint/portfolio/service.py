@@ -246,7 +246,7 @@ async def ledger(session: AsyncSession, portfolio: Portfolio) -> list[PortfolioT
     return list((await session.execute(stmt)).scalars())
 
 
-def _stored_row(entry: PortfolioTransaction) -> Row:
+def stored_row(entry: PortfolioTransaction) -> Row:
     return Row(
         f"ledger[{entry.id}]",
         entry.date,
@@ -304,7 +304,7 @@ def check_base(market: MarketData, base: str, rows: Sequence[Row] = ()) -> None:
         )
 
 
-def _touch(portfolio: Portfolio) -> None:
+def touch(portfolio: Portfolio) -> None:
     portfolio.version += 1
     portfolio.updated_at = utcnow()
 
@@ -355,11 +355,11 @@ async def replace(
     _check_lot_ids(body.assets, {e.id for e in stored} - {e.id for e in kept}, mirrored)
     sent = [(i, asset) for i, asset in enumerate(body.assets) if asset.lot_id not in mirrored]
     assets = [asset for _, asset in sent]
-    before = [_stored_row(e) for e in stored]
-    check_base(market, base, [_stored_row(e) for e in kept])
+    before = [stored_row(e) for e in stored]
+    check_base(market, base, [stored_row(e) for e in kept])
     rows = [lots.asset_row(i, asset) for i, asset in sent]
     rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
-    after = sorted([*rows, *(_stored_row(e) for e in kept)], key=lambda r: r.date)
+    after = sorted([*rows, *(stored_row(e) for e in kept)], key=lambda r: r.date)
     check_positions(after, before, culprit="body.assets")
     if not body.allow_negative_cash:
         # Turning the setting off must leave no withdrawal short: compare with an empty ledger.
@@ -385,7 +385,7 @@ async def replace(
     portfolio.name = body.name
     portfolio.base_currency = body.base_currency
     portfolio.allow_negative_cash = body.allow_negative_cash
-    _touch(portfolio)
+    touch(portfolio)
     await session.flush()
     backfill.start(session, portfolio.id)
     return portfolio
@@ -437,7 +437,7 @@ async def add_transactions(
         for label, e in zip(labels, entries, strict=True)
     ]
     rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
-    existing = [_stored_row(e) for e in await ledger(session, portfolio)]
+    existing = [stored_row(e) for e in await ledger(session, portfolio)]
     check_positions([*existing, *rows], existing)
     if not portfolio.allow_negative_cash:
         await cash.check(session, market, base, existing, [*existing, *rows], culprit="body")
@@ -459,7 +459,7 @@ async def add_transactions(
         "created_at": [utcnow()] * count,
     }
     await bulk_insert(session, table_of(PortfolioTransaction), columns)
-    _touch(portfolio)
+    touch(portfolio)
     await session.flush()
     backfill.start(session, portfolio.id)
     return created

@@ -1,0 +1,96 @@
+"""Correcting the ledger one transaction at a time: read one, replace it, delete it. Each
+change is held to the rules a new transaction is (`service.check_rows`), and the ledger as it
+would be afterwards is replayed as every write's is (`service.check_positions`, `cash.check`):
+deleting a buy that a later sale needs, or a deposit a later withdrawal spends, is refused,
+naming the row it would break. Rows mirrored from a followed account change only with its
+sync (409). An imported row keeps its fingerprint: a file holding it is not imported again
+(`fingerprints`)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.errors import Conflict, NotFound
+from flint.kit.time import utcnow
+from flint.market.api import MarketData
+from flint.portfolio import backfill, cash
+from flint.portfolio.cash import Row
+from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.schemas import TransactionIn
+from flint.portfolio.service import check_positions, check_rows, ledger, stored_row, touch
+
+PATH = "path.transactionId"
+"""What a refusal of a deletion names: the transaction the request removes."""
+
+
+async def entry(
+    session: AsyncSession, portfolio: Portfolio, transaction_id: uuid.UUID
+) -> PortfolioTransaction:
+    """The portfolio's transaction ``transaction_id``; 404 for one of another portfolio (or
+    another user's), as for a missing one."""
+    found = await session.get(PortfolioTransaction, transaction_id)
+    if found is None or found.portfolio_id != portfolio.id:
+        raise NotFound(f"No transaction {transaction_id} in this portfolio.")
+    return found
+
+
+def _by_hand(target: PortfolioTransaction) -> None:
+    if target.source_transaction_id is not None:
+        raise Conflict(
+            "This transaction is mirrored from the account the portfolio follows: only the "
+            "account's sync changes it (the next one would put it back). Stop following the "
+            "account to correct the ledger by hand."
+        )
+
+
+async def replace(
+    session: AsyncSession,
+    market: MarketData,
+    portfolio: Portfolio,
+    transaction_id: uuid.UUID,
+    body: TransactionIn,
+) -> PortfolioTransaction:
+    """The transaction as ``body`` says, under its id and in its place within its day."""
+    target = await entry(session, portfolio, transaction_id)
+    _by_hand(target)
+    base = portfolio.base_currency
+    sent = Row(
+        "body", body.date, body.type, body.symbol, body.quantity, body.price, body.fee,
+        body.amount, body.currency,
+    )  # fmt: skip
+    [row] = await check_rows(session, market, portfolio.user_id, [sent], utcnow().date(), base)
+    stored = await ledger(session, portfolio)
+    before = [stored_row(e) for e in stored]
+    after = sorted(
+        (row if e.id == target.id else stored_row(e) for e in stored), key=lambda r: r.date
+    )
+    check_positions(after, before)
+    if not portfolio.allow_negative_cash:
+        await cash.check(session, market, base, before, after, culprit="body")
+    target.date, target.type, target.symbol = row.date, row.type, row.symbol
+    target.quantity, target.price, target.fee = row.quantity, row.price, row.fee
+    target.amount, target.currency = row.amount, row.currency or base
+    touch(portfolio)
+    await session.flush()
+    backfill.start(session, portfolio.id)
+    return target
+
+
+async def remove(
+    session: AsyncSession, market: MarketData, portfolio: Portfolio, transaction_id: uuid.UUID
+) -> None:
+    """Delete the transaction, unless the ledger without it no longer adds up."""
+    target = await entry(session, portfolio, transaction_id)
+    _by_hand(target)
+    stored = await ledger(session, portfolio)
+    before = [stored_row(e) for e in stored]
+    after = [stored_row(e) for e in stored if e.id != target.id]
+    check_positions(after, before, culprit=PATH)
+    if not portfolio.allow_negative_cash:
+        await cash.check(session, market, portfolio.base_currency, before, after, culprit=PATH)
+    await session.delete(target)
+    touch(portfolio)
+    await session.flush()
+    backfill.start(session, portfolio.id)

@@ -1,0 +1,164 @@
+"""Correcting the ledger one transaction at a time (`GET`, `PUT`, `DELETE
+/portfolio/{portfolioId}/transactions/{transactionId}`): a change is held to the rules a new
+transaction is, the ledger afterwards must still add up (else 422 and nothing changes), the
+figures follow it, mirrored rows are the sync's (409), and an imported row deleted stays
+deleted when its file comes again."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tests.conftest import Account, assert_problem, error_fields
+from tests.portfolio.test_ledger_rules import V1, new_portfolio, performance, record, weekday
+
+
+async def ledger(client: httpx.AsyncClient, who: Account, portfolio_id: str) -> list[Any]:
+    response = await client.get(f"{V1}/{portfolio_id}/transactions", headers=who.headers)
+    assert response.status_code == 200, response.text
+    rows: list[Any] = response.json()["transactions"]
+    return rows
+
+
+async def booked(client: httpx.AsyncClient, who: Account, portfolio_id: str, **row: Any) -> str:
+    response = await record(client, who, portfolio_id, **row)
+    assert response.status_code == 201, response.text
+    transaction_id: str = response.json()["transactionId"]
+    return transaction_id
+
+
+def at(portfolio_id: str, transaction_id: str) -> str:
+    return f"{V1}/{portfolio_id}/transactions/{transaction_id}"
+
+
+async def test_a_wrong_price_is_corrected_in_place_and_the_figures_follow(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice)
+    day = weekday(30)
+    await booked(client, alice, portfolio_id, date=day, type="deposit", amount=5000)
+    buy = await booked(
+        client, alice, portfolio_id, date=day, type="buy", symbol="AAPL", quantity=10, price=1500
+    )  # meant 150
+    assert (await performance(client, alice, portfolio_id))["costBasis"] == "15000.00"
+    version = (await client.get(f"{V1}/{portfolio_id}", headers=alice.headers)).json()["version"]
+
+    body = {"date": str(day), "type": "buy", "symbol": "aapl", "quantity": "10", "price": "150"}
+    corrected = await client.put(
+        at(portfolio_id, buy), json=body | {"fee": "1"}, headers=alice.headers
+    )
+
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json() == {
+        "transactionId": buy,
+        "date": str(day),
+        "type": "buy",
+        "symbol": "AAPL",
+        "quantity": "10",
+        "price": "150.00",
+        "fee": "1.00",
+        "amount": None,
+        "currency": "USD",
+        "sourceTransactionId": None,
+    }
+    read = await client.get(at(portfolio_id, buy), headers=alice.headers)
+    assert read.json() == corrected.json()
+    assert [row["transactionId"] for row in await ledger(client, alice, portfolio_id)][1] == buy
+    assert (await performance(client, alice, portfolio_id))["costBasis"] == "1501.00"
+    after = (await client.get(f"{V1}/{portfolio_id}", headers=alice.headers)).json()
+    assert after["version"] == version + 1
+
+
+async def test_a_deleted_transaction_is_gone_from_the_ledger_and_the_figures(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice)
+    day = weekday(30)
+    kept = await booked(client, alice, portfolio_id, date=day, type="deposit", amount=1000)
+    twice = await booked(client, alice, portfolio_id, date=day, type="deposit", amount=1000)
+
+    deleted = await client.delete(at(portfolio_id, twice), headers=alice.headers)
+
+    assert deleted.status_code == 204, deleted.text
+    assert [row["transactionId"] for row in await ledger(client, alice, portfolio_id)] == [kept]
+    assert (await performance(client, alice, portfolio_id))["totals"]["deposits"] == "1000.00"
+    assert_problem(await client.get(at(portfolio_id, twice), headers=alice.headers), 404)
+    assert_problem(await client.delete(at(portfolio_id, twice), headers=alice.headers), 404)
+
+
+async def test_a_change_that_breaks_the_ledger_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice)
+    early, late = weekday(60), weekday(30)
+    deposit = await booked(client, alice, portfolio_id, date=early, type="deposit", amount=5000)
+    buy = await booked(
+        client, alice, portfolio_id, date=early, type="buy", symbol="AAPL", quantity=10, price=100
+    )
+    await booked(
+        client, alice, portfolio_id, date=late, type="sell", symbol="AAPL", quantity=8, price=110
+    )
+    await booked(client, alice, portfolio_id, date=late, type="withdrawal", amount=4500)
+    await booked(client, alice, portfolio_id, date=late, type="dividend", symbol="AAPL", amount=5)
+    before = await ledger(client, alice, portfolio_id)
+
+    gone = assert_problem(await client.delete(at(portfolio_id, buy), headers=alice.headers), 422)
+    assert "a dividend on AAPL" in gone["detail"]
+    assert error_fields(gone) == {"path.transactionId"}
+    fewer = {"date": str(early), "type": "buy", "symbol": "AAPL", "quantity": "5", "price": "100"}
+    too_few = await client.put(at(portfolio_id, buy), json=fewer, headers=alice.headers)
+    assert "exceeds the 5 held then" in assert_problem(too_few, 422)["detail"]
+    moved = fewer | {"quantity": "10", "date": str(late + (late - early))}
+    refused_day = await client.put(at(portfolio_id, buy), json=moved, headers=alice.headers)
+    assert_problem(refused_day, 422)  # in the future, or after the sale and the dividend
+    unfunded = await client.delete(at(portfolio_id, deposit), headers=alice.headers)
+    problem = assert_problem(unfunded, 422)
+    assert "overdraws the cash" in problem["detail"]
+    assert error_fields(problem) == {"path.transactionId"}
+    smaller = {"date": str(early), "type": "deposit", "amount": "100"}
+    short = await client.put(at(portfolio_id, deposit), json=smaller, headers=alice.headers)
+    assert "overdraws the cash" in assert_problem(short, 422)["detail"]
+    unknown = {"date": str(early), "type": "buy", "symbol": "ZZZZQ", "quantity": "1", "price": "1"}
+    bad = await client.put(at(portfolio_id, buy), json=unknown, headers=alice.headers)
+    assert error_fields(assert_problem(bad, 422)) == {"body.symbol"}
+
+    assert await ledger(client, alice, portfolio_id) == before
+
+
+async def test_another_portfolios_transaction_is_not_found(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    mine = await new_portfolio(client, alice)
+    other = await new_portfolio(client, alice, name="Other")
+    theirs = await new_portfolio(client, bob)
+    day = str(weekday(30))
+    row = await booked(client, alice, mine, date=day, type="deposit", amount=100)
+    body = {"date": day, "type": "deposit", "amount": "200"}
+    for portfolio, who in ((other, alice), (theirs, bob)):
+        assert_problem(await client.get(at(portfolio, row), headers=who.headers), 404)
+        assert_problem(await client.put(at(portfolio, row), json=body, headers=who.headers), 404)
+        assert_problem(await client.delete(at(portfolio, row), headers=who.headers), 404)
+    assert_problem(await client.get(at(mine, row), headers=bob.headers), 404)
+    [kept] = await ledger(client, alice, mine)
+    assert Decimal(kept["amount"]) == 100
+
+
+async def test_an_imported_row_deleted_is_not_imported_again(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice)
+    day = weekday(30)
+    csv = f"date,type,amount\n{day},deposit,100\n{day},deposit,250\n".encode()
+    headers = alice.headers | {"Content-Type": "text/csv"}
+    first = await client.post(f"{V1}/{portfolio_id}/import", content=csv, headers=headers)
+    assert first.status_code == 201, first.text
+    wrong = next(r for r in first.json()["transactions"] if r["amount"] == "250.00")
+    deleted = await client.delete(at(portfolio_id, wrong["transactionId"]), headers=alice.headers)
+    assert deleted.status_code == 204, deleted.text
+
+    again = await client.post(f"{V1}/{portfolio_id}/import", content=csv, headers=headers)
+
+    assert again.json()["skipped"] == 2
+    assert [row["amount"] for row in await ledger(client, alice, portfolio_id)] == ["100.00"]
