@@ -464,6 +464,20 @@ async def test_rows_entered_by_hand_stay_beside_the_mirrored_ones(
     assert positions(after) == holdings(await account_detail(client, alice, account_id))
     assert replaced.json()["accountId"] == account_id
 
+    # One row at a time: the deposit entered here changes; a mirrored row is the sync's.
+    [mine] = [r for r in after if r["sourceTransactionId"] is None]
+    bigger = {"date": "2024-06-03", "type": "deposit", "amount": "300"}
+    one = f"{V1}/{portfolio_id}/transactions"
+    changed = await client.put(f"{one}/{mine['transactionId']}", json=bigger, headers=alice.headers)
+    assert changed.status_code == 200, changed.text
+    mirrored = next(r for r in after if r["sourceTransactionId"] is not None)
+    for refused in (
+        await client.put(f"{one}/{mirrored['transactionId']}", json=bigger, headers=alice.headers),
+        await client.delete(f"{one}/{mirrored['transactionId']}", headers=alice.headers),
+    ):
+        assert "only the account's sync changes it" in assert_problem(refused, 409)["detail"]
+    assert mirrored in await ledger(client, alice, portfolio_id)
+
 
 async def close_on(client: httpx.AsyncClient, who: Account, symbol: str, day: date) -> Decimal:
     response = await client.get(
