@@ -66,7 +66,7 @@ async def test_every_bad_row_is_named_and_nothing_is_imported(
     assert {"line 3.quantity", "line 4.type", "line 5.date", "line 6"} <= fields
     assert "line 2" not in " ".join(fields)
     ledger = await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)
-    assert ledger.json() == {"transactions": []}
+    assert ledger.json() == {"transactions": [], "nextCursor": None}
 
     unknown = "date,symbol,type,qty,price\n2024-01-03,NOSUCHCO,buy,1,1\n2024-01-04,AAPL,sell,1,1\n"
     response = await client.post(
@@ -85,7 +85,7 @@ async def test_every_bad_row_is_named_and_nothing_is_imported(
         )
         assert_problem(response, 422)
     ledger = await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)
-    assert ledger.json() == {"transactions": []}
+    assert ledger.json() == {"transactions": [], "nextCursor": None}
 
 
 async def test_files_over_5_mib_are_413_and_under_are_read(

@@ -288,4 +288,4 @@ async def test_a_bad_row_is_named_and_nothing_is_imported(
         response = await _import(client, alice, portfolio_id, text.replace(old, new).encode(), name)
         assert error_fields(assert_problem(response, 422)) == {field}
     ledger = await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)
-    assert ledger.json() == {"transactions": []}
+    assert ledger.json() == {"transactions": [], "nextCursor": None}

@@ -162,3 +162,71 @@ async def test_an_imported_row_deleted_is_not_imported_again(
 
     assert again.json()["skipped"] == 2
     assert [row["amount"] for row in await ledger(client, alice, portfolio_id)] == ["100.00"]
+
+
+async def test_the_ledger_is_read_a_page_at_a_time_in_the_order_it_replays(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice)
+    days = [weekday(70), weekday(40), weekday(10)]
+    rows = [f"{days[k % 3]},deposit,{k + 1}" for k in range(25)]  # each day's rows interleaved
+    csv = ("date,type,amount\n" + "\n".join(rows) + "\n").encode()
+    headers = alice.headers | {"Content-Type": "text/csv"}
+    imported = await client.post(f"{V1}/{portfolio_id}/import", content=csv, headers=headers)
+    assert imported.status_code == 201, imported.text
+    whole = await client.get(f"{V1}/{portfolio_id}/export?format=json", headers=alice.headers)
+    expected = whole.json()["transactions"]
+    assert [Decimal(r["amount"]) for r in expected[:3]] == [1, 4, 7]  # by day, then as entered
+
+    seen: list[Any] = []
+    cursor: str | None = None
+    for _ in range(4):
+        query: dict[str, Any] = {"limit": 10} | ({"cursor": cursor} if cursor else {})
+        response = await client.get(
+            f"{V1}/{portfolio_id}/transactions", params=query, headers=alice.headers
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen += body["transactions"]
+        cursor = body["nextCursor"]
+        if cursor is None:
+            break
+    assert [len(seen), cursor] == [25, None]
+    assert seen == expected
+    first = await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)
+    assert first.json() == {"transactions": expected, "nextCursor": None}  # 1000 by default
+
+    for bad in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 1001}):
+        refused = await client.get(
+            f"{V1}/{portfolio_id}/transactions", params=bad, headers=alice.headers
+        )
+        assert error_fields(assert_problem(refused, 422)) == {f"query.{next(iter(bad))}"}
+
+
+async def test_an_export_streams_the_whole_ledger_in_chunks_as_one_file(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice)
+    day = weekday(20)
+    rows = "".join(f"{day},deposit,{k + 1}\n" for k in range(1203))  # three chunks and a bit
+    headers = alice.headers | {"Content-Type": "text/csv"}
+    imported = await client.post(
+        f"{V1}/{portfolio_id}/import",
+        content=b"date,type,amount\n" + rows.encode(),
+        headers=headers,
+    )
+    assert imported.status_code in (201, 202), imported.text
+    exported = await client.get(f"{V1}/{portfolio_id}/export?format=csv", headers=alice.headers)
+    lines = exported.text.splitlines()
+    assert lines[0] == "date,symbol,type,quantity,price,fee,amount,currency"
+    assert [line.split(",")[6] for line in lines[1:]] == [str(k + 1) for k in range(1203)]
+    as_json = await client.get(f"{V1}/{portfolio_id}/export?format=json", headers=alice.headers)
+    assert [r["amount"] for r in as_json.json()["transactions"]] == [
+        f"{k + 1}.00" for k in range(1203)
+    ]
+    empty = await new_portfolio(client, alice, name="Empty")
+    for fmt, body in (("csv", "date,symbol,type,quantity,price,fee,amount,currency\n"),):
+        answered = await client.get(f"{V1}/{empty}/export?format={fmt}", headers=alice.headers)
+        assert answered.text == body
+    answered = await client.get(f"{V1}/{empty}/export?format=json", headers=alice.headers)
+    assert answered.json() == {"transactions": [], "nextCursor": None}

@@ -49,6 +49,7 @@ from flint.portfolio.ghostfolio_router import GHOSTFOLIO_PATH
 from flint.portfolio.ghostfolio_router import router as ghostfolio_router
 from flint.portfolio.import_router import IMPORT_MAX_BYTES, IMPORT_PATH
 from flint.portfolio.import_router import router as import_router
+from flint.portfolio.ledger_router import router as ledger_router
 from flint.portfolio.router import router as portfolio_router
 from flint.reports.router import router as reports_router
 from flint.runtime import Runtime
@@ -69,6 +70,7 @@ API_ROUTERS: list[APIRouter] = [
     accounts_router,
     trades_router,
     portfolio_router,
+    ledger_router,
     import_router,
     ghostfolio_router,
     assets_router,

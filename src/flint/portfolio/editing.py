@@ -18,8 +18,9 @@ from flint.market.api import MarketData
 from flint.portfolio import backfill, cash
 from flint.portfolio.cash import Row
 from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.pages import stored_rows
 from flint.portfolio.schemas import TransactionIn
-from flint.portfolio.service import check_positions, check_rows, ledger, stored_row, touch
+from flint.portfolio.service import check_rows, positions_hold, touch
 
 PATH = "path.transactionId"
 """What a refusal of a deletion names: the transaction the request removes."""
@@ -61,12 +62,10 @@ async def replace(
         body.amount, body.currency,
     )  # fmt: skip
     [row] = await check_rows(session, market, portfolio.user_id, [sent], utcnow().date(), base)
-    stored = await ledger(session, portfolio)
-    before = [stored_row(e) for e in stored]
-    after = sorted(
-        (row if e.id == target.id else stored_row(e) for e in stored), key=lambda r: r.date
-    )
-    check_positions(after, before)
+    before = await stored_rows(session, portfolio.id)
+    mine = f"ledger[{target.id}]"
+    after = sorted((row if r.field == mine else r for r in before), key=lambda r: r.date)
+    await positions_hold(after, before)
     if not portfolio.allow_negative_cash:
         await cash.check(session, market, base, before, after, culprit="body")
     target.date, target.type, target.symbol = row.date, row.type, row.symbol
@@ -84,10 +83,9 @@ async def remove(
     """Delete the transaction, unless the ledger without it no longer adds up."""
     target = await entry(session, portfolio, transaction_id)
     _by_hand(target)
-    stored = await ledger(session, portfolio)
-    before = [stored_row(e) for e in stored]
-    after = [stored_row(e) for e in stored if e.id != target.id]
-    check_positions(after, before, culprit=PATH)
+    before = await stored_rows(session, portfolio.id)
+    after = [r for r in before if r.field != f"ledger[{target.id}]"]
+    await positions_hold(after, before, culprit=PATH)
     if not portfolio.allow_negative_cash:
         await cash.check(session, market, portfolio.base_currency, before, after, culprit=PATH)
     await session.delete(target)

@@ -32,7 +32,7 @@ from flint.db import table_of
 from flint.errors import ValidationFailed, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
-from flint.portfolio import imports, service
+from flint.portfolio import imports, pages, service
 from flint.portfolio.models import ImportFingerprint, Portfolio
 from flint.portfolio.schemas import TransactionIn
 from flint.portfolio.symbols import book
@@ -50,7 +50,7 @@ takes 200 characters, with room for ``#k``)."""
 
 @dataclass(frozen=True)
 class Imported:
-    created: list[service.Booked]
+    created: list[pages.Booked]
     """The transactions added, in the file's order."""
     skipped: int
     """The rows the portfolio had imported before."""

@@ -32,7 +32,7 @@ from flint.billing.api import Plans
 from flint.errors import ValidationFailed, error_message, field_error
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
-from flint.portfolio import cash, currencies, fingerprints, ghostfolio, imports, service
+from flint.portfolio import cash, currencies, fingerprints, ghostfolio, imports, pages, service
 from flint.portfolio.assets import service as assets
 from flint.portfolio.assets.schemas import CustomAssetIn, PricePointIn
 from flint.portfolio.cash import Row
@@ -180,7 +180,7 @@ async def _portfolio(
         + [(f, w, True) for f, w in flows],
         key=lambda row: row[0].date,
     )
-    added: list[service.Booked] = []
+    added: list[pages.Booked] = []
     skipped = 0
     added_flows: list[tuple[TransactionIn, str]] = []
     if rows:

@@ -13,22 +13,25 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import partial
 from typing import Any
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.db import commit
 from flint.kit.symbols import is_custom
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
-from flint.portfolio import cash, service
+from flint.portfolio import cash, currencies, pages
 from flint.portfolio.assets import service as assets
 from flint.portfolio.cash import Row
 from flint.portfolio.ghostfolio import PLACES, TAX_MARK
-from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.models import Portfolio
+from flint.portfolio.pages import Booked
 from flint.portfolio.valuation import Entry
 
 VERSION = "flint"
@@ -55,7 +58,7 @@ def manual_symbol(symbol: str) -> str:
     return f"GF_{namespace}_{name}"
 
 
-def _adjusted(entries: Sequence[PortfolioTransaction]) -> list[Entry]:
+def _adjusted(entries: Sequence[Booked]) -> list[Entry]:
     """The ledger without its splits: the trades before each split in post-split units."""
     out: list[Entry] = []
     for e in entries:
@@ -75,26 +78,37 @@ def _adjusted(entries: Sequence[PortfolioTransaction]) -> list[Entry]:
     return out
 
 
-async def _balances(
-    sessions: async_sessionmaker[AsyncSession],
-    market: MarketData,
-    portfolio: Portfolio,
-    entries: Sequence[PortfolioTransaction],
-) -> list[dict[str, Any]]:
-    """The cash at the end of each day with a deposit or withdrawal, newest first. The FX
-    closes it lacks are stored in a session of its own (a GET's session is read-only)."""
-    flow_days = {e.date for e in entries if e.type in ("deposit", "withdrawal")}
-    if not flow_days:
-        return []
-    base = portfolio.base_currency
-    rows = [
+def _cash_rows(entries: Sequence[Booked]) -> list[Row]:
+    return [
         Row("", e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount, e.currency)
         for e in entries
     ]
+
+
+async def _rates(
+    sessions: async_sessionmaker[AsyncSession],
+    market: MarketData,
+    base: str,
+    entries: Sequence[Booked],
+) -> currencies.Rates | None:
+    """The FX closes the cash balances need (None without a deposit or withdrawal); those
+    missing are stored in a session of its own (a GET's session is read-only)."""
+    if not any(e.type in ("deposit", "withdrawal") for e in entries):
+        return None
     async with sessions() as session:
-        fx = await cash.rates(session, market, base, rows)
+        fx = await cash.rates(session, market, base, _cash_rows(entries))
         await commit(session)
-    days = cash.replay(rows, fx.convert, base)
+    return fx
+
+
+def _balances(
+    base: str, entries: Sequence[Booked], fx: currencies.Rates | None
+) -> list[dict[str, Any]]:
+    """The cash at the end of each day with a deposit or withdrawal, newest first."""
+    flow_days = {e.date for e in entries if e.type in ("deposit", "withdrawal")}
+    if fx is None or not flow_days:
+        return []
+    days = cash.replay(_cash_rows(entries), fx.convert, base)
     return [
         {"date": _stamp(d.date), "value": d.balance} for d in reversed(days) if d.date in flow_days
     ]
@@ -157,11 +171,35 @@ async def export(
     market: MarketData,
     portfolio: Portfolio,
 ) -> bytes:
-    stored = await service.ledger(session, portfolio)
+    """The file. The ledger is read a chunk at a time and the document built and written in
+    a thread: a 100,000-row ledger's file (24 MB) built on the event loop held every other
+    request of the process for 3.2 s."""
+    stored: list[Booked] = []
+    async for chunk in pages.chunks(sessions, portfolio.id):
+        stored.extend(chunk)
     base = portfolio.base_currency
-    account = str(portfolio.id)
     customs = {e.symbol for e in stored if e.symbol and is_custom(e.symbol)}
     profiles = await _profiles(session, portfolio, customs)
+    fx = await _rates(sessions, market, base, stored)
+    about = _About(portfolio.id, portfolio.name, base)
+    return await anyio.to_thread.run_sync(partial(_document, about, stored, profiles, fx))
+
+
+@dataclass(frozen=True)
+class _About:
+    id: uuid.UUID
+    name: str
+    base: str
+
+
+def _document(
+    portfolio: _About,
+    stored: list[Booked],
+    profiles: list[dict[str, Any]],
+    fx: currencies.Rates | None,
+) -> bytes:
+    base = portfolio.base
+    account = str(portfolio.id)
     labels: dict[str, str] = {}
     activities: list[dict[str, Any]] = []
     for e, entry in zip(_adjusted(stored), (s for s in stored if s.type != "split"), strict=True):
@@ -196,7 +234,7 @@ async def export(
                 "tags": [],
             }
         )
-    profiles.extend(_profile(s, name, base, []) for s, name in labels.items())
+    profiles = [*profiles, *(_profile(s, name, base, []) for s, name in labels.items())]
     document = {
         "meta": {
             "date": utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -204,7 +242,7 @@ async def export(
         },
         "accounts": [
             {
-                "balances": await _balances(sessions, market, portfolio, stored),
+                "balances": _balances(base, stored, fx),
                 "comment": None,
                 "currency": base,
                 "id": account,

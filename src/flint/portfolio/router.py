@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Body, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.billing.api import PlansDep
 from flint.errors import problem_responses
@@ -13,15 +17,12 @@ from flint.kit.time import IsoDate
 from flint.market.api import MarketDep
 from flint.portfolio import (
     charts,
-    editing,
     following,
-    ghostfolio_export,
+    pages,
     service,
 )
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
 from flint.portfolio.figure_schemas import GroupBy
-from flint.portfolio.ghostfolio_document import FILE_SCHEMA
-from flint.portfolio.imports import flint_csv
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
     AssetOut,
@@ -32,18 +33,53 @@ from flint.portfolio.schemas import (
     PortfolioReplace,
     Portfolios,
     SyncReport,
-    TransactionIn,
     TransactionOut,
-    Transactions,
 )
 from flint.users.api import CurrentUserId
-from flint.web import ReadsDep, ReadSessionDep, SessionDep, SessionsDep
+from flint.web import ReadsDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
+Sessions = async_sessionmaker[AsyncSession]
 
-async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioOut:
-    lots = [e for e in await service.ledger(session, portfolio) if e.type == "buy"]
+
+async def portfolio_out(session: AsyncSession, portfolio: Portfolio) -> PortfolioOut:
+    return _portfolio_out(_About.of(portfolio), await pages.lots(session, portfolio.id))
+
+
+@dataclass(frozen=True)
+class _About:
+    """What a portfolio's answer says of it besides its lots (read on the event loop, so the
+    answer can be built in a thread)."""
+
+    id: uuid.UUID
+    name: str
+    base_currency: str
+    allow_negative_cash: bool
+    version: int
+    account_id: uuid.UUID | None
+    last_synced_at: datetime | None
+    sync_report: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, portfolio: Portfolio) -> _About:
+        return cls(
+            portfolio.id,
+            portfolio.name,
+            portfolio.base_currency,
+            portfolio.allow_negative_cash,
+            portfolio.version,
+            portfolio.account_id,
+            portfolio.last_synced_at,
+            portfolio.sync_report,
+            portfolio.created_at,
+            portfolio.updated_at,
+        )
+
+
+def _portfolio_out(portfolio: _About, lots: list[pages.Booked]) -> PortfolioOut:
     return PortfolioOut(
         portfolio_id=portfolio.id,
         name=portfolio.name,
@@ -73,7 +109,7 @@ async def portfolio_out(session: SessionDep, portfolio: Portfolio) -> PortfolioO
     )
 
 
-def transaction_out(entry: PortfolioTransaction | service.Booked) -> TransactionOut:
+def transaction_out(entry: PortfolioTransaction | pages.Booked) -> TransactionOut:
     return TransactionOut(
         transaction_id=entry.id,
         date=entry.date,
@@ -119,11 +155,20 @@ async def list_portfolios(user_id: CurrentUserId, reads: ReadsDep) -> Portfolios
 
 @router.get(
     "/{portfolioId}",
+    response_model=PortfolioOut,
     summary="One portfolio with its lots",
     responses=problem_responses(401, 404, 422),
 )
-async def read(portfolio: OwnedPortfolio, session: SessionDep) -> PortfolioOut:
-    return await portfolio_out(session, portfolio)
+async def read(portfolio: ReadablePortfolio, session: ReadSessionDep) -> Response:
+    # Built and written in a thread: a portfolio of 50,000 lots (a 100,000-row import) held
+    # every other request of the process for 2.5 s on the event loop.
+    about, lots = _About.of(portfolio), await pages.lots(session, portfolio.id)
+    body = await anyio.to_thread.run_sync(partial(_portfolio_json, about, lots))
+    return Response(body, media_type="application/json")
+
+
+def _portfolio_json(about: _About, lots: list[pages.Booked]) -> bytes:
+    return _portfolio_out(about, lots).model_dump_json(by_alias=True).encode()
 
 
 @router.put(
@@ -207,92 +252,6 @@ LEDGER_RULES = (
 )
 
 
-@router.post(
-    "/{portfolioId}/transactions",
-    status_code=status.HTTP_201_CREATED,
-    summary="Record a transaction (buy, sell, dividend, interest, fee, tax, deposit, withdrawal, "
-    "split)",
-    description=LEDGER_RULES,
-    responses=problem_responses(400, 401, 404, 422),
-)
-async def add_transaction(
-    portfolio: OwnedPortfolio,
-    body: Annotated[TransactionIn, Body()],
-    session: SessionDep,
-    market: MarketDep,
-) -> TransactionOut:
-    (created,) = await service.add_transactions(session, market, portfolio, [body])
-    return transaction_out(created)
-
-
-@router.get(
-    "/{portfolioId}/transactions",
-    summary="The portfolio's ledger, oldest first",
-    responses=problem_responses(401, 404, 422),
-)
-async def list_transactions(portfolio: OwnedPortfolio, session: SessionDep) -> Transactions:
-    entries = await service.ledger(session, portfolio)
-    return Transactions(transactions=[transaction_out(e) for e in entries])
-
-
-TransactionPath = Annotated[uuid.UUID, Path(alias="transactionId")]
-BY_HAND = (
-    " Rows mirrored from the account the portfolio follows (`sourceTransactionId`) change only "
-    "with its sync: 409."
-)
-
-
-@router.get(
-    "/{portfolioId}/transactions/{transactionId}",
-    summary="One transaction of the portfolio's ledger",
-    responses=problem_responses(401, 404, 422),
-)
-async def read_transaction(
-    portfolio: ReadablePortfolio, transaction_id: TransactionPath, session: ReadSessionDep
-) -> TransactionOut:
-    return transaction_out(await editing.entry(session, portfolio, transaction_id))
-
-
-@router.put(
-    "/{portfolioId}/transactions/{transactionId}",
-    summary="Correct a transaction: it is replaced by the body, under its id",
-    description="The body is what `POST /portfolio/{portfolioId}/transactions` takes, held to "
-    "the same rules, and the ledger as it would be afterwards must still add up: "
-    + LEDGER_RULES
-    + BY_HAND,
-    responses=problem_responses(400, 401, 404, 409, 422),
-)
-async def replace_transaction(
-    portfolio: OwnedPortfolio,
-    transaction_id: TransactionPath,
-    body: Annotated[TransactionIn, Body()],
-    session: SessionDep,
-    market: MarketDep,
-) -> TransactionOut:
-    replaced = await editing.replace(session, market, portfolio, transaction_id, body)
-    return transaction_out(replaced)
-
-
-@router.delete(
-    "/{portfolioId}/transactions/{transactionId}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a transaction",
-    description="Refused (422, naming the row that would break) when the ledger without it "
-    "no longer adds up: a later sale of more than would be held, a dividend on a position no "
-    "longer bought by its day, or (unless the portfolio has `allowNegativeCash`) a withdrawal "
-    "the cash could no longer pay. An imported row stays known to its file: importing the file "
-    "again does not bring it back." + BY_HAND,
-    responses=problem_responses(401, 404, 409, 422),
-)
-async def delete_transaction(
-    portfolio: OwnedPortfolio,
-    transaction_id: TransactionPath,
-    session: SessionDep,
-    market: MarketDep,
-) -> None:
-    await editing.remove(session, market, portfolio, transaction_id)
-
-
 BUDGET_NOTE = (
     "\n\n`start` and `end` must lie between 1900-01-01 and today (else 422). A computation "
     "that runs past its time budget (`FLINT_PERFORMANCE_BUDGET_SECONDS`) is stopped and "
@@ -374,54 +333,3 @@ async def performance_chart(
 
     image = await anyio.to_thread.run_sync(draw)
     return Response(image, media_type=charts.MEDIA_TYPES[format])
-
-
-@router.get(
-    "/{portfolioId}/export",
-    summary="The ledger as CSV (the import's columns), JSON, or Ghostfolio's export file",
-    description="`format=ghostfolio` writes Ghostfolio's export file (what its Export button "
-    "writes and its import reads; `POST /portfolio/import/ghostfolio` reads it back): "
-    + (ghostfolio_export.__doc__ or "").split("\n\n", 1)[-1],
-    response_class=Response,
-    responses={
-        200: {
-            "content": {
-                "text/csv": {},
-                "application/json": {
-                    "schema": {
-                        "anyOf": [{"$ref": "#/components/schemas/Transactions"}, FILE_SCHEMA]
-                    }
-                },
-            },
-            "description": "The ledger",
-        },
-        **problem_responses(401, 404, 422),
-    },
-)
-async def export(
-    portfolio: OwnedPortfolio,
-    session: SessionDep,
-    sessions: SessionsDep,
-    market: MarketDep,
-    format: Annotated[Literal["csv", "json", "ghostfolio"], Query()] = "csv",
-) -> Response:
-    stem = f"portfolio-{portfolio.id}"
-    if format == "ghostfolio":
-        return Response(
-            await ghostfolio_export.export(session, sessions, market, portfolio),
-            media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="{stem}-ghostfolio.json"'},
-        )
-    entries = await service.ledger(session, portfolio)
-    if format == "csv":
-        return Response(
-            flint_csv.render(entries),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
-        )
-    body = Transactions(transactions=[transaction_out(e) for e in entries])
-    return Response(
-        body.model_dump_json(by_alias=True),
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{stem}.json"'},
-    )

@@ -266,6 +266,13 @@ class Transactions(ApiModel):
     transactions: list[TransactionOut]
 
 
+class TransactionsPage(Transactions):
+    next_cursor: str | None = Field(
+        description="Asks for the next page (`cursor`); null on the last.",
+        examples=["MjAyNC0wMy0wMXwzfDdlNzc"],
+    )
+
+
 class ImportResult(Transactions):
     """What an import added (``transactions``, in the file's order) and what it skipped."""
 

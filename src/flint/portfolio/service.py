@@ -14,8 +14,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any
 
+import anyio
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +31,7 @@ from flint.portfolio import backfill, cash, currencies, lots
 from flint.portfolio.cash import Row
 from flint.portfolio.dates import date_problem
 from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.pages import Booked, stored_rows
 from flint.portfolio.schemas import LotIn, PortfolioIn, PortfolioReplace, TransactionIn
 from flint.portfolio.symbols import SymbolBook, book
 from flint.reads import Query, Reads
@@ -246,6 +249,14 @@ async def ledger(session: AsyncSession, portfolio: Portfolio) -> list[PortfolioT
     return list((await session.execute(stmt)).scalars())
 
 
+async def positions_hold(
+    rows: Sequence[Row], before: Sequence[Row] = (), *, culprit: str = "body"
+) -> None:
+    """`check_positions` in a worker thread (a 100,000-row ledger's replay on the event loop
+    held every other request of the process for seconds)."""
+    await anyio.to_thread.run_sync(partial(check_positions, rows, before, culprit=culprit))
+
+
 def stored_row(entry: PortfolioTransaction) -> Row:
     return Row(
         f"ledger[{entry.id}]",
@@ -360,7 +371,7 @@ async def replace(
     rows = [lots.asset_row(i, asset) for i, asset in sent]
     rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
     after = sorted([*rows, *(stored_row(e) for e in kept)], key=lambda r: r.date)
-    check_positions(after, before, culprit="body.assets")
+    await positions_hold(after, before, culprit="body.assets")
     if not body.allow_negative_cash:
         # Turning the setting off must leave no withdrawal short: compare with an empty ledger.
         turned_off = portfolio.allow_negative_cash
@@ -400,22 +411,6 @@ async def _next_seq(session: AsyncSession, portfolio: Portfolio) -> int:
     return 0 if last is None else last + 1
 
 
-class Booked(NamedTuple):
-    """A transaction as `add_transactions` wrote it (the bulk path builds no ORM objects: an
-    import of 100,000 rows spent more time making them than writing the rows)."""
-
-    id: uuid.UUID
-    date: date
-    type: str
-    symbol: str | None
-    quantity: Decimal | None
-    price: Decimal | None
-    fee: Decimal
-    amount: Decimal | None
-    currency: str
-    source_transaction_id: str | None = None
-
-
 _BOOKED_COLUMNS = Booked._fields[:-1]
 """What a `Booked` row gives the table's columns (its ``source_transaction_id`` is not set here)."""
 
@@ -437,8 +432,8 @@ async def add_transactions(
         for label, e in zip(labels, entries, strict=True)
     ]
     rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
-    existing = [stored_row(e) for e in await ledger(session, portfolio)]
-    check_positions([*existing, *rows], existing)
+    existing = await stored_rows(session, portfolio.id)
+    await positions_hold([*existing, *rows], existing)
     if not portfolio.allow_negative_cash:
         await cash.check(session, market, base, existing, [*existing, *rows], culprit="body")
     start = await _next_seq(session, portfolio)

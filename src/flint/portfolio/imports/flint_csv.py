@@ -22,7 +22,11 @@ from flint.errors import error_message, field_path
 from flint.kit.schema import is_decimal_text
 from flint.portfolio.imports.base import ImportRefused, Parsed
 from flint.portfolio.models import PortfolioTransaction
+from flint.portfolio.pages import Booked
 from flint.portfolio.schemas import TransactionIn
+
+Entry = PortfolioTransaction | Booked
+"""A ledger row as the ORM reads it or as a page or a chunk of the ledger does."""
 
 ALIASES = {
     "date": "date",
@@ -177,10 +181,13 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
     return entries, labels
 
 
-def render(entries: Sequence[PortfolioTransaction]) -> str:
+def render(entries: Sequence[Entry], *, header: bool = True) -> str:
+    """The entries as CSV rows (with the header line first, unless ``header`` is False: a
+    chunk after the first of a streamed export)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    if header:
+        writer.writerow(COLUMNS)
     for e in entries:
         writer.writerow(
             [

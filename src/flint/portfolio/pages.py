@@ -1,0 +1,166 @@
+"""The ledger read a part at a time, oldest first, as it replays ((date, seq), then the id):
+a page of `GET /portfolio/{portfolioId}/transactions` after an opaque cursor, and the chunks an
+export streams.
+
+A 100,000-row ledger read whole was 21 MB built in one go on the event loop: 2.7 s during
+which the API process answered nobody else (`/healthz` waited 2.8 s). A page is at most `PAGE`
+rows; an export renders `CHUNK` rows at a time between its reads, so other requests go on."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from flint.errors import ValidationFailed
+from flint.portfolio.cash import Row
+from flint.portfolio.models import PortfolioTransaction
+
+
+class Booked(NamedTuple):
+    """A transaction as `service.add_transactions` wrote it, or as a page or a chunk of the
+    ledger reads it (the bulk path builds no ORM objects: an import of 100,000 rows spent more
+    time making them than writing the rows)."""
+
+    id: uuid.UUID
+    date: date
+    type: str
+    symbol: str | None
+    quantity: Decimal | None
+    price: Decimal | None
+    fee: Decimal
+    amount: Decimal | None
+    currency: str
+    source_transaction_id: str | None = None
+
+
+PAGE = 1000
+"""The most rows a page holds (and how many it holds unless asked for fewer)."""
+CHUNK = 500
+"""Rows an export reads and renders at a time (about 15 ms of rendering)."""
+
+Key = tuple[date, int, uuid.UUID]
+
+_T = PortfolioTransaction
+_COLUMNS: tuple[Any, ...] = (_T.id, _T.date, _T.type, _T.symbol, _T.quantity, _T.price)
+_COLUMNS += (_T.fee, _T.amount, _T.currency, _T.source_transaction_id, _T.seq)
+"""`Booked`'s fields in its order, then the order within a day."""
+
+
+def _encode(key: Key) -> str:
+    day, seq, ident = key
+    return base64.urlsafe_b64encode(f"{day.isoformat()}|{seq}|{ident}".encode()).decode()
+
+
+def decode(cursor: str) -> Key:
+    """The last row a cursor names; 422 at ``query.cursor`` for one this API never gave."""
+    try:
+        day, seq, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return date.fromisoformat(day), int(seq), uuid.UUID(ident)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        detail = "The cursor is not one this API gave out."
+        raise ValidationFailed.at("query.cursor", detail) from exc
+
+
+def _after(
+    portfolio_id: uuid.UUID, last: Key | None, limit: int, *, buys: bool = False
+) -> Select[Any]:
+    stmt = select(*_COLUMNS).where(_T.portfolio_id == portfolio_id)
+    if buys:
+        stmt = stmt.where(_T.type == "buy")
+    if last is not None:
+        day, seq, ident = last
+        stmt = stmt.where(
+            or_(
+                _T.date > day,
+                and_(_T.date == day, _T.seq > seq),
+                and_(_T.date == day, _T.seq == seq, _T.id > ident),
+            )
+        )
+    return stmt.order_by(_T.date, _T.seq, _T.id).limit(limit)
+
+
+def _booked(row: Any) -> Booked:
+    return Booked(*row[:-1])
+
+
+async def _read(
+    session: AsyncSession,
+    portfolio_id: uuid.UUID,
+    last: Key | None,
+    limit: int,
+    *,
+    buys: bool = False,
+) -> tuple[list[Booked], Key | None]:
+    """Up to ``limit`` rows (the buys only, with ``buys``) after ``last``, and the key of the
+    last one read."""
+    rows = (await session.execute(_after(portfolio_id, last, limit, buys=buys))).all()
+    if not rows:
+        return [], None
+    tail = rows[-1]
+    return [_booked(row) for row in rows], (tail.date, tail.seq, tail.id)
+
+
+async def page(
+    session: AsyncSession, portfolio_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[Booked], str | None]:
+    """Up to ``limit`` rows after ``cursor``, and the next page's cursor (None on the last)."""
+    last = decode(cursor) if cursor else None
+    rows = (await session.execute(_after(portfolio_id, last, limit + 1))).all()
+    if len(rows) <= limit:
+        return [_booked(row) for row in rows], None
+    tail = rows[limit - 1]
+    kept = [_booked(row) for row in rows[:limit]]
+    return kept, _encode((tail.date, tail.seq, tail.id))
+
+
+async def chunks(
+    sessions: async_sessionmaker[AsyncSession], portfolio_id: uuid.UUID, size: int = CHUNK
+) -> AsyncIterator[list[Booked]]:
+    """The whole ledger, ``size`` rows at a time, each read in a short transaction of its own
+    (a long export holds no snapshot, nor SQLite's attention, between its chunks)."""
+    last: Key | None = None
+    while True:
+        async with sessions() as session:
+            rows, last = await _read(session, portfolio_id, last, size)
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+
+
+def _stored(b: Booked) -> Row:
+    return Row(
+        f"ledger[{b.id}]", b.date, b.type, b.symbol, b.quantity, b.price, b.fee, b.amount,
+        b.currency, new=False,
+    )  # fmt: skip
+
+
+async def stored_rows(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Row]:
+    """The ledger as the checks replay it (`service.stored_row`'s rows), read in the
+    session's transaction a chunk at a time, so the event loop serves others between chunks."""
+    rows: list[Row] = []
+    last: Key | None = None
+    while True:
+        chunk, last = await _read(session, portfolio_id, last, CHUNK * 4)
+        rows.extend(_stored(b) for b in chunk)
+        if len(chunk) < CHUNK * 4:
+            return rows
+
+
+async def lots(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Booked]:
+    """The portfolio's buys (its lots), oldest first, read a chunk at a time."""
+    found: list[Booked] = []
+    last: Key | None = None
+    while True:
+        chunk, last = await _read(session, portfolio_id, last, CHUNK * 4, buys=True)
+        found.extend(chunk)
+        if len(chunk) < CHUNK * 4:
+            return found
