@@ -76,6 +76,16 @@ SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmak
 """For a route that opens a transaction only when it turns out to need one."""
 
 
+async def get_read_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    found: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    return found
+
+
+ReadSessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_read_sessionmaker)]
+"""Sessions that only read (`ReadSessionDep`'s kind), for a route that reads in several short
+transactions (an export streamed a chunk at a time after the request's own has ended)."""
+
+
 _DEPENDENCIES: dict[Any, Callable[[HTTPConnection], Awaitable[Any]]] = {}
 
 

@@ -168,6 +168,7 @@ def _profile(
 async def export(
     session: AsyncSession,
     sessions: async_sessionmaker[AsyncSession],
+    readers: async_sessionmaker[AsyncSession],
     market: MarketData,
     portfolio: Portfolio,
 ) -> bytes:
@@ -175,7 +176,7 @@ async def export(
     a thread: a 100,000-row ledger's file (24 MB) built on the event loop held every other
     request of the process for 3.2 s."""
     stored: list[Booked] = []
-    async for chunk in pages.chunks(sessions, portfolio.id):
+    async for chunk in pages.chunks(readers, portfolio.id):
         stored.extend(chunk)
     base = portfolio.base_currency
     customs = {e.symbol for e in stored if e.symbol and is_custom(e.symbol)}

@@ -19,7 +19,7 @@ from flint.portfolio.ghostfolio_document import FILE_SCHEMA
 from flint.portfolio.imports import flint_csv
 from flint.portfolio.router import LEDGER_RULES, transaction_out
 from flint.portfolio.schemas import TransactionIn, TransactionOut, TransactionsPage
-from flint.web import ReadSessionDep, SessionDep, SessionsDep
+from flint.web import ReadSessionDep, ReadSessionsDep, SessionDep, SessionsDep
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
@@ -148,25 +148,27 @@ async def export(
     portfolio: OwnedPortfolio,
     session: SessionDep,
     sessions: SessionsDep,
+    readers: ReadSessionsDep,
     market: MarketDep,
     format: Annotated[Literal["csv", "json", "ghostfolio"], Query()] = "csv",
 ) -> Response:
     stem = f"portfolio-{portfolio.id}"
     if format == "ghostfolio":
         return Response(
-            await ghostfolio_export.export(session, sessions, market, portfolio),
+            await ghostfolio_export.export(session, sessions, readers, market, portfolio),
             media_type="application/json",
             headers={"Content-Disposition": f'attachment; filename="{stem}-ghostfolio.json"'},
         )
-    # Streamed a chunk at a time from sessions of its own (the request's has ended by then).
+    # Streamed a chunk at a time from read-only sessions of its own (the request's has ended
+    # by then; on SQLite they take no write lock).
     if format == "csv":
         return StreamingResponse(
-            _csv(sessions, portfolio.id),
+            _csv(readers, portfolio.id),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
         )
     return StreamingResponse(
-        _json(sessions, portfolio.id),
+        _json(readers, portfolio.id),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{stem}.json"'},
     )

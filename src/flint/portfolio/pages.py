@@ -125,7 +125,8 @@ async def chunks(
     sessions: async_sessionmaker[AsyncSession], portfolio_id: uuid.UUID, size: int = CHUNK
 ) -> AsyncIterator[list[Booked]]:
     """The whole ledger, ``size`` rows at a time, each read in a short transaction of its own
-    (a long export holds no snapshot, nor SQLite's attention, between its chunks)."""
+    (a long export holds no snapshot between its chunks; pass read-only sessions, which on
+    SQLite take no write lock)."""
     last: Key | None = None
     while True:
         async with sessions() as session:
