@@ -9,7 +9,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -131,8 +131,13 @@ async def test_rows_are_what_sqlalchemy_returns(world: World) -> None:
         (inbox.PAGES[False, False], {"user_id": world.user, "limit": 3}),
         (inbox.PAGES[True, False], {"user_id": world.user, "limit": 10}),
         (
-            trades.LISTS[True, True],
+            trades.LISTS[True, True, False],
             {"user_id": world.user, "account_id": uuid.uuid4(), "status": "filled", "limit": 5},
+        ),
+        (
+            trades.LISTS[False, False, True],
+            {"user_id": world.user, "limit": 5}
+            | {"after_at": datetime.now(UTC), "after_id": uuid.uuid4()},
         ),
     ]
     for query, params in cases:

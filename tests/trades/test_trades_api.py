@@ -158,7 +158,7 @@ async def test_another_users_account_or_trade_is_404(
     response = await client.post(f"{V1}/execute", json=order(account_id), headers=bob.headers)
     assert_problem(response, 404)
     assert_problem(await client.get(f"{V1}/{uuid.uuid4()}", headers=bob.headers), 404)
-    assert (await client.get(V1, headers=bob.headers)).json() == {"trades": []}
+    assert (await client.get(V1, headers=bob.headers)).json() == {"trades": [], "nextCursor": None}
 
 
 @pytest.mark.usefixtures("worker")
@@ -280,3 +280,33 @@ async def test_unlinking_keeps_the_trade_history(client: httpx.AsyncClient, alic
     assert [t["tradeId"] for t in kept] == [placed.json()["tradeId"]]
     again = await client.post(f"{V1}/execute", json=order(account_id), headers=alice.headers)
     assert_problem(again, 404)  # the account itself is gone from the API
+
+
+@pytest.mark.usefixtures("worker")
+async def test_every_trade_is_listed_a_page_at_a_time_newest_first(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    account_id = (await link_sandbox(client, alice))["accountId"]
+    placed = []
+    for quantity in ("1", "2", "3", "4", "5"):
+        made = await client.post(
+            f"{V1}/execute", json=order(account_id, quantity=quantity), headers=alice.headers
+        )
+        assert made.status_code == 201, made.text
+        placed.append(made.json()["tradeId"])
+
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(4):
+        query = {"limit": 2, "accountId": account_id} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get(V1, params=query, headers=alice.headers)).json()
+        seen += [trade["tradeId"] for trade in page["trades"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert (seen, cursor) == (placed[::-1], None)  # each once, newest first, then no more
+    whole = (await client.get(V1, headers=alice.headers)).json()
+    assert [t["tradeId"] for t in whole["trades"]] == placed[::-1]
+    assert whole["nextCursor"] is None
+    refused = await client.get(V1, params={"cursor": "not-one"}, headers=alice.headers)
+    assert error_fields(assert_problem(refused, 422)) == {"query.cursor"}

@@ -111,17 +111,26 @@ router.add_api_route(
 )
 
 
-@router.get("", summary="Your trades, newest first", responses=problem_responses(401, 404, 422))
+@router.get(
+    "",
+    summary="Your trades, newest first, a page at a time",
+    description="At most `limit` trades (up to 500); `nextCursor` asks for the older ones "
+    "(null on the last page). Send the same `accountId` and `status` with it.",
+    responses=problem_responses(401, 404, 422),
+)
 async def list_trades(
     user_id: CurrentUserId,
     reads: ReadsDep,
     account_id: Annotated[uuid.UUID | None, Query(alias="accountId")] = None,
     status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Trades:
     status_value = status_filter.value if status_filter else None
-    rows = await service.list_trades(reads, user_id, account_id, status_value, limit)
-    return Trades(trades=[TradeOut.of(row) for row in rows])
+    rows, next_cursor = await service.list_trades(
+        reads, user_id, account_id, status_value, limit, cursor
+    )
+    return Trades(trades=[TradeOut.of(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/{tradeId}", summary="One trade", responses=problem_responses(401, 404, 422))

@@ -190,6 +190,11 @@ class SettleTrade(RequestModel):
 
 class Trades(ApiModel):
     trades: list[TradeOut]
+    next_cursor: str | None = Field(
+        None,
+        description="Asks for the next, older page (`cursor`); null on the last.",
+        examples=["MjAyNi0xMi0wNlQxMjo0MDozMy4xNzk2NzIrMDA6MDB8ODA1OGIwZWMtMWFlZi00ZDZj"],
+    )
 
 
 class TradeEventOut(ApiModel):

@@ -24,11 +24,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, select
+from sqlalchemy import Uuid, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import idempotency, jobs
@@ -41,8 +42,9 @@ from flint.brokerage.api import (
     OrderAction,
     OrderStatus,
 )
-from flint.db import commit
+from flint.db import UTCDateTime, commit
 from flint.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from flint.kit.paging import decode_cursor, page_of
 from flint.kit.vendor_errors import ProviderError
 from flint.market.api import Instrument
 from flint.reads import Query, Reads
@@ -342,12 +344,16 @@ async def get(session: AsyncSession, user_id: uuid.UUID, trade_id: uuid.UUID) ->
     return trade
 
 
-def _list_query(*, account: bool, status: bool) -> Query:
+def _list_query(*, account: bool, status: bool, after: bool) -> Query:
     stmt = select(*TRADE_COLUMNS).where(Trade.user_id == bindparam("user_id"))
     if account:
         stmt = stmt.where(Trade.account_id == bindparam("account_id"))
     if status:
         stmt = stmt.where(Trade.status == bindparam("status"))
+    if after:  # older than the last trade of the page before
+        at = bindparam("after_at", type_=UTCDateTime())
+        older = and_(Trade.created_at == at, Trade.id < bindparam("after_id", type_=Uuid()))
+        stmt = stmt.where(or_(Trade.created_at < at, older))
     order = (Trade.created_at.desc(), Trade.id.desc())
     return Query(stmt.order_by(*order).limit(bindparam("limit")))
 
@@ -374,9 +380,10 @@ TRADE_COLUMNS = (
 )
 """What `TradeOut` shows."""
 LISTS = {
-    (account, status): _list_query(account=account, status=status)
+    (account, status, after): _list_query(account=account, status=status, after=after)
     for account in (False, True)
     for status in (False, True)
+    for after in (False, True)
 }
 
 
@@ -394,18 +401,22 @@ async def list_trades(
     account_id: uuid.UUID | None,
     status: str | None,
     limit: int,
-) -> list[Any]:
-    """Newest first; rows of `TRADE_COLUMNS`. Another user's account, or an unknown one, is
-    404 like everywhere else."""
-    params: dict[str, Any] = {"user_id": user_id, "limit": limit}
+    cursor: str | None = None,
+) -> tuple[list[Any], str | None]:
+    """Newest first, ``limit`` at a time after ``cursor``; rows of `TRADE_COLUMNS`, and the
+    next page's cursor (None on the last). Another user's account, or an unknown one, is 404
+    like everywhere else."""
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit + 1}
+    if cursor:
+        params["after_at"], params["after_id"] = decode_cursor(cursor, datetime.fromisoformat)
     if account_id is not None:
         if await reads.first(OWN_ACCOUNT, account_id=account_id, user_id=user_id) is None:
             raise NotFound(f"No account {account_id}.")
         params["account_id"] = account_id
     if status is not None:
         params["status"] = status
-    query = LISTS[account_id is not None, status is not None]
-    return await reads.all(query, **params)
+    query = LISTS[account_id is not None, status is not None, cursor is not None]
+    return page_of(await reads.all(query, **params), limit, "created_at", "id")
 
 
 async def events(session: AsyncSession, trade: Trade) -> list[TradeEvent]:
