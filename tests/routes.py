@@ -214,6 +214,7 @@ read    GET    /portfolio/{portfolioId}                path.portfolioId=portfoli
 write   PUT    /portfolio/{portfolioId}                path.portfolioId=portfolio
                                                        body.assets.symbol=symbol
                                                        body.assets.lotId=lot
+write   PATCH  /portfolio/{portfolioId}                path.portfolioId=portfolio
 write   PUT    /portfolio/{portfolioId}/follow         path.portfolioId=portfolio
                                                        body.accountId=account
 write   DELETE /portfolio/{portfolioId}/follow         path.portfolioId=portfolio
@@ -295,6 +296,7 @@ CALLS: dict[str, dict[str, Any]] = {
     "PUT /portfolio/{portfolioId}": {
         "body": {"name": "Renamed", "assets": [LOT | {"lotId": "{lot}"}]}
     },
+    "PATCH /portfolio/{portfolioId}": {"body": {"name": "Renamed again"}},
     "PUT /portfolio/{portfolioId}/follow": {"body": {"accountId": "{account}"}},
     "POST /portfolio/{portfolioId}/transactions": {
         "body": {"date": "2024-07-01", "type": "buy", "symbol": "{symbol}", "quantity": "1"}

@@ -230,3 +230,54 @@ async def test_an_export_streams_the_whole_ledger_in_chunks_as_one_file(
         assert answered.text == body
     answered = await client.get(f"{V1}/{empty}/export?format=json", headers=alice.headers)
     assert answered.json() == {"transactions": [], "nextCursor": None}
+
+
+async def test_a_portfolio_is_renamed_without_sending_its_lots(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice, allowNegativeCash=True)
+    day = weekday(30)
+    await booked(
+        client, alice, portfolio_id, date=day, type="buy", symbol="AAPL", quantity=2, price=100
+    )
+    await booked(client, alice, portfolio_id, date=day, type="withdrawal", amount=50)
+    before = (await client.get(f"{V1}/{portfolio_id}", headers=alice.headers)).json()
+    rows = await ledger(client, alice, portfolio_id)
+
+    renamed = await client.patch(
+        f"{V1}/{portfolio_id}",
+        json={"name": "Retirement", "baseCurrency": None},
+        headers=alice.headers,
+    )
+
+    assert renamed.status_code == 200, renamed.text
+    after = renamed.json()
+    assert (after["name"], after["baseCurrency"], after["version"]) == (
+        "Retirement",
+        "USD",
+        before["version"] + 1,
+    )
+    assert after["assets"] == before["assets"]
+    assert await ledger(client, alice, portfolio_id) == rows
+    assert (await client.get(f"{V1}/{portfolio_id}", headers=alice.headers)).json() == after
+
+    strict = await client.patch(
+        f"{V1}/{portfolio_id}", json={"allowNegativeCash": False}, headers=alice.headers
+    )
+    problem = assert_problem(strict, 422)
+    assert "overdraws the cash" in problem["detail"]
+    assert error_fields(problem) == {"body.allowNegativeCash"}
+    unknown = await client.patch(
+        f"{V1}/{portfolio_id}", json={"baseCurrency": "XYZ"}, headers=alice.headers
+    )
+    assert error_fields(assert_problem(unknown, 422)) == {"body.baseCurrency"}
+    euros = await client.patch(
+        f"{V1}/{portfolio_id}", json={"baseCurrency": "EUR"}, headers=alice.headers
+    )
+    assert euros.json()["baseCurrency"] == "EUR"
+    assert (await performance(client, alice, portfolio_id))["baseCurrency"] == "EUR"
+    same = await client.patch(f"{V1}/{portfolio_id}", json={}, headers=alice.headers)
+    assert same.json()["version"] == euros.json()["version"]  # nothing sent, nothing changed
+    assert_problem(
+        await client.patch(f"{V1}/{portfolio_id}", json={"name": "Mine"}, headers=bob.headers), 404
+    )

@@ -19,8 +19,8 @@ from flint.portfolio import backfill, cash
 from flint.portfolio.cash import Row
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.pages import stored_rows
-from flint.portfolio.schemas import TransactionIn
-from flint.portfolio.service import check_rows, positions_hold, touch
+from flint.portfolio.schemas import PortfolioPatch, TransactionIn
+from flint.portfolio.service import check_base, check_rows, positions_hold, touch
 
 PATH = "path.transactionId"
 """What a refusal of a deletion names: the transaction the request removes."""
@@ -92,3 +92,37 @@ async def remove(
     touch(portfolio)
     await session.flush()
     backfill.start(session, portfolio.id)
+
+
+async def amend(
+    session: AsyncSession, market: MarketData, portfolio: Portfolio, patch: PortfolioPatch
+) -> Portfolio:
+    """Rename the portfolio, change its base currency or its cash rule without sending its
+    lots (`PUT` takes them all, which a portfolio of a large import has too many of to send).
+    A base currency the ledger's amounts cannot be converted to is 422, and so is turning
+    `allowNegativeCash` off while a withdrawal leaves the cash below zero."""
+    name = patch.name if patch.name is not None else portfolio.name
+    base = patch.base_currency if patch.base_currency is not None else portfolio.base_currency
+    allow = portfolio.allow_negative_cash
+    if patch.allow_negative_cash is not None:
+        allow = patch.allow_negative_cash
+    rows: list[Row] | None = None
+    if base != portfolio.base_currency:
+        rows = await stored_rows(session, portfolio.id)
+        check_base(market, base, rows)
+    if portfolio.allow_negative_cash and not allow:
+        rows = rows if rows is not None else await stored_rows(session, portfolio.id)
+        await cash.check(session, market, base, [], rows, culprit="body.allowNegativeCash")
+    if (name, base, allow) == (
+        portfolio.name,
+        portfolio.base_currency,
+        portfolio.allow_negative_cash,
+    ):
+        return portfolio  # nothing changes: no new version
+    moved = base != portfolio.base_currency
+    portfolio.name, portfolio.base_currency, portfolio.allow_negative_cash = name, base, allow
+    touch(portfolio)
+    await session.flush()
+    if moved:  # the closes of the new currency's rates
+        backfill.start(session, portfolio.id)
+    return portfolio

@@ -17,6 +17,7 @@ from flint.kit.time import IsoDate
 from flint.market.api import MarketDep
 from flint.portfolio import (
     charts,
+    editing,
     following,
     pages,
     service,
@@ -30,6 +31,7 @@ from flint.portfolio.schemas import (
     Performance,
     PortfolioCreate,
     PortfolioOut,
+    PortfolioPatch,
     PortfolioReplace,
     Portfolios,
     SyncReport,
@@ -169,6 +171,26 @@ async def read(portfolio: ReadablePortfolio, session: ReadSessionDep) -> Respons
 
 def _portfolio_json(about: _About, lots: list[pages.Booked]) -> bytes:
     return _portfolio_out(about, lots).model_dump_json(by_alias=True).encode()
+
+
+@router.patch(
+    "/{portfolioId}",
+    response_model=PortfolioOut,
+    summary="Rename a portfolio, or change its base currency or cash rule, keeping its lots",
+    description="Only the fields sent change (`null`: as it is); the lots and the rest of the "
+    "ledger stay, however many (a portfolio of a large import has too many lots to send back "
+    "with `PUT`). A base currency the ledger's amounts cannot be converted to is 422 at "
+    "`body.baseCurrency`, and so is turning `allowNegativeCash` off while a withdrawal leaves "
+    "the cash below zero (at `body.allowNegativeCash`).",
+    responses=problem_responses(400, 401, 404, 422),
+)
+async def amend(
+    portfolio: OwnedPortfolio, body: PortfolioPatch, session: SessionDep, market: MarketDep
+) -> Response:
+    await editing.amend(session, market, portfolio, body)
+    about, lots = _About.of(portfolio), await pages.lots(session, portfolio.id)
+    answer = await anyio.to_thread.run_sync(partial(_portfolio_json, about, lots))
+    return Response(answer, media_type="application/json")
 
 
 @router.put(
