@@ -49,21 +49,29 @@ def settings_overrides(broker: RunningStub) -> dict[str, Any]:
     }
 
 
+async def link_snaptrade(
+    client: httpx.AsyncClient, who: Account, state: snaptrade_stub.SnapTradeState
+) -> tuple[str, httpx.Response]:
+    """A connection made in SnapTrade's portal and linked: its id, and the link's answer."""
+    portal = await client.post(
+        f"{V1}/accounts/connect", json={"provider": "snaptrade"}, headers=who.headers
+    )
+    assert portal.status_code == 200, portal.text
+    connection = state.connect(who.user_id)
+    linked = await client.post(
+        f"{V1}/accounts/link",
+        json={"provider": "snaptrade", "authCode": connection},
+        headers=who.headers,
+    )
+    assert linked.status_code == 201, linked.text
+    return connection, linked
+
+
 async def test_unlinking_deletes_the_connection_at_snaptrade_or_changes_nothing(
     client: httpx.AsyncClient, alice: Account, broker: RunningStub, broker_app: Starlette
 ) -> None:
     state: snaptrade_stub.SnapTradeState = broker_app.state.snaptrade
-    portal = await client.post(
-        f"{V1}/accounts/connect", json={"provider": "snaptrade"}, headers=alice.headers
-    )
-    assert portal.status_code == 200, portal.text
-    connection = state.connect(alice.user_id)
-    linked = await client.post(
-        f"{V1}/accounts/link",
-        json={"provider": "snaptrade", "authCode": connection},
-        headers=alice.headers,
-    )
-    assert linked.status_code == 201, linked.text
+    connection, linked = await link_snaptrade(client, alice, state)
     account_id = linked.json()["accountId"]
 
     broker.control.set("500")
@@ -86,19 +94,9 @@ async def test_closing_the_account_deletes_the_connection_and_the_user_at_snaptr
     client: httpx.AsyncClient, alice: Account, broker: RunningStub, broker_app: Starlette
 ) -> None:
     state: snaptrade_stub.SnapTradeState = broker_app.state.snaptrade
-    portal = await client.post(
-        f"{V1}/accounts/connect", json={"provider": "snaptrade"}, headers=alice.headers
-    )
-    assert portal.status_code == 200, portal.text
+    connection, _ = await link_snaptrade(client, alice, state)
     registered = alice.user_id  # Flint registers its user id at SnapTrade
     assert registered in state.users
-    connection = state.connect(registered)
-    linked = await client.post(
-        f"{V1}/accounts/link",
-        json={"provider": "snaptrade", "authCode": connection},
-        headers=alice.headers,
-    )
-    assert linked.status_code == 201, linked.text
     body = {"email": alice.email, "password": alice.password}
 
     broker.control.set("500")
