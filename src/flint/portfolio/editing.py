@@ -17,9 +17,10 @@ from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.portfolio import backfill, cash
 from flint.portfolio.cash import Row
+from flint.portfolio.edit_schemas import PortfolioPatch
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.pages import stored_rows
-from flint.portfolio.schemas import PortfolioPatch, TransactionIn
+from flint.portfolio.schemas import TransactionIn
 from flint.portfolio.service import check_base, check_rows, positions_hold, touch
 
 PATH = "path.transactionId"

@@ -23,6 +23,7 @@ from flint.portfolio import (
     service,
 )
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
+from flint.portfolio.edit_schemas import PortfolioPatch
 from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import (
@@ -31,7 +32,6 @@ from flint.portfolio.schemas import (
     Performance,
     PortfolioCreate,
     PortfolioOut,
-    PortfolioPatch,
     PortfolioReplace,
     Portfolios,
     SyncReport,

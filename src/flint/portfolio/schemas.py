@@ -62,17 +62,17 @@ BaseCurrency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", json_schema_extra=_ba
 """A portfolio's base currency: one the market converts US dollars into."""
 AmountCurrency = Annotated[str, Field(pattern=r"^(?:[A-Z]{3}|GBp)$", examples=["EUR"])]
 """An amount's currency: an ISO 4217 code, or ``GBp`` (pence, as London prices are quoted)."""
-_BASE = (
+BASE = (
     "The currency every figure is in: an ISO 4217 code the market can convert US dollars into "
     "(its FX pairs, directly, inversely or across the dollar); others are 422."
 )
-_NEGATIVE_CASH = (
+NEGATIVE_CASH = (
     "Whether a withdrawal may take the cash below zero. By default one the cash cannot pay (at "
     "its day, in the base currency) is refused with 422 naming the shortfall, and so is a "
     "change that would leave a later withdrawal short."
 )
-BASE_CURRENCY = Field("USD", description=_BASE)
-ALLOW_NEGATIVE_CASH = Field(False, description=_NEGATIVE_CASH)
+BASE_CURRENCY = Field("USD", description=BASE)
+ALLOW_NEGATIVE_CASH = Field(False, description=NEGATIVE_CASH)
 TransactionType = Literal[
     "buy", "sell", "dividend", "interest", "fee", "tax", "deposit", "withdrawal", "split"
 ]
@@ -117,15 +117,6 @@ class PortfolioIn(RequestModel):
 
 class PortfolioReplace(PortfolioIn):
     assets: list[LotIn] = Field(default_factory=list, max_length=5000)  # type: ignore[assignment]
-
-
-class PortfolioPatch(RequestModel):
-    """Only the fields sent change (a field sent as `null` stays as it is); the lots and the
-    rest of the ledger are left alone, however many there are."""
-
-    name: str | None = Field(None, min_length=1, max_length=200, examples=["Retirement"])
-    base_currency: BaseCurrency | None = Field(None, description=_BASE)
-    allow_negative_cash: bool | None = Field(None, description=_NEGATIVE_CASH)
 
 
 class PortfolioCreate(PortfolioIn):
