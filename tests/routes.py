@@ -168,6 +168,7 @@ public  POST   /auth/login                             # signing in: the passwor
 public  POST   /auth/token                             # the same, as the docs' OAuth2 form
 public  POST   /auth/refresh                           # the refresh token is the credential
 session POST   /auth/logout
+session POST   /auth/logout-all
 read    GET    /auth/me
 session POST   /auth/change-password
 public  POST   /auth/reset-password                    # a forgotten password

@@ -187,6 +187,7 @@ async def _report(client: httpx.AsyncClient, who: Account) -> str:
 # For each route that declares 204, how to make it succeed: (method, template) -> the path.
 NO_CONTENT: dict[tuple[str, str], Callable[[httpx.AsyncClient, Account], Awaitable[str]]] = {
     ("POST", "/auth/logout"): lambda client, who: _path("/auth/logout"),
+    ("POST", "/auth/logout-all"): lambda client, who: _path("/auth/logout-all"),
     ("DELETE", "/watchlist/{userId}/{asset}"): lambda client, who: _then(
         _created(client, who, f"{V1}/watchlist/add", {"userId": who.user_id, "asset": "AAPL"}),
         f"/watchlist/{who.user_id}/AAPL",

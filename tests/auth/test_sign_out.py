@@ -128,3 +128,27 @@ class TestAcrossProcesses:
         assert (await logout(client, account.token, account.refresh_token)).status_code == 204
 
         await assert_signed_out(other, account.token)
+
+
+async def test_signing_out_everywhere_ends_every_sign_in_and_keeps_the_keys(
+    client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    laptop = (await login(client, alice.email, alice.password)).json()
+    made = await client.post(
+        "/api/v1/api-keys", json={"name": "script", "scopes": ["read"]}, headers=alice.headers
+    )
+    key = made.json()["key"]
+
+    done = await client.post(f"{V1}/logout-all", headers=bearer(laptop["token"]))
+
+    assert done.status_code == 204, done.text
+    for access in (alice.token, laptop["token"]):
+        await assert_signed_out(client, access)
+    for spent in (alice.refresh_token, laptop["refreshToken"]):
+        assert_problem(await refresh(client, spent), 401)
+    assert (await client.get(QUOTE, headers={"X-API-Key": key})).status_code == 200
+    await assert_signed_in(client, bob.token, bob.user_id)  # nobody else's
+    again = (await login(client, alice.email, alice.password)).json()
+    await assert_signed_in(client, again["token"], alice.user_id)
+    keyed = await client.post(f"{V1}/logout-all", headers={"X-API-Key": key})
+    assert "`session`" in assert_problem(keyed, 403)["detail"]

@@ -153,6 +153,21 @@ async def logout(
     await service.logout(session, config, user, body.refresh_token)
 
 
+@router.post(
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out everywhere: end every sign-in of the account",
+    description="Every refresh token and access token of the account stops working at once, "
+    "on every device and this one too (the quote streams opened with them close with 4401); "
+    "sign in again with the password. API keys stay (revoke them at `/api-keys`). An Auth0 "
+    "token is Auth0's: it works until it expires.",
+    responses=problem_responses(401, 403),
+    openapi_extra=SESSION,
+)
+async def logout_all(session: SessionDep, config: AuthDep, user: CurrentUser) -> None:
+    await service.logout_everywhere(session, config, user)
+
+
 @router.get("/me", summary="The signed-in user", responses=problem_responses(401))
 async def me(user: CurrentUser, session: SessionDep, profiles: ProfilesDep) -> UserProfile:
     return await profiles.of(session, user)

@@ -412,6 +412,15 @@ async def change_password(
     return await _issue(session, config, user)
 
 
+async def logout_everywhere(session: AsyncSession, config: AuthConfig, user: User) -> None:
+    """End every sign-in of the account, the caller's included: its refresh tokens and access
+    tokens stop working on every device (a lost phone's too). API keys stay: they are the
+    scripts' credentials, revoked one by one."""
+    await _end_every_sign_in(session, user, utcnow())
+    after_commit(session, partial(config.principals.forget, user.id))
+    log.info("signed_out_everywhere", user_id=str(user.id))
+
+
 async def _end_every_sign_in(session: AsyncSession, user: User, now: datetime) -> None:
     """Every access token issued before stops working (``token_version``), and every refresh
     token with it; `Principals.forget` must follow the commit."""
