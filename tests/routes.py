@@ -222,6 +222,7 @@ write   DELETE /portfolio/{portfolioId}/follow         path.portfolioId=portfoli
 write   DELETE /portfolio/{portfolioId}                path.portfolioId=portfolio
 write   POST   /portfolio/{portfolioId}/transactions   path.portfolioId=portfolio body.symbol=symbol
 read    GET    /portfolio/{portfolioId}/transactions   path.portfolioId=portfolio
+                                                       query.symbol=symbol
 read    GET    /portfolio/{portfolioId}/transactions/{transactionId}  path.portfolioId=portfolio
                                                        path.transactionId=transaction
 write   PUT    /portfolio/{portfolioId}/transactions/{transactionId}  path.portfolioId=portfolio
@@ -303,6 +304,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "body": {"date": "2024-07-01", "type": "buy", "symbol": "{symbol}", "quantity": "1"}
         | {"price": "310000"}
     },
+    "GET /portfolio/{portfolioId}/transactions": {"query": {"symbol": "{symbol}"}},
     "PUT /portfolio/{portfolioId}/transactions/{transactionId}": {  # the deposit, a buy now
         "body": {"date": "2024-07-01", "type": "buy", "symbol": "{symbol}", "quantity": "1"}
         | {"price": "310000"}

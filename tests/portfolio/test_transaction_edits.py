@@ -281,3 +281,63 @@ async def test_a_portfolio_is_renamed_without_sending_its_lots(
     assert_problem(
         await client.patch(f"{V1}/{portfolio_id}", json={"name": "Mine"}, headers=bob.headers), 404
     )
+
+
+async def test_the_ledger_pages_only_what_is_asked_for(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    portfolio_id = await new_portfolio(client, alice)
+    early, late = weekday(60), weekday(20)
+    await booked(client, alice, portfolio_id, date=early, type="deposit", amount=5000)
+    for day in (early, late):
+        for symbol in ("AAPL", "BRK-B"):
+            await booked(
+                client,
+                alice,
+                portfolio_id,
+                date=day,
+                type="buy",
+                symbol=symbol,
+                quantity=1,
+                price=10,
+            )
+    await booked(client, alice, portfolio_id, date=late, type="dividend", symbol="AAPL", amount=3)
+
+    async def rows(**query: Any) -> list[tuple[str, str, str | None]]:
+        response = await client.get(
+            f"{V1}/{portfolio_id}/transactions", params=query, headers=alice.headers
+        )
+        assert response.status_code == 200, response.text
+        return [(r["date"], r["type"], r["symbol"]) for r in response.json()["transactions"]]
+
+    assert await rows(type="buy", symbol="brk.b") == [
+        (str(early), "buy", "BRK-B"),
+        (str(late), "buy", "BRK-B"),
+    ]
+    assert await rows(symbol="AAPL", start=str(late)) == [
+        (str(late), "buy", "AAPL"),
+        (str(late), "dividend", "AAPL"),
+    ]
+    assert await rows(end=str(early), type="deposit") == [(str(early), "deposit", None)]
+    first = await client.get(
+        f"{V1}/{portfolio_id}/transactions",
+        params={"type": "buy", "limit": 3},
+        headers=alice.headers,
+    )
+    cursor = first.json()["nextCursor"]
+    rest = await rows(type="buy", limit=3, cursor=cursor)
+    assert len(first.json()["transactions"]) + len(rest) == 4
+    backwards = await client.get(
+        f"{V1}/{portfolio_id}/transactions",
+        params={"start": str(late), "end": str(early)},
+        headers=alice.headers,
+    )
+    assert error_fields(assert_problem(backwards, 422)) == {"query.start"}
+    unknown_type = await client.get(
+        f"{V1}/{portfolio_id}/transactions", params={"type": "gift"}, headers=alice.headers
+    )
+    assert error_fields(assert_problem(unknown_type, 422)) == {"query.type"}
+    unknown_symbol = await client.get(
+        f"{V1}/{portfolio_id}/transactions", params={"symbol": "ZZZZQ"}, headers=alice.headers
+    )
+    assert error_fields(assert_problem(unknown_symbol, 422)) == {"query.symbol"}

@@ -11,14 +11,22 @@ from fastapi import APIRouter, Body, Path, Query, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from flint.errors import problem_responses
+from flint.errors import ValidationFailed, problem_responses
+from flint.kit.symbols import AnySymbol
+from flint.kit.time import IsoDate
 from flint.market.api import MarketDep
 from flint.portfolio import editing, ghostfolio_export, pages, service
 from flint.portfolio.deps import OwnedPortfolio, ReadablePortfolio
 from flint.portfolio.ghostfolio_document import FILE_SCHEMA
 from flint.portfolio.imports import flint_csv
 from flint.portfolio.router import LEDGER_RULES, transaction_out
-from flint.portfolio.schemas import TransactionIn, TransactionOut, TransactionsPage
+from flint.portfolio.schemas import (
+    TransactionIn,
+    TransactionOut,
+    TransactionsPage,
+    TransactionType,
+)
+from flint.portfolio.symbols import book
 from flint.web import ReadSessionDep, ReadSessionsDep, SessionDep, SessionsDep
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
@@ -48,17 +56,33 @@ async def add_transaction(
     "/{portfolioId}/transactions",
     summary="The portfolio's ledger, oldest first, a page at a time",
     description=f"At most `limit` rows (up to {pages.PAGE}), in the order the ledger replays "
-    "them; `nextCursor` asks for the next page (null on the last). "
+    "them, of a `type`, a `symbol`, or days from `start` to `end` when asked; `nextCursor` asks "
+    "for the next page (null on the last; send the same filters with it). "
     "`GET /portfolio/{portfolioId}/export` gives the whole ledger as one file.",
     responses=problem_responses(401, 404, 422),
 )
 async def list_transactions(
     portfolio: ReadablePortfolio,
     session: ReadSessionDep,
+    market: MarketDep,
     limit: Annotated[int, Query(ge=1, le=pages.PAGE)] = pages.PAGE,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    type: Annotated[TransactionType | None, Query(description="Only rows of this type")] = None,
+    symbol: Annotated[
+        AnySymbol | None, Query(description="Only rows of this symbol (`BRK.B` is `BRK-B`)")
+    ] = None,
+    start: Annotated[IsoDate | None, Query(description="Only rows from this day")] = None,
+    end: Annotated[IsoDate | None, Query(description="Only rows up to this day")] = None,
 ) -> TransactionsPage:
-    rows, next_cursor = await pages.page(session, portfolio.id, limit, cursor)
+    if start is not None and end is not None and start > end:
+        raise ValidationFailed.at("query.start", f"start {start} is after end {end}")
+    if symbol is not None:  # as the ledger names it; one nobody's ledger could hold is 422
+        symbols = await book(session, market, portfolio.user_id, [symbol])
+        if not symbols.known(symbol):
+            raise ValidationFailed.at("query.symbol", f"unknown symbol {symbol}")
+        symbol = symbols.canonical(symbol)
+    only = pages.Only(type, symbol, start, end)
+    rows, next_cursor = await pages.page(session, portfolio.id, limit, cursor, only)
     return TransactionsPage(
         transactions=[transaction_out(row) for row in rows], next_cursor=next_cursor
     )

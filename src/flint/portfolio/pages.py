@@ -12,6 +12,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -69,12 +70,35 @@ def decode(cursor: str) -> Key:
         raise ValidationFailed.at("query.cursor", detail) from exc
 
 
+@dataclass(frozen=True)
+class Only:
+    """Which rows a page holds: of one type, of one symbol, from ``start`` to ``end``."""
+
+    type: str | None = None
+    symbol: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+    def where(self, stmt: Select[Any]) -> Select[Any]:
+        if self.type is not None:
+            stmt = stmt.where(_T.type == self.type)
+        if self.symbol is not None:
+            stmt = stmt.where(_T.symbol == self.symbol)
+        if self.start is not None:
+            stmt = stmt.where(_T.date >= self.start)
+        if self.end is not None:
+            stmt = stmt.where(_T.date <= self.end)
+        return stmt
+
+
+EVERY = Only()
+BUYS = Only(type="buy")
+
+
 def _after(
-    portfolio_id: uuid.UUID, last: Key | None, limit: int, *, buys: bool = False
+    portfolio_id: uuid.UUID, last: Key | None, limit: int, *, only: Only = EVERY
 ) -> Select[Any]:
-    stmt = select(*_COLUMNS).where(_T.portfolio_id == portfolio_id)
-    if buys:
-        stmt = stmt.where(_T.type == "buy")
+    stmt = only.where(select(*_COLUMNS).where(_T.portfolio_id == portfolio_id))
     if last is not None:
         day, seq, ident = last
         stmt = stmt.where(
@@ -97,11 +121,11 @@ async def _read(
     last: Key | None,
     limit: int,
     *,
-    buys: bool = False,
+    only: Only = EVERY,
 ) -> tuple[list[Booked], Key | None]:
-    """Up to ``limit`` rows (the buys only, with ``buys``) after ``last``, and the key of the
+    """Up to ``limit`` rows (those ``only`` lets through) after ``last``, and the key of the
     last one read."""
-    rows = (await session.execute(_after(portfolio_id, last, limit, buys=buys))).all()
+    rows = (await session.execute(_after(portfolio_id, last, limit, only=only))).all()
     if not rows:
         return [], None
     tail = rows[-1]
@@ -109,11 +133,15 @@ async def _read(
 
 
 async def page(
-    session: AsyncSession, portfolio_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession,
+    portfolio_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+    only: Only = EVERY,
 ) -> tuple[list[Booked], str | None]:
     """Up to ``limit`` rows after ``cursor``, and the next page's cursor (None on the last)."""
     last = decode(cursor) if cursor else None
-    rows = (await session.execute(_after(portfolio_id, last, limit + 1))).all()
+    rows = (await session.execute(_after(portfolio_id, last, limit + 1, only=only))).all()
     if len(rows) <= limit:
         return [_booked(row) for row in rows], None
     tail = rows[limit - 1]
@@ -161,7 +189,7 @@ async def lots(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Booked]:
     found: list[Booked] = []
     last: Key | None = None
     while True:
-        chunk, last = await _read(session, portfolio_id, last, CHUNK * 4, buys=True)
+        chunk, last = await _read(session, portfolio_id, last, CHUNK * 4, only=BUYS)
         found.extend(chunk)
         if len(chunk) < CHUNK * 4:
             return found
