@@ -21,7 +21,7 @@ from flint.portfolio.edit_schemas import PortfolioPatch
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.pages import stored_rows
 from flint.portfolio.schemas import TransactionIn
-from flint.portfolio.service import check_base, check_rows, positions_hold, touch
+from flint.portfolio.service import check_base, check_rows, positions_hold, sent_row, touch
 
 PATH = "path.transactionId"
 """What a refusal of a deletion names: the transaction the request removes."""
@@ -58,11 +58,8 @@ async def replace(
     target = await entry(session, portfolio, transaction_id)
     _by_hand(target)
     base = portfolio.base_currency
-    sent = Row(
-        "body", body.date, body.type, body.symbol, body.quantity, body.price, body.fee,
-        body.amount, body.currency,
-    )  # fmt: skip
-    [row] = await check_rows(session, market, portfolio.user_id, [sent], utcnow().date(), base)
+    sent = [sent_row("body", body)]
+    [row] = await check_rows(session, market, portfolio.user_id, sent, utcnow().date(), base)
     before = await stored_rows(session, portfolio.id)
     mine = f"ledger[{target.id}]"
     after = sorted((row if r.field == mine else r for r in before), key=lambda r: r.date)

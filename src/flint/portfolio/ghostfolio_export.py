@@ -86,29 +86,24 @@ def _cash_rows(entries: Sequence[Booked]) -> list[Row]:
 
 
 async def _rates(
-    sessions: async_sessionmaker[AsyncSession],
-    market: MarketData,
-    base: str,
-    entries: Sequence[Booked],
+    sessions: async_sessionmaker[AsyncSession], market: MarketData, base: str, rows: list[Row]
 ) -> currencies.Rates | None:
     """The FX closes the cash balances need (None without a deposit or withdrawal); those
     missing are stored in a session of its own (a GET's session is read-only)."""
-    if not any(e.type in ("deposit", "withdrawal") for e in entries):
+    if not any(row.type in ("deposit", "withdrawal") for row in rows):
         return None
     async with sessions() as session:
-        fx = await cash.rates(session, market, base, _cash_rows(entries))
+        fx = await cash.rates(session, market, base, rows)
         await commit(session)
     return fx
 
 
-def _balances(
-    base: str, entries: Sequence[Booked], fx: currencies.Rates | None
-) -> list[dict[str, Any]]:
+def _balances(base: str, rows: list[Row], fx: currencies.Rates | None) -> list[dict[str, Any]]:
     """The cash at the end of each day with a deposit or withdrawal, newest first."""
-    flow_days = {e.date for e in entries if e.type in ("deposit", "withdrawal")}
+    flow_days = {row.date for row in rows if row.type in ("deposit", "withdrawal")}
     if fx is None or not flow_days:
         return []
-    days = cash.replay(_cash_rows(entries), fx.convert, base)
+    days = cash.replay(rows, fx.convert, base)
     return [
         {"date": _stamp(d.date), "value": d.balance} for d in reversed(days) if d.date in flow_days
     ]
@@ -181,9 +176,11 @@ async def export(
     base = portfolio.base_currency
     customs = {e.symbol for e in stored if e.symbol and is_custom(e.symbol)}
     profiles = await _profiles(session, portfolio, customs)
-    fx = await _rates(sessions, market, base, stored)
+    rows = _cash_rows(stored)  # for the rates here and the balances' replay in the thread
+    fx = await _rates(sessions, market, base, rows)
     about = _About(portfolio.id, portfolio.name, base)
-    return await anyio.to_thread.run_sync(partial(_document, about, stored, profiles, fx))
+    build = partial(_document, about, stored, profiles, rows, fx)
+    return await anyio.to_thread.run_sync(build)
 
 
 @dataclass(frozen=True)
@@ -197,6 +194,7 @@ def _document(
     portfolio: _About,
     stored: list[Booked],
     profiles: list[dict[str, Any]],
+    rows: list[Row],
     fx: currencies.Rates | None,
 ) -> bytes:
     base = portfolio.base
@@ -243,7 +241,7 @@ def _document(
         },
         "accounts": [
             {
-                "balances": _balances(base, stored, fx),
+                "balances": _balances(base, rows, fx),
                 "comment": None,
                 "currency": base,
                 "id": account,

@@ -165,31 +165,35 @@ async def chunks(
             return
 
 
-def _stored(b: Booked) -> Row:
+LedgerRow = PortfolioTransaction | Booked
+"""A ledger row as the ORM reads it, or as a page or a chunk of the ledger does."""
+
+
+def stored_row(entry: LedgerRow) -> Row:
+    """A stored row as the checks replay it (``new=False``: already in the ledger)."""
     return Row(
-        f"ledger[{b.id}]", b.date, b.type, b.symbol, b.quantity, b.price, b.fee, b.amount,
-        b.currency, new=False,
+        f"ledger[{entry.id}]", entry.date, entry.type, entry.symbol, entry.quantity,
+        entry.price, entry.fee, entry.amount, entry.currency, new=False,
     )  # fmt: skip
 
 
-async def stored_rows(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Row]:
-    """The ledger as the checks replay it (`service.stored_row`'s rows), read in the
-    session's transaction a chunk at a time, so the event loop serves others between chunks."""
-    rows: list[Row] = []
-    last: Key | None = None
-    while True:
-        chunk, last = await _read(session, portfolio_id, last, CHUNK * 4)
-        rows.extend(_stored(b) for b in chunk)
-        if len(chunk) < CHUNK * 4:
-            return rows
-
-
-async def lots(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Booked]:
-    """The portfolio's buys (its lots), oldest first, read a chunk at a time."""
+async def _every(session: AsyncSession, portfolio_id: uuid.UUID, only: Only) -> list[Booked]:
+    """Every row ``only`` lets through, oldest first, read in the session's transaction a
+    chunk at a time, so the event loop serves others between chunks."""
     found: list[Booked] = []
     last: Key | None = None
     while True:
-        chunk, last = await _read(session, portfolio_id, last, CHUNK * 4, only=BUYS)
+        chunk, last = await _read(session, portfolio_id, last, CHUNK * 4, only=only)
         found.extend(chunk)
         if len(chunk) < CHUNK * 4:
             return found
+
+
+async def stored_rows(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Row]:
+    """The ledger as the checks replay it."""
+    return [stored_row(b) for b in await _every(session, portfolio_id, EVERY)]
+
+
+async def lots(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Booked]:
+    """The portfolio's buys (its lots), oldest first."""
+    return await _every(session, portfolio_id, BUYS)

@@ -25,7 +25,7 @@ from flint.portfolio import (
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
 from flint.portfolio.edit_schemas import PortfolioPatch
 from flint.portfolio.figure_schemas import GroupBy
-from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.models import Portfolio
 from flint.portfolio.schemas import (
     AssetOut,
     FollowIn,
@@ -111,7 +111,7 @@ def _portfolio_out(portfolio: _About, lots: list[pages.Booked]) -> PortfolioOut:
     )
 
 
-def transaction_out(entry: PortfolioTransaction | pages.Booked) -> TransactionOut:
+def transaction_out(entry: pages.LedgerRow) -> TransactionOut:
     return TransactionOut(
         transaction_id=entry.id,
         date=entry.date,

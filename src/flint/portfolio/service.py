@@ -31,7 +31,7 @@ from flint.portfolio import backfill, cash, currencies, lots
 from flint.portfolio.cash import Row
 from flint.portfolio.dates import date_problem
 from flint.portfolio.models import Portfolio, PortfolioTransaction
-from flint.portfolio.pages import Booked, stored_rows
+from flint.portfolio.pages import Booked, stored_row, stored_rows
 from flint.portfolio.schemas import LotIn, PortfolioIn, PortfolioReplace, TransactionIn
 from flint.portfolio.symbols import SymbolBook, book
 from flint.reads import Query, Reads
@@ -257,21 +257,6 @@ async def positions_hold(
     await anyio.to_thread.run_sync(partial(check_positions, rows, before, culprit=culprit))
 
 
-def stored_row(entry: PortfolioTransaction) -> Row:
-    return Row(
-        f"ledger[{entry.id}]",
-        entry.date,
-        entry.type,
-        entry.symbol,
-        entry.quantity,
-        entry.price,
-        entry.fee,
-        entry.amount,
-        entry.currency,
-        new=False,
-    )
-
-
 def _check_lot_ids(
     assets: Sequence[LotIn], replaceable: set[uuid.UUID], mirrored: set[uuid.UUID]
 ) -> None:
@@ -415,6 +400,11 @@ _BOOKED_COLUMNS = Booked._fields[:-1]
 """What a `Booked` row gives the table's columns (its ``source_transaction_id`` is not set here)."""
 
 
+def sent_row(label: str, e: TransactionIn) -> Row:
+    """A transaction a request sends, as the checks take it (``label``: where it was sent)."""
+    return Row(label, e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount, e.currency)
+
+
 async def add_transactions(
     session: AsyncSession,
     market: MarketData,
@@ -427,10 +417,7 @@ async def add_transactions(
     ``names`` say where each came from in the request, for the errors (default ``body``)."""
     labels = list(names) if names is not None else ["body"] * len(entries)
     base = portfolio.base_currency
-    rows = [
-        Row(label, e.date, e.type, e.symbol, e.quantity, e.price, e.fee, e.amount, e.currency)
-        for label, e in zip(labels, entries, strict=True)
-    ]
+    rows = [sent_row(label, e) for label, e in zip(labels, entries, strict=True)]
     rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
     existing = await stored_rows(session, portfolio.id)
     await positions_hold([*existing, *rows], existing)

@@ -21,12 +21,8 @@ from pydantic import ValidationError
 from flint.errors import error_message, field_path
 from flint.kit.schema import is_decimal_text
 from flint.portfolio.imports.base import ImportRefused, Parsed
-from flint.portfolio.models import PortfolioTransaction
-from flint.portfolio.pages import Booked
+from flint.portfolio.pages import LedgerRow
 from flint.portfolio.schemas import TransactionIn
-
-Entry = PortfolioTransaction | Booked
-"""A ledger row as the ORM reads it or as a page or a chunk of the ledger does."""
 
 ALIASES = {
     "date": "date",
@@ -181,7 +177,7 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
     return entries, labels
 
 
-def render(entries: Sequence[Entry], *, header: bool = True) -> str:
+def render(entries: Sequence[LedgerRow], *, header: bool = True) -> str:
     """The entries as CSV rows (with the header line first, unless ``header`` is False: a
     chunk after the first of a streamed export)."""
     out = io.StringIO()
