@@ -51,6 +51,7 @@ KEY = "key"  # an API key's id
 JOB = "job"  # an import job of the portfolio
 HELD_LOT = "lot"  # a lot (a buy entered) of the portfolio
 TRANSACTION = "transaction"  # a ledger row entered by hand (a deposit) of the portfolio
+SIGN_IN = "signIn"  # a sign-in of the owner's other device
 SYMBOL = "symbol"  # a custom asset's symbol
 IDEMPOTENCY = "idempotency"  # an Idempotency-Key the owner used
 LISTED = "listed"
@@ -61,7 +62,7 @@ ONCE = frozenset({IDEMPOTENCY})
 under /api/v1 is the sender's own under /api afterwards."""
 UUID_KINDS = frozenset(
     {USER, ACCOUNT, PORTFOLIO, TRADE, UNKNOWN_TRADE, PREVIEW, ALERT, REPORT, NOTIFICATION}
-    | {KEY, JOB, HELD_LOT, TRANSACTION}
+    | {KEY, JOB, HELD_LOT, TRANSACTION, SIGN_IN}
 )
 """Kinds whose unknown values (and other users') answer 404."""
 KINDS = UUID_KINDS | {SYMBOL, ORDER, IDEMPOTENCY, LISTED}
@@ -169,6 +170,8 @@ public  POST   /auth/token                             # the same, as the docs' 
 public  POST   /auth/refresh                           # the refresh token is the credential
 session POST   /auth/logout
 session POST   /auth/logout-all
+session GET    /auth/sessions
+session DELETE /auth/sessions/{sessionId}              path.sessionId=signIn
 read    GET    /auth/me
 session POST   /auth/change-password
 public  POST   /auth/reset-password                    # a forgotten password

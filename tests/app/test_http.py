@@ -188,6 +188,7 @@ async def _report(client: httpx.AsyncClient, who: Account) -> str:
 NO_CONTENT: dict[tuple[str, str], Callable[[httpx.AsyncClient, Account], Awaitable[str]]] = {
     ("POST", "/auth/logout"): lambda client, who: _path("/auth/logout"),
     ("POST", "/auth/logout-all"): lambda client, who: _path("/auth/logout-all"),
+    ("DELETE", "/auth/sessions/{sessionId}"): lambda client, who: _other_sign_in(client, who),
     ("DELETE", "/watchlist/{userId}/{asset}"): lambda client, who: _then(
         _created(client, who, f"{V1}/watchlist/add", {"userId": who.user_id, "asset": "AAPL"}),
         f"/watchlist/{who.user_id}/AAPL",
@@ -229,6 +230,15 @@ SANDBOX = {"provider": "sandbox", "authCode": "trader"}
 
 async def _path(path: str) -> str:
     return path
+
+
+async def _other_sign_in(client: httpx.AsyncClient, who: Account) -> str:
+    """The path of a second sign-in of ``who`` (ending it leaves ``who``'s token working)."""
+    login = {"email": who.email, "password": who.password}
+    token = (await client.post(f"{V1}/auth/login", json=login)).json()["token"]
+    listed = await client.get(f"{V1}/auth/sessions", headers={"Authorization": f"Bearer {token}"})
+    current = next(s for s in listed.json()["sessions"] if s["current"])
+    return f"/auth/sessions/{current['sessionId']}"
 
 
 async def _then(created: Awaitable[Any], path: str) -> str:

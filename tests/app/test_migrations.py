@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from flint.alerts.models import Alert
 from flint.app.cli import _alembic_config
 from flint.app.models import Base
+from flint.auth.models import RefreshToken, SignIn
 from flint.db import create_engine
 from flint.notifications.models import NotificationPreference
 from flint.portfolio.models import Portfolio, PortfolioTransaction
@@ -307,4 +308,53 @@ async def test_a_profile_that_turned_email_off_keeps_it_off_for_every_kind(
     assert kept["choices"] == {
         made["email off"]: (none, None),
         made["email off, texts trades"]: ({**none, "trade": ["sms"]}, "+14155552671"),
+    }
+
+
+def _sign_ins_before_0029(connection: Connection) -> dict[str, Any]:
+    """A sign-in refreshed once (two tokens of one family) and another one, before revision
+    0029 kept sign-ins."""
+    session = Session(bind=connection)
+    user = User(email="devices@example.com", hashed_password="-")
+    session.add(user)
+    session.flush()
+    laptop, phone = uuid.uuid4(), uuid.uuid4()
+    later = NOW + timedelta(hours=2)
+    for family, created in ((laptop, NOW), (laptop, later), (phone, NOW + timedelta(hours=1))):
+        session.add(
+            RefreshToken(
+                user_id=user.id,
+                family_id=family,
+                token_hash=uuid.uuid4().hex * 2,
+                created_at=created,
+                expires_at=created + timedelta(days=30),
+            )
+        )
+    session.flush()
+    return {"user": user.id, "laptop": laptop, "phone": phone, "later": later}
+
+
+def _sign_ins_kept(connection: Connection) -> dict[Any, tuple[Any, ...]]:
+    rows = Session(bind=connection).execute(select(SignIn)).scalars()
+    return {
+        row.id: (row.user_id, row.created_at, row.last_active_at, row.method, row.user_agent)
+        for row in rows
+    }
+
+
+async def test_the_sign_ins_alive_before_0029_are_listed_after_it(database_url: str) -> None:
+    """Revision 0029: every refresh-token family gets its sign-in, begun at its first token and
+    last used at its newest; how and from what device are not known."""
+    made = await _upgraded_from(database_url, "0028", _sign_ins_before_0029)
+
+    kept = await _inspect(database_url, _sign_ins_kept)
+
+    phone = NOW + timedelta(hours=1)
+
+    def at(moment: datetime) -> datetime:  # SQLite gives back naive UTC
+        return moment if kept[made["laptop"]][1].tzinfo else moment.replace(tzinfo=None)
+
+    assert kept == {
+        made["laptop"]: (made["user"], at(NOW), at(made["later"]), None, None),
+        made["phone"]: (made["user"], at(phone), at(phone), None, None),
     }

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from flint.trades.models import Trade
+from tests.auth.helpers import bearer
 from tests.auth.helpers_two_factor import Authenticator, Clock, turn_on
 from tests.conftest import Account, sign_up
 from tests.notifications.conftest import eventually
@@ -30,6 +31,7 @@ from tests.routes import (
     PORTFOLIO,
     PREVIEW,
     REPORT,
+    SIGN_IN,
     SYMBOL,
     TABLE,
     TRADE,
@@ -104,11 +106,26 @@ async def build(client: httpx.AsyncClient, app: FastAPI, name: str) -> World:
     notices = ok(await client.get(f"{V1}/notifications", headers=headers))
     ids[NOTIFICATION] = notices["notifications"][0]["notificationId"]
     ids[KEY] = (await make_key(client, account, "read"))["id"]
+    ids[SIGN_IN] = await _another_device(client, account)
     # The app's clock is the wall's.
     world.authenticator = await turn_on(client, account, Clock(datetime.now(UTC)))
     world.secrets = {value for kind, value in ids.items() if kind != LISTED}
     world.secrets |= {account.email, f"{name}'s house", f"{name}'s savings"}
     return world
+
+
+async def _another_device(client: httpx.AsyncClient, account: Account) -> str:
+    """The id of a second sign-in of ``account`` (its phone's), which the table's DELETE may
+    end without signing the account's own token out."""
+    phone = ok(
+        await client.post(
+            f"{V1}/auth/login",
+            json={"email": account.email, "password": account.password},
+            headers={"User-Agent": "FlintPhone/1.0"},
+        )
+    )
+    listed = ok(await client.get(f"{V1}/auth/sessions", headers=bearer(phone["token"])))
+    return str(next(s["sessionId"] for s in listed["sessions"] if s["current"]))
 
 
 async def _trades(client: httpx.AsyncClient, app: FastAPI, world: World) -> None:

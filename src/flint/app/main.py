@@ -32,6 +32,7 @@ from flint.auth.closing_router import router as closing_router
 from flint.auth.pages import router as auth_pages
 from flint.auth.router import router as auth_router
 from flint.auth.service import AuthConfig
+from flint.auth.sessions_router import router as sessions_router
 from flint.auth.twofactor_router import router as two_factor_router
 from flint.billing.pages import router as billing_pages
 from flint.billing.router import router as billing_router
@@ -61,6 +62,7 @@ from flint.watchlist.router import router as watchlist_router
 
 API_ROUTERS: list[APIRouter] = [
     auth_router,
+    sessions_router,
     two_factor_router,
     users_router,
     closing_router,

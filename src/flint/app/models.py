@@ -14,6 +14,7 @@ from flint.auth.models import (
     PasswordResetToken,
     RecoveryCode,
     RefreshToken,
+    SignIn,
     TwoFactor,
     TwoFactorChallenge,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "Report",
+    "SignIn",
     "SnapTradeWebhook",
     "Trade",
     "TradeEvent",

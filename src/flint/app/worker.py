@@ -89,6 +89,11 @@ def schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": 300.0,
             "options": {"expires": 300},
         },
+        "auth-prune": {
+            "task": "flint.auth.prune",
+            "schedule": 24 * 3600.0,
+            "options": {"expires": 3600},
+        },
         "accounts-sync-all": {
             "task": "flint.accounts.sync_all",
             "schedule": 24 * 3600.0,

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from flint.auth.service import AuthConfig
+from flint.auth.sessions import Device
 from flint.auth.throttle import LoginThrottle, ResetThrottle
 from flint.auth.twofactor import TwoFactorConfig
 from flint.errors import Forbidden
@@ -22,6 +23,11 @@ ResetThrottleDep = Annotated[ResetThrottle, Depends(part(ResetThrottle))]
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def device(request: Request) -> Device:
+    """The device a sign-in is made or used from: its User-Agent and address."""
+    return Device.seen(request.headers.get("user-agent"), client_ip(request))
 
 
 def no_store(response: Response) -> None:

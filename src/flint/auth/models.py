@@ -87,3 +87,25 @@ class TwoFactorChallenge(UUIDPk, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class SignIn(Base):
+    """One sign-in (the refresh-token family it started, whose id it shares): the device it
+    came from and when it was last used, what `GET /auth/sessions` lists. It lives as long as
+    its newest refresh token is neither spent, revoked nor expired."""
+
+    __tablename__ = "sign_ins"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_active_at: Mapped[datetime] = mapped_column(default=utcnow)
+    """When its tokens were last exchanged (or the sign-in itself)."""
+    method: Mapped[str | None] = mapped_column(String(16))
+    """How it began: ``password``, ``two_factor`` or ``password_change`` (None for the sign-ins
+    that began before Flint kept it)."""
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    """The address it was last used from, as this server saw it."""

@@ -13,6 +13,7 @@ from flint.auth.deps import (
     ThrottleDep,
     TwoFactorDep,
     client_ip,
+    device,
     no_store,
 )
 from flint.auth.schemas import (
@@ -86,6 +87,7 @@ async def login(
         email=body.email,
         password=body.password,
         client_ip=client_ip(request),
+        device=device(request),
     )
     if isinstance(tokens, twofactor.MfaChallenge):
         return _challenge(tokens)
@@ -115,6 +117,7 @@ async def token(
         email=form.username,
         password=form.password,
         client_ip=client_ip(request),
+        device=device(request),
     )
     if isinstance(tokens, twofactor.MfaChallenge):
         return _challenge(tokens)
@@ -134,8 +137,10 @@ async def token(
     "the sign-in it came from: every refresh and access token descended from it.",
     responses=problem_responses(400, 401, 403, 422),
 )
-async def refresh(body: RefreshRequest, session: SessionDep, config: AuthDep) -> TokenPair:
-    return _pair(await service.refresh(session, config, body.refresh_token))
+async def refresh(
+    body: RefreshRequest, session: SessionDep, config: AuthDep, request: Request
+) -> TokenPair:
+    return _pair(await service.refresh(session, config, body.refresh_token, device(request)))
 
 
 @router.post(
@@ -191,6 +196,7 @@ async def change_password(
     session: SessionDep,
     config: AuthDep,
     two_factor: TwoFactorDep,
+    request: Request,
 ) -> TokenPair:
     tokens = await service.change_password(
         session,
@@ -200,6 +206,7 @@ async def change_password(
         current=body.current_password,
         new=body.new_password,
         code=body.code,
+        device=device(request),
     )
     return _pair(tokens)
 

@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from flint import jobs
 from flint.analytics import track
-from flint.auth import twofactor
+from flint.auth import sessions, twofactor
 from flint.auth.models import PasswordResetToken, RefreshToken
 from flint.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
+from flint.auth.sessions import Device
 from flint.auth.throttle import LoginThrottle, ResetThrottle
 from flint.db import after_commit
 from flint.errors import Conflict, Unauthorized, ValidationFailed, field_error
@@ -118,10 +119,14 @@ async def _issue(
     family_id: uuid.UUID | None = None,
     parent_id: uuid.UUID | None = None,
     pair: IssuedTokens | None = None,
+    began: tuple[str, Device] | None = None,
 ) -> IssuedTokens:
-    """Store ``pair`` (a new one by default) as the newest of the sign-in ``family_id`` (a new
-    sign-in by default)."""
-    family_id = family_id or uuid.uuid4()
+    """Store ``pair`` (a new one by default) as the newest of the sign-in ``family_id``, or of
+    a new sign-in that ``began`` (how, and on what device)."""
+    if family_id is None:
+        family_id = uuid.uuid4()
+        method, device = began or ("password", Device())
+        sessions.begin(session, user.id, family_id, method, device)
     pair = pair or _new_pair(config, user, family_id)
     session.add(
         RefreshToken(
@@ -154,6 +159,7 @@ async def complete_login(
     recovery_code: str | None,
     throttle: LoginThrottle,
     client_ip: str,
+    device: Device | None = None,
 ) -> IssuedTokens:
     """The second step of a 2FA sign-in: the code answers the login's challenge, then the
     tokens are issued as `login` issues them without 2FA (and the address counts as one the
@@ -165,7 +171,7 @@ async def complete_login(
     user.last_login = utcnow()
     log.info("login_succeeded", user_id=str(user.id), second_factor=True)
     await track(session, user.id, "login", {"method": "two_factor"})
-    return await _issue(session, config, user)
+    return await _issue(session, config, user, began=("two_factor", device or Device()))
 
 
 async def login(
@@ -176,6 +182,7 @@ async def login(
     email: str,
     password: str,
     client_ip: str,
+    device: Device | None = None,
 ) -> IssuedTokens | twofactor.MfaChallenge:
     key = email.strip().lower()
     await throttle.check(key, client_ip)
@@ -193,10 +200,12 @@ async def login(
     await throttle.record_success(key, client_ip)
     log.info("login_succeeded", user_id=str(user.id))
     await track(session, user.id, "login", {"method": "password"})
-    return await _issue(session, config, user)
+    return await _issue(session, config, user, began=("password", device or Device()))
 
 
-async def refresh(session: AsyncSession, config: AuthConfig, token: str) -> IssuedTokens:
+async def refresh(
+    session: AsyncSession, config: AuthConfig, token: str, device: Device | None = None
+) -> IssuedTokens:
     """Rotate: the presented token is spent atomically, and the pair it is exchanged for is kept
     sealed with a key only the presented token gives. Presented again within the grace period
     (two tabs refreshing at once) it answers that same pair; later, a spent token is presumed
@@ -224,6 +233,7 @@ async def refresh(session: AsyncSession, config: AuthConfig, token: str) -> Issu
         )
         if spent.rowcount == 1:  # type: ignore[attr-defined]
             await _forget_successors(session, config, record.family_id, now)
+            await sessions.used(session, record.family_id, device)
             return await _issue(
                 session, config, user, family_id=record.family_id, parent_id=record.id, pair=pair
             )
@@ -274,14 +284,8 @@ async def _forget_successors(
 
 
 async def _end_sign_in(session: AsyncSession, config: AuthConfig, record: RefreshToken) -> None:
-    """Revoke the refresh-token family of ``record``; once committed, the access tokens of the
-    family (their ``fam`` claim) are refused too, in every process."""
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == record.family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), successor=None)
-    )
-    after_commit(session, partial(config.principals.forget, record.user_id))
+    """End the sign-in of ``record`` (`sessions.end_family`)."""
+    await sessions.end_family(session, config.principals, record.user_id, record.family_id)
 
 
 async def ended_sessions(conn: AsyncConnection, user_id: uuid.UUID, since: datetime) -> list[str]:
@@ -377,6 +381,7 @@ async def change_password(
     current: str,
     new: str,
     code: str | None,
+    device: Device | None = None,
 ) -> IssuedTokens:
     """Set a new password for a signed-in user who gives the current one (and a code when
     two-factor sign-in is on): every sign-in of the account ends, the caller's included, whose
@@ -409,7 +414,7 @@ async def change_password(
         data={"event": "password_changed"},
     )
     log.info("password_changed", user_id=str(user.id))
-    return await _issue(session, config, user)
+    return await _issue(session, config, user, began=("password_change", device or Device()))
 
 
 async def logout_everywhere(session: AsyncSession, config: AuthConfig, user: User) -> None:

@@ -1,10 +1,16 @@
-"""Celery tasks of sign-in: the worker's half of a password-reset request."""
+"""Celery tasks of sign-in: the worker's half of a password-reset request, and the daily pruning
+of expired credentials."""
 
 from __future__ import annotations
 
-from flint.auth import service
+import structlog
+
+from flint.auth import service, sessions
 from flint.db import commit
 from flint.jobs import celery_app, run_async, runtime
+
+log = structlog.get_logger(__name__)
+PRUNE = "flint.auth.prune"
 
 
 @celery_app.task(name=service.SEND_RESET)
@@ -16,5 +22,18 @@ def send_password_reset(email: str) -> None:
         async with runtime().sessions() as session:
             await service.send_password_reset(session, runtime().get(service.ResetMail), email)
             await commit(session)
+
+    run_async(_run())
+
+
+@celery_app.task(name=PRUNE)
+def prune() -> None:
+    """Delete the credentials nobody can use any more (`sessions.prune`), once a day."""
+
+    async def _run() -> None:
+        async with runtime().sessions() as session:
+            deleted = await sessions.prune(session)
+            await commit(session)
+        log.info("auth_pruned", **deleted)
 
     run_async(_run())

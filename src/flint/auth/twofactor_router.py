@@ -7,7 +7,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from flint.auth import service, twofactor
-from flint.auth.deps import LOCAL_SIGN_IN, AuthDep, ThrottleDep, TwoFactorDep, client_ip, no_store
+from flint.auth.deps import (
+    LOCAL_SIGN_IN,
+    AuthDep,
+    ThrottleDep,
+    TwoFactorDep,
+    client_ip,
+    device,
+    no_store,
+)
 from flint.auth.schemas import (
     DisableTwoFactor,
     EnableTwoFactor,
@@ -134,6 +142,7 @@ async def two_factor_verify(
         recovery_code=body.recovery_code,
         throttle=throttle,
         client_ip=client_ip(request),
+        device=device(request),
     )
     return TokenPair(
         token=tokens.access_token, expires_in=tokens.expires_in, refresh_token=tokens.refresh_token

@@ -9,6 +9,7 @@ from flint.users.deps import (
     CurrentUserId,
     PrincipalsDep,
     ProfilesDep,
+    bearer_session,
     get_current_user_id,
     security_schemes,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "TokenIssuer",
     "User",
     "UserProfile",
+    "bearer_session",
     "declare_scopes",
     "get_current_user_id",
     "lock_user",

@@ -16,6 +16,7 @@ from flint.users.keys import ApiKeys, looks_like_key
 from flint.users.models import User
 from flint.users.principals import INVALID, Principals
 from flint.users.service import Profiles
+from flint.users.tokens import TokenIssuer
 from flint.web import SessionDep, part
 
 oauth2_scheme = OAuth2PasswordBearer(
@@ -85,6 +86,19 @@ async def get_current_user_id(request: Request, later: BackgroundTasks) -> uuid.
 
 
 CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
+
+
+def bearer_session(request: Request, tokens: TokenIssuer) -> uuid.UUID | None:
+    """The sign-in (``fam`` claim) of the request's bearer token, once `get_current_user_id`
+    has accepted it; None for an API key or a token Flint did not issue (Auth0's)."""
+    token = _bearer(request)
+    if not token or looks_like_key(token):
+        return None
+    try:
+        claims = tokens.verify(token)
+    except Unauthorized:
+        return None
+    return uuid.UUID(claims.session) if claims.session else None
 
 
 async def get_current_user(session: SessionDep, user_id: CurrentUserId) -> User:

@@ -1,0 +1,189 @@
+"""The account's sign-ins as the devices they are: each begins with a password (or a code), is
+kept alive by exchanging its refresh tokens, and ends by signing out, by being ended from
+another device, or when its newest refresh token expires.
+
+A sign-in is a refresh-token family; `SignIn` (the same id) says where it came from and when
+it was last used. Ending one revokes its refresh tokens and, once committed, the access tokens
+it gave (their ``fam`` claim), in every process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from sqlalchemy import ColumnElement, and_, delete, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flint.auth.models import PasswordResetToken, RefreshToken, SignIn, TwoFactorChallenge
+from flint.db import after_commit
+from flint.errors import NotFound
+from flint.kit.time import utcnow
+from flint.users.api import Principals
+
+USER_AGENT_CHARS = 256
+KEEP_EXPIRED = timedelta(days=1)
+"""Credentials expired (or sign-ins ended) longer ago than this are deleted by `prune`: none
+of them can be used any more, and a refresh token kept a day past its expiry still answers
+"expired" rather than "unknown" to a client that comes back late."""
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where a sign-in is used from, as the request shows it."""
+
+    user_agent: str | None = None
+    ip_address: str | None = None
+
+    @classmethod
+    def seen(cls, user_agent: str | None, ip_address: str | None) -> Device:
+        """From a request's `User-Agent` (cut to what is kept) and its client's address."""
+        agent = " ".join((user_agent or "").split())[:USER_AGENT_CHARS] or None
+        return cls(user_agent=agent, ip_address=ip_address)
+
+
+@dataclass(frozen=True)
+class LiveSignIn:
+    id: uuid.UUID
+    created_at: datetime
+    last_active_at: datetime
+    expires_at: datetime
+    method: str | None
+    user_agent: str | None
+    ip_address: str | None
+
+
+def begin(
+    session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID, method: str, device: Device
+) -> None:
+    """Record the new sign-in ``family_id`` (its first refresh token is stored beside it)."""
+    now = utcnow()
+    session.add(
+        SignIn(
+            id=family_id,
+            user_id=user_id,
+            created_at=now,
+            last_active_at=now,
+            method=method,
+            user_agent=device.user_agent,
+            ip_address=device.ip_address,
+        )
+    )
+
+
+async def used(session: AsyncSession, family_id: uuid.UUID, device: Device | None) -> None:
+    """The sign-in's refresh token was just exchanged (from ``device`` when known)."""
+    values: dict[str, object] = {"last_active_at": utcnow()}
+    if device is not None and device.ip_address is not None:
+        values["ip_address"] = device.ip_address
+    await session.execute(update(SignIn).where(SignIn.id == family_id).values(**values))
+
+
+def _live_head(now: datetime) -> ColumnElement[bool]:
+    """The refresh token that keeps a sign-in alive: its newest, neither spent, revoked nor
+    expired."""
+    return and_(
+        RefreshToken.family_id == SignIn.id,
+        RefreshToken.used_at.is_(None),
+        RefreshToken.revoked_at.is_(None),
+        RefreshToken.expires_at > now,
+    )
+
+
+async def live(session: AsyncSession, user_id: uuid.UUID) -> list[LiveSignIn]:
+    """The user's sign-ins still alive, the most recently used first."""
+    now = utcnow()
+    stmt = (
+        select(SignIn, RefreshToken.expires_at)
+        .join(RefreshToken, _live_head(now))
+        .where(SignIn.user_id == user_id, RefreshToken.user_id == user_id)
+        .order_by(SignIn.last_active_at.desc(), SignIn.id)
+    )
+    found: dict[uuid.UUID, LiveSignIn] = {}
+    for sign_in, expires_at in await session.execute(stmt):
+        found.setdefault(
+            sign_in.id,
+            LiveSignIn(
+                id=sign_in.id,
+                created_at=sign_in.created_at,
+                last_active_at=sign_in.last_active_at,
+                expires_at=expires_at,
+                method=sign_in.method,
+                user_agent=sign_in.user_agent,
+                ip_address=sign_in.ip_address,
+            ),
+        )
+    return list(found.values())
+
+
+async def end(
+    session: AsyncSession, principals: Principals, user_id: uuid.UUID, sign_in_id: uuid.UUID
+) -> None:
+    """End the user's live sign-in ``sign_in_id`` (404 for one that is not the user's, or has
+    ended already, as for one that never was)."""
+    now = utcnow()
+    alive = await session.execute(
+        select(SignIn.id).where(
+            SignIn.id == sign_in_id,
+            SignIn.user_id == user_id,
+            exists().where(_live_head(now), RefreshToken.user_id == user_id),
+        )
+    )
+    if alive.scalar_one_or_none() is None:
+        raise NotFound("No such signed-in session.")
+    await end_family(session, principals, user_id, sign_in_id)
+
+
+async def end_family(
+    session: AsyncSession, principals: Principals, user_id: uuid.UUID, family_id: uuid.UUID
+) -> None:
+    """Revoke every refresh token of the sign-in; once committed, its access tokens are
+    refused too (`Principals` reads the ended sign-ins again)."""
+    await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.family_id == family_id,
+            RefreshToken.user_id == user_id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow(), successor=None)
+    )
+    after_commit(session, partial(principals.forget, user_id))
+
+
+async def prune(session: AsyncSession) -> dict[str, int]:
+    """Delete what can no longer be used: refresh tokens expired (and ended) more than
+    `KEEP_EXPIRED` ago, the sign-ins left with none, and expired reset links and two-factor
+    challenges. A spent refresh token is kept until it expires: presented again before then,
+    it is the sign of a stolen token and ends its sign-in."""
+    before = utcnow() - KEEP_EXPIRED
+    tokens = await session.execute(
+        delete(RefreshToken).where(
+            RefreshToken.expires_at < before,
+            (RefreshToken.revoked_at.is_(None)) | (RefreshToken.revoked_at < before),
+        )
+    )
+    sign_ins = await session.execute(
+        delete(SignIn).where(
+            SignIn.last_active_at < before,
+            ~exists().where(RefreshToken.family_id == SignIn.id),
+        )
+    )
+    resets = await session.execute(
+        delete(PasswordResetToken).where(PasswordResetToken.expires_at < before)
+    )
+    challenges = await session.execute(
+        delete(TwoFactorChallenge).where(TwoFactorChallenge.expires_at < before)
+    )
+    return {
+        "refresh_tokens": _count(tokens),
+        "sign_ins": _count(sign_ins),
+        "password_reset_tokens": _count(resets),
+        "two_factor_challenges": _count(challenges),
+    }
+
+
+def _count(result: object) -> int:
+    return int(result.rowcount)  # type: ignore[attr-defined]
