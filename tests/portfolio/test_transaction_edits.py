@@ -341,3 +341,30 @@ async def test_the_ledger_pages_only_what_is_asked_for(
         f"{V1}/{portfolio_id}/transactions", params={"symbol": "ZZZZQ"}, headers=alice.headers
     )
     assert error_fields(assert_problem(unknown_symbol, 422)) == {"query.symbol"}
+
+
+async def test_replacing_the_lots_puts_them_first_on_their_day_and_keeps_the_rest_in_order(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """`PUT /portfolio/{id}` checks the new lots before the day's other rows; the ledger stored
+    must replay in that order too (the sale after the five lots it sells, not between them)."""
+    portfolio_id = await new_portfolio(client, alice)
+    day = str(weekday(30))
+    lot = {"symbol": "AAPL", "purchasePrice": "200", "purchaseDate": day}
+    one = {"name": "Ledger", "assets": [lot | {"quantity": "5"}]}
+    assert (await client.put(f"{V1}/{portfolio_id}", json=one, headers=alice.headers)).is_success
+    await booked(
+        client, alice, portfolio_id, date=day, type="sell", symbol="AAPL", quantity=5, price=210
+    )
+    await booked(client, alice, portfolio_id, date=day, type="deposit", amount=100)
+    sold = (await ledger(client, alice, portfolio_id))[1]
+    five = {"name": "Ledger", "assets": [lot | {"quantity": "1"} for _ in range(5)]}
+    sold_first = await client.put(f"{V1}/{portfolio_id}", json=five, headers=alice.headers)
+    assert sold_first.status_code == 200, sold_first.text
+
+    rows = await ledger(client, alice, portfolio_id)
+
+    assert [row["type"] for row in rows] == ["buy"] * 5 + ["sell", "deposit"]
+    assert rows[5]["transactionId"] == sold["transactionId"]
+    again = await booked(client, alice, portfolio_id, date=day, type="deposit", amount=1)
+    assert (await ledger(client, alice, portfolio_id))[-1]["transactionId"] == again

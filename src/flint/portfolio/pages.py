@@ -189,9 +189,14 @@ async def _every(session: AsyncSession, portfolio_id: uuid.UUID, only: Only) -> 
             return found
 
 
+async def booked(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Booked]:
+    """The whole ledger, oldest first."""
+    return await _every(session, portfolio_id, EVERY)
+
+
 async def stored_rows(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Row]:
     """The ledger as the checks replay it."""
-    return [stored_row(b) for b in await _every(session, portfolio_id, EVERY)]
+    return [stored_row(b) for b in await booked(session, portfolio_id)]
 
 
 async def lots(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Booked]:

@@ -20,6 +20,7 @@ from flint.portfolio import (
     editing,
     following,
     pages,
+    replacement,
     service,
 )
 from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfolio
@@ -197,6 +198,7 @@ async def amend(
 
 @router.put(
     "/{portfolioId}",
+    response_model=PortfolioOut,
     summary="Replace a portfolio's name, currency and lots",
     description="The lots sent replace the lots entered in the portfolio: one with the "
     "`lotId` of one of them keeps its id (one of no lot of the portfolio is 404), and the "
@@ -214,8 +216,8 @@ async def replace(
     body: PortfolioReplace,
     session: SessionDep,
     market: MarketDep,
-) -> PortfolioOut:
-    return await portfolio_out(session, await service.replace(session, market, portfolio, body))
+) -> Response:
+    return await _answer(session, await replacement.replace(session, market, portfolio, body))
 
 
 FOLLOWING = (

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 import anyio
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.billing.api import Limit, Plans
@@ -31,8 +31,8 @@ from flint.portfolio import backfill, cash, currencies, lots
 from flint.portfolio.cash import Row
 from flint.portfolio.dates import date_problem
 from flint.portfolio.models import Portfolio, PortfolioTransaction
-from flint.portfolio.pages import Booked, stored_row, stored_rows
-from flint.portfolio.schemas import LotIn, PortfolioIn, PortfolioReplace, TransactionIn
+from flint.portfolio.pages import Booked, stored_rows
+from flint.portfolio.schemas import PortfolioIn, TransactionIn
 from flint.portfolio.symbols import SymbolBook, book
 from flint.reads import Query, Reads
 
@@ -40,7 +40,7 @@ QUOTED = ("buy", "sell", "dividend", "split")
 """Types whose amounts default to the symbol's quote currency (others: the base currency)."""
 
 
-def _refuse(problems: list[tuple[str, str]]) -> ValidationFailed:
+def refuse(problems: list[tuple[str, str]]) -> ValidationFailed:
     detail = "; ".join(f"{where}: {why}" for where, why in problems)
     return ValidationFailed(detail, errors=[field_error(where, why) for where, why in problems])
 
@@ -98,11 +98,11 @@ async def check_rows(
         if row.symbol is not None and not symbols.known(row.symbol):
             problems.append((f"{row.field}.symbol", f"unknown symbol {row.symbol}"))
     if problems:
-        raise _refuse(problems)
+        raise refuse(problems)
     rows = _with_currencies(rows, symbols, base)
     problems = _currency_problems(market, rows, symbols, base)
     if problems:
-        raise _refuse(problems)
+        raise refuse(problems)
     buys = [row for row in rows if row.type == "buy" and row.symbol is not None]
     for row in buys:
         custom = symbols.custom.get(row.symbol or "")
@@ -141,7 +141,7 @@ async def check_rows(
             if row.symbol == symbol and row.date in bad_days
         )
     if problems:
-        raise _refuse(problems)
+        raise refuse(problems)
     return rows
 
 
@@ -209,7 +209,7 @@ def check_positions(
                 f"a dividend on {row.symbol} on {row.date}, which is not held then: record "
                 f"the buy first (dividends are paid on a position)"
             )
-            raise _refuse([(where, why)])
+            raise refuse([(where, why)])
     held: dict[str, Decimal] = {}
     for row in sorted(rows, key=lambda r: r.date):
         if row.symbol is None or row.quantity is None:
@@ -221,7 +221,7 @@ def check_positions(
             held[row.symbol] = position * row.quantity
         elif row.type == "sell":
             if row.quantity > position:
-                raise _refuse(
+                raise refuse(
                     [
                         (
                             f"{row.field}.quantity",
@@ -255,26 +255,6 @@ async def positions_hold(
     """`check_positions` in a worker thread (a 100,000-row ledger's replay on the event loop
     held every other request of the process for seconds)."""
     await anyio.to_thread.run_sync(partial(check_positions, rows, before, culprit=culprit))
-
-
-def _check_lot_ids(
-    assets: Sequence[LotIn], replaceable: set[uuid.UUID], mirrored: set[uuid.UUID]
-) -> None:
-    """Each lot id sent names a lot this request may replace (``replaceable``: the lots
-    entered in the portfolio) or a mirrored one (left as the sync made it), once: 404 for
-    one of no lot of the portfolio (another user's is as unknown), 422 for one sent twice."""
-    problems: list[tuple[str, str]] = []
-    seen: set[uuid.UUID] = set()
-    for index, asset in enumerate(assets):
-        if asset.lot_id is None:
-            continue
-        if asset.lot_id not in replaceable and asset.lot_id not in mirrored:
-            raise NotFound(f"No lot {asset.lot_id} in this portfolio (body.assets[{index}]).")
-        if asset.lot_id in seen:
-            problems.append((f"body.assets[{index}].lotId", f"lot {asset.lot_id} is sent twice"))
-        seen.add(asset.lot_id)
-    if problems:
-        raise _refuse(problems)
 
 
 def check_base(market: MarketData, base: str, rows: Sequence[Row] = ()) -> None:
@@ -335,56 +315,6 @@ async def create(
 async def count_portfolios(session: AsyncSession, user_id: uuid.UUID) -> int:
     stmt = select(func.count()).where(Portfolio.user_id == user_id)
     return int(await session.scalar(stmt) or 0)
-
-
-async def replace(
-    session: AsyncSession, market: MarketData, portfolio: Portfolio, body: PortfolioReplace
-) -> Portfolio:
-    """New name, currency and lots; the ledger's other entries stay and must still add up.
-    Lots mirrored from a followed account stay too: only its sync changes them (one sent
-    back with its ``lot_id`` is left as it is). A lot sent with the ``lot_id`` of one entered
-    here replaces it under the same id."""
-    base = body.base_currency
-    stored = await ledger(session, portfolio)
-    kept = [e for e in stored if e.type != "buy" or e.source_transaction_id is not None]
-    mirrored = {e.id for e in kept if e.type == "buy"}
-    _check_lot_ids(body.assets, {e.id for e in stored} - {e.id for e in kept}, mirrored)
-    sent = [(i, asset) for i, asset in enumerate(body.assets) if asset.lot_id not in mirrored]
-    assets = [asset for _, asset in sent]
-    before = [stored_row(e) for e in stored]
-    check_base(market, base, [stored_row(e) for e in kept])
-    rows = [lots.asset_row(i, asset) for i, asset in sent]
-    rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
-    after = sorted([*rows, *(stored_row(e) for e in kept)], key=lambda r: r.date)
-    await positions_hold(after, before, culprit="body.assets")
-    if not body.allow_negative_cash:
-        # Turning the setting off must leave no withdrawal short: compare with an empty ledger.
-        turned_off = portfolio.allow_negative_cash
-        where = "body.allowNegativeCash" if turned_off else "body.assets"
-        await cash.check(session, market, base, [] if turned_off else before, after, culprit=where)
-    await session.execute(
-        delete(PortfolioTransaction).where(
-            PortfolioTransaction.portfolio_id == portfolio.id,
-            PortfolioTransaction.type == "buy",
-            PortfolioTransaction.source_transaction_id.is_(None),
-        )
-    )
-    # The new lots come first within their day, as they were checked (mirrored rows keep
-    # their own order, before the day's hand-entered rows).
-    by_hand = [e for e in kept if e.source_transaction_id is None]
-    for offset, entry in enumerate(by_hand):
-        entry.seq = len(assets) + offset
-    session.add_all(
-        lots.lot(portfolio, i, asset, row, asset.lot_id)
-        for i, (asset, row) in enumerate(zip(assets, rows, strict=True))
-    )
-    portfolio.name = body.name
-    portfolio.base_currency = body.base_currency
-    portfolio.allow_negative_cash = body.allow_negative_cash
-    touch(portfolio)
-    await session.flush()
-    backfill.start(session, portfolio.id)
-    return portfolio
 
 
 async def _next_seq(session: AsyncSession, portfolio: Portfolio) -> int:
