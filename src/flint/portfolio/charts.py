@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
-from flint.portfolio.models import PortfolioTransaction
 from flint.portfolio.schemas import ChartFormat as Format
 from flint.portfolio.schemas import ChartKind as Kind
 
@@ -34,7 +33,17 @@ DESCRIPTION = (
 )
 
 
-def marks_of(entries: Iterable[PortfolioTransaction]) -> list[tuple[date, str]]:
+class Dated(Protocol):
+    """A ledger row, or a (date, type) row read for the marks."""
+
+    @property
+    def date(self) -> date: ...
+
+    @property
+    def type(self) -> str: ...
+
+
+def marks_of(entries: Iterable[Dated]) -> list[tuple[date, str]]:
     """The (day, type) of each ledger entry, for the value chart: it marks those of the types
     in `MARKED` and sees from the first whether anything was held before the window."""
     return [(e.date, e.type) for e in entries]

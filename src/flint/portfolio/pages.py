@@ -194,6 +194,19 @@ async def booked(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Booked]
     return await _every(session, portfolio_id, EVERY)
 
 
+async def days_and_types(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Any]:
+    """Each (date, type) the ledger has rows of, oldest first: what the value chart marks (a
+    few per day however many rows the day has; reading the whole ledger for it held the event
+    loop for seconds)."""
+    stmt = (
+        select(_T.date, _T.type)
+        .where(_T.portfolio_id == portfolio_id)
+        .distinct()
+        .order_by(_T.date, _T.type)
+    )
+    return list(await session.execute(stmt))
+
+
 async def stored_rows(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Row]:
     """The ledger as the checks replay it."""
     return [stored_row(b) for b in await booked(session, portfolio_id)]

@@ -349,7 +349,11 @@ async def performance_chart(
     ] = False,
 ) -> Response:
     raw = await performance.json(portfolio, performance.window(start, end, benchmark))
-    marks = charts.marks_of(await service.ledger(session, portfolio)) if kind == "value" else []
+    marks = (
+        charts.marks_of(await pages.days_and_types(session, portfolio.id))
+        if kind == "value"
+        else []
+    )
 
     def draw() -> bytes:
         perf = Performance.model_validate_json(raw).model_dump(by_alias=True)
