@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 from flint.db import driver_in_transaction
+from flint.kit.threads import crunch
 
 
 async def bulk_insert(
@@ -38,17 +39,8 @@ async def bulk_insert(
     connection = await session.connection()
     dialect = connection.dialect
     copy = dialect.name == "postgresql"
-    records = list(
-        zip(
-            *(
-                _column(
-                    columns[name], table.c[name], _bind_rule(table.c[name].type, dialect, copy=copy)
-                )
-                for name in names
-            ),
-            strict=True,
-        )
-    )
+    count = len(columns[names[0]])
+    records = await crunch(count, _records, table, columns, names, dialect, copy)
     if copy:
         driver = await driver_in_transaction(connection)
         await driver.copy_records_to_table(table.name, records=records, columns=names)
@@ -66,6 +58,27 @@ async def bulk_insert(
         await connection.exec_driver_sql(insert, records)
     finally:
         await connection.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+
+
+def _records(
+    table: Table,
+    columns: Mapping[str, Sequence[Any]],
+    names: list[str],
+    dialect: Dialect,
+    copy: bool,
+) -> list[tuple[Any, ...]]:
+    """The rows as the driver takes them."""
+    return list(
+        zip(
+            *(
+                _column(
+                    columns[name], table.c[name], _bind_rule(table.c[name].type, dialect, copy=copy)
+                )
+                for name in names
+            ),
+            strict=True,
+        )
+    )
 
 
 LARGE = 10_000

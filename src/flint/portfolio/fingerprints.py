@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flint.bulk import bulk_insert
 from flint.db import table_of
 from flint.errors import ValidationFailed, field_error
+from flint.kit.threads import crunch
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.portfolio import imports, pages, service
@@ -157,7 +158,7 @@ async def import_rows(
     naming each)."""
     await _lock(session, portfolio)
     currencies = await _currencies(session, market, portfolio, parsed.entries)
-    prints = fingerprints(parsed, preset, currencies)
+    prints = await crunch(len(parsed.entries), fingerprints, parsed, preset, currencies)
     known = await _known(session, portfolio, prints)
     if known and on_duplicate == "fail":
         imported_on = await _imported_on(session, portfolio, known)

@@ -25,6 +25,7 @@ from flint.billing.api import Limit, Plans
 from flint.bulk import bulk_insert, new_ids
 from flint.db import table_of
 from flint.errors import NotFound, ValidationFailed, field_error
+from flint.kit.threads import crunch
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.portfolio import backfill, cash, currencies, lots
@@ -347,7 +348,7 @@ async def add_transactions(
     ``names`` say where each came from in the request, for the errors (default ``body``)."""
     labels = list(names) if names is not None else ["body"] * len(entries)
     base = portfolio.base_currency
-    rows = [sent_row(label, e) for label, e in zip(labels, entries, strict=True)]
+    rows = await crunch(len(entries), sent_rows, labels, entries)
     rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
     existing = await stored_rows(session, portfolio.id)
     await positions_hold([*existing, *rows], existing)
@@ -355,16 +356,7 @@ async def add_transactions(
         await cash.check(session, market, base, existing, [*existing, *rows], culprit="body")
     start = await _next_seq(session, portfolio)
     count = len(entries)
-    created = [
-        Booked(
-            uid, e.date, e.type, row.symbol, e.quantity, e.price, e.fee, e.amount,
-            row.currency or base,
-        )
-        for uid, e, row in zip(new_ids(count), entries, rows, strict=True)
-    ]  # fmt: skip
-    columns: dict[str, Sequence[Any]] = {
-        name: [getattr(booked, name) for booked in created] for name in _BOOKED_COLUMNS
-    }
+    created, columns = await crunch(count, _booked, entries, rows, base)
     columns |= {
         "portfolio_id": [portfolio.id] * count,
         "seq": range(start, start + count),
@@ -375,6 +367,27 @@ async def add_transactions(
     await session.flush()
     backfill.start(session, portfolio.id)
     return created
+
+
+def sent_rows(labels: Sequence[str], entries: Sequence[TransactionIn]) -> list[Row]:
+    return [sent_row(label, e) for label, e in zip(labels, entries, strict=True)]
+
+
+def _booked(
+    entries: Sequence[TransactionIn], rows: Sequence[Row], base: str
+) -> tuple[list[Booked], dict[str, Sequence[Any]]]:
+    """The new rows, with fresh ids in key order, and the table's columns of them."""
+    created = [
+        Booked(
+            uid, e.date, e.type, row.symbol, e.quantity, e.price, e.fee, e.amount,
+            row.currency or base,
+        )
+        for uid, e, row in zip(new_ids(len(entries)), entries, rows, strict=True)
+    ]  # fmt: skip
+    columns: dict[str, Sequence[Any]] = {
+        name: [getattr(booked, name) for booked in created] for name in _BOOKED_COLUMNS
+    }
+    return created, columns
 
 
 LIST = Query(
