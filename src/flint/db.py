@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from pathlib import Path
@@ -466,9 +466,8 @@ _SQLITE_AWAY = (
 "no such table", are statements gone wrong: a 500)."""
 
 
-def database_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` (or what caused it) says the database cannot be reached or used just
-    now, rather than that a statement was wrong: the API answers those 503 with Retry-After."""
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error``, the driver's own error beneath it and what caused either, each once."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
     while pending:
@@ -476,13 +475,35 @@ def database_unavailable(error: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
+        yield current
+        if isinstance(current, sa_exc.DBAPIError):
+            pending.append(current.orig)
+        pending += [current.__cause__, current.__context__]
+
+
+def referent_gone(error: BaseException) -> bool:
+    """Whether ``error`` is a foreign key refusing a row because what it refers to is gone:
+    deleted by another request after this one read it (an account closed while one of its
+    requests was on its way). The API answers those 409: asked again, the request meets the
+    deletion (a 401 or 404) instead of racing it."""
+    for current in _causes(error):
+        if isinstance(current, asyncpg.ForeignKeyViolationError):
+            return True
+        if isinstance(current, sqlite3.IntegrityError) and str(current).startswith(
+            "FOREIGN KEY constraint failed"
+        ):
+            return True
+    return False
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the database cannot be reached or used just
+    now, rather than that a statement was wrong: the API answers those 503 with Retry-After."""
+    for current in _causes(error):
         if isinstance(current, _UNAVAILABLE):
             return True
         if isinstance(current, sqlite3.OperationalError) and str(current).startswith(_SQLITE_AWAY):
             return True
-        if isinstance(current, sa_exc.DBAPIError):
-            if current.connection_invalidated:
-                return True
-            pending.append(current.orig)  # the driver's own error
-        pending += [current.__cause__, current.__context__]
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
     return False

@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from flint.db import database_unavailable
+from flint.db import database_unavailable, referent_gone
 from flint.errors import (
     PROBLEM_JSON,
+    Conflict,
     FieldError,
     FlintError,
     Problem,
@@ -148,7 +149,8 @@ def unexpected_problem(request: Request, error: BaseException | None = None) -> 
     only the request id. One that says the database cannot be reached just now (down,
     restarting, out of connections) is a 503 with ``Retry-After``, as `/readyz` says. A client
     that hung up before its body arrived (`ClientDisconnect`, from a route reading the raw
-    body) is no failure of Flint's: 499, logged at info."""
+    body) is no failure of Flint's: 499, logged at info. A foreign key refusing a row whose
+    referent another request deleted meanwhile is a 409 (`referent_gone`)."""
     if isinstance(error, ClientDisconnect):
         log.info("client_disconnected", path=request.url.path, method=request.method)
         return problem_response(
@@ -172,6 +174,21 @@ def unexpected_problem(request: Request, error: BaseException | None = None) -> 
             slug="database-unavailable",
             detail="The database cannot be reached just now; try again shortly.",
             headers={"Retry-After": str(DATABASE_RETRY_SECONDS)},
+        )
+    if error is not None and referent_gone(error):
+        log.warning(
+            "referent_deleted_meanwhile",
+            path=request.url.path,
+            method=request.method,
+            error=str(getattr(error, "orig", error)),  # the driver's words, without the SQL
+        )
+        return problem_response(
+            request,
+            status=Conflict.status,
+            title=Conflict.title,
+            slug=Conflict.slug,
+            detail="Something this request refers to was deleted while it was on its way "
+            "(by another request); ask again.",
         )
     log.exception("unhandled_error", path=request.url.path, method=request.method)
     return problem_response(
