@@ -20,7 +20,7 @@ from flint.config import Settings
 from flint.jobs import celery_app
 from flint.kit.secrets import new_token, token_digest
 from flint.kit.time import utcnow
-from tests.auth.helpers import V1, bearer, login, me, refresh
+from tests.auth.helpers import V1, bearer, login, me, outbox, refresh
 from tests.auth.helpers_two_factor import Clock, turn_on
 from tests.auth.test_sign_out import assert_signed_in, assert_signed_out
 from tests.conftest import Account, assert_problem, sign_up
@@ -272,3 +272,41 @@ async def test_what_can_no_longer_be_used_is_pruned_and_the_rest_kept(
     assert schedule(settings)["auth-prune"]["task"] == PRUNE
     assert PRUNE in celery_app.tasks
     assert (await me(client, who.token)).status_code == 200
+
+
+async def notices(client: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
+    answer = await client.get("/api/v1/notifications", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["notifications"]
+    return [n for n in found if n["data"].get("event") == "new_sign_in"]
+
+
+async def test_a_sign_in_from_a_device_the_account_never_used_is_told_by_email_and_in_the_app(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    who = await sign_up(client)  # the first sign-in, right after signing up: no news
+    assert await notices(client, who.token) == []
+    again = await login(client, who.email, who.password)  # the same client again: known
+    assert again.status_code == 200, again.text
+    assert await notices(client, who.token) == []
+
+    phone = await sign_in(client, who, PHONE)
+    await sign_in(client, who, PHONE)  # that phone again: known now
+
+    (notice,) = await notices(client, who.token)
+    assert notice["kind"] == "security"
+    assert notice["title"] == "New sign-in to your Flint account"
+    assert PHONE in notice["body"]
+    assert "from 127.0.0.1" in notice["body"]
+    mine = current(await listed(client, phone["token"]))["sessionId"]
+    assert notice["data"]["sessionId"] == mine
+    emails = [m for m in await outbox(sessions) if m.subject == notice["title"]]
+    assert [(m.channel, m.recipient) for m in emails] == [("email", who.email)]
+
+    changed = await client.post(
+        f"{V1}/change-password",
+        json={"currentPassword": who.password, "newPassword": "a brand new passphrase"},
+        headers={**bearer(phone["token"]), "User-Agent": "Yet another browser/1.0"},
+    )
+    assert changed.status_code == 200, changed.text  # told of the change, not of a device
+    assert len(await notices(client, changed.json()["token"])) == 1

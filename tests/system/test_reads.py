@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from flint import reads as reads_module
 from flint.app import models  # noqa: F401 (every table)
-from flint.db import create_engine, create_read_engine, database_unavailable, open_sqlite_reader
+from flint.db import create_engine, create_read_engine, open_sqlite_reader
+from flint.kit.db_errors import database_unavailable
 from flint.kit.paging import page_of
 from flint.kit.time import utcnow
 from flint.notifications import inbox

@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from flint.db import database_unavailable, referent_gone
 from flint.errors import (
     PROBLEM_JSON,
     Conflict,
@@ -26,6 +25,7 @@ from flint.errors import (
     field_path,
     problem_responses,
 )
+from flint.kit.db_errors import database_unavailable, referent_gone
 
 log = structlog.get_logger(__name__)
 

@@ -126,7 +126,7 @@ async def _issue(
     if family_id is None:
         family_id = uuid.uuid4()
         method, device = began or ("password", Device())
-        sessions.begin(session, user.id, family_id, method, device)
+        await sessions.begin(session, user.id, family_id, method, device)
     pair = pair or _new_pair(config, user, family_id)
     session.add(
         RefreshToken(

@@ -21,6 +21,7 @@ from flint.auth.models import PasswordResetToken, RefreshToken, SignIn, TwoFacto
 from flint.db import after_commit
 from flint.errors import NotFound
 from flint.kit.time import utcnow
+from flint.notifications.api import NotificationKind, notify
 from flint.users.api import Principals
 
 USER_AGENT_CHARS = 256
@@ -55,11 +56,14 @@ class LiveSignIn:
     ip_address: str | None
 
 
-def begin(
+async def begin(
     session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID, method: str, device: Device
 ) -> None:
-    """Record the new sign-in ``family_id`` (its first refresh token is stored beside it)."""
+    """Record the new sign-in ``family_id`` (its first refresh token is stored beside it), and
+    tell the user when it comes from a device none of the account's sign-ins has used."""
     now = utcnow()
+    if method != "password_change" and not await _familiar(session, user_id, device):
+        await _tell_of_new_device(session, user_id, family_id, device, now)
     session.add(
         SignIn(
             id=family_id,
@@ -70,6 +74,39 @@ def begin(
             user_agent=device.user_agent,
             ip_address=device.ip_address,
         )
+    )
+
+
+async def _familiar(session: AsyncSession, user_id: uuid.UUID, device: Device) -> bool:
+    """Whether the account has signed in from ``device`` (its User-Agent) before, or never
+    signed in at all (its first sign-in, right after signing up, is no news)."""
+    known = await session.execute(
+        select(SignIn.user_agent).where(SignIn.user_id == user_id).distinct()
+    )
+    agents = set(known.scalars())
+    return not agents or device.user_agent in agents
+
+
+async def _tell_of_new_device(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID,
+    device: Device,
+    now: datetime,
+) -> None:
+    where = f" from {device.ip_address}" if device.ip_address else ""
+    await notify(
+        session,
+        user_id=user_id,
+        kind=NotificationKind.SECURITY,
+        title="New sign-in to your Flint account",
+        body=(
+            f"Your Flint account was signed in to on {now:%Y-%m-%d at %H:%M} UTC{where}, from "
+            f"a device it had not seen: {device.user_agent or 'one that did not say what it is'}"
+            ". If it was you, there is nothing to do. If not, sign that session out (your "
+            "signed-in devices are at /auth/sessions) and change your password."
+        ),
+        data={"event": "new_sign_in", "sessionId": str(family_id)},
     )
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import structlog
 
-from flint.db import database_unavailable
 from flint.errors import FlintError
 from flint.jobs import celery_app, run_async, runtime, send
+from flint.kit.db_errors import database_unavailable
 from flint.kit.heap import collector_paused
 from flint.market.api import MarketData
 from flint.portfolio import backfill, history, import_jobs
