@@ -261,6 +261,7 @@ write   POST   /notifications/{notificationId}/read    path.notificationId=notif
 write   POST   /alerts
 read    GET    /alerts
 read    GET    /alerts/{alertId}                       path.alertId=alert
+write   PATCH  /alerts/{alertId}                       path.alertId=alert
 write   DELETE /alerts/{alertId}                       path.alertId=alert
 session POST   /billing/checkout-session
 session POST   /billing/portal-session

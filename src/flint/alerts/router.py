@@ -5,7 +5,7 @@ from fastapi import APIRouter, status
 from flint.alerts import service
 from flint.alerts.deps import OwnedAlert
 from flint.alerts.models import Alert
-from flint.alerts.schemas import CONDITIONS_DOC, AlertIn, AlertOut, Alerts
+from flint.alerts.schemas import CONDITIONS_DOC, AlertIn, AlertOut, AlertPatch, Alerts
 from flint.billing.api import PlansDep
 from flint.errors import problem_responses
 from flint.market.api import MarketDep
@@ -67,6 +67,19 @@ async def list_alerts(user_id: CurrentUserId, session: SessionDep) -> Alerts:
 @router.get("/{alertId}", summary="One price alert", responses=problem_responses(401, 404, 422))
 async def read_alert(alert: OwnedAlert) -> AlertOut:
     return alert_out(alert)
+
+
+@router.patch(
+    "/{alertId}",
+    summary="Change a price alert's condition or threshold, or pause it",
+    description="Only the fields sent change. A new condition or threshold (checked as when "
+    "created, against the condition the alert ends with: 422 at `body.threshold`) re-arms the "
+    "alert, and one that already holds fires at the next check. `paused: true` keeps the alert "
+    "and its last price but never fires it; `paused: false` re-arms it the same way.",
+    responses=problem_responses(400, 401, 404, 422),
+)
+async def amend_alert(alert: OwnedAlert, body: AlertPatch, session: SessionDep) -> AlertOut:
+    return alert_out(await service.amend(session, alert, body))
 
 
 @router.delete(

@@ -30,6 +30,7 @@ class AlertCondition(StrEnum):
 class AlertState(StrEnum):
     ARMED = "armed"
     FIRED = "fired"
+    PAUSED = "paused"
 
 
 CONDITIONS_DOC = (
@@ -69,26 +70,64 @@ class AlertIn(RequestModel):
     @field_validator("threshold")
     @classmethod
     def _threshold_fits_the_condition(cls, value: Decimal, info: ValidationInfo) -> Decimal:
-        if not value.is_finite():
-            raise ValueError("the threshold must be a finite number")
-        condition = info.data.get("condition")
-        if condition is AlertCondition.PERCENT_CHANGE:
-            if value == 0:
-                raise ValueError("a percent_change threshold is not 0: e.g. 5 (up) or -5 (down)")
-            if not MIN_FALL_PERCENT < value <= MAX_RISE_PERCENT:
-                raise ValueError(
-                    f"a percent_change threshold is above {MIN_FALL_PERCENT} and at most "
-                    f"{MAX_RISE_PERCENT}"
-                )
-            if value != value.quantize(Decimal("1e-4")):
-                raise ValueError("a percent_change threshold has at most 4 decimal places")
-        elif condition is not None:
-            if value <= 0:
-                raise ValueError(f"the {condition.value} threshold is a price greater than 0")
-            if value > MAX_PRICE:
-                raise ValueError(f"the {condition.value} threshold is at most {MAX_PRICE:,}")
-            if value != value.quantize(Decimal("1e-8")):
-                raise ValueError("a price threshold has at most 8 decimal places")
+        problem = threshold_problem(info.data.get("condition"), value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+def threshold_problem(condition: AlertCondition | None, value: Decimal) -> str | None:
+    """Why ``value`` cannot be the threshold of a ``condition`` alert (None: it can; without a
+    condition, only that it is a finite number)."""
+    if not value.is_finite():
+        return "the threshold must be a finite number"
+    if condition is AlertCondition.PERCENT_CHANGE:
+        if value == 0:
+            return "a percent_change threshold is not 0: e.g. 5 (up) or -5 (down)"
+        if not MIN_FALL_PERCENT < value <= MAX_RISE_PERCENT:
+            return (
+                f"a percent_change threshold is above {MIN_FALL_PERCENT} and at most "
+                f"{MAX_RISE_PERCENT}"
+            )
+        if value != value.quantize(Decimal("1e-4")):
+            return "a percent_change threshold has at most 4 decimal places"
+    elif condition is not None:
+        if value <= 0:
+            return f"the {condition.value} threshold is a price greater than 0"
+        if value > MAX_PRICE:
+            return f"the {condition.value} threshold is at most {MAX_PRICE:,}"
+        if value != value.quantize(Decimal("1e-8")):
+            return "a price threshold has at most 8 decimal places"
+    return None
+
+
+class AlertPatch(RequestModel):
+    """Only the fields sent change (a field sent as `null` stays as it is). A new condition or
+    threshold re-arms the alert (one that already holds fires at the next check); `paused`
+    stops it firing until it is sent `false`."""
+
+    model_config = ConfigDict(json_schema_extra=AlertIn.model_config.get("json_schema_extra"))
+
+    condition: AlertCondition | None = Field(None, description=CONDITIONS_DOC)
+    threshold: Decimal | None = Field(
+        None,
+        description="As when created, for the alert's condition (the one sent, else its own).",
+        examples=["210"],
+    )
+    paused: bool | None = Field(
+        None, description="`true`: checked, never fired, until sent `false`.", examples=[True]
+    )
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_fits_the_condition(
+        cls, value: Decimal | None, info: ValidationInfo
+    ) -> Decimal | None:
+        if value is None:
+            return None
+        problem = threshold_problem(info.data.get("condition"), value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
@@ -99,7 +138,8 @@ class AlertOut(ApiModel):
     threshold: DecimalText = Field(examples=["200"])
     state: AlertState = Field(
         description="`armed`: fires when the condition holds. `fired`: it held at the last "
-        "check; the alert re-arms once it no longer holds."
+        "check; the alert re-arms once it no longer holds. `paused`: checked, never fired, "
+        "until resumed (`PATCH` with `paused: false`)."
     )
     last_price: DecimalText | None = Field(
         None, description="The price at the last check.", examples=["189.84"]

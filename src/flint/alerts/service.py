@@ -9,7 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.alerts.models import Alert
-from flint.alerts.schemas import AlertIn, AlertState
+from flint.alerts.schemas import (
+    AlertCondition,
+    AlertIn,
+    AlertPatch,
+    AlertState,
+    threshold_problem,
+)
 from flint.billing.api import Limit, Plans
 from flint.errors import Conflict, NotFound, ValidationFailed
 from flint.market.api import MarketData
@@ -62,6 +68,27 @@ async def get(session: AsyncSession, user_id: uuid.UUID, alert_id: uuid.UUID) ->
     alert = await session.get(Alert, alert_id)
     if alert is None or alert.user_id != user_id:
         raise NotFound(f"No price alert {alert_id}.")
+    return alert
+
+
+async def amend(session: AsyncSession, alert: Alert, body: AlertPatch) -> Alert:
+    """Change what ``body`` sends. A new condition or threshold (checked against the condition
+    the alert ends with) re-arms it and forgets the last quote checked, so the next check
+    fires it when it already holds; pausing stops it firing, resuming re-arms it the same way."""
+    condition = body.condition or AlertCondition(alert.condition)
+    threshold = body.threshold if body.threshold is not None else alert.threshold
+    problem = threshold_problem(condition, threshold)
+    if problem is not None:
+        raise ValidationFailed.at("body.threshold", problem)
+    changed = (condition.value, threshold) != (alert.condition, alert.threshold)
+    alert.condition, alert.threshold = condition.value, threshold
+    paused = alert.state == AlertState.PAUSED
+    if body.paused is True:
+        alert.state = AlertState.PAUSED.value
+    elif (body.paused is False and paused) or (changed and not paused):
+        alert.state = AlertState.ARMED.value
+        alert.last_quote_at = None
+    await session.flush()
     return alert
 
 
