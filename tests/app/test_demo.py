@@ -156,6 +156,8 @@ async def test_the_demo_user_has_everything_and_a_second_run_duplicates_nothing(
         assert pdf.status_code == 200
         assert pdf.content.startswith(b"%PDF")
         assert {kind for _, kind in first["notifications"]} >= {"report", "price_alert"}
+        sessions = (await get(http, "/auth/sessions"))["sessions"]
+        assert [s["current"] for s in sessions] == [True]  # the demo signed itself out
 
     again_email, again_password, _ = run_demo(tmp_path)
     assert (again_email, again_password) == (email, password)

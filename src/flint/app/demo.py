@@ -112,6 +112,7 @@ async def _seed(settings: Settings) -> DemoUser:
         imported = await demo.imported_portfolio()
         await demo.finished_report(user_id, imported)
         summary = await demo.summary(user_id)
+        await demo.sign_out()
     return DemoUser(email, password, user_id, summary)
 
 
@@ -136,6 +137,7 @@ class Demo:
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
+        self.refresh_token = ""
 
     async def call(self, method: str, path: str, *, ok: tuple[int, ...], **kw: Any) -> Any:
         response = await self.http.request(method, API + path, **kw)
@@ -155,8 +157,14 @@ class Demo:
                 f"another password than the one in {CREDENTIALS_FILE}"
             )
         self.http.headers["Authorization"] = f"Bearer {response.json()['token']}"
+        self.refresh_token = str(response.json()["refreshToken"])
         me = await self.call("GET", "/auth/me", ok=(200,))
         return str(me["userId"])
+
+    async def sign_out(self) -> None:
+        """End the demo's own sign-in: the user's signed-in devices are theirs alone."""
+        body = {"refreshToken": self.refresh_token}
+        await self.call("POST", "/auth/logout", json=body, ok=(204,))
 
     async def link_sandbox(self) -> list[dict[str, Any]]:
         """The sandbox's brokerage, checking and savings accounts (linking the same code again
