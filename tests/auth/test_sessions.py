@@ -193,7 +193,7 @@ async def test_a_user_agent_is_kept_on_one_line_and_cut_to_256_characters(
     client: httpx.AsyncClient,
 ) -> None:
     who = await sign_up(client)
-    phone = await sign_in(client, who, "Flint\tApp  " + "x" * 1000)
+    phone = await sign_in(client, who, "Flint\tApp \x7f " + "x" * 1000)
     bare = await client.post(
         f"{V1}/login",
         json={"email": who.email, "password": who.password},
@@ -296,7 +296,7 @@ async def test_a_sign_in_from_a_device_the_account_never_used_is_told_by_email_a
     (notice,) = await notices(client, who.token)
     assert notice["kind"] == "security"
     assert notice["title"] == "New sign-in to your Flint account"
-    assert PHONE in notice["body"]
+    assert f'it calls itself "{PHONE}"' in notice["body"]
     assert "from 127.0.0.1" in notice["body"]
     mine = current(await listed(client, phone["token"]))["sessionId"]
     assert notice["data"]["sessionId"] == mine

@@ -40,8 +40,10 @@ class Device:
 
     @classmethod
     def seen(cls, user_agent: str | None, ip_address: str | None) -> Device:
-        """From a request's `User-Agent` (cut to what is kept) and its client's address."""
-        agent = " ".join((user_agent or "").split())[:USER_AGENT_CHARS] or None
+        """From a request's `User-Agent` (on one line, printable characters only, cut to what
+        is kept) and its client's address."""
+        printable = "".join(c for c in (user_agent or "") if c.isprintable() or c.isspace())
+        agent = " ".join(printable.split())[:USER_AGENT_CHARS] or None
         return cls(user_agent=agent, ip_address=ip_address)
 
 
@@ -95,6 +97,8 @@ async def _tell_of_new_device(
     now: datetime,
 ) -> None:
     where = f" from {device.ip_address}" if device.ip_address else ""
+    # The User-Agent is the client's own words: quoted as such, never as Flint's.
+    said = f'it calls itself "{device.user_agent}"' if device.user_agent else "it did not say"
     await notify(
         session,
         user_id=user_id,
@@ -102,9 +106,9 @@ async def _tell_of_new_device(
         title="New sign-in to your Flint account",
         body=(
             f"Your Flint account was signed in to on {now:%Y-%m-%d at %H:%M} UTC{where}, from "
-            f"a device it had not seen: {device.user_agent or 'one that did not say what it is'}"
-            ". If it was you, there is nothing to do. If not, sign that session out (your "
-            "signed-in devices are at /auth/sessions) and change your password."
+            f"a device it had not seen ({said}). If it was you, there is nothing to do. If "
+            "not, sign that session out (your signed-in devices are at /auth/sessions) and "
+            "change your password."
         ),
         data={"event": "new_sign_in", "sessionId": str(family_id)},
     )
