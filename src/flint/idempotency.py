@@ -119,7 +119,14 @@ async def claim(
     resource_id: uuid.UUID,
 ) -> IdempotencyKey:
     """Record the key in the caller's transaction. A concurrent request that claimed it first
-    wins (PostgreSQL makes this one wait for its commit); this one then gets 409."""
+    wins (PostgreSQL makes this one wait for its commit); this one then gets 409. The user's
+    keys past `KEEP_FOR` go now (each held a whole answer, and none was deleted unless the
+    same key came again): the table holds about a day of each user's keys."""
+    await session.execute(
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.created_at < utcnow() - KEEP_FOR)
+        .execution_options(synchronize_session=False)
+    )
     record = IdempotencyKey(
         user_id=user_id, scope=scope, key=key, request_hash=digest, resource_id=resource_id
     )

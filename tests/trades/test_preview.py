@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
+from flint.idempotency import KEEP_FOR, IdempotencyKey
 from flint.kit.time import utcnow
 from flint.trades.models import Trade
 from flint.trades.preview_store import TradePreview
@@ -274,6 +275,32 @@ async def test_idempotency_keys_replay_the_preview_and_the_execute(
     assert replayed.json() == placed.json()
     assert replayed.headers["idempotent-replayed"] == "true"
     assert await count(app, Trade) == 1
+
+
+async def test_a_users_keys_past_a_day_are_deleted_when_the_user_claims_another(
+    app: FastAPI, client: httpx.AsyncClient, alice: Account, bob: Account
+) -> None:
+    """Each key holds a whole answer; none was deleted unless the same key came again."""
+    accounts = {who.user_id: (await link_sandbox(client, who))["accountId"] for who in (alice, bob)}
+
+    async def preview(who: Account, key: str) -> None:
+        headers = who.headers | {"Idempotency-Key": key}
+        sent = await client.post(
+            f"{V1}/preview", json=order(accounts[who.user_id]), headers=headers
+        )
+        assert sent.status_code == 201, sent.text
+
+    await preview(alice, "alice-old")
+    await preview(bob, "bob-old")
+    async with app.state.runtime.sessions.begin() as session:
+        await session.execute(
+            update(IdempotencyKey).values(created_at=utcnow() - KEEP_FOR - timedelta(minutes=1))
+        )
+    await preview(alice, "alice-new")
+
+    async with app.state.runtime.sessions() as session:
+        kept = set(await session.scalars(select(IdempotencyKey.key)))
+    assert kept == {"alice-new", "bob-old"}  # Bob's goes when Bob claims one
 
 
 @pytest.mark.usefixtures("worker")
