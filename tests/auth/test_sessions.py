@@ -26,8 +26,11 @@ from tests.auth.test_sign_out import assert_signed_in, assert_signed_out
 from tests.conftest import Account, assert_problem, sign_up
 from tests.users.keys_helpers import make_key
 
-PHONE = "FlintApp/2.4 (iPhone; iOS 18.1)"
-LAPTOP = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
+LAPTOP = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
 async def sign_in(client: httpx.AsyncClient, who: Account, agent: str) -> dict[str, Any]:
@@ -65,6 +68,11 @@ async def test_each_device_is_listed_with_how_and_where_it_signed_in(
     assert [entry["device"] for entry in from_phone][:2] == [PHONE, LAPTOP]  # newest use first
     assert current(from_phone)["device"] == PHONE
     assert current(from_laptop)["device"] == LAPTOP
+    assert [entry["deviceName"] for entry in from_phone] == [
+        "Mobile Safari 18 on iOS 18 (iPhone)",
+        "Firefox 133 on Linux",
+        None,  # the test client's python-httpx: no browser ua-parser knows
+    ]
     assert current(from_phone)["sessionId"] != current(from_laptop)["sessionId"]
     for entry in from_phone:
         assert entry["method"] == "password"
@@ -296,7 +304,7 @@ async def test_a_sign_in_from_a_device_the_account_never_used_is_told_by_email_a
     (notice,) = await notices(client, who.token)
     assert notice["kind"] == "security"
     assert notice["title"] == "New sign-in to your Flint account"
-    assert f'it calls itself "{PHONE}"' in notice["body"]
+    assert f'(Mobile Safari 18 on iOS 18 (iPhone); it calls itself "{PHONE}")' in notice["body"]
     assert "from 127.0.0.1" in notice["body"]
     mine = current(await listed(client, phone["token"]))["sessionId"]
     assert notice["data"]["sessionId"] == mine
@@ -310,3 +318,25 @@ async def test_a_sign_in_from_a_device_the_account_never_used_is_told_by_email_a
     )
     assert changed.status_code == 200, changed.text  # told of the change, not of a device
     assert len(await notices(client, changed.json()["token"])) == 1
+
+
+async def test_an_updated_browser_is_the_same_device_and_another_browser_is_not(
+    client: httpx.AsyncClient,
+) -> None:
+    who = await sign_up(client)
+    laptop = await sign_in(client, who, LAPTOP)
+    await sign_in(client, who, LAPTOP.replace("133.0", "134.0"))  # the browser updated itself
+    assert len(await notices(client, laptop["token"])) == 1  # the laptop's first sign-in
+
+    chrome = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36"
+    )
+    await sign_in(client, who, chrome)
+    await sign_in(client, who, "a script/1.0")
+    await sign_in(client, who, "a script/1.1")  # not a browser: its whole string is the device
+
+    told = await notices(client, laptop["token"])
+    assert len(told) == 4
+    assert "(Chrome 131 on Linux; it calls itself" in told[2]["body"]  # newest first
+    assert '(it calls itself "a script/1.1")' in told[0]["body"]

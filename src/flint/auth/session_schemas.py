@@ -37,6 +37,11 @@ class SignInOut(ApiModel):
         description="The User-Agent it signed in with (at most 256 characters), as sent.",
         examples=["Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) FlintApp/2.4"],
     )
+    device_name: str | None = Field(
+        description="The browser, system and device its User-Agent names, as ua-parser reads "
+        "them; null when it names no browser it knows (a script, an app of its own).",
+        examples=["Mobile Safari 18 on iOS 18 (iPhone)"],
+    )
     ip_address: str | None = Field(
         description="The address it was last used from, as this server saw it.",
         examples=["203.0.113.7"],
@@ -54,6 +59,7 @@ class SignInOut(ApiModel):
             expires_at=sign_in.expires_at,
             method=sign_in.method,
             device=sign_in.user_agent,
+            device_name=sign_in.device_name,
             ip_address=sign_in.ip_address,
             current=sign_in.id == current,
         )
