@@ -171,6 +171,7 @@ public  POST   /auth/refresh                           # the refresh token is th
 session POST   /auth/logout
 session POST   /auth/logout-all
 session GET    /auth/sessions
+session DELETE /auth/sessions
 session DELETE /auth/sessions/{sessionId}              path.sessionId=signIn
 read    GET    /auth/me
 session POST   /auth/change-password

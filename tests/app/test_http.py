@@ -189,6 +189,7 @@ NO_CONTENT: dict[tuple[str, str], Callable[[httpx.AsyncClient, Account], Awaitab
     ("POST", "/auth/logout"): lambda client, who: _path("/auth/logout"),
     ("POST", "/auth/logout-all"): lambda client, who: _path("/auth/logout-all"),
     ("DELETE", "/auth/sessions/{sessionId}"): lambda client, who: _other_sign_in(client, who),
+    ("DELETE", "/auth/sessions"): lambda client, who: _path("/auth/sessions"),
     ("DELETE", "/watchlist/{userId}/{asset}"): lambda client, who: _then(
         _created(client, who, f"{V1}/watchlist/add", {"userId": who.user_id, "asset": "AAPL"}),
         f"/watchlist/{who.user_id}/AAPL",

@@ -122,6 +122,29 @@ async def test_signing_a_lost_phone_out_from_the_laptop_ends_only_the_phone_at_o
     assert assert_problem(again, 404)["detail"] == "No such signed-in session."
 
 
+async def test_signing_every_other_device_out_keeps_this_one(client: httpx.AsyncClient) -> None:
+    who = await sign_up(client)
+    laptop = await sign_in(client, who, LAPTOP)
+    phone = await sign_in(client, who, PHONE)
+    await assert_signed_in(client, phone["token"], who.user_id)  # its sign-in state cached
+    other = await sign_up(client)
+
+    ended = await client.delete(f"{V1}/sessions", headers=bearer(laptop["token"]))
+
+    assert ended.status_code == 204, ended.text
+    for gone in (phone, {"token": who.token, "refreshToken": who.refresh_token}):
+        await assert_signed_out(client, gone["token"])
+        assert_problem(await refresh(client, gone["refreshToken"]), 401)
+    (left,) = await listed(client, laptop["token"])
+    assert (left["device"], left["current"]) == (LAPTOP, True)
+    rotated = await refresh(client, laptop["refreshToken"])  # this one goes on
+    assert rotated.status_code == 200, rotated.text
+    await assert_signed_in(client, other.token, other.user_id)  # nobody else's
+    again = await client.delete(f"{V1}/sessions", headers=bearer(rotated.json()["token"]))
+    assert again.status_code == 204, again.text
+    assert len(await listed(client, rotated.json()["token"])) == 1
+
+
 async def test_ending_the_session_that_asks_signs_this_device_out(
     client: httpx.AsyncClient,
 ) -> None:
@@ -155,7 +178,8 @@ async def test_an_api_key_can_neither_list_nor_end_sessions(client: httpx.AsyncC
     key = (await make_key(client, who, "read", "write", "trade"))["key"]
     mine = current(await listed(client, who.token))["sessionId"]
 
-    for method, path in (("GET", f"{V1}/sessions"), ("DELETE", f"{V1}/sessions/{mine}")):
+    calls = (("GET", f"{V1}/sessions"), ("DELETE", f"{V1}/sessions/{mine}"))
+    for method, path in (*calls, ("DELETE", f"{V1}/sessions")):
         answer = await client.request(method, path, headers={"X-API-Key": key})
         assert_problem(answer, 403)
     await assert_signed_in(client, who.token, who.user_id)

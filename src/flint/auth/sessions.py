@@ -218,16 +218,39 @@ async def end(
     await end_family(session, principals, user_id, sign_in_id)
 
 
+async def end_others(
+    session: AsyncSession, principals: Principals, user_id: uuid.UUID, keep: uuid.UUID | None
+) -> int:
+    """End every live sign-in of the user but ``keep`` (the caller's); how many ended."""
+    now = utcnow()
+    others = select(SignIn.id).where(
+        SignIn.user_id == user_id,
+        exists().where(_live_head(now), RefreshToken.user_id == user_id),
+    )
+    if keep is not None:
+        others = others.where(SignIn.id != keep)
+    ended = list((await session.execute(others)).scalars())
+    if ended:
+        await _revoke(session, principals, user_id, ended)
+    return len(ended)
+
+
 async def end_family(
     session: AsyncSession, principals: Principals, user_id: uuid.UUID, family_id: uuid.UUID
 ) -> None:
     """Revoke every refresh token of the sign-in; once committed, its access tokens are
     refused too (`Principals` reads the ended sign-ins again)."""
+    await _revoke(session, principals, user_id, [family_id])
+
+
+async def _revoke(
+    session: AsyncSession, principals: Principals, user_id: uuid.UUID, families: list[uuid.UUID]
+) -> None:
     await session.execute(
         update(RefreshToken)
         .where(
-            RefreshToken.family_id == family_id,
             RefreshToken.user_id == user_id,
+            RefreshToken.family_id.in_(families),
             RefreshToken.revoked_at.is_(None),
         )
         .values(revoked_at=utcnow(), successor=None)

@@ -34,6 +34,24 @@ async def list_sessions(
 
 
 @router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out every other device",
+    description="Every sign-in of the account but the one that asks ends at once, its refresh "
+    "and access tokens in every API process (their quote streams close with 4401); this one "
+    "goes on. With an Auth0 token, which is no Flint sign-in, every Flint sign-in ends. API "
+    "keys stay (revoke them at `/api-keys`).",
+    responses=problem_responses(401, 403),
+    openapi_extra=SESSION,
+)
+async def end_other_sessions(
+    user_id: CurrentUserId, session: SessionDep, config: AuthDep, request: Request
+) -> None:
+    current = bearer_session(request, config.tokens)
+    await sessions.end_others(session, config.principals, user_id, current)
+
+
+@router.delete(
     "/{sessionId}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Sign out one device",
