@@ -41,6 +41,16 @@ CONDITIONS_DOC = (
 )
 
 
+def _fits_the_condition(value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+    """The threshold's validator, for creating and changing an alert (a change may leave it
+    out: None)."""
+    if value is not None:
+        problem = threshold_problem(info.data.get("condition"), value)
+        if problem is not None:
+            raise ValueError(problem)
+    return value
+
+
 class AlertIn(RequestModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -67,13 +77,7 @@ class AlertIn(RequestModel):
         examples=["200", "-5"],
     )
 
-    @field_validator("threshold")
-    @classmethod
-    def _threshold_fits_the_condition(cls, value: Decimal, info: ValidationInfo) -> Decimal:
-        problem = threshold_problem(info.data.get("condition"), value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
+    _threshold_fits_the_condition = field_validator("threshold")(_fits_the_condition)
 
 
 def threshold_problem(condition: AlertCondition | None, value: Decimal) -> str | None:
@@ -118,17 +122,7 @@ class AlertPatch(RequestModel):
         None, description="`true`: checked, never fired, until sent `false`.", examples=[True]
     )
 
-    @field_validator("threshold")
-    @classmethod
-    def _threshold_fits_the_condition(
-        cls, value: Decimal | None, info: ValidationInfo
-    ) -> Decimal | None:
-        if value is None:
-            return None
-        problem = threshold_problem(info.data.get("condition"), value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
+    _threshold_fits_the_condition = field_validator("threshold")(_fits_the_condition)
 
 
 class AlertOut(ApiModel):

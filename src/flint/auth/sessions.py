@@ -9,15 +9,14 @@ it gave (their ``fam`` claim), in every process.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 
 import anyio
 import ua_parser
-from sqlalchemy import ColumnElement, and_, delete, exists, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.auth.models import PasswordResetToken, RefreshToken, SignIn, TwoFactorChallenge
@@ -50,7 +49,7 @@ class Device:
         return cls(user_agent=agent, ip_address=ip_address)
 
 
-@functools.lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)
 def described(user_agent: str | None) -> tuple[str | None, tuple[str, ...]]:
     """A User-Agent as a person reads it ("Firefox 133 on Linux"; None when ua-parser knows
     no browser in it) and the key that tells devices apart: the browser, the system and the
@@ -200,19 +199,20 @@ async def live(session: AsyncSession, user_id: uuid.UUID) -> list[LiveSignIn]:
     return live
 
 
+def _alive(user_id: uuid.UUID) -> Select[uuid.UUID]:
+    """The ids of the user's live sign-ins."""
+    return select(SignIn.id).where(
+        SignIn.user_id == user_id,
+        exists().where(_live_head(utcnow()), RefreshToken.user_id == user_id),
+    )
+
+
 async def end(
     session: AsyncSession, principals: Principals, user_id: uuid.UUID, sign_in_id: uuid.UUID
 ) -> None:
     """End the user's live sign-in ``sign_in_id`` (404 for one that is not the user's, or has
     ended already, as for one that never was)."""
-    now = utcnow()
-    alive = await session.execute(
-        select(SignIn.id).where(
-            SignIn.id == sign_in_id,
-            SignIn.user_id == user_id,
-            exists().where(_live_head(now), RefreshToken.user_id == user_id),
-        )
-    )
+    alive = await session.execute(_alive(user_id).where(SignIn.id == sign_in_id))
     if alive.scalar_one_or_none() is None:
         raise NotFound("No such signed-in session.")
     await end_family(session, principals, user_id, sign_in_id)
@@ -222,11 +222,7 @@ async def end_others(
     session: AsyncSession, principals: Principals, user_id: uuid.UUID, keep: uuid.UUID | None
 ) -> int:
     """End every live sign-in of the user but ``keep`` (the caller's); how many ended."""
-    now = utcnow()
-    others = select(SignIn.id).where(
-        SignIn.user_id == user_id,
-        exists().where(_live_head(now), RefreshToken.user_id == user_id),
-    )
+    others = _alive(user_id)
     if keep is not None:
         others = others.where(SignIn.id != keep)
     ended = list((await session.execute(others)).scalars())

@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import anyio
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.errors import NotFound
+from flint.kit.threads import crunch
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.portfolio import backfill, cash, lots, pages
@@ -35,7 +35,7 @@ async def replace(
     here replaces it under the same id."""
     base = body.base_currency
     stored = await pages.booked(session, portfolio.id)  # a chunk at a time, as Booked rows
-    split = await anyio.to_thread.run_sync(_split_for_replace, stored)
+    split = await crunch(len(stored), _split_for_replace, stored)
     _check_lot_ids(body.assets, split.replaceable, split.mirrored)
     sent = [(i, asset) for i, asset in enumerate(body.assets) if asset.lot_id not in split.mirrored]
     assets = [asset for _, asset in sent]
@@ -43,9 +43,7 @@ async def replace(
     check_base(market, base, split.kept)
     rows = [lots.asset_row(i, asset) for i, asset in sent]
     rows = await check_rows(session, market, portfolio.user_id, rows, utcnow().date(), base)
-    after = await anyio.to_thread.run_sync(
-        lambda: sorted([*rows, *split.kept], key=lambda r: r.date)
-    )
+    after = await crunch(len(stored), sorted, [*rows, *split.kept], key=lambda r: r.date)
     await positions_hold(after, before, culprit="body.assets")
     if not body.allow_negative_cash:
         # Turning the setting off must leave no withdrawal short: compare with an empty ledger.
