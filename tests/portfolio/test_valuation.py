@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal as D
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flint.portfolio.valuation import Entry, Position, value
 
@@ -100,3 +102,49 @@ def test_through_end_values_the_day_asked_for() -> None:
     ends = value(ledger, CLOSES, date(2024, 1, 6), through_end=True)
     assert ends.dates[-1] == date(2024, 1, 6)
     assert ends.values[-1] == 55.0
+
+
+_TRADES = st.lists(
+    st.tuples(
+        st.integers(0, 20),  # the day, after 2024-01-01
+        st.sampled_from(["AAA", "BBB", "CCC"]),
+        st.sampled_from(["buy", "sell", "split"]),
+        st.integers(1, 5),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(_TRADES)
+def test_the_units_of_each_day_are_those_held_at_its_end(
+    trades: list[tuple[int, str, str, int]],
+) -> None:
+    """Each day's units, symbol by symbol, are what a replay of the ledger up to that day's
+    last row holds (sales and splits included, several rows a day, days without rows)."""
+    start = date(2024, 1, 1)
+    ledger = [Entry(start, "deposit", amount=D(10**9))]
+    for offset, symbol, kind, size in sorted(trades, key=lambda t: t[0]):
+        day = start + timedelta(days=offset)
+        if kind == "buy":
+            ledger.append(Entry(day, "buy", symbol, D(size), D(10)))
+        elif kind == "sell":
+            ledger.append(Entry(day, "sell", symbol, D(size) / 10, D(10)))
+        else:
+            ledger.append(Entry(day, "split", symbol, D(size)))
+    result = value(ledger, {}, start + timedelta(days=25), every_day=True)
+    for row, day in enumerate(result.dates):
+        held: dict[str, D] = {}
+        for entry in ledger:
+            if entry.date > day or entry.symbol is None:
+                continue
+            units = held.get(entry.symbol, D(0))
+            assert entry.quantity is not None
+            if entry.type == "buy":
+                held[entry.symbol] = units + entry.quantity
+            elif entry.type == "sell":
+                held[entry.symbol] = units - entry.quantity
+            else:
+                held[entry.symbol] = units * entry.quantity
+        expected = [float(held.get(symbol, D(0))) for symbol in result.symbols]
+        assert result.quantities[row].tolist() == expected, day

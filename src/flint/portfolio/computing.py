@@ -38,7 +38,7 @@ from flint.db import commit
 from flint.errors import NotFound, ServiceUnavailable
 from flint.kit.time import utcnow
 from flint.market.api import Interval, MarketData, write_tokens
-from flint.portfolio import backfill, service
+from flint.portfolio import backfill, pages
 from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.figures import to_json
 from flint.portfolio.models import Portfolio
@@ -150,7 +150,7 @@ async def read_inputs(
     portfolio = await session.get(Portfolio, portfolio_id)
     if portfolio is None:  # deleted since the API read it: the API answers 404
         raise NotFound(f"No portfolio {portfolio_id}.")
-    ledger = await service.ledger(session, portfolio)
+    ledger = await pages.at_once(session, portfolio.id)
     got = await load(
         session,
         instruments,

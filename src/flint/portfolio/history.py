@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from flint.db import commit
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
-from flint.portfolio import service
+from flint.portfolio import pages
 from flint.portfolio.backfill import DEFAULT_BENCHMARK
 from flint.portfolio.models import Portfolio
 from flint.portfolio.performance import Lacking, Window, load
@@ -55,7 +55,7 @@ async def plan(
         portfolio = await session.get(Portfolio, portfolio_id)
         if portfolio is None:
             return []
-        ledger = await service.ledger(session, portfolio)
+        ledger = await pages.at_once(session, portfolio.id)
         window = Window(None, utcnow().date(), benchmark, 0.0)
         got = await load(session, instruments, portfolio, ledger, window)
     if not isinstance(got, Lacking):

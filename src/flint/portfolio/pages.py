@@ -53,6 +53,8 @@ _T = PortfolioTransaction
 _COLUMNS: tuple[Any, ...] = (_T.id, _T.date, _T.type, _T.symbol, _T.quantity, _T.price)
 _COLUMNS += (_T.fee, _T.amount, _T.currency, _T.source_transaction_id, _T.seq)
 """`Booked`'s fields in its order, then the order within a day."""
+_ORDER = (_T.date, _T.seq, _T.id)
+"""The ledger's order, as it replays."""
 
 
 def _encode(key: Key) -> str:
@@ -108,7 +110,7 @@ def _after(
                 and_(_T.date == day, _T.seq == seq, _T.id > ident),
             )
         )
-    return stmt.order_by(_T.date, _T.seq, _T.id).limit(limit)
+    return stmt.order_by(*_ORDER).limit(limit)
 
 
 def _booked(row: Any) -> Booked:
@@ -192,6 +194,15 @@ async def _every(session: AsyncSession, portfolio_id: uuid.UUID, only: Only) -> 
 async def booked(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Booked]:
     """The whole ledger, oldest first."""
     return await _every(session, portfolio_id, EVERY)
+
+
+async def at_once(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Booked]:
+    """The whole ledger, oldest first, in one statement: one snapshot in a read session too
+    (autocommit: each statement its own transaction), where a read a chunk at a time could
+    meet a write between two chunks (a replacement renumbers the rows it keeps). What the
+    performance figures are computed from, as tuples: 100,000 ORM objects took 2.8 s."""
+    stmt = select(*_COLUMNS).where(_T.portfolio_id == portfolio_id).order_by(*_ORDER)
+    return [_booked(row) for row in await session.execute(stmt)]
 
 
 async def days_and_types(session: AsyncSession, portfolio_id: uuid.UUID) -> list[Any]:

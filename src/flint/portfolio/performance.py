@@ -39,7 +39,8 @@ from flint.portfolio import currencies, prices
 from flint.portfolio.assets.service import closes as custom_closes
 from flint.portfolio.dates import date_problem
 from flint.portfolio.figure_schemas import GroupBy
-from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.models import Portfolio
+from flint.portfolio.pages import LedgerRow
 from flint.portfolio.symbols import Instruments, SymbolBook
 from flint.portfolio.symbols import book as symbol_book
 from flint.portfolio.valuation import EMPTY, Entry, Series
@@ -201,7 +202,7 @@ async def load(
     session: AsyncSession,
     market: Instruments,
     portfolio: Portfolio,
-    ledger: Sequence[PortfolioTransaction],
+    ledger: Sequence[LedgerRow],
     window: Window,
     *,
     complete: bool = True,
@@ -241,7 +242,7 @@ async def load(
 
     last_prices = {s: p for s in symbols if (p := last_price(s)) is not None}
 
-    def to_base(entry: PortfolioTransaction, amount: Decimal | None) -> Decimal | None:
+    def to_base(entry: LedgerRow, amount: Decimal | None) -> Decimal | None:
         """Every amount is in the entry's own currency, converted at its day's rate."""
         return None if amount is None else rates.convert(amount, entry.currency, entry.date)
 
@@ -267,7 +268,7 @@ async def inputs(
     session: AsyncSession,
     market: MarketData,
     portfolio: Portfolio,
-    ledger: Sequence[PortfolioTransaction],
+    ledger: Sequence[LedgerRow],
     window: Window,
 ) -> Inputs:
     """The inputs, in one session: closes storage lacks are fetched (and stored) first."""
