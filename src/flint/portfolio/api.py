@@ -10,6 +10,7 @@ from flint.portfolio.figures import figures as performance_figures
 from flint.portfolio.following import Followers
 from flint.portfolio.imports.flint_csv import render as ledger_csv
 from flint.portfolio.models import Portfolio, PortfolioTransaction
+from flint.portfolio.pages import LedgerRow
 from flint.portfolio.performance import Inputs, Window, inputs
 from flint.portfolio.schemas import Performance
 from flint.portfolio.service import get as get_portfolio
@@ -23,6 +24,7 @@ __all__ = [
     "Entry",
     "Followers",
     "Inputs",
+    "LedgerRow",
     "Performance",
     "Portfolio",
     "PortfolioTransaction",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from flint.portfolio.api import Entry, Performance, PortfolioTransaction
+from flint.portfolio.api import Entry, LedgerRow, Performance
 
 DASH = "\u2014"
 CENT = Decimal("0.01")
@@ -24,7 +24,7 @@ class Material:
     start: date | None
     end: date
     benchmark: str
-    ledger: Sequence[PortfolioTransaction]
+    ledger: Sequence[LedgerRow]
     base_entries: Sequence[Entry]
     """The ledger in the base currency (same order), as the performance figures see it."""
     performance: Performance

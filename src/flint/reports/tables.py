@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flint.portfolio.api import Entry, Performance, PortfolioTransaction
+from flint.portfolio.api import Entry, LedgerRow, Performance
 from flint.reports import lots as fifo_lots
 from flint.reports.document import (
     Column,
@@ -20,7 +20,7 @@ from flint.reports.document import (
 )
 
 
-def _window_entries(material: Material) -> list[tuple[PortfolioTransaction, Entry]]:
+def _window_entries(material: Material) -> list[tuple[LedgerRow, Entry]]:
     return [
         (row, entry)
         for row, entry in zip(material.ledger, material.base_entries, strict=True)
