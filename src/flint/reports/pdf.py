@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import threading
+from bisect import bisect_right
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -46,11 +48,6 @@ MARGIN = 18 * mm
 WIDTH = PAGE_WIDTH - 2 * MARGIN
 LEADING, PADDING = 12, 3
 """A table row's line height and its padding above and below (points)."""
-BLOCK = 1000
-"""Rows per ReportLab table. A table that runs over a page is split there into the rows that
-fit and a new table of all the rows left, built and measured again: one table of n rows cost
-O(n²) (8,000 transactions took 5 s, 100,000 never finished), blocks of this many keep it
-linear; the next block's header row then opens mid-page once every 26 pages or so."""
 
 _fonts_lock = threading.Lock()
 _fonts_ready = False
@@ -118,28 +115,75 @@ def _figures(figures: list[tuple[str, str]], per_row: int = 4) -> list[Flowable]
 
 
 def _table(data: DataTable) -> list[Flowable]:
-    """The table under its heading, as ReportLab tables of at most `BLOCK` rows, each with the
-    header row (repeated on every page)."""
+    """The table under its heading, its header row at the top of every page it runs over."""
     heading = _text(data.title, HEADING)
     if not data.rows:
         return [KeepTogether([heading, _text(data.empty, EMPTY)])]
-    n = len(data.columns)
-    first = WIDTH * (0.16 if n >= 7 else 0.2)
-    widths = [first] + [(WIDTH - first) / (n - 1)] * (n - 1) if n > 1 else [WIDTH]
-    blocks = [data.rows[k : k + BLOCK] for k in range(0, len(data.rows), BLOCK)]
-    out: list[Flowable] = [heading]
-    for k, block in enumerate(blocks):
-        total = data.total if k == len(blocks) - 1 else None
-        out.append(_block(data, block, total, widths))
-    return out
+    return [heading, _PagedTable(data)]
 
 
-def _block(
-    data: DataTable, block: list[list[str]], total: list[str] | None, widths: list[float]
-) -> Table:
-    rows: list[list[str]] = [[c.label for c in data.columns], *block]
-    if total:
-        rows.append(total)
+class _PagedTable(Flowable):  # type: ignore[misc]  # ReportLab has no types
+    """A table laid out a page at a time: a split makes a ReportLab table of the header and the
+    rows that fit the space left, and keeps the rows after them as they are. ReportLab's own
+    split of a table builds and measures a new table of every row left, at every page: one
+    table of n rows cost O(n²) (8,000 transactions took 5 s, 100,000 never finished)."""
+
+    def __init__(self, data: DataTable, start: int = 0, shared: _Rows | None = None) -> None:
+        super().__init__()
+        self.data, self.start = data, start
+        self.rows = shared or _Rows(data)
+        self.hAlign = "LEFT"
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        rows = self.rows
+        self.width = sum(rows.widths)
+        self.height = rows.header + rows.ends[-1] - rows.before(self.start)
+        return self.width, self.height
+
+    def split(self, available_width: float, available_height: float) -> list[Flowable]:
+        rows, start = self.rows, self.start
+        last = len(rows.cells) - 1
+        fits = bisect_right(rows.ends, rows.before(start) + available_height - rows.header)
+        fits = min(fits, last)  # asked to split, something goes over (the frame's own fuzz)
+        if fits == last and self.data.total:
+            fits -= 1  # the total never stands alone: the last row goes over with it
+        if fits <= start:
+            return []
+        return [_table_of(self.data, rows, start, fits), _PagedTable(self.data, fits, rows)]
+
+    def draw(self) -> None:
+        table = _table_of(self.data, self.rows, self.start, len(self.rows.cells))
+        table.wrapOn(self.canv, self.width, self.height)
+        table.drawOn(self.canv, 0, 0)
+
+
+class _Rows:
+    """A table's rows (the total last), their heights as ReportLab measures a line of plain
+    text (given, so that no table measures them again), and the columns' widths."""
+
+    def __init__(self, data: DataTable) -> None:
+        self.cells = [*data.rows, *([data.total] if data.total else [])]
+        self.ends = list(accumulate(_height(row) for row in self.cells))
+        self.header = _height([c.label for c in data.columns])
+        n = len(data.columns)
+        first = WIDTH * (0.16 if n >= 7 else 0.2)
+        self.widths = [first] + [(WIDTH - first) / (n - 1)] * (n - 1) if n > 1 else [WIDTH]
+
+    def before(self, start: int) -> float:
+        """The height of the rows before ``start``."""
+        return self.ends[start - 1] if start else 0.0
+
+
+def _height(row: list[str]) -> float:
+    return LEADING * (1 + max(cell.count("\n") for cell in row)) + 2 * PADDING
+
+
+def _table_of(data: DataTable, rows: _Rows, start: int, end: int) -> Table:
+    """The ReportLab table of the header and rows ``start`` to ``end`` (the total among them
+    when ``end`` is the last)."""
+    cells = [[c.label for c in data.columns], *rows.cells[start:end]]
+    total = bool(data.total) and end == len(rows.cells)
+    stripes = [colors.white, SHADE] if start % 2 == 0 else [SHADE, colors.white]
     style: list[tuple[Any, ...]] = [
         ("FONTNAME", (0, 0), (-1, -1), FONT),
         ("FONTSIZE", (0, 0), (-1, -1), 8),
@@ -153,8 +197,7 @@ def _block(
         ("LEFTPADDING", (0, 0), (-1, -1), 5),
         ("RIGHTPADDING", (0, 0), (-1, -1), 5),
         ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE),
-        # One command for the stripes (a command per row was copied at every page's split).
-        ("ROWBACKGROUNDS", (0, 1), (-1, len(block)), [colors.white, SHADE]),
+        ("ROWBACKGROUNDS", (0, 1), (-1, len(cells) - 1), stripes),  # every second row shaded
     ]
     for i, column in enumerate(data.columns):
         if column.numeric:
@@ -165,16 +208,9 @@ def _block(
             ("LINEABOVE", (0, -1), (-1, -1), 1, INK),
             ("BACKGROUND", (0, -1), (-1, -1), colors.white),
         ]
-    # The heights ReportLab would measure (cells are plain text), given: measuring them is
-    # what each page's split did again for every row left.
-    heights = [LEADING * (1 + max(c.count("\n") for c in row)) + 2 * PADDING for row in rows]
+    heights = [rows.header, *(rows.ends[k] - rows.before(k) for k in range(start, end))]
     return Table(
-        rows,
-        colWidths=widths,
-        rowHeights=heights,
-        repeatRows=1,
-        style=TableStyle(style),
-        hAlign="LEFT",
+        cells, colWidths=rows.widths, rowHeights=heights, style=TableStyle(style), hAlign="LEFT"
     )
 
 
