@@ -11,10 +11,10 @@ from flint.portfolio.following import Followers
 from flint.portfolio.imports.flint_csv import render as ledger_csv
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.pages import LedgerRow
+from flint.portfolio.pages import at_once as ledger
 from flint.portfolio.performance import Inputs, Window, inputs
 from flint.portfolio.schemas import Performance
 from flint.portfolio.service import get as get_portfolio
-from flint.portfolio.service import ledger
 from flint.portfolio.valuation import Entry
 
 __all__ = [

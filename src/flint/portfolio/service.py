@@ -32,7 +32,7 @@ from flint.portfolio import backfill, cash, currencies, lots
 from flint.portfolio.cash import Row
 from flint.portfolio.dates import date_problem
 from flint.portfolio.models import Portfolio, PortfolioTransaction
-from flint.portfolio.pages import Booked, at_once, stored_rows
+from flint.portfolio.pages import Booked, stored_rows
 from flint.portfolio.schemas import PortfolioIn, TransactionIn
 from flint.portfolio.symbols import SymbolBook, book
 from flint.reads import Query, Reads
@@ -239,11 +239,6 @@ async def get(session: AsyncSession, user_id: uuid.UUID, portfolio_id: uuid.UUID
     if portfolio is None or portfolio.user_id != user_id:
         raise NotFound(f"No portfolio {portfolio_id}.")
     return portfolio
-
-
-async def ledger(session: AsyncSession, portfolio: Portfolio) -> list[Booked]:
-    """The whole ledger in replay order, as tuples (`pages.at_once`)."""
-    return await at_once(session, portfolio.id)
 
 
 async def positions_hold(

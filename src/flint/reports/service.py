@@ -273,7 +273,7 @@ async def gather(session: AsyncSession, ctx: RenderContext, report_id: uuid.UUID
     portfolio = await session.get(Portfolio, report.portfolio_id) if report.portfolio_id else None
     if portfolio is None:
         raise ReportFailed("The portfolio was deleted after the report was requested.")
-    entries = await ledger(session, portfolio)
+    entries = await ledger(session, portfolio.id)
     if not any(entry.date <= report.end for entry in entries):
         raise ReportFailed(
             f"The portfolio has no transactions on or before {report.end}: there is nothing "
