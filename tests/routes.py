@@ -29,11 +29,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, _IncludedRouter
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, RootModel
-from starlette.routing import BaseRoute
 
-from flint.app.routing import included_routes
+from flint.app.routing import app_routes
 from flint.kit.symbols import normalize_any_symbol, normalize_custom_symbol
 
 # --- kinds of ids ---------------------------------------------------------------------------
@@ -384,15 +383,6 @@ OUTSIDE: dict[tuple[str, str], str] = {
 PREFIXES = ("/api/v1", "/api")
 WEBSOCKETS = {"/market/ws"}
 """WebSocket routes under both prefixes: they take an access token in their first message."""
-
-
-def app_routes(app: FastAPI) -> Iterator[tuple[str, BaseRoute]]:
-    """Every route `app` serves, with its full path (an included router's under each prefix)."""
-    for route in app.router.routes:
-        if isinstance(route, _IncludedRouter):
-            yield from included_routes(route)
-        else:
-            yield getattr(route, "path", ""), route
 
 
 def split(path: str) -> tuple[str, str] | None:

@@ -233,6 +233,22 @@ def send(name: str, *args: str, request_id: str | None = None) -> None:
     celery_app.send_task(name, args=list(args), headers=headers)
 
 
+def warm_sending(app: Celery = celery_app) -> None:
+    """Make now what this process's first `send` would otherwise make: Celery's result backend
+    (looked up among every installed package's entry points) and its routing, and on the
+    embedded broker the channel and the declared queue (kombu builds two ORM classes and
+    creates the broker file's tables). That was 50-70 ms of CPU on the thread of the first
+    request that enqueued a job after a start, holding the interpreter lock the event loop
+    needs: each request the process answered meanwhile waited up to a lock switch (5 ms) at
+    a time. A broker of its own (RabbitMQ) is not connected to here: it may be away, and its
+    connection waits for the first send as before."""
+    app.backend  # noqa: B018 - built on first access
+    queue = app.amqp.queues[app.conf.task_default_queue]
+    if str(app.conf.broker_url).startswith(EMBEDDED):
+        with app.producer_or_acquire() as producer:
+            producer.maybe_declare(queue)
+
+
 async def send_async(name: str, *args: str, request_id: str | None = None) -> None:
     """`send` from the event loop, on a worker thread."""
     await anyio.to_thread.run_sync(partial(send, name, *args, request_id=request_id))

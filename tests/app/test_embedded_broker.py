@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from kombu import Connection
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from flint import jobs
 from flint.config import Settings
@@ -141,3 +141,28 @@ def test_an_idle_look_for_messages_runs_no_statement_and_takes_no_lock(tmp_path:
         message.ack()
         inbox.close()
         outbox.close()
+
+
+def test_a_warmed_app_sends_its_first_job_as_it_sends_every_other(tmp_path: Path) -> None:
+    """The API's first job after a start made the broker's channel, tables and queue on the
+    thread sending it (50-70 ms of CPU holding the interpreter lock the event loop needs);
+    `jobs.warm_sending` makes them as the API starts, so that send only writes its message."""
+    settings = Settings(data_dir=tmp_path, broker_url=None)
+    jobs.prepare_broker(settings)
+    app = jobs.create_celery(settings)
+    jobs.warm_sending(app)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()[:3]))
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        app.send_task("flint.test.warm")
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert [s for s in statements if not s.startswith("SELECT kombu_queue.id")] == [
+        "INSERT INTO kombu_message"
+    ]
+    with closing(sqlite3.connect(tmp_path / "broker.db")) as broker:
+        assert broker.execute("SELECT count(*) FROM kombu_message").fetchone() == (1,)

@@ -16,7 +16,12 @@ import httpx
 import pytest
 from celery.signals import worker_init
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, _IncludedRouter, iter_route_contexts
+from fastapi.routing import (
+    APIRoute,
+    _endpoint_context_cache,
+    _IncludedRouter,
+    iter_route_contexts,
+)
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -27,6 +32,7 @@ from flint.app.methods import owner, templates
 from flint.app.routing import (
     PathIndex,
     _PrefixedInclude,
+    app_routes,
     common_prefix,
     included_routes,
     literal_segments,
@@ -416,16 +422,22 @@ async def test_a_started_api_has_built_every_routes_handling(
 ) -> None:
     """FastAPI builds an included router's routes when the first request reaches it: 10-30 ms of
     the event loop, once per router and process, while that process answered others (30 ms in
-    the first file import after a start). A deployment's API builds them all as it starts
-    (`prepare_routes`); the tests' apps (off) leave them to their first request."""
+    the first file import after a start), and reads each handler's source lines on its first
+    request (3 ms for the file import's). A deployment's API does both for every route as it
+    starts (`prepare_routes`); the tests' apps (off) leave them to their first request."""
     app = create_app(settings.model_copy(update={"prepare_routes": prepare}))
     assert len(_unbuilt(app.router.routes)) > 10
+    handlers = {id(r.endpoint) for _, r in app_routes(app) if isinstance(r, APIRoute)}
+    assert len(handlers) > 100
+    _endpoint_context_cache.clear()  # FastAPI's, per process: other tests' requests filled it
     async with app.router.lifespan_context(app):
         left = _unbuilt(app.router.routes)
         if prepare:
             assert left == []
+            assert handlers <= _endpoint_context_cache.keys()
         else:
             assert len(left) > 10
+            assert not handlers & _endpoint_context_cache.keys()
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
                 assert (await c.get("/api/v1/auth/me")).status_code == 401

@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -38,6 +39,7 @@ from flint.billing.pages import router as billing_pages
 from flint.billing.router import router as billing_router
 from flint.config import Settings, get_settings
 from flint.errors import Unauthorized
+from flint.jobs import warm_sending
 from flint.kit.heap import collector_paused
 from flint.kit.logging import configure_logging
 from flint.market.router import router as market_router
@@ -138,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 warm_process()
                 if settings.prepare_routes:
                     prepare_routes(app)
+                    await anyio.to_thread.run_sync(warm_sending)  # where sends run
                 if settings.freeze_heap:
                     settle_heap()
             yield
