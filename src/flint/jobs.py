@@ -241,12 +241,16 @@ def warm_sending(app: Celery = celery_app) -> None:
     request that enqueued a job after a start, holding the interpreter lock the event loop
     needs: each request the process answered meanwhile waited up to a lock switch (5 ms) at
     a time. A broker of its own (RabbitMQ) is not connected to here: it may be away, and its
-    connection waits for the first send as before."""
-    app.backend  # noqa: B018 - built on first access
-    queue = app.amqp.queues[app.conf.task_default_queue]
-    if str(app.conf.broker_url).startswith(EMBEDDED):
-        with app.producer_or_acquire() as producer:
-            producer.maybe_declare(queue)
+    connection waits for the first send as before. A failure here only leaves the work to the
+    first send (which reports its own), and the process starts all the same."""
+    try:
+        app.backend  # noqa: B018 - built on first access
+        queue = app.amqp.queues[app.conf.task_default_queue]
+        if str(app.conf.broker_url).startswith(EMBEDDED):
+            with app.producer_or_acquire() as producer:
+                producer.maybe_declare(queue)
+    except Exception as exc:
+        log.warning("task_sending_not_warmed", error=str(exc))
 
 
 async def send_async(name: str, *args: str, request_id: str | None = None) -> None:

@@ -18,6 +18,7 @@ import pytest
 from kombu import Connection
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
 from sqlalchemy import Engine, event
+from structlog.testing import capture_logs
 
 from flint import jobs
 from flint.config import Settings
@@ -166,3 +167,15 @@ def test_a_warmed_app_sends_its_first_job_as_it_sends_every_other(tmp_path: Path
     ]
     with closing(sqlite3.connect(tmp_path / "broker.db")) as broker:
         assert broker.execute("SELECT count(*) FROM kombu_message").fetchone() == (1,)
+
+
+def test_a_broker_that_cannot_be_warmed_leaves_it_to_the_first_send(tmp_path: Path) -> None:
+    """Warming is not a condition of starting: a broker file that cannot be opened is logged,
+    and the first send meets (and reports) the same failure as it did before."""
+    (tmp_path / "broker.db").mkdir()  # a directory where the file should be
+    app = jobs.create_celery(Settings(data_dir=tmp_path, broker_url=None))
+    with capture_logs() as logs:
+        jobs.warm_sending(app)
+    assert [entry["event"] for entry in logs] == ["task_sending_not_warmed"]
+    with pytest.raises(Exception, match="unable to open database file"):
+        app.send_task("flint.test.warm", retry=False)
