@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,9 +20,10 @@ from flint.config import Settings
 from flint.kit.cache import create_cache
 from flint.market import storage
 from flint.market.providers.factory import build_market
-from flint.market.service import MarketData, quote_key
+from flint.market.providers.yahoo.provider import HISTORY_FETCHES
+from flint.market.service import MarketData, ProvidersFailed, quote_key
 from tests.conftest import Account, assert_problem, service_url
-from tests.stubs.server import RunningStub, StubControl, run_stub
+from tests.stubs.server import HOLD, RunningStub, StubControl, run_stub
 from tests.stubs.yahoo import create_app as yahoo_stub
 
 FAST_VENDOR = {
@@ -47,11 +49,13 @@ def control(yahoo: RunningStub) -> StubControl:
 @pytest.fixture
 def settings_overrides(request: pytest.FixtureRequest, yahoo: RunningStub) -> dict[str, Any]:
     chain = request.node.get_closest_marker("chain")
+    overrides = request.node.get_closest_marker("settings")
     return {
         **FAST_VENDOR,
         "market_providers": chain.args[0] if chain else ["yahoo", "simulated"],
         "yahoo_base_url": yahoo.url,
         "yahoo_rate_limits": "",
+        **(overrides.kwargs if overrides else {}),
     }
 
 
@@ -199,3 +203,73 @@ async def test_concurrent_cold_quotes_in_two_processes_sharing_redis_make_one_pr
 
     assert len(prices) == 1
     assert control.count() == 1, prices
+
+
+HISTORY_SYMBOLS = ["AAPL", "MSFT", "BTC-USD", "EURUSD=X", "GOOG", "AMZN"]
+"""Four the Yahoo stub charts, two it does not know (the simulated market answers for those)."""
+HISTORY_WINDOW = (date(2024, 3, 4), date(2024, 3, 8))
+
+
+@pytest.mark.chain(["yahoo", "simulated"])
+@pytest.mark.settings(vendor_read_timeout=60.0)  # held answers are no timeouts here
+async def test_missing_history_is_asked_for_a_few_symbols_at_a_time(
+    app: FastAPI, control: StubControl
+) -> None:
+    """Each symbol's fortnight before an import's buys used to be a Yahoo round trip after the
+    last one had answered. The stub holds every chart until the test lets it go, so how many
+    are in flight at once is counted, not timed."""
+    market = app.state.runtime.get(MarketData)
+    control.set("slow", delay=HOLD)
+    most = 0
+    async with app.state.runtime.sessions() as session:
+        fetching = asyncio.create_task(
+            market.missing_history(session, dict.fromkeys(HISTORY_SYMBOLS, HISTORY_WINDOW))
+        )
+        for _ in range(1000):  # up to 10 s for them to arrive
+            if control.held >= HISTORY_FETCHES:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # room for a fifth, were the bound not kept
+        while not fetching.done():
+            most = max(most, control.held)
+            control.release()
+            await asyncio.sleep(0.02)
+        series = await fetching
+
+    assert most == HISTORY_FETCHES
+    assert [item.symbol for item in series] == HISTORY_SYMBOLS
+    assert {item.symbol: item.provider for item in series} == {
+        "AAPL": "yahoo",
+        "MSFT": "yahoo",
+        "BTC-USD": "yahoo",
+        "EURUSD=X": "yahoo",
+        "GOOG": "simulated",
+        "AMZN": "simulated",
+    }
+    assert all(item.bars for item in series if item.symbol != "AAPL")  # AAPL's: another year
+    assert charted(control) == sorted(HISTORY_SYMBOLS)
+
+
+def charted(control: StubControl) -> list[str]:
+    return sorted(seen.path.rsplit("/", 1)[-1] for seen in control.requests if "chart" in seen.path)
+
+
+@pytest.mark.chain(["yahoo"])
+async def test_missing_history_asks_for_every_symbol_then_fails_or_skips_those_unanswered(
+    app: FastAPI, control: StubControl
+) -> None:
+    market = app.state.runtime.get(MarketData)
+    windows = dict.fromkeys(["MSFT", "BTC-USD", "EURUSD=X"], HISTORY_WINDOW)
+    control.set("500")
+    async with app.state.runtime.sessions() as session:
+        with pytest.raises(ProvidersFailed):
+            await market.missing_history(session, windows)
+        asked = charted(control)
+        kept = await market.missing_history(session, windows, skip_failed=True)
+        control.set("500", times=1)  # the first answer lost: that symbol left out, not the rest
+        some = await market.missing_history(session, windows, skip_failed=True)
+
+    assert sorted(set(asked)) == sorted(windows)
+    assert kept == []
+    assert len(some) == 2
+    assert {item.provider for item in some} == {"yahoo"}

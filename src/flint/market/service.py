@@ -9,6 +9,7 @@ naming each provider's failure. Garbage never gets this far: adapters raise on i
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -115,6 +116,9 @@ class MarketData:
         self.universe = universe
         self.cache = cache
         self.quote_ttl = quote_ttl
+        self.history_fetches = max(provider.history_fetches for provider in self.providers)
+        """How many symbols' missing history `missing_history` asks for at once: the most any
+        provider of the chain takes."""
         self._cached_quote = cache(ttl=quote_ttl, key=QUOTE_KEY, lock=True)(self._fetch_quote)
 
     async def aclose(self) -> None:
@@ -264,8 +268,8 @@ class MarketData:
         fetched and not stored (`storage.upsert_bars_many` stores them): reading only, so a
         caller can fetch in a read-only session and write in a short transaction. A symbol
         lacking nothing has one empty series; with ``skip_failed`` a symbol no provider
-        answers for has none. Unknown symbols raise
-        NotFound before anything is fetched."""
+        answers for has none. Unknown symbols raise NotFound before anything is fetched; the
+        others are fetched `history_fetches` at a time."""
         instruments = {symbol: self.universe.get(symbol) for symbol in windows}
         unknown = [symbol for symbol, known in instruments.items() if known is None]
         if unknown:
@@ -278,21 +282,32 @@ class MarketData:
             validate_range(start, end)
             expected[symbol] = closed_sessions(calendar_for(known.type), start, end, now)
         missing = await storage.missing_ranges_many(session, Interval.D1, expected)
-        series: list[storage.BarSeries] = []
-        for symbol in instruments:
-            fetched: list[storage.BarSeries] = []
-            try:
+        gate = asyncio.Semaphore(self.history_fetches)
+
+        async def fetch(symbol: str) -> list[storage.BarSeries]:
+            async with gate:
+                fetched: list[storage.BarSeries] = []
                 for first, last in missing[symbol]:
                     bars, provider = await self._first_with_name(
                         symbol, partial(_daily_history, symbol=symbol, start=first, end=last)
                     )
                     fetched.append(storage.BarSeries(symbol, Interval.D1, bars, provider))
-            except ProvidersFailed as exc:
-                if not skip_failed:
-                    raise
-                log.info("backfill_skipped", symbol=symbol, detail=exc.detail)
+                return fetched
+
+        # Every symbol is asked even when one fails: each answer is kept (an exception too)
+        # and they are taken in the callers' order, so the failure raised is the first one's.
+        lacking = [symbol for symbol in instruments if missing[symbol]]
+        answers = await asyncio.gather(*map(fetch, lacking), return_exceptions=True)
+        outcome = dict(zip(lacking, answers, strict=True))
+        series: list[storage.BarSeries] = []
+        for symbol in instruments:
+            answer = outcome.get(symbol, [])
+            if isinstance(answer, ProvidersFailed) and skip_failed:
+                log.info("backfill_skipped", symbol=symbol, detail=answer.detail)
                 continue
-            series.extend(fetched if fetched else [storage.BarSeries(symbol, Interval.D1, [], "")])
+            if isinstance(answer, BaseException):
+                raise answer
+            series.extend(answer if answer else [storage.BarSeries(symbol, Interval.D1, [], "")])
         return series
 
     async def without_history(

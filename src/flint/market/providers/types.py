@@ -121,6 +121,11 @@ class MarketDataProvider(Protocol):
     """What the rest of Flint expects from any market-data source."""
 
     name: str
+    history_fetches: int
+    """How many symbols' daily history it may be asked for at once (backfills and an import's
+    checks ask for many). A vendor over the network: more than one, or each symbol waits for
+    the last one's round trip; where each answer costs this process CPU (the simulated market)
+    or the vendor allows one request a second (Alpha Vantage's free key), one."""
 
     async def quote(self, symbol: str, now: datetime | None = None) -> Quote: ...
 

@@ -61,6 +61,8 @@ class AlphaVantageProvider:
     """Alpha Vantage adapter; see the package docstring for symbols and conventions."""
 
     name = NAME
+    history_fetches = 1
+    """The free key's budget allows one request a second (`RATE_LIMITS`)."""
 
     def __init__(
         self,

@@ -33,10 +33,17 @@ _INTERVALS = {
 }
 
 
+HISTORY_FETCHES = 4
+"""Symbols whose history is asked for at once. One after another, an import naming 40 symbols
+waited for 40 round trips before its checks could answer; a bound, so that one import does not
+send Yahoo, which throttles bursts with 429, dozens of requests in the same moment."""
+
+
 class YahooProvider:
     """Yahoo Finance adapter; see the package docstring for symbols and conventions."""
 
     name = NAME
+    history_fetches = HISTORY_FETCHES
 
     def __init__(
         self,
