@@ -17,6 +17,7 @@ from cashews import Cache
 from fastapi import FastAPI
 
 from flint.config import Settings
+from flint.errors import NotFound
 from flint.kit.cache import create_cache
 from flint.market import storage
 from flint.market.providers.factory import build_market
@@ -273,3 +274,41 @@ async def test_missing_history_asks_for_every_symbol_then_fails_or_skips_those_u
     assert kept == []
     assert len(some) == 2
     assert {item.provider for item in some} == {"yahoo"}
+
+
+@pytest.mark.chain(["yahoo"])
+async def test_a_symbol_no_provider_knows_is_left_out_of_a_backfill_not_the_end_of_it(
+    app: FastAPI, control: StubControl
+) -> None:
+    """GOOG is in Flint's universe but not in the Yahoo stub's (its 404, "No data found"): a
+    backfill or an import's checks that skip what no provider answers for skip it too, rather
+    than failing for every symbol with a 404 "Unknown symbol"."""
+    market = app.state.runtime.get(MarketData)
+    windows = dict.fromkeys(["MSFT", "GOOG", "BTC-USD"], HISTORY_WINDOW)
+    async with app.state.runtime.sessions() as session:
+        with pytest.raises(NotFound):
+            await market.missing_history(session, windows)
+        kept = await market.missing_history(session, windows, skip_failed=True)
+        lacking = await market.without_history(session, {"GOOG": HISTORY_WINDOW[1]})
+
+    assert [item.symbol for item in kept] == ["MSFT", "BTC-USD"]
+    assert lacking == {}  # the benefit of the doubt, as for a vendor that is down
+
+
+@pytest.mark.chain(["yahoo"])
+async def test_an_import_buying_a_symbol_no_provider_has_is_imported(
+    client: httpx.AsyncClient, alice: Account, control: StubControl
+) -> None:
+    created = await client.post("/api/v1/portfolio/", json={"name": "P"}, headers=alice.headers)
+    portfolio_id = created.json()["portfolioId"]
+    ledger = "date,symbol,type,quantity,price,amount\n2024-03-04,,deposit,,,1000\n"
+    ledger += "2024-03-05,MSFT,buy,1,400,\n2024-03-05,GOOG,buy,1,130,\n"
+
+    response = await client.post(
+        f"/api/v1/portfolio/{portfolio_id}/import",
+        content=ledger,
+        headers=alice.headers | {"Content-Type": "text/csv"},
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["imported"] == {"deposit": 1, "buy": 2}

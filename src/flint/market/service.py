@@ -268,8 +268,9 @@ class MarketData:
         fetched and not stored (`storage.upsert_bars_many` stores them): reading only, so a
         caller can fetch in a read-only session and write in a short transaction. A symbol
         lacking nothing has one empty series; with ``skip_failed`` a symbol no provider
-        answers for has none. Unknown symbols raise NotFound before anything is fetched; the
-        others are fetched `history_fetches` at a time."""
+        answers for (each failed, or has no such symbol) has none. Symbols unknown to the
+        universe raise NotFound before anything is fetched; the others are fetched
+        `history_fetches` at a time."""
         instruments = {symbol: self.universe.get(symbol) for symbol in windows}
         unknown = [symbol for symbol, known in instruments.items() if known is None]
         if unknown:
@@ -302,7 +303,7 @@ class MarketData:
         series: list[storage.BarSeries] = []
         for symbol in instruments:
             answer = outcome.get(symbol, [])
-            if isinstance(answer, ProvidersFailed) and skip_failed:
+            if isinstance(answer, ProvidersFailed | NotFound) and skip_failed:
                 log.info("backfill_skipped", symbol=symbol, detail=answer.detail)
                 continue
             if isinstance(answer, BaseException):
