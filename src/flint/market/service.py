@@ -95,6 +95,42 @@ class ProvidersFailed(ServiceUnavailable):
     """Every provider failed and nothing stored can stand in."""
 
 
+async def _each(
+    keys: Sequence[str], call: Callable[[str], Awaitable[T]], *, at_once: int
+) -> dict[str, T | BaseException]:
+    """``call(key)`` for every key, at most ``at_once`` running at a time; each answer by its
+    key, a failure as its exception: every key is asked even when one fails."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(key: str) -> T:
+        async with gate:
+            return await call(key)
+
+    answers = await asyncio.gather(*map(one, keys), return_exceptions=True)
+    return dict(zip(keys, answers, strict=True))
+
+
+def _fetched_series(
+    symbols: list[str],
+    outcome: Mapping[str, list[storage.BarSeries] | BaseException],
+    *,
+    skip_failed: bool,
+) -> list[storage.BarSeries]:
+    """`MarketData.missing_history`'s answer from what each symbol's fetch came to (a symbol
+    absent from ``outcome`` lacked nothing), in the callers' order: the first failure is the
+    one raised, unless ``skip_failed`` leaves out the symbols no provider answered for."""
+    series: list[storage.BarSeries] = []
+    for symbol in symbols:
+        answer = outcome.get(symbol, [])
+        if isinstance(answer, ProvidersFailed | NotFound) and skip_failed:
+            log.info("backfill_skipped", symbol=symbol, detail=answer.detail)
+            continue
+        if isinstance(answer, BaseException):
+            raise answer
+        series.extend(answer if answer else [storage.BarSeries(symbol, Interval.D1, [], "")])
+    return series
+
+
 async def _daily_history(
     provider: MarketDataProvider, *, symbol: str, start: date, end: date
 ) -> list[Bar]:
@@ -117,8 +153,6 @@ class MarketData:
         self.cache = cache
         self.quote_ttl = quote_ttl
         self.history_fetches = max(provider.history_fetches for provider in self.providers)
-        """How many symbols' missing history `missing_history` asks for at once: the most any
-        provider of the chain takes."""
         self._cached_quote = cache(ttl=quote_ttl, key=QUOTE_KEY, lock=True)(self._fetch_quote)
 
     async def aclose(self) -> None:
@@ -269,8 +303,8 @@ class MarketData:
         caller can fetch in a read-only session and write in a short transaction. A symbol
         lacking nothing has one empty series; with ``skip_failed`` a symbol no provider
         answers for (each failed, or has no such symbol) has none. Symbols unknown to the
-        universe raise NotFound before anything is fetched; the others are fetched
-        `history_fetches` at a time."""
+        universe raise NotFound before anything is fetched; the others are fetched as many at
+        a time as the chain's most willing provider takes (`history_fetches`)."""
         instruments = {symbol: self.universe.get(symbol) for symbol in windows}
         unknown = [symbol for symbol, known in instruments.items() if known is None]
         if unknown:
@@ -283,33 +317,19 @@ class MarketData:
             validate_range(start, end)
             expected[symbol] = closed_sessions(calendar_for(known.type), start, end, now)
         missing = await storage.missing_ranges_many(session, Interval.D1, expected)
-        gate = asyncio.Semaphore(self.history_fetches)
 
         async def fetch(symbol: str) -> list[storage.BarSeries]:
-            async with gate:
-                fetched: list[storage.BarSeries] = []
-                for first, last in missing[symbol]:
-                    bars, provider = await self._first_with_name(
-                        symbol, partial(_daily_history, symbol=symbol, start=first, end=last)
-                    )
-                    fetched.append(storage.BarSeries(symbol, Interval.D1, bars, provider))
-                return fetched
+            fetched: list[storage.BarSeries] = []
+            for first, last in missing[symbol]:
+                bars, provider = await self._first_with_name(
+                    symbol, partial(_daily_history, symbol=symbol, start=first, end=last)
+                )
+                fetched.append(storage.BarSeries(symbol, Interval.D1, bars, provider))
+            return fetched
 
-        # Every symbol is asked even when one fails: each answer is kept (an exception too)
-        # and they are taken in the callers' order, so the failure raised is the first one's.
         lacking = [symbol for symbol in instruments if missing[symbol]]
-        answers = await asyncio.gather(*map(fetch, lacking), return_exceptions=True)
-        outcome = dict(zip(lacking, answers, strict=True))
-        series: list[storage.BarSeries] = []
-        for symbol in instruments:
-            answer = outcome.get(symbol, [])
-            if isinstance(answer, ProvidersFailed | NotFound) and skip_failed:
-                log.info("backfill_skipped", symbol=symbol, detail=answer.detail)
-                continue
-            if isinstance(answer, BaseException):
-                raise answer
-            series.extend(answer if answer else [storage.BarSeries(symbol, Interval.D1, [], "")])
-        return series
+        outcome = await _each(lacking, fetch, at_once=self.history_fetches)
+        return _fetched_series(list(instruments), outcome, skip_failed=skip_failed)
 
     async def without_history(
         self, session: AsyncSession, wanted: Mapping[str, date]
