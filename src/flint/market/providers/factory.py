@@ -69,4 +69,12 @@ def build_providers(
     if not chain:
         log.warning("market_providers_empty", fallback="simulated")
         chain.append(SimulatedMarket(universe))
+    names = [provider.name for provider in chain]
+    if "simulated" in names[1:]:
+        log.warning(
+            "market_invented_fallback",
+            providers=names,
+            detail="when the vendors before it cannot answer, the simulated market stands in "
+            "with invented prices: quotes, and daily history that is stored and kept",
+        )
     return chain
