@@ -415,7 +415,7 @@ async def list_trades(
         params["account_id"] = account_id
     if status is not None:
         params["status"] = status
-    query = LISTS[account_id is not None, status is not None, cursor is not None]
+    query = LISTS[account_id is not None, status is not None, bool(cursor)]
     return page_of(await reads.all(query, **params), limit, "created_at", "id")
 
 
