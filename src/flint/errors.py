@@ -112,6 +112,10 @@ class PayloadTooLarge(FlintError):
     status, title, slug = 413, "Payload too large", "payload-too-large"
 
 
+class UnsupportedMediaType(FlintError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
 class ValidationFailed(FlintError):
     status, title, slug = 422, "Validation failed", "validation-error"
 
@@ -182,6 +186,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found (also for another user's resources)",
         409: "Conflict with the current state",
         413: "Request body too large",
+        415: "The body's media type cannot carry this request (the problem says which can)",
         422: "Validation failed; `errors` names each bad field",
         429: "Too many requests; see `Retry-After`",
         500: "Unexpected error; the problem carries the request id to report",

@@ -12,7 +12,7 @@ from starlette.requests import HTTPConnection
 
 from flint.config import Settings
 from flint.db import AFTER_COMMIT, READ_ONLY_SESSION, commit
-from flint.errors import FlintError
+from flint.errors import FlintError, UnsupportedMediaType, ValidationFailed
 from flint.reads import Reads
 from flint.runtime import Kind, Runtime, T, name_of
 
@@ -109,3 +109,60 @@ SettingsDep = Annotated[Settings, Depends(part(Settings))]
 
 ReadsDep = Annotated[Reads, Depends(part(Reads))]
 """For a hot read route: prepared statements on the read pool, no session (`flint.reads`)."""
+
+
+UPLOAD_PART = "file"
+"""The multipart part a file upload is read from (or the form's only part)."""
+_FORM_ENCODED = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
+
+
+def upload_body(description: str) -> dict[str, Any]:
+    """The OpenAPI ``multipart/form-data`` entry of a route that takes a file (`sent_file`)."""
+    return {
+        _MULTIPART: {
+            "schema": {
+                "type": "object",
+                "required": [UPLOAD_PART],
+                "properties": {
+                    UPLOAD_PART: {"type": "string", "format": "binary", "description": description}
+                },
+            }
+        }
+    }
+
+
+async def sent_file(request: Request, max_bytes: int) -> bytes:
+    """The file a request carries: the body as it is (``curl --data-binary @file``), or from
+    a ``multipart/form-data`` upload (an HTML form, ``curl -F file=@file``, a "form-data" file
+    in an API client) the part named `UPLOAD_PART`, or the form's only part.
+
+    A form-encoded body (what ``curl -d @file`` sends) is 415: curl drops the file's line breaks
+    from it, so what arrives is no longer the file. A form without such a part is 422; a
+    malformed one is 400. ``max_bytes``: the largest part that is not a file (a file sent as a
+    form field), which the body's own limit already bounds."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == _FORM_ENCODED:
+        raise UnsupportedMediaType(
+            f"A form-encoded body ({_FORM_ENCODED}) cannot carry a file: send the file as the "
+            "body itself (curl --data-binary @file) or as a multipart upload (curl -F "
+            f"{UPLOAD_PART}=@file)."
+        )
+    if media != _MULTIPART:
+        return await request.body()
+    form = await request.form(max_files=8, max_fields=8, max_part_size=max_bytes)
+    try:
+        parts = form.multi_items()
+        named = [value for key, value in parts if key == UPLOAD_PART]
+        chosen = named or ([parts[0][1]] if len(parts) == 1 else [])
+        if len(chosen) != 1:
+            raise ValidationFailed.at(
+                f"body.{UPLOAD_PART}",
+                "The multipart upload names no file: send it as the part "
+                f"'{UPLOAD_PART}' (curl -F {UPLOAD_PART}=@file), and only once.",
+                f"required: one part '{UPLOAD_PART}' (found {len(named)} of {len(parts)} parts)",
+            )
+        value = chosen[0]
+        return value.encode() if isinstance(value, str) else await value.read()
+    finally:
+        await form.close()

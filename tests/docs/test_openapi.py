@@ -156,13 +156,19 @@ def test_operations_that_take_a_body_document_its_schema(spec: dict[str, Any]) -
             where = f"{method} {path}"
             if route.body_field is None:
                 # A file the route reads itself: CSV, OFX (text), or a JSON file it reads exactly
-                # (Ghostfolio's export), whose properties the document names.
+                # (Ghostfolio's export), whose properties the document names; or either as a
+                # multipart upload's part `file` (`flint.web.sent_file`).
                 raw = operation.get("requestBody")
                 if raw is not None:
                     assert raw.get("required") is True, where
                     for media, content in raw["content"].items():
                         if media == "application/json":
                             assert content["schema"].get("properties"), where
+                        elif media == "multipart/form-data":
+                            assert content["schema"]["required"] == ["file"], where
+                            part = content["schema"]["properties"]["file"]
+                            assert part["type"] == "string", where
+                            assert part["format"] == "binary", where
                         else:
                             assert content["schema"] == {"type": "string"}, where
                 continue

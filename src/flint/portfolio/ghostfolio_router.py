@@ -14,9 +14,10 @@ from flint.portfolio import ghostfolio_apply
 from flint.portfolio.ghostfolio import Mode
 from flint.portfolio.ghostfolio_document import FILE_SCHEMA
 from flint.portfolio.ghostfolio_schemas import GhostfolioImport
+from flint.portfolio.import_router import IMPORT_MAX_BYTES
 from flint.portfolio.schemas import BaseCurrency
 from flint.users.api import CurrentUserId
-from flint.web import SessionDep
+from flint.web import SessionDep, sent_file, upload_body
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
@@ -38,8 +39,9 @@ assets (`GF:NAME`; `GF_MY_HOUSE`, as Flint's own export writes `MY:HOUSE`, back 
 as listed symbols Flint's market knows. A LIABILITY, tags, platforms and comments are not
 imported and are listed in `notImported`. Each account balance becomes a deposit or withdrawal
 on its day, so the cash equals the account's balance then (and ends at the last one). Files up
-to 5 MiB. More portfolios than your plan allows (`GET /billing/subscription`): 403
-`/plan-limit`, nothing created.
+to 5 MiB, sent as the body or as a multipart upload's part `file` (`curl -F
+file=@ghostfolio-export.json`). More portfolios than your plan allows (`GET
+/billing/subscription`): 403 `/plan-limit`, nothing created.
 
 Importing again (the same file, or a newer export of the same Ghostfolio accounts) adds to the
 portfolios the earlier import made (by Ghostfolio account id, or with `portfolios=one` by
@@ -55,12 +57,13 @@ when nothing was new. See docs/api.md ("Ghostfolio migration")."""
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": FILE_SCHEMA}},
+            "content": {"application/json": {"schema": FILE_SCHEMA}}
+            | upload_body("The export file (JSON)."),
         }
     },
     responses={
         200: {"model": GhostfolioImport, "description": "Everything had been imported before"},
-        **problem_responses(400, 401, 403, 413, 422),
+        **problem_responses(400, 401, 403, 413, 415, 422),
     },
 )
 async def import_ghostfolio(
@@ -85,7 +88,7 @@ async def import_ghostfolio(
         market,
         plans,
         user_id,
-        await request.body(),
+        await sent_file(request, IMPORT_MAX_BYTES),
         mode=portfolios,
         name=name,
         base=base_currency,

@@ -21,7 +21,7 @@ from flint.portfolio.imports import flint_csv
 from flint.portfolio.models import ImportJob
 from flint.portfolio.router import LEDGER_RULES, transaction_out
 from flint.portfolio.schemas import ImportResult
-from flint.web import ReadSessionDep, SessionDep
+from flint.web import ReadSessionDep, SessionDep, sent_file, upload_body
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 
@@ -94,6 +94,8 @@ def wants_async(prefer: str | None) -> bool:
     + "; ".join(f"`{p.name}`, {p.title}" for p in imports.PRESETS.values())
     + "; `auto` picks the first that recognises the file.\n\n"
     + (flint_csv.__doc__ or "")
+    + "\n\nSend the file as the body (`curl --data-binary @trades.csv`, any media type but a "
+    "form's), or as a multipart upload's part `file` (`curl -F file=@trades.csv`)."
     + "\n\nEvery bad row is named (`line N`, or the element: `BANKTRANLIST/STMTTRN[5].TRNAMT`). "
     "Files up to 5 MiB. The rows are held to the "
     "rules of `POST /portfolio/{portfolioId}/transactions`: "
@@ -105,7 +107,8 @@ def wants_async(prefer: str | None) -> bool:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {media: {"schema": {"type": "string"}} for media in IMPORT_MEDIA_TYPES},
+            "content": {media: {"schema": {"type": "string"}} for media in IMPORT_MEDIA_TYPES}
+            | upload_body("The file, read by its `preset`."),
         }
     },
     responses={
@@ -114,7 +117,7 @@ def wants_async(prefer: str | None) -> bool:
             "model": ImportJobOut,
             "description": "Imported in the background: poll the job (`Location`)",
         },
-        **problem_responses(400, 401, 404, 413, 422),
+        **problem_responses(400, 401, 404, 413, 415, 422),
     },
 )
 async def import_file(
@@ -135,7 +138,7 @@ async def import_file(
         Header(description=f"`{RESPOND_ASYNC}`: import in the background whatever the size."),
     ] = None,
 ) -> ImportResult | JSONResponse:
-    data = await request.body()
+    data = await sent_file(request, IMPORT_MAX_BYTES)
     asked = wants_async(prefer)
     if asked or len(data) > import_jobs.BACKGROUND_BYTES:
         job = await import_jobs.create(session, portfolio, data, preset, on_duplicate)
