@@ -59,7 +59,8 @@ bench: $(STAMP)
 
 # The parser fuzz tests (tests/fuzz) and the schemathesis runs over the API (tests/contract) run
 # long: FLINT_FUZZ_EXAMPLES random examples per property, and per operation and phase (CI runs a
-# fixed, derandomized few), without the per-test timeout.
+# fixed, derandomized few), without the per-test timeout. Each run draws a new schemathesis seed
+# and names it in its report; FLINT_FUZZ_SEED=<seed> runs those cases again.
 FLINT_FUZZ_EXAMPLES ?= 2000
 fuzz: $(STAMP)
 	FLINT_FUZZ_EXAMPLES=$(FLINT_FUZZ_EXAMPLES) $(VENV)/bin/pytest -p no:cacheprovider -q \

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,8 +28,12 @@ LONG = int(os.environ.get("FLINT_FUZZ_EXAMPLES", "0") or 0)
 EXAMPLES = LONG or 10
 """Examples per operation and phase: few in CI (each is a request; the run repeats per document
 and database), `LONG` under ``make fuzz``."""
-SEED = 20
-"""CI explores the same cases on every run: a red main means a regression, not a new draw."""
+SEED = int(os.environ.get("FLINT_FUZZ_SEED", "0") or 0) or (
+    secrets.randbelow(2**31) + 1 if LONG else 20
+)
+"""CI explores the same cases on every run (20): a red main means a regression, not a new
+draw. ``make fuzz`` draws a new seed each run (a fixed one explored the same cases every
+time), and the report names it: ``FLINT_FUZZ_SEED=<seed> make fuzz`` runs those cases again."""
 
 PINNED = {
     "userId": "[^/]*\\{userId\\}",
@@ -298,7 +303,7 @@ class Report:
     def summary(self) -> str:
         phases = ", ".join(f"{phase} {count}" for phase, count in sorted(self.cases.items()))
         return (
-            f"{len(self.operations)} operations, {sum(self.cases.values())} requests "
+            f"seed {SEED}: {len(self.operations)} operations, {sum(self.cases.values())} requests "
             f"({phases}) in {self.seconds:.1f} s; {len(self.findings)} failures, "
             f"{len(self.errors)} errors; refused by rules no schema states: "
             f"{dict(self.unstatable) or 'none'}"
