@@ -133,6 +133,7 @@ NESTED = r"(\.\w+|\[\d+\])*"
 
 DATES_TODAY = "dates relative to today"
 MARKET_SYMBOLS = "the market's symbols are the provider's, not the document's"
+FILE_CONTENT = "what a file holds is not JSON Schema's to state"
 """Reasons two rules give (a request's fields, and the Ghostfolio file's), counted as one."""
 
 UNSTATABLE = [
@@ -176,8 +177,8 @@ UNSTATABLE = [
         "whether two-factor sign-in is on is the account's",
     ),
     Unstatable("query.cursor", "not one this API gave out", "a cursor is opaque"),
-    Unstatable("body", "file", "what a file holds is not JSON Schema's to state"),
-    Unstatable(r"line \d+(\.\w+)?", ".*", "what a file holds is not JSON Schema's to state"),
+    Unstatable("body", "file", FILE_CONTENT),
+    Unstatable(r"line \d+(\.\w+)?", ".*", FILE_CONTENT),
     Unstatable(
         rf"(query|body){NESTED}\.\w+",
         "in the future|must be in the future|before 1900",
@@ -187,6 +188,12 @@ UNSTATABLE = [
         r"query\.(start|end)|body\.(start|end)",
         "after end|before start",
         "one parameter against another's value (start <= end)",
+    ),
+    Unstatable(
+        r"query\.start",
+        r"history is limited to \d+ days per request",
+        "an intraday interval's span from start to end (today when left out) against the "
+        "interval's limit: three parameters' values and today",
     ),
     Unstatable(
         rf"(query|body){NESTED}\.(symbol|benchmark|asset)",
@@ -249,6 +256,12 @@ UNSTATABLE = [
         "a DIVIDEND's, INTEREST's or FEE's amount is quantity x unitPrice (+ fee): arithmetic",
         operation=GHOSTFOLIO,
         when=a_cash_activity,
+    ),
+    Unstatable(  # the file sent as a multipart upload: any bytes are the schema's `binary`
+        "body",
+        "^not JSON",
+        FILE_CONTENT,
+        operation=GHOSTFOLIO,
     ),
     Unstatable(
         r"user\.settings\.currency",

@@ -78,6 +78,16 @@ def refusal(*errors: tuple[str, str]) -> Answer:
             ],
             "what a file holds",
         ),
+        (  # a multipart upload's file: any bytes are `binary`
+            "POST /api/portfolio/import/ghostfolio",
+            [("body", "not JSON: Expecting value: line 1 column 1 (char 0)")],
+            "what a file holds",
+        ),
+        (
+            "GET /api/v1/market/historical/{symbol}",
+            [("query.start", "5m history is limited to 62 days per request, got 1071")],
+            "an intraday interval's span",
+        ),
     ],
 )
 def test_a_refusal_by_a_rule_no_schema_states_is_counted_not_failed(
@@ -158,3 +168,11 @@ def test_only_a_cash_activitys_amount_is_ghostfolio_arithmetic(
 )
 def test_anything_else_is_a_finding(check: str, answer: Any) -> None:
     assert fuzzing._unstatable("POST /api/v1/portfolio", check, answer) is None
+
+
+def test_only_the_ghostfolio_file_may_be_not_json() -> None:
+    """A JSON body the server cannot read is FastAPI's own 422, never a rule of the file's."""
+    answer = refusal(("body", "not JSON: Expecting value"))
+    assert (
+        fuzzing._unstatable("POST /api/v1/portfolio/", "positive_data_acceptance", answer) is None
+    )
