@@ -158,8 +158,8 @@ async def sent_file(request: Request, max_bytes: int) -> bytes:
         if len(chosen) != 1:
             raise ValidationFailed.at(
                 f"body.{UPLOAD_PART}",
-                "The multipart upload names no file: send it as the part "
-                f"'{UPLOAD_PART}' (curl -F {UPLOAD_PART}=@file), and only once.",
+                f"A multipart upload carries the file as one part named '{UPLOAD_PART}' (curl -F "
+                f"{UPLOAD_PART}=@file); this one has {len(named)} such parts of {len(parts)}.",
                 f"required: one part '{UPLOAD_PART}' (found {len(named)} of {len(parts)} parts)",
             )
         value = chosen[0]
