@@ -134,7 +134,8 @@ NESTED = r"(\.\w+|\[\d+\])*"
 DATES_TODAY = "dates relative to today"
 MARKET_SYMBOLS = "the market's symbols are the provider's, not the document's"
 FILE_CONTENT = "what a file holds is not JSON Schema's to state"
-"""Reasons two rules give (a request's fields, and the Ghostfolio file's), counted as one."""
+"""Reasons several rules give (a request's fields and the Ghostfolio file's; a file's lines
+and the file uploaded whole), each counted as one."""
 
 UNSTATABLE = [
     Unstatable(
