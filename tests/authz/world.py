@@ -103,6 +103,7 @@ async def build(client: httpx.AsyncClient, app: FastAPI, name: str) -> World:
 
     await _trades(client, app, world)
     await _background_work(client, world)
+    await _history_stored(client, world)
     notices = ok(await client.get(f"{V1}/notifications", headers=headers))
     ids[NOTIFICATION] = notices["notifications"][0]["notificationId"]
     ids[KEY] = (await make_key(client, account, "read"))["id"]
@@ -112,6 +113,19 @@ async def build(client: httpx.AsyncClient, app: FastAPI, name: str) -> World:
     world.secrets = {value for kind, value in ids.items() if kind != LISTED}
     world.secrets |= {account.email, f"{name}'s house", f"{name}'s savings"}
     return world
+
+
+async def _history_stored(client: httpx.AsyncClient, world: World) -> None:
+    """Waits for the worker to store the portfolio's price history (its backfill): until
+    then its performance answers with what is stored, and a later read of the owner's, to see
+    that nothing changed, would see the history come in (a flake, once in some CI runs)."""
+    url = f"{V1}/portfolio/{world.ids[PORTFOLIO]}/performance"
+
+    async def complete() -> bool:
+        answer = ok(await client.get(url, headers=world.headers))
+        return bool(answer["dataStatus"]["complete"])
+
+    await eventually(complete, "the portfolio's history stored", within=60)
 
 
 async def _another_device(client: httpx.AsyncClient, account: Account) -> str:
