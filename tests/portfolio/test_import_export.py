@@ -88,19 +88,26 @@ async def test_every_bad_row_is_named_and_nothing_is_imported(
     assert ledger.json() == {"transactions": [], "nextCursor": None}
 
 
+LINE = "2024-01-03,AAPL,buy,1,185\n"
+
+
+def over_5_mib() -> str:
+    """A CSV of one buy repeated until it is over the import's 5 MiB."""
+    return "date,symbol,type,qty,price\n" + LINE * (5 * 1024 * 1024 // len(LINE) + 1)
+
+
 async def test_files_over_5_mib_are_413_and_under_are_read(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
     portfolio_id = await new_portfolio(client, alice)
-    line = "2024-01-03,AAPL,buy,1,185\n"
-    big = "date,symbol,type,qty,price\n" + line * (5 * 1024 * 1024 // len(line) + 1)
+    big = over_5_mib()
     response = await client.post(
         f"{V1}/{portfolio_id}/import", content=big, headers=alice.headers | CSV
     )
     assert_problem(response, 413)
     # Over the 1 MiB every other route allows (blank lines are skipped, so few real rows): taken,
     # and imported in the background (tests/portfolio/test_import_background.py).
-    ok = "date,symbol,type,qty,price\n" + line * 3 + "\n" * (2 * 1024 * 1024)
+    ok = "date,symbol,type,qty,price\n" + LINE * 3 + "\n" * (2 * 1024 * 1024)
     response = await client.post(
         f"{V1}/{portfolio_id}/import", content=ok, headers=alice.headers | CSV
     )

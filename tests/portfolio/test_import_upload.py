@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from flint.portfolio import import_jobs
 from tests.conftest import Account, assert_problem, error_fields
 from tests.portfolio.test_import_background import ASYNC, large_file, ledger_size
-from tests.portfolio.test_import_export import CSV, GOOD, V1, new_portfolio
+from tests.portfolio.test_import_export import CSV, GOOD, V1, new_portfolio, over_5_mib
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -130,8 +130,7 @@ async def test_forms_that_cannot_carry_the_file_are_refused_and_change_nothing(
     )
     assert_problem(malformed, 400)
 
-    line = "2024-01-03,AAPL,buy,1,185\n"
-    big = ("date,symbol,type,qty,price\n" + line * (5 * 1024 * 1024 // len(line) + 1)).encode()
+    big = over_5_mib().encode()
     too_large = await client.post(
         url, files={"file": ("big.csv", big, "text/csv")}, headers=alice.headers
     )
