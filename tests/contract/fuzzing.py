@@ -173,6 +173,11 @@ UNSTATABLE = [
         when=lambda body, field: isinstance(body, dict) and body.get("condition") is None,
     ),
     Unstatable(
+        rf"body{NESTED}\.sms",
+        "SMS needs a phone number first",
+        "whether the account has a phone number for SMS is the account's",
+    ),
+    Unstatable(
         "body.code",
         "required: two-factor sign-in is on",
         "whether two-factor sign-in is on is the account's",
@@ -189,6 +194,12 @@ UNSTATABLE = [
         r"query\.(start|end)|body\.(start|end)",
         "after end|before start",
         "one parameter against another's value (start <= end)",
+    ),
+    Unstatable(
+        r"query\.start",
+        r"at most \d+ years before end",
+        "the span from start to end (today when left out) against its limit: one parameter "
+        "against another's value",
     ),
     Unstatable(
         r"query\.start",

@@ -88,6 +88,22 @@ def refusal(*errors: tuple[str, str]) -> Answer:
             [("query.start", "5m history is limited to 62 days per request, got 1071")],
             "an intraday interval's span",
         ),
+        (
+            "GET /api/v1/market/historical/{symbol}",
+            [("query.start", "at most 30 years before end")],
+            "the span from start to end",
+        ),
+        (
+            "PATCH /api/v1/users/me",
+            [
+                (
+                    "body.preferences.notifications.sms",
+                    "SMS needs a phone number first: PUT /notifications/preferences with "
+                    "phoneNumber.",
+                )
+            ],
+            "whether the account has a phone number",
+        ),
     ],
 )
 def test_a_refusal_by_a_rule_no_schema_states_is_counted_not_failed(
