@@ -196,6 +196,27 @@ async def test_recovery_codes_sign_in_once_each(
     }
 
 
+async def test_a_recovery_code_sent_as_the_code_signs_in_once(
+    client: httpx.AsyncClient, alice: Account, clock: Clock
+) -> None:
+    """The one field people paste into: the other confirmations take a recovery code as
+    `code`, and so does the sign-in (it was 422, "should match pattern '^[0-9]{6}$'")."""
+    app = await turn_on(client, alice, clock)
+    first = app.recovery_codes[0]
+
+    used = await verify(client, await challenge(client, alice), code=first.upper())
+    assert used.status_code == 200, used.text
+    again = await verify(client, await challenge(client, alice), code=first)
+    assert assert_problem(again, 401)["detail"] == WRONG_CODE
+    also = await verify(client, await challenge(client, alice), recovery_code=first)
+    assert assert_problem(also, 401)["detail"] == WRONG_CODE
+
+    assert await status(client, used.json()["token"]) == {
+        "enabled": True,
+        "recoveryCodesLeft": 9,
+    }
+
+
 async def test_five_wrong_codes_for_one_mfa_token_answer_429_with_retry_after(
     client: httpx.AsyncClient, alice: Account, clock: Clock
 ) -> None:

@@ -255,7 +255,11 @@ class VerifyTwoFactor(RequestModel):
     )
 
     mfa_token: str = Field(min_length=1, max_length=512)
-    code: TotpCode | None = None
+    code: SecondFactor | None = Field(
+        None,
+        description="A current code or an unused recovery code, as the other confirmations "
+        "take it (a recovery code pasted here was refused as no six digits).",
+    )
     recovery_code: RecoveryCodeText | None = None
 
     @model_validator(mode="after")

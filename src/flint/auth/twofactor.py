@@ -435,10 +435,11 @@ async def verify(
     record = await _record(session, found.user_id)
     if user is None or not user.is_active or record is None or record.enabled_at is None:
         raise Unauthorized(INVALID_CHALLENGE)
-    if code is not None:
+    if code is not None and is_totp_code(code):
         accepted = await _accept_totp(session, config, record, code)
     else:
-        accepted = await _accept_recovery_code(session, config, record, recovery_code or "")
+        given = code if code is not None else recovery_code
+        accepted = await _accept_recovery_code(session, config, record, given or "")
     if not accepted:
         await config.failures.record_failure(found.user_id, found.id)
         log.info("two_factor_code_refused", user_id=str(found.user_id))

@@ -120,7 +120,8 @@ async def two_factor_disable(
     dependencies=LOCAL_SIGN_IN,
     summary="Sign in, second step: the mfaToken and a code (or a recovery code)",
     description="The mfaToken comes from `/auth/login` and lasts five minutes. Answers the "
-    "token pair `/auth/login` gives an account without two-factor sign-in. Codes of the "
+    "token pair `/auth/login` gives an account without two-factor sign-in. `code` takes a "
+    "current code or a recovery code (`recoveryCode` a recovery code only). Codes of the "
     "previous and the next 30-second step are accepted, each code once; five wrong codes for "
     "one mfaToken, or for one account within 15 minutes, answer 429 with `Retry-After`.",
     responses=problem_responses(400, 401, 403, 422, 429),
