@@ -327,6 +327,37 @@ async def test_bad_input_to_enable_and_disable_is_a_problem_and_changes_nothing(
     assert await status(client, alice.token) == before
 
 
+@pytest.mark.parametrize(
+    ("route", "body", "says"),
+    [
+        ("enable", {"code": "12345"}, "must be the six digits the authenticator app shows"),
+        (
+            "disable",
+            {"password": "x", "code": "abc"},
+            "six digits the authenticator app shows or a recovery code",
+        ),
+        ("verify", {"mfaToken": "x", "recoveryCode": "12345"}, "must be a recovery code (ten "),
+    ],
+)
+async def test_a_code_of_the_wrong_shape_is_refused_in_words_not_by_its_expression(
+    client: httpx.AsyncClient,
+    alice: Account,
+    clock: Clock,
+    route: str,
+    body: dict[str, object],
+    says: str,
+) -> None:
+    """It said "String should match pattern '^[0-9]{6}$'", and the documents' own expression
+    is another (it takes spaces)."""
+    await turn_on(client, alice, clock)
+
+    response = await client.post(f"{TWO_FA}/{route}", json=body, headers=alice.headers)
+
+    (error,) = assert_problem(response, 422)["errors"]
+    assert says in error["message"]
+    assert "pattern" not in error["message"]
+
+
 async def test_the_two_factor_routes_need_a_signed_in_caller(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Literal
 
 import email_validator
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -137,6 +139,22 @@ def _without_spaces(value: object) -> object:
     return "".join(value.split()) if isinstance(value, str) else value
 
 
+def _shaped(pattern: str, what: str) -> AfterValidator:
+    """The code (spaces removed) matching ``pattern``, else a refusal saying what it must be
+    (pydantic's own named its expression: "String should match pattern '^[0-9]{6}$'")."""
+    shape = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if shape.fullmatch(value) is None:
+            raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+SIX_DIGITS = "the six digits the authenticator app shows"
+A_RECOVERY_CODE = "a recovery code (ten letters and digits, such as k7mxq-p2dwa)"
+
 _TOTP = r"(?:[0-9]\s*){6}"
 _RECOVERY = r"(?:[A-Za-z0-9]\s*){5}(?:-\s*)?(?:[A-Za-z0-9]\s*){5}"
 """The codes as the documents give them: whitespace anywhere, as `_without_spaces` takes it
@@ -145,7 +163,7 @@ _RECOVERY = r"(?:[A-Za-z0-9]\s*){5}(?:-\s*)?(?:[A-Za-z0-9]\s*){5}"
 TotpCode = Annotated[
     str,
     BeforeValidator(_without_spaces),
-    StringConstraints(pattern=r"^[0-9]{6}$"),
+    _shaped("[0-9]{6}", SIX_DIGITS),
     Field(
         description="The six digits the authenticator app shows now.",
         examples=["123456"],
@@ -155,7 +173,7 @@ TotpCode = Annotated[
 RecoveryCodeText = Annotated[
     str,
     BeforeValidator(_without_spaces),
-    StringConstraints(pattern=r"^[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}$"),
+    _shaped("[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}", A_RECOVERY_CODE),
     Field(
         description="One of the recovery codes, each usable once.",
         examples=["k7mxq-p2dwa"],
@@ -197,7 +215,7 @@ class RecoveryCodes(ApiModel):
 SecondFactor = Annotated[
     str,
     BeforeValidator(_without_spaces),
-    StringConstraints(pattern=r"^([0-9]{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5})$"),
+    _shaped("[0-9]{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}", f"{SIX_DIGITS} or {A_RECOVERY_CODE}"),
     Field(
         description="A current code or an unused recovery code.",
         examples=["123456"],
