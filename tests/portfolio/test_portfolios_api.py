@@ -69,6 +69,31 @@ async def test_every_bad_row_is_named_and_nothing_is_created(
     assert (await client.get(f"{V1}/", headers=alice.headers)).json() == {"portfolios": []}
 
 
+async def test_a_currency_in_lower_case_is_refused_saying_what_a_currency_is(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """ "usd" was refused as "String should match pattern '^[A-Z]{3}$'". Not read as USD:
+    GBp (pence) and GBP (pounds) differ by case."""
+    refused = assert_problem(await create(client, alice, baseCurrency="usd"), 422)
+    assert [e["message"] for e in refused["errors"]] == [
+        "must be an ISO 4217 currency code in capitals, such as USD"
+    ]
+    made = await create(client, alice, assets=[])
+    portfolio = made.json()["portfolioId"]
+    cash = {"date": "2024-03-01", "type": "deposit", "amount": "10", "currency": "gbp"}
+    answer = await client.post(f"{V1}/{portfolio}/transactions", json=cash, headers=alice.headers)
+    (error,) = assert_problem(answer, 422)["errors"]
+    assert error == {
+        "field": "body.currency",
+        "message": "must be an ISO 4217 currency code in capitals, such as USD (or GBp, pence)",
+        "type": "value_error",
+    }
+    listed = (await client.get(f"{V1}/", headers=alice.headers)).json()["portfolios"]
+    assert [p["portfolioId"] for p in listed] == [portfolio]
+    ledger = await client.get(f"{V1}/{portfolio}/transactions", headers=alice.headers)
+    assert ledger.json()["transactions"] == []
+
+
 async def test_the_ledger_takes_every_type_and_refuses_overselling(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

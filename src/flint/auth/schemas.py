@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated, Literal
 
 import email_validator
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,7 +16,7 @@ from pydantic import (
 )
 
 from flint.auth.passwords import MAX_LENGTH, MIN_LENGTH
-from flint.kit.schema import ApiModel, RequestModel, any_case
+from flint.kit.schema import ApiModel, RequestModel, Shaped, any_case
 
 Password = Field(min_length=1, max_length=1024, examples=["correct horse battery staple"])
 
@@ -139,45 +137,30 @@ def _without_spaces(value: object) -> object:
     return "".join(value.split()) if isinstance(value, str) else value
 
 
-def _shaped(pattern: str, what: str) -> AfterValidator:
-    """The code (spaces removed) matching ``pattern``, else a refusal saying what it must be
-    (pydantic's own named its expression: "String should match pattern '^[0-9]{6}$'")."""
-    shape = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if shape.fullmatch(value) is None:
-            raise ValueError(f"must be {what}")
-        return value
-
-    return AfterValidator(check)
-
-
 SIX_DIGITS = "the six digits the authenticator app shows"
 A_RECOVERY_CODE = "a recovery code (ten letters and digits, such as k7mxq-p2dwa)"
 
 _TOTP = r"(?:[0-9]\s*){6}"
 _RECOVERY = r"(?:[A-Za-z0-9]\s*){5}(?:-\s*)?(?:[A-Za-z0-9]\s*){5}"
 """The codes as the documents give them: whitespace anywhere, as `_without_spaces` takes it
-(the validators' own patterns, checked after it, never reached the documents)."""
+(the validators' own patterns, checked after it, are of the code without it)."""
 
 TotpCode = Annotated[
     str,
     BeforeValidator(_without_spaces),
-    _shaped("[0-9]{6}", SIX_DIGITS),
+    Shaped("[0-9]{6}", SIX_DIGITS, rf"^\s*{_TOTP}$"),
     Field(
         description="The six digits the authenticator app shows now.",
         examples=["123456"],
-        json_schema_extra={"pattern": rf"^\s*{_TOTP}$"},
     ),
 ]
 RecoveryCodeText = Annotated[
     str,
     BeforeValidator(_without_spaces),
-    _shaped("[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}", A_RECOVERY_CODE),
+    Shaped("[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}", A_RECOVERY_CODE, rf"^\s*{_RECOVERY}$"),
     Field(
         description="One of the recovery codes, each usable once.",
         examples=["k7mxq-p2dwa"],
-        json_schema_extra={"pattern": rf"^\s*{_RECOVERY}$"},
     ),
 ]
 
@@ -215,11 +198,14 @@ class RecoveryCodes(ApiModel):
 SecondFactor = Annotated[
     str,
     BeforeValidator(_without_spaces),
-    _shaped("[0-9]{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}", f"{SIX_DIGITS} or {A_RECOVERY_CODE}"),
+    Shaped(
+        "[0-9]{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}",
+        f"{SIX_DIGITS} or {A_RECOVERY_CODE}",
+        rf"^\s*(?:{_TOTP}|{_RECOVERY})$",
+    ),
     Field(
         description="A current code or an unused recovery code.",
         examples=["123456"],
-        json_schema_extra={"pattern": rf"^\s*(?:{_TOTP}|{_RECOVERY})$"},
     ),
 ]
 

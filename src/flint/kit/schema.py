@@ -9,10 +9,17 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, Self, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, core_schema
 
 _NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 DECIMAL_TEXT = re.compile(rf"{_NUMBER}(?:[eE][+-]?[0-9]+)?")
@@ -175,6 +182,37 @@ class Side:
 
 
 ZERO_TEXT = r"(?:0+(?:\.0*)?|0*\.0+)"
+
+
+@dataclass(frozen=True)
+class Shaped:
+    """Text of a shape, refused in words: "must be <what>" where pydantic's own ``pattern``
+    named its expression ("String should match pattern '^[A-Z]{3}$'"), which people typing
+    ``usd`` or a recovery code cannot read. ``pattern`` is checked on the value as validated
+    (after any earlier step, such as spaces taken out), ``documented`` is what the documents
+    state of the text as sent (``pattern`` when it is the same)."""
+
+    pattern: str
+    what: str
+    documented: str = ""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        shape = re.compile(self.pattern)
+
+        def check(value: str) -> str:
+            if shape.fullmatch(value) is None:
+                raise ValueError(f"must be {self.what}")
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        document = handler(schema)
+        whole = f"(?:{self.pattern})" if "|" in self.pattern else self.pattern
+        document["pattern"] = self.documented or f"^{whole}$"
+        return document
 
 
 def any_case(word: str) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from flint.kit.money import DecimalString, DecimalText
-from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side
+from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Shaped, Side
 from flint.kit.symbols import AnySymbol
 from flint.portfolio.figure_schemas import (
     AllocationGroup,
@@ -46,7 +46,8 @@ Positive = Annotated[Decimal, AfterValidator(_positive), DecimalRange(Side(AMOUN
 NotNegative = Annotated[
     Decimal, AfterValidator(_not_negative), DecimalRange(Side(AMOUNT_DIGITS), zero=True)
 ]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
+ISO_CODE = "an ISO 4217 currency code in capitals, such as USD"
+Currency = Annotated[str, Shaped("[A-Z]{3}", ISO_CODE), Field(examples=["USD"])]
 
 
 def _bases(schema: dict[str, Any]) -> None:
@@ -58,9 +59,11 @@ def _bases(schema: dict[str, Any]) -> None:
     schema["enum"] = packaged_bases()
 
 
-BaseCurrency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", json_schema_extra=_bases)]
+BaseCurrency = Annotated[str, Shaped("[A-Z]{3}", ISO_CODE), Field(json_schema_extra=_bases)]
 """A portfolio's base currency: one the market converts US dollars into."""
-AmountCurrency = Annotated[str, Field(pattern=r"^(?:[A-Z]{3}|GBp)$", examples=["EUR"])]
+AmountCurrency = Annotated[
+    str, Shaped("[A-Z]{3}|GBp", f"{ISO_CODE} (or GBp, pence)"), Field(examples=["EUR"])
+]
 """An amount's currency: an ISO 4217 code, or ``GBp`` (pence, as London prices are quoted)."""
 BASE = (
     "The currency every figure is in: an ISO 4217 code the market can convert US dollars into "
