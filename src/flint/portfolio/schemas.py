@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from flint.kit.money import DecimalString, DecimalText
+from flint.kit.money import PRICE_STEP, DecimalString, DecimalText
 from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Shaped, Side
 from flint.kit.symbols import AnySymbol
 from flint.portfolio.figure_schemas import (
@@ -29,7 +29,7 @@ def _positive(value: Decimal) -> Decimal:
         raise ValueError("must be greater than 0")
     if value > MAX_AMOUNT:
         raise ValueError(f"must be at most {MAX_AMOUNT:,}")
-    if value != value.quantize(Decimal("1e-8")):
+    if value != value.quantize(PRICE_STEP):
         raise ValueError("has at most 8 decimal places")
     return value
 

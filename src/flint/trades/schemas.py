@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from flint.brokerage.api import OrderAction, OrderType, TimeInForce
-from flint.kit.money import DecimalString, DecimalText
+from flint.kit.money import PRICE_STEP, DecimalString, DecimalText
 from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side
 from flint.kit.symbols import Symbol
 
@@ -29,7 +29,7 @@ def _quantity(value: Decimal) -> Decimal:
         raise ValueError("quantity must be greater than 0")
     if value > MAX_QUANTITY:
         raise ValueError(f"quantity must be at most {MAX_QUANTITY:,}")
-    if value != value.quantize(Decimal("1e-8")):
+    if value != value.quantize(PRICE_STEP):
         raise ValueError("quantity has at most 8 decimal places")
     return value
 
@@ -41,7 +41,7 @@ def _price(value: Decimal | None) -> Decimal | None:
         raise ValueError("prices must be greater than 0")
     if value > MAX_PRICE:
         raise ValueError(f"prices must be at most {MAX_PRICE:,}")
-    if value != value.quantize(Decimal("1e-8")):
+    if value != value.quantize(PRICE_STEP):
         raise ValueError("prices have at most 8 decimal places")
     return value
 

@@ -128,6 +128,8 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
         header_problems = [("line 1", f"no {column!r} column") for column in missing]
         header_problems += [("line 1", f"unknown column {h!r}") for h in unknown]
         raise ImportRefused(header_problems)
+    named = [(k, name) for k, name in enumerate(names) if name]
+    numbers = [name for name in NUMBERS if name in names]
     entries: list[TransactionIn] = []
     labels: list[str] = []
     problems: list[tuple[str, str]] = []
@@ -136,21 +138,18 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
     except csv.Error as exc:
         raise ImportRefused([("body", f"not CSV: {exc}")]) from exc
     for number, row in enumerate(rows, start=2):
-        cells = [cell.strip() for cell in row]
-        if not any(cells):
+        values = _cells(row, named)
+        if values is None:
             continue
         where = f"line {number}"
-        if len(cells) != len(header):
-            problems.append((where, f"{len(cells)} fields, the header has {len(header)}"))
+        if len(row) != len(header):
+            problems.append((where, f"{len(row)} fields, the header has {len(header)}"))
             continue
-        values: dict[str, Any] = {
-            name: cell for name, cell in zip(names, cells, strict=True) if name and cell
-        }
         values["type"] = values.get("type", "").lower()
         if "symbol" in values:
             values["symbol"] = values["symbol"].upper()
         try:
-            for column in NUMBERS:
+            for column in numbers:
                 cell = values.get(column)
                 if cell is not None and (read := _number(column, cell)) is not None:
                     values[column] = read
@@ -175,6 +174,18 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
     if not entries:
         raise ImportRefused([("body", "the file has no rows")])
     return entries, labels
+
+
+def _cells(row: list[str], named: list[tuple[int, str]]) -> dict[str, Any] | None:
+    """The row's non-empty cells (stripped) by column name; None for a blank row (a row of
+    another length than the header's gets its cells too, for `parse` to name it)."""
+    values: dict[str, Any] = {}
+    for k, name in named:
+        if k < len(row) and (cell := row[k].strip()):
+            values[name] = cell
+    if not values and not any(cell.strip() for cell in row):
+        return None
+    return values
 
 
 def render(entries: Sequence[LedgerRow], *, header: bool = True) -> str:
