@@ -261,8 +261,8 @@ class VerifyTwoFactor(RequestModel):
     mfa_token: str = Field(min_length=1, max_length=512)
     code: SecondFactor | None = Field(
         None,
-        description="A current code or an unused recovery code, as the other confirmations "
-        "take it (a recovery code pasted here was refused as no six digits).",
+        description="A current code or an unused recovery code (as the other confirmations "
+        "take it).",
     )
     recovery_code: RecoveryCodeText | None = None
 
