@@ -94,6 +94,32 @@ async def test_a_currency_in_lower_case_is_refused_saying_what_a_currency_is(
     assert ledger.json()["transactions"] == []
 
 
+async def test_what_a_transaction_type_needs_is_refused_at_each_missing_field(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A buy without a price was refused at `body` (a file's row at `line 2`): the field
+    is named, in the body and in a file, each one missing once."""
+    portfolio = (await create(client, alice, assets=[])).json()["portfolioId"]
+    buy = {"date": "2024-03-01", "type": "buy", "symbol": "AAPL"}
+    answer = await client.post(f"{V1}/{portfolio}/transactions", json=buy, headers=alice.headers)
+    assert [(e["field"], e["message"]) for e in assert_problem(answer, 422)["errors"]] == [
+        ("body.quantity", "a buy needs quantity"),
+        ("body.price", "a buy needs price"),
+    ]
+    csv = b"date,symbol,type,quantity,price\n2024-03-01,AAPL,buy,2,\n2024-03-04,,deposit,,\n"
+    imported = await client.post(
+        f"{V1}/{portfolio}/import",
+        content=csv,
+        headers=alice.headers | {"Content-Type": "text/csv"},
+    )
+    assert [(e["field"], e["message"]) for e in assert_problem(imported, 422)["errors"]] == [
+        ("line 2.price", "a buy needs price"),
+        ("line 3.amount", "a deposit needs amount"),
+    ]
+    ledger = await client.get(f"{V1}/{portfolio}/transactions", headers=alice.headers)
+    assert ledger.json()["transactions"] == []
+
+
 async def test_the_ledger_takes_every_type_and_refuses_overselling(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

@@ -135,7 +135,7 @@ async def test_refused_trades_are_422_and_nothing_is_created(
         (order(brokerage, quantity="NaN"), "body.quantity"),
         (order(brokerage, quantity="1e30"), "body.quantity"),
         (order(brokerage, quantity="0.123456789"), "body.quantity"),
-        (order(brokerage, orderType="limit"), "body"),
+        (order(brokerage, orderType="limit"), "body.limitPrice"),
         (order(brokerage, orderType="stop", stopPrice="-5"), "body.stopPrice"),
         (order(brokerage, orderType="limit", limitPrice="0"), "body.limitPrice"),
         (order(brokerage, asset="NOSUCHCO"), "body.asset"),
@@ -148,6 +148,39 @@ async def test_refused_trades_are_422_and_nothing_is_created(
         response = await client.post(f"{V1}/execute", json=body, headers=alice.headers)
         problem = assert_problem(response, 422)
         assert any(name.startswith(field) for name in error_fields(problem)), (body, problem)
+    assert await trade_count(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        (
+            {"orderType": "stop_limit"},
+            {
+                ("body.limitPrice", "limitPrice is required for stop_limit orders"),
+                ("body.stopPrice", "stopPrice is required for stop_limit orders"),
+            },
+        ),
+        (
+            {"orderType": "market", "stopPrice": "5"},
+            {("body.stopPrice", "stopPrice does not apply to market orders")},
+        ),
+    ],
+)
+async def test_an_order_types_prices_are_refused_at_their_fields(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: Account,
+    fields: dict[str, str],
+    errors: set[tuple[str, str]],
+) -> None:
+    """Each price named where it goes or is missing (it was the whole body, and only the
+    first of two)."""
+    body = order(str(uuid.uuid4()), **fields)
+    problem = assert_problem(
+        await client.post(f"{V1}/execute", json=body, headers=alice.headers), 422
+    )
+    assert {(e["field"], e["message"]) for e in problem["errors"]} == errors
     assert await trade_count(app) == 0
 
 

@@ -14,12 +14,13 @@ from pydantic import (
     ConfigDict,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    ValidationError,
     ValidationInfo,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
 _NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 DECIMAL_TEXT = re.compile(rf"{_NUMBER}(?:[eE][+-]?[0-9]+)?")
@@ -213,6 +214,24 @@ class Shaped:
         whole = f"(?:{self.pattern})" if "|" in self.pattern else self.pattern
         document["pattern"] = self.documented or f"^{whole}$"
         return document
+
+
+def refused_at(model: type[BaseModel], problems: list[tuple[str, str]]) -> ValidationError:
+    """A model's own check refusing ``problems`` (a field's name on the wire, what is wrong),
+    each named at its field (``body.price``), where a ``ValueError`` from a model validator
+    is named at the whole body. Raise it from the validator; it nests like any field's error
+    (``body.assets[2].price``, a file's ``line 7.price``)."""
+    return ValidationError.from_exception_data(
+        model.__name__,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("value_error", "{message}", {"message": message}),
+                loc=(name,),
+                input=None,
+            )
+            for name, message in problems
+        ],
+    )
 
 
 def any_case(word: str) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from flint.kit.money import PRICE_STEP, DecimalString, DecimalText
-from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Shaped, Side
+from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Shaped, Side, refused_at
 from flint.kit.symbols import AnySymbol
 from flint.portfolio.figure_schemas import (
     AllocationGroup,
@@ -248,7 +248,9 @@ class TransactionIn(RequestModel):
     def _fields_for_the_type(self) -> TransactionIn:
         missing = [name for name in NEEDS[self.type] if getattr(self, name) is None]
         if missing:
-            raise ValueError(f"a {self.type} needs {', '.join(missing)}")
+            raise refused_at(
+                type(self), [(name, f"a {self.type} needs {name}") for name in missing]
+            )
         return self
 
 

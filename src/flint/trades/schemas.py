@@ -9,7 +9,7 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from flint.brokerage.api import OrderAction, OrderType, TimeInForce
 from flint.kit.money import PRICE_STEP, DecimalString, DecimalText
-from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side
+from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side, refused_at
 from flint.kit.symbols import Symbol
 
 if TYPE_CHECKING:
@@ -92,14 +92,18 @@ class ExecuteTrade(RequestModel):
     def _prices_for_the_order_type(self) -> ExecuteTrade:
         needs_limit = self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         needs_stop = self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
-        if needs_limit and self.limit_price is None:
-            raise ValueError(f"limitPrice is required for {self.order_type.value} orders")
-        if needs_stop and self.stop_price is None:
-            raise ValueError(f"stopPrice is required for {self.order_type.value} orders")
-        if not needs_limit and self.limit_price is not None:
-            raise ValueError(f"limitPrice does not apply to {self.order_type.value} orders")
-        if not needs_stop and self.stop_price is not None:
-            raise ValueError(f"stopPrice does not apply to {self.order_type.value} orders")
+        kind = self.order_type.value
+        problems: list[tuple[str, str]] = []
+        for name, needed, given in (
+            ("limitPrice", needs_limit, self.limit_price is not None),
+            ("stopPrice", needs_stop, self.stop_price is not None),
+        ):
+            if needed and not given:
+                problems.append((name, f"{name} is required for {kind} orders"))
+            elif given and not needed:
+                problems.append((name, f"{name} does not apply to {kind} orders"))
+        if problems:
+            raise refused_at(type(self), problems)
         return self
 
     def fingerprint(self) -> dict[str, Any]:
@@ -182,9 +186,13 @@ class SettleTrade(RequestModel):
     @model_validator(mode="after")
     def _id_when_placed(self) -> SettleTrade:
         if self.placed and self.provider_order_id is None:
-            raise ValueError("providerOrderId is required when placed is true")
+            raise refused_at(
+                type(self), [("providerOrderId", "providerOrderId is required when placed is true")]
+            )
         if not self.placed and self.provider_order_id is not None:
-            raise ValueError("providerOrderId goes only with placed: true")
+            raise refused_at(
+                type(self), [("providerOrderId", "providerOrderId goes only with placed: true")]
+            )
         return self
 
 
