@@ -248,9 +248,7 @@ class TransactionIn(RequestModel):
     def _fields_for_the_type(self) -> TransactionIn:
         missing = [name for name in NEEDS[self.type] if getattr(self, name) is None]
         if missing:
-            raise refused_at(
-                type(self), [(name, f"a {self.type} needs {name}") for name in missing]
-            )
+            raise refused_at(type(self), [(n, f"a {self.type} needs {n}") for n in missing])
         return self
 
 
