@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from flint.kit.money import DecimalText, JsonDecimal
+from flint.kit.money import PRICE_STEP, DecimalText, JsonDecimal
 from flint.kit.schema import ApiModel, DecimalRange, RequestModel, Side
 from flint.kit.symbols import Symbol
 
@@ -100,7 +100,7 @@ def threshold_problem(condition: AlertCondition | None, value: Decimal) -> str |
             return f"the {condition.value} threshold is a price greater than 0"
         if value > MAX_PRICE:
             return f"the {condition.value} threshold is at most {MAX_PRICE:,}"
-        if value != value.quantize(Decimal("1e-8")):
+        if value != value.quantize(PRICE_STEP):
             return "a price threshold has at most 8 decimal places"
     return None
 

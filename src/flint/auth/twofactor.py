@@ -287,6 +287,14 @@ def is_totp_code(code: str) -> bool:
     return len(code) == 6 and code.isascii() and code.isdigit()
 
 
+async def _accept_either(
+    session: AsyncSession, config: TwoFactorConfig, record: TwoFactor, code: str
+) -> bool:
+    """A current code or a recovery code, told apart by their shapes (six digits, or not)."""
+    accept = _accept_totp if is_totp_code(code) else _accept_recovery_code
+    return await accept(session, config, record, code)
+
+
 # --- turning it on and off ----------------------------------------------------------------------
 
 
@@ -359,8 +367,7 @@ async def confirm(
     accepted = not user.has_password or await verify_password(user.hashed_password, password or "")
     if accepted and two_factor and record is not None and code is not None:
         # A right code is spent only with the right password.
-        accept = _accept_totp if is_totp_code(code) else _accept_recovery_code
-        accepted = await accept(session, config, record, code)
+        accepted = await _accept_either(session, config, record, code)
     if not accepted:
         await config.failures.record_failure(user.id)
         log.info("security_confirmation_refused", user_id=str(user.id), action=action)
@@ -435,11 +442,10 @@ async def verify(
     record = await _record(session, found.user_id)
     if user is None or not user.is_active or record is None or record.enabled_at is None:
         raise Unauthorized(INVALID_CHALLENGE)
-    if code is not None and is_totp_code(code):
-        accepted = await _accept_totp(session, config, record, code)
+    if code is not None:
+        accepted = await _accept_either(session, config, record, code)
     else:
-        given = code if code is not None else recovery_code
-        accepted = await _accept_recovery_code(session, config, record, given or "")
+        accepted = await _accept_recovery_code(session, config, record, recovery_code or "")
     if not accepted:
         await config.failures.record_failure(found.user_id, found.id)
         log.info("two_factor_code_refused", user_id=str(found.user_id))
