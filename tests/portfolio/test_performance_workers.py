@@ -25,7 +25,7 @@ from flint.market.api import MarketData
 from flint.portfolio import performance, prices
 from flint.portfolio.computing import InProcess, PerformanceService, cache_key
 from flint.portfolio.models import Portfolio
-from flint.portfolio.schemas import Performance
+from flint.portfolio.performance_schemas import Performance
 from flint.portfolio.workers import PerformancePool, _ready
 from flint.runtime import Runtime
 from tests.conftest import Account, service_url

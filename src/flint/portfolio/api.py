@@ -13,7 +13,7 @@ from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.pages import LedgerRow
 from flint.portfolio.pages import at_once as ledger
 from flint.portfolio.performance import Inputs, Window, inputs
-from flint.portfolio.schemas import Performance
+from flint.portfolio.performance_schemas import Performance
 from flint.portfolio.service import get as get_portfolio
 from flint.portfolio.valuation import Entry
 

@@ -10,8 +10,8 @@ from typing import Any
 from flint.portfolio import allocation, drawdown, holdings, periods
 from flint.portfolio.figure_schemas import TotalsOut
 from flint.portfolio.performance import Inputs, Window
+from flint.portfolio.performance_schemas import HoldingPerformance
 from flint.portfolio.replay import ZERO, Replay, in_currency, replay
-from flint.portfolio.schemas import HoldingPerformance
 from flint.portfolio.valuation import Valuation
 
 

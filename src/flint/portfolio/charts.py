@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Protocol
 
-from flint.portfolio.schemas import ChartFormat as Format
-from flint.portfolio.schemas import ChartKind as Kind
+from flint.portfolio.performance_schemas import ChartFormat as Format
+from flint.portfolio.performance_schemas import ChartKind as Kind
 
 __all__ = ["DESCRIPTION", "MARKED", "MEDIA_TYPES", "Format", "Kind", "draw", "marks_of"]
 

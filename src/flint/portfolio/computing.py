@@ -43,7 +43,7 @@ from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.figures import to_json
 from flint.portfolio.models import Portfolio
 from flint.portfolio.performance import Inputs, Lacking, Window, check_window, load
-from flint.portfolio.schemas import DataStatus
+from flint.portfolio.performance_schemas import DataStatus
 from flint.portfolio.symbols import Instruments
 
 log = structlog.get_logger(__name__)

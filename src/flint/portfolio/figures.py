@@ -1,6 +1,6 @@
-"""The figures of a portfolio's performance (`schemas.Performance`), from its inputs: valued day
-by day (`valuation`), measured (`metrics`), and laid out for the API, each part by a function of
-its own. CPU work: call it off the event loop.
+"""The figures of a portfolio's performance (`performance_schemas.Performance`), from its
+inputs: valued day by day (`valuation`), measured (`metrics`), and laid out for the API, each part
+by a function of its own. CPU work: call it off the event loop.
 
 ``totalReturn`` is the gain (final value less net external flows) over the money put in (the
 positive flows); a window that starts later opens on the day before's value, which counts as
@@ -32,7 +32,7 @@ import numpy as np
 from flint.kit.money import as_price, exact, in_currency
 from flint.portfolio import breakdown, metrics, roai
 from flint.portfolio.performance import Inputs, Window
-from flint.portfolio.schemas import (
+from flint.portfolio.performance_schemas import (
     AllocationOut,
     DataStatus,
     HoldingPerformance,

@@ -23,9 +23,9 @@ import numpy as np
 from flint.portfolio._xirr import _xirr_rows
 from flint.portfolio.currencies import major
 from flint.portfolio.figure_schemas import ClosedPosition
+from flint.portfolio.performance_schemas import HoldingPerformance
 from flint.portfolio.periods import YEAR_DAYS, Opening
 from flint.portfolio.replay import Replay, in_currency
-from flint.portfolio.schemas import HoldingPerformance
 from flint.portfolio.symbols import SymbolBook
 from flint.portfolio.valuation import Valuation
 

@@ -33,8 +33,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from flint.portfolio.schemas import ChartFormat as Format
-from flint.portfolio.schemas import ChartKind as Kind
+from flint.portfolio.performance_schemas import ChartFormat as Format
+from flint.portfolio.performance_schemas import ChartKind as Kind
 
 _STYLE: list[str | dict[str, Any]] = [
     "default",

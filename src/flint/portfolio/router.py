@@ -27,10 +27,10 @@ from flint.portfolio.deps import OwnedPortfolio, PerformanceDep, ReadablePortfol
 from flint.portfolio.edit_schemas import PortfolioPatch
 from flint.portfolio.figure_schemas import GroupBy
 from flint.portfolio.models import Portfolio
+from flint.portfolio.performance_schemas import Performance
 from flint.portfolio.schemas import (
     AssetOut,
     FollowIn,
-    Performance,
     PortfolioCreate,
     PortfolioOut,
     PortfolioReplace,
