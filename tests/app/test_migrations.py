@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -358,3 +359,22 @@ async def test_the_sign_ins_alive_before_0029_are_listed_after_it(database_url: 
         made["laptop"]: (made["user"], at(NOW), at(made["later"]), None, None),
         made["phone"]: (made["user"], at(phone), at(phone), None, None),
     }
+
+
+def _payload_storage(connection: Connection) -> str:
+    sql = (
+        "SELECT attstorage FROM pg_attribute WHERE attname = 'payload' "
+        "AND attrelid = 'portfolio_import_jobs'::regclass"
+    )
+    storage = connection.exec_driver_sql(sql).scalar_one()  # a "char": bytes
+    return bytes(storage).decode()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_background_imports_file_is_kept_uncompressed_on_postgresql(
+    database_url: str,
+) -> None:
+    """Written once, read once, dropped when done: pglz held a server core 65 ms for a 3.4 MB
+    file while the API took it in (13 ms uncompressed). 'e' is EXTERNAL (out of line, never
+    compressed); the default, 'x', compresses."""
+    assert await _inspect(database_url, _payload_storage) == "e"
