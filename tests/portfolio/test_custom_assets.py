@@ -206,7 +206,7 @@ async def test_a_custom_asset_cannot_be_bought_before_its_first_price(
         f"{PORTFOLIO}/", json={"name": "Home", "assets": [lot, early]}, headers=alice.headers
     )
     body = assert_problem(refused, 422)
-    assert error_fields(body) == {"body.assets[1].date"}
+    assert error_fields(body) == {"body.assets[1].purchaseDate"}
     assert "no price before 2024-01-02" in body["detail"]
     assert (await client.get(f"{PORTFOLIO}/", headers=alice.headers)).json()["portfolios"] == []
 

@@ -36,9 +36,9 @@ async def test_buys_before_a_symbol_has_data_are_refused_naming_each_row(
     refused = await client.post(f"{V1}/", json=body, headers=alice.headers)
     problem = assert_problem(refused, 422)
     assert error_fields(problem) == {
-        "body.assets[1].date",
-        "body.assets[2].date",
-        "body.assets[4].date",
+        "body.assets[1].purchaseDate",
+        "body.assets[2].purchaseDate",
+        "body.assets[4].purchaseDate",
     }
     assert "AAPL has no price on or before 1965-06-01" in problem["detail"]
     assert (await client.get(f"{V1}/", headers=alice.headers)).json()["portfolios"] == []

@@ -327,7 +327,7 @@ async def test_dates_before_1900_are_refused_on_write(
     created = await client.post(
         f"{V1}/", json={"name": "Old", "assets": [lot]}, headers=alice.headers
     )
-    assert error_fields(assert_problem(created, 422)) == {"body.assets[0].date"}
+    assert error_fields(assert_problem(created, 422)) == {"body.assets[0].purchaseDate"}
     data = f"date,type,amount\n{weekday(10)},deposit,10\n{day},deposit,10\n"
     imported = await client.post(
         f"{V1}/{portfolio_id}/import", content=data, headers=alice.headers | CSV

@@ -64,7 +64,7 @@ async def test_every_bad_row_is_named_and_nothing_is_created(
     assert (await client.get(f"{V1}/", headers=alice.headers)).json() == {"portfolios": []}
     response = await create(client, alice, assets=[lot(), lot("NOSUCHCO"), lot(day=tomorrow)])
     problem = assert_problem(response, 422)
-    assert error_fields(problem) == {"body.assets[1].symbol", "body.assets[2].date"}
+    assert error_fields(problem) == {"body.assets[1].symbol", "body.assets[2].purchaseDate"}
     assert "unknown symbol NOSUCHCO" in problem["detail"]
     assert (await client.get(f"{V1}/", headers=alice.headers)).json() == {"portfolios": []}
 
@@ -259,6 +259,20 @@ async def test_lot_ids_that_name_no_lot_of_the_portfolio_are_refused_and_change_
     new = {"name": "N", "assets": [lot() | {"lotId": mine["lotId"]}]}
     refused = await client.post(f"{V1}/", json=new, headers=alice.headers)
     assert error_fields(assert_problem(refused, 422)) == {"body.assets[0].lotId"}
+    assert (await client.get(path, headers=alice.headers)).json() == created
+
+
+async def test_a_replacements_lot_is_refused_at_its_own_field_names(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """A lot's date is its `purchaseDate`: a refusal names that, not the ledger's `date`."""
+    created = (await create(client, alice)).json()
+    path = f"{V1}/{created['portfolioId']}"
+    tomorrow = (utcnow().date() + timedelta(days=1)).isoformat()
+    body = {"name": "X", "assets": [lot(), lot("NOSUCHCO"), lot(day=tomorrow)]}
+    refused = assert_problem(await client.put(path, json=body, headers=alice.headers), 422)
+    assert error_fields(refused) == {"body.assets[1].symbol", "body.assets[2].purchaseDate"}
+    assert f"body.assets[2].purchaseDate: {tomorrow} is in the future" in refused["detail"]
     assert (await client.get(path, headers=alice.headers)).json() == created
 
 

@@ -16,7 +16,7 @@ broker, or stored before this rule) does not block unrelated writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -56,6 +56,14 @@ class Row(NamedTuple):
     currency: str | None = None
     new: bool = True
     """Whether the request adds this row (else it is already in the ledger)."""
+    names: Mapping[str, str] | None = None
+    """The request's own names of the fields it calls otherwise (a lot's date is its
+    ``purchaseDate``)."""
+
+    def at(self, name: str) -> str:
+        """Where the row's ``name`` is in the request: ``body.date``, ``line 7.date``,
+        ``body.assets[2].purchaseDate``."""
+        return f"{self.field}.{self.names.get(name, name) if self.names else name}"
 
     def in_currency(self, currency: str, symbol: str | None = None) -> Row:
         """This row with its currency settled, and its symbol when ``symbol`` is given (made
@@ -71,6 +79,7 @@ class Row(NamedTuple):
             self.amount,
             currency,
             self.new,
+            self.names,
         )
 
 
@@ -180,7 +189,7 @@ def verify(
         if short <= _shortfall_on(was, day.date) or day.withdrawal is None:
             continue
         w = day.withdrawal
-        where = f"{w.field}.amount" if w.new else culprit
+        where = w.at("amount") if w.new else culprit
         detail = (
             f"the withdrawal of {w.amount} {w.currency or base} on {w.date} overdraws the cash: "
             f"it is {short.quantize(CENT):,} {base} short on {day.date}. Record the money "

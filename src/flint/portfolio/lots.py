@@ -9,6 +9,9 @@ from flint.portfolio.cash import Row
 from flint.portfolio.models import Portfolio, PortfolioTransaction
 from flint.portfolio.schemas import AssetIn
 
+LOT_NAMES = {"date": "purchaseDate", "price": "purchasePrice"}
+"""A lot's fields the ledger's rows call otherwise."""
+
 
 def asset_row(index: int, asset: AssetIn) -> Row:
     """The lot at ``body.assets[index]`` as a ledger row to check."""
@@ -22,6 +25,7 @@ def asset_row(index: int, asset: AssetIn) -> Row:
         asset.fee,
         None,
         asset.currency,
+        names=LOT_NAMES,
     )
 
 

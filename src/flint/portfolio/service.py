@@ -63,12 +63,12 @@ def _currency_problems(
             quoted = symbols.currency(row.symbol)
             if not convertible(quoted):
                 why = f"{row.symbol} is quoted in {quoted}, which cannot be converted to {base}"
-                problems.append((f"{row.field}.symbol", why))
+                problems.append((row.at("symbol"), why))
                 continue
         if not convertible(row.currency):
             problems.append(
                 (
-                    f"{row.field}.currency",
+                    row.at("currency"),
                     f"{row.currency} cannot be converted to the portfolio's {base}: the market "
                     "has no exchange rate for it",
                 )
@@ -95,9 +95,9 @@ async def check_rows(
     for row in rows:
         wrong = date_problem(row.date, today)
         if wrong is not None:
-            problems.append((f"{row.field}.date", wrong))
+            problems.append((row.at("date"), wrong))
         if row.symbol is not None and not symbols.known(row.symbol):
-            problems.append((f"{row.field}.symbol", f"unknown symbol {row.symbol}"))
+            problems.append((row.at("symbol"), f"unknown symbol {row.symbol}"))
     if problems:
         raise refuse(problems)
     rows = _with_currencies(rows, symbols, base)
@@ -110,11 +110,11 @@ async def check_rows(
         if custom is None:
             continue
         if custom.first_date is None:
-            problems.append((f"{row.field}.symbol", f"{row.symbol} has no prices yet"))
+            problems.append((row.at("symbol"), f"{row.symbol} has no prices yet"))
         elif row.date < custom.first_date:
             problems.append(
                 (
-                    f"{row.field}.date",
+                    row.at("date"),
                     f"{row.symbol} has no price before {custom.first_date}; it cannot be bought "
                     f"on {row.date}",
                 )
@@ -135,7 +135,7 @@ async def check_rows(
                 break  # once it has data, later days have it too
         problems.extend(
             (
-                f"{row.field}.date",
+                row.at("date"),
                 f"{symbol} has no price on or before {row.date}; it cannot be bought then",
             )
             for row in listed
@@ -205,7 +205,7 @@ def check_positions(
     already = {row.field for row in _unheld_dividends(before)}
     for row in _unheld_dividends(rows):
         if row.new or row.field not in already:
-            where = f"{row.field}.symbol" if row.new else culprit
+            where = row.at("symbol") if row.new else culprit
             why = (
                 f"a dividend on {row.symbol} on {row.date}, which is not held then: record "
                 f"the buy first (dividends are paid on a position)"
@@ -225,7 +225,7 @@ def check_positions(
                 raise refuse(
                     [
                         (
-                            f"{row.field}.quantity",
+                            row.at("quantity"),
                             f"selling {row.quantity} {row.symbol} on {row.date} exceeds the "
                             f"{position} held then",
                         )
