@@ -121,6 +121,40 @@ async def test_performance_agrees_with_the_closes_and_its_own_series(
     assert {h["symbol"] for h in perf["holdings"]} == {"AAPL", "BTC-USD"}
 
 
+async def test_the_benchmark_is_measured_in_the_portfolios_currency(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """SPY for a portfolio in euros is what its euros would have made in SPY: each close in
+    euros at its day's rate, as the portfolio's own US holdings are valued, so the return, beta
+    and alpha compare like with like (they compared a return in euros with SPY's in dollars)."""
+    end = utcnow().date() - timedelta(days=3)
+    start = end - timedelta(days=200)
+    lot = {"symbol": "AAPL", "quantity": "10", "purchasePrice": "150"}
+    body = {"name": "Euro", "baseCurrency": "EUR", "assets": [lot | {"purchaseDate": str(start)}]}
+    created = await client.post(f"{V1}/", json=body, headers=alice.headers)
+    assert created.status_code == 201, created.text
+    response = await client.get(
+        f"{V1}/{created.json()['portfolioId']}/performance",
+        params={"end": end.isoformat()},
+        headers=alice.headers,
+    )
+    assert response.status_code == 200, response.text
+    perf: dict[str, Any] = response.json()
+    spy = await closes(client, alice, "SPY", start - timedelta(days=10), end)
+    usd_per_eur = await closes(client, alice, "EURUSD=X", start - timedelta(days=10), end)
+
+    def last(closes: dict[str, float], day: str) -> float:
+        return closes[max(d for d in closes if d <= day)]
+
+    series = perf["series"]
+    in_euros = [last(spy, p["date"]) / last(usd_per_eur, p["date"]) for p in series]
+    for point, expected in zip(series, in_euros, strict=True):
+        assert abs(float(point["benchmarkValue"]) / expected - 1) < 1e-9, point["date"]
+    assert abs(perf["benchmarkReturn"] - (in_euros[-1] / in_euros[0] - 1)) < 1e-9
+    in_dollars = last(spy, series[-1]["date"]) / last(spy, series[0]["date"]) - 1
+    assert abs(perf["benchmarkReturn"] - in_dollars) > 1e-4  # the euro moved meanwhile
+
+
 async def test_a_window_and_a_new_transaction_change_the_figures(
     client: httpx.AsyncClient, alice: Account
 ) -> None:

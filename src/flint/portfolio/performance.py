@@ -216,7 +216,11 @@ async def load(
     symbols = sorted({e.symbol for e in ledger if e.symbol})
     book = await symbol_book(session, market, portfolio.user_id, symbols)
     quote = {s: book.currency(s) for s in symbols}
-    fx = currencies.pairs(market, [*quote.values(), *(e.currency for e in ledger)], base)
+    listed = market.instrument(window.benchmark)
+    benchmarked = listed.currency if listed is not None else base
+    fx = currencies.pairs(
+        market, [*quote.values(), *(e.currency for e in ledger), benchmarked], base
+    )
     bought: dict[str, date] = {}  # a symbol no longer listed has no closes: its cost stands in
     for entry in ledger:
         if entry.symbol and book.listed(entry.symbol):
@@ -258,7 +262,9 @@ async def load(
         )
         for e in ledger
     ]
-    benchmark = closes.get(window.benchmark, EMPTY)
+    # in the base currency, as the portfolio's own values: SPY for a portfolio in euros is what
+    # its euros would have earned in SPY, currency moves included, as its own holdings' are
+    benchmark = rates.series(benchmarked, closes.get(window.benchmark, EMPTY))
     return Inputs(
         entries, priced, benchmark, book, quoted=priced, last_prices=last_prices, lacking=lacking
     )

@@ -96,7 +96,8 @@ class SeriesPoint(ApiModel):
     cumulative_return: float = Field(description=RATIO, examples=[0.0735])
     benchmark_value: DecimalString | None = Field(
         None,
-        description="The benchmark's close, as stored (a decimal string).",
+        description="The benchmark's close in the base currency (the stored close at its "
+        "day's rate, as the holdings are valued): a decimal string.",
         examples=["5283.40"],
     )
 
@@ -191,7 +192,13 @@ class Performance(ApiModel):
         examples=[0.0123],
     )
     benchmark: str = Field(examples=["SPY"])
-    benchmark_return: float | None = Field(None, examples=[0.1089])
+    benchmark_return: float | None = Field(
+        None,
+        description=RATIO + " The benchmark's return over the window in the base currency "
+        "(`benchmarkValue`: what the portfolio's money would have made in it, currency moves "
+        "included); `beta` and `alpha` are against it.",
+        examples=[0.1089],
+    )
     allocation: list[AllocationOut]
     holdings: list[HoldingPerformance]
     series: list[SeriesPoint]
