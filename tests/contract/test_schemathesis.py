@@ -3,7 +3,8 @@ the `/api/v1` operations and the probes; `/api/openapi.json`, the unversioned al
 in as a user with a row of every kind, on SQLite and PostgreSQL (the aliases on SQLite: they
 are the versioned operations' handlers), with every phase and every check: no server error, no
 answer outside its own schema, no invalid input accepted, no valid input refused, 405s with
-their `Allow`, and the stateful links followed.
+their `Allow`, every field a 422 names one the request has (tests/contract/error_fields.py),
+and the stateful links followed.
 
 Left out: nothing. The webhooks are fuzzed too (they refuse what carries no valid signature,
 as their documents say); the quote stream is a WebSocket, which OpenAPI cannot describe, so no
