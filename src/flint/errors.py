@@ -157,11 +157,19 @@ def field_error(field: str, message: str, type_: str = "value_error") -> FieldEr
 def field_path(loc: Sequence[int | str]) -> str:
     """A pydantic error's location as Flint names fields: ``body.assets[2].quantity`` (list
     items in brackets, as Flint's own checks write them; FastAPI's ``body.assets.2.quantity``
-    named the same field another way)."""
+    named the same field another way). A map's key that is refused is named as the field it
+    makes, ``body.channels.newsletter`` (pydantic adds a ``[key]`` part, which named
+    ``body.channels.newsletter.[key]``, a field no request has)."""
     out = ""
     for part in loc:
+        if part == _KEY:
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+_KEY = "[key]"
+"""The part pydantic's location of a refused dictionary key ends with."""
 
 
 _RAISED = ("Value error, ", "Assertion failed, ")

@@ -174,7 +174,7 @@ async def test_security_may_be_sent_back_as_it_is_but_not_changed(
         ),
         (
             {"channels": {"newsletter": {"email": True, "sms": False}}},
-            "body.channels.newsletter.[key]",
+            "body.channels.newsletter",
         ),
         ({"channels": ["trade"]}, "body.channels"),
         ({"quietHours": "22-07"}, "body.quietHours"),
