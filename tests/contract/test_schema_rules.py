@@ -134,6 +134,26 @@ async def test_a_text_of_whitespace_alone_is_refused_by_the_schema_too(
     assert refused_at(response, "body.name") is not valid, response.text
 
 
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [("V" + "\u00a0" * 199, True), ("V" + "\u00a0" * 200, False), (" " * 150 + "V" * 51, False)],
+)
+async def test_a_texts_length_counts_the_whitespace_it_is_stripped_of(
+    client: httpx.AsyncClient, alice: Account, spec: dict[str, Any], name: str, valid: bool
+) -> None:
+    """The schema's maxLength counts every character sent; the server counted what was left
+    after stripping, so 200 no-break spaces after a letter were taken as a name of one letter
+    (make fuzz sent an email of that shape to the password reset)."""
+    body = {"name": name}
+    assert allows(spec, body_schema(spec, "post", "/portfolio/"), body) is valid
+    response = await client.post(f"{V1}/portfolio/", json=body, headers=alice.headers)
+    assert refused_at(response, "body.name") is not valid, response.text
+    reset = {"email": "ada@example.com" + " " * 320}
+    assert not allows(spec, body_schema(spec, "post", "/auth/reset-password"), reset)
+    response = await client.post(f"{V1}/auth/reset-password", json=reset)
+    assert refused_at(response, "body.email"), response.text
+
+
 @pytest.mark.parametrize(("currency", "valid"), [("LSQ", False), ("SEK", False), ("EUR", True)])
 async def test_the_base_currencies_are_listed(
     client: httpx.AsyncClient, alice: Account, spec: dict[str, Any], currency: str, valid: bool

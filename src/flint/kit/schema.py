@@ -86,6 +86,13 @@ class RequestModel(ApiModel):
                 )
             if "\x00" in value and name not in _verbatim_fields(cls):
                 raise ValueError(NUL_REFUSED)
+            longest = _longest(cls).get(name or "")
+            if longest is not None and len(value) > longest:  # counted before stripping
+                raise PydanticCustomError(
+                    "string_too_long",
+                    "String should have at most {max_length} characters",
+                    {"max_length": longest},
+                )
         elif isinstance(value, list) and any(
             isinstance(text, str) and "\x00" in text for text in value
         ):
@@ -126,6 +133,27 @@ NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
 """The pattern of a text a request body must not leave empty: `NO_NUL`, with a character
 that is not whitespace somewhere (whitespace as Python's ``str.strip`` takes it, which is what
 a regular expression's ``\\s`` matches in Python)."""
+
+
+@cache
+def _longest(model: type[BaseModel]) -> dict[str, int]:
+    """Each text field's ``maxLength`` as the model's document states it, which counts the text
+    as sent: pydantic counted its ``max_length`` after stripping the whitespace around the text,
+    so 200 no-break spaces after one letter passed as a name of one letter, longer than the
+    document allows. (A field whose document states its length in a pattern that takes the
+    whitespace, a symbol's, has no ``maxLength`` there and keeps pydantic's count; a verbatim
+    one, a password's, is not stripped and has its own checks and words.)"""
+    properties = model.model_json_schema(by_alias=True).get("properties", {})
+    verbatim = _verbatim_fields(model)
+    out: dict[str, int] = {}
+    for name, field in model.model_fields.items():
+        if name in verbatim:
+            continue
+        prop = properties.get(field.alias or name, {})
+        for branch in prop.get("anyOf", [prop]):
+            if branch.get("type") == "string" and isinstance(branch.get("maxLength"), int):
+                out[name] = branch["maxLength"]
+    return out
 
 
 @cache
