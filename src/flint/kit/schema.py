@@ -67,8 +67,9 @@ class ApiModel(BaseModel):
 
 class RequestModel(ApiModel):
     """Request bodies refuse unknown fields so a misspelt name is an error, not silently ignored,
-    read every decimal given as text by `REQUEST_DECIMAL_TEXT`, and refuse the NUL character in
-    text (PostgreSQL cannot store it: it was a 500 there)."""
+    read every decimal given as text by `REQUEST_DECIMAL_TEXT`, refuse the NUL character in
+    text (PostgreSQL cannot store it: it was a 500 there), and count a text's length as sent,
+    as its document does, before stripping the whitespace around it (`_longest`)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -76,17 +77,14 @@ class RequestModel(ApiModel):
     @classmethod
     def _decimal_text(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):  # the common case first: a large import checks millions
-            name = info.field_name
-            if name in _decimal_fields(cls) and not is_decimal_text(
-                value.strip(), REQUEST_DECIMAL_TEXT
-            ):
+            decimal, verbatim, longest = _text_rules(cls).get(info.field_name or "", _PLAIN)
+            if decimal and not is_decimal_text(value.strip(), REQUEST_DECIMAL_TEXT):
                 raise ValueError(
                     "must be a decimal number written with ASCII digits and at most one point, "
                     "such as 1000 or 12.50"
                 )
-            if "\x00" in value and name not in _verbatim_fields(cls):
+            if "\x00" in value and not verbatim:
                 raise ValueError(NUL_REFUSED)
-            longest = _longest(cls).get(name or "")
             if longest is not None and len(value) > longest:  # counted before stripping
                 raise PydanticCustomError(
                     "string_too_long",
@@ -133,6 +131,20 @@ NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
 """The pattern of a text a request body must not leave empty: `NO_NUL`, with a character
 that is not whitespace somewhere (whitespace as Python's ``str.strip`` takes it, which is what
 a regular expression's ``\\s`` matches in Python)."""
+
+
+_PLAIN = (False, False, None)
+
+
+@cache
+def _text_rules(model: type[BaseModel]) -> dict[str, tuple[bool, bool, int | None]]:
+    """Per field of ``model``, what a text given for it is held to, looked up once per text:
+    whether it is a decimal (`_decimal_fields`), kept verbatim (`_verbatim_fields`), and its
+    longest (`_longest`)."""
+    decimals, verbatim, longest = _decimal_fields(model), _verbatim_fields(model), _longest(model)
+    return {
+        name: (name in decimals, name in verbatim, longest.get(name)) for name in model.model_fields
+    }
 
 
 @cache
