@@ -38,6 +38,7 @@ from celery.app.amqp import AMQP
 from kombu.connection import Connection
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint import handoffs
@@ -75,6 +76,18 @@ class EmbeddedChannel(kombu_sqlalchemy.Channel):
         self._watch: sqlite3.Connection | None = None
         self._empty_at: dict[str, int] = {}
         """Per queue, the file's commit count when a look last found it empty."""
+
+    def _get_or_create(self, queue: Any) -> Any:
+        """kombu's, and the queue as another process made it when that process inserted it
+        between this one's look and its insert. The API, the worker and beat each declare their
+        queues as they start, and kombu's lock around the insert is per process: the queue's
+        unique name refused the second insert with an IntegrityError kombu does not catch, and
+        `make run`'s worker stopped at start."""
+        try:
+            return super()._get_or_create(queue)  # type: ignore[no-untyped-call]
+        except IntegrityError:
+            self.session.rollback()
+            return super()._get_or_create(queue)  # type: ignore[no-untyped-call]
 
     def _get(self, queue: Any, timeout: Any = None) -> Any:
         version = self._data_version()

@@ -179,3 +179,32 @@ def test_a_broker_that_cannot_be_warmed_leaves_it_to_the_first_send(tmp_path: Pa
     assert [entry["event"] for entry in logs] == ["task_sending_not_warmed"]
     with pytest.raises(Exception, match="unable to open database file"):
         app.send_task("flint.test.warm", retry=False)
+
+
+def test_a_queue_another_process_declared_meanwhile_is_taken_as_it_is(tmp_path: Path) -> None:
+    """The API, the worker and beat each declare their queues as they start, on one broker file.
+    kombu looks for the queue, then inserts it under a lock of its own process only: when
+    another process inserted the same queue in between, the unique name refused the insert with
+    an IntegrityError kombu does not catch, and `make run`'s worker stopped at start (seen once
+    in CI under load). Here the other process's insert lands just before this one's commit."""
+    settings = Settings(data_dir=tmp_path, broker_url=None)
+    jobs.prepare_broker(settings)
+    with Connection(jobs.broker_url(settings)) as connection:
+        channel: Any = connection.default_channel
+        channel._get_or_create("flint-test-warm")  # kombu's tables exist from here on
+        other = sqlite3.connect(tmp_path / "broker.db")
+
+        @event.listens_for(channel.session, "before_commit", once=True)
+        def meanwhile(session: Any) -> None:
+            other.execute("INSERT INTO kombu_queue (name) VALUES ('flint-test-raced')")
+            other.commit()
+
+        queue = channel._get_or_create("flint-test-raced")
+        other.close()
+        assert queue.name == "flint-test-raced"
+        rows = sqlite3.connect(tmp_path / "broker.db").execute(
+            "SELECT count(*) FROM kombu_queue WHERE name = 'flint-test-raced'"
+        )
+        assert rows.fetchone() == (1,)
+        channel._put("flint-test-raced", {"job": "after the race"})
+        assert channel._get("flint-test-raced") == {"job": "after the race"}
