@@ -202,9 +202,10 @@ def test_a_queue_another_process_declared_meanwhile_is_taken_as_it_is(tmp_path: 
         queue = channel._get_or_create("flint-test-raced")
         other.close()
         assert queue.name == "flint-test-raced"
-        rows = sqlite3.connect(tmp_path / "broker.db").execute(
-            "SELECT count(*) FROM kombu_queue WHERE name = 'flint-test-raced'"
-        )
-        assert rows.fetchone() == (1,)
+        with closing(sqlite3.connect(tmp_path / "broker.db")) as reader:
+            rows = reader.execute(
+                "SELECT count(*) FROM kombu_queue WHERE name = 'flint-test-raced'"
+            )
+            assert rows.fetchone() == (1,)
         channel._put("flint-test-raced", {"job": "after the race"})
         assert channel._get("flint-test-raced") == {"job": "after the race"}
