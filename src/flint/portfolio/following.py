@@ -45,6 +45,7 @@ from flint.accounts import api as accounts
 from flint.accounts.api import AccountHolding, LinkedAccount
 from flint.billing.api import Plans
 from flint.errors import FlintError, NotFound, ValidationFailed
+from flint.kit.money import PRICE_STEP
 from flint.kit.symbols import normalize_symbol
 from flint.kit.time import utcnow
 from flint.market.api import Interval, MarketData
@@ -57,7 +58,6 @@ log = structlog.get_logger(__name__)
 
 FOLLOWABLE = ("brokerage",)
 MAX_NOTES = 20
-_UNIT = Decimal("1e-8")
 _CLOSE_LOOKBACK = timedelta(days=10)
 _FIELDS = ("date", "seq", "type", "symbol", "quantity", "price", "amount", "currency")
 
@@ -220,7 +220,7 @@ def known_as(market: Instruments) -> Callable[[str], str | None]:
 
 
 def _unit(value: Decimal) -> Decimal:
-    return value.quantize(_UNIT, rounding=ROUND_HALF_EVEN)
+    return value.quantize(PRICE_STEP, rounding=ROUND_HALF_EVEN)
 
 
 async def _close(

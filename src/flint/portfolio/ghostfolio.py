@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from flint.errors import ValidationFailed, error_message, field_error, field_path
+from flint.kit.money import PRICE_STEP
 from flint.kit.symbols import CUSTOM_SYMBOL_PATTERN, normalize_symbol
 from flint.portfolio import currencies
 from flint.portfolio.dates import date_problem
@@ -25,7 +26,6 @@ from flint.portfolio.schemas import MAX_AMOUNT, TransactionIn
 from flint.portfolio.symbols import Instruments
 
 Mode = Literal["each", "one"]
-PLACES = Decimal("1e-8")
 TAX_MARK = "flint:tax"
 """The comment Flint's export gives a tax (Ghostfolio has none: it is written as a FEE)."""
 TYPES = {"BUY", "SELL", "DIVIDEND", "FEE", "INTEREST", "ITEM", "LIABILITY"}
@@ -170,7 +170,7 @@ def exact(value: Decimal) -> Decimal:
     if not value.is_finite():
         return value
     try:
-        return value.quantize(PLACES, rounding=ROUND_HALF_EVEN).normalize()
+        return value.quantize(PRICE_STEP, rounding=ROUND_HALF_EVEN).normalize()
     except InvalidOperation:  # more digits than the context holds: refused as too large
         return value
 

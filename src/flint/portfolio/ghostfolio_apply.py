@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flint.billing.api import Plans
 from flint.errors import ValidationFailed, error_message, field_error
+from flint.kit.money import PRICE_STEP
 from flint.kit.threads import crunch
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
@@ -244,7 +245,7 @@ async def _balance_flows(
             want = sum((fx.convert(v, c, day) for v, c in target.parts), ZERO)
             negative = negative or want < 0
             gap = want - (balance + inflow - spend - withdrawn)
-            gap = gap.quantize(ghostfolio.PLACES, rounding=ROUND_CEILING).normalize()
+            gap = gap.quantize(PRICE_STEP, rounding=ROUND_CEILING).normalize()
             if gap:
                 flows.append((_flow(day, gap, plan.base), target.where))
                 inflow, withdrawn = (

@@ -23,13 +23,14 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from flint.db import commit
+from flint.kit.money import PRICE_STEP
 from flint.kit.symbols import is_custom
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
 from flint.portfolio import cash, currencies, pages
 from flint.portfolio.assets import service as assets
 from flint.portfolio.cash import Row
-from flint.portfolio.ghostfolio import PLACES, TAX_MARK
+from flint.portfolio.ghostfolio import TAX_MARK
 from flint.portfolio.models import Portfolio
 from flint.portfolio.pages import Booked
 from flint.portfolio.valuation import Entry
@@ -70,7 +71,7 @@ def _adjusted(entries: Sequence[Booked]) -> list[Entry]:
                         earlier,
                         quantity=(earlier.quantity or Decimal(0)) * ratio,
                         price=((earlier.price or Decimal(0)) / ratio).quantize(
-                            PLACES, rounding=ROUND_HALF_EVEN
+                            PRICE_STEP, rounding=ROUND_HALF_EVEN
                         ),
                     )
             continue

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from flint.kit.money import PRICE_STEP
 from flint.market.api import load_universe
 from flint.portfolio.imports.ofx_bank import Reader, Refusal, bank_row, convert, each, number
 
@@ -45,7 +46,6 @@ REFUSED = {
     "JRNLFUND": "a journal between sub-accounts is not imported: record the move by hand",
     "JRNLSEC": "a journal between sub-accounts is not imported: record the move by hand",
 }
-CENT_OF_A_CENT = Decimal("1e-8")
 
 
 def securities(root: ET.Element, problems: list[tuple[str, str]]) -> Securities:
@@ -231,7 +231,7 @@ def _transfer(at: _At, txn: Any) -> None:
     fitid = str(txn.invtran.fitid)
     if units is not None and units and price > 0:
         try:
-            cost = (abs(units) * price).quantize(CENT_OF_A_CENT, rounding=ROUND_CEILING)
+            cost = (abs(units) * price).quantize(PRICE_STEP, rounding=ROUND_CEILING)
         except ArithmeticError as exc:
             raise Refusal("UNITS x UNITPRICE is beyond any amount", "UNITS") from exc
         at.add(f"{fitid}#deposit", type="deposit", amount=cost, **common)
