@@ -216,8 +216,7 @@ async def load(
     symbols = sorted({e.symbol for e in ledger if e.symbol})
     book = await symbol_book(session, market, portfolio.user_id, symbols)
     quote = {s: book.currency(s) for s in symbols}
-    listed = market.instrument(window.benchmark)
-    benchmarked = listed.currency if listed is not None else base
+    benchmarked = book.currency(window.benchmark)  # a listed symbol (`check_window`)
     fx = currencies.pairs(
         market, [*quote.values(), *(e.currency for e in ledger), benchmarked], base
     )
