@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,7 +21,9 @@ from pydantic import ValidationError
 
 from flint.errors import error_message, field_path
 from flint.kit.schema import is_decimal_text
+from flint.portfolio.imports import text
 from flint.portfolio.imports.base import ImportRefused, Parsed
+from flint.portfolio.imports.numbers import day, decimal_comma_in, number
 from flint.portfolio.pages import LedgerRow
 from flint.portfolio.schemas import TransactionIn
 
@@ -54,16 +57,53 @@ MAX_DIGITS = 40
 """A product of more integer digits than this is no amount (the checks allow 13)."""
 
 
-class _NotANumber(ValueError):
-    def __init__(self, column: str, text: str) -> None:
-        super().__init__(f"{text!r} is not a finite number")
+SPREADSHEET_DAYS = ("%Y-%m-%d", "%d.%m.%Y")
+"""The days a spreadsheet's file may write (`_Numbers`): ISO, and the day-first dotted form
+that the locales with a decimal comma display (and so save) a date in."""
+
+
+class _BadCell(ValueError):
+    def __init__(self, column: str, why: str) -> None:
+        super().__init__(why)
         self.column = column
+
+
+@dataclass(frozen=True)
+class _Numbers:
+    """How the file writes numbers: comma-separated files in the one grammar of numbers
+    (``1234.5``); a file of semicolons or tabs, as a spreadsheet saves it where the decimal
+    mark is a comma, as the spreadsheet shows them (``1.234,5``; `numbers.number`, told the
+    file's decimal mark) with its days (`SPREADSHEET_DAYS`)."""
+
+    spreadsheet: bool
+    decimal_comma: bool | None = None
+
+    def read(self, values: dict[str, Any], columns: Sequence[str]) -> None:
+        """The row's numbers (and a spreadsheet's day) read in place; `_BadCell` names the
+        first cell that is none."""
+        for column in columns:
+            cell = values.get(column)
+            if cell is None:
+                continue
+            if not self.spreadsheet:
+                if (read := _number(column, cell)) is not None:
+                    values[column] = read
+                continue
+            try:
+                values[column] = number(cell, decimal_comma=self.decimal_comma)
+            except ValueError as exc:
+                raise _BadCell(column, str(exc)) from exc
+        if self.spreadsheet and "date" in values:
+            try:
+                values["date"] = day(values["date"], SPREADSHEET_DAYS)
+            except ValueError as exc:
+                raise _BadCell("date", str(exc)) from exc
 
 
 def _number(column: str, text: str) -> Decimal | None:
     """The number a cell holds, read once here (None when it is not written by the one grammar
-    of numbers, or not a number at all: the row's checks name that); `_NotANumber` for NaN
-    and infinities."""
+    of numbers, or not a number at all: the row's checks name that); `_BadCell` for NaN and
+    infinities."""
     if is_decimal_text(text):
         return Decimal(text)
     try:
@@ -71,7 +111,7 @@ def _number(column: str, text: str) -> Decimal | None:
     except InvalidOperation:
         return None
     if not value.is_finite():
-        raise _NotANumber(column, text)
+        raise _BadCell(column, f"{text!r} is not a finite number")
     return None
 
 
@@ -88,9 +128,8 @@ def _cash_amount(quantity: Decimal | str | None, price: Decimal | str | None) ->
 def recognises(data: bytes) -> bool:
     """Whether the file's first line is a header of these columns (with ``date`` and
     ``type``, and nothing else)."""
-    first = data[:4096].decode("utf-8-sig", errors="replace").splitlines()[:1]
     try:
-        header = next(csv.reader(first))
+        header = next(text.reader(text.head(data, 4096)))
     except (StopIteration, csv.Error):
         return False
     names = [_column(h) for h in header]
@@ -108,40 +147,44 @@ def _column(header: str) -> str | None:
 
 
 def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
-    """Every row as a transaction, with its name (``line N``); ImportRefused names every bad
-    row (nothing is imported unless all are good)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportRefused([("body", "the file is not UTF-8 text")]) from exc
-    reader = csv.reader(io.StringIO(text))
+    """Every row as a transaction, with its name (``line N``, the file's line); ImportRefused
+    names every bad row (nothing is imported unless all are good)."""
+    source = text.decode(data)
+    reader = text.reader(source)
     try:
         header = next(reader)
+        header_at = reader.line_num
+        rows = list(reader)
     except StopIteration as exc:
         raise ImportRefused([("body", "the file is empty")]) from exc
     except csv.Error as exc:
         raise ImportRefused([("body", f"not CSV: {exc}")]) from exc
+    numbered: Iterable[tuple[int, list[str]]] = enumerate(rows, start=header_at + 1)
+    if reader.line_num != header_at + len(rows):  # a quoted cell holds a line break
+        numbered = _numbered(source)
+    header_line = f"line {header_at}"
     names = [_column(h) for h in header]
     missing = [column for column in REQUIRED if column not in names]
     unknown = [h for h, n in zip(header, names, strict=True) if n is None and h.strip()]
     if missing or unknown:
-        header_problems = [("line 1", f"no {column!r} column") for column in missing]
-        header_problems += [("line 1", f"unknown column {h!r}") for h in unknown]
+        header_problems = [(header_line, f"no {column!r} column") for column in missing]
+        header_problems += [(header_line, f"unknown column {h!r}") for h in unknown]
         raise ImportRefused(header_problems)
     named = [(k, name) for k, name in enumerate(names) if name]
-    numbers = [name for name in NUMBERS if name in names]
+    numeric = [name for name in NUMBERS if name in names]
+    reading = _Numbers(spreadsheet=reader.dialect.delimiter != ",")
+    if reading.spreadsheet:
+        columns = [k for k, name in named if name in NUMBERS]
+        cells = (row[k] for row in rows for k in columns if k < len(row))
+        reading = _Numbers(spreadsheet=True, decimal_comma=decimal_comma_in(cells))
     entries: list[TransactionIn] = []
     labels: list[str] = []
     problems: list[tuple[str, str]] = []
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise ImportRefused([("body", f"not CSV: {exc}")]) from exc
-    for number, row in enumerate(rows, start=2):
+    for line, row in numbered:
         values = _cells(row, named)
         if values is None:
             continue
-        where = f"line {number}"
+        where = f"line {line}"
         if len(row) != len(header):
             problems.append((where, f"{len(row)} fields, the header has {len(header)}"))
             continue
@@ -149,11 +192,8 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
         if "symbol" in values:
             values["symbol"] = values["symbol"].upper()
         try:
-            for column in numbers:
-                cell = values.get(column)
-                if cell is not None and (read := _number(column, cell)) is not None:
-                    values[column] = read
-        except _NotANumber as exc:
+            reading.read(values, numeric)
+        except _BadCell as exc:
             problems.append((f"{where}.{exc.column}", str(exc)))
             continue
         if values["type"] in CASH_TYPES and "amount" not in values:
@@ -174,6 +214,13 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
     if not entries:
         raise ImportRefused([("body", "the file has no rows")])
     return entries, labels
+
+
+def _numbered(source: str) -> list[tuple[int, list[str]]]:
+    """The rows after the header, each with the line it ends on."""
+    reader = text.reader(source)
+    next(reader)
+    return [(reader.line_num, row) for row in reader]
 
 
 def _cells(row: list[str], named: list[tuple[int, str]]) -> dict[str, Any] | None:

@@ -19,14 +19,13 @@ refused. Summary rows (``levelOfDetail`` other than the detail) are left out. Da
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from xml.etree import ElementTree
 
-from flint.portfolio.imports import rows
+from flint.portfolio.imports import rows, text
 from flint.portfolio.imports.base import ImportRefused, Parsed
 from flint.portfolio.imports.numbers import day
 from flint.portfolio.imports.rows import Builder, CellError, Row
@@ -66,8 +65,7 @@ TRADES, CASH, ACTIONS = "Trade", "CashTransaction", "CorporateAction"
 
 
 def recognises(data: bytes) -> bool:
-    text = rows.head(data)
-    if "<FlexQueryResponse" in text:
+    if "<FlexQueryResponse" in text.head(data):
         return True
     first = rows.first_rows(data, 1)
     if not first:
@@ -118,7 +116,7 @@ def _xml_rows(data: bytes) -> Iterator[tuple[str, Row]]:
 
 
 def _csv_rows(data: bytes) -> Iterator[tuple[str, Row]]:
-    reader = csv.reader(io.StringIO(rows.text_of(data)))
+    reader = text.reader(text.decode(data))
     section: str | None = None
     names: list[str] = []
     titles: dict[str, str] = {}
@@ -146,9 +144,9 @@ def _csv_rows(data: bytes) -> Iterator[tuple[str, Row]]:
 
 def _when(row: Row, *names: str) -> date:
     for name in names:
-        text = row.get(name)
-        if text:
-            first = re.split(r"[;, ]", text, maxsplit=1)[0]
+        written = row.get(name)
+        if written:
+            first = re.split(r"[;, ]", written, maxsplit=1)[0]
             try:
                 return day(first, DATES)
             except ValueError as exc:
@@ -270,10 +268,10 @@ def _action(out: Builder, row: Row) -> None:
     quantity = row.number("quantity") or Decimal(0)
     if kind == "RS" and quantity < 0:
         return  # a reverse split's removal of the old shares; the split is the other row
-    text = row.get("actiondescription", "description")
-    ratio = _SPLIT.search(text)
+    description = row.get("actiondescription", "description")
+    ratio = _SPLIT.search(description)
     if ratio is None:
-        raise ValueError(f"no split ratio (SPLIT n FOR m) in {text!r}")
+        raise ValueError(f"no split ratio (SPLIT n FOR m) in {description!r}")
     out.add(
         row.where,
         row.get("transactionid", "actionid"),
@@ -286,7 +284,7 @@ def _action(out: Builder, row: Row) -> None:
 
 def parse(data: bytes) -> Parsed:
     out = Builder()
-    is_xml = "<FlexQueryResponse" in rows.head(data)
+    is_xml = "<FlexQueryResponse" in text.head(data)
     readers = {TRADES: _trade, CASH: _cash, ACTIONS: _action}
     for section, row in _xml_rows(data) if is_xml else _csv_rows(data):
         if row.get("levelofdetail").upper() not in {"", "EXECUTION", "DETAIL"}:

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -98,7 +98,7 @@ _COMMA_DECIMAL = re.compile(r"\d,(?:\d{1,2}|\d{4,})$|\d\.\d{3},\d")
 _POINT_DECIMAL = re.compile(r"\d\.(?:\d{1,2}|\d{4,})$|\d,\d{3}\.\d")
 
 
-def decimal_comma_in(cells: Sequence[str]) -> bool | None:
+def decimal_comma_in(cells: Iterable[str]) -> bool | None:
     """Whether a file's numbers use a decimal comma, told by the cells that show it
     (``12,50``, ``1.234,5``); None when none does (a lone comma then groups thousands only
     in ``1,234``)."""

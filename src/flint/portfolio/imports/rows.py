@@ -4,18 +4,18 @@ transactions with every problem named (all rows or none), and symbols in Flint's
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from pydantic import ValidationError
 
 from flint.errors import error_message, field_path
-from flint.portfolio.imports import numbers
+from flint.portfolio.imports import numbers, text
 from flint.portfolio.imports.base import ImportRefused, Parsed
 from flint.portfolio.imports.numbers import optional_number
 from flint.portfolio.schemas import TransactionIn
@@ -27,23 +27,11 @@ def key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def text_of(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportRefused([("body", "the file is not UTF-8 text")]) from exc
-
-
-def head(data: bytes, size: int = 8192) -> str:
-    """The file's first characters, for ``recognises``."""
-    return data[:size].decode("utf-8-sig", errors="replace")
-
-
 def first_rows(data: bytes, count: int = 12) -> list[list[str]]:
     """The first CSV rows of the file (fewer where it stops or is no CSV), for ``recognises``."""
-    lines = head(data).splitlines()[:count]
+    start = text.head(data)
     try:
-        return list(csv.reader(lines))
+        return list(islice(text.reader(start), count))
     except csv.Error:
         return []
 
@@ -80,10 +68,10 @@ class Row:
         """The first of these columns that has a value, as a number (None: none has);
         `CellError` names the cell that is no number."""
         for name in names:
-            text = self.cells.get(name, "").strip()
-            if text:
+            cell = self.cells.get(name, "").strip()
+            if cell:
                 try:
-                    return optional_number(text, decimal_comma=self.decimal_comma)
+                    return optional_number(cell, decimal_comma=self.decimal_comma)
                 except ValueError as exc:
                     raise CellError(self.at(name), str(exc)) from exc
         return None
@@ -112,7 +100,7 @@ def csv_rows(
     """The rows after the first header row (``is_header`` of its cells), blank ones left
     out. An unnamed column is named by ``unnamed`` from the key of the column before it
     (DEGIRO leaves each amount's currency column unnamed)."""
-    reader = csv.reader(io.StringIO(text_of(data)))
+    reader = text.reader(text.decode(data))
     names: list[str] | None = None
     titles: dict[str, str] = {}
     try:
