@@ -538,3 +538,79 @@ async def test_an_account_below_zero_allows_negative_cash_and_ends_at_its_balanc
     assert settings.json()["allowNegativeCash"] is True
     perf = await performance(client, alice, only["portfolioId"])
     assert Decimal(perf["totals"]["cash"]) == Decimal("-75.5")
+
+
+def converted(account: str) -> dict[str, Any]:
+    """A file as Export-To-Ghostfolio writes it from a broker's CSV: ``meta`` and
+    ``activities`` only, each naming the Ghostfolio account it is for (the converter's
+    GHOSTFOLIO_ACCOUNT_ID), which the file does not list; dates with their offset."""
+    return {
+        "meta": {"date": "2024-08-01T10:00:00.000Z", "version": "v0"},
+        "activities": [
+            {
+                "accountId": account,
+                "comment": "",
+                "fee": 0,
+                "quantity": quantity,
+                "type": kind,
+                "unitPrice": price,
+                "currency": "USD",
+                "dataSource": "YAHOO",
+                "date": day,
+                "symbol": symbol,
+            }
+            for day, kind, symbol, quantity, price in [
+                ("2024-07-01T09:31:07+02:00", "BUY", "MSFT", 3, 456.73),
+                ("2024-07-02T15:02:44+02:00", "BUY", "AAPL", 2, 216.75),
+                ("2024-07-09T00:00:00+02:00", "SELL", "MSFT", 1, 459.54),
+            ]
+        ],
+    }
+
+
+async def test_a_converters_file_goes_into_one_portfolio_or_the_one_made_of_its_account(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """The community converter's files name the user's Ghostfolio account without listing it
+    (every activity was refused, whatever the parameters)."""
+    unlisted = converted("0b6e5d8c-1a2f-4e3d-9c8b-7a6f5e4d3c2b")
+    body = assert_problem(await send(client, alice, unlisted), 422)
+    assert error_fields(body) == {f"activities[{k}].accountId" for k in range(3)}
+    assert "?portfolios=one" in body["errors"][0]["message"]
+    listed = await client.get(f"{V1}/", headers=alice.headers)
+    assert listed.json()["portfolios"] == []
+
+    one = await send(
+        client, alice, unlisted, portfolios="one", name="Trading 212", baseCurrency="USD"
+    )
+    assert one.status_code == 201, one.text
+    (made,) = one.json()["portfolios"]
+    assert (made["name"], made["created"]) == ("Trading 212", True)
+    assert made["transactions"] == {"buy": 2, "sell": 1}
+    rows = rows_of(await ledger(client, alice, made["portfolioId"]))
+    # Each day as Ghostfolio's server reads it: the UTC day of the moment.
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("2024-07-01", "buy", "MSFT", Decimal(3)),
+        ("2024-07-02", "buy", "AAPL", Decimal(2)),
+        ("2024-07-08", "sell", "MSFT", Decimal(1)),
+    ]
+
+    # The account an earlier import made a portfolio of: the converter's activities go there.
+    first = await send(client, alice, sample())
+    ibkr = next(p for p in first.json()["portfolios"] if p["accountId"] == IBKR)
+    before = await ledger(client, alice, ibkr["portfolioId"])
+    response = await send(client, alice, converted(IBKR))
+    assert response.status_code == 201, response.text
+    (into,) = response.json()["portfolios"]
+    assert (into["portfolioId"], into["created"], into["accountId"]) == (
+        ibkr["portfolioId"],
+        False,
+        IBKR,
+    )
+    assert into["transactions"] == {"buy": 2, "sell": 1}
+    assert len(await ledger(client, alice, ibkr["portfolioId"])) == len(before) + 3
+    again = await send(client, alice, converted(IBKR))
+    assert again.status_code == 200, again.text
+    assert again.json()["portfolios"][0]["skipped"] == 3
+    listed = await client.get(f"{V1}/", headers=alice.headers)
+    assert len(listed.json()["portfolios"]) == 4  # Trading 212 and the sample's three

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -205,15 +205,23 @@ def custom_symbol(gf_symbol: str, name: str | None, taken: set[str]) -> str:
     return symbol
 
 
+UNLISTED = (
+    " in the file's accounts or among your portfolios imported from Ghostfolio"
+    " (?portfolios=one imports every activity into one portfolio)"
+)
+
+
 @dataclass
 class Reader:
     """Reads one file against the market's instruments and the user's custom assets
-    (``existing``: symbol to (name, currency))."""
+    (``existing``: symbol to (name, currency)); ``remembered`` tells the Ghostfolio accounts
+    the user's portfolios were made of by earlier imports."""
 
     doc: GfFile
     market: Instruments
     existing: dict[str, tuple[str, str]]
     today: date
+    remembered: Callable[[str], bool] = field(default=lambda account_id: False)
     problems: list[tuple[str, str]] = field(default_factory=list)
     not_imported: list[tuple[str, str]] = field(default_factory=list)
     customs: dict[str, CustomPlan] = field(default_factory=dict)
@@ -403,10 +411,15 @@ class Reader:
                     (where, "a LIABILITY (a debt) has no place in a Flint ledger: not imported")
                 )
                 continue
-            if a.account_id is not None and a.account_id not in ids:
-                self.problems.append((f"{where}.accountId", f"no account {a.account_id}"))
-                continue
             key = None if mode == "one" else a.account_id
+            if key is not None and key not in ids:
+                # An account of the user's in Ghostfolio that the file does not list, as a
+                # converter's file (Export-To-Ghostfolio) names it: the portfolio made of it
+                # by an earlier import (its name and currency are that portfolio's).
+                if not self.remembered(key):
+                    self.problems.append((f"{where}.accountId", f"no account {key}{UNLISTED}"))
+                    continue
+                plans.setdefault(key, PortfolioPlan(key, "Ghostfolio account", "USD"))
             if key not in plans:
                 currency = self._user_currency() or "USD"
                 plans[key] = PortfolioPlan(None, f"{name} (no account)", currency)

@@ -77,7 +77,20 @@ async def import_file(
     await lock_user(session, user_id)
     mine = await assets.list_assets(session, user_id)
     existing = {a.symbol: (a.name, a.currency) for a in mine}
-    reader = ghostfolio.Reader(doc, market, existing, utcnow().date())
+    made_of = set(
+        await session.scalars(
+            select(Portfolio.source).where(
+                Portfolio.user_id == user_id, Portfolio.source.is_not(None)
+            )
+        )
+    )
+    reader = ghostfolio.Reader(
+        doc,
+        market,
+        existing,
+        utcnow().date(),
+        remembered=lambda account_id: account_source(account_id) in made_of,
+    )
     plan = await anyio.to_thread.run_sync(reader.read, mode, name, base)
     assets_out = [await _custom(session, user_id, c, c.symbol in existing) for c in plan.customs]
     portfolios_out = [
@@ -106,11 +119,18 @@ def source_of(plan: PortfolioPlan, mode: Mode, name: str) -> str:
     """What the portfolio of ``plan`` is known by: its Ghostfolio account, the activities
     without one, or (``one``) the name asked for."""
     if mode == "one":
-        key = f"one:{name.strip()}"
-    elif plan.account_id is None:
-        key = "no-account"
-    else:
-        key = f"account:{plan.account_id}"
+        return _source(f"one:{name.strip()}")
+    if plan.account_id is None:
+        return _source("no-account")
+    return account_source(plan.account_id)
+
+
+def account_source(account_id: str) -> str:
+    """What the portfolio made of Ghostfolio account ``account_id`` is known by."""
+    return _source(f"account:{account_id}")
+
+
+def _source(key: str) -> str:
     if len(key) > SOURCE_ID_MAX:
         key = f"sha256:{hashlib.sha256(key.encode()).hexdigest()}"
     return f"{PRESET}:{key}"
