@@ -102,11 +102,11 @@ class Plan:
     not_imported: list[tuple[str, str]]
 
 
-def _where(loc: Sequence[int | str]) -> str:
+def where_of(loc: Sequence[int | str]) -> str:
     return field_path(loc) or "body"
 
 
-def _refuse(problems: list[tuple[str, str]]) -> ValidationFailed:
+def refuse(problems: list[tuple[str, str]]) -> ValidationFailed:
     detail = "The Ghostfolio file was not imported: " + "; ".join(f"{w}: {m}" for w, m in problems)
     return ValidationFailed(detail, errors=[field_error(w, m) for w, m in problems])
 
@@ -115,13 +115,13 @@ def parse(data: bytes) -> GfFile:
     try:
         raw = json.loads(data, parse_float=Decimal)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise _refuse([("body", f"not JSON: {exc}")]) from exc
+        raise refuse([("body", f"not JSON: {exc}")]) from exc
     if isinstance(raw, dict) and "activities" not in raw and "orders" in raw:
         raw["activities"] = raw.pop("orders")  # the oldest files' name for them
     try:
         return GfFile.model_validate(raw)
     except ValidationError as exc:
-        raise _refuse([(_where(e["loc"]), error_message(e)) for e in exc.errors()]) from exc
+        raise refuse([(where_of(e["loc"]), error_message(e)) for e in exc.errors()]) from exc
 
 
 ISO_DAY = re.compile(
@@ -427,7 +427,7 @@ class Reader:
             plans[key].entries.extend(entries)
             plans[key].labels.extend([where] * len(entries))
         if self.problems:
-            raise _refuse(self.problems)
+            raise refuse(self.problems)
         for custom in self.customs.values():
             custom.settle_prices()
         self._report_unused()

@@ -35,13 +35,23 @@ from flint.kit.money import PRICE_STEP
 from flint.kit.threads import crunch
 from flint.kit.time import utcnow
 from flint.market.api import MarketData
-from flint.portfolio import cash, currencies, fingerprints, ghostfolio, imports, pages, service
+from flint.portfolio import (
+    cash,
+    currencies,
+    fingerprints,
+    ghostfolio,
+    ghostfolio_csv,
+    imports,
+    pages,
+    service,
+)
 from flint.portfolio.assets import service as assets
 from flint.portfolio.assets.schemas import CustomAssetIn, PricePointIn
 from flint.portfolio.cash import Row
 from flint.portfolio.ghostfolio import CustomPlan, Mode, PortfolioPlan
 from flint.portfolio.ghostfolio_schemas import (
     BalanceFlow,
+    GfFile,
     GhostfolioImport,
     ImportedAsset,
     ImportedPortfolio,
@@ -69,9 +79,28 @@ async def import_file(
 ) -> GhostfolioImport:
     if base is not None and not currencies.is_base(market, base):
         raise ValidationFailed.at("query.baseCurrency", f"{base} cannot be a base currency")
+    if ghostfolio_csv.recognises(data):  # its CSV: problems named by the file's lines
+        sheet = await anyio.to_thread.run_sync(ghostfolio_csv.read, data)
+        try:
+            return await _import(session, market, plans, user_id, sheet.doc, mode, name, base)
+        except ValidationFailed as exc:
+            raise sheet.names.renamed(exc) from exc
     # Parsing and reading a 5 MiB file took about 1 s of CPU, which on the event loop held
     # every other request of the process: both run in a worker thread.
     doc = await anyio.to_thread.run_sync(ghostfolio.parse, data)
+    return await _import(session, market, plans, user_id, doc, mode, name, base)
+
+
+async def _import(
+    session: AsyncSession,
+    market: MarketData,
+    plans: Plans,
+    user_id: uuid.UUID,
+    doc: GfFile,
+    mode: ghostfolio.Mode,
+    name: str,
+    base: str | None,
+) -> GhostfolioImport:
     # One import of a user's at a time: the same file sent twice at once waits for the first
     # and then finds its portfolios and custom assets.
     await lock_user(session, user_id)

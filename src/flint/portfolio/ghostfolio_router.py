@@ -43,6 +43,10 @@ to 5 MiB, sent as the body or as a multipart upload's part `file` (`curl -F
 file=@ghostfolio-export.json`). More portfolios than your plan allows (`GET
 /billing/subscription`): 403 `/plan-limit`, nothing created.
 
+Ghostfolio's CSV import file is taken too (its columns by Ghostfolio's names: `Date`, `Code`,
+`DataSource`, `Currency`, `Price`, `Quantity`, `Action`, `Fee`, `Note`, ...): each row an
+activity as above, problems named by line and column (`line 7.Price`).
+
 Importing again (the same file, or a newer export of the same Ghostfolio accounts) adds to the
 portfolios the earlier import made (by Ghostfolio account id, or with `portfolios=one` by
 `name`) only the activities and balances they lack, and the custom assets' new prices: 200
@@ -57,8 +61,11 @@ when nothing was new. See docs/api.md ("Ghostfolio migration")."""
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": FILE_SCHEMA}}
-            | upload_body("The export file (JSON)."),
+            "content": {
+                "application/json": {"schema": FILE_SCHEMA},
+                "text/csv": {"schema": {"type": "string"}},
+            }
+            | upload_body("The export file (JSON), or Ghostfolio's CSV."),
         }
     },
     responses={
