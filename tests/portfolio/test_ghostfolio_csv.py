@@ -41,6 +41,8 @@ async def test_ghostfolios_csv_imports_as_its_activities(
     (made,) = body["portfolios"]
     assert made["name"] == "Ghostfolio (no account)"
     assert made["transactions"] == {"fee": 1, "buy": 2, "dividend": 1, "sell": 1}
+    # What is not imported is named as the file names it (`activities[].comment`).
+    assert [n["where"] for n in body["notImported"]] == ["Note"]
     assert [(a["symbol"], a["created"]) for a in body["customAssets"]] == [
         ("GF:PENTHOUSE-APARTMENT", True)
     ]

@@ -82,9 +82,12 @@ async def import_file(
     if ghostfolio_csv.recognises(data):  # its CSV: problems named by the file's lines
         sheet = await anyio.to_thread.run_sync(ghostfolio_csv.read, data)
         try:
-            return await _import(session, market, plans, user_id, sheet.doc, mode, name, base)
+            done = await _import(session, market, plans, user_id, sheet.doc, mode, name, base)
         except ValidationFailed as exc:
             raise sheet.names.renamed(exc) from exc
+        for left in done.not_imported:
+            left.where = sheet.names.of(left.where)
+        return done
     # Parsing and reading a 5 MiB file took about 1 s of CPU, which on the event loop held
     # every other request of the process: both run in a worker thread.
     doc = await anyio.to_thread.run_sync(ghostfolio.parse, data)

@@ -57,7 +57,7 @@ REQUIRED = ("date", "type", "symbol", "currency", "quantity", "unitPrice", "fee"
 NUMBERS = ("quantity", "unitPrice", "fee")
 MANUAL_TYPES = {"FEE", "INTEREST", "LIABILITY"}
 DAYS = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
-_ACTIVITY = re.compile(r"activities\[(\d+)\](?:\.(\w+))?")
+_ACTIVITY = re.compile(r"activities\[(\d*)\](?:\.(\w+))?")
 
 
 def recognises(data: bytes) -> bool:
@@ -82,11 +82,15 @@ class Names:
     titles: dict[str, str]
 
     def of(self, where: str) -> str:
-        """``activities[3].unitPrice`` as the file's ``line 5.Price``; other names as they are."""
+        """``activities[3].unitPrice`` as the file's ``line 5.Price`` (``activities[].comment``,
+        what several share, as the column, ``Note``); other names as they are."""
 
         def named(match: re.Match[str]) -> str:
+            column = self.titles.get(match[2], match[2]) if match[2] else None
+            if not match[1]:  # what several activities share: their column
+                return column or "every line"
             line = f"line {self.lines[int(match[1])]}"
-            return f"{line}.{self.titles.get(match[2], match[2])}" if match[2] else line
+            return f"{line}.{column}" if column else line
 
         return _ACTIVITY.sub(named, where)
 
