@@ -347,6 +347,7 @@ async def test_a_tax_lot_csv_matches_sales_to_the_oldest_lots(
             "market_value": f"{Decimal(price) * 5:.2f}",
             "gain": f"{Decimal(price) * 5 - 600:.2f}",
             "term": "short",
+            "currency": "USD",
         },
         {
             "status": "closed",
@@ -359,6 +360,7 @@ async def test_a_tax_lot_csv_matches_sales_to_the_oldest_lots(
             "market_value": "",
             "gain": f"{proceeds * 10 / 15 - 1000:.2f}",
             "term": "short",
+            "currency": "USD",
         },
         {
             "status": "closed",
@@ -371,6 +373,7 @@ async def test_a_tax_lot_csv_matches_sales_to_the_oldest_lots(
             "market_value": "",
             "gain": f"{proceeds * 5 / 15 - 600:.2f}",
             "term": "short",
+            "currency": "USD",
         },
     ]
 
@@ -393,6 +396,7 @@ async def test_performance_and_summary_csvs_are_the_performance_endpoints_tables
         assert row["value"] == point["value"]  # money as the API sends it
         assert row["net_flow"] == point["netFlow"]
         assert float(row["cumulative_return"]) == point["cumulativeReturn"]
+        assert row["currency"] == perf["baseCurrency"]
         assert (float(row["daily_return"]) if row["daily_return"] else None) == point["dailyReturn"]
 
     done = await finished(client, alice, summary_report["reportId"])
@@ -406,6 +410,7 @@ async def test_performance_and_summary_csvs_are_the_performance_endpoints_tables
         assert row["value"] == holding["value"]
         assert float(row["weight"]) == holding["weight"]
     assert sum(Decimal(row["value"]) for row in holdings) == Decimal(perf["marketValue"])
+    assert {row["currency"] for row in holdings} == {perf["baseCurrency"]}
 
 
 async def test_a_report_whose_portfolio_is_deleted_before_it_renders_fails_with_the_reason(

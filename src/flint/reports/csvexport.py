@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING
 
 from flint.portfolio.api import ledger_csv
 from flint.reports.document import CENT, Material
 from flint.reports.tables import _lots, _window_entries
+
+if TYPE_CHECKING:
+    from _csv import Writer
 
 
 def _exact(value: Decimal | None) -> str:
@@ -29,10 +33,12 @@ def _money(value: Decimal | None) -> str:
 
 
 def to_csv(material: Material) -> str:
+    """The report's table; money columns are in the portfolio's base currency, which each row
+    names in its last column, ``currency`` (the transactions: each row's own currency)."""
     if material.type == "transactions":
         return ledger_csv([row for row, _ in _window_entries(material)])
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _Labelled(csv.writer(out, lineterminator="\n"), material.base_currency)
     perf = material.performance
     if material.type == "portfolio_summary":
         writer.writerow(
@@ -46,6 +52,7 @@ def to_csv(material: Material) -> str:
                 "pnl",
                 "pnl_percent",
                 "weight",
+                "currency",
             ]
         )
         classes = {a.symbol: a.asset_class for a in perf.allocation}
@@ -68,7 +75,15 @@ def to_csv(material: Material) -> str:
             writer.writerow([*row, _number(cash.weight)])
     elif material.type == "performance":
         writer.writerow(
-            ["date", "value", "net_flow", "daily_return", "cumulative_return", "benchmark_value"]
+            [
+                "date",
+                "value",
+                "net_flow",
+                "daily_return",
+                "cumulative_return",
+                "benchmark_value",
+                "currency",
+            ]
         )
         for p in perf.series:
             writer.writerow(
@@ -95,6 +110,7 @@ def to_csv(material: Material) -> str:
                 "market_value",
                 "gain",
                 "term",
+                "currency",
             ]
         )
         for o in lots.open:
@@ -128,3 +144,20 @@ def to_csv(material: Material) -> str:
                 ]
             )
     return out.getvalue()
+
+
+class _Labelled:
+    """A CSV writer whose data rows end with the currency their money is in (the header row
+    names the column itself)."""
+
+    def __init__(self, writer: Writer, currency: str) -> None:
+        self._writer = writer
+        self._currency = currency
+        self._header = True
+
+    def writerow(self, row: list[str]) -> None:
+        if self._header:
+            self._header = False
+            self._writer.writerow(row)
+            return
+        self._writer.writerow([*row, self._currency])
