@@ -292,3 +292,15 @@ async def test_bad_search_requests_are_422(
 ) -> None:
     response = await client.get("/api/v1/market/search", params=params, headers=alice.headers)
     assert_problem(response, 422)
+
+
+@pytest.mark.parametrize("end", ["0001-01-01", "0001-06-30"])
+async def test_a_history_ending_in_the_first_year_there_is_answers_without_an_error(
+    client: httpx.AsyncClient, alice: Account, end: str
+) -> None:
+    """The default window (the year before ``end``) began before the first day there is: 500."""
+    response = await client.get(
+        "/api/v1/market/historical/AAPL", params={"end": end}, headers=alice.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["bars"] == []

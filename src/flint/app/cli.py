@@ -328,15 +328,15 @@ def backfill(
     """Store the daily history of SYMBOLS that the database lacks (from the configured
     providers, in one bulk write), so later requests and analytics read it locally."""
     import asyncio
-    from datetime import date, timedelta
+    from datetime import date
 
     from flint.kit.symbols import normalize_symbol
-    from flint.kit.time import utcnow
+    from flint.kit.time import utcnow, year_before
 
     try:  # before the application is imported: a mistyped date is refused at once
         wanted = [normalize_symbol(symbol) for symbol in symbols]
         last = date.fromisoformat(end) if end else utcnow().date()
-        first = date.fromisoformat(start) if start else last - timedelta(days=365)
+        first = date.fromisoformat(start) if start else year_before(last)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 

@@ -24,3 +24,10 @@ def _iso_date_text(value: object) -> object:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 """A date given as text (a query parameter): YYYY-MM-DD and nothing else."""
+
+
+def year_before(day: date) -> date:
+    """The day 365 days before ``day``, or the first day there is (0001-01-01) when that is
+    earlier: a default window of a year before a date someone gave (``end=0001-01-01`` was an
+    OverflowError, a 500)."""
+    return date.fromordinal(max(1, day.toordinal() - 365))

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -8,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from flint.db import commit
 from flint.errors import problem_responses
 from flint.kit.symbols import SYMBOL_RULE, Symbol
-from flint.kit.time import IsoDate, utcnow
+from flint.kit.time import IsoDate, utcnow, year_before
 from flint.market.deps import MarketDep
 from flint.market.providers.types import Interval
 from flint.market.schemas import History, RealTimeQuote, SearchResult, SearchResults
@@ -103,7 +102,7 @@ async def historical(
     interval: Interval = Interval.D1,
 ) -> History:
     last = end or utcnow().date()
-    first = start or last - timedelta(days=365)
+    first = start or year_before(last)
     # A session of its own that commits: the sessions storage lacks are fetched and stored on
     # the way (a GET's own session is read-only).
     async with sessions() as session:
