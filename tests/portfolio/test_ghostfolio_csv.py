@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import Account, assert_problem, error_fields
-from tests.portfolio.test_ghostfolio import IMPORT, ledger, rows_of
+from tests.portfolio.test_ghostfolio import IBKR, IMPORT, ledger, rows_of, sample, send
 
 V1 = "/api/v1/portfolio"
 GHOSTFOLIO_CSV = """Date,Code,DataSource,Currency,Price,Quantity,Action,Fee,Note
@@ -112,3 +112,29 @@ async def test_a_csv_without_ghostfolios_columns_is_named_at_its_header(
     messages = [e["message"] for e in body["errors"]]
     assert "no ccy or currency or currencyprimary column" in messages
     assert "no price or tradeprice or unitprice or value column" in messages
+
+
+async def test_an_account_is_named_by_its_id_or_by_the_name_of_the_portfolio_made_of_it(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """As Ghostfolio matches a CSV's account by id or by name (any case)."""
+    first = await send(client, alice, sample())
+    ibkr = next(p for p in first.json()["portfolios"] if p["accountId"] == IBKR)
+    before = len(await ledger(client, alice, ibkr["portfolioId"]))
+    rows = (
+        "Date,Code,Currency,Price,Quantity,Action,Fee,Account\n"
+        "2024-07-01,MSFT,USD,456.73,3,buy,1,interactive brokers\n"
+        f"2024-07-02,AAPL,USD,216.75,2,buy,1,{IBKR}\n"
+    )
+    response = await send_csv(client, alice, rows.encode())
+    assert response.status_code == 201, response.text
+    (into,) = response.json()["portfolios"]
+    assert (into["portfolioId"], into["created"], into["transactions"]) == (
+        ibkr["portfolioId"],
+        False,
+        {"buy": 2},
+    )
+    assert len(await ledger(client, alice, ibkr["portfolioId"])) == before + 2
+    unknown = rows.replace("interactive brokers", "Some Other Broker")
+    body = assert_problem(await send_csv(client, alice, unknown.encode()), 422)
+    assert error_fields(body) == {"line 2.Account"}

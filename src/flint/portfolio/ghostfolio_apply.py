@@ -81,6 +81,7 @@ async def import_file(
         raise ValidationFailed.at("query.baseCurrency", f"{base} cannot be a base currency")
     if ghostfolio_csv.recognises(data):  # its CSV: problems named by the file's lines
         sheet = await anyio.to_thread.run_sync(ghostfolio_csv.read, data)
+        await _accounts_by_name(session, user_id, sheet.doc)
         try:
             done = await _import(session, market, plans, user_id, sheet.doc, mode, name, base)
         except ValidationFailed as exc:
@@ -92,6 +93,28 @@ async def import_file(
     # every other request of the process: both run in a worker thread.
     doc = await anyio.to_thread.run_sync(ghostfolio.parse, data)
     return await _import(session, market, plans, user_id, doc, mode, name, base)
+
+
+async def _accounts_by_name(session: AsyncSession, user_id: uuid.UUID, doc: GfFile) -> None:
+    """An account a CSV names by its name (Ghostfolio matches an account's id or its name, in
+    any case) stands for the Ghostfolio account a portfolio of that name was made of by an
+    earlier import."""
+    prefix = account_source("")
+    made = await session.execute(
+        select(Portfolio.name, Portfolio.source).where(
+            Portfolio.user_id == user_id, Portfolio.source.startswith(prefix)
+        )
+    )
+    ids: set[str] = set()
+    by_name: dict[str, str] = {}
+    for portfolio_name, source in made:
+        account_id = (source or "").removeprefix(prefix)
+        ids.add(account_id)
+        by_name.setdefault(portfolio_name.strip().lower(), account_id)
+    for activity in doc.activities:
+        named = activity.account_id
+        if named is not None and named not in ids:
+            activity.account_id = by_name.get(named.strip().lower(), named)
 
 
 async def _import(

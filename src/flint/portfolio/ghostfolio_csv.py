@@ -10,7 +10,8 @@ liability); ``code``/``symbol``/``ticker``; ``ccy``/``currency``/``currencyprima
 ``qty``/``quantity``/``shares``/``units``; ``price``/``tradeprice``/``unitprice``/``value``;
 ``commission``/``fee``/``ibcommission``; and, optional, ``datasource`` (without it FEE,
 INTEREST and LIABILITY are MANUAL, the rest YAHOO), ``account``/``accountid`` (a Ghostfolio
-account's id) and ``comment``/``note``. As in Ghostfolio, quantities, prices and fees are
+account's id or name: `ghostfolio_apply` finds the portfolio made of it) and
+``comment``/``note``. As in Ghostfolio, quantities, prices and fees are
 taken without their sign, and a MANUAL symbol is an asset of that name.
 
 Days: ``DD-MM-YYYY``, ``DD/MM/YYYY``, ``DD.MM.YYYY``, ``YYYY-MM-DD``, ``YYYY/MM/DD``,
