@@ -39,7 +39,6 @@ from flint.portfolio import ghostfolio
 from flint.portfolio.ghostfolio_schemas import GfFile
 from flint.portfolio.imports import text
 from flint.portfolio.imports.base import ImportRefused
-from flint.portfolio.imports.numbers import decimal_comma_in, number
 
 COLUMNS = {
     # the activity's field: Ghostfolio's names for its column
@@ -183,19 +182,18 @@ def _numbers(
     separator: str, rows: list[tuple[int, list[str]]], columns: list[int]
 ) -> Callable[[str], Decimal]:
     """How the file's numbers read: the one grammar of numbers (with a sign) in a file of
-    commas; a spreadsheet's numbers, with the file's decimal mark, in one of semicolons or
-    tabs."""
-    if separator == ",":
-
-        def strict(cell: str) -> Decimal:
-            if not is_decimal_text(cell.removeprefix("-")):
-                raise ValueError(f"{cell!r} is not a number" if cell else "is empty")
-            return Decimal(cell)
-
-        return strict
+    commas; a spreadsheet's numbers in one of semicolons or tabs (`text.spreadsheet_numbers`)."""
     cells = (row[k] for _, row in rows for k in columns if k < len(row))
-    comma = decimal_comma_in(cells)
-    return lambda cell: number(cell, decimal_comma=comma)
+    spreadsheet = text.spreadsheet_numbers(separator, cells)
+    if spreadsheet is not None:
+        return spreadsheet
+
+    def strict(cell: str) -> Decimal:
+        if not is_decimal_text(cell.removeprefix("-")):
+            raise ValueError(f"{cell!r} is not a number" if cell else "is empty")
+        return Decimal(cell)
+
+    return strict
 
 
 def _day(cell: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,7 +23,7 @@ from flint.errors import error_message, field_path
 from flint.kit.schema import is_decimal_text
 from flint.portfolio.imports import text
 from flint.portfolio.imports.base import ImportRefused, Parsed
-from flint.portfolio.imports.numbers import day, decimal_comma_in, number
+from flint.portfolio.imports.numbers import day
 from flint.portfolio.pages import LedgerRow
 from flint.portfolio.schemas import TransactionIn
 
@@ -72,11 +72,10 @@ class _BadCell(ValueError):
 class _Numbers:
     """How the file writes numbers: comma-separated files in the one grammar of numbers
     (``1234.5``); a file of semicolons or tabs, as a spreadsheet saves it where the decimal
-    mark is a comma, as the spreadsheet shows them (``1.234,5``; `numbers.number`, told the
-    file's decimal mark) with its days (`SPREADSHEET_DAYS`)."""
+    mark is a comma, as the spreadsheet shows them (``1.234,5``; ``spreadsheet``, from
+    `text.spreadsheet_numbers`) with its days (`SPREADSHEET_DAYS`)."""
 
-    spreadsheet: bool
-    decimal_comma: bool | None = None
+    spreadsheet: Callable[[str], Decimal] | None = None
 
     def read(self, values: dict[str, Any], columns: Sequence[str]) -> None:
         """The row's numbers (and a spreadsheet's day) read in place; `_BadCell` names the
@@ -85,15 +84,15 @@ class _Numbers:
             cell = values.get(column)
             if cell is None:
                 continue
-            if not self.spreadsheet:
+            if self.spreadsheet is None:
                 if (read := _number(column, cell)) is not None:
                     values[column] = read
                 continue
             try:
-                values[column] = number(cell, decimal_comma=self.decimal_comma)
+                values[column] = self.spreadsheet(cell)
             except ValueError as exc:
                 raise _BadCell(column, str(exc)) from exc
-        if self.spreadsheet and "date" in values:
+        if self.spreadsheet is not None and "date" in values:
             try:
                 values["date"] = day(values["date"], SPREADSHEET_DAYS)
             except ValueError as exc:
@@ -172,11 +171,9 @@ def parse(data: bytes) -> tuple[list[TransactionIn], list[str]]:
         raise ImportRefused(header_problems)
     named = [(k, name) for k, name in enumerate(names) if name]
     numeric = [name for name in NUMBERS if name in names]
-    reading = _Numbers(spreadsheet=reader.dialect.delimiter != ",")
-    if reading.spreadsheet:
-        columns = [k for k, name in named if name in NUMBERS]
-        cells = (row[k] for row in rows for k in columns if k < len(row))
-        reading = _Numbers(spreadsheet=True, decimal_comma=decimal_comma_in(cells))
+    columns = [k for k, name in named if name in NUMBERS]
+    cells = (row[k] for row in rows for k in columns if k < len(row))
+    reading = _Numbers(text.spreadsheet_numbers(reader.dialect.delimiter, cells))
     entries: list[TransactionIn] = []
     labels: list[str] = []
     problems: list[tuple[str, str]] = []

@@ -17,9 +17,12 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from flint.portfolio.imports.base import ImportRefused
+from flint.portfolio.imports.numbers import decimal_comma_in, number
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -98,6 +101,16 @@ def reader(text: str) -> Reader:
     if named:
         next(rows, None)
     return rows
+
+
+def spreadsheet_numbers(delimiter: str, cells: Iterable[str]) -> Callable[[str], Decimal] | None:
+    """How a file of semicolons or tabs writes numbers: as the spreadsheet that saved it shows
+    them (`numbers.number`, with the decimal mark the file's number ``cells`` show, read only
+    here); None for a file of commas, whose numbers are in the one grammar of numbers."""
+    if delimiter == ",":
+        return None
+    comma = decimal_comma_in(cells)
+    return lambda cell: number(cell, decimal_comma=comma)
 
 
 def _unquoted(line: str, character: str) -> int:
