@@ -81,9 +81,10 @@ async def import_file(
         raise ValidationFailed.at("query.baseCurrency", f"{base} cannot be a base currency")
     if ghostfolio_csv.recognises(data):  # its CSV: problems named by the file's lines
         sheet = await anyio.to_thread.run_sync(ghostfolio_csv.read, data)
-        await _accounts_by_name(session, user_id, sheet.doc)
         try:
-            done = await _import(session, market, plans, user_id, sheet.doc, mode, name, base)
+            done = await _import(
+                session, market, plans, user_id, sheet.doc, mode, name, base, by_name=True
+            )
         except ValidationFailed as exc:
             raise sheet.names.renamed(exc) from exc
         for left in done.not_imported:
@@ -95,22 +96,18 @@ async def import_file(
     return await _import(session, market, plans, user_id, doc, mode, name, base)
 
 
-async def _accounts_by_name(session: AsyncSession, user_id: uuid.UUID, doc: GfFile) -> None:
+def _accounts_by_name(doc: GfFile, made: list[tuple[str, str]]) -> None:
     """An account a CSV names by its name (Ghostfolio matches an account's id or its name, in
     any case) stands for the Ghostfolio account a portfolio of that name was made of by an
-    earlier import."""
+    earlier import (``made``: the user's portfolios' names and sources)."""
     prefix = account_source("")
-    made = await session.execute(
-        select(Portfolio.name, Portfolio.source).where(
-            Portfolio.user_id == user_id, Portfolio.source.startswith(prefix)
-        )
-    )
     ids: set[str] = set()
     by_name: dict[str, str] = {}
     for portfolio_name, source in made:
-        account_id = (source or "").removeprefix(prefix)
-        ids.add(account_id)
-        by_name.setdefault(portfolio_name.strip().lower(), account_id)
+        if source.startswith(prefix):
+            account_id = source.removeprefix(prefix)
+            ids.add(account_id)
+            by_name.setdefault(portfolio_name.strip().lower(), account_id)
     for activity in doc.activities:
         named = activity.account_id
         if named is not None and named not in ids:
@@ -126,19 +123,27 @@ async def _import(
     mode: ghostfolio.Mode,
     name: str,
     base: str | None,
+    *,
+    by_name: bool = False,
 ) -> GhostfolioImport:
+    """``by_name``: the file may name accounts by name (Ghostfolio's CSV)."""
     # One import of a user's at a time: the same file sent twice at once waits for the first
     # and then finds its portfolios and custom assets.
     await lock_user(session, user_id)
     mine = await assets.list_assets(session, user_id)
     existing = {a.symbol: (a.name, a.currency) for a in mine}
-    made_of = set(
-        await session.scalars(
-            select(Portfolio.source).where(
+    made = [
+        (portfolio_name, source)
+        for portfolio_name, source in await session.execute(
+            select(Portfolio.name, Portfolio.source).where(
                 Portfolio.user_id == user_id, Portfolio.source.is_not(None)
             )
         )
-    )
+        if source is not None
+    ]
+    if by_name:
+        _accounts_by_name(doc, made)
+    made_of = {source for _, source in made}
     reader = ghostfolio.Reader(
         doc,
         market,
