@@ -73,6 +73,7 @@ NASTY_NUMBERS = [
     "1E+999999999",
     "1e-999999999",
     "9e9999999999999999",
+    "9" * 30 + "E999970",  # rounded to the context's 28 digits: past its largest exponent
     "-0",
     "-0.0",
     "0",

@@ -247,12 +247,15 @@ async def test_bad_activities_are_named_and_nothing_is_created(
         1,
     )
     huge = huge.replace('"2023-01-03T00:00:00.000Z"', '"0001-01-01T00:00:00+05:00"', 1)
+    # more digits than the decimal context keeps, at the largest exponent it has
+    huge = huge.replace('"fee": 0.1,', f'"fee": {"9" * 30}E999970,', 1)
     response = await client.post(IMPORT, content=huge, headers=alice.headers)
     assert error_fields(assert_problem(response, 422)) == {
         "activities[1].date",
         "activities[2].quantity",
         "activities[3].unitPrice",
         "activities[4].unitPrice",
+        "activities[8].fee",
         "accounts[0].balances[0].value",
     }
     # A ledger rule (selling more than held) refuses it all too, after portfolios were made.

@@ -13,6 +13,7 @@ from tests.conftest import Account, assert_problem, error_fields
 from tests.portfolio.test_ghostfolio import IBKR, IMPORT, ledger, rows_of, sample, send
 
 V1 = "/api/v1/portfolio"
+HUGE = "9" * 30 + "E999970"
 GHOSTFOLIO_CSV = """Date,Code,DataSource,Currency,Price,Quantity,Action,Fee,Note
 01-09-2021,Account Opening Fee,MANUAL,USD,0,0,fee,49,
 16-09-2021,MSFT,YAHOO,USD,298.580,5,buy,19.00,My first order
@@ -90,6 +91,11 @@ async def only_ledger(client: httpx.AsyncClient, who: Account) -> list[tuple[obj
         ("16-09-2021,MSFT,YAHOO,USD,298.58,5,hold,19.00,", "line 3.Action"),
         ("31-02-2021,MSFT,YAHOO,USD,298.58,5,buy,19.00,", "line 3.Date"),
         ("16-09-2021,MSFT,YAHOO,USD,298.58,NaN,buy,19.00,", "line 3.Quantity"),
+        # More digits than the decimal context keeps, at the largest exponent it has
+        (f"16-09-2021,MSFT,YAHOO,USD,{HUGE},5,buy,19.00,", "line 3.Price"),
+        (f"16-09-2021,MSFT,YAHOO,USD,298.58,{HUGE},buy,19.00,", "line 3.Quantity"),
+        (f"16-09-2021,MSFT,YAHOO,USD,298.58,5,buy,{HUGE},", "line 3.Fee"),
+        (f"01-09-2021,Account Opening Fee,MANUAL,USD,0,0,fee,{HUGE},", "line 3.Fee"),
     ],
 )
 async def test_a_bad_row_is_named_by_its_line_and_column_and_nothing_is_created(

@@ -147,7 +147,8 @@ async def test_numbers_beyond_any_price_are_422_naming_the_line(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
     """Quantities and prices a Decimal holds but no ledger can (an exponent past the context,
-    signalling NaN, infinities): 422 naming each line, nothing imported (they were 500s)."""
+    signalling NaN, infinities, more digits than the context keeps at the largest exponent
+    it has): 422 naming each line, nothing imported (they were 500s)."""
     portfolio_id = await new_portfolio(client, alice)
     bad = (
         "date,symbol,type,quantity,price\n"
@@ -157,13 +158,14 @@ async def test_numbers_beyond_any_price_are_422_naming_the_line(
         "2025-03-07,AAPL,buy,1,-Infinity\n"
         "2025-03-10,AAPL,buy,NaN,100\n"
         "2025-03-11,,deposit,,1E+400\n"
+        f"2025-03-12,,deposit,{'9' * 30}E999970,2\n"
     )
     response = await client.post(
         f"{V1}/{portfolio_id}/import", content=bad, headers=alice.headers | CSV
     )
     body = assert_problem(response, 422)
     named = {field.split(".")[0] for field in error_fields(body)}
-    assert named == {"line 2", "line 3", "line 4", "line 5", "line 6", "line 7"}
+    assert named == {"line 2", "line 3", "line 4", "line 5", "line 6", "line 7", "line 8"}
     ledger = await client.get(f"{V1}/{portfolio_id}/transactions", headers=alice.headers)
     assert ledger.json()["transactions"] == []
 

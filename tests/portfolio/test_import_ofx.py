@@ -219,6 +219,10 @@ async def test_every_element_that_cannot_be_imported_is_named_and_nothing_is_kep
     bank = replaced(BANK, "<TRNAMT>3.75</TRNAMT>", "<TRNAMT>NaN</TRNAMT>")
     response = await import_file(client, alice, portfolio_id, bank)
     assert error_fields(assert_problem(response, 422)) == {"BANKTRANLIST/STMTTRN[5].TRNAMT"}
+    # more digits than the decimal context keeps at the largest exponent it has (a 500)
+    huge = replaced(BANK, "<TRNAMT>3.75</TRNAMT>", f"<TRNAMT>{'9' * 30}E999970</TRNAMT>")
+    response = await import_file(client, alice, portfolio_id, huge)
+    assert error_fields(assert_problem(response, 422)) == {"BANKTRANLIST/STMTTRN[5].TRNAMT"}
     missing = replaced(CARD, "<TRNAMT>-149.99\r\n", "")
     response = await import_file(client, alice, portfolio_id, missing)
     assert error_fields(assert_problem(response, 422)) == {"BANKTRANLIST/STMTTRN[3].TRNAMT"}

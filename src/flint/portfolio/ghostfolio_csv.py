@@ -146,7 +146,8 @@ def read(data: bytes) -> Sheet:
         for field in NUMBERS:
             cell = cells.get(field) or ("0" if field == "fee" else "")
             try:
-                activity[field] = abs(read_number(cell))
+                # copy_abs: abs() rounds to the context, Overflow at the largest exponents
+                activity[field] = read_number(cell).copy_abs()
             except ValueError as exc:
                 problems.append((f"line {line}.{titles[field]}", str(exc)))
         activity["date"] = _day(cells.get("date", ""))

@@ -119,7 +119,9 @@ def _cash_amount(quantity: Decimal | str | None, price: Decimal | str | None) ->
     numbers, else whichever is given (as given: the row's checks bound it)."""
     if isinstance(quantity, Decimal) and isinstance(price, Decimal):
         if quantity and price and quantity.adjusted() + price.adjusted() > MAX_DIGITS:
-            return max(quantity, price, key=abs)  # beyond any amount, as the product is
+            # beyond any amount, as the product is (copy_abs: abs() rounds to the context,
+            # which overflows at the largest exponents)
+            return max(quantity, price, key=Decimal.copy_abs)
         return quantity * price
     return price if price is not None else quantity
 

@@ -139,7 +139,8 @@ def bank_row(reader: Reader, where: str, row: STMTTRN) -> None:
         {"amount": "TRNAMT", "date": "DTPOSTED", "currency": "CURRENCY"},
         date=row.dtposted.date(),
         type=type_,
-        amount=abs(amount),
+        # copy_abs: abs() rounds to the context, Overflow at the largest exponents
+        amount=amount.copy_abs(),
         currency=reader.currency(row),
     )
 
