@@ -27,7 +27,6 @@ import csv
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +38,7 @@ from flint.portfolio import ghostfolio
 from flint.portfolio.ghostfolio_schemas import GfFile
 from flint.portfolio.imports import text
 from flint.portfolio.imports.base import ImportRefused
+from flint.portfolio.imports.numbers import day
 
 COLUMNS = {
     # the activity's field: Ghostfolio's names for its column
@@ -200,9 +200,7 @@ def _numbers(
 def _day(cell: str) -> str:
     """The day a cell writes, as ``YYYY-MM-DD``, or the cell itself (an RFC 3339 date-time,
     or no day at all: the reader names it)."""
-    for fmt in DAYS:
-        try:
-            return datetime.strptime(cell, fmt).date().isoformat()  # noqa: DTZ007 - a day
-        except ValueError:
-            continue
-    return cell
+    try:
+        return day(cell, DAYS).isoformat()
+    except ValueError:
+        return cell
