@@ -54,6 +54,7 @@ from flint.handoffs import JobHandoff  # noqa: E402
 from tests import memory_broker  # noqa: E402
 from tests.scheduling import pytest_collection_modifyitems  # noqa: E402
 from tests.shared_fields import share_route_state  # noqa: E402
+from tests.shared_openapi import share_openapi_schemas  # noqa: E402
 from tests.shared_queues import task_queue  # noqa: E402, F401  (a fixture)
 from tests.shared_sql import share_compiled_sql  # noqa: E402
 from tests.shared_tls import share_tls_context  # noqa: E402
@@ -70,6 +71,7 @@ if os.environ.get("CI") == "true":
 share_route_state()  # FastAPI's per-app route state built once per test process
 share_tls_context()  # the tests' HTTP clients share one, as Flint's own do
 share_compiled_sql()  # every test's engines compile a statement once, as one server's do
+share_openapi_schemas()  # the documents' model schemas made once for the same fields
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
