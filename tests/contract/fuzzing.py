@@ -345,8 +345,9 @@ limit (a list past its ``maxItems`` can be: 10,000 prices of a custom asset, eac
 price, were over 1 MiB in ``make fuzz``). Not 5xx: a server error is never a refusal here."""
 
 
-def config(seeded: Seeded, prefix: str) -> schemathesis.Config:
-    """Every check and phase, as the signed-in seeded user, with the seeded rows pinned."""
+def config(seeded: Seeded, prefix: str, *, coverage: bool = True) -> schemathesis.Config:
+    """Every check and phase (``coverage``: the coverage phase too), as the signed-in seeded
+    user, with the seeded rows pinned."""
     operations: list[dict[str, Any]] = [
         {
             "include-path-regex": f"^{prefix}{path}",
@@ -369,14 +370,16 @@ def config(seeded: Seeded, prefix: str) -> schemathesis.Config:
             "headers": seeded.headers,
             "operations": operations,
             "checks": {"negative_data_rejection": {"expected-statuses": REJECTIONS}},
+            "phases": {"coverage": {"enabled": coverage}},
         }
     )
 
 
-def run(app: Any, document: str, seeded: Seeded, prefix: str) -> Report:
+def run(app: Any, document: str, seeded: Seeded, prefix: str, *, coverage: bool = True) -> Report:
     """Run schemathesis over `document` of `app` (in process, on schemathesis' own event loop,
-    where the seeded user was made)."""
-    schema = schemathesis.openapi.from_asgi(document, app, config=config(seeded, prefix))
+    where the seeded user was made), with the coverage phase unless ``coverage`` is false."""
+    settings = config(seeded, prefix, coverage=coverage)
+    schema = schemathesis.openapi.from_asgi(document, app, config=settings)
     report = Report()
     for result in schema.get_all_operations():
         operation = result.ok()
