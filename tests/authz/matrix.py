@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.auth.helpers import without_request_id
-from tests.authz.rows import rows_of
+from tests.authz.rows import Rows, rows_of
 from tests.authz.world import World
 from tests.routes import (
     LISTED,
@@ -100,13 +100,14 @@ async def cross(
     owner: World,
     caller: World,
     unknown: str,
-) -> tuple[list[str], tuple[Any, ...]]:
+    before: Rows,
+) -> tuple[list[str], tuple[Any, ...], Rows]:
     """The caller sends an id that exists nowhere (`unknown`), then the owner's: what is wrong
-    with the owner's id's answer, and the unknown one's answer."""
+    with the owner's id's answer, the unknown one's answer, and the owner's rows after both
+    (``before``: as the last case left them; neither call may change them)."""
     kind = case.kind
     wrong: list[str] = []
     nowhere = await call(client, case, caller, {**caller.ids, kind: unknown}, wrong)
-    before = await rows_of(app, owner.account.user_id)
     foreign = await call(client, case, caller, {**caller.ids, kind: owner.ids[kind]}, wrong)
     after = await rows_of(app, owner.account.user_id)
     if after != before:
@@ -121,7 +122,7 @@ async def cross(
     leaked = sorted(s for s in owner.secrets - {owner.ids[kind]} if s in foreign.text)
     if leaked:
         wrong.append(f"{case}: the answer holds the owner's {leaked}")
-    return wrong, expected
+    return wrong, expected, after
 
 
 def control_order(all_cases: list[Case]) -> list[Case]:
