@@ -63,15 +63,16 @@ def test_each_caller_gets_schemas_of_its_own_to_change() -> None:
         )
         return made
 
+    before = shared_openapi.made["schemas"]
     mapping, schemas = definitions()
-    before = dict(shared_openapi.made)
+    assert shared_openapi.made["schemas"] == before + 1  # a field never seen: made
     schemas["Extra"]["title"] = "Changed by a caller"
     schemas["Other"] = {}
     next(iter(mapping.values()))["title"] = "Changed too"
 
     again = definitions()
 
-    assert shared_openapi.made == before
+    assert shared_openapi.made["schemas"] == before + 1  # the same field: kept
     assert again[1] == {"Extra": {**again[1]["Extra"], "title": "Extra"}}
     assert next(iter(again[0].values())) == {"$ref": "#/components/schemas/Extra"}
 
